@@ -1,0 +1,102 @@
+// Elementwise activations and their backward kernels. Every backward takes the forward *input* x
+// (not the output) and the upstream gradient dy, and writes dx; recomputing tanh/sigmoid from x
+// costs less than keeping a second buffer alive.
+//
+//   relu_forward        x (n) -> y (n)     y = max(x, 0)
+//   relu_backward       x, dy -> dx        dx = dy · [x > 0]
+//   leaky_relu_forward  x -> y             y = x if x > 0 else slope·x
+//   leaky_relu_backward x, dy -> dx        dx = dy if x > 0 else slope·dy
+//   tanh_forward        x -> y             y = tanh x
+//   tanh_backward       x, dy -> dx        dx = dy (1 − tanh² x)
+//   sigmoid_forward     x -> y             y = σ(x), evaluated without overflow for either sign
+//   sigmoid_backward    x, dy -> dx        dx = dy σ(x)(1 − σ(x))
+
+struct Params {
+    n: u32,       // number of elements
+    slope: f32,   // LeakyReLU negative slope
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * 64u;
+}
+
+fn sigmoid(v: f32) -> f32 {
+    if (v >= 0.0) {
+        return 1.0 / (1.0 + exp(-v));
+    }
+    let e = exp(v);
+    return e / (1.0 + e);
+}
+
+// tanh(±15) is ±1 in f32; clamping first keeps drivers that evaluate tanh through exp(2x) from
+// producing inf/inf.
+fn tanh_clamped(v: f32) -> f32 {
+    return tanh(clamp(v, -15.0, 15.0));
+}
+
+@compute @workgroup_size(64)
+fn relu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n) { return; }
+    out[i] = max(x[i], 0.0);
+}
+
+@compute @workgroup_size(64)
+fn relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n) { return; }
+    out[i] = select(0.0, dy[i], x[i] > 0.0);
+}
+
+@compute @workgroup_size(64)
+fn leaky_relu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n) { return; }
+    let v = x[i];
+    out[i] = select(p.slope * v, v, v > 0.0);
+}
+
+@compute @workgroup_size(64)
+fn leaky_relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n) { return; }
+    let g = dy[i];
+    out[i] = select(p.slope * g, g, x[i] > 0.0);
+}
+
+@compute @workgroup_size(64)
+fn tanh_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n) { return; }
+    out[i] = tanh_clamped(x[i]);
+}
+
+@compute @workgroup_size(64)
+fn tanh_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n) { return; }
+    let t = tanh_clamped(x[i]);
+    out[i] = dy[i] * (1.0 - t * t);
+}
+
+@compute @workgroup_size(64)
+fn sigmoid_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n) { return; }
+    out[i] = sigmoid(x[i]);
+}
+
+@compute @workgroup_size(64)
+fn sigmoid_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n) { return; }
+    let s = sigmoid(x[i]);
+    out[i] = dy[i] * s * (1.0 - s);
+}

@@ -1,0 +1,44 @@
+//! Data sources. The toy mixtures of SPEC.md (R1) are sampled on the GPU by
+//! `shaders/rng.wgsl::mixture_sample`; this module describes them.
+
+/// An equal-weight mixture of isotropic 2-D Gaussians.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mixture {
+    pub name: &'static str,
+    pub centres: Vec<[f32; 2]>,
+    pub sigma: f32,
+}
+
+impl Mixture {
+    /// 8 Gaussians on the unit circle at angles 2πi/8, σ = 0.01 (PacGAN's ring).
+    pub fn ring() -> Mixture {
+        let centres = (0..8)
+            .map(|i| {
+                let a = std::f64::consts::TAU * i as f64 / 8.0;
+                [a.cos() as f32, a.sin() as f32]
+            })
+            .collect();
+        Mixture { name: "ring", centres, sigma: 0.01 }
+    }
+
+    /// 25 Gaussians at {−4,−2,0,2,4}², σ = 0.05 (PacGAN's grid).
+    pub fn grid() -> Mixture {
+        let mut centres = Vec::new();
+        for i in 0..5 {
+            for j in 0..5 {
+                centres.push([-4.0 + 2.0 * i as f32, -4.0 + 2.0 * j as f32]);
+            }
+        }
+        Mixture { name: "grid", centres, sigma: 0.05 }
+    }
+
+    pub fn flat_centres(&self) -> Vec<f32> {
+        self.centres.iter().flat_map(|c| *c).collect()
+    }
+
+    /// Half-width of a square that holds the mixture with a margin, for plots.
+    pub fn extent(&self) -> f32 {
+        let r = self.centres.iter().flat_map(|c| c.iter().map(|v| v.abs())).fold(0.0, f32::max);
+        r * 1.5 + 0.1
+    }
+}

@@ -1,0 +1,53 @@
+//! One error type for everything a user can get wrong or a machine can lack.
+
+use std::fmt;
+
+#[derive(Debug)]
+pub enum Error {
+    /// No Vulkan/Metal/DX12 adapter could be opened.
+    NoAdapter(String),
+    /// The adapter refused to create a device.
+    Device(String),
+    /// A shader failed naga's parser or validator (a bug in this crate, reported with the file).
+    Shader { file: String, message: String },
+    /// Shapes, sizes or settings that do not fit together.
+    Shape(String),
+    /// A buffer larger than the adapter allows.
+    Limit(String),
+    /// Reading results back from the GPU failed.
+    Readback(String),
+    /// A loss or weight became NaN/inf.
+    NonFinite(String),
+    Io(std::io::Error),
+    Image(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NoAdapter(m) => write!(
+                f,
+                "no GPU adapter found ({m}). Install a Vulkan driver: on Debian/Ubuntu without a GPU, \
+                 `apt-get install mesa-vulkan-drivers` provides the software adapter (lavapipe)"
+            ),
+            Error::Device(m) => write!(f, "could not open the GPU device: {m}"),
+            Error::Shader { file, message } => write!(f, "shader {file} is invalid: {message}"),
+            Error::Shape(m) => write!(f, "shape error: {m}"),
+            Error::Limit(m) => write!(f, "adapter limit exceeded: {m}"),
+            Error::Readback(m) => write!(f, "GPU readback failed: {m}"),
+            Error::NonFinite(m) => write!(f, "non-finite value: {m}"),
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Image(m) => write!(f, "image error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

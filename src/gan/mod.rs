@@ -1,0 +1,104 @@
+//! The GAN training procedure of SPEC.md §3, on the GPU ([`GpuGan`]) and on the CPU reference
+//! ([`CpuGan`]), step for step the same computation from the same weights and random numbers.
+//!
+//! One iteration:
+//! 1. k times: z ~ N(0, I); fake = G(z) (no gradient into G); real ~ data; the discriminator sees
+//!    one batch [fake; real] (2·batch rows; for these per-sample layers that is the same as two
+//!    passes), gets the D loss gradient, backpropagates to its weights only, and takes an
+//!    optimizer step (then clamps its weights when `clip_d` > 0).
+//! 2. once: fresh z; logits = D(G(z)); the G loss gradient flows back through D to its input (D's
+//!    weight gradients are not computed) and on through G, whose optimizer steps.
+//!
+//! Random numbers are keyed by (seed, stream, step): D update i draws noise from stream 2i and real
+//! data from stream 2i+1; the generator phase draws from stream 2k.
+
+mod cpu_ref;
+mod gpu;
+
+pub use cpu_ref::CpuGan;
+pub use gpu::{GpuGan, Stats};
+
+use crate::cpu::LossKind;
+use crate::data::Mixture;
+use crate::error::{Error, Result};
+use crate::nn::{Act, MlpSpec};
+use crate::optim::Optimizer;
+
+/// Everything that defines a training run.
+#[derive(Clone, Debug)]
+pub struct GanConfig {
+    pub generator: MlpSpec,
+    pub discriminator: MlpSpec,
+    pub data: Mixture,
+    pub loss: LossKind,
+    /// Discriminator updates per generator update.
+    pub k: usize,
+    pub batch: usize,
+    pub opt_d: Optimizer,
+    pub opt_g: Optimizer,
+    /// WGAN weight clipping of the critic: clamp to [−c, c] after each update; 0 disables it.
+    pub clip_d: f32,
+    pub seed: u32,
+}
+
+impl GanConfig {
+    /// Reference model R1 (SPEC.md §4) for a toy mixture, z of `z_dim`, hidden width `hidden`.
+    pub fn r1(data: Mixture, z_dim: usize, hidden: usize) -> GanConfig {
+        GanConfig {
+            generator: MlpSpec::mlp(&[z_dim, hidden, hidden, 2], Act::Relu, None),
+            discriminator: MlpSpec::mlp(&[2, hidden, hidden, 1], Act::LeakyRelu(0.2), None),
+            data,
+            loss: LossKind::NonSaturating,
+            k: 1,
+            batch: 256,
+            opt_d: Optimizer::adam(1e-3, 0.5, 0.999),
+            opt_g: Optimizer::adam(1e-3, 0.5, 0.999),
+            clip_d: 0.0,
+            seed: 0,
+        }
+    }
+
+    pub fn z_dim(&self) -> usize {
+        self.generator.in_dim()
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.generator.widths()?;
+        self.discriminator.widths()?;
+        if self.generator.out_dim() != self.discriminator.in_dim() {
+            return Err(Error::Shape(format!(
+                "the generator makes {} values per sample but the discriminator takes {}",
+                self.generator.out_dim(),
+                self.discriminator.in_dim()
+            )));
+        }
+        if self.discriminator.out_dim() != 1 {
+            return Err(Error::Shape("the discriminator must output one logit per sample".into()));
+        }
+        if self.generator.out_dim() != 2 {
+            return Err(Error::Shape("the toy mixtures are 2-D: the generator must output 2 values".into()));
+        }
+        if self.k == 0 || self.batch == 0 {
+            return Err(Error::Shape("k and batch must be at least 1".into()));
+        }
+        if self.data.centres.is_empty() {
+            return Err(Error::Shape("the data mixture has no components".into()));
+        }
+        Ok(())
+    }
+
+    /// Initial (G, D) parameters for this config's seed.
+    pub fn init_params(&self) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+        (self.generator.init(self.seed, 1000), self.discriminator.init(self.seed, 2000))
+    }
+
+    pub(crate) fn noise_stream(&self, d_update: Option<usize>) -> u32 {
+        match d_update {
+            Some(i) => 2 * i as u32,
+            None => 2 * self.k as u32,
+        }
+    }
+}
+
+/// The stream for sampling from fixed noise (plots, metrics): distinct from every training stream.
+pub const SAMPLE_STREAM: u32 = 0xFFFF_0000;

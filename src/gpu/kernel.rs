@@ -1,0 +1,228 @@
+//! Compute pipelines with explicit bind group layouts, and dispatches built once and recorded many
+//! times.
+//!
+//! Each pipeline's layout is derived from naga's analysis of its own entry point: exactly the
+//! bindings that the entry point uses, in binding order, with the access (uniform, read-only or
+//! read-write storage) that the WGSL declares. The shader source is the file under `shaders/`,
+//! embedded at compile time, so the file on disk is the shader that runs.
+
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+
+/// Every shader file of the crate: (name, WGSL source).
+pub const SHADERS: &[(&str, &str)] = &[
+    ("linear", include_str!("../../shaders/linear.wgsl")),
+    ("activation", include_str!("../../shaders/activation.wgsl")),
+    ("loss", include_str!("../../shaders/loss.wgsl")),
+    ("optim", include_str!("../../shaders/optim.wgsl")),
+    ("rng", include_str!("../../shaders/rng.wgsl")),
+    ("step", include_str!("../../shaders/step.wgsl")),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Slot {
+    Uniform,
+    Read,
+    ReadWrite,
+}
+
+/// A compiled compute pipeline and what its bind group must hold.
+pub struct Kernel {
+    pub name: String,
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+    /// (binding number, kind) of each binding the entry point uses, ascending.
+    slots: Vec<(u32, Slot)>,
+    /// Invocations per workgroup along x.
+    pub workgroup_x: u32,
+}
+
+/// Parses and validates a shader with naga; used by the pipeline builder and by the tests.
+pub fn validate(file: &str, src: &str) -> Result<(naga::Module, naga::valid::ModuleInfo)> {
+    let module = naga::front::wgsl::parse_str(src)
+        .map_err(|e| Error::Shader { file: file.into(), message: e.emit_to_string(src) })?;
+    let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default())
+        .validate(&module)
+        .map_err(|e| Error::Shader { file: file.into(), message: e.emit_to_string(src) })?;
+    Ok((module, info))
+}
+
+impl Kernel {
+    pub(crate) fn build(device: &wgpu::Device, file: &'static str, entry: &'static str) -> Result<Kernel> {
+        let src = SHADERS
+            .iter()
+            .find(|(n, _)| *n == file)
+            .map(|(_, s)| *s)
+            .ok_or_else(|| Error::Shader { file: file.into(), message: "no such shader".into() })?;
+        let (module, info) = validate(file, src)?;
+        let (ep_index, ep) = module
+            .entry_points
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.name == entry)
+            .ok_or_else(|| Error::Shader { file: file.into(), message: format!("no entry point {entry}") })?;
+        let uses = info.get_entry_point(ep_index);
+        let mut slots = Vec::new();
+        for (handle, var) in module.global_variables.iter() {
+            let (Some(binding), false) = (&var.binding, uses[handle].is_empty()) else { continue };
+            let slot = match var.space {
+                naga::AddressSpace::Uniform => Slot::Uniform,
+                naga::AddressSpace::Storage { access } if access.contains(naga::StorageAccess::STORE) => Slot::ReadWrite,
+                naga::AddressSpace::Storage { .. } => Slot::Read,
+                _ => continue,
+            };
+            slots.push((binding.binding, slot));
+        }
+        slots.sort_by_key(|s| s.0);
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
+            .iter()
+            .map(|&(binding, slot)| wgpu::BindGroupLayoutEntry {
+                binding,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match slot {
+                        Slot::Uniform => wgpu::BufferBindingType::Uniform,
+                        Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                        Slot::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let name = format!("{file}::{entry}");
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&name), entries: &entries });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(&name),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(file),
+            source: wgpu::ShaderSource::Wgsl(src.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&name),
+            layout: Some(&pipeline_layout),
+            module: &shader,
+            entry_point: Some(entry),
+            compilation_options: wgpu::PipelineCompilationOptions::default(),
+            cache: None,
+        });
+        Ok(Kernel { name, pipeline, layout, slots, workgroup_x: ep.workgroup_size[0] })
+    }
+}
+
+/// One kernel launch with its bind group and parameters, created once and recorded into as many
+/// passes as needed. Holds its own small uniform buffer.
+pub struct Dispatch {
+    pub name: String,
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    groups: [u32; 3],
+}
+
+impl Dispatch {
+    /// `params`: the bytes of the kernel's uniform struct (ignored if it has none). `buffers`: the
+    /// storage buffers in ascending binding order (inputs first, then outputs, as the WGSL declares
+    /// them). `threads`: invocations wanted along x; `None` launches exactly one workgroup.
+    pub fn new(gpu: &Gpu, kernel: &Kernel, params: &[u8], buffers: &[&wgpu::Buffer], threads: Option<u32>) -> Result<Dispatch> {
+        let storage = kernel.slots.iter().filter(|s| s.1 != Slot::Uniform).count();
+        if storage != buffers.len() {
+            return Err(Error::Shape(format!(
+                "{} takes {storage} storage buffers, {} given",
+                kernel.name,
+                buffers.len()
+            )));
+        }
+        let uniform = kernel.slots.iter().any(|s| s.1 == Slot::Uniform).then(|| {
+            use wgpu::util::DeviceExt;
+            gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(&kernel.name),
+                contents: params,
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
+        });
+        let mut next = buffers.iter();
+        let entries: Vec<wgpu::BindGroupEntry> = kernel
+            .slots
+            .iter()
+            .map(|&(binding, slot)| wgpu::BindGroupEntry {
+                binding,
+                resource: match slot {
+                    Slot::Uniform => uniform.as_ref().unwrap().as_entire_binding(),
+                    _ => next.next().unwrap().as_entire_binding(),
+                },
+            })
+            .collect();
+        let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(&kernel.name),
+            layout: &kernel.layout,
+            entries: &entries,
+        });
+        let groups = match threads {
+            None => [1, 1, 1],
+            Some(t) => grid(t.max(1), kernel.workgroup_x, gpu.device.limits().max_compute_workgroups_per_dimension)?,
+        };
+        Ok(Dispatch { name: kernel.name.clone(), pipeline: kernel.pipeline.clone(), bind_group, groups })
+    }
+
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(self.groups[0], self.groups[1], self.groups[2]);
+    }
+}
+
+/// Workgroups for `threads` invocations of `wg` each, folded onto x and y when x alone would exceed
+/// the per-dimension limit. The kernels reconstruct the flat index as x + y·wg·num_workgroups.x.
+pub fn grid(threads: u32, wg: u32, max_dim: u32) -> Result<[u32; 3]> {
+    let groups = threads.div_ceil(wg);
+    if groups <= max_dim {
+        return Ok([groups, 1, 1]);
+    }
+    let y = groups.div_ceil(max_dim);
+    if y > max_dim {
+        return Err(Error::Limit(format!("{threads} invocations do not fit in a {max_dim}² grid")));
+    }
+    Ok([groups.div_ceil(y), y, 1])
+}
+
+/// An ordered list of dispatches: a forward pass, a training step, a sampler. Recording it into a
+/// pass is all a host application needs; `run` does it in one submission.
+#[derive(Default)]
+pub struct Program {
+    pub dispatches: Vec<Dispatch>,
+}
+
+impl Program {
+    pub fn push(&mut self, d: Dispatch) {
+        self.dispatches.push(d);
+    }
+
+    pub fn extend(&mut self, other: Program) {
+        self.dispatches.extend(other.dispatches);
+    }
+
+    /// Records every dispatch, in order, into a compute pass the caller owns. wgpu inserts the
+    /// barriers between dispatches that touch the same buffers.
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        for d in &self.dispatches {
+            d.record(pass);
+        }
+    }
+
+    /// Records into the caller's encoder in one compute pass.
+    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgpu-gan"), timestamp_writes: None });
+        self.record(&mut pass);
+    }
+
+    /// One encoder, one pass, one submission.
+    pub fn run(&self, gpu: &Gpu) {
+        let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-gan") });
+        self.encode(&mut encoder);
+        gpu.queue.submit([encoder.finish()]);
+    }
+}

@@ -1,0 +1,109 @@
+//! The GPU runtime: a device and queue (created here or borrowed from the host application),
+//! f32 tensors in storage buffers, a cache of compute pipelines with explicit bind group layouts,
+//! prebuilt dispatches that record into any compute pass, and asynchronous readback.
+
+mod kernel;
+mod tensor;
+
+pub use kernel::{grid, validate, Dispatch, Kernel, Program, SHADERS};
+pub use tensor::Tensor;
+
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A device and queue plus what this crate keeps beside them (adapter description, pipelines).
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    /// Adapter name and backend as the driver reports them (empty when borrowed without one).
+    pub info: Option<wgpu::AdapterInfo>,
+    kernels: Arc<Mutex<HashMap<(&'static str, &'static str), Arc<Kernel>>>>,
+}
+
+impl Gpu {
+    /// Opens the first high-performance adapter wgpu finds (honouring `WGPU_BACKEND`,
+    /// `WGPU_ADAPTER_NAME` and the other wgpu environment variables) and requests a device with the
+    /// adapter's real limits, not the conservative defaults.
+    pub fn new() -> Result<Gpu> {
+        pollster::block_on(Self::new_async())
+    }
+
+    pub async fn new_async() -> Result<Gpu> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = match wgpu::util::initialize_adapter_from_env(&instance, None).await {
+            Ok(a) => a,
+            Err(_) => instance
+                .request_adapter(&wgpu::RequestAdapterOptions {
+                    power_preference: wgpu::PowerPreference::HighPerformance,
+                    force_fallback_adapter: false,
+                    compatible_surface: None,
+                    apply_limit_buckets: false,
+                })
+                .await
+                .map_err(|e| Error::NoAdapter(e.to_string()))?,
+        };
+        let info = adapter.get_info();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("wgpu-gan"),
+                required_features: wgpu::Features::empty(),
+                required_limits: adapter.limits(),
+                experimental_features: Default::default(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| Error::Device(e.to_string()))?;
+        Ok(Gpu { device, queue, info: Some(info), kernels: Default::default() })
+    }
+
+    /// Uses a device and queue that the host application already owns. Everything this crate
+    /// creates lives on that device, and its programs can be recorded into the host's own passes.
+    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Gpu {
+        Gpu { device, queue, info: None, kernels: Default::default() }
+    }
+
+    /// "name (backend)" for logs; every example prints it first.
+    pub fn describe(&self) -> String {
+        match &self.info {
+            Some(i) => format!("{} ({:?}, {:?}, driver {} {})", i.name, i.backend, i.device_type, i.driver, i.driver_info),
+            None => "host-provided device".to_string(),
+        }
+    }
+
+    /// The compute pipeline for `entry` in shader `file` (a name in [`SHADERS`]), built on first
+    /// use and cached.
+    pub fn kernel(&self, file: &'static str, entry: &'static str) -> Result<Arc<Kernel>> {
+        let mut cache = self.kernels.lock().expect("kernel cache poisoned");
+        if let Some(k) = cache.get(&(file, entry)) {
+            return Ok(k.clone());
+        }
+        let k = Arc::new(Kernel::build(&self.device, file, entry)?);
+        cache.insert((file, entry), k.clone());
+        Ok(k)
+    }
+
+    /// Blocks until all submitted work is done.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
+            .map(|_| ())
+            .map_err(|e| Error::Readback(e.to_string()))
+    }
+
+    /// Checks a buffer size against the adapter's storage-binding limit before allocating.
+    pub fn check_size(&self, what: &str, bytes: u64) -> Result<()> {
+        let l = self.device.limits();
+        let max = (l.max_storage_buffer_binding_size as u64).min(l.max_buffer_size);
+        if bytes > max {
+            return Err(Error::Limit(format!(
+                "{what} needs {bytes} bytes but this adapter binds at most {max} bytes per storage buffer; \
+                 use a smaller batch or layer"
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,51 @@
+//! # wgpu-gan
+//!
+//! Generative adversarial networks trained entirely by hand-written WGSL compute kernels, forward
+//! and backward, through wgpu (Vulkan, Metal, DX12), each kernel checked against a CPU reference.
+//!
+//! - [`gpu`]: device and queue (created, or borrowed from your application), tensors, pipelines,
+//!   prebuilt dispatches ([`gpu::Program`]) that record into any compute pass, readback.
+//! - [`cpu`]: the CPU reference, one function per kernel with the kernel's name.
+//! - [`nn`]: layers and sequential networks ([`nn::CpuMlp`], [`nn::GpuMlp`]).
+//! - [`optim`]: SGD with momentum, Adam, RMSprop.
+//! - [`gan`]: the alternating D/G training procedure ([`gan::GpuGan`], [`gan::CpuGan`]).
+//! - [`data`], [`metrics`], [`plot`]: toy mixtures, mode coverage (M1), scatter plots.
+//!
+//! ```no_run
+//! use wgpu_gan::{gan::{GanConfig, GpuGan}, data::Mixture, gpu::Gpu};
+//! let gpu = Gpu::new()?;                       // or Gpu::from_device(device, queue)
+//! let cfg = GanConfig::r1(Mixture::ring(), 2, 128);
+//! let (g, d) = cfg.init_params();
+//! let mut gan = GpuGan::new(&gpu, cfg, &g, &d, 2500)?;
+//! gan.train_steps(100);                        // one submission per step
+//! println!("{:?}", gan.stats()?);
+//! let points = gan.sample(2500, 7)?;
+//! # Ok::<(), wgpu_gan::Error>(())
+//! ```
+
+pub mod cpu;
+pub mod data;
+pub mod error;
+pub mod gan;
+pub mod gpu;
+pub mod metrics;
+pub mod nn;
+pub mod optim;
+pub mod plot;
+pub mod rng;
+
+pub use error::{Error, Result};
+
+/// Max relative error in the max norm: max |got − want| / max |want| (with max |want| floored at
+/// 1e-30 so that two zero tensors compare as 0). Elementwise relative error is meaningless for
+/// entries near zero (a gradient sum that cancels), so every GPU-vs-CPU figure in this crate is
+/// this one.
+pub fn max_rel_err(got: &[f32], want: &[f32]) -> f32 {
+    assert_eq!(got.len(), want.len(), "comparing tensors of different lengths");
+    let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-30);
+    if got.iter().chain(want).any(|v| !v.is_finite()) {
+        return f32::NAN;
+    }
+    let diff = got.iter().zip(want).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    diff / scale
+}

@@ -1,0 +1,143 @@
+//! SGD (with momentum), Adam and RMSprop, as WGSL kernels (`shaders/optim.wgsl`) and as CPU
+//! reference steps. Conventions are PyTorch's. An optional clamp after the update serves WGAN's
+//! weight clipping.
+
+use crate::cpu;
+use crate::error::Result;
+use crate::gpu::{Dispatch, Gpu, Program, Tensor};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Optimizer {
+    Sgd { lr: f32, momentum: f32 },
+    Adam { lr: f32, beta1: f32, beta2: f32, eps: f32 },
+    RmsProp { lr: f32, alpha: f32, eps: f32 },
+}
+
+impl Optimizer {
+    pub fn adam(lr: f32, beta1: f32, beta2: f32) -> Optimizer {
+        Optimizer::Adam { lr, beta1, beta2, eps: 1e-8 }
+    }
+
+    /// Number of state tensors per parameter (momentum / first and second moments).
+    pub fn state_count(&self) -> usize {
+        match self {
+            Optimizer::Sgd { .. } | Optimizer::RmsProp { .. } => 1,
+            Optimizer::Adam { .. } => 2,
+        }
+    }
+
+    /// The uniform for `shaders/optim.wgsl`.
+    pub fn params(&self, n: usize, t_mul: u32, t_add: u32, clip: f32) -> OptimParams {
+        let mut p = OptimParams { n: n as u32, t_mul, t_add, clip, ..Default::default() };
+        match *self {
+            Optimizer::Sgd { lr, momentum } => {
+                p.lr = lr;
+                p.beta1 = momentum;
+            }
+            Optimizer::Adam { lr, beta1, beta2, eps } => {
+                p.lr = lr;
+                p.beta1 = beta1;
+                p.beta2 = beta2;
+                p.eps = eps;
+                p.ln_beta1 = (beta1 as f64).ln() as f32;
+                p.ln_beta2 = (beta2 as f64).ln() as f32;
+            }
+            Optimizer::RmsProp { lr, alpha, eps } => {
+                p.lr = lr;
+                p.beta2 = alpha;
+                p.eps = eps;
+            }
+        }
+        p
+    }
+
+    pub fn entry(&self) -> &'static str {
+        match self {
+            Optimizer::Sgd { .. } => "sgd_step",
+            Optimizer::Adam { .. } => "adam_step",
+            Optimizer::RmsProp { .. } => "rmsprop_step",
+        }
+    }
+
+    /// One CPU reference update of `p` with gradient `g` at step `t` (1-based), state in `s`.
+    pub fn cpu_step(&self, p: &mut [f32], g: &[f32], s: &mut [Vec<f32>], t: u32, clip: f32) {
+        match *self {
+            Optimizer::Sgd { lr, momentum } => cpu::sgd_step(p, g, &mut s[0], lr, momentum, clip),
+            Optimizer::Adam { lr, beta1, beta2, eps } => {
+                let (m, v) = s.split_at_mut(1);
+                cpu::adam_step(p, g, &mut m[0], &mut v[0], t, lr, beta1, beta2, eps, clip)
+            }
+            Optimizer::RmsProp { lr, alpha, eps } => cpu::rmsprop_step(p, g, &mut s[0], lr, alpha, eps, clip),
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct OptimParams {
+    pub n: u32,
+    pub t_mul: u32,
+    pub t_add: u32,
+    pub _pad: u32,
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub clip: f32,
+    pub ln_beta1: f32,
+    pub ln_beta2: f32,
+    pub _pad1: f32,
+}
+
+/// Optimizer state on the GPU for a list of parameter tensors.
+pub struct GpuOptimizer {
+    pub opt: Optimizer,
+    pub state: Vec<Vec<Tensor>>,
+}
+
+impl GpuOptimizer {
+    pub fn new(gpu: &Gpu, opt: Optimizer, params: &[Tensor], label: &str) -> Result<GpuOptimizer> {
+        let state = params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (0..opt.state_count()).map(|s| Tensor::zeros(gpu, &format!("{label}.state{i}.{s}"), p.len)).collect::<Result<Vec<_>>>())
+            .collect::<Result<_>>()?;
+        Ok(GpuOptimizer { opt, state })
+    }
+
+    /// Updates every parameter from its gradient. Adam's step is t = counter[0]·t_mul + t_add + 1.
+    pub fn step(&self, gpu: &Gpu, params: &[Tensor], grads: &[Tensor], counter: &wgpu::Buffer, t_mul: u32, t_add: u32, clip: f32) -> Result<Program> {
+        let k = gpu.kernel("optim", self.opt.entry())?;
+        let mut prog = Program::default();
+        for ((p, g), s) in params.iter().zip(grads).zip(&self.state) {
+            let u = self.opt.params(p.len, t_mul, t_add, clip);
+            // Binding order: grad, counter, param, state1, state2 (only what the entry point uses).
+            let mut bufs: Vec<&wgpu::Buffer> = vec![&g.buffer];
+            if matches!(self.opt, Optimizer::Adam { .. }) {
+                bufs.push(counter);
+            }
+            bufs.push(&p.buffer);
+            bufs.extend(s.iter().map(|t| &t.buffer));
+            prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&u), &bufs, Some(p.len as u32))?);
+        }
+        Ok(prog)
+    }
+}
+
+/// Optimizer state on the CPU.
+pub struct CpuOptimizer {
+    pub opt: Optimizer,
+    pub state: Vec<Vec<Vec<f32>>>,
+}
+
+impl CpuOptimizer {
+    pub fn new(opt: Optimizer, lens: &[usize]) -> CpuOptimizer {
+        CpuOptimizer { opt, state: lens.iter().map(|&l| vec![vec![0.0; l]; opt.state_count()]).collect() }
+    }
+
+    pub fn step(&mut self, params: &mut [Vec<f32>], grads: &[Vec<f32>], t: u32, clip: f32) {
+        for ((p, g), s) in params.iter_mut().zip(grads).zip(self.state.iter_mut()) {
+            self.opt.cpu_step(p, g, s, t, clip);
+        }
+    }
+}
