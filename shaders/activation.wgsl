@@ -7,9 +7,9 @@
 //   leaky_relu_forward  x -> y             y = x if x > 0 else slope·x
 //   leaky_relu_backward x, dy -> dx        dx = dy if x > 0 else slope·dy
 //   tanh_forward        x -> y             y = tanh x
-//   tanh_backward       x, dy -> dx        dx = dy (1 − tanh² x)
+//   tanh_backward       x, dy -> dx        dx = dy / cosh² x   (= 1 − tanh² x without cancellation)
 //   sigmoid_forward     x -> y             y = σ(x), evaluated without overflow for either sign
-//   sigmoid_backward    x, dy -> dx        dx = dy σ(x)(1 − σ(x))
+//   sigmoid_backward    x, dy -> dx        dx = dy σ(x) σ(−x)  (= σ(1 − σ) without cancellation)
 
 struct Params {
     n: u32,       // number of elements
@@ -82,8 +82,9 @@ fn tanh_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 fn tanh_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
-    let t = tanh_clamped(x[i]);
-    out[i] = dy[i] * (1.0 - t * t);
+    // cosh(40)² ≈ 1.4e34 still fits in f32; beyond it the derivative is below f32's resolution.
+    let c = cosh(clamp(x[i], -40.0, 40.0));
+    out[i] = dy[i] / (c * c);
 }
 
 @compute @workgroup_size(64)
@@ -97,6 +98,5 @@ fn sigmoid_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 fn sigmoid_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
-    let s = sigmoid(x[i]);
-    out[i] = dy[i] * s * (1.0 - s);
+    out[i] = dy[i] * sigmoid(x[i]) * sigmoid(-x[i]);
 }

@@ -80,13 +80,13 @@ pub fn tanh_forward(x: &[f32]) -> Vec<f32> {
     x.iter().map(|v| v.tanh()).collect()
 }
 pub fn tanh_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
-    x.iter().zip(dy).map(|(v, &g)| g * (1.0 - v.tanh() * v.tanh())).collect()
+    x.iter().zip(dy).map(|(&v, &g)| (g as f64 / (v as f64).cosh().powi(2)) as f32).collect()
 }
 pub fn sigmoid_forward(x: &[f32]) -> Vec<f32> {
     x.iter().map(|&v| sigmoid(v)).collect()
 }
 pub fn sigmoid_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
-    x.iter().zip(dy).map(|(&v, &g)| g * sigmoid(v) * (1.0 - sigmoid(v))).collect()
+    x.iter().zip(dy).map(|(&v, &g)| g * sigmoid(v) * sigmoid(-v)).collect()
 }
 
 // ---------------------------------------------------------------- losses

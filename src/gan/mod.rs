@@ -16,7 +16,7 @@ mod cpu_ref;
 mod gpu;
 
 pub use cpu_ref::CpuGan;
-pub use gpu::{GpuGan, Stats};
+pub use gpu::{GpuGan, LossParams, RngParams, Stats};
 
 use crate::cpu::LossKind;
 use crate::data::Mixture;

@@ -156,6 +156,11 @@ impl CpuMlp {
         h
     }
 
+    /// What each layer received in the last forward pass.
+    pub fn saved_inputs(&self) -> &[Vec<f32>] {
+        &self.inputs
+    }
+
     /// dy (n, out) -> dx (n, in). Writes the parameter gradients when `weight_grads`.
     pub fn backward(&mut self, dy: &[f32], n: usize, weight_grads: bool) -> Vec<f32> {
         let mut g = dy.to_vec();
