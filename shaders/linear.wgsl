@@ -5,11 +5,17 @@
 //   linear_backward_weight  dy (N,OUT), x (N,IN)          -> dw (OUT,IN)   dw = dyᵀ x
 //   linear_backward_bias    dy (N,OUT)                    -> db (OUT)      db = Σ_n dy
 //
-// Gradients are overwritten, never accumulated. Every invocation owns one output element and runs
-// its reduction sequentially in the same order as the CPU reference, so the only difference from it
-// is rounding (fused multiply-adds where the driver contracts them).
+// Gradients are overwritten, never accumulated.
+//
+// The three matrix products are register-blocked: each invocation owns a 4×4 block of outputs and
+// per step of the reduction loads 4 values of each operand for 16 multiply-adds (a one-output
+// invocation loads 2 per multiply-add, and loads are what software and real GPUs alike pay for).
+// Each output's sum still runs sequentially in the CPU reference's order, so the only difference
+// from it is rounding. Blocks hanging over the edge clamp their reads to the last row/column and
+// skip their writes, so any shape works.
 // Dispatch: a 1-D range of invocations folded onto a 2-D grid of 64-wide workgroups
-// (index = x + y * 64 * num_workgroups.x) so that more than 65535 * 64 outputs fit.
+// (index = x + y * 64 * num_workgroups.x) so that more than 65535 * 64 invocations fit.
+//   matrix kernels: ceil(rows/4) * ceil(cols/4) invocations;  linear_backward_bias: OUT.
 
 struct Params {
     n: u32,      // batch rows
@@ -29,49 +35,99 @@ fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * 64u;
 }
 
+// The 4×4 block (first row, first column) of invocation idx in a rows × cols output, or none.
+struct Block {
+    r0: u32,
+    c0: u32,
+    ok: bool,
+}
+
+fn block_of(idx: u32, rows: u32, cols: u32) -> Block {
+    let bc = (cols + 3u) / 4u;
+    let br = (rows + 3u) / 4u;
+    return Block(4u * (idx / bc), 4u * (idx % bc), idx < br * bc);
+}
+
+// Row/column indices of a block, clamped to the matrix so that reads stay in bounds.
+fn clamp4(first: u32, count: u32) -> vec4<u32> {
+    return min(vec4<u32>(first, first + 1u, first + 2u, first + 3u), vec4<u32>(count - 1u));
+}
+
+// Writes the in-bounds part of a 4×4 block, row-major into out with row stride `stride`.
+fn store_block(acc: array<vec4<f32>, 4>, r0: u32, c0: u32, rows: u32, cols: u32, stride: u32) {
+    for (var a = 0u; a < 4u; a++) {
+        let r = r0 + a;
+        if (r >= rows) { break; }
+        for (var c = 0u; c < 4u; c++) {
+            if (c0 + c >= cols) { break; }
+            out[r * stride + c0 + c] = acc[a][c];
+        }
+    }
+}
+
+// y[r, o] = b[o] + Σ_i x[r, i] w[o, i]
 @compute @workgroup_size(64)
 fn linear_forward(@builtin(global_invocation_id) gid: vec3<u32>,
                   @builtin(num_workgroups) nwg: vec3<u32>) {
-    let idx = flat_index(gid, nwg);
-    if (idx >= p.n * p.out_f) { return; }
-    let row = idx / p.out_f;
-    let o = idx % p.out_f;
-    let xr = row * p.in_f;
-    let wr = o * p.in_f;
-    var acc = 0.0;
+    let blk = block_of(flat_index(gid, nwg), p.n, p.out_f);
+    if (!blk.ok) { return; }
+    let xr = clamp4(blk.r0, p.n) * p.in_f;
+    let wr = clamp4(blk.c0, p.out_f) * p.in_f;
+    var acc: array<vec4<f32>, 4>;
     for (var i = 0u; i < p.in_f; i++) {
-        acc += x[xr + i] * w[wr + i];
+        let wv = vec4<f32>(w[wr.x + i], w[wr.y + i], w[wr.z + i], w[wr.w + i]);
+        acc[0] += x[xr.x + i] * wv;
+        acc[1] += x[xr.y + i] * wv;
+        acc[2] += x[xr.z + i] * wv;
+        acc[3] += x[xr.w + i] * wv;
     }
-    out[idx] = acc + b[o];
+    let oc = clamp4(blk.c0, p.out_f);
+    let bv = vec4<f32>(b[oc.x], b[oc.y], b[oc.z], b[oc.w]);
+    for (var a = 0u; a < 4u; a++) {
+        acc[a] += bv;
+    }
+    store_block(acc, blk.r0, blk.c0, p.n, p.out_f, p.out_f);
 }
 
+// dx[r, i] = Σ_o dy[r, o] w[o, i]
 @compute @workgroup_size(64)
 fn linear_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
                          @builtin(num_workgroups) nwg: vec3<u32>) {
-    let idx = flat_index(gid, nwg);
-    if (idx >= p.n * p.in_f) { return; }
-    let row = idx / p.in_f;
-    let i = idx % p.in_f;
-    let dr = row * p.out_f;
-    var acc = 0.0;
+    let blk = block_of(flat_index(gid, nwg), p.n, p.in_f);
+    if (!blk.ok) { return; }
+    let dr = clamp4(blk.r0, p.n) * p.out_f;
+    let ic = clamp4(blk.c0, p.in_f);
+    var acc: array<vec4<f32>, 4>;
     for (var o = 0u; o < p.out_f; o++) {
-        acc += dy[dr + o] * w[o * p.in_f + i];
+        let base = o * p.in_f;
+        let wv = vec4<f32>(w[base + ic.x], w[base + ic.y], w[base + ic.z], w[base + ic.w]);
+        acc[0] += dy[dr.x + o] * wv;
+        acc[1] += dy[dr.y + o] * wv;
+        acc[2] += dy[dr.z + o] * wv;
+        acc[3] += dy[dr.w + o] * wv;
     }
-    out[idx] = acc;
+    store_block(acc, blk.r0, blk.c0, p.n, p.in_f, p.in_f);
 }
 
+// dw[o, i] = Σ_r dy[r, o] x[r, i]
 @compute @workgroup_size(64)
 fn linear_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>) {
-    let idx = flat_index(gid, nwg);
-    if (idx >= p.out_f * p.in_f) { return; }
-    let o = idx / p.in_f;
-    let i = idx % p.in_f;
-    var acc = 0.0;
+    let blk = block_of(flat_index(gid, nwg), p.out_f, p.in_f);
+    if (!blk.ok) { return; }
+    let oc = clamp4(blk.r0, p.out_f);
+    let ic = clamp4(blk.c0, p.in_f);
+    var acc: array<vec4<f32>, 4>;
     for (var r = 0u; r < p.n; r++) {
-        acc += dy[r * p.out_f + o] * x[r * p.in_f + i];
+        let xb = r * p.in_f;
+        let db = r * p.out_f;
+        let xv = vec4<f32>(x[xb + ic.x], x[xb + ic.y], x[xb + ic.z], x[xb + ic.w]);
+        acc[0] += dy[db + oc.x] * xv;
+        acc[1] += dy[db + oc.y] * xv;
+        acc[2] += dy[db + oc.z] * xv;
+        acc[3] += dy[db + oc.w] * xv;
     }
-    out[idx] = acc;
+    store_block(acc, blk.r0, blk.c0, p.out_f, p.in_f, p.in_f);
 }
 
 @compute @workgroup_size(64)

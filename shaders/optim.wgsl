@@ -5,6 +5,8 @@
 //                                p ← p − lr (m / (1−β1ᵗ)) / (sqrt(v / (1−β2ᵗ)) + eps)
 //   rmsprop_step  p, g, v        v ← α v + (1−α) g² ;  p ← p − lr g / (sqrt(v) + eps)
 //
+// The learning rate used is lr · max(0, 1 − counter[0] / decay_steps) when decay_steps > 0 (linear
+// decay to zero over a run), lr otherwise.
 // After any update, if clip > 0 the parameter is clamped to [−clip, clip] (WGAN weight clipping).
 // The step count t lives on the GPU: t = counter[0] · t_mul + t_add + 1, so a whole training
 // step (k discriminator updates, one generator update) runs without writing anything from the host.
@@ -13,7 +15,7 @@ struct Params {
     n: u32,
     t_mul: u32,
     t_add: u32,
-    _pad: u32,
+    decay_steps: u32,
     lr: f32,
     beta1: f32,   // Adam β1, SGD momentum μ
     beta2: f32,   // Adam β2, RMSprop α
@@ -45,6 +47,13 @@ fn one_minus_pow(ln_beta: f32, t: f32) -> f32 {
     return 1.0 - exp(-a);
 }
 
+fn lr_now() -> f32 {
+    if (p.decay_steps == 0u) {
+        return p.lr;
+    }
+    return p.lr * max(0.0, 1.0 - f32(counter[0]) / f32(p.decay_steps));
+}
+
 fn finish(i: u32, v: f32) {
     if (p.clip > 0.0) {
         param[i] = clamp(v, -p.clip, p.clip);
@@ -59,7 +68,7 @@ fn sgd_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     if (i >= p.n) { return; }
     let v = p.beta1 * s1[i] + grad[i];
     s1[i] = v;
-    finish(i, param[i] - p.lr * v);
+    finish(i, param[i] - lr_now() * v);
 }
 
 @compute @workgroup_size(64)
@@ -74,7 +83,7 @@ fn adam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     s2[i] = v;
     let mhat = m / one_minus_pow(p.ln_beta1, t);
     let vhat = v / one_minus_pow(p.ln_beta2, t);
-    finish(i, param[i] - p.lr * mhat / (sqrt(vhat) + p.eps));
+    finish(i, param[i] - lr_now() * mhat / (sqrt(vhat) + p.eps));
 }
 
 @compute @workgroup_size(64)
@@ -84,5 +93,5 @@ fn rmsprop_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let g = grad[i];
     let v = p.beta2 * s1[i] + (1.0 - p.beta2) * g * g;
     s1[i] = v;
-    finish(i, param[i] - p.lr * g / (sqrt(v) + p.eps));
+    finish(i, param[i] - lr_now() * g / (sqrt(v) + p.eps));
 }

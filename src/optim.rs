@@ -27,8 +27,8 @@ impl Optimizer {
     }
 
     /// The uniform for `shaders/optim.wgsl`.
-    pub fn params(&self, n: usize, t_mul: u32, t_add: u32, clip: f32) -> OptimParams {
-        let mut p = OptimParams { n: n as u32, t_mul, t_add, clip, ..Default::default() };
+    pub fn params(&self, n: usize, t_mul: u32, t_add: u32, clip: f32, decay_steps: u32) -> OptimParams {
+        let mut p = OptimParams { n: n as u32, t_mul, t_add, clip, decay_steps, ..Default::default() };
         match *self {
             Optimizer::Sgd { lr, momentum } => {
                 p.lr = lr;
@@ -59,6 +59,15 @@ impl Optimizer {
         }
     }
 
+    /// The same optimizer with its learning rate multiplied by `scale`.
+    pub fn scaled(&self, scale: f32) -> Optimizer {
+        let mut o = *self;
+        match &mut o {
+            Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } | Optimizer::RmsProp { lr, .. } => *lr *= scale,
+        }
+        o
+    }
+
     /// One CPU reference update of `p` with gradient `g` at step `t` (1-based), state in `s`.
     pub fn cpu_step(&self, p: &mut [f32], g: &[f32], s: &mut [Vec<f32>], t: u32, clip: f32) {
         match *self {
@@ -78,7 +87,7 @@ pub struct OptimParams {
     pub n: u32,
     pub t_mul: u32,
     pub t_add: u32,
-    pub _pad: u32,
+    pub decay_steps: u32,
     pub lr: f32,
     pub beta1: f32,
     pub beta2: f32,
@@ -105,18 +114,16 @@ impl GpuOptimizer {
         Ok(GpuOptimizer { opt, state })
     }
 
-    /// Updates every parameter from its gradient. Adam's step is t = counter[0]·t_mul + t_add + 1.
-    pub fn step(&self, gpu: &Gpu, params: &[Tensor], grads: &[Tensor], counter: &wgpu::Buffer, t_mul: u32, t_add: u32, clip: f32) -> Result<Program> {
+    /// Updates every parameter from its gradient. Adam's step is t = counter[0]·t_mul + t_add + 1;
+    /// with `decay_steps` > 0 the learning rate decays linearly to 0 at counter[0] = decay_steps.
+    #[allow(clippy::too_many_arguments)]
+    pub fn step(&self, gpu: &Gpu, params: &[Tensor], grads: &[Tensor], counter: &wgpu::Buffer, t_mul: u32, t_add: u32, clip: f32, decay_steps: u32) -> Result<Program> {
         let k = gpu.kernel("optim", self.opt.entry())?;
         let mut prog = Program::default();
         for ((p, g), s) in params.iter().zip(grads).zip(&self.state) {
-            let u = self.opt.params(p.len, t_mul, t_add, clip);
+            let u = self.opt.params(p.len, t_mul, t_add, clip, decay_steps);
             // Binding order: grad, counter, param, state1, state2 (only what the entry point uses).
-            let mut bufs: Vec<&wgpu::Buffer> = vec![&g.buffer];
-            if matches!(self.opt, Optimizer::Adam { .. }) {
-                bufs.push(counter);
-            }
-            bufs.push(&p.buffer);
+            let mut bufs: Vec<&wgpu::Buffer> = vec![&g.buffer, counter, &p.buffer];
             bufs.extend(s.iter().map(|t| &t.buffer));
             prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&u), &bufs, Some(p.len as u32))?);
         }
@@ -135,9 +142,21 @@ impl CpuOptimizer {
         CpuOptimizer { opt, state: lens.iter().map(|&l| vec![vec![0.0; l]; opt.state_count()]).collect() }
     }
 
-    pub fn step(&mut self, params: &mut [Vec<f32>], grads: &[Vec<f32>], t: u32, clip: f32) {
+    /// `lr_scale` as [`lr_scale`] computes it for the current step.
+    pub fn step(&mut self, params: &mut [Vec<f32>], grads: &[Vec<f32>], t: u32, clip: f32, lr_scale: f32) {
+        let opt = self.opt.scaled(lr_scale);
         for ((p, g), s) in params.iter_mut().zip(grads).zip(self.state.iter_mut()) {
-            self.opt.cpu_step(p, g, s, t, clip);
+            opt.cpu_step(p, g, s, t, clip);
         }
+    }
+}
+
+/// The learning-rate factor at `step` for a linear decay to zero over `decay_steps` (0: none),
+/// computed exactly as `shaders/optim.wgsl::lr_now` does.
+pub fn lr_scale(step: u32, decay_steps: u32) -> f32 {
+    if decay_steps == 0 {
+        1.0
+    } else {
+        (1.0 - step as f32 / decay_steps as f32).max(0.0)
     }
 }

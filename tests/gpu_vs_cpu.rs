@@ -9,11 +9,11 @@ mod common;
 use common::{check, gpu, launch, randv, tensor};
 use wgpu_gan::cpu::{self, LossKind};
 use wgpu_gan::gan::{LossParams, RngParams};
-use wgpu_gan::nn::{act_entries, Act, ActParams, LinearParams};
+use wgpu_gan::nn::{act_entries, blocks4, Act, ActParams, LinearParams};
 use wgpu_gan::optim::Optimizer;
 
 const TOL: f32 = 1e-5;
-const SHAPES: &[(usize, usize, usize)] = &[(1, 1, 1), (7, 33, 1), (33, 7, 257), (257, 33, 7), (64, 128, 128)];
+const SHAPES: &[(usize, usize, usize)] = &[(1, 1, 1), (7, 33, 1), (33, 7, 257), (257, 33, 7), (5, 6, 3), (64, 128, 128)];
 
 #[test]
 fn linear_kernels_match_cpu() {
@@ -27,15 +27,15 @@ fn linear_kernels_match_cpu() {
         let tag = format!("n={n} in={inp} out={out}");
 
         let ty = tensor(&gpu, &vec![0.0; n * out]);
-        launch(&gpu, "linear", "linear_forward", pb, &[&tx, &tw, &tb, &ty], Some((n * out) as u32));
+        launch(&gpu, "linear", "linear_forward", pb, &[&tx, &tw, &tb, &ty], Some(blocks4(n, out)));
         check(&format!("linear_forward {tag}"), &ty.read(&gpu).unwrap(), &cpu::linear_forward(&x, &w, &b, n, inp, out), TOL);
 
         let tdx = tensor(&gpu, &vec![0.0; n * inp]);
-        launch(&gpu, "linear", "linear_backward_input", pb, &[&tw, &tdy, &tdx], Some((n * inp) as u32));
+        launch(&gpu, "linear", "linear_backward_input", pb, &[&tw, &tdy, &tdx], Some(blocks4(n, inp)));
         check(&format!("linear_backward_input {tag}"), &tdx.read(&gpu).unwrap(), &cpu::linear_backward_input(&dy, &w, n, inp, out), TOL);
 
         let tdw = tensor(&gpu, &vec![0.0; out * inp]);
-        launch(&gpu, "linear", "linear_backward_weight", pb, &[&tx, &tdy, &tdw], Some((out * inp) as u32));
+        launch(&gpu, "linear", "linear_backward_weight", pb, &[&tx, &tdy, &tdw], Some(blocks4(out, inp)));
         check(&format!("linear_backward_weight {tag}"), &tdw.read(&gpu).unwrap(), &cpu::linear_backward_weight(&dy, &x, n, inp, out), TOL);
 
         let tdb = tensor(&gpu, &vec![0.0; out]);
@@ -116,17 +116,14 @@ fn optimizer_kernels_match_cpu() {
                 for it in 0..5u64 {
                     let g = randv(n, 100 + it, 1.0);
                     let tg = tensor(&gpu, &g);
-                    let u = opt.params(n, 2, 1, clip);
-                    let mut bufs: Vec<&wgpu::Buffer> = vec![&tg.buffer];
-                    if matches!(opt, Optimizer::Adam { .. }) {
-                        bufs.push(&counter.buffer);
-                    }
-                    bufs.push(&tp.buffer);
+                    // Linear decay over 11 steps at counter 3: the learning rate used is lr·8/11.
+                    let u = opt.params(n, 2, 1, clip, 11);
+                    let mut bufs: Vec<&wgpu::Buffer> = vec![&tg.buffer, &counter.buffer, &tp.buffer];
                     bufs.extend(ts.iter().map(|t| &t.buffer));
                     let mut prog = wgpu_gan::gpu::Program::default();
                     prog.push(wgpu_gan::gpu::Dispatch::new(&gpu, &k, bytemuck::bytes_of(&u), &bufs, Some(n as u32)).unwrap());
                     prog.run(&gpu);
-                    opt.cpu_step(&mut p, &g, &mut st, 8, clip);
+                    opt.scaled(wgpu_gan::optim::lr_scale(3, 11)).cpu_step(&mut p, &g, &mut st, 8, clip);
                 }
                 let tag = format!("{} n={n} #{oi} clip={clip}", opt.entry());
                 check(&tag, &tp.read(&gpu).unwrap(), &p, TOL);

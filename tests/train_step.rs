@@ -71,6 +71,7 @@ fn wasserstein_sgd_clipped_k3_steps_match_cpu() {
     c.opt_d = Optimizer::Sgd { lr: 0.05, momentum: 0.5 };
     c.opt_g = Optimizer::Sgd { lr: 0.05, momentum: 0.5 };
     c.clip_d = 0.05;
+    c.lr_decay_steps = 6;
     compare(c, 4);
 }
 
@@ -80,6 +81,7 @@ fn rmsprop_clipped_steps_match_cpu() {
     c.opt_d = Optimizer::RmsProp { lr: 5e-4, alpha: 0.99, eps: 1e-8 };
     c.opt_g = Optimizer::RmsProp { lr: 5e-4, alpha: 0.99, eps: 1e-8 };
     c.clip_d = 0.05;
+    c.lr_decay_steps = 6;
     compare(c, 4);
 }
 

@@ -4,7 +4,7 @@ use super::{GanConfig, SAMPLE_STREAM};
 use crate::cpu;
 use crate::error::Result;
 use crate::nn::CpuMlp;
-use crate::optim::CpuOptimizer;
+use crate::optim::{lr_scale, CpuOptimizer};
 
 pub struct CpuGan {
     pub cfg: GanConfig,
@@ -46,7 +46,7 @@ impl CpuGan {
             self.d_stats = cpu::gan_loss_d_forward(&l, b, c.loss);
             let dl = cpu::gan_loss_d_backward(&l, b, c.loss);
             self.d.backward(&dl, 2 * b, true);
-            self.opt_d.step(&mut self.d.params, &self.d.grads, self.step * k + i as u32 + 1, c.clip_d);
+            self.opt_d.step(&mut self.d.params, &self.d.grads, self.step * k + i as u32 + 1, c.clip_d, lr_scale(self.step, c.lr_decay_steps));
         }
         let z = cpu::randn_fill(b * zd, c.seed, c.noise_stream(None), self.step);
         let x = self.g.forward(&z, b);
@@ -55,7 +55,7 @@ impl CpuGan {
         let dl = cpu::gan_loss_g_backward(&l, c.loss);
         let dx = self.d.backward(&dl, b, false);
         self.g.backward(&dx, b, true);
-        self.opt_g.step(&mut self.g.params, &self.g.grads, self.step + 1, 0.0);
+        self.opt_g.step(&mut self.g.params, &self.g.grads, self.step + 1, 0.0, lr_scale(self.step, c.lr_decay_steps));
         self.step += 1;
     }
 

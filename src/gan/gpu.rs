@@ -136,7 +136,7 @@ impl GpuGan {
             let k = gpu.kernel("loss", "gan_loss_d_backward")?;
             prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&lp), &[&self.logits.buffer, &self.dlogits.buffer], Some(2 * nb))?);
             prog.extend(self.d.backward(gpu, &self.x_d.buffer, &self.dlogits.buffer, None, 2 * b, true)?);
-            prog.extend(self.opt_d.step(gpu, &self.d.params, &self.d.grads, &self.counter.buffer, c.k as u32, i as u32, c.clip_d)?);
+            prog.extend(self.opt_d.step(gpu, &self.d.params, &self.d.grads, &self.counter.buffer, c.k as u32, i as u32, c.clip_d, c.lr_decay_steps)?);
         }
         prog.push(self.randn(&self.z, b * c.z_dim(), c.seed, c.noise_stream(None), &self.counter)?);
         prog.extend(self.g.forward(gpu, &self.z.buffer, &self.x_d.buffer, b)?);
@@ -148,7 +148,7 @@ impl GpuGan {
         prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&lp), &[&self.logits.buffer, &self.dlogits.buffer], Some(nb))?);
         prog.extend(self.d.backward(gpu, &self.x_d.buffer, &self.dlogits.buffer, Some(&self.dx.buffer), b, false)?);
         prog.extend(self.g.backward(gpu, &self.z.buffer, &self.dx.buffer, None, b, true)?);
-        prog.extend(self.opt_g.step(gpu, &self.g.params, &self.g.grads, &self.counter.buffer, 1, 0, 0.0)?);
+        prog.extend(self.opt_g.step(gpu, &self.g.params, &self.g.grads, &self.counter.buffer, 1, 0, 0.0, c.lr_decay_steps)?);
         let k = gpu.kernel("step", "advance_step")?;
         prog.push(Dispatch::new(gpu, &k, &[], &[&self.counter.buffer], None)?);
         Ok(prog)

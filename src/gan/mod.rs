@@ -38,6 +38,8 @@ pub struct GanConfig {
     pub opt_g: Optimizer,
     /// WGAN weight clipping of the critic: clamp to [−c, c] after each update; 0 disables it.
     pub clip_d: f32,
+    /// Both learning rates decay linearly to zero over this many iterations; 0 keeps them constant.
+    pub lr_decay_steps: u32,
     pub seed: u32,
 }
 
@@ -54,6 +56,7 @@ impl GanConfig {
             opt_d: Optimizer::adam(1e-3, 0.5, 0.999),
             opt_g: Optimizer::adam(1e-3, 0.5, 0.999),
             clip_d: 0.0,
+            lr_decay_steps: 0,
             seed: 0,
         }
     }

@@ -5,6 +5,11 @@ use super::{Act, Layer, MlpSpec};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
 
+/// Invocations for a register-blocked matrix kernel of `shaders/linear.wgsl`: one per 4×4 block.
+pub fn blocks4(rows: usize, cols: usize) -> u32 {
+    (rows.div_ceil(4) * cols.div_ceil(4)) as u32
+}
+
 /// Uniform of `shaders/linear.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -84,7 +89,7 @@ impl GpuMlp {
                 Layer::Linear { inp, out } => {
                     let k = gpu.kernel("linear", "linear_forward")?;
                     let p = LinearParams { n: nb, in_f: inp as u32, out_f: out as u32, _pad: 0 };
-                    let d = Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, &self.params[pi].buffer, &self.params[pi + 1].buffer, y], Some(nb * out as u32))?;
+                    let d = Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, &self.params[pi].buffer, &self.params[pi + 1].buffer, y], Some(blocks4(n, out)))?;
                     pi += 2;
                     d
                 }
@@ -117,13 +122,13 @@ impl GpuMlp {
                     let pb = bytemuck::bytes_of(&p);
                     if weight_grads {
                         let k = gpu.kernel("linear", "linear_backward_weight")?;
-                        prog.push(Dispatch::new(gpu, &k, pb, &[x, dy, &self.grads[pi].buffer], Some((out * inp) as u32))?);
+                        prog.push(Dispatch::new(gpu, &k, pb, &[x, dy, &self.grads[pi].buffer], Some(blocks4(out, inp)))?);
                         let k = gpu.kernel("linear", "linear_backward_bias")?;
                         prog.push(Dispatch::new(gpu, &k, pb, &[dy, &self.grads[pi + 1].buffer], Some(out as u32))?);
                     }
                     if let Some(dx) = dx {
                         let k = gpu.kernel("linear", "linear_backward_input")?;
-                        prog.push(Dispatch::new(gpu, &k, pb, &[&self.params[pi].buffer, dy, dx], Some(nb * inp as u32))?);
+                        prog.push(Dispatch::new(gpu, &k, pb, &[&self.params[pi].buffer, dy, dx], Some(blocks4(n, inp)))?);
                     }
                 }
                 Layer::Act(a) => {

@@ -6,7 +6,7 @@
 //! [`Program`](crate::gpu::Program)s of WGSL dispatches.
 
 mod gpu;
-pub use gpu::{act_entries, ActParams, LinearParams};
+pub use gpu::{act_entries, blocks4, ActParams, LinearParams};
 pub use gpu::GpuMlp;
 
 use crate::cpu;

@@ -1,0 +1,241 @@
+//! Trains reference model R1 (SPEC.md §4) on the ring of 8 Gaussians (or the grid of 25), on
+//! whatever GPU wgpu finds, and reports mode coverage (M1) and D's accuracy (M4).
+//!
+//!     cargo run --release --example gaussian_ring                 # ring, default settings
+//!     cargo run --release --example gaussian_ring -- --data grid
+//!     cargo run --release --example gaussian_ring -- --verify     # GPU vs CPU reference, 10 steps
+//!
+//! Writes PNG scatter plots (real grey, generated blue, centres red) to --out.
+
+use clap::{Parser, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+use wgpu_gan::cpu::LossKind;
+use wgpu_gan::data::Mixture;
+use wgpu_gan::gan::{CpuGan, GanConfig, GpuGan};
+use wgpu_gan::gpu::Gpu;
+use wgpu_gan::optim::Optimizer;
+use wgpu_gan::{metrics, plot};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Data {
+    Ring,
+    Grid,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Loss {
+    NonSaturating,
+    Minimax,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Opt {
+    Adam,
+    Sgd,
+    Rmsprop,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Train a 2-D toy GAN (R1) with WGSL kernels and report mode coverage")]
+struct Args {
+    #[arg(long, value_enum, default_value = "ring")]
+    data: Data,
+    /// Training iterations (each: k D updates + 1 G update).
+    #[arg(long, default_value_t = 3000)]
+    steps: usize,
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// Discriminator updates per generator update.
+    #[arg(long, default_value_t = 1)]
+    k: usize,
+    #[arg(long, value_enum, default_value = "non-saturating")]
+    loss: Loss,
+    #[arg(long, value_enum, default_value = "adam")]
+    opt: Opt,
+    #[arg(long, default_value_t = 1e-3)]
+    lr_d: f32,
+    #[arg(long, default_value_t = 1e-3)]
+    lr_g: f32,
+    /// Adam β1 (SGD momentum; unused by RMSprop).
+    #[arg(long, default_value_t = 0.5)]
+    beta1: f32,
+    /// Decay both learning rates linearly to zero over the run (0 keeps them constant).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    lr_decay: bool,
+    #[arg(long, default_value_t = 2)]
+    z_dim: usize,
+    #[arg(long, default_value_t = 128)]
+    hidden: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    /// Scatter plots taken during training (plus the final one).
+    #[arg(long, default_value_t = 4)]
+    snapshots: usize,
+    /// Generated samples for M1 and the plots.
+    #[arg(long, default_value_t = 2500)]
+    samples: usize,
+    #[arg(long, default_value = "out/gaussian_ring")]
+    out: PathBuf,
+    /// Run --verify-steps on the GPU and on the CPU reference from the same weights and noise,
+    /// print the max relative differences, and fail above --verify-tol.
+    #[arg(long)]
+    verify: bool,
+    #[arg(long, default_value_t = 10)]
+    verify_steps: usize,
+    #[arg(long, default_value_t = 1e-4)]
+    verify_tol: f32,
+    /// Train on the CPU reference instead (slow; for machines with no Vulkan/Metal/DX12 driver).
+    #[arg(long)]
+    cpu: bool,
+}
+
+fn config(a: &Args) -> GanConfig {
+    let data = match a.data {
+        Data::Ring => Mixture::ring(),
+        Data::Grid => Mixture::grid(),
+    };
+    let mut c = GanConfig::r1(data, a.z_dim, a.hidden);
+    c.batch = a.batch;
+    c.k = a.k;
+    c.seed = a.seed;
+    c.lr_decay_steps = if a.lr_decay { a.steps as u32 } else { 0 };
+    c.loss = match a.loss {
+        Loss::NonSaturating => LossKind::NonSaturating,
+        Loss::Minimax => LossKind::Minimax,
+    };
+    let opt = |lr| match a.opt {
+        Opt::Adam => Optimizer::adam(lr, a.beta1, 0.999),
+        Opt::Sgd => Optimizer::Sgd { lr, momentum: a.beta1 },
+        Opt::Rmsprop => Optimizer::RmsProp { lr, alpha: 0.99, eps: 1e-8 },
+    };
+    c.opt_d = opt(a.lr_d);
+    c.opt_g = opt(a.lr_g);
+    c
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
+    let cfg = config(a);
+    cfg.validate()?;
+    if a.cpu {
+        return train_cpu(a, cfg);
+    }
+    let gpu = Gpu::new()?;
+    println!("adapter: {}", gpu.describe());
+    if a.verify {
+        return verify(a, &gpu, cfg);
+    }
+    let (g0, d0) = cfg.init_params();
+    let mut gan = GpuGan::new(&gpu, cfg.clone(), &g0, &d0, a.samples)?;
+    println!(
+        "R1 on {} ({} modes, σ={}): batch {}, k {}, {:?}, {:?}; {} dispatches per step, one submission each",
+        cfg.data.name, cfg.data.centres.len(), cfg.data.sigma, cfg.batch, cfg.k, cfg.loss, cfg.opt_d, gan.dispatches_per_step()
+    );
+    let real = wgpu_gan::cpu::mixture_sample(&cfg.data.centres, cfg.data.sigma, a.samples, a.seed, 0xABCD, 0);
+    let mut panels = Vec::new();
+    let snap_every = (a.steps / a.snapshots.max(1)).max(1);
+    let bar = ProgressBar::new(a.steps as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}").unwrap());
+    let t0 = Instant::now();
+    let mut done = 0;
+    while done < a.steps {
+        let chunk = 50.min(a.steps - done);
+        gan.train_steps(chunk);
+        done += chunk;
+        let s = gan.stats()?; // waits for the GPU: also what keeps the queue from running far ahead
+        bar.set_position(done as u64);
+        bar.set_message(format!(
+            "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2} acc {:.0}%/{:.0}%",
+            s.d.loss, s.g_loss, s.d.d_real, s.d.d_fake, 100.0 * s.d.acc_real, 100.0 * s.d.acc_fake
+        ));
+        if done % snap_every < chunk && done < a.steps {
+            panels.push(plot::scatter(256, cfg.data.extent(), &real, &gan.sample(a.samples, a.seed)?, &cfg.data.centres));
+        }
+    }
+    bar.finish();
+    let secs = t0.elapsed().as_secs_f64();
+    println!("{} steps in {:.1} s: {:.1} steps/s", a.steps, secs, a.steps as f64 / secs);
+    let s = gan.stats()?;
+    println!(
+        "M4: D(x) {:.3}, D(G(z)) {:.3}, D accuracy on real {:.1}%, on fake {:.1}%; losses D {:.4}, G {:.4}",
+        s.d.d_real, s.d.d_fake, 100.0 * s.d.acc_real, 100.0 * s.d.acc_fake, s.d.loss, s.g_loss
+    );
+    let fake = gan.sample(a.samples, a.seed)?;
+    report(a, &cfg, &real, &fake, panels)
+}
+
+fn report(a: &Args, cfg: &GanConfig, real: &[f32], fake: &[f32], mut panels: Vec<image::RgbImage>) -> wgpu_gan::Result<ExitCode> {
+    let csv_path = a.out.join(format!("{}_samples.csv", cfg.data.name));
+    std::fs::create_dir_all(&a.out)?;
+    let csv: String = fake.chunks_exact(2).map(|p| format!("{},{}\n", p[0], p[1])).collect();
+    std::fs::write(&csv_path, format!("x,y\n{csv}"))?;
+    let m = metrics::mode_coverage(fake, &cfg.data);
+    println!("M1 ({}): {m}", cfg.data.name);
+    println!("   high-quality samples per mode: {:?}", m.counts);
+    let last = plot::scatter(512, cfg.data.extent(), real, fake, &cfg.data.centres);
+    let final_path = a.out.join(format!("{}_final.png", cfg.data.name));
+    plot::save_png(&last, &final_path)?;
+    panels.push(plot::scatter(256, cfg.data.extent(), real, fake, &cfg.data.centres));
+    let prog_path = a.out.join(format!("{}_progress.png", cfg.data.name));
+    plot::save_png(&plot::row(&panels), &prog_path)?;
+    println!("wrote {}, {} and {}", final_path.display(), prog_path.display(), csv_path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The same steps on the GPU and on the CPU reference from the same weights and noise.
+fn verify(a: &Args, gpu: &Gpu, cfg: GanConfig) -> wgpu_gan::Result<ExitCode> {
+    let (g0, d0) = cfg.init_params();
+    let n = a.samples.min(500);
+    let mut gan = GpuGan::new(gpu, cfg.clone(), &g0, &d0, n)?;
+    let mut cpu = CpuGan::new(cfg, g0, d0)?;
+    gan.train_steps(a.verify_steps);
+    for _ in 0..a.verify_steps {
+        cpu.train_step();
+    }
+    let eg = wgpu_gan::max_rel_err(&gan.g.read_params(gpu)?.concat(), &cpu.g.params.concat());
+    let ed = wgpu_gan::max_rel_err(&gan.d.read_params(gpu)?.concat(), &cpu.d.params.concat());
+    let es = wgpu_gan::max_rel_err(&gan.sample(n, a.seed)?, &cpu.sample(n, a.seed));
+    println!("verify: {} steps, GPU vs CPU reference, max relative error (max norm):", a.verify_steps);
+    println!("  generator weights      {eg:.3e}");
+    println!("  discriminator weights  {ed:.3e}");
+    println!("  {n} generated samples  {es:.3e}");
+    let worst = eg.max(ed).max(es);
+    if worst.is_nan() || worst > a.verify_tol {
+        println!("FAILED: {worst:.3e} above tolerance {:.1e}", a.verify_tol);
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("OK: all within tolerance {:.1e}", a.verify_tol);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Training on the CPU reference: the fallback when no adapter exists.
+fn train_cpu(a: &Args, cfg: GanConfig) -> wgpu_gan::Result<ExitCode> {
+    println!("adapter: none (CPU reference, --cpu)");
+    let (g0, d0) = cfg.init_params();
+    let mut gan = CpuGan::new(cfg.clone(), g0, d0)?;
+    let bar = ProgressBar::new(a.steps as u64);
+    for i in 0..a.steps {
+        gan.train_step();
+        if i % 50 == 0 {
+            bar.set_position(i as u64);
+            bar.set_message(format!("D {:.3} G {:.3}", gan.d_stats.loss, gan.g_loss));
+        }
+    }
+    bar.finish();
+    let real = wgpu_gan::cpu::mixture_sample(&cfg.data.centres, cfg.data.sigma, a.samples, a.seed, 0xABCD, 0);
+    let fake = gan.sample(a.samples, a.seed);
+    report(a, &cfg, &real, &fake, Vec::new())
+}
