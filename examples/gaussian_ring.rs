@@ -44,7 +44,7 @@ struct Args {
     #[arg(long, value_enum, default_value = "ring")]
     data: Data,
     /// Training iterations (each: k D updates + 1 G update).
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 10000)]
     steps: usize,
     #[arg(long, default_value_t = 256)]
     batch: usize,
@@ -55,9 +55,11 @@ struct Args {
     loss: Loss,
     #[arg(long, value_enum, default_value = "adam")]
     opt: Opt,
-    #[arg(long, default_value_t = 1e-3)]
+    /// D learns 4x faster than G (two time-scale updates): it keeps pressing on the thin bridges
+    /// that a 2-D latent leaves between modes.
+    #[arg(long, default_value_t = 2e-3)]
     lr_d: f32,
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 5e-4)]
     lr_g: f32,
     /// Adam β1 (SGD momentum; unused by RMSprop).
     #[arg(long, default_value_t = 0.5)]

@@ -55,7 +55,7 @@ pub struct GpuGan {
     logits: Tensor,
     dlogits: Tensor,
     dx: Tensor,
-    _centres: Tensor,
+    centres: Tensor,
     stats: Tensor,
     step_program: Program,
     /// Largest batch [`GpuGan::sample`] can produce in one go.
@@ -85,7 +85,7 @@ impl GpuGan {
             logits: Tensor::zeros(gpu, "logits", 2 * b)?,
             dlogits: Tensor::zeros(gpu, "dlogits", 2 * b)?,
             dx: Tensor::zeros(gpu, "dx", b * 2)?,
-            _centres: Tensor::from_slice(gpu, "centres", &cfg.data.flat_centres())?,
+            centres: Tensor::from_slice(gpu, "centres", &cfg.data.flat_centres())?,
             stats: Tensor::zeros(gpu, "stats", STATS_LEN)?,
             step_program: Program::default(),
             sample_capacity,
@@ -128,7 +128,7 @@ impl GpuGan {
                 _pad: [0; 2],
             };
             let k = gpu.kernel("rng", "mixture_sample")?;
-            prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&rp), &[&self._centres.buffer, &self.counter.buffer, &self.x_d.buffer], Some(nb))?);
+            prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&rp), &[&self.centres.buffer, &self.counter.buffer, &self.x_d.buffer], Some(nb))?);
             prog.extend(self.d.forward(gpu, &self.x_d.buffer, &self.logits.buffer, 2 * b)?);
             let lp = LossParams { n_fake: nb, n_real: nb, kind: c.loss as u32, stat_offset: 0 };
             let k = gpu.kernel("loss", "gan_loss_d_forward")?;

@@ -53,8 +53,9 @@ impl GanConfig {
             loss: LossKind::NonSaturating,
             k: 1,
             batch: 256,
-            opt_d: Optimizer::adam(1e-3, 0.5, 0.999),
-            opt_g: Optimizer::adam(1e-3, 0.5, 0.999),
+            // Tuned on the ring (docs/BENCHMARKS.md): D 4x faster than G.
+            opt_d: Optimizer::adam(2e-3, 0.5, 0.999),
+            opt_g: Optimizer::adam(5e-4, 0.5, 0.999),
             clip_d: 0.0,
             lr_decay_steps: 0,
             seed: 0,
