@@ -199,27 +199,25 @@ fn report(a: &Args, cfg: &GanConfig, real: &[f32], fake: &[f32], mut panels: Vec
 
 /// The same steps on the GPU and on the CPU reference from the same weights and noise.
 fn verify(a: &Args, gpu: &Gpu, cfg: GanConfig) -> wgpu_gan::Result<ExitCode> {
-    let (g0, d0) = cfg.init_params();
-    let n = a.samples.min(500);
-    let mut gan = GpuGan::new(gpu, cfg.clone(), &g0, &d0, n)?;
-    let mut cpu = CpuGan::new(cfg, g0, d0)?;
-    gan.train_steps(a.verify_steps);
-    for _ in 0..a.verify_steps {
-        cpu.train_step();
-    }
-    let eg = wgpu_gan::max_rel_err(&gan.g.read_params(gpu)?.concat(), &cpu.g.params.concat());
-    let ed = wgpu_gan::max_rel_err(&gan.d.read_params(gpu)?.concat(), &cpu.d.params.concat());
-    let es = wgpu_gan::max_rel_err(&gan.sample(n, a.seed)?, &cpu.sample(n, a.seed));
-    println!("verify: {} steps, GPU vs CPU reference, max relative error (max norm):", a.verify_steps);
-    println!("  generator weights      {eg:.3e}");
-    println!("  discriminator weights  {ed:.3e}");
-    println!("  {n} generated samples  {es:.3e}");
-    let worst = eg.max(ed).max(es);
+    let n = a.samples.clamp(1, 500);
+    let v = wgpu_gan::gan::verify(gpu, &cfg, a.verify_steps, n, a.seed)?;
+    println!("verify: {} steps of the run's settings, GPU vs CPU reference, max relative error (max norm)", a.verify_steps);
+    println!("                         per step (worst)   free trajectory");
+    let row = |name: &str, p: f32, t: f32| println!("  {name:<22} {p:>12.3e}   {t:>15.3e}");
+    row("generator weights", v.per_step.g_weights, v.trajectory.g_weights);
+    row("discriminator weights", v.per_step.d_weights, v.trajectory.d_weights);
+    row(&format!("{n} generated samples"), v.per_step.samples, v.trajectory.samples);
+    println!(
+        "  per step: the CPU reference starts each step from the GPU's exact state (weights, optimizer\n  \
+         state, counter). The free trajectory also grows rounding differences through Adam's early steps\n  \
+         (see src/gan/verify.rs); it is reported, not judged."
+    );
+    let worst = v.per_step.worst();
     if worst.is_nan() || worst > a.verify_tol {
-        println!("FAILED: {worst:.3e} above tolerance {:.1e}", a.verify_tol);
+        println!("FAILED: per-step {worst:.3e} above tolerance {:.1e}", a.verify_tol);
         return Ok(ExitCode::FAILURE);
     }
-    println!("OK: all within tolerance {:.1e}", a.verify_tol);
+    println!("OK: per-step agreement within tolerance {:.1e}", a.verify_tol);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -114,6 +114,11 @@ impl GpuOptimizer {
         Ok(GpuOptimizer { opt, state })
     }
 
+    /// Reads the state tensors back: for each parameter, its 1 (SGD, RMSprop) or 2 (Adam) states.
+    pub fn read_state(&self, gpu: &Gpu) -> Result<Vec<Vec<Vec<f32>>>> {
+        self.state.iter().map(|s| s.iter().map(|t| t.read(gpu)).collect()).collect()
+    }
+
     /// Updates every parameter from its gradient. Adam's step is t = counter[0]·t_mul + t_add + 1;
     /// with `decay_steps` > 0 the learning rate decays linearly to 0 at counter[0] = decay_steps.
     #[allow(clippy::too_many_arguments)]

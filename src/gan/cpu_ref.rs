@@ -1,8 +1,8 @@
 //! The CPU reference of a training step: the specification [`super::GpuGan`] is checked against.
 
-use super::{GanConfig, SAMPLE_STREAM};
+use super::{GanConfig, GanState, SAMPLE_STREAM};
 use crate::cpu;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::nn::CpuMlp;
 use crate::optim::{lr_scale, CpuOptimizer};
 
@@ -33,6 +33,21 @@ impl CpuGan {
             d_stats: Default::default(),
             g_loss: 0.0,
         })
+    }
+
+    /// Continues from another implementation's exact state (see `GpuGan::read_state`).
+    pub fn load_state(&mut self, s: &GanState) -> Result<()> {
+        let fits = |a: &[Vec<f32>], b: &[Vec<f32>]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len());
+        let fits_opt = |a: &[Vec<Vec<f32>>], b: &[Vec<Vec<f32>>]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| fits(x, y));
+        if !fits(&s.g, &self.g.params) || !fits(&s.d, &self.d.params) || !fits_opt(&s.opt_g, &self.opt_g.state) || !fits_opt(&s.opt_d, &self.opt_d.state) {
+            return Err(Error::Shape("the state does not match this model's shapes".into()));
+        }
+        self.g.params = s.g.clone();
+        self.d.params = s.d.clone();
+        self.opt_g.state = s.opt_g.clone();
+        self.opt_d.state = s.opt_d.clone();
+        self.step = s.step;
+        Ok(())
     }
 
     pub fn train_step(&mut self) {

@@ -1,6 +1,6 @@
 //! A GAN training step on the GPU, built once as a [`Program`] and submitted as one command buffer.
 
-use super::{GanConfig, SAMPLE_STREAM};
+use super::{GanConfig, GanState, SAMPLE_STREAM};
 use crate::cpu::DStats;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
@@ -183,6 +183,18 @@ impl GpuGan {
             )));
         }
         Ok(Stats { d: DStats { loss: s[0], d_real: s[1], d_fake: s[2], acc_real: s[3], acc_fake: s[4] }, g_loss: s[5] })
+    }
+
+    /// Reads back everything the next step depends on (waits for the GPU).
+    pub fn read_state(&self) -> Result<GanState> {
+        let gpu = &self.gpu;
+        Ok(GanState {
+            g: self.g.read_params(gpu)?,
+            d: self.d.read_params(gpu)?,
+            opt_g: self.opt_g.read_state(gpu)?,
+            opt_d: self.opt_d.read_state(gpu)?,
+            step: self.counter.read(gpu)?[0].to_bits(),
+        })
     }
 
     /// A program that writes G(z) for `n` points of the fixed sampling noise of `seed` into

@@ -14,9 +14,11 @@
 
 mod cpu_ref;
 mod gpu;
+mod verify;
 
 pub use cpu_ref::CpuGan;
 pub use gpu::{GpuGan, LossParams, RngParams, Stats};
+pub use verify::{verify, Agreement, Verification};
 
 use crate::cpu::LossKind;
 use crate::data::Mixture;
@@ -102,6 +104,16 @@ impl GanConfig {
             None => 2 * self.k as u32,
         }
     }
+}
+
+/// Everything a training step depends on: weights, optimizer state and the step counter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GanState {
+    pub g: Vec<Vec<f32>>,
+    pub d: Vec<Vec<f32>>,
+    pub opt_g: Vec<Vec<Vec<f32>>>,
+    pub opt_d: Vec<Vec<Vec<f32>>>,
+    pub step: u32,
 }
 
 /// The stream for sampling from fixed noise (plots, metrics): distinct from every training stream.
