@@ -10,7 +10,7 @@ use common::{check, gpu, launch, randv, tensor};
 use wgpu_gan::cpu::{self, LossKind};
 use wgpu_gan::gan::{LossParams, RngParams};
 use wgpu_gan::nn::{act_entries, blocks4, Act, ActParams, LinearParams};
-use wgpu_gan::optim::Optimizer;
+use wgpu_gan::optim::{GpuOptimizer, Optimizer};
 
 const TOL: f32 = 1e-5;
 const SHAPES: &[(usize, usize, usize)] = &[(1, 1, 1), (7, 33, 1), (33, 7, 257), (257, 33, 7), (5, 6, 3), (64, 128, 128)];
@@ -107,28 +107,22 @@ fn optimizer_kernels_match_cpu() {
             for clip in [0.0f32, 0.3] {
                 let mut p = randv(n, (n + oi) as u64, 0.5);
                 let mut st: Vec<Vec<f32>> = (0..opt.state_count()).map(|_| vec![0.0; n]).collect();
-                let tp = tensor(&gpu, &p);
-                let ts: Vec<_> = st.iter().map(|s| tensor(&gpu, s)).collect();
+                let tp = [tensor(&gpu, &p)];
+                let gpu_opt = GpuOptimizer::new(&gpu, *opt, &tp, "test").unwrap();
                 // counter[0] = 3 with t = 3·2 + 1 + 1 = 8 exercises the GPU-side step formula.
                 let counter = wgpu_gan::gpu::Tensor::from_slice(&gpu, "counter", &[3u32]).unwrap();
-                let k = gpu.kernel("optim", opt.entry()).unwrap();
                 // Five successive updates with fresh gradients, so the state matters.
                 for it in 0..5u64 {
                     let g = randv(n, 100 + it, 1.0);
-                    let tg = tensor(&gpu, &g);
                     // Linear decay over 11 steps at counter 3: the learning rate used is lr·8/11.
-                    let u = opt.params(n, 2, 1, clip, 11);
-                    let mut bufs: Vec<&wgpu::Buffer> = vec![&tg.buffer, &counter.buffer, &tp.buffer];
-                    bufs.extend(ts.iter().map(|t| &t.buffer));
-                    let mut prog = wgpu_gan::gpu::Program::default();
-                    prog.push(wgpu_gan::gpu::Dispatch::new(&gpu, &k, bytemuck::bytes_of(&u), &bufs, Some(n as u32)).unwrap());
-                    prog.run(&gpu);
+                    gpu_opt.step(&gpu, &tp, &[tensor(&gpu, &g)], &counter.buffer, 2, 1, clip, 11).unwrap().run(&gpu);
                     opt.scaled(wgpu_gan::optim::lr_scale(3, 11)).cpu_step(&mut p, &g, &mut st, 8, clip);
                 }
+                let ts = gpu_opt.read_state(&gpu).unwrap().remove(0);
                 let tag = format!("{} n={n} #{oi} clip={clip}", opt.entry());
-                check(&tag, &tp.read(&gpu).unwrap(), &p, TOL);
+                check(&tag, &tp[0].read(&gpu).unwrap(), &p, TOL);
                 for (i, (t, s)) in ts.iter().zip(&st).enumerate() {
-                    check(&format!("{tag} state{i}"), &t.read(&gpu).unwrap(), s, TOL);
+                    check(&format!("{tag} state{i}"), t, s, TOL);
                 }
             }
         }
