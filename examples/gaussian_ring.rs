@@ -64,7 +64,7 @@ struct Args {
     /// Adam β1 (SGD momentum; unused by RMSprop).
     #[arg(long, default_value_t = 0.5)]
     beta1: f32,
-    /// Decay both learning rates linearly to zero over the run (0 keeps them constant).
+    /// Decay both learning rates linearly to zero over the run (`--lr-decay false` keeps them constant).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     lr_decay: bool,
     #[arg(long, default_value_t = 2)]
@@ -146,7 +146,7 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
         "R1 on {} ({} modes, σ={}): batch {}, k {}, {:?}, {:?}; {} dispatches per step, one submission each",
         cfg.data.name, cfg.data.centres.len(), cfg.data.sigma, cfg.batch, cfg.k, cfg.loss, cfg.opt_d, gan.dispatches_per_step()
     );
-    let real = wgpu_gan::cpu::mixture_sample(&cfg.data.centres, cfg.data.sigma, a.samples, a.seed, 0xABCD, 0);
+    let real = real_points(a, &cfg);
     let mut panels = Vec::new();
     let snap_every = (a.steps / a.snapshots.max(1)).max(1);
     let bar = ProgressBar::new(a.steps as u64);
@@ -177,6 +177,11 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
     );
     let fake = gan.sample(a.samples, a.seed)?;
     report(a, &cfg, &real, &fake, panels)
+}
+
+/// Real points drawn on the CPU for the plots (their own stream, not the training data's).
+fn real_points(a: &Args, cfg: &GanConfig) -> Vec<f32> {
+    wgpu_gan::cpu::mixture_sample(&cfg.data.centres, cfg.data.sigma, a.samples, a.seed, 0xABCD, 0)
 }
 
 fn report(a: &Args, cfg: &GanConfig, real: &[f32], fake: &[f32], mut panels: Vec<image::RgbImage>) -> wgpu_gan::Result<ExitCode> {
@@ -235,7 +240,6 @@ fn train_cpu(a: &Args, cfg: GanConfig) -> wgpu_gan::Result<ExitCode> {
         }
     }
     bar.finish();
-    let real = wgpu_gan::cpu::mixture_sample(&cfg.data.centres, cfg.data.sigma, a.samples, a.seed, 0xABCD, 0);
     let fake = gan.sample(a.samples, a.seed);
-    report(a, &cfg, &real, &fake, Vec::new())
+    report(a, &cfg, &real_points(a, &cfg), &fake, Vec::new())
 }

@@ -9,7 +9,6 @@ use std::time::Instant;
 use wgpu_gan::data::Mixture;
 use wgpu_gan::gan::{GanConfig, GpuGan};
 use wgpu_gan::gpu::Gpu;
-use wgpu_gan::optim::Optimizer;
 
 #[derive(Parser)]
 #[command(about = "Time R1 ring training iterations on the GPU")]
@@ -33,9 +32,7 @@ fn main() -> wgpu_gan::Result<()> {
     for b in a.batches.split(',') {
         let batch: usize = b.trim().parse().map_err(|_| wgpu_gan::Error::Shape(format!("bad batch size {b:?}")))?;
         let mut cfg = GanConfig::r1(Mixture::ring(), 2, a.hidden);
-        cfg.batch = batch;
-        cfg.opt_d = Optimizer::adam(2e-3, 0.5, 0.999);
-        cfg.opt_g = Optimizer::adam(5e-4, 0.5, 0.999);
+        cfg.batch = batch; // optimizers: R1's defaults, as gaussian_ring and scripts/torch_ring.py use
         let (g, d) = cfg.init_params();
         let mut gan = GpuGan::new(&gpu, cfg, &g, &d, 1)?;
         gan.train_steps(20); // pipelines compiled, first submissions done
