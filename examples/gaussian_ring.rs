@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 use wgpu_gan::cpu::LossKind;
 use wgpu_gan::data::Mixture;
+use wgpu_gan::nn::Mode;
 use wgpu_gan::gan::{CpuGan, GanConfig, GpuGan};
 use wgpu_gan::gpu::Gpu;
 use wgpu_gan::optim::Optimizer;
@@ -142,9 +143,10 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
     }
     let (g0, d0) = cfg.init_params();
     let mut gan = GpuGan::new(&gpu, cfg.clone(), &g0, &d0, a.samples)?;
+    let mix = mixture(&cfg);
     println!(
         "R1 on {} ({} modes, σ={}): batch {}, k {}, {:?}, {:?}; {} dispatches per step, one submission each",
-        cfg.data.name, cfg.data.centres.len(), cfg.data.sigma, cfg.batch, cfg.k, cfg.loss, cfg.opt_d, gan.dispatches_per_step()
+        mix.name, mix.centres.len(), mix.sigma, cfg.batch, cfg.k, cfg.loss, cfg.opt_d, gan.dispatches_per_step()
     );
     let real = real_points(a, &cfg);
     let mut panels = Vec::new();
@@ -164,7 +166,7 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
             s.d.loss, s.g_loss, s.d.d_real, s.d.d_fake, 100.0 * s.d.acc_real, 100.0 * s.d.acc_fake
         ));
         if done % snap_every < chunk && done < a.steps {
-            panels.push(plot::scatter(256, cfg.data.extent(), &real, &gan.sample(a.samples, a.seed)?, &cfg.data.centres));
+            panels.push(plot::scatter(256, mix.extent(), &real, &gan.sample(a.samples, a.seed, Mode::Eval)?, &mix.centres));
         }
     }
     bar.finish();
@@ -175,28 +177,34 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
         "M4: D(x) {:.3}, D(G(z)) {:.3}, D accuracy on real {:.1}%, on fake {:.1}%; losses D {:.4}, G {:.4}",
         s.d.d_real, s.d.d_fake, 100.0 * s.d.acc_real, 100.0 * s.d.acc_fake, s.d.loss, s.g_loss
     );
-    let fake = gan.sample(a.samples, a.seed)?;
+    let fake = gan.sample(a.samples, a.seed, Mode::Eval)?;
     report(a, &cfg, &real, &fake, panels)
 }
 
 /// Real points drawn on the CPU for the plots (their own stream, not the training data's).
 fn real_points(a: &Args, cfg: &GanConfig) -> Vec<f32> {
-    wgpu_gan::cpu::mixture_sample(&cfg.data.centres, cfg.data.sigma, a.samples, a.seed, 0xABCD, 0)
+    let mix = mixture(cfg);
+    wgpu_gan::cpu::mixture_sample(&mix.centres, mix.sigma, a.samples, a.seed, 0xABCD, 0)
+}
+
+fn mixture(cfg: &GanConfig) -> &Mixture {
+    cfg.data.mixture().expect("gaussian_ring trains on a mixture")
 }
 
 fn report(a: &Args, cfg: &GanConfig, real: &[f32], fake: &[f32], mut panels: Vec<image::RgbImage>) -> wgpu_gan::Result<ExitCode> {
-    let csv_path = a.out.join(format!("{}_samples.csv", cfg.data.name));
+    let mix = mixture(cfg);
+    let csv_path = a.out.join(format!("{}_samples.csv", mix.name));
     std::fs::create_dir_all(&a.out)?;
     let csv: String = fake.chunks_exact(2).map(|p| format!("{},{}\n", p[0], p[1])).collect();
     std::fs::write(&csv_path, format!("x,y\n{csv}"))?;
-    let m = metrics::mode_coverage(fake, &cfg.data);
-    println!("M1 ({}): {m}", cfg.data.name);
+    let m = metrics::mode_coverage(fake, mix);
+    println!("M1 ({}): {m}", mix.name);
     println!("   high-quality samples per mode: {:?}", m.counts);
-    let last = plot::scatter(512, cfg.data.extent(), real, fake, &cfg.data.centres);
-    let final_path = a.out.join(format!("{}_final.png", cfg.data.name));
+    let last = plot::scatter(512, mix.extent(), real, fake, &mix.centres);
+    let final_path = a.out.join(format!("{}_final.png", mix.name));
     plot::save_png(&last, &final_path)?;
-    panels.push(plot::scatter(256, cfg.data.extent(), real, fake, &cfg.data.centres));
-    let prog_path = a.out.join(format!("{}_progress.png", cfg.data.name));
+    panels.push(plot::scatter(256, mix.extent(), real, fake, &mix.centres));
+    let prog_path = a.out.join(format!("{}_progress.png", mix.name));
     plot::save_png(&plot::row(&panels), &prog_path)?;
     println!("wrote {}, {} and {}", final_path.display(), prog_path.display(), csv_path.display());
     Ok(ExitCode::SUCCESS)
@@ -240,6 +248,6 @@ fn train_cpu(a: &Args, cfg: GanConfig) -> wgpu_gan::Result<ExitCode> {
         }
     }
     bar.finish();
-    let fake = gan.sample(a.samples, a.seed);
+    let fake = gan.sample(a.samples, a.seed, Mode::Eval);
     report(a, &cfg, &real_points(a, &cfg), &fake, Vec::new())
 }

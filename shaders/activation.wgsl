@@ -10,12 +10,14 @@
 //   tanh_backward       x, dy -> dx        dx = dy / cosh² x   (= 1 − tanh² x without cancellation)
 //   sigmoid_forward     x -> y             y = σ(x), evaluated without overflow for either sign
 //   sigmoid_backward    x, dy -> dx        dx = dy σ(x) σ(−x)  (= σ(1 − σ) without cancellation)
+//   copy_range          x -> out           out[dst + i] = x[src + i], i < n (moves rows between
+//                                          buffers inside a compute pass, where copy commands can't go)
 
 struct Params {
     n: u32,       // number of elements
     slope: f32,   // LeakyReLU negative slope
-    _pad0: u32,
-    _pad1: u32,
+    src: u32,     // copy_range: first element read
+    dst: u32,     // copy_range: first element written
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -99,4 +101,11 @@ fn sigmoid_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
     out[i] = dy[i] * sigmoid(x[i]) * sigmoid(-x[i]);
+}
+
+@compute @workgroup_size(64)
+fn copy_range(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n) { return; }
+    out[p.dst + i] = x[p.src + i];
 }

@@ -5,7 +5,8 @@
 //   linear_backward_weight  dy (N,OUT), x (N,IN)          -> dw (OUT,IN)   dw = dyᵀ x
 //   linear_backward_bias    dy (N,OUT)                    -> db (OUT)      db = Σ_n dy
 //
-// Gradients are overwritten, never accumulated.
+// Gradients overwrite their buffer, or add into it when `accumulate` is 1 (weight and bias gradients
+// of a layer applied to two batches: a discriminator's real and generated passes).
 //
 // The three matrix products are register-blocked: each invocation owns a 4×4 block of outputs and
 // per step of the reduction loads 4 values of each operand for 16 multiply-adds (a one-output
@@ -21,7 +22,7 @@ struct Params {
     n: u32,      // batch rows
     in_f: u32,   // input features
     out_f: u32,  // output features
-    _pad: u32,
+    accumulate: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -60,7 +61,8 @@ fn store_block(acc: array<vec4<f32>, 4>, r0: u32, c0: u32, rows: u32, cols: u32,
         if (r >= rows) { break; }
         for (var c = 0u; c < 4u; c++) {
             if (c0 + c >= cols) { break; }
-            out[r * stride + c0 + c] = acc[a][c];
+            let o = r * stride + c0 + c;
+            out[o] = select(0.0, out[o], p.accumulate != 0u) + acc[a][c];
         }
     }
 }
@@ -139,5 +141,5 @@ fn linear_backward_bias(@builtin(global_invocation_id) gid: vec3<u32>,
     for (var r = 0u; r < p.n; r++) {
         acc += dy[r * p.out_f + o];
     }
-    out[o] = acc;
+    out[o] = select(0.0, out[o], p.accumulate != 0u) + acc;
 }

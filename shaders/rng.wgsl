@@ -8,6 +8,12 @@
 //   randn_fill      -> out (n)                  standard normals (Box–Muller on pairs of uniforms)
 //   mixture_sample  centres (k,2) -> out rows [row_offset, row_offset+n) of a (·,2) buffer:
 //                   x = centre[m] + σ·ε, m uniform in 0..k, ε ~ N(0, I₂)
+//   gather_rows     table (k, dim) -> out rows [row_offset, row_offset+n) of a (·, dim) buffer:
+//                   row j of draw `stream` in step s is table row perm_e(t mod k), where
+//                   t = (s·per_step + stream)·n + j counts the rows drawn so far and e = t div k is
+//                   the epoch: every epoch visits each of the k rows once, in an order that is a
+//                   keyed Feistel permutation of 0..k (reproduced by src/rng.rs::epoch_permute)
+//   gather_labeled  as gather_rows, and labels (k) -> out_labels[row_offset + j] (as f32)
 
 struct Params {
     n: u32,
@@ -16,14 +22,16 @@ struct Params {
     k: u32,           // mixture components
     row_offset: u32,  // first output row (mixture_sample)
     sigma: f32,
-    _pad0: u32,
-    _pad1: u32,
+    dim: u32,         // gather: values per row
+    per_step: u32,    // gather: draws per step (k discriminator updates)
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> centres: array<f32>;
+@group(0) @binding(1) var<storage, read> centres: array<f32>;   // or the table of gather_rows
 @group(0) @binding(2) var<storage, read> counter: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> labels: array<u32>;
+@group(0) @binding(5) var<storage, read_write> out_labels: array<f32>;
 
 const TWO_PI: f32 = 6.283185307179586;
 
@@ -83,4 +91,56 @@ fn mixture_sample(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     let row = p.row_offset + j;
     out[2u * row] = centres[2u * m] + p.sigma * e.x;
     out[2u * row + 1u] = centres[2u * m + 1u] + p.sigma * e.y;
+}
+
+// A bijection of 0..count keyed by (seed, epoch): a 4-round Feistel network on the smallest even
+// number of bits that holds count, walked until it lands inside the range (each walk step is
+// itself a bijection, so the walk ends and the map stays one-to-one).
+fn epoch_permute(j: u32, count: u32, seed: u32, epoch: u32) -> u32 {
+    var bits = 2u;
+    while ((1u << bits) < count && bits < 32u) { bits += 2u; }
+    let half = bits / 2u;
+    let mask = (1u << half) - 1u;
+    var v = j;
+    loop {
+        var l = v >> half;
+        var r = v & mask;
+        for (var round = 0u; round < 4u; round++) {
+            let f = pcg4d(vec4<u32>(r, round, epoch, seed)).x & mask;
+            let t = l ^ f;
+            l = r;
+            r = t;
+        }
+        v = (l << half) | r;
+        if (v < count) { break; }
+    }
+    return v;
+}
+
+fn gather_source(j: u32) -> u32 {
+    let t = (counter[0] * p.per_step + p.stream) * p.n + j;
+    return epoch_permute(t % p.k, p.k, p.seed, t / p.k);
+}
+
+// One invocation per output value.
+@compute @workgroup_size(64)
+fn gather_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n * p.dim) { return; }
+    let j = i / p.dim;
+    let d = i % p.dim;
+    out[(p.row_offset + j) * p.dim + d] = centres[gather_source(j) * p.dim + d];
+}
+
+@compute @workgroup_size(64)
+fn gather_labeled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n * p.dim) { return; }
+    let j = i / p.dim;
+    let d = i % p.dim;
+    let src = gather_source(j);
+    out[(p.row_offset + j) * p.dim + d] = centres[src * p.dim + d];
+    if (d == 0u) {
+        out_labels[p.row_offset + j] = f32(labels[src]);
+    }
 }

@@ -20,6 +20,10 @@ pub enum Error {
     NonFinite(String),
     Io(std::io::Error),
     Image(String),
+    /// A dataset file that is missing, truncated or not what it claims to be (MNIST IDX files).
+    Data(String),
+    /// A checkpoint that cannot be written, or read back: truncated, foreign, or for another model.
+    Checkpoint(String),
 }
 
 impl fmt::Display for Error {
@@ -38,6 +42,8 @@ impl fmt::Display for Error {
             Error::NonFinite(m) => write!(f, "non-finite value: {m}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::Image(m) => write!(f, "image error: {m}"),
+            Error::Data(m) => write!(f, "data error: {m}"),
+            Error::Checkpoint(m) => write!(f, "checkpoint error: {m}"),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! - [`gpu`]: device and queue (created, or borrowed from your application), tensors, pipelines,
 //!   prebuilt dispatches ([`gpu::Program`]) that record into any compute pass, readback.
 //! - [`cpu`]: the CPU reference, one function per kernel with the kernel's name.
-//! - [`nn`]: layers and sequential networks ([`nn::CpuMlp`], [`nn::GpuMlp`]).
+//! - [`nn`]: layers and sequential networks ([`nn::CpuNet`], [`nn::GpuNet`]).
 //! - [`optim`]: SGD with momentum, Adam, RMSprop.
 //! - [`gan`]: the alternating D/G training procedure ([`gan::GpuGan`], [`gan::CpuGan`]).
 //! - [`data`], [`metrics`], [`plot`]: toy mixtures, mode coverage (M1), scatter plots.
@@ -23,6 +23,7 @@
 //! # Ok::<(), wgpu_gan::Error>(())
 //! ```
 
+pub mod checkpoint;
 pub mod cpu;
 pub mod data;
 pub mod error;

@@ -119,6 +119,19 @@ impl GpuOptimizer {
         self.state.iter().map(|s| s.iter().map(|t| t.read(gpu)).collect()).collect()
     }
 
+    /// Overwrites the state (resuming from a checkpoint); shapes as [`GpuOptimizer::read_state`] gives.
+    pub fn load_state(&self, gpu: &Gpu, state: &[Vec<Vec<f32>>]) -> Result<()> {
+        if state.len() != self.state.len() || state.iter().zip(&self.state).any(|(a, b)| a.len() != b.len() || a.iter().zip(b).any(|(x, t)| x.len() != t.len)) {
+            return Err(crate::error::Error::Shape("optimizer state does not match the parameters".into()));
+        }
+        for (a, b) in state.iter().zip(&self.state) {
+            for (x, t) in a.iter().zip(b) {
+                t.write(gpu, x)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Updates every parameter from its gradient. Adam's step is t = counter[0]·t_mul + t_add + 1;
     /// with `decay_steps` > 0 the learning rate decays linearly to 0 at counter[0] = decay_steps.
     #[allow(clippy::too_many_arguments)]

@@ -45,3 +45,44 @@ pub fn uniform_fill(seed: u32, stream: u32, n: usize, lo: f32, hi: f32) -> Vec<f
         })
         .collect()
 }
+
+/// The order in which epoch `epoch` visits rows 0..count: a keyed bijection (4-round Feistel network
+/// on the smallest even number of bits holding `count`, cycle-walked back into range), the same
+/// bits as `shaders/rng.wgsl::epoch_permute`. Returns the row visited at position `j`.
+pub fn epoch_permute(j: u32, count: u32, seed: u32, epoch: u32) -> u32 {
+    let mut bits = 2u32;
+    while (1u64 << bits) < count as u64 && bits < 32 {
+        bits += 2;
+    }
+    let half = bits / 2;
+    let mask = (1u32 << half) - 1;
+    let mut v = j;
+    loop {
+        let (mut l, mut r) = (v >> half, v & mask);
+        for round in 0..4 {
+            let f = pcg4d([r, round, epoch, seed])[0] & mask;
+            (l, r) = (r, l ^ f);
+        }
+        v = (l << half) | r;
+        if v < count {
+            return v;
+        }
+    }
+}
+
+/// The table row that draw `stream` of step `step` takes for its row `j` when it draws `n` rows per
+/// call and `per_step` calls per step (see `shaders/rng.wgsl::gather_rows`).
+pub fn gather_source(j: u32, n: u32, count: u32, seed: u32, stream: u32, step: u32, per_step: u32) -> u32 {
+    let t = (step.wrapping_mul(per_step).wrapping_add(stream)).wrapping_mul(n).wrapping_add(j);
+    epoch_permute(t % count, count, seed, t / count)
+}
+
+/// Normal values N(mean, std²) keyed like [`uniform_fill`] (pairs from one hash, Box–Muller).
+pub fn normal_fill(seed: u32, stream: u32, n: usize, mean: f32, std: f32) -> Vec<f32> {
+    (0..n)
+        .map(|i| {
+            let r = random4(seed, stream, 0, (i / 2) as u32);
+            mean + std * box_muller(r[0], r[1])[i % 2]
+        })
+        .collect()
+}

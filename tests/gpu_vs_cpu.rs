@@ -22,7 +22,7 @@ fn linear_kernels_match_cpu() {
         let s = s as u64 * 10;
         let (x, w, b, dy) = (randv(n * inp, s, 1.0), randv(out * inp, s + 1, 1.0), randv(out, s + 2, 1.0), randv(n * out, s + 3, 1.0));
         let (tx, tw, tb, tdy) = (tensor(&gpu, &x), tensor(&gpu, &w), tensor(&gpu, &b), tensor(&gpu, &dy));
-        let p = LinearParams { n: n as u32, in_f: inp as u32, out_f: out as u32, _pad: 0 };
+        let p = LinearParams { n: n as u32, in_f: inp as u32, out_f: out as u32, accumulate: 0 };
         let pb = bytemuck::bytes_of(&p);
         let tag = format!("n={n} in={inp} out={out}");
 
@@ -54,7 +54,7 @@ fn activation_kernels_match_cpu() {
         let (tx, tdy, ty) = (tensor(&gpu, &x), tensor(&gpu, &dy), tensor(&gpu, &vec![0.0; n]));
         for a in [Act::Relu, Act::LeakyRelu(0.2), Act::Tanh, Act::Sigmoid] {
             let (fwd, bwd, slope) = act_entries(a);
-            let p = ActParams { n: n as u32, slope, _pad: [0; 2] };
+            let p = ActParams { n: n as u32, slope, ..Default::default() };
             launch(&gpu, "activation", fwd, bytemuck::bytes_of(&p), &[&tx, &ty], Some(n as u32));
             check(&format!("{fwd} n={n}"), &ty.read(&gpu).unwrap(), &wgpu_gan::nn::act_forward(a, &x), TOL);
             launch(&gpu, "activation", bwd, bytemuck::bytes_of(&p), &[&tx, &tdy, &ty], Some(n as u32));
@@ -144,7 +144,7 @@ fn random_kernels_match_cpu() {
         let n = 333;
         let centres = tensor(&gpu, &mix.flat_centres());
         let out = tensor(&gpu, &vec![0.0; 2 * (n + 5)]);
-        let p = RngParams { n: n as u32, seed: 9, stream: 1, k: mix.centres.len() as u32, row_offset: 5, sigma: mix.sigma, _pad: [0; 2] };
+        let p = RngParams { n: n as u32, seed: 9, stream: 1, k: mix.centres.len() as u32, row_offset: 5, sigma: mix.sigma, ..Default::default() };
         launch(&gpu, "rng", "mixture_sample", bytemuck::bytes_of(&p), &[&centres, &counter, &out], Some(n as u32));
         let got = out.read(&gpu).unwrap();
         assert!(got[..10].iter().all(|&v| v == 0.0), "rows before row_offset were written");

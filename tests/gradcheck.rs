@@ -9,7 +9,7 @@
 mod common;
 use common::randv;
 use wgpu_gan::cpu::{self, LossKind};
-use wgpu_gan::nn::{act_backward, act_forward, Act, CpuMlp, MlpSpec};
+use wgpu_gan::nn::{act_backward, act_forward, Act, CpuNet, NetSpec};
 
 const H: f32 = 1e-2;
 const TOL: f32 = 1e-3;
@@ -88,15 +88,15 @@ fn loss_backward_matches_finite_differences() {
 #[test]
 fn mlp_backward_matches_finite_differences() {
     for (hidden, last) in [(Act::Relu, None), (Act::LeakyRelu(0.2), Some(Act::Tanh)), (Act::Tanh, Some(Act::Sigmoid))] {
-        let spec = MlpSpec::mlp(&[3, 9, 5, 2], hidden, last);
+        let spec = NetSpec::mlp(&[3, 9, 5, 2], hidden, last);
         let n = 4;
         // Finite differences are meaningless across a ReLU kink: take the first seed whose
         // pre-activations all stay 0.02 away from zero (a perturbation of MLP_H = 2e-3 moves them
         // by less than that).
         let (params, x, mut net) = (0..200u32)
             .map(|s| {
-                let (p, x) = (spec.init(11 + s, 0), randv(n * 3, 8 + s as u64, 1.0));
-                let mut net = CpuMlp::new(spec.clone(), p.clone()).unwrap();
+                let (p, x) = (spec.init(11 + s, 0, wgpu_gan::nn::Init::PyTorch), randv(n * 3, 8 + s as u64, 1.0));
+                let mut net = CpuNet::new(spec.clone(), p.clone()).unwrap();
                 net.forward(&x, n);
                 (p, x, net)
             })
@@ -110,7 +110,7 @@ fn mlp_backward_matches_finite_differences() {
         let dx = net.backward(&r, n, true);
         let tag = format!("mlp {hidden:?}/{last:?}");
         let f = |x: &[f32], p: &[Vec<f32>]| {
-            let mut m = CpuMlp::new(spec.clone(), p.to_vec()).unwrap();
+            let mut m = CpuNet::new(spec.clone(), p.to_vec()).unwrap();
             weighted(&m.forward(x, n), &r)
         };
         report(&format!("{tag} input"), &dx, &numeric_h(&x, &|x| f(x, &params), MLP_H));

@@ -4,6 +4,7 @@
 
 mod common;
 use wgpu_gan::data::Mixture;
+use wgpu_gan::nn::Mode;
 use wgpu_gan::gan::{GanConfig, GpuGan};
 use wgpu_gan::metrics::mode_coverage;
 use wgpu_gan::optim::Optimizer;
@@ -18,12 +19,12 @@ fn short_ring_training_learns_the_modes() {
     cfg.lr_decay_steps = 2000;
     let (g, d) = cfg.init_params();
     let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 2500).unwrap();
-    let before = mode_coverage(&gan.sample(2500, 1).unwrap(), &cfg.data);
+    let before = mode_coverage(&gan.sample(2500, 1, Mode::Eval).unwrap(), cfg.data.mixture().unwrap());
     println!("before training: {before}");
     assert!(before.high_quality_pct < 5.0, "the untrained generator already looks trained: {before}");
     gan.train_steps(2000);
     let s = gan.stats().unwrap();
-    let after = mode_coverage(&gan.sample(2500, 1).unwrap(), &cfg.data);
+    let after = mode_coverage(&gan.sample(2500, 1, Mode::Eval).unwrap(), cfg.data.mixture().unwrap());
     println!("after 2000 steps: {after}; D(x) {:.3} D(G(z)) {:.3}", s.d.d_real, s.d.d_fake);
     assert!(after.modes_covered >= 6, "{after}");
     assert!(after.high_quality_pct >= 30.0, "{after}");

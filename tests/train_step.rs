@@ -4,6 +4,7 @@
 mod common;
 use wgpu_gan::cpu::LossKind;
 use wgpu_gan::data::Mixture;
+use wgpu_gan::nn::Mode;
 use wgpu_gan::gan::{CpuGan, GanConfig, GpuGan};
 use wgpu_gan::optim::Optimizer;
 
@@ -24,7 +25,7 @@ fn compare(cfg: GanConfig, steps: usize) {
     let flat = |v: Vec<Vec<f32>>| v.concat();
     let eg = wgpu_gan::max_rel_err(&flat(gan.g.read_params(&gpu).unwrap()), &cpu.g.params.concat());
     let ed = wgpu_gan::max_rel_err(&flat(gan.d.read_params(&gpu).unwrap()), &cpu.d.params.concat());
-    let es = wgpu_gan::max_rel_err(&gan.sample(50, 3).unwrap(), &cpu.sample(50, 3));
+    let es = wgpu_gan::max_rel_err(&gan.sample(50, 3, Mode::Eval).unwrap(), &cpu.sample(50, 3, Mode::Eval));
     let s = gan.stats().unwrap();
     let want = [cpu.d_stats.loss, cpu.d_stats.d_real, cpu.d_stats.d_fake, cpu.g_loss];
     let el = wgpu_gan::max_rel_err(&[s.d.loss, s.d.d_real, s.d.d_fake, s.g_loss], &want);
@@ -88,7 +89,7 @@ fn rmsprop_clipped_steps_match_cpu() {
 #[test]
 fn mismatched_networks_are_an_error_not_a_panic() {
     let mut c = small(Mixture::ring(), 8);
-    c.discriminator = wgpu_gan::nn::MlpSpec::mlp(&[3, 8, 1], wgpu_gan::nn::Act::Relu, None);
+    c.discriminator = wgpu_gan::nn::NetSpec::mlp(&[3, 8, 1], wgpu_gan::nn::Act::Relu, None);
     let err = c.validate().unwrap_err().to_string();
     assert!(err.contains("generator makes 2"), "{err}");
     let mut c = small(Mixture::ring(), 8);

@@ -6,6 +6,9 @@
 
 use crate::rng;
 
+mod conv;
+pub use conv::*;
+
 // ---------------------------------------------------------------- linear
 
 /// x (n,inp), w (out,inp), b (out) -> y (n,out);  y = x Wᵀ + b
@@ -229,4 +232,13 @@ pub fn mixture_sample(centres: &[[f32; 2]], sigma: f32, n: usize, seed: u32, str
         out[2 * j + 1] = c[1] + sigma * e[1];
     }
     out
+}
+
+/// n rows of a table (count, dim) in the epoch order of [`rng::gather_source`] -> (n, dim), and
+/// the rows' indices.
+#[allow(clippy::too_many_arguments)]
+pub fn gather_rows(table: &[f32], dim: usize, n: usize, seed: u32, stream: u32, step: u32, per_step: u32) -> (Vec<f32>, Vec<usize>) {
+    let count = (table.len() / dim) as u32;
+    let idx: Vec<usize> = (0..n as u32).map(|j| rng::gather_source(j, n as u32, count, seed, stream, step, per_step) as usize).collect();
+    (idx.iter().flat_map(|&i| table[i * dim..(i + 1) * dim].iter().copied()).collect(), idx)
 }

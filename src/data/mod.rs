@@ -1,6 +1,8 @@
 //! Data sources. The toy mixtures of SPEC.md (R1) are sampled on the GPU by
 //! `shaders/rng.wgsl::mixture_sample`; this module describes them.
 
+pub mod mnist;
+
 /// An equal-weight mixture of isotropic 2-D Gaussians.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mixture {

@@ -1,15 +1,15 @@
 //! The CPU reference of a training step: the specification [`super::GpuGan`] is checked against.
 
-use super::{GanConfig, GanState, SAMPLE_STREAM};
+use super::{DataSource, GanConfig, GanState, SAMPLE_STREAM};
 use crate::cpu;
 use crate::error::{Error, Result};
-use crate::nn::CpuMlp;
+use crate::nn::{CpuNet, Mode};
 use crate::optim::{lr_scale, CpuOptimizer};
 
 pub struct CpuGan {
     pub cfg: GanConfig,
-    pub g: CpuMlp,
-    pub d: CpuMlp,
+    pub g: CpuNet,
+    pub d: CpuNet,
     opt_g: CpuOptimizer,
     opt_d: CpuOptimizer,
     pub step: u32,
@@ -24,8 +24,8 @@ impl CpuGan {
         let opt_g = CpuOptimizer::new(cfg.opt_g, &cfg.generator.param_lens());
         let opt_d = CpuOptimizer::new(cfg.opt_d, &cfg.discriminator.param_lens());
         Ok(CpuGan {
-            g: CpuMlp::new(cfg.generator.clone(), g_params)?,
-            d: CpuMlp::new(cfg.discriminator.clone(), d_params)?,
+            g: CpuNet::new(cfg.generator.clone(), g_params)?,
+            d: CpuNet::new(cfg.discriminator.clone(), d_params)?,
             cfg,
             opt_g,
             opt_d,
@@ -39,33 +39,66 @@ impl CpuGan {
     pub fn load_state(&mut self, s: &GanState) -> Result<()> {
         let fits = |a: &[Vec<f32>], b: &[Vec<f32>]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len());
         let fits_opt = |a: &[Vec<Vec<f32>>], b: &[Vec<Vec<f32>>]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| fits(x, y));
-        if !fits(&s.g, &self.g.params) || !fits(&s.d, &self.d.params) || !fits_opt(&s.opt_g, &self.opt_g.state) || !fits_opt(&s.opt_d, &self.opt_d.state) {
+        if !fits(&s.g, &self.g.params)
+            || !fits(&s.d, &self.d.params)
+            || !fits_opt(&s.opt_g, &self.opt_g.state)
+            || !fits_opt(&s.opt_d, &self.opt_d.state)
+            || !fits(&s.g_running, &self.g.running)
+            || !fits(&s.d_running, &self.d.running)
+        {
             return Err(Error::Shape("the state does not match this model's shapes".into()));
         }
         self.g.params = s.g.clone();
         self.d.params = s.d.clone();
         self.opt_g.state = s.opt_g.clone();
         self.opt_d.state = s.opt_d.clone();
+        self.g.running = s.g_running.clone();
+        self.d.running = s.d_running.clone();
         self.step = s.step;
         Ok(())
     }
 
-    pub fn train_step(&mut self) {
+    /// The real batch of D update `i`.
+    fn real_batch(&self, i: usize) -> Vec<f32> {
         let c = &self.cfg;
+        match &c.data {
+            DataSource::Mixture(m) => cpu::mixture_sample(&m.centres, m.sigma, c.batch, c.seed, c.noise_stream(Some(i)) + 1, self.step),
+            DataSource::Table(t) => cpu::gather_rows(&t.rows, t.dim, c.batch, c.seed, i as u32, self.step, c.k as u32).0,
+        }
+    }
+
+    pub fn train_step(&mut self) {
+        let c = self.cfg.clone();
         let (b, k, zd) = (c.batch, c.k as u32, c.z_dim());
+        let sep = c.separate_passes();
+        let mut fake = Vec::new();
         for i in 0..c.k {
             let z = cpu::randn_fill(b * zd, c.seed, c.noise_stream(Some(i)), self.step);
-            let mut x = self.g.forward(&z, b);
-            x.extend(cpu::mixture_sample(&c.data.centres, c.data.sigma, b, c.seed, c.noise_stream(Some(i)) + 1, self.step));
-            let l = self.d.forward(&x, 2 * b);
+            fake = self.g.forward(&z, b);
+            let real = self.real_batch(i);
+            let l = if sep {
+                let lr = self.d.run(1, &real, b, Mode::Train);
+                let mut l = self.d.run(0, &fake, b, Mode::Train);
+                l.extend(lr);
+                l
+            } else {
+                self.d.forward(&[fake.as_slice(), &real].concat(), 2 * b)
+            };
             self.d_stats = cpu::gan_loss_d_forward(&l, b, c.loss);
             let dl = cpu::gan_loss_d_backward(&l, b, c.loss);
-            self.d.backward(&dl, 2 * b, true);
+            if sep {
+                self.d.backward_slot(1, &dl[b..], b, true, false);
+                self.d.backward_slot(0, &dl[..b], b, true, true);
+            } else {
+                self.d.backward(&dl, 2 * b, true);
+            }
             self.opt_d.step(&mut self.d.params, &self.d.grads, self.step * k + i as u32 + 1, c.clip_d, lr_scale(self.step, c.lr_decay_steps));
         }
-        let z = cpu::randn_fill(b * zd, c.seed, c.noise_stream(None), self.step);
-        let x = self.g.forward(&z, b);
-        let l = self.d.forward(&x, b);
+        if !c.reuse_fake {
+            let z = cpu::randn_fill(b * zd, c.seed, c.noise_stream(None), self.step);
+            fake = self.g.forward(&z, b);
+        }
+        let l = self.d.forward(&fake, b);
         self.g_loss = cpu::gan_loss_g_forward(&l, c.loss);
         let dl = cpu::gan_loss_g_backward(&l, c.loss);
         let dx = self.d.backward(&dl, b, false);
@@ -74,9 +107,11 @@ impl CpuGan {
         self.step += 1;
     }
 
-    /// n generated points (n,2) from the fixed sampling noise of `seed`.
-    pub fn sample(&mut self, n: usize, seed: u32) -> Vec<f32> {
+    /// n generated samples (n, dim) from the fixed sampling noise of `seed` (slot 0; `Train`
+    /// is taken as `BatchStats`: sampling leaves the running statistics alone).
+    pub fn sample(&mut self, n: usize, seed: u32, mode: Mode) -> Vec<f32> {
+        let mode = if mode == Mode::Train { Mode::BatchStats } else { mode };
         let z = cpu::randn_fill(n * self.cfg.z_dim(), seed, SAMPLE_STREAM, 0);
-        self.g.forward(&z, n)
+        self.g.run(0, &z, n, mode)
     }
 }

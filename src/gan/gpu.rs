@@ -1,10 +1,10 @@
 //! A GAN training step on the GPU, built once as a [`Program`] and submitted as one command buffer.
 
-use super::{GanConfig, GanState, SAMPLE_STREAM};
+use super::{DataSource, GanConfig, GanState, SAMPLE_STREAM};
 use crate::cpu::DStats;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
-use crate::nn::GpuMlp;
+use crate::nn::{copy_range, GpuNet, Mode};
 use crate::optim::GpuOptimizer;
 
 /// Uniform of `shaders/rng.wgsl`.
@@ -17,7 +17,9 @@ pub struct RngParams {
     pub k: u32,
     pub row_offset: u32,
     pub sigma: f32,
-    pub _pad: [u32; 2],
+    /// gather_rows: values per row, and draws per step.
+    pub dim: u32,
+    pub per_step: u32,
 }
 
 /// Uniform of `shaders/loss.wgsl`.
@@ -42,55 +44,71 @@ const STATS_LEN: usize = 6;
 pub struct GpuGan {
     pub gpu: Gpu,
     pub cfg: GanConfig,
-    pub g: GpuMlp,
-    pub d: GpuMlp,
+    pub g: GpuNet,
+    pub d: GpuNet,
     opt_g: GpuOptimizer,
     opt_d: GpuOptimizer,
     /// counter[0] is the number of completed steps; the kernels read it.
     pub counter: Tensor,
     zero_counter: Tensor,
     z: Tensor,
-    /// Discriminator input, (2·batch, 2): rows [0, batch) generated, [batch, 2·batch) real.
+    /// Generated batch, rows [0, batch); with one joint discriminator pass also the real batch in
+    /// rows [batch, 2·batch).
     x_d: Tensor,
+    /// Real batch for separate discriminator passes.
+    x_real: Tensor,
     logits: Tensor,
     dlogits: Tensor,
+    /// Real half of the logits / their gradient for separate passes.
+    logits_real: Tensor,
+    dlogits_real: Tensor,
     dx: Tensor,
-    centres: Tensor,
+    /// Mixture centres or the data table.
+    table: Tensor,
     stats: Tensor,
     step_program: Program,
     /// Largest batch [`GpuGan::sample`] can produce in one go.
     pub sample_capacity: usize,
     z_sample: Tensor,
-    /// The generator's output for the last [`GpuGan::sample_program`] run, (sample_capacity, 2).
+    /// The generator's output for the last [`GpuGan::sample_program`] run, (sample_capacity, dim).
     pub samples: Tensor,
     pub steps_done: u64,
 }
 
 impl GpuGan {
     /// Builds every buffer, pipeline, bind group and the step program. `sample_capacity` bounds the
-    /// number of points one [`GpuGan::sample`] call can generate.
+    /// number of samples one [`GpuGan::sample`] call can generate.
     pub fn new(gpu: &Gpu, cfg: GanConfig, g_params: &[Vec<f32>], d_params: &[Vec<f32>], sample_capacity: usize) -> Result<GpuGan> {
         cfg.validate()?;
         let b = cfg.batch;
         let zd = cfg.z_dim();
-        let g = GpuMlp::new(gpu, cfg.generator.clone(), g_params, b.max(sample_capacity), "G")?;
-        let d = GpuMlp::new(gpu, cfg.discriminator.clone(), d_params, 2 * b, "D")?;
+        let dim = cfg.data.dim();
+        let sep = cfg.separate_passes();
+        let g = GpuNet::new(gpu, cfg.generator.clone(), g_params, b.max(sample_capacity), 1, "G")?;
+        let d = GpuNet::new(gpu, cfg.discriminator.clone(), d_params, if sep { b } else { 2 * b }, if sep { 2 } else { 1 }, "D")?;
         let opt_g = GpuOptimizer::new(gpu, cfg.opt_g, &g.params, "G.opt")?;
         let opt_d = GpuOptimizer::new(gpu, cfg.opt_d, &d.params, "D.opt")?;
+        let table = match &cfg.data {
+            DataSource::Mixture(m) => Tensor::from_slice(gpu, "centres", &m.flat_centres())?,
+            DataSource::Table(t) => Tensor::from_slice(gpu, "data", &t.rows)?,
+        };
         let mut gan = GpuGan {
             counter: Tensor::from_slice(gpu, "counter", &[0u32])?,
             zero_counter: Tensor::from_slice(gpu, "zero_counter", &[0u32])?,
             z: Tensor::zeros(gpu, "z", b * zd)?,
-            x_d: Tensor::zeros(gpu, "x_d", 2 * b * 2)?,
+            x_d: Tensor::zeros(gpu, "x_d", 2 * b * dim)?,
+            x_real: Tensor::zeros(gpu, "x_real", if sep { b * dim } else { 1 })?,
             logits: Tensor::zeros(gpu, "logits", 2 * b)?,
             dlogits: Tensor::zeros(gpu, "dlogits", 2 * b)?,
-            dx: Tensor::zeros(gpu, "dx", b * 2)?,
-            centres: Tensor::from_slice(gpu, "centres", &cfg.data.flat_centres())?,
+            logits_real: Tensor::zeros(gpu, "logits_real", b)?,
+            dlogits_real: Tensor::zeros(gpu, "dlogits_real", b)?,
+            dx: Tensor::zeros(gpu, "dx", b * dim)?,
+            table,
             stats: Tensor::zeros(gpu, "stats", STATS_LEN)?,
             step_program: Program::default(),
             sample_capacity,
             z_sample: Tensor::zeros(gpu, "z_sample", sample_capacity * zd)?,
-            samples: Tensor::zeros(gpu, "samples", sample_capacity * 2)?,
+            samples: Tensor::zeros(gpu, "samples", sample_capacity * dim)?,
             steps_done: 0,
             gpu: gpu.clone(),
             cfg,
@@ -109,45 +127,70 @@ impl GpuGan {
         Dispatch::new(&self.gpu, &k, bytemuck::bytes_of(&p), &[&counter.buffer, &out.buffer], Some((n as u32).div_ceil(2)))
     }
 
+    /// Real samples of D update `i` into `out` from row `row_offset`.
+    fn real_batch(&self, i: usize, out: &Tensor, row_offset: u32) -> Result<Dispatch> {
+        let (gpu, c) = (&self.gpu, &self.cfg);
+        let nb = c.batch as u32;
+        match &c.data {
+            DataSource::Mixture(m) => {
+                let rp = RngParams { n: nb, seed: c.seed, stream: c.noise_stream(Some(i)) + 1, k: m.centres.len() as u32, row_offset, sigma: m.sigma, ..Default::default() };
+                let k = gpu.kernel("rng", "mixture_sample")?;
+                Dispatch::new(gpu, &k, bytemuck::bytes_of(&rp), &[&self.table.buffer, &self.counter.buffer, &out.buffer], Some(nb))
+            }
+            DataSource::Table(t) => {
+                let rp = RngParams { n: nb, seed: c.seed, stream: i as u32, k: t.count as u32, row_offset, sigma: 0.0, dim: t.dim as u32, per_step: c.k as u32 };
+                let k = gpu.kernel("rng", "gather_rows")?;
+                Dispatch::new(gpu, &k, bytemuck::bytes_of(&rp), &[&self.table.buffer, &self.counter.buffer, &out.buffer], Some(nb * t.dim as u32))
+            }
+        }
+    }
+
     fn build_step(&self) -> Result<Program> {
         let (gpu, c) = (&self.gpu, &self.cfg);
         let b = c.batch;
         let nb = b as u32;
+        let sep = c.separate_passes();
+        let (x, z) = (&self.x_d.buffer, &self.z.buffer);
         let mut prog = Program::default();
+        let lp = LossParams { n_fake: nb, n_real: nb, kind: c.loss as u32, stat_offset: 0 };
         for i in 0..c.k {
-            let stream = c.noise_stream(Some(i));
-            prog.push(self.randn(&self.z, b * c.z_dim(), c.seed, stream, &self.counter)?);
-            prog.extend(self.g.forward(gpu, &self.z.buffer, &self.x_d.buffer, b)?);
-            let rp = RngParams {
-                n: nb,
-                seed: c.seed,
-                stream: stream + 1,
-                k: c.data.centres.len() as u32,
-                row_offset: nb,
-                sigma: c.data.sigma,
-                _pad: [0; 2],
-            };
-            let k = gpu.kernel("rng", "mixture_sample")?;
-            prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&rp), &[&self.centres.buffer, &self.counter.buffer, &self.x_d.buffer], Some(nb))?);
-            prog.extend(self.d.forward(gpu, &self.x_d.buffer, &self.logits.buffer, 2 * b)?);
-            let lp = LossParams { n_fake: nb, n_real: nb, kind: c.loss as u32, stat_offset: 0 };
+            prog.push(self.randn(&self.z, b * c.z_dim(), c.seed, c.noise_stream(Some(i)), &self.counter)?);
+            prog.extend(self.g.forward(gpu, 0, z, x, b, Mode::Train)?);
+            if sep {
+                // Real first, then generated (the running statistics see them in that order).
+                prog.push(self.real_batch(i, &self.x_real, 0)?);
+                prog.extend(self.d.forward(gpu, 1, &self.x_real.buffer, &self.logits_real.buffer, b, Mode::Train)?);
+                prog.push(copy_range(gpu, &self.logits_real.buffer, 0, &self.logits.buffer, b, b)?);
+                prog.extend(self.d.forward(gpu, 0, x, &self.logits.buffer, b, Mode::Train)?);
+            } else {
+                prog.push(self.real_batch(i, &self.x_d, nb)?);
+                prog.extend(self.d.forward(gpu, 0, x, &self.logits.buffer, 2 * b, Mode::Train)?);
+            }
             let k = gpu.kernel("loss", "gan_loss_d_forward")?;
             prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&lp), &[&self.logits.buffer, &self.stats.buffer], None)?);
             let k = gpu.kernel("loss", "gan_loss_d_backward")?;
             prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&lp), &[&self.logits.buffer, &self.dlogits.buffer], Some(2 * nb))?);
-            prog.extend(self.d.backward(gpu, &self.x_d.buffer, &self.dlogits.buffer, None, 2 * b, true)?);
+            if sep {
+                prog.push(copy_range(gpu, &self.dlogits.buffer, b, &self.dlogits_real.buffer, 0, b)?);
+                prog.extend(self.d.backward(gpu, 1, &self.x_real.buffer, &self.dlogits_real.buffer, None, b, true, false)?);
+                prog.extend(self.d.backward(gpu, 0, x, &self.dlogits.buffer, None, b, true, true)?);
+            } else {
+                prog.extend(self.d.backward(gpu, 0, x, &self.dlogits.buffer, None, 2 * b, true, false)?);
+            }
             prog.extend(self.opt_d.step(gpu, &self.d.params, &self.d.grads, &self.counter.buffer, c.k as u32, i as u32, c.clip_d, c.lr_decay_steps)?);
         }
-        prog.push(self.randn(&self.z, b * c.z_dim(), c.seed, c.noise_stream(None), &self.counter)?);
-        prog.extend(self.g.forward(gpu, &self.z.buffer, &self.x_d.buffer, b)?);
-        prog.extend(self.d.forward(gpu, &self.x_d.buffer, &self.logits.buffer, b)?);
+        if !c.reuse_fake {
+            prog.push(self.randn(&self.z, b * c.z_dim(), c.seed, c.noise_stream(None), &self.counter)?);
+            prog.extend(self.g.forward(gpu, 0, z, x, b, Mode::Train)?);
+        }
+        prog.extend(self.d.forward(gpu, 0, x, &self.logits.buffer, b, Mode::Train)?);
         let lp = LossParams { n_fake: nb, n_real: 0, kind: c.loss as u32, stat_offset: 5 };
         let k = gpu.kernel("loss", "gan_loss_g_forward")?;
         prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&lp), &[&self.logits.buffer, &self.stats.buffer], None)?);
         let k = gpu.kernel("loss", "gan_loss_g_backward")?;
         prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&lp), &[&self.logits.buffer, &self.dlogits.buffer], Some(nb))?);
-        prog.extend(self.d.backward(gpu, &self.x_d.buffer, &self.dlogits.buffer, Some(&self.dx.buffer), b, false)?);
-        prog.extend(self.g.backward(gpu, &self.z.buffer, &self.dx.buffer, None, b, true)?);
+        prog.extend(self.d.backward(gpu, 0, x, &self.dlogits.buffer, Some(&self.dx.buffer), b, false, false)?);
+        prog.extend(self.g.backward(gpu, 0, z, &self.dx.buffer, None, b, true, false)?);
         prog.extend(self.opt_g.step(gpu, &self.g.params, &self.g.grads, &self.counter.buffer, 1, 0, 0.0, c.lr_decay_steps)?);
         let k = gpu.kernel("step", "advance_step")?;
         prog.push(Dispatch::new(gpu, &k, &[], &[&self.counter.buffer], None)?);
@@ -193,27 +236,44 @@ impl GpuGan {
             d: self.d.read_params(gpu)?,
             opt_g: self.opt_g.read_state(gpu)?,
             opt_d: self.opt_d.read_state(gpu)?,
+            g_running: self.g.read_running(gpu)?,
+            d_running: self.d.read_running(gpu)?,
             step: self.counter.read(gpu)?[0].to_bits(),
         })
     }
 
-    /// A program that writes G(z) for `n` points of the fixed sampling noise of `seed` into
-    /// [`GpuGan::samples`] (rows [0, n)). Record it into your own pass, or see [`GpuGan::sample`].
-    pub fn sample_program(&self, n: usize, seed: u32) -> Result<Program> {
+    /// Continues from a saved state (a checkpoint): weights, optimizer moments, running
+    /// statistics and the step counter.
+    pub fn load_state(&mut self, s: &GanState) -> Result<()> {
+        let gpu = &self.gpu;
+        self.g.load(gpu, &s.g, &s.g_running)?;
+        self.d.load(gpu, &s.d, &s.d_running)?;
+        self.opt_g.load_state(gpu, &s.opt_g)?;
+        self.opt_d.load_state(gpu, &s.opt_d)?;
+        self.counter.write(gpu, &[s.step])?;
+        self.steps_done = s.step as u64;
+        Ok(())
+    }
+
+    /// A program that writes G(z) for `n` samples of the fixed sampling noise of `seed` into
+    /// [`GpuGan::samples`] (rows [0, n)), batch normalisation in `mode` (never `Train`: sampling
+    /// leaves the running statistics alone). Record it into your own pass, or see [`GpuGan::sample`].
+    pub fn sample_program(&self, n: usize, seed: u32, mode: Mode) -> Result<Program> {
+        let mode = if mode == Mode::Train { Mode::BatchStats } else { mode };
         if n == 0 || n > self.sample_capacity {
             return Err(Error::Shape(format!("can sample 1..={} points at once, asked for {n}", self.sample_capacity)));
         }
         let mut prog = Program::default();
         prog.push(self.randn(&self.z_sample, n * self.cfg.z_dim(), seed, SAMPLE_STREAM, &self.zero_counter)?);
-        prog.extend(self.g.forward(&self.gpu, &self.z_sample.buffer, &self.samples.buffer, n)?);
+        prog.extend(self.g.forward(&self.gpu, 0, &self.z_sample.buffer, &self.samples.buffer, n, mode)?);
         Ok(prog)
     }
 
-    /// n generated points (n,2) from the fixed sampling noise of `seed`, read back to the host.
-    pub fn sample(&self, n: usize, seed: u32) -> Result<Vec<f32>> {
-        self.sample_program(n, seed)?.run(&self.gpu);
+    /// n generated samples (n, dim) from the fixed sampling noise of `seed`, read back.
+    pub fn sample(&self, n: usize, seed: u32, mode: Mode) -> Result<Vec<f32>> {
+        self.sample_program(n, seed, mode)?.run(&self.gpu);
         let mut v = self.samples.read(&self.gpu)?;
-        v.truncate(n * 2);
+        v.truncate(n * self.cfg.data.dim());
         Ok(v)
     }
 }

@@ -9,8 +9,15 @@
 //! 2. once: fresh z; logits = D(G(z)); the G loss gradient flows back through D to its input (D's
 //!    weight gradients are not computed) and on through G, whose optimizer steps.
 //!
+//! When the discriminator has batch normalisation, real and generated batches must not share
+//! statistics, so it instead runs two passes per update (real first, then generated, as the usual
+//! PyTorch loop does), each kept in its own slot, and adds their parameter gradients.
+//! With `reuse_fake` the generator phase reuses the last D update's noise and G(z) (DCGAN's and the
+//! PyTorch anchor's loop) instead of drawing fresh noise: one generator forward pass less.
+//!
 //! Random numbers are keyed by (seed, stream, step): D update i draws noise from stream 2i and real
-//! data from stream 2i+1; the generator phase draws from stream 2k.
+//! mixture data from stream 2i+1 (image data: draw i of the step, in epoch order); the generator
+//! phase draws from stream 2k.
 
 mod cpu_ref;
 mod gpu;
@@ -23,15 +30,64 @@ pub use verify::{verify, Agreement, Verification};
 use crate::cpu::LossKind;
 use crate::data::Mixture;
 use crate::error::{Error, Result};
-use crate::nn::{Act, MlpSpec};
+use crate::nn::{Act, Init, NetSpec};
 use crate::optim::Optimizer;
+use std::sync::Arc;
+
+/// A table of real samples (images flattened to rows), drawn in epochs: every epoch visits each
+/// row once, in a fresh order (see `shaders/rng.wgsl::gather_rows`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub rows: Vec<f32>,
+    pub dim: usize,
+    pub count: usize,
+}
+
+impl Table {
+    pub fn new(rows: Vec<f32>, dim: usize) -> Result<Table> {
+        if dim == 0 || rows.is_empty() || rows.len() % dim != 0 {
+            return Err(Error::Shape(format!("a data table of {} values cannot hold rows of {dim}", rows.len())));
+        }
+        let count = rows.len() / dim;
+        Ok(Table { rows, dim, count })
+    }
+}
+
+/// Where the real samples come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataSource {
+    /// A toy 2-D mixture sampled on the GPU.
+    Mixture(Mixture),
+    /// A dataset uploaded once and drawn from on the GPU.
+    Table(Arc<Table>),
+}
+
+impl DataSource {
+    pub fn mixture(&self) -> Option<&Mixture> {
+        match self {
+            DataSource::Mixture(m) => Some(m),
+            DataSource::Table(_) => None,
+        }
+    }
+
+    pub fn dim(&self) -> usize {
+        match self {
+            DataSource::Mixture(_) => 2,
+            DataSource::Table(t) => t.dim,
+        }
+    }
+}
 
 /// Everything that defines a training run.
 #[derive(Clone, Debug)]
 pub struct GanConfig {
-    pub generator: MlpSpec,
-    pub discriminator: MlpSpec,
-    pub data: Mixture,
+    pub generator: NetSpec,
+    pub discriminator: NetSpec,
+    pub data: DataSource,
+    /// How both networks' parameters start (see [`GanConfig::init_params`]).
+    pub init: Init,
+    /// The generator phase reuses the last discriminator update's noise and generated batch.
+    pub reuse_fake: bool,
     pub loss: LossKind,
     /// Discriminator updates per generator update.
     pub k: usize,
@@ -49,9 +105,11 @@ impl GanConfig {
     /// Reference model R1 (SPEC.md §4) for a toy mixture, z of `z_dim`, hidden width `hidden`.
     pub fn r1(data: Mixture, z_dim: usize, hidden: usize) -> GanConfig {
         GanConfig {
-            generator: MlpSpec::mlp(&[z_dim, hidden, hidden, 2], Act::Relu, None),
-            discriminator: MlpSpec::mlp(&[2, hidden, hidden, 1], Act::LeakyRelu(0.2), None),
-            data,
+            generator: NetSpec::mlp(&[z_dim, hidden, hidden, 2], Act::Relu, None),
+            discriminator: NetSpec::mlp(&[2, hidden, hidden, 1], Act::LeakyRelu(0.2), None),
+            data: DataSource::Mixture(data),
+            init: Init::PyTorch,
+            reuse_fake: false,
             loss: LossKind::NonSaturating,
             k: 1,
             batch: 256,
@@ -81,21 +139,32 @@ impl GanConfig {
         if self.discriminator.out_dim() != 1 {
             return Err(Error::Shape("the discriminator must output one logit per sample".into()));
         }
-        if self.generator.out_dim() != 2 {
-            return Err(Error::Shape("the toy mixtures are 2-D: the generator must output 2 values".into()));
+        if self.generator.out_dim() != self.data.dim() {
+            return Err(Error::Shape(format!("the data has {} values per sample but the generator makes {}", self.data.dim(), self.generator.out_dim())));
         }
         if self.k == 0 || self.batch == 0 {
             return Err(Error::Shape("k and batch must be at least 1".into()));
         }
-        if self.data.centres.is_empty() {
-            return Err(Error::Shape("the data mixture has no components".into()));
+        if (self.generator.has_batchnorm() || self.discriminator.has_batchnorm()) && self.batch < 2 {
+            return Err(Error::Shape("batch normalisation needs a batch of at least 2".into()));
+        }
+        if let DataSource::Mixture(m) = &self.data {
+            if m.centres.is_empty() {
+                return Err(Error::Shape("the data mixture has no components".into()));
+            }
         }
         Ok(())
     }
 
     /// Initial (G, D) parameters for this config's seed.
     pub fn init_params(&self) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
-        (self.generator.init(self.seed, 1000), self.discriminator.init(self.seed, 2000))
+        (self.generator.init(self.seed, 1000, self.init), self.discriminator.init(self.seed, 2000, self.init))
+    }
+
+    /// Whether the discriminator sees real and generated batches in two passes (it has batch
+    /// normalisation) rather than as one [fake; real] batch.
+    pub fn separate_passes(&self) -> bool {
+        self.discriminator.has_batchnorm()
     }
 
     pub(crate) fn noise_stream(&self, d_update: Option<usize>) -> u32 {
@@ -113,6 +182,9 @@ pub struct GanState {
     pub d: Vec<Vec<f32>>,
     pub opt_g: Vec<Vec<Vec<f32>>>,
     pub opt_d: Vec<Vec<Vec<f32>>>,
+    /// BatchNorm running statistics of each network.
+    pub g_running: Vec<Vec<f32>>,
+    pub d_running: Vec<Vec<f32>>,
     pub step: u32,
 }
 

@@ -14,8 +14,10 @@ use super::{CpuGan, GanConfig, GpuGan};
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::max_rel_err;
+use crate::nn::Mode;
 
-/// Max relative errors (max norm) of the weights and of generated samples.
+/// Max relative errors (max norm) of the weights (with BatchNorm running statistics) and of
+/// generated samples (batch statistics).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Agreement {
     pub g_weights: f32,
@@ -46,9 +48,9 @@ pub struct Verification {
 
 fn compare(gan: &GpuGan, cpu: &mut CpuGan, n: usize, seed: u32) -> Result<Agreement> {
     Ok(Agreement {
-        g_weights: max_rel_err(&gan.g.read_params(&gan.gpu)?.concat(), &cpu.g.params.concat()),
-        d_weights: max_rel_err(&gan.d.read_params(&gan.gpu)?.concat(), &cpu.d.params.concat()),
-        samples: max_rel_err(&gan.sample(n, seed)?, &cpu.sample(n, seed)),
+        g_weights: max_rel_err(&[gan.g.read_params(&gan.gpu)?, gan.g.read_running(&gan.gpu)?].concat().concat(), &[&cpu.g.params[..], &cpu.g.running].concat().concat()),
+        d_weights: max_rel_err(&[gan.d.read_params(&gan.gpu)?, gan.d.read_running(&gan.gpu)?].concat().concat(), &[&cpu.d.params[..], &cpu.d.running].concat().concat()),
+        samples: max_rel_err(&gan.sample(n, seed, Mode::BatchStats)?, &cpu.sample(n, seed, Mode::BatchStats)),
     })
 }
 

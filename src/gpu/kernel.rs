@@ -17,6 +17,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("optim", include_str!("../../shaders/optim.wgsl")),
     ("rng", include_str!("../../shaders/rng.wgsl")),
     ("step", include_str!("../../shaders/step.wgsl")),
+    ("conv", include_str!("../../shaders/conv.wgsl")),
+    ("batchnorm", include_str!("../../shaders/batchnorm.wgsl")),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -34,7 +34,8 @@ impl Tensor {
         Ok(t)
     }
 
-    pub fn write(&self, gpu: &Gpu, data: &[f32]) -> Result<()> {
+    /// Overwrites the whole tensor (f32 or u32 values).
+    pub fn write<T: bytemuck::Pod>(&self, gpu: &Gpu, data: &[T]) -> Result<()> {
         if data.len() != self.len {
             return Err(Error::Shape(format!("writing {} values into a tensor of {}", data.len(), self.len)));
         }

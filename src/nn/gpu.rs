@@ -1,7 +1,9 @@
-//! The GPU side of a sequential network: parameters, gradients and per-layer activation buffers
-//! allocated once for a maximum batch, and programs (forward, backward) built for a given batch.
+//! The GPU side of a sequential network: parameters, gradients, running statistics and per-slot
+//! activation buffers allocated once for a maximum batch, and programs (forward, backward) built
+//! for a given batch.
 
-use super::{Act, Layer, MlpSpec};
+use super::{check_params, Act, Layer, Mode, NetSpec};
+use crate::cpu::ConvShape;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
 
@@ -17,17 +19,91 @@ pub struct LinearParams {
     pub n: u32,
     pub in_f: u32,
     pub out_f: u32,
-    pub _pad: u32,
+    /// 1: add the weight/bias gradient into its buffer.
+    pub accumulate: u32,
 }
 
 /// Uniform of `shaders/activation.wgsl`.
 #[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ActParams {
     pub n: u32,
     pub slope: f32,
+    /// copy_range only: first element read and written.
+    pub src: u32,
+    pub dst: u32,
+}
+
+/// Uniform of `shaders/conv.wgsl` (the conv view of [`ConvShape`]).
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ConvParams {
+    pub n: u32,
+    pub cin: u32,
+    pub h: u32,
+    pub w: u32,
+    pub cout: u32,
+    pub oh: u32,
+    pub ow: u32,
+    pub kh: u32,
+    pub kw: u32,
+    pub stride: u32,
+    pub pad: u32,
+    /// bit 0: add the bias; bit 1: accumulate into the output.
+    pub flags: u32,
+}
+
+impl ConvParams {
+    pub fn new(s: &ConvShape, flags: u32) -> ConvParams {
+        let u = |v: usize| v as u32;
+        ConvParams {
+            n: u(s.n),
+            cin: u(s.cin),
+            h: u(s.h),
+            w: u(s.w),
+            cout: u(s.cout),
+            oh: u(s.oh),
+            ow: u(s.ow),
+            kh: u(s.kh),
+            kw: u(s.kw),
+            stride: u(s.stride),
+            pad: u(s.pad),
+            flags,
+        }
+    }
+
+    /// Invocations of each kernel (one per 4×4 block, or per channel for channel_sum).
+    pub fn forward_threads(&self) -> u32 {
+        self.n.div_ceil(4) * self.cout.div_ceil(4) * self.oh * self.ow
+    }
+    pub fn backward_input_threads(&self) -> u32 {
+        self.n.div_ceil(4) * self.cin.div_ceil(4) * self.h * self.w
+    }
+    pub fn backward_weight_threads(&self) -> u32 {
+        self.cin.div_ceil(4) * self.cout.div_ceil(4) * self.kh * self.kw
+    }
+}
+
+/// Uniform of `shaders/batchnorm.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct BnParams {
+    pub n: u32,
+    pub c: u32,
+    pub hw: u32,
+    /// bit 0 batch statistics, bit 1 accumulate dγ/dβ, bit 2 update running, bit 3 write dγ/dβ.
+    pub flags: u32,
+    pub eps: f32,
+    pub momentum: f32,
     pub _pad: [u32; 2],
 }
+
+pub const BN_BATCH: u32 = 1;
+pub const BN_ACCUMULATE: u32 = 2;
+pub const BN_UPDATE_RUNNING: u32 = 4;
+pub const BN_PARAM_GRADS: u32 = 8;
+pub const CONV_BIAS: u32 = 1;
+pub const CONV_ACCUMULATE: u32 = 2;
 
 pub fn act_entries(a: Act) -> (&'static str, &'static str, f32) {
     match a {
@@ -38,97 +114,195 @@ pub fn act_entries(a: Act) -> (&'static str, &'static str, f32) {
     }
 }
 
-pub struct GpuMlp {
-    pub spec: MlpSpec,
+pub struct GpuNet {
+    pub spec: NetSpec,
     widths: Vec<usize>,
     pub max_batch: usize,
-    /// W0, b0, W1, b1, … as in [`MlpSpec::param_lens`].
+    /// Each layer's weight then bias, as in [`NetSpec::param_names`].
     pub params: Vec<Tensor>,
     pub grads: Vec<Tensor>,
-    /// Output of every layer but the last (the caller gives the last one its buffer).
-    acts: Vec<Tensor>,
+    /// Running statistics (mean c, var c) of each BatchNorm layer, in [`NetSpec::batchnorms`] order.
+    pub running: Vec<Tensor>,
+    /// acts[slot][layer]: output of every layer but the last (the caller gives the last its buffer).
+    acts: Vec<Vec<Tensor>>,
+    /// bn_saved[slot][k]: (mean, invstd, Σdy, Σdy·x̂) of BatchNorm layer k in that slot's pass.
+    bn_saved: Vec<Vec<Tensor>>,
     /// Gradient with respect to the output of every layer but the last.
     dacts: Vec<Tensor>,
 }
 
-impl GpuMlp {
-    pub fn new(gpu: &Gpu, spec: MlpSpec, params: &[Vec<f32>], max_batch: usize, label: &str) -> Result<GpuMlp> {
+impl GpuNet {
+    /// Buffers for batches up to `max_batch` and `slots` forward passes kept at once.
+    pub fn new(gpu: &Gpu, spec: NetSpec, params: &[Vec<f32>], max_batch: usize, slots: usize, label: &str) -> Result<GpuNet> {
+        check_params(&spec, params, label)?;
         let widths = spec.widths()?;
-        let lens = spec.param_lens();
-        if lens.len() != params.len() || lens.iter().zip(params).any(|(l, p)| *l != p.len()) {
-            return Err(Error::Shape(format!("{label}: parameters do not match the network")));
+        if max_batch == 0 || slots == 0 {
+            return Err(Error::Shape(format!("{label}: batch size and slots must be at least 1")));
         }
-        if max_batch == 0 {
-            return Err(Error::Shape(format!("{label}: batch size must be at least 1")));
-        }
-        let p = params.iter().enumerate().map(|(i, v)| Tensor::from_slice(gpu, &format!("{label}.param{i}"), v)).collect::<Result<_>>()?;
-        let g = lens.iter().enumerate().map(|(i, &l)| Tensor::zeros(gpu, &format!("{label}.grad{i}"), l)).collect::<Result<_>>()?;
+        let names = spec.param_names();
+        let p = params.iter().zip(&names).map(|(v, (nm, _))| Tensor::from_slice(gpu, &format!("{label}.{nm}"), v)).collect::<Result<_>>()?;
+        let g = params.iter().zip(&names).map(|(v, (nm, _))| Tensor::zeros(gpu, &format!("{label}.{nm}.grad"), v.len())).collect::<Result<_>>()?;
+        let running = spec.init_running().iter().enumerate().map(|(i, v)| Tensor::from_slice(gpu, &format!("{label}.running{i}"), v)).collect::<Result<_>>()?;
         let hidden = &widths[..widths.len() - 1];
-        let acts = hidden.iter().enumerate().map(|(i, &w)| Tensor::zeros(gpu, &format!("{label}.act{i}"), max_batch * w)).collect::<Result<_>>()?;
+        let mut acts = Vec::new();
+        let mut bn_saved = Vec::new();
+        for s in 0..slots {
+            acts.push(hidden.iter().enumerate().map(|(i, &w)| Tensor::zeros(gpu, &format!("{label}.slot{s}.act{i}"), max_batch * w)).collect::<Result<Vec<_>>>()?);
+            bn_saved.push(spec.batchnorms().iter().map(|(i, b)| Tensor::zeros(gpu, &format!("{label}.slot{s}.bn{i}"), 4 * b.c)).collect::<Result<Vec<_>>>()?);
+        }
         let dacts = hidden.iter().enumerate().map(|(i, &w)| Tensor::zeros(gpu, &format!("{label}.dact{i}"), max_batch * w)).collect::<Result<_>>()?;
-        Ok(GpuMlp { spec, widths, max_batch, params: p, grads: g, acts, dacts })
+        Ok(GpuNet { spec, widths, max_batch, params: p, grads: g, running, acts, bn_saved, dacts })
     }
 
-    fn check_batch(&self, n: usize) -> Result<u32> {
+    fn check(&self, n: usize, slot: usize) -> Result<u32> {
         if n == 0 || n > self.max_batch {
             return Err(Error::Shape(format!("batch {n} outside 1..={} that this network was built for", self.max_batch)));
+        }
+        if slot >= self.acts.len() {
+            return Err(Error::Shape(format!("slot {slot}: this network keeps {} passes", self.acts.len())));
         }
         Ok(n as u32)
     }
 
-    /// input (n, in) -> output (n, out). `output` may be a larger buffer; rows [0, n) are written.
-    pub fn forward(&self, gpu: &Gpu, input: &wgpu::Buffer, output: &wgpu::Buffer, n: usize) -> Result<Program> {
-        let nb = self.check_batch(n)?;
+    /// input (n, in) -> output (n, out) in `slot`. `output` may be a larger buffer; rows [0, n)
+    /// are written.
+    pub fn forward(&self, gpu: &Gpu, slot: usize, input: &wgpu::Buffer, output: &wgpu::Buffer, n: usize, mode: Mode) -> Result<Program> {
+        let nb = self.check(n, slot)?;
+        if mode == Mode::Train || mode == Mode::BatchStats {
+            for (_, b) in self.spec.batchnorms() {
+                if n * b.hw < 2 {
+                    return Err(Error::Shape("batch normalisation with batch statistics needs more than one value per channel".into()));
+                }
+            }
+        }
         let last = self.spec.layers.len() - 1;
         let mut prog = Program::default();
-        let mut pi = 0;
+        let (mut pi, mut bi) = (0, 0);
         for (li, l) in self.spec.layers.iter().enumerate() {
-            let x = if li == 0 { input } else { &self.acts[li - 1].buffer };
-            let y = if li == last { output } else { &self.acts[li].buffer };
-            prog.push(match *l {
+            let x = if li == 0 { input } else { &self.acts[slot][li - 1].buffer };
+            let y = if li == last { output } else { &self.acts[slot][li].buffer };
+            let (w, b) = (self.params.get(pi).map(|t| &t.buffer), self.params.get(pi + 1).map(|t| &t.buffer));
+            match *l {
                 Layer::Linear { inp, out } => {
                     let k = gpu.kernel("linear", "linear_forward")?;
-                    let p = LinearParams { n: nb, in_f: inp as u32, out_f: out as u32, _pad: 0 };
-                    let d = Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, &self.params[pi].buffer, &self.params[pi + 1].buffer, y], Some(blocks4(n, out)))?;
-                    pi += 2;
-                    d
+                    let p = LinearParams { n: nb, in_f: inp as u32, out_f: out as u32, accumulate: 0 };
+                    prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, w.unwrap(), b.unwrap(), y], Some(blocks4(n, out)))?);
+                }
+                Layer::Conv2d(c) => {
+                    let p = ConvParams::new(&c.shape(n, false), CONV_BIAS);
+                    let k = gpu.kernel("conv", "conv2d_forward")?;
+                    prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, w.unwrap(), b.unwrap(), y], Some(p.forward_threads()))?);
+                }
+                Layer::ConvT2d(c) => {
+                    let p = ConvParams::new(&c.shape(n, true), CONV_BIAS);
+                    let k = gpu.kernel("conv", "conv2d_backward_input")?;
+                    prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[w.unwrap(), b.unwrap(), x, y], Some(p.backward_input_threads()))?);
+                }
+                Layer::BatchNorm(bn) => {
+                    let saved = &self.bn_saved[slot][bi].buffer;
+                    let running = &self.running[bi].buffer;
+                    let batch = mode != Mode::Eval;
+                    let mut p = BnParams { n: nb, c: bn.c as u32, hw: bn.hw as u32, flags: 0, eps: bn.eps, momentum: bn.momentum, _pad: [0; 2] };
+                    if batch {
+                        p.flags = BN_BATCH | if mode == Mode::Train { BN_UPDATE_RUNNING } else { 0 };
+                        let k = gpu.kernel("batchnorm", "batchnorm_stats")?;
+                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, saved, running], Some(bn.c as u32))?);
+                    }
+                    let k = gpu.kernel("batchnorm", "batchnorm_forward")?;
+                    let len = nb * (bn.c * bn.hw) as u32;
+                    prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, w.unwrap(), b.unwrap(), saved, running, y], Some(len))?);
+                    bi += 1;
                 }
                 Layer::Act(a) => {
                     let (fwd, _, slope) = act_entries(a);
                     let len = nb * self.widths[li] as u32;
                     let k = gpu.kernel("activation", fwd)?;
-                    Dispatch::new(gpu, &k, bytemuck::bytes_of(&ActParams { n: len, slope, _pad: [0; 2] }), &[x, y], Some(len))?
+                    prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&ActParams { n: len, slope, ..Default::default() }), &[x, y], Some(len))?);
                 }
-            });
+            }
+            pi += l.param_shapes().len();
         }
         Ok(prog)
     }
 
-    /// dout (n, out) -> gradients. `input` must be the buffer the matching forward read. Writes
-    /// parameter gradients when `weight_grads`, and the input gradient into `dinput` when given.
-    pub fn backward(&self, gpu: &Gpu, input: &wgpu::Buffer, dout: &wgpu::Buffer, dinput: Option<&wgpu::Buffer>, n: usize, weight_grads: bool) -> Result<Program> {
-        let nb = self.check_batch(n)?;
+    /// dout (n, out) -> gradients through the training-mode pass kept in `slot`; `input` must be
+    /// the buffer that pass read. Writes parameter gradients when `weight_grads` (added to the
+    /// present ones when `accumulate`), and the input gradient into `dinput` when given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(&self, gpu: &Gpu, slot: usize, input: &wgpu::Buffer, dout: &wgpu::Buffer, dinput: Option<&wgpu::Buffer>, n: usize, weight_grads: bool, accumulate: bool) -> Result<Program> {
+        let nb = self.check(n, slot)?;
         let last = self.spec.layers.len() - 1;
         let mut prog = Program::default();
         let mut pi = self.params.len();
+        let mut bi = self.running.len();
+        let acc = accumulate as u32;
         for (li, l) in self.spec.layers.iter().enumerate().rev() {
-            let x = if li == 0 { input } else { &self.acts[li - 1].buffer };
+            let x = if li == 0 { input } else { &self.acts[slot][li - 1].buffer };
             let dy = if li == last { dout } else { &self.dacts[li].buffer };
             let dx = if li == 0 { dinput } else { Some(&self.dacts[li - 1].buffer) };
+            pi -= l.param_shapes().len();
+            let (w, b) = (self.params.get(pi).map(|t| &t.buffer), self.params.get(pi + 1).map(|t| &t.buffer));
+            let (dw, db) = (self.grads.get(pi).map(|t| &t.buffer), self.grads.get(pi + 1).map(|t| &t.buffer));
             match *l {
                 Layer::Linear { inp, out } => {
-                    pi -= 2;
-                    let p = LinearParams { n: nb, in_f: inp as u32, out_f: out as u32, _pad: 0 };
+                    let p = LinearParams { n: nb, in_f: inp as u32, out_f: out as u32, accumulate: acc };
                     let pb = bytemuck::bytes_of(&p);
                     if weight_grads {
                         let k = gpu.kernel("linear", "linear_backward_weight")?;
-                        prog.push(Dispatch::new(gpu, &k, pb, &[x, dy, &self.grads[pi].buffer], Some(blocks4(out, inp)))?);
+                        prog.push(Dispatch::new(gpu, &k, pb, &[x, dy, dw.unwrap()], Some(blocks4(out, inp)))?);
                         let k = gpu.kernel("linear", "linear_backward_bias")?;
-                        prog.push(Dispatch::new(gpu, &k, pb, &[dy, &self.grads[pi + 1].buffer], Some(out as u32))?);
+                        prog.push(Dispatch::new(gpu, &k, pb, &[dy, db.unwrap()], Some(out as u32))?);
                     }
                     if let Some(dx) = dx {
                         let k = gpu.kernel("linear", "linear_backward_input")?;
-                        prog.push(Dispatch::new(gpu, &k, pb, &[&self.params[pi].buffer, dy, dx], Some(blocks4(n, inp)))?);
+                        prog.push(Dispatch::new(gpu, &k, pb, &[w.unwrap(), dy, dx], Some(blocks4(n, inp)))?);
+                    }
+                }
+                Layer::Conv2d(c) => {
+                    let s = c.shape(n, false);
+                    if weight_grads {
+                        let p = ConvParams::new(&s, acc * CONV_ACCUMULATE);
+                        let k = gpu.kernel("conv", "conv2d_backward_weight")?;
+                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, dy, dw.unwrap()], Some(p.backward_weight_threads()))?);
+                        let k = gpu.kernel("conv", "channel_sum")?;
+                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[dy, db.unwrap()], Some(p.cout))?);
+                    }
+                    if let Some(dx) = dx {
+                        let p = ConvParams::new(&s, 0);
+                        let k = gpu.kernel("conv", "conv2d_backward_input")?;
+                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[w.unwrap(), b.unwrap(), dy, dx], Some(p.backward_input_threads()))?);
+                    }
+                }
+                Layer::ConvT2d(c) => {
+                    // In the conv view the layer's input x is the convolution's output gradient
+                    // and the layer's output gradient dy is the convolution's input.
+                    let s = c.shape(n, true);
+                    if weight_grads {
+                        let p = ConvParams::new(&s, acc * CONV_ACCUMULATE);
+                        let k = gpu.kernel("conv", "conv2d_backward_weight")?;
+                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[dy, x, dw.unwrap()], Some(p.backward_weight_threads()))?);
+                        let bias_view = ConvShape { cout: s.cin, oh: s.h, ow: s.w, ..s };
+                        let p = ConvParams::new(&bias_view, acc * CONV_ACCUMULATE);
+                        let k = gpu.kernel("conv", "channel_sum")?;
+                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[dy, db.unwrap()], Some(p.cout))?);
+                    }
+                    if let Some(dx) = dx {
+                        let p = ConvParams::new(&s, 0);
+                        let k = gpu.kernel("conv", "conv2d_forward")?;
+                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[dy, w.unwrap(), b.unwrap(), dx], Some(p.forward_threads()))?);
+                    }
+                }
+                Layer::BatchNorm(bn) => {
+                    bi -= 1;
+                    let saved = &self.bn_saved[slot][bi].buffer;
+                    let flags = BN_BATCH | if weight_grads { BN_PARAM_GRADS | acc * BN_ACCUMULATE } else { 0 };
+                    let p = BnParams { n: nb, c: bn.c as u32, hw: bn.hw as u32, flags, eps: bn.eps, momentum: bn.momentum, _pad: [0; 2] };
+                    let k = gpu.kernel("batchnorm", "batchnorm_backward_reduce")?;
+                    prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, dy, saved, dw.unwrap(), db.unwrap()], Some(bn.c as u32))?);
+                    if let Some(dx) = dx {
+                        let k = gpu.kernel("batchnorm", "batchnorm_backward_input")?;
+                        let len = nb * (bn.c * bn.hw) as u32;
+                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, w.unwrap(), dy, saved, dx], Some(len))?);
                     }
                 }
                 Layer::Act(a) => {
@@ -136,7 +310,7 @@ impl GpuMlp {
                         let (_, bwd, slope) = act_entries(a);
                         let len = nb * self.widths[li] as u32;
                         let k = gpu.kernel("activation", bwd)?;
-                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&ActParams { n: len, slope, _pad: [0; 2] }), &[x, dy, dx], Some(len))?);
+                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&ActParams { n: len, slope, ..Default::default() }), &[x, dy, dx], Some(len))?);
                     }
                 }
             }
@@ -144,8 +318,32 @@ impl GpuMlp {
         Ok(prog)
     }
 
-    /// Reads every parameter back (W0, b0, W1, b1, …).
+    /// Reads every parameter back (in [`NetSpec::param_names`] order).
     pub fn read_params(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
         self.params.iter().map(|t| t.read(gpu)).collect()
     }
+
+    /// Reads the BatchNorm running statistics back.
+    pub fn read_running(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
+        self.running.iter().map(|t| t.read(gpu)).collect()
+    }
+
+    /// Overwrites parameters and running statistics (loading a checkpoint).
+    pub fn load(&self, gpu: &Gpu, params: &[Vec<f32>], running: &[Vec<f32>]) -> Result<()> {
+        check_params(&self.spec, params, "loading a network")?;
+        if running.len() != self.running.len() || running.iter().zip(&self.running).any(|(a, b)| a.len() != b.len) {
+            return Err(Error::Shape("running statistics do not match the network's BatchNorm layers".into()));
+        }
+        for (t, v) in self.params.iter().zip(params).chain(self.running.iter().zip(running)) {
+            t.write(gpu, v)?;
+        }
+        Ok(())
+    }
+}
+
+/// A dispatch copying `n` values from `src[src_at..]` to `dst[dst_at..]` inside a compute pass.
+pub fn copy_range(gpu: &Gpu, src: &wgpu::Buffer, src_at: usize, dst: &wgpu::Buffer, dst_at: usize, n: usize) -> Result<Dispatch> {
+    let k = gpu.kernel("activation", "copy_range")?;
+    let p = ActParams { n: n as u32, slope: 0.0, src: src_at as u32, dst: dst_at as u32 };
+    Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[src, dst], Some(n as u32))
 }

@@ -1,0 +1,235 @@
+// 2-D convolution (NCHW, PyTorch's cross-correlation) and its gradients. Three kernels serve both
+// Conv2d and ConvTranspose2d: a transposed convolution's forward pass is the input gradient of the
+// convolution with the same weights, and its input gradient is that convolution's forward pass.
+//
+// Every kernel is described in the convolution's own terms ("the conv view"):
+//   x  (N, CIN, H, W)      input            y / dy (N, COUT, OH, OW)   output / its gradient
+//   wt (COUT, CIN, KH, KW) weights          b (COUT or CIN, see below)
+//   oy = (iy + pad − ky) / stride  for the taps that land on an output row, and the same for columns.
+// A ConvTranspose2d(Tcin → Tcout) with weights (Tcin, Tcout, KH, KW) is the conv view with
+// CIN = Tcout, H×W = its output size, COUT = Tcin, OH×OW = its input size, the same weight buffer.
+//
+//   conv2d_forward          x, wt, (b[COUT])  -> y  (N,COUT,OH,OW)        y  = b + Σ x·wt
+//   conv2d_backward_input   dy, wt, (b[CIN])  -> dx (N,CIN,H,W)           dx = b + Σ dy·wt
+//   conv2d_backward_weight  dy, x             -> dwt (COUT,CIN,KH,KW)     dwt = Σ_{n,oy,ox} dy·x
+//   channel_sum             dy                -> db (COUT)                 db = Σ_{n,oy,ox} dy
+// (the optional bias of conv2d_backward_input is the transposed layer's bias.)
+//
+// Blocking: an invocation owns a 4×4 block of outputs. For the forward and input-gradient kernels
+// the block is 4 samples × 4 channels at one spatial position: the four samples share every
+// bounds check and every stride-phase test (which taps land where depends only on the position),
+// the four channels share the loads of the other operand, and each step loads 8 values for 16
+// multiply-adds. For the weight gradient the block is 4 output × 4 input channels at one tap.
+// Blocks hanging over an edge clamp their reads and skip their writes.
+// Dispatch: a 1-D range of invocations folded onto a 2-D grid of 64-wide workgroups.
+
+struct Params {
+    n: u32,
+    cin: u32,
+    h: u32,
+    w: u32,
+    cout: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    stride: u32,
+    pad: u32,
+    // bit 0: add the bias; bit 1: add into the output instead of overwriting it (gradients of a
+    // layer applied to two batches, e.g. a discriminator's real and generated passes).
+    flags: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<f32>;
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(4) var<storage, read> dy: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+
+fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * 64u;
+}
+
+fn clamp4(first: u32, count: u32) -> vec4<u32> {
+    return min(vec4<u32>(first, first + 1u, first + 2u, first + 3u), vec4<u32>(count - 1u));
+}
+
+// Where invocation idx works when it owns 4 samples × 4 channels of a (N, C, S) tensor, S = spatial
+// positions, laid out position-fastest so that neighbouring invocations read neighbouring pixels.
+struct SampleBlock {
+    n0: u32,
+    c0: u32,
+    pos: u32,
+    ok: bool,
+}
+
+fn sample_block(idx: u32, channels: u32, positions: u32) -> SampleBlock {
+    let cb = (channels + 3u) / 4u;
+    let nb = (p.n + 3u) / 4u;
+    let pos = idx % positions;
+    let rest = idx / positions;
+    return SampleBlock(4u * (rest / cb), 4u * (rest % cb), pos, rest < nb * cb);
+}
+
+// Writes the in-range part of acc[sample][channel] into out (N, channels, positions).
+fn store_samples(acc: array<vec4<f32>, 4>, blk: SampleBlock, channels: u32, positions: u32) {
+    for (var j = 0u; j < 4u; j++) {
+        let nn = blk.n0 + j;
+        if (nn >= p.n) { break; }
+        for (var c = 0u; c < 4u; c++) {
+            let ch = blk.c0 + c;
+            if (ch >= channels) { break; }
+            out[(nn * channels + ch) * positions + blk.pos] = acc[j][c];
+        }
+    }
+}
+
+// Bias of four channels (clamped reads; the clamped lanes are never stored).
+fn bias4(c0: u32, channels: u32) -> vec4<f32> {
+    if ((p.flags & 1u) == 0u) { return vec4<f32>(0.0); }
+    let c = clamp4(c0, channels);
+    return vec4<f32>(b[c.x], b[c.y], b[c.z], b[c.w]);
+}
+
+@compute @workgroup_size(64)
+fn conv2d_forward(@builtin(global_invocation_id) gid: vec3<u32>,
+                  @builtin(num_workgroups) nwg: vec3<u32>) {
+    let positions = p.oh * p.ow;
+    let blk = sample_block(flat_index(gid, nwg), p.cout, positions);
+    if (!blk.ok) { return; }
+    let oy = blk.pos / p.ow;
+    let ox = blk.pos % p.ow;
+    let ns = clamp4(blk.n0, p.n) * (p.cin * p.h * p.w);       // sample offsets in x
+    let cs = clamp4(blk.c0, p.cout) * (p.cin * p.kh * p.kw);  // output-channel offsets in wt
+    let bias = bias4(blk.c0, p.cout);
+    var acc = array<vec4<f32>, 4>(bias, bias, bias, bias);
+    for (var ci = 0u; ci < p.cin; ci++) {
+        for (var ky = 0u; ky < p.kh; ky++) {
+            let iy = i32(oy * p.stride + ky) - i32(p.pad);
+            if (iy < 0 || iy >= i32(p.h)) { continue; }
+            let xrow = (ci * p.h + u32(iy)) * p.w;
+            let wrow = (ci * p.kh + ky) * p.kw;
+            for (var kx = 0u; kx < p.kw; kx++) {
+                let ix = i32(ox * p.stride + kx) - i32(p.pad);
+                if (ix < 0 || ix >= i32(p.w)) { continue; }
+                let xo = xrow + u32(ix);
+                let wo = wrow + kx;
+                let wv = vec4<f32>(wt[cs.x + wo], wt[cs.y + wo], wt[cs.z + wo], wt[cs.w + wo]);
+                acc[0] += x[ns.x + xo] * wv;
+                acc[1] += x[ns.y + xo] * wv;
+                acc[2] += x[ns.z + xo] * wv;
+                acc[3] += x[ns.w + xo] * wv;
+            }
+        }
+    }
+    store_samples(acc, blk, p.cout, positions);
+}
+
+// dx[n, ci, iy, ix] = Σ over taps (ky, kx) whose output position (oy, ox) exists, and over co, of
+// dy[n, co, oy, ox] · wt[co, ci, ky, kx]. Only taps with ky ≡ iy + pad (mod stride) land on an
+// output row, so the loop starts at that phase and steps by the stride: no wasted multiply-adds.
+@compute @workgroup_size(64)
+fn conv2d_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
+                         @builtin(num_workgroups) nwg: vec3<u32>) {
+    let positions = p.h * p.w;
+    let blk = sample_block(flat_index(gid, nwg), p.cin, positions);
+    if (!blk.ok) { return; }
+    let iy = blk.pos / p.w + p.pad;   // shifted by pad so that oy·stride + ky = iy
+    let ix = blk.pos % p.w + p.pad;
+    let out_plane = p.oh * p.ow;
+    let ns = clamp4(blk.n0, p.n) * (p.cout * out_plane);       // sample offsets in dy
+    let cs = clamp4(blk.c0, p.cin) * (p.kh * p.kw);           // input-channel offsets in wt
+    let co_stride = p.cin * p.kh * p.kw;
+    let bias = bias4(blk.c0, p.cin);
+    var acc = array<vec4<f32>, 4>(bias, bias, bias, bias);
+    for (var ky = iy % p.stride; ky < p.kh && ky <= iy; ky += p.stride) {
+        let oy = (iy - ky) / p.stride;
+        if (oy >= p.oh) { continue; }
+        for (var kx = ix % p.stride; kx < p.kw && kx <= ix; kx += p.stride) {
+            let ox = (ix - kx) / p.stride;
+            if (ox >= p.ow) { continue; }
+            let dyo = oy * p.ow + ox;
+            let wo = ky * p.kw + kx;
+            for (var co = 0u; co < p.cout; co++) {
+                let wc = co * co_stride + wo;
+                let wv = vec4<f32>(wt[cs.x + wc], wt[cs.y + wc], wt[cs.z + wc], wt[cs.w + wc]);
+                let d = co * out_plane + dyo;
+                acc[0] += dy[ns.x + d] * wv;
+                acc[1] += dy[ns.y + d] * wv;
+                acc[2] += dy[ns.z + d] * wv;
+                acc[3] += dy[ns.w + d] * wv;
+            }
+        }
+    }
+    store_samples(acc, blk, p.cin, positions);
+}
+
+// dwt[co, ci, ky, kx] = Σ_{n, oy, ox} dy[n, co, oy, ox] · x[n, ci, oy·stride + ky − pad, ox·stride + kx − pad]
+@compute @workgroup_size(64)
+fn conv2d_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
+                          @builtin(num_workgroups) nwg: vec3<u32>) {
+    let taps = p.kh * p.kw;
+    let cib = (p.cin + 3u) / 4u;
+    let cob = (p.cout + 3u) / 4u;
+    let idx = flat_index(gid, nwg);
+    let tap = idx % taps;
+    let rest = idx / taps;
+    if (rest >= cib * cob) { return; }
+    let ci0 = 4u * (rest % cib);
+    let co0 = 4u * (rest / cib);
+    let ky = tap / p.kw;
+    let kx = tap % p.kw;
+    let in_plane = p.h * p.w;
+    let out_plane = p.oh * p.ow;
+    let cis = clamp4(ci0, p.cin) * in_plane;
+    let cos = clamp4(co0, p.cout) * out_plane;
+    var acc: array<vec4<f32>, 4>;   // acc[output channel][input channel]
+    for (var nn = 0u; nn < p.n; nn++) {
+        let xn = nn * p.cin * in_plane;
+        let dn = nn * p.cout * out_plane;
+        for (var oy = 0u; oy < p.oh; oy++) {
+            let iy = i32(oy * p.stride + ky) - i32(p.pad);
+            if (iy < 0 || iy >= i32(p.h)) { continue; }
+            for (var ox = 0u; ox < p.ow; ox++) {
+                let ix = i32(ox * p.stride + kx) - i32(p.pad);
+                if (ix < 0 || ix >= i32(p.w)) { continue; }
+                let xo = xn + u32(iy) * p.w + u32(ix);
+                let xv = vec4<f32>(x[cis.x + xo], x[cis.y + xo], x[cis.z + xo], x[cis.w + xo]);
+                let d = dn + oy * p.ow + ox;
+                acc[0] += dy[cos.x + d] * xv;
+                acc[1] += dy[cos.y + d] * xv;
+                acc[2] += dy[cos.z + d] * xv;
+                acc[3] += dy[cos.w + d] * xv;
+            }
+        }
+    }
+    let add = (p.flags & 2u) != 0u;
+    for (var a = 0u; a < 4u; a++) {
+        let co = co0 + a;
+        if (co >= p.cout) { break; }
+        for (var c = 0u; c < 4u; c++) {
+            let ci = ci0 + c;
+            if (ci >= p.cin) { break; }
+            let o = (co * p.cin + ci) * taps + tap;
+            out[o] = select(0.0, out[o], add) + acc[a][c];
+        }
+    }
+}
+
+// db[c] = Σ_{n, position} dy[n, c, position] over a (N, COUT, OH·OW) gradient; one invocation per channel.
+@compute @workgroup_size(64)
+fn channel_sum(@builtin(global_invocation_id) gid: vec3<u32>,
+               @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = flat_index(gid, nwg);
+    if (c >= p.cout) { return; }
+    let plane = p.oh * p.ow;
+    var s = 0.0;
+    for (var nn = 0u; nn < p.n; nn++) {
+        let base = (nn * p.cout + c) * plane;
+        for (var i = 0u; i < plane; i++) {
+            s += dy[base + i];
+        }
+    }
+    out[c] = select(0.0, out[c], (p.flags & 2u) != 0u) + s;
+}

@@ -1,0 +1,377 @@
+//! Checkpoints in the safetensors format.
+//!
+//! A checkpoint is a list of named tensors (f32 weights and optimiser state, i64 / u32 counters
+//! and RNG state) plus string metadata. On disk it is a plain safetensors file (little-endian,
+//! row-major, dtypes `F32`, `I64`, `U32`), so other tools can open it; the metadata key `format`
+//! holds [`FORMAT`] so that a foreign safetensors file is refused with a clear message instead of
+//! being misread.
+//!
+//! [`Checkpoint::save`] is atomic: it writes `<path>.tmp` in the same directory, flushes and
+//! `fsync`s it, then renames it over `<path>`. A crash mid-write leaves at worst a stray `.tmp`,
+//! never a half-written file under the final name, and the previous checkpoint stays intact until
+//! the rename.
+//!
+//! [`Checkpoint::load`] checks everything before trusting it: size, header length, the
+//! safetensors header and offsets, the format tag and the dtypes. The typed getters
+//! ([`Checkpoint::f32`] …) then check name, dtype and shape, so that loading a checkpoint into a
+//! model of another size fails with a message naming the tensor.
+
+use crate::error::{Error, Result};
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Value of `metadata["format"]` in every checkpoint this crate writes.
+pub const FORMAT: &str = "wgpu-gan-checkpoint-v1";
+
+/// The elements of one tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Data {
+    F32(Vec<f32>),
+    I64(Vec<i64>),
+    U32(Vec<u32>),
+}
+
+impl Data {
+    fn len(&self) -> usize {
+        match self {
+            Data::F32(v) => v.len(),
+            Data::I64(v) => v.len(),
+            Data::U32(v) => v.len(),
+        }
+    }
+
+    fn dtype(&self) -> Dtype {
+        match self {
+            Data::F32(_) => Dtype::F32,
+            Data::I64(_) => Dtype::I64,
+            Data::U32(_) => Dtype::U32,
+        }
+    }
+
+    fn le_bytes(&self) -> Vec<u8> {
+        match self {
+            Data::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::U32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        }
+    }
+}
+
+/// One named tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Data,
+}
+
+/// Named tensors plus string metadata. `metadata["format"]` is [`FORMAT`].
+///
+/// After [`Checkpoint::load`] the entries are in file order (safetensors orders them by dtype,
+/// then name), not in the order they were pushed; look tensors up by name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    pub entries: Vec<Entry>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl Default for Checkpoint {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn shape_len(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+fn ck<T>(msg: String) -> Result<T> {
+    Err(Error::Checkpoint(msg))
+}
+
+fn io_err(e: std::io::Error, what: &str, path: &Path) -> Error {
+    Error::Io(std::io::Error::new(
+        e.kind(),
+        format!("{what} {}: {e}", path.display()),
+    ))
+}
+
+fn dtype_name(d: &Data) -> &'static str {
+    match d {
+        Data::F32(_) => "F32",
+        Data::I64(_) => "I64",
+        Data::U32(_) => "U32",
+    }
+}
+
+fn decode<const N: usize, T>(bytes: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
+    bytes
+        .chunks_exact(N)
+        .map(|c| f(c.try_into().expect("chunk of N bytes")))
+        .collect()
+}
+
+impl Checkpoint {
+    /// An empty checkpoint whose metadata already holds `format` = [`FORMAT`].
+    pub fn new() -> Checkpoint {
+        let mut metadata = BTreeMap::new();
+        metadata.insert("format".to_string(), FORMAT.to_string());
+        Checkpoint {
+            entries: Vec::new(),
+            metadata,
+        }
+    }
+
+    fn push(&mut self, name: &str, shape: &[usize], data: Data) {
+        assert_eq!(
+            shape_len(shape),
+            data.len(),
+            "checkpoint tensor {name}: shape {shape:?} holds {} elements, got {}",
+            shape_len(shape),
+            data.len()
+        );
+        assert!(
+            name != "__metadata__",
+            "checkpoint tensor name __metadata__ is reserved by safetensors"
+        );
+        assert!(
+            self.entries.iter().all(|e| e.name != name),
+            "checkpoint tensor {name} pushed twice"
+        );
+        self.entries.push(Entry {
+            name: name.to_string(),
+            shape: shape.to_vec(),
+            data,
+        });
+    }
+
+    /// Adds an f32 tensor. Panics if the shape's product differs from `v.len()` or the name is
+    /// already used (programming errors).
+    pub fn push_f32(&mut self, name: &str, shape: &[usize], v: &[f32]) {
+        self.push(name, shape, Data::F32(v.to_vec()));
+    }
+
+    /// Adds an i64 tensor. Panics like [`Checkpoint::push_f32`].
+    pub fn push_i64(&mut self, name: &str, shape: &[usize], v: &[i64]) {
+        self.push(name, shape, Data::I64(v.to_vec()));
+    }
+
+    /// Adds a u32 tensor. Panics like [`Checkpoint::push_f32`].
+    pub fn push_u32(&mut self, name: &str, shape: &[usize], v: &[u32]) {
+        self.push(name, shape, Data::U32(v.to_vec()));
+    }
+
+    /// The safetensors bytes of this checkpoint.
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        let bytes: Vec<Vec<u8>> = self.entries.iter().map(|e| e.data.le_bytes()).collect();
+        let mut views = Vec::with_capacity(self.entries.len());
+        for (e, b) in self.entries.iter().zip(&bytes) {
+            let v = TensorView::new(e.data.dtype(), e.shape.clone(), b)
+                .map_err(|err| Error::Checkpoint(format!("tensor {}: {err}", e.name)))?;
+            views.push((e.name.clone(), v));
+        }
+        let mut meta: HashMap<String, String> = self
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        meta.entry("format".to_string())
+            .or_insert_with(|| FORMAT.to_string());
+        safetensors::serialize(views, Some(meta))
+            .map_err(|e| Error::Checkpoint(format!("cannot serialise: {e}")))
+    }
+
+    /// Writes the checkpoint to `path` atomically (`<path>.tmp`, flush, sync, rename), creating
+    /// the parent directory if needed. An existing file at `path` is replaced.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let bytes = self.to_bytes().map_err(|e| match e {
+            Error::Checkpoint(m) => Error::Checkpoint(format!("{}: {m}", path.display())),
+            e => e,
+        })?;
+        let Some(file_name) = path.file_name() else {
+            return ck(format!("{}: not a file path", path.display()));
+        };
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = dir {
+            fs::create_dir_all(dir).map_err(|e| io_err(e, "creating checkpoint directory", dir))?;
+        }
+        let mut tmp_name = file_name.to_os_string();
+        tmp_name.push(".tmp");
+        let tmp: PathBuf = path.with_file_name(tmp_name);
+
+        let write = || -> std::io::Result<()> {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
+            f.write_all(&bytes)?;
+            f.flush()?;
+            f.sync_all()
+        };
+        if let Err(e) = write() {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_err(e, "writing checkpoint", &tmp));
+        }
+        if let Err(e) = fs::rename(&tmp, path) {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_err(
+                e,
+                &format!("renaming {} over checkpoint", tmp.display()),
+                path,
+            ));
+        }
+        // Make the rename itself durable where directories can be synced (best effort).
+        #[cfg(unix)]
+        if let Ok(d) = File::open(dir.unwrap_or(Path::new("."))) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Reads a checkpoint written by [`Checkpoint::save`], refusing files that are missing,
+    /// truncated, not safetensors, not tagged with [`FORMAT`], or hold other dtypes than
+    /// F32 / I64 / U32.
+    pub fn load(path: &Path) -> Result<Checkpoint> {
+        let p = path.display();
+        let buf = match fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return ck(format!("{p}: no such checkpoint file"));
+            }
+            Err(e) => return Err(io_err(e, "reading checkpoint", path)),
+        };
+        let len = buf.len();
+        if len < 8 {
+            return ck(format!(
+                "{p}: {len} bytes is too short to be a safetensors file (truncated or not a safetensors file)"
+            ));
+        }
+        let n = u64::from_le_bytes(buf[..8].try_into().expect("8 bytes"));
+        if n > (len - 8) as u64 {
+            return ck(format!(
+                "{p}: header length {n} reaches beyond the end of the file ({len} bytes): \
+                 truncated or not a safetensors file"
+            ));
+        }
+        let (n, header) = SafeTensors::read_metadata(&buf).map_err(|e| {
+            let why = match e {
+                safetensors::SafeTensorError::MetadataIncompleteBuffer => {
+                    "the data section does not match the header".to_string()
+                }
+                e => e.to_string(),
+            };
+            Error::Checkpoint(format!("{p}: truncated or not a safetensors file ({why})"))
+        })?;
+
+        let metadata: BTreeMap<String, String> = header
+            .metadata()
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        match metadata.get("format") {
+            Some(f) if f == FORMAT => {}
+            Some(f) => {
+                return ck(format!(
+                    "{p}: not a wgpu-gan checkpoint (format {f:?}, expected {FORMAT:?})"
+                ))
+            }
+            None => {
+                return ck(format!(
+                    "{p}: not a wgpu-gan checkpoint (format metadata missing)"
+                ))
+            }
+        }
+
+        let data = &buf[8 + n..];
+        let mut entries = Vec::new();
+        for name in header.offset_keys() {
+            let info = header.info(&name).expect("name from offset_keys");
+            let (s, e) = info.data_offsets;
+            let bytes = &data[s..e];
+            let d = match info.dtype {
+                Dtype::F32 => Data::F32(decode(bytes, f32::from_le_bytes)),
+                Dtype::I64 => Data::I64(decode(bytes, i64::from_le_bytes)),
+                Dtype::U32 => Data::U32(decode(bytes, u32::from_le_bytes)),
+                other => return ck(format!(
+                    "{p}: tensor {name} has unsupported dtype {other:?} (F32, I64 and U32 only)"
+                )),
+            };
+            entries.push(Entry {
+                name,
+                shape: info.shape.clone(),
+                data: d,
+            });
+        }
+        Ok(Checkpoint { entries, metadata })
+    }
+
+    fn get(&self, name: &str, shape: &[usize], want: &str) -> Result<&Entry> {
+        let Some(e) = self.entries.iter().find(|e| e.name == name) else {
+            let mut names: Vec<&str> = self.entries.iter().map(|e| e.name.as_str()).collect();
+            names.sort_unstable();
+            let shown = if names.len() > 12 {
+                format!("{}, … ({} in all)", names[..12].join(", "), names.len())
+            } else {
+                names.join(", ")
+            };
+            return ck(format!(
+                "tensor {name} is missing from the checkpoint (it holds: {shown})"
+            ));
+        };
+        if dtype_name(&e.data) != want {
+            return ck(format!(
+                "tensor {name} has dtype {}, this model expects {want}",
+                dtype_name(&e.data)
+            ));
+        }
+        if e.shape != shape {
+            return ck(format!(
+                "tensor {name} has shape {:?}, this model expects {shape:?}",
+                e.shape
+            ));
+        }
+        Ok(e)
+    }
+
+    /// The f32 tensor `name`, which must have exactly `shape`.
+    pub fn f32(&self, name: &str, shape: &[usize]) -> Result<&[f32]> {
+        match &self.get(name, shape, "F32")?.data {
+            Data::F32(v) => Ok(v),
+            _ => unreachable!("dtype checked"),
+        }
+    }
+
+    /// The i64 tensor `name`, which must have exactly `shape`.
+    pub fn i64(&self, name: &str, shape: &[usize]) -> Result<&[i64]> {
+        match &self.get(name, shape, "I64")?.data {
+            Data::I64(v) => Ok(v),
+            _ => unreachable!("dtype checked"),
+        }
+    }
+
+    /// The u32 tensor `name`, which must have exactly `shape`.
+    pub fn u32(&self, name: &str, shape: &[usize]) -> Result<&[u32]> {
+        match &self.get(name, shape, "U32")?.data {
+            Data::U32(v) => Ok(v),
+            _ => unreachable!("dtype checked"),
+        }
+    }
+
+    /// The metadata value under `key`.
+    pub fn meta(&self, key: &str) -> Result<&str> {
+        self.metadata.get(key).map(String::as_str).ok_or_else(|| {
+            Error::Checkpoint(format!("metadata key {key} is missing from the checkpoint"))
+        })
+    }
+
+    /// Sets (or replaces) the metadata value under `key`.
+    pub fn set_meta(&mut self, key: &str, value: impl ToString) {
+        self.metadata.insert(key.to_string(), value.to_string());
+    }
+}

@@ -1,0 +1,242 @@
+//! Reader for the MNIST handwritten digits in their original IDX format.
+//!
+//! An IDX file is a big-endian header followed by raw bytes. Image files start with the magic
+//! number `0x00000803` and three `u32`s (item count, rows, columns), then `count·rows·cols` pixels
+//! (0 = background, 255 = ink), one byte each, image after image in row-major order. Label files
+//! start with `0x00000801` and the item count, then one byte per item (the digit, 0..=9).
+//!
+//! The four files of a split may be gzip-compressed (`train-images-idx3-ubyte.gz`, as distributed)
+//! or already unpacked (same name without `.gz`); the compressed name is tried first. Anything wrong
+//! with a file (missing, corrupt gzip, wrong magic, truncated, trailing bytes, counts that disagree,
+//! labels above 9) comes back as [`Error::Data`] with the file's path, what was found and what was
+//! expected.
+
+use crate::error::{Error, Result};
+use flate2::read::GzDecoder;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Magic number of an IDX file holding unsigned bytes in 3 dimensions (images).
+pub const IMAGES_MAGIC: u32 = 0x0000_0803;
+/// Magic number of an IDX file holding unsigned bytes in 1 dimension (labels).
+pub const LABELS_MAGIC: u32 = 0x0000_0801;
+
+/// Which half of MNIST to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// The `train-*` files.
+    Train,
+    /// The `t10k-*` files: held out, for evaluation only.
+    Test,
+}
+
+impl Split {
+    /// File names (without `.gz`) of the images and labels of this split.
+    pub fn file_names(self) -> (&'static str, &'static str) {
+        match self {
+            Split::Train => ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+            Split::Test => ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+        }
+    }
+}
+
+/// A set of labelled digits, pixels already scaled to [−1, 1].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mnist {
+    /// `count` images of `rows × cols` pixels, back to back, row-major; −1 is background (0) and
+    /// +1 full ink (255).
+    pub images: Vec<f32>,
+    /// One digit 0..=9 per image.
+    pub labels: Vec<u8>,
+    pub count: usize,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl Mnist {
+    /// Reads one split from `dir`. Pixels go from 0..=255 to `x / 127.5 − 1`, so that 0 maps to
+    /// exactly −1 and 255 to exactly +1.
+    pub fn load(dir: &Path, split: Split) -> Result<Mnist> {
+        if !dir.is_dir() {
+            return Err(Error::Data(format!(
+                "MNIST directory {} does not exist or is not a directory; {}",
+                dir.display(),
+                WHERE_HINT
+            )));
+        }
+        let (img_name, lbl_name) = split.file_names();
+        let img_path = find_file(dir, img_name)?;
+        let lbl_path = find_file(dir, lbl_name)?;
+        let img_what = img_path.display().to_string();
+        let lbl_what = lbl_path.display().to_string();
+
+        let (count, rows, cols, pixels) = parse_images(&read_maybe_gz(&img_path)?, &img_what)?;
+        let labels = parse_labels(&read_maybe_gz(&lbl_path)?, &lbl_what)?;
+        if labels.len() != count {
+            return Err(Error::Data(format!(
+                "{img_what} holds {count} images but {lbl_what} holds {} labels; \
+                 expected one label per image (are the files from different sets?)",
+                labels.len()
+            )));
+        }
+        let images = pixels.iter().map(|&p| p as f32 / 127.5 - 1.0).collect();
+        Ok(Mnist { images, labels, count, rows, cols })
+    }
+
+    /// Pixels per image, `rows · cols`.
+    pub fn dim(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// The `i`-th image's pixels (row-major). Panics if `i >= count`.
+    pub fn image(&self, i: usize) -> &[f32] {
+        assert!(i < self.count, "image index {i} out of range (count {})", self.count);
+        let d = self.dim();
+        &self.images[i * d..(i + 1) * d]
+    }
+
+    /// A copy of the first `n` items (all of them if `n >= count`), e.g. for quick tests.
+    pub fn take(&self, n: usize) -> Mnist {
+        let n = n.min(self.count);
+        Mnist {
+            images: self.images[..n * self.dim()].to_vec(),
+            labels: self.labels[..n].to_vec(),
+            count: n,
+            rows: self.rows,
+            cols: self.cols,
+        }
+    }
+}
+
+const WHERE_HINT: &str = "pass the directory holding the MNIST IDX files with the `--mnist-dir` flag \
+                          or set the `MNIST_DIR` environment variable";
+
+/// Chooses the directory to read MNIST from: `flag` (the `--mnist-dir` value) when given,
+/// otherwise the `MNIST_DIR` environment variable; with neither, an [`Error::Data`] that names both.
+pub fn resolve_dir(flag: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = flag {
+        return Ok(p.to_path_buf());
+    }
+    match std::env::var_os("MNIST_DIR") {
+        Some(v) if !v.is_empty() => Ok(PathBuf::from(v)),
+        _ => Err(Error::Data(format!("no MNIST directory given: {WHERE_HINT}"))),
+    }
+}
+
+/// `dir/name.gz` if it exists, else `dir/name`, else an error listing both.
+fn find_file(dir: &Path, name: &str) -> Result<PathBuf> {
+    let gz = dir.join(format!("{name}.gz"));
+    if gz.is_file() {
+        return Ok(gz);
+    }
+    let raw = dir.join(name);
+    if raw.is_file() {
+        return Ok(raw);
+    }
+    Err(Error::Data(format!(
+        "MNIST file not found in {}: looked for {name}.gz and {name}; {WHERE_HINT}",
+        dir.display()
+    )))
+}
+
+/// The file's bytes, gunzipped when its name ends in `.gz`.
+fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).map_err(|e| Error::Data(format!("{}: cannot read: {e}", path.display())))?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut out = Vec::new();
+        GzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(|e| {
+            Error::Data(format!("{}: not a valid gzip stream ({e}); expected a gzip-compressed IDX file", path.display()))
+        })?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+fn be_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+fn magic_hint(found: u32, expected: u32) -> &'static str {
+    match (found, expected) {
+        (LABELS_MAGIC, IMAGES_MAGIC) => "; is this the labels file?",
+        (IMAGES_MAGIC, LABELS_MAGIC) => "; is this the images file?",
+        (0x1f8b_0000..=0x1f8b_ffff, _) => "; it looks gzip-compressed, name it with a .gz suffix",
+        _ => "",
+    }
+}
+
+/// Checks the first four bytes (when there are four) against `expected`; a shorter input is left
+/// to the caller's header-length check.
+fn check_magic(bytes: &[u8], expected: u32, kind: &str, what: &str) -> Result<()> {
+    if bytes.len() < 4 {
+        return Ok(());
+    }
+    let magic = be_u32(bytes, 0);
+    if magic != expected {
+        return Err(Error::Data(format!(
+            "{what}: magic number 0x{magic:08x}, expected 0x{expected:08x} ({kind}){}",
+            magic_hint(magic, expected)
+        )));
+    }
+    Ok(())
+}
+
+/// Parses an (already decompressed) IDX image file. `what` names the source in error messages.
+/// Returns `(count, rows, cols, pixels)` with `pixels.len() == count · rows · cols`.
+pub fn parse_images(bytes: &[u8], what: &str) -> Result<(usize, usize, usize, Vec<u8>)> {
+    check_magic(bytes, IMAGES_MAGIC, "an IDX image file", what)?;
+    if bytes.len() < 16 {
+        return Err(Error::Data(format!(
+            "{what}: only {} bytes, expected at least the 16-byte IDX image header \
+             (magic 0x{IMAGES_MAGIC:08x}, count, rows, cols)",
+            bytes.len()
+        )));
+    }
+    let count = be_u32(bytes, 4) as usize;
+    let rows = be_u32(bytes, 8) as usize;
+    let cols = be_u32(bytes, 12) as usize;
+    if rows == 0 || cols == 0 {
+        return Err(Error::Data(format!(
+            "{what}: image size {rows}×{cols}, expected non-zero dimensions (28×28 for MNIST)"
+        )));
+    }
+    let body = &bytes[16..];
+    let expected = count.checked_mul(rows).and_then(|v| v.checked_mul(cols)).ok_or_else(|| {
+        Error::Data(format!("{what}: header claims {count} images of {rows}×{cols} pixels, which is absurdly large"))
+    })?;
+    if body.len() != expected {
+        let kind = if body.len() < expected { "truncated" } else { "trailing data" };
+        return Err(Error::Data(format!(
+            "{what}: {kind}: {} bytes of pixel data after the header, expected exactly {expected} \
+             ({count} images × {rows} rows × {cols} cols)",
+            body.len()
+        )));
+    }
+    Ok((count, rows, cols, body.to_vec()))
+}
+
+/// Parses an (already decompressed) IDX label file; every label must be a digit 0..=9.
+/// `what` names the source in error messages.
+pub fn parse_labels(bytes: &[u8], what: &str) -> Result<Vec<u8>> {
+    check_magic(bytes, LABELS_MAGIC, "an IDX label file", what)?;
+    if bytes.len() < 8 {
+        return Err(Error::Data(format!(
+            "{what}: only {} bytes, expected at least the 8-byte IDX label header (magic 0x{LABELS_MAGIC:08x}, count)",
+            bytes.len()
+        )));
+    }
+    let count = be_u32(bytes, 4) as usize;
+    let body = &bytes[8..];
+    if body.len() != count {
+        let kind = if body.len() < count { "truncated" } else { "trailing data" };
+        return Err(Error::Data(format!(
+            "{what}: {kind}: {} label bytes after the header, expected exactly {count} (the count in the header)",
+            body.len()
+        )));
+    }
+    if let Some((i, &l)) = body.iter().enumerate().find(|(_, &l)| l > 9) {
+        return Err(Error::Data(format!("{what}: label {l} at index {i}, expected a digit 0..=9")));
+    }
+    Ok(body.to_vec())
+}
