@@ -5,8 +5,9 @@
 //   linear_backward_weight  dy (N,OUT), x (N,IN)          -> dw (OUT,IN)   dw = dyᵀ x
 //   linear_backward_bias    dy (N,OUT)                    -> db (OUT)      db = Σ_n dy
 //
-// Gradients overwrite their buffer, or add into it when `accumulate` is 1 (weight and bias gradients
-// of a layer applied to two batches: a discriminator's real and generated passes).
+// Weight and bias gradients overwrite their buffer, or add into it when `accumulate` is 1 (a layer
+// applied to two batches: a discriminator's real and generated passes). Every kernel honours the
+// flag, so the host passes 0 for the forward pass and the input gradient.
 //
 // The three matrix products are register-blocked: each invocation owns a 4×4 block of outputs and
 // per step of the reduction loads 4 values of each operand for 16 multiply-adds (a one-output

@@ -30,6 +30,7 @@ pub mod error;
 pub mod gan;
 pub mod gpu;
 pub mod metrics;
+pub mod models;
 pub mod nn;
 pub mod optim;
 pub mod plot;

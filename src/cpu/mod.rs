@@ -242,3 +242,37 @@ pub fn gather_rows(table: &[f32], dim: usize, n: usize, seed: u32, stream: u32, 
     let idx: Vec<usize> = (0..n as u32).map(|j| rng::gather_source(j, n as u32, count, seed, stream, step, per_step) as usize).collect();
     (idx.iter().flat_map(|&i| table[i * dim..(i + 1) * dim].iter().copied()).collect(), idx)
 }
+
+// ---------------------------------------------------------------- classification
+
+/// Mean cross-entropy of softmax(logits) (n, classes) against `labels`, and the share of rows
+/// whose largest logit is the label.
+pub fn softmax_xent(logits: &[f32], labels: &[f32], classes: usize) -> (f32, f32) {
+    let n = labels.len();
+    let (mut loss, mut correct) = (0.0f64, 0usize);
+    for (r, &y) in labels.iter().enumerate() {
+        let row = &logits[r * classes..(r + 1) * classes];
+        let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+        let lse = m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+        loss += lse - row[y as usize] as f64;
+        let best = (0..classes).fold(0, |b, c| if row[c] > row[b] { c } else { b });
+        correct += (best == y as usize) as usize;
+    }
+    ((loss / n as f64) as f32, correct as f32 / n as f32)
+}
+
+/// logits (n, classes), labels (n) -> d(mean cross-entropy)/dlogits
+pub fn softmax_xent_backward(logits: &[f32], labels: &[f32], classes: usize) -> Vec<f32> {
+    let n = labels.len();
+    let mut out = vec![0.0; logits.len()];
+    for (r, &y) in labels.iter().enumerate() {
+        let row = &logits[r * classes..(r + 1) * classes];
+        let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+        let s: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
+        for c in 0..classes {
+            let p = (row[c] as f64 - m).exp() / s;
+            out[r * classes + c] = ((p - (c == y as usize) as u8 as f64) / n as f64) as f32;
+        }
+    }
+    out
+}

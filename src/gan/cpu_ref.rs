@@ -3,7 +3,7 @@
 use super::{DataSource, GanConfig, GanState, SAMPLE_STREAM};
 use crate::cpu;
 use crate::error::{Error, Result};
-use crate::nn::{CpuNet, Mode};
+use crate::nn::{CpuNet, Mode, Tape};
 use crate::optim::{lr_scale, CpuOptimizer};
 
 pub struct CpuGan {
@@ -16,6 +16,13 @@ pub struct CpuGan {
     /// Last step's statistics: D loss, mean D(x), mean D(G(z)), accuracies, G loss.
     pub d_stats: cpu::DStats,
     pub g_loss: f32,
+    /// The last generated batch (reused by the generator phase when `reuse_fake`).
+    fake: Vec<f32>,
+    /// Forward passes to backpropagate through instead of this reference's own, for the next
+    /// phase only: (discriminator slot, tape) and (generator slot, tape). Verification puts the
+    /// GPU's here, so that an activation sitting on a ReLU's kink, which rounding may put on
+    /// either side, is on the same side in both backward passes.
+    pub tapes: Option<(Vec<(usize, Tape)>, Vec<(usize, Tape)>)>,
 }
 
 impl CpuGan {
@@ -32,6 +39,8 @@ impl CpuGan {
             step: 0,
             d_stats: Default::default(),
             g_loss: 0.0,
+            fake: Vec::new(),
+            tapes: None,
         })
     }
 
@@ -68,24 +77,33 @@ impl CpuGan {
     }
 
     pub fn train_step(&mut self) {
+        for i in 0..self.cfg.k {
+            self.d_update(i, None);
+        }
+        self.g_phase(None);
+    }
+
+    /// Discriminator update `i` of the current step. `inputs` = (noise, real batch) replaces the
+    /// update's own draws (verification feeds it the GPU's, so that the comparison starts after
+    /// the random-number kernels, which are tested on their own).
+    pub fn d_update(&mut self, i: usize, inputs: Option<(Vec<f32>, Vec<f32>)>) {
         let c = self.cfg.clone();
         let (b, k, zd) = (c.batch, c.k as u32, c.z_dim());
         let sep = c.separate_passes();
-        let mut fake = Vec::new();
-        for i in 0..c.k {
-            let z = cpu::randn_fill(b * zd, c.seed, c.noise_stream(Some(i)), self.step);
-            fake = self.g.forward(&z, b);
-            let real = self.real_batch(i);
+        {
+            let (z, real) = inputs.unwrap_or_else(|| (cpu::randn_fill(b * zd, c.seed, c.noise_stream(Some(i)), self.step), self.real_batch(i)));
+            self.fake = self.g.forward(&z, b);
             let l = if sep {
                 let lr = self.d.run(1, &real, b, Mode::Train);
-                let mut l = self.d.run(0, &fake, b, Mode::Train);
+                let mut l = self.d.run(0, &self.fake, b, Mode::Train);
                 l.extend(lr);
                 l
             } else {
-                self.d.forward(&[fake.as_slice(), &real].concat(), 2 * b)
+                self.d.forward(&[self.fake.as_slice(), &real].concat(), 2 * b)
             };
             self.d_stats = cpu::gan_loss_d_forward(&l, b, c.loss);
             let dl = cpu::gan_loss_d_backward(&l, b, c.loss);
+            self.use_tapes();
             if sep {
                 self.d.backward_slot(1, &dl[b..], b, true, false);
                 self.d.backward_slot(0, &dl[..b], b, true, true);
@@ -94,13 +112,28 @@ impl CpuGan {
             }
             self.opt_d.step(&mut self.d.params, &self.d.grads, self.step * k + i as u32 + 1, c.clip_d, lr_scale(self.step, c.lr_decay_steps));
         }
-        if !c.reuse_fake {
-            let z = cpu::randn_fill(b * zd, c.seed, c.noise_stream(None), self.step);
-            fake = self.g.forward(&z, b);
+    }
+
+    fn use_tapes(&mut self) {
+        if let Some((d, g)) = self.tapes.take() {
+            d.into_iter().for_each(|(slot, t)| self.d.set_tape(slot, t));
+            g.into_iter().for_each(|(slot, t)| self.g.set_tape(slot, t));
         }
-        let l = self.d.forward(&fake, b);
+    }
+
+    /// The generator update that ends a step (and advances the step counter); `z` replaces its
+    /// own noise draw (unused when the config reuses the discriminator phase's batch).
+    pub fn g_phase(&mut self, z: Option<Vec<f32>>) {
+        let c = self.cfg.clone();
+        let (b, zd) = (c.batch, c.z_dim());
+        if !c.reuse_fake {
+            let z = z.unwrap_or_else(|| cpu::randn_fill(b * zd, c.seed, c.noise_stream(None), self.step));
+            self.fake = self.g.forward(&z, b);
+        }
+        let l = self.d.forward(&self.fake, b);
         self.g_loss = cpu::gan_loss_g_forward(&l, c.loss);
         let dl = cpu::gan_loss_g_backward(&l, c.loss);
+        self.use_tapes();
         let dx = self.d.backward(&dl, b, false);
         self.g.backward(&dx, b, true);
         self.opt_g.step(&mut self.g.params, &self.g.grads, self.step + 1, 0.0, lr_scale(self.step, c.lr_decay_steps));

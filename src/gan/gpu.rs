@@ -4,7 +4,7 @@ use super::{DataSource, GanConfig, GanState, SAMPLE_STREAM};
 use crate::cpu::DStats;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
-use crate::nn::{copy_range, GpuNet, Mode};
+use crate::nn::{copy_range, GpuNet, Mode, Tape};
 use crate::optim::GpuOptimizer;
 
 /// Uniform of `shaders/rng.wgsl`.
@@ -67,6 +67,10 @@ pub struct GpuGan {
     table: Tensor,
     stats: Tensor,
     step_program: Program,
+    /// The parts of a step (each discriminator update, the generator phase), for verifying each
+    /// against the CPU reference on its own.
+    d_updates: Vec<Program>,
+    g_phase: Program,
     /// Largest batch [`GpuGan::sample`] can produce in one go.
     pub sample_capacity: usize,
     z_sample: Tensor,
@@ -106,6 +110,8 @@ impl GpuGan {
             table,
             stats: Tensor::zeros(gpu, "stats", STATS_LEN)?,
             step_program: Program::default(),
+            d_updates: Vec::new(),
+            g_phase: Program::default(),
             sample_capacity,
             z_sample: Tensor::zeros(gpu, "z_sample", sample_capacity * zd)?,
             samples: Tensor::zeros(gpu, "samples", sample_capacity * dim)?,
@@ -117,7 +123,11 @@ impl GpuGan {
             opt_g,
             opt_d,
         };
-        gan.step_program = gan.build_step()?;
+        let mut step = gan.build_d_phase()?;
+        step.extend(gan.build_g_phase()?);
+        gan.step_program = step;
+        gan.d_updates = (0..gan.cfg.k).map(|i| gan.build_d_update(i)).collect::<Result<_>>()?;
+        gan.g_phase = gan.build_g_phase()?;
         Ok(gan)
     }
 
@@ -145,7 +155,17 @@ impl GpuGan {
         }
     }
 
-    fn build_step(&self) -> Result<Program> {
+    /// The k discriminator updates of a step.
+    fn build_d_phase(&self) -> Result<Program> {
+        let mut prog = Program::default();
+        for i in 0..self.cfg.k {
+            prog.extend(self.build_d_update(i)?);
+        }
+        Ok(prog)
+    }
+
+    /// Discriminator update i of a step.
+    fn build_d_update(&self, i: usize) -> Result<Program> {
         let (gpu, c) = (&self.gpu, &self.cfg);
         let b = c.batch;
         let nb = b as u32;
@@ -153,7 +173,7 @@ impl GpuGan {
         let (x, z) = (&self.x_d.buffer, &self.z.buffer);
         let mut prog = Program::default();
         let lp = LossParams { n_fake: nb, n_real: nb, kind: c.loss as u32, stat_offset: 0 };
-        for i in 0..c.k {
+        {
             prog.push(self.randn(&self.z, b * c.z_dim(), c.seed, c.noise_stream(Some(i)), &self.counter)?);
             prog.extend(self.g.forward(gpu, 0, z, x, b, Mode::Train)?);
             if sep {
@@ -179,6 +199,16 @@ impl GpuGan {
             }
             prog.extend(self.opt_d.step(gpu, &self.d.params, &self.d.grads, &self.counter.buffer, c.k as u32, i as u32, c.clip_d, c.lr_decay_steps)?);
         }
+        Ok(prog)
+    }
+
+    /// The generator update that ends a step (and advances the step counter).
+    fn build_g_phase(&self) -> Result<Program> {
+        let (gpu, c) = (&self.gpu, &self.cfg);
+        let b = c.batch;
+        let nb = b as u32;
+        let (x, z) = (&self.x_d.buffer, &self.z.buffer);
+        let mut prog = Program::default();
         if !c.reuse_fake {
             prog.push(self.randn(&self.z, b * c.z_dim(), c.seed, c.noise_stream(None), &self.counter)?);
             prog.extend(self.g.forward(gpu, 0, z, x, b, Mode::Train)?);
@@ -209,6 +239,46 @@ impl GpuGan {
             self.step_program.run(&self.gpu);
         }
         self.steps_done += n as u64;
+    }
+
+    /// Runs discriminator update `i` of the current step alone (for verification; a step is
+    /// updates 0..k then [`GpuGan::run_g_phase`]). Waits for the GPU.
+    pub fn run_d_update(&mut self, i: usize) -> Result<()> {
+        self.d_updates[i].run(&self.gpu);
+        self.gpu.wait()
+    }
+
+    /// Runs the generator phase that ends a step (for verification). Waits for the GPU.
+    pub fn run_g_phase(&mut self) -> Result<()> {
+        self.g_phase.run(&self.gpu);
+        self.steps_done += 1;
+        self.gpu.wait()
+    }
+
+    /// The forward passes of the last phase run, as the CPU reference keeps them: the
+    /// discriminator's (slot, tape) and, after a generator phase, the generator's.
+    pub fn read_tapes(&self, g_phase: bool) -> Result<(Vec<(usize, Tape)>, Vec<(usize, Tape)>)> {
+        let (gpu, b) = (&self.gpu, self.cfg.batch);
+        let x = self.x_d.read(gpu)?;
+        let mut d = Vec::new();
+        if g_phase {
+            d.push((0, self.d.read_tape(gpu, 0, &x, b)?));
+        } else if self.cfg.separate_passes() {
+            d.push((1, self.d.read_tape(gpu, 1, &self.x_real.read(gpu)?, b)?));
+            d.push((0, self.d.read_tape(gpu, 0, &x, b)?));
+        } else {
+            d.push((0, self.d.read_tape(gpu, 0, &x, 2 * b)?));
+        }
+        let g = if g_phase { vec![(0, self.g.read_tape(gpu, 0, &self.z.read(gpu)?, b)?)] } else { vec![] };
+        Ok((d, g))
+    }
+
+    /// The random inputs of the last phase run: the noise z (batch, z_dim) and the real batch
+    /// (batch, dim; meaningful after a discriminator update).
+    pub fn read_inputs(&self) -> Result<(Vec<f32>, Vec<f32>)> {
+        let (b, dim) = (self.cfg.batch, self.cfg.data.dim());
+        let real = if self.cfg.separate_passes() { self.x_real.read(&self.gpu)? } else { self.x_d.read(&self.gpu)?[b * dim..].to_vec() };
+        Ok((self.z.read(&self.gpu)?, real))
     }
 
     /// Number of dispatches in one training step.

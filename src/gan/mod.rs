@@ -19,10 +19,13 @@
 //! mixture data from stream 2i+1 (image data: draw i of the step, in epoch order); the generator
 //! phase draws from stream 2k.
 
+mod ckpt;
 mod cpu_ref;
 mod gpu;
+pub mod images;
 mod verify;
 
+pub use ckpt::{load_checkpoint, save_checkpoint};
 pub use cpu_ref::CpuGan;
 pub use gpu::{GpuGan, LossParams, RngParams, Stats};
 pub use verify::{verify, Agreement, Verification};

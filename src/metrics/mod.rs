@@ -6,6 +6,7 @@
 //! the modes holding at least 1 % of the high-quality samples, reported beside it, never instead.
 //! The reverse KL is KL(q ‖ uniform) where q is the histogram of high-quality samples over modes.
 
+pub mod classifier;
 pub mod fid;
 
 use crate::data::Mixture;

@@ -2,7 +2,8 @@
 //! activation buffers allocated once for a maximum batch, and programs (forward, backward) built
 //! for a given batch.
 
-use super::{check_params, Act, Layer, Mode, NetSpec};
+use super::{check_params, Act, Layer, Mode, NetSpec, Tape};
+use crate::cpu::BnSaved;
 use crate::cpu::ConvShape;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
@@ -254,8 +255,10 @@ impl GpuNet {
                         prog.push(Dispatch::new(gpu, &k, pb, &[dy, db.unwrap()], Some(out as u32))?);
                     }
                     if let Some(dx) = dx {
+                        // The input gradient is this pass's alone: never accumulated.
+                        let p = LinearParams { accumulate: 0, ..p };
                         let k = gpu.kernel("linear", "linear_backward_input")?;
-                        prog.push(Dispatch::new(gpu, &k, pb, &[w.unwrap(), dy, dx], Some(blocks4(n, inp)))?);
+                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[w.unwrap(), dy, dx], Some(blocks4(n, inp)))?);
                     }
                 }
                 Layer::Conv2d(c) => {
@@ -321,6 +324,28 @@ impl GpuNet {
     /// Reads every parameter back (in [`NetSpec::param_names`] order).
     pub fn read_params(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
         self.params.iter().map(|t| t.read(gpu)).collect()
+    }
+
+    /// Reads back the training-mode pass kept in `slot` at batch `n` whose input was `input`.
+    pub fn read_tape(&self, gpu: &Gpu, slot: usize, input: &[f32], n: usize) -> Result<Tape> {
+        self.check(n, slot)?;
+        let mut inputs = vec![input[..n * self.spec.in_dim()].to_vec()];
+        for (i, t) in self.acts[slot].iter().enumerate() {
+            inputs.push(t.read(gpu)?[..n * self.widths[i]].to_vec());
+        }
+        let mut bn = Vec::new();
+        let mut k = 0;
+        for l in &self.spec.layers {
+            bn.push(match l {
+                Layer::BatchNorm(b) => {
+                    let v = self.bn_saved[slot][k].read(gpu)?;
+                    k += 1;
+                    Some(BnSaved { mean: v[..b.c].to_vec(), invstd: v[b.c..2 * b.c].to_vec() })
+                }
+                _ => None,
+            });
+        }
+        Ok(Tape { n, inputs, bn })
     }
 
     /// Reads the BatchNorm running statistics back.

@@ -250,6 +250,21 @@ impl NetSpec {
         v
     }
 
+    /// Whether parameter `i` (in [`NetSpec::param_names`] order) is the bias of a layer whose
+    /// output goes straight into a batch norm: batch norm subtracts every per-channel shift, so its
+    /// gradient is zero in exact arithmetic and rounding noise in practice.
+    pub fn structurally_zero(&self, i: usize) -> bool {
+        let mut k = 0;
+        for (li, l) in self.layers.iter().enumerate() {
+            let n = l.param_shapes().len();
+            if i < k + n {
+                return i == k + 1 && !matches!(l, Layer::BatchNorm(_)) && matches!(self.layers.get(li + 1), Some(Layer::BatchNorm(_)));
+            }
+            k += n;
+        }
+        false
+    }
+
     /// The BatchNorm layers: (layer index, spec). Each keeps running statistics (mean c, var c).
     pub fn batchnorms(&self) -> Vec<(usize, BnSpec)> {
         self.layers.iter().enumerate().filter_map(|(i, l)| if let Layer::BatchNorm(b) = l { Some((i, *b)) } else { None }).collect()
@@ -312,12 +327,13 @@ pub enum Mode {
     Eval,
 }
 
-/// What one forward pass keeps for its backward pass.
+/// What one forward pass keeps for its backward pass: each layer's input and each batch norm's
+/// statistics.
 #[derive(Clone, Debug, Default)]
-struct Tape {
-    n: usize,
-    inputs: Vec<Vec<f32>>,
-    bn: Vec<Option<BnSaved>>,
+pub struct Tape {
+    pub n: usize,
+    pub inputs: Vec<Vec<f32>>,
+    pub bn: Vec<Option<BnSaved>>,
 }
 
 /// The reference network: plain loops from [`crate::cpu`].
@@ -391,6 +407,15 @@ impl CpuNet {
         }
         self.tapes[slot] = tape;
         h
+    }
+
+    /// Replaces the pass kept in `slot` (verification: backpropagating through another
+    /// implementation's forward activations, see `gan::verify`).
+    pub fn set_tape(&mut self, slot: usize, tape: Tape) {
+        if self.tapes.len() <= slot {
+            self.tapes.resize(slot + 1, Tape::default());
+        }
+        self.tapes[slot] = tape;
     }
 
     /// What each layer received in the last forward pass of slot 0.

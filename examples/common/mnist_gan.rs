@@ -1,0 +1,126 @@
+//! The command line shared by `dcgan_mnist` (R2) and `mlp_gan_mnist` (R5).
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use wgpu_gan::data::mnist::{resolve_dir, Mnist, Split};
+use wgpu_gan::gan::images::{train, RunOptions};
+use wgpu_gan::gan::{verify, GanConfig, Table};
+use wgpu_gan::gpu::Gpu;
+use wgpu_gan::nn::Mode;
+
+#[derive(Parser)]
+pub struct Args {
+    /// Directory with the MNIST IDX files (train-images-idx3-ubyte[.gz], …); default $MNIST_DIR.
+    #[arg(long)]
+    pub mnist_dir: Option<PathBuf>,
+    /// Epochs over the training split (iterations = epochs · images / batch), unless --iters is given.
+    #[arg(long, default_value_t = 20)]
+    pub epochs: usize,
+    #[arg(long)]
+    pub iters: Option<usize>,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u32,
+    /// Output directory (sample grids, loss log and curve, checkpoint).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, default_value_t = 250)]
+    pub sample_every: usize,
+    #[arg(long, default_value_t = 250)]
+    pub checkpoint_every: usize,
+    #[arg(long, default_value_t = 10)]
+    pub log_every: usize,
+    /// Continue from a checkpoint written by an earlier run (same model and optimizers).
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// BatchNorm statistics for the sample grids: "batch" (of the 64 grid samples) or "running".
+    #[arg(long, default_value = "batch")]
+    pub grid_bn: String,
+    /// Instead of training: a few steps on the GPU and on the CPU reference at a small batch,
+    /// compared; exits non-zero when they differ by more than the tolerance.
+    #[arg(long)]
+    pub verify: bool,
+    #[arg(long, default_value_t = 3)]
+    pub verify_steps: usize,
+    #[arg(long, default_value_t = 8)]
+    pub verify_batch: usize,
+    #[arg(long, default_value_t = 1e-4)]
+    pub tolerance: f32,
+}
+
+pub fn main_with(name: &str, make: fn(Arc<Table>) -> GanConfig) -> ExitCode {
+    let a = Args::parse();
+    match run(name, make, &a) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn bn_mode(s: &str) -> wgpu_gan::Result<Mode> {
+    match s {
+        "batch" => Ok(Mode::BatchStats),
+        "running" => Ok(Mode::Eval),
+        other => Err(wgpu_gan::Error::Shape(format!("--grid-bn takes \"batch\" or \"running\", not {other:?}"))),
+    }
+}
+
+fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args) -> wgpu_gan::Result<ExitCode> {
+    let dir = resolve_dir(a.mnist_dir.as_deref())?;
+    let train_set = Mnist::load(&dir, Split::Train)?;
+    println!("MNIST: {} training images from {}", train_set.count, dir.display());
+    let table = Arc::new(Table::new(train_set.images, train_set.rows * train_set.cols)?);
+    let mut cfg = make(table);
+    cfg.batch = a.batch;
+    cfg.seed = a.seed;
+    let gpu = Gpu::new()?;
+    println!("adapter: {}", gpu.describe());
+    if a.verify {
+        cfg.batch = a.verify_batch;
+        println!("verify: {} steps at batch {} on the GPU and on the CPU reference", a.verify_steps, cfg.batch);
+        let v = verify(&gpu, &cfg, a.verify_steps, cfg.batch, 5)?;
+        println!("{v}");
+        let ok = v.passed(a.tolerance);
+        println!("{}: judged {:.2e}, tolerance {:.0e}", if ok { "verify: PASS" } else { "verify: FAIL" }, v.judged(), a.tolerance);
+        return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+    let iters = a.iters.unwrap_or(a.epochs * train_set.count / a.batch);
+    let opts = RunOptions {
+        out: a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(name)),
+        iters,
+        sample_every: a.sample_every,
+        checkpoint_every: a.checkpoint_every,
+        log_every: a.log_every,
+        resume: a.resume.clone(),
+        grid: 64,
+        grid_seed: 7,
+        grid_mode: bn_mode(&a.grid_bn)?,
+        image_hw: (train_set.rows, train_set.cols),
+    };
+    println!(
+        "{name}: {iters} iterations at batch {} ({:.1} epochs), {:?} loss, k {}, G {:?}, D {:?}",
+        cfg.batch,
+        (iters * cfg.batch) as f64 / train_set.count as f64,
+        cfg.loss,
+        cfg.k,
+        cfg.opt_g,
+        cfg.opt_d
+    );
+    let t0 = std::time::Instant::now();
+    let (gan, _, start) = train(&gpu, cfg, &opts)?;
+    let secs = t0.elapsed().as_secs_f64();
+    let ran = iters - start;
+    println!("{ran} iterations in {:.0} s ({:.3} s per iteration)", secs, secs / ran.max(1) as f64);
+    let s = gan.stats()?;
+    println!(
+        "M4 at the end: D(x) {:.3}, D(G(z)) {:.3}, D accuracy on real {:.1}%, on fake {:.1}%; losses D {:.4}, G {:.4}",
+        s.d.d_real, s.d.d_fake, 100.0 * s.d.acc_real, 100.0 * s.d.acc_fake, s.d.loss, s.g_loss
+    );
+    println!("wrote {0}/samples_final.png, {0}/loss_curve.png, {0}/losses.csv, {0}/checkpoint.safetensors", opts.out.display());
+    Ok(ExitCode::SUCCESS)
+}

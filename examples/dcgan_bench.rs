@@ -1,0 +1,90 @@
+//! Times R2 (DCGAN-MNIST) training iterations on the GPU — one D phase (G forward, D on real and on
+//! generated, D backward, Adam) and one G phase (D forward, D backward to its input, G backward,
+//! Adam) — after warm-up, and prints one RESULT line per batch size in the format of
+//! ../shared/bench/torch_dcgan.py, the PyTorch anchor to run beside it on the same machine.
+//! Like the anchor it times compute, not data loading: the real batch is drawn from a table of
+//! random images held on the GPU.
+//!
+//!     cargo run --release --example dcgan_bench -- --batches 64,256,1024
+
+use clap::Parser;
+use std::sync::Arc;
+use std::time::Instant;
+use wgpu_gan::gan::{GanConfig, GpuGan, Table};
+use wgpu_gan::gpu::Gpu;
+
+#[derive(Parser)]
+#[command(about = "Time R2 DCGAN-MNIST training iterations on the GPU")]
+struct Args {
+    #[arg(long, default_value = "64,256,1024")]
+    batches: String,
+    /// Timed iterations per batch size (each synchronised; the median is reported).
+    #[arg(long, default_value_t = 20)]
+    iters: usize,
+    /// Untimed iterations first (pipeline compilation, first submissions).
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Also time each kernel of one step on its own (one submission each) and print the totals.
+    #[arg(long)]
+    profile: bool,
+}
+
+/// Multiply-adds of one R2 iteration per sample (SPEC.md: about 163 MFLOP).
+const FLOP_PER_SAMPLE: f64 = 163e6;
+
+fn main() -> wgpu_gan::Result<()> {
+    let a = Args::parse();
+    let gpu = Gpu::new()?;
+    println!("adapter: {}", gpu.describe());
+    for b in a.batches.split(',') {
+        let batch: usize = b.trim().parse().map_err(|_| wgpu_gan::Error::Shape(format!("bad batch size {b:?}")))?;
+        let rows: Vec<f32> = wgpu_gan::rng::uniform_fill(1, 1, 2048 * 784, -1.0, 1.0);
+        let mut cfg = GanConfig::r2(Arc::new(Table::new(rows, 784)?));
+        cfg.batch = batch;
+        let (g, d) = cfg.init_params();
+        let mut gan = GpuGan::new(&gpu, cfg, &g, &d, 1)?;
+        gan.train_steps(a.warmup.max(1));
+        gan.stats()?;
+        let mut times: Vec<f64> = (0..a.iters.max(1))
+            .map(|_| {
+                let t = Instant::now();
+                gan.train_steps(1);
+                gan.gpu.wait().expect("device lost");
+                t.elapsed().as_secs_f64()
+            })
+            .collect();
+        gan.stats()?; // fails if training produced NaN: never time garbage
+        if a.profile {
+            let mut by_kernel: Vec<(String, f64, usize)> = Vec::new();
+            let prof = gan.step_program().profile(&gpu)?;
+            if std::env::var_os("PROFILE_EACH").is_some() {
+                for (i, (name, t)) in prof.iter().enumerate() {
+                    println!("  #{i:<3} {name:<40} {:>9.2} ms", t * 1e3);
+                }
+            }
+            for (name, t) in prof {
+                match by_kernel.iter_mut().find(|e| e.0 == name) {
+                    Some(e) => {
+                        e.1 += t;
+                        e.2 += 1;
+                    }
+                    None => by_kernel.push((name, t, 1)),
+                }
+            }
+            by_kernel.sort_by(|a, b| b.1.total_cmp(&a.1));
+            for (name, t, count) in by_kernel {
+                println!("  {name:<40} {count:>3}x  {:>9.2} ms", t * 1e3);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let dt = times[times.len() / 2];
+        println!(
+            "RESULT system=wgpu-gan model=R2 batch={batch} ms_per_iter={:.3} img_per_s={:.0} gflop_per_s={:.1} dispatches={}",
+            dt * 1e3,
+            batch as f64 / dt,
+            FLOP_PER_SAMPLE * batch as f64 / dt / 1e9,
+            gan.dispatches_per_step()
+        );
+    }
+    Ok(())
+}

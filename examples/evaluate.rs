@@ -1,0 +1,116 @@
+//! Scores a generator checkpoint with FID-MNIST (M2): the Fréchet distance between the penultimate
+//! features of a LeNet-style classifier (trained here with this crate's kernels, or loaded) for
+//! 2,000 generated digits and the 2,000 held-out digits, printed beside the floor (2,000 training
+//! digits against the same held-out ones). Also prints the classifier's held-out accuracy and how
+//! the generated digits spread over the ten classes, for both BatchNorm sampling modes.
+//!
+//!     cargo run --release --example evaluate -- --checkpoint out/dcgan_mnist/checkpoint.safetensors
+//!     cargo run --release --example evaluate -- --model r5 --checkpoint out/mlp_gan_mnist/checkpoint.safetensors
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use wgpu_gan::data::mnist::{resolve_dir, Mnist, Split};
+use wgpu_gan::gan::{load_checkpoint, GanConfig, GpuGan, Table};
+use wgpu_gan::gpu::Gpu;
+use wgpu_gan::metrics::classifier::{fid_mnist, Classifier, TrainSettings, CLASSES};
+use wgpu_gan::nn::Mode;
+use wgpu_gan::plot;
+
+#[derive(Parser)]
+#[command(about = "FID-MNIST of a generator checkpoint, beside the train-vs-held-out floor")]
+struct Args {
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// r2 (dcgan_mnist) or r5 (mlp_gan_mnist).
+    #[arg(long, default_value = "r2")]
+    model: String,
+    #[arg(long)]
+    mnist_dir: Option<PathBuf>,
+    /// Classifier weights: loaded if the file exists, otherwise trained and saved there.
+    #[arg(long, default_value = "out/classifier.safetensors")]
+    classifier: PathBuf,
+    #[arg(long, default_value_t = 8)]
+    classifier_epochs: usize,
+    /// Generated digits (keep 2000 to compare with the floor and with published figures).
+    #[arg(long, default_value_t = 2000)]
+    n: usize,
+    /// Where to write a 10×10 grid of the scored samples.
+    #[arg(long)]
+    grid: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    match run(&Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(a: &Args) -> wgpu_gan::Result<()> {
+    let dir = resolve_dir(a.mnist_dir.as_deref())?;
+    let train = Mnist::load(&dir, Split::Train)?;
+    let test = Mnist::load(&dir, Split::Test)?;
+    let gpu = Gpu::new()?;
+    println!("adapter: {}", gpu.describe());
+    let clf = if a.classifier.exists() {
+        println!("classifier: loaded {}", a.classifier.display());
+        Classifier::load(&a.classifier)?
+    } else {
+        let s = TrainSettings { epochs: a.classifier_epochs, ..Default::default() };
+        println!("classifier: training LeNet for {} epochs on {} digits ({} iterations)…", s.epochs, train.count, s.epochs * train.count / s.batch);
+        let t0 = std::time::Instant::now();
+        let c = Classifier::train(&gpu, &train.images, &train.labels, s, &mut |i, n| {
+            if i % 500 == 0 || i == n {
+                println!("  {i}/{n} iterations, {:.0} s", t0.elapsed().as_secs_f64());
+            }
+        })?;
+        c.save(&a.classifier)?;
+        println!("classifier: saved {}", a.classifier.display());
+        c
+    };
+    let acc = clf.accuracy(&gpu, &test.images, &test.labels)?;
+    println!("classifier accuracy on the {} held-out digits: {:.2}%", test.count, 100.0 * acc);
+    let n = a.n.min(test.count).min(train.count);
+    let dim = train.rows * train.cols;
+    let held_out = &test.images[..n * dim];
+    let floor = fid_mnist(&gpu, &clf, &train.images[..n * dim], held_out)?;
+    println!("FID-MNIST floor ({n} training digits vs {n} held-out): {floor:.2}");
+
+    let table = Arc::new(Table::new(train.images.clone(), dim)?);
+    let cfg = match a.model.as_str() {
+        "r2" => GanConfig::r2(table),
+        "r5" => GanConfig::r5(table),
+        other => return Err(wgpu_gan::Error::Shape(format!("--model takes r2 or r5, not {other:?}"))),
+    };
+    let (state, seed) = load_checkpoint(&a.checkpoint, &cfg)?;
+    let (g0, d0) = cfg.init_params();
+    let chunk = 64;
+    let mut gan = GpuGan::new(&gpu, GanConfig { seed, ..cfg }, &g0, &d0, chunk)?;
+    gan.load_state(&state)?;
+    println!("generator: {} at iteration {}", a.checkpoint.display(), state.step);
+    for (mode, what) in [(Mode::BatchStats, "batch statistics (64 per batch)"), (Mode::Eval, "running statistics")] {
+        let mut imgs = Vec::with_capacity(n * dim);
+        for c in 0..n.div_ceil(chunk) {
+            imgs.extend(gan.sample(chunk, 10_000 + c as u32, mode)?);
+        }
+        imgs.truncate(n * dim);
+        let fid = fid_mnist(&gpu, &clf, &imgs, held_out)?;
+        let mut hist = [0usize; CLASSES];
+        for p in clf.predict(&gpu, &imgs)? {
+            hist[p as usize] += 1;
+        }
+        let covered = hist.iter().filter(|&&h| h * 100 >= n).count();
+        println!("FID-MNIST, BatchNorm with {what}: {fid:.2}   (floor {floor:.2}; {n} generated vs {n} held-out)");
+        println!("  classes of the generated digits: {hist:?} ({covered}/10 classes with ≥ 1 %)");
+        if let (Some(path), Mode::BatchStats) = (&a.grid, mode) {
+            plot::save_png(&plot::image_grid(&imgs, 100.min(n), train.rows, train.cols, 10, 2), path)?;
+            println!("  wrote {}", path.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! A training run's state as a safetensors checkpoint ([`crate::checkpoint`]), with the names a
+//! PyTorch user would look for: `G.0.weight`, `D.3.running_mean`, `D.3.num_batches_tracked`
+//! (indices as in an `nn.Sequential` of the same layers), and the optimizer moments as
+//! `optimizer_G.0.weight.exp_avg` / `.exp_avg_sq` (Adam), `.momentum_buffer` (SGD), `.square_avg`
+//! (RMSprop). The random-number state is the pair (seed, step): every draw is a pure function of
+//! it (counter-based generator), so the metadata holds both, and the step also as a tensor.
+//! Loading checks that the checkpoint was written for the same architectures and optimizers.
+
+use super::{GanConfig, GanState};
+use crate::checkpoint::Checkpoint;
+use crate::error::{Error, Result};
+use crate::nn::NetSpec;
+use crate::optim::Optimizer;
+use std::path::Path;
+
+fn state_names(opt: &Optimizer) -> &'static [&'static str] {
+    match opt {
+        Optimizer::Adam { .. } => &["exp_avg", "exp_avg_sq"],
+        Optimizer::Sgd { .. } => &["momentum_buffer"],
+        Optimizer::RmsProp { .. } => &["square_avg"],
+    }
+}
+
+impl GanConfig {
+    /// Training-mode forward passes per step through each network's batch norms (PyTorch's
+    /// `num_batches_tracked` advances once per pass).
+    fn passes_per_step(&self) -> (i64, i64) {
+        let k = self.k as i64;
+        let g = k + if self.reuse_fake { 0 } else { 1 };
+        let d = if self.separate_passes() { 2 * k + 1 } else { k + 1 };
+        (g, d)
+    }
+}
+
+fn push_net(ck: &mut Checkpoint, prefix: &str, spec: &NetSpec, params: &[Vec<f32>], running: &[Vec<f32>], passes: i64) {
+    for ((name, shape), p) in spec.param_names().iter().zip(params) {
+        ck.push_f32(&format!("{prefix}.{name}"), shape, p);
+    }
+    for ((i, b), r) in spec.batchnorms().iter().zip(running) {
+        ck.push_f32(&format!("{prefix}.{i}.running_mean"), &[b.c], &r[..b.c]);
+        ck.push_f32(&format!("{prefix}.{i}.running_var"), &[b.c], &r[b.c..]);
+        ck.push_i64(&format!("{prefix}.{i}.num_batches_tracked"), &[], &[passes]);
+    }
+}
+
+fn push_opt(ck: &mut Checkpoint, prefix: &str, spec: &NetSpec, opt: &Optimizer, state: &[Vec<Vec<f32>>]) {
+    for ((name, shape), s) in spec.param_names().iter().zip(state) {
+        for (sn, v) in state_names(opt).iter().zip(s) {
+            ck.push_f32(&format!("optimizer_{prefix}.{name}.{sn}"), shape, v);
+        }
+    }
+}
+
+fn read_net(ck: &Checkpoint, prefix: &str, spec: &NetSpec) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
+    let params = spec.param_names().iter().map(|(name, shape)| ck.f32(&format!("{prefix}.{name}"), shape).map(<[f32]>::to_vec)).collect::<Result<_>>()?;
+    let running = spec
+        .batchnorms()
+        .iter()
+        .map(|(i, b)| Ok([ck.f32(&format!("{prefix}.{i}.running_mean"), &[b.c])?, ck.f32(&format!("{prefix}.{i}.running_var"), &[b.c])?].concat()))
+        .collect::<Result<_>>()?;
+    Ok((params, running))
+}
+
+fn read_opt(ck: &Checkpoint, prefix: &str, spec: &NetSpec, opt: &Optimizer) -> Result<Vec<Vec<Vec<f32>>>> {
+    spec.param_names()
+        .iter()
+        .map(|(name, shape)| state_names(opt).iter().map(|sn| ck.f32(&format!("optimizer_{prefix}.{name}.{sn}"), shape).map(<[f32]>::to_vec)).collect())
+        .collect()
+}
+
+/// What must match between a checkpoint and the model loading it.
+fn fingerprint(cfg: &GanConfig) -> [(&'static str, String); 4] {
+    [
+        ("generator", format!("{:?}", cfg.generator.layers)),
+        ("discriminator", format!("{:?}", cfg.discriminator.layers)),
+        ("optimizer_G", format!("{:?}", cfg.opt_g)),
+        ("optimizer_D", format!("{:?}", cfg.opt_d)),
+    ]
+}
+
+/// Writes `state` of a run of `cfg` to `path` atomically.
+pub fn save_checkpoint(path: &Path, cfg: &GanConfig, state: &GanState) -> Result<()> {
+    let mut ck = Checkpoint::new();
+    let (gp, dp) = cfg.passes_per_step();
+    let step = state.step as i64;
+    push_net(&mut ck, "G", &cfg.generator, &state.g, &state.g_running, gp * step);
+    push_net(&mut ck, "D", &cfg.discriminator, &state.d, &state.d_running, dp * step);
+    push_opt(&mut ck, "G", &cfg.generator, &cfg.opt_g, &state.opt_g);
+    push_opt(&mut ck, "D", &cfg.discriminator, &cfg.opt_d, &state.opt_d);
+    ck.push_i64("step", &[], &[step]);
+    ck.push_u32("rng.seed_step", &[2], &[cfg.seed, state.step]);
+    for (k, v) in fingerprint(cfg) {
+        ck.set_meta(k, v);
+    }
+    ck.set_meta("step", state.step);
+    ck.set_meta("seed", cfg.seed);
+    ck.set_meta("loss", format!("{:?}", cfg.loss));
+    ck.set_meta("batch", cfg.batch);
+    ck.set_meta("rng", "counter-based PCG4D: every draw is a function of (seed, stream, step, index); state = (seed, step)");
+    ck.save(path)
+}
+
+/// Reads a checkpoint written by [`save_checkpoint`] for a run of `cfg`. The seed comes back in
+/// the second value; a checkpoint for other architectures or optimizers is refused.
+pub fn load_checkpoint(path: &Path, cfg: &GanConfig) -> Result<(GanState, u32)> {
+    let ck = Checkpoint::load(path)?;
+    for (k, want) in fingerprint(cfg) {
+        let got = ck.meta(k)?;
+        if got != want {
+            return Err(Error::Checkpoint(format!("{}: written for {k} {got}, but this run has {want}", path.display())));
+        }
+    }
+    let (g, g_running) = read_net(&ck, "G", &cfg.generator)?;
+    let (d, d_running) = read_net(&ck, "D", &cfg.discriminator)?;
+    let rng = ck.u32("rng.seed_step", &[2])?;
+    let step = ck.i64("step", &[])?[0];
+    if step < 0 || step as u64 != rng[1] as u64 {
+        return Err(Error::Checkpoint(format!("{}: step {step} and RNG step {} disagree", path.display(), rng[1])));
+    }
+    let state = GanState {
+        opt_g: read_opt(&ck, "G", &cfg.generator, &cfg.opt_g)?,
+        opt_d: read_opt(&ck, "D", &cfg.discriminator, &cfg.opt_d)?,
+        g,
+        d,
+        g_running,
+        d_running,
+        step: rng[1],
+    };
+    Ok((state, rng[0]))
+}

@@ -1,0 +1,157 @@
+//! The training loop of the MNIST examples (`dcgan_mnist`, `mlp_gan_mnist`): progress bar, loss
+//! log and curve, sample grids from fixed noise, checkpoints and resuming.
+
+use super::{load_checkpoint, save_checkpoint, GanConfig, GpuGan, Stats};
+use crate::error::{Error, Result};
+use crate::gpu::Gpu;
+use crate::nn::Mode;
+use crate::plot;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Where and how often a run writes what it writes.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub out: PathBuf,
+    /// Total iterations (a resumed run continues up to this number).
+    pub iters: usize,
+    /// Write a sample grid every this many iterations (and at the end).
+    pub sample_every: usize,
+    /// Write `checkpoint.safetensors` every this many iterations (and at the end).
+    pub checkpoint_every: usize,
+    /// Read the losses every this many iterations (each read waits for the GPU).
+    pub log_every: usize,
+    pub resume: Option<PathBuf>,
+    /// Samples in a grid (a square number looks best) and the seed of their fixed noise.
+    pub grid: usize,
+    pub grid_seed: u32,
+    /// Batch normalisation statistics for the grids.
+    pub grid_mode: Mode,
+    /// Image height and width of a sample.
+    pub image_hw: (usize, usize),
+}
+
+/// One row of the loss log.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LogRow {
+    pub step: u64,
+    pub stats: Stats,
+    pub secs: f64,
+}
+
+const CSV_HEADER: &str = "step,d_loss,g_loss,d_real,d_fake,acc_real,acc_fake,seconds";
+
+fn csv_row(r: &LogRow) -> String {
+    let s = &r.stats;
+    format!("{},{},{},{},{},{},{},{:.3}", r.step, s.d.loss, s.g_loss, s.d.d_real, s.d.d_fake, s.d.acc_real, s.d.acc_fake, r.secs)
+}
+
+fn parse_csv(text: &str, up_to: u64) -> Vec<LogRow> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let v: Vec<f64> = l.split(',').map(|x| x.parse().ok()).collect::<Option<_>>()?;
+            (v.len() == 8 && v[0] as u64 <= up_to).then(|| LogRow {
+                step: v[0] as u64,
+                stats: Stats {
+                    d: crate::cpu::DStats { loss: v[1] as f32, d_real: v[3] as f32, d_fake: v[4] as f32, acc_real: v[5] as f32, acc_fake: v[6] as f32 },
+                    g_loss: v[2] as f32,
+                },
+                secs: v[7],
+            })
+        })
+        .collect()
+}
+
+/// The loss curve: both losses and the mean D outputs against the iteration.
+pub fn loss_curve(rows: &[LogRow], path: &Path) -> Result<()> {
+    let xs: Vec<f32> = rows.iter().map(|r| r.step as f32).collect();
+    let col = |f: fn(&Stats) -> f32| rows.iter().map(|r| f(&r.stats)).collect::<Vec<f32>>();
+    let (dl, gl, dx, dgz) = (col(|s| s.d.loss), col(|s| s.g_loss), col(|s| s.d.d_real), col(|s| s.d.d_fake));
+    let img = plot::line_chart(&xs, &[("loss D", &dl), ("loss G", &gl), ("D(x)", &dx), ("D(G(z))", &dgz)], 720, 360);
+    plot::save_png(&img, path)
+}
+
+/// A grid of `opts.grid` samples from the fixed noise, as a PNG.
+pub fn sample_grid(gan: &GpuGan, opts: &RunOptions, path: &Path) -> Result<()> {
+    let (h, w) = opts.image_hw;
+    let n = opts.grid.min(gan.sample_capacity);
+    let imgs = gan.sample(n, opts.grid_seed, opts.grid_mode)?;
+    let cols = (n as f64).sqrt().ceil() as usize;
+    plot::save_png(&plot::image_grid(&imgs, n, h, w, cols, 2), path)
+}
+
+/// Trains `cfg` (from a checkpoint when `opts.resume` is set) up to `opts.iters` iterations.
+/// Returns the trained GAN, the whole loss log (a resumed run's includes the earlier rows) and the
+/// iteration it started from.
+pub fn train(gpu: &Gpu, mut cfg: GanConfig, opts: &RunOptions) -> Result<(GpuGan, Vec<LogRow>, usize)> {
+    std::fs::create_dir_all(&opts.out)?;
+    let resumed = match &opts.resume {
+        Some(p) => {
+            let (state, seed) = load_checkpoint(p, &cfg)?;
+            cfg.seed = seed;
+            Some(state)
+        }
+        None => None,
+    };
+    let (g0, d0) = cfg.init_params();
+    let mut gan = GpuGan::new(gpu, cfg.clone(), &g0, &d0, opts.grid.max(1))?;
+    let csv_path = opts.out.join("losses.csv");
+    let mut rows = Vec::new();
+    if let Some(state) = &resumed {
+        gan.load_state(state)?;
+        if let Ok(text) = std::fs::read_to_string(&csv_path) {
+            rows = parse_csv(&text, state.step as u64);
+        }
+        println!("resumed from {} at iteration {} (seed {})", opts.resume.as_ref().unwrap().display(), state.step, cfg.seed);
+    }
+    let start = gan.steps_done as usize;
+    if start > opts.iters {
+        return Err(Error::Shape(format!("the checkpoint is at iteration {start}, beyond the {} asked for", opts.iters)));
+    }
+    let bar = ProgressBar::new(opts.iters as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}").unwrap());
+    bar.set_position(start as u64);
+    let t0 = Instant::now();
+    let secs0 = rows.last().map_or(0.0, |r| r.secs);
+    let mut csv = format!("{CSV_HEADER}\n{}", rows.iter().map(|r| csv_row(r) + "\n").collect::<String>());
+    let mut done = start;
+    let every = |n: usize, k: usize| k > 0 && n % k == 0;
+    while done < opts.iters {
+        let chunk = opts.log_every.max(1).min(opts.iters - done);
+        gan.train_steps(chunk);
+        done += chunk;
+        let s = gan.stats()?; // waits for the GPU; fails on NaN/inf
+        let row = LogRow { step: done as u64, stats: s, secs: secs0 + t0.elapsed().as_secs_f64() };
+        csv.push_str(&(csv_row(&row) + "\n"));
+        rows.push(row);
+        bar.set_position(done as u64);
+        bar.set_message(format!(
+            "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2} acc {:.0}%/{:.0}%",
+            s.d.loss, s.g_loss, s.d.d_real, s.d.d_fake, 100.0 * s.d.acc_real, 100.0 * s.d.acc_fake
+        ));
+        if every(done, opts.sample_every) && done < opts.iters {
+            sample_grid(&gan, opts, &opts.out.join(format!("samples_{done:06}.png")))?;
+        }
+        if every(done, opts.checkpoint_every) || done == opts.iters {
+            // Log first, then checkpoint: a resumed run finds every row up to its checkpoint.
+            write_atomic(&csv_path, &csv)?;
+            save_checkpoint(&opts.out.join("checkpoint.safetensors"), &cfg, &gan.read_state()?)?;
+        }
+    }
+    bar.finish();
+    write_atomic(&csv_path, &csv)?;
+    sample_grid(&gan, opts, &opts.out.join("samples_final.png"))?;
+    if !rows.is_empty() {
+        loss_curve(&rows, &opts.out.join("loss_curve.png"))?;
+    }
+    Ok((gan, rows, start))
+}
+
+fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}

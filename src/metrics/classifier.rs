@@ -1,0 +1,167 @@
+//! The MNIST classifier behind FID-MNIST (M2) and conditional accuracy (M3): [`lenet`] trained with
+//! this crate's own kernels (forward, backward, Adam, all on the GPU), its held-out accuracy, and
+//! its penultimate-layer features.
+
+use crate::checkpoint::Checkpoint;
+use crate::error::{Error, Result};
+use crate::gan::RngParams;
+use crate::gpu::{Dispatch, Gpu, Program, Tensor};
+use crate::models::{lenet, LENET_FEATURE_LAYERS};
+use crate::nn::{GpuNet, Init, Mode, NetSpec};
+use crate::optim::{GpuOptimizer, Optimizer};
+use std::path::Path;
+
+/// Uniform of `shaders/classify.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ClassifyParams {
+    pub n: u32,
+    pub classes: u32,
+    pub _pad: [u32; 2],
+}
+
+pub const CLASSES: usize = 10;
+/// Width of the features FID compares.
+pub const FEATURES: usize = 128;
+const CHUNK: usize = 500;
+
+/// A trained classifier: the architecture and its parameters.
+#[derive(Clone, Debug)]
+pub struct Classifier {
+    pub spec: NetSpec,
+    pub params: Vec<Vec<f32>>,
+}
+
+/// Training settings.
+#[derive(Clone, Copy, Debug)]
+pub struct TrainSettings {
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f32,
+    pub seed: u32,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        TrainSettings { epochs: 8, batch: 64, lr: 1e-3, seed: 0 }
+    }
+}
+
+impl Classifier {
+    /// Trains [`lenet`] on `images` (n, 784) in [−1, 1] with `labels`, Adam on the mean
+    /// cross-entropy, epochs drawn on the GPU in shuffled order. `progress(done, total)` is
+    /// called every few hundred iterations.
+    pub fn train(gpu: &Gpu, images: &[f32], labels: &[u8], s: TrainSettings, progress: &mut dyn FnMut(usize, usize)) -> Result<Classifier> {
+        let spec = lenet();
+        let dim = spec.in_dim();
+        let count = labels.len();
+        if count == 0 || images.len() != count * dim {
+            return Err(Error::Shape(format!("{} labels for {} values of {dim}-pixel images", count, images.len())));
+        }
+        if labels.iter().any(|&l| l as usize >= CLASSES) {
+            return Err(Error::Shape("labels must be 0..9".into()));
+        }
+        let b = s.batch;
+        let params = spec.init(s.seed, 3000, Init::PyTorch);
+        let net = GpuNet::new(gpu, spec.clone(), &params, b, 1, "classifier")?;
+        let opt = GpuOptimizer::new(gpu, Optimizer::adam(s.lr, 0.9, 0.999), &net.params, "classifier.opt")?;
+        let table = Tensor::from_slice(gpu, "mnist", images)?;
+        let label_table = Tensor::from_slice(gpu, "labels", &labels.iter().map(|&l| l as u32).collect::<Vec<_>>())?;
+        let counter = Tensor::from_slice(gpu, "counter", &[0u32])?;
+        let (x, y, logits, dlogits) = (Tensor::zeros(gpu, "x", b * dim)?, Tensor::zeros(gpu, "y", b)?, Tensor::zeros(gpu, "logits", b * CLASSES)?, Tensor::zeros(gpu, "dlogits", b * CLASSES)?);
+        let mut step = Program::default();
+        let rp = RngParams { n: b as u32, seed: s.seed, stream: 0, k: count as u32, row_offset: 0, sigma: 0.0, dim: dim as u32, per_step: 1 };
+        let k = gpu.kernel("rng", "gather_labeled")?;
+        step.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&rp), &[&table.buffer, &counter.buffer, &x.buffer, &label_table.buffer, &y.buffer], Some((b * dim) as u32))?);
+        step.extend(net.forward(gpu, 0, &x.buffer, &logits.buffer, b, Mode::Train)?);
+        let cp = ClassifyParams { n: b as u32, classes: CLASSES as u32, _pad: [0; 2] };
+        let k = gpu.kernel("classify", "softmax_xent_backward")?;
+        step.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&cp), &[&logits.buffer, &y.buffer, &dlogits.buffer], Some(b as u32))?);
+        step.extend(net.backward(gpu, 0, &x.buffer, &dlogits.buffer, None, b, true, false)?);
+        step.extend(opt.step(gpu, &net.params, &net.grads, &counter.buffer, 1, 0, 0.0, 0)?);
+        let k = gpu.kernel("step", "advance_step")?;
+        step.push(Dispatch::new(gpu, &k, &[], &[&counter.buffer], None)?);
+        let iters = s.epochs * count / b;
+        for i in 0..iters {
+            step.run(gpu);
+            if (i + 1) % 100 == 0 || i + 1 == iters {
+                gpu.wait()?;
+                progress(i + 1, iters);
+            }
+        }
+        let params = net.read_params(gpu)?;
+        if params.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(Error::NonFinite("classifier training diverged".into()));
+        }
+        Ok(Classifier { spec, params })
+    }
+
+    /// Runs `spec` (this network or its first layers, with the matching parameters) over `x`
+    /// (n rows) in chunks and returns its outputs.
+    fn run(&self, gpu: &Gpu, layers: usize, x: &[f32]) -> Result<Vec<f32>> {
+        let spec = NetSpec { layers: self.spec.layers[..layers].to_vec() };
+        let nparams = spec.param_lens().len();
+        let (din, dout) = (spec.in_dim(), spec.out_dim());
+        if x.is_empty() || x.len() % din != 0 {
+            return Err(Error::Shape(format!("{} values are not a whole number of {din}-value images", x.len())));
+        }
+        let net = GpuNet::new(gpu, spec, &self.params[..nparams], CHUNK, 1, "classifier.eval")?;
+        let (tx, ty) = (Tensor::zeros(gpu, "eval.x", CHUNK * din)?, Tensor::zeros(gpu, "eval.y", CHUNK * dout)?);
+        let mut out = Vec::with_capacity(x.len() / din * dout);
+        for chunk in x.chunks(CHUNK * din) {
+            let n = chunk.len() / din;
+            gpu.queue.write_buffer(&tx.buffer, 0, bytemuck::cast_slice(chunk));
+            net.forward(gpu, 0, &tx.buffer, &ty.buffer, n, Mode::Eval)?.run(gpu);
+            out.extend_from_slice(&ty.read(gpu)?[..n * dout]);
+        }
+        Ok(out)
+    }
+
+    /// Logits (n, 10).
+    pub fn logits(&self, gpu: &Gpu, x: &[f32]) -> Result<Vec<f32>> {
+        self.run(gpu, self.spec.layers.len(), x)
+    }
+
+    /// Predicted digit of every image.
+    pub fn predict(&self, gpu: &Gpu, x: &[f32]) -> Result<Vec<u8>> {
+        Ok(self.logits(gpu, x)?.chunks_exact(CLASSES).map(|r| (0..CLASSES).fold(0, |b, c| if r[c] > r[b] { c } else { b }) as u8).collect())
+    }
+
+    /// Share of images classified as their label.
+    pub fn accuracy(&self, gpu: &Gpu, x: &[f32], labels: &[u8]) -> Result<f32> {
+        let p = self.predict(gpu, x)?;
+        Ok(p.iter().zip(labels).filter(|(a, b)| a == b).count() as f32 / labels.len().max(1) as f32)
+    }
+
+    /// Penultimate-layer features (n, 128): what FID-MNIST compares.
+    pub fn features(&self, gpu: &Gpu, x: &[f32]) -> Result<Vec<f32>> {
+        self.run(gpu, LENET_FEATURE_LAYERS, x)
+    }
+
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut ck = Checkpoint::new();
+        for ((name, shape), p) in self.spec.param_names().iter().zip(&self.params) {
+            ck.push_f32(name, shape, p);
+        }
+        ck.set_meta("model", format!("{:?}", self.spec.layers));
+        ck.save(path)
+    }
+
+    pub fn load(path: &Path) -> Result<Classifier> {
+        let ck = Checkpoint::load(path)?;
+        let spec = lenet();
+        if ck.meta("model")? != format!("{:?}", spec.layers) {
+            return Err(Error::Checkpoint(format!("{} holds a different classifier", path.display())));
+        }
+        let params = spec.param_names().iter().map(|(n, s)| ck.f32(n, s).map(<[f32]>::to_vec)).collect::<Result<_>>()?;
+        Ok(Classifier { spec, params })
+    }
+}
+
+/// FID-MNIST (M2) of `generated` against `reference` images (both (n, 784)), on the classifier's
+/// penultimate features. Compare only at equal counts (2,000 here): the figure is biased by n.
+pub fn fid_mnist(gpu: &Gpu, clf: &Classifier, generated: &[f32], reference: &[f32]) -> Result<f64> {
+    let a = clf.features(gpu, generated)?;
+    let b = clf.features(gpu, reference)?;
+    super::fid::fid(&a, &b, FEATURES)
+}

@@ -1,0 +1,98 @@
+//! The reference models of SPEC.md §4 that train on images, and the MNIST classifier behind FID.
+
+use crate::cpu::LossKind;
+use crate::gan::{DataSource, GanConfig, Table};
+use crate::nn::{Act, BnSpec, ConvSpec, Init, Layer, NetSpec};
+use crate::optim::Optimizer;
+use std::sync::Arc;
+
+/// R2's generator: z → Linear(z, 128·7·7) → BatchNorm1d → ReLU → (128, 7, 7) → ConvT(128→64, k4 s2 p1)
+/// → BatchNorm2d → ReLU → ConvT(64→1, k4 s2 p1) → Tanh → (1, 28, 28).
+pub fn r2_generator(z_dim: usize) -> NetSpec {
+    NetSpec {
+        layers: vec![
+            Layer::Linear { inp: z_dim, out: 128 * 7 * 7 },
+            Layer::BatchNorm(BnSpec::new(128 * 7 * 7, 1)),
+            Layer::Act(Act::Relu),
+            Layer::ConvT2d(ConvSpec::new(128, 64, 7, 7, 4, 2, 1)),
+            Layer::BatchNorm(BnSpec::new(64, 14 * 14)),
+            Layer::Act(Act::Relu),
+            Layer::ConvT2d(ConvSpec::new(64, 1, 14, 14, 4, 2, 1)),
+            Layer::Act(Act::Tanh),
+        ],
+    }
+}
+
+/// R2's discriminator: (1, 28, 28) → Conv(1→64, k4 s2 p1) → LeakyReLU(0.2) → Conv(64→128, k4 s2 p1)
+/// → BatchNorm2d → LeakyReLU(0.2) → flatten → Linear(6272, 1) → logit.
+pub fn r2_discriminator() -> NetSpec {
+    NetSpec {
+        layers: vec![
+            Layer::Conv2d(ConvSpec::new(1, 64, 28, 28, 4, 2, 1)),
+            Layer::Act(Act::LeakyRelu(0.2)),
+            Layer::Conv2d(ConvSpec::new(64, 128, 14, 14, 4, 2, 1)),
+            Layer::BatchNorm(BnSpec::new(128, 7 * 7)),
+            Layer::Act(Act::LeakyRelu(0.2)),
+            Layer::Linear { inp: 128 * 7 * 7, out: 1 },
+        ],
+    }
+}
+
+/// R5's generator: z(100) → 256 → 512 → 784, LeakyReLU(0.2) hidden, Tanh out.
+pub fn r5_generator(z_dim: usize) -> NetSpec {
+    NetSpec::mlp(&[z_dim, 256, 512, 784], Act::LeakyRelu(0.2), Some(Act::Tanh))
+}
+
+/// R5's discriminator: 784 → 512 → 256 → 1, LeakyReLU(0.2) hidden.
+pub fn r5_discriminator() -> NetSpec {
+    NetSpec::mlp(&[784, 512, 256, 1], Act::LeakyRelu(0.2), None)
+}
+
+/// The LeNet-style MNIST classifier whose penultimate features FID-MNIST compares:
+/// Conv(1→16, k5 s2 p2) → ReLU → Conv(16→32, k5 s2 p2) → ReLU → flatten → Linear(1568, 128) → ReLU
+/// → Linear(128, 10). Strided convolutions stand in for LeNet's pooling.
+pub fn lenet() -> NetSpec {
+    NetSpec {
+        layers: vec![
+            Layer::Conv2d(ConvSpec::new(1, 16, 28, 28, 5, 2, 2)),
+            Layer::Act(Act::Relu),
+            Layer::Conv2d(ConvSpec::new(16, 32, 14, 14, 5, 2, 2)),
+            Layer::Act(Act::Relu),
+            Layer::Linear { inp: 32 * 7 * 7, out: 128 },
+            Layer::Act(Act::Relu),
+            Layer::Linear { inp: 128, out: 10 },
+        ],
+    }
+}
+
+/// Layers of [`lenet`] up to and including the penultimate activation (the FID features, 128 wide).
+pub const LENET_FEATURE_LAYERS: usize = 6;
+
+impl GanConfig {
+    /// R2, DCGAN-MNIST (SPEC.md §4): Adam 2e-4, β (0.5, 0.999), batch 64, non-saturating loss, k = 1,
+    /// DCGAN initialisation; the generator phase reuses the discriminator phase's G(z), as the
+    /// PyTorch anchor (../shared/bench/torch_dcgan.py) does.
+    pub fn r2(data: Arc<Table>) -> GanConfig {
+        GanConfig {
+            generator: r2_generator(100),
+            discriminator: r2_discriminator(),
+            data: DataSource::Table(data),
+            init: Init::Dcgan,
+            reuse_fake: true,
+            loss: LossKind::NonSaturating,
+            k: 1,
+            batch: 64,
+            opt_d: Optimizer::adam(2e-4, 0.5, 0.999),
+            opt_g: Optimizer::adam(2e-4, 0.5, 0.999),
+            clip_d: 0.0,
+            lr_decay_steps: 0,
+            seed: 0,
+        }
+    }
+
+    /// R5, the 2014-style dense GAN on MNIST: as R2's training settings with the MLPs of
+    /// [`r5_generator`] / [`r5_discriminator`] and PyTorch's default initialisation.
+    pub fn r5(data: Arc<Table>) -> GanConfig {
+        GanConfig { generator: r5_generator(100), discriminator: r5_discriminator(), init: Init::PyTorch, ..GanConfig::r2(data) }
+    }
+}
