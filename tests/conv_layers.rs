@@ -14,7 +14,7 @@
 //! the result itself.
 
 mod common;
-use common::{check, gpu, randv, tensor};
+use common::{check, gpu, randv, tensor, weighted};
 use std::collections::HashMap;
 use wgpu_gan::cpu::{self, ConvShape};
 use wgpu_gan::nn::{BnSpec, ConvSpec, CpuNet, GpuNet, Init, Layer, Mode, NetSpec};
@@ -23,21 +23,8 @@ const H: f32 = 1e-2;
 const GRAD_TOL: f32 = 1e-3;
 const TOL: f32 = 1e-5;
 
-fn weighted(y: &[f32], r: &[f32]) -> f64 {
-    y.iter().zip(r).map(|(a, b)| *a as f64 * *b as f64).sum()
-}
-
 fn numeric(x: &[f32], loss: &dyn Fn(&[f32]) -> f64) -> Vec<f32> {
-    (0..x.len())
-        .map(|i| {
-            let mut p = x.to_vec();
-            p[i] += H;
-            let lp = loss(&p);
-            p[i] -= 2.0 * H;
-            let lm = loss(&p);
-            ((lp - lm) / (2.0 * H as f64)) as f32
-        })
-        .collect()
+    common::numeric_h(x, loss, H)
 }
 
 fn report(name: &str, analytic: &[f32], num: &[f32]) {

@@ -7,7 +7,7 @@
 //! 1e-3, max relative error in the max norm.
 
 mod common;
-use common::randv;
+use common::{numeric_h, randv, weighted};
 use wgpu_gan::cpu::{self, LossKind};
 use wgpu_gan::nn::{act_backward, act_forward, Act, CpuNet, NetSpec};
 
@@ -15,26 +15,9 @@ const H: f32 = 1e-2;
 const TOL: f32 = 1e-3;
 const MLP_H: f32 = 2e-3;
 
-fn weighted(y: &[f32], r: &[f32]) -> f64 {
-    y.iter().zip(r).map(|(a, b)| *a as f64 * *b as f64).sum()
-}
-
 /// Central differences of `loss` with respect to each entry of `x`.
 fn numeric(x: &[f32], loss: &dyn Fn(&[f32]) -> f64) -> Vec<f32> {
     numeric_h(x, loss, H)
-}
-
-fn numeric_h(x: &[f32], loss: &dyn Fn(&[f32]) -> f64, h: f32) -> Vec<f32> {
-    (0..x.len())
-        .map(|i| {
-            let mut p = x.to_vec();
-            p[i] += h;
-            let lp = loss(&p);
-            p[i] -= 2.0 * h;
-            let lm = loss(&p);
-            ((lp - lm) / (2.0 * h as f64)) as f32
-        })
-        .collect()
 }
 
 fn report(name: &str, analytic: &[f32], num: &[f32]) {

@@ -63,85 +63,56 @@ impl ConvShape {
     }
 }
 
-/// x, wt (cout, cin, kh, kw), optional bias (cout) -> y (n, cout, oh, ow)
-pub fn conv2d_forward(x: &[f32], wt: &[f32], b: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
-    let mut y = vec![0.0f64; s.y_len()];
+/// Calls `f(y index, x index, w index)` for every multiply-add of the convolution: every output
+/// position, output channel, input channel and tap whose input position lies inside the input.
+/// The three references below are this one loop with a different multiply-add.
+fn for_each_tap(s: &ConvShape, mut f: impl FnMut(usize, usize, usize)) {
     for n in 0..s.n {
         for co in 0..s.cout {
             for oy in 0..s.oh {
                 for ox in 0..s.ow {
-                    let mut acc = b.map_or(0.0, |b| b[co] as f64);
+                    let yi = s.yi(n, co, oy, ox);
                     for ci in 0..s.cin {
                         for ky in 0..s.kh {
                             let Some(iy) = s.tap(oy, ky, s.h) else { continue };
                             for kx in 0..s.kw {
                                 let Some(ix) = s.tap(ox, kx, s.w) else { continue };
-                                acc += x[s.xi(n, ci, iy, ix)] as f64 * wt[s.wi(co, ci, ky, kx)] as f64;
+                                f(yi, s.xi(n, ci, iy, ix), s.wi(co, ci, ky, kx));
                             }
                         }
                     }
-                    y[s.yi(n, co, oy, ox)] = acc;
                 }
             }
         }
     }
-    y.into_iter().map(|v| v as f32).collect()
+}
+
+fn round(v: Vec<f64>) -> Vec<f32> {
+    v.into_iter().map(|v| v as f32).collect()
+}
+
+/// x, wt (cout, cin, kh, kw), optional bias (cout) -> y (n, cout, oh, ow)
+pub fn conv2d_forward(x: &[f32], wt: &[f32], b: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
+    let plane = s.oh * s.ow;
+    let mut y: Vec<f64> = (0..s.y_len()).map(|i| b.map_or(0.0, |b| b[(i / plane) % s.cout] as f64)).collect();
+    for_each_tap(s, |yi, xi, wi| y[yi] += x[xi] as f64 * wt[wi] as f64);
+    round(y)
 }
 
 /// dy (n, cout, oh, ow), wt, optional bias (cin) -> dx (n, cin, h, w): the scatter of every output
 /// gradient back through the taps that produced it (the bias is a transposed layer's).
 pub fn conv2d_backward_input(dy: &[f32], wt: &[f32], b: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
-    let mut dx = vec![0.0f64; s.x_len()];
-    for n in 0..s.n {
-        for ci in 0..s.cin {
-            if let Some(b) = b {
-                for i in 0..s.h * s.w {
-                    dx[(n * s.cin + ci) * s.h * s.w + i] = b[ci] as f64;
-                }
-            }
-        }
-        for co in 0..s.cout {
-            for oy in 0..s.oh {
-                for ox in 0..s.ow {
-                    let g = dy[s.yi(n, co, oy, ox)] as f64;
-                    for ci in 0..s.cin {
-                        for ky in 0..s.kh {
-                            let Some(iy) = s.tap(oy, ky, s.h) else { continue };
-                            for kx in 0..s.kw {
-                                let Some(ix) = s.tap(ox, kx, s.w) else { continue };
-                                dx[s.xi(n, ci, iy, ix)] += g * wt[s.wi(co, ci, ky, kx)] as f64;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    dx.into_iter().map(|v| v as f32).collect()
+    let plane = s.h * s.w;
+    let mut dx: Vec<f64> = (0..s.x_len()).map(|i| b.map_or(0.0, |b| b[(i / plane) % s.cin] as f64)).collect();
+    for_each_tap(s, |yi, xi, wi| dx[xi] += dy[yi] as f64 * wt[wi] as f64);
+    round(dx)
 }
 
 /// dy (n, cout, oh, ow), x -> dwt (cout, cin, kh, kw)
 pub fn conv2d_backward_weight(dy: &[f32], x: &[f32], s: &ConvShape) -> Vec<f32> {
     let mut dw = vec![0.0f64; s.w_len()];
-    for n in 0..s.n {
-        for co in 0..s.cout {
-            for oy in 0..s.oh {
-                for ox in 0..s.ow {
-                    let g = dy[s.yi(n, co, oy, ox)] as f64;
-                    for ci in 0..s.cin {
-                        for ky in 0..s.kh {
-                            let Some(iy) = s.tap(oy, ky, s.h) else { continue };
-                            for kx in 0..s.kw {
-                                let Some(ix) = s.tap(ox, kx, s.w) else { continue };
-                                dw[s.wi(co, ci, ky, kx)] += g * x[s.xi(n, ci, iy, ix)] as f64;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    dw.into_iter().map(|v| v as f32).collect()
+    for_each_tap(s, |yi, xi, wi| dw[wi] += dy[yi] as f64 * x[xi] as f64);
+    round(dw)
 }
 
 /// dy (n, c, hw) -> (c): the bias gradient of a convolution (either kind).

@@ -126,11 +126,19 @@ pub fn train(gpu: &Gpu, mut cfg: GanConfig, opts: &RunOptions) -> Result<(GpuGan
         let row = LogRow { step: done as u64, stats: s, secs: secs0 + t0.elapsed().as_secs_f64() };
         csv.push_str(&(csv_row(&row) + "\n"));
         rows.push(row);
-        bar.set_position(done as u64);
-        bar.set_message(format!(
+        let msg = format!(
             "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2} acc {:.0}%/{:.0}%",
             s.d.loss, s.g_loss, s.d.d_real, s.d.d_fake, 100.0 * s.d.acc_real, 100.0 * s.d.acc_fake
-        ));
+        );
+        bar.set_position(done as u64);
+        if bar.is_hidden() {
+            // No terminal (a log file, CI): a plain line now and then instead of the bar.
+            if every(done, opts.log_every.max(1) * 10) || done == opts.iters {
+                println!("{done}/{} {:.0} s  {msg}", opts.iters, row.secs);
+            }
+        } else {
+            bar.set_message(msg);
+        }
         if every(done, opts.sample_every) && done < opts.iters {
             sample_grid(&gan, opts, &opts.out.join(format!("samples_{done:06}.png")))?;
         }

@@ -43,3 +43,22 @@ pub fn check(name: &str, got: &[f32], want: &[f32], tol: f32) {
     println!("{name:<48} max rel err {e:.3e}  (tol {tol:.0e}, {} values)", want.len());
     assert!(e <= tol, "{name}: max relative error {e:e} above {tol:e}");
 }
+
+/// Σ y·r in f64: the scalar whose gradient with respect to y is r.
+pub fn weighted(y: &[f32], r: &[f32]) -> f64 {
+    y.iter().zip(r).map(|(a, b)| *a as f64 * *b as f64).sum()
+}
+
+/// Central differences (loss(x + h) − loss(x − h)) / 2h with respect to each entry of `x`.
+pub fn numeric_h(x: &[f32], loss: &dyn Fn(&[f32]) -> f64, h: f32) -> Vec<f32> {
+    (0..x.len())
+        .map(|i| {
+            let mut p = x.to_vec();
+            p[i] += h;
+            let lp = loss(&p);
+            p[i] -= 2.0 * h;
+            let lm = loss(&p);
+            ((lp - lm) / (2.0 * h as f64)) as f32
+        })
+        .collect()
+}
