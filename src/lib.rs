@@ -6,10 +6,13 @@
 //! - [`gpu`]: device and queue (created, or borrowed from your application), tensors, pipelines,
 //!   prebuilt dispatches ([`gpu::Program`]) that record into any compute pass, readback.
 //! - [`cpu`]: the CPU reference, one function per kernel with the kernel's name.
-//! - [`nn`]: layers and sequential networks ([`nn::CpuNet`], [`nn::GpuNet`]).
+//! - [`nn`]: layers (Linear, Conv2d, ConvTranspose2d, BatchNorm, activations) and sequential
+//!   networks ([`nn::CpuNet`], [`nn::GpuNet`]); [`models`]: R2, R5 and the FID classifier.
 //! - [`optim`]: SGD with momentum, Adam, RMSprop.
-//! - [`gan`]: the alternating D/G training procedure ([`gan::GpuGan`], [`gan::CpuGan`]).
-//! - [`data`], [`metrics`], [`plot`]: toy mixtures, mode coverage (M1), scatter plots.
+//! - [`gan`]: the alternating D/G training procedure ([`gan::GpuGan`], [`gan::CpuGan`]),
+//!   verification against the reference, checkpoints ([`checkpoint`], safetensors).
+//! - [`data`], [`metrics`], [`plot`]: toy mixtures and MNIST, mode coverage (M1) and FID-MNIST
+//!   (M2), scatter plots, image grids and loss curves.
 //!
 //! ```no_run
 //! use wgpu_gan::{gan::{GanConfig, GpuGan}, data::Mixture, gpu::Gpu};
@@ -19,7 +22,7 @@
 //! let mut gan = GpuGan::new(&gpu, cfg, &g, &d, 2500)?;
 //! gan.train_steps(100);                        // one submission per step
 //! println!("{:?}", gan.stats()?);
-//! let points = gan.sample(2500, 7)?;
+//! let points = gan.sample(2500, 7, wgpu_gan::nn::Mode::Eval)?;
 //! # Ok::<(), wgpu_gan::Error>(())
 //! ```
 

@@ -132,8 +132,8 @@ impl GpuOptimizer {
         Ok(())
     }
 
-    /// Updates every parameter from its gradient. Adam's step is t = counter[0]·t_mul + t_add + 1;
-    /// with `decay_steps` > 0 the learning rate decays linearly to 0 at counter[0] = decay_steps.
+    /// Updates every parameter from its gradient. Adam's step is t = `counter[0]`·t_mul + t_add + 1;
+    /// with `decay_steps` > 0 the learning rate decays linearly to 0 at `counter[0]` = decay_steps.
     #[allow(clippy::too_many_arguments)]
     pub fn step(&self, gpu: &Gpu, params: &[Tensor], grads: &[Tensor], counter: &wgpu::Buffer, t_mul: u32, t_add: u32, clip: f32, decay_steps: u32) -> Result<Program> {
         let k = gpu.kernel("optim", self.opt.entry())?;

@@ -207,7 +207,7 @@ pub fn rmsprop_step(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, alpha: f32
 
 // ---------------------------------------------------------------- random numbers and toy data
 
-/// n standard normals for (seed, stream, step): pair j = (out[2j], out[2j+1]) from one hash.
+/// n standard normals for (seed, stream, step): pair j = (`out[2j]`, `out[2j+1]`) from one hash.
 pub fn randn_fill(n: usize, seed: u32, stream: u32, step: u32) -> Vec<f32> {
     let mut out = vec![0.0; n];
     for j in 0..n.div_ceil(2) {

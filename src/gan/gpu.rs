@@ -48,7 +48,7 @@ pub struct GpuGan {
     pub d: GpuNet,
     opt_g: GpuOptimizer,
     opt_d: GpuOptimizer,
-    /// counter[0] is the number of completed steps; the kernels read it.
+    /// `counter[0]` is the number of completed steps; the kernels read it.
     pub counter: Tensor,
     zero_counter: Tensor,
     z: Tensor,
