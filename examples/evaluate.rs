@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use wgpu_gan::data::mnist::{resolve_dir, Mnist, Split};
-use wgpu_gan::gan::{load_checkpoint, GanConfig, GpuGan, Table};
+use wgpu_gan::gan::{load_generator, GanConfig, GpuGan, Table};
 use wgpu_gan::gpu::Gpu;
 use wgpu_gan::metrics::classifier::{fid_mnist, Classifier, TrainSettings, CLASSES};
 use wgpu_gan::nn::Mode;
@@ -61,6 +61,9 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
         println!("classifier: loaded {}", a.classifier.display());
         Classifier::load(&a.classifier)?
     } else {
+        if a.classifier_epochs == 0 {
+            return Err(wgpu_gan::Error::Shape("--classifier-epochs must be at least 1".into()));
+        }
         let s = TrainSettings { epochs: a.classifier_epochs, ..Default::default() };
         println!("classifier: training LeNet for {} epochs on {} digits ({} iterations)…", s.epochs, train.count, s.epochs * train.count / s.batch);
         let t0 = std::time::Instant::now();
@@ -87,12 +90,12 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
         "r5" => GanConfig::r5(table),
         other => return Err(wgpu_gan::Error::Shape(format!("--model takes r2 or r5, not {other:?}"))),
     };
-    let (state, seed) = load_checkpoint(&a.checkpoint, &cfg)?;
+    let (g, running, step) = load_generator(&a.checkpoint, &cfg.generator)?;
     let (g0, d0) = cfg.init_params();
     let chunk = 64;
-    let mut gan = GpuGan::new(&gpu, GanConfig { seed, ..cfg }, &g0, &d0, chunk)?;
-    gan.load_state(&state)?;
-    println!("generator: {} at iteration {}", a.checkpoint.display(), state.step);
+    let gan = GpuGan::new(&gpu, cfg, &g0, &d0, chunk)?;
+    gan.g.load(&gpu, &g, &running)?;
+    println!("generator: {} at iteration {step}", a.checkpoint.display());
     for (mode, what) in [(Mode::BatchStats, "batch statistics (64 per batch)"), (Mode::Eval, "running statistics")] {
         let mut imgs = Vec::with_capacity(n * dim);
         for c in 0..n.div_ceil(chunk) {

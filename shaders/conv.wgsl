@@ -35,8 +35,9 @@ struct Params {
     kw: u32,
     stride: u32,
     pad: u32,
-    // bit 0: add the bias; bit 1: add into the output instead of overwriting it (gradients of a
-    // layer applied to two batches, e.g. a discriminator's real and generated passes).
+    // bit 0: add the bias (conv2d_forward, conv2d_backward_input); bit 1: add into the output
+    // instead of overwriting it (conv2d_backward_weight, channel_sum: gradients of a layer applied
+    // to two batches, e.g. a discriminator's real and generated passes).
     flags: u32,
 }
 

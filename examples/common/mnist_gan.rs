@@ -9,6 +9,7 @@ use wgpu_gan::gan::images::{train, RunOptions};
 use wgpu_gan::gan::{verify, GanConfig, Table};
 use wgpu_gan::gpu::Gpu;
 use wgpu_gan::nn::Mode;
+use wgpu_gan::optim::Optimizer;
 
 #[derive(Parser)]
 pub struct Args {
@@ -24,6 +25,11 @@ pub struct Args {
     pub batch: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u32,
+    /// Adam learning rates (default: the model's, 2e-4 for both).
+    #[arg(long)]
+    pub lr_g: Option<f32>,
+    #[arg(long)]
+    pub lr_d: Option<f32>,
     /// Output directory (sample grids, loss log and curve, checkpoint).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -71,6 +77,10 @@ pub fn bn_mode(s: &str) -> wgpu_gan::Result<Mode> {
 }
 
 fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args) -> wgpu_gan::Result<ExitCode> {
+    if a.batch < 2 {
+        return Err(wgpu_gan::Error::Shape(format!("--batch {}: batch normalisation and the D statistics need at least 2", a.batch)));
+    }
+    let grid_mode = bn_mode(&a.grid_bn)?;
     let dir = resolve_dir(a.mnist_dir.as_deref())?;
     let train_set = Mnist::load(&dir, Split::Train)?;
     println!("MNIST: {} training images from {}", train_set.count, dir.display());
@@ -78,6 +88,12 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args) -> wgpu_gan::Res
     let mut cfg = make(table);
     cfg.batch = a.batch;
     cfg.seed = a.seed;
+    let with_lr = |o: Optimizer, lr: Option<f32>| match (o, lr) {
+        (Optimizer::Adam { beta1, beta2, eps, .. }, Some(lr)) => Optimizer::Adam { lr, beta1, beta2, eps },
+        (o, _) => o,
+    };
+    cfg.opt_g = with_lr(cfg.opt_g, a.lr_g);
+    cfg.opt_d = with_lr(cfg.opt_d, a.lr_d);
     let gpu = Gpu::new()?;
     println!("adapter: {}", gpu.describe());
     if a.verify {
@@ -99,7 +115,7 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args) -> wgpu_gan::Res
         resume: a.resume.clone(),
         grid: 64,
         grid_seed: 7,
-        grid_mode: bn_mode(&a.grid_bn)?,
+        grid_mode,
         image_hw: (train_set.rows, train_set.cols),
     };
     println!(

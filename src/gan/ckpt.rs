@@ -68,13 +68,32 @@ fn read_opt(ck: &Checkpoint, prefix: &str, spec: &NetSpec, opt: &Optimizer) -> R
         .collect()
 }
 
-/// What must match between a checkpoint and the model loading it.
-fn fingerprint(cfg: &GanConfig) -> [(&'static str, String); 4] {
-    [
+fn opt_kind(o: &Optimizer) -> &'static str {
+    match o {
+        Optimizer::Sgd { .. } => "SGD",
+        Optimizer::Adam { .. } => "Adam",
+        Optimizer::RmsProp { .. } => "RMSprop",
+    }
+}
+
+/// What must match between a checkpoint and the run loading it: the architectures, the kind of
+/// each optimizer (its state's layout), and what fixes the step's position in the noise, the data
+/// epochs and Adam's step count. Learning rates may change on resume; they are stored for the record.
+fn fingerprint(cfg: &GanConfig) -> Vec<(&'static str, String)> {
+    let data = match &cfg.data {
+        super::DataSource::Mixture(m) => format!("mixture {}", m.name),
+        super::DataSource::Table(t) => format!("table of {} rows of {}", t.count, t.dim),
+    };
+    vec![
         ("generator", format!("{:?}", cfg.generator.layers)),
         ("discriminator", format!("{:?}", cfg.discriminator.layers)),
-        ("optimizer_G", format!("{:?}", cfg.opt_g)),
-        ("optimizer_D", format!("{:?}", cfg.opt_d)),
+        ("optimizer_G.kind", opt_kind(&cfg.opt_g).into()),
+        ("optimizer_D.kind", opt_kind(&cfg.opt_d).into()),
+        ("batch", cfg.batch.to_string()),
+        ("k", cfg.k.to_string()),
+        ("reuse_fake", cfg.reuse_fake.to_string()),
+        ("loss", format!("{:?}", cfg.loss)),
+        ("data", data),
     ]
 }
 
@@ -94,14 +113,15 @@ pub fn save_checkpoint(path: &Path, cfg: &GanConfig, state: &GanState) -> Result
     }
     ck.set_meta("step", state.step);
     ck.set_meta("seed", cfg.seed);
-    ck.set_meta("loss", format!("{:?}", cfg.loss));
-    ck.set_meta("batch", cfg.batch);
+    ck.set_meta("optimizer_G", format!("{:?}", cfg.opt_g));
+    ck.set_meta("optimizer_D", format!("{:?}", cfg.opt_d));
     ck.set_meta("rng", "counter-based PCG4D: every draw is a function of (seed, stream, step, index); state = (seed, step)");
     ck.save(path)
 }
 
 /// Reads a checkpoint written by [`save_checkpoint`] for a run of `cfg`. The seed comes back in
-/// the second value; a checkpoint for other architectures or optimizers is refused.
+/// the second value; a checkpoint for other architectures, optimizer kinds, batch size, k, loss
+/// or data is refused with a message naming the difference.
 pub fn load_checkpoint(path: &Path, cfg: &GanConfig) -> Result<(GanState, u32)> {
     let ck = Checkpoint::load(path)?;
     for (k, want) in fingerprint(cfg) {
@@ -127,4 +147,18 @@ pub fn load_checkpoint(path: &Path, cfg: &GanConfig) -> Result<(GanState, u32)> 
         step: rng[1],
     };
     Ok((state, rng[0]))
+}
+
+/// Only the generator of a checkpoint: its parameters, BatchNorm running statistics and the step
+/// it was saved at (for sampling and scoring; the rest of the run's settings do not matter then).
+pub fn load_generator(path: &Path, generator: &NetSpec) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>, u32)> {
+    let ck = Checkpoint::load(path)?;
+    let want = format!("{:?}", generator.layers);
+    let got = ck.meta("generator")?;
+    if got != want {
+        return Err(Error::Checkpoint(format!("{}: written for generator {got}, but this model's is {want}", path.display())));
+    }
+    let (params, running) = read_net(&ck, "G", generator)?;
+    let step = ck.i64("step", &[])?[0];
+    Ok((params, running, step.clamp(0, u32::MAX as i64) as u32))
 }

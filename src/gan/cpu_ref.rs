@@ -140,11 +140,11 @@ impl CpuGan {
         self.step += 1;
     }
 
-    /// n generated samples (n, dim) from the fixed sampling noise of `seed` (slot 0; `Train`
-    /// is taken as `BatchStats`: sampling leaves the running statistics alone).
+    /// n generated samples (n, dim) from the fixed sampling noise of `seed` (in slot 1, apart from
+    /// the training pass; `Train` is taken as `BatchStats`: sampling leaves the running statistics alone).
     pub fn sample(&mut self, n: usize, seed: u32, mode: Mode) -> Vec<f32> {
         let mode = if mode == Mode::Train { Mode::BatchStats } else { mode };
         let z = cpu::randn_fill(n * self.cfg.z_dim(), seed, SAMPLE_STREAM, 0);
-        self.g.run(0, &z, n, mode)
+        self.g.run(1, &z, n, mode)
     }
 }

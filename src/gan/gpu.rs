@@ -40,6 +40,8 @@ pub struct Stats {
 }
 
 const STATS_LEN: usize = 6;
+/// The generator's slot for sampling (slot 0 holds the training pass).
+const SAMPLE_SLOT: usize = 1;
 
 pub struct GpuGan {
     pub gpu: Gpu,
@@ -88,7 +90,8 @@ impl GpuGan {
         let zd = cfg.z_dim();
         let dim = cfg.data.dim();
         let sep = cfg.separate_passes();
-        let g = GpuNet::new(gpu, cfg.generator.clone(), g_params, b.max(sample_capacity), 1, "G")?;
+        // Slot 0 trains; slot 1 samples, so that sampling never touches what a step backpropagates through.
+        let g = GpuNet::new(gpu, cfg.generator.clone(), g_params, b.max(sample_capacity), 2, "G")?;
         let d = GpuNet::new(gpu, cfg.discriminator.clone(), d_params, if sep { b } else { 2 * b }, if sep { 2 } else { 1 }, "D")?;
         let opt_g = GpuOptimizer::new(gpu, cfg.opt_g, &g.params, "G.opt")?;
         let opt_d = GpuOptimizer::new(gpu, cfg.opt_d, &d.params, "D.opt")?;
@@ -335,7 +338,7 @@ impl GpuGan {
         }
         let mut prog = Program::default();
         prog.push(self.randn(&self.z_sample, n * self.cfg.z_dim(), seed, SAMPLE_STREAM, &self.zero_counter)?);
-        prog.extend(self.g.forward(&self.gpu, 0, &self.z_sample.buffer, &self.samples.buffer, n, mode)?);
+        prog.extend(self.g.forward(&self.gpu, SAMPLE_SLOT, &self.z_sample.buffer, &self.samples.buffer, n, mode)?);
         Ok(prog)
     }
 

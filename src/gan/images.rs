@@ -117,9 +117,12 @@ pub fn train(gpu: &Gpu, mut cfg: GanConfig, opts: &RunOptions) -> Result<(GpuGan
     let secs0 = rows.last().map_or(0.0, |r| r.secs);
     let mut csv = format!("{CSV_HEADER}\n{}", rows.iter().map(|r| csv_row(r) + "\n").collect::<String>());
     let mut done = start;
-    let every = |n: usize, k: usize| k > 0 && n % k == 0;
+    // Whether the last chunk (done − chunk, done] crossed a multiple of k.
+    let every = |done: usize, chunk: usize, k: usize| k > 0 && done / k > (done - chunk) / k;
     while done < opts.iters {
-        let chunk = opts.log_every.max(1).min(opts.iters - done);
+        // Chunks end on multiples of log_every (also after resuming from any step).
+        let le = opts.log_every.max(1);
+        let chunk = (le - done % le).min(opts.iters - done);
         gan.train_steps(chunk);
         done += chunk;
         let s = gan.stats()?; // waits for the GPU; fails on NaN/inf
@@ -133,16 +136,16 @@ pub fn train(gpu: &Gpu, mut cfg: GanConfig, opts: &RunOptions) -> Result<(GpuGan
         bar.set_position(done as u64);
         if bar.is_hidden() {
             // No terminal (a log file, CI): a plain line now and then instead of the bar.
-            if every(done, opts.log_every.max(1) * 10) || done == opts.iters {
+            if every(done, chunk, opts.log_every.max(1) * 10) || done == opts.iters {
                 println!("{done}/{} {:.0} s  {msg}", opts.iters, row.secs);
             }
         } else {
             bar.set_message(msg);
         }
-        if every(done, opts.sample_every) && done < opts.iters {
+        if every(done, chunk, opts.sample_every) && done < opts.iters {
             sample_grid(&gan, opts, &opts.out.join(format!("samples_{done:06}.png")))?;
         }
-        if every(done, opts.checkpoint_every) || done == opts.iters {
+        if every(done, chunk, opts.checkpoint_every) || done == opts.iters {
             // Log first, then checkpoint: a resumed run finds every row up to its checkpoint.
             write_atomic(&csv_path, &csv)?;
             save_checkpoint(&opts.out.join("checkpoint.safetensors"), &cfg, &gan.read_state()?)?;

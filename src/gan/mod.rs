@@ -25,7 +25,7 @@ mod gpu;
 pub mod images;
 mod verify;
 
-pub use ckpt::{load_checkpoint, save_checkpoint};
+pub use ckpt::{load_checkpoint, load_generator, save_checkpoint};
 pub use cpu_ref::CpuGan;
 pub use gpu::{GpuGan, LossParams, RngParams, Stats};
 pub use verify::{verify, Agreement, Verification};

@@ -227,7 +227,10 @@ impl GpuNet {
     }
 
     /// dout (n, out) -> gradients through the training-mode pass kept in `slot`; `input` must be
-    /// the buffer that pass read. Writes parameter gradients when `weight_grads` (added to the
+    /// the buffer that pass read. The pass must have used batch statistics (`Train` or
+    /// `BatchStats`): programs are recorded once and run later, so this cannot be checked here,
+    /// and after an `Eval` pass the slot's saved batch statistics are stale (the CPU reference
+    /// panics in that case). Writes parameter gradients when `weight_grads` (added to the
     /// present ones when `accumulate`), and the input gradient into `dinput` when given.
     #[allow(clippy::too_many_arguments)]
     pub fn backward(&self, gpu: &Gpu, slot: usize, input: &wgpu::Buffer, dout: &wgpu::Buffer, dinput: Option<&wgpu::Buffer>, n: usize, weight_grads: bool, accumulate: bool) -> Result<Program> {
