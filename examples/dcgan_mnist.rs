@@ -12,5 +12,5 @@
 mod mnist_gan;
 
 fn main() -> std::process::ExitCode {
-    mnist_gan::main_with("dcgan_mnist", wgpu_gan::gan::GanConfig::r2)
+    mnist_gan::main_with("dcgan_mnist", wgpu_gan::gan::GanConfig::r2, 20)
 }
