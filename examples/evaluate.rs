@@ -31,7 +31,7 @@ struct Args {
     /// Classifier weights: loaded if the file exists, otherwise trained and saved there.
     #[arg(long, default_value = "out/classifier.safetensors")]
     classifier: PathBuf,
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 25)]
     classifier_epochs: usize,
     /// Generated digits (keep 2000 to compare with the floor and with published figures).
     #[arg(long, default_value_t = 2000)]

@@ -14,6 +14,9 @@
 //                   the epoch: every epoch visits each of the k rows once, in an order that is a
 //                   keyed Feistel permutation of 0..k (reproduced by src/rng.rs::epoch_permute)
 //   gather_labeled  as gather_rows, and labels (k) -> out_labels[row_offset + j] (as f32)
+//   shift_images    images (n, h·w), h·w = dim, w = k -> out: each image translated by its own
+//                   (dy, dx), both uniform in −per_step..=per_step, drawn from (seed, stream, step,
+//                   image); pixels shifted in from outside are −1 (background). Data augmentation.
 
 struct Params {
     n: u32,
@@ -143,4 +146,25 @@ fn gather_labeled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     if (d == 0u) {
         out_labels[p.row_offset + j] = f32(labels[src]);
     }
+}
+
+@compute @workgroup_size(64)
+fn shift_images(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n * p.dim) { return; }
+    let img = i / p.dim;
+    let pix = i % p.dim;
+    let w = p.k;
+    let h = p.dim / w;
+    let r = random4(img);
+    let span = 2u * p.per_step + 1u;
+    let dy = i32(r.x % span) - i32(p.per_step);
+    let dx = i32(r.y % span) - i32(p.per_step);
+    let sy = i32(pix / w) - dy;
+    let sx = i32(pix % w) - dx;
+    var v = -1.0;
+    if (sy >= 0 && sy < i32(h) && sx >= 0 && sx < i32(w)) {
+        v = centres[img * p.dim + u32(sy) * w + u32(sx)];
+    }
+    out[i] = v;
 }

@@ -40,14 +40,29 @@ fn softmax_xent_backward_matches_finite_differences_and_gpu() {
 }
 
 #[test]
+fn shift_images_matches_cpu() {
+    let gpu = gpu();
+    for &(n, h, w, max) in &[(1usize, 5usize, 7usize, 2u32), (13, 28, 28, 2), (3, 4, 3, 1)] {
+        let x = randv(n * h * w, n as u64, 1.0);
+        let counter = wgpu_gan::gpu::Tensor::from_slice(&gpu, "counter", &[9u32]).unwrap();
+        let (tx, tout) = (tensor(&gpu, &x), tensor(&gpu, &vec![0.0; x.len()]));
+        let p = wgpu_gan::gan::RngParams { n: n as u32, seed: 4, stream: 1, k: w as u32, row_offset: 0, sigma: 0.0, dim: (h * w) as u32, per_step: max };
+        launch(&gpu, "rng", "shift_images", bytemuck::bytes_of(&p), &[&tx, &counter, &tout], Some((n * h * w) as u32));
+        let want = cpu::shift_images(&x, h, w, max, 4, 1, 9);
+        check(&format!("shift_images n={n} {h}x{w} max {max}"), &tout.read(&gpu).unwrap(), &want, 0.0);
+        assert!(want != x || max == 0, "some image must have moved");
+    }
+}
+
+#[test]
 fn classifier_learns_digits() {
     let dir = std::env::var("MNIST_DIR").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/mnist").into());
     let train = Mnist::load(dir.as_ref(), Split::Train).unwrap().take(2000);
     let test = Mnist::load(dir.as_ref(), Split::Test).unwrap().take(500);
     let gpu = gpu();
-    let clf = Classifier::train(&gpu, &train.images, &train.labels, TrainSettings { epochs: 4, ..Default::default() }, &mut |_, _| {}).unwrap();
+    let clf = Classifier::train(&gpu, &train.images, &train.labels, TrainSettings { epochs: 4, max_shift: 0, ..Default::default() }, &mut |_, _| {}).unwrap();
     let acc = clf.accuracy(&gpu, &test.images, &test.labels).unwrap();
-    println!("LeNet after 4 epochs on 2000 digits: {:.1}% on 500 held-out", 100.0 * acc);
+    println!("LeNet after 4 epochs on 2000 digits (no augmentation): {:.1}% on 500 held-out", 100.0 * acc);
     assert!(acc >= 0.85, "accuracy {acc} (chance is 0.1)");
     let f = clf.features(&gpu, &test.images[..10 * 784]).unwrap();
     assert_eq!(f.len(), 10 * 128);

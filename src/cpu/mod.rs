@@ -276,3 +276,25 @@ pub fn softmax_xent_backward(logits: &[f32], labels: &[f32], classes: usize) -> 
     }
     out
 }
+
+/// Each image (n, h·w) translated by its own (dy, dx) ∈ [−max, max]², drawn from
+/// (seed, stream, step, image); background −1 shifted in (`shaders/rng.wgsl::shift_images`).
+#[allow(clippy::too_many_arguments)]
+pub fn shift_images(x: &[f32], h: usize, w: usize, max: u32, seed: u32, stream: u32, step: u32) -> Vec<f32> {
+    let dim = h * w;
+    let mut out = vec![-1.0; x.len()];
+    for img in 0..x.len() / dim {
+        let r = rng::random4(seed, stream, step, img as u32);
+        let span = 2 * max + 1;
+        let (dy, dx) = ((r[0] % span) as i64 - max as i64, (r[1] % span) as i64 - max as i64);
+        for y in 0..h as i64 {
+            for xx in 0..w as i64 {
+                let (sy, sx) = (y - dy, xx - dx);
+                if sy >= 0 && sy < h as i64 && sx >= 0 && sx < w as i64 {
+                    out[img * dim + (y * w as i64 + xx) as usize] = x[img * dim + (sy * w as i64 + sx) as usize];
+                }
+            }
+        }
+    }
+    out
+}

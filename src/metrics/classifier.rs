@@ -39,17 +39,20 @@ pub struct TrainSettings {
     pub batch: usize,
     pub lr: f32,
     pub seed: u32,
+    /// Augmentation: each training image is translated by up to this many pixels each way.
+    pub max_shift: u32,
 }
 
 impl Default for TrainSettings {
     fn default() -> Self {
-        TrainSettings { epochs: 8, batch: 64, lr: 1e-3, seed: 0 }
+        TrainSettings { epochs: 25, batch: 64, lr: 1e-3, seed: 0, max_shift: 2 }
     }
 }
 
 impl Classifier {
     /// Trains [`lenet`] on `images` (n, 784) in [−1, 1] with `labels`, Adam on the mean
-    /// cross-entropy, epochs drawn on the GPU in shuffled order. `progress(done, total)` is
+    /// cross-entropy with the learning rate decaying linearly to zero over the run, epochs drawn
+    /// on the GPU in shuffled order, each image shifted by up to `max_shift` pixels. `progress(done, total)` is
     /// called every few hundred iterations.
     pub fn train(gpu: &Gpu, images: &[f32], labels: &[u8], s: TrainSettings, progress: &mut dyn FnMut(usize, usize)) -> Result<Classifier> {
         let spec = lenet();
@@ -68,20 +71,25 @@ impl Classifier {
         let table = Tensor::from_slice(gpu, "mnist", images)?;
         let label_table = Tensor::from_slice(gpu, "labels", &labels.iter().map(|&l| l as u32).collect::<Vec<_>>())?;
         let counter = Tensor::from_slice(gpu, "counter", &[0u32])?;
+        let x_raw = Tensor::zeros(gpu, "x_raw", b * dim)?;
         let (x, y, logits, dlogits) = (Tensor::zeros(gpu, "x", b * dim)?, Tensor::zeros(gpu, "y", b)?, Tensor::zeros(gpu, "logits", b * CLASSES)?, Tensor::zeros(gpu, "dlogits", b * CLASSES)?);
         let mut step = Program::default();
         let rp = RngParams { n: b as u32, seed: s.seed, stream: 0, k: count as u32, row_offset: 0, sigma: 0.0, dim: dim as u32, per_step: 1 };
         let k = gpu.kernel("rng", "gather_labeled")?;
-        step.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&rp), &[&table.buffer, &counter.buffer, &x.buffer, &label_table.buffer, &y.buffer], Some((b * dim) as u32))?);
+        step.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&rp), &[&table.buffer, &counter.buffer, &x_raw.buffer, &label_table.buffer, &y.buffer], Some((b * dim) as u32))?);
+        let side = (dim as f64).sqrt() as u32;
+        let sp = RngParams { n: b as u32, seed: s.seed, stream: 1, k: side, row_offset: 0, sigma: 0.0, dim: dim as u32, per_step: s.max_shift };
+        let k = gpu.kernel("rng", "shift_images")?;
+        step.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&sp), &[&x_raw.buffer, &counter.buffer, &x.buffer], Some((b * dim) as u32))?);
         step.extend(net.forward(gpu, 0, &x.buffer, &logits.buffer, b, Mode::Train)?);
         let cp = ClassifyParams { n: b as u32, classes: CLASSES as u32, _pad: [0; 2] };
         let k = gpu.kernel("classify", "softmax_xent_backward")?;
         step.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&cp), &[&logits.buffer, &y.buffer, &dlogits.buffer], Some(b as u32))?);
         step.extend(net.backward(gpu, 0, &x.buffer, &dlogits.buffer, None, b, true, false)?);
-        step.extend(opt.step(gpu, &net.params, &net.grads, &counter.buffer, 1, 0, 0.0, 0)?);
+        let iters = s.epochs * count / b;
+        step.extend(opt.step(gpu, &net.params, &net.grads, &counter.buffer, 1, 0, 0.0, iters as u32)?);
         let k = gpu.kernel("step", "advance_step")?;
         step.push(Dispatch::new(gpu, &k, &[], &[&counter.buffer], None)?);
-        let iters = s.epochs * count / b;
         for i in 0..iters {
             step.run(gpu);
             if (i + 1) % 100 == 0 || i + 1 == iters {
