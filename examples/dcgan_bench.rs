@@ -61,13 +61,7 @@ fn main() -> wgpu_gan::Result<()> {
         gan.stats()?; // fails if training produced NaN: never time garbage
         if a.profile {
             let mut by_kernel: Vec<(String, f64, usize)> = Vec::new();
-            let prof = gan.step_program().profile(&gpu)?;
-            if std::env::var_os("PROFILE_EACH").is_some() {
-                for (i, (name, t)) in prof.iter().enumerate() {
-                    println!("  #{i:<3} {name:<40} {:>9.2} ms", t * 1e3);
-                }
-            }
-            for (name, t) in prof {
+            for (name, t) in gan.step_program().profile(&gpu)? {
                 match by_kernel.iter_mut().find(|e| e.0 == name) {
                     Some(e) => {
                         e.1 += t;

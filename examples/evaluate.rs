@@ -14,7 +14,8 @@ use std::sync::Arc;
 use wgpu_gan::data::mnist::{resolve_dir, Mnist, Split};
 use wgpu_gan::gan::{load_generator, GanConfig, GpuGan, Table};
 use wgpu_gan::gpu::Gpu;
-use wgpu_gan::metrics::classifier::{fid_mnist, Classifier, TrainSettings, CLASSES};
+use wgpu_gan::metrics::classifier::{Classifier, TrainSettings, CLASSES, FEATURES};
+use wgpu_gan::metrics::fid::{frechet_distance, gaussian};
 use wgpu_gan::nn::Mode;
 use wgpu_gan::plot;
 
@@ -81,7 +82,10 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
     let n = a.n.min(test.count).min(train.count);
     let dim = train.rows * train.cols;
     let held_out = &test.images[..n * dim];
-    let floor = fid_mnist(&gpu, &clf, &train.images[..n * dim], held_out)?;
+    // The held-out digits' statistics are shared by the floor and every score below.
+    let held = gaussian(&clf.features(&gpu, held_out)?, FEATURES)?;
+    let score = |imgs: &[f32]| -> wgpu_gan::Result<f64> { frechet_distance(&gaussian(&clf.features(&gpu, imgs)?, FEATURES)?, &held) };
+    let floor = score(&train.images[..n * dim])?;
     println!("FID-MNIST floor ({n} training digits vs {n} held-out): {floor:.2}");
 
     let table = Arc::new(Table::new(train.images.clone(), dim)?);
@@ -102,7 +106,7 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
             imgs.extend(gan.sample(chunk, 10_000 + c as u32, mode)?);
         }
         imgs.truncate(n * dim);
-        let fid = fid_mnist(&gpu, &clf, &imgs, held_out)?;
+        let fid = score(&imgs)?;
         let mut hist = [0usize; CLASSES];
         for p in clf.predict(&gpu, &imgs)? {
             hist[p as usize] += 1;

@@ -93,6 +93,44 @@ fn ck<T>(msg: String) -> Result<T> {
     Err(Error::Checkpoint(msg))
 }
 
+/// Writes `bytes` to `path` atomically: `<path>.tmp` in the same directory (created if needed),
+/// flushed and synced, then renamed over `path`, then the directory synced where possible. A crash
+/// leaves the old file or the new one, never half of either. `what` names the file in errors.
+/// Every file this crate writes (checkpoints, pictures, logs) goes through here.
+pub fn write_atomic(path: &Path, bytes: &[u8], what: &str) -> Result<()> {
+    let Some(file_name) = path.file_name() else {
+        return ck(format!("{}: not a file path", path.display()));
+    };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        fs::create_dir_all(dir).map_err(|e| io_err(e, &format!("creating {what} directory"), dir))?;
+    }
+    let mut tmp_name = file_name.to_os_string();
+    tmp_name.push(".tmp");
+    let tmp: PathBuf = path.with_file_name(tmp_name);
+
+    let write = || -> std::io::Result<()> {
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.flush()?;
+        f.sync_all()
+    };
+    if let Err(e) = write() {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(e, &format!("writing {what}"), &tmp));
+    }
+    if let Err(e) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(e, &format!("renaming {} over {what}", tmp.display()), path));
+    }
+    // Make the rename itself durable where directories can be synced (best effort).
+    #[cfg(unix)]
+    if let Ok(d) = File::open(dir.unwrap_or(Path::new("."))) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 fn io_err(e: std::io::Error, what: &str, path: &Path) -> Error {
     Error::Io(std::io::Error::new(
         e.kind(),
@@ -192,45 +230,7 @@ impl Checkpoint {
             Error::Checkpoint(m) => Error::Checkpoint(format!("{}: {m}", path.display())),
             e => e,
         })?;
-        let Some(file_name) = path.file_name() else {
-            return ck(format!("{}: not a file path", path.display()));
-        };
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-        if let Some(dir) = dir {
-            fs::create_dir_all(dir).map_err(|e| io_err(e, "creating checkpoint directory", dir))?;
-        }
-        let mut tmp_name = file_name.to_os_string();
-        tmp_name.push(".tmp");
-        let tmp: PathBuf = path.with_file_name(tmp_name);
-
-        let write = || -> std::io::Result<()> {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&tmp)?;
-            f.write_all(&bytes)?;
-            f.flush()?;
-            f.sync_all()
-        };
-        if let Err(e) = write() {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_err(e, "writing checkpoint", &tmp));
-        }
-        if let Err(e) = fs::rename(&tmp, path) {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_err(
-                e,
-                &format!("renaming {} over checkpoint", tmp.display()),
-                path,
-            ));
-        }
-        // Make the rename itself durable where directories can be synced (best effort).
-        #[cfg(unix)]
-        if let Ok(d) = File::open(dir.unwrap_or(Path::new("."))) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        write_atomic(path, &bytes, "checkpoint")
     }
 
     /// Reads a checkpoint written by [`Checkpoint::save`], refusing files that are missing,

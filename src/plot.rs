@@ -71,13 +71,9 @@ pub fn row(panels: &[RgbImage]) -> RgbImage {
 
 /// Writes a PNG atomically (temporary file, then rename), creating the directory if needed.
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("png.tmp");
-    img.save_with_format(&tmp, image::ImageFormat::Png).map_err(|e| Error::Image(format!("{}: {e}", path.display())))?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).map_err(|e| Error::Image(format!("{}: {e}", path.display())))?;
+    crate::checkpoint::write_atomic(path, &png, "picture")
 }
 
 const GRID_GAP: Rgb<u8> = Rgb([60, 60, 60]);
