@@ -1,17 +1,27 @@
 // Batch normalisation over the channels of an (N, C, HW) tensor: HW = 1 is BatchNorm1d over
 // features, HW = H·W is BatchNorm2d. Each channel is normalised with statistics over its N·HW values.
 //
-//   batchnorm_stats           x -> stats[0..C) = mean, stats[C..2C) = 1/√(var + eps) (biased var);
-//                             with flag 4 also running (mean C, var C) ← (1−m)·running + m·batch,
-//                             the running variance taking the unbiased batch variance (as PyTorch)
-//   batchnorm_forward         x, γ, β, stats or running -> y = (x − mean)·invstd·γ + β
-//   batchnorm_backward_reduce x, dy, stats -> stats[2C..3C) = Σ dy, stats[3C..4C) = Σ dy·x̂;
-//                             with flag 8 also dγ = Σ dy·x̂ (out) and dβ = Σ dy (out2)
-//   batchnorm_backward_input  x, dy, γ, stats -> dx = γ·invstd·(dy − Σdy/M − x̂·Σdy·x̂/M), M = N·HW
+//   batchnorm_stats_partial    x -> part[split, c] = Σ x over the split's tile of channel c;
+//                              with flag 16, Σ (x − mean)², mean = stats[c]
+//   batchnorm_stats_finish     part -> flag 16 clear: stats[0..C) = mean = Σ part / M;
+//                              flag 16 set: stats[C..2C) = 1/√(var + eps), var = Σ part / M (biased);
+//                              with flag 4 also running (mean C, var C) ← (1−m)·running + m·batch,
+//                              the running variance taking the unbiased batch variance (as PyTorch)
+//   batchnorm_forward          x, γ, β, stats or running -> y = (x − mean)·invstd·γ + β
+//   batchnorm_backward_partial x, dy, stats -> part[split, 0, c] = Σ dy, part[split, 1, c] = Σ dy·x̂
+//   batchnorm_backward_finish  part -> stats[2C..3C) = Σ dy, stats[3C..4C) = Σ dy·x̂;
+//                              with flag 8 also dγ = Σ dy·x̂ (out) and dβ = Σ dy (out2)
+//   batchnorm_backward_input   x, dy, γ, stats -> dx = γ·invstd·(dy − Σdy/M − x̂·Σdy·x̂/M), M = N·HW
 //
 // Training mode uses the batch statistics and differentiates through them (the full backward);
 // evaluation mode (flag 1 clear) uses the running statistics and is only run forward.
-// Per-channel sums run sequentially in one invocation each, in the CPU reference's order.
+//
+// Per-channel sums are split reductions: a tile is N_PER samples × P_PER positions of one channel,
+// summed sequentially by one invocation into its slot of `part`; the finishing kernels add the
+// slots. The host sizes the tiles (src/gpu/budget.rs) so that no invocation loops more than a
+// bounded number of times, whatever N and HW: Mesa's llvmpipe silently stops every loop of an
+// invocation after 65,535 iterations in all. The variance is the two-pass one (mean first, then the
+// centred squares), as in the CPU reference.
 
 struct Params {
     n: u32,
@@ -19,12 +29,17 @@ struct Params {
     hw: u32,
     // bit 0: batch statistics (training) rather than running ones; bit 1: add parameter gradients
     // into dγ/dβ instead of overwriting them; bit 2: update the running statistics;
-    // bit 3: write the parameter gradients at all.
+    // bit 3: write the parameter gradients at all; bit 4: the centred pass of the statistics.
     flags: u32,
     eps: f32,
     momentum: f32,
+    // Split reductions: samples and positions per tile, tiles along the positions.
+    n_per: u32,
+    p_per: u32,
+    p_splits: u32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -36,37 +51,60 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> running: array<f32>;  // (2, C): mean, var
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
 @group(0) @binding(8) var<storage, read_write> out2: array<f32>;
+@group(0) @binding(9) var<storage, read_write> part: array<f32>;    // (splits, ·, C) partial sums
 
 fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * 64u;
 }
 
+fn splits() -> u32 {
+    return p.p_splits * ((p.n + p.n_per - 1u) / p.n_per);
+}
+
+// The tile of split `split`: samples [t.x, t.y), positions [t.z, t.w).
+fn tile(split: u32) -> vec4<u32> {
+    let n0 = (split / p.p_splits) * p.n_per;
+    let i0 = (split % p.p_splits) * p.p_per;
+    return vec4<u32>(n0, min(n0 + p.n_per, p.n), i0, min(i0 + p.p_per, p.hw));
+}
+
 @compute @workgroup_size(64)
-fn batchnorm_stats(@builtin(global_invocation_id) gid: vec3<u32>,
-                   @builtin(num_workgroups) nwg: vec3<u32>) {
+fn batchnorm_stats_partial(@builtin(global_invocation_id) gid: vec3<u32>,
+                           @builtin(num_workgroups) nwg: vec3<u32>) {
+    let idx = flat_index(gid, nwg);
+    let c = idx % p.c;
+    let split = idx / p.c;
+    if (split >= splits()) { return; }
+    let t = tile(split);
+    let centred = (p.flags & 16u) != 0u;
+    let mean = select(0.0, stats[c], centred);
+    var s = 0.0;
+    for (var nn = t.x; nn < t.y; nn++) {
+        let base = (nn * p.c + c) * p.hw;
+        for (var i = t.z; i < t.w; i++) {
+            let d = x[base + i] - mean;
+            s += select(d, d * d, centred);
+        }
+    }
+    part[split * p.c + c] = s;
+}
+
+@compute @workgroup_size(64)
+fn batchnorm_stats_finish(@builtin(global_invocation_id) gid: vec3<u32>,
+                          @builtin(num_workgroups) nwg: vec3<u32>) {
     let c = flat_index(gid, nwg);
     if (c >= p.c) { return; }
     let m = f32(p.n * p.hw);
     var s = 0.0;
-    for (var nn = 0u; nn < p.n; nn++) {
-        let base = (nn * p.c + c) * p.hw;
-        for (var i = 0u; i < p.hw; i++) { s += x[base + i]; }
+    for (var k = 0u; k < splits(); k++) { s += part[k * p.c + c]; }
+    if ((p.flags & 16u) == 0u) {
+        stats[c] = s / m;
+        return;
     }
-    let mean = s / m;
-    var q = 0.0;
-    for (var nn = 0u; nn < p.n; nn++) {
-        let base = (nn * p.c + c) * p.hw;
-        for (var i = 0u; i < p.hw; i++) {
-            let d = x[base + i] - mean;
-            q += d * d;
-        }
-    }
-    let var_b = q / m;
-    stats[c] = mean;
-    stats[p.c + c] = 1.0 / sqrt(var_b + p.eps);
+    stats[p.c + c] = 1.0 / sqrt(s / m + p.eps);
     if ((p.flags & 4u) != 0u) {
-        running[c] = (1.0 - p.momentum) * running[c] + p.momentum * mean;
-        running[p.c + c] = (1.0 - p.momentum) * running[p.c + c] + p.momentum * (q / (m - 1.0));
+        running[c] = (1.0 - p.momentum) * running[c] + p.momentum * stats[c];
+        running[p.c + c] = (1.0 - p.momentum) * running[p.c + c] + p.momentum * (s / (m - 1.0));
     }
 }
 
@@ -89,21 +127,39 @@ fn batchnorm_forward(@builtin(global_invocation_id) gid: vec3<u32>,
 }
 
 @compute @workgroup_size(64)
-fn batchnorm_backward_reduce(@builtin(global_invocation_id) gid: vec3<u32>,
-                             @builtin(num_workgroups) nwg: vec3<u32>) {
-    let c = flat_index(gid, nwg);
-    if (c >= p.c) { return; }
+fn batchnorm_backward_partial(@builtin(global_invocation_id) gid: vec3<u32>,
+                              @builtin(num_workgroups) nwg: vec3<u32>) {
+    let idx = flat_index(gid, nwg);
+    let c = idx % p.c;
+    let split = idx / p.c;
+    if (split >= splits()) { return; }
+    let t = tile(split);
     let mean = stats[c];
     let invstd = stats[p.c + c];
     var s1 = 0.0;
     var s2 = 0.0;
-    for (var nn = 0u; nn < p.n; nn++) {
+    for (var nn = t.x; nn < t.y; nn++) {
         let base = (nn * p.c + c) * p.hw;
-        for (var i = 0u; i < p.hw; i++) {
+        for (var i = t.z; i < t.w; i++) {
             let g = dy[base + i];
             s1 += g;
             s2 += g * (x[base + i] - mean) * invstd;
         }
+    }
+    part[(2u * split) * p.c + c] = s1;
+    part[(2u * split + 1u) * p.c + c] = s2;
+}
+
+@compute @workgroup_size(64)
+fn batchnorm_backward_finish(@builtin(global_invocation_id) gid: vec3<u32>,
+                             @builtin(num_workgroups) nwg: vec3<u32>) {
+    let c = flat_index(gid, nwg);
+    if (c >= p.c) { return; }
+    var s1 = 0.0;
+    var s2 = 0.0;
+    for (var k = 0u; k < splits(); k++) {
+        s1 += part[(2u * k) * p.c + c];
+        s2 += part[(2u * k + 1u) * p.c + c];
     }
     stats[2u * p.c + c] = s1;
     stats[3u * p.c + c] = s2;

@@ -21,6 +21,15 @@
 // the four channels share the loads of the other operand, and each step loads 8 values for 16
 // multiply-adds. For the weight gradient the block is 4 output × 4 input channels at one tap.
 // Blocks hanging over an edge clamp their reads and skip their writes.
+//
+// Split reductions: the two reducing kernels (conv2d_backward_weight, channel_sum) sum over
+// samples × output rows × output columns, which grows with the batch. Each invocation sums one
+// tile of that range, N_PER samples × Y_PER output rows (all columns), and writes its partial sum
+// to slot `split` of `out` (offset split × outputs); `shaders/reduce.wgsl` then adds the slots. With
+// one tile the invocation writes (or accumulates into) the gradient itself. The host sizes the tiles
+// so that no invocation loops more than a bounded number of times (src/gpu/budget.rs: Mesa's
+// llvmpipe stops every loop of an invocation after 65,535 iterations in all, without an error)
+// and so that a small layer still gets enough invocations to fill the device.
 // Dispatch: a 1-D range of invocations folded onto a 2-D grid of 64-wide workgroups.
 
 struct Params {
@@ -39,6 +48,11 @@ struct Params {
     // instead of overwriting it (conv2d_backward_weight, channel_sum: gradients of a layer applied
     // to two batches, e.g. a discriminator's real and generated passes).
     flags: u32,
+    // Split reductions (see above): samples and output rows per tile, tiles along the rows.
+    n_per: u32,
+    y_per: u32,
+    y_splits: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -167,29 +181,37 @@ fn conv2d_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
 }
 
 // dwt[co, ci, ky, kx] = Σ_{n, oy, ox} dy[n, co, oy, ox] · x[n, ci, oy·stride + ky − pad, ox·stride + kx − pad]
+// over the tile of (n, oy) that this invocation's split owns.
 @compute @workgroup_size(64)
 fn conv2d_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>) {
     let taps = p.kh * p.kw;
     let cib = (p.cin + 3u) / 4u;
     let cob = (p.cout + 3u) / 4u;
+    let blocks = cib * cob * taps;
     let idx = flat_index(gid, nwg);
-    let tap = idx % taps;
-    let rest = idx / taps;
-    if (rest >= cib * cob) { return; }
+    let split = idx / blocks;
+    if (split >= p.y_splits * ((p.n + p.n_per - 1u) / p.n_per)) { return; }
+    let within = idx % blocks;
+    let tap = within % taps;
+    let rest = within / taps;
     let ci0 = 4u * (rest % cib);
     let co0 = 4u * (rest / cib);
     let ky = tap / p.kw;
     let kx = tap % p.kw;
+    let n0 = (split / p.y_splits) * p.n_per;
+    let n1 = min(n0 + p.n_per, p.n);
+    let y0 = (split % p.y_splits) * p.y_per;
+    let y1 = min(y0 + p.y_per, p.oh);
     let in_plane = p.h * p.w;
     let out_plane = p.oh * p.ow;
     let cis = clamp4(ci0, p.cin) * in_plane;
     let cos = clamp4(co0, p.cout) * out_plane;
     var acc: array<vec4<f32>, 4>;   // acc[output channel][input channel]
-    for (var nn = 0u; nn < p.n; nn++) {
+    for (var nn = n0; nn < n1; nn++) {
         let xn = nn * p.cin * in_plane;
         let dn = nn * p.cout * out_plane;
-        for (var oy = 0u; oy < p.oh; oy++) {
+        for (var oy = y0; oy < y1; oy++) {
             let iy = i32(oy * p.stride + ky) - i32(p.pad);
             if (iy < 0 || iy >= i32(p.h)) { continue; }
             for (var ox = 0u; ox < p.ow; ox++) {
@@ -206,31 +228,40 @@ fn conv2d_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
         }
     }
     let add = (p.flags & 2u) != 0u;
+    let base = split * p.cout * p.cin * taps;
     for (var a = 0u; a < 4u; a++) {
         let co = co0 + a;
         if (co >= p.cout) { break; }
         for (var c = 0u; c < 4u; c++) {
             let ci = ci0 + c;
             if (ci >= p.cin) { break; }
-            let o = (co * p.cin + ci) * taps + tap;
+            let o = base + (co * p.cin + ci) * taps + tap;
             out[o] = select(0.0, out[o], add) + acc[a][c];
         }
     }
 }
 
-// db[c] = Σ_{n, position} dy[n, c, position] over a (N, COUT, OH·OW) gradient; one invocation per channel.
+// db[c] = Σ_{n, position} dy[n, c, position] over a (N, COUT, OH·OW) gradient, over the tile of
+// (n, oy) that this invocation's split owns: one invocation per (split, channel).
 @compute @workgroup_size(64)
 fn channel_sum(@builtin(global_invocation_id) gid: vec3<u32>,
                @builtin(num_workgroups) nwg: vec3<u32>) {
-    let c = flat_index(gid, nwg);
-    if (c >= p.cout) { return; }
+    let idx = flat_index(gid, nwg);
+    let c = idx % p.cout;
+    let split = idx / p.cout;
+    if (split >= p.y_splits * ((p.n + p.n_per - 1u) / p.n_per)) { return; }
     let plane = p.oh * p.ow;
+    let n0 = (split / p.y_splits) * p.n_per;
+    let n1 = min(n0 + p.n_per, p.n);
+    let i0 = (split % p.y_splits) * p.y_per * p.ow;
+    let i1 = min(i0 + p.y_per * p.ow, plane);
     var s = 0.0;
-    for (var nn = 0u; nn < p.n; nn++) {
+    for (var nn = n0; nn < n1; nn++) {
         let base = (nn * p.cout + c) * plane;
-        for (var i = 0u; i < plane; i++) {
+        for (var i = i0; i < i1; i++) {
             s += dy[base + i];
         }
     }
-    out[c] = select(0.0, out[c], (p.flags & 2u) != 0u) + s;
+    let o = split * p.cout + c;
+    out[o] = select(0.0, out[o], (p.flags & 2u) != 0u) + s;
 }

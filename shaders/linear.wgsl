@@ -18,12 +18,22 @@
 // Dispatch: a 1-D range of invocations folded onto a 2-D grid of 64-wide workgroups
 // (index = x + y * 64 * num_workgroups.x) so that more than 65535 * 64 invocations fit.
 //   matrix kernels: ceil(rows/4) * ceil(cols/4) invocations;  linear_backward_bias: OUT.
+//
+// The weight and bias gradients sum over the batch, so they are split reductions: each tile of
+// N_PER rows is summed by its own invocations into slot `split` of `out` (offset split × outputs),
+// and `shaders/reduce.wgsl` adds the slots; with one tile they write the gradient directly. The
+// host sizes the tiles (src/gpu/budget.rs) so that no invocation loops past Mesa llvmpipe's silent
+// limit of 65,535 iterations, whatever the batch. Those two kernels launch tiles × their count.
 
 struct Params {
     n: u32,      // batch rows
     in_f: u32,   // input features
     out_f: u32,  // output features
     accumulate: u32,
+    n_per: u32,  // batch rows per tile of the weight and bias gradients
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -56,13 +66,13 @@ fn clamp4(first: u32, count: u32) -> vec4<u32> {
 }
 
 // Writes the in-bounds part of a 4×4 block, row-major into out with row stride `stride`.
-fn store_block(acc: array<vec4<f32>, 4>, r0: u32, c0: u32, rows: u32, cols: u32, stride: u32) {
+fn store_block(acc: array<vec4<f32>, 4>, r0: u32, c0: u32, rows: u32, cols: u32, stride: u32, base: u32) {
     for (var a = 0u; a < 4u; a++) {
         let r = r0 + a;
         if (r >= rows) { break; }
         for (var c = 0u; c < 4u; c++) {
             if (c0 + c >= cols) { break; }
-            let o = r * stride + c0 + c;
+            let o = base + r * stride + c0 + c;
             out[o] = select(0.0, out[o], p.accumulate != 0u) + acc[a][c];
         }
     }
@@ -89,7 +99,7 @@ fn linear_forward(@builtin(global_invocation_id) gid: vec3<u32>,
     for (var a = 0u; a < 4u; a++) {
         acc[a] += bv;
     }
-    store_block(acc, blk.r0, blk.c0, p.n, p.out_f, p.out_f);
+    store_block(acc, blk.r0, blk.c0, p.n, p.out_f, p.out_f, 0u);
 }
 
 // dx[r, i] = Σ_o dy[r, o] w[o, i]
@@ -109,19 +119,27 @@ fn linear_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
         acc[2] += dy[dr.z + o] * wv;
         acc[3] += dy[dr.w + o] * wv;
     }
-    store_block(acc, blk.r0, blk.c0, p.n, p.in_f, p.in_f);
+    store_block(acc, blk.r0, blk.c0, p.n, p.in_f, p.in_f, 0u);
 }
 
-// dw[o, i] = Σ_r dy[r, o] x[r, i]
+fn tiles() -> u32 {
+    return (p.n + p.n_per - 1u) / p.n_per;
+}
+
+// dw[o, i] = Σ_r dy[r, o] x[r, i] over the rows of this invocation's tile
 @compute @workgroup_size(64)
 fn linear_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>) {
-    let blk = block_of(flat_index(gid, nwg), p.out_f, p.in_f);
-    if (!blk.ok) { return; }
+    let idx = flat_index(gid, nwg);
+    let blocks = ((p.out_f + 3u) / 4u) * ((p.in_f + 3u) / 4u);
+    let split = idx / blocks;
+    if (split >= tiles()) { return; }
+    let blk = block_of(idx % blocks, p.out_f, p.in_f);
     let oc = clamp4(blk.r0, p.out_f);
     let ic = clamp4(blk.c0, p.in_f);
+    let r1 = min(split * p.n_per + p.n_per, p.n);
     var acc: array<vec4<f32>, 4>;
-    for (var r = 0u; r < p.n; r++) {
+    for (var r = split * p.n_per; r < r1; r++) {
         let xb = r * p.in_f;
         let db = r * p.out_f;
         let xv = vec4<f32>(x[xb + ic.x], x[xb + ic.y], x[xb + ic.z], x[xb + ic.w]);
@@ -130,17 +148,21 @@ fn linear_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
         acc[2] += dy[db + oc.z] * xv;
         acc[3] += dy[db + oc.w] * xv;
     }
-    store_block(acc, blk.r0, blk.c0, p.out_f, p.in_f, p.in_f);
+    store_block(acc, blk.r0, blk.c0, p.out_f, p.in_f, p.in_f, split * p.out_f * p.in_f);
 }
 
 @compute @workgroup_size(64)
 fn linear_backward_bias(@builtin(global_invocation_id) gid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>) {
-    let o = flat_index(gid, nwg);
-    if (o >= p.out_f) { return; }
+    let idx = flat_index(gid, nwg);
+    let o = idx % p.out_f;
+    let split = idx / p.out_f;
+    if (split >= tiles()) { return; }
+    let r1 = min(split * p.n_per + p.n_per, p.n);
     var acc = 0.0;
-    for (var r = 0u; r < p.n; r++) {
+    for (var r = split * p.n_per; r < r1; r++) {
         acc += dy[r * p.out_f + o];
     }
-    out[o] = select(0.0, out[o], p.accumulate != 0u) + acc;
+    let at = split * p.out_f + o;
+    out[at] = select(0.0, out[at], p.accumulate != 0u) + acc;
 }

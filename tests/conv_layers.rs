@@ -361,3 +361,47 @@ fn conv_shapes_follow_pytorch() {
     let mismatch = NetSpec { layers: vec![Layer::Linear { inp: 3, out: 10 }, Layer::Conv2d(ConvSpec::new(1, 2, 3, 3, 3, 1, 1))] };
     assert!(mismatch.widths().is_err(), "10 values cannot feed a (1,3,3) convolution");
 }
+
+// ---------------------------------------------------------------- reductions past the loop budget
+
+/// Every reducing layer of R2 at the batches users train with (64, 320, 1024), GPU against the CPU
+/// reference. The sums that grow with the batch (weight and bias gradients over batch × output
+/// positions, batch-norm statistics over batch × positions) are what llvmpipe's loop limiter
+/// truncated before the reductions were split (n = 84 was the first wrong batch for R2, n = 1024
+/// left D's conv weight gradients 100 % wrong). Each layer keeps R2's spatial geometry, so every sum
+/// has R2's length, with fewer channels to keep the f64 CPU reference quick.
+#[test]
+fn r2_layers_match_cpu_past_the_loop_budget() {
+    let conv = |cin, cout, h| ConvSpec::new(cin, cout, h, h, 4, 2, 1);
+    let layers: Vec<(&str, Layer)> = vec![
+        ("D conv1 1→8 28×28", Layer::Conv2d(conv(1, 8, 28))),
+        ("D conv2 8→8 14×14", Layer::Conv2d(conv(8, 8, 14))),
+        ("G convT1 8→8 7×7", Layer::ConvT2d(conv(8, 8, 7))),
+        ("G convT2 8→1 14×14", Layer::ConvT2d(conv(8, 1, 14))),
+        ("G BatchNorm2d(8, 14×14)", Layer::BatchNorm(BnSpec { c: 8, hw: 196, eps: 1e-5, momentum: 0.1 })),
+        ("D BatchNorm2d(8, 7×7)", Layer::BatchNorm(BnSpec { c: 8, hw: 49, eps: 1e-5, momentum: 0.1 })),
+        ("G BatchNorm1d(40)", Layer::BatchNorm(BnSpec { c: 40, hw: 1, eps: 1e-5, momentum: 0.1 })),
+        ("G Linear 100→40", Layer::Linear { inp: 100, out: 40 }),
+        ("D Linear 392→1", Layer::Linear { inp: 392, out: 1 }),
+    ];
+    for n in [64usize, 320, 1024] {
+        for (i, (name, layer)) in layers.iter().enumerate() {
+            let net = NetSpec { layers: vec![*layer] };
+            let (x, dy) = (randv(n * net.in_dim(), 200 + i as u64, 1.0), randv(n * net.out_dim(), 300 + i as u64, 1.0));
+            let (params, running) = match layer {
+                Layer::BatchNorm(b) => {
+                    let params = vec![randv(b.c, 7, 0.5).iter().map(|v| v + 1.0).collect(), randv(b.c, 8, 0.5)];
+                    (params, Some([randv(b.c, 9, 1.0), randv(b.c, 10, 0.5).iter().map(|v| v + 1.0).collect()].concat()))
+                }
+                _ => (net.init(11 + i as u32, 0, Init::PyTorch), None),
+            };
+            let r = running.as_deref();
+            let want = run_cpu(*layer, n, &x, &params, r, &dy, Mode::Train);
+            compare(&format!("{name} n={n}"), &run_gpu(*layer, n, &x, &params, r, &dy, Mode::Train, false), &want, TOL);
+            if n == 320 {
+                // The split path adding into gradients that are already there.
+                compare(&format!("{name} n={n} (accumulated twice)"), &run_gpu(*layer, n, &x, &params, r, &dy, Mode::Train, true), &want, TOL);
+            }
+        }
+    }
+}

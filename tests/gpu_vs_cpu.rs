@@ -22,7 +22,7 @@ fn linear_kernels_match_cpu() {
         let s = s as u64 * 10;
         let (x, w, b, dy) = (randv(n * inp, s, 1.0), randv(out * inp, s + 1, 1.0), randv(out, s + 2, 1.0), randv(n * out, s + 3, 1.0));
         let (tx, tw, tb, tdy) = (tensor(&gpu, &x), tensor(&gpu, &w), tensor(&gpu, &b), tensor(&gpu, &dy));
-        let p = LinearParams { n: n as u32, in_f: inp as u32, out_f: out as u32, accumulate: 0 };
+        let p = LinearParams::new(n, inp, out, false);
         let pb = bytemuck::bytes_of(&p);
         let tag = format!("n={n} in={inp} out={out}");
 

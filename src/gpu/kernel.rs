@@ -28,6 +28,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("conv", include_str!("../../shaders/conv.wgsl")),
     ("batchnorm", include_str!("../../shaders/batchnorm.wgsl")),
     ("classify", include_str!("../../shaders/classify.wgsl")),
+    ("reduce", include_str!("../../shaders/reduce.wgsl")),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -131,6 +132,8 @@ impl Kernel {
 /// passes as needed. Holds its own small uniform buffer.
 pub struct Dispatch {
     pub name: String,
+    /// Loop iterations one invocation runs (the bound of [`super::budget::loop_trips`]).
+    pub trips: u64,
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
     groups: [u32; 3],
@@ -140,7 +143,12 @@ impl Dispatch {
     /// `params`: the bytes of the kernel's uniform struct (ignored if it has none). `buffers`: the
     /// storage buffers in ascending binding order (inputs first, then outputs, as the WGSL declares
     /// them). `threads`: invocations wanted along x; `None` launches exactly one workgroup.
+    ///
+    /// Fails if the kernel's invocations would loop past the device's loop budget for these
+    /// parameters ([`super::budget::check`]): the software adapter would otherwise return wrong
+    /// numbers without a word.
     pub fn new(gpu: &Gpu, kernel: &Kernel, params: &[u8], buffers: &[&wgpu::Buffer], threads: Option<u32>) -> Result<Dispatch> {
+        let trips = super::budget::check(&kernel.name, params, gpu.loop_budget())?;
         let storage = kernel.slots.iter().filter(|s| s.1 != Slot::Uniform).count();
         if storage != buffers.len() {
             return Err(Error::Shape(format!(
@@ -178,7 +186,7 @@ impl Dispatch {
             None => [1, 1, 1],
             Some(t) => grid(t.max(1), kernel.workgroup_x, gpu.device.limits().max_compute_workgroups_per_dimension)?,
         };
-        Ok(Dispatch { name: kernel.name.clone(), pipeline: kernel.pipeline.clone(), bind_group, groups })
+        Ok(Dispatch { name: kernel.name.clone(), trips, pipeline: kernel.pipeline.clone(), bind_group, groups })
     }
 
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {

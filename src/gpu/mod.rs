@@ -2,6 +2,7 @@
 //! f32 tensors in storage buffers, a cache of compute pipelines with explicit bind group layouts,
 //! prebuilt dispatches that record into any compute pass, and asynchronous readback.
 
+pub mod budget;
 mod kernel;
 mod tensor;
 
@@ -92,6 +93,16 @@ impl Gpu {
             .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
             .map(|_| ())
             .map_err(|e| Error::Readback(e.to_string()))
+    }
+
+    /// The loop-iteration budget that launches on this device must respect: llvmpipe's
+    /// ([`budget::LOOP_BUDGET`]) on a CPU adapter, and also on a host-provided device whose adapter
+    /// is unknown (it may be one); none on a known hardware adapter.
+    pub fn loop_budget(&self) -> Option<u64> {
+        match &self.info {
+            Some(i) if i.device_type != wgpu::DeviceType::Cpu => None,
+            _ => Some(budget::LOOP_BUDGET),
+        }
     }
 
     /// Checks a buffer size against the adapter's storage-binding limit before allocating.

@@ -6,6 +6,7 @@ use super::{check_params, Act, Layer, Mode, NetSpec, Tape};
 use crate::cpu::BnSaved;
 use crate::cpu::ConvShape;
 use crate::error::{Error, Result};
+use crate::gpu::budget::{self, plan_tiles, ReduceParams, Tiles};
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
 
 /// Invocations for a register-blocked matrix kernel of `shaders/linear.wgsl`: one per 4×4 block.
@@ -15,13 +16,36 @@ pub fn blocks4(rows: usize, cols: usize) -> u32 {
 
 /// Uniform of `shaders/linear.wgsl`.
 #[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct LinearParams {
     pub n: u32,
     pub in_f: u32,
     pub out_f: u32,
     /// 1: add the weight/bias gradient into its buffer.
     pub accumulate: u32,
+    /// Batch rows per tile of the weight and bias gradients (split reductions).
+    pub n_per: u32,
+    pub _pad: [u32; 3],
+}
+
+impl LinearParams {
+    /// One tile over the whole batch.
+    pub fn new(n: usize, in_f: usize, out_f: usize, accumulate: bool) -> LinearParams {
+        LinearParams { n: n as u32, in_f: in_f as u32, out_f: out_f as u32, accumulate: accumulate as u32, n_per: (n as u32).max(1), _pad: [0; 3] }
+    }
+
+    /// Tiles of the weight gradient (one invocation per 4×4 block per tile).
+    pub fn weight_tiles(&self) -> Tiles {
+        let per_tile = blocks4(self.out_f as usize, self.in_f as usize) as u64;
+        let p = *self;
+        plan_tiles(self.n, 1, per_tile, |n_per, _| budget::loop_trips("linear::linear_backward_weight", bytemuck::bytes_of(&LinearParams { n_per: n_per as u32, ..p })).unwrap_or(u64::MAX))
+    }
+
+    /// Tiles of the bias gradient (one invocation per output per tile).
+    pub fn bias_tiles(&self) -> Tiles {
+        let p = *self;
+        plan_tiles(self.n, 1, self.out_f as u64, |n_per, _| budget::loop_trips("linear::linear_backward_bias", bytemuck::bytes_of(&LinearParams { n_per: n_per as u32, ..p })).unwrap_or(u64::MAX))
+    }
 }
 
 /// Uniform of `shaders/activation.wgsl`.
@@ -52,6 +76,12 @@ pub struct ConvParams {
     pub pad: u32,
     /// bit 0: add the bias; bit 1: accumulate into the output.
     pub flags: u32,
+    /// Split reductions (conv2d_backward_weight, channel_sum): samples and output rows per tile,
+    /// tiles along the rows.
+    pub n_per: u32,
+    pub y_per: u32,
+    pub y_splits: u32,
+    pub _pad: u32,
 }
 
 impl ConvParams {
@@ -70,7 +100,25 @@ impl ConvParams {
             stride: u(s.stride),
             pad: u(s.pad),
             flags,
+            n_per: u(s.n.max(1)),
+            y_per: u(s.oh.max(1)),
+            y_splits: 1,
+            _pad: 0,
         }
+    }
+
+    pub fn with_tiles(self, t: Tiles) -> ConvParams {
+        ConvParams { n_per: t.n_per, y_per: t.y_per, y_splits: t.y_tiles, ..self }
+    }
+
+    /// Tiles of the weight gradient over (samples, output rows).
+    pub fn weight_tiles(&self) -> Tiles {
+        plan_tiles(self.n, self.oh, self.backward_weight_threads() as u64, |np, yp| budget::conv_weight_trips(self, np, yp))
+    }
+
+    /// Tiles of the channel sum (bias gradient) over (samples, output rows).
+    pub fn channel_sum_tiles(&self) -> Tiles {
+        plan_tiles(self.n, self.oh, self.cout as u64, |np, yp| budget::channel_sum_trips(self, np, yp))
     }
 
     /// Invocations of each kernel (one per 4×4 block, or per channel for channel_sum).
@@ -87,22 +135,51 @@ impl ConvParams {
 
 /// Uniform of `shaders/batchnorm.wgsl`.
 #[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct BnParams {
     pub n: u32,
     pub c: u32,
     pub hw: u32,
-    /// bit 0 batch statistics, bit 1 accumulate dγ/dβ, bit 2 update running, bit 3 write dγ/dβ.
+    /// bit 0 batch statistics, bit 1 accumulate dγ/dβ, bit 2 update running, bit 3 write dγ/dβ,
+    /// bit 4 the centred pass of the statistics.
     pub flags: u32,
     pub eps: f32,
     pub momentum: f32,
-    pub _pad: [u32; 2],
+    /// Split reductions: samples and positions per tile, tiles along the positions.
+    pub n_per: u32,
+    pub p_per: u32,
+    pub p_splits: u32,
+    pub _pad: [u32; 3],
+}
+
+impl BnParams {
+    /// Parameters of a batch-norm layer at batch n, with its tiles planned.
+    pub fn new(n: usize, bn: &super::BnSpec, flags: u32) -> BnParams {
+        let t = plan_tiles(n as u32, bn.hw as u32, bn.c as u64, |np, pp| budget::bn_tile_trips(np, pp));
+        BnParams {
+            n: n as u32,
+            c: bn.c as u32,
+            hw: bn.hw as u32,
+            flags,
+            eps: bn.eps,
+            momentum: bn.momentum,
+            n_per: t.n_per,
+            p_per: t.y_per,
+            p_splits: t.y_tiles,
+            _pad: [0; 3],
+        }
+    }
+
+    pub fn tiles(&self) -> u32 {
+        self.p_splits * self.n.div_ceil(self.n_per.max(1))
+    }
 }
 
 pub const BN_BATCH: u32 = 1;
 pub const BN_ACCUMULATE: u32 = 2;
 pub const BN_UPDATE_RUNNING: u32 = 4;
 pub const BN_PARAM_GRADS: u32 = 8;
+pub const BN_CENTRED: u32 = 16;
 pub const CONV_BIAS: u32 = 1;
 pub const CONV_ACCUMULATE: u32 = 2;
 
@@ -130,6 +207,53 @@ pub struct GpuNet {
     bn_saved: Vec<Vec<Tensor>>,
     /// Gradient with respect to the output of every layer but the last.
     dacts: Vec<Tensor>,
+    /// Partial sums of the split reductions (one layer at a time: programs run in order).
+    scratch: Tensor,
+}
+
+/// Floats of scratch space that the split reductions of `spec` need at batch `n`.
+fn scratch_len(spec: &NetSpec, n: usize) -> usize {
+    let split = |t: Tiles, len: usize| if t.count() > 1 { t.count() as usize * len } else { 0 };
+    let conv = |s: &ConvShape, bias_c: usize, bias_oh: usize, bias_ow: usize| {
+        let p = ConvParams::new(s, 0);
+        let bias_view = ConvShape { cout: bias_c, oh: bias_oh, ow: bias_ow, ..*s };
+        split(p.weight_tiles(), s.w_len()).max(split(ConvParams::new(&bias_view, 0).channel_sum_tiles(), bias_c))
+    };
+    spec.layers
+        .iter()
+        .map(|l| match *l {
+            Layer::Linear { inp, out } => {
+                let p = LinearParams::new(n, inp, out, false);
+                split(p.weight_tiles(), inp * out).max(split(p.bias_tiles(), out))
+            }
+            Layer::Conv2d(c) => {
+                let s = c.shape(n, false);
+                conv(&s, s.cout, s.oh, s.ow)
+            }
+            Layer::ConvT2d(c) => {
+                let s = c.shape(n, true);
+                conv(&s, s.cin, s.h, s.w)
+            }
+            Layer::BatchNorm(bn) => 2 * BnParams::new(n, &bn, 0).tiles() as usize * bn.c,
+            Layer::Act(_) => 0,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// What one split reduction launches: the first pass and the gradient it produces.
+struct SplitSum<'a> {
+    kernel: &'static str,
+    entry: &'static str,
+    /// Uniform bytes of the first pass; the argument says whether it accumulates into its output.
+    params: &'a dyn Fn(bool) -> Vec<u8>,
+    inputs: &'a [&'a wgpu::Buffer],
+    out: &'a wgpu::Buffer,
+    /// Values of the gradient, tiles, and first-pass invocations per tile.
+    len: usize,
+    tiles: u32,
+    per_tile: u32,
+    accumulate: bool,
 }
 
 impl GpuNet {
@@ -152,7 +276,33 @@ impl GpuNet {
             bn_saved.push(spec.batchnorms().iter().map(|(i, b)| Tensor::zeros(gpu, &format!("{label}.slot{s}.bn{i}"), 4 * b.c)).collect::<Result<Vec<_>>>()?);
         }
         let dacts = hidden.iter().enumerate().map(|(i, &w)| Tensor::zeros(gpu, &format!("{label}.dact{i}"), max_batch * w)).collect::<Result<_>>()?;
-        Ok(GpuNet { spec, widths, max_batch, params: p, grads: g, running, acts, bn_saved, dacts })
+        // Tiles only multiply with the batch, so the largest batch needs the most scratch.
+        let scratch = Tensor::zeros(gpu, &format!("{label}.scratch"), scratch_len(&spec, max_batch))?;
+        Ok(GpuNet { spec, widths, max_batch, params: p, grads: g, running, acts, bn_saved, dacts, scratch })
+    }
+
+    /// Pushes a split reduction: with one tile the first pass writes (or adds into) the gradient;
+    /// otherwise it writes one partial sum per tile into the scratch buffer and `reduce_splits`
+    /// adds them into the gradient.
+    fn push_split(&self, gpu: &Gpu, prog: &mut Program, r: SplitSum<'_>) -> Result<()> {
+        let k = gpu.kernel(r.kernel, r.entry)?;
+        let threads = r.tiles.checked_mul(r.per_tile).ok_or_else(|| Error::Limit(format!("{}::{}: too many invocations", r.kernel, r.entry)))?;
+        if r.tiles == 1 {
+            let mut bufs = r.inputs.to_vec();
+            bufs.push(r.out);
+            prog.push(Dispatch::new(gpu, &k, &(r.params)(r.accumulate), &bufs, Some(threads))?);
+            return Ok(());
+        }
+        if r.tiles as usize * r.len > self.scratch.len {
+            return Err(Error::Shape(format!("{}::{}: {} tiles of {} values exceed this network's scratch space", r.kernel, r.entry, r.tiles, r.len)));
+        }
+        let mut bufs = r.inputs.to_vec();
+        bufs.push(&self.scratch.buffer);
+        prog.push(Dispatch::new(gpu, &k, &(r.params)(false), &bufs, Some(threads))?);
+        let p = ReduceParams { len: r.len as u32, splits: r.tiles, flags: CONV_ACCUMULATE * r.accumulate as u32, _pad: 0 };
+        let k = gpu.kernel("reduce", "reduce_splits")?;
+        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[&self.scratch.buffer, r.out], Some(r.len as u32))?);
+        Ok(())
     }
 
     fn check(&self, n: usize, slot: usize) -> Result<u32> {
@@ -186,7 +336,7 @@ impl GpuNet {
             match *l {
                 Layer::Linear { inp, out } => {
                     let k = gpu.kernel("linear", "linear_forward")?;
-                    let p = LinearParams { n: nb, in_f: inp as u32, out_f: out as u32, accumulate: 0 };
+                    let p = LinearParams::new(n, inp, out, false);
                     prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, w.unwrap(), b.unwrap(), y], Some(blocks4(n, out)))?);
                 }
                 Layer::Conv2d(c) => {
@@ -203,11 +353,21 @@ impl GpuNet {
                     let saved = &self.bn_saved[slot][bi].buffer;
                     let running = &self.running[bi].buffer;
                     let batch = mode != Mode::Eval;
-                    let mut p = BnParams { n: nb, c: bn.c as u32, hw: bn.hw as u32, flags: 0, eps: bn.eps, momentum: bn.momentum, _pad: [0; 2] };
+                    let mut p = BnParams::new(n, &bn, 0);
                     if batch {
-                        p.flags = BN_BATCH | if mode == Mode::Train { BN_UPDATE_RUNNING } else { 0 };
-                        let k = gpu.kernel("batchnorm", "batchnorm_stats")?;
-                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, saved, running], Some(bn.c as u32))?);
+                        // Mean, then the centred squares (two split passes, each finished per channel).
+                        let part = &self.scratch.buffer;
+                        if (p.tiles() as usize) * bn.c > self.scratch.len {
+                            return Err(Error::Shape(format!("batch norm at batch {n}: its tiles exceed this network's scratch space")));
+                        }
+                        let update = if mode == Mode::Train { BN_UPDATE_RUNNING } else { 0 };
+                        let (kp, kf) = (gpu.kernel("batchnorm", "batchnorm_stats_partial")?, gpu.kernel("batchnorm", "batchnorm_stats_finish")?);
+                        for flags in [BN_BATCH, BN_BATCH | BN_CENTRED | update] {
+                            p.flags = flags;
+                            prog.push(Dispatch::new(gpu, &kp, bytemuck::bytes_of(&p), &[x, saved, part], Some(p.tiles() * bn.c as u32))?);
+                            prog.push(Dispatch::new(gpu, &kf, bytemuck::bytes_of(&p), &[saved, running, part], Some(bn.c as u32))?);
+                        }
+                        p.flags = BN_BATCH;
                     }
                     let k = gpu.kernel("batchnorm", "batchnorm_forward")?;
                     let len = nb * (bn.c * bn.hw) as u32;
@@ -249,17 +409,19 @@ impl GpuNet {
             let (dw, db) = (self.grads.get(pi).map(|t| &t.buffer), self.grads.get(pi + 1).map(|t| &t.buffer));
             match *l {
                 Layer::Linear { inp, out } => {
-                    let p = LinearParams { n: nb, in_f: inp as u32, out_f: out as u32, accumulate: acc };
-                    let pb = bytemuck::bytes_of(&p);
+                    let p = LinearParams::new(n, inp, out, false);
                     if weight_grads {
-                        let k = gpu.kernel("linear", "linear_backward_weight")?;
-                        prog.push(Dispatch::new(gpu, &k, pb, &[x, dy, dw.unwrap()], Some(blocks4(out, inp)))?);
-                        let k = gpu.kernel("linear", "linear_backward_bias")?;
-                        prog.push(Dispatch::new(gpu, &k, pb, &[dy, db.unwrap()], Some(out as u32))?);
+                        let t = p.weight_tiles();
+                        let params = |a: bool| bytemuck::bytes_of(&LinearParams { n_per: t.n_per, accumulate: a as u32, ..p }).to_vec();
+                        let r = SplitSum { kernel: "linear", entry: "linear_backward_weight", params: &params, inputs: &[x, dy], out: dw.unwrap(), len: inp * out, tiles: t.count(), per_tile: blocks4(out, inp), accumulate };
+                        self.push_split(gpu, &mut prog, r)?;
+                        let t = p.bias_tiles();
+                        let params = |a: bool| bytemuck::bytes_of(&LinearParams { n_per: t.n_per, accumulate: a as u32, ..p }).to_vec();
+                        let r = SplitSum { kernel: "linear", entry: "linear_backward_bias", params: &params, inputs: &[dy], out: db.unwrap(), len: out, tiles: t.count(), per_tile: out as u32, accumulate };
+                        self.push_split(gpu, &mut prog, r)?;
                     }
                     if let Some(dx) = dx {
                         // The input gradient is this pass's alone: never accumulated.
-                        let p = LinearParams { accumulate: 0, ..p };
                         let k = gpu.kernel("linear", "linear_backward_input")?;
                         prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[w.unwrap(), dy, dx], Some(blocks4(n, inp)))?);
                     }
@@ -267,11 +429,7 @@ impl GpuNet {
                 Layer::Conv2d(c) => {
                     let s = c.shape(n, false);
                     if weight_grads {
-                        let p = ConvParams::new(&s, acc * CONV_ACCUMULATE);
-                        let k = gpu.kernel("conv", "conv2d_backward_weight")?;
-                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, dy, dw.unwrap()], Some(p.backward_weight_threads()))?);
-                        let k = gpu.kernel("conv", "channel_sum")?;
-                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[dy, db.unwrap()], Some(p.cout))?);
+                        self.push_conv_grads(gpu, &mut prog, &s, [x, dy], dy, (s.cout, s.oh, s.ow), [dw.unwrap(), db.unwrap()], accumulate)?;
                     }
                     if let Some(dx) = dx {
                         let p = ConvParams::new(&s, 0);
@@ -284,13 +442,7 @@ impl GpuNet {
                     // and the layer's output gradient dy is the convolution's input.
                     let s = c.shape(n, true);
                     if weight_grads {
-                        let p = ConvParams::new(&s, acc * CONV_ACCUMULATE);
-                        let k = gpu.kernel("conv", "conv2d_backward_weight")?;
-                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[dy, x, dw.unwrap()], Some(p.backward_weight_threads()))?);
-                        let bias_view = ConvShape { cout: s.cin, oh: s.h, ow: s.w, ..s };
-                        let p = ConvParams::new(&bias_view, acc * CONV_ACCUMULATE);
-                        let k = gpu.kernel("conv", "channel_sum")?;
-                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[dy, db.unwrap()], Some(p.cout))?);
+                        self.push_conv_grads(gpu, &mut prog, &s, [dy, x], dy, (s.cin, s.h, s.w), [dw.unwrap(), db.unwrap()], accumulate)?;
                     }
                     if let Some(dx) = dx {
                         let p = ConvParams::new(&s, 0);
@@ -302,9 +454,15 @@ impl GpuNet {
                     bi -= 1;
                     let saved = &self.bn_saved[slot][bi].buffer;
                     let flags = BN_BATCH | if weight_grads { BN_PARAM_GRADS | acc * BN_ACCUMULATE } else { 0 };
-                    let p = BnParams { n: nb, c: bn.c as u32, hw: bn.hw as u32, flags, eps: bn.eps, momentum: bn.momentum, _pad: [0; 2] };
-                    let k = gpu.kernel("batchnorm", "batchnorm_backward_reduce")?;
-                    prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, dy, saved, dw.unwrap(), db.unwrap()], Some(bn.c as u32))?);
+                    let p = BnParams::new(n, &bn, flags);
+                    if 2 * (p.tiles() as usize) * bn.c > self.scratch.len {
+                        return Err(Error::Shape(format!("batch norm at batch {n}: its tiles exceed this network's scratch space")));
+                    }
+                    let part = &self.scratch.buffer;
+                    let k = gpu.kernel("batchnorm", "batchnorm_backward_partial")?;
+                    prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, dy, saved, part], Some(p.tiles() * bn.c as u32))?);
+                    let k = gpu.kernel("batchnorm", "batchnorm_backward_finish")?;
+                    prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[saved, dw.unwrap(), db.unwrap(), part], Some(bn.c as u32))?);
                     if let Some(dx) = dx {
                         let k = gpu.kernel("batchnorm", "batchnorm_backward_input")?;
                         let len = nb * (bn.c * bn.hw) as u32;
@@ -322,6 +480,25 @@ impl GpuNet {
             }
         }
         Ok(prog)
+    }
+
+    /// The weight gradient (conv view `s`, its two operands in binding order) and the bias
+    /// gradient (a channel sum of `bias_src` over `bias` = (channels, rows, columns)) of a
+    /// convolution of either kind, as split reductions.
+    #[allow(clippy::too_many_arguments)]
+    fn push_conv_grads(&self, gpu: &Gpu, prog: &mut Program, s: &ConvShape, operands: [&wgpu::Buffer; 2], bias_src: &wgpu::Buffer, bias: (usize, usize, usize), out: [&wgpu::Buffer; 2], accumulate: bool) -> Result<()> {
+        let flags = |a: bool| if a { CONV_ACCUMULATE } else { 0 };
+        let p = ConvParams::new(s, 0);
+        let t = p.weight_tiles();
+        let params = |a: bool| bytemuck::bytes_of(&ConvParams { flags: flags(a), ..p.with_tiles(t) }).to_vec();
+        let r = SplitSum { kernel: "conv", entry: "conv2d_backward_weight", params: &params, inputs: &operands, out: out[0], len: s.w_len(), tiles: t.count(), per_tile: p.backward_weight_threads(), accumulate };
+        self.push_split(gpu, prog, r)?;
+        let view = ConvShape { cout: bias.0, oh: bias.1, ow: bias.2, ..*s };
+        let p = ConvParams::new(&view, 0);
+        let t = p.channel_sum_tiles();
+        let params = |a: bool| bytemuck::bytes_of(&ConvParams { flags: flags(a), ..p.with_tiles(t) }).to_vec();
+        let r = SplitSum { kernel: "conv", entry: "channel_sum", params: &params, inputs: &[bias_src], out: out[1], len: bias.0, tiles: t.count(), per_tile: bias.0 as u32, accumulate };
+        self.push_split(gpu, prog, r)
     }
 
     /// Reads every parameter back (in [`NetSpec::param_names`] order).

@@ -1,0 +1,245 @@
+//! Loop budgets: how many loop iterations one invocation of each kernel runs for the shape at
+//! hand, the guard that refuses a launch past the software adapter's limit, and the tiling of
+//! split reductions that keeps every kernel under it.
+//!
+//! Mesa's llvmpipe (the software Vulkan adapter) compiles every shader with a loop limiter: one
+//! counter per invocation, shared by all of that invocation's loops, allows 65,535 iterations in
+//! all; a loop of t trips costs t + 1, nested loops count every inner and outer trip, and once the
+//! counter is spent every remaining loop runs exactly once. Nothing reports it: a long reduction
+//! simply returns a partial sum. So every kernel here declares, in [`loop_trips`], an upper bound
+//! of that count as a function of its uniform parameters, and [`check`] turns a launch past the
+//! budget into an error naming the kernel and its shape when the adapter is a CPU one (or unknown).
+//! The reductions whose length grows with the batch (weight and bias gradients, batch-norm
+//! statistics) are split into tiles by [`plan_tiles`] so that they stay far below it.
+
+use crate::error::{Error, Result};
+use crate::gan::{LossParams, RngParams};
+use crate::metrics::classifier::ClassifyParams;
+use crate::nn::{BnParams, ConvParams, LinearParams};
+
+/// Iterations llvmpipe allows one invocation, summed over all of its loops.
+pub const LOOP_BUDGET: u64 = 65_535;
+
+/// Trips a tile of a split reduction aims at: long enough to amortise writing and re-reading its
+/// partial sum, a sixteenth of the budget.
+pub const TILE_TRIPS: u64 = 4096;
+/// Invocations a split reduction tries to offer the device before it stops making tiles smaller.
+pub const PARALLEL_INVOCATIONS: u64 = 8192;
+/// Tiles are not made shorter than this for the sake of parallelism.
+pub const MIN_TILE_TRIPS: u64 = 512;
+
+/// Cost of a loop of `t` trips as llvmpipe counts it.
+fn lp(t: u64) -> u64 {
+    t + 1
+}
+
+/// The cost of the 4×4 block stores of the register-blocked kernels (two nested loops of 4).
+const STORE4X4: u64 = 5 + 4 * 5;
+
+/// How a reduction over `n` samples × `rows` rows is cut into tiles: `n_per` samples by `y_per`
+/// rows each, `n_tiles` × `y_tiles` of them (the kernels number a tile n-major: tile =
+/// n_tile · y_tiles + y_tile).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tiles {
+    pub n_per: u32,
+    pub n_tiles: u32,
+    pub y_per: u32,
+    pub y_tiles: u32,
+}
+
+impl Tiles {
+    /// One tile covering everything.
+    pub fn whole(n: u32, rows: u32) -> Tiles {
+        Tiles { n_per: n.max(1), n_tiles: 1, y_per: rows.max(1), y_tiles: 1 }
+    }
+
+    pub fn count(&self) -> u32 {
+        self.n_tiles * self.y_tiles
+    }
+}
+
+/// Tiles for a reduction over `n` samples × `rows` rows, where `trips(n_per, y_per)` is what one
+/// invocation of the first pass runs for a tile and `per_tile` is how many invocations each tile
+/// has. Tiles are cut down until one costs at most [`TILE_TRIPS`], then further (not below
+/// [`MIN_TILE_TRIPS`]) until the launch has [`PARALLEL_INVOCATIONS`] invocations. A tile of one
+/// sample and one row that still costs more than the budget is left as it is for [`check`] to
+/// refuse.
+pub fn plan_tiles(n: u32, rows: u32, per_tile: u64, trips: impl Fn(u64, u64) -> u64) -> Tiles {
+    let (n, rows) = (n.max(1) as u64, rows.max(1) as u64);
+    let mut y_per = rows;
+    while y_per > 1 && trips(1, y_per) > TILE_TRIPS {
+        y_per = y_per.div_ceil(2);
+    }
+    // The largest sample count whose tile fits (trips grow with n_per).
+    let (mut lo, mut hi) = (1u64, n);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if trips(mid, y_per) <= TILE_TRIPS {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let mut n_per = lo;
+    loop {
+        let tiles = n.div_ceil(n_per) * rows.div_ceil(y_per);
+        if per_tile * tiles >= PARALLEL_INVOCATIONS {
+            break;
+        }
+        if n_per > 1 && trips(n_per.div_ceil(2), y_per) >= MIN_TILE_TRIPS {
+            n_per = n_per.div_ceil(2);
+        } else if y_per > 1 && trips(n_per, y_per.div_ceil(2)) >= MIN_TILE_TRIPS {
+            y_per = y_per.div_ceil(2);
+        } else {
+            break;
+        }
+    }
+    let u = |v: u64| v as u32;
+    Tiles { n_per: u(n_per), n_tiles: u(n.div_ceil(n_per)), y_per: u(y_per), y_tiles: u(rows.div_ceil(y_per)) }
+}
+
+fn decode<T: bytemuck::Pod>(kernel: &str, params: &[u8]) -> Result<T> {
+    let size = std::mem::size_of::<T>();
+    if params.len() < size {
+        return Err(Error::Shape(format!("{kernel}: {} bytes of parameters, its uniform needs {size}", params.len())));
+    }
+    Ok(bytemuck::pod_read_unaligned(&params[..size]))
+}
+
+/// Upper bound of the loop iterations (as llvmpipe counts them) that one invocation of `kernel`
+/// ("file::entry") runs with these uniform parameters. Every entry point of every shader must be
+/// listed: an unlisted kernel is an error at launch creation, so a new kernel cannot skip the
+/// guard. Keep each formula next to the loops it describes in mind: it counts every loop as
+/// written, `continue`d trips included.
+pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
+    let u = |v: u32| v as u64;
+    Ok(match kernel {
+        // Element-wise kernels: no loops.
+        "activation::relu_forward" | "activation::relu_backward" | "activation::leaky_relu_forward" | "activation::leaky_relu_backward"
+        | "activation::tanh_forward" | "activation::tanh_backward" | "activation::sigmoid_forward" | "activation::sigmoid_backward"
+        | "activation::copy_range" | "optim::sgd_step" | "optim::adam_step" | "optim::rmsprop_step" | "rng::randn_fill" | "rng::mixture_sample"
+        | "rng::shift_images" | "step::advance_step" | "loss::gan_loss_d_backward" | "loss::gan_loss_g_backward" | "batchnorm::batchnorm_forward"
+        | "batchnorm::batchnorm_backward_input" => 0,
+        "linear::linear_forward" => {
+            let p: LinearParams = decode(kernel, params)?;
+            lp(u(p.in_f)) + lp(4) + STORE4X4
+        }
+        "linear::linear_backward_input" => {
+            let p: LinearParams = decode(kernel, params)?;
+            lp(u(p.out_f)) + STORE4X4
+        }
+        "linear::linear_backward_weight" => {
+            let p: LinearParams = decode(kernel, params)?;
+            lp(u(p.n_per)) + STORE4X4
+        }
+        "linear::linear_backward_bias" => {
+            let p: LinearParams = decode(kernel, params)?;
+            lp(u(p.n_per))
+        }
+        "conv::conv2d_forward" => {
+            let p: ConvParams = decode(kernel, params)?;
+            let (ci, kh, kw) = (u(p.cin), u(p.kh), u(p.kw));
+            lp(ci) + ci * lp(kh) + ci * kh * lp(kw) + STORE4X4
+        }
+        "conv::conv2d_backward_input" => {
+            // Only the taps of one stride phase: at most ⌈k / stride⌉ along each axis.
+            let p: ConvParams = decode(kernel, params)?;
+            let s = u(p.stride.max(1));
+            let (a, b) = (u(p.kh).div_ceil(s), u(p.kw).div_ceil(s));
+            lp(a) + a * lp(b) + a * b * lp(u(p.cout)) + STORE4X4
+        }
+        "conv::conv2d_backward_weight" => {
+            let p: ConvParams = decode(kernel, params)?;
+            conv_weight_trips(&p, u(p.n_per), u(p.y_per))
+        }
+        "conv::channel_sum" => {
+            let p: ConvParams = decode(kernel, params)?;
+            channel_sum_trips(&p, u(p.n_per), u(p.y_per))
+        }
+        "reduce::reduce_splits" => {
+            let p: ReduceParams = decode(kernel, params)?;
+            lp(u(p.splits))
+        }
+        "batchnorm::batchnorm_stats_partial" | "batchnorm::batchnorm_backward_partial" => {
+            let p: BnParams = decode(kernel, params)?;
+            bn_tile_trips(u(p.n_per), u(p.p_per))
+        }
+        "batchnorm::batchnorm_stats_finish" | "batchnorm::batchnorm_backward_finish" => {
+            let p: BnParams = decode(kernel, params)?;
+            let n_per = u(p.n_per).max(1);
+            lp(u(p.p_splits) * u(p.n).div_ceil(n_per))
+        }
+        "loss::gan_loss_d_forward" => {
+            // Strided sums over 256 invocations, then two tree reductions of log2(256) levels.
+            let p: LossParams = decode(kernel, params)?;
+            lp(u(p.n_fake).div_ceil(256)) + lp(u(p.n_real).div_ceil(256)) + 2 * lp(8)
+        }
+        "loss::gan_loss_g_forward" => {
+            let p: LossParams = decode(kernel, params)?;
+            lp(u(p.n_fake).div_ceil(256)) + lp(8)
+        }
+        "classify::softmax_xent_backward" => {
+            let p: ClassifyParams = decode(kernel, params)?;
+            3 * lp(u(p.classes))
+        }
+        "rng::gather_rows" | "rng::gather_labeled" => {
+            // epoch_permute: the bit-width loop (≤ 16 trips), then a cycle walk of 4-round Feistel
+            // steps. A walk visits distinct values outside 0..k of a domain D < 4k, so it is at
+            // most D − k + 1 steps; each further step happens with probability < 3/4, so walks
+            // longer than 10,000 steps (probability < 10⁻¹²⁴⁹) are not counted.
+            let p: RngParams = decode(kernel, params)?;
+            let k = u(p.k).max(1);
+            let mut bits = 2u32;
+            while (1u64 << bits) < k && bits < 32 {
+                bits += 2;
+            }
+            let walk = ((1u64 << bits) - k + 1).min(10_000);
+            lp(16) + walk * (1 + lp(4))
+        }
+        _ => return Err(Error::Shape(format!("{kernel}: no loop bound declared in src/gpu/budget.rs"))),
+    })
+}
+
+/// Trips of `conv::conv2d_backward_weight` for a tile of `n_per` samples × `y_per` output rows.
+pub fn conv_weight_trips(p: &ConvParams, n_per: u64, y_per: u64) -> u64 {
+    lp(n_per) + n_per * lp(y_per) + n_per * y_per * lp(p.ow as u64) + STORE4X4
+}
+
+/// Trips of `conv::channel_sum` for a tile of `n_per` samples × `y_per` output rows.
+pub fn channel_sum_trips(p: &ConvParams, n_per: u64, y_per: u64) -> u64 {
+    lp(n_per) + n_per * lp(y_per * p.ow as u64)
+}
+
+/// Trips of the batch-norm partial-sum kernels for a tile of `n_per` samples × `p_per` positions.
+pub fn bn_tile_trips(n_per: u64, p_per: u64) -> u64 {
+    lp(n_per) + n_per * lp(p_per)
+}
+
+/// Uniform of `shaders/reduce.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ReduceParams {
+    pub len: u32,
+    pub splits: u32,
+    /// bit 1: add into the output.
+    pub flags: u32,
+    pub _pad: u32,
+}
+
+/// The guard: refuses a launch whose invocations would loop past `budget` (Some on a CPU adapter
+/// or one whose type is unknown), naming the kernel, its parameters and the count.
+pub fn check(kernel: &str, params: &[u8], budget: Option<u64>) -> Result<u64> {
+    let trips = loop_trips(kernel, params)?;
+    if let Some(b) = budget {
+        if trips > b {
+            let words: Vec<String> = params.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string()).collect();
+            return Err(Error::Limit(format!(
+                "{kernel}: one invocation would run {trips} loop iterations for this shape (uniform words [{}]), \
+                 past the {b} that this software adapter runs before it silently stops looping; \
+                 use a smaller layer or batch, or a hardware adapter",
+                words.join(", ")
+            )));
+        }
+    }
+    Ok(trips)
+}

@@ -1,0 +1,130 @@
+//! The loop budget of the software adapter (llvmpipe silently stops looping after 65,535
+//! iterations per invocation) and the guard that keeps every launch under it.
+
+mod common;
+use common::gpu;
+use wgpu_gan::gpu::budget::{self, plan_tiles, LOOP_BUDGET, TILE_TRIPS};
+use wgpu_gan::gpu::SHADERS;
+use wgpu_gan::nn::{ConvParams, ConvSpec, GpuNet, Init, Layer, Mode, NetSpec};
+
+/// Every entry point of every shader declares its loop bound: a kernel added without one would
+/// be refused at launch creation, so this lists the ones missing.
+#[test]
+fn every_kernel_declares_its_loop_bound() {
+    let zeros = [0u8; 256];
+    let mut missing = Vec::new();
+    let mut count = 0;
+    for (file, src) in SHADERS {
+        let (module, _) = wgpu_gan::gpu::validate(file, src).unwrap();
+        for ep in &module.entry_points {
+            count += 1;
+            let name = format!("{file}::{}", ep.name);
+            if budget::loop_trips(&name, &zeros).is_err() {
+                missing.push(name);
+            }
+        }
+    }
+    println!("{count} entry points, {} without a declared loop bound", missing.len());
+    assert!(missing.is_empty(), "no loop bound declared in src/gpu/budget.rs for {missing:?}");
+    assert!(budget::loop_trips("conv::no_such_kernel", &zeros).is_err());
+}
+
+/// The budget we guard is not larger than the real one: a kernel that loops N times and counts
+/// returns min(N, limit) on llvmpipe. On an adapter without a limiter it returns N.
+#[test]
+fn llvmpipe_stops_loops_where_the_budget_says() {
+    let gpu = gpu();
+    let src = "@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+@compute @workgroup_size(1)
+fn count_loop() {
+    var c = 0u;
+    for (var i = 0u; i < out[0]; i++) { c += 1u; }
+    out[1] = c;
+}";
+    let module = gpu.device.create_shader_module(wgpu::ShaderModuleDescriptor { label: Some("loop"), source: wgpu::ShaderSource::Wgsl(src.into()) });
+    let pipeline = gpu.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some("loop"),
+        layout: None,
+        module: &module,
+        entry_point: Some("count_loop"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    for n in [1000u32, 65_534, 70_000, 200_000] {
+        let t = wgpu_gan::gpu::Tensor::from_slice(&gpu, "loop", &[n, 0u32]).unwrap();
+        let bind = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &[wgpu::BindGroupEntry { binding: 0, resource: t.buffer.as_entire_binding() }],
+        });
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.dispatch_workgroups(1, 1, 1);
+        }
+        gpu.queue.submit([enc.finish()]);
+        let got = t.read(&gpu).unwrap()[1].to_bits();
+        println!("loop of {n} trips ran {got} ({})", gpu.describe());
+        assert!(got <= n);
+        if got < n {
+            // Truncated: then the guard's budget must not exceed what the adapter really allows.
+            assert!(gpu.loop_budget().is_some(), "loops truncated on an adapter the guard does not watch");
+            assert!(LOOP_BUDGET <= got as u64 + 1, "guarded budget {LOOP_BUDGET} exceeds the measured {got}");
+        } else if n as u64 > LOOP_BUDGET && gpu.loop_budget().is_some() {
+            println!("  (this adapter has no loop limiter; the guard is conservative here)");
+        }
+    }
+}
+
+/// A launch past the budget is an error naming the kernel and the shape, on the software adapter.
+#[test]
+fn guard_refuses_launches_past_the_budget() {
+    let gpu = gpu();
+    assert!(gpu.loop_budget().is_some(), "the tests expect the software adapter (llvmpipe); got {}", gpu.describe());
+    // A Linear layer with 70,000 inputs: its forward kernel loops over all of them in one
+    // invocation, a reduction that is not split (its length does not grow with the batch).
+    let spec = NetSpec { layers: vec![Layer::Linear { inp: 70_000, out: 1 }] };
+    let params = spec.init(1, 0, Init::PyTorch);
+    let net = GpuNet::new(&gpu, spec, &params, 2, 1, "wide").unwrap();
+    let (x, y) = (common::tensor(&gpu, &vec![0.0; 2 * 70_000]), common::tensor(&gpu, &[0.0; 2]));
+    let err = match net.forward(&gpu, 0, &x.buffer, &y.buffer, 2, Mode::Train) {
+        Ok(_) => panic!("a forward pass looping 70,000 times per invocation was accepted"),
+        Err(e) => e.to_string(),
+    };
+    println!("guard: {err}");
+    assert!(err.contains("linear::linear_forward") && err.contains("loop iterations"), "error should name the kernel and its count: {err}");
+
+    // A convolution whose output rows are 70,000 wide: even a tile of one sample × one row is
+    // past the budget in the weight gradient.
+    let spec = NetSpec { layers: vec![Layer::Conv2d(ConvSpec::new(1, 1, 1, 70_000, 1, 1, 0))] };
+    let params = spec.init(1, 0, Init::PyTorch);
+    let net = GpuNet::new(&gpu, spec, &params, 1, 1, "long").unwrap();
+    let (x, dy) = (common::tensor(&gpu, &vec![0.0; 70_000]), common::tensor(&gpu, &vec![0.0; 70_000]));
+    let err = match net.backward(&gpu, 0, &x.buffer, &dy.buffer, None, 1, true, false) {
+        Ok(_) => panic!("a weight gradient looping 70,000 times per invocation was accepted"),
+        Err(e) => e.to_string(),
+    };
+    println!("guard: {err}");
+    assert!(err.contains("conv::conv2d_backward_weight"), "{err}");
+
+    // Without a budget (a hardware adapter) the same parameters pass.
+    let p = ConvParams::new(&ConvSpec::new(1, 1, 1, 70_000, 1, 1, 0).shape(1, false), 0);
+    assert!(budget::check("conv::conv2d_backward_weight", bytemuck::bytes_of(&p), None).is_ok());
+    assert!(budget::check("conv::conv2d_backward_weight", bytemuck::bytes_of(&p), Some(LOOP_BUDGET)).is_err());
+}
+
+/// Tiles cover the whole range, fit the tile target, and get smaller for parallelism only down to
+/// the minimum.
+#[test]
+fn tiles_cover_the_reduction_within_the_target() {
+    for &(n, oh, ow, blocks) in &[(1u32, 1u32, 1u64, 1u64), (64, 14, 14, 256), (1024, 14, 14, 256), (1024, 7, 7, 8192), (83, 28, 28, 1), (5000, 1, 1, 2), (3, 300, 300, 16)] {
+        let trips = |np: u64, yp: u64| 1 + np + np * (yp + 1) + np * yp * (ow + 1);
+        let t = plan_tiles(n, oh, blocks, trips);
+        println!("n={n} rows={oh} cols={ow} per-tile {blocks}: {t:?}, {} trips per invocation", trips(t.n_per as u64, t.y_per as u64));
+        assert!(t.n_per as u64 * t.n_tiles as u64 >= n as u64 && (t.n_tiles - 1) * t.n_per < n, "{t:?} must cover {n} samples exactly");
+        assert!(t.y_per as u64 * t.y_tiles as u64 >= oh as u64 && (t.y_tiles - 1) * t.y_per < oh, "{t:?} must cover {oh} rows");
+        assert!(trips(t.n_per as u64, t.y_per as u64) <= TILE_TRIPS, "{t:?} over the tile target");
+    }
+}
