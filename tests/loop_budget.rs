@@ -121,7 +121,7 @@ fn guard_refuses_launches_past_the_budget() {
 fn tiles_cover_the_reduction_within_the_target() {
     for &(n, oh, ow, blocks) in &[(1u32, 1u32, 1u64, 1u64), (64, 14, 14, 256), (1024, 14, 14, 256), (1024, 7, 7, 8192), (83, 28, 28, 1), (5000, 1, 1, 2), (3, 300, 300, 16)] {
         let trips = |np: u64, yp: u64| 1 + np + np * (yp + 1) + np * yp * (ow + 1);
-        let t = plan_tiles(n, oh, blocks, trips);
+        let t = plan_tiles(n, oh, blocks, budget::PARALLEL_INVOCATIONS_GPU, 4 * (oh as u64) * ow, trips);
         println!("n={n} rows={oh} cols={ow} per-tile {blocks}: {t:?}, {} trips per invocation", trips(t.n_per as u64, t.y_per as u64));
         assert!(t.n_per as u64 * t.n_tiles as u64 >= n as u64 && (t.n_tiles - 1) * t.n_per < n, "{t:?} must cover {n} samples exactly");
         assert!(t.y_per as u64 * t.y_tiles as u64 >= oh as u64 && (t.y_tiles - 1) * t.y_per < oh, "{t:?} must cover {oh} rows");

@@ -105,6 +105,15 @@ impl Gpu {
         }
     }
 
+    /// How many invocations a split reduction should offer this device (see
+    /// [`budget::plan_tiles`]): few on a CPU adapter, many on a GPU.
+    pub fn parallel_invocations(&self) -> u64 {
+        match &self.info {
+            Some(i) if i.device_type == wgpu::DeviceType::Cpu => budget::PARALLEL_INVOCATIONS_CPU,
+            _ => budget::PARALLEL_INVOCATIONS_GPU,
+        }
+    }
+
     /// Checks a buffer size against the adapter's storage-binding limit before allocating.
     pub fn check_size(&self, what: &str, bytes: u64) -> Result<()> {
         let l = self.device.limits();

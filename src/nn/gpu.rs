@@ -35,16 +35,17 @@ impl LinearParams {
     }
 
     /// Tiles of the weight gradient (one invocation per 4×4 block per tile).
-    pub fn weight_tiles(&self) -> Tiles {
+    pub fn weight_tiles(&self, parallel: u64) -> Tiles {
         let per_tile = blocks4(self.out_f as usize, self.in_f as usize) as u64;
         let p = *self;
-        plan_tiles(self.n, 1, per_tile, |n_per, _| budget::loop_trips("linear::linear_backward_weight", bytemuck::bytes_of(&LinearParams { n_per: n_per as u32, ..p })).unwrap_or(u64::MAX))
+        let bytes = 4 * (self.in_f + self.out_f) as u64;
+        plan_tiles(self.n, 1, per_tile, parallel, bytes, |n_per, _| budget::loop_trips("linear::linear_backward_weight", bytemuck::bytes_of(&LinearParams { n_per: n_per as u32, ..p })).unwrap_or(u64::MAX))
     }
 
     /// Tiles of the bias gradient (one invocation per output per tile).
-    pub fn bias_tiles(&self) -> Tiles {
+    pub fn bias_tiles(&self, parallel: u64) -> Tiles {
         let p = *self;
-        plan_tiles(self.n, 1, self.out_f as u64, |n_per, _| budget::loop_trips("linear::linear_backward_bias", bytemuck::bytes_of(&LinearParams { n_per: n_per as u32, ..p })).unwrap_or(u64::MAX))
+        plan_tiles(self.n, 1, self.out_f as u64, parallel, 4 * self.out_f as u64, |n_per, _| budget::loop_trips("linear::linear_backward_bias", bytemuck::bytes_of(&LinearParams { n_per: n_per as u32, ..p })).unwrap_or(u64::MAX))
     }
 }
 
@@ -112,13 +113,14 @@ impl ConvParams {
     }
 
     /// Tiles of the weight gradient over (samples, output rows).
-    pub fn weight_tiles(&self) -> Tiles {
-        plan_tiles(self.n, self.oh, self.backward_weight_threads() as u64, |np, yp| budget::conv_weight_trips(self, np, yp))
+    pub fn weight_tiles(&self, parallel: u64) -> Tiles {
+        let bytes = 4 * (self.cin * self.h * self.w + self.cout * self.oh * self.ow) as u64;
+        plan_tiles(self.n, self.oh, self.backward_weight_threads() as u64, parallel, bytes, |np, yp| budget::conv_weight_trips(self, np, yp))
     }
 
     /// Tiles of the channel sum (bias gradient) over (samples, output rows).
-    pub fn channel_sum_tiles(&self) -> Tiles {
-        plan_tiles(self.n, self.oh, self.cout as u64, |np, yp| budget::channel_sum_trips(self, np, yp))
+    pub fn channel_sum_tiles(&self, parallel: u64) -> Tiles {
+        plan_tiles(self.n, self.oh, self.cout as u64, parallel, 4 * (self.cout * self.oh * self.ow) as u64, |np, yp| budget::channel_sum_trips(self, np, yp))
     }
 
     /// Invocations of each kernel (one per 4×4 block, or per channel for channel_sum).
@@ -154,8 +156,9 @@ pub struct BnParams {
 
 impl BnParams {
     /// Parameters of a batch-norm layer at batch n, with its tiles planned.
-    pub fn new(n: usize, bn: &super::BnSpec, flags: u32) -> BnParams {
-        let t = plan_tiles(n as u32, bn.hw as u32, bn.c as u64, |np, pp| budget::bn_tile_trips(np, pp));
+    pub fn new(n: usize, bn: &super::BnSpec, flags: u32, parallel: u64) -> BnParams {
+        // The backward pass reads x and dy.
+        let t = plan_tiles(n as u32, bn.hw as u32, bn.c as u64, parallel, 8 * (bn.c * bn.hw) as u64, |np, pp| budget::bn_tile_trips(np, pp));
         BnParams {
             n: n as u32,
             c: bn.c as u32,
@@ -212,19 +215,19 @@ pub struct GpuNet {
 }
 
 /// Floats of scratch space that the split reductions of `spec` need at batch `n`.
-fn scratch_len(spec: &NetSpec, n: usize) -> usize {
+fn scratch_len(spec: &NetSpec, n: usize, par: u64) -> usize {
     let split = |t: Tiles, len: usize| if t.count() > 1 { t.count() as usize * len } else { 0 };
     let conv = |s: &ConvShape, bias_c: usize, bias_oh: usize, bias_ow: usize| {
         let p = ConvParams::new(s, 0);
         let bias_view = ConvShape { cout: bias_c, oh: bias_oh, ow: bias_ow, ..*s };
-        split(p.weight_tiles(), s.w_len()).max(split(ConvParams::new(&bias_view, 0).channel_sum_tiles(), bias_c))
+        split(p.weight_tiles(par), s.w_len()).max(split(ConvParams::new(&bias_view, 0).channel_sum_tiles(par), bias_c))
     };
     spec.layers
         .iter()
         .map(|l| match *l {
             Layer::Linear { inp, out } => {
                 let p = LinearParams::new(n, inp, out, false);
-                split(p.weight_tiles(), inp * out).max(split(p.bias_tiles(), out))
+                split(p.weight_tiles(par), inp * out).max(split(p.bias_tiles(par), out))
             }
             Layer::Conv2d(c) => {
                 let s = c.shape(n, false);
@@ -234,7 +237,7 @@ fn scratch_len(spec: &NetSpec, n: usize) -> usize {
                 let s = c.shape(n, true);
                 conv(&s, s.cin, s.h, s.w)
             }
-            Layer::BatchNorm(bn) => 2 * BnParams::new(n, &bn, 0).tiles() as usize * bn.c,
+            Layer::BatchNorm(bn) => 2 * BnParams::new(n, &bn, 0, par).tiles() as usize * bn.c,
             Layer::Act(_) => 0,
         })
         .max()
@@ -277,7 +280,7 @@ impl GpuNet {
         }
         let dacts = hidden.iter().enumerate().map(|(i, &w)| Tensor::zeros(gpu, &format!("{label}.dact{i}"), max_batch * w)).collect::<Result<_>>()?;
         // Tiles only multiply with the batch, so the largest batch needs the most scratch.
-        let scratch = Tensor::zeros(gpu, &format!("{label}.scratch"), scratch_len(&spec, max_batch))?;
+        let scratch = Tensor::zeros(gpu, &format!("{label}.scratch"), scratch_len(&spec, max_batch, gpu.parallel_invocations()))?;
         Ok(GpuNet { spec, widths, max_batch, params: p, grads: g, running, acts, bn_saved, dacts, scratch })
     }
 
@@ -353,7 +356,7 @@ impl GpuNet {
                     let saved = &self.bn_saved[slot][bi].buffer;
                     let running = &self.running[bi].buffer;
                     let batch = mode != Mode::Eval;
-                    let mut p = BnParams::new(n, &bn, 0);
+                    let mut p = BnParams::new(n, &bn, 0, gpu.parallel_invocations());
                     if batch {
                         // Mean, then the centred squares (two split passes, each finished per channel).
                         let part = &self.scratch.buffer;
@@ -411,11 +414,11 @@ impl GpuNet {
                 Layer::Linear { inp, out } => {
                     let p = LinearParams::new(n, inp, out, false);
                     if weight_grads {
-                        let t = p.weight_tiles();
+                        let t = p.weight_tiles(gpu.parallel_invocations());
                         let params = |a: bool| bytemuck::bytes_of(&LinearParams { n_per: t.n_per, accumulate: a as u32, ..p }).to_vec();
                         let r = SplitSum { kernel: "linear", entry: "linear_backward_weight", params: &params, inputs: &[x, dy], out: dw.unwrap(), len: inp * out, tiles: t.count(), per_tile: blocks4(out, inp), accumulate };
                         self.push_split(gpu, &mut prog, r)?;
-                        let t = p.bias_tiles();
+                        let t = p.bias_tiles(gpu.parallel_invocations());
                         let params = |a: bool| bytemuck::bytes_of(&LinearParams { n_per: t.n_per, accumulate: a as u32, ..p }).to_vec();
                         let r = SplitSum { kernel: "linear", entry: "linear_backward_bias", params: &params, inputs: &[dy], out: db.unwrap(), len: out, tiles: t.count(), per_tile: out as u32, accumulate };
                         self.push_split(gpu, &mut prog, r)?;
@@ -454,7 +457,7 @@ impl GpuNet {
                     bi -= 1;
                     let saved = &self.bn_saved[slot][bi].buffer;
                     let flags = BN_BATCH | if weight_grads { BN_PARAM_GRADS | acc * BN_ACCUMULATE } else { 0 };
-                    let p = BnParams::new(n, &bn, flags);
+                    let p = BnParams::new(n, &bn, flags, gpu.parallel_invocations());
                     if 2 * (p.tiles() as usize) * bn.c > self.scratch.len {
                         return Err(Error::Shape(format!("batch norm at batch {n}: its tiles exceed this network's scratch space")));
                     }
@@ -489,13 +492,13 @@ impl GpuNet {
     fn push_conv_grads(&self, gpu: &Gpu, prog: &mut Program, s: &ConvShape, operands: [&wgpu::Buffer; 2], bias_src: &wgpu::Buffer, bias: (usize, usize, usize), out: [&wgpu::Buffer; 2], accumulate: bool) -> Result<()> {
         let flags = |a: bool| if a { CONV_ACCUMULATE } else { 0 };
         let p = ConvParams::new(s, 0);
-        let t = p.weight_tiles();
+        let t = p.weight_tiles(gpu.parallel_invocations());
         let params = |a: bool| bytemuck::bytes_of(&ConvParams { flags: flags(a), ..p.with_tiles(t) }).to_vec();
         let r = SplitSum { kernel: "conv", entry: "conv2d_backward_weight", params: &params, inputs: &operands, out: out[0], len: s.w_len(), tiles: t.count(), per_tile: p.backward_weight_threads(), accumulate };
         self.push_split(gpu, prog, r)?;
         let view = ConvShape { cout: bias.0, oh: bias.1, ow: bias.2, ..*s };
         let p = ConvParams::new(&view, 0);
-        let t = p.channel_sum_tiles();
+        let t = p.channel_sum_tiles(gpu.parallel_invocations());
         let params = |a: bool| bytemuck::bytes_of(&ConvParams { flags: flags(a), ..p.with_tiles(t) }).to_vec();
         let r = SplitSum { kernel: "conv", entry: "channel_sum", params: &params, inputs: &[bias_src], out: out[1], len: bias.0, tiles: t.count(), per_tile: bias.0 as u32, accumulate };
         self.push_split(gpu, prog, r)
