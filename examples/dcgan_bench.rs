@@ -11,11 +11,12 @@ use clap::Parser;
 use std::sync::Arc;
 use std::time::Instant;
 use wgpu_gan::gan::{GanConfig, GpuGan, Table};
-use wgpu_gan::gpu::Gpu;
 
 #[derive(Parser)]
 #[command(about = "Time R2 DCGAN-MNIST training iterations on the GPU")]
 struct Args {
+    #[command(flatten)]
+    device: wgpu_gan::gpu::DeviceArgs,
     #[arg(long, default_value = "64,256,1024")]
     batches: String,
     /// Timed iterations per batch size (each synchronised; the median is reported).
@@ -39,8 +40,7 @@ const FLOP_PER_SAMPLE: f64 = 147.5e6;
 
 fn main() -> wgpu_gan::Result<()> {
     let a = Args::parse();
-    let gpu = Gpu::new()?;
-    println!("adapter: {}", gpu.describe());
+    let gpu = a.device.open()?;
     for b in a.batches.split(',') {
         let batch: usize = b.trim().parse().map_err(|_| wgpu_gan::Error::Shape(format!("bad batch size {b:?}")))?;
         let rows: Vec<f32> = wgpu_gan::rng::uniform_fill(1, 1, 2048 * 784, -1.0, 1.0);

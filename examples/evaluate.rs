@@ -13,7 +13,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use wgpu_gan::data::mnist::{resolve_dir, Mnist, Split};
 use wgpu_gan::gan::{load_generator, GanConfig, GpuGan, Table};
-use wgpu_gan::gpu::Gpu;
 use wgpu_gan::metrics::classifier::{Classifier, TrainSettings, CLASSES, FEATURES};
 use wgpu_gan::metrics::fid::{frechet_distance, gaussian};
 use wgpu_gan::nn::Mode;
@@ -22,6 +21,8 @@ use wgpu_gan::plot;
 #[derive(Parser)]
 #[command(about = "FID-MNIST of a generator checkpoint, beside the train-vs-held-out floor")]
 struct Args {
+    #[command(flatten)]
+    device: wgpu_gan::gpu::DeviceArgs,
     #[arg(long)]
     checkpoint: PathBuf,
     /// r2 (dcgan_mnist) or r5 (mlp_gan_mnist).
@@ -56,8 +57,7 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
     let dir = resolve_dir(a.mnist_dir.as_deref())?;
     let train = Mnist::load(&dir, Split::Train)?;
     let test = Mnist::load(&dir, Split::Test)?;
-    let gpu = Gpu::new()?;
-    println!("adapter: {}", gpu.describe());
+    let gpu = a.device.open()?;
     let clf = if a.classifier.exists() {
         println!("classifier: loaded {}", a.classifier.display());
         Classifier::load(&a.classifier)?

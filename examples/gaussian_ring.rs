@@ -42,6 +42,8 @@ enum Opt {
 #[derive(Parser, Debug)]
 #[command(about = "Train a 2-D toy GAN (R1) with WGSL kernels and report mode coverage")]
 struct Args {
+    #[command(flatten)]
+    device: wgpu_gan::gpu::DeviceArgs,
     #[arg(long, value_enum, default_value = "ring")]
     data: Data,
     /// Training iterations (each: k D updates + 1 G update).
@@ -136,8 +138,7 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
     if a.cpu {
         return train_cpu(a, cfg);
     }
-    let gpu = Gpu::new()?;
-    println!("adapter: {}", gpu.describe());
+    let gpu = a.device.open()?;
     if a.verify {
         return verify(a, &gpu, cfg);
     }

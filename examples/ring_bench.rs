@@ -8,11 +8,12 @@ use clap::Parser;
 use std::time::Instant;
 use wgpu_gan::data::Mixture;
 use wgpu_gan::gan::{GanConfig, GpuGan};
-use wgpu_gan::gpu::Gpu;
 
 #[derive(Parser)]
 #[command(about = "Time R1 ring training iterations on the GPU")]
 struct Args {
+    #[command(flatten)]
+    device: wgpu_gan::gpu::DeviceArgs,
     #[arg(long, default_value = "64,256,1024")]
     batches: String,
     /// Iterations per timed repetition.
@@ -27,8 +28,7 @@ struct Args {
 
 fn main() -> wgpu_gan::Result<()> {
     let a = Args::parse();
-    let gpu = Gpu::new()?;
-    println!("adapter: {}", gpu.describe());
+    let gpu = a.device.open()?;
     for b in a.batches.split(',') {
         let batch: usize = b.trim().parse().map_err(|_| wgpu_gan::Error::Shape(format!("bad batch size {b:?}")))?;
         let mut cfg = GanConfig::r1(Mixture::ring(), 2, a.hidden);

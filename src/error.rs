@@ -31,8 +31,10 @@ impl fmt::Display for Error {
         match self {
             Error::NoAdapter(m) => write!(
                 f,
-                "no GPU adapter found ({m}). Install a Vulkan driver: on Debian/Ubuntu without a GPU, \
-                 `apt-get install mesa-vulkan-drivers` provides the software adapter (lavapipe)"
+                "no usable GPU adapter ({m}). Install a Vulkan driver: on Debian/Ubuntu without a GPU, \
+                 `apt-get install mesa-vulkan-drivers` provides the software adapter (lavapipe); \
+                 or choose another --backend / --adapter, or run on the CPU reference with --cpu \
+                 where the example offers it (gaussian_ring)"
             ),
             Error::Device(m) => write!(f, "could not open the GPU device: {m}"),
             Error::Shader { file, message } => write!(f, "shader {file} is invalid: {message}"),

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use wgpu_gan::data::mnist::{resolve_dir, Mnist, Split};
 use wgpu_gan::gan::images::{train, RunOptions};
 use wgpu_gan::gan::{verify, GanConfig, Table};
-use wgpu_gan::gpu::Gpu;
 use wgpu_gan::nn::Mode;
 use wgpu_gan::optim::Optimizer;
 
 #[derive(Parser)]
 pub struct Args {
+    #[command(flatten)]
+    pub device: wgpu_gan::gpu::DeviceArgs,
     /// Directory with the MNIST IDX files (train-images-idx3-ubyte[.gz], …); default $MNIST_DIR.
     #[arg(long)]
     pub mnist_dir: Option<PathBuf>,
@@ -95,8 +96,7 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
     };
     cfg.opt_g = with_lr(cfg.opt_g, a.lr_g);
     cfg.opt_d = with_lr(cfg.opt_d, a.lr_d);
-    let gpu = Gpu::new()?;
-    println!("adapter: {}", gpu.describe());
+    let gpu = a.device.open()?;
     if a.verify {
         cfg.batch = a.verify_batch;
         println!("verify: {} steps at batch {} on the GPU and on the CPU reference", a.verify_steps, cfg.batch);

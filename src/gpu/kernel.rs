@@ -86,6 +86,7 @@ impl Kernel {
             slots.push((binding.binding, slot));
         }
         slots.sort_by_key(|s| s.0);
+        check_limits(device, file, entry, &module, ep, &slots, uses)?;
         let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
             .iter()
             .map(|&(binding, slot)| wgpu::BindGroupLayoutEntry {
@@ -126,6 +127,37 @@ impl Kernel {
         });
         Ok(Kernel { name, pipeline, layout, slots, workgroup_x: ep.workgroup_size[0] })
     }
+}
+
+/// What an entry point needs of the device (bindings per stage, workgroup size, workgroup
+/// memory) against what it was opened with: a clear error naming the kernel instead of a panic
+/// inside wgpu when a device with smaller limits (`--limits downlevel`) cannot run it.
+fn check_limits(device: &wgpu::Device, file: &str, entry: &str, module: &naga::Module, ep: &naga::EntryPoint, slots: &[(u32, Slot)], uses: &naga::valid::FunctionInfo) -> Result<()> {
+    let l = device.limits();
+    let storage = slots.iter().filter(|s| s.1 != Slot::Uniform).count() as u32;
+    let uniform = slots.iter().filter(|s| s.1 == Slot::Uniform).count() as u32;
+    let [x, y, z] = ep.workgroup_size;
+    let shared: u64 = module
+        .global_variables
+        .iter()
+        .filter(|(h, v)| v.space == naga::AddressSpace::WorkGroup && !uses[*h].is_empty())
+        .map(|(_, v)| module.types[v.ty].inner.size(module.to_ctx()) as u64)
+        .sum();
+    let needs = [
+        ("storage buffers per shader stage", storage as u64, l.max_storage_buffers_per_shader_stage as u64),
+        ("uniform buffers per shader stage", uniform as u64, l.max_uniform_buffers_per_shader_stage as u64),
+        ("workgroup size x", x as u64, l.max_compute_workgroup_size_x as u64),
+        ("workgroup size y", y as u64, l.max_compute_workgroup_size_y as u64),
+        ("workgroup size z", z as u64, l.max_compute_workgroup_size_z as u64),
+        ("invocations per workgroup", (x * y * z) as u64, l.max_compute_invocations_per_workgroup as u64),
+        ("bytes of workgroup memory", shared, l.max_compute_workgroup_storage_size as u64),
+    ];
+    for (what, need, have) in needs {
+        if need > have {
+            return Err(Error::Limit(format!("kernel {file}::{entry} needs {need} {what}; this device was opened with {have} (use the adapter's own limits)")));
+        }
+    }
+    Ok(())
 }
 
 /// One kernel launch with its bind group and parameters, created once and recorded into as many

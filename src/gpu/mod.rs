@@ -4,8 +4,10 @@
 
 pub mod budget;
 mod kernel;
+mod select;
 mod tensor;
 
+pub use select::{Backend, DeviceArgs, GpuOptions, LimitsChoice};
 pub use kernel::{grid, validate, Dispatch, Kernel, Program, SHADERS};
 pub use tensor::Tensor;
 
@@ -25,33 +27,33 @@ pub struct Gpu {
 }
 
 impl Gpu {
-    /// Opens the first high-performance adapter wgpu finds (honouring `WGPU_BACKEND`,
-    /// `WGPU_ADAPTER_NAME` and the other wgpu environment variables) and requests a device with the
-    /// adapter's real limits, not the conservative defaults.
+    /// Opens the best adapter wgpu finds (a hardware GPU before a software one; Vulkan, Metal,
+    /// DX12, then GL), honouring `WGPU_BACKEND` and `WGPU_ADAPTER_NAME`, with the adapter's real
+    /// limits rather than the conservative defaults.
     pub fn new() -> Result<Gpu> {
-        pollster::block_on(Self::new_async())
+        Self::with_options(&GpuOptions::from_env())
+    }
+
+    /// Opens the adapter and limits that `o` asks for; with no such adapter, an error that lists
+    /// the adapters that were found.
+    pub fn with_options(o: &GpuOptions) -> Result<Gpu> {
+        pollster::block_on(Self::with_options_async(o))
     }
 
     pub async fn new_async() -> Result<Gpu> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-        let adapter = match wgpu::util::initialize_adapter_from_env(&instance, None).await {
-            Ok(a) => a,
-            Err(_) => instance
-                .request_adapter(&wgpu::RequestAdapterOptions {
-                    power_preference: wgpu::PowerPreference::HighPerformance,
-                    force_fallback_adapter: false,
-                    compatible_surface: None,
-                    apply_limit_buckets: false,
-                })
-                .await
-                .map_err(|e| Error::NoAdapter(e.to_string()))?,
-        };
+        Self::with_options_async(&GpuOptions::from_env()).await
+    }
+
+    pub async fn with_options_async(o: &GpuOptions) -> Result<Gpu> {
+        let (_instance, adapter) = select::pick_adapter(o).await?;
         let info = adapter.get_info();
+        let required_limits = select::limits(o.limits, &adapter)?;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("wgpu-gan"),
+                // The kernels use no optional feature (no subgroups, f16 or timestamp queries).
                 required_features: wgpu::Features::empty(),
-                required_limits: adapter.limits(),
+                required_limits,
                 experimental_features: Default::default(),
                 memory_hints: wgpu::MemoryHints::Performance,
                 trace: wgpu::Trace::Off,

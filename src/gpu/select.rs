@@ -1,0 +1,158 @@
+//! Choosing the adapter and the limits: the `--backend`, `--adapter` and `--limits` flags every
+//! example takes, and the same choices for a library user ([`GpuOptions`]).
+
+use crate::error::{Error, Result};
+
+/// Which graphics API wgpu goes through.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// Whatever is present, preferring a hardware GPU, then Vulkan, Metal, DX12 and GL in that order
+    /// (`WGPU_BACKEND` narrows the search as in wgpu).
+    #[default]
+    Auto,
+    Vulkan,
+    Metal,
+    Dx12,
+    Gl,
+}
+
+impl Backend {
+    fn mask(self) -> wgpu::Backends {
+        match self {
+            Backend::Auto => wgpu::Backends::all().with_env(),
+            Backend::Vulkan => wgpu::Backends::VULKAN,
+            Backend::Metal => wgpu::Backends::METAL,
+            Backend::Dx12 => wgpu::Backends::DX12,
+            Backend::Gl => wgpu::Backends::GL,
+        }
+    }
+}
+
+/// Which limits the device is opened with.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LimitsChoice {
+    /// Everything the adapter offers (the default: larger batches and layers fit).
+    #[default]
+    Adapter,
+    /// wgpu's portable defaults (the WebGPU limits every native adapter meets): proves a run
+    /// would fit on any Vulkan, Metal or DX12 GPU.
+    Default,
+    /// wgpu's downlevel defaults (old GL/DX11-class devices). The kernels need more storage
+    /// buffers per stage than these allow; opening works, building a kernel that needs more
+    /// fails with a message naming it.
+    Downlevel,
+}
+
+/// How [`super::Gpu::with_options`] picks its adapter and device.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GpuOptions {
+    pub backend: Backend,
+    pub limits: LimitsChoice,
+    /// Only adapters whose name contains this (case-insensitive), e.g. "nvidia" or "llvmpipe".
+    pub adapter_name: Option<String>,
+}
+
+impl GpuOptions {
+    /// The defaults with `WGPU_ADAPTER_NAME` honoured, as wgpu's own helpers do.
+    pub fn from_env() -> GpuOptions {
+        GpuOptions { adapter_name: std::env::var("WGPU_ADAPTER_NAME").ok().filter(|s| !s.is_empty()), ..Default::default() }
+    }
+}
+
+/// The device flags every example takes (`#[command(flatten)]`).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct DeviceArgs {
+    /// Graphics API to run on.
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub backend: Backend,
+    /// Only use an adapter whose name contains this (case-insensitive); default $WGPU_ADAPTER_NAME.
+    #[arg(long)]
+    pub adapter: Option<String>,
+    /// Device limits to request: the adapter's own, wgpu's portable defaults, or its downlevel ones.
+    #[arg(long, value_enum, default_value_t = LimitsChoice::Adapter)]
+    pub limits: LimitsChoice,
+}
+
+impl DeviceArgs {
+    pub fn options(&self) -> GpuOptions {
+        let env = GpuOptions::from_env();
+        GpuOptions { backend: self.backend, limits: self.limits, adapter_name: self.adapter.clone().or(env.adapter_name) }
+    }
+
+    /// Opens the device and prints the adapter and backend first, as every example does.
+    pub fn open(&self) -> Result<super::Gpu> {
+        let gpu = super::Gpu::with_options(&self.options())?;
+        println!("adapter: {}", gpu.describe());
+        Ok(gpu)
+    }
+}
+
+fn describe(i: &wgpu::AdapterInfo) -> String {
+    format!("{} ({:?}, {:?})", i.name, i.backend, i.device_type)
+}
+
+/// Hardware first; among equals, Vulkan, Metal, DX12, then GL (so a missing Vulkan driver does not
+/// silently hand the work to a GL software rasteriser when a Vulkan one is installed).
+fn rank(i: &wgpu::AdapterInfo) -> (u8, u8) {
+    let kind = match i.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    };
+    let api = match i.backend {
+        wgpu::Backend::Vulkan => 0,
+        wgpu::Backend::Metal => 1,
+        wgpu::Backend::Dx12 => 2,
+        wgpu::Backend::Gl => 3,
+        _ => 4,
+    };
+    (kind, api)
+}
+
+/// The adapter `o` asks for, or an error listing every adapter that was found.
+pub(super) async fn pick_adapter(o: &GpuOptions) -> Result<(wgpu::Instance, wgpu::Adapter)> {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = o.backend.mask();
+    let instance = wgpu::Instance::new(desc);
+    let mut adapters = instance.enumerate_adapters(o.backend.mask()).await;
+    if let Some(name) = &o.adapter_name {
+        let want = name.to_lowercase();
+        adapters.retain(|a| a.get_info().name.to_lowercase().contains(&want));
+    }
+    adapters.sort_by_key(|a| rank(&a.get_info()));
+    match adapters.into_iter().next() {
+        Some(a) => Ok((instance, a)),
+        None => {
+            let what = match (&o.backend, &o.adapter_name) {
+                (Backend::Auto, None) => "no adapter".to_string(),
+                (b, None) => format!("no {b:?} adapter"),
+                (Backend::Auto, Some(n)) => format!("no adapter named like {n:?}"),
+                (b, Some(n)) => format!("no {b:?} adapter named like {n:?}"),
+            };
+            // Everything present on any backend, so that the message says what would work.
+            let mut all = wgpu::InstanceDescriptor::new_without_display_handle();
+            all.backends = wgpu::Backends::all();
+            let found: Vec<String> = wgpu::Instance::new(all).enumerate_adapters(wgpu::Backends::all()).await.iter().map(|a| describe(&a.get_info())).collect();
+            let list = if found.is_empty() { "none".to_string() } else { found.join("; ") };
+            Err(Error::NoAdapter(format!("{what}; found: {list}")))
+        }
+    }
+}
+
+/// The limits to request under `choice`, checked against what the adapter offers.
+pub(super) fn limits(choice: LimitsChoice, adapter: &wgpu::Adapter) -> Result<wgpu::Limits> {
+    let offered = adapter.limits();
+    let wanted = match choice {
+        LimitsChoice::Adapter => return Ok(offered),
+        LimitsChoice::Default => wgpu::Limits::defaults(),
+        LimitsChoice::Downlevel => wgpu::Limits::downlevel_defaults(),
+    };
+    let mut short = Vec::new();
+    wanted.check_limits_with_fail_fn(&offered, false, |name, want, have| short.push(format!("{name} {want} (adapter: {have})")));
+    if !short.is_empty() {
+        return Err(Error::Device(format!("the {choice:?} limits ask for more than {} offers: {}", describe(&adapter.get_info()), short.join(", "))));
+    }
+    Ok(wanted)
+}
