@@ -405,3 +405,20 @@ fn r2_layers_match_cpu_past_the_loop_budget() {
         }
     }
 }
+
+/// Linear layers through GpuNet on both kernel paths: the vec4 products of shaders/gemm.wgsl when
+/// a reduction length is a multiple of 4 (IN for the forward pass, OUT for the input gradient,
+/// always for the weight gradient, whose batch is padded) and the scalar kernels of
+/// shaders/linear.wgsl otherwise; batches that are not multiples of 4 or 8, and accumulation.
+#[test]
+fn linear_layers_match_cpu_on_both_kernel_paths() {
+    for (i, &(n, inp, out)) in [(1usize, 4usize, 4usize), (7, 12, 5), (13, 8, 33), (5, 3, 8), (9, 2, 128), (64, 128, 128), (33, 100, 6), (1024, 100, 40)].iter().enumerate() {
+        let layer = Layer::Linear { inp, out };
+        let params = NetSpec { layers: vec![layer] }.init(40 + i as u32, 0, Init::PyTorch);
+        let (x, dy) = (randv(n * inp, 500 + i as u64, 1.0), randv(n * out, 600 + i as u64, 1.0));
+        let tag = format!("linear n={n} {inp}→{out}");
+        let want = run_cpu(layer, n, &x, &params, None, &dy, Mode::Train);
+        compare(&tag, &run_gpu(layer, n, &x, &params, None, &dy, Mode::Train, false), &want, TOL);
+        compare(&format!("{tag} (accumulated twice)"), &run_gpu(layer, n, &x, &params, None, &dy, Mode::Train, true), &want, TOL);
+    }
+}

@@ -168,3 +168,40 @@ fn gpu_normals_have_the_right_moments() {
     println!("randn moments: mean {mean:.4}, var {var:.4}, P(|z|>1.96) {tail:.4}");
     assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.01 && (tail - 0.05).abs() < 0.003);
 }
+
+/// The vec4 products of shaders/gemm.wgsl on their own: out = a bᵀ (+ bias) against the CPU's
+/// linear_forward, whole and split into tiles of the reduction (each tile its own slot), and
+/// transpose_pad against a plain transpose with zero padding.
+#[test]
+fn gemm_kernels_match_cpu() {
+    use wgpu_gan::gpu::budget::GemmParams;
+    let gpu = gpu();
+    for &(m, p, k) in &[(1usize, 1usize, 4usize), (7, 9, 12), (8, 8, 128), (13, 33, 20), (64, 3, 400)] {
+        let (a, b, bias) = (randv(m * k, 1, 1.0), randv(p * k, 2, 1.0), randv(p, 3, 1.0));
+        let (ta, tb, tbias) = (tensor(&gpu, &a), tensor(&gpu, &b), tensor(&gpu, &bias));
+        let want = cpu::linear_forward(&a, &b, &bias, m, k, p);
+        let k4 = (k / 4) as u32;
+        let blocks = (m.div_ceil(8) * p.div_ceil(8)) as u32;
+        let g = GemmParams { m: m as u32, p: p as u32, k4, k_per: k4, flags: 1, ..Default::default() };
+        let out = tensor(&gpu, &vec![0.0; m * p]);
+        launch(&gpu, "gemm", "gemm_nt", bytemuck::bytes_of(&g), &[&ta, &tb, &tbias, &out], Some(blocks));
+        check(&format!("gemm_nt m={m} p={p} k={k}"), &out.read(&gpu).unwrap(), &want, TOL);
+        // Tiles of 2 vec4 steps: slot s holds the partial sum over k in [8s, 8s + 8).
+        let tiles = k4.div_ceil(2) as usize;
+        let g = GemmParams { k_per: 2, flags: 0, ..g };
+        let out = tensor(&gpu, &vec![0.0; tiles * m * p]);
+        launch(&gpu, "gemm", "gemm_nt", bytemuck::bytes_of(&g), &[&ta, &tb, &tbias, &out], Some(blocks * tiles as u32));
+        let slots = out.read(&gpu).unwrap();
+        let summed: Vec<f32> = (0..m * p).map(|i| (0..tiles).map(|s| slots[s * m * p + i]).sum::<f32>() + bias[i % p]).collect();
+        check(&format!("gemm_nt m={m} p={p} k={k}, {tiles} tiles"), &summed, &want, TOL);
+    }
+    for &(rows, cols) in &[(1usize, 1usize), (5, 3), (8, 8), (33, 7)] {
+        let src = randv(rows * cols, 9, 1.0);
+        let rows4 = rows.div_ceil(4) * 4;
+        let g = GemmParams { rows: rows as u32, cols: cols as u32, rows4: rows4 as u32, ..Default::default() };
+        let (ts, out) = (tensor(&gpu, &src), tensor(&gpu, &vec![7.0; cols * rows4]));
+        launch(&gpu, "gemm", "transpose_pad", bytemuck::bytes_of(&g), &[&ts, &out], Some((cols * rows4) as u32));
+        let want: Vec<f32> = (0..cols * rows4).map(|i| if i % rows4 < rows { src[(i % rows4) * cols + i / rows4] } else { 0.0 }).collect();
+        check(&format!("transpose_pad {rows}×{cols}"), &out.read(&gpu).unwrap(), &want, 0.0);
+    }
+}

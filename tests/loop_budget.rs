@@ -83,18 +83,29 @@ fn count_loop() {
 fn guard_refuses_launches_past_the_budget() {
     let gpu = gpu();
     assert!(gpu.loop_budget().is_some(), "the tests expect the software adapter (llvmpipe); got {}", gpu.describe());
-    // A Linear layer with 70,000 inputs: its forward kernel loops over all of them in one
+    // A Linear layer with 70,001 inputs: its forward kernel loops over all of them in one
     // invocation, a reduction that is not split (its length does not grow with the batch).
-    let spec = NetSpec { layers: vec![Layer::Linear { inp: 70_000, out: 1 }] };
+    let spec = NetSpec { layers: vec![Layer::Linear { inp: 70_001, out: 1 }] };
     let params = spec.init(1, 0, Init::PyTorch);
     let net = GpuNet::new(&gpu, spec, &params, 2, 1, "wide").unwrap();
-    let (x, y) = (common::tensor(&gpu, &vec![0.0; 2 * 70_000]), common::tensor(&gpu, &[0.0; 2]));
+    let (x, y) = (common::tensor(&gpu, &vec![0.0; 2 * 70_001]), common::tensor(&gpu, &[0.0; 2]));
     let err = match net.forward(&gpu, 0, &x.buffer, &y.buffer, 2, Mode::Train) {
         Ok(_) => panic!("a forward pass looping 70,000 times per invocation was accepted"),
         Err(e) => e.to_string(),
     };
     println!("guard: {err}");
     assert!(err.contains("linear::linear_forward") && err.contains("loop iterations"), "error should name the kernel and its count: {err}");
+
+    // The same with 70,000 inputs goes through the vec4 product (gemm_nt), 17,500 steps of 8 rows.
+    let spec = NetSpec { layers: vec![Layer::Linear { inp: 70_000, out: 1 }] };
+    let params = spec.init(1, 0, Init::PyTorch);
+    let net = GpuNet::new(&gpu, spec, &params, 2, 1, "wide4").unwrap();
+    let err = match net.forward(&gpu, 0, &x.buffer, &y.buffer, 2, Mode::Train) {
+        Ok(_) => panic!("a forward pass looping 175,000 times per invocation was accepted"),
+        Err(e) => e.to_string(),
+    };
+    println!("guard: {err}");
+    assert!(err.contains("gemm::gemm_nt"), "{err}");
 
     // A convolution whose output rows are 70,000 wide: even a tile of one sample × one row is
     // past the budget in the weight gradient.

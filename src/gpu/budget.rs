@@ -171,6 +171,11 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let p: ConvParams = decode(kernel, params)?;
             channel_sum_trips(&p, u(p.n_per), u(p.y_per))
         }
+        "gemm::transpose_pad" => 0,
+        "gemm::gemm_nt" => {
+            let p: GemmParams = decode(kernel, params)?;
+            gemm_trips(u(p.k_per))
+        }
         "reduce::reduce_splits" => {
             let p: ReduceParams = decode(kernel, params)?;
             lp(u(p.splits))
@@ -220,6 +225,12 @@ pub fn conv_weight_trips(p: &ConvParams, n_per: u64, y_per: u64) -> u64 {
     lp(n_per) + n_per * lp(y_per) + n_per * y_per * lp(p.ow as u64) + STORE4X4
 }
 
+/// Trips of `gemm::gemm_nt` for a tile of `k_per` vec4 steps: the two row-offset loops, the k loop
+/// with its 8-row inner loop, and the 8 × 8 store.
+pub fn gemm_trips(k_per: u64) -> u64 {
+    lp(8) + lp(k_per) + k_per * lp(8) + lp(8) + 8 * lp(8)
+}
+
 /// Trips of `conv::channel_sum` for a tile of `n_per` samples × `y_per` output rows.
 pub fn channel_sum_trips(p: &ConvParams, n_per: u64, y_per: u64) -> u64 {
     lp(n_per) + n_per * lp(y_per * p.ow as u64)
@@ -228,6 +239,24 @@ pub fn channel_sum_trips(p: &ConvParams, n_per: u64, y_per: u64) -> u64 {
 /// Trips of the batch-norm partial-sum kernels for a tile of `n_per` samples × `p_per` positions.
 pub fn bn_tile_trips(n_per: u64, p_per: u64) -> u64 {
     lp(n_per) + n_per * lp(p_per)
+}
+
+/// Uniform of `shaders/gemm.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct GemmParams {
+    pub m: u32,
+    pub p: u32,
+    /// Reduction length / 4.
+    pub k4: u32,
+    /// vec4 steps per tile of a split reduction (k4 for one tile).
+    pub k_per: u32,
+    /// bit 0: add the bias; bit 1: add into the output.
+    pub flags: u32,
+    /// transpose_pad: source rows and columns, padded row count.
+    pub rows: u32,
+    pub cols: u32,
+    pub rows4: u32,
 }
 
 /// Uniform of `shaders/reduce.wgsl`.

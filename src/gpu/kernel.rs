@@ -29,6 +29,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("batchnorm", include_str!("../../shaders/batchnorm.wgsl")),
     ("classify", include_str!("../../shaders/classify.wgsl")),
     ("reduce", include_str!("../../shaders/reduce.wgsl")),
+    ("gemm", include_str!("../../shaders/gemm.wgsl")),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -166,9 +167,12 @@ pub struct Dispatch {
     pub name: String,
     /// Loop iterations one invocation runs (the bound of [`super::budget::loop_trips`]).
     pub trips: u64,
+    /// The uniform bytes it was built with (for benchmarks and diagnostics).
+    pub params: Vec<u8>,
+    /// Workgroups launched (x, y, z).
+    pub groups: [u32; 3],
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
-    groups: [u32; 3],
 }
 
 impl Dispatch {
@@ -218,7 +222,7 @@ impl Dispatch {
             None => [1, 1, 1],
             Some(t) => grid(t.max(1), kernel.workgroup_x, gpu.device.limits().max_compute_workgroups_per_dimension)?,
         };
-        Ok(Dispatch { name: kernel.name.clone(), trips, pipeline: kernel.pipeline.clone(), bind_group, groups })
+        Ok(Dispatch { name: kernel.name.clone(), trips, params: params.to_vec(), pipeline: kernel.pipeline.clone(), bind_group, groups })
     }
 
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {

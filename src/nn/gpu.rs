@@ -6,7 +6,7 @@ use super::{check_params, Act, Layer, Mode, NetSpec, Tape};
 use crate::cpu::BnSaved;
 use crate::cpu::ConvShape;
 use crate::error::{Error, Result};
-use crate::gpu::budget::{self, plan_tiles, ReduceParams, Tiles};
+use crate::gpu::budget::{self, plan_tiles, GemmParams, ReduceParams, Tiles};
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
 
 /// Invocations for a register-blocked matrix kernel of `shaders/linear.wgsl`: one per 4×4 block.
@@ -212,6 +212,28 @@ pub struct GpuNet {
     dacts: Vec<Tensor>,
     /// Partial sums of the split reductions (one layer at a time: programs run in order).
     scratch: Tensor,
+    /// Transposed operands of the Linear layers' matrix products (Wᵀ or dyᵀ; xᵀ).
+    trans: [Tensor; 2],
+}
+
+/// Invocations of `gemm::gemm_nt` per tile: one per 8 × 8 block of the output.
+pub fn blocks8(rows: usize, cols: usize) -> u32 {
+    (rows.div_ceil(8) * cols.div_ceil(8)) as u32
+}
+
+/// Tiles of a Linear weight gradient by `gemm_nt` over the batch padded to n4 (vec4 steps).
+fn linear_weight_gemm_tiles(n: usize, inp: usize, out: usize, parallel: u64) -> Tiles {
+    let k4 = n.div_ceil(4) as u32;
+    plan_tiles(k4, 1, blocks8(out, inp) as u64, parallel, 16 * (inp + out) as u64, |k_per, _| budget::gemm_trips(k_per))
+}
+
+/// Floats of the two transposition buffers a Linear layer needs at batch `n`: (Wᵀ or dyᵀ, xᵀ).
+fn transpose_lens(spec: &NetSpec, n: usize) -> (usize, usize) {
+    let n4 = n.div_ceil(4) * 4;
+    spec.layers.iter().fold((1, 1), |(a, b), l| match *l {
+        Layer::Linear { inp, out } => (a.max((inp * out).div_ceil(4) * 4).max(out * n4), b.max(inp * n4)),
+        _ => (a, b),
+    })
 }
 
 /// Floats of scratch space that the split reductions of `spec` need at batch `n`.
@@ -227,7 +249,7 @@ fn scratch_len(spec: &NetSpec, n: usize, par: u64) -> usize {
         .map(|l| match *l {
             Layer::Linear { inp, out } => {
                 let p = LinearParams::new(n, inp, out, false);
-                split(p.weight_tiles(par), inp * out).max(split(p.bias_tiles(par), out))
+                split(linear_weight_gemm_tiles(n, inp, out, par), inp * out).max(split(p.bias_tiles(par), out))
             }
             Layer::Conv2d(c) => {
                 let s = c.shape(n, false);
@@ -281,7 +303,9 @@ impl GpuNet {
         let dacts = hidden.iter().enumerate().map(|(i, &w)| Tensor::zeros(gpu, &format!("{label}.dact{i}"), max_batch * w)).collect::<Result<_>>()?;
         // Tiles only multiply with the batch, so the largest batch needs the most scratch.
         let scratch = Tensor::zeros(gpu, &format!("{label}.scratch"), scratch_len(&spec, max_batch, gpu.parallel_invocations()))?;
-        Ok(GpuNet { spec, widths, max_batch, params: p, grads: g, running, acts, bn_saved, dacts, scratch })
+        let (ta, tb) = transpose_lens(&spec, max_batch);
+        let trans = [Tensor::zeros(gpu, &format!("{label}.trans0"), ta)?, Tensor::zeros(gpu, &format!("{label}.trans1"), tb)?];
+        Ok(GpuNet { spec, widths, max_batch, params: p, grads: g, running, acts, bn_saved, dacts, scratch, trans })
     }
 
     /// Pushes a split reduction: with one tile the first pass writes (or adds into) the gradient;
@@ -337,6 +361,12 @@ impl GpuNet {
             let y = if li == last { output } else { &self.acts[slot][li].buffer };
             let (w, b) = (self.params.get(pi).map(|t| &t.buffer), self.params.get(pi + 1).map(|t| &t.buffer));
             match *l {
+                Layer::Linear { inp, out } if inp % 4 == 0 => {
+                    // y = x Wᵀ + b: both operands contiguous along IN, four at a time.
+                    let p = GemmParams { m: nb, p: out as u32, k4: (inp / 4) as u32, k_per: (inp / 4) as u32, flags: 1, ..Default::default() };
+                    let k = gpu.kernel("gemm", "gemm_nt")?;
+                    prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[x, w.unwrap(), b.unwrap(), y], Some(blocks8(n, out)))?);
+                }
                 Layer::Linear { inp, out } => {
                     let k = gpu.kernel("linear", "linear_forward")?;
                     let p = LinearParams::new(n, inp, out, false);
@@ -413,10 +443,17 @@ impl GpuNet {
             match *l {
                 Layer::Linear { inp, out } => {
                     let p = LinearParams::new(n, inp, out, false);
+                    let n4 = n.div_ceil(4) * 4;
+                    let [ta, tb] = [&self.trans[0].buffer, &self.trans[1].buffer];
                     if weight_grads {
-                        let t = p.weight_tiles(gpu.parallel_invocations());
-                        let params = |a: bool| bytemuck::bytes_of(&LinearParams { n_per: t.n_per, accumulate: a as u32, ..p }).to_vec();
-                        let r = SplitSum { kernel: "linear", entry: "linear_backward_weight", params: &params, inputs: &[x, dy], out: dw.unwrap(), len: inp * out, tiles: t.count(), per_tile: blocks4(out, inp), accumulate };
+                        // dW = dyᵀ x as gemm_nt over the batch: dyᵀ (OUT, N4) and xᵀ (IN, N4), padded with zeros.
+                        prog.push(self.transpose(gpu, dy, ta, n, out)?);
+                        prog.push(self.transpose(gpu, x, tb, n, inp)?);
+                        let t = linear_weight_gemm_tiles(n, inp, out, gpu.parallel_invocations());
+                        let g = GemmParams { m: out as u32, p: inp as u32, k4: (n4 / 4) as u32, k_per: t.n_per, ..Default::default() };
+                        let params = |a: bool| bytemuck::bytes_of(&GemmParams { flags: 2 * a as u32, ..g }).to_vec();
+                        // (The bias binding is unused with flag 0; any buffer will do.)
+                        let r = SplitSum { kernel: "gemm", entry: "gemm_nt", params: &params, inputs: &[ta, tb, tb], out: dw.unwrap(), len: inp * out, tiles: t.count(), per_tile: blocks8(out, inp), accumulate };
                         self.push_split(gpu, &mut prog, r)?;
                         let t = p.bias_tiles(gpu.parallel_invocations());
                         let params = |a: bool| bytemuck::bytes_of(&LinearParams { n_per: t.n_per, accumulate: a as u32, ..p }).to_vec();
@@ -425,8 +462,16 @@ impl GpuNet {
                     }
                     if let Some(dx) = dx {
                         // The input gradient is this pass's alone: never accumulated.
-                        let k = gpu.kernel("linear", "linear_backward_input")?;
-                        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[w.unwrap(), dy, dx], Some(blocks4(n, inp)))?);
+                        if out % 4 == 0 {
+                            // dx = dy W as gemm_nt: dy (N, OUT) and Wᵀ (IN, OUT).
+                            prog.push(self.transpose(gpu, w.unwrap(), ta, out, inp)?);
+                            let g = GemmParams { m: nb, p: inp as u32, k4: (out / 4) as u32, k_per: (out / 4) as u32, ..Default::default() };
+                            let k = gpu.kernel("gemm", "gemm_nt")?;
+                            prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&g), &[dy, ta, ta, dx], Some(blocks8(n, inp)))?);
+                        } else {
+                            let k = gpu.kernel("linear", "linear_backward_input")?;
+                            prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[w.unwrap(), dy, dx], Some(blocks4(n, inp)))?);
+                        }
                     }
                 }
                 Layer::Conv2d(c) => {
@@ -483,6 +528,14 @@ impl GpuNet {
             }
         }
         Ok(prog)
+    }
+
+    /// A dispatch writing the (cols, rows padded to 4) transpose of `src` (rows, cols) into `dst`.
+    fn transpose(&self, gpu: &Gpu, src: &wgpu::Buffer, dst: &wgpu::Buffer, rows: usize, cols: usize) -> Result<Dispatch> {
+        let rows4 = rows.div_ceil(4) * 4;
+        let p = GemmParams { rows: rows as u32, cols: cols as u32, rows4: rows4 as u32, ..Default::default() };
+        let k = gpu.kernel("gemm", "transpose_pad")?;
+        Dispatch::new(gpu, &k, bytemuck::bytes_of(&p), &[src, dst], Some((cols * rows4) as u32))
     }
 
     /// The weight gradient (conv view `s`, its two operands in binding order) and the bias

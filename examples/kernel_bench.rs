@@ -1,0 +1,134 @@
+//! Where a training step's time goes: every dispatch of an R1 (ring) and an R2 (DCGAN-MNIST) step
+//! at the batch sizes users train with, each timed on its own (one submission, synchronised,
+//! median of --reps), with its shape, loop count per invocation, time, GFLOP/s for the matrix and
+//! convolution kernels, and share of the step; then the same per kernel.
+//!
+//!     cargo run --release --example kernel_bench -- --models r1,r2 --batches 64,256,1024
+//!
+//! Wall clock per submission (the adapter's submission overhead included, ~0.1 ms on lavapipe),
+//! so the shares of small kernels are upper bounds. Run it on a quiet machine.
+
+use clap::Parser;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+use wgpu_gan::data::Mixture;
+use wgpu_gan::gan::{GanConfig, GpuGan, Table};
+use wgpu_gan::gpu::{Dispatch, Gpu};
+use wgpu_gan::nn::{ConvParams, LinearParams};
+
+#[derive(Parser)]
+#[command(about = "Time every kernel of an R1 and an R2 training step")]
+struct Args {
+    #[command(flatten)]
+    device: wgpu_gan::gpu::DeviceArgs,
+    #[arg(long, default_value = "r1,r2")]
+    models: String,
+    #[arg(long, default_value = "64,256,1024")]
+    batches: String,
+    /// Timed runs of each dispatch; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// Print every dispatch, not only the per-kernel totals.
+    #[arg(long)]
+    each: bool,
+}
+
+/// Multiply-adds × 2 of a matrix or convolution dispatch (taps that fall in the padding counted),
+/// or None for the others.
+fn flop(d: &Dispatch) -> Option<f64> {
+    let conv = || bytemuck::pod_read_unaligned::<ConvParams>(&d.params[..std::mem::size_of::<ConvParams>()]);
+    let lin = || bytemuck::pod_read_unaligned::<LinearParams>(&d.params[..std::mem::size_of::<LinearParams>()]);
+    let f = |v: [u32; 6]| 2.0 * v.iter().map(|&x| x as f64).product::<f64>();
+    Some(match d.name.as_str() {
+        "conv::conv2d_forward" | "conv::conv2d_backward_weight" => {
+            let p = conv();
+            f([p.n, p.cout, p.oh * p.ow, p.cin, p.kh, p.kw])
+        }
+        "conv::conv2d_backward_input" => {
+            let p = conv();
+            f([p.n, p.cin, p.h * p.w, p.cout, p.kh, p.kw]) / (p.stride * p.stride) as f64
+        }
+        "linear::linear_forward" | "linear::linear_backward_input" | "linear::linear_backward_weight" => {
+            let p = lin();
+            f([p.n, p.in_f, p.out_f, 1, 1, 1])
+        }
+        "gemm::gemm_nt" => {
+            let p = bytemuck::pod_read_unaligned::<wgpu_gan::gpu::budget::GemmParams>(&d.params[..std::mem::size_of::<wgpu_gan::gpu::budget::GemmParams>()]);
+            f([p.m, p.p, p.k4, 4, 1, 1])
+        }
+        _ => return None,
+    })
+}
+
+fn shape(d: &Dispatch) -> String {
+    let w: Vec<String> = d.params.chunks_exact(4).take(12).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string()).collect();
+    format!("[{}]", w.join(","))
+}
+
+fn bench(gpu: &Gpu, name: &str, batch: usize, gan: &mut GpuGan, a: &Args) -> wgpu_gan::Result<()> {
+    gan.train_steps(2);
+    gan.stats()?;
+    let prog = gan.step_program();
+    let mut rows = Vec::new();
+    for d in &prog.dispatches {
+        let mut t: Vec<f64> = (0..a.reps.max(1))
+            .map(|_| {
+                let s = Instant::now();
+                let mut enc = gpu.device.create_command_encoder(&Default::default());
+                {
+                    let mut pass = enc.begin_compute_pass(&Default::default());
+                    d.record(&mut pass);
+                }
+                gpu.queue.submit([enc.finish()]);
+                gpu.wait().map(|_| s.elapsed().as_secs_f64())
+            })
+            .collect::<wgpu_gan::Result<_>>()?;
+        t.sort_by(f64::total_cmp);
+        rows.push((d, t[t.len() / 2]));
+    }
+    let total: f64 = rows.iter().map(|r| r.1).sum();
+    println!("\n{name} step at batch {batch}: {} dispatches, {:.1} ms summed over dispatches", rows.len(), total * 1e3);
+    if a.each {
+        println!("{:>3}  {:<40} {:>14} {:>7} {:>10} {:>8} {:>6}  uniform words", "#", "kernel", "workgroups", "trips", "ms", "GFLOP/s", "share");
+        for (i, (d, t)) in rows.iter().enumerate() {
+            let g = flop(d).map_or("".to_string(), |f| format!("{:.2}", f / t / 1e9));
+            println!("{i:>3}  {:<40} {:>14} {:>7} {:>10.3} {:>8} {:>5.1}%  {}", d.name, format!("{:?}", d.groups), d.trips, t * 1e3, g, 100.0 * t / total, shape(d));
+        }
+    }
+    let mut by: BTreeMap<&str, (usize, f64, f64)> = BTreeMap::new();
+    for (d, t) in &rows {
+        let e = by.entry(d.name.as_str()).or_default();
+        e.0 += 1;
+        e.1 += t;
+        e.2 += flop(d).unwrap_or(0.0);
+    }
+    let mut by: Vec<_> = by.into_iter().collect();
+    by.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
+    println!("{:<40} {:>5} {:>10} {:>8} {:>6}", "kernel", "count", "ms", "GFLOP/s", "share");
+    for (k, (c, t, f)) in by {
+        let g = if f > 0.0 { format!("{:.2}", f / t / 1e9) } else { String::new() };
+        println!("{k:<40} {c:>5} {:>10.3} {g:>8} {:>5.1}%", t * 1e3, 100.0 * t / total);
+    }
+    Ok(())
+}
+
+fn main() -> wgpu_gan::Result<()> {
+    let a = Args::parse();
+    let gpu = a.device.open()?;
+    for model in a.models.split(',') {
+        for b in a.batches.split(',') {
+            let batch: usize = b.trim().parse().map_err(|_| wgpu_gan::Error::Shape(format!("bad batch size {b:?}")))?;
+            let mut cfg = match model.trim() {
+                "r1" => GanConfig::r1(Mixture::ring(), 2, 128),
+                "r2" => GanConfig::r2(Arc::new(Table::new(wgpu_gan::rng::uniform_fill(1, 1, 2048 * 784, -1.0, 1.0), 784)?)),
+                other => return Err(wgpu_gan::Error::Shape(format!("unknown model {other:?} (r1 or r2)"))),
+            };
+            cfg.batch = batch;
+            let (g, d) = cfg.init_params();
+            let mut gan = GpuGan::new(&gpu, cfg, &g, &d, 1)?;
+            bench(&gpu, &model.to_uppercase(), batch, &mut gan, &a)?;
+        }
+    }
+    Ok(())
+}
