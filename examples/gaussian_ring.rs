@@ -134,7 +134,11 @@ fn main() -> ExitCode {
 
 fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
     let cfg = config(a);
-    cfg.validate()?;
+    // Bad settings stop here, before any GPU work, with exit code 2 like a flag clap refuses.
+    if let Err(e) = cfg.validate() {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(2));
+    }
     if a.cpu {
         return train_cpu(a, cfg);
     }

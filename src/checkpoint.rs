@@ -204,7 +204,7 @@ impl Checkpoint {
     }
 
     /// The safetensors bytes of this checkpoint.
-    fn to_bytes(&self) -> Result<Vec<u8>> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let bytes: Vec<Vec<u8>> = self.entries.iter().map(|e| e.data.le_bytes()).collect();
         let mut views = Vec::with_capacity(self.entries.len());
         for (e, b) in self.entries.iter().zip(&bytes) {
@@ -345,6 +345,25 @@ impl Checkpoint {
             Data::F32(v) => Ok(v),
             _ => unreachable!("dtype checked"),
         }
+    }
+
+    /// The f32 tensor `name` of `shape`, refused when it holds a NaN or an infinity: weights from
+    /// a diverged run (or a damaged file) would train or score garbage. (The container itself
+    /// stores any bits; this is for model weights and optimizer state.)
+    pub fn f32_finite(&self, name: &str, shape: &[usize]) -> Result<&[f32]> {
+        let v = self.f32(name, shape)?;
+        match v.iter().position(|x| !x.is_finite()) {
+            Some(i) => Err(Error::NonFinite(format!("checkpoint tensor {name} holds a NaN or infinite value at index {i}"))),
+            None => Ok(v),
+        }
+    }
+
+    /// The first f32 tensor holding a NaN or an infinity, and the index of that value.
+    pub fn first_non_finite(&self) -> Option<(&str, usize)> {
+        self.entries.iter().find_map(|e| match &e.data {
+            Data::F32(v) => v.iter().position(|x| !x.is_finite()).map(|i| (e.name.as_str(), i)),
+            _ => None,
+        })
     }
 
     /// The i64 tensor `name`, which must have exactly `shape`.

@@ -38,7 +38,7 @@ impl fmt::Display for Error {
             ),
             Error::Device(m) => write!(f, "could not open the GPU device: {m}"),
             Error::Shader { file, message } => write!(f, "shader {file} is invalid: {message}"),
-            Error::Shape(m) => write!(f, "shape error: {m}"),
+            Error::Shape(m) => write!(f, "invalid shape or setting: {m}"),
             Error::Limit(m) => write!(f, "adapter limit exceeded: {m}"),
             Error::Readback(m) => write!(f, "GPU readback failed: {m}"),
             Error::NonFinite(m) => write!(f, "non-finite value: {m}"),

@@ -18,6 +18,28 @@ impl Optimizer {
         Optimizer::Adam { lr, beta1, beta2, eps: 1e-8 }
     }
 
+    /// Checks the settings: a learning rate that is NaN, infinite, zero or negative (which would
+    /// silently run gradient ascent), or decay rates outside [0, 1), give a message saying which.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let (lr, rates, eps): (f32, &[(&str, f32)], f32) = match self {
+            Optimizer::Sgd { lr, momentum } => (*lr, &[("momentum", *momentum)][..], 0.0),
+            Optimizer::Adam { lr, beta1, beta2, eps } => (*lr, &[("beta1", *beta1), ("beta2", *beta2)][..], *eps),
+            Optimizer::RmsProp { lr, alpha, eps } => (*lr, &[("alpha", *alpha)][..], *eps),
+        };
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(format!("learning rate {lr} must be a finite number above 0"));
+        }
+        for (name, v) in rates {
+            if !(v.is_finite() && (0.0..1.0).contains(v)) {
+                return Err(format!("{name} {v} must lie in [0, 1)"));
+            }
+        }
+        if !(eps.is_finite() && eps >= 0.0) {
+            return Err(format!("eps {eps} must be finite and not negative"));
+        }
+        Ok(())
+    }
+
     /// Number of state tensors per parameter (momentum / first and second moments).
     pub fn state_count(&self) -> usize {
         match self {

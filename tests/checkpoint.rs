@@ -355,3 +355,44 @@ fn failed_save_keeps_the_previous_checkpoint() {
         &[1.0]
     );
 }
+
+/// A diverged run must not replace a good checkpoint: saving NaN or infinite weights is refused
+/// with the tensor's name and the step, and the file on disk stays as it was; loading such a file
+/// (written by something else) is refused too, for resuming and for scoring (`evaluate`).
+#[test]
+fn non_finite_weights_are_never_written_or_loaded() {
+    use wgpu_gan::gan::{load_checkpoint, load_generator, save_checkpoint, GanConfig, GanState};
+    let dir = TempDir::new("nonfinite");
+    let path = dir.path("checkpoint.safetensors");
+    let cfg = GanConfig::r1(wgpu_gan::data::Mixture::ring(), 2, 8);
+    let (g, d) = cfg.init_params();
+    let zeros = |p: &Vec<Vec<f32>>, k: usize| p.iter().map(|t| vec![vec![0.0; t.len()]; k]).collect::<Vec<_>>();
+    let good = GanState { opt_g: zeros(&g, cfg.opt_g.state_count()), opt_d: zeros(&d, cfg.opt_d.state_count()), g, d, g_running: vec![], d_running: vec![], step: 7 };
+    save_checkpoint(&path, &cfg, &good).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    for bad_value in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut bad = good.clone();
+        bad.step = 8;
+        bad.d[2][1] = bad_value;
+        let err = save_checkpoint(&path, &cfg, &bad).unwrap_err();
+        println!("{err}");
+        assert!(matches!(err, Error::NonFinite(_)), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("D.2.weight") && msg.contains("index 1") && msg.contains("step 8") && msg.contains("left as it was"), "{msg}");
+        assert_eq!(std::fs::read(&path).unwrap(), before, "the good checkpoint must be untouched");
+        assert_eq!(load_checkpoint(&path, &cfg).unwrap().0.step, 7);
+    }
+    // The same weights written by another tool: refused when resuming and when scoring G.
+    let mut c = Checkpoint::load(&path).unwrap();
+    for e in c.entries.iter_mut().filter(|e| e.name == "G.0.bias") {
+        if let Data::F32(v) = &mut e.data {
+            v[0] = f32::NAN;
+        }
+    }
+    let other = dir.path("other.safetensors");
+    std::fs::write(&other, c.to_bytes().unwrap()).unwrap();
+    for err in [load_checkpoint(&other, &cfg).map(|_| ()).unwrap_err(), load_generator(&other, &cfg.generator).map(|_| ()).unwrap_err()] {
+        println!("{err}");
+        assert!(err.to_string().contains("G.0.bias") && err.to_string().contains("NaN or infinite"), "{err}");
+    }
+}

@@ -96,6 +96,12 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
     };
     cfg.opt_g = with_lr(cfg.opt_g, a.lr_g);
     cfg.opt_d = with_lr(cfg.opt_d, a.lr_d);
+    // Bad settings (a NaN or negative learning rate, ...) stop here, before any GPU work, with
+    // exit code 2 like a flag clap itself refuses.
+    if let Err(e) = cfg.validate() {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(2));
+    }
     let gpu = a.device.open()?;
     if a.verify {
         cfg.batch = a.verify_batch;

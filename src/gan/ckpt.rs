@@ -52,11 +52,11 @@ fn push_opt(ck: &mut Checkpoint, prefix: &str, spec: &NetSpec, opt: &Optimizer, 
 }
 
 fn read_net(ck: &Checkpoint, prefix: &str, spec: &NetSpec) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
-    let params = spec.param_names().iter().map(|(name, shape)| ck.f32(&format!("{prefix}.{name}"), shape).map(<[f32]>::to_vec)).collect::<Result<_>>()?;
+    let params = spec.param_names().iter().map(|(name, shape)| ck.f32_finite(&format!("{prefix}.{name}"), shape).map(<[f32]>::to_vec)).collect::<Result<_>>()?;
     let running = spec
         .batchnorms()
         .iter()
-        .map(|(i, b)| Ok([ck.f32(&format!("{prefix}.{i}.running_mean"), &[b.c])?, ck.f32(&format!("{prefix}.{i}.running_var"), &[b.c])?].concat()))
+        .map(|(i, b)| Ok([ck.f32_finite(&format!("{prefix}.{i}.running_mean"), &[b.c])?, ck.f32_finite(&format!("{prefix}.{i}.running_var"), &[b.c])?].concat()))
         .collect::<Result<_>>()?;
     Ok((params, running))
 }
@@ -64,7 +64,7 @@ fn read_net(ck: &Checkpoint, prefix: &str, spec: &NetSpec) -> Result<(Vec<Vec<f3
 fn read_opt(ck: &Checkpoint, prefix: &str, spec: &NetSpec, opt: &Optimizer) -> Result<Vec<Vec<Vec<f32>>>> {
     spec.param_names()
         .iter()
-        .map(|(name, shape)| state_names(opt).iter().map(|sn| ck.f32(&format!("optimizer_{prefix}.{name}.{sn}"), shape).map(<[f32]>::to_vec)).collect())
+        .map(|(name, shape)| state_names(opt).iter().map(|sn| ck.f32_finite(&format!("optimizer_{prefix}.{name}.{sn}"), shape).map(<[f32]>::to_vec)).collect())
         .collect()
 }
 
@@ -116,6 +116,15 @@ pub fn save_checkpoint(path: &Path, cfg: &GanConfig, state: &GanState) -> Result
     ck.set_meta("optimizer_G", format!("{:?}", cfg.opt_g));
     ck.set_meta("optimizer_D", format!("{:?}", cfg.opt_d));
     ck.set_meta("rng", "counter-based PCG4D: every draw is a function of (seed, stream, step, index); state = (seed, step)");
+    // A diverged run must never replace a good checkpoint with NaN weights: refuse before anything
+    // is written, so the file on disk stays the last good one.
+    if let Some((name, i)) = ck.first_non_finite() {
+        return Err(Error::NonFinite(format!(
+            "refusing to write {} at step {step}: tensor {name} holds a NaN or infinite value at index {i} (training diverged); \
+             the file on disk was left as it was",
+            path.display()
+        )));
+    }
     ck.save(path)
 }
 

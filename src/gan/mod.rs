@@ -148,6 +148,9 @@ impl GanConfig {
         if self.k == 0 || self.batch == 0 {
             return Err(Error::Shape("k and batch must be at least 1".into()));
         }
+        for (net, o) in [("generator", &self.opt_g), ("discriminator", &self.opt_d)] {
+            o.validate().map_err(|m| Error::Shape(format!("{net} optimizer: {m}")))?;
+        }
         if (self.generator.has_batchnorm() || self.discriminator.has_batchnorm()) && self.batch < 2 {
             return Err(Error::Shape("batch normalisation needs a batch of at least 2".into()));
         }
