@@ -47,12 +47,12 @@ struct Args {
     #[arg(long, value_enum, default_value = "ring")]
     data: Data,
     /// Training iterations (each: k D updates + 1 G update).
-    #[arg(long, default_value_t = 10000)]
+    #[arg(long, default_value_t = 10000, value_parser = wgpu_gan::cli::at_least_one)]
     steps: usize,
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = wgpu_gan::cli::at_least_one)]
     batch: usize,
     /// Discriminator updates per generator update.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = wgpu_gan::cli::at_least_one)]
     k: usize,
     #[arg(long, value_enum, default_value = "non-saturating")]
     loss: Loss,
@@ -60,9 +60,9 @@ struct Args {
     opt: Opt,
     /// D learns 4x faster than G (two time-scale updates): it keeps pressing on the thin bridges
     /// that a 2-D latent leaves between modes.
-    #[arg(long, default_value_t = 2e-3)]
+    #[arg(long, default_value_t = 2e-3, value_parser = wgpu_gan::cli::positive_f32)]
     lr_d: f32,
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = 5e-4, value_parser = wgpu_gan::cli::positive_f32)]
     lr_g: f32,
     /// Adam β1 (SGD momentum; unused by RMSprop).
     #[arg(long, default_value_t = 0.5)]
@@ -70,17 +70,17 @@ struct Args {
     /// Decay both learning rates linearly to zero over the run (`--lr-decay false` keeps them constant).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     lr_decay: bool,
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = wgpu_gan::cli::at_least_one)]
     z_dim: usize,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = wgpu_gan::cli::at_least_one)]
     hidden: usize,
     #[arg(long, default_value_t = 0)]
     seed: u32,
     /// Scatter plots taken during training (plus the final one).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = wgpu_gan::cli::at_least_one)]
     snapshots: usize,
     /// Generated samples for M1 and the plots.
-    #[arg(long, default_value_t = 2500)]
+    #[arg(long, default_value_t = 2500, value_parser = wgpu_gan::cli::at_least_one)]
     samples: usize,
     #[arg(long, default_value = "out/gaussian_ring")]
     out: PathBuf,
@@ -88,7 +88,7 @@ struct Args {
     /// print the max relative differences, and fail above --verify-tol.
     #[arg(long)]
     verify: bool,
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = wgpu_gan::cli::at_least_one)]
     verify_steps: usize,
     #[arg(long, default_value_t = 1e-4)]
     verify_tol: f32,

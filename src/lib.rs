@@ -27,6 +27,7 @@
 //! ```
 
 pub mod checkpoint;
+pub mod cli;
 pub mod cpu;
 pub mod data;
 pub mod error;

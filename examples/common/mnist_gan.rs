@@ -19,27 +19,27 @@ pub struct Args {
     pub mnist_dir: Option<PathBuf>,
     /// Epochs over the training split (iterations = epochs · images / batch), unless --iters is
     /// given; default 20 for dcgan_mnist, 32 for mlp_gan_mnist.
-    #[arg(long)]
+    #[arg(long, value_parser = wgpu_gan::cli::at_least_one)]
     pub epochs: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = wgpu_gan::cli::at_least_one)]
     pub iters: Option<usize>,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = wgpu_gan::cli::at_least_one)]
     pub batch: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u32,
     /// Adam learning rates (default: the model's; R2 2e-4 for both, R5 1e-3 for G and 2e-4 for D).
-    #[arg(long)]
+    #[arg(long, value_parser = wgpu_gan::cli::positive_f32)]
     pub lr_g: Option<f32>,
-    #[arg(long)]
+    #[arg(long, value_parser = wgpu_gan::cli::positive_f32)]
     pub lr_d: Option<f32>,
     /// Output directory (sample grids, loss log and curve, checkpoint).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = 250, value_parser = wgpu_gan::cli::at_least_one)]
     pub sample_every: usize,
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = 250, value_parser = wgpu_gan::cli::at_least_one)]
     pub checkpoint_every: usize,
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = wgpu_gan::cli::at_least_one)]
     pub log_every: usize,
     /// Continue from a checkpoint written by an earlier run (same model and optimizers).
     #[arg(long)]
@@ -51,11 +51,11 @@ pub struct Args {
     /// compared; exits non-zero when they differ by more than the tolerance.
     #[arg(long)]
     pub verify: bool,
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = wgpu_gan::cli::at_least_one)]
     pub verify_steps: usize,
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = wgpu_gan::cli::at_least_one)]
     pub verify_batch: usize,
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = 1e-4, value_parser = wgpu_gan::cli::positive_f32)]
     pub tolerance: f32,
 }
 
@@ -112,7 +112,17 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
         println!("{}: judged {:.2e}, tolerance {:.0e}", if ok { "verify: PASS" } else { "verify: FAIL" }, v.judged(), a.tolerance);
         return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
-    let iters = a.iters.unwrap_or(a.epochs.unwrap_or(default_epochs) * train_set.count / a.batch);
+    let iters = match a.iters {
+        Some(i) => i,
+        None => {
+            let epochs = a.epochs.unwrap_or(default_epochs);
+            let images = epochs.checked_mul(train_set.count).ok_or_else(|| wgpu_gan::Error::Shape(format!("--epochs {epochs}: too many to count")))?;
+            images / a.batch
+        }
+    };
+    if iters == 0 {
+        return Err(wgpu_gan::Error::Shape(format!("--batch {} is larger than the {} training images: no iteration to run", a.batch, train_set.count)));
+    }
     let opts = RunOptions {
         out: a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(name)),
         iters,

@@ -15,7 +15,7 @@ impl Tensor {
         .union(wgpu::BufferUsages::COPY_DST);
 
     pub fn zeros(gpu: &Gpu, label: &str, len: usize) -> Result<Tensor> {
-        let bytes = (len.max(1) * 4) as u64;
+        let bytes = len.max(1).checked_mul(4).map(|b| b as u64).ok_or_else(|| Error::Limit(format!("{label}: {len} values do not fit in memory")))?;
         gpu.check_size(label, bytes)?;
         let buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
