@@ -166,10 +166,21 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
         done += chunk;
         let s = gan.stats()?; // waits for the GPU: also what keeps the queue from running far ahead
         bar.set_position(done as u64);
-        bar.set_message(format!(
+        let msg = format!(
             "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2} acc {:.0}%/{:.0}%",
             s.d.loss, s.g_loss, s.d.d_real, s.d.d_fake, 100.0 * s.d.acc_real, 100.0 * s.d.acc_fake
-        ));
+        );
+        if bar.is_hidden() {
+            // No terminal (a pipe, a log file, CI): a plain line every tenth of the run.
+            let tenth = (a.steps / 10).max(1);
+            if done / tenth > (done - chunk) / tenth || done == a.steps {
+                let secs = t0.elapsed().as_secs_f64();
+                let rate = done as f64 / secs.max(1e-9);
+                println!("{done}/{} {secs:.0} s, {rate:.1} steps/s, ETA {:.0} s  {msg}", a.steps, (a.steps - done) as f64 / rate);
+            }
+        } else {
+            bar.set_message(msg);
+        }
         if done % snap_every < chunk && done < a.steps {
             panels.push(plot::scatter(256, mix.extent(), &real, &gan.sample(a.samples, a.seed, Mode::Eval)?, &mix.centres));
         }

@@ -137,7 +137,8 @@ pub fn train(gpu: &Gpu, mut cfg: GanConfig, opts: &RunOptions) -> Result<(GpuGan
         if bar.is_hidden() {
             // No terminal (a log file, CI): a plain line now and then instead of the bar.
             if every(done, chunk, opts.log_every.max(1) * 10) || done == opts.iters {
-                println!("{done}/{} {:.0} s  {msg}", opts.iters, row.secs);
+                let rate = (done - start) as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+                println!("{done}/{} {:.0} s, {rate:.2} it/s, ETA {:.0} s  {msg}", opts.iters, row.secs, (opts.iters - done) as f64 / rate);
             }
         } else {
             bar.set_message(msg);
