@@ -57,6 +57,8 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
     let dir = resolve_dir(a.mnist_dir.as_deref())?;
     let train = Mnist::load(&dir, Split::Train)?;
     let test = Mnist::load(&dir, Split::Test)?;
+    train.expect_size(28, 28, "the FID classifier")?;
+    test.expect_size(28, 28, "the FID classifier")?;
     let gpu = a.device.open()?;
     let clf = if a.classifier.exists() {
         println!("classifier: loaded {}", a.classifier.display());

@@ -273,3 +273,51 @@ fn line_chart_draws_something_of_the_right_size() {
     save_png(&img, &dir.join("chart.png")).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The reader streams: it reads the header, then at most what the header declares (plus one byte
+/// to see trailing data), so gzip bombs and lying headers cost nothing; several gzip members are one
+/// file, as gzip itself treats them; junk after the last member is refused; a model that needs
+/// 28×28 refuses 14×56 images although they have as many pixels.
+#[test]
+fn streaming_reader_bounds_and_gzip_members() {
+    let dir = temp_dir("stream");
+    let px: Vec<u8> = (0..3 * 784).map(|i| (i % 251) as u8).collect();
+    let labels = labels_bytes(3, &[1, 2, 3]);
+    std::fs::write(dir.join("train-labels-idx1-ubyte.gz"), gzip(&labels)).unwrap();
+    let images = images_bytes(3, 28, 28, &px);
+    let put = |bytes: Vec<u8>| std::fs::write(dir.join("train-images-idx3-ubyte.gz"), bytes).unwrap();
+
+    // Two gzip members (cat a.gz b.gz): one file.
+    put([gzip(&images[..1000]), gzip(&images[1000..])].concat());
+    let two = Mnist::load(&dir, Split::Train).expect("a multi-member gzip file is valid");
+    put(gzip(&images));
+    assert_eq!(two, Mnist::load(&dir, Split::Train).unwrap());
+
+    // Junk after the gzip stream.
+    put([gzip(&images), b"this is not gzip".to_vec()].concat());
+    let m = assert_data_err(Mnist::load(&dir, Split::Train), &["gzip"]);
+    println!("junk after the stream: {m}");
+
+    // A bomb: the header says 3 images, the stream then inflates to 200 MB. Refused as trailing
+    // data after reading one byte past the 3 images, quickly and without the memory.
+    let mut bomb = images.clone();
+    bomb.resize(200 << 20, 0);
+    put(gzip(&bomb));
+    let t = std::time::Instant::now();
+    let m = assert_data_err(Mnist::load(&dir, Split::Train), &["trailing data"]);
+    println!("bomb: {m} ({:.2} s)", t.elapsed().as_secs_f64());
+    assert!(t.elapsed().as_secs_f64() < 2.0, "the reader went on decompressing the bomb");
+
+    // A header claiming absurd sizes is refused before any decompression.
+    put(gzip(&images_bytes(0xFFFF_FFFF, 28, 28, &[])));
+    assert_data_err(Mnist::load(&dir, Split::Train), &["more than"]);
+    put(gzip(&images_bytes(1, 100_000, 28, &[])));
+    assert_data_err(Mnist::load(&dir, Split::Train), &["100000×28"]);
+
+    // Same pixel count, wrong shape.
+    put(gzip(&images_bytes(3, 14, 56, &px)));
+    let odd = Mnist::load(&dir, Split::Train).unwrap();
+    let m = assert_data_err(odd.expect_size(28, 28, "R2"), &["R2", "28×28", "14×56"]);
+    println!("shape: {m}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

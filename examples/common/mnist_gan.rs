@@ -85,6 +85,7 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
     let grid_mode = bn_mode(&a.grid_bn)?;
     let dir = resolve_dir(a.mnist_dir.as_deref())?;
     let train_set = Mnist::load(&dir, Split::Train)?;
+    train_set.expect_size(28, 28, name)?;
     println!("MNIST: {} training images from {}", train_set.count, dir.display());
     let table = Arc::new(Table::new(train_set.images, train_set.rows * train_set.cols)?);
     let mut cfg = make(table);

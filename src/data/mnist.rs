@@ -12,7 +12,7 @@
 //! expected.
 
 use crate::error::{Error, Result};
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -70,8 +70,8 @@ impl Mnist {
         let img_what = img_path.display().to_string();
         let lbl_what = lbl_path.display().to_string();
 
-        let (count, rows, cols, pixels) = parse_images(&read_maybe_gz(&img_path)?, &img_what)?;
-        let labels = parse_labels(&read_maybe_gz(&lbl_path)?, &lbl_what)?;
+        let (count, rows, cols, pixels) = parse_images(&read_idx(&img_path, 16, IMAGES_MAGIC)?, &img_what)?;
+        let labels = parse_labels(&read_idx(&lbl_path, 8, LABELS_MAGIC)?, &lbl_what)?;
         if labels.len() != count {
             return Err(Error::Data(format!(
                 "{img_what} holds {count} images but {lbl_what} holds {} labels; \
@@ -93,6 +93,18 @@ impl Mnist {
         assert!(i < self.count, "image index {i} out of range (count {})", self.count);
         let d = self.dim();
         &self.images[i * d..(i + 1) * d]
+    }
+
+    /// Refuses images of another size than a model needs (a 14×56 file has as many pixels as a
+    /// 28×28 one and would otherwise train on scrambled digits).
+    pub fn expect_size(&self, rows: usize, cols: usize, what: &str) -> Result<()> {
+        if (self.rows, self.cols) != (rows, cols) {
+            return Err(Error::Data(format!(
+                "{what} needs {rows}×{cols} images, but these are {}×{}",
+                self.rows, self.cols
+            )));
+        }
+        Ok(())
     }
 
     /// A copy of the first `n` items (all of them if `n >= count`), e.g. for quick tests.
@@ -139,18 +151,44 @@ fn find_file(dir: &Path, name: &str) -> Result<PathBuf> {
     )))
 }
 
-/// The file's bytes, gunzipped when its name ends in `.gz`.
-fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| Error::Data(format!("{}: cannot read: {e}", path.display())))?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        GzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(|e| {
-            Error::Data(format!("{}: not a valid gzip stream ({e}); expected a gzip-compressed IDX file", path.display()))
-        })?;
-        Ok(out)
-    } else {
-        Ok(raw)
+/// Largest IDX file (header and data) this reader accepts: 1 GiB, twenty times the full MNIST
+/// training set. A header claiming more is refused before anything is decompressed.
+pub const MAX_IDX_BYTES: usize = 1 << 30;
+/// Largest image side accepted in a header.
+pub const MAX_SIDE: usize = 4096;
+
+/// The file's bytes (gunzipped when its name ends in `.gz`, any number of gzip members), read as a
+/// stream: the header first, then exactly the size it declares and one byte more, so that a
+/// decompression bomb or a lying header never makes it read or allocate more than the header's
+/// claim (itself bounded by [`MAX_IDX_BYTES`]), and anything after the data (trailing bytes, or
+/// junk after the last gzip member) is seen and reported by the parser.
+fn read_idx(path: &Path, header: usize, magic: u32) -> Result<Vec<u8>> {
+    let what = path.display();
+    let file = std::fs::File::open(path).map_err(|e| Error::Data(format!("{what}: cannot read: {e}")))?;
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    let mut stream: Box<dyn Read> = if gz { Box::new(MultiGzDecoder::new(std::io::BufReader::new(file))) } else { Box::new(std::io::BufReader::new(file)) };
+    let io = |e: std::io::Error| {
+        if gz {
+            Error::Data(format!("{what}: not a valid gzip stream ({e}); expected a gzip-compressed IDX file"))
+        } else {
+            Error::Data(format!("{what}: cannot read: {e}"))
+        }
+    };
+    let mut head = Vec::with_capacity(header);
+    (&mut stream).take(header as u64).read_to_end(&mut head).map_err(io)?;
+    if head.len() < header || be_u32(&head, 0) != magic {
+        return Ok(head); // the parser reports the short header or the wrong magic number
     }
+    let dims: Vec<usize> = head[4..].chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect();
+    if dims.len() > 1 && dims[1..].iter().any(|&d| d > MAX_SIDE) {
+        return Err(Error::Data(format!("{what}: header claims images of {}×{} pixels, larger than the {MAX_SIDE}×{MAX_SIDE} this reader accepts", dims[1], dims[2])));
+    }
+    let body = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).filter(|&b| b <= MAX_IDX_BYTES - header).ok_or_else(|| {
+        Error::Data(format!("{what}: header claims {} items of {:?} values, more than the {MAX_IDX_BYTES} bytes this reader accepts", dims[0], &dims[1..]))
+    })?;
+    let mut out = head;
+    (&mut stream).take(body as u64 + 1).read_to_end(&mut out).map_err(io)?;
+    Ok(out)
 }
 
 fn be_u32(bytes: &[u8], at: usize) -> u32 {
@@ -205,10 +243,16 @@ pub fn parse_images(bytes: &[u8], what: &str) -> Result<(usize, usize, usize, Ve
     let expected = count.checked_mul(rows).and_then(|v| v.checked_mul(cols)).ok_or_else(|| {
         Error::Data(format!("{what}: header claims {count} images of {rows}×{cols} pixels, which is absurdly large"))
     })?;
-    if body.len() != expected {
-        let kind = if body.len() < expected { "truncated" } else { "trailing data" };
+    if body.len() > expected {
         return Err(Error::Data(format!(
-            "{what}: {kind}: {} bytes of pixel data after the header, expected exactly {expected} \
+            "{what}: trailing data: {} or more bytes of pixel data after the header (a stream is read \
+             only one byte past the declared size), expected exactly {expected} ({count} images × {rows} rows × {cols} cols)",
+            body.len()
+        )));
+    }
+    if body.len() < expected {
+        return Err(Error::Data(format!(
+            "{what}: truncated: {} bytes of pixel data after the header, expected exactly {expected} \
              ({count} images × {rows} rows × {cols} cols)",
             body.len()
         )));
@@ -228,10 +272,12 @@ pub fn parse_labels(bytes: &[u8], what: &str) -> Result<Vec<u8>> {
     }
     let count = be_u32(bytes, 4) as usize;
     let body = &bytes[8..];
-    if body.len() != count {
-        let kind = if body.len() < count { "truncated" } else { "trailing data" };
+    if body.len() > count {
+        return Err(Error::Data(format!("{what}: trailing data: {} or more label bytes after the header, expected exactly {count}", body.len())));
+    }
+    if body.len() < count {
         return Err(Error::Data(format!(
-            "{what}: {kind}: {} label bytes after the header, expected exactly {count} (the count in the header)",
+            "{what}: truncated: {} label bytes after the header, expected exactly {count} (the count in the header)",
             body.len()
         )));
     }
