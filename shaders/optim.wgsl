@@ -8,6 +8,10 @@
 // The learning rate used is lr · max(0, 1 − counter[0] / decay_steps) when decay_steps > 0 (linear
 // decay to zero over a run), lr otherwise.
 // After any update, if clip > 0 the parameter is clamped to [−clip, clip] (WGAN weight clipping).
+// Divergence watch: an invocation whose gradient or new parameter is NaN or infinite lowers
+// health[0] to (step << 10) | tag with an atomic min, so the host, which reads health with the
+// losses, learns the first step (saturating at 2²²−1) and the lowest-numbered tensor (tag, < 1024)
+// that went bad, without any per-step readback.
 // The step count t lives on the GPU: t = counter[0] · t_mul + t_add + 1, so a whole training
 // step (k discriminator updates, one generator update) runs without writing anything from the host.
 
@@ -23,7 +27,7 @@ struct Params {
     clip: f32,
     ln_beta1: f32,  // ln β1 and ln β2, computed on the host in f64 (see one_minus_pow)
     ln_beta2: f32,
-    _pad1: f32,
+    tag: u32,     // this tensor's number, for the divergence watch
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -32,6 +36,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> param: array<f32>;
 @group(0) @binding(4) var<storage, read_write> s1: array<f32>;
 @group(0) @binding(5) var<storage, read_write> s2: array<f32>;
+@group(0) @binding(6) var<storage, read_write> health: array<atomic<u32>>;
 
 fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * 64u;
@@ -54,7 +59,14 @@ fn lr_now() -> f32 {
     return p.lr * max(0.0, 1.0 - f32(counter[0]) / f32(p.decay_steps));
 }
 
+fn finite(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
+}
+
 fn finish(i: u32, v: f32) {
+    if (!finite(v) || !finite(grad[i])) {
+        atomicMin(&health[0], (min(counter[0], 0x3fffffu) << 10u) | min(p.tag, 1023u));
+    }
     if (p.clip > 0.0) {
         param[i] = clamp(v, -p.clip, p.clip);
     } else {

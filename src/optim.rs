@@ -117,13 +117,26 @@ pub struct OptimParams {
     pub clip: f32,
     pub ln_beta1: f32,
     pub ln_beta2: f32,
-    pub _pad1: f32,
+    /// The tensor's number in the divergence watch (see [`GpuOptimizer::health`]).
+    pub tag: u32,
 }
 
 /// Optimizer state on the GPU for a list of parameter tensors.
 pub struct GpuOptimizer {
     pub opt: Optimizer,
     pub state: Vec<Vec<Tensor>>,
+    /// The divergence watch: u32::MAX while every gradient and updated parameter is finite,
+    /// else (first step << 10) | tensor number (see `shaders/optim.wgsl`).
+    pub health: Tensor,
+}
+
+/// Where training first went non-finite, as the optimizer saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// The step counter during that update (saturates at 2²² − 1).
+    pub step: u32,
+    /// The number of the tensor in the optimizer's parameter list.
+    pub tensor: usize,
 }
 
 impl GpuOptimizer {
@@ -133,7 +146,22 @@ impl GpuOptimizer {
             .enumerate()
             .map(|(i, p)| (0..opt.state_count()).map(|s| Tensor::zeros(gpu, &format!("{label}.state{i}.{s}"), p.len)).collect::<Result<Vec<_>>>())
             .collect::<Result<_>>()?;
-        Ok(GpuOptimizer { opt, state })
+        if params.len() > 1024 {
+            return Err(crate::error::Error::Shape(format!("{label}: {} parameter tensors, the divergence watch numbers at most 1024", params.len())));
+        }
+        let health = Tensor::from_slice(gpu, &format!("{label}.health"), &[u32::MAX, u32::MAX])?;
+        Ok(GpuOptimizer { opt, state, health })
+    }
+
+    /// Reads the divergence watch: `None` while every update so far was finite.
+    pub fn health(&self, gpu: &Gpu) -> Result<Option<Divergence>> {
+        let v = self.health.read(gpu)?[0].to_bits();
+        Ok((v != u32::MAX).then_some(Divergence { step: v >> 10, tensor: (v & 1023) as usize }))
+    }
+
+    /// Clears the divergence watch (after loading a good state).
+    pub fn reset_health(&self, gpu: &Gpu) -> Result<()> {
+        self.health.write(gpu, &[u32::MAX, u32::MAX])
     }
 
     /// Reads the state tensors back: for each parameter, its 1 (SGD, RMSprop) or 2 (Adam) states.
@@ -160,11 +188,13 @@ impl GpuOptimizer {
     pub fn step(&self, gpu: &Gpu, params: &[Tensor], grads: &[Tensor], counter: &wgpu::Buffer, t_mul: u32, t_add: u32, clip: f32, decay_steps: u32) -> Result<Program> {
         let k = gpu.kernel("optim", self.opt.entry())?;
         let mut prog = Program::default();
-        for ((p, g), s) in params.iter().zip(grads).zip(&self.state) {
-            let u = self.opt.params(p.len, t_mul, t_add, clip, decay_steps);
-            // Binding order: grad, counter, param, state1, state2 (only what the entry point uses).
+        for (i, ((p, g), s)) in params.iter().zip(grads).zip(&self.state).enumerate() {
+            let u = OptimParams { tag: i as u32, ..self.opt.params(p.len, t_mul, t_add, clip, decay_steps) };
+            // Binding order: grad, counter, param, state1, state2 (only what the entry point
+            // uses), health.
             let mut bufs: Vec<&wgpu::Buffer> = vec![&g.buffer, counter, &p.buffer];
             bufs.extend(s.iter().map(|t| &t.buffer));
+            bufs.push(&self.health.buffer);
             prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&u), &bufs, Some(p.len as u32))?);
         }
         Ok(prog)

@@ -32,3 +32,30 @@ fn bad_optimizer_settings_are_refused_by_name() {
     }
     assert!(GanConfig::r1(Mixture::ring(), 2, 16).validate().is_ok(), "the defaults must pass");
 }
+
+/// A finite but absurd learning rate passes the settings check and blows the weights up within a
+/// few steps. The optimizers' divergence watch (on the GPU, no per-step readback) makes the next
+/// `stats()` fail, naming the step and the tensor; a checkpoint is then refused (tests/checkpoint.rs).
+#[test]
+fn divergence_is_caught_with_step_and_tensor() {
+    use wgpu_gan::gan::GpuGan;
+    let gpu = wgpu_gan::gpu::Gpu::new().unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
+    let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+    cfg.batch = 32;
+    let (g, d) = cfg.init_params();
+    let mut healthy = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8).unwrap();
+    healthy.train_steps(5);
+    assert!(healthy.stats().is_ok(), "the default settings must not trip the watch");
+
+    cfg.opt_d = Optimizer::adam(1e30, 0.5, 0.999);
+    assert!(cfg.validate().is_ok(), "1e30 is a legal (if absurd) learning rate");
+    let mut gan = GpuGan::new(&gpu, cfg, &g, &d, 8).unwrap();
+    gan.train_steps(20);
+    let err = gan.stats().expect_err("20 steps at learning rate 1e30 stayed finite?").to_string();
+    println!("{err}");
+    // D's weights jump to ~1e30 in its first update, so the generator's gradient through D overflows
+    // in the same step (seen: "at step 0 ... G.0.weight").
+    assert!(err.contains("diverged") && err.contains("at step ") && (err.contains("G.") || err.contains("D.")), "{err}");
+    let state = gan.read_state().unwrap();
+    assert!(state.d.iter().flatten().any(|v| !v.is_finite()), "the weights really are non-finite");
+}

@@ -289,8 +289,20 @@ impl GpuGan {
         self.step_program.dispatches.len()
     }
 
-    /// Reads the last step's losses and D statistics (waits for the GPU). Fails on NaN/inf.
+    /// Reads the last step's losses and D statistics (waits for the GPU). Fails on NaN/inf: in
+    /// the losses, or in any gradient or updated weight since the start (the optimizers' divergence
+    /// watch), naming the first step and the tensor.
     pub fn stats(&self) -> Result<Stats> {
+        for (net, opt, spec) in [("G", &self.opt_g, &self.cfg.generator), ("D", &self.opt_d, &self.cfg.discriminator)] {
+            if let Some(d) = opt.health(&self.gpu)? {
+                let name = spec.param_names().get(d.tensor).map_or(format!("#{}", d.tensor), |n| n.0.clone());
+                return Err(Error::NonFinite(format!(
+                    "training diverged: at step {} the gradient or the updated value of {net}.{name} became NaN or infinite; \
+                     lower the learning rates (a checkpoint is never written from a diverged state)",
+                    d.step
+                )));
+            }
+        }
         let s = self.stats.read(&self.gpu)?;
         if s.iter().any(|v| !v.is_finite()) {
             return Err(Error::NonFinite(format!(
@@ -324,6 +336,8 @@ impl GpuGan {
         self.opt_g.load_state(gpu, &s.opt_g)?;
         self.opt_d.load_state(gpu, &s.opt_d)?;
         self.counter.write(gpu, &[s.step])?;
+        self.opt_g.reset_health(gpu)?;
+        self.opt_d.reset_health(gpu)?;
         self.steps_done = s.step as u64;
         Ok(())
     }
