@@ -101,3 +101,36 @@ fn damaged_or_foreign_checkpoints_are_refused() {
     println!("missing: {e}");
     assert!(e.contains("missing.safetensors"), "{e}");
 }
+
+/// The three periods of a run (losses, sample grids, checkpoints) are independent: grids every 7
+/// iterations with the losses read every 10 come out at 7 and 14, not at the log's 10 and 20
+/// (they used to wait for a log chunk that crossed their multiple), while the loss log keeps rows
+/// only at multiples of 10 and at the end.
+#[test]
+fn run_periods_are_independent() {
+    use wgpu_gan::gan::images::{train, RunOptions};
+    let gpu = common::gpu();
+    let out = std::env::temp_dir().join(format!("wgpu-gan-periods-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let mut cfg = GanConfig::r5(Arc::new(Table::new(wgpu_gan::rng::uniform_fill(5, 1, 64 * 784, -1.0, 1.0), 784).unwrap()));
+    cfg.batch = 8;
+    let opts = RunOptions {
+        out: out.clone(),
+        iters: 20,
+        sample_every: 7,
+        checkpoint_every: 1000,
+        log_every: 10,
+        resume: None,
+        grid: 4,
+        grid_seed: 1,
+        grid_mode: wgpu_gan::nn::Mode::Eval,
+        image_hw: (28, 28),
+    };
+    let (_, rows, _) = train(&gpu, cfg, &opts).unwrap();
+    let mut grids: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.starts_with("samples_0")).collect();
+    grids.sort();
+    println!("grids: {grids:?}; log rows at {:?}", rows.iter().map(|r| r.step).collect::<Vec<_>>());
+    assert_eq!(grids, ["samples_000007.png", "samples_000014.png"]);
+    assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), [10, 20]);
+    let _ = std::fs::remove_dir_all(&out);
+}

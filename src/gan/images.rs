@@ -120,15 +120,19 @@ pub fn train(gpu: &Gpu, mut cfg: GanConfig, opts: &RunOptions) -> Result<(GpuGan
     // Whether the last chunk (done − chunk, done] crossed a multiple of k.
     let every = |done: usize, chunk: usize, k: usize| k > 0 && done / k > (done - chunk) / k;
     while done < opts.iters {
-        // Chunks end on multiples of log_every (also after resuming from any step).
+        // Chunks end on the next multiple of any of the three periods (also after resuming from
+        // any step), so each of them fires exactly on its own multiples.
         let le = opts.log_every.max(1);
-        let chunk = (le - done % le).min(opts.iters - done);
+        let to_next = |k: usize| k.max(1) - done % k.max(1);
+        let chunk = to_next(le).min(to_next(opts.sample_every)).min(to_next(opts.checkpoint_every)).min(opts.iters - done);
         gan.train_steps(chunk);
         done += chunk;
-        let s = gan.stats()?; // waits for the GPU; fails on NaN/inf
+        let s = gan.stats()?; // waits for the GPU; fails on NaN/inf, naming the step and tensor
         let row = LogRow { step: done as u64, stats: s, secs: secs0 + t0.elapsed().as_secs_f64() };
-        csv.push_str(&(csv_row(&row) + "\n"));
-        rows.push(row);
+        if done % le == 0 || done == opts.iters {
+            csv.push_str(&(csv_row(&row) + "\n"));
+            rows.push(row);
+        }
         let msg = format!(
             "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2} acc {:.0}%/{:.0}%",
             s.d.loss, s.g_loss, s.d.d_real, s.d.d_fake, 100.0 * s.d.acc_real, 100.0 * s.d.acc_fake
