@@ -33,10 +33,10 @@ struct Args {
     /// Classifier weights: loaded if the file exists, otherwise trained and saved there.
     #[arg(long, default_value = "out/classifier.safetensors")]
     classifier: PathBuf,
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = wgpu_gan::cli::at_least_one)]
     classifier_epochs: usize,
     /// Generated digits (keep 2000 to compare with the floor and with published figures).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = wgpu_gan::cli::at_least_one)]
     n: usize,
     /// Where to write a 10×10 grid of the scored samples.
     #[arg(long)]
@@ -59,6 +59,16 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
     let test = Mnist::load(&dir, Split::Test)?;
     train.expect_size(28, 28, "the FID classifier")?;
     test.expect_size(28, 28, "the FID classifier")?;
+    // The generator checkpoint is read (and refused if missing, foreign or non-finite) before any
+    // GPU work, in particular before minutes of classifier training.
+    let dim = train.rows * train.cols;
+    let table = Arc::new(Table::new(train.images.clone(), dim)?);
+    let cfg = match a.model.as_str() {
+        "r2" => GanConfig::r2(table),
+        "r5" => GanConfig::r5(table),
+        other => return Err(wgpu_gan::Error::Shape(format!("--model takes r2 or r5, not {other:?}"))),
+    };
+    let (g, running, step) = load_generator(&a.checkpoint, &cfg.generator)?;
     let gpu = a.device.open()?;
     let clf = if a.classifier.exists() {
         println!("classifier: loaded {}", a.classifier.display());
@@ -82,7 +92,6 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
     let acc = clf.accuracy(&gpu, &test.images, &test.labels)?;
     println!("classifier accuracy on the {} held-out digits: {:.2}%", test.count, 100.0 * acc);
     let n = a.n.min(test.count).min(train.count);
-    let dim = train.rows * train.cols;
     let held_out = &test.images[..n * dim];
     // The held-out digits' statistics are shared by the floor and every score below.
     let held = gaussian(&clf.features(&gpu, held_out)?, FEATURES)?;
@@ -90,13 +99,6 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
     let floor = score(&train.images[..n * dim])?;
     println!("FID-MNIST floor ({n} training digits vs {n} held-out): {floor:.2}");
 
-    let table = Arc::new(Table::new(train.images.clone(), dim)?);
-    let cfg = match a.model.as_str() {
-        "r2" => GanConfig::r2(table),
-        "r5" => GanConfig::r5(table),
-        other => return Err(wgpu_gan::Error::Shape(format!("--model takes r2 or r5, not {other:?}"))),
-    };
-    let (g, running, step) = load_generator(&a.checkpoint, &cfg.generator)?;
     let (g0, d0) = cfg.init_params();
     let chunk = 64;
     let gan = GpuGan::new(&gpu, cfg, &g0, &d0, chunk)?;

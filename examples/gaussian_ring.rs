@@ -139,6 +139,9 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(2));
     }
+    if !a.verify {
+        wgpu_gan::cli::prepare_out_dir(&a.out)?;
+    }
     if a.cpu {
         return train_cpu(a, cfg);
     }
@@ -210,9 +213,8 @@ fn mixture(cfg: &GanConfig) -> &Mixture {
 fn report(a: &Args, cfg: &GanConfig, real: &[f32], fake: &[f32], mut panels: Vec<image::RgbImage>) -> wgpu_gan::Result<ExitCode> {
     let mix = mixture(cfg);
     let csv_path = a.out.join(format!("{}_samples.csv", mix.name));
-    std::fs::create_dir_all(&a.out)?;
     let csv: String = fake.chunks_exact(2).map(|p| format!("{},{}\n", p[0], p[1])).collect();
-    std::fs::write(&csv_path, format!("x,y\n{csv}"))?;
+    wgpu_gan::checkpoint::write_atomic(&csv_path, format!("x,y\n{csv}").as_bytes(), "samples")?;
     let m = metrics::mode_coverage(fake, mix);
     println!("M1 ({}): {m}", mix.name);
     println!("   high-quality samples per mode: {:?}", m.counts);

@@ -103,6 +103,14 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
         eprintln!("error: {e}");
         return Ok(ExitCode::from(2));
     }
+    // Output directory and checkpoint to resume from: checked before any GPU work.
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(name));
+    if !a.verify {
+        wgpu_gan::cli::prepare_out_dir(&out)?;
+        if let Some(r) = &a.resume {
+            wgpu_gan::gan::load_checkpoint(r, &cfg)?;
+        }
+    }
     let gpu = a.device.open()?;
     if a.verify {
         cfg.batch = a.verify_batch;
@@ -125,7 +133,7 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
         return Err(wgpu_gan::Error::Shape(format!("--batch {} is larger than the {} training images: no iteration to run", a.batch, train_set.count)));
     }
     let opts = RunOptions {
-        out: a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(name)),
+        out,
         iters,
         sample_every: a.sample_every,
         checkpoint_every: a.checkpoint_every,

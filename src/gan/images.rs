@@ -86,7 +86,7 @@ pub fn sample_grid(gan: &GpuGan, opts: &RunOptions, path: &Path) -> Result<()> {
 /// Returns the trained GAN, the whole loss log (a resumed run's includes the earlier rows) and the
 /// iteration it started from.
 pub fn train(gpu: &Gpu, mut cfg: GanConfig, opts: &RunOptions) -> Result<(GpuGan, Vec<LogRow>, usize)> {
-    std::fs::create_dir_all(&opts.out)?;
+    crate::cli::prepare_out_dir(&opts.out)?;
     let resumed = match &opts.resume {
         Some(p) => {
             let (state, seed) = load_checkpoint(p, &cfg)?;

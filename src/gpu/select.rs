@@ -83,6 +83,12 @@ impl DeviceArgs {
     pub fn open(&self) -> Result<super::Gpu> {
         let gpu = super::Gpu::with_options(&self.options())?;
         println!("adapter: {}", gpu.describe());
+        if self.backend == Backend::Auto && gpu.info.as_ref().is_some_and(|i| i.backend == wgpu::Backend::Gl) {
+            eprintln!(
+                "note: no Vulkan, Metal or DX12 adapter was found, so this runs on OpenGL; on Debian/Ubuntu \
+                 `apt-get install mesa-vulkan-drivers` adds the Vulkan software adapter"
+            );
+        }
         Ok(gpu)
     }
 }
