@@ -30,6 +30,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod cpu;
 pub mod data;
+pub mod fuzz;
 pub mod error;
 pub mod gan;
 pub mod gpu;
