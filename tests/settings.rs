@@ -59,3 +59,41 @@ fn divergence_is_caught_with_step_and_tensor() {
     let state = gan.read_state().unwrap();
     assert!(state.d.iter().flatten().any(|v| !v.is_finite()), "the weights really are non-finite");
 }
+
+/// The flag parsers the examples share refuse what would run zero steps or train on NaN, and the
+/// output directory is proven writable before any work.
+#[test]
+fn flags_and_output_directory_are_checked_up_front() {
+    use wgpu_gan::cli::{at_least_one, positive_f32, prepare_out_dir};
+    assert_eq!(at_least_one("7"), Ok(7));
+    for bad in ["0", "-3", "x", "", "99999999999999999999999"] {
+        assert!(at_least_one(bad).is_err(), "{bad:?} accepted as a count");
+    }
+    assert_eq!(positive_f32("2e-4"), Ok(2e-4));
+    for bad in ["nan", "inf", "-1e-3", "0", "abc"] {
+        assert!(positive_f32(bad).is_err(), "{bad:?} accepted as a learning rate");
+    }
+    let dir = std::env::temp_dir().join(format!("wgpu-gan-out-{}", std::process::id()));
+    prepare_out_dir(&dir.join("a/b")).unwrap();
+    assert!(dir.join("a/b").is_dir());
+    std::fs::write(dir.join("file"), b"x").unwrap();
+    let err = prepare_out_dir(&dir.join("file/sub")).unwrap_err().to_string();
+    println!("{err}");
+    assert!(err.contains("file/sub"), "the error must name the path: {err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A size whose byte count overflows is an error, not an arithmetic panic.
+#[test]
+fn absurd_tensor_sizes_are_errors() {
+    let gpu = wgpu_gan::gpu::Gpu::new().unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
+    for len in [usize::MAX / 2, 1usize << 62] {
+        let err = wgpu_gan::gpu::Tensor::zeros(&gpu, "huge", len).err().expect("an absurd tensor was allocated").to_string();
+        println!("{err}");
+        assert!(err.contains("huge"), "{err}");
+    }
+    let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+    cfg.batch = 1usize << 61;
+    let (g, d) = cfg.init_params();
+    assert!(wgpu_gan::gan::GpuGan::new(&gpu, cfg, &g, &d, 8).is_err(), "a batch of 2^61 was accepted");
+}
