@@ -49,7 +49,7 @@ fn flop(d: &Dispatch) -> Option<f64> {
             let p = conv();
             f([p.n, p.cin, p.h * p.w, p.cout, p.kh, p.kw]) / (p.stride * p.stride) as f64
         }
-        "linear::linear_forward" | "linear::linear_backward_input" | "linear::linear_backward_weight" => {
+        "linear::linear_forward" | "linear::linear_backward_input" => {
             let p = lin();
             f([p.n, p.in_f, p.out_f, 1, 1, 1])
         }

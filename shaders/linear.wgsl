@@ -2,7 +2,6 @@
 //
 //   linear_forward          x (N,IN), w (OUT,IN), b (OUT) -> y  (N,OUT)
 //   linear_backward_input   dy (N,OUT), w (OUT,IN)        -> dx (N,IN)     dx = dy W
-//   linear_backward_weight  dy (N,OUT), x (N,IN)          -> dw (OUT,IN)   dw = dyᵀ x
 //   linear_backward_bias    dy (N,OUT)                    -> db (OUT)      db = Σ_n dy
 //
 // Weight and bias gradients overwrite their buffer, or add into it when `accumulate` is 1 (a layer
@@ -19,18 +18,20 @@
 // (index = x + y * 64 * num_workgroups.x) so that more than 65535 * 64 invocations fit.
 //   matrix kernels: ceil(rows/4) * ceil(cols/4) invocations;  linear_backward_bias: OUT.
 //
-// The weight and bias gradients sum over the batch, so they are split reductions: each tile of
-// N_PER rows is summed by its own invocations into slot `split` of `out` (offset split × outputs),
-// and `shaders/reduce.wgsl` adds the slots; with one tile they write the gradient directly. The
-// host sizes the tiles (src/gpu/budget.rs) so that no invocation loops past Mesa llvmpipe's silent
-// limit of 65,535 iterations, whatever the batch. Those two kernels launch tiles × their count.
+// These are the scalar kernels, used where a reduction length is not a multiple of 4; otherwise
+// the layer runs on the vec4 products of shaders/gemm.wgsl (always for the weight gradient).
+// The bias gradient sums over the batch, so it is a split reduction: each tile of N_PER rows is
+// summed by its own invocations into slot `split` of `out` (offset split × OUT), and
+// `shaders/reduce.wgsl` adds the slots; with one tile it writes the gradient directly. The host
+// sizes the tiles (src/gpu/budget.rs) so that no invocation loops past Mesa llvmpipe's silent
+// limit of 65,535 iterations, whatever the batch; it launches tiles × OUT invocations.
 
 struct Params {
     n: u32,      // batch rows
     in_f: u32,   // input features
     out_f: u32,  // output features
     accumulate: u32,
-    n_per: u32,  // batch rows per tile of the weight and bias gradients
+    n_per: u32,  // batch rows per tile of the bias gradient
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
@@ -124,31 +125,6 @@ fn linear_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
 
 fn tiles() -> u32 {
     return (p.n + p.n_per - 1u) / p.n_per;
-}
-
-// dw[o, i] = Σ_r dy[r, o] x[r, i] over the rows of this invocation's tile
-@compute @workgroup_size(64)
-fn linear_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
-                          @builtin(num_workgroups) nwg: vec3<u32>) {
-    let idx = flat_index(gid, nwg);
-    let blocks = ((p.out_f + 3u) / 4u) * ((p.in_f + 3u) / 4u);
-    let split = idx / blocks;
-    if (split >= tiles()) { return; }
-    let blk = block_of(idx % blocks, p.out_f, p.in_f);
-    let oc = clamp4(blk.r0, p.out_f);
-    let ic = clamp4(blk.c0, p.in_f);
-    let r1 = min(split * p.n_per + p.n_per, p.n);
-    var acc: array<vec4<f32>, 4>;
-    for (var r = split * p.n_per; r < r1; r++) {
-        let xb = r * p.in_f;
-        let db = r * p.out_f;
-        let xv = vec4<f32>(x[xb + ic.x], x[xb + ic.y], x[xb + ic.z], x[xb + ic.w]);
-        acc[0] += dy[db + oc.x] * xv;
-        acc[1] += dy[db + oc.y] * xv;
-        acc[2] += dy[db + oc.z] * xv;
-        acc[3] += dy[db + oc.w] * xv;
-    }
-    store_block(acc, blk.r0, blk.c0, p.out_f, p.in_f, p.in_f, split * p.out_f * p.in_f);
 }
 
 @compute @workgroup_size(64)

@@ -143,10 +143,6 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let p: LinearParams = decode(kernel, params)?;
             lp(u(p.out_f)) + STORE4X4
         }
-        "linear::linear_backward_weight" => {
-            let p: LinearParams = decode(kernel, params)?;
-            lp(u(p.n_per)) + STORE4X4
-        }
         "linear::linear_backward_bias" => {
             let p: LinearParams = decode(kernel, params)?;
             lp(u(p.n_per))

@@ -23,7 +23,7 @@ pub struct LinearParams {
     pub out_f: u32,
     /// 1: add the weight/bias gradient into its buffer.
     pub accumulate: u32,
-    /// Batch rows per tile of the weight and bias gradients (split reductions).
+    /// Batch rows per tile of the bias gradient (a split reduction).
     pub n_per: u32,
     pub _pad: [u32; 3],
 }
@@ -32,14 +32,6 @@ impl LinearParams {
     /// One tile over the whole batch.
     pub fn new(n: usize, in_f: usize, out_f: usize, accumulate: bool) -> LinearParams {
         LinearParams { n: n as u32, in_f: in_f as u32, out_f: out_f as u32, accumulate: accumulate as u32, n_per: (n as u32).max(1), _pad: [0; 3] }
-    }
-
-    /// Tiles of the weight gradient (one invocation per 4×4 block per tile).
-    pub fn weight_tiles(&self, parallel: u64) -> Tiles {
-        let per_tile = blocks4(self.out_f as usize, self.in_f as usize) as u64;
-        let p = *self;
-        let bytes = 4 * (self.in_f + self.out_f) as u64;
-        plan_tiles(self.n, 1, per_tile, parallel, bytes, |n_per, _| budget::loop_trips("linear::linear_backward_weight", bytemuck::bytes_of(&LinearParams { n_per: n_per as u32, ..p })).unwrap_or(u64::MAX))
     }
 
     /// Tiles of the bias gradient (one invocation per output per tile).
