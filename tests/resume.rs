@@ -134,3 +134,39 @@ fn run_periods_are_independent() {
     assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), [10, 20]);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// `--cpu`: the same training loop on the CPU reference writes the same files, resumes exactly
+/// (4 + 4 iterations give the 8-iteration run's weights bit for bit), and its checkpoint resumes
+/// on the GPU too.
+#[test]
+fn cpu_training_loop_resumes_exactly_and_hands_over_to_the_gpu() {
+    use wgpu_gan::gan::images::{train, train_cpu, RunOptions};
+    let dir = std::env::temp_dir().join(format!("wgpu-gan-cpu-loop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cfg = GanConfig::r5(Arc::new(Table::new(wgpu_gan::rng::uniform_fill(9, 1, 64 * 784, -1.0, 1.0), 784).unwrap()));
+    cfg.batch = 8;
+    let opts = |out: &str, iters: usize, resume: Option<std::path::PathBuf>| RunOptions {
+        out: dir.join(out),
+        iters,
+        sample_every: 1000,
+        checkpoint_every: 1000,
+        log_every: 2,
+        resume,
+        grid: 4,
+        grid_seed: 1,
+        grid_mode: wgpu_gan::nn::Mode::Eval,
+        image_hw: (28, 28),
+    };
+    let (straight, rows, _) = train_cpu(cfg.clone(), &opts("straight", 8, None)).unwrap();
+    assert_eq!(rows.len(), 4);
+    assert!(dir.join("straight/samples_final.png").is_file() && dir.join("straight/checkpoint.safetensors").is_file());
+    train_cpu(cfg.clone(), &opts("split", 4, None)).unwrap();
+    let (resumed, rows, start) = train_cpu(cfg.clone(), &opts("split", 8, Some(dir.join("split/checkpoint.safetensors")))).unwrap();
+    assert_eq!((start, rows.len()), (4, 4));
+    assert_eq!(resumed.read_state(), straight.read_state(), "4 + 4 CPU iterations differ from 8");
+    // The CPU's checkpoint continues on the GPU.
+    let gpu = common::gpu();
+    let (gan, _, start) = train(&gpu, cfg, &opts("split", 10, Some(dir.join("split/checkpoint.safetensors")))).unwrap();
+    assert_eq!((start, gan.steps_done), (8, 10));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use wgpu_gan::data::mnist::{resolve_dir, Mnist, Split};
-use wgpu_gan::gan::images::{train, RunOptions};
-use wgpu_gan::gan::{verify, GanConfig, Table};
+use wgpu_gan::gan::images::{train, train_cpu, RunOptions};
+use wgpu_gan::gan::{verify, GanConfig, Table, Trainer};
 use wgpu_gan::nn::Mode;
 use wgpu_gan::optim::Optimizer;
 
@@ -57,6 +57,10 @@ pub struct Args {
     pub verify_batch: usize,
     #[arg(long, default_value_t = 1e-4, value_parser = wgpu_gan::cli::positive_f32)]
     pub tolerance: f32,
+    /// Train on the CPU reference instead (no GPU or Vulkan driver needed; the same loop, files and
+    /// checkpoints, which resume on either; seconds per R2 iteration, so meant for R5 or short runs).
+    #[arg(long, conflicts_with = "verify")]
+    pub cpu: bool,
 }
 
 pub fn main_with(name: &str, make: fn(Arc<Table>) -> GanConfig, default_epochs: usize) -> ExitCode {
@@ -111,11 +115,16 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
             wgpu_gan::gan::load_checkpoint(r, &cfg)?;
         }
     }
-    let gpu = a.device.open()?;
-    if a.verify {
+    let gpu = if a.cpu {
+        println!("adapter: none (CPU reference, --cpu)");
+        None
+    } else {
+        Some(a.device.open()?)
+    };
+    if let (true, Some(gpu)) = (a.verify, &gpu) {
         cfg.batch = a.verify_batch;
         println!("verify: {} steps at batch {} on the GPU and on the CPU reference", a.verify_steps, cfg.batch);
-        let v = verify(&gpu, &cfg, a.verify_steps, cfg.batch, 5)?;
+        let v = verify(gpu, &cfg, a.verify_steps, cfg.batch, 5)?;
         println!("{v}");
         let ok = v.passed(a.tolerance);
         println!("{}: judged {:.2e}, tolerance {:.0e}", if ok { "verify: PASS" } else { "verify: FAIL" }, v.judged(), a.tolerance);
@@ -154,11 +163,19 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
         cfg.opt_d
     );
     let t0 = std::time::Instant::now();
-    let (gan, _, start) = train(&gpu, cfg, &opts)?;
+    let (s, start) = match &gpu {
+        Some(gpu) => {
+            let (gan, _, start) = train(gpu, cfg, &opts)?;
+            (gan.stats()?, start)
+        }
+        None => {
+            let (gan, _, start) = train_cpu(cfg, &opts)?;
+            (Trainer::stats(&gan)?, start)
+        }
+    };
     let secs = t0.elapsed().as_secs_f64();
     let ran = iters - start;
     println!("{ran} iterations in {:.0} s ({:.3} s per iteration)", secs, secs / ran.max(1) as f64);
-    let s = gan.stats()?;
     println!(
         "M4 at the end: D(x) {:.3}, D(G(z)) {:.3}, D accuracy on real {:.1}%, on fake {:.1}%; losses D {:.4}, G {:.4}",
         s.d.d_real, s.d.d_fake, 100.0 * s.d.acc_real, 100.0 * s.d.acc_fake, s.d.loss, s.g_loss

@@ -44,6 +44,19 @@ impl CpuGan {
         })
     }
 
+    /// Everything the next step depends on, as `GpuGan::read_state` gives it.
+    pub fn read_state(&self) -> GanState {
+        GanState {
+            g: self.g.params.clone(),
+            d: self.d.params.clone(),
+            opt_g: self.opt_g.state.clone(),
+            opt_d: self.opt_d.state.clone(),
+            g_running: self.g.running.clone(),
+            d_running: self.d.running.clone(),
+            step: self.step,
+        }
+    }
+
     /// Continues from another implementation's exact state (see `GpuGan::read_state`).
     pub fn load_state(&mut self, s: &GanState) -> Result<()> {
         let fits = |a: &[Vec<f32>], b: &[Vec<f32>]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len());

@@ -1,7 +1,7 @@
 //! The training loop of the MNIST examples (`dcgan_mnist`, `mlp_gan_mnist`): progress bar, loss
 //! log and curve, sample grids from fixed noise, checkpoints and resuming.
 
-use super::{load_checkpoint, save_checkpoint, GanConfig, GpuGan, Stats};
+use super::{load_checkpoint, save_checkpoint, CpuGan, GanConfig, GpuGan, Stats, Trainer};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::nn::Mode;
@@ -74,9 +74,9 @@ pub fn loss_curve(rows: &[LogRow], path: &Path) -> Result<()> {
 }
 
 /// A grid of `opts.grid` samples from the fixed noise, as a PNG.
-pub fn sample_grid(gan: &GpuGan, opts: &RunOptions, path: &Path) -> Result<()> {
+pub fn sample_grid<T: Trainer>(gan: &mut T, opts: &RunOptions, path: &Path) -> Result<()> {
     let (h, w) = opts.image_hw;
-    let n = opts.grid.min(gan.sample_capacity);
+    let n = opts.grid.min(gan.sample_capacity());
     let imgs = gan.sample(n, opts.grid_seed, opts.grid_mode)?;
     let cols = (n as f64).sqrt().ceil() as usize;
     plot::save_png(&plot::image_grid(&imgs, n, h, w, cols, 2), path)
@@ -85,7 +85,20 @@ pub fn sample_grid(gan: &GpuGan, opts: &RunOptions, path: &Path) -> Result<()> {
 /// Trains `cfg` (from a checkpoint when `opts.resume` is set) up to `opts.iters` iterations.
 /// Returns the trained GAN, the whole loss log (a resumed run's includes the earlier rows) and the
 /// iteration it started from.
-pub fn train(gpu: &Gpu, mut cfg: GanConfig, opts: &RunOptions) -> Result<(GpuGan, Vec<LogRow>, usize)> {
+pub fn train(gpu: &Gpu, cfg: GanConfig, opts: &RunOptions) -> Result<(GpuGan, Vec<LogRow>, usize)> {
+    let grid = opts.grid.max(1);
+    train_on(|cfg, g0, d0| GpuGan::new(gpu, cfg.clone(), g0, d0, grid), cfg, opts)
+}
+
+/// [`train`] on the CPU reference (`--cpu`): the same loop, files and checkpoints, at the speed of
+/// an f64 reference on one core (seconds per R2 iteration; fine for R5 or a few steps).
+pub fn train_cpu(cfg: GanConfig, opts: &RunOptions) -> Result<(CpuGan, Vec<LogRow>, usize)> {
+    train_on(|cfg, g0, d0| CpuGan::new(cfg.clone(), g0.to_vec(), d0.to_vec()), cfg, opts)
+}
+
+/// The training loop behind [`train`] and [`train_cpu`], for any [`Trainer`] that `make` builds
+/// from the config (its seed taken from the checkpoint when resuming) and the initial weights.
+pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32>]) -> Result<T>, mut cfg: GanConfig, opts: &RunOptions) -> Result<(T, Vec<LogRow>, usize)> {
     crate::cli::prepare_out_dir(&opts.out)?;
     let resumed = match &opts.resume {
         Some(p) => {
@@ -96,7 +109,7 @@ pub fn train(gpu: &Gpu, mut cfg: GanConfig, opts: &RunOptions) -> Result<(GpuGan
         None => None,
     };
     let (g0, d0) = cfg.init_params();
-    let mut gan = GpuGan::new(gpu, cfg.clone(), &g0, &d0, opts.grid.max(1))?;
+    let mut gan = make(&cfg, &g0, &d0)?;
     let csv_path = opts.out.join("losses.csv");
     let mut rows = Vec::new();
     if let Some(state) = &resumed {
@@ -106,7 +119,7 @@ pub fn train(gpu: &Gpu, mut cfg: GanConfig, opts: &RunOptions) -> Result<(GpuGan
         }
         println!("resumed from {} at iteration {} (seed {})", opts.resume.as_ref().unwrap().display(), state.step, cfg.seed);
     }
-    let start = gan.steps_done as usize;
+    let start = gan.steps_done() as usize;
     if start > opts.iters {
         return Err(Error::Shape(format!("the checkpoint is at iteration {start}, beyond the {} asked for", opts.iters)));
     }
@@ -148,7 +161,7 @@ pub fn train(gpu: &Gpu, mut cfg: GanConfig, opts: &RunOptions) -> Result<(GpuGan
             bar.set_message(msg);
         }
         if every(done, chunk, opts.sample_every) && done < opts.iters {
-            sample_grid(&gan, opts, &opts.out.join(format!("samples_{done:06}.png")))?;
+            sample_grid(&mut gan, opts, &opts.out.join(format!("samples_{done:06}.png")))?;
         }
         if every(done, chunk, opts.checkpoint_every) || done == opts.iters {
             // Log first, then checkpoint: a resumed run finds every row up to its checkpoint.
@@ -158,7 +171,7 @@ pub fn train(gpu: &Gpu, mut cfg: GanConfig, opts: &RunOptions) -> Result<(GpuGan
     }
     bar.finish();
     write_atomic(&csv_path, &csv)?;
-    sample_grid(&gan, opts, &opts.out.join("samples_final.png"))?;
+    sample_grid(&mut gan, opts, &opts.out.join("samples_final.png"))?;
     if !rows.is_empty() {
         loss_curve(&rows, &opts.out.join("loss_curve.png"))?;
     }

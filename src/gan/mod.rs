@@ -194,5 +194,82 @@ pub struct GanState {
     pub step: u32,
 }
 
+/// What a training loop needs of a GAN, whether it runs on the GPU ([`GpuGan`]) or on the CPU
+/// reference ([`CpuGan`], for machines with no adapter at all: `--cpu`).
+pub trait Trainer {
+    /// Runs `n` training steps.
+    fn train_steps(&mut self, n: usize);
+    /// The last step's statistics; fails when training diverged.
+    fn stats(&self) -> Result<Stats>;
+    /// `n` samples from the fixed noise of `seed`.
+    fn sample(&mut self, n: usize, seed: u32, mode: crate::nn::Mode) -> Result<Vec<f32>>;
+    /// The most samples [`Trainer::sample`] gives at once.
+    fn sample_capacity(&self) -> usize;
+    fn read_state(&self) -> Result<GanState>;
+    fn load_state(&mut self, s: &GanState) -> Result<()>;
+    /// Steps taken so far (the step counter).
+    fn steps_done(&self) -> u64;
+}
+
+impl Trainer for GpuGan {
+    fn train_steps(&mut self, n: usize) {
+        GpuGan::train_steps(self, n)
+    }
+    fn stats(&self) -> Result<Stats> {
+        GpuGan::stats(self)
+    }
+    fn sample(&mut self, n: usize, seed: u32, mode: crate::nn::Mode) -> Result<Vec<f32>> {
+        GpuGan::sample(self, n, seed, mode)
+    }
+    fn sample_capacity(&self) -> usize {
+        self.sample_capacity
+    }
+    fn read_state(&self) -> Result<GanState> {
+        GpuGan::read_state(self)
+    }
+    fn load_state(&mut self, s: &GanState) -> Result<()> {
+        GpuGan::load_state(self, s)
+    }
+    fn steps_done(&self) -> u64 {
+        self.steps_done
+    }
+}
+
+impl Trainer for CpuGan {
+    fn train_steps(&mut self, n: usize) {
+        for _ in 0..n {
+            self.train_step();
+        }
+    }
+    fn stats(&self) -> Result<Stats> {
+        let d = self.d_stats;
+        let s = [d.loss, d.d_real, d.d_fake, d.acc_real, d.acc_fake, self.g_loss];
+        if s.iter().any(|v| !v.is_finite()) {
+            return Err(Error::NonFinite(format!("training diverged at step {}: losses/statistics {s:?}; lower the learning rates", self.step)));
+        }
+        for (net, params, spec) in [("G", &self.g.params, &self.cfg.generator), ("D", &self.d.params, &self.cfg.discriminator)] {
+            if let Some(i) = params.iter().position(|p| p.iter().any(|v| !v.is_finite())) {
+                return Err(Error::NonFinite(format!("training diverged by step {}: {net}.{} holds NaN or infinite values; lower the learning rates", self.step, spec.param_names()[i].0)));
+            }
+        }
+        Ok(Stats { d, g_loss: self.g_loss })
+    }
+    fn sample(&mut self, n: usize, seed: u32, mode: crate::nn::Mode) -> Result<Vec<f32>> {
+        Ok(CpuGan::sample(self, n, seed, mode))
+    }
+    fn sample_capacity(&self) -> usize {
+        usize::MAX
+    }
+    fn read_state(&self) -> Result<GanState> {
+        Ok(CpuGan::read_state(self))
+    }
+    fn load_state(&mut self, s: &GanState) -> Result<()> {
+        CpuGan::load_state(self, s)
+    }
+    fn steps_done(&self) -> u64 {
+        self.step as u64
+    }
+}
+
 /// The stream for sampling from fixed noise (plots, metrics): distinct from every training stream.
 pub const SAMPLE_STREAM: u32 = 0xFFFF_0000;
