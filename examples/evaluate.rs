@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use wgpu_gan::data::mnist::{resolve_dir, Mnist, Split};
-use wgpu_gan::gan::{load_generator, GanConfig, GpuGan, Table};
-use wgpu_gan::metrics::classifier::{Classifier, TrainSettings, CLASSES, FEATURES};
+use wgpu_gan::gan::{load_generator, CpuGan, GanConfig, GpuGan, Table, Trainer};
+use wgpu_gan::metrics::classifier::{Classifier, On, TrainSettings, CLASSES, FEATURES};
 use wgpu_gan::metrics::fid::{frechet_distance, gaussian};
 use wgpu_gan::nn::Mode;
 use wgpu_gan::plot;
@@ -41,6 +41,10 @@ struct Args {
     /// Where to write a 10×10 grid of the scored samples.
     #[arg(long)]
     grid: Option<PathBuf>,
+    /// Score on the CPU reference instead (no GPU needed). Needs an existing --classifier file:
+    /// training one on the CPU reference would take hours.
+    #[arg(long)]
+    cpu: bool,
 }
 
 fn main() -> ExitCode {
@@ -69,7 +73,20 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
         other => return Err(wgpu_gan::Error::Shape(format!("--model takes r2 or r5, not {other:?}"))),
     };
     let (g, running, step) = load_generator(&a.checkpoint, &cfg.generator)?;
-    let gpu = a.device.open()?;
+    if a.cpu && !a.classifier.exists() {
+        return Err(wgpu_gan::Error::Shape(format!(
+            "--cpu needs a trained classifier at {} (training one on the CPU reference would take hours): \
+             run evaluate once on any adapter, which saves it there, or point --classifier at a copy",
+            a.classifier.display()
+        )));
+    }
+    let gpu = if a.cpu {
+        println!("adapter: none (CPU reference, --cpu)");
+        None
+    } else {
+        Some(a.device.open()?)
+    };
+    let on = || gpu.as_ref().map_or(On::Cpu, On::Gpu);
     let clf = if a.classifier.exists() {
         println!("classifier: loaded {}", a.classifier.display());
         Classifier::load(&a.classifier)?
@@ -80,7 +97,8 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
         let s = TrainSettings { epochs: a.classifier_epochs, ..Default::default() };
         println!("classifier: training LeNet for {} epochs on {} digits ({} iterations)…", s.epochs, train.count, s.epochs * train.count / s.batch);
         let t0 = std::time::Instant::now();
-        let c = Classifier::train(&gpu, &train.images, &train.labels, s, &mut |i, n| {
+        let gpu = gpu.as_ref().expect("checked above: --cpu needs an existing classifier");
+        let c = Classifier::train(gpu, &train.images, &train.labels, s, &mut |i, n| {
             if i % 500 == 0 || i == n {
                 println!("  {i}/{n} iterations, {:.0} s", t0.elapsed().as_secs_f64());
             }
@@ -89,20 +107,30 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
         println!("classifier: saved {}", a.classifier.display());
         c
     };
-    let acc = clf.accuracy(&gpu, &test.images, &test.labels)?;
+    let acc = clf.accuracy(on(), &test.images, &test.labels)?;
     println!("classifier accuracy on the {} held-out digits: {:.2}%", test.count, 100.0 * acc);
     let n = a.n.min(test.count).min(train.count);
     let held_out = &test.images[..n * dim];
     // The held-out digits' statistics are shared by the floor and every score below.
-    let held = gaussian(&clf.features(&gpu, held_out)?, FEATURES)?;
-    let score = |imgs: &[f32]| -> wgpu_gan::Result<f64> { frechet_distance(&gaussian(&clf.features(&gpu, imgs)?, FEATURES)?, &held) };
+    let held = gaussian(&clf.features(on(), held_out)?, FEATURES)?;
+    let score = |imgs: &[f32]| -> wgpu_gan::Result<f64> { frechet_distance(&gaussian(&clf.features(on(), imgs)?, FEATURES)?, &held) };
     let floor = score(&train.images[..n * dim])?;
     println!("FID-MNIST floor ({n} training digits vs {n} held-out): {floor:.2}");
 
     let (g0, d0) = cfg.init_params();
     let chunk = 64;
-    let gan = GpuGan::new(&gpu, cfg, &g0, &d0, chunk)?;
-    gan.g.load(&gpu, &g, &running)?;
+    let mut gan: Box<dyn Trainer> = match &gpu {
+        Some(gpu) => {
+            let gan = GpuGan::new(gpu, cfg, &g0, &d0, chunk)?;
+            gan.g.load(gpu, &g, &running)?;
+            Box::new(gan)
+        }
+        None => {
+            let mut gan = CpuGan::new(cfg, g.clone(), d0)?;
+            gan.g.running = running.clone();
+            Box::new(gan)
+        }
+    };
     println!("generator: {} at iteration {step}", a.checkpoint.display());
     for (mode, what) in [(Mode::BatchStats, "batch statistics (64 per batch)"), (Mode::Eval, "running statistics")] {
         let mut imgs = Vec::with_capacity(n * dim);
@@ -112,7 +140,7 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
         imgs.truncate(n * dim);
         let fid = score(&imgs)?;
         let mut hist = [0usize; CLASSES];
-        for p in clf.predict(&gpu, &imgs)? {
+        for p in clf.predict(on(), &imgs)? {
             hist[p as usize] += 1;
         }
         let covered = hist.iter().filter(|&&h| h * 100 >= n).count();

@@ -106,13 +106,20 @@ impl Classifier {
 
     /// Runs `spec` (this network or its first layers, with the matching parameters) over `x`
     /// (n rows) in chunks and returns its outputs.
-    fn run(&self, gpu: &Gpu, layers: usize, x: &[f32]) -> Result<Vec<f32>> {
+    fn run<'a>(&self, on: impl Into<On<'a>>, layers: usize, x: &[f32]) -> Result<Vec<f32>> {
         let spec = NetSpec { layers: self.spec.layers[..layers].to_vec() };
         let nparams = spec.param_lens().len();
         let (din, dout) = (spec.in_dim(), spec.out_dim());
         if x.is_empty() || x.len() % din != 0 {
             return Err(Error::Shape(format!("{} values are not a whole number of {din}-value images", x.len())));
         }
+        let gpu = match on.into() {
+            On::Gpu(g) => g,
+            On::Cpu => {
+                let mut net = crate::nn::CpuNet::new(spec, self.params[..nparams].to_vec())?;
+                return Ok(x.chunks(CHUNK * din).flat_map(|c| net.run(0, c, c.len() / din, Mode::Eval)).collect());
+            }
+        };
         let net = GpuNet::new(gpu, spec, &self.params[..nparams], CHUNK, 1, "classifier.eval")?;
         let (tx, ty) = (Tensor::zeros(gpu, "eval.x", CHUNK * din)?, Tensor::zeros(gpu, "eval.y", CHUNK * dout)?);
         let mut out = Vec::with_capacity(x.len() / din * dout);
@@ -126,24 +133,24 @@ impl Classifier {
     }
 
     /// Logits (n, 10).
-    pub fn logits(&self, gpu: &Gpu, x: &[f32]) -> Result<Vec<f32>> {
-        self.run(gpu, self.spec.layers.len(), x)
+    pub fn logits<'a>(&self, on: impl Into<On<'a>>, x: &[f32]) -> Result<Vec<f32>> {
+        self.run(on, self.spec.layers.len(), x)
     }
 
     /// Predicted digit of every image.
-    pub fn predict(&self, gpu: &Gpu, x: &[f32]) -> Result<Vec<u8>> {
-        Ok(self.logits(gpu, x)?.chunks_exact(CLASSES).map(|r| (0..CLASSES).fold(0, |b, c| if r[c] > r[b] { c } else { b }) as u8).collect())
+    pub fn predict<'a>(&self, on: impl Into<On<'a>>, x: &[f32]) -> Result<Vec<u8>> {
+        Ok(self.logits(on, x)?.chunks_exact(CLASSES).map(|r| (0..CLASSES).fold(0, |b, c| if r[c] > r[b] { c } else { b }) as u8).collect())
     }
 
     /// Share of images classified as their label.
-    pub fn accuracy(&self, gpu: &Gpu, x: &[f32], labels: &[u8]) -> Result<f32> {
-        let p = self.predict(gpu, x)?;
+    pub fn accuracy<'a>(&self, on: impl Into<On<'a>>, x: &[f32], labels: &[u8]) -> Result<f32> {
+        let p = self.predict(on, x)?;
         Ok(p.iter().zip(labels).filter(|(a, b)| a == b).count() as f32 / labels.len().max(1) as f32)
     }
 
     /// Penultimate-layer features (n, 128): what FID-MNIST compares.
-    pub fn features(&self, gpu: &Gpu, x: &[f32]) -> Result<Vec<f32>> {
-        self.run(gpu, LENET_FEATURE_LAYERS, x)
+    pub fn features<'a>(&self, on: impl Into<On<'a>>, x: &[f32]) -> Result<Vec<f32>> {
+        self.run(on, LENET_FEATURE_LAYERS, x)
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
@@ -163,6 +170,19 @@ impl Classifier {
         }
         let params = spec.param_names().iter().map(|(n, s)| ck.f32(n, s).map(<[f32]>::to_vec)).collect::<Result<_>>()?;
         Ok(Classifier { spec, params })
+    }
+}
+
+/// Where a trained classifier runs: on a GPU (`&gpu` converts) or on the CPU reference.
+#[derive(Clone, Copy)]
+pub enum On<'a> {
+    Gpu(&'a Gpu),
+    Cpu,
+}
+
+impl<'a> From<&'a Gpu> for On<'a> {
+    fn from(g: &'a Gpu) -> On<'a> {
+        On::Gpu(g)
     }
 }
 
