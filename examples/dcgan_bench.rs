@@ -17,6 +17,10 @@ use wgpu_gan::gan::{GanConfig, GpuGan, Table};
 struct Args {
     #[command(flatten)]
     device: wgpu_gan::gpu::DeviceArgs,
+    /// Time the CPU reference's step instead (f64, one core: what a machine without any adapter
+    /// gets; `--iters` steps are timed, and it is slow).
+    #[arg(long)]
+    cpu: bool,
     #[arg(long, default_value = "64,256,1024")]
     batches: String,
     /// Timed iterations per batch size (each synchronised; the median is reported).
@@ -40,6 +44,9 @@ const FLOP_PER_SAMPLE: f64 = 147.5e6;
 
 fn main() -> wgpu_gan::Result<()> {
     let a = Args::parse();
+    if a.cpu {
+        return cpu_reference(&a);
+    }
     let gpu = a.device.open()?;
     for b in a.batches.split(',') {
         let batch: usize = b.trim().parse().map_err(|_| wgpu_gan::Error::Shape(format!("bad batch size {b:?}")))?;
@@ -84,6 +91,30 @@ fn main() -> wgpu_gan::Result<()> {
             FLOP_PER_SAMPLE * batch as f64 / dt / 1e9,
             gan.dispatches_per_step()
         );
+    }
+    Ok(())
+}
+
+/// `--cpu`: the same step on the CPU reference (f64, one core), median of `--iters` steps.
+fn cpu_reference(a: &Args) -> wgpu_gan::Result<()> {
+    println!("adapter: none (CPU reference, --cpu)");
+    for b in a.batches.split(',') {
+        let batch: usize = b.trim().parse().map_err(|_| wgpu_gan::Error::Shape(format!("bad batch size {b:?}")))?;
+        let mut cfg = GanConfig::r2(Arc::new(Table::new(wgpu_gan::rng::uniform_fill(1, 1, 2048 * 784, -1.0, 1.0), 784)?));
+        cfg.batch = batch;
+        let (g, d) = cfg.init_params();
+        let mut gan = wgpu_gan::gan::CpuGan::new(cfg, g, d)?;
+        let mut times: Vec<f64> = (0..a.iters.max(1))
+            .map(|_| {
+                let t = Instant::now();
+                gan.train_step();
+                t.elapsed().as_secs_f64()
+            })
+            .collect();
+        wgpu_gan::gan::Trainer::stats(&gan)?;
+        times.sort_by(f64::total_cmp);
+        let dt = times[times.len() / 2];
+        println!("RESULT system=wgpu-gan-cpu-reference model=R2 batch={batch} ms_per_iter={:.3} img_per_s={:.0} gflop_per_s={:.2}", dt * 1e3, batch as f64 / dt, FLOP_PER_SAMPLE * batch as f64 / dt / 1e9);
     }
     Ok(())
 }

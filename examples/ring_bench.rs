@@ -14,6 +14,10 @@ use wgpu_gan::gan::{GanConfig, GpuGan};
 struct Args {
     #[command(flatten)]
     device: wgpu_gan::gpu::DeviceArgs,
+    /// Time the CPU reference's step instead (f64, one core: what a machine without any adapter
+    /// gets; `--iters` steps are timed, and it is slow).
+    #[arg(long)]
+    cpu: bool,
     #[arg(long, default_value = "64,256,1024")]
     batches: String,
     /// Iterations per timed repetition.
@@ -28,6 +32,9 @@ struct Args {
 
 fn main() -> wgpu_gan::Result<()> {
     let a = Args::parse();
+    if a.cpu {
+        return cpu_reference(&a);
+    }
     let gpu = a.device.open()?;
     for b in a.batches.split(',') {
         let batch: usize = b.trim().parse().map_err(|_| wgpu_gan::Error::Shape(format!("bad batch size {b:?}")))?;
@@ -54,6 +61,33 @@ fn main() -> wgpu_gan::Result<()> {
             1.0 / dt,
             gan.dispatches_per_step()
         );
+    }
+    Ok(())
+}
+
+/// `--cpu`: the same step on the CPU reference (f64, one core), median of `--reps` runs of
+/// `--iters` steps.
+fn cpu_reference(a: &Args) -> wgpu_gan::Result<()> {
+    println!("adapter: none (CPU reference, --cpu)");
+    for b in a.batches.split(',') {
+        let batch: usize = b.trim().parse().map_err(|_| wgpu_gan::Error::Shape(format!("bad batch size {b:?}")))?;
+        let mut cfg = GanConfig::r1(Mixture::ring(), 2, a.hidden);
+        cfg.batch = batch;
+        let (g, d) = cfg.init_params();
+        let mut gan = wgpu_gan::gan::CpuGan::new(cfg, g, d)?;
+        let mut times: Vec<f64> = (0..a.reps.max(1))
+            .map(|_| {
+                let t = Instant::now();
+                for _ in 0..a.iters {
+                    gan.train_step();
+                }
+                t.elapsed().as_secs_f64() / a.iters.max(1) as f64
+            })
+            .collect();
+        wgpu_gan::gan::Trainer::stats(&gan)?;
+        times.sort_by(f64::total_cmp);
+        let dt = times[times.len() / 2];
+        println!("RESULT system=wgpu-gan-cpu-reference model=R1-ring batch={batch} ms_per_iter={:.3} steps_per_s={:.1}", dt * 1e3, 1.0 / dt);
     }
     Ok(())
 }

@@ -8,7 +8,9 @@
 //! bounds what it allocates (checked by the caller's memory, see `examples/fuzz_readers.rs`).
 //! Deterministic for a seed, so a failure can be replayed.
 //!
-//!     cargo run --release --example fuzz_readers -- --cases 100000 --seed 1
+//! ```text
+//! cargo run --release --example fuzz_readers -- --cases 100000 --seed 1
+//! ```
 
 use crate::checkpoint::Checkpoint;
 use rand::{Rng, RngCore, SeedableRng};
