@@ -97,3 +97,16 @@ fn absurd_tensor_sizes_are_errors() {
     let (g, d) = cfg.init_params();
     assert!(wgpu_gan::gan::GpuGan::new(&gpu, cfg, &g, &d, 8).is_err(), "a batch of 2^61 was accepted");
 }
+
+/// A run's length: huge epoch counts are an error instead of wrapping, and a batch larger than the
+/// data (zero iterations) is refused instead of "training" nothing and reporting statistics.
+#[test]
+fn run_length_is_checked() {
+    use wgpu_gan::gan::images::iterations;
+    assert_eq!(iterations(None, 20, 8000, 64).unwrap(), 2500);
+    assert_eq!(iterations(Some(7), 20, 8000, 64).unwrap(), 7);
+    let e = iterations(None, usize::MAX / 2, 8000, 64).unwrap_err().to_string();
+    assert!(e.contains("--epochs"), "{e}");
+    let e = iterations(None, 1, 8000, 10_000).unwrap_err().to_string();
+    assert!(e.contains("no iteration"), "{e}");
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use wgpu_gan::data::mnist::{resolve_dir, Mnist, Split};
-use wgpu_gan::gan::images::{train, train_cpu, RunOptions};
+use wgpu_gan::gan::images::{iterations, train, train_cpu, RunOptions};
 use wgpu_gan::gan::{verify, GanConfig, Table, Trainer};
 use wgpu_gan::nn::Mode;
 use wgpu_gan::optim::Optimizer;
@@ -130,17 +130,7 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
         println!("{}: judged {:.2e}, tolerance {:.0e}", if ok { "verify: PASS" } else { "verify: FAIL" }, v.judged(), a.tolerance);
         return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
-    let iters = match a.iters {
-        Some(i) => i,
-        None => {
-            let epochs = a.epochs.unwrap_or(default_epochs);
-            let images = epochs.checked_mul(train_set.count).ok_or_else(|| wgpu_gan::Error::Shape(format!("--epochs {epochs}: too many to count")))?;
-            images / a.batch
-        }
-    };
-    if iters == 0 {
-        return Err(wgpu_gan::Error::Shape(format!("--batch {} is larger than the {} training images: no iteration to run", a.batch, train_set.count)));
-    }
+    let iters = iterations(a.iters, a.epochs.unwrap_or(default_epochs), train_set.count, a.batch)?;
     let opts = RunOptions {
         out,
         iters,

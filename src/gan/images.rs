@@ -32,6 +32,19 @@ pub struct RunOptions {
     pub image_hw: (usize, usize),
 }
 
+/// Iterations of a run: `iters` when given, else `epochs` passes over `images` at `batch`, with
+/// checked arithmetic (a huge `--epochs` is an error, not a wrapped count) and at least one.
+pub fn iterations(iters: Option<usize>, epochs: usize, images: usize, batch: usize) -> Result<usize> {
+    let n = match iters {
+        Some(i) => i,
+        None => epochs.checked_mul(images).ok_or_else(|| Error::Shape(format!("--epochs {epochs}: too many to count")))? / batch.max(1),
+    };
+    if n == 0 {
+        return Err(Error::Shape(format!("--batch {batch} is larger than the {images} training images: no iteration to run")));
+    }
+    Ok(n)
+}
+
 /// One row of the loss log.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LogRow {
