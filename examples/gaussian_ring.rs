@@ -90,10 +90,10 @@ struct Args {
     verify: bool,
     #[arg(long, default_value_t = 10, value_parser = wgpu_gan::cli::at_least_one)]
     verify_steps: usize,
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = 1e-4, value_parser = wgpu_gan::cli::positive_f32)]
     verify_tol: f32,
     /// Train on the CPU reference instead (slow; for machines with no Vulkan/Metal/DX12 driver).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "verify")]
     cpu: bool,
 }
 

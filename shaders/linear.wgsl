@@ -1,14 +1,16 @@
-// Linear layer, y = x Wᵀ + b (PyTorch's layout: W is (OUT, IN)), and its three backward kernels.
+// Linear layer, y = x Wᵀ + b (PyTorch's layout: W is (OUT, IN)): the scalar forward, input-gradient
+// and bias-gradient kernels (the weight gradient, and every product whose reduction length is a
+// multiple of 4, run on shaders/gemm.wgsl).
 //
 //   linear_forward          x (N,IN), w (OUT,IN), b (OUT) -> y  (N,OUT)
 //   linear_backward_input   dy (N,OUT), w (OUT,IN)        -> dx (N,IN)     dx = dy W
 //   linear_backward_bias    dy (N,OUT)                    -> db (OUT)      db = Σ_n dy
 //
-// Weight and bias gradients overwrite their buffer, or add into it when `accumulate` is 1 (a layer
+// The bias gradient overwrites its buffer, or adds into it when `accumulate` is 1 (a layer
 // applied to two batches: a discriminator's real and generated passes). Every kernel honours the
 // flag, so the host passes 0 for the forward pass and the input gradient.
 //
-// The three matrix products are register-blocked: each invocation owns a 4×4 block of outputs and
+// The two matrix products are register-blocked: each invocation owns a 4×4 block of outputs and
 // per step of the reduction loads 4 values of each operand for 16 multiply-adds (a one-output
 // invocation loads 2 per multiply-add, and loads are what software and real GPUs alike pay for).
 // Each output's sum still runs sequentially in the CPU reference's order, so the only difference

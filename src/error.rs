@@ -34,7 +34,7 @@ impl fmt::Display for Error {
                 "no usable GPU adapter ({m}). Install a Vulkan driver: on Debian/Ubuntu without a GPU, \
                  `apt-get install mesa-vulkan-drivers` provides the software adapter (lavapipe); \
                  or choose another --backend / --adapter, or run on the CPU reference with --cpu \
-                 where the example offers it (gaussian_ring)"
+                 (the training, evaluate and step-bench examples take it)"
             ),
             Error::Device(m) => write!(f, "could not open the GPU device: {m}"),
             Error::Shader { file, message } => write!(f, "shader {file} is invalid: {message}"),

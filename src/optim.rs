@@ -133,7 +133,7 @@ pub struct GpuOptimizer {
 /// Where training first went non-finite, as the optimizer saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Divergence {
-    /// The step counter during that update (saturates at 2²² − 1).
+    /// Steps completed before that update (0 in the first; saturates at 2²² − 1).
     pub step: u32,
     /// The number of the tensor in the optimizer's parameter list.
     pub tensor: usize,
@@ -146,8 +146,9 @@ impl GpuOptimizer {
             .enumerate()
             .map(|(i, p)| (0..opt.state_count()).map(|s| Tensor::zeros(gpu, &format!("{label}.state{i}.{s}"), p.len)).collect::<Result<Vec<_>>>())
             .collect::<Result<_>>()?;
-        if params.len() > 1024 {
-            return Err(crate::error::Error::Shape(format!("{label}: {} parameter tensors, the divergence watch numbers at most 1024", params.len())));
+        // Tags 0..=1022: with 1023 the key of a saturated step would equal the healthy u32::MAX.
+        if params.len() > 1023 {
+            return Err(crate::error::Error::Shape(format!("{label}: {} parameter tensors, the divergence watch numbers at most 1023", params.len())));
         }
         let health = Tensor::from_slice(gpu, &format!("{label}.health"), &[u32::MAX, u32::MAX])?;
         Ok(GpuOptimizer { opt, state, health })

@@ -81,8 +81,17 @@ fn count_loop() {
 /// A launch past the budget is an error naming the kernel and the shape, on the software adapter.
 #[test]
 fn guard_refuses_launches_past_the_budget() {
+    // The guard itself, whatever the adapter: past the budget it refuses, without one it passes.
+    let p = ConvParams::new(&ConvSpec::new(1, 1, 1, 70_000, 1, 1, 0).shape(1, false), 0);
+    assert!(budget::check("conv::conv2d_backward_weight", bytemuck::bytes_of(&p), None).is_ok());
+    assert!(budget::check("conv::conv2d_backward_weight", bytemuck::bytes_of(&p), Some(LOOP_BUDGET)).is_err());
     let gpu = gpu();
-    assert!(gpu.loop_budget().is_some(), "the tests expect the software adapter (llvmpipe); got {}", gpu.describe());
+    if gpu.loop_budget().is_none() {
+        // A hardware adapter has no loop limiter: the network-level refusals below only happen on a
+        // CPU adapter (CI's software adapter runs them).
+        println!("{}: no loop budget to guard; network-level checks skipped", gpu.describe());
+        return;
+    }
     // A Linear layer with 70,001 inputs: its forward kernel loops over all of them in one
     // invocation, a reduction that is not split (its length does not grow with the batch).
     let spec = NetSpec { layers: vec![Layer::Linear { inp: 70_001, out: 1 }] };
@@ -120,10 +129,6 @@ fn guard_refuses_launches_past_the_budget() {
     println!("guard: {err}");
     assert!(err.contains("conv::conv2d_backward_weight"), "{err}");
 
-    // Without a budget (a hardware adapter) the same parameters pass.
-    let p = ConvParams::new(&ConvSpec::new(1, 1, 1, 70_000, 1, 1, 0).shape(1, false), 0);
-    assert!(budget::check("conv::conv2d_backward_weight", bytemuck::bytes_of(&p), None).is_ok());
-    assert!(budget::check("conv::conv2d_backward_weight", bytemuck::bytes_of(&p), Some(LOOP_BUDGET)).is_err());
 }
 
 /// Tiles cover the whole range, fit the tile target, and get smaller for parallelism only down to

@@ -297,9 +297,9 @@ impl GpuGan {
             if let Some(d) = opt.health(&self.gpu)? {
                 let name = spec.param_names().get(d.tensor).map_or(format!("#{}", d.tensor), |n| n.0.clone());
                 return Err(Error::NonFinite(format!(
-                    "training diverged: at step {} the gradient or the updated value of {net}.{name} became NaN or infinite; \
+                    "training diverged: in step {} the gradient or the updated value of {net}.{name} became NaN or infinite; \
                      lower the learning rates (a checkpoint is never written from a diverged state)",
-                    d.step
+                    d.step + 1
                 )));
             }
         }

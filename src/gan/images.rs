@@ -149,7 +149,8 @@ pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32
         // Chunks end on the next multiple of any of the three periods (also after resuming from
         // any step), so each of them fires exactly on its own multiples.
         let le = opts.log_every.max(1);
-        let to_next = |k: usize| k.max(1) - done % k.max(1);
+        // A period of 0 means never (as in `every`).
+        let to_next = |k: usize| if k == 0 { usize::MAX } else { k - done % k };
         let chunk = to_next(le).min(to_next(opts.sample_every)).min(to_next(opts.checkpoint_every)).min(opts.iters - done);
         gan.train_steps(chunk);
         done += chunk;

@@ -221,7 +221,7 @@ pub fn conv_weight_trips(p: &ConvParams, n_per: u64, y_per: u64) -> u64 {
     lp(n_per) + n_per * lp(y_per) + n_per * y_per * lp(p.ow as u64) + STORE4X4
 }
 
-/// Trips of `gemm::gemm_nt` for a tile of `k_per` vec4 steps: the two row-offset loops, the k loop
+/// Trips of `gemm::gemm_nt` for a tile of `k_per` vec4 steps: the row-offset loop, the k loop
 /// with its 8-row inner loop, and the 8 × 8 store.
 pub fn gemm_trips(k_per: u64) -> u64 {
     lp(8) + lp(k_per) + k_per * lp(8) + lp(8) + 8 * lp(8)

@@ -220,11 +220,12 @@ fn linear_weight_gemm_tiles(n: usize, inp: usize, out: usize, parallel: u64) -> 
 }
 
 /// Floats of the two transposition buffers a Linear layer needs at batch `n`: (Wᵀ or dyᵀ, xᵀ).
-fn transpose_lens(spec: &NetSpec, n: usize) -> (usize, usize) {
+fn transpose_lens(spec: &NetSpec, n: usize) -> Result<(usize, usize)> {
     let n4 = n.div_ceil(4) * 4;
-    spec.layers.iter().fold((1, 1), |(a, b), l| match *l {
-        Layer::Linear { inp, out } => (a.max((inp * out).div_ceil(4) * 4).max(out * n4), b.max(inp * n4)),
-        _ => (a, b),
+    let mul = |a: usize, b: usize| a.checked_mul(b).ok_or_else(|| Error::Limit(format!("a {a} × {b} transpose does not fit in memory")));
+    spec.layers.iter().try_fold((1, 1), |(a, b), l| match *l {
+        Layer::Linear { inp, out } => Ok((a.max(mul(inp, out)?.div_ceil(4) * 4).max(mul(out, n4)?), b.max(mul(inp, n4)?))),
+        _ => Ok((a, b)),
     })
 }
 
@@ -286,16 +287,19 @@ impl GpuNet {
         let g = params.iter().zip(&names).map(|(v, (nm, _))| Tensor::zeros(gpu, &format!("{label}.{nm}.grad"), v.len())).collect::<Result<_>>()?;
         let running = spec.init_running().iter().enumerate().map(|(i, v)| Tensor::from_slice(gpu, &format!("{label}.running{i}"), v)).collect::<Result<_>>()?;
         let hidden = &widths[..widths.len() - 1];
+        let rows = |w: usize| max_batch.checked_mul(w).ok_or_else(|| Error::Limit(format!("{label}: {max_batch} rows of {w} values do not fit in memory")));
         let mut acts = Vec::new();
         let mut bn_saved = Vec::new();
         for s in 0..slots {
-            acts.push(hidden.iter().enumerate().map(|(i, &w)| Tensor::zeros(gpu, &format!("{label}.slot{s}.act{i}"), max_batch * w)).collect::<Result<Vec<_>>>()?);
+            acts.push(hidden.iter().enumerate().map(|(i, &w)| Tensor::zeros(gpu, &format!("{label}.slot{s}.act{i}"), rows(w)?)).collect::<Result<Vec<_>>>()?);
             bn_saved.push(spec.batchnorms().iter().map(|(i, b)| Tensor::zeros(gpu, &format!("{label}.slot{s}.bn{i}"), 4 * b.c)).collect::<Result<Vec<_>>>()?);
         }
-        let dacts = hidden.iter().enumerate().map(|(i, &w)| Tensor::zeros(gpu, &format!("{label}.dact{i}"), max_batch * w)).collect::<Result<_>>()?;
-        // Tiles only multiply with the batch, so the largest batch needs the most scratch.
-        let scratch = Tensor::zeros(gpu, &format!("{label}.scratch"), scratch_len(&spec, max_batch, gpu.parallel_invocations()))?;
-        let (ta, tb) = transpose_lens(&spec, max_batch);
+        let dacts = hidden.iter().enumerate().map(|(i, &w)| Tensor::zeros(gpu, &format!("{label}.dact{i}"), rows(w)?)).collect::<Result<_>>()?;
+        // Tile counts are not monotonic in the batch (evening tiles out can add one at a smaller
+        // batch), so the scratch holds the most that any batch up to max_batch needs.
+        let par = gpu.parallel_invocations();
+        let scratch = Tensor::zeros(gpu, &format!("{label}.scratch"), (1..=max_batch).map(|n| scratch_len(&spec, n, par)).max().unwrap_or(0))?;
+        let (ta, tb) = transpose_lens(&spec, max_batch)?;
         let trans = [Tensor::zeros(gpu, &format!("{label}.trans0"), ta)?, Tensor::zeros(gpu, &format!("{label}.trans1"), tb)?];
         Ok(GpuNet { spec, widths, max_batch, params: p, grads: g, running, acts, bn_saved, dacts, scratch, trans })
     }
