@@ -2,7 +2,6 @@
 //! iterations per invocation) and the guard that keeps every launch under it.
 
 mod common;
-use common::gpu;
 use wgpu_gan::gpu::budget::{self, plan_tiles, LOOP_BUDGET, TILE_TRIPS};
 use wgpu_gan::gpu::SHADERS;
 use wgpu_gan::nn::{ConvParams, ConvSpec, GpuNet, Init, Layer, Mode, NetSpec};
@@ -30,10 +29,10 @@ fn every_kernel_declares_its_loop_bound() {
 }
 
 /// The budget we guard is not larger than the real one: a kernel that loops N times and counts
-/// returns min(N, limit) on llvmpipe. On an adapter without a limiter it returns N.
+/// returns min(N, limit) on llvmpipe (opened by name, so the check runs even beside a hardware GPU).
 #[test]
 fn llvmpipe_stops_loops_where_the_budget_says() {
-    let gpu = gpu();
+    let gpu = software_adapter();
     let src = "@group(0) @binding(0) var<storage, read_write> out: array<u32>;
 @compute @workgroup_size(1)
 fn count_loop() {
@@ -78,6 +77,15 @@ fn count_loop() {
     }
 }
 
+/// Mesa's software adapter, whatever else the machine has; without it the test fails and says what
+/// to install.
+fn software_adapter() -> wgpu_gan::gpu::Gpu {
+    let gpu = wgpu_gan::gpu::Gpu::with_options(&wgpu_gan::gpu::GpuOptions { adapter_name: Some("llvmpipe".into()), ..Default::default() })
+        .unwrap_or_else(|e| panic!("this test needs the software adapter (apt-get install mesa-vulkan-drivers): {e}"));
+    assert!(gpu.loop_budget().is_some(), "{} should be a CPU adapter with a loop budget", gpu.describe());
+    gpu
+}
+
 /// A launch past the budget is an error naming the kernel and the shape, on the software adapter.
 #[test]
 fn guard_refuses_launches_past_the_budget() {
@@ -85,13 +93,9 @@ fn guard_refuses_launches_past_the_budget() {
     let p = ConvParams::new(&ConvSpec::new(1, 1, 1, 70_000, 1, 1, 0).shape(1, false), 0);
     assert!(budget::check("conv::conv2d_backward_weight", bytemuck::bytes_of(&p), None).is_ok());
     assert!(budget::check("conv::conv2d_backward_weight", bytemuck::bytes_of(&p), Some(LOOP_BUDGET)).is_err());
-    let gpu = gpu();
-    if gpu.loop_budget().is_none() {
-        // A hardware adapter has no loop limiter: the network-level refusals below only happen on a
-        // CPU adapter (CI's software adapter runs them).
-        println!("{}: no loop budget to guard; network-level checks skipped", gpu.describe());
-        return;
-    }
+    // The network-level refusals happen on a CPU adapter, so this part opens the software adapter
+    // by name even where a hardware GPU is present; without it the test fails and says what to install.
+    let gpu = software_adapter();
     // A Linear layer with 70,001 inputs: its forward kernel loops over all of them in one
     // invocation, a reduction that is not split (its length does not grow with the batch).
     let spec = NetSpec { layers: vec![Layer::Linear { inp: 70_001, out: 1 }] };

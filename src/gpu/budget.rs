@@ -53,11 +53,6 @@ pub struct Tiles {
 }
 
 impl Tiles {
-    /// One tile covering everything.
-    pub fn whole(n: u32, rows: u32) -> Tiles {
-        Tiles { n_per: n.max(1), n_tiles: 1, y_per: rows.max(1), y_tiles: 1 }
-    }
-
     pub fn count(&self) -> u32 {
         self.n_tiles * self.y_tiles
     }
