@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use wgpu_gan::cpu::LossKind;
+use wgpu_gan::loss::LossKind;
 use wgpu_gan::data::Mixture;
 use wgpu_gan::nn::Mode;
 use wgpu_gan::gan::{CpuGan, GanConfig, GpuGan};
@@ -171,7 +171,7 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
         bar.set_position(done as u64);
         let msg = format!(
             "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2} acc {:.0}%/{:.0}%",
-            s.d.loss, s.g_loss, s.d.d_real, s.d.d_fake, 100.0 * s.d.acc_real, 100.0 * s.d.acc_fake
+            s.d_loss, s.g_loss, s.d_real, s.d_fake, 100.0 * s.acc_real, 100.0 * s.acc_fake
         );
         if bar.is_hidden() {
             // No terminal (a pipe, a log file, CI): a plain line every tenth of the run.
@@ -194,7 +194,7 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
     let s = gan.stats()?;
     println!(
         "M4: D(x) {:.3}, D(G(z)) {:.3}, D accuracy on real {:.1}%, on fake {:.1}%; losses D {:.4}, G {:.4}",
-        s.d.d_real, s.d.d_fake, 100.0 * s.d.acc_real, 100.0 * s.d.acc_fake, s.d.loss, s.g_loss
+        s.d_real, s.d_fake, 100.0 * s.acc_real, 100.0 * s.acc_fake, s.d_loss, s.g_loss
     );
     let fake = gan.sample(a.samples, a.seed, Mode::Eval)?;
     report(a, &cfg, &real, &fake, panels)
@@ -203,7 +203,7 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
 /// Real points drawn on the CPU for the plots (their own stream, not the training data's).
 fn real_points(a: &Args, cfg: &GanConfig) -> Vec<f32> {
     let mix = mixture(cfg);
-    wgpu_gan::cpu::mixture_sample(&mix.centres, mix.sigma, a.samples, a.seed, 0xABCD, 0)
+    wgpu_gan::rng::mixture_sample(&mix.centres, mix.sigma, a.samples, a.seed, 0xABCD, 0)
 }
 
 fn mixture(cfg: &GanConfig) -> &Mixture {
@@ -251,10 +251,10 @@ fn train_cpu(a: &Args, cfg: GanConfig) -> wgpu_gan::Result<ExitCode> {
         gan.train_step();
         if i % 50 == 0 {
             bar.set_position(i as u64);
-            bar.set_message(format!("D {:.3} G {:.3}", gan.d_stats.loss, gan.g_loss));
+            bar.set_message(format!("D {:.3} G {:.3}", gan.stats.d_loss, gan.stats.g_loss));
         }
     }
     bar.finish();
-    let fake = gan.sample(a.samples, a.seed, Mode::Eval);
+    let fake = gan.sample(a.samples, a.seed, Mode::Eval)?;
     report(a, &cfg, &real_points(a, &cfg), &fake, Vec::new())
 }

@@ -15,7 +15,9 @@ use std::time::Instant;
 use wgpu_gan::data::Mixture;
 use wgpu_gan::gan::{GanConfig, GpuGan, Table};
 use wgpu_gan::gpu::{Dispatch, Gpu};
-use wgpu_gan::nn::{ConvParams, LinearParams};
+use wgpu_gan::nn::conv::ConvParams;
+use wgpu_gan::nn::gemm::GemmParams;
+use wgpu_gan::nn::linear::LinearParams;
 
 #[derive(Parser)]
 #[command(about = "Time every kernel of an R1 and an R2 training step")]
@@ -54,7 +56,7 @@ fn flop(d: &Dispatch) -> Option<f64> {
             f([p.n, p.in_f, p.out_f, 1, 1, 1])
         }
         "gemm::gemm_nt" => {
-            let p = bytemuck::pod_read_unaligned::<wgpu_gan::gpu::budget::GemmParams>(&d.params[..std::mem::size_of::<wgpu_gan::gpu::budget::GemmParams>()]);
+            let p = bytemuck::pod_read_unaligned::<GemmParams>(&d.params[..std::mem::size_of::<GemmParams>()]);
             f([p.m, p.p, p.k4, 4, 1, 1])
         }
         _ => return None,

@@ -25,39 +25,27 @@ struct Params {
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 64u;
-}
-
-fn sigmoid(v: f32) -> f32 {
-    if (v >= 0.0) {
-        return 1.0 / (1.0 + exp(-v));
-    }
-    let e = exp(v);
-    return e / (1.0 + e);
-}
-
 // tanh(±15) is ±1 in f32; clamping first keeps drivers that evaluate tanh through exp(2x) from
 // producing inf/inf.
 fn tanh_clamped(v: f32) -> f32 {
     return tanh(clamp(v, -15.0, 15.0));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn relu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
     out[i] = max(x[i], 0.0);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
     out[i] = select(0.0, dy[i], x[i] > 0.0);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn leaky_relu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
@@ -65,7 +53,7 @@ fn leaky_relu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     out[i] = select(p.slope * v, v, v > 0.0);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn leaky_relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
@@ -73,14 +61,14 @@ fn leaky_relu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
     out[i] = select(p.slope * g, g, x[i] > 0.0);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn tanh_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
     out[i] = tanh_clamped(x[i]);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn tanh_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
@@ -89,21 +77,21 @@ fn tanh_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     out[i] = dy[i] / (c * c);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn sigmoid_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
     out[i] = sigmoid(x[i]);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn sigmoid_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
     out[i] = dy[i] * sigmoid(x[i]) * sigmoid(-x[i]);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn copy_range(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }

@@ -53,10 +53,6 @@ struct Params {
 @group(0) @binding(8) var<storage, read_write> out2: array<f32>;
 @group(0) @binding(9) var<storage, read_write> part: array<f32>;    // (splits, ·, C) partial sums
 
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 64u;
-}
-
 fn splits() -> u32 {
     return p.p_splits * ((p.n + p.n_per - 1u) / p.n_per);
 }
@@ -68,7 +64,7 @@ fn tile(split: u32) -> vec4<u32> {
     return vec4<u32>(n0, min(n0 + p.n_per, p.n), i0, min(i0 + p.p_per, p.hw));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn batchnorm_stats_partial(@builtin(global_invocation_id) gid: vec3<u32>,
                            @builtin(num_workgroups) nwg: vec3<u32>) {
     let idx = flat_index(gid, nwg);
@@ -89,7 +85,7 @@ fn batchnorm_stats_partial(@builtin(global_invocation_id) gid: vec3<u32>,
     part[split * p.c + c] = s;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn batchnorm_stats_finish(@builtin(global_invocation_id) gid: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>) {
     let c = flat_index(gid, nwg);
@@ -116,7 +112,7 @@ fn mean_invstd(c: u32) -> vec2<f32> {
     return vec2<f32>(running[c], 1.0 / sqrt(running[p.c + c] + p.eps));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn batchnorm_forward(@builtin(global_invocation_id) gid: vec3<u32>,
                      @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
@@ -126,7 +122,7 @@ fn batchnorm_forward(@builtin(global_invocation_id) gid: vec3<u32>,
     out[i] = (x[i] - mi.x) * mi.y * gamma[c] + beta[c];
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn batchnorm_backward_partial(@builtin(global_invocation_id) gid: vec3<u32>,
                               @builtin(num_workgroups) nwg: vec3<u32>) {
     let idx = flat_index(gid, nwg);
@@ -150,7 +146,7 @@ fn batchnorm_backward_partial(@builtin(global_invocation_id) gid: vec3<u32>,
     part[(2u * split + 1u) * p.c + c] = s2;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn batchnorm_backward_finish(@builtin(global_invocation_id) gid: vec3<u32>,
                              @builtin(num_workgroups) nwg: vec3<u32>) {
     let c = flat_index(gid, nwg);
@@ -170,7 +166,7 @@ fn batchnorm_backward_finish(@builtin(global_invocation_id) gid: vec3<u32>,
     }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn batchnorm_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
                             @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);

@@ -4,7 +4,7 @@
 //
 // (the gradient of the mean cross-entropy over the batch). One invocation per row; the softmax is
 // shifted by the row's maximum so that exp never overflows. The loss itself is only needed for
-// progress reports and is computed on the host from read-back logits (src/cpu: softmax_xent).
+// progress reports and is computed on the host from read-back logits (src/metrics/classifier.rs: softmax_xent).
 
 struct Params {
     n: u32,
@@ -18,10 +18,10 @@ struct Params {
 @group(0) @binding(2) var<storage, read> labels: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn softmax_xent_backward(@builtin(global_invocation_id) gid: vec3<u32>,
                          @builtin(num_workgroups) nwg: vec3<u32>) {
-    let r = gid.x + gid.y * nwg.x * 64u;
+    let r = flat_index(gid, nwg);
     if (r >= p.n) { return; }
     let base = r * p.classes;
     var m = logits[base];

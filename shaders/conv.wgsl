@@ -62,14 +62,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read> dy: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 64u;
-}
-
-fn clamp4(first: u32, count: u32) -> vec4<u32> {
-    return min(vec4<u32>(first, first + 1u, first + 2u, first + 3u), vec4<u32>(count - 1u));
-}
-
 // Where invocation idx works when it owns 4 samples × 4 channels of a (N, C, S) tensor, S = spatial
 // positions, laid out position-fastest so that neighbouring invocations read neighbouring pixels.
 struct SampleBlock {
@@ -107,7 +99,7 @@ fn bias4(c0: u32, channels: u32) -> vec4<f32> {
     return vec4<f32>(b[c.x], b[c.y], b[c.z], b[c.w]);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn conv2d_forward(@builtin(global_invocation_id) gid: vec3<u32>,
                   @builtin(num_workgroups) nwg: vec3<u32>) {
     let positions = p.oh * p.ow;
@@ -144,7 +136,7 @@ fn conv2d_forward(@builtin(global_invocation_id) gid: vec3<u32>,
 // dx[n, ci, iy, ix] = Σ over taps (ky, kx) whose output position (oy, ox) exists, and over co, of
 // dy[n, co, oy, ox] · wt[co, ci, ky, kx]. Only taps with ky ≡ iy + pad (mod stride) land on an
 // output row, so the loop starts at that phase and steps by the stride: no wasted multiply-adds.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn conv2d_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
                          @builtin(num_workgroups) nwg: vec3<u32>) {
     let positions = p.h * p.w;
@@ -182,7 +174,7 @@ fn conv2d_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
 
 // dwt[co, ci, ky, kx] = Σ_{n, oy, ox} dy[n, co, oy, ox] · x[n, ci, oy·stride + ky − pad, ox·stride + kx − pad]
 // over the tile of (n, oy) that this invocation's split owns.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn conv2d_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
                           @builtin(num_workgroups) nwg: vec3<u32>) {
     let taps = p.kh * p.kw;
@@ -243,7 +235,7 @@ fn conv2d_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
 
 // db[c] = Σ_{n, position} dy[n, c, position] over a (N, COUT, OH·OW) gradient, over the tile of
 // (n, oy) that this invocation's split owns: one invocation per (split, channel).
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn channel_sum(@builtin(global_invocation_id) gid: vec3<u32>,
                @builtin(num_workgroups) nwg: vec3<u32>) {
     let idx = flat_index(gid, nwg);

@@ -39,11 +39,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> src: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 64u;
-}
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn gemm_nt(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let idx = flat_index(gid, nwg);
     let pb = (q.p + 7u) / 8u;
@@ -93,7 +89,7 @@ fn gemm_nt(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn transpose_pad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= q.cols * q.rows4) { return; }

@@ -34,7 +34,7 @@ struct Params {
     out_f: u32,  // output features
     accumulate: u32,
     n_per: u32,  // batch rows per tile of the bias gradient
-    _pad0: u32,
+    has_bias: u32, // linear_forward: 1 adds b (a layer built with bias = false passes 0)
     _pad1: u32,
     _pad2: u32,
 }
@@ -45,10 +45,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 @group(0) @binding(4) var<storage, read> dy: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
-
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 64u;
-}
 
 // The 4×4 block (first row, first column) of invocation idx in a rows × cols output, or none.
 struct Block {
@@ -61,11 +57,6 @@ fn block_of(idx: u32, rows: u32, cols: u32) -> Block {
     let bc = (cols + 3u) / 4u;
     let br = (rows + 3u) / 4u;
     return Block(4u * (idx / bc), 4u * (idx % bc), idx < br * bc);
-}
-
-// Row/column indices of a block, clamped to the matrix so that reads stay in bounds.
-fn clamp4(first: u32, count: u32) -> vec4<u32> {
-    return min(vec4<u32>(first, first + 1u, first + 2u, first + 3u), vec4<u32>(count - 1u));
 }
 
 // Writes the in-bounds part of a 4×4 block, row-major into out with row stride `stride`.
@@ -82,7 +73,7 @@ fn store_block(acc: array<vec4<f32>, 4>, r0: u32, c0: u32, rows: u32, cols: u32,
 }
 
 // y[r, o] = b[o] + Σ_i x[r, i] w[o, i]
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn linear_forward(@builtin(global_invocation_id) gid: vec3<u32>,
                   @builtin(num_workgroups) nwg: vec3<u32>) {
     let blk = block_of(flat_index(gid, nwg), p.n, p.out_f);
@@ -97,16 +88,18 @@ fn linear_forward(@builtin(global_invocation_id) gid: vec3<u32>,
         acc[2] += x[xr.z + i] * wv;
         acc[3] += x[xr.w + i] * wv;
     }
-    let oc = clamp4(blk.c0, p.out_f);
-    let bv = vec4<f32>(b[oc.x], b[oc.y], b[oc.z], b[oc.w]);
-    for (var a = 0u; a < 4u; a++) {
-        acc[a] += bv;
+    if (p.has_bias != 0u) {
+        let oc = clamp4(blk.c0, p.out_f);
+        let bv = vec4<f32>(b[oc.x], b[oc.y], b[oc.z], b[oc.w]);
+        for (var a = 0u; a < 4u; a++) {
+            acc[a] += bv;
+        }
     }
     store_block(acc, blk.r0, blk.c0, p.n, p.out_f, p.out_f, 0u);
 }
 
 // dx[r, i] = Σ_o dy[r, o] w[o, i]
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn linear_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
                          @builtin(num_workgroups) nwg: vec3<u32>) {
     let blk = block_of(flat_index(gid, nwg), p.n, p.in_f);
@@ -129,7 +122,7 @@ fn tiles() -> u32 {
     return (p.n + p.n_per - 1u) / p.n_per;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn linear_backward_bias(@builtin(global_invocation_id) gid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>) {
     let idx = flat_index(gid, nwg);

@@ -6,9 +6,9 @@
 //
 //   gan_loss_d_backward  l (n_fake+n_real) -> dl (n_fake+n_real)   d(loss_D)/dl
 //   gan_loss_g_backward  l (n_fake)        -> dl (n_fake)          d(loss_G)/dl
-//   gan_loss_d_forward   l (n_fake+n_real) -> stats[off .. off+5]  loss_D, mean D(x), mean D(G(z)),
-//                                                                   accuracy on real, on fake
-//   gan_loss_g_forward   l (n_fake)        -> stats[off]           loss_G
+//   gan_loss_d_forward   l (n_fake+n_real) -> stats.d_loss, d_real (mean D(x)), d_fake (mean D(G(z))),
+//                                           acc_real, acc_fake (accuracy on real, on generated)
+//   gan_loss_g_forward   l (n_fake)        -> stats.g_loss
 //
 // kind: 0 = minimax, 1 = non-saturating, 2 = Wasserstein (critic output used raw; no sigmoid).
 //   D, kinds 0/1: mean softplus(−l_r) + mean softplus(l_f);  kind 2: mean l_f − mean l_r
@@ -22,15 +22,26 @@ struct Params {
     n_fake: u32,
     n_real: u32,
     kind: u32,
-    stat_offset: u32,
+    _pad: u32,
+}
+
+// What a training step reports; the host's `loss::Stats` has the same fields at the same offsets
+// (checked by src/loss.rs::check_stats_layout).
+struct Stats {
+    d_loss: f32,
+    d_real: f32,
+    d_fake: f32,
+    acc_real: f32,
+    acc_fake: f32,
+    g_loss: f32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(3) var<storage, read_write> stats: Stats;
 
-const WG: u32 = 256u;
+const RED: u32 = 256u;
 var<workgroup> red: array<vec4<f32>, 256>;
 var<workgroup> red2: array<f32, 256>;
 
@@ -38,19 +49,7 @@ fn softplus(a: f32) -> f32 {
     return max(a, 0.0) + log(1.0 + exp(-abs(a)));
 }
 
-fn sigmoid(v: f32) -> f32 {
-    if (v >= 0.0) {
-        return 1.0 / (1.0 + exp(-v));
-    }
-    let e = exp(v);
-    return e / (1.0 + e);
-}
-
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 64u;
-}
-
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn gan_loss_d_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n_fake + p.n_real) { return; }
@@ -64,7 +63,7 @@ fn gan_loss_d_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
     }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn gan_loss_g_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n_fake) { return; }
@@ -83,7 +82,7 @@ fn gan_loss_g_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
 fn gan_loss_d_forward(@builtin(local_invocation_index) t: u32) {
     var fake = vec4<f32>(0.0);
     var real = vec4<f32>(0.0);
-    for (var i = t; i < p.n_fake; i += WG) {
+    for (var i = t; i < p.n_fake; i += RED) {
         let l = logits[i];
         if (p.kind == 2u) {
             fake += vec4<f32>(l, l, select(0.0, 1.0, l < 0.0), 0.0);
@@ -91,7 +90,7 @@ fn gan_loss_d_forward(@builtin(local_invocation_index) t: u32) {
             fake += vec4<f32>(softplus(l), sigmoid(l), select(0.0, 1.0, l < 0.0), 0.0);
         }
     }
-    for (var i = p.n_fake + t; i < p.n_fake + p.n_real; i += WG) {
+    for (var i = p.n_fake + t; i < p.n_fake + p.n_real; i += RED) {
         let l = logits[i];
         if (p.kind == 2u) {
             real += vec4<f32>(-l, l, select(0.0, 1.0, l > 0.0), 0.0);
@@ -102,7 +101,7 @@ fn gan_loss_d_forward(@builtin(local_invocation_index) t: u32) {
     red[t] = fake;
     red2[t] = 0.0;
     workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    for (var s = RED / 2u; s > 0u; s >>= 1u) {
         if (t < s) { red[t] += red[t + s]; }
         workgroupBarrier();
     }
@@ -110,7 +109,7 @@ fn gan_loss_d_forward(@builtin(local_invocation_index) t: u32) {
     workgroupBarrier();
     red[t] = real;
     workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    for (var s = RED / 2u; s > 0u; s >>= 1u) {
         if (t < s) { red[t] += red[t + s]; }
         workgroupBarrier();
     }
@@ -118,19 +117,18 @@ fn gan_loss_d_forward(@builtin(local_invocation_index) t: u32) {
         let real_sum = red[0];
         let nf = f32(max(p.n_fake, 1u));
         let nr = f32(max(p.n_real, 1u));
-        let o = p.stat_offset;
-        stats[o] = fake_sum.x / nf + real_sum.x / nr;
-        stats[o + 1u] = real_sum.y / nr;
-        stats[o + 2u] = fake_sum.y / nf;
-        stats[o + 3u] = real_sum.z / nr;
-        stats[o + 4u] = fake_sum.z / nf;
+        stats.d_loss = fake_sum.x / nf + real_sum.x / nr;
+        stats.d_real = real_sum.y / nr;
+        stats.d_fake = fake_sum.y / nf;
+        stats.acc_real = real_sum.z / nr;
+        stats.acc_fake = fake_sum.z / nf;
     }
 }
 
 @compute @workgroup_size(256)
 fn gan_loss_g_forward(@builtin(local_invocation_index) t: u32) {
     var acc = 0.0;
-    for (var i = t; i < p.n_fake; i += WG) {
+    for (var i = t; i < p.n_fake; i += RED) {
         let l = logits[i];
         switch p.kind {
             case 0u: { acc -= softplus(l); }
@@ -140,11 +138,11 @@ fn gan_loss_g_forward(@builtin(local_invocation_index) t: u32) {
     }
     red2[t] = acc;
     workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    for (var s = RED / 2u; s > 0u; s >>= 1u) {
         if (t < s) { red2[t] += red2[t + s]; }
         workgroupBarrier();
     }
     if (t == 0u) {
-        stats[p.stat_offset] = red2[0] / f32(max(p.n_fake, 1u));
+        stats.g_loss = red2[0] / f32(max(p.n_fake, 1u));
     }
 }

@@ -38,10 +38,6 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> s2: array<f32>;
 @group(0) @binding(6) var<storage, read_write> health: array<atomic<u32>>;
 
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 64u;
-}
-
 // 1 − βᵗ = 1 − e^(−a) with a = −t ln β. For β close to 1 and small t, pow(β, t) through exp2/log2
 // loses most of its digits in the subtraction; the Taylor series of 1 − e^(−a) keeps them.
 fn one_minus_pow(ln_beta: f32, t: f32) -> f32 {
@@ -74,7 +70,7 @@ fn finish(i: u32, v: f32) {
     }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn sgd_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
@@ -83,7 +79,7 @@ fn sgd_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     finish(i, param[i] - lr_now() * v);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn adam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }
@@ -98,7 +94,7 @@ fn adam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     finish(i, param[i] - lr_now() * mhat / (sqrt(vhat) + p.eps));
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn rmsprop_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n) { return; }

@@ -67,12 +67,8 @@ fn box_muller(u1: u32, u2: u32) -> vec2<f32> {
     return vec2<f32>(r * cos(th), r * sin(th));
 }
 
-fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 64u;
-}
-
 // Invocation j fills out[2j] and out[2j+1] from one hash.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn randn_fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let j = flat_index(gid, nwg);
     if (2u * j >= p.n) { return; }
@@ -84,7 +80,7 @@ fn randn_fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn mixture_sample(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let j = flat_index(gid, nwg);
     if (j >= p.n) { return; }
@@ -126,7 +122,7 @@ fn gather_source(j: u32) -> u32 {
 }
 
 // One invocation per output value.
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn gather_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n * p.dim) { return; }
@@ -135,7 +131,7 @@ fn gather_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     out[(p.row_offset + j) * p.dim + d] = centres[gather_source(j) * p.dim + d];
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn gather_labeled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n * p.dim) { return; }
@@ -148,7 +144,7 @@ fn gather_labeled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn shift_images(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n * p.dim) { return; }

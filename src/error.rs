@@ -10,6 +10,9 @@ pub enum Error {
     Device(String),
     /// A shader failed naga's parser or validator (a bug in this crate, reported with the file).
     Shader { file: String, message: String },
+    /// A kernel launch declared with bindings that differ from its WGSL (a bug in this crate or in
+    /// a user's own kernel declaration, reported with the kernel and the binding).
+    Binding { kernel: String, message: String },
     /// Shapes, sizes or settings that do not fit together.
     Shape(String),
     /// A buffer larger than the adapter allows.
@@ -38,6 +41,7 @@ impl fmt::Display for Error {
             ),
             Error::Device(m) => write!(f, "could not open the GPU device: {m}"),
             Error::Shader { file, message } => write!(f, "shader {file} is invalid: {message}"),
+            Error::Binding { kernel, message } => write!(f, "kernel {kernel}: its declared bindings do not match the WGSL: {message}"),
             Error::Shape(m) => write!(f, "invalid shape or setting: {m}"),
             Error::Limit(m) => write!(f, "adapter limit exceeded: {m}"),
             Error::Readback(m) => write!(f, "GPU readback failed: {m}"),

@@ -5,9 +5,12 @@
 //!
 //! - [`gpu`]: device and queue (created, or borrowed from your application), tensors, pipelines,
 //!   prebuilt dispatches ([`gpu::Program`]) that record into any compute pass, readback.
-//! - [`cpu`]: the CPU reference, one function per kernel with the kernel's name.
-//! - [`nn`]: layers (Linear, Conv2d, ConvTranspose2d, BatchNorm, activations) and sequential
-//!   networks ([`nn::CpuNet`], [`nn::GpuNet`]); [`models`]: R2, R5 and the FID classifier.
+//! - [`nn`]: layers, one module each (Linear, Conv2d, ConvTranspose2d, BatchNorm, activations)
+//!   holding its CPU reference, kernel bindings and launches, and sequential networks
+//!   ([`nn::CpuNet`], [`nn::GpuNet`]); [`models`]: R2, R5 and the FID classifier.
+//! - [`loss`]: the GAN objectives, their CPU reference and kernels, and the step statistics.
+//! - The CPU reference of every kernel sits beside its launch, named after its entry point
+//!   (`nn::conv::conv2d_forward`, `loss::gan_loss_d_forward`, `rng::randn_fill`, ...).
 //! - [`optim`]: SGD with momentum, Adam, RMSprop.
 //! - [`gan`]: the alternating D/G training procedure ([`gan::GpuGan`], [`gan::CpuGan`]),
 //!   verification against the reference, checkpoints ([`checkpoint`], safetensors).
@@ -28,11 +31,11 @@
 
 pub mod checkpoint;
 pub mod cli;
-pub mod cpu;
 pub mod data;
 pub mod fuzz;
 pub mod error;
 pub mod gan;
+pub mod loss;
 pub mod gpu;
 pub mod metrics;
 pub mod models;

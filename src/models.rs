@@ -1,6 +1,6 @@
 //! The reference models of SPEC.md §4 that train on images, and the MNIST classifier behind FID.
 
-use crate::cpu::LossKind;
+use crate::loss::LossKind;
 use crate::gan::{DataSource, GanConfig, Table};
 use crate::nn::{Act, BnSpec, ConvSpec, Init, Layer, NetSpec};
 use crate::optim::Optimizer;
@@ -11,7 +11,7 @@ use std::sync::Arc;
 pub fn r2_generator(z_dim: usize) -> NetSpec {
     NetSpec {
         layers: vec![
-            Layer::Linear { inp: z_dim, out: 128 * 7 * 7 },
+            Layer::linear(z_dim, 128 * 7 * 7),
             Layer::BatchNorm(BnSpec::new(128 * 7 * 7, 1)),
             Layer::Act(Act::Relu),
             Layer::ConvT2d(ConvSpec::new(128, 64, 7, 7, 4, 2, 1)),
@@ -33,7 +33,7 @@ pub fn r2_discriminator() -> NetSpec {
             Layer::Conv2d(ConvSpec::new(64, 128, 14, 14, 4, 2, 1)),
             Layer::BatchNorm(BnSpec::new(128, 7 * 7)),
             Layer::Act(Act::LeakyRelu(0.2)),
-            Layer::Linear { inp: 128 * 7 * 7, out: 1 },
+            Layer::linear(128 * 7 * 7, 1),
         ],
     }
 }
@@ -58,9 +58,9 @@ pub fn lenet() -> NetSpec {
             Layer::Act(Act::Relu),
             Layer::Conv2d(ConvSpec::new(16, 32, 14, 14, 5, 2, 2)),
             Layer::Act(Act::Relu),
-            Layer::Linear { inp: 32 * 7 * 7, out: 128 },
+            Layer::linear(32 * 7 * 7, 128),
             Layer::Act(Act::Relu),
-            Layer::Linear { inp: 128, out: 10 },
+            Layer::linear(128, 10),
         ],
     }
 }

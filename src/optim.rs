@@ -2,7 +2,6 @@
 //! reference steps. Conventions are PyTorch's. An optional clamp after the update serves WGAN's
 //! weight clipping.
 
-use crate::cpu;
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
 
@@ -93,12 +92,12 @@ impl Optimizer {
     /// One CPU reference update of `p` with gradient `g` at step `t` (1-based), state in `s`.
     pub fn cpu_step(&self, p: &mut [f32], g: &[f32], s: &mut [Vec<f32>], t: u32, clip: f32) {
         match *self {
-            Optimizer::Sgd { lr, momentum } => cpu::sgd_step(p, g, &mut s[0], lr, momentum, clip),
+            Optimizer::Sgd { lr, momentum } => sgd_step(p, g, &mut s[0], lr, momentum, clip),
             Optimizer::Adam { lr, beta1, beta2, eps } => {
                 let (m, v) = s.split_at_mut(1);
-                cpu::adam_step(p, g, &mut m[0], &mut v[0], t, lr, beta1, beta2, eps, clip)
+                adam_step(p, g, &mut m[0], &mut v[0], t, lr, beta1, beta2, eps, clip)
             }
-            Optimizer::RmsProp { lr, alpha, eps } => cpu::rmsprop_step(p, g, &mut s[0], lr, alpha, eps, clip),
+            Optimizer::RmsProp { lr, alpha, eps } => rmsprop_step(p, g, &mut s[0], lr, alpha, eps, clip),
         }
     }
 }
@@ -187,19 +186,28 @@ impl GpuOptimizer {
     /// with `decay_steps` > 0 the learning rate decays linearly to 0 at `counter[0]` = decay_steps.
     #[allow(clippy::too_many_arguments)]
     pub fn step(&self, gpu: &Gpu, params: &[Tensor], grads: &[Tensor], counter: &wgpu::Buffer, t_mul: u32, t_add: u32, clip: f32, decay_steps: u32) -> Result<Program> {
-        let k = gpu.kernel("optim", self.opt.entry())?;
         let mut prog = Program::default();
+        let health = &self.health.buffer;
         for (i, ((p, g), s)) in params.iter().zip(grads).zip(&self.state).enumerate() {
             let u = OptimParams { tag: i as u32, ..self.opt.params(p.len, t_mul, t_add, clip, decay_steps) };
-            // Binding order: grad, counter, param, state1, state2 (only what the entry point
-            // uses), health.
-            let mut bufs: Vec<&wgpu::Buffer> = vec![&g.buffer, counter, &p.buffer];
-            bufs.extend(s.iter().map(|t| &t.buffer));
-            bufs.push(&self.health.buffer);
-            prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&u), &bufs, Some(p.len as u32))?);
+            let (grad, param, threads) = (&g.buffer, &p.buffer, Some(p.len as u32));
+            prog.push(match s.as_slice() {
+                [m, v] => Dispatch::new(gpu, &AdamStep { grad, counter, param, s1: &m.buffer, s2: &v.buffer, health }, &u, threads)?,
+                [v] => Dispatch::new(gpu, &OneStateStep { entry: self.opt.entry(), grad, counter, param, s1: &v.buffer, health }, &u, threads)?,
+                _ => unreachable!("every optimizer keeps one or two states per parameter"),
+            });
         }
         Ok(prog)
     }
+}
+
+crate::kernel! {
+    /// Adam: first and second moments in s1, s2.
+    pub AdamStep = "optim" :: "adam_step", OptimParams { 1 grad: Read, 2 counter: Read, 3 param: ReadWrite, 4 s1: ReadWrite, 5 s2: ReadWrite, 6 health: ReadWrite }
+}
+crate::kernel! {
+    /// SGD with momentum (velocity in s1) or RMSprop (mean square in s1).
+    pub OneStateStep = "optim" :: ["sgd_step", "rmsprop_step"], OptimParams { 1 grad: Read, 2 counter: Read, 3 param: ReadWrite, 4 s1: ReadWrite, 6 health: ReadWrite }
 }
 
 /// Optimizer state on the CPU.
@@ -229,5 +237,39 @@ pub fn lr_scale(step: u32, decay_steps: u32) -> f32 {
         1.0
     } else {
         (1.0 - step as f32 / decay_steps as f32).max(0.0)
+    }
+}
+
+// ---------------------------------------------------------------- CPU reference
+
+fn clip(v: f32, c: f32) -> f32 {
+    if c > 0.0 { v.clamp(-c, c) } else { v }
+}
+
+/// v ← μ v + g ; p ← p − lr v
+pub fn sgd_step(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, momentum: f32, clip_at: f32) {
+    for i in 0..p.len() {
+        v[i] = momentum * v[i] + g[i];
+        p[i] = clip(p[i] - lr * v[i], clip_at);
+    }
+}
+
+/// Adam with bias correction at step t (1-based).
+#[allow(clippy::too_many_arguments)]
+pub fn adam_step(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], t: u32, lr: f32, b1: f32, b2: f32, eps: f32, clip_at: f32) {
+    let c1 = (1.0 - (b1 as f64).powi(t as i32)) as f32;
+    let c2 = (1.0 - (b2 as f64).powi(t as i32)) as f32;
+    for i in 0..p.len() {
+        m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+        p[i] = clip(p[i] - lr * (m[i] / c1) / ((v[i] / c2).sqrt() + eps), clip_at);
+    }
+}
+
+/// v ← α v + (1−α) g² ; p ← p − lr g / (sqrt(v) + eps)
+pub fn rmsprop_step(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, alpha: f32, eps: f32, clip_at: f32) {
+    for i in 0..p.len() {
+        v[i] = alpha * v[i] + (1.0 - alpha) * g[i] * g[i];
+        p[i] = clip(p[i] - lr * g[i] / (v[i].sqrt() + eps), clip_at);
     }
 }

@@ -86,3 +86,98 @@ pub fn normal_fill(seed: u32, stream: u32, n: usize, mean: f32, std: f32) -> Vec
         })
         .collect()
 }
+
+// ---------------------------------------------------------------- CPU reference of shaders/rng.wgsl
+
+/// n standard normals for (seed, stream, step): pair j = (`out[2j]`, `out[2j+1]`) from one hash.
+pub fn randn_fill(n: usize, seed: u32, stream: u32, step: u32) -> Vec<f32> {
+    let mut out = vec![0.0; n];
+    for j in 0..n.div_ceil(2) {
+        let r = random4(seed, stream, step, j as u32);
+        let z = box_muller(r[0], r[1]);
+        out[2 * j] = z[0];
+        if 2 * j + 1 < n {
+            out[2 * j + 1] = z[1];
+        }
+    }
+    out
+}
+
+/// n points of a 2-D Gaussian mixture, centres (k,2), equal weights -> (n,2)
+pub fn mixture_sample(centres: &[[f32; 2]], sigma: f32, n: usize, seed: u32, stream: u32, step: u32) -> Vec<f32> {
+    let mut out = vec![0.0; 2 * n];
+    for j in 0..n {
+        let r = random4(seed, stream, step, j as u32);
+        let c = centres[(r[2] % centres.len() as u32) as usize];
+        let e = box_muller(r[0], r[1]);
+        out[2 * j] = c[0] + sigma * e[0];
+        out[2 * j + 1] = c[1] + sigma * e[1];
+    }
+    out
+}
+
+/// n rows of a table (count, dim) in the epoch order of [`gather_source`] -> (n, dim), and
+/// the rows' indices.
+#[allow(clippy::too_many_arguments)]
+pub fn gather_rows(table: &[f32], dim: usize, n: usize, seed: u32, stream: u32, step: u32, per_step: u32) -> (Vec<f32>, Vec<usize>) {
+    let count = (table.len() / dim) as u32;
+    let idx: Vec<usize> = (0..n as u32).map(|j| gather_source(j, n as u32, count, seed, stream, step, per_step) as usize).collect();
+    (idx.iter().flat_map(|&i| table[i * dim..(i + 1) * dim].iter().copied()).collect(), idx)
+}
+
+/// Each image (n, h·w) translated by its own (dy, dx) ∈ [−max, max]², drawn from
+/// (seed, stream, step, image); background −1 shifted in (`shaders/rng.wgsl::shift_images`).
+#[allow(clippy::too_many_arguments)]
+pub fn shift_images(x: &[f32], h: usize, w: usize, max: u32, seed: u32, stream: u32, step: u32) -> Vec<f32> {
+    let dim = h * w;
+    let mut out = vec![-1.0; x.len()];
+    for img in 0..x.len() / dim {
+        let r = random4(seed, stream, step, img as u32);
+        let span = 2 * max + 1;
+        let (dy, dx) = ((r[0] % span) as i64 - max as i64, (r[1] % span) as i64 - max as i64);
+        for y in 0..h as i64 {
+            for xx in 0..w as i64 {
+                let (sy, sx) = (y - dy, xx - dx);
+                if sy >= 0 && sy < h as i64 && sx >= 0 && sx < w as i64 {
+                    out[img * dim + (y * w as i64 + xx) as usize] = x[img * dim + (sy * w as i64 + sx) as usize];
+                }
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------- kernels
+
+/// Uniform of `shaders/rng.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct RngParams {
+    pub n: u32,
+    pub seed: u32,
+    pub stream: u32,
+    pub k: u32,
+    pub row_offset: u32,
+    pub sigma: f32,
+    /// gather_rows: values per row, and draws per step.
+    pub dim: u32,
+    pub per_step: u32,
+}
+
+crate::kernel! {
+    /// n standard normals for (seed, stream, counter[0]).
+    pub RandnFill = "rng" :: "randn_fill", RngParams { 2 counter: Read, 3 out: ReadWrite }
+}
+crate::kernel! {
+    /// Points of a 2-D Gaussian mixture (`centres`), rows from `row_offset`.
+    pub MixtureSample = "rng" :: "mixture_sample", RngParams { 1 centres: Read, 2 counter: Read, 3 out: ReadWrite }
+}
+crate::kernel! {
+    /// Rows of a table (bound as `centres`) in epoch order; `shift_images` translates images
+    /// (bound as `centres`) instead.
+    pub GatherRows = "rng" :: ["gather_rows", "shift_images"], RngParams { 1 centres: Read, 2 counter: Read, 3 out: ReadWrite }
+}
+crate::kernel! {
+    /// gather_rows with each row's label.
+    pub GatherLabeled = "rng" :: "gather_labeled", RngParams { 1 centres: Read, 2 counter: Read, 3 out: ReadWrite, 4 labels: Read, 5 out_labels: ReadWrite }
+}

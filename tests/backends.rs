@@ -70,9 +70,9 @@ fn each_backend_present_runs_a_kernel() {
         let Ok(gpu) = Gpu::with_options(&GpuOptions { backend: b, ..Default::default() }) else { continue };
         let x: Vec<f32> = (0..1000).map(|i| i as f32 * 0.01 - 5.0).collect();
         let (tx, ty) = (common::tensor(&gpu, &x), common::tensor(&gpu, &[0.0; 1000]));
-        let p = wgpu_gan::nn::ActParams { n: 1000, slope: 0.2, ..Default::default() };
-        common::launch(&gpu, "activation", "leaky_relu_forward", bytemuck::bytes_of(&p), &[&tx, &ty], Some(1000));
-        let want = wgpu_gan::nn::act_forward(wgpu_gan::nn::Act::LeakyRelu(0.2), &x);
+        let p = wgpu_gan::nn::activation::ActParams { n: 1000, slope: 0.2, ..Default::default() };
+        common::launch(&gpu, &wgpu_gan::nn::activation::ActForward { entry: "leaky_relu_forward", x: &tx.buffer, out: &ty.buffer }, &p, Some(1000));
+        let want = wgpu_gan::nn::activation::act_forward(wgpu_gan::nn::Act::LeakyRelu(0.2), &x);
         common::check(&format!("leaky_relu on {}", gpu.describe()), &ty.read(&gpu).unwrap(), &want, 0.0);
         ran.push(format!("{b:?}"));
     }

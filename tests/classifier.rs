@@ -3,7 +3,6 @@
 
 mod common;
 use common::{check, gpu, launch, randv, tensor};
-use wgpu_gan::cpu;
 use wgpu_gan::data::mnist::{Mnist, Split};
 use wgpu_gan::metrics::classifier::{ClassifyParams, Classifier, TrainSettings};
 
@@ -15,15 +14,15 @@ fn softmax_xent_backward_matches_finite_differences_and_gpu() {
     for &(n, classes) in &[(1usize, 10usize), (7, 10), (33, 3), (130, 10)] {
         let logits = randv(n * classes, n as u64, 4.0);
         let labels: Vec<f32> = (0..n).map(|i| ((i * 7 + 3) % classes) as f32).collect();
-        let grad = cpu::softmax_xent_backward(&logits, &labels, classes);
+        let grad = wgpu_gan::metrics::classifier::softmax_xent_backward(&logits, &labels, classes);
         let h = 1e-2f32;
         let num: Vec<f32> = (0..logits.len())
             .map(|i| {
                 let mut p = logits.clone();
                 p[i] += h;
-                let lp = cpu::softmax_xent(&p, &labels, classes).0 as f64;
+                let lp = wgpu_gan::metrics::classifier::softmax_xent(&p, &labels, classes).0 as f64;
                 p[i] -= 2.0 * h;
-                let lm = cpu::softmax_xent(&p, &labels, classes).0 as f64;
+                let lm = wgpu_gan::metrics::classifier::softmax_xent(&p, &labels, classes).0 as f64;
                 ((lp - lm) / (2.0 * h as f64)) as f32
             })
             .collect();
@@ -34,7 +33,7 @@ fn softmax_xent_backward_matches_finite_differences_and_gpu() {
         }
         let (tl, ty, tout) = (tensor(&gpu, &logits), tensor(&gpu, &labels), tensor(&gpu, &vec![0.0; logits.len()]));
         let p = ClassifyParams { n: n as u32, classes: classes as u32, _pad: [0; 2] };
-        launch(&gpu, "classify", "softmax_xent_backward", bytemuck::bytes_of(&p), &[&tl, &ty, &tout], Some(n as u32));
+        launch(&gpu, &wgpu_gan::metrics::classifier::SoftmaxXentBackward { logits: &tl.buffer, labels: &ty.buffer, out: &tout.buffer }, &p, Some(n as u32));
         check(&format!("softmax_xent_backward n={n} classes={classes}"), &tout.read(&gpu).unwrap(), &grad, 1e-5);
     }
 }
@@ -46,9 +45,9 @@ fn shift_images_matches_cpu() {
         let x = randv(n * h * w, n as u64, 1.0);
         let counter = wgpu_gan::gpu::Tensor::from_slice(&gpu, "counter", &[9u32]).unwrap();
         let (tx, tout) = (tensor(&gpu, &x), tensor(&gpu, &vec![0.0; x.len()]));
-        let p = wgpu_gan::gan::RngParams { n: n as u32, seed: 4, stream: 1, k: w as u32, row_offset: 0, sigma: 0.0, dim: (h * w) as u32, per_step: max };
-        launch(&gpu, "rng", "shift_images", bytemuck::bytes_of(&p), &[&tx, &counter, &tout], Some((n * h * w) as u32));
-        let want = cpu::shift_images(&x, h, w, max, 4, 1, 9);
+        let p = wgpu_gan::rng::RngParams { n: n as u32, seed: 4, stream: 1, k: w as u32, row_offset: 0, sigma: 0.0, dim: (h * w) as u32, per_step: max };
+        launch(&gpu, &wgpu_gan::rng::GatherRows { entry: "shift_images", centres: &tx.buffer, counter: &counter.buffer, out: &tout.buffer }, &p, Some((n * h * w) as u32));
+        let want = wgpu_gan::rng::shift_images(&x, h, w, max, 4, 1, 9);
         check(&format!("shift_images n={n} {h}x{w} max {max}"), &tout.read(&gpu).unwrap(), &want, 0.0);
         assert!(want != x || max == 0, "some image must have moved");
     }
@@ -70,6 +69,6 @@ fn classifier_learns_digits() {
     assert!(f.iter().all(|v| v.is_finite() && *v >= 0.0), "features come after a ReLU");
     // The same classifier's logits on the CPU reference.
     let mut net = wgpu_gan::nn::CpuNet::new(clf.spec.clone(), clf.params.clone()).unwrap();
-    let want = net.run(0, &test.images[..5 * 784], 5, wgpu_gan::nn::Mode::Eval);
+    let want = net.run(0, &test.images[..5 * 784], 5, wgpu_gan::nn::Mode::Eval).unwrap();
     check("classifier logits GPU vs CPU", &clf.logits(&gpu, &test.images[..5 * 784]).unwrap(), &want, 1e-5);
 }

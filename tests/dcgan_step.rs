@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 use wgpu_gan::gan::{CpuGan, GanConfig, GpuGan, Table};
 use wgpu_gan::models::{r2_discriminator, r2_generator};
-use wgpu_gan::nn::{CpuNet, GpuNet, Init, Mode};
+use wgpu_gan::nn::{CpuNet, GpuNet, Init, Mode, Grads};
 
 #[test]
 fn r2_networks_with_two_passes_match_cpu() {
@@ -22,13 +22,13 @@ fn r2_networks_with_two_passes_match_cpu() {
         let (ty0, ty1, tdx) = (t(&vec![0.0; d0.len()]), t(&vec![0.0; d0.len()]), t(&vec![0.0; x0.len()]));
         let mut p = net.forward(&gpu, 1, &tx1.buffer, &ty1.buffer, n, Mode::Train).unwrap();
         p.extend(net.forward(&gpu, 0, &tx0.buffer, &ty0.buffer, n, Mode::Train).unwrap());
-        p.extend(net.backward(&gpu, 1, &tx1.buffer, &td1.buffer, None, n, true, false).unwrap());
-        p.extend(net.backward(&gpu, 0, &tx0.buffer, &td0.buffer, Some(&tdx.buffer), n, true, true).unwrap());
+        p.extend(net.backward(&gpu, 1, &tx1.buffer, &td1.buffer, None, n, Grads::Write).unwrap());
+        p.extend(net.backward(&gpu, 0, &tx0.buffer, &td0.buffer, Some(&tdx.buffer), n, Grads::Add).unwrap());
         p.run(&gpu);
-        let y1 = cpu.run(1, &x1, n, Mode::Train);
-        let y0 = cpu.run(0, &x0, n, Mode::Train);
-        cpu.backward_slot(1, &d1, n, true, false);
-        let dx = cpu.backward_slot(0, &d0, n, true, true);
+        let y1 = cpu.run(1, &x1, n, Mode::Train).unwrap();
+        let y0 = cpu.run(0, &x0, n, Mode::Train).unwrap();
+        cpu.backward_slot(1, &d1, n, true, false).unwrap();
+        let dx = cpu.backward_slot(0, &d0, n, true, true).unwrap();
         common::check(&format!("{name} output, pass 1"), &ty1.read(&gpu).unwrap(), &y1, 1e-5);
         common::check(&format!("{name} output, pass 0"), &ty0.read(&gpu).unwrap(), &y0, 1e-5);
         common::check(&format!("{name} input gradient"), &tdx.read(&gpu).unwrap(), &dx, 1e-5);

@@ -4,7 +4,8 @@
 mod common;
 use wgpu_gan::gpu::budget::{self, plan_tiles, LOOP_BUDGET, TILE_TRIPS};
 use wgpu_gan::gpu::SHADERS;
-use wgpu_gan::nn::{ConvParams, ConvSpec, GpuNet, Init, Layer, Mode, NetSpec};
+use wgpu_gan::nn::conv::ConvParams;
+use wgpu_gan::nn::{ConvSpec, GpuNet, Grads, Init, Layer, Mode, NetSpec};
 
 /// Every entry point of every shader declares its loop bound: a kernel added without one would
 /// be refused at launch creation, so this lists the ones missing.
@@ -13,8 +14,8 @@ fn every_kernel_declares_its_loop_bound() {
     let zeros = [0u8; 256];
     let mut missing = Vec::new();
     let mut count = 0;
-    for (file, src) in SHADERS {
-        let (module, _) = wgpu_gan::gpu::validate(file, src).unwrap();
+    for (file, _) in SHADERS {
+        let (module, _) = wgpu_gan::gpu::validate(file, &wgpu_gan::gpu::source(file).unwrap()).unwrap();
         for ep in &module.entry_points {
             count += 1;
             let name = format!("{file}::{}", ep.name);
@@ -98,7 +99,7 @@ fn guard_refuses_launches_past_the_budget() {
     let gpu = software_adapter();
     // A Linear layer with 70,001 inputs: its forward kernel loops over all of them in one
     // invocation, a reduction that is not split (its length does not grow with the batch).
-    let spec = NetSpec { layers: vec![Layer::Linear { inp: 70_001, out: 1 }] };
+    let spec = NetSpec { layers: vec![Layer::linear(70_001, 1)] };
     let params = spec.init(1, 0, Init::PyTorch);
     let net = GpuNet::new(&gpu, spec, &params, 2, 1, "wide").unwrap();
     let (x, y) = (common::tensor(&gpu, &vec![0.0; 2 * 70_001]), common::tensor(&gpu, &[0.0; 2]));
@@ -110,7 +111,7 @@ fn guard_refuses_launches_past_the_budget() {
     assert!(err.contains("linear::linear_forward") && err.contains("loop iterations"), "error should name the kernel and its count: {err}");
 
     // The same with 70,000 inputs goes through the vec4 product (gemm_nt), 17,500 steps of 8 rows.
-    let spec = NetSpec { layers: vec![Layer::Linear { inp: 70_000, out: 1 }] };
+    let spec = NetSpec { layers: vec![Layer::linear(70_000, 1)] };
     let params = spec.init(1, 0, Init::PyTorch);
     let net = GpuNet::new(&gpu, spec, &params, 2, 1, "wide4").unwrap();
     let err = match net.forward(&gpu, 0, &x.buffer, &y.buffer, 2, Mode::Train) {
@@ -126,7 +127,7 @@ fn guard_refuses_launches_past_the_budget() {
     let params = spec.init(1, 0, Init::PyTorch);
     let net = GpuNet::new(&gpu, spec, &params, 1, 1, "long").unwrap();
     let (x, dy) = (common::tensor(&gpu, &vec![0.0; 70_000]), common::tensor(&gpu, &vec![0.0; 70_000]));
-    let err = match net.backward(&gpu, 0, &x.buffer, &dy.buffer, None, 1, true, false) {
+    let err = match net.backward(&gpu, 0, &x.buffer, &dy.buffer, None, 1, Grads::Write) {
         Ok(_) => panic!("a weight gradient looping 70,000 times per invocation was accepted"),
         Err(e) => e.to_string(),
     };

@@ -55,7 +55,7 @@ fn resumed_run_matches_uninterrupted_run() {
         losses.push(resumed.stats().unwrap());
     }
     for (i, (a, b)) in losses.iter().zip(&losses_straight).enumerate() {
-        println!("step {}: D {:.6} / {:.6}, G {:.6} / {:.6}", i + 1, a.d.loss, b.d.loss, a.g_loss, b.g_loss);
+        println!("step {}: D {:.6} / {:.6}, G {:.6} / {:.6}", i + 1, a.d_loss, b.d_loss, a.g_loss, b.g_loss);
     }
     // The same kernels on the same inputs in the same order: the match is exact.
     assert_eq!(losses, losses_straight, "resumed losses differ from the uninterrupted run's");

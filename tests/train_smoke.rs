@@ -25,7 +25,7 @@ fn short_ring_training_learns_the_modes() {
     gan.train_steps(2000);
     let s = gan.stats().unwrap();
     let after = mode_coverage(&gan.sample(2500, 1, Mode::Eval).unwrap(), cfg.data.mixture().unwrap());
-    println!("after 2000 steps: {after}; D(x) {:.3} D(G(z)) {:.3}", s.d.d_real, s.d.d_fake);
+    println!("after 2000 steps: {after}; D(x) {:.3} D(G(z)) {:.3}", s.d_real, s.d_fake);
     assert!(after.modes_covered >= 6, "{after}");
     assert!(after.high_quality_pct >= 30.0, "{after}");
 }

@@ -2,7 +2,7 @@
 //! weights and the same counter-based noise: every loss, optimizer and k, at awkward batch sizes.
 
 mod common;
-use wgpu_gan::cpu::LossKind;
+use wgpu_gan::loss::LossKind;
 use wgpu_gan::data::Mixture;
 use wgpu_gan::nn::Mode;
 use wgpu_gan::gan::{CpuGan, GanConfig, GpuGan};
@@ -25,10 +25,10 @@ fn compare(cfg: GanConfig, steps: usize) {
     let flat = |v: Vec<Vec<f32>>| v.concat();
     let eg = wgpu_gan::max_rel_err(&flat(gan.g.read_params(&gpu).unwrap()), &cpu.g.params.concat());
     let ed = wgpu_gan::max_rel_err(&flat(gan.d.read_params(&gpu).unwrap()), &cpu.d.params.concat());
-    let es = wgpu_gan::max_rel_err(&gan.sample(50, 3, Mode::Eval).unwrap(), &cpu.sample(50, 3, Mode::Eval));
+    let es = wgpu_gan::max_rel_err(&gan.sample(50, 3, Mode::Eval).unwrap(), &cpu.sample(50, 3, Mode::Eval).unwrap());
     let s = gan.stats().unwrap();
-    let want = [cpu.d_stats.loss, cpu.d_stats.d_real, cpu.d_stats.d_fake, cpu.g_loss];
-    let el = wgpu_gan::max_rel_err(&[s.d.loss, s.d.d_real, s.d.d_fake, s.g_loss], &want);
+    let want = [cpu.stats.d_loss, cpu.stats.d_real, cpu.stats.d_fake, cpu.stats.g_loss];
+    let el = wgpu_gan::max_rel_err(&[s.d_loss, s.d_real, s.d_fake, s.g_loss], &want);
     println!("{tag}: after {steps} steps max rel err G {eg:.2e}, D {ed:.2e}, samples {es:.2e}, losses {el:.2e}");
     for (what, e) in [("G weights", eg), ("D weights", ed), ("samples", es), ("losses", el)] {
         assert!(e <= TOL, "{tag}: {what} differ by {e:e}");

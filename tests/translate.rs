@@ -3,8 +3,9 @@
 //! as wgpu would translate it, one entry point at a time. No GPU needed: this is what stands
 //! behind "any Vulkan, Metal or DX12 GPU" on machines that have none of the latter two.
 //!
-//! The kernels use no override constants and no optional features (no subgroups, shader-f16 or
-//! timestamp writes in shaders), so there is one path per entry point to translate.
+//! The kernels use no optional features (no subgroups, shader-f16 or timestamp writes in shaders);
+//! the one override constant, the prelude's workgroup size, is resolved to its default first, as
+//! wgpu does when it creates a pipeline, so there is one path per entry point to translate.
 
 use naga::back::{hlsl, msl, spv};
 use wgpu_gan::gpu::SHADERS;
@@ -39,10 +40,13 @@ fn translate(file: &str, module: &naga::Module, info: &naga::valid::ModuleInfo, 
 fn every_entry_point_translates_to_spirv_msl_and_hlsl() {
     let (mut passed, mut failed) = (0, Vec::new());
     let mut entry_points = 0;
-    for (file, src) in SHADERS {
-        let (module, info) = wgpu_gan::gpu::validate(file, src).unwrap_or_else(|e| panic!("{e}"));
+    for (file, _) in SHADERS {
+        let (module, info) = wgpu_gan::gpu::validate(file, &wgpu_gan::gpu::source(file).unwrap()).unwrap_or_else(|e| panic!("{e}"));
         for ep in &module.entry_points {
             entry_points += 1;
+            let (module, info) = naga::back::pipeline_constants::process_overrides(&module, &info, Some((ep.stage, &ep.name)), &Default::default())
+                .unwrap_or_else(|e| panic!("{file}::{}: {e}", ep.name));
+            let ep = module.entry_points.iter().find(|e| e.name == ep.name).unwrap();
             for (backend, r) in translate(file, &module, &info, ep) {
                 match r {
                     Ok(bytes) if bytes > 0 => passed += 1,
@@ -64,7 +68,7 @@ fn every_entry_point_translates_to_spirv_msl_and_hlsl() {
 #[test]
 fn a_translation_error_names_the_entry_point() {
     // An entry point that does not exist must be reported, not silently skipped.
-    let (module, info) = wgpu_gan::gpu::validate("conv", SHADERS.iter().find(|s| s.0 == "conv").unwrap().1).unwrap();
+    let (module, info) = wgpu_gan::gpu::validate("conv", &wgpu_gan::gpu::source("conv").unwrap()).unwrap();
     let pipe = msl::PipelineOptions { entry_point: Some((naga::ShaderStage::Compute, "no_such_kernel".into())), ..Default::default() };
     assert!(msl::write_string(&module, &info, &msl::Options::default(), &pipe).is_err());
     let mut s = String::new();

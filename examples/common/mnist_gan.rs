@@ -168,7 +168,7 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
     println!("{ran} iterations in {:.0} s ({:.3} s per iteration)", secs, secs / ran.max(1) as f64);
     println!(
         "M4 at the end: D(x) {:.3}, D(G(z)) {:.3}, D accuracy on real {:.1}%, on fake {:.1}%; losses D {:.4}, G {:.4}",
-        s.d.d_real, s.d.d_fake, 100.0 * s.d.acc_real, 100.0 * s.d.acc_fake, s.d.loss, s.g_loss
+        s.d_real, s.d_fake, 100.0 * s.acc_real, 100.0 * s.acc_fake, s.d_loss, s.g_loss
     );
     println!("wrote {0}/samples_final.png, {0}/loss_curve.png, {0}/losses.csv, {0}/checkpoint.safetensors", opts.out.display());
     Ok(ExitCode::SUCCESS)

@@ -4,12 +4,14 @@
 //! `optimizer_G.0.weight.exp_avg` / `.exp_avg_sq` (Adam), `.momentum_buffer` (SGD), `.square_avg`
 //! (RMSprop). The random-number state is the pair (seed, step): every draw is a pure function of
 //! it (counter-based generator), so the metadata holds both, and the step also as a tensor.
-//! Loading checks that the checkpoint was written for the same architectures and optimizers.
+//! Each network's architecture is stored as its versioned JSON description
+//! ([`crate::nn::describe`]); loading compares the descriptions field by field and checks that the
+//! optimizers and what fixes the step's position in the noise and data are the same.
 
 use super::{GanConfig, GanState};
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
-use crate::nn::NetSpec;
+use crate::nn::{describe, NetSpec};
 use crate::optim::Optimizer;
 use std::path::Path;
 
@@ -36,9 +38,12 @@ fn push_net(ck: &mut Checkpoint, prefix: &str, spec: &NetSpec, params: &[Vec<f32
     for ((name, shape), p) in spec.param_names().iter().zip(params) {
         ck.push_f32(&format!("{prefix}.{name}"), shape, p);
     }
-    for ((i, b), r) in spec.batchnorms().iter().zip(running) {
-        ck.push_f32(&format!("{prefix}.{i}.running_mean"), &[b.c], &r[..b.c]);
-        ck.push_f32(&format!("{prefix}.{i}.running_var"), &[b.c], &r[b.c..]);
+    for ((i, _, parts), r) in spec.running().iter().zip(running) {
+        let mut at = 0;
+        for (name, len) in parts {
+            ck.push_f32(&format!("{prefix}.{i}.{name}"), &[*len], &r[at..at + len]);
+            at += len;
+        }
         ck.push_i64(&format!("{prefix}.{i}.num_batches_tracked"), &[], &[passes]);
     }
 }
@@ -54,9 +59,9 @@ fn push_opt(ck: &mut Checkpoint, prefix: &str, spec: &NetSpec, opt: &Optimizer, 
 fn read_net(ck: &Checkpoint, prefix: &str, spec: &NetSpec) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>)> {
     let params = spec.param_names().iter().map(|(name, shape)| ck.f32_finite(&format!("{prefix}.{name}"), shape).map(<[f32]>::to_vec)).collect::<Result<_>>()?;
     let running = spec
-        .batchnorms()
+        .running()
         .iter()
-        .map(|(i, b)| Ok([ck.f32_finite(&format!("{prefix}.{i}.running_mean"), &[b.c])?, ck.f32_finite(&format!("{prefix}.{i}.running_var"), &[b.c])?].concat()))
+        .map(|(i, _, parts)| parts.iter().map(|(name, len)| ck.f32_finite(&format!("{prefix}.{i}.{name}"), &[*len]).map(<[f32]>::to_vec)).collect::<Result<Vec<_>>>().map(|v| v.concat()))
         .collect::<Result<_>>()?;
     Ok((params, running))
 }
@@ -76,17 +81,22 @@ fn opt_kind(o: &Optimizer) -> &'static str {
     }
 }
 
-/// What must match between a checkpoint and the run loading it: the architectures, the kind of
-/// each optimizer (its state's layout), and what fixes the step's position in the noise, the data
-/// epochs and Adam's step count. Learning rates may change on resume; they are stored for the record.
+/// Checks a checkpoint's description of network `key` ("generator", "discriminator") against
+/// `spec`, field by field.
+fn check_net(ck: &Checkpoint, path: &Path, key: &str, spec: &NetSpec) -> Result<()> {
+    describe::check_saved(key, ck.meta(key)?, spec).map_err(|e| Error::Checkpoint(format!("{}: {}", path.display(), e.to_string().trim_start_matches("checkpoint error: "))))
+}
+
+/// What must match between a checkpoint and the run loading it besides the architectures (see
+/// [`check_net`]): the kind of each optimizer (its state's layout), and what fixes the step's
+/// position in the noise, the data epochs and Adam's step count. Learning rates may change on
+/// resume; they are stored for the record.
 fn fingerprint(cfg: &GanConfig) -> Vec<(&'static str, String)> {
     let data = match &cfg.data {
         super::DataSource::Mixture(m) => format!("mixture {}", m.name),
         super::DataSource::Table(t) => format!("table of {} rows of {}", t.count, t.dim),
     };
     vec![
-        ("generator", format!("{:?}", cfg.generator.layers)),
-        ("discriminator", format!("{:?}", cfg.discriminator.layers)),
         ("optimizer_G.kind", opt_kind(&cfg.opt_g).into()),
         ("optimizer_D.kind", opt_kind(&cfg.opt_d).into()),
         ("batch", cfg.batch.to_string()),
@@ -108,6 +118,8 @@ pub fn save_checkpoint(path: &Path, cfg: &GanConfig, state: &GanState) -> Result
     push_opt(&mut ck, "D", &cfg.discriminator, &cfg.opt_d, &state.opt_d);
     ck.push_i64("step", &[], &[step]);
     ck.push_u32("rng.seed_step", &[2], &[cfg.seed, state.step]);
+    ck.set_meta("generator", cfg.generator.describe());
+    ck.set_meta("discriminator", cfg.discriminator.describe());
     for (k, v) in fingerprint(cfg) {
         ck.set_meta(k, v);
     }
@@ -133,6 +145,8 @@ pub fn save_checkpoint(path: &Path, cfg: &GanConfig, state: &GanState) -> Result
 /// or data is refused with a message naming the difference.
 pub fn load_checkpoint(path: &Path, cfg: &GanConfig) -> Result<(GanState, u32)> {
     let ck = Checkpoint::load(path)?;
+    check_net(&ck, path, "generator", &cfg.generator)?;
+    check_net(&ck, path, "discriminator", &cfg.discriminator)?;
     for (k, want) in fingerprint(cfg) {
         let got = ck.meta(k)?;
         if got != want {
@@ -162,11 +176,7 @@ pub fn load_checkpoint(path: &Path, cfg: &GanConfig) -> Result<(GanState, u32)> 
 /// it was saved at (for sampling and scoring; the rest of the run's settings do not matter then).
 pub fn load_generator(path: &Path, generator: &NetSpec) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>, u32)> {
     let ck = Checkpoint::load(path)?;
-    let want = format!("{:?}", generator.layers);
-    let got = ck.meta("generator")?;
-    if got != want {
-        return Err(Error::Checkpoint(format!("{}: written for generator {got}, but this model's is {want}", path.display())));
-    }
+    check_net(&ck, path, "generator", generator)?;
     let (params, running) = read_net(&ck, "G", generator)?;
     let step = ck.i64("step", &[])?[0];
     Ok((params, running, step.clamp(0, u32::MAX as i64) as u32))

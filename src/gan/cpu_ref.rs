@@ -1,10 +1,15 @@
 //! The CPU reference of a training step: the specification [`super::GpuGan`] is checked against.
 
+use super::recipe::{self, Op};
 use super::{DataSource, GanConfig, GanState, SAMPLE_STREAM};
-use crate::cpu;
 use crate::error::{Error, Result};
+use crate::loss::{self, Stats};
 use crate::nn::{CpuNet, Mode, Tape};
 use crate::optim::{lr_scale, CpuOptimizer};
+use crate::rng;
+
+/// Shapes are checked when the GAN is built ([`GanConfig::validate`]); a failure here is a bug.
+const CHECKED: &str = "shapes checked by GanConfig::validate";
 
 pub struct CpuGan {
     pub cfg: GanConfig,
@@ -14,10 +19,17 @@ pub struct CpuGan {
     opt_d: CpuOptimizer,
     pub step: u32,
     /// Last step's statistics: D loss, mean D(x), mean D(G(z)), accuracies, G loss.
-    pub d_stats: cpu::DStats,
-    pub g_loss: f32,
-    /// The last generated batch (reused by the generator phase when `reuse_fake`).
+    pub stats: Stats,
+    /// The working values of a step: noise, generated and real batch, logits and their gradient.
+    z: Vec<f32>,
     fake: Vec<f32>,
+    real: Vec<f32>,
+    logits: Vec<f32>,
+    dlogits: Vec<f32>,
+    /// Noise and real batch to use instead of drawing them, for the current phase only
+    /// (verification feeds it the GPU's).
+    given_z: Option<Vec<f32>>,
+    given_real: Option<Vec<f32>>,
     /// Forward passes to backpropagate through instead of this reference's own, for the next
     /// phase only: (discriminator slot, tape) and (generator slot, tape). Verification puts the
     /// GPU's here, so that an activation sitting on a ReLU's kink, which rounding may put on
@@ -37,9 +49,14 @@ impl CpuGan {
             opt_g,
             opt_d,
             step: 0,
-            d_stats: Default::default(),
-            g_loss: 0.0,
+            stats: Stats::default(),
+            z: Vec::new(),
             fake: Vec::new(),
+            real: Vec::new(),
+            logits: Vec::new(),
+            dlogits: Vec::new(),
+            given_z: None,
+            given_real: None,
             tapes: None,
         })
     }
@@ -84,47 +101,24 @@ impl CpuGan {
     fn real_batch(&self, i: usize) -> Vec<f32> {
         let c = &self.cfg;
         match &c.data {
-            DataSource::Mixture(m) => cpu::mixture_sample(&m.centres, m.sigma, c.batch, c.seed, c.noise_stream(Some(i)) + 1, self.step),
-            DataSource::Table(t) => cpu::gather_rows(&t.rows, t.dim, c.batch, c.seed, i as u32, self.step, c.k as u32).0,
+            DataSource::Mixture(m) => rng::mixture_sample(&m.centres, m.sigma, c.batch, c.seed, c.noise_stream(Some(i)) + 1, self.step),
+            DataSource::Table(t) => rng::gather_rows(&t.rows, t.dim, c.batch, c.seed, i as u32, self.step, c.k as u32).0,
         }
     }
 
     pub fn train_step(&mut self) {
-        for i in 0..self.cfg.k {
-            self.d_update(i, None);
+        for ops in recipe::step(&self.cfg) {
+            self.run_phase(&ops, None, None);
         }
-        self.g_phase(None);
     }
 
-    /// Discriminator update `i` of the current step. `inputs` = (noise, real batch) replaces the
-    /// update's own draws (verification feeds it the GPU's, so that the comparison starts after
-    /// the random-number kernels, which are tested on their own).
-    pub fn d_update(&mut self, i: usize, inputs: Option<(Vec<f32>, Vec<f32>)>) {
-        let c = self.cfg.clone();
-        let (b, k, zd) = (c.batch, c.k as u32, c.z_dim());
-        let sep = c.separate_passes();
-        {
-            let (z, real) = inputs.unwrap_or_else(|| (cpu::randn_fill(b * zd, c.seed, c.noise_stream(Some(i)), self.step), self.real_batch(i)));
-            self.fake = self.g.forward(&z, b);
-            let l = if sep {
-                let lr = self.d.run(1, &real, b, Mode::Train);
-                let mut l = self.d.run(0, &self.fake, b, Mode::Train);
-                l.extend(lr);
-                l
-            } else {
-                self.d.forward(&[self.fake.as_slice(), &real].concat(), 2 * b)
-            };
-            self.d_stats = cpu::gan_loss_d_forward(&l, b, c.loss);
-            let dl = cpu::gan_loss_d_backward(&l, b, c.loss);
-            self.use_tapes();
-            if sep {
-                self.d.backward_slot(1, &dl[b..], b, true, false);
-                self.d.backward_slot(0, &dl[..b], b, true, true);
-            } else {
-                self.d.backward(&dl, 2 * b, true);
-            }
-            self.opt_d.step(&mut self.d.params, &self.d.grads, self.step * k + i as u32 + 1, c.clip_d, lr_scale(self.step, c.lr_decay_steps));
-        }
+    /// One phase of the recipe (see [`recipe::step`]). `z` and `real` replace the phase's own
+    /// draws of noise and real data (verification feeds it the GPU's, so that the comparison
+    /// starts after the random-number kernels, which are tested on their own).
+    pub fn run_phase(&mut self, ops: &[Op], z: Option<Vec<f32>>, real: Option<Vec<f32>>) {
+        (self.given_z, self.given_real) = (z, real);
+        ops.iter().for_each(|op| self.exec(op));
+        (self.given_z, self.given_real) = (None, None);
     }
 
     fn use_tapes(&mut self) {
@@ -134,30 +128,61 @@ impl CpuGan {
         }
     }
 
-    /// The generator update that ends a step (and advances the step counter); `z` replaces its
-    /// own noise draw (unused when the config reuses the discriminator phase's batch).
-    pub fn g_phase(&mut self, z: Option<Vec<f32>>) {
-        let c = self.cfg.clone();
+    /// One operation of the recipe, as the CPU reference computes it.
+    fn exec(&mut self, op: &Op) {
+        let c = &self.cfg;
         let (b, zd) = (c.batch, c.z_dim());
-        if !c.reuse_fake {
-            let z = z.unwrap_or_else(|| cpu::randn_fill(b * zd, c.seed, c.noise_stream(None), self.step));
-            self.fake = self.g.forward(&z, b);
+        match *op {
+            Op::Noise { stream } => {
+                self.z = self.given_z.take().unwrap_or_else(|| rng::randn_fill(b * zd, c.seed, stream, self.step));
+            }
+            Op::Generate => self.fake = self.g.forward(&self.z, b).expect(CHECKED),
+            Op::Real { update } => {
+                self.real = self.given_real.take().unwrap_or_else(|| self.real_batch(update));
+            }
+            Op::DiscriminateBoth { joint: true } => self.logits = self.d.forward(&[self.fake.as_slice(), &self.real].concat(), 2 * b).expect(CHECKED),
+            Op::DiscriminateBoth { joint: false } => {
+                let lr = self.d.run(1, &self.real, b, Mode::Train).expect(CHECKED);
+                self.logits = self.d.run(0, &self.fake, b, Mode::Train).expect(CHECKED);
+                self.logits.extend(lr);
+            }
+            Op::DiscriminateFake => self.logits = self.d.forward(&self.fake, b).expect(CHECKED),
+            Op::DLoss => {
+                self.stats = Stats { g_loss: self.stats.g_loss, ..loss::gan_loss_d_forward(&self.logits, b, c.loss) };
+                self.dlogits = loss::gan_loss_d_backward(&self.logits, b, c.loss);
+            }
+            Op::DBackward { joint } => {
+                self.use_tapes();
+                if joint {
+                    self.d.backward(&self.dlogits, 2 * b, true).expect(CHECKED);
+                } else {
+                    self.d.backward_slot(1, &self.dlogits[b..], b, true, false).expect(CHECKED);
+                    self.d.backward_slot(0, &self.dlogits[..b], b, true, true).expect(CHECKED);
+                }
+            }
+            Op::DStep { update } => {
+                let t = self.step * c.k as u32 + update as u32 + 1;
+                self.opt_d.step(&mut self.d.params, &self.d.grads, t, c.clip_d, lr_scale(self.step, c.lr_decay_steps));
+            }
+            Op::GLoss => {
+                self.stats.g_loss = loss::gan_loss_g_forward(&self.logits, c.loss);
+                self.dlogits = loss::gan_loss_g_backward(&self.logits, c.loss);
+            }
+            Op::GBackward => {
+                self.use_tapes();
+                let dx = self.d.backward(&self.dlogits, b, false).expect(CHECKED);
+                self.g.backward(&dx, b, true).expect(CHECKED);
+            }
+            Op::GStep => self.opt_g.step(&mut self.g.params, &self.g.grads, self.step + 1, 0.0, lr_scale(self.step, c.lr_decay_steps)),
+            Op::Advance => self.step += 1,
         }
-        let l = self.d.forward(&self.fake, b);
-        self.g_loss = cpu::gan_loss_g_forward(&l, c.loss);
-        let dl = cpu::gan_loss_g_backward(&l, c.loss);
-        self.use_tapes();
-        let dx = self.d.backward(&dl, b, false);
-        self.g.backward(&dx, b, true);
-        self.opt_g.step(&mut self.g.params, &self.g.grads, self.step + 1, 0.0, lr_scale(self.step, c.lr_decay_steps));
-        self.step += 1;
     }
 
     /// n generated samples (n, dim) from the fixed sampling noise of `seed` (in slot 1, apart from
     /// the training pass; `Train` is taken as `BatchStats`: sampling leaves the running statistics alone).
-    pub fn sample(&mut self, n: usize, seed: u32, mode: Mode) -> Vec<f32> {
+    pub fn sample(&mut self, n: usize, seed: u32, mode: Mode) -> Result<Vec<f32>> {
         let mode = if mode == Mode::Train { Mode::BatchStats } else { mode };
-        let z = cpu::randn_fill(n * self.cfg.z_dim(), seed, SAMPLE_STREAM, 0);
+        let z = rng::randn_fill(n * self.cfg.z_dim(), seed, SAMPLE_STREAM, 0);
         self.g.run(1, &z, n, mode)
     }
 }

@@ -1,45 +1,19 @@
 //! A GAN training step on the GPU, built once as a [`Program`] and submitted as one command buffer.
 
+use super::recipe::{self, Op};
 use super::{DataSource, GanConfig, GanState, SAMPLE_STREAM};
-use crate::cpu::DStats;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
-use crate::nn::{copy_range, GpuNet, Mode, Tape};
+use crate::loss::{GanLossBackward, GanLossDForward, GanLossGForward, LossParams, Stats};
+use crate::nn::{copy_range, GpuNet, Grads, Mode, Tape};
 use crate::optim::GpuOptimizer;
+use crate::rng::{GatherRows, MixtureSample, RandnFill, RngParams};
 
-/// Uniform of `shaders/rng.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct RngParams {
-    pub n: u32,
-    pub seed: u32,
-    pub stream: u32,
-    pub k: u32,
-    pub row_offset: u32,
-    pub sigma: f32,
-    /// gather_rows: values per row, and draws per step.
-    pub dim: u32,
-    pub per_step: u32,
+crate::kernel! {
+    /// counter[0] += 1 (one invocation; the last dispatch of a step).
+    pub AdvanceStep = "step" :: "advance_step" { 0 counter: ReadWrite }
 }
 
-/// Uniform of `shaders/loss.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct LossParams {
-    pub n_fake: u32,
-    pub n_real: u32,
-    pub kind: u32,
-    pub stat_offset: u32,
-}
-
-/// Statistics of the most recent step (M4): the last D update's and the G update's.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Stats {
-    pub d: DStats,
-    pub g_loss: f32,
-}
-
-const STATS_LEN: usize = 6;
 /// The generator's slot for sampling (slot 0 holds the training pass).
 const SAMPLE_SLOT: usize = 1;
 
@@ -69,10 +43,9 @@ pub struct GpuGan {
     table: Tensor,
     stats: Tensor,
     step_program: Program,
-    /// The parts of a step (each discriminator update, the generator phase), for verifying each
-    /// against the CPU reference on its own.
-    d_updates: Vec<Program>,
-    g_phase: Program,
+    /// Where each phase of the step (each discriminator update, then the generator phase) ends
+    /// in `step_program`, for verifying each against the CPU reference on its own.
+    phase_ends: Vec<usize>,
     /// Largest batch [`GpuGan::sample`] can produce in one go.
     pub sample_capacity: usize,
     z_sample: Tensor,
@@ -111,10 +84,9 @@ impl GpuGan {
             dlogits_real: Tensor::zeros(gpu, "dlogits_real", b)?,
             dx: Tensor::zeros(gpu, "dx", b * dim)?,
             table,
-            stats: Tensor::zeros(gpu, "stats", STATS_LEN)?,
+            stats: Tensor::zeros(gpu, "stats", std::mem::size_of::<Stats>() / 4)?,
             step_program: Program::default(),
-            d_updates: Vec::new(),
-            g_phase: Program::default(),
+            phase_ends: Vec::new(),
             sample_capacity,
             z_sample: Tensor::zeros(gpu, "z_sample", sample_capacity * zd)?,
             samples: Tensor::zeros(gpu, "samples", sample_capacity * dim)?,
@@ -126,107 +98,84 @@ impl GpuGan {
             opt_g,
             opt_d,
         };
-        let mut step = gan.build_d_phase()?;
-        step.extend(gan.build_g_phase()?);
+        let mut step = Program::default();
+        for ops in recipe::step(&gan.cfg) {
+            step.extend(gan.build(&ops)?);
+            gan.phase_ends.push(step.dispatches.len());
+        }
         gan.step_program = step;
-        gan.d_updates = (0..gan.cfg.k).map(|i| gan.build_d_update(i)).collect::<Result<_>>()?;
-        gan.g_phase = gan.build_g_phase()?;
         Ok(gan)
     }
 
     fn randn(&self, out: &Tensor, n: usize, seed: u32, stream: u32, counter: &Tensor) -> Result<Dispatch> {
-        let k = self.gpu.kernel("rng", "randn_fill")?;
         let p = RngParams { n: n as u32, seed, stream, ..Default::default() };
-        Dispatch::new(&self.gpu, &k, bytemuck::bytes_of(&p), &[&counter.buffer, &out.buffer], Some((n as u32).div_ceil(2)))
+        Dispatch::new(&self.gpu, &RandnFill { counter: &counter.buffer, out: &out.buffer }, &p, Some((n as u32).div_ceil(2)))
     }
 
     /// Real samples of D update `i` into `out` from row `row_offset`.
     fn real_batch(&self, i: usize, out: &Tensor, row_offset: u32) -> Result<Dispatch> {
         let (gpu, c) = (&self.gpu, &self.cfg);
         let nb = c.batch as u32;
+        let (centres, counter, out) = (&self.table.buffer, &self.counter.buffer, &out.buffer);
         match &c.data {
             DataSource::Mixture(m) => {
                 let rp = RngParams { n: nb, seed: c.seed, stream: c.noise_stream(Some(i)) + 1, k: m.centres.len() as u32, row_offset, sigma: m.sigma, ..Default::default() };
-                let k = gpu.kernel("rng", "mixture_sample")?;
-                Dispatch::new(gpu, &k, bytemuck::bytes_of(&rp), &[&self.table.buffer, &self.counter.buffer, &out.buffer], Some(nb))
+                Dispatch::new(gpu, &MixtureSample { centres, counter, out }, &rp, Some(nb))
             }
             DataSource::Table(t) => {
                 let rp = RngParams { n: nb, seed: c.seed, stream: i as u32, k: t.count as u32, row_offset, sigma: 0.0, dim: t.dim as u32, per_step: c.k as u32 };
-                let k = gpu.kernel("rng", "gather_rows")?;
-                Dispatch::new(gpu, &k, bytemuck::bytes_of(&rp), &[&self.table.buffer, &self.counter.buffer, &out.buffer], Some(nb * t.dim as u32))
+                Dispatch::new(gpu, &GatherRows { entry: "gather_rows", centres, counter, out }, &rp, Some(nb * t.dim as u32))
             }
         }
     }
 
-    /// The k discriminator updates of a step.
-    fn build_d_phase(&self) -> Result<Program> {
-        let mut prog = Program::default();
-        for i in 0..self.cfg.k {
-            prog.extend(self.build_d_update(i)?);
-        }
-        Ok(prog)
-    }
-
-    /// Discriminator update i of a step.
-    fn build_d_update(&self, i: usize) -> Result<Program> {
-        let (gpu, c) = (&self.gpu, &self.cfg);
-        let b = c.batch;
-        let nb = b as u32;
-        let sep = c.separate_passes();
-        let (x, z) = (&self.x_d.buffer, &self.z.buffer);
-        let mut prog = Program::default();
-        let lp = LossParams { n_fake: nb, n_real: nb, kind: c.loss as u32, stat_offset: 0 };
-        {
-            prog.push(self.randn(&self.z, b * c.z_dim(), c.seed, c.noise_stream(Some(i)), &self.counter)?);
-            prog.extend(self.g.forward(gpu, 0, z, x, b, Mode::Train)?);
-            if sep {
-                // Real first, then generated (the running statistics see them in that order).
-                prog.push(self.real_batch(i, &self.x_real, 0)?);
-                prog.extend(self.d.forward(gpu, 1, &self.x_real.buffer, &self.logits_real.buffer, b, Mode::Train)?);
-                prog.push(copy_range(gpu, &self.logits_real.buffer, 0, &self.logits.buffer, b, b)?);
-                prog.extend(self.d.forward(gpu, 0, x, &self.logits.buffer, b, Mode::Train)?);
-            } else {
-                prog.push(self.real_batch(i, &self.x_d, nb)?);
-                prog.extend(self.d.forward(gpu, 0, x, &self.logits.buffer, 2 * b, Mode::Train)?);
-            }
-            let k = gpu.kernel("loss", "gan_loss_d_forward")?;
-            prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&lp), &[&self.logits.buffer, &self.stats.buffer], None)?);
-            let k = gpu.kernel("loss", "gan_loss_d_backward")?;
-            prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&lp), &[&self.logits.buffer, &self.dlogits.buffer], Some(2 * nb))?);
-            if sep {
-                prog.push(copy_range(gpu, &self.dlogits.buffer, b, &self.dlogits_real.buffer, 0, b)?);
-                prog.extend(self.d.backward(gpu, 1, &self.x_real.buffer, &self.dlogits_real.buffer, None, b, true, false)?);
-                prog.extend(self.d.backward(gpu, 0, x, &self.dlogits.buffer, None, b, true, true)?);
-            } else {
-                prog.extend(self.d.backward(gpu, 0, x, &self.dlogits.buffer, None, 2 * b, true, false)?);
-            }
-            prog.extend(self.opt_d.step(gpu, &self.d.params, &self.d.grads, &self.counter.buffer, c.k as u32, i as u32, c.clip_d, c.lr_decay_steps)?);
-        }
-        Ok(prog)
-    }
-
-    /// The generator update that ends a step (and advances the step counter).
-    fn build_g_phase(&self) -> Result<Program> {
+    /// The dispatches of a list of recipe operations (see [`recipe::Op`]).
+    fn build(&self, ops: &[Op]) -> Result<Program> {
         let (gpu, c) = (&self.gpu, &self.cfg);
         let b = c.batch;
         let nb = b as u32;
         let (x, z) = (&self.x_d.buffer, &self.z.buffer);
+        let (logits, dlogits, stats) = (&self.logits.buffer, &self.dlogits.buffer, &self.stats.buffer);
         let mut prog = Program::default();
-        if !c.reuse_fake {
-            prog.push(self.randn(&self.z, b * c.z_dim(), c.seed, c.noise_stream(None), &self.counter)?);
-            prog.extend(self.g.forward(gpu, 0, z, x, b, Mode::Train)?);
+        for op in ops {
+            match *op {
+                Op::Noise { stream } => prog.push(self.randn(&self.z, b * c.z_dim(), c.seed, stream, &self.counter)?),
+                Op::Generate => prog.extend(self.g.forward(gpu, 0, z, x, b, Mode::Train)?),
+                Op::Real { update } if c.separate_passes() => prog.push(self.real_batch(update, &self.x_real, 0)?),
+                Op::Real { update } => prog.push(self.real_batch(update, &self.x_d, nb)?),
+                Op::DiscriminateBoth { joint: true } => prog.extend(self.d.forward(gpu, 0, x, logits, 2 * b, Mode::Train)?),
+                Op::DiscriminateBoth { joint: false } => {
+                    // Real first, then generated (the running statistics see them in that order).
+                    prog.extend(self.d.forward(gpu, 1, &self.x_real.buffer, &self.logits_real.buffer, b, Mode::Train)?);
+                    prog.push(copy_range(gpu, &self.logits_real.buffer, 0, logits, b, b)?);
+                    prog.extend(self.d.forward(gpu, 0, x, logits, b, Mode::Train)?);
+                }
+                Op::DiscriminateFake => prog.extend(self.d.forward(gpu, 0, x, logits, b, Mode::Train)?),
+                Op::DLoss => {
+                    let lp = LossParams { n_fake: nb, n_real: nb, kind: c.loss as u32, _pad: 0 };
+                    prog.push(Dispatch::new(gpu, &GanLossDForward { logits, stats }, &lp, None)?);
+                    prog.push(Dispatch::new(gpu, &GanLossBackward { entry: "gan_loss_d_backward", logits, out: dlogits }, &lp, Some(2 * nb))?);
+                }
+                Op::DBackward { joint: true } => prog.extend(self.d.backward(gpu, 0, x, dlogits, None, 2 * b, Grads::Write)?),
+                Op::DBackward { joint: false } => {
+                    prog.push(copy_range(gpu, dlogits, b, &self.dlogits_real.buffer, 0, b)?);
+                    prog.extend(self.d.backward(gpu, 1, &self.x_real.buffer, &self.dlogits_real.buffer, None, b, Grads::Write)?);
+                    prog.extend(self.d.backward(gpu, 0, x, dlogits, None, b, Grads::Add)?);
+                }
+                Op::DStep { update } => prog.extend(self.opt_d.step(gpu, &self.d.params, &self.d.grads, &self.counter.buffer, c.k as u32, update as u32, c.clip_d, c.lr_decay_steps)?),
+                Op::GLoss => {
+                    let lp = LossParams { n_fake: nb, n_real: 0, kind: c.loss as u32, _pad: 0 };
+                    prog.push(Dispatch::new(gpu, &GanLossGForward { logits, stats }, &lp, None)?);
+                    prog.push(Dispatch::new(gpu, &GanLossBackward { entry: "gan_loss_g_backward", logits, out: dlogits }, &lp, Some(nb))?);
+                }
+                Op::GBackward => {
+                    prog.extend(self.d.backward(gpu, 0, x, dlogits, Some(&self.dx.buffer), b, Grads::None)?);
+                    prog.extend(self.g.backward(gpu, 0, z, &self.dx.buffer, None, b, Grads::Write)?);
+                }
+                Op::GStep => prog.extend(self.opt_g.step(gpu, &self.g.params, &self.g.grads, &self.counter.buffer, 1, 0, 0.0, c.lr_decay_steps)?),
+                Op::Advance => prog.push(Dispatch::new(gpu, &AdvanceStep { counter: &self.counter.buffer }, &(), None)?),
+            }
         }
-        prog.extend(self.d.forward(gpu, 0, x, &self.logits.buffer, b, Mode::Train)?);
-        let lp = LossParams { n_fake: nb, n_real: 0, kind: c.loss as u32, stat_offset: 5 };
-        let k = gpu.kernel("loss", "gan_loss_g_forward")?;
-        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&lp), &[&self.logits.buffer, &self.stats.buffer], None)?);
-        let k = gpu.kernel("loss", "gan_loss_g_backward")?;
-        prog.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&lp), &[&self.logits.buffer, &self.dlogits.buffer], Some(nb))?);
-        prog.extend(self.d.backward(gpu, 0, x, &self.dlogits.buffer, Some(&self.dx.buffer), b, false, false)?);
-        prog.extend(self.g.backward(gpu, 0, z, &self.dx.buffer, None, b, true, false)?);
-        prog.extend(self.opt_g.step(gpu, &self.g.params, &self.g.grads, &self.counter.buffer, 1, 0, 0.0, c.lr_decay_steps)?);
-        let k = gpu.kernel("step", "advance_step")?;
-        prog.push(Dispatch::new(gpu, &k, &[], &[&self.counter.buffer], None)?);
         Ok(prog)
     }
 
@@ -244,17 +193,15 @@ impl GpuGan {
         self.steps_done += n as u64;
     }
 
-    /// Runs discriminator update `i` of the current step alone (for verification; a step is
-    /// updates 0..k then [`GpuGan::run_g_phase`]). Waits for the GPU.
-    pub fn run_d_update(&mut self, i: usize) -> Result<()> {
-        self.d_updates[i].run(&self.gpu);
-        self.gpu.wait()
-    }
-
-    /// Runs the generator phase that ends a step (for verification). Waits for the GPU.
-    pub fn run_g_phase(&mut self) -> Result<()> {
-        self.g_phase.run(&self.gpu);
-        self.steps_done += 1;
+    /// Runs phase `i` of the current step alone (for verification; see [`recipe::step`]: phases
+    /// 0..k are the discriminator updates, phase k the generator update, which advances the step
+    /// counter). Waits for the GPU.
+    pub fn run_phase(&mut self, i: usize) -> Result<()> {
+        let start = if i == 0 { 0 } else { self.phase_ends[i - 1] };
+        self.step_program.run_range(&self.gpu, start..self.phase_ends[i]);
+        if i + 1 == self.phase_ends.len() {
+            self.steps_done += 1;
+        }
         self.gpu.wait()
     }
 
@@ -303,14 +250,15 @@ impl GpuGan {
                 )));
             }
         }
-        let s = self.stats.read(&self.gpu)?;
-        if s.iter().any(|v| !v.is_finite()) {
+        let v = self.stats.read(&self.gpu)?;
+        let s: Stats = *bytemuck::from_bytes(bytemuck::cast_slice(&v));
+        if s.values().iter().any(|v| !v.is_finite()) {
             return Err(Error::NonFinite(format!(
                 "training diverged at step {}: losses/statistics {s:?}; lower the learning rates",
                 self.steps_done
             )));
         }
-        Ok(Stats { d: DStats { loss: s[0], d_real: s[1], d_fake: s[2], acc_real: s[3], acc_fake: s[4] }, g_loss: s[5] })
+        Ok(s)
     }
 
     /// Reads back everything the next step depends on (waits for the GPU).

@@ -57,7 +57,7 @@ const CSV_HEADER: &str = "step,d_loss,g_loss,d_real,d_fake,acc_real,acc_fake,sec
 
 fn csv_row(r: &LogRow) -> String {
     let s = &r.stats;
-    format!("{},{},{},{},{},{},{},{:.3}", r.step, s.d.loss, s.g_loss, s.d.d_real, s.d.d_fake, s.d.acc_real, s.d.acc_fake, r.secs)
+    format!("{},{},{},{},{},{},{},{:.3}", r.step, s.d_loss, s.g_loss, s.d_real, s.d_fake, s.acc_real, s.acc_fake, r.secs)
 }
 
 fn parse_csv(text: &str, up_to: u64) -> Vec<LogRow> {
@@ -67,10 +67,7 @@ fn parse_csv(text: &str, up_to: u64) -> Vec<LogRow> {
             let v: Vec<f64> = l.split(',').map(|x| x.parse().ok()).collect::<Option<_>>()?;
             (v.len() == 8 && v[0] as u64 <= up_to).then(|| LogRow {
                 step: v[0] as u64,
-                stats: Stats {
-                    d: crate::cpu::DStats { loss: v[1] as f32, d_real: v[3] as f32, d_fake: v[4] as f32, acc_real: v[5] as f32, acc_fake: v[6] as f32 },
-                    g_loss: v[2] as f32,
-                },
+                stats: Stats { d_loss: v[1] as f32, d_real: v[3] as f32, d_fake: v[4] as f32, acc_real: v[5] as f32, acc_fake: v[6] as f32, g_loss: v[2] as f32 },
                 secs: v[7],
             })
         })
@@ -81,7 +78,7 @@ fn parse_csv(text: &str, up_to: u64) -> Vec<LogRow> {
 pub fn loss_curve(rows: &[LogRow], path: &Path) -> Result<()> {
     let xs: Vec<f32> = rows.iter().map(|r| r.step as f32).collect();
     let col = |f: fn(&Stats) -> f32| rows.iter().map(|r| f(&r.stats)).collect::<Vec<f32>>();
-    let (dl, gl, dx, dgz) = (col(|s| s.d.loss), col(|s| s.g_loss), col(|s| s.d.d_real), col(|s| s.d.d_fake));
+    let (dl, gl, dx, dgz) = (col(|s| s.d_loss), col(|s| s.g_loss), col(|s| s.d_real), col(|s| s.d_fake));
     let img = plot::line_chart(&xs, &[("loss D", &dl), ("loss G", &gl), ("D(x)", &dx), ("D(G(z))", &dgz)], 720, 360);
     plot::save_png(&img, path)
 }
@@ -162,7 +159,7 @@ pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32
         }
         let msg = format!(
             "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2} acc {:.0}%/{:.0}%",
-            s.d.loss, s.g_loss, s.d.d_real, s.d.d_fake, 100.0 * s.d.acc_real, 100.0 * s.d.acc_fake
+            s.d_loss, s.g_loss, s.d_real, s.d_fake, 100.0 * s.acc_real, 100.0 * s.acc_fake
         );
         bar.set_position(done as u64);
         if bar.is_hidden() {

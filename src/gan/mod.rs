@@ -23,14 +23,16 @@ mod ckpt;
 mod cpu_ref;
 mod gpu;
 pub mod images;
+pub mod recipe;
 mod verify;
 
 pub use ckpt::{load_checkpoint, load_generator, save_checkpoint};
 pub use cpu_ref::CpuGan;
-pub use gpu::{GpuGan, LossParams, RngParams, Stats};
+pub use gpu::{AdvanceStep, GpuGan};
+pub use crate::loss::Stats;
 pub use verify::{verify, Agreement, Verification};
 
-use crate::cpu::LossKind;
+use crate::loss::LossKind;
 use crate::data::Mixture;
 use crate::error::{Error, Result};
 use crate::nn::{Act, Init, NetSpec};
@@ -242,9 +244,8 @@ impl Trainer for CpuGan {
         }
     }
     fn stats(&self) -> Result<Stats> {
-        let d = self.d_stats;
-        let s = [d.loss, d.d_real, d.d_fake, d.acc_real, d.acc_fake, self.g_loss];
-        if s.iter().any(|v| !v.is_finite()) {
+        let s = self.stats;
+        if s.values().iter().any(|v| !v.is_finite()) {
             return Err(Error::NonFinite(format!("training diverged at step {}: losses/statistics {s:?}; lower the learning rates", self.step)));
         }
         for (net, params, spec) in [("G", &self.g.params, &self.cfg.generator), ("D", &self.d.params, &self.cfg.discriminator)] {
@@ -252,10 +253,10 @@ impl Trainer for CpuGan {
                 return Err(Error::NonFinite(format!("training diverged by step {}: {net}.{} holds NaN or infinite values; lower the learning rates", self.step, spec.param_names()[i].0)));
             }
         }
-        Ok(Stats { d, g_loss: self.g_loss })
+        Ok(s)
     }
     fn sample(&mut self, n: usize, seed: u32, mode: crate::nn::Mode) -> Result<Vec<f32>> {
-        Ok(CpuGan::sample(self, n, seed, mode))
+        CpuGan::sample(self, n, seed, mode)
     }
     fn sample_capacity(&self) -> usize {
         usize::MAX

@@ -28,7 +28,7 @@
 //! subtracts any per-channel shift): both sides hold rounding noise, so those tensors are judged
 //! by their size against the network's largest gradient instead.
 
-use super::{CpuGan, GanConfig, GpuGan};
+use super::{recipe, CpuGan, GanConfig, GpuGan};
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::max_rel_err;
@@ -127,7 +127,7 @@ fn weights(gan: &GpuGan, cpu: &mut CpuGan, n: usize, seed: u32) -> Result<Agreem
     Ok(Agreement {
         g_weights: max_rel_err(&flat(gan.g.read_params(gpu)?, gan.g.read_running(gpu)?), &flat(cpu.g.params.clone(), cpu.g.running.clone())),
         d_weights: max_rel_err(&flat(gan.d.read_params(gpu)?, gan.d.read_running(gpu)?), &flat(cpu.d.params.clone(), cpu.d.running.clone())),
-        samples: max_rel_err(&gan.sample(n, seed, Mode::BatchStats)?, &cpu.sample(n, seed, Mode::BatchStats)),
+        samples: max_rel_err(&gan.sample(n, seed, Mode::BatchStats)?, &cpu.sample(n, seed, Mode::BatchStats)?),
     })
 }
 
@@ -146,27 +146,26 @@ pub fn verify(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> 
         trajectory: Agreement::default(),
     };
     for _ in 0..steps {
-        for i in 0..cfg.k {
+        // The one recipe, phase by phase: the GPU runs its program for the phase, the CPU the
+        // same operations from the GPU's state, noise and real batch.
+        for (i, ops) in recipe::step(cfg).iter().enumerate() {
+            let g_phase = i == cfg.k;
             cpu.load_state(&gan.read_state()?)?;
-            gan.run_d_update(i)?;
-            cpu.tapes = Some(gan.read_tapes(false)?);
-            cpu.d_update(i, Some(gan.read_inputs()?));
-            let s = gan.stats()?;
-            let d = cpu.d_stats;
-            v.losses = worst(&[v.losses, max_rel_err(&[s.d.loss, s.d.d_real, s.d.d_fake], &[d.loss, d.d_real, d.d_fake])]);
-            let (j, z) = grads(gpu, &gan.d, &cpu.d)?;
-            v.d_grads = worst(&[v.d_grads, j]);
+            gan.run_phase(i)?;
+            cpu.tapes = Some(gan.read_tapes(g_phase)?);
+            let (z, real) = gan.read_inputs()?;
+            cpu.run_phase(ops, Some(z), (!g_phase).then_some(real));
+            let (s, c) = (gan.stats()?, cpu.stats);
+            let (got, want) = if g_phase { (vec![s.g_loss], vec![c.g_loss]) } else { (vec![s.d_loss, s.d_real, s.d_fake], vec![c.d_loss, c.d_real, c.d_fake]) };
+            v.losses = worst(&[v.losses, max_rel_err(&got, &want)]);
+            let (j, z) = if g_phase { grads(gpu, &gan.g, &cpu.g)? } else { grads(gpu, &gan.d, &cpu.d)? };
+            if g_phase {
+                v.g_grads = worst(&[v.g_grads, j]);
+            } else {
+                v.d_grads = worst(&[v.d_grads, j]);
+            }
             v.zero_grads = worst(&[v.zero_grads, z]);
         }
-        cpu.load_state(&gan.read_state()?)?;
-        gan.run_g_phase()?;
-        cpu.tapes = Some(gan.read_tapes(true)?);
-        cpu.g_phase(Some(gan.read_inputs()?.0));
-        let s = gan.stats()?;
-        v.losses = worst(&[v.losses, max_rel_err(&[s.g_loss], &[cpu.g_loss])]);
-        let (j, z) = grads(gpu, &gan.g, &cpu.g)?;
-        v.g_grads = worst(&[v.g_grads, j]);
-        v.zero_grads = worst(&[v.zero_grads, z]);
         v.per_step = v.per_step.max(weights(&gan, &mut cpu, n, seed)?);
     }
     let mut gan = GpuGan::new(gpu, cfg.clone(), &g0, &d0, n)?;

@@ -13,9 +13,14 @@
 //! statistics) are split into tiles by [`plan_tiles`] so that they stay far below it.
 
 use crate::error::{Error, Result};
-use crate::gan::{LossParams, RngParams};
+use crate::loss::LossParams;
 use crate::metrics::classifier::ClassifyParams;
-use crate::nn::{BnParams, ConvParams, LinearParams};
+use crate::nn::batchnorm::BnParams;
+use crate::nn::conv::ConvParams;
+use crate::nn::gemm::GemmParams;
+use crate::nn::linear::LinearParams;
+use crate::nn::split::ReduceParams;
+use crate::rng::RngParams;
 
 /// Iterations llvmpipe allows one invocation, summed over all of its loops.
 pub const LOOP_BUDGET: u64 = 65_535;
@@ -230,35 +235,6 @@ pub fn channel_sum_trips(p: &ConvParams, n_per: u64, y_per: u64) -> u64 {
 /// Trips of the batch-norm partial-sum kernels for a tile of `n_per` samples × `p_per` positions.
 pub fn bn_tile_trips(n_per: u64, p_per: u64) -> u64 {
     lp(n_per) + n_per * lp(p_per)
-}
-
-/// Uniform of `shaders/gemm.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct GemmParams {
-    pub m: u32,
-    pub p: u32,
-    /// Reduction length / 4.
-    pub k4: u32,
-    /// vec4 steps per tile of a split reduction (k4 for one tile).
-    pub k_per: u32,
-    /// bit 0: add the bias; bit 1: add into the output.
-    pub flags: u32,
-    /// transpose_pad: source rows and columns, padded row count.
-    pub rows: u32,
-    pub cols: u32,
-    pub rows4: u32,
-}
-
-/// Uniform of `shaders/reduce.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ReduceParams {
-    pub len: u32,
-    pub splits: u32,
-    /// bit 1: add into the output.
-    pub flags: u32,
-    pub _pad: u32,
 }
 
 /// The guard: refuses a launch whose invocations would loop past `budget` (Some on a CPU adapter

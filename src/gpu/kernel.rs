@@ -17,7 +17,16 @@ pub fn gpu_trusted() -> bool {
     std::env::var("WGPU_GAN_TRUSTED_KERNELS").is_ok_and(|v| v == "1")
 }
 
-/// Every shader file of the crate: (name, WGSL source).
+/// Definitions every shader shares (`shaders/prelude.wgsl`): prepended to each file when it is
+/// built, so that a kernel file uses them without copying them.
+pub const PRELUDE: &str = include_str!("../../shaders/prelude.wgsl");
+
+/// The source a kernel is built from: the prelude, then the file `file` of [`SHADERS`].
+pub fn source(file: &str) -> Option<String> {
+    SHADERS.iter().find(|(n, _)| *n == file).map(|(_, s)| format!("{PRELUDE}\n{s}"))
+}
+
+/// Every shader file of the crate: (name, WGSL source, without the prelude).
 pub const SHADERS: &[(&str, &str)] = &[
     ("linear", include_str!("../../shaders/linear.wgsl")),
     ("activation", include_str!("../../shaders/activation.wgsl")),
@@ -31,6 +40,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("reduce", include_str!("../../shaders/reduce.wgsl")),
     ("gemm", include_str!("../../shaders/gemm.wgsl")),
 ];
+
+use super::bindings::{self, Access, Bindings, Reflected};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Slot {
@@ -48,6 +59,8 @@ pub struct Kernel {
     slots: Vec<(u32, Slot)>,
     /// Invocations per workgroup along x.
     pub workgroup_x: u32,
+    /// The bindings as naga reflected them from the WGSL.
+    pub reflected: Reflected,
 }
 
 /// Parses and validates a shader with naga; used by the pipeline builder and by the tests.
@@ -62,12 +75,13 @@ pub fn validate(file: &str, src: &str) -> Result<(naga::Module, naga::valid::Mod
 
 impl Kernel {
     pub(crate) fn build(device: &wgpu::Device, file: &'static str, entry: &'static str) -> Result<Kernel> {
-        let src = SHADERS
-            .iter()
-            .find(|(n, _)| *n == file)
-            .map(|(_, s)| *s)
-            .ok_or_else(|| Error::Shader { file: file.into(), message: "no such shader".into() })?;
+        let src = source(file).ok_or_else(|| Error::Shader { file: file.into(), message: "no such shader".into() })?;
+        let src = src.as_str();
         let (module, info) = validate(file, src)?;
+        // Resolve the override constants (the prelude's workgroup size) to their defaults, as the
+        // pipeline below does, to learn the entry point's real workgroup size.
+        let (module, info) = naga::back::pipeline_constants::process_overrides(&module, &info, Some((naga::ShaderStage::Compute, entry)), &Default::default())
+            .map_err(|e| Error::Shader { file: file.into(), message: format!("{entry}: {e}") })?;
         let (ep_index, ep) = module
             .entry_points
             .iter()
@@ -76,6 +90,7 @@ impl Kernel {
             .ok_or_else(|| Error::Shader { file: file.into(), message: format!("no entry point {entry}") })?;
         let uses = info.get_entry_point(ep_index);
         let mut slots = Vec::new();
+        let mut reflected = Reflected { slots: Vec::new(), uniform: None };
         for (handle, var) in module.global_variables.iter() {
             let (Some(binding), false) = (&var.binding, uses[handle].is_empty()) else { continue };
             let slot = match var.space {
@@ -84,10 +99,18 @@ impl Kernel {
                 naga::AddressSpace::Storage { .. } => Slot::Read,
                 _ => continue,
             };
+            let name: &'static str = var.name.clone().unwrap_or_default().leak();
+            match slot {
+                Slot::Uniform => reflected.uniform = Some((binding.binding, module.types[var.ty].inner.size(module.to_ctx()) as usize)),
+                Slot::Read => reflected.slots.push(bindings::Slot { binding: binding.binding, name, access: Access::Read }),
+                Slot::ReadWrite => reflected.slots.push(bindings::Slot { binding: binding.binding, name, access: Access::ReadWrite }),
+            }
             slots.push((binding.binding, slot));
         }
         slots.sort_by_key(|s| s.0);
+        reflected.slots.sort_by_key(|s| s.binding);
         check_limits(device, file, entry, &module, ep, &slots, uses)?;
+        let workgroup_x = ep.workgroup_size[0];
         let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
             .iter()
             .map(|&(binding, slot)| wgpu::BindGroupLayoutEntry {
@@ -126,7 +149,7 @@ impl Kernel {
             compilation_options: wgpu::PipelineCompilationOptions::default(),
             cache: None,
         });
-        Ok(Kernel { name, pipeline, layout, slots, workgroup_x: ep.workgroup_size[0] })
+        Ok(Kernel { name, pipeline, layout, slots, workgroup_x, reflected })
     }
 }
 
@@ -176,23 +199,17 @@ pub struct Dispatch {
 }
 
 impl Dispatch {
-    /// `params`: the bytes of the kernel's uniform struct (ignored if it has none). `buffers`: the
-    /// storage buffers in ascending binding order (inputs first, then outputs, as the WGSL declares
-    /// them). `threads`: invocations wanted along x; `None` launches exactly one workgroup.
+    /// A launch of the kernel that `bindings` declares (see [`super::bindings`]), with its uniform
+    /// `params`. `threads`: invocations wanted along x; `None` launches exactly one workgroup.
     ///
-    /// Fails if the kernel's invocations would loop past the device's loop budget for these
-    /// parameters ([`super::budget::check`]): the software adapter would otherwise return wrong
-    /// numbers without a word.
-    pub fn new(gpu: &Gpu, kernel: &Kernel, params: &[u8], buffers: &[&wgpu::Buffer], threads: Option<u32>) -> Result<Dispatch> {
+    /// Fails if the declaration does not match the WGSL, or if the kernel's invocations would loop
+    /// past the device's loop budget for these parameters ([`super::budget::check`]): the software
+    /// adapter would otherwise return wrong numbers without a word.
+    pub fn new<B: Bindings>(gpu: &Gpu, bindings: &B, params: &B::Params, threads: Option<u32>) -> Result<Dispatch> {
+        let kernel = gpu.pipeline::<B>(bindings.entry())?;
+        let params = bytemuck::bytes_of(params);
+        let buffers = bindings.buffers();
         let trips = super::budget::check(&kernel.name, params, gpu.loop_budget())?;
-        let storage = kernel.slots.iter().filter(|s| s.1 != Slot::Uniform).count();
-        if storage != buffers.len() {
-            return Err(Error::Shape(format!(
-                "{} takes {storage} storage buffers, {} given",
-                kernel.name,
-                buffers.len()
-            )));
-        }
         let uniform = kernel.slots.iter().any(|s| s.1 == Slot::Uniform).then(|| {
             use wgpu::util::DeviceExt;
             gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -229,6 +246,13 @@ impl Dispatch {
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);
         pass.dispatch_workgroups(self.groups[0], self.groups[1], self.groups[2]);
+    }
+}
+
+impl Kernel {
+    /// Checks a declaration of this kernel's bindings against the WGSL.
+    pub fn check<B: Bindings>(&self) -> Result<()> {
+        bindings::check(&self.name, B::SLOTS, std::mem::size_of::<B::Params>(), &self.reflected)
     }
 }
 
@@ -294,10 +318,20 @@ impl Program {
         Ok(out)
     }
 
+    /// Runs dispatches `range` only (one encoder, one pass, one submission).
+    pub fn run_range(&self, gpu: &Gpu, range: std::ops::Range<usize>) {
+        let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-gan") });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgpu-gan"), timestamp_writes: None });
+            for d in &self.dispatches[range] {
+                d.record(&mut pass);
+            }
+        }
+        gpu.queue.submit([encoder.finish()]);
+    }
+
     /// One encoder, one pass, one submission.
     pub fn run(&self, gpu: &Gpu) {
-        let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-gan") });
-        self.encode(&mut encoder);
-        gpu.queue.submit([encoder.finish()]);
+        self.run_range(gpu, 0..self.dispatches.len());
     }
 }

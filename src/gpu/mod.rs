@@ -2,13 +2,15 @@
 //! f32 tensors in storage buffers, a cache of compute pipelines with explicit bind group layouts,
 //! prebuilt dispatches that record into any compute pass, and asynchronous readback.
 
+pub mod bindings;
 pub mod budget;
 mod kernel;
 mod select;
 mod tensor;
 
 pub use select::{Backend, DeviceArgs, GpuOptions, LimitsChoice};
-pub use kernel::{grid, validate, Dispatch, Kernel, Program, SHADERS};
+pub use bindings::{Access, Bindings, Slot};
+pub use kernel::{grid, source, validate, Dispatch, Kernel, Program, PRELUDE, SHADERS};
 pub use tensor::Tensor;
 
 use crate::error::{Error, Result};
@@ -78,7 +80,7 @@ impl Gpu {
     }
 
     /// The compute pipeline for `entry` in shader `file` (a name in [`SHADERS`]), built on first
-    /// use and cached.
+    /// use and cached. Launches go through [`Gpu::pipeline`], which also checks their bindings.
     pub fn kernel(&self, file: &'static str, entry: &'static str) -> Result<Arc<Kernel>> {
         let mut cache = self.kernels.lock().expect("kernel cache poisoned");
         if let Some(k) = cache.get(&(file, entry)) {
@@ -86,6 +88,17 @@ impl Gpu {
         }
         let k = Arc::new(Kernel::build(&self.device, file, entry)?);
         cache.insert((file, entry), k.clone());
+        Ok(k)
+    }
+
+    /// The pipeline of `entry` for the bindings `B` declares, checked against the WGSL when it is
+    /// built (see [`bindings`]).
+    pub fn pipeline<B: Bindings>(&self, entry: &'static str) -> Result<Arc<Kernel>> {
+        if !B::ENTRIES.contains(&entry) {
+            return Err(Error::Binding { kernel: format!("{}::{entry}", B::FILE), message: format!("{entry} is not one of the entry points {:?} these bindings declare", B::ENTRIES) });
+        }
+        let k = self.kernel(B::FILE, entry)?;
+        k.check::<B>()?;
         Ok(k)
     }
 

@@ -4,10 +4,11 @@
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
-use crate::gan::RngParams;
+use crate::gan::AdvanceStep;
+use crate::rng::{GatherLabeled, GatherRows, RngParams};
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
 use crate::models::{lenet, LENET_FEATURE_LAYERS};
-use crate::nn::{GpuNet, Init, Mode, NetSpec};
+use crate::nn::{GpuNet, Grads, Init, Mode, NetSpec};
 use crate::optim::{GpuOptimizer, Optimizer};
 use std::path::Path;
 
@@ -18,6 +19,43 @@ pub struct ClassifyParams {
     pub n: u32,
     pub classes: u32,
     pub _pad: [u32; 2],
+}
+
+crate::kernel! {
+    /// dlogits = (softmax(l) − onehot(label)) / n
+    pub SoftmaxXentBackward = "classify" :: "softmax_xent_backward", ClassifyParams { 1 logits: Read, 2 labels: Read, 3 out: ReadWrite }
+}
+
+/// Mean cross-entropy of softmax(logits) (n, classes) against `labels`, and the share of rows
+/// whose largest logit is the label.
+pub fn softmax_xent(logits: &[f32], labels: &[f32], classes: usize) -> (f32, f32) {
+    let n = labels.len();
+    let (mut loss, mut correct) = (0.0f64, 0usize);
+    for (r, &y) in labels.iter().enumerate() {
+        let row = &logits[r * classes..(r + 1) * classes];
+        let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+        let lse = m + row.iter().map(|&v| (v as f64 - m).exp()).sum::<f64>().ln();
+        loss += lse - row[y as usize] as f64;
+        let best = (0..classes).fold(0, |b, c| if row[c] > row[b] { c } else { b });
+        correct += (best == y as usize) as usize;
+    }
+    ((loss / n as f64) as f32, correct as f32 / n as f32)
+}
+
+/// logits (n, classes), labels (n) -> d(mean cross-entropy)/dlogits
+pub fn softmax_xent_backward(logits: &[f32], labels: &[f32], classes: usize) -> Vec<f32> {
+    let n = labels.len();
+    let mut out = vec![0.0; logits.len()];
+    for (r, &y) in labels.iter().enumerate() {
+        let row = &logits[r * classes..(r + 1) * classes];
+        let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b)) as f64;
+        let s: f64 = row.iter().map(|&v| (v as f64 - m).exp()).sum();
+        for c in 0..classes {
+            let p = (row[c] as f64 - m).exp() / s;
+            out[r * classes + c] = ((p - (c == y as usize) as u8 as f64) / n as f64) as f32;
+        }
+    }
+    out
 }
 
 pub const CLASSES: usize = 10;
@@ -75,21 +113,19 @@ impl Classifier {
         let (x, y, logits, dlogits) = (Tensor::zeros(gpu, "x", b * dim)?, Tensor::zeros(gpu, "y", b)?, Tensor::zeros(gpu, "logits", b * CLASSES)?, Tensor::zeros(gpu, "dlogits", b * CLASSES)?);
         let mut step = Program::default();
         let rp = RngParams { n: b as u32, seed: s.seed, stream: 0, k: count as u32, row_offset: 0, sigma: 0.0, dim: dim as u32, per_step: 1 };
-        let k = gpu.kernel("rng", "gather_labeled")?;
-        step.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&rp), &[&table.buffer, &counter.buffer, &x_raw.buffer, &label_table.buffer, &y.buffer], Some((b * dim) as u32))?);
+        let gather = GatherLabeled { centres: &table.buffer, counter: &counter.buffer, out: &x_raw.buffer, labels: &label_table.buffer, out_labels: &y.buffer };
+        step.push(Dispatch::new(gpu, &gather, &rp, Some((b * dim) as u32))?);
         let side = (dim as f64).sqrt() as u32;
         let sp = RngParams { n: b as u32, seed: s.seed, stream: 1, k: side, row_offset: 0, sigma: 0.0, dim: dim as u32, per_step: s.max_shift };
-        let k = gpu.kernel("rng", "shift_images")?;
-        step.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&sp), &[&x_raw.buffer, &counter.buffer, &x.buffer], Some((b * dim) as u32))?);
+        let shift = GatherRows { entry: "shift_images", centres: &x_raw.buffer, counter: &counter.buffer, out: &x.buffer };
+        step.push(Dispatch::new(gpu, &shift, &sp, Some((b * dim) as u32))?);
         step.extend(net.forward(gpu, 0, &x.buffer, &logits.buffer, b, Mode::Train)?);
         let cp = ClassifyParams { n: b as u32, classes: CLASSES as u32, _pad: [0; 2] };
-        let k = gpu.kernel("classify", "softmax_xent_backward")?;
-        step.push(Dispatch::new(gpu, &k, bytemuck::bytes_of(&cp), &[&logits.buffer, &y.buffer, &dlogits.buffer], Some(b as u32))?);
-        step.extend(net.backward(gpu, 0, &x.buffer, &dlogits.buffer, None, b, true, false)?);
+        step.push(Dispatch::new(gpu, &SoftmaxXentBackward { logits: &logits.buffer, labels: &y.buffer, out: &dlogits.buffer }, &cp, Some(b as u32))?);
+        step.extend(net.backward(gpu, 0, &x.buffer, &dlogits.buffer, None, b, Grads::Write)?);
         let iters = s.epochs * count / b;
         step.extend(opt.step(gpu, &net.params, &net.grads, &counter.buffer, 1, 0, 0.0, iters as u32)?);
-        let k = gpu.kernel("step", "advance_step")?;
-        step.push(Dispatch::new(gpu, &k, &[], &[&counter.buffer], None)?);
+        step.push(Dispatch::new(gpu, &AdvanceStep { counter: &counter.buffer }, &(), None)?);
         for i in 0..iters {
             step.run(gpu);
             if (i + 1) % 100 == 0 || i + 1 == iters {
@@ -117,7 +153,7 @@ impl Classifier {
             On::Gpu(g) => g,
             On::Cpu => {
                 let mut net = crate::nn::CpuNet::new(spec, self.params[..nparams].to_vec())?;
-                return Ok(x.chunks(CHUNK * din).flat_map(|c| net.run(0, c, c.len() / din, Mode::Eval)).collect());
+                return Ok(x.chunks(CHUNK * din).map(|c| net.run(0, c, c.len() / din, Mode::Eval)).collect::<Result<Vec<_>>>()?.concat());
             }
         };
         let net = GpuNet::new(gpu, spec, &self.params[..nparams], CHUNK, 1, "classifier.eval")?;
@@ -158,16 +194,14 @@ impl Classifier {
         for ((name, shape), p) in self.spec.param_names().iter().zip(&self.params) {
             ck.push_f32(name, shape, p);
         }
-        ck.set_meta("model", format!("{:?}", self.spec.layers));
+        ck.set_meta("model", self.spec.describe());
         ck.save(path)
     }
 
     pub fn load(path: &Path) -> Result<Classifier> {
         let ck = Checkpoint::load(path)?;
         let spec = lenet();
-        if ck.meta("model")? != format!("{:?}", spec.layers) {
-            return Err(Error::Checkpoint(format!("{} holds a different classifier", path.display())));
-        }
+        crate::nn::describe::check_saved("classifier", ck.meta("model")?, &spec).map_err(|e| Error::Checkpoint(format!("{}: {e}", path.display())))?;
         let params = spec.param_names().iter().map(|(n, s)| ck.f32(n, s).map(<[f32]>::to_vec)).collect::<Result<_>>()?;
         Ok(Classifier { spec, params })
     }

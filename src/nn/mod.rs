@@ -4,115 +4,195 @@
 //! BatchNorm1d(6272) and then a ConvTranspose2d reading (128, 7, 7) from the same buffer, and a
 //! Conv2d output flattens into a Linear layer the same way.
 //!
-//! Parameters per layer (PyTorch's layouts and names): Linear W (out, in), b (out); Conv2d
-//! W (cout, cin, kh, kw), b (cout); ConvTranspose2d W (cin, cout, kh, kw), b (cout); BatchNorm
-//! γ = "weight" (c), β = "bias" (c), plus the running statistics (not trained, kept beside them).
+//! **One layer, one module.** Each layer kind lives in its own file with everything it is:
+//! its hyper-parameters, its CPU reference forward and backward (plain loops, the specification),
+//! its kernels' typed bindings and uniforms, and its GPU launches, next to `shaders/<name>.wgsl`
+//! and `tests/<name>.rs`: [`linear`], [`conv`], [`conv_transpose`], [`batchnorm`],
+//! [`activation`]. Each implements [`LayerImpl`]; [`Layer`] is the serialisable value that names
+//! one of them (adding a layer: its module, a variant and one arm of [`Layer::imp`]).
 //!
-//! [`CpuNet`] is the reference implementation; [`GpuNet`] builds the same computation as
+//! [`CpuNet`] is the reference network; [`GpuNet`] builds the same computation as
 //! [`Program`](crate::gpu::Program)s of WGSL dispatches. Both keep the activations of each forward
 //! pass in a numbered *slot*, so that one network can run forward on two batches (a
 //! discriminator's real and generated halves, which batch normalisation must not mix) and then
 //! backpropagate each, adding the second pass's parameter gradients to the first's.
 
-mod gpu;
-pub use gpu::{act_entries, blocks4, copy_range, ActParams, BnParams, ConvParams, GpuNet, LinearParams};
+pub mod activation;
+pub mod batchnorm;
+pub mod conv;
+pub mod conv_transpose;
+mod cpu_net;
+pub mod describe;
+pub mod gemm;
+mod gpu_net;
+pub mod linear;
+pub mod split;
 
-use crate::cpu::{self, BnSaved, ConvShape};
+pub use activation::{copy_range, Act};
+pub use batchnorm::BnSpec;
+pub use conv::{ConvShape, ConvSpec};
+pub use cpu_net::CpuNet;
+pub use gpu_net::{GpuNet, Grads, Workspace};
+pub use linear::Linear;
+
 use crate::error::{Error, Result};
+use crate::gpu::{Gpu, Program, Tensor};
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Act {
-    Relu,
-    LeakyRelu(f32),
-    Tanh,
-    Sigmoid,
-}
-
-/// A convolution layer's geometry: input (cin, h, w), kernel kh × kw, one stride and padding for
-/// both directions, and the output padding of a transposed convolution (0 for Conv2d).
+/// What a parameter tensor is, for initialisation and for diagnostics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConvSpec {
-    pub cin: usize,
-    pub cout: usize,
-    pub h: usize,
-    pub w: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub stride: usize,
-    pub pad: usize,
-    pub out_pad: usize,
+pub enum Role {
+    /// A weight matrix or kernel: initialised from its fan-in.
+    Weight,
+    /// An additive bias.
+    Bias,
+    /// A batch norm's γ.
+    Scale,
+    /// A batch norm's β.
+    Shift,
 }
 
-impl ConvSpec {
-    /// Square kernel `k`, stride `s`, padding `p` on a (cin, h, w) input.
-    pub fn new(cin: usize, cout: usize, h: usize, w: usize, k: usize, s: usize, p: usize) -> ConvSpec {
-        ConvSpec { cin, cout, h, w, kh: k, kw: k, stride: s, pad: p, out_pad: 0 }
-    }
+/// One parameter tensor of a layer: PyTorch's attribute name, shape and role.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    pub name: &'static str,
+    pub shape: Vec<usize>,
+    pub role: Role,
+}
 
-    /// The kernels' view of this layer at batch n (see [`ConvShape`]).
-    pub fn shape(&self, n: usize, transposed: bool) -> ConvShape {
-        let c = self;
-        if transposed {
-            ConvShape::transposed(n, c.cin, c.h, c.w, c.cout, c.kh, c.kw, c.stride, c.pad, c.out_pad)
-        } else {
-            ConvShape::conv2d(n, c.cin, c.h, c.w, c.cout, c.kh, c.kw, c.stride, c.pad)
-        }
+impl Param {
+    pub fn new(name: &'static str, shape: Vec<usize>, role: Role) -> Param {
+        Param { name, shape, role }
     }
-
-    /// Output (channels, height, width).
-    pub fn out_chw(&self, transposed: bool) -> (usize, usize, usize) {
-        let s = self.shape(1, transposed);
-        if transposed {
-            (self.cout, s.h, s.w)
-        } else {
-            (self.cout, s.oh, s.ow)
-        }
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
     }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
-    fn check(&self, transposed: bool) -> Result<()> {
-        let c = self;
-        let what = if transposed { "ConvTranspose2d" } else { "Conv2d" };
-        if [c.cin, c.cout, c.h, c.w, c.kh, c.kw, c.stride].contains(&0) {
-            return Err(Error::Shape(format!("{what} {c:?}: channels, sizes, kernel and stride must be at least 1")));
-        }
-        if transposed {
-            if c.out_pad >= c.stride {
-                return Err(Error::Shape(format!("{what} {c:?}: output padding must be smaller than the stride")));
-            }
-            if (c.h - 1) * c.stride + c.kh + c.out_pad <= 2 * c.pad || (c.w - 1) * c.stride + c.kw + c.out_pad <= 2 * c.pad {
-                return Err(Error::Shape(format!("{what} {c:?}: the padding leaves no output")));
-            }
-        } else {
-            if c.out_pad != 0 {
-                return Err(Error::Shape(format!("{what} {c:?}: output padding is for transposed convolutions")));
-            }
-            if c.h + 2 * c.pad < c.kh || c.w + 2 * c.pad < c.kw {
-                return Err(Error::Shape(format!("{what} {c:?}: the kernel is larger than the padded input")));
-            }
-        }
+/// A CPU forward pass of one layer.
+pub struct CpuForward<'a> {
+    pub x: &'a [f32],
+    pub n: usize,
+    pub params: &'a [Vec<f32>],
+    /// The layer's running state (see [`LayerImpl::running`]), updated in `Train` mode.
+    pub running: Option<&'a mut Vec<f32>>,
+    pub mode: Mode,
+}
+
+/// A CPU backward pass of one layer through a training-mode forward pass.
+pub struct CpuBackward<'a> {
+    /// The layer's input in that pass.
+    pub x: &'a [f32],
+    pub dy: &'a [f32],
+    pub n: usize,
+    pub params: &'a [Vec<f32>],
+    /// What the forward pass saved (see [`LayerImpl::saved_len`]).
+    pub saved: &'a [f32],
+    /// Whether to compute the parameter gradients.
+    pub weight_grads: bool,
+}
+
+/// A GPU forward pass of one layer at batch `n` in `mode`.
+pub struct GpuForward<'a> {
+    pub gpu: &'a Gpu,
+    pub n: usize,
+    /// Values per sample of the input.
+    pub width: usize,
+    pub mode: Mode,
+    pub x: &'a wgpu::Buffer,
+    pub y: &'a wgpu::Buffer,
+    pub params: &'a [Tensor],
+    pub running: Option<&'a Tensor>,
+    /// This layer's saved tensor in the pass's slot (see [`LayerImpl::saved_len`]).
+    pub saved: Option<&'a Tensor>,
+    pub ws: &'a Workspace,
+}
+
+/// A GPU backward pass of one layer through the pass that read `x`.
+pub struct GpuBackward<'a> {
+    pub gpu: &'a Gpu,
+    pub n: usize,
+    /// Values per sample of the input.
+    pub width: usize,
+    pub x: &'a wgpu::Buffer,
+    pub dy: &'a wgpu::Buffer,
+    /// Where the input gradient goes (none: not needed).
+    pub dx: Option<&'a wgpu::Buffer>,
+    pub params: &'a [Tensor],
+    pub grads: &'a [Tensor],
+    pub saved: Option<&'a Tensor>,
+    /// Whether to compute the parameter gradients, and whether to add them into the present ones.
+    pub weight_grads: bool,
+    pub accumulate: bool,
+    pub ws: &'a Workspace,
+}
+
+impl GpuForward<'_> {
+    /// Values of the whole input batch.
+    pub fn x_len(&self) -> u32 {
+        (self.n * self.width) as u32
+    }
+}
+
+impl GpuBackward<'_> {
+    /// Values of the whole input batch.
+    pub fn x_len(&self) -> u32 {
+        (self.n * self.width) as u32
+    }
+}
+
+/// What every layer kind provides. The network code ([`CpuNet`], [`GpuNet`], checkpoints,
+/// initialisation) goes through this trait only.
+pub trait LayerImpl {
+    /// PyTorch's class name of the layer ("Conv2d").
+    fn kind(&self) -> &'static str;
+    /// Checks the hyper-parameters.
+    fn validate(&self) -> Result<()> {
         Ok(())
     }
-}
-
-/// Batch normalisation over `c` channels of `hw` positions each (hw = 1: BatchNorm1d).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct BnSpec {
-    pub c: usize,
-    pub hw: usize,
-    pub eps: f32,
-    pub momentum: f32,
-}
-
-impl BnSpec {
-    /// PyTorch's defaults: eps 1e-5, momentum 0.1.
-    pub fn new(c: usize, hw: usize) -> BnSpec {
-        BnSpec { c, hw, eps: 1e-5, momentum: 0.1 }
+    /// Values per sample this layer reads (None for layers that take whatever they get).
+    fn in_len(&self) -> Option<usize>;
+    /// Values per sample it writes, given what it reads.
+    fn out_len(&self, inp: usize) -> usize;
+    /// Parameter tensors in PyTorch's order.
+    fn params(&self) -> Vec<Param> {
+        Vec::new()
     }
+    /// Initial values of the state kept beside the parameters, not trained (a batch norm's
+    /// running mean and variance, concatenated), and the names of its parts with their lengths.
+    fn running(&self) -> Option<(Vec<f32>, Vec<(&'static str, usize)>)> {
+        None
+    }
+    /// Values a forward pass keeps for its backward pass besides the layer's input (per slot).
+    fn saved_len(&self) -> usize {
+        0
+    }
+    /// Floats of split-reduction scratch space this layer needs at batch `n`.
+    fn scratch_len(&self, _n: usize, _parallel: u64) -> usize {
+        0
+    }
+    /// Floats of the two transposition buffers this layer needs at batch `n`.
+    fn transpose_lens(&self, _n: usize) -> Result<(usize, usize)> {
+        Ok((0, 0))
+    }
+    /// The layer's hyper-parameters as a JSON object (see [`describe`]).
+    fn describe(&self) -> serde_json::Value;
+    /// Forward on the CPU: (output, saved values for the backward pass).
+    fn cpu_forward(&self, c: CpuForward<'_>) -> (Vec<f32>, Vec<f32>);
+    /// Backward on the CPU: (input gradient, parameter gradients when asked for).
+    fn cpu_backward(&self, c: CpuBackward<'_>) -> (Vec<f32>, Vec<Vec<f32>>);
+    /// Appends the forward pass's dispatches.
+    fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()>;
+    /// Appends the backward pass's dispatches.
+    fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()>;
 }
 
+/// One layer of a sequential network.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Layer {
-    Linear { inp: usize, out: usize },
+    Linear(Linear),
     Conv2d(ConvSpec),
     ConvT2d(ConvSpec),
     BatchNorm(BnSpec),
@@ -120,41 +200,25 @@ pub enum Layer {
 }
 
 impl Layer {
-    /// Values per sample this layer reads (None for layers that take whatever they get).
-    fn in_len(&self) -> Option<usize> {
+    /// The layer's implementation (the one place that maps a kind to its module).
+    pub fn imp(&self) -> Box<dyn LayerImpl> {
         match *self {
-            Layer::Linear { inp, .. } => Some(inp),
-            Layer::Conv2d(c) | Layer::ConvT2d(c) => Some(c.cin * c.h * c.w),
-            Layer::BatchNorm(b) => Some(b.c * b.hw),
-            Layer::Act(_) => None,
+            Layer::Linear(l) => Box::new(l),
+            Layer::Conv2d(c) => Box::new(conv::Conv2d(c)),
+            Layer::ConvT2d(c) => Box::new(conv_transpose::ConvTranspose2d(c)),
+            Layer::BatchNorm(b) => Box::new(b),
+            Layer::Act(a) => Box::new(a),
         }
     }
 
-    fn out_len(&self, inp: usize) -> usize {
-        match *self {
-            Layer::Linear { out, .. } => out,
-            Layer::Conv2d(c) => {
-                let (a, b, d) = c.out_chw(false);
-                a * b * d
-            }
-            Layer::ConvT2d(c) => {
-                let (a, b, d) = c.out_chw(true);
-                a * b * d
-            }
-            Layer::BatchNorm(b) => b.c * b.hw,
-            Layer::Act(_) => inp,
-        }
+    /// Linear(inp → out) with a bias.
+    pub fn linear(inp: usize, out: usize) -> Layer {
+        Layer::Linear(Linear { inp, out, bias: true })
     }
 
     /// Parameter tensors: (PyTorch name suffix, shape).
     pub fn param_shapes(&self) -> Vec<(&'static str, Vec<usize>)> {
-        match *self {
-            Layer::Linear { inp, out } => vec![("weight", vec![out, inp]), ("bias", vec![out])],
-            Layer::Conv2d(c) => vec![("weight", vec![c.cout, c.cin, c.kh, c.kw]), ("bias", vec![c.cout])],
-            Layer::ConvT2d(c) => vec![("weight", vec![c.cin, c.cout, c.kh, c.kw]), ("bias", vec![c.cout])],
-            Layer::BatchNorm(b) => vec![("weight", vec![b.c]), ("bias", vec![b.c])],
-            Layer::Act(_) => vec![],
-        }
+        self.imp().params().into_iter().map(|p| (p.name, p.shape)).collect()
     }
 }
 
@@ -178,7 +242,7 @@ impl NetSpec {
     pub fn mlp(widths: &[usize], hidden: Act, last: Option<Act>) -> NetSpec {
         let mut layers = Vec::new();
         for (i, w) in widths.windows(2).enumerate() {
-            layers.push(Layer::Linear { inp: w[0], out: w[1] });
+            layers.push(Layer::linear(w[0], w[1]));
             if i + 2 < widths.len() {
                 layers.push(Layer::Act(hidden));
             }
@@ -189,21 +253,17 @@ impl NetSpec {
         NetSpec { layers }
     }
 
-    /// Values per sample after each layer; checks that consecutive layers fit.
+    /// Values per sample after each layer; checks every layer and that consecutive layers fit.
     pub fn widths(&self) -> Result<Vec<usize>> {
         let mut w = None::<usize>;
         let mut out = Vec::new();
         for (i, l) in self.layers.iter().enumerate() {
-            match *l {
-                Layer::Conv2d(c) => c.check(false)?,
-                Layer::ConvT2d(c) => c.check(true)?,
-                Layer::Linear { inp, out } if inp == 0 || out == 0 => return Err(Error::Shape(format!("layer {i}: a Linear layer has zero width"))),
-                Layer::BatchNorm(b) if b.c == 0 || b.hw == 0 || !(b.eps > 0.0) || !(0.0..=1.0).contains(&b.momentum) => {
-                    return Err(Error::Shape(format!("layer {i}: BatchNorm {b:?} needs c, hw ≥ 1, eps > 0, momentum in [0, 1]")))
-                }
-                _ => {}
-            }
-            let inp = match (w, l.in_len()) {
+            let imp = l.imp();
+            imp.validate().map_err(|e| match e {
+                Error::Shape(m) => Error::Shape(format!("layer {i}: {m}")),
+                e => e,
+            })?;
+            let inp = match (w, imp.in_len()) {
                 (Some(prev), Some(want)) if prev != want => {
                     return Err(Error::Shape(format!("layer {i} ({l:?}) takes {want} values per sample but receives {prev}")));
                 }
@@ -211,7 +271,7 @@ impl NetSpec {
                 (Some(prev), None) => prev,
                 (None, None) => return Err(Error::Shape("a network cannot start with an activation".into())),
             };
-            let o = l.out_len(inp);
+            let o = imp.out_len(inp);
             w = Some(o);
             out.push(o);
         }
@@ -222,7 +282,7 @@ impl NetSpec {
     }
 
     pub fn in_dim(&self) -> usize {
-        self.layers.first().and_then(|l| l.in_len()).unwrap_or(0)
+        self.layers.first().and_then(|l| l.imp().in_len()).unwrap_or(0)
     }
 
     pub fn out_dim(&self) -> usize {
@@ -233,84 +293,81 @@ impl NetSpec {
         self.layers.iter().any(|l| matches!(l, Layer::BatchNorm(_)))
     }
 
+    /// Every layer's parameters in order, with the index of the layer that owns each.
+    pub fn params(&self) -> Vec<(usize, Param)> {
+        self.layers.iter().enumerate().flat_map(|(i, l)| l.imp().params().into_iter().map(move |p| (i, p))).collect()
+    }
+
     /// Parameter lengths in order: each layer's weight then bias.
     pub fn param_lens(&self) -> Vec<usize> {
-        self.param_names().into_iter().map(|(_, s)| s.iter().product()).collect()
+        self.params().iter().map(|(_, p)| p.len()).collect()
     }
 
     /// Parameter names as a PyTorch `nn.Sequential` of these layers would call them
     /// ("3.weight" is the weight of layer 3), with their shapes.
     pub fn param_names(&self) -> Vec<(String, Vec<usize>)> {
-        let mut v = Vec::new();
-        for (i, l) in self.layers.iter().enumerate() {
-            for (suffix, shape) in l.param_shapes() {
-                v.push((format!("{i}.{suffix}"), shape));
-            }
-        }
-        v
+        self.params().into_iter().map(|(i, p)| (format!("{i}.{}", p.name), p.shape)).collect()
     }
 
     /// Whether parameter `i` (in [`NetSpec::param_names`] order) is the bias of a layer whose
     /// output goes straight into a batch norm: batch norm subtracts every per-channel shift, so its
     /// gradient is zero in exact arithmetic and rounding noise in practice.
     pub fn structurally_zero(&self, i: usize) -> bool {
-        let mut k = 0;
-        for (li, l) in self.layers.iter().enumerate() {
-            let n = l.param_shapes().len();
-            if i < k + n {
-                return i == k + 1 && !matches!(l, Layer::BatchNorm(_)) && matches!(self.layers.get(li + 1), Some(Layer::BatchNorm(_)));
-            }
-            k += n;
-        }
-        false
+        self.params().get(i).is_some_and(|(li, p)| p.role == Role::Bias && matches!(self.layers.get(li + 1), Some(Layer::BatchNorm(_))))
     }
 
-    /// The BatchNorm layers: (layer index, spec). Each keeps running statistics (mean c, var c).
-    pub fn batchnorms(&self) -> Vec<(usize, BnSpec)> {
-        self.layers.iter().enumerate().filter_map(|(i, l)| if let Layer::BatchNorm(b) = l { Some((i, *b)) } else { None }).collect()
+    /// The layers with running state: (layer index, initial values). Checkpoints call its parts by
+    /// name (a batch norm's `running_mean`, `running_var`).
+    pub fn running(&self) -> Vec<(usize, Vec<f32>, Vec<(&'static str, usize)>)> {
+        self.layers.iter().enumerate().filter_map(|(i, l)| l.imp().running().map(|(v, parts)| (i, v, parts))).collect()
     }
 
-    /// Fresh running statistics, PyTorch's: mean 0, var 1.
+    /// Fresh running state of every layer that has one (PyTorch's batch norm: mean 0, var 1).
     pub fn init_running(&self) -> Vec<Vec<f32>> {
-        self.batchnorms().iter().map(|(_, b)| [vec![0.0; b.c], vec![1.0; b.c]].concat()).collect()
+        self.running().into_iter().map(|(_, v, _)| v).collect()
     }
 
-    /// Initial parameters drawn from the counter-based generator (streams from `stream` upward),
-    /// so that the same seed gives the same weights on every machine.
+    /// Initial parameters drawn from the counter-based generator (streams from `stream` upward,
+    /// two per layer with parameters), so that the same seed gives the same weights on every machine.
     pub fn init(&self, seed: u32, stream: u32, how: Init) -> Vec<Vec<f32>> {
         let mut out = Vec::new();
         let mut s = stream;
         for l in &self.layers {
-            let shapes = l.param_shapes();
-            if shapes.is_empty() {
+            let params = l.imp().params();
+            if params.is_empty() {
                 continue;
             }
-            let (wlen, blen) = (shapes[0].1.iter().product::<usize>(), shapes[1].1[0]);
-            match (l, how) {
-                (Layer::BatchNorm(_), Init::PyTorch) => {
-                    out.push(vec![1.0; wlen]);
-                    out.push(vec![0.0; blen]);
-                }
-                (Layer::BatchNorm(_), Init::Dcgan) => {
-                    out.push(crate::rng::normal_fill(seed, s, wlen, 1.0, 0.02));
-                    out.push(vec![0.0; blen]);
-                }
-                (_, Init::Dcgan) => {
-                    out.push(crate::rng::normal_fill(seed, s, wlen, 0.0, 0.02));
-                    out.push(vec![0.0; blen]);
-                }
-                (_, Init::PyTorch) => {
-                    // fan_in as PyTorch computes it: weight.size(1) · kernel area.
-                    let sh = &shapes[0].1;
-                    let fan_in: usize = sh[1..].iter().product();
-                    let k = 1.0 / (fan_in as f32).sqrt();
-                    out.push(crate::rng::uniform_fill(seed, s, wlen, -k, k));
-                    out.push(crate::rng::uniform_fill(seed, s + 1, blen, -k, k));
-                }
+            // fan_in as PyTorch computes it: weight.size(1) · kernel area.
+            let fan_in: usize = params[0].shape[1..].iter().product();
+            let k = 1.0 / (fan_in.max(1) as f32).sqrt();
+            for (j, p) in params.iter().enumerate() {
+                let len = p.len();
+                out.push(match (p.role, how) {
+                    (Role::Scale, Init::PyTorch) => vec![1.0; len],
+                    (Role::Scale, Init::Dcgan) => crate::rng::normal_fill(seed, s, len, 1.0, 0.02),
+                    (Role::Shift, _) | (Role::Bias, Init::Dcgan) => vec![0.0; len],
+                    (Role::Weight, Init::Dcgan) => crate::rng::normal_fill(seed, s, len, 0.0, 0.02),
+                    (Role::Weight | Role::Bias, Init::PyTorch) => crate::rng::uniform_fill(seed, s + j as u32, len, -k, k),
+                });
             }
             s += 2;
         }
         out
+    }
+
+    /// Checks that `params` has this network's tensors with their lengths.
+    pub fn check_params(&self, params: &[Vec<f32>], what: &str) -> Result<()> {
+        self.widths()?;
+        let names = self.param_names();
+        if names.len() != params.len() {
+            return Err(Error::Shape(format!("{what}: the network has {} parameter tensors, {} were given", names.len(), params.len())));
+        }
+        for ((name, shape), p) in names.iter().zip(params) {
+            if shape.iter().product::<usize>() != p.len() {
+                return Err(Error::Shape(format!("{what}: parameter {name} {shape:?} needs {} values, got {}", shape.iter().product::<usize>(), p.len())));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -327,178 +384,11 @@ pub enum Mode {
     Eval,
 }
 
-/// What one forward pass keeps for its backward pass: each layer's input and each batch norm's
-/// statistics.
+/// What one forward pass keeps for its backward pass: each layer's input and what each layer
+/// saved (empty for most; a batch norm's mean and 1/σ).
 #[derive(Clone, Debug, Default)]
 pub struct Tape {
     pub n: usize,
     pub inputs: Vec<Vec<f32>>,
-    pub bn: Vec<Option<BnSaved>>,
-}
-
-/// The reference network: plain loops from [`crate::cpu`].
-pub struct CpuNet {
-    pub spec: NetSpec,
-    pub params: Vec<Vec<f32>>,
-    pub grads: Vec<Vec<f32>>,
-    /// Running statistics of each BatchNorm layer, (mean c, var c), in [`NetSpec::batchnorms`] order.
-    pub running: Vec<Vec<f32>>,
-    tapes: Vec<Tape>,
-}
-
-fn check_params(spec: &NetSpec, params: &[Vec<f32>], what: &str) -> Result<()> {
-    spec.widths()?;
-    let names = spec.param_names();
-    if names.len() != params.len() {
-        return Err(Error::Shape(format!("{what}: the network has {} parameter tensors, {} were given", names.len(), params.len())));
-    }
-    for ((name, shape), p) in names.iter().zip(params) {
-        if shape.iter().product::<usize>() != p.len() {
-            return Err(Error::Shape(format!("{what}: parameter {name} {shape:?} needs {} values, got {}", shape.iter().product::<usize>(), p.len())));
-        }
-    }
-    Ok(())
-}
-
-impl CpuNet {
-    pub fn new(spec: NetSpec, params: Vec<Vec<f32>>) -> Result<CpuNet> {
-        check_params(&spec, &params, "CPU network")?;
-        let grads = spec.param_lens().iter().map(|&l| vec![0.0; l]).collect();
-        let running = spec.init_running();
-        Ok(CpuNet { spec, params, grads, running, tapes: Vec::new() })
-    }
-
-    /// Training-mode forward in slot 0: x (n, in) -> y (n, out).
-    pub fn forward(&mut self, x: &[f32], n: usize) -> Vec<f32> {
-        self.run(0, x, n, Mode::Train)
-    }
-
-    /// Forward pass keeping its activations in `slot`.
-    pub fn run(&mut self, slot: usize, x: &[f32], n: usize, mode: Mode) -> Vec<f32> {
-        if self.tapes.len() <= slot {
-            self.tapes.resize(slot + 1, Tape::default());
-        }
-        let mut tape = Tape { n, inputs: Vec::new(), bn: Vec::new() };
-        let mut h = x.to_vec();
-        let mut pi = 0;
-        let mut bi = 0;
-        for l in &self.spec.layers {
-            let mut saved = None;
-            let next = match *l {
-                Layer::Linear { inp, out } => cpu::linear_forward(&h, &self.params[pi], &self.params[pi + 1], n, inp, out),
-                Layer::Conv2d(c) => cpu::conv2d_forward(&h, &self.params[pi], Some(&self.params[pi + 1]), &c.shape(n, false)),
-                Layer::ConvT2d(c) => cpu::conv_transpose2d_forward(&h, &self.params[pi], Some(&self.params[pi + 1]), &c.shape(n, true)),
-                Layer::BatchNorm(b) => {
-                    let st = match mode {
-                        Mode::Train => cpu::batchnorm_stats(&h, n, b.c, b.hw, b.eps, b.momentum, Some(&mut self.running[bi])),
-                        Mode::BatchStats => cpu::batchnorm_stats(&h, n, b.c, b.hw, b.eps, b.momentum, None),
-                        Mode::Eval => cpu::bn_eval_stats(&self.running[bi], b.c, b.eps),
-                    };
-                    bi += 1;
-                    let y = cpu::batchnorm_forward(&h, &self.params[pi], &self.params[pi + 1], &st, b.c, b.hw);
-                    saved = (mode != Mode::Eval).then_some(st);
-                    y
-                }
-                Layer::Act(a) => act_forward(a, &h),
-            };
-            pi += l.param_shapes().len();
-            tape.bn.push(saved);
-            tape.inputs.push(std::mem::replace(&mut h, next));
-        }
-        self.tapes[slot] = tape;
-        h
-    }
-
-    /// Replaces the pass kept in `slot` (verification: backpropagating through another
-    /// implementation's forward activations, see `gan::verify`).
-    pub fn set_tape(&mut self, slot: usize, tape: Tape) {
-        if self.tapes.len() <= slot {
-            self.tapes.resize(slot + 1, Tape::default());
-        }
-        self.tapes[slot] = tape;
-    }
-
-    /// What each layer received in the last forward pass of slot 0.
-    pub fn saved_inputs(&self) -> &[Vec<f32>] {
-        &self.tapes[0].inputs
-    }
-
-    /// Backward through slot 0, overwriting parameter gradients when `weight_grads`.
-    pub fn backward(&mut self, dy: &[f32], n: usize, weight_grads: bool) -> Vec<f32> {
-        self.backward_slot(0, dy, n, weight_grads, false)
-    }
-
-    /// dy (n, out) -> dx (n, in) through the pass kept in `slot` (a training-mode pass). Parameter
-    /// gradients are written when `weight_grads`, added to the existing ones when `accumulate`.
-    pub fn backward_slot(&mut self, slot: usize, dy: &[f32], n: usize, weight_grads: bool, accumulate: bool) -> Vec<f32> {
-        let tape = &self.tapes[slot];
-        assert_eq!(tape.n, n, "backward batch differs from the forward pass in this slot");
-        let mut g = dy.to_vec();
-        let mut pi = self.params.len();
-        let put = |grads: &mut Vec<Vec<f32>>, i: usize, v: Vec<f32>| {
-            if weight_grads {
-                if accumulate {
-                    grads[i].iter_mut().zip(v).for_each(|(a, b)| *a += b);
-                } else {
-                    grads[i] = v;
-                }
-            }
-        };
-        for (li, l) in self.spec.layers.iter().enumerate().rev() {
-            let x = &tape.inputs[li];
-            pi -= l.param_shapes().len();
-            g = match *l {
-                Layer::Linear { inp, out } => {
-                    if weight_grads {
-                        put(&mut self.grads, pi, cpu::linear_backward_weight(&g, x, n, inp, out));
-                        put(&mut self.grads, pi + 1, cpu::linear_backward_bias(&g, n, out));
-                    }
-                    cpu::linear_backward_input(&g, &self.params[pi], n, inp, out)
-                }
-                Layer::Conv2d(c) => {
-                    let s = c.shape(n, false);
-                    if weight_grads {
-                        put(&mut self.grads, pi, cpu::conv2d_backward_weight(&g, x, &s));
-                        put(&mut self.grads, pi + 1, cpu::channel_sum(&g, n, s.cout, s.oh * s.ow));
-                    }
-                    cpu::conv2d_backward_input(&g, &self.params[pi], None, &s)
-                }
-                Layer::ConvT2d(c) => {
-                    let s = c.shape(n, true);
-                    if weight_grads {
-                        put(&mut self.grads, pi, cpu::conv_transpose2d_backward_weight(&g, x, &s));
-                        put(&mut self.grads, pi + 1, cpu::channel_sum(&g, n, s.cin, s.h * s.w));
-                    }
-                    cpu::conv_transpose2d_backward_input(&g, &self.params[pi], &s)
-                }
-                Layer::BatchNorm(b) => {
-                    let st = tape.bn[li].as_ref().expect("backward through an evaluation-mode batch norm is not supported");
-                    let (dx, dgamma, dbeta) = cpu::batchnorm_backward(x, &g, &self.params[pi], st, n, b.c, b.hw);
-                    put(&mut self.grads, pi, dgamma);
-                    put(&mut self.grads, pi + 1, dbeta);
-                    dx
-                }
-                Layer::Act(a) => act_backward(a, x, &g),
-            };
-        }
-        g
-    }
-}
-
-pub fn act_forward(a: Act, x: &[f32]) -> Vec<f32> {
-    match a {
-        Act::Relu => cpu::relu_forward(x),
-        Act::LeakyRelu(s) => cpu::leaky_relu_forward(x, s),
-        Act::Tanh => cpu::tanh_forward(x),
-        Act::Sigmoid => cpu::sigmoid_forward(x),
-    }
-}
-
-pub fn act_backward(a: Act, x: &[f32], dy: &[f32]) -> Vec<f32> {
-    match a {
-        Act::Relu => cpu::relu_backward(x, dy),
-        Act::LeakyRelu(s) => cpu::leaky_relu_backward(x, dy, s),
-        Act::Tanh => cpu::tanh_backward(x, dy),
-        Act::Sigmoid => cpu::sigmoid_backward(x, dy),
-    }
+    pub saved: Vec<Vec<f32>>,
 }

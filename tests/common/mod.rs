@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use rand::{Rng, SeedableRng};
-use wgpu_gan::gpu::{Dispatch, Gpu, Program, Tensor};
+use wgpu_gan::gpu::{Bindings, Dispatch, Gpu, Program, Tensor};
 
 /// The adapter for GPU tests. Without one the test fails and says what to install; it never passes
 /// quietly.
@@ -27,12 +27,10 @@ pub fn tensor(gpu: &Gpu, v: &[f32]) -> Tensor {
     Tensor::from_slice(gpu, "test", v).unwrap()
 }
 
-/// Runs one kernel once over `bufs` (ascending binding order) and waits.
-pub fn launch(gpu: &Gpu, file: &'static str, entry: &'static str, params: &[u8], bufs: &[&Tensor], threads: Option<u32>) {
-    let k = gpu.kernel(file, entry).unwrap();
-    let b: Vec<&wgpu::Buffer> = bufs.iter().map(|t| &t.buffer).collect();
+/// Runs one kernel once (its typed bindings and uniform) and waits.
+pub fn launch<B: Bindings>(gpu: &Gpu, bindings: &B, params: &B::Params, threads: Option<u32>) {
     let mut p = Program::default();
-    p.push(Dispatch::new(gpu, &k, params, &b, threads).unwrap());
+    p.push(Dispatch::new(gpu, bindings, params, threads).unwrap());
     p.run(gpu);
     gpu.wait().unwrap();
 }
@@ -62,3 +60,4 @@ pub fn numeric_h(x: &[f32], loss: &dyn Fn(&[f32]) -> f64, h: f32) -> Vec<f32> {
         })
         .collect()
 }
+pub mod layer;

@@ -1,0 +1,27 @@
+// Shared by every kernel file: prepended to each one when its pipelines are built
+// (src/gpu/kernel.rs::source), so the files below use these without defining them.
+
+// Invocations per workgroup of the element-wise and register-blocked kernels, a pipeline-override
+// constant: the host reads the resolved value back (Kernel::workgroup_x) when it sizes a launch.
+override WG: u32 = 64u;
+
+// The flat invocation index of a launch of more than 65,535 workgroups, which the host folds onto
+// x and y (src/gpu/kernel.rs::grid).
+fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * WG;
+}
+
+// Four consecutive indices from `first`, clamped to the last valid one (count − 1): reads of a
+// block that hangs over the edge stay in bounds, and the block's stores are guarded instead.
+fn clamp4(first: u32, count: u32) -> vec4<u32> {
+    return min(vec4<u32>(first, first + 1u, first + 2u, first + 3u), vec4<u32>(count - 1u));
+}
+
+// σ(v) without overflow for either sign.
+fn sigmoid(v: f32) -> f32 {
+    if (v >= 0.0) {
+        return 1.0 / (1.0 + exp(-v));
+    }
+    let e = exp(v);
+    return e / (1.0 + e);
+}

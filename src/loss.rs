@@ -1,0 +1,164 @@
+//! The GAN objectives of SPEC.md §2 in one place: which loss ([`LossKind`]), its CPU reference
+//! (on logits, in the stable softplus form), the statistics a training step reports ([`Stats`],
+//! one `#[repr(C)]` struct that the WGSL writes by field name) and the kernels of
+//! `shaders/loss.wgsl`. Tests: `tests/loss.rs`.
+
+use crate::nn::activation::sigmoid;
+
+/// Which GAN objective (SPEC.md §2). Discriminant values match the `kind` of `shaders/loss.wgsl`.
+///
+/// With logits l = D(x) before any sigmoid, real rows r and generated rows f:
+/// - `Minimax` (the original game): D minimises mean softplus(−l_r) + mean softplus(l_f);
+///   G minimises −mean softplus(l_f) (= mean log(1 − D(G(z)))), which saturates when D wins.
+/// - `NonSaturating` (the usual fix): the same D loss; G minimises mean softplus(−l_f)
+///   (= −mean log D(G(z))).
+/// - `Wasserstein` (WGAN critic, no sigmoid): D minimises mean l_f − mean l_r; G minimises −mean l_f.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LossKind {
+    Minimax = 0,
+    NonSaturating = 1,
+    Wasserstein = 2,
+}
+
+/// What a training step reports (M4): the last discriminator update's loss, mean D(x), mean
+/// D(G(z)) (sigmoid scores; raw critic outputs for the Wasserstein loss), accuracy on real and on
+/// generated samples, and the generator's loss. The GPU writes it as `struct Stats` of
+/// `shaders/loss.wgsl`, whose layout is checked against this one ([`check_stats_layout`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Stats {
+    pub d_loss: f32,
+    pub d_real: f32,
+    pub d_fake: f32,
+    pub acc_real: f32,
+    pub acc_fake: f32,
+    pub g_loss: f32,
+}
+
+impl Stats {
+    /// Field names and byte offsets, in order (what the WGSL struct must match).
+    pub const FIELDS: [(&'static str, usize); 6] = [
+        ("d_loss", std::mem::offset_of!(Stats, d_loss)),
+        ("d_real", std::mem::offset_of!(Stats, d_real)),
+        ("d_fake", std::mem::offset_of!(Stats, d_fake)),
+        ("acc_real", std::mem::offset_of!(Stats, acc_real)),
+        ("acc_fake", std::mem::offset_of!(Stats, acc_fake)),
+        ("g_loss", std::mem::offset_of!(Stats, g_loss)),
+    ];
+
+    /// As a list of floats (for comparisons and logs), in field order.
+    pub fn values(&self) -> [f32; 6] {
+        [self.d_loss, self.d_real, self.d_fake, self.acc_real, self.acc_fake, self.g_loss]
+    }
+}
+
+/// Checks that `struct Stats` of `shaders/loss.wgsl` has [`Stats`]'s fields at its offsets and
+/// its size, naming the first difference.
+pub fn check_stats_layout() -> crate::Result<()> {
+    let src = crate::gpu::source("loss").expect("loss.wgsl is embedded");
+    let (module, _) = crate::gpu::validate("loss", &src)?;
+    let err = |m: String| Err(crate::Error::Shader { file: "loss".into(), message: m });
+    let Some(ty) = module.types.iter().find(|(_, t)| t.name.as_deref() == Some("Stats")) else {
+        return err("no struct Stats".into());
+    };
+    let naga::TypeInner::Struct { members, span } = &ty.1.inner else {
+        return err("Stats is not a struct".into());
+    };
+    let found: Vec<(String, usize)> = members.iter().map(|m| (m.name.clone().unwrap_or_default(), m.offset as usize)).collect();
+    let want: Vec<(String, usize)> = Stats::FIELDS.iter().map(|(n, o)| (n.to_string(), *o)).collect();
+    if found != want || *span as usize != std::mem::size_of::<Stats>() {
+        return err(format!("struct Stats is {found:?} ({span} bytes) in the WGSL; the host's is {want:?} ({} bytes)", std::mem::size_of::<Stats>()));
+    }
+    Ok(())
+}
+
+pub fn softplus(a: f32) -> f32 {
+    a.max(0.0) + (-a.abs()).exp().ln_1p()
+}
+
+// ---------------------------------------------------------------- CPU reference
+
+/// l (n_fake + n_real): fake rows first (target 0), then real rows (target 1) -> DStats
+pub fn gan_loss_d_forward(l: &[f32], n_fake: usize, kind: LossKind) -> Stats {
+    let (fake, real) = l.split_at(n_fake);
+    let mean = |it: &mut dyn Iterator<Item = f64>, n: usize| (it.sum::<f64>() / n.max(1) as f64) as f32;
+    let w = kind == LossKind::Wasserstein;
+    let score = |v: f32| if w { v as f64 } else { sigmoid(v) as f64 };
+    let loss = if w {
+        mean(&mut fake.iter().map(|&v| v as f64), fake.len()) + mean(&mut real.iter().map(|&v| -v as f64), real.len())
+    } else {
+        mean(&mut fake.iter().map(|&v| softplus(v) as f64), fake.len()) + mean(&mut real.iter().map(|&v| softplus(-v) as f64), real.len())
+    };
+    Stats {
+        d_loss: loss,
+        d_real: mean(&mut real.iter().map(|&v| score(v)), real.len()),
+        d_fake: mean(&mut fake.iter().map(|&v| score(v)), fake.len()),
+        acc_real: mean(&mut real.iter().map(|&v| (v > 0.0) as u8 as f64), real.len()),
+        acc_fake: mean(&mut fake.iter().map(|&v| (v < 0.0) as u8 as f64), fake.len()),
+        g_loss: 0.0,
+    }
+}
+
+/// l (n_fake + n_real) -> dl (n_fake + n_real), the gradient of the D loss.
+pub fn gan_loss_d_backward(l: &[f32], n_fake: usize, kind: LossKind) -> Vec<f32> {
+    let n_real = l.len() - n_fake;
+    l.iter()
+        .enumerate()
+        .map(|(i, &v)| match (i < n_fake, kind == LossKind::Wasserstein) {
+            (true, false) => sigmoid(v) / n_fake as f32,
+            (true, true) => 1.0 / n_fake as f32,
+            (false, false) => (sigmoid(v) - 1.0) / n_real as f32,
+            (false, true) => -1.0 / n_real as f32,
+        })
+        .collect()
+}
+
+/// l (n) on generated samples -> the G loss.
+pub fn gan_loss_g_forward(l: &[f32], kind: LossKind) -> f32 {
+    let s: f64 = l
+        .iter()
+        .map(|&v| match kind {
+            LossKind::Minimax => -softplus(v) as f64,
+            LossKind::NonSaturating => softplus(-v) as f64,
+            LossKind::Wasserstein => -v as f64,
+        })
+        .sum();
+    (s / l.len().max(1) as f64) as f32
+}
+
+/// l (n) -> dl (n), the gradient of the G loss.
+pub fn gan_loss_g_backward(l: &[f32], kind: LossKind) -> Vec<f32> {
+    let n = l.len() as f32;
+    l.iter()
+        .map(|&v| match kind {
+            LossKind::Minimax => -sigmoid(v) / n,
+            LossKind::NonSaturating => (sigmoid(v) - 1.0) / n,
+            LossKind::Wasserstein => -1.0 / n,
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- kernels
+
+/// Uniform of `shaders/loss.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct LossParams {
+    pub n_fake: u32,
+    pub n_real: u32,
+    pub kind: u32,
+    pub _pad: u32,
+}
+
+crate::kernel! {
+    /// The discriminator's loss and statistics into `stats` (one workgroup).
+    pub GanLossDForward = "loss" :: "gan_loss_d_forward", LossParams { 1 logits: Read, 3 stats: ReadWrite }
+}
+crate::kernel! {
+    /// The generator's loss into `stats.g_loss` (one workgroup).
+    pub GanLossGForward = "loss" :: "gan_loss_g_forward", LossParams { 1 logits: Read, 3 stats: ReadWrite }
+}
+crate::kernel! {
+    /// d(loss)/dl of either network.
+    pub GanLossBackward = "loss" :: ["gan_loss_d_backward", "gan_loss_g_backward"], LossParams { 1 logits: Read, 2 out: ReadWrite }
+}

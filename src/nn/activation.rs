@@ -1,0 +1,172 @@
+//! Element-wise activations (PyTorch's `nn.ReLU`, `nn.LeakyReLU`, `nn.Tanh`, `nn.Sigmoid`) and
+//! the in-pass row copy. Every backward takes the forward *input* x and the upstream gradient dy.
+//! Kernels: `shaders/activation.wgsl`. Tests: `tests/activation.rs`.
+
+use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, LayerImpl};
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, Gpu, Program};
+use serde_json::json;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Act {
+    Relu,
+    LeakyRelu(f32),
+    Tanh,
+    Sigmoid,
+}
+
+// ---------------------------------------------------------------- CPU reference
+
+/// σ(v) without overflow for either sign.
+pub fn sigmoid(v: f32) -> f32 {
+    if v >= 0.0 {
+        1.0 / (1.0 + (-v).exp())
+    } else {
+        let e = v.exp();
+        e / (1.0 + e)
+    }
+}
+
+pub fn relu_forward(x: &[f32]) -> Vec<f32> {
+    x.iter().map(|&v| v.max(0.0)).collect()
+}
+pub fn relu_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
+    x.iter().zip(dy).map(|(&v, &g)| if v > 0.0 { g } else { 0.0 }).collect()
+}
+pub fn leaky_relu_forward(x: &[f32], slope: f32) -> Vec<f32> {
+    x.iter().map(|&v| if v > 0.0 { v } else { slope * v }).collect()
+}
+pub fn leaky_relu_backward(x: &[f32], dy: &[f32], slope: f32) -> Vec<f32> {
+    x.iter().zip(dy).map(|(&v, &g)| if v > 0.0 { g } else { slope * g }).collect()
+}
+pub fn tanh_forward(x: &[f32]) -> Vec<f32> {
+    x.iter().map(|v| v.tanh()).collect()
+}
+pub fn tanh_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
+    x.iter().zip(dy).map(|(&v, &g)| (g as f64 / (v as f64).cosh().powi(2)) as f32).collect()
+}
+pub fn sigmoid_forward(x: &[f32]) -> Vec<f32> {
+    x.iter().map(|&v| sigmoid(v)).collect()
+}
+pub fn sigmoid_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
+    x.iter().zip(dy).map(|(&v, &g)| g * sigmoid(v) * sigmoid(-v)).collect()
+}
+
+pub fn act_forward(a: Act, x: &[f32]) -> Vec<f32> {
+    match a {
+        Act::Relu => relu_forward(x),
+        Act::LeakyRelu(s) => leaky_relu_forward(x, s),
+        Act::Tanh => tanh_forward(x),
+        Act::Sigmoid => sigmoid_forward(x),
+    }
+}
+
+pub fn act_backward(a: Act, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    match a {
+        Act::Relu => relu_backward(x, dy),
+        Act::LeakyRelu(s) => leaky_relu_backward(x, dy, s),
+        Act::Tanh => tanh_backward(x, dy),
+        Act::Sigmoid => sigmoid_backward(x, dy),
+    }
+}
+
+// ---------------------------------------------------------------- kernels
+
+/// Uniform of `shaders/activation.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ActParams {
+    pub n: u32,
+    pub slope: f32,
+    /// copy_range only: first element read and written.
+    pub src: u32,
+    pub dst: u32,
+}
+
+crate::kernel! {
+    /// y = f(x) element-wise.
+    pub ActForward = "activation" :: ["relu_forward", "leaky_relu_forward", "tanh_forward", "sigmoid_forward"], ActParams { 1 x: Read, 3 out: ReadWrite }
+}
+crate::kernel! {
+    /// dx = f'(x)·dy element-wise.
+    pub ActBackward = "activation" :: ["relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward"], ActParams { 1 x: Read, 2 dy: Read, 3 out: ReadWrite }
+}
+crate::kernel! {
+    /// out[dst + i] = x[src + i], i < n.
+    pub CopyRange = "activation" :: "copy_range", ActParams { 1 x: Read, 3 out: ReadWrite }
+}
+
+/// (forward entry point, backward entry point, slope) of an activation.
+pub fn act_entries(a: Act) -> (&'static str, &'static str, f32) {
+    match a {
+        Act::Relu => ("relu_forward", "relu_backward", 0.0),
+        Act::LeakyRelu(s) => ("leaky_relu_forward", "leaky_relu_backward", s),
+        Act::Tanh => ("tanh_forward", "tanh_backward", 0.0),
+        Act::Sigmoid => ("sigmoid_forward", "sigmoid_backward", 0.0),
+    }
+}
+
+/// A dispatch copying `n` values from `src[src_at..]` to `dst[dst_at..]` inside a compute pass.
+pub fn copy_range(gpu: &Gpu, src: &wgpu::Buffer, src_at: usize, dst: &wgpu::Buffer, dst_at: usize, n: usize) -> Result<Dispatch> {
+    let p = ActParams { n: n as u32, slope: 0.0, src: src_at as u32, dst: dst_at as u32 };
+    Dispatch::new(gpu, &CopyRange { x: src, out: dst }, &p, Some(n as u32))
+}
+
+// ---------------------------------------------------------------- the layer
+
+impl LayerImpl for Act {
+    fn kind(&self) -> &'static str {
+        match self {
+            Act::Relu => "ReLU",
+            Act::LeakyRelu(_) => "LeakyReLU",
+            Act::Tanh => "Tanh",
+            Act::Sigmoid => "Sigmoid",
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        match self {
+            Act::LeakyRelu(s) if !s.is_finite() => Err(Error::Shape(format!("LeakyReLU slope {s} is not finite"))),
+            _ => Ok(()),
+        }
+    }
+
+    fn in_len(&self) -> Option<usize> {
+        None
+    }
+
+    fn out_len(&self, inp: usize) -> usize {
+        inp
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        match self {
+            Act::LeakyRelu(s) => json!({ "negative_slope": s }),
+            _ => json!({}),
+        }
+    }
+
+    fn cpu_forward(&self, c: CpuForward<'_>) -> (Vec<f32>, Vec<f32>) {
+        (act_forward(*self, c.x), Vec::new())
+    }
+
+    fn cpu_backward(&self, c: CpuBackward<'_>) -> (Vec<f32>, Vec<Vec<f32>>) {
+        (act_backward(*self, c.x, c.dy), Vec::new())
+    }
+
+    fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
+        let (entry, _, slope) = act_entries(*self);
+        let len = c.x_len();
+        prog.push(Dispatch::new(c.gpu, &ActForward { entry, x: c.x, out: c.y }, &ActParams { n: len, slope, ..Default::default() }, Some(len))?);
+        Ok(())
+    }
+
+    fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
+        if let Some(dx) = c.dx {
+            let (_, entry, slope) = act_entries(*self);
+            let len = c.x_len();
+            prog.push(Dispatch::new(c.gpu, &ActBackward { entry, x: c.x, dy: c.dy, out: dx }, &ActParams { n: len, slope, ..Default::default() }, Some(len))?);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,289 @@
+//! Batch normalisation (PyTorch's `nn.BatchNorm1d` for hw = 1 and `nn.BatchNorm2d`): γ = `weight`,
+//! β = `bias`, and running statistics kept beside them. Kernels: `shaders/batchnorm.wgsl`.
+//! Tests: `tests/batchnorm.rs`.
+
+use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, LayerImpl, Mode, Param, Role};
+use crate::error::{Error, Result};
+use crate::gpu::budget::{self, plan_tiles};
+use crate::gpu::{Dispatch, Program};
+use serde_json::json;
+
+/// Batch normalisation over `c` channels of `hw` positions each (hw = 1: BatchNorm1d).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BnSpec {
+    pub c: usize,
+    pub hw: usize,
+    pub eps: f32,
+    pub momentum: f32,
+}
+
+impl BnSpec {
+    /// PyTorch's defaults: eps 1e-5, momentum 0.1.
+    pub fn new(c: usize, hw: usize) -> BnSpec {
+        BnSpec { c, hw, eps: 1e-5, momentum: 0.1 }
+    }
+}
+
+// ---------------------------------------------------------------- CPU reference
+
+/// Statistics of one batch-norm pass: per channel mean and 1/√(var + eps), var biased.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BnSaved {
+    pub mean: Vec<f32>,
+    pub invstd: Vec<f32>,
+}
+
+/// Training-mode statistics of x (n, c, hw); updates `running` = (mean c, var c) by momentum with
+/// the unbiased variance when given.
+pub fn batchnorm_stats(x: &[f32], n: usize, c: usize, hw: usize, eps: f32, momentum: f32, running: Option<&mut [f32]>) -> BnSaved {
+    let m = (n * hw) as f64;
+    let vals = |ch: usize| (0..n).flat_map(move |i| x[(i * c + ch) * hw..(i * c + ch + 1) * hw].iter().map(|&v| v as f64));
+    let mean: Vec<f64> = (0..c).map(|ch| vals(ch).sum::<f64>() / m).collect();
+    let var: Vec<f64> = (0..c).map(|ch| vals(ch).map(|v| (v - mean[ch]).powi(2)).sum::<f64>() / m).collect();
+    if let Some(r) = running {
+        let mo = momentum as f64;
+        for ch in 0..c {
+            r[ch] = ((1.0 - mo) * r[ch] as f64 + mo * mean[ch]) as f32;
+            r[c + ch] = ((1.0 - mo) * r[c + ch] as f64 + mo * var[ch] * m / (m - 1.0)) as f32;
+        }
+    }
+    BnSaved {
+        mean: mean.iter().map(|&v| v as f32).collect(),
+        invstd: var.iter().map(|&v| (1.0 / (v + eps as f64).sqrt()) as f32).collect(),
+    }
+}
+
+/// y = (x − mean)·invstd·γ + β with the given statistics (batch ones in training, running ones in
+/// evaluation: see [`bn_eval_stats`]).
+pub fn batchnorm_forward(x: &[f32], gamma: &[f32], beta: &[f32], st: &BnSaved, c: usize, hw: usize) -> Vec<f32> {
+    x.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let ch = (i / hw) % c;
+            ((v as f64 - st.mean[ch] as f64) * st.invstd[ch] as f64 * gamma[ch] as f64 + beta[ch] as f64) as f32
+        })
+        .collect()
+}
+
+/// Evaluation-mode statistics from running (mean c, var c).
+pub fn bn_eval_stats(running: &[f32], c: usize, eps: f32) -> BnSaved {
+    BnSaved {
+        mean: running[..c].to_vec(),
+        invstd: running[c..2 * c].iter().map(|&v| (1.0 / (v as f64 + eps as f64).sqrt()) as f32).collect(),
+    }
+}
+
+/// Training-mode backward: returns (dx, dγ, dβ) for x (n, c, hw) and upstream dy.
+pub fn batchnorm_backward(x: &[f32], dy: &[f32], gamma: &[f32], st: &BnSaved, n: usize, c: usize, hw: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let m = (n * hw) as f64;
+    let idx = |ch: usize| (0..n).flat_map(move |i| (i * c + ch) * hw..(i * c + ch + 1) * hw);
+    let xhat = |i: usize, ch: usize| (x[i] as f64 - st.mean[ch] as f64) * st.invstd[ch] as f64;
+    let s1: Vec<f64> = (0..c).map(|ch| idx(ch).map(|i| dy[i] as f64).sum()).collect();
+    let s2: Vec<f64> = (0..c).map(|ch| idx(ch).map(|i| dy[i] as f64 * xhat(i, ch)).sum()).collect();
+    let dx = (0..x.len())
+        .map(|i| {
+            let ch = (i / hw) % c;
+            (gamma[ch] as f64 * st.invstd[ch] as f64 * (dy[i] as f64 - s1[ch] / m - xhat(i, ch) * s2[ch] / m)) as f32
+        })
+        .collect();
+    (dx, s2.iter().map(|&v| v as f32).collect(), s1.iter().map(|&v| v as f32).collect())
+}
+
+impl BnSaved {
+    /// mean ++ invstd, as a network's tape keeps it.
+    pub fn flat(&self) -> Vec<f32> {
+        [self.mean.as_slice(), &self.invstd].concat()
+    }
+
+    /// From mean ++ invstd (the GPU keeps two more per-channel sums after them).
+    pub fn from_flat(v: &[f32], c: usize) -> BnSaved {
+        BnSaved { mean: v[..c].to_vec(), invstd: v[c..2 * c].to_vec() }
+    }
+}
+
+// ---------------------------------------------------------------- kernels
+
+/// Uniform of `shaders/batchnorm.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct BnParams {
+    pub n: u32,
+    pub c: u32,
+    pub hw: u32,
+    /// bit 0 batch statistics, bit 1 accumulate dγ/dβ, bit 2 update running, bit 3 write dγ/dβ,
+    /// bit 4 the centred pass of the statistics.
+    pub flags: u32,
+    pub eps: f32,
+    pub momentum: f32,
+    /// Split reductions: samples and positions per tile, tiles along the positions.
+    pub n_per: u32,
+    pub p_per: u32,
+    pub p_splits: u32,
+    pub _pad: [u32; 3],
+}
+
+pub const BN_BATCH: u32 = 1;
+pub const BN_ACCUMULATE: u32 = 2;
+pub const BN_UPDATE_RUNNING: u32 = 4;
+pub const BN_PARAM_GRADS: u32 = 8;
+pub const BN_CENTRED: u32 = 16;
+
+crate::kernel! {
+    /// Per-tile Σ x (or Σ (x − mean)² with BN_CENTRED) of each channel.
+    pub BnStatsPartial = "batchnorm" :: "batchnorm_stats_partial", BnParams { 1 x: Read, 5 stats: ReadWrite, 9 part: ReadWrite }
+}
+crate::kernel! {
+    /// Mean (or 1/σ, and the running statistics) from the tiles' sums.
+    pub BnStatsFinish = "batchnorm" :: "batchnorm_stats_finish", BnParams { 5 stats: ReadWrite, 6 running: ReadWrite, 9 part: ReadWrite }
+}
+crate::kernel! {
+    /// y = (x − mean)·invstd·γ + β with batch or running statistics.
+    pub BnForward = "batchnorm" :: "batchnorm_forward", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite }
+}
+crate::kernel! {
+    /// Per-tile Σ dy and Σ dy·x̂ of each channel.
+    pub BnBackwardPartial = "batchnorm" :: "batchnorm_backward_partial", BnParams { 1 x: Read, 4 dy: Read, 5 stats: ReadWrite, 9 part: ReadWrite }
+}
+crate::kernel! {
+    /// The sums from the tiles; dγ into `out`, dβ into `out2`.
+    pub BnBackwardFinish = "batchnorm" :: "batchnorm_backward_finish", BnParams { 5 stats: ReadWrite, 7 out: ReadWrite, 8 out2: ReadWrite, 9 part: ReadWrite }
+}
+crate::kernel! {
+    /// dx = γ·invstd·(dy − Σdy/M − x̂·Σdy·x̂/M)
+    pub BnBackwardInput = "batchnorm" :: "batchnorm_backward_input", BnParams { 1 x: Read, 2 gamma: Read, 4 dy: Read, 5 stats: ReadWrite, 7 out: ReadWrite }
+}
+
+impl BnParams {
+    /// Parameters of a batch-norm layer at batch n, with its tiles planned.
+    pub fn new(n: usize, bn: &BnSpec, flags: u32, parallel: u64) -> BnParams {
+        // The backward pass reads x and dy.
+        let t = plan_tiles(n as u32, bn.hw as u32, bn.c as u64, parallel, 8 * (bn.c * bn.hw) as u64, budget::bn_tile_trips);
+        BnParams {
+            n: n as u32,
+            c: bn.c as u32,
+            hw: bn.hw as u32,
+            flags,
+            eps: bn.eps,
+            momentum: bn.momentum,
+            n_per: t.n_per,
+            p_per: t.y_per,
+            p_splits: t.y_tiles,
+            _pad: [0; 3],
+        }
+    }
+
+    pub fn tiles(&self) -> u32 {
+        self.p_splits * self.n.div_ceil(self.n_per.max(1))
+    }
+}
+
+// ---------------------------------------------------------------- the layer
+
+impl LayerImpl for BnSpec {
+    fn kind(&self) -> &'static str {
+        if self.hw == 1 {
+            "BatchNorm1d"
+        } else {
+            "BatchNorm2d"
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let b = self;
+        if b.c == 0 || b.hw == 0 || !(b.eps > 0.0) || !(0.0..=1.0).contains(&b.momentum) {
+            return Err(Error::Shape(format!("BatchNorm {b:?} needs c, hw ≥ 1, eps > 0, momentum in [0, 1]")));
+        }
+        Ok(())
+    }
+
+    fn in_len(&self) -> Option<usize> {
+        Some(self.c * self.hw)
+    }
+
+    fn out_len(&self, _inp: usize) -> usize {
+        self.c * self.hw
+    }
+
+    fn params(&self) -> Vec<Param> {
+        vec![Param::new("weight", vec![self.c], Role::Scale), Param::new("bias", vec![self.c], Role::Shift)]
+    }
+
+    fn running(&self) -> Option<(Vec<f32>, Vec<(&'static str, usize)>)> {
+        Some(([vec![0.0; self.c], vec![1.0; self.c]].concat(), vec![("running_mean", self.c), ("running_var", self.c)]))
+    }
+
+    /// On the GPU: mean, invstd, Σdy, Σdy·x̂ per channel; the CPU keeps the first two.
+    fn saved_len(&self) -> usize {
+        4 * self.c
+    }
+
+    fn scratch_len(&self, n: usize, parallel: u64) -> usize {
+        2 * BnParams::new(n, self, 0, parallel).tiles() as usize * self.c
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        json!({ "num_features": self.c, "positions": self.hw, "eps": self.eps, "momentum": self.momentum })
+    }
+
+    fn cpu_forward(&self, c: CpuForward<'_>) -> (Vec<f32>, Vec<f32>) {
+        let b = self;
+        let st = match c.mode {
+            Mode::Train => batchnorm_stats(c.x, c.n, b.c, b.hw, b.eps, b.momentum, c.running.map(|r| r.as_mut_slice())),
+            Mode::BatchStats => batchnorm_stats(c.x, c.n, b.c, b.hw, b.eps, b.momentum, None),
+            Mode::Eval => bn_eval_stats(c.running.expect("a batch norm has running statistics"), b.c, b.eps),
+        };
+        let y = batchnorm_forward(c.x, &c.params[0], &c.params[1], &st, b.c, b.hw);
+        (y, if c.mode == Mode::Eval { Vec::new() } else { st.flat() })
+    }
+
+    fn cpu_backward(&self, c: CpuBackward<'_>) -> (Vec<f32>, Vec<Vec<f32>>) {
+        let st = BnSaved::from_flat(c.saved, self.c);
+        let (dx, dgamma, dbeta) = batchnorm_backward(c.x, c.dy, &c.params[0], &st, c.n, self.c, self.hw);
+        (dx, if c.weight_grads { vec![dgamma, dbeta] } else { Vec::new() })
+    }
+
+    fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
+        let (bn, n, gpu) = (self, c.n, c.gpu);
+        let stats = &c.saved.expect("a batch norm keeps its statistics").buffer;
+        let running = &c.running.expect("a batch norm has running statistics").buffer;
+        let batch = c.mode != Mode::Eval;
+        if batch && n * bn.hw < 2 {
+            return Err(Error::Shape("batch normalisation with batch statistics needs more than one value per channel".into()));
+        }
+        let mut p = BnParams::new(n, bn, 0, gpu.parallel_invocations());
+        if batch {
+            // Mean, then the centred squares (two split passes, each finished per channel).
+            let part = &c.ws.scratch.buffer;
+            c.ws.check_scratch(p.tiles() as usize * bn.c, "batch norm statistics")?;
+            let update = if c.mode == Mode::Train { BN_UPDATE_RUNNING } else { 0 };
+            for flags in [BN_BATCH, BN_BATCH | BN_CENTRED | update] {
+                p.flags = flags;
+                prog.push(Dispatch::new(gpu, &BnStatsPartial { x: c.x, stats, part }, &p, Some(p.tiles() * bn.c as u32))?);
+                prog.push(Dispatch::new(gpu, &BnStatsFinish { stats, running, part }, &p, Some(bn.c as u32))?);
+            }
+            p.flags = BN_BATCH;
+        }
+        let len = (n * bn.c * bn.hw) as u32;
+        let (gamma, beta) = (&c.params[0].buffer, &c.params[1].buffer);
+        prog.push(Dispatch::new(gpu, &BnForward { x: c.x, gamma, beta, stats, running, out: c.y }, &p, Some(len))?);
+        Ok(())
+    }
+
+    fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
+        let (bn, n, gpu) = (self, c.n, c.gpu);
+        let stats = &c.saved.expect("a batch norm keeps its statistics").buffer;
+        let flags = BN_BATCH | if c.weight_grads { BN_PARAM_GRADS | (c.accumulate as u32 * BN_ACCUMULATE) } else { 0 };
+        let p = BnParams::new(n, bn, flags, gpu.parallel_invocations());
+        c.ws.check_scratch(2 * p.tiles() as usize * bn.c, "batch norm gradients")?;
+        let part = &c.ws.scratch.buffer;
+        prog.push(Dispatch::new(gpu, &BnBackwardPartial { x: c.x, dy: c.dy, stats, part }, &p, Some(p.tiles() * bn.c as u32))?);
+        // Without parameter gradients the kernel does not write them; the buffers fill the bindings.
+        let (dgamma, dbeta) = (&c.grads[0].buffer, &c.grads[1].buffer);
+        prog.push(Dispatch::new(gpu, &BnBackwardFinish { stats, out: dgamma, out2: dbeta, part }, &p, Some(bn.c as u32))?);
+        if let Some(dx) = c.dx {
+            let len = (n * bn.c * bn.hw) as u32;
+            prog.push(Dispatch::new(gpu, &BnBackwardInput { x: c.x, gamma: &c.params[0].buffer, dy: c.dy, stats, out: dx }, &p, Some(len))?);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,446 @@
+//! Conv2d (PyTorch's `nn.Conv2d`, NCHW cross-correlation) and what both convolution layers share:
+//! the geometry ([`ConvSpec`], [`ConvShape`]), the CPU references in the conv view, the kernels of
+//! `shaders/conv.wgsl` and the split weight/bias gradients. A ConvTranspose2d is described by the
+//! convolution whose input gradient it is ([`super::conv_transpose`]). Tests: `tests/conv.rs`.
+
+use super::split::{SplitSum, ACCUMULATE};
+use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, LayerImpl, Param, Role, Workspace};
+use crate::error::{Error, Result};
+use crate::gpu::budget::{self, plan_tiles, Tiles};
+use crate::gpu::{Dispatch, Gpu, Program};
+use serde_json::json;
+
+/// A convolution layer's geometry: input (cin, h, w), kernel kh × kw, one stride and padding for
+/// both directions, the output padding of a transposed convolution (0 for Conv2d), and whether
+/// it adds a bias.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvSpec {
+    pub cin: usize,
+    pub cout: usize,
+    pub h: usize,
+    pub w: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub out_pad: usize,
+    pub bias: bool,
+}
+
+impl ConvSpec {
+    /// Square kernel `k`, stride `s`, padding `p` on a (cin, h, w) input, with a bias.
+    pub fn new(cin: usize, cout: usize, h: usize, w: usize, k: usize, s: usize, p: usize) -> ConvSpec {
+        ConvSpec { cin, cout, h, w, kh: k, kw: k, stride: s, pad: p, out_pad: 0, bias: true }
+    }
+
+    /// The same layer without a bias (PyTorch's `bias=False`).
+    pub fn no_bias(self) -> ConvSpec {
+        ConvSpec { bias: false, ..self }
+    }
+
+    /// The kernels' view of this layer at batch n (see [`ConvShape`]).
+    pub fn shape(&self, n: usize, transposed: bool) -> ConvShape {
+        let c = self;
+        if transposed {
+            ConvShape::transposed(n, c.cin, c.h, c.w, c.cout, c.kh, c.kw, c.stride, c.pad, c.out_pad)
+        } else {
+            ConvShape::conv2d(n, c.cin, c.h, c.w, c.cout, c.kh, c.kw, c.stride, c.pad)
+        }
+    }
+
+    /// Output (channels, height, width).
+    pub fn out_chw(&self, transposed: bool) -> (usize, usize, usize) {
+        let s = self.shape(1, transposed);
+        if transposed {
+            (self.cout, s.h, s.w)
+        } else {
+            (self.cout, s.oh, s.ow)
+        }
+    }
+
+    pub(super) fn check(&self, transposed: bool) -> Result<()> {
+        let c = self;
+        let what = if transposed { "ConvTranspose2d" } else { "Conv2d" };
+        if [c.cin, c.cout, c.h, c.w, c.kh, c.kw, c.stride].contains(&0) {
+            return Err(Error::Shape(format!("{what} {c:?}: channels, sizes, kernel and stride must be at least 1")));
+        }
+        if transposed {
+            if c.out_pad >= c.stride {
+                return Err(Error::Shape(format!("{what} {c:?}: output padding must be smaller than the stride")));
+            }
+            if (c.h - 1) * c.stride + c.kh + c.out_pad <= 2 * c.pad || (c.w - 1) * c.stride + c.kw + c.out_pad <= 2 * c.pad {
+                return Err(Error::Shape(format!("{what} {c:?}: the padding leaves no output")));
+            }
+        } else {
+            if c.out_pad != 0 {
+                return Err(Error::Shape(format!("{what} {c:?}: output padding is for transposed convolutions")));
+            }
+            if c.h + 2 * c.pad < c.kh || c.w + 2 * c.pad < c.kw {
+                return Err(Error::Shape(format!("{what} {c:?}: the kernel is larger than the padded input")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The hyper-parameters in PyTorch's names (the transposed layer adds `output_padding`).
+    pub(super) fn describe(&self, transposed: bool) -> serde_json::Value {
+        let mut v = json!({
+            "in_channels": self.cin, "out_channels": self.cout, "input_size": [self.h, self.w],
+            "kernel_size": [self.kh, self.kw], "stride": self.stride, "padding": self.pad, "bias": self.bias,
+        });
+        if transposed {
+            v["output_padding"] = json!(self.out_pad);
+        }
+        v
+    }
+
+    /// Parameters: weight (cout, cin, kh, kw) for Conv2d, (cin, cout, kh, kw) for the transposed
+    /// layer, then the bias (cout) when the layer has one.
+    pub(super) fn params(&self, transposed: bool) -> Vec<Param> {
+        let shape = if transposed { vec![self.cin, self.cout, self.kh, self.kw] } else { vec![self.cout, self.cin, self.kh, self.kw] };
+        let mut v = vec![Param::new("weight", shape, Role::Weight)];
+        if self.bias {
+            v.push(Param::new("bias", vec![self.cout], Role::Bias));
+        }
+        v
+    }
+}
+
+// ---------------------------------------------------------------- CPU reference (the conv view)
+
+/// A convolution x (n, cin, h, w) → y (n, cout, oh, ow) with weights (cout, cin, kh, kw).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    pub n: usize,
+    pub cin: usize,
+    pub h: usize,
+    pub w: usize,
+    pub cout: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub pad: usize,
+}
+
+impl ConvShape {
+    /// A Conv2d layer; the output size follows PyTorch: ⌊(h + 2·pad − kh) / stride⌋ + 1.
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv2d(n: usize, cin: usize, h: usize, w: usize, cout: usize, kh: usize, kw: usize, stride: usize, pad: usize) -> ConvShape {
+        let oh = (h + 2 * pad).saturating_sub(kh) / stride.max(1) + 1;
+        let ow = (w + 2 * pad).saturating_sub(kw) / stride.max(1) + 1;
+        ConvShape { n, cin, h, w, cout, oh, ow, kh, kw, stride, pad }
+    }
+
+    /// The convolution behind a ConvTranspose2d(tcin → tcout) on (n, tcin, h, w): its output is
+    /// (h − 1)·stride − 2·pad + kh + out_pad high (likewise wide), and it is the input gradient of
+    /// a convolution from that size (tcout channels) back to h × w (tcin channels).
+    #[allow(clippy::too_many_arguments)]
+    pub fn transposed(n: usize, tcin: usize, h: usize, w: usize, tcout: usize, kh: usize, kw: usize, stride: usize, pad: usize, out_pad: usize) -> ConvShape {
+        let big_h = ((h - 1) * stride + kh + out_pad).saturating_sub(2 * pad);
+        let big_w = ((w - 1) * stride + kw + out_pad).saturating_sub(2 * pad);
+        ConvShape { n, cin: tcout, h: big_h, w: big_w, cout: tcin, oh: h, ow: w, kh, kw, stride, pad }
+    }
+
+    pub fn x_len(&self) -> usize {
+        self.n * self.cin * self.h * self.w
+    }
+    pub fn y_len(&self) -> usize {
+        self.n * self.cout * self.oh * self.ow
+    }
+    pub fn w_len(&self) -> usize {
+        self.cout * self.cin * self.kh * self.kw
+    }
+
+    /// The input position a tap reads for an output position, if it lies inside the input.
+    fn tap(&self, o: usize, k: usize, size: usize) -> Option<usize> {
+        let i = (o * self.stride + k) as isize - self.pad as isize;
+        (i >= 0 && (i as usize) < size).then_some(i as usize)
+    }
+
+    fn xi(&self, n: usize, c: usize, y: usize, x: usize) -> usize {
+        ((n * self.cin + c) * self.h + y) * self.w + x
+    }
+    fn yi(&self, n: usize, c: usize, y: usize, x: usize) -> usize {
+        ((n * self.cout + c) * self.oh + y) * self.ow + x
+    }
+    fn wi(&self, co: usize, ci: usize, ky: usize, kx: usize) -> usize {
+        ((co * self.cin + ci) * self.kh + ky) * self.kw + kx
+    }
+}
+
+/// Calls `f(y index, x index, w index)` for every multiply-add of the convolution: every output
+/// position, output channel, input channel and tap whose input position lies inside the input.
+/// The three references below are this one loop with a different multiply-add.
+fn for_each_tap(s: &ConvShape, mut f: impl FnMut(usize, usize, usize)) {
+    for n in 0..s.n {
+        for co in 0..s.cout {
+            for oy in 0..s.oh {
+                for ox in 0..s.ow {
+                    let yi = s.yi(n, co, oy, ox);
+                    for ci in 0..s.cin {
+                        for ky in 0..s.kh {
+                            let Some(iy) = s.tap(oy, ky, s.h) else { continue };
+                            for kx in 0..s.kw {
+                                let Some(ix) = s.tap(ox, kx, s.w) else { continue };
+                                f(yi, s.xi(n, ci, iy, ix), s.wi(co, ci, ky, kx));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn round(v: Vec<f64>) -> Vec<f32> {
+    v.into_iter().map(|v| v as f32).collect()
+}
+
+/// x, wt (cout, cin, kh, kw), optional bias (cout) -> y (n, cout, oh, ow)
+pub fn conv2d_forward(x: &[f32], wt: &[f32], b: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
+    let plane = s.oh * s.ow;
+    let mut y: Vec<f64> = (0..s.y_len()).map(|i| b.map_or(0.0, |b| b[(i / plane) % s.cout] as f64)).collect();
+    for_each_tap(s, |yi, xi, wi| y[yi] += x[xi] as f64 * wt[wi] as f64);
+    round(y)
+}
+
+/// dy (n, cout, oh, ow), wt, optional bias (cin) -> dx (n, cin, h, w): the scatter of every output
+/// gradient back through the taps that produced it (the bias is a transposed layer's).
+pub fn conv2d_backward_input(dy: &[f32], wt: &[f32], b: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
+    let plane = s.h * s.w;
+    let mut dx: Vec<f64> = (0..s.x_len()).map(|i| b.map_or(0.0, |b| b[(i / plane) % s.cin] as f64)).collect();
+    for_each_tap(s, |yi, xi, wi| dx[xi] += dy[yi] as f64 * wt[wi] as f64);
+    round(dx)
+}
+
+/// dy (n, cout, oh, ow), x -> dwt (cout, cin, kh, kw)
+pub fn conv2d_backward_weight(dy: &[f32], x: &[f32], s: &ConvShape) -> Vec<f32> {
+    let mut dw = vec![0.0f64; s.w_len()];
+    for_each_tap(s, |yi, xi, wi| dw[wi] += dy[yi] as f64 * x[xi] as f64);
+    round(dw)
+}
+
+/// dy (n, c, hw) -> (c): the bias gradient of a convolution (either kind).
+pub fn channel_sum(dy: &[f32], n: usize, c: usize, hw: usize) -> Vec<f32> {
+    (0..c)
+        .map(|ch| (0..n).flat_map(|i| dy[(i * c + ch) * hw..(i * c + ch + 1) * hw].iter()).map(|&v| v as f64).sum::<f64>() as f32)
+        .collect()
+}
+
+
+// ---------------------------------------------------------------- kernels
+
+/// Uniform of `shaders/conv.wgsl` (the conv view of [`ConvShape`]).
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ConvParams {
+    pub n: u32,
+    pub cin: u32,
+    pub h: u32,
+    pub w: u32,
+    pub cout: u32,
+    pub oh: u32,
+    pub ow: u32,
+    pub kh: u32,
+    pub kw: u32,
+    pub stride: u32,
+    pub pad: u32,
+    /// bit 0: add the bias; bit 1: accumulate into the output.
+    pub flags: u32,
+    /// Split reductions (conv2d_backward_weight, channel_sum): samples and output rows per tile,
+    /// tiles along the rows.
+    pub n_per: u32,
+    pub y_per: u32,
+    pub y_splits: u32,
+    pub _pad: u32,
+}
+
+/// bit 0 of [`ConvParams::flags`]: add the bias.
+pub const CONV_BIAS: u32 = 1;
+
+crate::kernel! {
+    /// y = [b +] Σ x·wt, 4 samples × 4 output channels per invocation.
+    pub ConvForward = "conv" :: "conv2d_forward", ConvParams { 1 x: Read, 2 wt: Read, 3 b: Read, 5 out: ReadWrite }
+}
+crate::kernel! {
+    /// dx = [b +] Σ dy·wt (a transposed layer's forward pass, with its bias).
+    pub ConvBackwardInput = "conv" :: "conv2d_backward_input", ConvParams { 2 wt: Read, 3 b: Read, 4 dy: Read, 5 out: ReadWrite }
+}
+crate::kernel! {
+    /// dwt = Σ dy·x over one tile of samples × output rows.
+    pub ConvBackwardWeight = "conv" :: "conv2d_backward_weight", ConvParams { 1 x: Read, 4 dy: Read, 5 out: ReadWrite }
+}
+crate::kernel! {
+    /// db = Σ dy per channel over one tile.
+    pub ChannelSum = "conv" :: "channel_sum", ConvParams { 4 dy: Read, 5 out: ReadWrite }
+}
+
+impl ConvParams {
+    pub fn new(s: &ConvShape, flags: u32) -> ConvParams {
+        let u = |v: usize| v as u32;
+        ConvParams {
+            n: u(s.n),
+            cin: u(s.cin),
+            h: u(s.h),
+            w: u(s.w),
+            cout: u(s.cout),
+            oh: u(s.oh),
+            ow: u(s.ow),
+            kh: u(s.kh),
+            kw: u(s.kw),
+            stride: u(s.stride),
+            pad: u(s.pad),
+            flags,
+            n_per: u(s.n.max(1)),
+            y_per: u(s.oh.max(1)),
+            y_splits: 1,
+            _pad: 0,
+        }
+    }
+
+    pub fn with_tiles(self, t: Tiles) -> ConvParams {
+        ConvParams { n_per: t.n_per, y_per: t.y_per, y_splits: t.y_tiles, ..self }
+    }
+
+    /// Tiles of the weight gradient over (samples, output rows).
+    pub fn weight_tiles(&self, parallel: u64) -> Tiles {
+        let bytes = 4 * (self.cin * self.h * self.w + self.cout * self.oh * self.ow) as u64;
+        plan_tiles(self.n, self.oh, self.backward_weight_threads() as u64, parallel, bytes, |np, yp| budget::conv_weight_trips(self, np, yp))
+    }
+
+    /// Tiles of the channel sum (bias gradient) over (samples, output rows).
+    pub fn channel_sum_tiles(&self, parallel: u64) -> Tiles {
+        plan_tiles(self.n, self.oh, self.cout as u64, parallel, 4 * (self.cout * self.oh * self.ow) as u64, |np, yp| budget::channel_sum_trips(self, np, yp))
+    }
+
+    /// Invocations of each kernel (one per 4×4 block, or per channel for channel_sum).
+    pub fn forward_threads(&self) -> u32 {
+        self.n.div_ceil(4) * self.cout.div_ceil(4) * self.oh * self.ow
+    }
+    pub fn backward_input_threads(&self) -> u32 {
+        self.n.div_ceil(4) * self.cin.div_ceil(4) * self.h * self.w
+    }
+    pub fn backward_weight_threads(&self) -> u32 {
+        self.cin.div_ceil(4) * self.cout.div_ceil(4) * self.kh * self.kw
+    }
+}
+
+/// The bias gradient of a convolution of either kind in the conv view: a channel sum of `src`
+/// over (channels, rows, columns).
+fn bias_view(s: &ConvShape, channels: usize, rows: usize, cols: usize) -> ConvShape {
+    ConvShape { cout: channels, oh: rows, ow: cols, ..*s }
+}
+
+fn split_len(t: Tiles, len: usize) -> usize {
+    if t.count() > 1 {
+        t.count() as usize * len
+    } else {
+        0
+    }
+}
+
+/// Scratch floats the split gradients of a convolution (conv view `s`, bias over `bias` =
+/// (channels, rows, columns), if any) need.
+pub(super) fn grads_scratch_len(s: &ConvShape, bias: Option<(usize, usize, usize)>, parallel: u64) -> usize {
+    let w = split_len(ConvParams::new(s, 0).weight_tiles(parallel), s.w_len());
+    let b = bias.map_or(0, |(c, r, k)| split_len(ConvParams::new(&bias_view(s, c, r, k), 0).channel_sum_tiles(parallel), c));
+    w.max(b)
+}
+
+/// The weight gradient (conv view `s`; `x` and `dy` in the conv view's roles) and the bias
+/// gradient (a channel sum of `bias_src` over `bias` = (channels, rows, columns)) of a
+/// convolution of either kind, as split reductions.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn push_grads(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, dy: &wgpu::Buffer, bias: Option<(&wgpu::Buffer, (usize, usize, usize))>, grads: &[crate::gpu::Tensor], accumulate: bool) -> Result<()> {
+    let flags = |a: bool| ACCUMULATE * a as u32;
+    let p = ConvParams::new(s, 0);
+    let t = p.weight_tiles(gpu.parallel_invocations());
+    let first = |o: &wgpu::Buffer, a: bool| Dispatch::new(gpu, &ConvBackwardWeight { x, dy, out: o }, &ConvParams { flags: flags(a), ..p.with_tiles(t) }, Some(t.count() * p.backward_weight_threads()));
+    ws.push_split(gpu, prog, SplitSum { first: &first, out: &grads[0].buffer, len: s.w_len(), tiles: t.count(), accumulate })?;
+    if let Some((src, (c, r, k))) = bias {
+        let p = ConvParams::new(&bias_view(s, c, r, k), 0);
+        let t = p.channel_sum_tiles(gpu.parallel_invocations());
+        let first = |o: &wgpu::Buffer, a: bool| Dispatch::new(gpu, &ChannelSum { dy: src, out: o }, &ConvParams { flags: flags(a), ..p.with_tiles(t) }, Some(t.count() * c as u32));
+        ws.push_split(gpu, prog, SplitSum { first: &first, out: &grads[1].buffer, len: c, tiles: t.count(), accumulate })?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- the layer
+
+/// `nn.Conv2d` with the geometry of its [`ConvSpec`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2d(pub ConvSpec);
+
+impl LayerImpl for Conv2d {
+    fn kind(&self) -> &'static str {
+        "Conv2d"
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.0.check(false)
+    }
+
+    fn in_len(&self) -> Option<usize> {
+        Some(self.0.cin * self.0.h * self.0.w)
+    }
+
+    fn out_len(&self, _inp: usize) -> usize {
+        let (a, b, c) = self.0.out_chw(false);
+        a * b * c
+    }
+
+    fn params(&self) -> Vec<Param> {
+        self.0.params(false)
+    }
+
+    fn scratch_len(&self, n: usize, parallel: u64) -> usize {
+        let s = self.0.shape(n, false);
+        grads_scratch_len(&s, self.0.bias.then_some((s.cout, s.oh, s.ow)), parallel)
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        self.0.describe(false)
+    }
+
+    fn cpu_forward(&self, c: CpuForward<'_>) -> (Vec<f32>, Vec<f32>) {
+        let b = self.0.bias.then(|| c.params[1].as_slice());
+        (conv2d_forward(c.x, &c.params[0], b, &self.0.shape(c.n, false)), Vec::new())
+    }
+
+    fn cpu_backward(&self, c: CpuBackward<'_>) -> (Vec<f32>, Vec<Vec<f32>>) {
+        let s = self.0.shape(c.n, false);
+        let mut grads = Vec::new();
+        if c.weight_grads {
+            grads.push(conv2d_backward_weight(c.dy, c.x, &s));
+            if self.0.bias {
+                grads.push(channel_sum(c.dy, c.n, s.cout, s.oh * s.ow));
+            }
+        }
+        (conv2d_backward_input(c.dy, &c.params[0], None, &s), grads)
+    }
+
+    fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
+        let p = ConvParams::new(&self.0.shape(c.n, false), CONV_BIAS * self.0.bias as u32);
+        let wt = &c.params[0].buffer;
+        let b = c.params.get(1).map_or(wt, |t| &t.buffer);
+        prog.push(Dispatch::new(c.gpu, &ConvForward { x: c.x, wt, b, out: c.y }, &p, Some(p.forward_threads()))?);
+        Ok(())
+    }
+
+    fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
+        let s = self.0.shape(c.n, false);
+        if c.weight_grads {
+            let bias = self.0.bias.then_some((c.dy, (s.cout, s.oh, s.ow)));
+            push_grads(c.gpu, c.ws, prog, &s, c.x, c.dy, bias, c.grads, c.accumulate)?;
+        }
+        if let Some(dx) = c.dx {
+            let p = ConvParams::new(&s, 0);
+            let wt = &c.params[0].buffer;
+            prog.push(Dispatch::new(c.gpu, &ConvBackwardInput { wt, b: wt, dy: c.dy, out: dx }, &p, Some(p.backward_input_threads()))?);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,108 @@
+//! ConvTranspose2d (PyTorch's `nn.ConvTranspose2d`): the input gradient of the convolution with the
+//! same weights (see [`super::conv`], whose kernels in `shaders/conv.wgsl` it runs with the roles
+//! swapped: its forward pass is `conv2d_backward_input`, its input gradient `conv2d_forward`, its
+//! weight gradient `conv2d_backward_weight` with x and dy exchanged). Tests: `tests/conv_transpose.rs`.
+
+use super::conv::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward, channel_sum, grads_scratch_len, push_grads, ConvBackwardInput, ConvForward, ConvParams, ConvShape, ConvSpec, CONV_BIAS};
+use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, LayerImpl, Param};
+use crate::error::Result;
+use crate::gpu::{Dispatch, Program};
+
+// ---------------------------------------------------------------- CPU reference
+
+/// ConvTranspose2d forward: x (n, tcin, h, w), weights (tcin, tcout, kh, kw), bias (tcout).
+/// `s` comes from [`ConvShape::transposed`].
+pub fn conv_transpose2d_forward(x: &[f32], wt: &[f32], b: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
+    conv2d_backward_input(x, wt, b, s)
+}
+
+/// ConvTranspose2d input gradient: dy (n, tcout, H, W) -> dx (n, tcin, h, w).
+pub fn conv_transpose2d_backward_input(dy: &[f32], wt: &[f32], s: &ConvShape) -> Vec<f32> {
+    conv2d_forward(dy, wt, None, s)
+}
+
+/// ConvTranspose2d weight gradient (tcin, tcout, kh, kw) from its input x and output gradient dy.
+pub fn conv_transpose2d_backward_weight(dy: &[f32], x: &[f32], s: &ConvShape) -> Vec<f32> {
+    conv2d_backward_weight(x, dy, s)
+}
+
+
+// ---------------------------------------------------------------- the layer
+
+/// `nn.ConvTranspose2d` with the geometry of its [`ConvSpec`] (h × w is its input size).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvTranspose2d(pub ConvSpec);
+
+impl LayerImpl for ConvTranspose2d {
+    fn kind(&self) -> &'static str {
+        "ConvTranspose2d"
+    }
+
+    fn validate(&self) -> Result<()> {
+        self.0.check(true)
+    }
+
+    fn in_len(&self) -> Option<usize> {
+        Some(self.0.cin * self.0.h * self.0.w)
+    }
+
+    fn out_len(&self, _inp: usize) -> usize {
+        let (a, b, c) = self.0.out_chw(true);
+        a * b * c
+    }
+
+    fn params(&self) -> Vec<Param> {
+        self.0.params(true)
+    }
+
+    fn scratch_len(&self, n: usize, parallel: u64) -> usize {
+        let s = self.0.shape(n, true);
+        grads_scratch_len(&s, self.0.bias.then_some((s.cin, s.h, s.w)), parallel)
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        self.0.describe(true)
+    }
+
+    fn cpu_forward(&self, c: CpuForward<'_>) -> (Vec<f32>, Vec<f32>) {
+        let b = self.0.bias.then(|| c.params[1].as_slice());
+        (conv_transpose2d_forward(c.x, &c.params[0], b, &self.0.shape(c.n, true)), Vec::new())
+    }
+
+    fn cpu_backward(&self, c: CpuBackward<'_>) -> (Vec<f32>, Vec<Vec<f32>>) {
+        let s = self.0.shape(c.n, true);
+        let mut grads = Vec::new();
+        if c.weight_grads {
+            grads.push(conv_transpose2d_backward_weight(c.dy, c.x, &s));
+            if self.0.bias {
+                grads.push(channel_sum(c.dy, c.n, s.cin, s.h * s.w));
+            }
+        }
+        (conv_transpose2d_backward_input(c.dy, &c.params[0], &s), grads)
+    }
+
+    fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
+        let p = ConvParams::new(&self.0.shape(c.n, true), CONV_BIAS * self.0.bias as u32);
+        let wt = &c.params[0].buffer;
+        let b = c.params.get(1).map_or(wt, |t| &t.buffer);
+        prog.push(Dispatch::new(c.gpu, &ConvBackwardInput { wt, b, dy: c.x, out: c.y }, &p, Some(p.backward_input_threads()))?);
+        Ok(())
+    }
+
+    fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
+        // In the conv view the layer's input x is the convolution's output gradient and the
+        // layer's output gradient dy is the convolution's input.
+        let s = self.0.shape(c.n, true);
+        if c.weight_grads {
+            let bias = self.0.bias.then_some((c.dy, (s.cin, s.h, s.w)));
+            push_grads(c.gpu, c.ws, prog, &s, c.dy, c.x, bias, c.grads, c.accumulate)?;
+        }
+        if let Some(dx) = c.dx {
+            let p = ConvParams::new(&s, 0);
+            let wt = &c.params[0].buffer;
+            prog.push(Dispatch::new(c.gpu, &ConvForward { x: c.dy, wt, b: wt, out: dx }, &p, Some(p.forward_threads()))?);
+        }
+        Ok(())
+    }
+}
+

@@ -1,0 +1,198 @@
+//! The GPU side of a sequential network: parameters, gradients, running statistics and per-slot
+//! activation buffers allocated once for a maximum batch, and programs (forward, backward) built
+//! for a given batch from each layer's launches.
+
+use super::{GpuBackward, GpuForward, Mode, NetSpec, Tape};
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, Program, Tensor};
+
+/// Buffers the layers of one network share, one layer at a time (programs run in order): the
+/// partial sums of split reductions, and the transposed operands of the Linear layers.
+pub struct Workspace {
+    pub scratch: Tensor,
+    pub trans: [Tensor; 2],
+}
+
+pub struct GpuNet {
+    pub spec: NetSpec,
+    /// Values per sample before each layer, and after the last.
+    widths: Vec<usize>,
+    pub max_batch: usize,
+    /// Each layer's parameters, as in [`NetSpec::param_names`].
+    pub params: Vec<Tensor>,
+    pub grads: Vec<Tensor>,
+    /// Running state of the layers that have one, in [`NetSpec::running`] order.
+    pub running: Vec<Tensor>,
+    /// acts[slot][layer]: output of every layer but the last (the caller gives the last its buffer).
+    acts: Vec<Vec<Tensor>>,
+    /// saved[slot][layer]: what the layer keeps for its backward pass (None for most).
+    saved: Vec<Vec<Option<Tensor>>>,
+    /// Gradient with respect to the output of every layer but the last.
+    dacts: Vec<Tensor>,
+    ws: Workspace,
+    /// Per layer: (first parameter, parameter count, running-state index).
+    index: Vec<(usize, usize, Option<usize>)>,
+}
+
+impl GpuNet {
+    /// Buffers for batches up to `max_batch` and `slots` forward passes kept at once.
+    pub fn new(gpu: &Gpu, spec: NetSpec, params: &[Vec<f32>], max_batch: usize, slots: usize, label: &str) -> Result<GpuNet> {
+        spec.check_params(params, label)?;
+        let out_widths = spec.widths()?;
+        if max_batch == 0 || slots == 0 {
+            return Err(Error::Shape(format!("{label}: batch size and slots must be at least 1")));
+        }
+        let imps: Vec<_> = spec.layers.iter().map(|l| l.imp()).collect();
+        let names = spec.param_names();
+        let p = params.iter().zip(&names).map(|(v, (nm, _))| Tensor::from_slice(gpu, &format!("{label}.{nm}"), v)).collect::<Result<_>>()?;
+        let g = params.iter().zip(&names).map(|(v, (nm, _))| Tensor::zeros(gpu, &format!("{label}.{nm}.grad"), v.len())).collect::<Result<_>>()?;
+        let running = spec.running().iter().map(|(i, v, _)| Tensor::from_slice(gpu, &format!("{label}.{i}.running"), v)).collect::<Result<_>>()?;
+        let hidden = &out_widths[..out_widths.len() - 1];
+        let rows = |w: usize| max_batch.checked_mul(w).ok_or_else(|| Error::Limit(format!("{label}: {max_batch} rows of {w} values do not fit in memory")));
+        let mut acts = Vec::new();
+        let mut saved = Vec::new();
+        for s in 0..slots {
+            acts.push(hidden.iter().enumerate().map(|(i, &w)| Tensor::zeros(gpu, &format!("{label}.slot{s}.act{i}"), rows(w)?)).collect::<Result<Vec<_>>>()?);
+            saved.push(imps.iter().enumerate().map(|(i, l)| (l.saved_len() > 0).then(|| Tensor::zeros(gpu, &format!("{label}.slot{s}.saved{i}"), l.saved_len())).transpose()).collect::<Result<Vec<_>>>()?);
+        }
+        let dacts = hidden.iter().enumerate().map(|(i, &w)| Tensor::zeros(gpu, &format!("{label}.dact{i}"), rows(w)?)).collect::<Result<_>>()?;
+        // Tile counts are not monotonic in the batch (evening tiles out can add one at a smaller
+        // batch), so the scratch holds the most that any batch up to max_batch needs.
+        let par = gpu.parallel_invocations();
+        let scratch_len = (1..=max_batch).flat_map(|n| imps.iter().map(move |l| l.scratch_len(n, par))).max().unwrap_or(0);
+        let (mut ta, mut tb) = (1, 1);
+        for l in &imps {
+            let (a, b) = l.transpose_lens(max_batch)?;
+            (ta, tb) = (ta.max(a), tb.max(b));
+        }
+        let ws = Workspace {
+            scratch: Tensor::zeros(gpu, &format!("{label}.scratch"), scratch_len)?,
+            trans: [Tensor::zeros(gpu, &format!("{label}.trans0"), ta)?, Tensor::zeros(gpu, &format!("{label}.trans1"), tb)?],
+        };
+        let (mut pi, mut ri) = (0, 0);
+        let index = imps
+            .iter()
+            .map(|l| {
+                let np = l.params().len();
+                let r = l.running().is_some().then(|| {
+                    ri += 1;
+                    ri - 1
+                });
+                pi += np;
+                (pi - np, np, r)
+            })
+            .collect();
+        let widths = std::iter::once(spec.in_dim()).chain(out_widths).collect();
+        Ok(GpuNet { spec, widths, max_batch, params: p, grads: g, running, acts, saved, dacts, ws, index })
+    }
+
+    fn check(&self, n: usize, slot: usize) -> Result<()> {
+        if n == 0 || n > self.max_batch {
+            return Err(Error::Shape(format!("batch {n} outside 1..={} that this network was built for", self.max_batch)));
+        }
+        if slot >= self.acts.len() {
+            return Err(Error::Shape(format!("slot {slot}: this network keeps {} passes", self.acts.len())));
+        }
+        Ok(())
+    }
+
+    /// input (n, in) -> output (n, out) in `slot`. `output` may be a larger buffer; rows [0, n)
+    /// are written.
+    pub fn forward(&self, gpu: &Gpu, slot: usize, input: &wgpu::Buffer, output: &wgpu::Buffer, n: usize, mode: Mode) -> Result<Program> {
+        self.check(n, slot)?;
+        let last = self.spec.layers.len() - 1;
+        let mut prog = Program::default();
+        for (li, l) in self.spec.layers.iter().enumerate() {
+            let (p0, np, ri) = self.index[li];
+            let c = GpuForward {
+                gpu,
+                n,
+                width: self.widths[li],
+                mode,
+                x: if li == 0 { input } else { &self.acts[slot][li - 1].buffer },
+                y: if li == last { output } else { &self.acts[slot][li].buffer },
+                params: &self.params[p0..p0 + np],
+                running: ri.map(|r| &self.running[r]),
+                saved: self.saved[slot][li].as_ref(),
+                ws: &self.ws,
+            };
+            l.imp().gpu_forward(&c, &mut prog)?;
+        }
+        Ok(prog)
+    }
+
+    /// dout (n, out) -> gradients through the training-mode pass kept in `slot`; `input` must be
+    /// the buffer that pass read. The pass must have used batch statistics (`Train` or
+    /// `BatchStats`): programs are recorded once and run later, so this cannot be checked here,
+    /// and after an `Eval` pass the slot's saved batch statistics are stale (the CPU reference
+    /// refuses that case). Writes parameter gradients when `grads` is given (added to the present
+    /// ones when it says so), and the input gradient into `dinput` when given.
+    pub fn backward(&self, gpu: &Gpu, slot: usize, input: &wgpu::Buffer, dout: &wgpu::Buffer, dinput: Option<&wgpu::Buffer>, n: usize, grads: Grads) -> Result<Program> {
+        self.check(n, slot)?;
+        let last = self.spec.layers.len() - 1;
+        let mut prog = Program::default();
+        for (li, l) in self.spec.layers.iter().enumerate().rev() {
+            let (p0, np, _) = self.index[li];
+            let c = GpuBackward {
+                gpu,
+                n,
+                width: self.widths[li],
+                x: if li == 0 { input } else { &self.acts[slot][li - 1].buffer },
+                dy: if li == last { dout } else { &self.dacts[li].buffer },
+                dx: if li == 0 { dinput } else { Some(&self.dacts[li - 1].buffer) },
+                params: &self.params[p0..p0 + np],
+                grads: &self.grads[p0..p0 + np],
+                saved: self.saved[slot][li].as_ref(),
+                weight_grads: grads != Grads::None,
+                accumulate: grads == Grads::Add,
+                ws: &self.ws,
+            };
+            l.imp().gpu_backward(&c, &mut prog)?;
+        }
+        Ok(prog)
+    }
+
+    /// Reads every parameter back (in [`NetSpec::param_names`] order).
+    pub fn read_params(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
+        self.params.iter().map(|t| t.read(gpu)).collect()
+    }
+
+    /// Reads back the training-mode pass kept in `slot` at batch `n` whose input was `input`.
+    pub fn read_tape(&self, gpu: &Gpu, slot: usize, input: &[f32], n: usize) -> Result<Tape> {
+        self.check(n, slot)?;
+        let mut inputs = vec![input[..n * self.widths[0]].to_vec()];
+        for (i, t) in self.acts[slot].iter().enumerate() {
+            inputs.push(t.read(gpu)?[..n * self.widths[i + 1]].to_vec());
+        }
+        let saved = self.saved[slot].iter().map(|t| t.as_ref().map_or(Ok(Vec::new()), |t| t.read(gpu))).collect::<Result<_>>()?;
+        Ok(Tape { n, inputs, saved })
+    }
+
+    /// Reads the running state (batch-norm statistics) back.
+    pub fn read_running(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
+        self.running.iter().map(|t| t.read(gpu)).collect()
+    }
+
+    /// Overwrites parameters and running statistics (loading a checkpoint).
+    pub fn load(&self, gpu: &Gpu, params: &[Vec<f32>], running: &[Vec<f32>]) -> Result<()> {
+        self.spec.check_params(params, "loading a network")?;
+        if running.len() != self.running.len() || running.iter().zip(&self.running).any(|(a, b)| a.len() != b.len) {
+            return Err(Error::Shape("running statistics do not match the network's BatchNorm layers".into()));
+        }
+        for (t, v) in self.params.iter().zip(params).chain(self.running.iter().zip(running)) {
+            t.write(gpu, v)?;
+        }
+        Ok(())
+    }
+}
+
+/// What a backward pass does with the parameter gradients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grads {
+    /// Not computed (backpropagating through a frozen network to its input).
+    None,
+    /// Computed, overwriting the present ones.
+    Write,
+    /// Computed and added to the present ones (a second pass through the same weights).
+    Add,
+}

@@ -1,0 +1,243 @@
+//! Linear layer, y = x Wᵀ + b (PyTorch's `nn.Linear`: W is (out, in)).
+//!
+//! Kernels: `shaders/linear.wgsl` (scalar 4×4-blocked forward and input gradient for reduction
+//! lengths that are not a multiple of 4, and the split bias gradient) and `shaders/gemm.wgsl`
+//! (the vec4 products: the forward pass when `in` % 4 = 0, the input gradient when `out` % 4 = 0,
+//! the weight gradient always). Tests: `tests/linear.rs`.
+
+use super::gemm::{blocks8, transpose, GemmNt, GemmParams, GEMM_BIAS};
+use super::split::{SplitSum, ACCUMULATE};
+use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, LayerImpl, Param, Role};
+use crate::error::{Error, Result};
+use crate::gpu::budget::{self, plan_tiles, Tiles};
+use crate::gpu::{Dispatch, Program};
+use serde_json::json;
+
+/// `nn.Linear(inp, out, bias)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Linear {
+    pub inp: usize,
+    pub out: usize,
+    pub bias: bool,
+}
+
+// ---------------------------------------------------------------- CPU reference
+
+/// x (n,inp), w (out,inp), optional b (out) -> y (n,out);  y = x Wᵀ + b
+pub fn linear_forward(x: &[f32], w: &[f32], b: Option<&[f32]>, n: usize, inp: usize, out: usize) -> Vec<f32> {
+    let mut y = vec![0.0; n * out];
+    for r in 0..n {
+        for o in 0..out {
+            let acc: f64 = (0..inp).map(|i| x[r * inp + i] as f64 * w[o * inp + i] as f64).sum();
+            y[r * out + o] = (acc + b.map_or(0.0, |b| b[o] as f64)) as f32;
+        }
+    }
+    y
+}
+
+/// dy (n,out), w (out,inp) -> dx (n,inp);  dx = dy W
+pub fn linear_backward_input(dy: &[f32], w: &[f32], n: usize, inp: usize, out: usize) -> Vec<f32> {
+    let mut dx = vec![0.0; n * inp];
+    for r in 0..n {
+        for i in 0..inp {
+            let acc: f64 = (0..out).map(|o| dy[r * out + o] as f64 * w[o * inp + i] as f64).sum();
+            dx[r * inp + i] = acc as f32;
+        }
+    }
+    dx
+}
+
+/// dy (n,out), x (n,inp) -> dw (out,inp);  dw = dyᵀ x
+pub fn linear_backward_weight(dy: &[f32], x: &[f32], n: usize, inp: usize, out: usize) -> Vec<f32> {
+    let mut dw = vec![0.0; out * inp];
+    for o in 0..out {
+        for i in 0..inp {
+            let acc: f64 = (0..n).map(|r| dy[r * out + o] as f64 * x[r * inp + i] as f64).sum();
+            dw[o * inp + i] = acc as f32;
+        }
+    }
+    dw
+}
+
+/// dy (n,out) -> db (out);  db = Σ_rows dy
+pub fn linear_backward_bias(dy: &[f32], n: usize, out: usize) -> Vec<f32> {
+    (0..out).map(|o| (0..n).map(|r| dy[r * out + o] as f64).sum::<f64>() as f32).collect()
+}
+
+// ---------------------------------------------------------------- kernels
+
+/// Uniform of `shaders/linear.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct LinearParams {
+    pub n: u32,
+    pub in_f: u32,
+    pub out_f: u32,
+    /// 1: add the weight/bias gradient into its buffer.
+    pub accumulate: u32,
+    /// Batch rows per tile of the bias gradient (a split reduction).
+    pub n_per: u32,
+    /// linear_forward: 1 adds the bias.
+    pub has_bias: u32,
+    pub _pad: [u32; 2],
+}
+
+crate::kernel! {
+    /// y = x Wᵀ [+ b], 4×4 blocks of scalar loads.
+    pub LinearForward = "linear" :: "linear_forward", LinearParams { 1 x: Read, 2 w: Read, 3 b: Read, 5 out: ReadWrite }
+}
+crate::kernel! {
+    /// dx = dy W, 4×4 blocks of scalar loads.
+    pub LinearBackwardInput = "linear" :: "linear_backward_input", LinearParams { 2 w: Read, 4 dy: Read, 5 out: ReadWrite }
+}
+crate::kernel! {
+    /// db = Σ_n dy over one tile of rows.
+    pub LinearBackwardBias = "linear" :: "linear_backward_bias", LinearParams { 4 dy: Read, 5 out: ReadWrite }
+}
+
+impl LinearParams {
+    /// One tile over the whole batch, with the bias.
+    pub fn new(n: usize, in_f: usize, out_f: usize, accumulate: bool) -> LinearParams {
+        LinearParams { n: n as u32, in_f: in_f as u32, out_f: out_f as u32, accumulate: accumulate as u32, n_per: (n as u32).max(1), has_bias: 1, _pad: [0; 2] }
+    }
+
+    /// Tiles of the bias gradient (one invocation per output per tile).
+    pub fn bias_tiles(&self, parallel: u64) -> Tiles {
+        let p = *self;
+        plan_tiles(self.n, 1, self.out_f as u64, parallel, 4 * self.out_f as u64, |n_per, _| budget::loop_trips("linear::linear_backward_bias", bytemuck::bytes_of(&LinearParams { n_per: n_per as u32, ..p })).unwrap_or(u64::MAX))
+    }
+}
+
+/// Invocations for a register-blocked matrix kernel of `shaders/linear.wgsl`: one per 4×4 block.
+pub fn blocks4(rows: usize, cols: usize) -> u32 {
+    (rows.div_ceil(4) * cols.div_ceil(4)) as u32
+}
+
+/// Tiles of a Linear weight gradient by `gemm_nt` over the batch padded to n4 (vec4 steps).
+fn weight_tiles(n: usize, inp: usize, out: usize, parallel: u64) -> Tiles {
+    let k4 = n.div_ceil(4) as u32;
+    plan_tiles(k4, 1, blocks8(out, inp) as u64, parallel, 16 * (inp + out) as u64, |k_per, _| budget::gemm_trips(k_per))
+}
+
+fn split_len(t: Tiles, len: usize) -> usize {
+    if t.count() > 1 {
+        t.count() as usize * len
+    } else {
+        0
+    }
+}
+
+// ---------------------------------------------------------------- the layer
+
+impl LayerImpl for Linear {
+    fn kind(&self) -> &'static str {
+        "Linear"
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.inp == 0 || self.out == 0 {
+            return Err(Error::Shape(format!("{self:?}: a Linear layer has zero width")));
+        }
+        Ok(())
+    }
+
+    fn in_len(&self) -> Option<usize> {
+        Some(self.inp)
+    }
+
+    fn out_len(&self, _inp: usize) -> usize {
+        self.out
+    }
+
+    fn params(&self) -> Vec<Param> {
+        let mut v = vec![Param::new("weight", vec![self.out, self.inp], Role::Weight)];
+        if self.bias {
+            v.push(Param::new("bias", vec![self.out], Role::Bias));
+        }
+        v
+    }
+
+    fn scratch_len(&self, n: usize, parallel: u64) -> usize {
+        let p = LinearParams::new(n, self.inp, self.out, false);
+        split_len(weight_tiles(n, self.inp, self.out, parallel), self.inp * self.out).max(if self.bias { split_len(p.bias_tiles(parallel), self.out) } else { 0 })
+    }
+
+    fn transpose_lens(&self, n: usize) -> Result<(usize, usize)> {
+        let n4 = n.div_ceil(4) * 4;
+        let mul = |a: usize, b: usize| a.checked_mul(b).ok_or_else(|| Error::Limit(format!("a {a} × {b} transpose does not fit in memory")));
+        // (Wᵀ or dyᵀ, xᵀ)
+        let wt = mul(self.inp, self.out)?.div_ceil(4) * 4;
+        Ok((wt.max(mul(self.out, n4)?), mul(self.inp, n4)?))
+    }
+
+    fn describe(&self) -> serde_json::Value {
+        json!({ "in_features": self.inp, "out_features": self.out, "bias": self.bias })
+    }
+
+    fn cpu_forward(&self, c: CpuForward<'_>) -> (Vec<f32>, Vec<f32>) {
+        let b = self.bias.then(|| c.params[1].as_slice());
+        (linear_forward(c.x, &c.params[0], b, c.n, self.inp, self.out), Vec::new())
+    }
+
+    fn cpu_backward(&self, c: CpuBackward<'_>) -> (Vec<f32>, Vec<Vec<f32>>) {
+        let mut grads = Vec::new();
+        if c.weight_grads {
+            grads.push(linear_backward_weight(c.dy, c.x, c.n, self.inp, self.out));
+            if self.bias {
+                grads.push(linear_backward_bias(c.dy, c.n, self.out));
+            }
+        }
+        (linear_backward_input(c.dy, &c.params[0], c.n, self.inp, self.out), grads)
+    }
+
+    fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
+        let (inp, out, n) = (self.inp, self.out, c.n);
+        let w = &c.params[0].buffer;
+        // Without a bias, any buffer fills the binding: the kernels do not read it.
+        let b = if self.bias { &c.params[1].buffer } else { w };
+        if inp % 4 == 0 {
+            // y = x Wᵀ + b: both operands contiguous along IN, four at a time.
+            let p = GemmParams { m: n as u32, p: out as u32, k4: (inp / 4) as u32, k_per: (inp / 4) as u32, flags: GEMM_BIAS * self.bias as u32, ..Default::default() };
+            prog.push(Dispatch::new(c.gpu, &GemmNt { a: c.x, b: w, bias: b, out: c.y }, &p, Some(blocks8(n, out)))?);
+        } else {
+            let p = LinearParams { has_bias: self.bias as u32, ..LinearParams::new(n, inp, out, false) };
+            prog.push(Dispatch::new(c.gpu, &LinearForward { x: c.x, w, b, out: c.y }, &p, Some(blocks4(n, out)))?);
+        }
+        Ok(())
+    }
+
+    fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
+        let (inp, out, n, gpu) = (self.inp, self.out, c.n, c.gpu);
+        let w = &c.params[0].buffer;
+        let [ta, tb] = [&c.ws.trans[0].buffer, &c.ws.trans[1].buffer];
+        if c.weight_grads {
+            // dW = dyᵀ x as gemm_nt over the batch: dyᵀ (OUT, N4) and xᵀ (IN, N4), padded with zeros.
+            prog.push(transpose(gpu, c.dy, ta, n, out)?);
+            prog.push(transpose(gpu, c.x, tb, n, inp)?);
+            let t = weight_tiles(n, inp, out, gpu.parallel_invocations());
+            let g = GemmParams { m: out as u32, p: inp as u32, k4: n.div_ceil(4) as u32, k_per: t.n_per, ..Default::default() };
+            // (The bias binding is unused with flag 0; any buffer will do.)
+            let first = |o: &wgpu::Buffer, acc: bool| Dispatch::new(gpu, &GemmNt { a: ta, b: tb, bias: tb, out: o }, &GemmParams { flags: ACCUMULATE * acc as u32, ..g }, Some(t.count() * blocks8(out, inp)));
+            c.ws.push_split(gpu, prog, SplitSum { first: &first, out: &c.grads[0].buffer, len: inp * out, tiles: t.count(), accumulate: c.accumulate })?;
+            if self.bias {
+                let p = LinearParams::new(n, inp, out, false);
+                let t = p.bias_tiles(gpu.parallel_invocations());
+                let first = |o: &wgpu::Buffer, acc: bool| Dispatch::new(gpu, &LinearBackwardBias { dy: c.dy, out: o }, &LinearParams { n_per: t.n_per, accumulate: acc as u32, ..p }, Some(t.count() * out as u32));
+                c.ws.push_split(gpu, prog, SplitSum { first: &first, out: &c.grads[1].buffer, len: out, tiles: t.count(), accumulate: c.accumulate })?;
+            }
+        }
+        if let Some(dx) = c.dx {
+            // The input gradient is this pass's alone: never accumulated.
+            if out % 4 == 0 {
+                // dx = dy W as gemm_nt: dy (N, OUT) and Wᵀ (IN, OUT).
+                prog.push(transpose(gpu, w, ta, out, inp)?);
+                let g = GemmParams { m: n as u32, p: inp as u32, k4: (out / 4) as u32, k_per: (out / 4) as u32, ..Default::default() };
+                prog.push(Dispatch::new(gpu, &GemmNt { a: c.dy, b: ta, bias: ta, out: dx }, &g, Some(blocks8(n, inp)))?);
+            } else {
+                let p = LinearParams::new(n, inp, out, false);
+                prog.push(Dispatch::new(gpu, &LinearBackwardInput { w, dy: c.dy, out: dx }, &p, Some(blocks4(n, inp)))?);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,65 @@
+//! Split reductions: a sum whose length grows with the batch (a weight or bias gradient, batch-norm
+//! statistics) runs as tiles, each writing a partial sum into the network's scratch space, and a
+//! second pass (`shaders/reduce.wgsl`) adds the tiles into the result. The tile sizes come from
+//! [`crate::gpu::budget::plan_tiles`], which keeps every invocation under the software adapter's
+//! loop limit and the launch wide enough for the device.
+
+use super::Workspace;
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, Gpu, Program};
+
+/// Uniform of `shaders/reduce.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ReduceParams {
+    pub len: u32,
+    pub splits: u32,
+    /// bit 1: add into the output.
+    pub flags: u32,
+    pub _pad: u32,
+}
+
+/// bit 1 of the split kernels' flags: add into the output instead of overwriting it.
+pub const ACCUMULATE: u32 = 2;
+
+crate::kernel! {
+    /// out = [out +] Σ_s part[s, ·]
+    pub ReduceSplits = "reduce" :: "reduce_splits", ReduceParams { 1 part: Read, 2 out: ReadWrite }
+}
+
+/// One split reduction: its first pass (built by `first(output, accumulate)`), the length of the
+/// result and its tiles.
+pub struct SplitSum<'a> {
+    /// The first pass writing into the given buffer; the flag says whether it adds into it.
+    pub first: &'a dyn Fn(&wgpu::Buffer, bool) -> Result<Dispatch>,
+    pub out: &'a wgpu::Buffer,
+    /// Values of the result, and tiles of the first pass.
+    pub len: usize,
+    pub tiles: u32,
+    pub accumulate: bool,
+}
+
+impl Workspace {
+    /// Pushes a split reduction: with one tile the first pass writes (or adds into) the result;
+    /// otherwise it writes one partial sum per tile into the scratch buffer and `reduce_splits`
+    /// adds them into the result.
+    pub fn push_split(&self, gpu: &Gpu, prog: &mut Program, r: SplitSum<'_>) -> Result<()> {
+        if r.tiles <= 1 {
+            prog.push((r.first)(r.out, r.accumulate)?);
+            return Ok(());
+        }
+        self.check_scratch(r.tiles as usize * r.len, "a split reduction")?;
+        prog.push((r.first)(&self.scratch.buffer, false)?);
+        let p = ReduceParams { len: r.len as u32, splits: r.tiles, flags: ACCUMULATE * r.accumulate as u32, _pad: 0 };
+        prog.push(Dispatch::new(gpu, &ReduceSplits { part: &self.scratch.buffer, out: r.out }, &p, Some(r.len as u32))?);
+        Ok(())
+    }
+
+    /// Fails when `len` floats of partial sums do not fit in the scratch space.
+    pub fn check_scratch(&self, len: usize, what: &str) -> Result<()> {
+        if len > self.scratch.len {
+            return Err(Error::Shape(format!("{what}: {len} partial sums exceed this network's scratch space ({})", self.scratch.len)));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,62 @@
+//! Typed kernel launches: a declaration of a kernel's bindings that disagrees with its WGSL
+//! (swapped buffers, a wrong access mode, a missing binding, a uniform of the wrong size) fails
+//! when the pipeline is built, with a message naming the kernel and the binding.
+
+mod common;
+use wgpu_gan::gpu::{Dispatch, Gpu};
+use wgpu_gan::nn::conv::{ConvForward, ConvParams};
+
+wgpu_gan::kernel! {
+    /// conv2d_forward with its x and wt bindings swapped.
+    Swapped = "conv" :: "conv2d_forward", ConvParams { 1 wt: Read, 2 x: Read, 3 b: Read, 5 out: ReadWrite }
+}
+wgpu_gan::kernel! {
+    /// conv2d_forward declaring its output read-only.
+    ReadOnlyOut = "conv" :: "conv2d_forward", ConvParams { 1 x: Read, 2 wt: Read, 3 b: Read, 5 out: Read }
+}
+wgpu_gan::kernel! {
+    /// conv2d_forward without its bias binding.
+    NoBias = "conv" :: "conv2d_forward", ConvParams { 1 x: Read, 2 wt: Read, 5 out: ReadWrite }
+}
+wgpu_gan::kernel! {
+    /// conv2d_forward with a 16-byte uniform (the WGSL's is 64).
+    SmallUniform = "conv" :: "conv2d_forward", [u32; 4] { 1 x: Read, 2 wt: Read, 3 b: Read, 5 out: ReadWrite }
+}
+
+fn error_of<B: wgpu_gan::gpu::Bindings>(gpu: &Gpu, b: &B, p: &B::Params) -> String {
+    match Dispatch::new(gpu, b, p, Some(1)) {
+        Ok(_) => panic!("a wrong declaration of {} was accepted", B::ENTRIES[0]),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_declaration_that_disagrees_with_the_wgsl_is_refused() {
+    let gpu = common::gpu();
+    let t = common::tensor(&gpu, &[0.0; 16]);
+    let b = &t.buffer;
+    let p = ConvParams::default();
+    // The correct declaration builds.
+    Dispatch::new(&gpu, &ConvForward { x: b, wt: b, b, out: b }, &p, Some(1)).unwrap();
+    let cases = [
+        (error_of(&gpu, &Swapped { wt: b, x: b, b, out: b }, &p), "binding 1 is `x` in the WGSL but declared as `wt`"),
+        (error_of(&gpu, &ReadOnlyOut { x: b, wt: b, b, out: b }, &p), "binding 5 (`out`) is ReadWrite in the WGSL but declared Read"),
+        (error_of(&gpu, &NoBias { x: b, wt: b, out: b }, &p), "uses binding 3 (`b`), which is not declared"),
+        (error_of(&gpu, &SmallUniform { x: b, wt: b, b, out: b }, &[0; 4]), "is 64 bytes in the WGSL; the parameter struct has 16"),
+    ];
+    for (err, want) in cases {
+        println!("refused: {err}");
+        assert!(err.contains("conv::conv2d_forward") && err.contains(want), "{err}\n  should say: {want}");
+    }
+}
+
+/// The entry-point list of a multi-entry declaration is checked too.
+#[test]
+fn an_entry_point_outside_the_declaration_is_refused() {
+    let gpu = common::gpu();
+    let t = common::tensor(&gpu, &[0.0; 4]);
+    let act = wgpu_gan::nn::activation::ActForward { entry: "relu_backward", x: &t.buffer, out: &t.buffer };
+    let err = Dispatch::new(&gpu, &act, &Default::default(), Some(1)).err().expect("relu_backward takes dy").to_string();
+    println!("refused: {err}");
+    assert!(err.contains("relu_backward"), "{err}");
+}

@@ -1,0 +1,80 @@
+//! Versioned model descriptions: every model round-trips through its JSON description, and a
+//! description that differs is reported field by field.
+
+use wgpu_gan::nn::describe::{check_saved, compare, FORMAT, VERSION};
+use wgpu_gan::nn::{Act, BnSpec, ConvSpec, Layer, Linear, NetSpec};
+
+fn models() -> Vec<(&'static str, NetSpec)> {
+    let (g, d) = (wgpu_gan::models::r2_generator(100), wgpu_gan::models::r2_discriminator());
+    vec![
+        ("R2 generator", g),
+        ("R2 discriminator", d),
+        ("LeNet classifier", wgpu_gan::models::lenet()),
+        ("R1 MLP", NetSpec::mlp(&[2, 128, 128, 1], Act::LeakyRelu(0.2), Some(Act::Sigmoid))),
+        (
+            "bias-free DCGAN-style",
+            NetSpec {
+                layers: vec![
+                    Layer::Linear(Linear { inp: 10, out: 32, bias: false }),
+                    Layer::BatchNorm(BnSpec { c: 2, hw: 16, eps: 1e-3, momentum: 0.2 }),
+                    Layer::Act(Act::Relu),
+                    Layer::ConvT2d(ConvSpec { out_pad: 1, ..ConvSpec::new(2, 3, 4, 4, 3, 2, 1).no_bias() }),
+                    Layer::Act(Act::Tanh),
+                ],
+            },
+        ),
+    ]
+}
+
+#[test]
+fn every_model_round_trips_through_its_description() {
+    for (name, spec) in models() {
+        let v = spec.describe();
+        assert_eq!(v["format"], FORMAT);
+        assert_eq!(v["version"], VERSION);
+        let text = v.to_string();
+        let back = NetSpec::from_description(&serde_json::from_str(&text).unwrap()).unwrap();
+        assert_eq!(back, spec, "{name}: {text}");
+        check_saved(name, &text, &spec).unwrap();
+        println!("{name}: {} layers, {} bytes of JSON", spec.layers.len(), text.len());
+    }
+}
+
+#[test]
+fn a_different_model_is_reported_field_by_field() {
+    let g = wgpu_gan::models::r2_generator(100);
+    let mut other = g.clone();
+    if let Layer::ConvT2d(c) = &mut other.layers[3] {
+        c.kh = 3;
+        c.bias = false;
+    } else {
+        panic!("R2's layer 3 is a ConvTranspose2d");
+    }
+    let err = compare("generator", &other.describe(), &g.describe()).unwrap_err().to_string();
+    println!("{err}");
+    assert!(err.contains("layer 3 (ConvTranspose2d): kernel_size is [3,4] in the checkpoint, [4,4] in this model"), "{err}");
+    assert!(err.contains("layer 3 (ConvTranspose2d): bias is false in the checkpoint, true in this model"), "{err}");
+
+    let shorter = NetSpec { layers: g.layers[..3].to_vec() };
+    let err = compare("generator", &shorter.describe(), &g.describe()).unwrap_err().to_string();
+    assert!(err.contains("3 layers in the checkpoint, 8 in this model") || err.contains("layers in the checkpoint"), "{err}");
+
+    let err = check_saved("generator", "[Linear { inp: 100 }]", &g).unwrap_err().to_string();
+    assert!(err.contains("no model description"), "{err}");
+    let mut future = g.describe();
+    future["version"] = 99.into();
+    let err = compare("generator", &future, &g.describe()).unwrap_err().to_string();
+    assert!(err.contains("version"), "{err}");
+}
+
+#[test]
+fn a_malformed_description_names_the_layer_and_field() {
+    let mut v = wgpu_gan::models::r2_discriminator().describe();
+    v["layers"][0]["kernel_size"] = serde_json::json!([4]);
+    let err = NetSpec::from_description(&v).unwrap_err().to_string();
+    println!("{err}");
+    assert!(err.contains("layer 0") && err.contains("kernel_size"), "{err}");
+    v["layers"][0]["kind"] = "Conv3d".into();
+    let err = NetSpec::from_description(&v).unwrap_err().to_string();
+    assert!(err.contains("unknown layer kind \"Conv3d\""), "{err}");
+}

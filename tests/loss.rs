@@ -1,0 +1,52 @@
+//! The GAN losses (src/loss.rs, shaders/loss.wgsl): the CPU backward against central differences,
+//! the kernels against the CPU reference (tolerance 1e-5), and the statistics struct's layout in
+//! the WGSL against the host's.
+
+mod common;
+use common::layer::{numeric, report, TOL};
+use common::{check, gpu, launch, randv, tensor};
+use wgpu_gan::loss::{GanLossBackward, GanLossDForward, GanLossGForward, LossKind, LossParams, Stats};
+#[test]
+fn loss_backward_matches_finite_differences() {
+    let l = randv(13, 7, 4.0);
+    let nf = 6;
+    for kind in [LossKind::Minimax, LossKind::NonSaturating, LossKind::Wasserstein] {
+        report(&format!("gan_loss_d_backward {kind:?}"), &wgpu_gan::loss::gan_loss_d_backward(&l, nf, kind),
+            &numeric(&l, &|l| wgpu_gan::loss::gan_loss_d_forward(l, nf, kind).d_loss as f64));
+        report(&format!("gan_loss_g_backward {kind:?}"), &wgpu_gan::loss::gan_loss_g_backward(&l, kind),
+            &numeric(&l, &|l| wgpu_gan::loss::gan_loss_g_forward(l, kind) as f64));
+    }
+}
+
+#[test]
+fn loss_kernels_match_cpu() {
+    let gpu = gpu();
+    for &(nf, nr) in &[(1usize, 1usize), (7, 7), (33, 1), (257, 257), (600, 600)] {
+        let l = randv(nf + nr, (nf * 31 + nr) as u64, 12.0);
+        let tl = tensor(&gpu, &l);
+        let tout = tensor(&gpu, &vec![0.0; nf + nr]);
+        let tstats = tensor(&gpu, &[0.0; 6]);
+        for kind in [LossKind::Minimax, LossKind::NonSaturating, LossKind::Wasserstein] {
+            let p = LossParams { n_fake: nf as u32, n_real: nr as u32, kind: kind as u32, _pad: 0 };
+            let tag = format!("{kind:?} fake={nf} real={nr}");
+            launch(&gpu, &GanLossBackward { entry: "gan_loss_d_backward", logits: &tl.buffer, out: &tout.buffer }, &p, Some((nf + nr) as u32));
+            check(&format!("gan_loss_d_backward {tag}"), &tout.read(&gpu).unwrap(), &wgpu_gan::loss::gan_loss_d_backward(&l, nf, kind), TOL);
+            launch(&gpu, &GanLossDForward { logits: &tl.buffer, stats: &tstats.buffer }, &p, None);
+            let s = tstats.read(&gpu).unwrap();
+            let w = wgpu_gan::loss::gan_loss_d_forward(&l, nf, kind);
+            check(&format!("gan_loss_d_forward {tag}"), &s[..5], &w.values()[..5], TOL);
+
+            let p = LossParams { n_fake: nf as u32, n_real: 0, kind: kind as u32, _pad: 0 };
+            launch(&gpu, &GanLossBackward { entry: "gan_loss_g_backward", logits: &tl.buffer, out: &tout.buffer }, &p, Some(nf as u32));
+            check(&format!("gan_loss_g_backward {tag}"), &tout.read(&gpu).unwrap()[..nf], &wgpu_gan::loss::gan_loss_g_backward(&l[..nf], kind), TOL);
+            launch(&gpu, &GanLossGForward { logits: &tl.buffer, stats: &tstats.buffer }, &p, None);
+            check(&format!("gan_loss_g_forward {tag}"), &tstats.read(&gpu).unwrap()[5..6], &[wgpu_gan::loss::gan_loss_g_forward(&l[..nf], kind)], TOL);
+        }
+    }
+}
+
+#[test]
+fn the_stats_struct_has_one_layout_on_both_sides() {
+    wgpu_gan::loss::check_stats_layout().unwrap();
+    assert_eq!(std::mem::size_of::<Stats>(), 24);
+}

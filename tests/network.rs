@@ -1,0 +1,182 @@
+//! Whole networks and layers together: a network's gradients against central differences, every
+//! layer against PyTorch's numbers (tests/fixtures/torch_layers.safetensors, written by
+//! scripts/fixtures.py), and R2's reducing layers at the batches users train with.
+
+mod common;
+use common::layer::{compare, report, run_cpu, run_gpu, Run, TOL};
+use common::{check, numeric_h, randv, weighted};
+use std::collections::HashMap;
+use wgpu_gan::nn::{Act, BnSpec, ConvSpec, CpuNet, Init, Layer, Mode, NetSpec};
+const MLP_H: f32 = 2e-3;
+
+/// The composition: a whole network's input and weight gradients through every layer kind.
+#[test]
+fn mlp_backward_matches_finite_differences() {
+    for (hidden, last) in [(Act::Relu, None), (Act::LeakyRelu(0.2), Some(Act::Tanh)), (Act::Tanh, Some(Act::Sigmoid))] {
+        let spec = NetSpec::mlp(&[3, 9, 5, 2], hidden, last);
+        let n = 4;
+        // Finite differences are meaningless across a ReLU kink: take the first seed whose
+        // pre-activations all stay 0.02 away from zero (a perturbation of MLP_H = 2e-3 moves them
+        // by less than that).
+        let (params, x, mut net) = (0..200u32)
+            .map(|s| {
+                let (p, x) = (spec.init(11 + s, 0, wgpu_gan::nn::Init::PyTorch), randv(n * 3, 8 + s as u64, 1.0));
+                let mut net = CpuNet::new(spec.clone(), p.clone()).unwrap();
+                net.forward(&x, n).unwrap();
+                (p, x, net)
+            })
+            .find(|(_, _, net)| {
+                spec.layers.iter().zip(net.saved_inputs()).all(|(l, inp)| {
+                    !matches!(l, wgpu_gan::nn::Layer::Act(_)) || inp.iter().all(|v| v.abs() > 0.02)
+                })
+            })
+            .expect("no kink-free draw in 200 seeds");
+        let r = randv(n * 2, 9, 1.0);
+        let dx = net.backward(&r, n, true).unwrap();
+        let tag = format!("mlp {hidden:?}/{last:?}");
+        let f = |x: &[f32], p: &[Vec<f32>]| {
+            let mut m = CpuNet::new(spec.clone(), p.to_vec()).unwrap();
+            weighted(&m.forward(x, n).unwrap(), &r)
+        };
+        report(&format!("{tag} input"), &dx, &numeric_h(&x, &|x| f(x, &params), MLP_H));
+        for (pi, g) in net.grads.iter().enumerate() {
+            let num = numeric_h(&params[pi], &|v| {
+                let mut p = params.clone();
+                p[pi] = v.to_vec();
+                f(&x, &p)
+            }, MLP_H);
+            report(&format!("{tag} param {pi}"), g, &num);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- PyTorch fixtures
+
+struct Fixtures {
+    bytes: Vec<u8>,
+    cases: HashMap<String, HashMap<String, String>>,
+}
+
+impl Fixtures {
+    fn load() -> Fixtures {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/torch_layers.safetensors");
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e} (regenerate with python3 scripts/fixtures.py)"));
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        let cases = meta
+            .metadata()
+            .clone()
+            .expect("fixture metadata")
+            .into_iter()
+            .map(|(k, v)| (k, v.split_whitespace().filter_map(|kv| kv.split_once('=')).map(|(a, b)| (a.to_string(), b.to_string())).collect()))
+            .collect();
+        Fixtures { bytes, cases }
+    }
+
+    fn get(&self, case: &str, what: &str) -> Vec<f32> {
+        let st = safetensors::SafeTensors::deserialize(&self.bytes).unwrap();
+        let t = st.tensor(&format!("{case}.{what}")).unwrap_or_else(|e| panic!("{case}.{what}: {e}"));
+        t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    }
+}
+
+fn num(m: &HashMap<String, String>, k: &str) -> usize {
+    m[k].parse().unwrap()
+}
+
+#[test]
+fn layers_match_pytorch_fixtures() {
+    let fx = Fixtures::load();
+    let mut names: Vec<_> = fx.cases.keys().cloned().collect();
+    names.sort();
+    assert!(names.len() >= 20, "expected the full fixture set, found {}", names.len());
+    for name in names {
+        let m = &fx.cases[&name];
+        let n = num(m, "n");
+        let (layer, params, running) = match m["kind"].as_str() {
+            kind @ ("conv2d" | "conv_transpose2d") => {
+                let spec = ConvSpec {
+                    cin: num(m, "cin"),
+                    cout: num(m, "cout"),
+                    h: num(m, "h"),
+                    w: num(m, "w"),
+                    kh: num(m, "kh"),
+                    kw: num(m, "kw"),
+                    stride: num(m, "stride"),
+                    pad: num(m, "pad"),
+                    out_pad: m.get("out_pad").map_or(0, |v| v.parse().unwrap()),
+                    bias: true,
+                };
+                let layer = if kind == "conv2d" { Layer::Conv2d(spec) } else { Layer::ConvT2d(spec) };
+                (layer, vec![fx.get(&name, "w"), fx.get(&name, "b")], None)
+            }
+            "batchnorm" => {
+                let spec = BnSpec { c: num(m, "c"), hw: num(m, "hw"), eps: m["eps"].parse().unwrap(), momentum: m["momentum"].parse().unwrap() };
+                let running = [fx.get(&name, "running_mean0"), fx.get(&name, "running_var0")].concat();
+                (Layer::BatchNorm(spec), vec![fx.get(&name, "gamma"), fx.get(&name, "beta")], Some(running))
+            }
+            other => panic!("{name}: unknown fixture kind {other}"),
+        };
+        let (x, dy) = (fx.get(&name, "x"), fx.get(&name, "dy"));
+        let bn = running.is_some();
+        let cpu_run = run_cpu(layer, n, &x, &params, running.as_deref(), &dy, Mode::Train);
+        let torch = Run {
+            dx_scale: cpu_run.dx_scale,
+            y: fx.get(&name, "y"),
+            dx: fx.get(&name, "dx"),
+            grads: if bn { vec![fx.get(&name, "dgamma"), fx.get(&name, "dbeta")] } else { vec![fx.get(&name, "dw"), fx.get(&name, "db")] },
+            running: if bn { vec![[fx.get(&name, "running_mean1"), fx.get(&name, "running_var1")].concat()] } else { vec![] },
+        };
+        let r = running.as_deref();
+        // PyTorch's values are exact (f64, rounded once); both of ours round along the way.
+        compare(&format!("{name} CPU vs PyTorch"), &cpu_run, &torch, TOL);
+        compare(&format!("{name} GPU vs PyTorch"), &run_gpu(layer, n, &x, &params, r, &dy, Mode::Train, false), &torch, TOL);
+        if bn {
+            let eval = run_gpu(layer, n, &x, &params, r, &dy, Mode::Eval, false);
+            check(&format!("{name} GPU eval-mode forward vs PyTorch"), &eval.y, &fx.get(&name, "y_eval"), TOL);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- reductions past the loop budget
+
+/// Every reducing layer of R2 at the batches users train with (64, 320, 1024), GPU against the CPU
+/// reference. The sums that grow with the batch (weight and bias gradients over batch × output
+/// positions, batch-norm statistics over batch × positions) are what llvmpipe's loop limiter
+/// truncated before the reductions were split (n = 84 was the first wrong batch for R2, n = 1024
+/// left D's conv weight gradients 100 % wrong). Each layer keeps R2's spatial geometry, so every sum
+/// has R2's length, with fewer channels to keep the f64 CPU reference quick.
+#[test]
+fn r2_layers_match_cpu_past_the_loop_budget() {
+    let conv = |cin, cout, h| ConvSpec::new(cin, cout, h, h, 4, 2, 1);
+    let layers: Vec<(&str, Layer)> = vec![
+        ("D conv1 1→8 28×28", Layer::Conv2d(conv(1, 8, 28))),
+        ("D conv2 8→8 14×14", Layer::Conv2d(conv(8, 8, 14))),
+        ("G convT1 8→8 7×7", Layer::ConvT2d(conv(8, 8, 7))),
+        ("G convT2 8→1 14×14", Layer::ConvT2d(conv(8, 1, 14))),
+        ("G BatchNorm2d(8, 14×14)", Layer::BatchNorm(BnSpec { c: 8, hw: 196, eps: 1e-5, momentum: 0.1 })),
+        ("D BatchNorm2d(8, 7×7)", Layer::BatchNorm(BnSpec { c: 8, hw: 49, eps: 1e-5, momentum: 0.1 })),
+        ("G BatchNorm1d(40)", Layer::BatchNorm(BnSpec { c: 40, hw: 1, eps: 1e-5, momentum: 0.1 })),
+        ("G Linear 100→40", Layer::linear(100, 40)),
+        ("D Linear 392→1", Layer::linear(392, 1)),
+    ];
+    for n in [64usize, 320, 1024] {
+        for (i, (name, layer)) in layers.iter().enumerate() {
+            let net = NetSpec { layers: vec![*layer] };
+            let (x, dy) = (randv(n * net.in_dim(), 200 + i as u64, 1.0), randv(n * net.out_dim(), 300 + i as u64, 1.0));
+            let (params, running) = match layer {
+                Layer::BatchNorm(b) => {
+                    let params = vec![randv(b.c, 7, 0.5).iter().map(|v| v + 1.0).collect(), randv(b.c, 8, 0.5)];
+                    (params, Some([randv(b.c, 9, 1.0), randv(b.c, 10, 0.5).iter().map(|v| v + 1.0).collect()].concat()))
+                }
+                _ => (net.init(11 + i as u32, 0, Init::PyTorch), None),
+            };
+            let r = running.as_deref();
+            let want = run_cpu(*layer, n, &x, &params, r, &dy, Mode::Train);
+            compare(&format!("{name} n={n}"), &run_gpu(*layer, n, &x, &params, r, &dy, Mode::Train, false), &want, TOL);
+            if n == 320 {
+                // The split path adding into gradients that are already there.
+                compare(&format!("{name} n={n} (accumulated twice)"), &run_gpu(*layer, n, &x, &params, r, &dy, Mode::Train, true), &want, TOL);
+            }
+        }
+    }
+}

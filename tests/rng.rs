@@ -1,0 +1,74 @@
+//! The counter-based random numbers and data draws (src/rng.rs, shaders/rng.wgsl): the same bits
+//! as the CPU reference, normals with the right moments, and epochs that visit every row once.
+
+mod common;
+use common::layer::TOL;
+use common::{check, gpu, launch, tensor};
+use wgpu_gan::rng::{GatherRows, MixtureSample, RandnFill, RngParams};
+#[test]
+fn random_kernels_match_cpu() {
+    let gpu = gpu();
+    let counter = wgpu_gan::gpu::Tensor::from_slice(&gpu, "counter", &[5u32]).unwrap();
+    for &n in &[1usize, 7, 33, 257, 10_001] {
+        let out = tensor(&gpu, &vec![0.0; n]);
+        let p = RngParams { n: n as u32, seed: 42, stream: 3, ..Default::default() };
+        launch(&gpu, &RandnFill { counter: &counter.buffer, out: &out.buffer }, &p, Some((n as u32).div_ceil(2)));
+        // Same bits on both sides; only log/cos/sin rounding differs.
+        check(&format!("randn_fill n={n}"), &out.read(&gpu).unwrap(), &wgpu_gan::rng::randn_fill(n, 42, 3, 5), TOL);
+    }
+    for mix in [wgpu_gan::data::Mixture::ring(), wgpu_gan::data::Mixture::grid()] {
+        let n = 333;
+        let centres = tensor(&gpu, &mix.flat_centres());
+        let out = tensor(&gpu, &vec![0.0; 2 * (n + 5)]);
+        let p = RngParams { n: n as u32, seed: 9, stream: 1, k: mix.centres.len() as u32, row_offset: 5, sigma: mix.sigma, ..Default::default() };
+        launch(&gpu, &MixtureSample { centres: &centres.buffer, counter: &counter.buffer, out: &out.buffer }, &p, Some(n as u32));
+        let got = out.read(&gpu).unwrap();
+        assert!(got[..10].iter().all(|&v| v == 0.0), "rows before row_offset were written");
+        check(&format!("mixture_sample {} n={n}", mix.name), &got[10..], &wgpu_gan::rng::mixture_sample(&mix.centres, mix.sigma, n, 9, 1, 5), TOL);
+    }
+}
+
+/// The generator is only useful if its normals are normal: mean, variance and tails of 200k draws.
+#[test]
+fn gpu_normals_have_the_right_moments() {
+    let gpu = gpu();
+    let n = 200_000;
+    let counter = wgpu_gan::gpu::Tensor::from_slice(&gpu, "counter", &[0u32]).unwrap();
+    let out = tensor(&gpu, &vec![0.0; n]);
+    let p = RngParams { n: n as u32, seed: 1, stream: 0, ..Default::default() };
+    launch(&gpu, &RandnFill { counter: &counter.buffer, out: &out.buffer }, &p, Some((n as u32).div_ceil(2)));
+    let v = out.read(&gpu).unwrap();
+    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
+    let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+    let tail = v.iter().filter(|x| x.abs() > 1.96).count() as f64 / n as f64;
+    println!("randn moments: mean {mean:.4}, var {var:.4}, P(|z|>1.96) {tail:.4}");
+    assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.01 && (tail - 0.05).abs() < 0.003);
+}
+
+#[test]
+fn gather_rows_visits_every_row_once_per_epoch() {
+    let gpu = gpu();
+    // A table of 37 rows of 5 values, drawn 8 rows at a time: each epoch must visit every row once.
+    let (count, dim, n) = (37usize, 5usize, 8usize);
+    let table: Vec<f32> = (0..count * dim).map(|i| i as f32).collect();
+    let tt = tensor(&gpu, &table);
+    let counter = wgpu_gan::gpu::Tensor::from_slice(&gpu, "counter", &[0u32]).unwrap();
+    let out = tensor(&gpu, &vec![0.0; (n + 3) * dim]);
+    let mut seen = Vec::new();
+    for step in 0..10u32 {
+        counter.write(&gpu, &[step]).unwrap();
+        for draw in 0..2u32 {
+            let p = RngParams { n: n as u32, seed: 4, stream: draw, k: count as u32, row_offset: 3, sigma: 0.0, dim: dim as u32, per_step: 2 };
+            launch(&gpu, &GatherRows { entry: "gather_rows", centres: &tt.buffer, counter: &counter.buffer, out: &out.buffer }, &p, Some((n * dim) as u32));
+            let (want, idx) = wgpu_gan::rng::gather_rows(&table, dim, n, 4, draw, step, 2);
+            check(&format!("gather_rows step {step} draw {draw}"), &out.read(&gpu).unwrap()[3 * dim..], &want, 0.0);
+            seen.extend(idx);
+        }
+    }
+    for epoch in seen.chunks_exact(count) {
+        let mut e = epoch.to_vec();
+        e.sort();
+        assert_eq!(e, (0..count).collect::<Vec<_>>(), "an epoch must visit every row exactly once");
+    }
+    assert_ne!(&seen[..count], &seen[count..2 * count], "epochs should be shuffled differently");
+}
