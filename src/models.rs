@@ -2,18 +2,20 @@
 
 use crate::loss::LossKind;
 use crate::gan::{DataSource, GanConfig, Table};
-use crate::nn::{Act, BnSpec, ConvSpec, Init, Layer, NetSpec};
+use crate::nn::{Act, BnSpec, ConvSpec, Init, Layer, NetSpec, Reshape};
 use crate::optim::Optimizer;
 use std::sync::Arc;
 
-/// R2's generator: z → Linear(z, 128·7·7) → BatchNorm1d → ReLU → (128, 7, 7) → ConvT(128→64, k4 s2 p1)
-/// → BatchNorm2d → ReLU → ConvT(64→1, k4 s2 p1) → Tanh → (1, 28, 28).
+/// R2's generator: z → Linear(z, 128·7·7) → BatchNorm1d → ReLU → Unflatten(128, 7, 7) →
+/// ConvT(128→64, k4 s2 p1) → BatchNorm2d → ReLU → ConvT(64→1, k4 s2 p1) → Tanh → (1, 28, 28).
+/// The same modules as the PyTorch `nn.Sequential`, so the parameters have its indices.
 pub fn r2_generator(z_dim: usize) -> NetSpec {
     NetSpec {
         layers: vec![
             Layer::linear(z_dim, 128 * 7 * 7),
             Layer::BatchNorm(BnSpec::new(128 * 7 * 7, 1)),
             Layer::Act(Act::Relu),
+            Layer::Reshape(Reshape::Unflatten { c: 128, h: 7, w: 7 }),
             Layer::ConvT2d(ConvSpec::new(128, 64, 7, 7, 4, 2, 1)),
             Layer::BatchNorm(BnSpec::new(64, 14 * 14)),
             Layer::Act(Act::Relu),
@@ -24,7 +26,7 @@ pub fn r2_generator(z_dim: usize) -> NetSpec {
 }
 
 /// R2's discriminator: (1, 28, 28) → Conv(1→64, k4 s2 p1) → LeakyReLU(0.2) → Conv(64→128, k4 s2 p1)
-/// → BatchNorm2d → LeakyReLU(0.2) → flatten → Linear(6272, 1) → logit.
+/// → BatchNorm2d → LeakyReLU(0.2) → Flatten → Linear(6272, 1) → logit.
 pub fn r2_discriminator() -> NetSpec {
     NetSpec {
         layers: vec![
@@ -33,6 +35,7 @@ pub fn r2_discriminator() -> NetSpec {
             Layer::Conv2d(ConvSpec::new(64, 128, 14, 14, 4, 2, 1)),
             Layer::BatchNorm(BnSpec::new(128, 7 * 7)),
             Layer::Act(Act::LeakyRelu(0.2)),
+            Layer::Reshape(Reshape::Flatten),
             Layer::linear(128 * 7 * 7, 1),
         ],
     }
@@ -49,7 +52,7 @@ pub fn r5_discriminator() -> NetSpec {
 }
 
 /// The LeNet-style MNIST classifier whose penultimate features FID-MNIST compares:
-/// Conv(1→16, k5 s2 p2) → ReLU → Conv(16→32, k5 s2 p2) → ReLU → flatten → Linear(1568, 128) → ReLU
+/// Conv(1→16, k5 s2 p2) → ReLU → Conv(16→32, k5 s2 p2) → ReLU → Flatten → Linear(1568, 128) → ReLU
 /// → Linear(128, 10). Strided convolutions stand in for LeNet's pooling.
 pub fn lenet() -> NetSpec {
     NetSpec {
@@ -58,6 +61,7 @@ pub fn lenet() -> NetSpec {
             Layer::Act(Act::Relu),
             Layer::Conv2d(ConvSpec::new(16, 32, 14, 14, 5, 2, 2)),
             Layer::Act(Act::Relu),
+            Layer::Reshape(Reshape::Flatten),
             Layer::linear(32 * 7 * 7, 128),
             Layer::Act(Act::Relu),
             Layer::linear(128, 10),
@@ -66,7 +70,7 @@ pub fn lenet() -> NetSpec {
 }
 
 /// Layers of [`lenet`] up to and including the penultimate activation (the FID features, 128 wide).
-pub const LENET_FEATURE_LAYERS: usize = 6;
+pub const LENET_FEATURE_LAYERS: usize = 7;
 
 impl GanConfig {
     /// R2, DCGAN-MNIST (SPEC.md §4): Adam 2e-4, β (0.5, 0.999), batch 64, non-saturating loss, k = 1,

@@ -5,7 +5,9 @@
 use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, LayerImpl};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Program};
-use serde_json::json;
+use super::describe::Fields;
+use super::Layer;
+use serde_json::{json, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Act {
@@ -113,6 +115,21 @@ pub fn copy_range(gpu: &Gpu, src: &wgpu::Buffer, src_at: usize, dst: &wgpu::Buff
 }
 
 // ---------------------------------------------------------------- the layer
+
+/// The layer from its description, if `kind` is an activation.
+pub fn parse(kind: &str, v: &Value) -> Option<std::result::Result<Layer, String>> {
+    let a = match kind {
+        "ReLU" => Act::Relu,
+        "LeakyReLU" => match (Fields { kind, v }).float("negative_slope") {
+            Ok(s) => Act::LeakyRelu(s),
+            Err(e) => return Some(Err(e)),
+        },
+        "Tanh" => Act::Tanh,
+        "Sigmoid" => Act::Sigmoid,
+        _ => return None,
+    };
+    Some(Ok(Layer::Act(a)))
+}
 
 impl LayerImpl for Act {
     fn kind(&self) -> &'static str {

@@ -6,7 +6,9 @@ use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, LayerImpl, Mode, P
 use crate::error::{Error, Result};
 use crate::gpu::budget::{self, plan_tiles};
 use crate::gpu::{Dispatch, Program};
-use serde_json::json;
+use super::describe::Fields;
+use super::Layer;
+use serde_json::{json, Value};
 
 /// Batch normalisation over `c` channels of `hw` positions each (hw = 1: BatchNorm1d).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -178,6 +180,12 @@ impl BnParams {
 }
 
 // ---------------------------------------------------------------- the layer
+
+/// The layer from its description, if `kind` is this layer's.
+pub fn parse(kind: &str, v: &Value) -> Option<std::result::Result<Layer, String>> {
+    let f = Fields { kind, v };
+    matches!(kind, "BatchNorm1d" | "BatchNorm2d").then(|| Ok(Layer::BatchNorm(BnSpec { c: f.uint("num_features")?, hw: f.uint("positions")?, eps: f.float("eps")?, momentum: f.float("momentum")? })))
+}
 
 impl LayerImpl for BnSpec {
     fn kind(&self) -> &'static str {

@@ -8,7 +8,9 @@ use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, LayerImpl, Param, 
 use crate::error::{Error, Result};
 use crate::gpu::budget::{self, plan_tiles, Tiles};
 use crate::gpu::{Dispatch, Gpu, Program};
-use serde_json::json;
+use super::describe::Fields;
+use super::Layer;
+use serde_json::{json, Value};
 
 /// A convolution layer's geometry: input (cin, h, w), kernel kh × kw, one stride and padding for
 /// both directions, the output padding of a transposed convolution (0 for Conv2d), and whether
@@ -92,6 +94,13 @@ impl ConvSpec {
             v["output_padding"] = json!(self.out_pad);
         }
         v
+    }
+
+    /// The geometry from a description (see [`ConvSpec::describe`]).
+    pub(super) fn parse(f: &Fields<'_>, transposed: bool) -> std::result::Result<ConvSpec, String> {
+        let (size, k) = (f.uints("input_size", 2)?, f.uints("kernel_size", 2)?);
+        let out_pad = if transposed { f.uint("output_padding")? } else { 0 };
+        Ok(ConvSpec { cin: f.uint("in_channels")?, cout: f.uint("out_channels")?, h: size[0], w: size[1], kh: k[0], kw: k[1], stride: f.uint("stride")?, pad: f.uint("padding")?, out_pad, bias: f.flag("bias")? })
     }
 
     /// Parameters: weight (cout, cin, kh, kw) for Conv2d, (cin, cout, kh, kw) for the transposed
@@ -369,6 +378,11 @@ pub(super) fn push_grads(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &Conv
 }
 
 // ---------------------------------------------------------------- the layer
+
+/// The layer from its description, if `kind` is this layer's.
+pub fn parse(kind: &str, v: &Value) -> Option<std::result::Result<Layer, String>> {
+    (kind == "Conv2d").then(|| ConvSpec::parse(&Fields { kind, v }, false).map(Layer::Conv2d))
+}
 
 /// `nn.Conv2d` with the geometry of its [`ConvSpec`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,9 @@
 //! weight gradient `conv2d_backward_weight` with x and dy exchanged). Tests: `tests/conv_transpose.rs`.
 
 use super::conv::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward, channel_sum, grads_scratch_len, push_grads, ConvBackwardInput, ConvForward, ConvParams, ConvShape, ConvSpec, CONV_BIAS};
-use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, LayerImpl, Param};
+use super::describe::Fields;
+use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, Layer, LayerImpl, Param};
+use serde_json::Value;
 use crate::error::Result;
 use crate::gpu::{Dispatch, Program};
 
@@ -28,6 +30,11 @@ pub fn conv_transpose2d_backward_weight(dy: &[f32], x: &[f32], s: &ConvShape) ->
 
 
 // ---------------------------------------------------------------- the layer
+
+/// The layer from its description, if `kind` is this layer's.
+pub fn parse(kind: &str, v: &Value) -> Option<std::result::Result<Layer, String>> {
+    (kind == "ConvTranspose2d").then(|| ConvSpec::parse(&Fields { kind, v }, true).map(Layer::ConvT2d))
+}
 
 /// `nn.ConvTranspose2d` with the geometry of its [`ConvSpec`] (h × w is its input size).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -13,7 +13,7 @@
 //! (PyTorch's modules do not fix it; this crate's layers do). Each layer writes its own fields
 //! ([`super::LayerImpl::describe`]); [`NetSpec::from_description`] reads them back.
 
-use super::{Act, BnSpec, ConvSpec, Layer, Linear, NetSpec};
+use super::{Layer, NetSpec};
 use crate::error::{Error, Result};
 use serde_json::{json, Value};
 
@@ -67,31 +67,32 @@ fn check_header(v: &Value) -> Result<()> {
 
 fn parse_layer(v: &Value) -> std::result::Result<Layer, String> {
     let kind = v["kind"].as_str().ok_or("no \"kind\"")?;
-    let uint = |k: &str| v[k].as_u64().map(|x| x as usize).ok_or(format!("{kind}: \"{k}\" is missing or not a non-negative integer"));
-    let float = |k: &str| v[k].as_f64().map(|x| x as f32).ok_or(format!("{kind}: \"{k}\" is missing or not a number"));
-    let flag = |k: &str| v[k].as_bool().ok_or(format!("{kind}: \"{k}\" is missing or not true/false"));
-    let pair = |k: &str| -> std::result::Result<(usize, usize), String> {
-        match v[k].as_array().map(|a| a.iter().map(|x| x.as_u64()).collect::<Option<Vec<_>>>()) {
-            Some(Some(a)) if a.len() == 2 => Ok((a[0] as usize, a[1] as usize)),
-            _ => Err(format!("{kind}: \"{k}\" must be [height, width]")),
+    Layer::parse(kind, v)
+}
+
+/// Typed reads of one layer's description, for the layers' `parse` functions.
+pub struct Fields<'a> {
+    pub kind: &'a str,
+    pub v: &'a Value,
+}
+
+impl Fields<'_> {
+    pub fn uint(&self, k: &str) -> std::result::Result<usize, String> {
+        self.v[k].as_u64().map(|x| x as usize).ok_or(format!("{}: \"{k}\" is missing or not a non-negative integer", self.kind))
+    }
+    pub fn float(&self, k: &str) -> std::result::Result<f32, String> {
+        self.v[k].as_f64().map(|x| x as f32).ok_or(format!("{}: \"{k}\" is missing or not a number", self.kind))
+    }
+    pub fn flag(&self, k: &str) -> std::result::Result<bool, String> {
+        self.v[k].as_bool().ok_or(format!("{}: \"{k}\" is missing or not true/false", self.kind))
+    }
+    /// A list of exactly `n` non-negative integers.
+    pub fn uints(&self, k: &str, n: usize) -> std::result::Result<Vec<usize>, String> {
+        match self.v[k].as_array().map(|a| a.iter().map(|x| x.as_u64().map(|x| x as usize)).collect::<Option<Vec<_>>>()) {
+            Some(Some(a)) if a.len() == n => Ok(a),
+            _ => Err(format!("{}: \"{k}\" must be a list of {n} non-negative integers", self.kind)),
         }
-    };
-    let conv = |transposed: bool| -> std::result::Result<ConvSpec, String> {
-        let ((h, w), (kh, kw)) = (pair("input_size")?, pair("kernel_size")?);
-        let out_pad = if transposed { uint("output_padding")? } else { 0 };
-        Ok(ConvSpec { cin: uint("in_channels")?, cout: uint("out_channels")?, h, w, kh, kw, stride: uint("stride")?, pad: uint("padding")?, out_pad, bias: flag("bias")? })
-    };
-    Ok(match kind {
-        "Linear" => Layer::Linear(Linear { inp: uint("in_features")?, out: uint("out_features")?, bias: flag("bias")? }),
-        "Conv2d" => Layer::Conv2d(conv(false)?),
-        "ConvTranspose2d" => Layer::ConvT2d(conv(true)?),
-        "BatchNorm1d" | "BatchNorm2d" => Layer::BatchNorm(BnSpec { c: uint("num_features")?, hw: uint("positions")?, eps: float("eps")?, momentum: float("momentum")? }),
-        "ReLU" => Layer::Act(Act::Relu),
-        "LeakyReLU" => Layer::Act(Act::LeakyRelu(float("negative_slope")?)),
-        "Tanh" => Layer::Act(Act::Tanh),
-        "Sigmoid" => Layer::Act(Act::Sigmoid),
-        other => return Err(format!("unknown layer kind \"{other}\"")),
-    })
+    }
 }
 
 /// Compares a saved description with the model's own, field by field: `Ok` when they describe

@@ -23,12 +23,16 @@ pub struct GpuNet {
     pub grads: Vec<Tensor>,
     /// Running state of the layers that have one, in [`NetSpec::running`] order.
     pub running: Vec<Tensor>,
-    /// acts[slot][layer]: output of every layer but the last (the caller gives the last its buffer).
-    acts: Vec<Vec<Tensor>>,
+    /// acts[slot][layer]: output of every layer but the last (the caller gives the last its buffer)
+    /// and the views (a reshape's output is its input's buffer).
+    acts: Vec<Vec<Option<Tensor>>>,
     /// saved[slot][layer]: what the layer keeps for its backward pass (None for most).
     saved: Vec<Vec<Option<Tensor>>>,
-    /// Gradient with respect to the output of every layer but the last.
-    dacts: Vec<Tensor>,
+    /// Gradient with respect to the output of every layer but the last, and but those followed
+    /// by a view (whose output gradient is theirs).
+    dacts: Vec<Option<Tensor>>,
+    /// Whether each layer is a view (see [`super::LayerImpl::is_view`]).
+    views: Vec<bool>,
     ws: Workspace,
     /// Per layer: (first parameter, parameter count, running-state index).
     index: Vec<(usize, usize, Option<usize>)>,
@@ -47,15 +51,20 @@ impl GpuNet {
         let p = params.iter().zip(&names).map(|(v, (nm, _))| Tensor::from_slice(gpu, &format!("{label}.{nm}"), v)).collect::<Result<_>>()?;
         let g = params.iter().zip(&names).map(|(v, (nm, _))| Tensor::zeros(gpu, &format!("{label}.{nm}.grad"), v.len())).collect::<Result<_>>()?;
         let running = spec.running().iter().map(|(i, v, _)| Tensor::from_slice(gpu, &format!("{label}.{i}.running"), v)).collect::<Result<_>>()?;
-        let hidden = &out_widths[..out_widths.len() - 1];
+        let views: Vec<bool> = imps.iter().map(|l| l.is_view()).collect();
+        let last = imps.len() - 1;
+        // Layer i's output needs its own buffer unless it is the network's output or layer i is a view.
+        let own_out = |i: usize| i < last && !views[i];
+        // The gradient of layer i's output needs one unless it is the output or layer i + 1 is a view.
+        let own_grad = |i: usize| i < last && !views[i + 1];
         let rows = |w: usize| max_batch.checked_mul(w).ok_or_else(|| Error::Limit(format!("{label}: {max_batch} rows of {w} values do not fit in memory")));
         let mut acts = Vec::new();
         let mut saved = Vec::new();
         for s in 0..slots {
-            acts.push(hidden.iter().enumerate().map(|(i, &w)| Tensor::zeros(gpu, &format!("{label}.slot{s}.act{i}"), rows(w)?)).collect::<Result<Vec<_>>>()?);
+            acts.push(out_widths.iter().enumerate().map(|(i, &w)| own_out(i).then(|| Tensor::zeros(gpu, &format!("{label}.slot{s}.act{i}"), rows(w)?)).transpose()).collect::<Result<Vec<_>>>()?);
             saved.push(imps.iter().enumerate().map(|(i, l)| (l.saved_len() > 0).then(|| Tensor::zeros(gpu, &format!("{label}.slot{s}.saved{i}"), l.saved_len())).transpose()).collect::<Result<Vec<_>>>()?);
         }
-        let dacts = hidden.iter().enumerate().map(|(i, &w)| Tensor::zeros(gpu, &format!("{label}.dact{i}"), rows(w)?)).collect::<Result<_>>()?;
+        let dacts = out_widths.iter().enumerate().map(|(i, &w)| own_grad(i).then(|| Tensor::zeros(gpu, &format!("{label}.dact{i}"), rows(w)?)).transpose()).collect::<Result<_>>()?;
         // Tile counts are not monotonic in the batch (evening tiles out can add one at a smaller
         // batch), so the scratch holds the most that any batch up to max_batch needs.
         let par = gpu.parallel_invocations();
@@ -83,7 +92,34 @@ impl GpuNet {
             })
             .collect();
         let widths = std::iter::once(spec.in_dim()).chain(out_widths).collect();
-        Ok(GpuNet { spec, widths, max_batch, params: p, grads: g, running, acts, saved, dacts, ws, index })
+        Ok(GpuNet { spec, widths, max_batch, params: p, grads: g, running, acts, saved, dacts, views, ws, index })
+    }
+
+    /// The buffer holding layer `li`'s output in `slot` (`input`, `output`: the caller's).
+    fn out_buf<'a>(&'a self, slot: usize, li: usize, input: &'a wgpu::Buffer, output: &'a wgpu::Buffer) -> &'a wgpu::Buffer {
+        match &self.acts[slot][li] {
+            Some(t) => &t.buffer,
+            None if li + 1 == self.views.len() => output,
+            None => self.in_buf(slot, li, input, output),
+        }
+    }
+
+    /// The buffer holding layer `li`'s input in `slot`.
+    fn in_buf<'a>(&'a self, slot: usize, li: usize, input: &'a wgpu::Buffer, output: &'a wgpu::Buffer) -> &'a wgpu::Buffer {
+        if li == 0 {
+            input
+        } else {
+            self.out_buf(slot, li - 1, input, output)
+        }
+    }
+
+    /// The buffer holding the gradient of layer `li`'s output (`dout`: the caller's).
+    fn grad_buf<'a>(&'a self, li: usize, dout: &'a wgpu::Buffer) -> &'a wgpu::Buffer {
+        match &self.dacts[li] {
+            Some(t) => &t.buffer,
+            None if li + 1 == self.views.len() => dout,
+            None => self.grad_buf(li + 1, dout),
+        }
     }
 
     fn check(&self, n: usize, slot: usize) -> Result<()> {
@@ -100,7 +136,6 @@ impl GpuNet {
     /// are written.
     pub fn forward(&self, gpu: &Gpu, slot: usize, input: &wgpu::Buffer, output: &wgpu::Buffer, n: usize, mode: Mode) -> Result<Program> {
         self.check(n, slot)?;
-        let last = self.spec.layers.len() - 1;
         let mut prog = Program::default();
         for (li, l) in self.spec.layers.iter().enumerate() {
             let (p0, np, ri) = self.index[li];
@@ -109,8 +144,8 @@ impl GpuNet {
                 n,
                 width: self.widths[li],
                 mode,
-                x: if li == 0 { input } else { &self.acts[slot][li - 1].buffer },
-                y: if li == last { output } else { &self.acts[slot][li].buffer },
+                x: self.in_buf(slot, li, input, output),
+                y: self.out_buf(slot, li, input, output),
                 params: &self.params[p0..p0 + np],
                 running: ri.map(|r| &self.running[r]),
                 saved: self.saved[slot][li].as_ref(),
@@ -129,7 +164,6 @@ impl GpuNet {
     /// ones when it says so), and the input gradient into `dinput` when given.
     pub fn backward(&self, gpu: &Gpu, slot: usize, input: &wgpu::Buffer, dout: &wgpu::Buffer, dinput: Option<&wgpu::Buffer>, n: usize, grads: Grads) -> Result<Program> {
         self.check(n, slot)?;
-        let last = self.spec.layers.len() - 1;
         let mut prog = Program::default();
         for (li, l) in self.spec.layers.iter().enumerate().rev() {
             let (p0, np, _) = self.index[li];
@@ -137,9 +171,9 @@ impl GpuNet {
                 gpu,
                 n,
                 width: self.widths[li],
-                x: if li == 0 { input } else { &self.acts[slot][li - 1].buffer },
-                dy: if li == last { dout } else { &self.dacts[li].buffer },
-                dx: if li == 0 { dinput } else { Some(&self.dacts[li - 1].buffer) },
+                x: self.in_buf(slot, li, input, input),
+                dy: self.grad_buf(li, dout),
+                dx: if li == 0 { dinput } else { Some(self.grad_buf(li - 1, dout)) },
                 params: &self.params[p0..p0 + np],
                 grads: &self.grads[p0..p0 + np],
                 saved: self.saved[slot][li].as_ref(),
@@ -161,8 +195,13 @@ impl GpuNet {
     pub fn read_tape(&self, gpu: &Gpu, slot: usize, input: &[f32], n: usize) -> Result<Tape> {
         self.check(n, slot)?;
         let mut inputs = vec![input[..n * self.widths[0]].to_vec()];
-        for (i, t) in self.acts[slot].iter().enumerate() {
-            inputs.push(t.read(gpu)?[..n * self.widths[i + 1]].to_vec());
+        for li in 1..self.views.len() {
+            // A view's output is the buffer before it: the same values.
+            let v = match &self.acts[slot][li - 1] {
+                Some(t) => t.read(gpu)?[..n * self.widths[li]].to_vec(),
+                None => inputs[li - 1].clone(),
+            };
+            inputs.push(v);
         }
         let saved = self.saved[slot].iter().map(|t| t.as_ref().map_or(Ok(Vec::new()), |t| t.read(gpu))).collect::<Result<_>>()?;
         Ok(Tape { n, inputs, saved })

@@ -11,7 +11,9 @@ use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, LayerImpl, Param, 
 use crate::error::{Error, Result};
 use crate::gpu::budget::{self, plan_tiles, Tiles};
 use crate::gpu::{Dispatch, Program};
-use serde_json::json;
+use super::describe::Fields;
+use super::Layer;
+use serde_json::{json, Value};
 
 /// `nn.Linear(inp, out, bias)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,6 +130,12 @@ fn split_len(t: Tiles, len: usize) -> usize {
 }
 
 // ---------------------------------------------------------------- the layer
+
+/// The layer from its description, if `kind` is this layer's.
+pub fn parse(kind: &str, v: &Value) -> Option<std::result::Result<Layer, String>> {
+    let f = Fields { kind, v };
+    (kind == "Linear").then(|| Ok(Layer::Linear(Linear { inp: f.uint("in_features")?, out: f.uint("out_features")?, bias: f.flag("bias")? })))
+}
 
 impl LayerImpl for Linear {
     fn kind(&self) -> &'static str {

@@ -26,6 +26,7 @@ pub mod describe;
 pub mod gemm;
 mod gpu_net;
 pub mod linear;
+pub mod reshape;
 pub mod split;
 
 pub use activation::{copy_range, Act};
@@ -34,6 +35,7 @@ pub use conv::{ConvShape, ConvSpec};
 pub use cpu_net::CpuNet;
 pub use gpu_net::{GpuNet, Grads, Workspace};
 pub use linear::Linear;
+pub use reshape::Reshape;
 
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Program, Tensor};
@@ -165,6 +167,11 @@ pub trait LayerImpl {
     fn running(&self) -> Option<(Vec<f32>, Vec<(&'static str, usize)>)> {
         None
     }
+    /// Whether the output is the input itself (a reshape): the network then gives both the same
+    /// buffer, and so their gradients too.
+    fn is_view(&self) -> bool {
+        false
+    }
     /// Values a forward pass keeps for its backward pass besides the layer's input (per slot).
     fn saved_len(&self) -> usize {
         0
@@ -197,6 +204,7 @@ pub enum Layer {
     ConvT2d(ConvSpec),
     BatchNorm(BnSpec),
     Act(Act),
+    Reshape(Reshape),
 }
 
 impl Layer {
@@ -208,7 +216,15 @@ impl Layer {
             Layer::ConvT2d(c) => Box::new(conv_transpose::ConvTranspose2d(c)),
             Layer::BatchNorm(b) => Box::new(b),
             Layer::Act(a) => Box::new(a),
+            Layer::Reshape(r) => Box::new(r),
         }
+    }
+
+    /// The layer a description names (see [`describe`]): each module reads its own kinds.
+    pub fn parse(kind: &str, v: &serde_json::Value) -> std::result::Result<Layer, String> {
+        const PARSERS: &[fn(&str, &serde_json::Value) -> Option<std::result::Result<Layer, String>>] =
+            &[linear::parse, conv::parse, conv_transpose::parse, batchnorm::parse, activation::parse, reshape::parse];
+        PARSERS.iter().find_map(|p| p(kind, v)).unwrap_or_else(|| Err(format!("unknown layer kind \"{kind}\"")))
     }
 
     /// Linear(inp → out) with a bias.
@@ -313,7 +329,9 @@ impl NetSpec {
     /// output goes straight into a batch norm: batch norm subtracts every per-channel shift, so its
     /// gradient is zero in exact arithmetic and rounding noise in practice.
     pub fn structurally_zero(&self, i: usize) -> bool {
-        self.params().get(i).is_some_and(|(li, p)| p.role == Role::Bias && matches!(self.layers.get(li + 1), Some(Layer::BatchNorm(_))))
+        // The next layer that is not a view (a reshape) decides.
+        let next = |li: usize| self.layers[li + 1..].iter().find(|l| !l.imp().is_view());
+        self.params().get(i).is_some_and(|(li, p)| p.role == Role::Bias && matches!(next(*li), Some(Layer::BatchNorm(_))))
     }
 
     /// The layers with running state: (layer index, initial values). Checkpoints call its parts by

@@ -1,0 +1,98 @@
+//! Reshapes (PyTorch's `nn.Flatten` and `nn.Unflatten`): a batch is stored sample after sample,
+//! so a reshape changes no value. They exist so that a network lists the same modules as its
+//! PyTorch twin, and its parameters get the same `nn.Sequential` indices (a checkpoint loads into
+//! that model strictly). On the GPU a reshape is a view: the network gives its output the input's
+//! buffer ([`LayerImpl::is_view`]) and it launches nothing, except to copy when it is a network's
+//! first or last layer and the caller's buffers differ. No kernel, so no shader file.
+//! Tests: `tests/reshape.rs`.
+
+use super::activation::copy_range;
+use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, Layer, LayerImpl};
+use crate::error::{Error, Result};
+use crate::gpu::Program;
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reshape {
+    /// `nn.Flatten()`: (C, H, W) → (C·H·W).
+    Flatten,
+    /// `nn.Unflatten(1, (c, h, w))`: (c·h·w) → (c, h, w).
+    Unflatten { c: usize, h: usize, w: usize },
+}
+
+/// The layer from its description, if `kind` is a reshape.
+pub fn parse(kind: &str, v: &Value) -> Option<std::result::Result<Layer, String>> {
+    match kind {
+        "Flatten" => Some(Ok(Layer::Reshape(Reshape::Flatten))),
+        "Unflatten" => Some(match v["unflattened_size"].as_array().map(|a| a.iter().map(|x| x.as_u64().map(|x| x as usize)).collect::<Option<Vec<_>>>()) {
+            Some(Some(s)) if s.len() == 3 => Ok(Layer::Reshape(Reshape::Unflatten { c: s[0], h: s[1], w: s[2] })),
+            _ => Err("Unflatten: \"unflattened_size\" must be [channels, height, width]".into()),
+        }),
+        _ => None,
+    }
+}
+
+/// Copies x to y when they are different buffers (a reshape at either end of a network).
+fn pass_through(gpu: &crate::gpu::Gpu, x: &wgpu::Buffer, y: &wgpu::Buffer, len: u32, prog: &mut Program) -> Result<()> {
+    if x != y {
+        prog.push(copy_range(gpu, x, 0, y, 0, len as usize)?);
+    }
+    Ok(())
+}
+
+impl LayerImpl for Reshape {
+    fn kind(&self) -> &'static str {
+        match self {
+            Reshape::Flatten => "Flatten",
+            Reshape::Unflatten { .. } => "Unflatten",
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        match *self {
+            Reshape::Unflatten { c, h, w } if c == 0 || h == 0 || w == 0 => Err(Error::Shape(format!("{self:?}: every size must be at least 1"))),
+            _ => Ok(()),
+        }
+    }
+
+    fn in_len(&self) -> Option<usize> {
+        match *self {
+            Reshape::Flatten => None,
+            Reshape::Unflatten { c, h, w } => Some(c * h * w),
+        }
+    }
+
+    fn out_len(&self, inp: usize) -> usize {
+        inp
+    }
+
+    fn is_view(&self) -> bool {
+        true
+    }
+
+    fn describe(&self) -> Value {
+        match *self {
+            Reshape::Flatten => json!({ "start_dim": 1, "end_dim": -1 }),
+            Reshape::Unflatten { c, h, w } => json!({ "dim": 1, "unflattened_size": [c, h, w] }),
+        }
+    }
+
+    fn cpu_forward(&self, c: CpuForward<'_>) -> (Vec<f32>, Vec<f32>) {
+        (c.x.to_vec(), Vec::new())
+    }
+
+    fn cpu_backward(&self, c: CpuBackward<'_>) -> (Vec<f32>, Vec<Vec<f32>>) {
+        (c.dy.to_vec(), Vec::new())
+    }
+
+    fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
+        pass_through(c.gpu, c.x, c.y, c.x_len(), prog)
+    }
+
+    fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
+        match c.dx {
+            Some(dx) => pass_through(c.gpu, c.dy, dx, c.x_len(), prog),
+            None => Ok(()),
+        }
+    }
+}
