@@ -181,3 +181,8 @@ crate::kernel! {
     /// gather_rows with each row's label.
     pub GatherLabeled = "rng" :: "gather_labeled", RngParams { 1 centres: Read, 2 counter: Read, 3 out: ReadWrite, 4 labels: Read, 5 out_labels: ReadWrite }
 }
+crate::kernel! {
+    /// The step counter that the random-number and optimizer kernels read: counter[0] += 1 (one
+    /// invocation; the last dispatch of a training step).
+    pub AdvanceStep = "step" :: "advance_step" { 0 counter: ReadWrite }
+}

@@ -7,12 +7,7 @@ use crate::gpu::{Dispatch, Gpu, Program, Tensor};
 use crate::loss::{GanLossBackward, GanLossDForward, GanLossGForward, LossParams, Stats};
 use crate::nn::{copy_range, GpuNet, Grads, Mode, Tape};
 use crate::optim::GpuOptimizer;
-use crate::rng::{GatherRows, MixtureSample, RandnFill, RngParams};
-
-crate::kernel! {
-    /// counter[0] += 1 (one invocation; the last dispatch of a step).
-    pub AdvanceStep = "step" :: "advance_step" { 0 counter: ReadWrite }
-}
+use crate::rng::{AdvanceStep, GatherRows, MixtureSample, RandnFill, RngParams};
 
 /// The generator's slot for sampling (slot 0 holds the training pass).
 const SAMPLE_SLOT: usize = 1;

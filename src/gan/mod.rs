@@ -28,7 +28,7 @@ mod verify;
 
 pub use ckpt::{load_checkpoint, load_generator, save_checkpoint};
 pub use cpu_ref::CpuGan;
-pub use gpu::{AdvanceStep, GpuGan};
+pub use gpu::GpuGan;
 pub use crate::loss::Stats;
 pub use verify::{verify, Agreement, Verification};
 

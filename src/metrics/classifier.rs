@@ -4,8 +4,7 @@
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
-use crate::gan::AdvanceStep;
-use crate::rng::{GatherLabeled, GatherRows, RngParams};
+use crate::rng::{AdvanceStep, GatherLabeled, GatherRows, RngParams};
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
 use crate::models::{lenet, LENET_FEATURE_LAYERS};
 use crate::nn::{GpuNet, Grads, Init, Mode, NetSpec};
