@@ -49,7 +49,7 @@ fn flop(d: &Dispatch) -> Option<f64> {
         }
         "conv::conv2d_backward_input" => {
             let p = conv();
-            f([p.n, p.cin, p.h * p.w, p.cout, p.kh, p.kw]) / (p.stride * p.stride) as f64
+            f([p.n, p.cin, p.h * p.w, p.cout, p.kh, p.kw]) / (p.stride_y * p.stride_x) as f64
         }
         "linear::linear_forward" | "linear::linear_backward_input" => {
             let p = lin();

@@ -7,6 +7,8 @@ What it writes
     * conv2d            (cases conv00, conv01, ...)
     * conv_transpose2d  (cases convt00, convt01, ...)
     * batch norm        (cases bn1d.., bn2d..; training mode with affine parameters)
+    * conv2d / conv_transpose2d with PyTorch's per-axis parameters (asymmetric kernel, stride,
+      padding, output padding, dilation) and without a bias (cases conv_axes.., convt_axes..)
 
     `__metadata__` has one entry per case: key = case name, value = a space-separated
     `key=value` string describing the case:
@@ -15,6 +17,8 @@ What it writes
         kind=conv_transpose2d n= cin= h= w= cout= kh= kw= stride= pad= out_pad=
         kind=batchnorm n= c= hw= h= w= eps= momentum=
 
+    The per-axis cases write sh sw ph pw dh dw (and oph opw) instead of stride/pad/out_pad, and
+    bias=0|1; a case without a bias has no b or db tensor.
     (stride and pad apply to both spatial dims; for batch norm hw=1, h=w=1 means BatchNorm1d on
     an (n, c) input, hw>1 means BatchNorm2d on an (n, c, h, w) input with hw = h*w.)
 
@@ -87,6 +91,22 @@ CONVT = [
     (2, 16, 14, 14, 1, 4, 4, 2, 1, 0),  # DCGAN G output layer (64->1, shrunk to 16->1), 14->28
 ]
 
+# PyTorch's per-axis parameters, and layers without a bias: (n, cin, h, w, cout, (kh, kw),
+# (sh, sw), (ph, pw), (dh, dw), bias) for conv2d, plus (oph, opw) before `bias` for
+# conv_transpose2d. Written after every older case, so that those keep their random numbers.
+CONV_AXES = [
+    (2, 3, 9, 7, 5, (3, 2), (2, 1), (0, 1), (2, 1), True),
+    (3, 2, 10, 8, 6, (3, 3), (3, 2), (2, 1), (2, 3), True),
+    (2, 5, 7, 6, 4, (3, 3), (2, 2), (1, 1), (2, 2), False),
+    (2, 1, 28, 28, 16, (4, 4), (2, 2), (1, 1), (1, 1), False),  # DCGAN D layer 1 as in the paper
+]
+CONVT_AXES = [
+    (2, 3, 4, 3, 5, (3, 2), (2, 1), (1, 0), (1, 2), (1, 0), True),
+    (3, 2, 3, 4, 6, (3, 3), (3, 2), (2, 1), (2, 3), (2, 1), True),
+    (2, 5, 4, 3, 4, (3, 3), (2, 2), (1, 1), (2, 2), (1, 1), False),
+    (2, 24, 7, 7, 16, (4, 4), (2, 2), (1, 1), (1, 1), (0, 0), False),  # DCGAN G layer, no bias
+]
+
 # batchnorm: (n, c, h, w, eps, momentum); h = w = 1 means BatchNorm1d on (n, c)
 BN = [
     (5, 7, 1, 1, 1e-5, 0.1),
@@ -139,6 +159,31 @@ def convt_case(tensors, name, n, cin, h, w, cout, kh, kw, stride, pad, out_pad):
             f"stride={stride} pad={pad} out_pad={out_pad}")
 
 
+def axes_case(tensors, name, transposed, n, cin, h, w, cout, k, s, p, d, op, bias):
+    """A conv2d or conv_transpose2d case with per-axis parameters; metadata keys per axis."""
+    x = rnd(n, cin, h, w).requires_grad_()
+    wshape = (cin, cout) + k if transposed else (cout, cin) + k
+    wt = rnd(*wshape, scale=0.3).requires_grad_()
+    b = rnd(cout, scale=0.3).requires_grad_() if bias else None
+    if transposed:
+        y = F.conv_transpose2d(x, wt, b, stride=s, padding=p, output_padding=op, dilation=d)
+    else:
+        y = F.conv2d(x, wt, b, stride=s, padding=p, dilation=d)
+    dy = rnd(*y.shape)
+    (y * dy).sum().backward()
+    named = [("x", x), ("w", wt), ("dy", dy), ("y", y), ("dx", x.grad), ("dw", wt.grad)]
+    if bias:
+        named += [("b", b), ("db", b.grad)]
+    for key, v in named:
+        tensors.append((f"{name}.{key}", v.detach()))
+    kind = "conv_transpose2d" if transposed else "conv2d"
+    meta = (f"kind={kind} n={n} cin={cin} h={h} w={w} cout={cout} kh={k[0]} kw={k[1]} "
+            f"sh={s[0]} sw={s[1]} ph={p[0]} pw={p[1]} dh={d[0]} dw={d[1]} bias={int(bias)}")
+    if transposed:
+        meta += f" oph={op[0]} opw={op[1]}"
+    return meta
+
+
 def bn_case(tensors, name, n, c, h, w, eps, momentum):
     shape = (n, c) if h * w == 1 else (n, c, h, w)
     x = rnd(*shape).requires_grad_()
@@ -174,6 +219,12 @@ def build():
     for i, (n, c, h, w, eps, mom) in enumerate(BN):
         name = f"bn{'1d' if h * w == 1 else '2d'}{i:02d}"
         meta[name] = bn_case(tensors, name, n, c, h, w, eps, mom)
+    for i, (n, cin, h, w, cout, k, s, p, d, bias) in enumerate(CONV_AXES):
+        name = f"conv_axes{i:02d}"
+        meta[name] = axes_case(tensors, name, False, n, cin, h, w, cout, k, s, p, d, (0, 0), bias)
+    for i, (n, cin, h, w, cout, k, s, p, d, op, bias) in enumerate(CONVT_AXES):
+        name = f"convt_axes{i:02d}"
+        meta[name] = axes_case(tensors, name, True, n, cin, h, w, cout, k, s, p, d, op, bias)
     return meta, tensors
 
 

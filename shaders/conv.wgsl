@@ -5,7 +5,8 @@
 // Every kernel is described in the convolution's own terms ("the conv view"):
 //   x  (N, CIN, H, W)      input            y / dy (N, COUT, OH, OW)   output / its gradient
 //   wt (COUT, CIN, KH, KW) weights          b (COUT or CIN, see below)
-//   oy = (iy + pad − ky) / stride  for the taps that land on an output row, and the same for columns.
+//   iy = oy·stride + ky·dil − pad  (per axis: stride, pad and dilation each have a row and a column value);
+//   a tap lands on an output row when iy + pad − ky·dil is a multiple of the stride.
 // A ConvTranspose2d(Tcin → Tcout) with weights (Tcin, Tcout, KH, KW) is the conv view with
 // CIN = Tcout, H×W = its output size, COUT = Tcin, OH×OW = its input size, the same weight buffer.
 //
@@ -42,8 +43,16 @@ struct Params {
     ow: u32,
     kh: u32,
     kw: u32,
-    stride: u32,
-    pad: u32,
+    stride_y: u32,
+    stride_x: u32,
+    pad_y: u32,
+    pad_x: u32,
+    dil_y: u32,
+    dil_x: u32,
+    // conv2d_backward_input: the taps of one stride phase are tap_step apart, tap_step =
+    // stride / gcd(stride, dilation) (the stride itself when the dilation is 1).
+    tap_step_y: u32,
+    tap_step_x: u32,
     // bit 0: add the bias (conv2d_forward, conv2d_backward_input); bit 1: add into the output
     // instead of overwriting it (conv2d_backward_weight, channel_sum: gradients of a layer applied
     // to two batches, e.g. a discriminator's real and generated passes).
@@ -52,7 +61,9 @@ struct Params {
     n_per: u32,
     y_per: u32,
     y_splits: u32,
-    _pad: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -113,12 +124,12 @@ fn conv2d_forward(@builtin(global_invocation_id) gid: vec3<u32>,
     var acc = array<vec4<f32>, 4>(bias, bias, bias, bias);
     for (var ci = 0u; ci < p.cin; ci++) {
         for (var ky = 0u; ky < p.kh; ky++) {
-            let iy = i32(oy * p.stride + ky) - i32(p.pad);
+            let iy = i32(oy * p.stride_y + ky * p.dil_y) - i32(p.pad_y);
             if (iy < 0 || iy >= i32(p.h)) { continue; }
             let xrow = (ci * p.h + u32(iy)) * p.w;
             let wrow = (ci * p.kh + ky) * p.kw;
             for (var kx = 0u; kx < p.kw; kx++) {
-                let ix = i32(ox * p.stride + kx) - i32(p.pad);
+                let ix = i32(ox * p.stride_x + kx * p.dil_x) - i32(p.pad_x);
                 if (ix < 0 || ix >= i32(p.w)) { continue; }
                 let xo = xrow + u32(ix);
                 let wo = wrow + kx;
@@ -134,27 +145,41 @@ fn conv2d_forward(@builtin(global_invocation_id) gid: vec3<u32>,
 }
 
 // dx[n, ci, iy, ix] = Σ over taps (ky, kx) whose output position (oy, ox) exists, and over co, of
-// dy[n, co, oy, ox] · wt[co, ci, ky, kx]. Only taps with ky ≡ iy + pad (mod stride) land on an
-// output row, so the loop starts at that phase and steps by the stride: no wasted multiply-adds.
+// dy[n, co, oy, ox] · wt[co, ci, ky, kx]. Only taps with ky·dil ≡ iy + pad (mod stride) land on an
+// output row: the first is found by a search over one tap step, and the rest follow every
+// tap_step taps (with dilation 1: the phase (iy + pad) mod stride, then every stride-th tap), so
+// no multiply-add is wasted on the zeros a transposed convolution inserts.
+// The first tap k < step with k·dil ≡ i (mod stride), or `none` when no tap lands (possible only
+// when the dilation and the stride share a factor).
+fn first_tap(i: u32, dil: u32, stride: u32, step: u32, none: u32) -> u32 {
+    let r = i % stride;
+    for (var k = 0u; k < step; k++) {
+        if ((k * dil) % stride == r) { return k; }
+    }
+    return none;
+}
+
 @compute @workgroup_size(WG)
 fn conv2d_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
                          @builtin(num_workgroups) nwg: vec3<u32>) {
     let positions = p.h * p.w;
     let blk = sample_block(flat_index(gid, nwg), p.cin, positions);
     if (!blk.ok) { return; }
-    let iy = blk.pos / p.w + p.pad;   // shifted by pad so that oy·stride + ky = iy
-    let ix = blk.pos % p.w + p.pad;
+    let iy = blk.pos / p.w + p.pad_y;   // shifted by pad so that oy·stride + ky·dil = iy
+    let ix = blk.pos % p.w + p.pad_x;
     let out_plane = p.oh * p.ow;
     let ns = clamp4(blk.n0, p.n) * (p.cout * out_plane);       // sample offsets in dy
     let cs = clamp4(blk.c0, p.cin) * (p.kh * p.kw);           // input-channel offsets in wt
     let co_stride = p.cin * p.kh * p.kw;
     let bias = bias4(blk.c0, p.cin);
     var acc = array<vec4<f32>, 4>(bias, bias, bias, bias);
-    for (var ky = iy % p.stride; ky < p.kh && ky <= iy; ky += p.stride) {
-        let oy = (iy - ky) / p.stride;
+    let ky0 = first_tap(iy, p.dil_y, p.stride_y, p.tap_step_y, p.kh);
+    let kx0 = first_tap(ix, p.dil_x, p.stride_x, p.tap_step_x, p.kw);
+    for (var ky = ky0; ky < p.kh && ky * p.dil_y <= iy; ky += p.tap_step_y) {
+        let oy = (iy - ky * p.dil_y) / p.stride_y;
         if (oy >= p.oh) { continue; }
-        for (var kx = ix % p.stride; kx < p.kw && kx <= ix; kx += p.stride) {
-            let ox = (ix - kx) / p.stride;
+        for (var kx = kx0; kx < p.kw && kx * p.dil_x <= ix; kx += p.tap_step_x) {
+            let ox = (ix - kx * p.dil_x) / p.stride_x;
             if (ox >= p.ow) { continue; }
             let dyo = oy * p.ow + ox;
             let wo = ky * p.kw + kx;
@@ -172,7 +197,7 @@ fn conv2d_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
     store_samples(acc, blk, p.cin, positions);
 }
 
-// dwt[co, ci, ky, kx] = Σ_{n, oy, ox} dy[n, co, oy, ox] · x[n, ci, oy·stride + ky − pad, ox·stride + kx − pad]
+// dwt[co, ci, ky, kx] = Σ_{n, oy, ox} dy[n, co, oy, ox] · x[n, ci, oy·stride + ky·dil − pad, (likewise for x)]
 // over the tile of (n, oy) that this invocation's split owns.
 @compute @workgroup_size(WG)
 fn conv2d_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
@@ -204,10 +229,10 @@ fn conv2d_backward_weight(@builtin(global_invocation_id) gid: vec3<u32>,
         let xn = nn * p.cin * in_plane;
         let dn = nn * p.cout * out_plane;
         for (var oy = y0; oy < y1; oy++) {
-            let iy = i32(oy * p.stride + ky) - i32(p.pad);
+            let iy = i32(oy * p.stride_y + ky * p.dil_y) - i32(p.pad_y);
             if (iy < 0 || iy >= i32(p.h)) { continue; }
             for (var ox = 0u; ox < p.ow; ox++) {
-                let ix = i32(ox * p.stride + kx) - i32(p.pad);
+                let ix = i32(ox * p.stride_x + kx * p.dil_x) - i32(p.pad_x);
                 if (ix < 0 || ix >= i32(p.w)) { continue; }
                 let xo = xn + u32(iy) * p.w + u32(ix);
                 let xv = vec4<f32>(x[cis.x + xo], x[cis.y + xo], x[cis.z + xo], x[cis.w + xo]);

@@ -19,7 +19,7 @@ wgpu_gan::kernel! {
     NoBias = "conv" :: "conv2d_forward", ConvParams { 1 x: Read, 2 wt: Read, 5 out: ReadWrite }
 }
 wgpu_gan::kernel! {
-    /// conv2d_forward with a 16-byte uniform (the WGSL's is 64).
+    /// conv2d_forward with a 16-byte uniform (the WGSL's is ConvParams's size).
     SmallUniform = "conv" :: "conv2d_forward", [u32; 4] { 1 x: Read, 2 wt: Read, 3 b: Read, 5 out: ReadWrite }
 }
 
@@ -38,11 +38,12 @@ fn a_declaration_that_disagrees_with_the_wgsl_is_refused() {
     let p = ConvParams::default();
     // The correct declaration builds.
     Dispatch::new(&gpu, &ConvForward { x: b, wt: b, b, out: b }, &p, Some(1)).unwrap();
+    let uniform = format!("is {} bytes in the WGSL; the parameter struct has 16", std::mem::size_of::<ConvParams>());
     let cases = [
         (error_of(&gpu, &Swapped { wt: b, x: b, b, out: b }, &p), "binding 1 is `x` in the WGSL but declared as `wt`"),
         (error_of(&gpu, &ReadOnlyOut { x: b, wt: b, b, out: b }, &p), "binding 5 (`out`) is ReadWrite in the WGSL but declared Read"),
         (error_of(&gpu, &NoBias { x: b, wt: b, out: b }, &p), "uses binding 3 (`b`), which is not declared"),
-        (error_of(&gpu, &SmallUniform { x: b, wt: b, b, out: b }, &[0; 4]), "is 64 bytes in the WGSL; the parameter struct has 16"),
+        (error_of(&gpu, &SmallUniform { x: b, wt: b, b, out: b }, &[0; 4]), uniform.as_str()),
     ];
     for (err, want) in cases {
         println!("refused: {err}");

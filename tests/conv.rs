@@ -5,7 +5,7 @@
 
 mod common;
 use common::layer;
-use wgpu_gan::nn::{ConvShape, ConvSpec, Layer, NetSpec};
+use wgpu_gan::nn::{ConvSpec, Layer, NetSpec};
 
 #[test]
 fn conv_backward_matches_finite_differences() {
@@ -26,11 +26,21 @@ fn conv_without_bias_matches_cpu() {
 #[test]
 fn conv_shapes_follow_pytorch() {
     // Output sizes of PyTorch's formulas, including the floor in a strided convolution.
-    assert_eq!(ConvShape::conv2d(1, 1, 28, 28, 1, 4, 4, 2, 1).oh, 14);
-    assert_eq!(ConvShape::conv2d(1, 1, 12, 13, 1, 4, 4, 3, 0).ow, 4);
-    assert_eq!(ConvShape::transposed(1, 1, 7, 7, 1, 4, 4, 2, 1, 0).h, 14);
-    assert_eq!(ConvShape::transposed(1, 1, 5, 4, 1, 5, 5, 3, 2, 1).w, 11);
-    let bad = NetSpec { layers: vec![Layer::ConvT2d(ConvSpec { out_pad: 2, ..ConvSpec::new(1, 1, 4, 4, 3, 2, 0) })] };
+    let conv = |h, w, k, s, p| ConvSpec::new(1, 1, h, w, k, s, p).shape(1, false);
+    let convt = |h, w, k, s, p, op| ConvSpec::new(1, 1, h, w, k, s, p).out_pad(op).shape(1, true);
+    assert_eq!(conv(28, 28, 4, 2, 1).oh, 14);
+    assert_eq!(conv(12, 13, 4, 3, 0).ow, 4);
+    assert_eq!(convt(7, 7, 4, 2, 1, 0).h, 14);
+    assert_eq!(convt(5, 4, 5, 3, 2, 1).w, 11);
+    // Per-axis parameters and dilation: Conv2d(k=(3,2), s=(2,1), p=(0,1), d=(2,1)) on 9×5
+    // gives ⌊(9 − 2·2 − 1)/2⌋ + 1 = 3 rows and (5 + 2 − 1 − 1)/1 + 1 = 6 columns (PyTorch's formula).
+    let s = ConvSpec { kh: 3, kw: 2, stride: [2, 1], pad: [0, 1], dilation: [2, 1], ..ConvSpec::new(1, 1, 9, 5, 3, 1, 0) }.shape(1, false);
+    assert_eq!((s.oh, s.ow), (3, 6));
+    // ConvTranspose2d(k=(3,2), s=(2,1), p=(1,0), op=(1,0), d=(1,2)) on 4×3: (4−1)·2 − 2 + 2 + 1 + 1 = 8
+    // rows, (3−1)·1 − 0 + 2·1 + 0 + 1 = 5 columns.
+    let t = ConvSpec { kh: 3, kw: 2, stride: [2, 1], pad: [1, 0], out_pad: [1, 0], dilation: [1, 2], ..ConvSpec::new(1, 1, 4, 3, 3, 1, 0) }.shape(1, true);
+    assert_eq!((t.h, t.w), (8, 5));
+    let bad = NetSpec { layers: vec![Layer::ConvT2d(ConvSpec::new(1, 1, 4, 4, 3, 2, 0).out_pad(2))] };
     assert!(bad.widths().is_err(), "output padding ≥ stride must be refused");
     let mismatch = NetSpec { layers: vec![Layer::linear(3, 10), Layer::Conv2d(ConvSpec::new(1, 2, 3, 3, 3, 1, 1))] };
     assert!(mismatch.widths().is_err(), "10 values cannot feed a (1,3,3) convolution");

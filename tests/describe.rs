@@ -18,7 +18,7 @@ fn models() -> Vec<(&'static str, NetSpec)> {
                     Layer::Linear(Linear { inp: 10, out: 32, bias: false }),
                     Layer::BatchNorm(BnSpec { c: 2, hw: 16, eps: 1e-3, momentum: 0.2 }),
                     Layer::Act(Act::Relu),
-                    Layer::ConvT2d(ConvSpec { out_pad: 1, ..ConvSpec::new(2, 3, 4, 4, 3, 2, 1).no_bias() }),
+                    Layer::ConvT2d(ConvSpec { out_pad: [1, 0], stride: [2, 1], dilation: [1, 2], pad: [1, 0], kw: 2, ..ConvSpec::new(2, 3, 4, 4, 3, 2, 1).no_bias() }),
                     Layer::Act(Act::Tanh),
                 ],
             },

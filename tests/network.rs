@@ -94,6 +94,11 @@ fn layers_match_pytorch_fixtures() {
         let n = num(m, "n");
         let (layer, params, running) = match m["kind"].as_str() {
             kind @ ("conv2d" | "conv_transpose2d") => {
+                // Per-axis keys (sh, sw, ...) where the case has them, else one value for both axes.
+                let axes = |y: &str, x: &str, both: &str, default: usize| -> [usize; 2] {
+                    let one = |k: &str| m.get(k).or(m.get(both)).map_or(default, |v| v.parse().unwrap());
+                    [one(y), one(x)]
+                };
                 let spec = ConvSpec {
                     cin: num(m, "cin"),
                     cout: num(m, "cout"),
@@ -101,13 +106,15 @@ fn layers_match_pytorch_fixtures() {
                     w: num(m, "w"),
                     kh: num(m, "kh"),
                     kw: num(m, "kw"),
-                    stride: num(m, "stride"),
-                    pad: num(m, "pad"),
-                    out_pad: m.get("out_pad").map_or(0, |v| v.parse().unwrap()),
-                    bias: true,
+                    stride: axes("sh", "sw", "stride", 1),
+                    pad: axes("ph", "pw", "pad", 0),
+                    out_pad: axes("oph", "opw", "out_pad", 0),
+                    dilation: axes("dh", "dw", "dilation", 1),
+                    bias: m.get("bias").is_none_or(|b| b == "1"),
                 };
                 let layer = if kind == "conv2d" { Layer::Conv2d(spec) } else { Layer::ConvT2d(spec) };
-                (layer, vec![fx.get(&name, "w"), fx.get(&name, "b")], None)
+                let params = if spec.bias { vec![fx.get(&name, "w"), fx.get(&name, "b")] } else { vec![fx.get(&name, "w")] };
+                (layer, params, None)
             }
             "batchnorm" => {
                 let spec = BnSpec { c: num(m, "c"), hw: num(m, "hw"), eps: m["eps"].parse().unwrap(), momentum: m["momentum"].parse().unwrap() };
@@ -123,7 +130,11 @@ fn layers_match_pytorch_fixtures() {
             dx_scale: cpu_run.dx_scale,
             y: fx.get(&name, "y"),
             dx: fx.get(&name, "dx"),
-            grads: if bn { vec![fx.get(&name, "dgamma"), fx.get(&name, "dbeta")] } else { vec![fx.get(&name, "dw"), fx.get(&name, "db")] },
+            grads: match params.len() {
+                _ if bn => vec![fx.get(&name, "dgamma"), fx.get(&name, "dbeta")],
+                2 => vec![fx.get(&name, "dw"), fx.get(&name, "db")],
+                _ => vec![fx.get(&name, "dw")],
+            },
             running: if bn { vec![[fx.get(&name, "running_mean1"), fx.get(&name, "running_var1")].concat()] } else { vec![] },
         };
         let r = running.as_deref();

@@ -153,11 +153,12 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             lp(ci) + ci * lp(kh) + ci * kh * lp(kw) + STORE4X4
         }
         "conv::conv2d_backward_input" => {
-            // Only the taps of one stride phase: at most ⌈k / stride⌉ along each axis.
+            // The two searches for the first tap (one tap step each), then only the taps of one
+            // stride phase: at most ⌈k / tap step⌉ along each axis.
             let p: ConvParams = decode(kernel, params)?;
-            let s = u(p.stride.max(1));
-            let (a, b) = (u(p.kh).div_ceil(s), u(p.kw).div_ceil(s));
-            lp(a) + a * lp(b) + a * b * lp(u(p.cout)) + STORE4X4
+            let (sy, sx) = (u(p.tap_step_y.max(1)), u(p.tap_step_x.max(1)));
+            let (a, b) = (u(p.kh).div_ceil(sy), u(p.kw).div_ceil(sx));
+            lp(sy) + lp(sx) + lp(a) + a * lp(b) + a * b * lp(u(p.cout)) + STORE4X4
         }
         "conv::conv2d_backward_weight" => {
             let p: ConvParams = decode(kernel, params)?;

@@ -12,9 +12,10 @@ use super::describe::Fields;
 use super::Layer;
 use serde_json::{json, Value};
 
-/// A convolution layer's geometry: input (cin, h, w), kernel kh × kw, one stride and padding for
-/// both directions, the output padding of a transposed convolution (0 for Conv2d), and whether
-/// it adds a bias.
+/// A convolution layer's geometry, with PyTorch's parameters per axis ([height, width]): input
+/// (cin, h, w), kernel kh × kw, stride, padding, dilation, the output padding of a transposed
+/// convolution (0 for Conv2d), and whether it adds a bias. (`groups` is not supported: every
+/// kernel's 4-channel blocks would have to respect group boundaries.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvSpec {
     pub cin: usize,
@@ -23,16 +24,22 @@ pub struct ConvSpec {
     pub w: usize,
     pub kh: usize,
     pub kw: usize,
-    pub stride: usize,
-    pub pad: usize,
-    pub out_pad: usize,
+    pub stride: [usize; 2],
+    pub pad: [usize; 2],
+    pub out_pad: [usize; 2],
+    pub dilation: [usize; 2],
     pub bias: bool,
 }
 
 impl ConvSpec {
     /// Square kernel `k`, stride `s`, padding `p` on a (cin, h, w) input, with a bias.
     pub fn new(cin: usize, cout: usize, h: usize, w: usize, k: usize, s: usize, p: usize) -> ConvSpec {
-        ConvSpec { cin, cout, h, w, kh: k, kw: k, stride: s, pad: p, out_pad: 0, bias: true }
+        ConvSpec { cin, cout, h, w, kh: k, kw: k, stride: [s; 2], pad: [p; 2], out_pad: [0; 2], dilation: [1; 2], bias: true }
+    }
+
+    /// The same layer with output padding `op` on both axes (transposed convolutions).
+    pub fn out_pad(self, op: usize) -> ConvSpec {
+        ConvSpec { out_pad: [op; 2], ..self }
     }
 
     /// The same layer without a bias (PyTorch's `bias=False`).
@@ -43,10 +50,18 @@ impl ConvSpec {
     /// The kernels' view of this layer at batch n (see [`ConvShape`]).
     pub fn shape(&self, n: usize, transposed: bool) -> ConvShape {
         let c = self;
+        let (k, s, p, d) = ([c.kh, c.kw], c.stride, c.pad, c.dilation);
+        // The extent of a dilated kernel: d·(k − 1) + 1.
+        let span = |a: usize| d[a] * (k[a].max(1) - 1) + 1;
         if transposed {
-            ConvShape::transposed(n, c.cin, c.h, c.w, c.cout, c.kh, c.kw, c.stride, c.pad, c.out_pad)
+            // The convolution whose input gradient this layer is: from its output (big) back to
+            // its input (h × w). Output size (h − 1)·s − 2p + d·(k − 1) + op + 1, as PyTorch.
+            let big = |a: usize, size: usize| ((size.max(1) - 1) * s[a] + span(a) + c.out_pad[a]).saturating_sub(2 * p[a]);
+            ConvShape { n, cin: c.cout, h: big(0, c.h), w: big(1, c.w), cout: c.cin, oh: c.h, ow: c.w, kh: c.kh, kw: c.kw, stride: s, pad: p, dil: d }
         } else {
-            ConvShape::conv2d(n, c.cin, c.h, c.w, c.cout, c.kh, c.kw, c.stride, c.pad)
+            // ⌊(size + 2p − d·(k − 1) − 1) / s⌋ + 1, as PyTorch.
+            let out = |a: usize, size: usize| (size + 2 * p[a]).saturating_sub(span(a)) / s[a].max(1) + 1;
+            ConvShape { n, cin: c.cin, h: c.h, w: c.w, cout: c.cout, oh: out(0, c.h), ow: out(1, c.w), kh: c.kh, kw: c.kw, stride: s, pad: p, dil: d }
         }
     }
 
@@ -63,22 +78,28 @@ impl ConvSpec {
     pub(super) fn check(&self, transposed: bool) -> Result<()> {
         let c = self;
         let what = if transposed { "ConvTranspose2d" } else { "Conv2d" };
-        if [c.cin, c.cout, c.h, c.w, c.kh, c.kw, c.stride].contains(&0) {
-            return Err(Error::Shape(format!("{what} {c:?}: channels, sizes, kernel and stride must be at least 1")));
+        if [c.cin, c.cout, c.h, c.w, c.kh, c.kw, c.stride[0], c.stride[1], c.dilation[0], c.dilation[1]].contains(&0) {
+            return Err(Error::Shape(format!("{what} {c:?}: channels, sizes, kernel, stride and dilation must be at least 1")));
         }
-        if transposed {
-            if c.out_pad >= c.stride {
-                return Err(Error::Shape(format!("{what} {c:?}: output padding must be smaller than the stride")));
-            }
-            if (c.h - 1) * c.stride + c.kh + c.out_pad <= 2 * c.pad || (c.w - 1) * c.stride + c.kw + c.out_pad <= 2 * c.pad {
-                return Err(Error::Shape(format!("{what} {c:?}: the padding leaves no output")));
-            }
-        } else {
-            if c.out_pad != 0 {
-                return Err(Error::Shape(format!("{what} {c:?}: output padding is for transposed convolutions")));
-            }
-            if c.h + 2 * c.pad < c.kh || c.w + 2 * c.pad < c.kw {
-                return Err(Error::Shape(format!("{what} {c:?}: the kernel is larger than the padded input")));
+        let k = [c.kh, c.kw];
+        let size = [c.h, c.w];
+        for a in 0..2 {
+            let span = c.dilation[a] * (k[a] - 1) + 1;
+            if transposed {
+                // PyTorch: output padding must be smaller than either the stride or the dilation.
+                if c.out_pad[a] >= c.stride[a] && c.out_pad[a] >= c.dilation[a] {
+                    return Err(Error::Shape(format!("{what} {c:?}: output padding must be smaller than the stride or the dilation")));
+                }
+                if (size[a] - 1) * c.stride[a] + span + c.out_pad[a] <= 2 * c.pad[a] {
+                    return Err(Error::Shape(format!("{what} {c:?}: the padding leaves no output")));
+                }
+            } else {
+                if c.out_pad[a] != 0 {
+                    return Err(Error::Shape(format!("{what} {c:?}: output padding is for transposed convolutions")));
+                }
+                if size[a] + 2 * c.pad[a] < span {
+                    return Err(Error::Shape(format!("{what} {c:?}: the (dilated) kernel is larger than the padded input")));
+                }
             }
         }
         Ok(())
@@ -88,7 +109,8 @@ impl ConvSpec {
     pub(super) fn describe(&self, transposed: bool) -> serde_json::Value {
         let mut v = json!({
             "in_channels": self.cin, "out_channels": self.cout, "input_size": [self.h, self.w],
-            "kernel_size": [self.kh, self.kw], "stride": self.stride, "padding": self.pad, "bias": self.bias,
+            "kernel_size": [self.kh, self.kw], "stride": self.stride, "padding": self.pad, "dilation": self.dilation,
+            "groups": 1, "bias": self.bias,
         });
         if transposed {
             v["output_padding"] = json!(self.out_pad);
@@ -99,8 +121,13 @@ impl ConvSpec {
     /// The geometry from a description (see [`ConvSpec::describe`]).
     pub(super) fn parse(f: &Fields<'_>, transposed: bool) -> std::result::Result<ConvSpec, String> {
         let (size, k) = (f.uints("input_size", 2)?, f.uints("kernel_size", 2)?);
-        let out_pad = if transposed { f.uint("output_padding")? } else { 0 };
-        Ok(ConvSpec { cin: f.uint("in_channels")?, cout: f.uint("out_channels")?, h: size[0], w: size[1], kh: k[0], kw: k[1], stride: f.uint("stride")?, pad: f.uint("padding")?, out_pad, bias: f.flag("bias")? })
+        let pair = |k: &str| -> std::result::Result<[usize; 2], String> { f.uints(k, 2).map(|v| [v[0], v[1]]) };
+        let out_pad = if transposed { pair("output_padding")? } else { [0; 2] };
+        if f.v.get("groups").is_some_and(|g| g.as_u64() != Some(1)) {
+            return Err(format!("{}: groups other than 1 are not supported", f.kind));
+        }
+        let dilation = if f.v.get("dilation").is_some() { pair("dilation")? } else { [1; 2] };
+        Ok(ConvSpec { cin: f.uint("in_channels")?, cout: f.uint("out_channels")?, h: size[0], w: size[1], kh: k[0], kw: k[1], stride: pair("stride")?, pad: pair("padding")?, out_pad, dilation, bias: f.flag("bias")? })
     }
 
     /// Parameters: weight (cout, cin, kh, kw) for Conv2d, (cin, cout, kh, kw) for the transposed
@@ -129,28 +156,13 @@ pub struct ConvShape {
     pub ow: usize,
     pub kh: usize,
     pub kw: usize,
-    pub stride: usize,
-    pub pad: usize,
+    /// [height, width]
+    pub stride: [usize; 2],
+    pub pad: [usize; 2],
+    pub dil: [usize; 2],
 }
 
 impl ConvShape {
-    /// A Conv2d layer; the output size follows PyTorch: ⌊(h + 2·pad − kh) / stride⌋ + 1.
-    #[allow(clippy::too_many_arguments)]
-    pub fn conv2d(n: usize, cin: usize, h: usize, w: usize, cout: usize, kh: usize, kw: usize, stride: usize, pad: usize) -> ConvShape {
-        let oh = (h + 2 * pad).saturating_sub(kh) / stride.max(1) + 1;
-        let ow = (w + 2 * pad).saturating_sub(kw) / stride.max(1) + 1;
-        ConvShape { n, cin, h, w, cout, oh, ow, kh, kw, stride, pad }
-    }
-
-    /// The convolution behind a ConvTranspose2d(tcin → tcout) on (n, tcin, h, w): its output is
-    /// (h − 1)·stride − 2·pad + kh + out_pad high (likewise wide), and it is the input gradient of
-    /// a convolution from that size (tcout channels) back to h × w (tcin channels).
-    #[allow(clippy::too_many_arguments)]
-    pub fn transposed(n: usize, tcin: usize, h: usize, w: usize, tcout: usize, kh: usize, kw: usize, stride: usize, pad: usize, out_pad: usize) -> ConvShape {
-        let big_h = ((h - 1) * stride + kh + out_pad).saturating_sub(2 * pad);
-        let big_w = ((w - 1) * stride + kw + out_pad).saturating_sub(2 * pad);
-        ConvShape { n, cin: tcout, h: big_h, w: big_w, cout: tcin, oh: h, ow: w, kh, kw, stride, pad }
-    }
 
     pub fn x_len(&self) -> usize {
         self.n * self.cin * self.h * self.w
@@ -162,9 +174,11 @@ impl ConvShape {
         self.cout * self.cin * self.kh * self.kw
     }
 
-    /// The input position a tap reads for an output position, if it lies inside the input.
-    fn tap(&self, o: usize, k: usize, size: usize) -> Option<usize> {
-        let i = (o * self.stride + k) as isize - self.pad as isize;
+    /// The input position tap `k` reads for output position `o` along axis `a` (0: rows, 1:
+    /// columns), if it lies inside the input: o·stride + k·dilation − pad.
+    fn tap(&self, a: usize, o: usize, k: usize) -> Option<usize> {
+        let size = [self.h, self.w][a];
+        let i = (o * self.stride[a] + k * self.dil[a]) as isize - self.pad[a] as isize;
         (i >= 0 && (i as usize) < size).then_some(i as usize)
     }
 
@@ -190,9 +204,9 @@ fn for_each_tap(s: &ConvShape, mut f: impl FnMut(usize, usize, usize)) {
                     let yi = s.yi(n, co, oy, ox);
                     for ci in 0..s.cin {
                         for ky in 0..s.kh {
-                            let Some(iy) = s.tap(oy, ky, s.h) else { continue };
+                            let Some(iy) = s.tap(0, oy, ky) else { continue };
                             for kx in 0..s.kw {
-                                let Some(ix) = s.tap(ox, kx, s.w) else { continue };
+                                let Some(ix) = s.tap(1, ox, kx) else { continue };
                                 f(yi, s.xi(n, ci, iy, ix), s.wi(co, ci, ky, kx));
                             }
                         }
@@ -254,8 +268,15 @@ pub struct ConvParams {
     pub ow: u32,
     pub kh: u32,
     pub kw: u32,
-    pub stride: u32,
-    pub pad: u32,
+    pub stride_y: u32,
+    pub stride_x: u32,
+    pub pad_y: u32,
+    pub pad_x: u32,
+    pub dil_y: u32,
+    pub dil_x: u32,
+    /// conv2d_backward_input: taps of one stride phase are this far apart (stride / gcd(stride, dilation)).
+    pub tap_step_y: u32,
+    pub tap_step_x: u32,
     /// bit 0: add the bias; bit 1: accumulate into the output.
     pub flags: u32,
     /// Split reductions (conv2d_backward_weight, channel_sum): samples and output rows per tile,
@@ -263,7 +284,15 @@ pub struct ConvParams {
     pub n_per: u32,
     pub y_per: u32,
     pub y_splits: u32,
-    pub _pad: u32,
+    pub _pad: [u32; 3],
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// bit 0 of [`ConvParams::flags`]: add the bias.
@@ -299,13 +328,19 @@ impl ConvParams {
             ow: u(s.ow),
             kh: u(s.kh),
             kw: u(s.kw),
-            stride: u(s.stride),
-            pad: u(s.pad),
+            stride_y: u(s.stride[0]),
+            stride_x: u(s.stride[1]),
+            pad_y: u(s.pad[0]),
+            pad_x: u(s.pad[1]),
+            dil_y: u(s.dil[0]),
+            dil_x: u(s.dil[1]),
+            tap_step_y: u(s.stride[0] / gcd(s.stride[0], s.dil[0]).max(1)),
+            tap_step_x: u(s.stride[1] / gcd(s.stride[1], s.dil[1]).max(1)),
             flags,
             n_per: u(s.n.max(1)),
             y_per: u(s.oh.max(1)),
             y_splits: 1,
-            _pad: 0,
+            _pad: [0; 3],
         }
     }
 

@@ -26,7 +26,7 @@ pub fn report(name: &str, analytic: &[f32], num: &[f32]) {
 /// Layer geometries that break naive indexing: strides 1–3, padding 0–2, kernels 3–5 and 3×5,
 /// non-square inputs, batch 1, channel counts that are not multiples of 4.
 pub fn conv_cases() -> Vec<(usize, ConvSpec)> {
-    let c = |cin, cout, h, w, kh, kw, stride, pad, out_pad| ConvSpec { cin, cout, h, w, kh, kw, stride, pad, out_pad, bias: true };
+    let c = |cin, cout, h, w, kh, kw, stride, pad, op| ConvSpec { cin, cout, h, w, kh, kw, stride: [stride; 2], pad: [pad; 2], out_pad: [op; 2], dilation: [1; 2], bias: true };
     vec![
         (1, c(1, 1, 5, 5, 3, 3, 1, 0, 0)),
         (3, c(3, 5, 7, 9, 3, 3, 1, 1, 0)),
@@ -34,6 +34,11 @@ pub fn conv_cases() -> Vec<(usize, ConvSpec)> {
         (1, c(6, 7, 11, 8, 5, 5, 3, 2, 2)),
         (3, c(7, 6, 9, 10, 3, 5, 2, 2, 1)),
         (5, c(2, 9, 6, 7, 4, 4, 2, 1, 0)),
+        // PyTorch's per-axis parameters: asymmetric kernel, stride, padding, output padding and
+        // dilation; with stride 2 and dilation 2 some rows of a transposed output get no tap.
+        (2, ConvSpec { kh: 3, kw: 2, stride: [2, 1], pad: [0, 1], out_pad: [1, 0], dilation: [2, 1], ..c(3, 5, 9, 7, 3, 3, 1, 0, 0) }),
+        (3, ConvSpec { stride: [3, 2], pad: [2, 1], out_pad: [2, 1], dilation: [2, 3], ..c(2, 6, 10, 8, 3, 3, 1, 0, 0) }),
+        (2, ConvSpec { dilation: [2, 2], out_pad: [1, 1], ..c(5, 4, 7, 6, 3, 3, 2, 1, 0) }),
     ]
 }
 
@@ -122,7 +127,7 @@ pub fn conv_backward_matches_finite_differences(transposed: bool) {
         {
             let mut spec = spec;
             if !transposed {
-                spec.out_pad = 0;
+                spec.out_pad = [0; 2];
             }
             let s = spec.shape(n, transposed);
             let (xl, yl) = if transposed { (s.y_len(), s.x_len()) } else { (s.x_len(), s.y_len()) };
@@ -159,7 +164,7 @@ pub fn conv_kernels_match_cpu(transposed: bool, bias: bool) {
         {
             let mut spec = ConvSpec { bias, ..spec };
             if !transposed {
-                spec.out_pad = 0;
+                spec.out_pad = [0; 2];
             }
             if transposed && spec.cin == 1 && spec.h == 28 {
                 // ConvT(128 → 64) from 7×7 and ConvT(64 → 1) from 14×14, as in R2's generator.
@@ -172,7 +177,7 @@ pub fn conv_kernels_match_cpu(transposed: bool, bias: bool) {
             let params = net.init(7 + i as u32, 0, Init::PyTorch);
             let x = randv(n * net.in_dim(), 50 + i as u64, 1.0);
             let dy = randv(n * net.out_dim(), 60 + i as u64, 1.0);
-            let tag = format!("{} n={n} {}→{} {}×{} k{}×{} s{} p{} op{}{}", if transposed { "convT" } else { "conv2d" }, spec.cin, spec.cout, spec.h, spec.w, spec.kh, spec.kw, spec.stride, spec.pad, spec.out_pad, if bias { "" } else { " no bias" });
+            let tag = format!("{} n={n} {}→{} {}×{} k{}×{} s{} p{} op{}{}", if transposed { "convT" } else { "conv2d" }, spec.cin, spec.cout, spec.h, spec.w, spec.kh, spec.kw, spec.stride[0], spec.pad[0], spec.out_pad[0], if bias { "" } else { " no bias" });
             let want = run_cpu(layer, n, &x, &params, None, &dy, Mode::Train);
             compare(&tag, &run_gpu(layer, n, &x, &params, None, &dy, Mode::Train, false), &want, TOL);
             compare(&format!("{tag} (accumulated twice)"), &run_gpu(layer, n, &x, &params, None, &dy, Mode::Train, true), &want, TOL);
