@@ -37,6 +37,7 @@ pub mod error;
 pub mod gan;
 pub mod loss;
 pub mod gpu;
+pub mod interop;
 pub mod metrics;
 pub mod models;
 pub mod nn;

@@ -191,3 +191,28 @@ fn r2_layers_match_cpu_past_the_loop_budget() {
         }
     }
 }
+
+/// What a user passes that does not fit is an error naming the problem, on both backends.
+#[test]
+fn wrong_inputs_are_errors_not_panics() {
+    let spec = NetSpec { layers: vec![Layer::linear(4, 3), Layer::BatchNorm(BnSpec::new(3, 1)), Layer::Act(Act::Relu)] };
+    let params = spec.init(1, 0, Init::PyTorch);
+    let mut cpu = CpuNet::new(spec.clone(), params.clone()).unwrap();
+    let e = cpu.run(0, &[0.0; 7], 2, Mode::Train).unwrap_err().to_string();
+    assert!(e.contains("8 values") && e.contains("7 were given"), "{e}");
+    let e = cpu.run(0, &[0.0; 4], 1, Mode::Train).unwrap_err().to_string();
+    assert!(e.contains("layer 1") && e.contains("two values per channel"), "{e}");
+    assert!(cpu.run(0, &[0.0; 4], 1, Mode::Eval).is_ok(), "evaluation mode uses the running statistics: batch 1 is fine");
+    let e = cpu.backward(&[0.0; 3], 1, true).unwrap_err().to_string();
+    assert!(e.contains("evaluation-mode pass"), "{e}");
+
+    let gpu = common::gpu();
+    let net = wgpu_gan::nn::GpuNet::new(&gpu, spec, &params, 8, 1, "test").unwrap();
+    let (small, out) = (common::tensor(&gpu, &[0.0; 7]), common::tensor(&gpu, &[0.0; 24]));
+    let e = net.forward(&gpu, 0, &small.buffer, &out.buffer, 2, Mode::Train).err().expect("a 7-value input for 2 rows of 4").to_string();
+    assert!(e.contains("input buffer"), "{e}");
+    let x = common::tensor(&gpu, &[0.0; 32]);
+    let e = net.forward(&gpu, 0, &x.buffer, &out.buffer, 1, Mode::Train).err().expect("batch statistics of one value").to_string();
+    assert!(e.contains("two values per channel"), "{e}");
+    println!("refused: {e}");
+}

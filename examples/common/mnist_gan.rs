@@ -44,6 +44,11 @@ pub struct Args {
     /// Continue from a checkpoint written by an earlier run (same model and optimizers).
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Start from weights saved by PyTorch (or anyone): a safetensors file with `G.<i>.<name>` and
+    /// `D.<i>.<name>` tensors in nn.Sequential numbering (F32, F16 or BF16), e.g. written by
+    /// `scripts/from_pytorch.py --weights-only`.
+    #[arg(long, conflicts_with = "resume")]
+    pub init_from: Option<PathBuf>,
     /// BatchNorm statistics for the sample grids: "batch" (of the 64 grid samples) or "running".
     #[arg(long, default_value = "batch")]
     pub grid_bn: String,
@@ -114,6 +119,11 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
         if let Some(r) = &a.resume {
             wgpu_gan::gan::load_checkpoint(r, &cfg)?;
         }
+        if let Some(p) = &a.init_from {
+            let sd = wgpu_gan::interop::StateDict::load(p)?;
+            sd.net("G.", &cfg.generator)?;
+            sd.net("D.", &cfg.discriminator)?;
+        }
     }
     let gpu = if a.cpu {
         println!("adapter: none (CPU reference, --cpu)");
@@ -138,6 +148,7 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
         checkpoint_every: a.checkpoint_every,
         log_every: a.log_every,
         resume: a.resume.clone(),
+        init_from: a.init_from.clone(),
         grid: 64,
         grid_seed: 7,
         grid_mode,

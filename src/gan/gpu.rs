@@ -41,6 +41,8 @@ pub struct GpuGan {
     /// Where each phase of the step (each discriminator update, then the generator phase) ends
     /// in `step_program`, for verifying each against the CPU reference on its own.
     phase_ends: Vec<usize>,
+    /// Each operation of the step and its dispatches in `step_program`.
+    op_ranges: Vec<(Op, std::ops::Range<usize>)>,
     /// Largest batch [`GpuGan::sample`] can produce in one go.
     pub sample_capacity: usize,
     z_sample: Tensor,
@@ -82,6 +84,7 @@ impl GpuGan {
             stats: Tensor::zeros(gpu, "stats", std::mem::size_of::<Stats>() / 4)?,
             step_program: Program::default(),
             phase_ends: Vec::new(),
+            op_ranges: Vec::new(),
             sample_capacity,
             z_sample: Tensor::zeros(gpu, "z_sample", sample_capacity * zd)?,
             samples: Tensor::zeros(gpu, "samples", sample_capacity * dim)?,
@@ -95,7 +98,11 @@ impl GpuGan {
         };
         let mut step = Program::default();
         for ops in recipe::step(&gan.cfg) {
-            step.extend(gan.build(&ops)?);
+            for op in ops {
+                let start = step.dispatches.len();
+                step.extend(gan.build(&[op])?);
+                gan.op_ranges.push((op, start..step.dispatches.len()));
+            }
             gan.phase_ends.push(step.dispatches.len());
         }
         gan.step_program = step;
@@ -194,6 +201,30 @@ impl GpuGan {
     pub fn run_phase(&mut self, i: usize) -> Result<()> {
         let start = if i == 0 { 0 } else { self.phase_ends[i - 1] };
         self.step_program.run_range(&self.gpu, start..self.phase_ends[i]);
+        if i + 1 == self.phase_ends.len() {
+            self.steps_done += 1;
+        }
+        self.gpu.wait()
+    }
+
+    /// Runs phase `i` with the given noise (batch, z_dim) and real batch (batch, dim) in place of
+    /// its own draws: a phase of another implementation's run replayed here (PyTorch's, in
+    /// tests/pytorch.rs). Waits for the GPU.
+    pub fn run_phase_with(&mut self, i: usize, z: &[f32], real: Option<&[f32]>) -> Result<()> {
+        let (b, dim) = (self.cfg.batch, self.cfg.data.dim());
+        self.z.write_at(&self.gpu, 0, z, b * self.cfg.z_dim())?;
+        if let Some(r) = real {
+            let (t, at) = if self.cfg.separate_passes() { (&self.x_real, 0) } else { (&self.x_d, b * dim) };
+            t.write_at(&self.gpu, at, r, b * dim)?;
+        }
+        let start = if i == 0 { 0 } else { self.phase_ends[i - 1] };
+        let ranges: Vec<_> = self
+            .op_ranges
+            .iter()
+            .filter(|(op, r)| r.start >= start && r.end <= self.phase_ends[i] && !matches!(op, Op::Noise { .. } | Op::Real { .. }))
+            .map(|(_, r)| r.clone())
+            .collect();
+        self.step_program.run_ranges(&self.gpu, &ranges);
         if i + 1 == self.phase_ends.len() {
             self.steps_done += 1;
         }

@@ -1,7 +1,7 @@
 //! The training loop of the MNIST examples (`dcgan_mnist`, `mlp_gan_mnist`): progress bar, loss
 //! log and curve, sample grids from fixed noise, checkpoints and resuming.
 
-use super::{load_checkpoint, save_checkpoint, CpuGan, GanConfig, GpuGan, Stats, Trainer};
+use super::{load_checkpoint, save_checkpoint, CpuGan, GanConfig, GanState, GpuGan, Stats, Trainer};
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::nn::Mode;
@@ -23,6 +23,10 @@ pub struct RunOptions {
     /// Read the losses every this many iterations (each read waits for the GPU).
     pub log_every: usize,
     pub resume: Option<PathBuf>,
+    /// Start from these weights instead of the config's initialisation: a weights-only
+    /// safetensors file (PyTorch's `save_file`) holding `G.<index>.<name>` and `D.<index>.<name>`
+    /// (see [`crate::interop`]). Ignored when resuming.
+    pub init_from: Option<PathBuf>,
     /// Samples in a grid (a square number looks best) and the seed of their fixed noise.
     pub grid: usize,
     pub grid_seed: u32,
@@ -118,8 +122,19 @@ pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32
         }
         None => None,
     };
-    let (g0, d0) = cfg.init_params();
+    let (mut g0, mut d0) = cfg.init_params();
+    let mut running = None;
+    if let (Some(p), None) = (&opts.init_from, &resumed) {
+        let sd = crate::interop::StateDict::load(p)?;
+        let ((g, gr), (d, dr)) = (sd.net("G.", &cfg.generator)?, sd.net("D.", &cfg.discriminator)?);
+        (g0, d0, running) = (g, d, Some((gr, dr)));
+        println!("initial weights from {}", p.display());
+    }
     let mut gan = make(&cfg, &g0, &d0)?;
+    if let Some((g_running, d_running)) = running {
+        let state = GanState { g_running, d_running, ..gan.read_state()? };
+        gan.load_state(&state)?;
+    }
     let csv_path = opts.out.join("losses.csv");
     let mut rows = Vec::new();
     if let Some(state) = &resumed {

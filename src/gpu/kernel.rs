@@ -320,10 +320,15 @@ impl Program {
 
     /// Runs dispatches `range` only (one encoder, one pass, one submission).
     pub fn run_range(&self, gpu: &Gpu, range: std::ops::Range<usize>) {
+        self.run_ranges(gpu, &[range]);
+    }
+
+    /// Runs the dispatches of each range, in order, in one pass and one submission.
+    pub fn run_ranges(&self, gpu: &Gpu, ranges: &[std::ops::Range<usize>]) {
         let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-gan") });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgpu-gan"), timestamp_writes: None });
-            for d in &self.dispatches[range] {
+            for d in ranges.iter().flat_map(|r| &self.dispatches[r.clone()]) {
                 d.record(&mut pass);
             }
         }

@@ -43,6 +43,15 @@ impl Tensor {
         Ok(())
     }
 
+    /// Writes `len` values of `data` (which must have exactly that many) from element `at`.
+    pub fn write_at<T: bytemuck::Pod>(&self, gpu: &Gpu, at: usize, data: &[T], len: usize) -> Result<()> {
+        if data.len() != len || at + len > self.len {
+            return Err(Error::Shape(format!("writing {} values (expected {len}) at {at} into a tensor of {}", data.len(), self.len)));
+        }
+        gpu.queue.write_buffer(&self.buffer, (at * 4) as u64, bytemuck::cast_slice(data));
+        Ok(())
+    }
+
     /// Copies the tensor into a staging buffer and resolves once it is mapped. The copy is its own
     /// submission, queued after whatever was submitted before; nothing waits until the future is
     /// polled (`gpu.device.poll` drives it; [`Tensor::read`] does both).

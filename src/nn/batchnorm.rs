@@ -212,11 +212,22 @@ impl LayerImpl for BnSpec {
         self.c * self.hw
     }
 
+    fn check_batch(&self, n: usize, mode: Mode) -> Result<()> {
+        if mode != Mode::Eval && n * self.hw < 2 {
+            return Err(Error::Shape(format!(
+                "{} with batch statistics needs at least two values per channel; batch {n} gives {}",
+                self.kind(),
+                n * self.hw
+            )));
+        }
+        Ok(())
+    }
+
     fn params(&self) -> Vec<Param> {
         vec![Param::new("weight", vec![self.c], Role::Scale), Param::new("bias", vec![self.c], Role::Shift)]
     }
 
-    fn running(&self) -> Option<(Vec<f32>, Vec<(&'static str, usize)>)> {
+    fn running(&self) -> Option<super::Running> {
         Some(([vec![0.0; self.c], vec![1.0; self.c]].concat(), vec![("running_mean", self.c), ("running_var", self.c)]))
     }
 
@@ -255,9 +266,7 @@ impl LayerImpl for BnSpec {
         let stats = &c.saved.expect("a batch norm keeps its statistics").buffer;
         let running = &c.running.expect("a batch norm has running statistics").buffer;
         let batch = c.mode != Mode::Eval;
-        if batch && n * bn.hw < 2 {
-            return Err(Error::Shape("batch normalisation with batch statistics needs more than one value per channel".into()));
-        }
+        bn.check_batch(n, c.mode)?;
         let mut p = BnParams::new(n, bn, 0, gpu.parallel_invocations());
         if batch {
             // Mean, then the centred squares (two split passes, each finished per channel).

@@ -33,8 +33,8 @@ impl CpuNet {
         if n == 0 || x.len() != want {
             return Err(Error::Shape(format!("the network takes n × {} = {want} values for a batch of {n}; {} were given", self.spec.in_dim(), x.len())));
         }
-        if n < 2 && mode != Mode::Eval && self.spec.has_batchnorm() {
-            return Err(Error::Shape("batch normalisation with batch statistics needs a batch of at least 2".into()));
+        for (i, l) in self.spec.layers.iter().enumerate() {
+            l.imp().check_batch(n, mode).map_err(super::at_layer(i))?;
         }
         if self.tapes.len() <= slot {
             self.tapes.resize(slot + 1, Tape::default());

@@ -122,6 +122,17 @@ impl GpuNet {
         }
     }
 
+    /// Fails unless each (what, buffer, width index) holds n rows of that width.
+    fn check_buffers(&self, n: usize, bufs: &[(&str, &wgpu::Buffer, usize)]) -> Result<()> {
+        for &(what, b, wi) in bufs {
+            let need = (n * self.widths[wi] * 4) as u64;
+            if b.size() < need {
+                return Err(Error::Shape(format!("the {what} buffer holds {} bytes; {n} rows of {} values need {need}", b.size(), self.widths[wi])));
+            }
+        }
+        Ok(())
+    }
+
     fn check(&self, n: usize, slot: usize) -> Result<()> {
         if n == 0 || n > self.max_batch {
             return Err(Error::Shape(format!("batch {n} outside 1..={} that this network was built for", self.max_batch)));
@@ -136,6 +147,10 @@ impl GpuNet {
     /// are written.
     pub fn forward(&self, gpu: &Gpu, slot: usize, input: &wgpu::Buffer, output: &wgpu::Buffer, n: usize, mode: Mode) -> Result<Program> {
         self.check(n, slot)?;
+        self.check_buffers(n, &[("input", input, 0), ("output", output, self.widths.len() - 1)])?;
+        for (i, l) in self.spec.layers.iter().enumerate() {
+            l.imp().check_batch(n, mode).map_err(super::at_layer(i))?;
+        }
         let mut prog = Program::default();
         for (li, l) in self.spec.layers.iter().enumerate() {
             let (p0, np, ri) = self.index[li];
@@ -162,8 +177,14 @@ impl GpuNet {
     /// and after an `Eval` pass the slot's saved batch statistics are stale (the CPU reference
     /// refuses that case). Writes parameter gradients when `grads` is given (added to the present
     /// ones when it says so), and the input gradient into `dinput` when given.
+    #[allow(clippy::too_many_arguments)]
     pub fn backward(&self, gpu: &Gpu, slot: usize, input: &wgpu::Buffer, dout: &wgpu::Buffer, dinput: Option<&wgpu::Buffer>, n: usize, grads: Grads) -> Result<Program> {
         self.check(n, slot)?;
+        let last = self.widths.len() - 1;
+        self.check_buffers(n, &[("input", input, 0), ("output gradient", dout, last)])?;
+        if let Some(d) = dinput {
+            self.check_buffers(n, &[("input gradient", d, 0)])?;
+        }
         let mut prog = Program::default();
         for (li, l) in self.spec.layers.iter().enumerate().rev() {
             let (p0, np, _) = self.index[li];

@@ -40,6 +40,13 @@ pub use reshape::Reshape;
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Program, Tensor};
 
+/// A layer's running state: initial values, and its named parts with their lengths.
+pub type Running = (Vec<f32>, Vec<(&'static str, usize)>);
+/// A layer kind's description reader: `None` when `kind` is not its.
+pub type Parser = fn(&str, &serde_json::Value) -> Option<std::result::Result<Layer, String>>;
+/// A network's weights: its parameters and its layers' running state.
+pub type Weights = (Vec<Vec<f32>>, Vec<Vec<f32>>);
+
 /// What a parameter tensor is, for initialisation and for diagnostics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -158,13 +165,18 @@ pub trait LayerImpl {
     fn in_len(&self) -> Option<usize>;
     /// Values per sample it writes, given what it reads.
     fn out_len(&self, inp: usize) -> usize;
+    /// Checks that a forward pass at batch `n` in `mode` can run (batch statistics need two values
+    /// per channel).
+    fn check_batch(&self, _n: usize, _mode: Mode) -> Result<()> {
+        Ok(())
+    }
     /// Parameter tensors in PyTorch's order.
     fn params(&self) -> Vec<Param> {
         Vec::new()
     }
     /// Initial values of the state kept beside the parameters, not trained (a batch norm's
     /// running mean and variance, concatenated), and the names of its parts with their lengths.
-    fn running(&self) -> Option<(Vec<f32>, Vec<(&'static str, usize)>)> {
+    fn running(&self) -> Option<Running> {
         None
     }
     /// Whether the output is the input itself (a reshape): the network then gives both the same
@@ -222,7 +234,7 @@ impl Layer {
 
     /// The layer a description names (see [`describe`]): each module reads its own kinds.
     pub fn parse(kind: &str, v: &serde_json::Value) -> std::result::Result<Layer, String> {
-        const PARSERS: &[fn(&str, &serde_json::Value) -> Option<std::result::Result<Layer, String>>] =
+        const PARSERS: &[Parser] =
             &[linear::parse, conv::parse, conv_transpose::parse, batchnorm::parse, activation::parse, reshape::parse];
         PARSERS.iter().find_map(|p| p(kind, v)).unwrap_or_else(|| Err(format!("unknown layer kind \"{kind}\"")))
     }
@@ -275,10 +287,7 @@ impl NetSpec {
         let mut out = Vec::new();
         for (i, l) in self.layers.iter().enumerate() {
             let imp = l.imp();
-            imp.validate().map_err(|e| match e {
-                Error::Shape(m) => Error::Shape(format!("layer {i}: {m}")),
-                e => e,
-            })?;
+            imp.validate().map_err(at_layer(i))?;
             let inp = match (w, imp.in_len()) {
                 (Some(prev), Some(want)) if prev != want => {
                     return Err(Error::Shape(format!("layer {i} ({l:?}) takes {want} values per sample but receives {prev}")));
@@ -386,6 +395,14 @@ impl NetSpec {
             }
         }
         Ok(())
+    }
+}
+
+/// Prefixes a shape error with the layer it concerns.
+pub(crate) fn at_layer(i: usize) -> impl Fn(Error) -> Error {
+    move |e| match e {
+        Error::Shape(m) => Error::Shape(format!("layer {i}: {m}")),
+        e => e,
     }
 }
 

@@ -1,0 +1,58 @@
+"""PyTorch state dicts into this crate's files: the reverse of to_pytorch.py.
+
+    # A whole checkpoint (weights, running statistics, Adam state, step) that `--resume` continues;
+    # the model descriptions and run settings are taken from an existing checkpoint of the same run.
+    python3 scripts/from_pytorch.py model.pt --template out/dcgan_mnist/checkpoint.safetensors --out resumed.safetensors
+
+    # Weights only (G.<i>.<name>, D.<i>.<name>), for `dcgan_mnist --init-from`:
+    python3 scripts/from_pytorch.py model.pt --weights-only --out init.safetensors
+
+model.pt is what to_pytorch.py writes, or any torch.save({"G": G.state_dict(), "D": D.state_dict(),
+["optimizer_G": optG.state_dict(), "optimizer_D": ..., "step": int]}) of nn.Sequential models laid
+out like the crate's (Unflatten/Flatten in place).
+"""
+import argparse
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--template", help="a checkpoint of the same run: its descriptions and settings are copied")
+    ap.add_argument("--weights-only", action="store_true")
+    a = ap.parse_args()
+    if not a.weights_only and not a.template:
+        ap.error("a full checkpoint needs --template (or use --weights-only)")
+    m = torch.load(a.model, weights_only=True)
+    out = {}
+    for prefix in ("G", "D"):
+        for name, v in m[prefix].items():
+            if a.weights_only and name.endswith("num_batches_tracked"):
+                continue
+            out[f"{prefix}.{name}"] = v.detach().contiguous() if v.dtype == torch.int64 else v.detach().float().contiguous()
+    meta = None
+    if not a.weights_only:
+        with safe_open(a.template, "pt") as f:
+            meta = f.metadata()
+            seed = int(f.get_tensor("rng.seed_step")[0].item())
+        step = int(m["step"])
+        for prefix in ("G", "D"):
+            sd = m[f"optimizer_{prefix}"]
+            names = [n for n in m[prefix] if not n.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+            for i, n in enumerate(names):
+                st = sd["state"][i]
+                out[f"optimizer_{prefix}.{n}.exp_avg"] = st["exp_avg"].float().contiguous()
+                out[f"optimizer_{prefix}.{n}.exp_avg_sq"] = st["exp_avg_sq"].float().contiguous()
+        out["step"] = torch.tensor(step, dtype=torch.int64)
+        out["rng.seed_step"] = torch.tensor([seed, step], dtype=torch.int64).to(torch.uint32)
+        meta = dict(meta, step=str(step))
+    save_file(out, a.out, metadata=meta)
+    print(f"wrote {a.out}: {len(out)} tensors")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Shared by to_pytorch.py, from_pytorch.py and torch_steps.py: this crate's model descriptions
+(src/nn/describe.rs, stored in every checkpoint's metadata) as PyTorch modules, and the mapping
+between the crate's checkpoint names and PyTorch's state dicts.
+
+A description is {"format": "wgpu-gan/sequential", "version": 1, "layers": [{"kind": ...}, ...]};
+each layer becomes the PyTorch module of the same name, in an nn.Sequential, so parameter names
+agree: the crate's `G.4.weight` is `G[4].weight`.
+"""
+import json
+import re
+
+import torch
+import torch.nn as nn
+
+FORMAT, VERSION = "wgpu-gan/sequential", 1
+
+
+def build(desc):
+    """nn.Sequential from a description (a dict, or its JSON text)."""
+    if isinstance(desc, str):
+        desc = json.loads(desc)
+    if desc.get("format") != FORMAT or desc.get("version") != VERSION:
+        raise ValueError(f"not a {FORMAT} v{VERSION} description: {desc.get('format')} v{desc.get('version')}")
+    layers = []
+    for i, l in enumerate(desc["layers"]):
+        k = l["kind"]
+        if k == "Linear":
+            m = nn.Linear(l["in_features"], l["out_features"], bias=l["bias"])
+        elif k in ("Conv2d", "ConvTranspose2d"):
+            args = dict(kernel_size=tuple(l["kernel_size"]), stride=tuple(l["stride"]), padding=tuple(l["padding"]),
+                        dilation=tuple(l.get("dilation", [1, 1])), groups=l.get("groups", 1), bias=l["bias"])
+            if k == "Conv2d":
+                m = nn.Conv2d(l["in_channels"], l["out_channels"], **args)
+            else:
+                m = nn.ConvTranspose2d(l["in_channels"], l["out_channels"], output_padding=tuple(l["output_padding"]), **args)
+        elif k in ("BatchNorm1d", "BatchNorm2d"):
+            m = getattr(nn, k)(l["num_features"], eps=l["eps"], momentum=l["momentum"])
+        elif k == "ReLU":
+            m = nn.ReLU()
+        elif k == "LeakyReLU":
+            m = nn.LeakyReLU(l["negative_slope"])
+        elif k == "Tanh":
+            m = nn.Tanh()
+        elif k == "Sigmoid":
+            m = nn.Sigmoid()
+        elif k == "Flatten":
+            m = nn.Flatten()
+        elif k == "Unflatten":
+            m = nn.Unflatten(1, tuple(l["unflattened_size"]))
+        else:
+            raise ValueError(f"layer {i}: unknown kind {k}")
+        layers.append(m)
+    return nn.Sequential(*layers)
+
+
+def input_shape(desc):
+    """The per-sample input shape a network built from `desc` takes (batch dimension excluded)."""
+    if isinstance(desc, str):
+        desc = json.loads(desc)
+    first = desc["layers"][0]
+    if first["kind"] in ("Conv2d", "ConvTranspose2d"):
+        return (first["in_channels"], *first["input_size"])
+    if first["kind"] == "Linear":
+        return (first["in_features"],)
+    raise ValueError(f"cannot tell the input shape of a network starting with {first['kind']}")
+
+
+def adam_settings(debug):
+    """(lr, (beta1, beta2), eps) from the crate's `Adam { lr: .., beta1: .., beta2: .., eps: .. }`."""
+    vals = dict(re.findall(r"(\w+): ([0-9.eE+-]+)", debug))
+    if not debug.startswith("Adam"):
+        raise ValueError(f"only Adam's state maps to torch.optim.Adam; this optimizer is {debug}")
+    return float(vals["lr"]), (float(vals["beta1"]), float(vals["beta2"])), float(vals["eps"])
