@@ -25,16 +25,6 @@ struct Params {
     _pad: u32,
 }
 
-// What a training step reports; the host's `loss::Stats` has the same fields at the same offsets
-// (checked by src/loss.rs::check_stats_layout).
-struct Stats {
-    d_loss: f32,
-    d_real: f32,
-    d_fake: f32,
-    acc_real: f32,
-    acc_fake: f32,
-    g_loss: f32,
-}
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;

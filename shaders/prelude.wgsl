@@ -17,6 +17,18 @@ fn clamp4(first: u32, count: u32) -> vec4<u32> {
     return min(vec4<u32>(first, first + 1u, first + 2u, first + 3u), vec4<u32>(count - 1u));
 }
 
+// What a training step reports (written by loss.wgsl and penalty.wgsl); the host's `loss::Stats`
+// has the same fields at the same offsets (checked by src/loss.rs::check_stats_layout).
+struct Stats {
+    d_loss: f32,
+    d_real: f32,
+    d_fake: f32,
+    acc_real: f32,
+    acc_fake: f32,
+    g_loss: f32,
+    penalty: f32,
+}
+
 // σ(v) without overflow for either sign.
 fn sigmoid(v: f32) -> f32 {
     if (v >= 0.0) {

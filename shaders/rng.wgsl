@@ -14,6 +14,10 @@
 //                   the epoch: every epoch visits each of the k rows once, in an order that is a
 //                   keyed Feistel permutation of 0..k (reproduced by src/rng.rs::epoch_permute)
 //   gather_labeled  as gather_rows, and labels (k) -> out_labels[row_offset + j] (as f32)
+//   interpolate     a, b (rows of dim from a_at, b_at) -> out (n, dim): out = ε·a + (1 − ε)·b with
+//                   ε = unit(first word of the hash of (seed, stream, step, row)), uniform in (0, 1)
+//                   per row (WGAN-GP's points between real and generated samples; a_at = row_offset,
+//                   b_at = k, in rows)
 //   shift_images    images (n, h·w), h·w = dim, w = k -> out: each image translated by its own
 //                   (dy, dx), both uniform in −per_step..=per_step, drawn from (seed, stream, step,
 //                   image); pixels shifted in from outside are −1 (background). Data augmentation.
@@ -35,6 +39,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read> labels: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out_labels: array<f32>;
+@group(0) @binding(6) var<storage, read> a: array<f32>;
+@group(0) @binding(7) var<storage, read> b: array<f32>;
 
 const TWO_PI: f32 = 6.283185307179586;
 
@@ -163,4 +169,14 @@ fn shift_images(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
         v = centres[img * p.dim + u32(sy) * w + u32(sx)];
     }
     out[i] = v;
+}
+
+// One invocation per value: row i / dim, column i % dim.
+@compute @workgroup_size(WG)
+fn interpolate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n * p.dim) { return; }
+    let row = i / p.dim;
+    let e = unit(random4(row).x);
+    out[i] = e * a[p.row_offset * p.dim + i] + (1.0 - e) * b[p.k * p.dim + i];
 }

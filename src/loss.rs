@@ -33,29 +33,32 @@ pub struct Stats {
     pub acc_real: f32,
     pub acc_fake: f32,
     pub g_loss: f32,
+    /// WGAN-GP's gradient penalty (included in `d_loss`); 0 for the other losses.
+    pub penalty: f32,
 }
 
 impl Stats {
     /// Field names and byte offsets, in order (what the WGSL struct must match).
-    pub const FIELDS: [(&'static str, usize); 6] = [
+    pub const FIELDS: [(&'static str, usize); 7] = [
         ("d_loss", std::mem::offset_of!(Stats, d_loss)),
         ("d_real", std::mem::offset_of!(Stats, d_real)),
         ("d_fake", std::mem::offset_of!(Stats, d_fake)),
         ("acc_real", std::mem::offset_of!(Stats, acc_real)),
         ("acc_fake", std::mem::offset_of!(Stats, acc_fake)),
         ("g_loss", std::mem::offset_of!(Stats, g_loss)),
+        ("penalty", std::mem::offset_of!(Stats, penalty)),
     ];
 
     /// As a list of floats (for comparisons and logs), in field order.
-    pub fn values(&self) -> [f32; 6] {
-        [self.d_loss, self.d_real, self.d_fake, self.acc_real, self.acc_fake, self.g_loss]
+    pub fn values(&self) -> [f32; 7] {
+        [self.d_loss, self.d_real, self.d_fake, self.acc_real, self.acc_fake, self.g_loss, self.penalty]
     }
 }
 
-/// Checks that `struct Stats` of `shaders/loss.wgsl` has [`Stats`]'s fields at its offsets and
+/// Checks that `struct Stats` of `shaders/prelude.wgsl` has [`Stats`]'s fields at its offsets and
 /// its size, naming the first difference.
 pub fn check_stats_layout() -> crate::Result<()> {
-    let src = crate::gpu::source("loss").expect("loss.wgsl is embedded");
+    let src = crate::gpu::source("loss").expect("loss.wgsl is embedded"); // (the prelude defines it)
     let (module, _) = crate::gpu::validate("loss", &src)?;
     let err = |m: String| Err(crate::Error::Shader { file: "loss".into(), message: m });
     let Some(ty) = module.types.iter().find(|(_, t)| t.name.as_deref() == Some("Stats")) else {
@@ -96,6 +99,7 @@ pub fn gan_loss_d_forward(l: &[f32], n_fake: usize, kind: LossKind) -> Stats {
         acc_real: mean(&mut real.iter().map(|&v| (v > 0.0) as u8 as f64), real.len()),
         acc_fake: mean(&mut fake.iter().map(|&v| (v < 0.0) as u8 as f64), fake.len()),
         g_loss: 0.0,
+        penalty: 0.0,
     }
 }
 
@@ -138,6 +142,25 @@ pub fn gan_loss_g_backward(l: &[f32], kind: LossKind) -> Vec<f32> {
         .collect()
 }
 
+/// WGAN-GP's penalty on g (n, dim), the critic's gradient at each interpolate: (λ·mean_n
+/// (‖g_n‖ − 1)², its gradient with respect to g).
+pub fn gradient_penalty(g: &[f32], n: usize, dim: usize, lambda: f32) -> (f32, Vec<f32>) {
+    let mut total = 0.0f64;
+    let mut gbar = vec![0.0; n * dim];
+    for r in 0..n {
+        let row = &g[r * dim..(r + 1) * dim];
+        let norm = row.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt();
+        total += lambda as f64 * (norm - 1.0).powi(2) / n as f64;
+        if norm > 0.0 {
+            let scale = lambda as f64 * 2.0 * (norm - 1.0) / (n as f64 * norm);
+            for (o, &v) in gbar[r * dim..(r + 1) * dim].iter_mut().zip(row) {
+                *o = (scale * v as f64) as f32;
+            }
+        }
+    }
+    (total as f32, gbar)
+}
+
 // ---------------------------------------------------------------- kernels
 
 /// Uniform of `shaders/loss.wgsl`.
@@ -148,6 +171,25 @@ pub struct LossParams {
     pub n_real: u32,
     pub kind: u32,
     pub _pad: u32,
+}
+
+/// Uniform of `shaders/penalty.wgsl`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct PenaltyParams {
+    pub n: u32,
+    pub dim: u32,
+    pub lambda: f32,
+    pub _pad: u32,
+}
+
+crate::kernel! {
+    /// Per row of g: the penalty term and its gradient ḡ.
+    pub PenaltyRows = "penalty" :: "gradient_penalty_rows", PenaltyParams { 1 g: Read, 2 gbar: ReadWrite, 3 terms: ReadWrite }
+}
+crate::kernel! {
+    /// stats.penalty = Σ terms, added to stats.d_loss (one workgroup).
+    pub PenaltySum = "penalty" :: "gradient_penalty_sum", PenaltyParams { 3 terms: ReadWrite, 4 stats: ReadWrite }
 }
 
 crate::kernel! {

@@ -89,6 +89,7 @@ impl GanConfig {
             opt_d: Optimizer::adam(2e-4, 0.5, 0.999),
             opt_g: Optimizer::adam(2e-4, 0.5, 0.999),
             clip_d: 0.0,
+            gp_lambda: 0.0,
             lr_decay_steps: 0,
             seed: 0,
         }

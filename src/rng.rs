@@ -147,6 +147,16 @@ pub fn shift_images(x: &[f32], h: usize, w: usize, max: u32, seed: u32, stream: 
     out
 }
 
+/// n rows of ε·a + (1 − ε)·b (rows of `dim`), ε = unit(random4(seed, stream, step, row)[0]).
+pub fn interpolate(a: &[f32], b: &[f32], n: usize, dim: usize, seed: u32, stream: u32, step: u32) -> Vec<f32> {
+    (0..n * dim)
+        .map(|i| {
+            let e = unit(random4(seed, stream, step, (i / dim) as u32)[0]);
+            e * a[i] + (1.0 - e) * b[i]
+        })
+        .collect()
+}
+
 // ---------------------------------------------------------------- kernels
 
 /// Uniform of `shaders/rng.wgsl`.
@@ -176,6 +186,11 @@ crate::kernel! {
     /// Rows of a table (bound as `centres`) in epoch order; `shift_images` translates images
     /// (bound as `centres`) instead.
     pub GatherRows = "rng" :: ["gather_rows", "shift_images"], RngParams { 1 centres: Read, 2 counter: Read, 3 out: ReadWrite }
+}
+crate::kernel! {
+    /// out = ε·a + (1 − ε)·b per row, ε ~ U(0, 1) from (seed, stream, step, row); `a` from row
+    /// `row_offset`, `b` from row `k`.
+    pub Interpolate = "rng" :: "interpolate", RngParams { 2 counter: Read, 3 out: ReadWrite, 6 a: Read, 7 b: Read }
 }
 crate::kernel! {
     /// gather_rows with each row's label.

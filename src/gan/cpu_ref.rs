@@ -30,6 +30,11 @@ pub struct CpuGan {
     /// (verification feeds it the GPU's).
     given_z: Option<Vec<f32>>,
     given_real: Option<Vec<f32>>,
+    /// WGAN-GP's interpolates of the current update.
+    xhat: Vec<f32>,
+    /// The critic's pass on the interpolates to backpropagate through instead of this
+    /// reference's own, for the next penalty only (verification puts the GPU's here; see `tapes`).
+    pub gp_tape: Option<Tape>,
     /// Forward passes to backpropagate through instead of this reference's own, for the next
     /// phase only: (discriminator slot, tape) and (generator slot, tape). Verification puts the
     /// GPU's here, so that an activation sitting on a ReLU's kink, which rounding may put on
@@ -57,6 +62,8 @@ impl CpuGan {
             dlogits: Vec::new(),
             given_z: None,
             given_real: None,
+            xhat: Vec::new(),
+            gp_tape: None,
             tapes: None,
         })
     }
@@ -172,6 +179,23 @@ impl CpuGan {
                 self.use_tapes();
                 let dx = self.d.backward(&self.dlogits, b, false).expect(CHECKED);
                 self.g.backward(&dx, b, true).expect(CHECKED);
+            }
+            Op::Interpolate { update } => {
+                let step = self.step;
+                let dim = c.data.dim();
+                self.xhat = rng::interpolate(&self.real, &self.fake, b, dim, c.seed, c.interpolate_stream(update), step);
+            }
+            Op::Penalty => {
+                let dim = c.data.dim();
+                self.d.run(1, &self.xhat, b, Mode::Train).expect(CHECKED);
+                if let Some(t) = self.gp_tape.take() {
+                    self.d.set_tape(1, t);
+                }
+                let g = self.d.backward_slot(1, &vec![1.0; b], b, false, false).expect(CHECKED);
+                let (penalty, gbar) = loss::gradient_penalty(&g, b, dim, c.gp_lambda);
+                self.stats.penalty = penalty;
+                self.stats.d_loss += penalty;
+                self.d.penalty_backward(1, &gbar, b).expect(CHECKED);
             }
             Op::GStep => self.opt_g.step(&mut self.g.params, &self.g.grads, self.step + 1, 0.0, lr_scale(self.step, c.lr_decay_steps)),
             Op::Advance => self.step += 1,

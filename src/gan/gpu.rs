@@ -4,10 +4,10 @@ use super::recipe::{self, Op};
 use super::{DataSource, GanConfig, GanState, SAMPLE_STREAM};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
-use crate::loss::{GanLossBackward, GanLossDForward, GanLossGForward, LossParams, Stats};
+use crate::loss::{GanLossBackward, GanLossDForward, GanLossGForward, LossParams, PenaltyParams, PenaltyRows, PenaltySum, Stats};
 use crate::nn::{copy_range, GpuNet, Grads, Mode, Tape};
 use crate::optim::GpuOptimizer;
-use crate::rng::{AdvanceStep, GatherRows, MixtureSample, RandnFill, RngParams};
+use crate::rng::{AdvanceStep, GatherRows, Interpolate, MixtureSample, RandnFill, RngParams};
 
 /// The generator's slot for sampling (slot 0 holds the training pass).
 const SAMPLE_SLOT: usize = 1;
@@ -36,6 +36,10 @@ pub struct GpuGan {
     dx: Tensor,
     /// Mixture centres or the data table.
     table: Tensor,
+    /// WGAN-GP: the interpolates x̂, the critic's outputs on them, a row of ones (the gradient
+    /// of each output with respect to itself), the gradient g at x̂, the penalty's gradient ḡ with
+    /// respect to it, and the per-sample penalty terms (one-element placeholders without GP).
+    gp: [Tensor; 6],
     stats: Tensor,
     step_program: Program,
     /// Where each phase of the step (each discriminator update, then the generator phase) ends
@@ -62,7 +66,14 @@ impl GpuGan {
         let sep = cfg.separate_passes();
         // Slot 0 trains; slot 1 samples, so that sampling never touches what a step backpropagates through.
         let g = GpuNet::new(gpu, cfg.generator.clone(), g_params, b.max(sample_capacity), 2, "G")?;
-        let d = GpuNet::new(gpu, cfg.discriminator.clone(), d_params, if sep { b } else { 2 * b }, if sep { 2 } else { 1 }, "D")?;
+        // D's slots: 0 trains (and holds the generated half of separate passes), 1 the real half
+        // of separate passes or, with a gradient penalty, the interpolates.
+        let gp = cfg.gp_lambda > 0.0;
+        let mut d = GpuNet::new(gpu, cfg.discriminator.clone(), d_params, if sep { b } else { 2 * b }, if sep || gp { 2 } else { 1 }, "D")?;
+        if gp {
+            d.enable_penalty(gpu)?;
+        }
+        let gp_len = |len: usize| if gp { len } else { 1 };
         let opt_g = GpuOptimizer::new(gpu, cfg.opt_g, &g.params, "G.opt")?;
         let opt_d = GpuOptimizer::new(gpu, cfg.opt_d, &d.params, "D.opt")?;
         let table = match &cfg.data {
@@ -81,6 +92,14 @@ impl GpuGan {
             dlogits_real: Tensor::zeros(gpu, "dlogits_real", b)?,
             dx: Tensor::zeros(gpu, "dx", b * dim)?,
             table,
+            gp: [
+                Tensor::zeros(gpu, "gp.xhat", gp_len(b * dim))?,
+                Tensor::zeros(gpu, "gp.logits", gp_len(b))?,
+                Tensor::from_slice(gpu, "gp.ones", &vec![1.0f32; gp_len(b)])?,
+                Tensor::zeros(gpu, "gp.g", gp_len(b * dim))?,
+                Tensor::zeros(gpu, "gp.gbar", gp_len(b * dim))?,
+                Tensor::zeros(gpu, "gp.terms", gp_len(b))?,
+            ],
             stats: Tensor::zeros(gpu, "stats", std::mem::size_of::<Stats>() / 4)?,
             step_program: Program::default(),
             phase_ends: Vec::new(),
@@ -174,6 +193,22 @@ impl GpuGan {
                     prog.extend(self.d.backward(gpu, 0, x, dlogits, Some(&self.dx.buffer), b, Grads::None)?);
                     prog.extend(self.g.backward(gpu, 0, z, &self.dx.buffer, None, b, Grads::Write)?);
                 }
+                Op::Interpolate { update } => {
+                    // x̂ = ε·real + (1 − ε)·fake from the joint batch [fake; real] (no batch norm
+                    // in a GP critic, so the discriminator always sees one joint batch).
+                    let p = RngParams { n: nb, seed: c.seed, stream: c.interpolate_stream(update), row_offset: nb, k: 0, dim: c.data.dim() as u32, ..Default::default() };
+                    let it = Interpolate { counter: &self.counter.buffer, out: &self.gp[0].buffer, a: x, b: x };
+                    prog.push(Dispatch::new(gpu, &it, &p, Some(nb * c.data.dim() as u32))?);
+                }
+                Op::Penalty => {
+                    let [xhat, logits_hat, ones, g, gbar, terms] = &self.gp;
+                    prog.extend(self.d.forward(gpu, 1, &xhat.buffer, &logits_hat.buffer, b, Mode::Train)?);
+                    prog.extend(self.d.backward(gpu, 1, &xhat.buffer, &ones.buffer, Some(&g.buffer), b, Grads::None)?);
+                    let pp = PenaltyParams { n: nb, dim: c.data.dim() as u32, lambda: c.gp_lambda, _pad: 0 };
+                    prog.push(Dispatch::new(gpu, &PenaltyRows { g: &g.buffer, gbar: &gbar.buffer, terms: &terms.buffer }, &pp, Some(nb))?);
+                    prog.push(Dispatch::new(gpu, &PenaltySum { terms: &terms.buffer, stats }, &pp, None)?);
+                    prog.extend(self.d.penalty_backward(gpu, 1, &xhat.buffer, &ones.buffer, &gbar.buffer, b)?);
+                }
                 Op::GStep => prog.extend(self.opt_g.step(gpu, &self.g.params, &self.g.grads, &self.counter.buffer, 1, 0, 0.0, c.lr_decay_steps)?),
                 Op::Advance => prog.push(Dispatch::new(gpu, &AdvanceStep { counter: &self.counter.buffer }, &(), None)?),
             }
@@ -247,6 +282,12 @@ impl GpuGan {
         }
         let g = if g_phase { vec![(0, self.g.read_tape(gpu, 0, &self.z.read(gpu)?, b)?)] } else { vec![] };
         Ok((d, g))
+    }
+
+    /// The critic's pass on the interpolates of the last discriminator update (WGAN-GP), as
+    /// the CPU reference keeps it.
+    pub fn read_gp_tape(&self) -> Result<Tape> {
+        self.d.read_tape(&self.gpu, 1, &self.gp[0].read(&self.gpu)?, self.cfg.batch)
     }
 
     /// The random inputs of the last phase run: the noise z (batch, z_dim) and the real batch

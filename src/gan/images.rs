@@ -71,7 +71,7 @@ fn parse_csv(text: &str, up_to: u64) -> Vec<LogRow> {
             let v: Vec<f64> = l.split(',').map(|x| x.parse().ok()).collect::<Option<_>>()?;
             (v.len() == 8 && v[0] as u64 <= up_to).then(|| LogRow {
                 step: v[0] as u64,
-                stats: Stats { d_loss: v[1] as f32, d_real: v[3] as f32, d_fake: v[4] as f32, acc_real: v[5] as f32, acc_fake: v[6] as f32, g_loss: v[2] as f32 },
+                stats: Stats { d_loss: v[1] as f32, d_real: v[3] as f32, d_fake: v[4] as f32, acc_real: v[5] as f32, acc_fake: v[6] as f32, g_loss: v[2] as f32, penalty: 0.0 },
                 secs: v[7],
             })
         })

@@ -101,6 +101,9 @@ pub struct GanConfig {
     pub opt_g: Optimizer,
     /// WGAN weight clipping of the critic: clamp to [−c, c] after each update; 0 disables it.
     pub clip_d: f32,
+    /// WGAN-GP's gradient penalty weight λ (`loss::gradient_penalty`): each critic update adds
+    /// λ·mean(‖∇D(x̂)‖ − 1)² on points x̂ between its real and generated batches; 0 disables it.
+    pub gp_lambda: f32,
     /// Both learning rates decay linearly to zero over this many iterations; 0 keeps them constant.
     pub lr_decay_steps: u32,
     pub seed: u32,
@@ -122,9 +125,25 @@ impl GanConfig {
             opt_d: Optimizer::adam(2e-3, 0.5, 0.999),
             opt_g: Optimizer::adam(5e-4, 0.5, 0.999),
             clip_d: 0.0,
+            gp_lambda: 0.0,
             lr_decay_steps: 0,
             seed: 0,
         }
+    }
+
+    /// The same models trained as a WGAN-GP (SPEC.md §2, R4): Wasserstein loss with gradient
+    /// penalty λ, `n_critic` critic updates per generator update, Adam(lr, β = (0.5, 0.9)) for both.
+    /// The critic must have no batch normalisation and no final sigmoid.
+    pub fn wgan_gp(self, lambda: f32, n_critic: usize, lr: f32) -> GanConfig {
+        let adam = Optimizer::adam(lr, 0.5, 0.9);
+        GanConfig { loss: LossKind::Wasserstein, gp_lambda: lambda, clip_d: 0.0, k: n_critic, opt_d: adam, opt_g: adam, reuse_fake: false, ..self }
+    }
+
+    /// The same models trained as the original WGAN (R4): Wasserstein loss, the critic's weights
+    /// clamped to [−c, c] after each update, `n_critic` critic updates, RMSprop(lr) for both.
+    pub fn wgan_clip(self, c: f32, n_critic: usize, lr: f32) -> GanConfig {
+        let rms = Optimizer::RmsProp { lr, alpha: 0.99, eps: 1e-8 };
+        GanConfig { loss: LossKind::Wasserstein, gp_lambda: 0.0, clip_d: c, k: n_critic, opt_d: rms, opt_g: rms, reuse_fake: false, ..self }
     }
 
     pub fn z_dim(&self) -> usize {
@@ -156,6 +175,12 @@ impl GanConfig {
         if (self.generator.has_batchnorm() || self.discriminator.has_batchnorm()) && self.batch < 2 {
             return Err(Error::Shape("batch normalisation needs a batch of at least 2".into()));
         }
+        if !(self.gp_lambda >= 0.0 && self.gp_lambda.is_finite()) {
+            return Err(Error::Shape(format!("the gradient penalty weight must be finite and ≥ 0, not {}", self.gp_lambda)));
+        }
+        if self.gp_lambda > 0.0 && self.discriminator.has_batchnorm() {
+            return Err(Error::Shape("a gradient penalty is per sample: the critic cannot have batch normalisation (R4 removes it)".into()));
+        }
         if let DataSource::Mixture(m) = &self.data {
             if m.centres.is_empty() {
                 return Err(Error::Shape("the data mixture has no components".into()));
@@ -173,6 +198,11 @@ impl GanConfig {
     /// normalisation) rather than as one [fake; real] batch.
     pub fn separate_passes(&self) -> bool {
         self.discriminator.has_batchnorm()
+    }
+
+    /// The stream of the interpolation weights ε of D update `i` (WGAN-GP).
+    pub(crate) fn interpolate_stream(&self, i: usize) -> u32 {
+        0x4000_0000 + i as u32
     }
 
     pub(crate) fn noise_stream(&self, d_update: Option<usize>) -> u32 {

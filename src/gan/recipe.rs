@@ -24,6 +24,12 @@ pub enum Op {
     /// Backpropagation to the discriminator's weights (the passes of [`Op::DiscriminateBoth`]; with
     /// two passes their gradients are added).
     DBackward { joint: bool },
+    /// WGAN-GP: x̂ = ε·real + (1 − ε)·fake per sample, ε ~ U(0, 1) (update `update`'s stream).
+    Interpolate { update: usize },
+    /// WGAN-GP: the critic on x̂ (its slot 1), its gradient g with respect to x̂, the penalty
+    /// λ·mean(‖g‖ − 1)² (added to the D loss), and the penalty's gradient with respect to the
+    /// critic's weights, added to theirs.
+    Penalty,
     /// The discriminator's optimizer step (and weight clipping) for update `update`.
     DStep { update: usize },
     /// The generator's loss and its gradient with respect to the logits.
@@ -47,8 +53,11 @@ pub fn d_update(cfg: &GanConfig, i: usize) -> Vec<Op> {
         Op::DiscriminateBoth { joint },
         Op::DLoss,
         Op::DBackward { joint },
-        Op::DStep { update: i },
     ]
+    .into_iter()
+    .chain(if cfg.gp_lambda > 0.0 { vec![Op::Interpolate { update: i }, Op::Penalty] } else { vec![] })
+    .chain([Op::DStep { update: i }])
+    .collect()
 }
 
 /// The generator update that ends a step. With `reuse_fake` it keeps the last discriminator

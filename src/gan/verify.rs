@@ -153,6 +153,9 @@ pub fn verify(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> 
             cpu.load_state(&gan.read_state()?)?;
             gan.run_phase(i)?;
             cpu.tapes = Some(gan.read_tapes(g_phase)?);
+            if cfg.gp_lambda > 0.0 && !g_phase {
+                cpu.gp_tape = Some(gan.read_gp_tape()?);
+            }
             let (z, real) = gan.read_inputs()?;
             cpu.run_phase(ops, Some(z), (!g_phase).then_some(real));
             let (s, c) = (gan.stats()?, cpu.stats);

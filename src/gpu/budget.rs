@@ -133,7 +133,7 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
         "activation::relu_forward" | "activation::relu_backward" | "activation::leaky_relu_forward" | "activation::leaky_relu_backward"
         | "activation::tanh_forward" | "activation::tanh_backward" | "activation::sigmoid_forward" | "activation::sigmoid_backward"
         | "activation::copy_range" | "optim::sgd_step" | "optim::adam_step" | "optim::rmsprop_step" | "rng::randn_fill" | "rng::mixture_sample"
-        | "rng::shift_images" | "step::advance_step" | "loss::gan_loss_d_backward" | "loss::gan_loss_g_backward" | "batchnorm::batchnorm_forward"
+        | "rng::shift_images" | "rng::interpolate" | "step::advance_step" | "loss::gan_loss_d_backward" | "loss::gan_loss_g_backward" | "batchnorm::batchnorm_forward"
         | "batchnorm::batchnorm_backward_input" => 0,
         "linear::linear_forward" => {
             let p: LinearParams = decode(kernel, params)?;
@@ -185,6 +185,15 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let p: BnParams = decode(kernel, params)?;
             let n_per = u(p.n_per).max(1);
             lp(u(p.p_splits) * u(p.n).div_ceil(n_per))
+        }
+        "penalty::gradient_penalty_rows" => {
+            // Two passes over the row.
+            let p: crate::loss::PenaltyParams = decode(kernel, params)?;
+            2 * lp(u(p.dim))
+        }
+        "penalty::gradient_penalty_sum" => {
+            let p: crate::loss::PenaltyParams = decode(kernel, params)?;
+            lp(u(p.n).div_ceil(256)) + lp(8)
         }
         "loss::gan_loss_d_forward" => {
             // Strided sums over 256 invocations, then two tree reductions of log2(256) levels.

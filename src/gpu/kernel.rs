@@ -39,6 +39,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("classify", include_str!("../../shaders/classify.wgsl")),
     ("reduce", include_str!("../../shaders/reduce.wgsl")),
     ("gemm", include_str!("../../shaders/gemm.wgsl")),
+    ("penalty", include_str!("../../shaders/penalty.wgsl")),
 ];
 
 use super::bindings::{self, Access, Bindings, Reflected};

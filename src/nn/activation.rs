@@ -2,7 +2,7 @@
 //! the in-pass row copy. Every backward takes the forward *input* x and the upstream gradient dy.
 //! Kernels: `shaders/activation.wgsl`. Tests: `tests/activation.rs`.
 
-use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, LayerImpl};
+use super::{no_grad_of_grad, CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, LayerImpl};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Program};
 use super::describe::Fields;
@@ -175,6 +175,28 @@ impl LayerImpl for Act {
         let (entry, _, slope) = act_entries(*self);
         let len = c.x_len();
         prog.push(Dispatch::new(c.gpu, &ActForward { entry, x: c.x, out: c.y }, &ActParams { n: len, slope, ..Default::default() }, Some(len))?);
+        Ok(())
+    }
+
+    /// ReLU and LeakyReLU: g_in = g_out·s(x) with a slope s that is constant on either side of
+    /// 0, so ḡ_out = ḡ_in·s(x) and nothing flows into x (almost everywhere). Tanh and sigmoid
+    /// would need their second derivatives: not provided.
+    fn cpu_grad_of_grad(&self, c: CpuGradOfGrad<'_>) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+        match self {
+            Act::Relu | Act::LeakyRelu(_) => Ok((act_backward(*self, c.x, c.gbar_in), Vec::new())),
+            _ => Err(no_grad_of_grad(self.kind())),
+        }
+    }
+
+    fn gpu_grad_of_grad(&self, c: &GpuGradOfGrad<'_>, prog: &mut Program) -> Result<()> {
+        if !matches!(self, Act::Relu | Act::LeakyRelu(_)) {
+            return Err(no_grad_of_grad(self.kind()));
+        }
+        if let Some(o) = c.gbar_out {
+            let (_, entry, slope) = act_entries(*self);
+            let len = c.x_len();
+            prog.push(Dispatch::new(c.gpu, &ActBackward { entry, x: c.x, dy: c.gbar_in, out: o }, &ActParams { n: len, slope, ..Default::default() }, Some(len))?);
+        }
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 //! convolution whose input gradient it is ([`super::conv_transpose`]). Tests: `tests/conv.rs`.
 
 use super::split::{SplitSum, ACCUMULATE};
-use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, LayerImpl, Param, Role, Workspace};
+use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, LayerImpl, Param, Role, Workspace};
 use crate::error::{Error, Result};
 use crate::gpu::budget::{self, plan_tiles, Tiles};
 use crate::gpu::{Dispatch, Gpu, Program};
@@ -477,6 +477,27 @@ impl LayerImpl for Conv2d {
         let b = c.params.get(1).map_or(wt, |t| &t.buffer);
         prog.push(Dispatch::new(c.gpu, &ConvForward { x: c.x, wt, b, out: c.y }, &p, Some(p.forward_threads()))?);
         Ok(())
+    }
+
+    fn cpu_grad_of_grad(&self, c: CpuGradOfGrad<'_>) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+        // g_in = conv_input_grad(g_out; W): ḡ_out = conv(ḡ_in; W) without bias, ∂W = the weight
+        // gradient with dy := g_out, x := ḡ_in; the bias does not enter g_in.
+        let s = self.0.shape(c.n, false);
+        let mut grads = vec![conv2d_backward_weight(c.g_out, c.gbar_in, &s)];
+        if self.0.bias {
+            grads.push(vec![0.0; s.cout]);
+        }
+        Ok((conv2d_forward(c.gbar_in, &c.params[0], None, &s), grads))
+    }
+
+    fn gpu_grad_of_grad(&self, c: &GpuGradOfGrad<'_>, prog: &mut Program) -> Result<()> {
+        let s = self.0.shape(c.n, false);
+        let wt = &c.params[0].buffer;
+        if let Some(o) = c.gbar_out {
+            let p = ConvParams::new(&s, 0);
+            prog.push(Dispatch::new(c.gpu, &ConvForward { x: c.gbar_in, wt, b: wt, out: o }, &p, Some(p.forward_threads()))?);
+        }
+        push_grads(c.gpu, c.ws, prog, &s, c.gbar_in, c.g_out, None, c.grads, true)
     }
 
     fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {

@@ -5,7 +5,7 @@
 
 use super::conv::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward, channel_sum, grads_scratch_len, push_grads, ConvBackwardInput, ConvForward, ConvParams, ConvShape, ConvSpec, CONV_BIAS};
 use super::describe::Fields;
-use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, Layer, LayerImpl, Param};
+use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, Layer, LayerImpl, Param};
 use serde_json::Value;
 use crate::error::Result;
 use crate::gpu::{Dispatch, Program};
@@ -94,6 +94,27 @@ impl LayerImpl for ConvTranspose2d {
         let b = c.params.get(1).map_or(wt, |t| &t.buffer);
         prog.push(Dispatch::new(c.gpu, &ConvBackwardInput { wt, b, dy: c.x, out: c.y }, &p, Some(p.backward_input_threads()))?);
         Ok(())
+    }
+
+    fn cpu_grad_of_grad(&self, c: CpuGradOfGrad<'_>) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+        // In the conv view g_in = conv(g_out; W): ḡ_out = conv_input_grad(ḡ_in; W), ∂W = the
+        // conv weight gradient with dy := ḡ_in, x := g_out.
+        let s = self.0.shape(c.n, true);
+        let mut grads = vec![conv2d_backward_weight(c.gbar_in, c.g_out, &s)];
+        if self.0.bias {
+            grads.push(vec![0.0; s.cin]);
+        }
+        Ok((conv2d_backward_input(c.gbar_in, &c.params[0], None, &s), grads))
+    }
+
+    fn gpu_grad_of_grad(&self, c: &GpuGradOfGrad<'_>, prog: &mut Program) -> Result<()> {
+        let s = self.0.shape(c.n, true);
+        let wt = &c.params[0].buffer;
+        if let Some(o) = c.gbar_out {
+            let p = ConvParams::new(&s, 0);
+            prog.push(Dispatch::new(c.gpu, &ConvBackwardInput { wt, b: wt, dy: c.gbar_in, out: o }, &p, Some(p.backward_input_threads()))?);
+        }
+        push_grads(c.gpu, c.ws, prog, &s, c.g_out, c.gbar_in, None, c.grads, true)
     }
 
     fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {

@@ -1,6 +1,6 @@
 //! The reference network: each layer's CPU reference, one after another.
 
-use super::{CpuBackward, CpuForward, Mode, NetSpec, Tape};
+use super::{CpuBackward, CpuForward, CpuGradOfGrad, Mode, NetSpec, Tape};
 use crate::error::{Error, Result};
 
 pub struct CpuNet {
@@ -39,7 +39,7 @@ impl CpuNet {
         if self.tapes.len() <= slot {
             self.tapes.resize(slot + 1, Tape::default());
         }
-        let mut tape = Tape { n, inputs: Vec::new(), saved: Vec::new() };
+        let mut tape = Tape { n, ..Tape::default() };
         let mut h = x.to_vec();
         let (mut pi, mut ri) = (0, 0);
         for l in &self.spec.layers {
@@ -91,7 +91,9 @@ impl CpuNet {
         }
         let mut g = dy.to_vec();
         let mut pi = self.params.len();
+        let mut g_outs = vec![Vec::new(); self.spec.layers.len()];
         for (li, l) in self.spec.layers.iter().enumerate().rev() {
+            g_outs[li] = g.clone();
             let imp = l.imp();
             let np = imp.params().len();
             pi -= np;
@@ -111,6 +113,31 @@ impl CpuNet {
             }
             g = dx;
         }
+        self.tapes[slot].g_outs = g_outs;
         Ok(g)
+    }
+
+    /// Adds to the parameter gradients the gradient of a penalty on the input gradient of the
+    /// last backward pass through `slot`, given `gbar0`, the penalty's gradient with respect to
+    /// that input gradient (WGAN-GP; see [`super::CpuGradOfGrad`]).
+    pub fn penalty_backward(&mut self, slot: usize, gbar0: &[f32], n: usize) -> Result<()> {
+        let tape = self.tapes.get(slot).ok_or_else(|| Error::Shape(format!("no forward pass kept in slot {slot}")))?;
+        if tape.n != n || tape.g_outs.len() != self.spec.layers.len() {
+            return Err(Error::Shape(format!("slot {slot} holds no backward pass at batch {n} to take the penalty's gradient through")));
+        }
+        let mut gbar = gbar0.to_vec();
+        let mut pi = 0;
+        for (li, l) in self.spec.layers.iter().enumerate() {
+            let imp = l.imp();
+            let np = imp.params().len();
+            let c = CpuGradOfGrad { x: &tape.inputs[li], g_out: &tape.g_outs[li], gbar_in: &gbar, n, params: &self.params[pi..pi + np] };
+            let (next, grads) = imp.cpu_grad_of_grad(c).map_err(super::at_layer(li))?;
+            for (j, v) in grads.into_iter().enumerate() {
+                self.grads[pi + j].iter_mut().zip(v).for_each(|(a, b)| *a += b);
+            }
+            pi += np;
+            gbar = next;
+        }
+        Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //! activation buffers allocated once for a maximum batch, and programs (forward, backward) built
 //! for a given batch from each layer's launches.
 
-use super::{GpuBackward, GpuForward, Mode, NetSpec, Tape};
+use super::{GpuBackward, GpuForward, GpuGradOfGrad, Mode, NetSpec, Tape};
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Program, Tensor};
 
@@ -33,6 +33,9 @@ pub struct GpuNet {
     dacts: Vec<Option<Tensor>>,
     /// Whether each layer is a view (see [`super::LayerImpl::is_view`]).
     views: Vec<bool>,
+    /// A gradient penalty's gradient with respect to each layer's output gradient but the last
+    /// (allocated by [`GpuNet::enable_penalty`]).
+    gbars: Vec<Tensor>,
     ws: Workspace,
     /// Per layer: (first parameter, parameter count, running-state index).
     index: Vec<(usize, usize, Option<usize>)>,
@@ -92,7 +95,7 @@ impl GpuNet {
             })
             .collect();
         let widths = std::iter::once(spec.in_dim()).chain(out_widths).collect();
-        Ok(GpuNet { spec, widths, max_batch, params: p, grads: g, running, acts, saved, dacts, views, ws, index })
+        Ok(GpuNet { spec, widths, max_batch, params: p, grads: g, running, acts, saved, dacts, views, gbars: Vec::new(), ws, index })
     }
 
     /// The buffer holding layer `li`'s output in `slot` (`input`, `output`: the caller's).
@@ -207,6 +210,47 @@ impl GpuNet {
         Ok(prog)
     }
 
+    /// Allocates what [`GpuNet::penalty_backward`] needs (once; a network without a penalty
+    /// does without it).
+    pub fn enable_penalty(&mut self, gpu: &Gpu) -> Result<()> {
+        if self.gbars.is_empty() {
+            let last = self.widths.len() - 1;
+            self.gbars = self.widths[1..last].iter().enumerate().map(|(i, &w)| Tensor::zeros(gpu, &format!("gbar{i}"), self.max_batch * w)).collect::<Result<_>>()?;
+        }
+        Ok(())
+    }
+
+    /// Adds to the parameter gradients the gradient of a penalty on the input gradient of the
+    /// backward pass that has just run through `slot` (from `input`, with output gradient
+    /// `dout`), given `gbar0`, the penalty's gradient with respect to that input gradient
+    /// (WGAN-GP; see [`super::GpuGradOfGrad`]). Must follow that backward pass in the same
+    /// program, with nothing in between that backpropagates through this network.
+    pub fn penalty_backward(&self, gpu: &Gpu, slot: usize, input: &wgpu::Buffer, dout: &wgpu::Buffer, gbar0: &wgpu::Buffer, n: usize) -> Result<Program> {
+        self.check(n, slot)?;
+        if self.gbars.len() + 2 != self.widths.len() {
+            return Err(Error::Shape("this network was not prepared for a gradient penalty (GpuNet::enable_penalty)".into()));
+        }
+        let last = self.spec.layers.len() - 1;
+        let mut prog = Program::default();
+        for (li, l) in self.spec.layers.iter().enumerate() {
+            let (p0, np, _) = self.index[li];
+            let c = GpuGradOfGrad {
+                gpu,
+                n,
+                width: self.widths[li],
+                x: self.in_buf(slot, li, input, input),
+                g_out: self.grad_buf(li, dout),
+                gbar_in: if li == 0 { gbar0 } else { &self.gbars[li - 1].buffer },
+                gbar_out: (li < last).then(|| &self.gbars[li].buffer),
+                params: &self.params[p0..p0 + np],
+                grads: &self.grads[p0..p0 + np],
+                ws: &self.ws,
+            };
+            l.imp().gpu_grad_of_grad(&c, &mut prog).map_err(super::at_layer(li))?;
+        }
+        Ok(prog)
+    }
+
     /// Reads every parameter back (in [`NetSpec::param_names`] order).
     pub fn read_params(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
         self.params.iter().map(|t| t.read(gpu)).collect()
@@ -225,7 +269,7 @@ impl GpuNet {
             inputs.push(v);
         }
         let saved = self.saved[slot].iter().map(|t| t.as_ref().map_or(Ok(Vec::new()), |t| t.read(gpu))).collect::<Result<_>>()?;
-        Ok(Tape { n, inputs, saved })
+        Ok(Tape { n, inputs, saved, g_outs: Vec::new() })
     }
 
     /// Reads the running state (batch-norm statistics) back.

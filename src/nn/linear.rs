@@ -7,7 +7,7 @@
 
 use super::gemm::{blocks8, transpose, GemmNt, GemmParams, GEMM_BIAS};
 use super::split::{SplitSum, ACCUMULATE};
-use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, LayerImpl, Param, Role};
+use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, LayerImpl, Param, Role, Workspace};
 use crate::error::{Error, Result};
 use crate::gpu::budget::{self, plan_tiles, Tiles};
 use crate::gpu::{Dispatch, Program};
@@ -131,6 +131,40 @@ fn split_len(t: Tiles, len: usize) -> usize {
 
 // ---------------------------------------------------------------- the layer
 
+impl Linear {
+    /// y = x Wᵀ (+ b): the vec4 product when IN is a multiple of 4, else the scalar kernel.
+    #[allow(clippy::too_many_arguments)]
+    fn push_forward(&self, gpu: &crate::gpu::Gpu, prog: &mut Program, x: &wgpu::Buffer, w: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer, n: usize) -> Result<()> {
+        let (inp, out) = (self.inp, self.out);
+        // Without a bias, any buffer fills the binding: the kernels do not read it.
+        let bias = b.unwrap_or(w);
+        if inp % 4 == 0 {
+            // Both operands contiguous along IN, four at a time.
+            let p = GemmParams { m: n as u32, p: out as u32, k4: (inp / 4) as u32, k_per: (inp / 4) as u32, flags: GEMM_BIAS * b.is_some() as u32, ..Default::default() };
+            prog.push(Dispatch::new(gpu, &GemmNt { a: x, b: w, bias, out: y }, &p, Some(blocks8(n, out)))?);
+        } else {
+            let p = LinearParams { has_bias: b.is_some() as u32, ..LinearParams::new(n, inp, out, false) };
+            prog.push(Dispatch::new(gpu, &LinearForward { x, w, b: bias, out: y }, &p, Some(blocks4(n, out)))?);
+        }
+        Ok(())
+    }
+
+    /// dW (+)= dyᵀ x as gemm_nt over the batch: dyᵀ (OUT, N4) and xᵀ (IN, N4), padded with zeros,
+    /// split over the batch.
+    #[allow(clippy::too_many_arguments)]
+    fn push_weight_grad(&self, gpu: &crate::gpu::Gpu, ws: &Workspace, prog: &mut Program, dy: &wgpu::Buffer, x: &wgpu::Buffer, n: usize, dw: &wgpu::Buffer, accumulate: bool) -> Result<()> {
+        let (inp, out) = (self.inp, self.out);
+        let [ta, tb] = [&ws.trans[0].buffer, &ws.trans[1].buffer];
+        prog.push(transpose(gpu, dy, ta, n, out)?);
+        prog.push(transpose(gpu, x, tb, n, inp)?);
+        let t = weight_tiles(n, inp, out, gpu.parallel_invocations());
+        let g = GemmParams { m: out as u32, p: inp as u32, k4: n.div_ceil(4) as u32, k_per: t.n_per, ..Default::default() };
+        // (The bias binding is unused with flag 0; any buffer will do.)
+        let first = |o: &wgpu::Buffer, acc: bool| Dispatch::new(gpu, &GemmNt { a: ta, b: tb, bias: tb, out: o }, &GemmParams { flags: ACCUMULATE * acc as u32, ..g }, Some(t.count() * blocks8(out, inp)));
+        ws.push_split(gpu, prog, SplitSum { first: &first, out: dw, len: inp * out, tiles: t.count(), accumulate })
+    }
+}
+
 /// The layer from its description, if `kind` is this layer's.
 pub fn parse(kind: &str, v: &Value) -> Option<std::result::Result<Layer, String>> {
     let f = Fields { kind, v };
@@ -199,34 +233,33 @@ impl LayerImpl for Linear {
     }
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
-        let (inp, out, n) = (self.inp, self.out, c.n);
-        let w = &c.params[0].buffer;
-        // Without a bias, any buffer fills the binding: the kernels do not read it.
-        let b = if self.bias { &c.params[1].buffer } else { w };
-        if inp % 4 == 0 {
-            // y = x Wᵀ + b: both operands contiguous along IN, four at a time.
-            let p = GemmParams { m: n as u32, p: out as u32, k4: (inp / 4) as u32, k_per: (inp / 4) as u32, flags: GEMM_BIAS * self.bias as u32, ..Default::default() };
-            prog.push(Dispatch::new(c.gpu, &GemmNt { a: c.x, b: w, bias: b, out: c.y }, &p, Some(blocks8(n, out)))?);
-        } else {
-            let p = LinearParams { has_bias: self.bias as u32, ..LinearParams::new(n, inp, out, false) };
-            prog.push(Dispatch::new(c.gpu, &LinearForward { x: c.x, w, b, out: c.y }, &p, Some(blocks4(n, out)))?);
+        let b = if self.bias { Some(&c.params[1].buffer) } else { None };
+        self.push_forward(c.gpu, prog, c.x, &c.params[0].buffer, b, c.y, c.n)
+    }
+
+    fn cpu_grad_of_grad(&self, c: CpuGradOfGrad<'_>) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+        // g_in = g_out W: ḡ_out = ḡ_in Wᵀ, ∂W = g_outᵀ ḡ_in; the bias does not enter g_in.
+        let gbar_out = linear_forward(c.gbar_in, &c.params[0], None, c.n, self.inp, self.out);
+        let mut grads = vec![linear_backward_weight(c.g_out, c.gbar_in, c.n, self.inp, self.out)];
+        if self.bias {
+            grads.push(vec![0.0; self.out]);
         }
-        Ok(())
+        Ok((gbar_out, grads))
+    }
+
+    fn gpu_grad_of_grad(&self, c: &GpuGradOfGrad<'_>, prog: &mut Program) -> Result<()> {
+        if let Some(o) = c.gbar_out {
+            self.push_forward(c.gpu, prog, c.gbar_in, &c.params[0].buffer, None, o, c.n)?;
+        }
+        self.push_weight_grad(c.gpu, c.ws, prog, c.g_out, c.gbar_in, c.n, &c.grads[0].buffer, true)
     }
 
     fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
         let (inp, out, n, gpu) = (self.inp, self.out, c.n, c.gpu);
         let w = &c.params[0].buffer;
-        let [ta, tb] = [&c.ws.trans[0].buffer, &c.ws.trans[1].buffer];
+        let ta = &c.ws.trans[0].buffer;
         if c.weight_grads {
-            // dW = dyᵀ x as gemm_nt over the batch: dyᵀ (OUT, N4) and xᵀ (IN, N4), padded with zeros.
-            prog.push(transpose(gpu, c.dy, ta, n, out)?);
-            prog.push(transpose(gpu, c.x, tb, n, inp)?);
-            let t = weight_tiles(n, inp, out, gpu.parallel_invocations());
-            let g = GemmParams { m: out as u32, p: inp as u32, k4: n.div_ceil(4) as u32, k_per: t.n_per, ..Default::default() };
-            // (The bias binding is unused with flag 0; any buffer will do.)
-            let first = |o: &wgpu::Buffer, acc: bool| Dispatch::new(gpu, &GemmNt { a: ta, b: tb, bias: tb, out: o }, &GemmParams { flags: ACCUMULATE * acc as u32, ..g }, Some(t.count() * blocks8(out, inp)));
-            c.ws.push_split(gpu, prog, SplitSum { first: &first, out: &c.grads[0].buffer, len: inp * out, tiles: t.count(), accumulate: c.accumulate })?;
+            self.push_weight_grad(gpu, c.ws, prog, c.dy, c.x, n, &c.grads[0].buffer, c.accumulate)?;
             if self.bias {
                 let p = LinearParams::new(n, inp, out, false);
                 let t = p.bias_tiles(gpu.parallel_invocations());

@@ -138,6 +138,56 @@ pub struct GpuBackward<'a> {
     pub ws: &'a Workspace,
 }
 
+/// The gradient of an input gradient, for penalties on it (WGAN-GP). A backward pass maps the
+/// gradient at a layer's output, g_out, to the one at its input, g_in = B(g_out; W, x). Given ḡ_in,
+/// the gradient of a penalty with respect to g_in, this gives ḡ_out = (∂g_in/∂g_out)ᵀ ḡ_in, to
+/// pass on to the next layer, and the penalty's gradient with respect to the layer's parameters,
+/// (∂g_in/∂W)ᵀ ḡ_in. For the layers a WGAN-GP critic uses B is linear in g_out and does not
+/// depend on x (or only through a mask that is constant almost everywhere), so both are the
+/// layer's own kernels with other operands: Linear's ḡ_out = ḡ_in Wᵀ (the forward pass without
+/// bias) and ∂W = g_outᵀ ḡ_in (the weight gradient with dy := g_out, x := ḡ_in).
+pub struct CpuGradOfGrad<'a> {
+    /// The layer's input in the forward pass.
+    pub x: &'a [f32],
+    /// The gradient at its output in the backward pass.
+    pub g_out: &'a [f32],
+    /// The penalty's gradient with respect to the gradient at its input.
+    pub gbar_in: &'a [f32],
+    pub n: usize,
+    pub params: &'a [Vec<f32>],
+}
+
+/// [`CpuGradOfGrad`] on the GPU; parameter gradients are added to `grads`.
+pub struct GpuGradOfGrad<'a> {
+    pub gpu: &'a Gpu,
+    pub n: usize,
+    /// Values per sample of the layer's input.
+    pub width: usize,
+    pub x: &'a wgpu::Buffer,
+    pub g_out: &'a wgpu::Buffer,
+    pub gbar_in: &'a wgpu::Buffer,
+    /// Where ḡ_out goes (none for a network's last layer).
+    pub gbar_out: Option<&'a wgpu::Buffer>,
+    pub params: &'a [Tensor],
+    pub grads: &'a [Tensor],
+    pub ws: &'a Workspace,
+}
+
+impl GpuGradOfGrad<'_> {
+    /// Values of the whole input batch.
+    pub fn x_len(&self) -> u32 {
+        (self.n * self.width) as u32
+    }
+}
+
+/// The error of a layer without [`LayerImpl::cpu_grad_of_grad`].
+pub fn no_grad_of_grad(kind: &str) -> Error {
+    Error::Shape(format!(
+        "{kind}: a gradient penalty needs the gradient of this layer's input gradient, which it does not provide \
+         (a WGAN-GP critic is made of Linear, Conv2d, ConvTranspose2d, ReLU/LeakyReLU and reshapes, without batch norm)"
+    ))
+}
+
 impl GpuForward<'_> {
     /// Values of the whole input batch.
     pub fn x_len(&self) -> u32 {
@@ -206,6 +256,14 @@ pub trait LayerImpl {
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()>;
     /// Appends the backward pass's dispatches.
     fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()>;
+    /// The gradient of the input gradient (see [`CpuGradOfGrad`]): (ḡ_out, parameter gradients).
+    fn cpu_grad_of_grad(&self, _c: CpuGradOfGrad<'_>) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+        Err(no_grad_of_grad(self.kind()))
+    }
+    /// The same on the GPU, adding into the parameter gradients.
+    fn gpu_grad_of_grad(&self, _c: &GpuGradOfGrad<'_>, _prog: &mut Program) -> Result<()> {
+        Err(no_grad_of_grad(self.kind()))
+    }
 }
 
 /// One layer of a sequential network.
@@ -426,4 +484,6 @@ pub struct Tape {
     pub n: usize,
     pub inputs: Vec<Vec<f32>>,
     pub saved: Vec<Vec<f32>>,
+    /// After a backward pass through this tape: the gradient at each layer's output.
+    pub g_outs: Vec<Vec<f32>>,
 }

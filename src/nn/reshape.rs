@@ -7,7 +7,7 @@
 //! Tests: `tests/reshape.rs`.
 
 use super::activation::copy_range;
-use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, Layer, LayerImpl};
+use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, Layer, LayerImpl};
 use crate::error::{Error, Result};
 use crate::gpu::Program;
 use serde_json::{json, Value};
@@ -87,6 +87,17 @@ impl LayerImpl for Reshape {
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
         pass_through(c.gpu, c.x, c.y, c.x_len(), prog)
+    }
+
+    fn cpu_grad_of_grad(&self, c: CpuGradOfGrad<'_>) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+        Ok((c.gbar_in.to_vec(), Vec::new()))
+    }
+
+    fn gpu_grad_of_grad(&self, c: &GpuGradOfGrad<'_>, prog: &mut Program) -> Result<()> {
+        match c.gbar_out {
+            Some(o) => pass_through(c.gpu, c.gbar_in, o, c.x_len(), prog),
+            None => Ok(()),
+        }
     }
 
     fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
