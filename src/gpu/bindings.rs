@@ -60,6 +60,9 @@ pub trait Bindings {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reflected {
     pub slots: Vec<Slot>,
+    /// The fewest bytes each storage binding's buffer must have (a struct's size, or one element
+    /// of a runtime-sized array), in `slots` order.
+    pub min_bytes: Vec<u64>,
     pub uniform: Option<(u32, usize)>,
 }
 

@@ -91,7 +91,8 @@ impl Kernel {
             .ok_or_else(|| Error::Shader { file: file.into(), message: format!("no entry point {entry}") })?;
         let uses = info.get_entry_point(ep_index);
         let mut slots = Vec::new();
-        let mut reflected = Reflected { slots: Vec::new(), uniform: None };
+        let mut reflected = Reflected { slots: Vec::new(), min_bytes: Vec::new(), uniform: None };
+        let mut min_bytes = Vec::new();
         for (handle, var) in module.global_variables.iter() {
             let (Some(binding), false) = (&var.binding, uses[handle].is_empty()) else { continue };
             let slot = match var.space {
@@ -101,6 +102,9 @@ impl Kernel {
                 _ => continue,
             };
             let name: &'static str = var.name.clone().unwrap_or_default().leak();
+            if slot != Slot::Uniform {
+                min_bytes.push((binding.binding, module.types[var.ty].inner.size(module.to_ctx()) as u64));
+            }
             match slot {
                 Slot::Uniform => reflected.uniform = Some((binding.binding, module.types[var.ty].inner.size(module.to_ctx()) as usize)),
                 Slot::Read => reflected.slots.push(bindings::Slot { binding: binding.binding, name, access: Access::Read }),
@@ -110,6 +114,8 @@ impl Kernel {
         }
         slots.sort_by_key(|s| s.0);
         reflected.slots.sort_by_key(|s| s.binding);
+        min_bytes.sort_by_key(|m| m.0);
+        reflected.min_bytes = min_bytes.into_iter().map(|m| m.1).collect();
         check_limits(device, file, entry, &module, ep, &slots, uses)?;
         let workgroup_x = ep.workgroup_size[0];
         let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
@@ -211,6 +217,11 @@ impl Dispatch {
         let params = bytemuck::bytes_of(params);
         let buffers = bindings.buffers();
         let trips = super::budget::check(&kernel.name, params, gpu.loop_budget())?;
+        for ((slot, need), b) in kernel.reflected.slots.iter().zip(&kernel.reflected.min_bytes).zip(&buffers) {
+            if b.size() < *need {
+                return Err(Error::Shape(format!("{}: the buffer bound to `{}` has {} bytes; it needs at least {need}", kernel.name, slot.name, b.size())));
+            }
+        }
         let uniform = kernel.slots.iter().any(|s| s.1 == Slot::Uniform).then(|| {
             use wgpu::util::DeviceExt;
             gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
