@@ -12,7 +12,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
-use wgpu_gan::loss::LossKind;
 use wgpu_gan::data::Mixture;
 use wgpu_gan::nn::Mode;
 use wgpu_gan::gan::{CpuGan, GanConfig, GpuGan};
@@ -24,12 +23,6 @@ use wgpu_gan::{metrics, plot};
 enum Data {
     Ring,
     Grid,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum Loss {
-    NonSaturating,
-    Minimax,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -54,8 +47,9 @@ struct Args {
     /// Discriminator updates per generator update.
     #[arg(long, default_value_t = 1, value_parser = wgpu_gan::cli::at_least_one)]
     k: usize,
+    /// The objective (wgan-clip and wgan-gp also set R4's optimizers and 5 critic updates).
     #[arg(long, value_enum, default_value = "non-saturating")]
-    loss: Loss,
+    loss: wgpu_gan::cli::LossChoice,
     #[arg(long, value_enum, default_value = "adam")]
     opt: Opt,
     /// D learns 4x faster than G (two time-scale updates): it keeps pressing on the thin bridges
@@ -107,10 +101,6 @@ fn config(a: &Args) -> GanConfig {
     c.k = a.k;
     c.seed = a.seed;
     c.lr_decay_steps = if a.lr_decay { a.steps as u32 } else { 0 };
-    c.loss = match a.loss {
-        Loss::NonSaturating => LossKind::NonSaturating,
-        Loss::Minimax => LossKind::Minimax,
-    };
     let opt = |lr| match a.opt {
         Opt::Adam => Optimizer::adam(lr, a.beta1, 0.999),
         Opt::Sgd => Optimizer::Sgd { lr, momentum: a.beta1 },
@@ -118,7 +108,7 @@ fn config(a: &Args) -> GanConfig {
     };
     c.opt_d = opt(a.lr_d);
     c.opt_g = opt(a.lr_g);
-    c
+    a.loss.apply(c)
 }
 
 fn main() -> ExitCode {

@@ -10,10 +10,12 @@
 //                                           acc_real, acc_fake (accuracy on real, on generated)
 //   gan_loss_g_forward   l (n_fake)        -> stats.g_loss
 //
-// kind: 0 = minimax, 1 = non-saturating, 2 = Wasserstein (critic output used raw; no sigmoid).
-//   D, kinds 0/1: mean softplus(−l_r) + mean softplus(l_f);  kind 2: mean l_f − mean l_r
-//   G, kind 0: −mean softplus(l_f);  kind 1: mean softplus(−l_f);  kind 2: −mean l_f
-// For kind 2 the "D(x)" statistics are the mean raw critic outputs.
+// kind: 0 = minimax, 1 = non-saturating, 2 = Wasserstein, 3 = hinge, 4 = least squares (src/loss.rs
+// LossKind has the formulas; kinds 2-4 use the critic's output raw, no sigmoid).
+//   D, kinds 0/1: mean softplus(−l_r) + mean softplus(l_f);  2: mean l_f − mean l_r;
+//      3: mean relu(1 − l_r) + mean relu(1 + l_f);  4: ½ mean (l_r − 1)² + ½ mean l_f²
+//   G, 0: −mean softplus(l_f);  1: mean softplus(−l_f);  2, 3: −mean l_f;  4: ½ mean (l_f − 1)²
+// For kinds 2-4 the "D(x)" statistics are the mean raw outputs.
 //
 // The forward kernels are single-workgroup reductions (launch exactly one workgroup): each of the
 // 256 invocations sums a strided slice, then a tree reduction in workgroup memory.
@@ -39,32 +41,55 @@ fn softplus(a: f32) -> f32 {
     return max(a, 0.0) + log(1.0 + exp(-abs(a)));
 }
 
+// The discriminator's per-sample loss term for logit l of a real or a generated sample, and its
+// derivative with respect to l (src/loss.rs: d_term).
+fn d_term(l: f32, real: bool) -> vec2<f32> {
+    switch p.kind {
+        case 2u: { return select(vec2<f32>(l, 1.0), vec2<f32>(-l, -1.0), real); }
+        case 3u: {
+            if (real) { return vec2<f32>(max(0.0, 1.0 - l), select(0.0, -1.0, l < 1.0)); }
+            return vec2<f32>(max(0.0, 1.0 + l), select(0.0, 1.0, l > -1.0));
+        }
+        case 4u: {
+            if (real) { return vec2<f32>(0.5 * (l - 1.0) * (l - 1.0), l - 1.0); }
+            return vec2<f32>(0.5 * l * l, l);
+        }
+        default: {
+            if (real) { return vec2<f32>(softplus(-l), sigmoid(l) - 1.0); }
+            return vec2<f32>(softplus(l), sigmoid(l));
+        }
+    }
+}
+
+// The generator's per-sample loss term for the logit of a generated sample, and its derivative.
+fn g_term(l: f32) -> vec2<f32> {
+    switch p.kind {
+        case 0u: { return vec2<f32>(-softplus(l), -sigmoid(l)); }
+        case 1u: { return vec2<f32>(softplus(-l), sigmoid(l) - 1.0); }
+        case 4u: { return vec2<f32>(0.5 * (l - 1.0) * (l - 1.0), l - 1.0); }
+        default: { return vec2<f32>(-l, -1.0); }
+    }
+}
+
+// What "D(x)" means in the statistics: the probability for the two cross-entropy losses, the raw
+// output for the others.
+fn score(l: f32) -> f32 {
+    return select(l, sigmoid(l), p.kind <= 1u);
+}
+
 @compute @workgroup_size(WG)
 fn gan_loss_d_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n_fake + p.n_real) { return; }
-    let l = logits[i];
-    if (i < p.n_fake) {
-        let g = select(sigmoid(l), 1.0, p.kind == 2u);
-        out[i] = g / f32(p.n_fake);
-    } else {
-        let g = select(sigmoid(l) - 1.0, -1.0, p.kind == 2u);
-        out[i] = g / f32(p.n_real);
-    }
+    let real = i >= p.n_fake;
+    out[i] = d_term(logits[i], real).y / f32(select(p.n_fake, p.n_real, real));
 }
 
 @compute @workgroup_size(WG)
 fn gan_loss_g_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n_fake) { return; }
-    let s = sigmoid(logits[i]);
-    var g: f32;
-    switch p.kind {
-        case 0u: { g = -s; }
-        case 1u: { g = s - 1.0; }
-        default: { g = -1.0; }
-    }
-    out[i] = g / f32(p.n_fake);
+    out[i] = g_term(logits[i]).y / f32(p.n_fake);
 }
 
 // Sums over the fake rows: (loss term, D(G(z)), fake judged fake) ; over real rows likewise.
@@ -74,19 +99,11 @@ fn gan_loss_d_forward(@builtin(local_invocation_index) t: u32) {
     var real = vec4<f32>(0.0);
     for (var i = t; i < p.n_fake; i += RED) {
         let l = logits[i];
-        if (p.kind == 2u) {
-            fake += vec4<f32>(l, l, select(0.0, 1.0, l < 0.0), 0.0);
-        } else {
-            fake += vec4<f32>(softplus(l), sigmoid(l), select(0.0, 1.0, l < 0.0), 0.0);
-        }
+        fake += vec4<f32>(d_term(l, false).x, score(l), select(0.0, 1.0, l < 0.0), 0.0);
     }
     for (var i = p.n_fake + t; i < p.n_fake + p.n_real; i += RED) {
         let l = logits[i];
-        if (p.kind == 2u) {
-            real += vec4<f32>(-l, l, select(0.0, 1.0, l > 0.0), 0.0);
-        } else {
-            real += vec4<f32>(softplus(-l), sigmoid(l), select(0.0, 1.0, l > 0.0), 0.0);
-        }
+        real += vec4<f32>(d_term(l, true).x, score(l), select(0.0, 1.0, l > 0.0), 0.0);
     }
     red[t] = fake;
     red2[t] = 0.0;
@@ -119,12 +136,7 @@ fn gan_loss_d_forward(@builtin(local_invocation_index) t: u32) {
 fn gan_loss_g_forward(@builtin(local_invocation_index) t: u32) {
     var acc = 0.0;
     for (var i = t; i < p.n_fake; i += RED) {
-        let l = logits[i];
-        switch p.kind {
-            case 0u: { acc -= softplus(l); }
-            case 1u: { acc += softplus(-l); }
-            default: { acc -= l; }
-        }
+        acc += g_term(logits[i]).x;
     }
     red2[t] = acc;
     workgroupBarrier();

@@ -13,11 +13,51 @@ use crate::nn::activation::sigmoid;
 /// - `NonSaturating` (the usual fix): the same D loss; G minimises mean softplus(−l_f)
 ///   (= −mean log D(G(z))).
 /// - `Wasserstein` (WGAN critic, no sigmoid): D minimises mean l_f − mean l_r; G minimises −mean l_f.
+///   With weight clipping ([`crate::gan::GanConfig::wgan_clip`]) or the gradient penalty
+///   ([`crate::gan::GanConfig::wgan_gp`], [`gradient_penalty`]).
+/// - `Hinge` (raw output): D minimises mean relu(1 − l_r) + mean relu(1 + l_f); G minimises −mean l_f.
+/// - `LeastSquares` (LSGAN, targets 1 for real and 0 for generated, raw output): D minimises
+///   ½ mean (l_r − 1)² + ½ mean l_f²; G minimises ½ mean (l_f − 1)².
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LossKind {
     Minimax = 0,
     NonSaturating = 1,
     Wasserstein = 2,
+    Hinge = 3,
+    LeastSquares = 4,
+}
+
+impl LossKind {
+    /// Whether the loss reads the discriminator's output through a sigmoid (its statistics are
+    /// then probabilities; otherwise raw outputs).
+    pub fn uses_sigmoid(self) -> bool {
+        matches!(self, LossKind::Minimax | LossKind::NonSaturating)
+    }
+}
+
+/// The discriminator's loss term for logit `l` of a real or generated sample, and its derivative.
+pub fn d_term(kind: LossKind, l: f32, real: bool) -> (f64, f32) {
+    let l64 = l as f64;
+    match (kind, real) {
+        (LossKind::Wasserstein, true) => (-l64, -1.0),
+        (LossKind::Wasserstein, false) => (l64, 1.0),
+        (LossKind::Hinge, true) => ((1.0 - l64).max(0.0), if l < 1.0 { -1.0 } else { 0.0 }),
+        (LossKind::Hinge, false) => ((1.0 + l64).max(0.0), if l > -1.0 { 1.0 } else { 0.0 }),
+        (LossKind::LeastSquares, true) => (0.5 * (l64 - 1.0).powi(2), l - 1.0),
+        (LossKind::LeastSquares, false) => (0.5 * l64 * l64, l),
+        (_, true) => (softplus(-l) as f64, sigmoid(l) - 1.0),
+        (_, false) => (softplus(l) as f64, sigmoid(l)),
+    }
+}
+
+/// The generator's loss term for the logit of a generated sample, and its derivative.
+pub fn g_term(kind: LossKind, l: f32) -> (f64, f32) {
+    match kind {
+        LossKind::Minimax => (-softplus(l) as f64, -sigmoid(l)),
+        LossKind::NonSaturating => (softplus(-l) as f64, sigmoid(l) - 1.0),
+        LossKind::LeastSquares => (0.5 * (l as f64 - 1.0).powi(2), l - 1.0),
+        LossKind::Wasserstein | LossKind::Hinge => (-l as f64, -1.0),
+    }
 }
 
 /// What a training step reports (M4): the last discriminator update's loss, mean D(x), mean
@@ -81,19 +121,14 @@ pub fn softplus(a: f32) -> f32 {
 
 // ---------------------------------------------------------------- CPU reference
 
-/// l (n_fake + n_real): fake rows first (target 0), then real rows (target 1) -> DStats
+/// l (n_fake + n_real): fake rows first (target 0), then real rows (target 1) -> the D loss and
+/// statistics (g_loss and penalty 0).
 pub fn gan_loss_d_forward(l: &[f32], n_fake: usize, kind: LossKind) -> Stats {
     let (fake, real) = l.split_at(n_fake);
     let mean = |it: &mut dyn Iterator<Item = f64>, n: usize| (it.sum::<f64>() / n.max(1) as f64) as f32;
-    let w = kind == LossKind::Wasserstein;
-    let score = |v: f32| if w { v as f64 } else { sigmoid(v) as f64 };
-    let loss = if w {
-        mean(&mut fake.iter().map(|&v| v as f64), fake.len()) + mean(&mut real.iter().map(|&v| -v as f64), real.len())
-    } else {
-        mean(&mut fake.iter().map(|&v| softplus(v) as f64), fake.len()) + mean(&mut real.iter().map(|&v| softplus(-v) as f64), real.len())
-    };
+    let score = |v: f32| if kind.uses_sigmoid() { sigmoid(v) as f64 } else { v as f64 };
     Stats {
-        d_loss: loss,
+        d_loss: mean(&mut fake.iter().map(|&v| d_term(kind, v, false).0), fake.len()) + mean(&mut real.iter().map(|&v| d_term(kind, v, true).0), real.len()),
         d_real: mean(&mut real.iter().map(|&v| score(v)), real.len()),
         d_fake: mean(&mut fake.iter().map(|&v| score(v)), fake.len()),
         acc_real: mean(&mut real.iter().map(|&v| (v > 0.0) as u8 as f64), real.len()),
@@ -106,40 +141,18 @@ pub fn gan_loss_d_forward(l: &[f32], n_fake: usize, kind: LossKind) -> Stats {
 /// l (n_fake + n_real) -> dl (n_fake + n_real), the gradient of the D loss.
 pub fn gan_loss_d_backward(l: &[f32], n_fake: usize, kind: LossKind) -> Vec<f32> {
     let n_real = l.len() - n_fake;
-    l.iter()
-        .enumerate()
-        .map(|(i, &v)| match (i < n_fake, kind == LossKind::Wasserstein) {
-            (true, false) => sigmoid(v) / n_fake as f32,
-            (true, true) => 1.0 / n_fake as f32,
-            (false, false) => (sigmoid(v) - 1.0) / n_real as f32,
-            (false, true) => -1.0 / n_real as f32,
-        })
-        .collect()
+    l.iter().enumerate().map(|(i, &v)| d_term(kind, v, i >= n_fake).1 / if i < n_fake { n_fake } else { n_real } as f32).collect()
 }
 
 /// l (n) on generated samples -> the G loss.
 pub fn gan_loss_g_forward(l: &[f32], kind: LossKind) -> f32 {
-    let s: f64 = l
-        .iter()
-        .map(|&v| match kind {
-            LossKind::Minimax => -softplus(v) as f64,
-            LossKind::NonSaturating => softplus(-v) as f64,
-            LossKind::Wasserstein => -v as f64,
-        })
-        .sum();
-    (s / l.len().max(1) as f64) as f32
+    (l.iter().map(|&v| g_term(kind, v).0).sum::<f64>() / l.len().max(1) as f64) as f32
 }
 
 /// l (n) -> dl (n), the gradient of the G loss.
 pub fn gan_loss_g_backward(l: &[f32], kind: LossKind) -> Vec<f32> {
     let n = l.len() as f32;
-    l.iter()
-        .map(|&v| match kind {
-            LossKind::Minimax => -sigmoid(v) / n,
-            LossKind::NonSaturating => (sigmoid(v) - 1.0) / n,
-            LossKind::Wasserstein => -1.0 / n,
-        })
-        .collect()
+    l.iter().map(|&v| g_term(kind, v).1 / n).collect()
 }
 
 /// WGAN-GP's penalty on g (n, dim), the critic's gradient at each interpolate: (λ·mean_n

@@ -81,6 +81,15 @@ impl Optimizer {
     }
 
     /// The same optimizer with its learning rate multiplied by `scale`.
+    /// The same optimizer with learning rate `lr`.
+    pub fn with_lr(&self, new: f32) -> Optimizer {
+        let mut o = *self;
+        match &mut o {
+            Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } | Optimizer::RmsProp { lr, .. } => *lr = new,
+        }
+        o
+    }
+
     pub fn scaled(&self, scale: f32) -> Optimizer {
         let mut o = *self;
         match &mut o {

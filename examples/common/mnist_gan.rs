@@ -49,6 +49,11 @@ pub struct Args {
     /// `scripts/from_pytorch.py --weights-only`.
     #[arg(long, conflicts_with = "resume")]
     pub init_from: Option<PathBuf>,
+    /// The objective. wgan-clip and wgan-gp are R4: the critic without batch normalisation,
+    /// R4's optimizers and 5 critic updates per generator update (--lr-d/--lr-g then set the
+    /// learning rates of those optimizers).
+    #[arg(long, value_enum, default_value = "non-saturating")]
+    pub loss: wgpu_gan::cli::LossChoice,
     /// BatchNorm statistics for the sample grids: "batch" (of the 64 grid samples) or "running".
     #[arg(long, default_value = "batch")]
     pub grid_bn: String,
@@ -97,13 +102,10 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
     train_set.expect_size(28, 28, name)?;
     println!("MNIST: {} training images from {}", train_set.count, dir.display());
     let table = Arc::new(Table::new(train_set.images, train_set.rows * train_set.cols)?);
-    let mut cfg = make(table);
+    let mut cfg = a.loss.apply(make(table));
     cfg.batch = a.batch;
     cfg.seed = a.seed;
-    let with_lr = |o: Optimizer, lr: Option<f32>| match (o, lr) {
-        (Optimizer::Adam { beta1, beta2, eps, .. }, Some(lr)) => Optimizer::Adam { lr, beta1, beta2, eps },
-        (o, _) => o,
-    };
+    let with_lr = |o: Optimizer, lr: Option<f32>| lr.map_or(o, |lr| o.with_lr(lr));
     cfg.opt_g = with_lr(cfg.opt_g, a.lr_g);
     cfg.opt_d = with_lr(cfg.opt_d, a.lr_d);
     // Bad settings (a NaN or negative learning rate, ...) stop here, before any GPU work, with
