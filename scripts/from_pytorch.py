@@ -40,11 +40,24 @@ def main():
             meta = f.metadata()
             seed = int(f.get_tensor("rng.seed_step")[0].item())
         step = int(m["step"])
+        k = int(meta.get("k", "1"))
         for prefix in ("G", "D"):
+            if not meta.get(f"optimizer_{prefix}", "").startswith("Adam"):
+                raise SystemExit(f"the template's {prefix} optimizer is not Adam: only Adam's state is mapped")
             sd = m[f"optimizer_{prefix}"]
             names = [n for n in m[prefix] if not n.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+            if len(sd["state"]) != len(names):
+                raise SystemExit(f"optimizer_{prefix} holds state for {len(sd['state'])} parameters, {prefix} has {len(names)}")
+            # The crate derives Adam's step count from the training step (D: k updates a step).
+            want = step * (k if prefix == "D" else 1)
             for i, n in enumerate(names):
                 st = sd["state"][i]
+                if st["exp_avg"].shape != m[prefix][n].shape:
+                    raise SystemExit(f"optimizer_{prefix} state {i} has shape {tuple(st['exp_avg'].shape)}, parameter {n} {tuple(m[prefix][n].shape)}: "
+                                     "the optimizer was built over the parameters in another order")
+                if "step" in st and int(float(st["step"])) != want:
+                    print(f"warning: optimizer_{prefix} state {i} is at Adam step {int(float(st['step']))}; "
+                          f"the crate resumes at {want} (step {step} × {'k' if prefix == 'D' else '1'}), so bias correction will differ")
                 out[f"optimizer_{prefix}.{n}.exp_avg"] = st["exp_avg"].float().contiguous()
                 out[f"optimizer_{prefix}.{n}.exp_avg_sq"] = st["exp_avg_sq"].float().contiguous()
         out["step"] = torch.tensor(step, dtype=torch.int64)

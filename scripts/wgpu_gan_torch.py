@@ -34,6 +34,9 @@ def build(desc):
             else:
                 m = nn.ConvTranspose2d(l["in_channels"], l["out_channels"], output_padding=tuple(l["output_padding"]), **args)
         elif k in ("BatchNorm1d", "BatchNorm2d"):
+            # (The crate names a batch norm by its positions per channel: 1 is BatchNorm1d on
+            # (N, C), more is BatchNorm2d; both have the same parameters and state, so a
+            # state dict loads into either.)
             m = getattr(nn, k)(l["num_features"], eps=l["eps"], momentum=l["momentum"])
         elif k == "ReLU":
             m = nn.ReLU()
@@ -53,21 +56,10 @@ def build(desc):
     return nn.Sequential(*layers)
 
 
-def input_shape(desc):
-    """The per-sample input shape a network built from `desc` takes (batch dimension excluded)."""
-    if isinstance(desc, str):
-        desc = json.loads(desc)
-    first = desc["layers"][0]
-    if first["kind"] in ("Conv2d", "ConvTranspose2d"):
-        return (first["in_channels"], *first["input_size"])
-    if first["kind"] == "Linear":
-        return (first["in_features"],)
-    raise ValueError(f"cannot tell the input shape of a network starting with {first['kind']}")
-
-
 def adam_settings(debug):
     """(lr, (beta1, beta2), eps) from the crate's `Adam { lr: .., beta1: .., beta2: .., eps: .. }`."""
     vals = dict(re.findall(r"(\w+): ([0-9.eE+-]+)", debug))
     if not debug.startswith("Adam"):
-        raise ValueError(f"only Adam's state maps to torch.optim.Adam; this optimizer is {debug}")
+        raise SystemExit(f"only Adam's state is mapped (to torch.optim.Adam); this run's optimizer is {debug}. "
+                         "The networks alone load without --out.")
     return float(vals["lr"]), (float(vals["beta1"]), float(vals["beta2"])), float(vals["eps"])

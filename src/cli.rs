@@ -51,8 +51,9 @@ pub enum LossChoice {
 
 impl LossChoice {
     /// `cfg` trained with this loss. The two WGAN schemes replace the optimizers and the number
-    /// of critic updates with R4's (the examples' --lr and --k flags then do not apply), and the
-    /// critic loses its batch normalisation (R4: a gradient penalty is per sample).
+    /// of critic updates with R4's (an example may then set the learning rates again, as
+    /// dcgan_mnist's --lr-d/--lr-g do; gaussian_ring's --opt, --k and learning rates give way),
+    /// and the critic loses its batch normalisation (R4: a gradient penalty is per sample).
     pub fn apply(self, cfg: crate::gan::GanConfig) -> crate::gan::GanConfig {
         use crate::loss::LossKind;
         let no_bn = |mut c: crate::gan::GanConfig| {

@@ -10,7 +10,8 @@
 //!   ([`nn::CpuNet`], [`nn::GpuNet`]); [`models`]: R2, R5 and the FID classifier.
 //! - [`loss`]: the GAN objectives, their CPU reference and kernels, and the step statistics.
 //! - The CPU reference of every kernel sits beside its launch, named after its entry point
-//!   (`nn::conv::conv2d_forward`, `loss::gan_loss_d_forward`, `rng::randn_fill`, ...).
+//!   (`nn::conv::conv2d_forward`, `loss::gan_loss_d_forward`, `rng::randn_fill`, ...; the two
+//!   penalty kernels share one reference, `loss::gradient_penalty`).
 //! - [`optim`]: SGD with momentum, Adam, RMSprop.
 //! - [`gan`]: the alternating D/G training procedure ([`gan::GpuGan`], [`gan::CpuGan`]),
 //!   verification against the reference, checkpoints ([`checkpoint`], safetensors).

@@ -61,9 +61,10 @@ pub fn g_term(kind: LossKind, l: f32) -> (f64, f32) {
 }
 
 /// What a training step reports (M4): the last discriminator update's loss, mean D(x), mean
-/// D(G(z)) (sigmoid scores; raw critic outputs for the Wasserstein loss), accuracy on real and on
-/// generated samples, and the generator's loss. The GPU writes it as `struct Stats` of
-/// `shaders/loss.wgsl`, whose layout is checked against this one ([`check_stats_layout`]).
+/// D(G(z)) (sigmoid scores for minimax and non-saturating; raw outputs for Wasserstein, hinge and
+/// least squares), accuracy on real and on generated samples, the generator's loss and WGAN-GP's
+/// penalty. The GPU writes it as `struct Stats` of `shaders/prelude.wgsl` (from loss.wgsl and
+/// penalty.wgsl), whose layout is checked against this one ([`check_stats_layout`]).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Stats {

@@ -29,6 +29,13 @@ fn a_critic_with_batch_norm_is_refused_for_the_penalty() {
     let cfg = GanConfig { batch: 4, ..GanConfig::r2(table) }.wgan_gp(10.0, 1, 1e-4);
     let err = cfg.validate().unwrap_err().to_string();
     assert!(err.contains("batch normalisation"), "{err}");
+    // A layer whose input gradient has no hand-written gradient (tanh's needs its second
+    // derivative) is refused before anything runs, on either backend.
+    let mut ring = GanConfig { batch: 8, ..GanConfig::r1(Mixture::ring(), 2, 8) }.wgan_gp(10.0, 1, 1e-4);
+    ring.discriminator.layers[1] = Layer::Act(wgpu_gan::nn::Act::Tanh);
+    let err = ring.validate().unwrap_err().to_string();
+    println!("refused: {err}");
+    assert!(err.contains("layer 1") && err.contains("Tanh"), "{err}");
 }
 
 /// Critic updates with only the penalty's pull: the mean gradient norm at the interpolates

@@ -103,6 +103,8 @@ fn fingerprint(cfg: &GanConfig) -> Vec<(&'static str, String)> {
         ("k", cfg.k.to_string()),
         ("reuse_fake", cfg.reuse_fake.to_string()),
         ("loss", format!("{:?}", cfg.loss)),
+        ("gp_lambda", cfg.gp_lambda.to_string()),
+        ("clip_d", cfg.clip_d.to_string()),
         ("data", data),
     ]
 }

@@ -122,7 +122,13 @@ impl CpuGan {
     /// One phase of the recipe (see [`recipe::step`]). `z` and `real` replace the phase's own
     /// draws of noise and real data (verification feeds it the GPU's, so that the comparison
     /// starts after the random-number kernels, which are tested on their own).
+    ///
+    /// # Panics
+    /// When `z` or `real` does not hold a batch (`batch × z_dim`, `batch × dim` values).
     pub fn run_phase(&mut self, ops: &[Op], z: Option<Vec<f32>>, real: Option<Vec<f32>>) {
+        let c = &self.cfg;
+        assert!(z.as_ref().is_none_or(|z| z.len() == c.batch * c.z_dim()), "run_phase: z must hold batch × z_dim = {} values", c.batch * c.z_dim());
+        assert!(real.as_ref().is_none_or(|r| r.len() == c.batch * c.data.dim()), "run_phase: the real batch must hold batch × dim = {} values", c.batch * c.data.dim());
         (self.given_z, self.given_real) = (z, real);
         ops.iter().for_each(|op| self.exec(op));
         (self.given_z, self.given_real) = (None, None);

@@ -234,6 +234,7 @@ impl GpuGan {
     /// 0..k are the discriminator updates, phase k the generator update, which advances the step
     /// counter). Waits for the GPU.
     pub fn run_phase(&mut self, i: usize) -> Result<()> {
+        self.check_phase(i)?;
         let start = if i == 0 { 0 } else { self.phase_ends[i - 1] };
         self.step_program.run_range(&self.gpu, start..self.phase_ends[i]);
         if i + 1 == self.phase_ends.len() {
@@ -246,6 +247,7 @@ impl GpuGan {
     /// its own draws: a phase of another implementation's run replayed here (PyTorch's, in
     /// tests/pytorch.rs). Waits for the GPU.
     pub fn run_phase_with(&mut self, i: usize, z: &[f32], real: Option<&[f32]>) -> Result<()> {
+        self.check_phase(i)?;
         let (b, dim) = (self.cfg.batch, self.cfg.data.dim());
         self.z.write_at(&self.gpu, 0, z, b * self.cfg.z_dim())?;
         if let Some(r) = real {
@@ -282,6 +284,13 @@ impl GpuGan {
         }
         let g = if g_phase { vec![(0, self.g.read_tape(gpu, 0, &self.z.read(gpu)?, b)?)] } else { vec![] };
         Ok((d, g))
+    }
+
+    fn check_phase(&self, i: usize) -> Result<()> {
+        if i >= self.phase_ends.len() {
+            return Err(Error::Shape(format!("phase {i}: a step has {} phases (k discriminator updates, then the generator)", self.phase_ends.len())));
+        }
+        Ok(())
     }
 
     /// The critic's pass on the interpolates of the last discriminator update (WGAN-GP), as

@@ -18,6 +18,11 @@
 //! Random numbers are keyed by (seed, stream, step): D update i draws noise from stream 2i and real
 //! mixture data from stream 2i+1 (image data: draw i of the step, in epoch order); the generator
 //! phase draws from stream 2k.
+//!
+//! With a gradient penalty (WGAN-GP, `gp_lambda` > 0) each critic update then also forms
+//! x̂ = ε·real + (1 − ε)·fake per sample (ε from stream 0x4000_0000 + i), runs the critic on x̂
+//! in its own slot, takes its gradient g with respect to x̂, adds λ·mean(‖g‖ − 1)² to the loss
+//! and the penalty's weight gradient to the critic's, before its optimizer step.
 
 mod ckpt;
 mod cpu_ref;
@@ -180,6 +185,11 @@ impl GanConfig {
         }
         if self.gp_lambda > 0.0 && self.discriminator.has_batchnorm() {
             return Err(Error::Shape("a gradient penalty is per sample: the critic cannot have batch normalisation (R4 removes it)".into()));
+        }
+        if self.gp_lambda > 0.0 {
+            if let Some((i, l)) = self.discriminator.layers.iter().enumerate().find(|(_, l)| !l.imp().has_grad_of_grad()) {
+                return Err(crate::nn::at_layer(i)(crate::nn::no_grad_of_grad(l.imp().kind())));
+            }
         }
         if let DataSource::Mixture(m) = &self.data {
             if m.centres.is_empty() {

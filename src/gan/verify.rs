@@ -8,12 +8,12 @@
 //!   round differently on each device, and log(u) for u near 1 is only accurate to ~2⁻²¹ in
 //!   absolute terms on a GPU, which moves a few normals near zero by ~1e-3; one such value
 //!   landing on the other side of a ReLU's kink changes a gradient by a whole sample's share.
-//!   The random-number kernels are compared with the CPU on their own in tests/gpu_vs_cpu.rs.)
+//!   The random-number kernels are compared with the CPU on their own in tests/rng.rs.)
 //! - **Weights after each step, reported.** Adam's first steps move each weight by about
 //!   lr·g/(|g| + ε): for a gradient that cancels to near zero the direction of the step is set by
 //!   rounding, and in a network of a million weights a few such coin flips per step are a
 //!   certainty, not a bug (the optimizer kernels are compared with the CPU on their own, from
-//!   identical gradients, in tests/gpu_vs_cpu.rs). So the weights after the step are printed
+//!   identical gradients, in tests/optim.rs). So the weights after the step are printed
 //!   beside the judged figures.
 //! - **Free trajectory, reported.** Both run freely from the same initial weights and noise;
 //!   rounding differences grow along the way through the same mechanism.

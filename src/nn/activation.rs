@@ -178,6 +178,10 @@ impl LayerImpl for Act {
         Ok(())
     }
 
+    fn has_grad_of_grad(&self) -> bool {
+        matches!(self, Act::Relu | Act::LeakyRelu(_))
+    }
+
     /// ReLU and LeakyReLU: g_in = g_out·s(x) with a slope s that is constant on either side of
     /// 0, so ḡ_out = ḡ_in·s(x) and nothing flows into x (almost everywhere). Tanh and sigmoid
     /// would need their second derivatives: not provided.

@@ -13,7 +13,7 @@ use crate::gpu::{Dispatch, Program};
 // ---------------------------------------------------------------- CPU reference
 
 /// ConvTranspose2d forward: x (n, tcin, h, w), weights (tcin, tcout, kh, kw), bias (tcout).
-/// `s` comes from [`ConvShape::transposed`].
+/// `s` comes from [`ConvSpec::shape`] with `transposed`.
 pub fn conv_transpose2d_forward(x: &[f32], wt: &[f32], b: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
     conv2d_backward_input(x, wt, b, s)
 }
@@ -94,6 +94,10 @@ impl LayerImpl for ConvTranspose2d {
         let b = c.params.get(1).map_or(wt, |t| &t.buffer);
         prog.push(Dispatch::new(c.gpu, &ConvBackwardInput { wt, b, dy: c.x, out: c.y }, &p, Some(p.backward_input_threads()))?);
         Ok(())
+    }
+
+    fn has_grad_of_grad(&self) -> bool {
+        true
     }
 
     fn cpu_grad_of_grad(&self, c: CpuGradOfGrad<'_>) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {

@@ -259,6 +259,9 @@ impl GpuNet {
     /// Reads back the training-mode pass kept in `slot` at batch `n` whose input was `input`.
     pub fn read_tape(&self, gpu: &Gpu, slot: usize, input: &[f32], n: usize) -> Result<Tape> {
         self.check(n, slot)?;
+        if input.len() < n * self.widths[0] {
+            return Err(Error::Shape(format!("read_tape: {} input values for {n} rows of {}", input.len(), self.widths[0])));
+        }
         let mut inputs = vec![input[..n * self.widths[0]].to_vec()];
         for li in 1..self.views.len() {
             // A view's output is the buffer before it: the same values.

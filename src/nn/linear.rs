@@ -237,6 +237,10 @@ impl LayerImpl for Linear {
         self.push_forward(c.gpu, prog, c.x, &c.params[0].buffer, b, c.y, c.n)
     }
 
+    fn has_grad_of_grad(&self) -> bool {
+        true
+    }
+
     fn cpu_grad_of_grad(&self, c: CpuGradOfGrad<'_>) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         // g_in = g_out W: ḡ_out = ḡ_in Wᵀ, ∂W = g_outᵀ ḡ_in; the bias does not enter g_in.
         let gbar_out = linear_forward(c.gbar_in, &c.params[0], None, c.n, self.inp, self.out);

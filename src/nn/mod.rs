@@ -8,8 +8,9 @@
 //! its hyper-parameters, its CPU reference forward and backward (plain loops, the specification),
 //! its kernels' typed bindings and uniforms, and its GPU launches, next to `shaders/<name>.wgsl`
 //! and `tests/<name>.rs`: [`linear`], [`conv`], [`conv_transpose`], [`batchnorm`],
-//! [`activation`]. Each implements [`LayerImpl`]; [`Layer`] is the serialisable value that names
-//! one of them (adding a layer: its module, a variant and one arm of [`Layer::imp`]).
+//! [`activation`], [`reshape`]. Each implements [`LayerImpl`]; [`Layer`] is the serialisable value
+//! that names one of them (adding a layer: its module, a variant, one arm of [`Layer::imp`] and
+//! its parser in [`Layer::parse`]; docs/ARCHITECTURE.md walks through it).
 //!
 //! [`CpuNet`] is the reference network; [`GpuNet`] builds the same computation as
 //! [`Program`](crate::gpu::Program)s of WGSL dispatches. Both keep the activations of each forward
@@ -256,6 +257,11 @@ pub trait LayerImpl {
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()>;
     /// Appends the backward pass's dispatches.
     fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()>;
+    /// Whether [`LayerImpl::cpu_grad_of_grad`] and [`LayerImpl::gpu_grad_of_grad`] are provided
+    /// (what a gradient penalty needs of every critic layer).
+    fn has_grad_of_grad(&self) -> bool {
+        false
+    }
     /// The gradient of the input gradient (see [`CpuGradOfGrad`]): (ḡ_out, parameter gradients).
     fn cpu_grad_of_grad(&self, _c: CpuGradOfGrad<'_>) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         Err(no_grad_of_grad(self.kind()))
@@ -352,7 +358,12 @@ impl NetSpec {
                 }
                 (_, Some(want)) => want,
                 (Some(prev), None) => prev,
-                (None, None) => return Err(Error::Shape("a network cannot start with an activation".into())),
+                (None, None) => {
+                return Err(Error::Shape(format!(
+                    "a network cannot start with {} (it takes any width): put a layer that fixes the input size first, e.g. Unflatten before a Flatten",
+                    imp.kind()
+                )))
+            }
             };
             let o = imp.out_len(inp);
             w = Some(o);
@@ -457,7 +468,7 @@ impl NetSpec {
 }
 
 /// Prefixes a shape error with the layer it concerns.
-pub(crate) fn at_layer(i: usize) -> impl Fn(Error) -> Error {
+pub fn at_layer(i: usize) -> impl Fn(Error) -> Error {
     move |e| match e {
         Error::Shape(m) => Error::Shape(format!("layer {i}: {m}")),
         e => e,

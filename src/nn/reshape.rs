@@ -51,6 +51,9 @@ impl LayerImpl for Reshape {
     fn validate(&self) -> Result<()> {
         match *self {
             Reshape::Unflatten { c, h, w } if c == 0 || h == 0 || w == 0 => Err(Error::Shape(format!("{self:?}: every size must be at least 1"))),
+            Reshape::Unflatten { c, h, w } if c.checked_mul(h).and_then(|v| v.checked_mul(w)).is_none_or(|v| v > 1 << 40) => {
+                Err(Error::Shape(format!("{self:?}: more than 2^40 values per sample")))
+            }
             _ => Ok(()),
         }
     }
@@ -87,6 +90,10 @@ impl LayerImpl for Reshape {
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
         pass_through(c.gpu, c.x, c.y, c.x_len(), prog)
+    }
+
+    fn has_grad_of_grad(&self) -> bool {
+        true
     }
 
     fn cpu_grad_of_grad(&self, c: CpuGradOfGrad<'_>) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
