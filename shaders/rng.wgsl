@@ -18,6 +18,8 @@
 //                   ε = unit(first word of the hash of (seed, stream, step, row)), uniform in (0, 1)
 //                   per row (WGAN-GP's points between real and generated samples; a_at = row_offset,
 //                   b_at = k, in rows)
+//   random_labels   -> out[row_offset + j] = (first word of the hash of (seed, stream, step, j)) mod k,
+//                   as f32: class labels for generated samples (conditional GANs)
 //   shift_images    images (n, h·w), h·w = dim, w = k -> out: each image translated by its own
 //                   (dy, dx), both uniform in −per_step..=per_step, drawn from (seed, stream, step,
 //                   image); pixels shifted in from outside are −1 (background). Data augmentation.
@@ -179,4 +181,11 @@ fn interpolate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let row = i / p.dim;
     let e = unit(random4(row).x);
     out[i] = e * a[p.row_offset * p.dim + i] + (1.0 - e) * b[p.k * p.dim + i];
+}
+
+@compute @workgroup_size(WG)
+fn random_labels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let j = flat_index(gid, nwg);
+    if (j >= p.n) { return; }
+    out[p.row_offset + j] = f32(random4(j).x % p.k);
 }

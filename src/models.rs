@@ -41,6 +41,24 @@ pub fn r2_discriminator() -> NetSpec {
     }
 }
 
+/// R3's generator (CGAN-MNIST): R2's with z followed by a one-hot label of 10 classes (110 values).
+pub fn r3_generator(z_dim: usize) -> NetSpec {
+    let mut g = r2_generator(z_dim + 10);
+    if let Layer::Linear(l) = &mut g.layers[0] {
+        l.inp = z_dim + 10;
+    }
+    g
+}
+
+/// R3's discriminator: R2's with the label given as 10 constant planes after the image (11×28×28).
+pub fn r3_discriminator() -> NetSpec {
+    let mut d = r2_discriminator();
+    if let Layer::Conv2d(c) = &mut d.layers[0] {
+        c.cin = 11;
+    }
+    d
+}
+
 /// R5's generator: z(100) → 256 → 512 → 784, LeakyReLU(0.2) hidden, Tanh out.
 pub fn r5_generator(z_dim: usize) -> NetSpec {
     NetSpec::mlp(&[z_dim, 256, 512, 784], Act::LeakyRelu(0.2), Some(Act::Tanh))
@@ -90,6 +108,7 @@ impl GanConfig {
             opt_g: Optimizer::adam(2e-4, 0.5, 0.999),
             clip_d: 0.0,
             gp_lambda: 0.0,
+            classes: 0,
             lr_decay_steps: 0,
             seed: 0,
         }
@@ -100,6 +119,12 @@ impl GanConfig {
     /// generator's learning rate raised to 1e-3: at 2e-4 the discriminator won (D(G(z)) ≈ 0.1) and
     /// 2,500 iterations gave only blobs; at 1e-3 digits of every class appear by ~1,500
     /// (docs/BENCHMARKS.md).
+    /// R3, CGAN-MNIST (SPEC.md §4): R2 with the label given to both networks (one-hot after z;
+    /// 10 constant planes after the image). The table must carry labels 0..9.
+    pub fn r3(data: Arc<Table>) -> GanConfig {
+        GanConfig { generator: r3_generator(100), discriminator: r3_discriminator(), classes: 10, ..GanConfig::r2(data) }
+    }
+
     pub fn r5(data: Arc<Table>) -> GanConfig {
         GanConfig {
             generator: r5_generator(100),

@@ -157,6 +157,11 @@ pub fn interpolate(a: &[f32], b: &[f32], n: usize, dim: usize, seed: u32, stream
         .collect()
 }
 
+/// n class labels in 0..classes (as f32) for (seed, stream, step): label j = random4(.., j)[0] mod classes.
+pub fn random_labels(n: usize, classes: usize, seed: u32, stream: u32, step: u32) -> Vec<f32> {
+    (0..n as u32).map(|j| (random4(seed, stream, step, j)[0] % classes as u32) as f32).collect()
+}
+
 // ---------------------------------------------------------------- kernels
 
 /// Uniform of `shaders/rng.wgsl`.
@@ -191,6 +196,10 @@ crate::kernel! {
     /// out = ε·a + (1 − ε)·b per row, ε ~ U(0, 1) from (seed, stream, step, row); `a` from row
     /// `row_offset`, `b` from row `k`.
     pub Interpolate = "rng" :: "interpolate", RngParams { 2 counter: Read, 3 out: ReadWrite, 6 a: Read, 7 b: Read }
+}
+crate::kernel! {
+    /// out[row_offset + j] = a random class in 0..k, as f32.
+    pub RandomLabels = "rng" :: "random_labels", RngParams { 2 counter: Read, 3 out: ReadWrite }
 }
 crate::kernel! {
     /// gather_rows with each row's label.

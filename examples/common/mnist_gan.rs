@@ -101,7 +101,9 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
     let train_set = Mnist::load(&dir, Split::Train)?;
     train_set.expect_size(28, 28, name)?;
     println!("MNIST: {} training images from {}", train_set.count, dir.display());
-    let table = Arc::new(Table::new(train_set.images, train_set.rows * train_set.cols)?);
+    // The labels travel with the images (a conditional GAN reads them; the others do not).
+    let labels = train_set.labels.iter().map(|&l| l as u32).collect();
+    let table = Arc::new(Table::with_labels(train_set.images, train_set.rows * train_set.cols, labels)?);
     let mut cfg = a.loss.apply(make(table));
     cfg.batch = a.batch;
     cfg.seed = a.seed;
@@ -151,7 +153,8 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
         log_every: a.log_every,
         resume: a.resume.clone(),
         init_from: a.init_from.clone(),
-        grid: 64,
+        // A conditional GAN's grid: 10 × 10, one class per row.
+        grid: if cfg.classes > 0 { 100 } else { 64 },
         grid_seed: 7,
         grid_mode,
         image_hw: (train_set.rows, train_set.cols),

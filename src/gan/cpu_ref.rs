@@ -30,11 +30,21 @@ pub struct CpuGan {
     /// (verification feeds it the GPU's).
     given_z: Option<Vec<f32>>,
     given_real: Option<Vec<f32>>,
+    /// A conditional GAN's labels of the generated and the real batch (as f32 class indices).
+    labels_fake: Vec<f32>,
+    labels_real: Vec<f32>,
     /// WGAN-GP's interpolates of the current update.
     xhat: Vec<f32>,
     /// The critic's pass on the interpolates to backpropagate through instead of this
     /// reference's own, for the next penalty only (verification puts the GPU's here; see `tapes`).
     pub gp_tape: Option<Tape>,
+    /// Logits to differentiate the loss at instead of this reference's own, for the next loss
+    /// only (verification puts the GPU's here with its tapes: the loss itself is still computed
+    /// from this reference's logits and compared, but the gradient that flows back starts from
+    /// the same numbers on both sides, so that a sum that cancels, such as the last bias's
+    /// gradient near equilibrium, mean σ(l_f) + mean σ(l_r) − 1, is not judged on the rounding
+    /// of two different forward passes).
+    pub given_logits: Option<Vec<f32>>,
     /// Forward passes to backpropagate through instead of this reference's own, for the next
     /// phase only: (discriminator slot, tape) and (generator slot, tape). Verification puts the
     /// GPU's here, so that an activation sitting on a ReLU's kink, which rounding may put on
@@ -62,8 +72,11 @@ impl CpuGan {
             dlogits: Vec::new(),
             given_z: None,
             given_real: None,
+            labels_fake: Vec::new(),
+            labels_real: Vec::new(),
             xhat: Vec::new(),
             gp_tape: None,
+            given_logits: None,
             tapes: None,
         })
     }
@@ -104,13 +117,25 @@ impl CpuGan {
         Ok(())
     }
 
-    /// The real batch of D update `i`.
-    fn real_batch(&self, i: usize) -> Vec<f32> {
+    /// The real batch of D update `i`, and its labels (conditional GANs; empty otherwise).
+    fn real_batch(&self, i: usize) -> (Vec<f32>, Vec<f32>) {
         let c = &self.cfg;
         match &c.data {
-            DataSource::Mixture(m) => rng::mixture_sample(&m.centres, m.sigma, c.batch, c.seed, c.noise_stream(Some(i)) + 1, self.step),
-            DataSource::Table(t) => rng::gather_rows(&t.rows, t.dim, c.batch, c.seed, i as u32, self.step, c.k as u32).0,
+            DataSource::Mixture(m) => (rng::mixture_sample(&m.centres, m.sigma, c.batch, c.seed, c.noise_stream(Some(i)) + 1, self.step), Vec::new()),
+            DataSource::Table(t) => {
+                let (rows, idx) = rng::gather_rows(&t.rows, t.dim, c.batch, c.seed, i as u32, self.step, c.k as u32);
+                let labels = t.labels.as_ref().map_or(Vec::new(), |l| idx.iter().map(|&j| l[j] as f32).collect());
+                (rows, labels)
+            }
         }
+    }
+
+    /// A conditional GAN's network input: `x` (n rows of `dim`) with its label blocks.
+    fn conditioned(&self, x: &[f32], labels: &[f32], dim: usize, plane: usize) -> Vec<f32> {
+        if self.cfg.classes == 0 {
+            return x.to_vec();
+        }
+        super::cond::append_onehot(x, labels, x.len() / dim, dim, self.cfg.classes, plane)
     }
 
     pub fn train_step(&mut self) {
@@ -148,21 +173,39 @@ impl CpuGan {
         match *op {
             Op::Noise { stream } => {
                 self.z = self.given_z.take().unwrap_or_else(|| rng::randn_fill(b * zd, c.seed, stream, self.step));
+                if c.classes > 0 {
+                    self.labels_fake = rng::random_labels(b, c.classes, c.seed, stream + super::gpu::LABEL_STREAM, self.step);
+                }
             }
-            Op::Generate => self.fake = self.g.forward(&self.z, b).expect(CHECKED),
+            Op::Generate => {
+                let g_in = self.conditioned(&self.z, &self.labels_fake, zd, 1);
+                self.fake = self.g.forward(&g_in, b).expect(CHECKED);
+            }
             Op::Real { update } => {
-                self.real = self.given_real.take().unwrap_or_else(|| self.real_batch(update));
+                let (real, labels) = self.real_batch(update);
+                self.real = self.given_real.take().unwrap_or(real);
+                self.labels_real = labels;
             }
-            Op::DiscriminateBoth { joint: true } => self.logits = self.d.forward(&[self.fake.as_slice(), &self.real].concat(), 2 * b).expect(CHECKED),
+            Op::DiscriminateBoth { joint: true } => {
+                let (dim, plane) = (c.data.dim(), c.label_plane());
+                let d_in = [self.conditioned(&self.fake, &self.labels_fake, dim, plane), self.conditioned(&self.real, &self.labels_real, dim, plane)].concat();
+                self.logits = self.d.forward(&d_in, 2 * b).expect(CHECKED);
+            }
             Op::DiscriminateBoth { joint: false } => {
-                let lr = self.d.run(1, &self.real, b, Mode::Train).expect(CHECKED);
-                self.logits = self.d.run(0, &self.fake, b, Mode::Train).expect(CHECKED);
+                let (dim, plane) = (c.data.dim(), c.label_plane());
+                let (real_in, fake_in) = (self.conditioned(&self.real, &self.labels_real, dim, plane), self.conditioned(&self.fake, &self.labels_fake, dim, plane));
+                let lr = self.d.run(1, &real_in, b, Mode::Train).expect(CHECKED);
+                self.logits = self.d.run(0, &fake_in, b, Mode::Train).expect(CHECKED);
                 self.logits.extend(lr);
             }
-            Op::DiscriminateFake => self.logits = self.d.forward(&self.fake, b).expect(CHECKED),
+            Op::DiscriminateFake => {
+                let d_in = self.conditioned(&self.fake, &self.labels_fake, c.data.dim(), c.label_plane());
+                self.logits = self.d.forward(&d_in, b).expect(CHECKED);
+            }
             Op::DLoss => {
                 self.stats = Stats { g_loss: self.stats.g_loss, ..loss::gan_loss_d_forward(&self.logits, b, c.loss) };
-                self.dlogits = loss::gan_loss_d_backward(&self.logits, b, c.loss);
+                let l = self.given_logits.take().unwrap_or_else(|| self.logits.clone());
+                self.dlogits = loss::gan_loss_d_backward(&l, b, c.loss);
             }
             Op::DBackward { joint } => {
                 self.use_tapes();
@@ -179,11 +222,17 @@ impl CpuGan {
             }
             Op::GLoss => {
                 self.stats.g_loss = loss::gan_loss_g_forward(&self.logits, c.loss);
-                self.dlogits = loss::gan_loss_g_backward(&self.logits, c.loss);
+                let l = self.given_logits.take().unwrap_or_else(|| self.logits.clone());
+                self.dlogits = loss::gan_loss_g_backward(&l, c.loss);
             }
             Op::GBackward => {
                 self.use_tapes();
-                let dx = self.d.backward(&self.dlogits, b, false).expect(CHECKED);
+                let mut dx = self.d.backward(&self.dlogits, b, false).expect(CHECKED);
+                let c = &self.cfg;
+                if c.classes > 0 {
+                    // G gets the gradient of the sample part of D's input.
+                    dx = super::cond::take_columns(&dx, b, c.discriminator.in_dim(), c.data.dim());
+                }
                 self.g.backward(&dx, b, true).expect(CHECKED);
             }
             Op::Interpolate { update } => {
@@ -213,6 +262,8 @@ impl CpuGan {
     pub fn sample(&mut self, n: usize, seed: u32, mode: Mode) -> Result<Vec<f32>> {
         let mode = if mode == Mode::Train { Mode::BatchStats } else { mode };
         let z = rng::randn_fill(n * self.cfg.z_dim(), seed, SAMPLE_STREAM, 0);
-        self.g.run(1, &z, n, mode)
+        let labels: Vec<f32> = super::grid_labels(n, self.cfg.classes.max(1)).iter().map(|&l| l as f32).collect();
+        let g_in = self.conditioned(&z, &labels, self.cfg.z_dim(), 1);
+        self.g.run(1, &g_in, n, mode)
     }
 }

@@ -7,7 +7,11 @@ use crate::gpu::{Dispatch, Gpu, Program, Tensor};
 use crate::loss::{GanLossBackward, GanLossDForward, GanLossGForward, LossParams, PenaltyParams, PenaltyRows, PenaltySum, Stats};
 use crate::nn::{copy_range, GpuNet, Grads, Mode, Tape};
 use crate::optim::GpuOptimizer;
-use crate::rng::{AdvanceStep, GatherRows, Interpolate, MixtureSample, RandnFill, RngParams};
+use crate::rng::{AdvanceStep, GatherLabeled, GatherRows, Interpolate, MixtureSample, RandnFill, RandomLabels, RngParams};
+use super::cond;
+
+/// Added to a noise stream for the generated samples' labels (conditional GANs).
+pub(crate) const LABEL_STREAM: u32 = 0x2000_0000;
 
 /// The generator's slot for sampling (slot 0 holds the training pass).
 const SAMPLE_SLOT: usize = 1;
@@ -34,8 +38,9 @@ pub struct GpuGan {
     logits_real: Tensor,
     dlogits_real: Tensor,
     dx: Tensor,
-    /// Mixture centres or the data table.
+    /// Mixture centres or the data table, and its labels (conditional GANs).
     table: Tensor,
+    table_labels: Tensor,
     /// WGAN-GP: the interpolates x̂, the critic's outputs on them, a row of ones (the gradient
     /// of each output with respect to itself), the gradient g at x̂, the penalty's gradient ḡ with
     /// respect to it, and the per-sample penalty terms (one-element placeholders without GP).
@@ -50,6 +55,11 @@ pub struct GpuGan {
     /// Largest batch [`GpuGan::sample`] can produce in one go.
     pub sample_capacity: usize,
     z_sample: Tensor,
+    /// Conditional GANs (`classes` > 0; one-element placeholders otherwise): the generated and
+    /// the real batch's labels (real ones at the real rows' offset), the generator's input
+    /// [z | one-hot], the discriminator's inputs [sample | label planes] (joint or generated
+    /// half, and real half), its input gradient, and the sampler's labels and input.
+    cond: [Tensor; 8],
     /// The generator's output for the last [`GpuGan::sample_program`] run, (sample_capacity, dim).
     pub samples: Tensor,
     pub steps_done: u64,
@@ -76,6 +86,10 @@ impl GpuGan {
         let gp_len = |len: usize| if gp { len } else { 1 };
         let opt_g = GpuOptimizer::new(gpu, cfg.opt_g, &g.params, "G.opt")?;
         let opt_d = GpuOptimizer::new(gpu, cfg.opt_d, &d.params, "D.opt")?;
+        let table_labels = match &cfg.data {
+            DataSource::Table(t) if cfg.classes > 0 => Tensor::from_slice(gpu, "data.labels", t.labels.as_deref().unwrap_or(&[0]))?,
+            _ => Tensor::zeros(gpu, "data.labels", 1)?,
+        };
         let table = match &cfg.data {
             DataSource::Mixture(m) => Tensor::from_slice(gpu, "centres", &m.flat_centres())?,
             DataSource::Table(t) => Tensor::from_slice(gpu, "data", &t.rows)?,
@@ -92,6 +106,7 @@ impl GpuGan {
             dlogits_real: Tensor::zeros(gpu, "dlogits_real", b)?,
             dx: Tensor::zeros(gpu, "dx", b * dim)?,
             table,
+            table_labels,
             gp: [
                 Tensor::zeros(gpu, "gp.xhat", gp_len(b * dim))?,
                 Tensor::zeros(gpu, "gp.logits", gp_len(b))?,
@@ -106,6 +121,20 @@ impl GpuGan {
             op_ranges: Vec::new(),
             sample_capacity,
             z_sample: Tensor::zeros(gpu, "z_sample", sample_capacity * zd)?,
+            cond: {
+                let (c, dd) = (cfg.classes, cfg.discriminator.in_dim());
+                let len = |l: usize| if c > 0 { l } else { 1 };
+                [
+                    Tensor::zeros(gpu, "cond.labels_fake", len(b))?,
+                    Tensor::zeros(gpu, "cond.labels_real", len(2 * b))?,
+                    Tensor::zeros(gpu, "cond.zc", len(b * (zd + c)))?,
+                    Tensor::zeros(gpu, "cond.x", len(2 * b * dd))?,
+                    Tensor::zeros(gpu, "cond.x_real", len(b * dd))?,
+                    Tensor::zeros(gpu, "cond.dx", len(b * dd))?,
+                    Tensor::zeros(gpu, "cond.labels_sample", len(sample_capacity))?,
+                    Tensor::zeros(gpu, "cond.zc_sample", len(sample_capacity * (zd + c)))?,
+                ]
+            },
             samples: Tensor::zeros(gpu, "samples", sample_capacity * dim)?,
             steps_done: 0,
             gpu: gpu.clone(),
@@ -125,6 +154,9 @@ impl GpuGan {
             gan.phase_ends.push(step.dispatches.len());
         }
         gan.step_program = step;
+        if gan.cfg.classes > 0 {
+            gan.set_sample_labels(&super::grid_labels(sample_capacity, gan.cfg.classes))?;
+        }
         Ok(gan)
     }
 
@@ -145,6 +177,10 @@ impl GpuGan {
             }
             DataSource::Table(t) => {
                 let rp = RngParams { n: nb, seed: c.seed, stream: i as u32, k: t.count as u32, row_offset, sigma: 0.0, dim: t.dim as u32, per_step: c.k as u32 };
+                if c.classes > 0 {
+                    let g = GatherLabeled { centres, counter, out, labels: &self.table_labels.buffer, out_labels: &self.cond[1].buffer };
+                    return Dispatch::new(gpu, &g, &rp, Some(nb * t.dim as u32));
+                }
                 Dispatch::new(gpu, &GatherRows { entry: "gather_rows", centres, counter, out }, &rp, Some(nb * t.dim as u32))
             }
         }
@@ -157,31 +193,60 @@ impl GpuGan {
         let nb = b as u32;
         let (x, z) = (&self.x_d.buffer, &self.z.buffer);
         let (logits, dlogits, stats) = (&self.logits.buffer, &self.dlogits.buffer, &self.stats.buffer);
+        // A conditional GAN's networks see [z | one-hot label] and [sample | label planes]; the
+        // buffers the layers read are then these, and `x` stays the samples themselves.
+        let cond = c.classes > 0;
+        let [lf, lr, zc, xc, xrc, dxc, _, _] = &self.cond;
+        let g_in = if cond { &zc.buffer } else { z };
+        let (d_in, d_in_real) = if cond { (&xc.buffer, &xrc.buffer) } else { (x, &self.x_real.buffer) };
+        let (dim, classes, plane) = (c.data.dim(), c.classes, c.label_plane());
         let mut prog = Program::default();
         for op in ops {
             match *op {
-                Op::Noise { stream } => prog.push(self.randn(&self.z, b * c.z_dim(), c.seed, stream, &self.counter)?),
-                Op::Generate => prog.extend(self.g.forward(gpu, 0, z, x, b, Mode::Train)?),
+                Op::Noise { stream } => {
+                    prog.push(self.randn(&self.z, b * c.z_dim(), c.seed, stream, &self.counter)?);
+                    if cond {
+                        let p = RngParams { n: nb, seed: c.seed, stream: stream + LABEL_STREAM, k: classes as u32, ..Default::default() };
+                        prog.push(Dispatch::new(gpu, &RandomLabels { counter: &self.counter.buffer, out: &lf.buffer }, &p, Some(nb))?);
+                        prog.push(cond::append(gpu, z, &lf.buffer, &zc.buffer, b, c.z_dim(), classes, 1, [0, 0, 0])?);
+                    }
+                }
+                Op::Generate => prog.extend(self.g.forward(gpu, 0, g_in, x, b, Mode::Train)?),
                 Op::Real { update } if c.separate_passes() => prog.push(self.real_batch(update, &self.x_real, 0)?),
                 Op::Real { update } => prog.push(self.real_batch(update, &self.x_d, nb)?),
-                Op::DiscriminateBoth { joint: true } => prog.extend(self.d.forward(gpu, 0, x, logits, 2 * b, Mode::Train)?),
+                Op::DiscriminateBoth { joint: true } => {
+                    if cond {
+                        prog.push(cond::append(gpu, x, &lf.buffer, &xc.buffer, b, dim, classes, plane, [0, 0, 0])?);
+                        prog.push(cond::append(gpu, x, &lr.buffer, &xc.buffer, b, dim, classes, plane, [b, b, b])?);
+                    }
+                    prog.extend(self.d.forward(gpu, 0, d_in, logits, 2 * b, Mode::Train)?);
+                }
                 Op::DiscriminateBoth { joint: false } => {
                     // Real first, then generated (the running statistics see them in that order).
-                    prog.extend(self.d.forward(gpu, 1, &self.x_real.buffer, &self.logits_real.buffer, b, Mode::Train)?);
+                    if cond {
+                        prog.push(cond::append(gpu, &self.x_real.buffer, &lr.buffer, &xrc.buffer, b, dim, classes, plane, [0, 0, 0])?);
+                        prog.push(cond::append(gpu, x, &lf.buffer, &xc.buffer, b, dim, classes, plane, [0, 0, 0])?);
+                    }
+                    prog.extend(self.d.forward(gpu, 1, d_in_real, &self.logits_real.buffer, b, Mode::Train)?);
                     prog.push(copy_range(gpu, &self.logits_real.buffer, 0, logits, b, b)?);
-                    prog.extend(self.d.forward(gpu, 0, x, logits, b, Mode::Train)?);
+                    prog.extend(self.d.forward(gpu, 0, d_in, logits, b, Mode::Train)?);
                 }
-                Op::DiscriminateFake => prog.extend(self.d.forward(gpu, 0, x, logits, b, Mode::Train)?),
+                Op::DiscriminateFake => {
+                    if cond {
+                        prog.push(cond::append(gpu, x, &lf.buffer, &xc.buffer, b, dim, classes, plane, [0, 0, 0])?);
+                    }
+                    prog.extend(self.d.forward(gpu, 0, d_in, logits, b, Mode::Train)?);
+                }
                 Op::DLoss => {
                     let lp = LossParams { n_fake: nb, n_real: nb, kind: c.loss as u32, _pad: 0 };
                     prog.push(Dispatch::new(gpu, &GanLossDForward { logits, stats }, &lp, None)?);
                     prog.push(Dispatch::new(gpu, &GanLossBackward { entry: "gan_loss_d_backward", logits, out: dlogits }, &lp, Some(2 * nb))?);
                 }
-                Op::DBackward { joint: true } => prog.extend(self.d.backward(gpu, 0, x, dlogits, None, 2 * b, Grads::Write)?),
+                Op::DBackward { joint: true } => prog.extend(self.d.backward(gpu, 0, d_in, dlogits, None, 2 * b, Grads::Write)?),
                 Op::DBackward { joint: false } => {
                     prog.push(copy_range(gpu, dlogits, b, &self.dlogits_real.buffer, 0, b)?);
-                    prog.extend(self.d.backward(gpu, 1, &self.x_real.buffer, &self.dlogits_real.buffer, None, b, Grads::Write)?);
-                    prog.extend(self.d.backward(gpu, 0, x, dlogits, None, b, Grads::Add)?);
+                    prog.extend(self.d.backward(gpu, 1, d_in_real, &self.dlogits_real.buffer, None, b, Grads::Write)?);
+                    prog.extend(self.d.backward(gpu, 0, d_in, dlogits, None, b, Grads::Add)?);
                 }
                 Op::DStep { update } => prog.extend(self.opt_d.step(gpu, &self.d.params, &self.d.grads, &self.counter.buffer, c.k as u32, update as u32, c.clip_d, c.lr_decay_steps)?),
                 Op::GLoss => {
@@ -190,8 +255,14 @@ impl GpuGan {
                     prog.push(Dispatch::new(gpu, &GanLossBackward { entry: "gan_loss_g_backward", logits, out: dlogits }, &lp, Some(nb))?);
                 }
                 Op::GBackward => {
-                    prog.extend(self.d.backward(gpu, 0, x, dlogits, Some(&self.dx.buffer), b, Grads::None)?);
-                    prog.extend(self.g.backward(gpu, 0, z, &self.dx.buffer, None, b, Grads::Write)?);
+                    if cond {
+                        // The gradient of D's input is [sample part | label part]: G gets the first.
+                        prog.extend(self.d.backward(gpu, 0, d_in, dlogits, Some(&dxc.buffer), b, Grads::None)?);
+                        prog.push(cond::take(gpu, &dxc.buffer, &self.dx.buffer, b, dim + classes * plane, dim)?);
+                    } else {
+                        prog.extend(self.d.backward(gpu, 0, d_in, dlogits, Some(&self.dx.buffer), b, Grads::None)?);
+                    }
+                    prog.extend(self.g.backward(gpu, 0, g_in, &self.dx.buffer, None, b, Grads::Write)?);
                 }
                 Op::Interpolate { update } => {
                     // x̂ = ε·real + (1 − ε)·fake from the joint batch [fake; real] (no batch norm
@@ -272,18 +343,30 @@ impl GpuGan {
     /// discriminator's (slot, tape) and, after a generator phase, the generator's.
     pub fn read_tapes(&self, g_phase: bool) -> Result<(Vec<(usize, Tape)>, Vec<(usize, Tape)>)> {
         let (gpu, b) = (&self.gpu, self.cfg.batch);
-        let x = self.x_d.read(gpu)?;
+        // What the networks read: the conditioned inputs for a conditional GAN.
+        let cond = self.cfg.classes > 0;
+        let (d_in, d_in_real, g_in) = if cond { (&self.cond[3], &self.cond[4], &self.cond[2]) } else { (&self.x_d, &self.x_real, &self.z) };
+        let x = d_in.read(gpu)?;
         let mut d = Vec::new();
         if g_phase {
             d.push((0, self.d.read_tape(gpu, 0, &x, b)?));
         } else if self.cfg.separate_passes() {
-            d.push((1, self.d.read_tape(gpu, 1, &self.x_real.read(gpu)?, b)?));
+            d.push((1, self.d.read_tape(gpu, 1, &d_in_real.read(gpu)?, b)?));
             d.push((0, self.d.read_tape(gpu, 0, &x, b)?));
         } else {
             d.push((0, self.d.read_tape(gpu, 0, &x, 2 * b)?));
         }
-        let g = if g_phase { vec![(0, self.g.read_tape(gpu, 0, &self.z.read(gpu)?, b)?)] } else { vec![] };
+        let g = if g_phase { vec![(0, self.g.read_tape(gpu, 0, &g_in.read(gpu)?, b)?)] } else { vec![] };
         Ok((d, g))
+    }
+
+    /// The discriminator's logits of the last phase run: [generated; real] after a discriminator
+    /// update, the generated batch's after the generator phase.
+    pub fn read_logits(&self, g_phase: bool) -> Result<Vec<f32>> {
+        let b = self.cfg.batch;
+        let mut l = self.logits.read(&self.gpu)?;
+        l.truncate(if g_phase { b } else { 2 * b });
+        Ok(l)
     }
 
     fn check_phase(&self, i: usize) -> Result<()> {
@@ -376,12 +459,33 @@ impl GpuGan {
         }
         let mut prog = Program::default();
         prog.push(self.randn(&self.z_sample, n * self.cfg.z_dim(), seed, SAMPLE_STREAM, &self.zero_counter)?);
-        prog.extend(self.g.forward(&self.gpu, SAMPLE_SLOT, &self.z_sample.buffer, &self.samples.buffer, n, mode)?);
+        let mut g_in = &self.z_sample.buffer;
+        if self.cfg.classes > 0 {
+            // The labels of the last [`GpuGan::set_sample_labels`] (by default the classes in
+            // order, row by row of a grid: see [`grid_labels`]).
+            let [_, _, _, _, _, _, labels, zc] = &self.cond;
+            prog.push(cond::append(&self.gpu, g_in, &labels.buffer, &zc.buffer, n, self.cfg.z_dim(), self.cfg.classes, 1, [0, 0, 0])?);
+            g_in = &zc.buffer;
+        }
+        prog.extend(self.g.forward(&self.gpu, SAMPLE_SLOT, g_in, &self.samples.buffer, n, mode)?);
         Ok(prog)
     }
 
+    /// The labels the sampler conditions on (conditional GANs): one per sample, < classes.
+    pub fn set_sample_labels(&self, labels: &[u32]) -> Result<()> {
+        if self.cfg.classes == 0 || labels.len() > self.sample_capacity || labels.iter().any(|&l| l as usize >= self.cfg.classes) {
+            return Err(Error::Shape(format!("{} labels for a sampler of {} samples and {} classes", labels.len(), self.sample_capacity, self.cfg.classes)));
+        }
+        let v: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
+        self.cond[6].write_at(&self.gpu, 0, &v, v.len())
+    }
+
     /// n generated samples (n, dim) from the fixed sampling noise of `seed`, read back.
+    /// (A conditional GAN's samples are conditioned on [`super::grid_labels`]`(n, classes)`.)
     pub fn sample(&self, n: usize, seed: u32, mode: Mode) -> Result<Vec<f32>> {
+        if self.cfg.classes > 0 && n <= self.sample_capacity {
+            self.set_sample_labels(&super::grid_labels(n, self.cfg.classes))?;
+        }
         self.sample_program(n, seed, mode)?.run(&self.gpu);
         let mut v = self.samples.read(&self.gpu)?;
         v.truncate(n * self.cfg.data.dim());

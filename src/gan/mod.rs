@@ -25,6 +25,7 @@
 //! and the penalty's weight gradient to the critic's, before its optimizer step.
 
 mod ckpt;
+pub mod cond;
 mod cpu_ref;
 mod gpu;
 pub mod images;
@@ -51,6 +52,8 @@ pub struct Table {
     pub rows: Vec<f32>,
     pub dim: usize,
     pub count: usize,
+    /// A class label per row (conditional GANs), or none.
+    pub labels: Option<Vec<u32>>,
 }
 
 impl Table {
@@ -59,7 +62,16 @@ impl Table {
             return Err(Error::Shape(format!("a data table of {} values cannot hold rows of {dim}", rows.len())));
         }
         let count = rows.len() / dim;
-        Ok(Table { rows, dim, count })
+        Ok(Table { rows, dim, count, labels: None })
+    }
+
+    /// A table whose rows carry class labels in 0..classes.
+    pub fn with_labels(rows: Vec<f32>, dim: usize, labels: Vec<u32>) -> Result<Table> {
+        let t = Table::new(rows, dim)?;
+        if labels.len() != t.count {
+            return Err(Error::Shape(format!("{} labels for {} rows", labels.len(), t.count)));
+        }
+        Ok(Table { labels: Some(labels), ..t })
     }
 }
 
@@ -106,6 +118,11 @@ pub struct GanConfig {
     pub opt_g: Optimizer,
     /// WGAN weight clipping of the critic: clamp to [−c, c] after each update; 0 disables it.
     pub clip_d: f32,
+    /// Conditional GAN (SPEC.md R3): the number of classes (0: unconditional). The generator then
+    /// takes z followed by a one-hot label, and the discriminator the sample followed by one
+    /// block per class (a constant plane per class for images, or one value per class); the data
+    /// must carry labels.
+    pub classes: usize,
     /// WGAN-GP's gradient penalty weight λ (`loss::gradient_penalty`): each critic update adds
     /// λ·mean(‖∇D(x̂)‖ − 1)² on points x̂ between its real and generated batches; 0 disables it.
     pub gp_lambda: f32,
@@ -131,6 +148,7 @@ impl GanConfig {
             opt_g: Optimizer::adam(5e-4, 0.5, 0.999),
             clip_d: 0.0,
             gp_lambda: 0.0,
+            classes: 0,
             lr_decay_steps: 0,
             seed: 0,
         }
@@ -152,18 +170,43 @@ impl GanConfig {
     }
 
     pub fn z_dim(&self) -> usize {
-        self.generator.in_dim()
+        self.generator.in_dim().saturating_sub(self.classes)
+    }
+
+    /// Values per class block of the discriminator's conditioned input (1, or an image plane).
+    pub fn label_plane(&self) -> usize {
+        match self.classes {
+            0 => 0,
+            c => self.discriminator.in_dim().saturating_sub(self.data.dim()) / c,
+        }
     }
 
     pub fn validate(&self) -> Result<()> {
         self.generator.widths()?;
         self.discriminator.widths()?;
-        if self.generator.out_dim() != self.discriminator.in_dim() {
+        let extra = self.classes * self.label_plane();
+        if self.generator.out_dim() + extra != self.discriminator.in_dim() {
             return Err(Error::Shape(format!(
-                "the generator makes {} values per sample but the discriminator takes {}",
+                "the generator makes {} values per sample but the discriminator takes {}{}",
                 self.generator.out_dim(),
-                self.discriminator.in_dim()
+                self.discriminator.in_dim(),
+                if self.classes > 0 { " (with its label blocks, a multiple of the classes)" } else { "" }
             )));
+        }
+        if self.classes > 0 {
+            let labeled = matches!(&self.data, DataSource::Table(t) if t.labels.as_ref().is_some_and(|l| l.iter().all(|&v| (v as usize) < self.classes)));
+            if !labeled {
+                return Err(Error::Shape(format!("a conditional GAN needs data labelled 0..{}", self.classes)));
+            }
+            if self.generator.in_dim() <= self.classes || self.label_plane() == 0 || self.discriminator.in_dim() != self.data.dim() + extra {
+                return Err(Error::Shape(format!(
+                    "a conditional GAN of {} classes needs a generator input of z + {} values and a discriminator input of the sample + a multiple of {} values",
+                    self.classes, self.classes, self.classes
+                )));
+            }
+            if self.gp_lambda > 0.0 {
+                return Err(Error::Shape("the gradient penalty is not implemented for conditional GANs yet".into()));
+            }
         }
         if self.discriminator.out_dim() != 1 {
             return Err(Error::Shape("the discriminator must output one logit per sample".into()));
@@ -310,6 +353,12 @@ impl Trainer for CpuGan {
     fn steps_done(&self) -> u64 {
         self.step as u64
     }
+}
+
+/// Labels for a grid of `n` conditional samples: the classes in order, each over an equal run of
+/// rows (n = 100, 10 classes: one class per row of a 10 × 10 grid).
+pub fn grid_labels(n: usize, classes: usize) -> Vec<u32> {
+    (0..n).map(|r| (r * classes / n.max(1)) as u32).collect()
 }
 
 /// The stream for sampling from fixed noise (plots, metrics): distinct from every training stream.

@@ -18,8 +18,9 @@
 //! - **Free trajectory, reported.** Both run freely from the same initial weights and noise;
 //!   rounding differences grow along the way through the same mechanism.
 //!
-//! The CPU's backward pass runs through the GPU's forward activations (read back), while its
-//! forward pass, whose losses are compared, is its own. Otherwise an activation that sits on a
+//! The CPU's backward pass runs through the GPU's forward activations (read back), and starts
+//! from the loss gradient at the GPU's logits, while its forward pass, whose losses are
+//! compared, is its own. Otherwise an activation that sits on a
 //! ReLU's kink, which rounding-level differences put on either side, makes the two gradients
 //! differ by that sample's whole share (seen: 4e-3 in one of ten R1 steps at batch 256, with
 //! half the phases holding some input within 1e-6 of a kink).
@@ -153,6 +154,7 @@ pub fn verify(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> 
             cpu.load_state(&gan.read_state()?)?;
             gan.run_phase(i)?;
             cpu.tapes = Some(gan.read_tapes(g_phase)?);
+            cpu.given_logits = Some(gan.read_logits(g_phase)?);
             if cfg.gp_lambda > 0.0 && !g_phase {
                 cpu.gp_tape = Some(gan.read_gp_tape()?);
             }

@@ -40,6 +40,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("reduce", include_str!("../../shaders/reduce.wgsl")),
     ("gemm", include_str!("../../shaders/gemm.wgsl")),
     ("penalty", include_str!("../../shaders/penalty.wgsl")),
+    ("cond", include_str!("../../shaders/cond.wgsl")),
 ];
 
 use super::bindings::{self, Access, Bindings, Reflected};
