@@ -47,6 +47,10 @@ struct Args {
     /// Discriminator updates per generator update.
     #[arg(long, default_value_t = 1, value_parser = wgpu_gan::cli::at_least_one)]
     k: usize,
+    /// Condition both networks on the mode index (one-hot after z and after the point): each
+    /// label asks for one mode; reports per-condition M1.
+    #[arg(long)]
+    conditional: bool,
     /// The objective (wgan-clip and wgan-gp also set R4's optimizers and 5 critic updates).
     #[arg(long, value_enum, default_value = "non-saturating")]
     loss: wgpu_gan::cli::LossChoice,
@@ -108,7 +112,12 @@ fn config(a: &Args) -> GanConfig {
     };
     c.opt_d = opt(a.lr_d);
     c.opt_g = opt(a.lr_g);
-    a.loss.apply(c)
+    let c = a.loss.apply(c);
+    if a.conditional {
+        c.conditional()
+    } else {
+        c
+    }
 }
 
 fn main() -> ExitCode {
@@ -208,6 +217,13 @@ fn report(a: &Args, cfg: &GanConfig, real: &[f32], fake: &[f32], mut panels: Vec
     let m = metrics::mode_coverage(fake, mix);
     println!("M1 ({}): {m}", mix.name);
     println!("   high-quality samples per mode: {:?}", m.counts);
+    if cfg.classes > 0 {
+        // The samples were asked for with wgpu_gan::gan::grid_labels: each mode in turn.
+        let labels = wgpu_gan::gan::grid_labels(fake.len() / 2, cfg.classes);
+        let hits = metrics::conditional_hits(fake, &labels, mix);
+        let mean = hits.iter().sum::<f32>() / hits.len() as f32;
+        println!("M1 per condition: share of the samples asked for mode c that are high quality in mode c: {:?} %, mean {mean:.1} %", hits.iter().map(|h| (h * 10.0).round() / 10.0).collect::<Vec<_>>());
+    }
     let last = plot::scatter(512, mix.extent(), real, fake, &mix.centres);
     let final_path = a.out.join(format!("{}_final.png", mix.name));
     plot::save_png(&last, &final_path)?;

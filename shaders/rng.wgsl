@@ -13,6 +13,7 @@
 //                   t = (s·per_step + stream)·n + j counts the rows drawn so far and e = t div k is
 //                   the epoch: every epoch visits each of the k rows once, in an order that is a
 //                   keyed Feistel permutation of 0..k (reproduced by src/rng.rs::epoch_permute)
+//   mixture_labeled as mixture_sample, and each point's component m -> out_labels[row] (as f32)
 //   gather_labeled  as gather_rows, and labels (k) -> out_labels[row_offset + j] (as f32)
 //   interpolate     a, b (rows of dim from a_at, b_at) -> out (n, dim): out = ε·a + (1 − ε)·b with
 //                   ε = unit(first word of the hash of (seed, stream, step, row)), uniform in (0, 1)
@@ -98,6 +99,20 @@ fn mixture_sample(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     let row = p.row_offset + j;
     out[2u * row] = centres[2u * m] + p.sigma * e.x;
     out[2u * row + 1u] = centres[2u * m + 1u] + p.sigma * e.y;
+}
+
+// mixture_sample, and each point's component as its label (a conditional toy GAN).
+@compute @workgroup_size(WG)
+fn mixture_labeled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let j = flat_index(gid, nwg);
+    if (j >= p.n) { return; }
+    let r = random4(j);
+    let m = r.z % p.k;
+    let e = box_muller(r.x, r.y);
+    let row = p.row_offset + j;
+    out[2u * row] = centres[2u * m] + p.sigma * e.x;
+    out[2u * row + 1u] = centres[2u * m + 1u] + p.sigma * e.y;
+    out_labels[row] = f32(m);
 }
 
 // A bijection of 0..count keyed by (seed, epoch): a 4-round Feistel network on the smallest even

@@ -105,15 +105,22 @@ pub fn randn_fill(n: usize, seed: u32, stream: u32, step: u32) -> Vec<f32> {
 
 /// n points of a 2-D Gaussian mixture, centres (k,2), equal weights -> (n,2)
 pub fn mixture_sample(centres: &[[f32; 2]], sigma: f32, n: usize, seed: u32, stream: u32, step: u32) -> Vec<f32> {
+    mixture_labeled(centres, sigma, n, seed, stream, step).0
+}
+
+/// [`mixture_sample`] and each point's component (its label, as f32): `shaders/rng.wgsl::mixture_labeled`.
+pub fn mixture_labeled(centres: &[[f32; 2]], sigma: f32, n: usize, seed: u32, stream: u32, step: u32) -> (Vec<f32>, Vec<f32>) {
     let mut out = vec![0.0; 2 * n];
+    let mut labels = vec![0.0; n];
     for j in 0..n {
         let r = random4(seed, stream, step, j as u32);
-        let c = centres[(r[2] % centres.len() as u32) as usize];
+        let m = (r[2] % centres.len() as u32) as usize;
         let e = box_muller(r[0], r[1]);
-        out[2 * j] = c[0] + sigma * e[0];
-        out[2 * j + 1] = c[1] + sigma * e[1];
+        out[2 * j] = centres[m][0] + sigma * e[0];
+        out[2 * j + 1] = centres[m][1] + sigma * e[1];
+        labels[j] = m as f32;
     }
-    out
+    (out, labels)
 }
 
 /// n rows of a table (count, dim) in the epoch order of [`gather_source`] -> (n, dim), and
@@ -200,6 +207,10 @@ crate::kernel! {
 crate::kernel! {
     /// out[row_offset + j] = a random class in 0..k, as f32.
     pub RandomLabels = "rng" :: "random_labels", RngParams { 2 counter: Read, 3 out: ReadWrite }
+}
+crate::kernel! {
+    /// mixture_sample with each point's component as its label.
+    pub MixtureLabeled = "rng" :: "mixture_labeled", RngParams { 1 centres: Read, 2 counter: Read, 3 out: ReadWrite, 5 out_labels: ReadWrite }
 }
 crate::kernel! {
     /// gather_rows with each row's label.

@@ -84,3 +84,22 @@ fn a_cgan_without_labels_or_with_mismatched_inputs_is_refused() {
     println!("refused: {err}");
     assert!(err.contains("discriminator"), "{err}");
 }
+
+/// The conditional toy: R1 with the mode index given to both networks; a step GPU vs CPU, and the
+/// per-condition measure on points placed by hand.
+#[test]
+fn the_conditional_ring_step_matches_and_is_measured_per_condition() {
+    let gpu = gpu();
+    let mix = wgpu_gan::data::Mixture::ring();
+    let cfg = GanConfig { batch: 32, ..GanConfig::r1(mix.clone(), 2, 16) }.conditional();
+    assert_eq!((cfg.classes, cfg.generator.in_dim(), cfg.discriminator.in_dim()), (8, 10, 10));
+    let v = verify(&gpu, &cfg, 2, 16, 5).unwrap();
+    println!("conditional ring:\n{v}");
+    assert!(v.passed(1e-4), "judged {:e}", v.judged());
+    // Points at the centres asked for their own mode: 100 %; asked for the next mode: 0 %.
+    let points: Vec<f32> = mix.centres.iter().flat_map(|c| [c[0], c[1]]).collect();
+    let own: Vec<u32> = (0..8).collect();
+    let next: Vec<u32> = (0..8).map(|i| (i + 1) % 8).collect();
+    assert!(wgpu_gan::metrics::conditional_hits(&points, &own, &mix).iter().all(|&h| h == 100.0));
+    assert!(wgpu_gan::metrics::conditional_hits(&points, &next, &mix).iter().all(|&h| h == 0.0));
+}

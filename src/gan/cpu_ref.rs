@@ -121,7 +121,10 @@ impl CpuGan {
     fn real_batch(&self, i: usize) -> (Vec<f32>, Vec<f32>) {
         let c = &self.cfg;
         match &c.data {
-            DataSource::Mixture(m) => (rng::mixture_sample(&m.centres, m.sigma, c.batch, c.seed, c.noise_stream(Some(i)) + 1, self.step), Vec::new()),
+            DataSource::Mixture(m) => {
+                let (points, labels) = rng::mixture_labeled(&m.centres, m.sigma, c.batch, c.seed, c.noise_stream(Some(i)) + 1, self.step);
+                (points, if c.classes > 0 { labels } else { Vec::new() })
+            }
             DataSource::Table(t) => {
                 let (rows, idx) = rng::gather_rows(&t.rows, t.dim, c.batch, c.seed, i as u32, self.step, c.k as u32);
                 let labels = t.labels.as_ref().map_or(Vec::new(), |l| idx.iter().map(|&j| l[j] as f32).collect());

@@ -7,7 +7,7 @@ use crate::gpu::{Dispatch, Gpu, Program, Tensor};
 use crate::loss::{GanLossBackward, GanLossDForward, GanLossGForward, LossParams, PenaltyParams, PenaltyRows, PenaltySum, Stats};
 use crate::nn::{copy_range, GpuNet, Grads, Mode, Tape};
 use crate::optim::GpuOptimizer;
-use crate::rng::{AdvanceStep, GatherLabeled, GatherRows, Interpolate, MixtureSample, RandnFill, RandomLabels, RngParams};
+use crate::rng::{AdvanceStep, GatherLabeled, GatherRows, Interpolate, MixtureLabeled, MixtureSample, RandnFill, RandomLabels, RngParams};
 use super::cond;
 
 /// Added to a noise stream for the generated samples' labels (conditional GANs).
@@ -173,6 +173,9 @@ impl GpuGan {
         match &c.data {
             DataSource::Mixture(m) => {
                 let rp = RngParams { n: nb, seed: c.seed, stream: c.noise_stream(Some(i)) + 1, k: m.centres.len() as u32, row_offset, sigma: m.sigma, ..Default::default() };
+                if c.classes > 0 {
+                    return Dispatch::new(gpu, &MixtureLabeled { centres, counter, out, out_labels: &self.cond[1].buffer }, &rp, Some(nb));
+                }
                 Dispatch::new(gpu, &MixtureSample { centres, counter, out }, &rp, Some(nb))
             }
             DataSource::Table(t) => {

@@ -169,6 +169,23 @@ impl GanConfig {
         GanConfig { loss: LossKind::Wasserstein, gp_lambda: 0.0, clip_d: c, k: n_critic, opt_d: rms, opt_g: rms, reuse_fake: false, ..self }
     }
 
+    /// R1 made conditional: the component's index given to both networks (one-hot after z and
+    /// after the point), so that each label asks for one mode.
+    pub fn conditional(self) -> GanConfig {
+        let classes = match &self.data {
+            DataSource::Mixture(m) => m.centres.len(),
+            DataSource::Table(_) => 10,
+        };
+        let mut g = self.generator.clone();
+        let mut d = self.discriminator.clone();
+        for (net, extra) in [(&mut g, classes), (&mut d, classes)] {
+            if let Some(crate::nn::Layer::Linear(l)) = net.layers.first_mut() {
+                l.inp += extra;
+            }
+        }
+        GanConfig { generator: g, discriminator: d, classes, ..self }
+    }
+
     pub fn z_dim(&self) -> usize {
         self.generator.in_dim().saturating_sub(self.classes)
     }
@@ -194,9 +211,13 @@ impl GanConfig {
             )));
         }
         if self.classes > 0 {
-            let labeled = matches!(&self.data, DataSource::Table(t) if t.labels.as_ref().is_some_and(|l| l.iter().all(|&v| (v as usize) < self.classes)));
+            // Tables carry labels; a mixture's label is its component.
+            let labeled = match &self.data {
+                DataSource::Table(t) => t.labels.as_ref().is_some_and(|l| l.iter().all(|&v| (v as usize) < self.classes)),
+                DataSource::Mixture(m) => m.centres.len() == self.classes,
+            };
             if !labeled {
-                return Err(Error::Shape(format!("a conditional GAN needs data labelled 0..{}", self.classes)));
+                return Err(Error::Shape(format!("a conditional GAN needs data labelled 0..{} (a table with labels, or a mixture of that many components)", self.classes)));
             }
             if self.generator.in_dim() <= self.classes || self.label_plane() == 0 || self.discriminator.in_dim() != self.data.dim() + extra {
                 return Err(Error::Shape(format!(

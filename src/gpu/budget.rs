@@ -133,7 +133,7 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
         "activation::relu_forward" | "activation::relu_backward" | "activation::leaky_relu_forward" | "activation::leaky_relu_backward"
         | "activation::tanh_forward" | "activation::tanh_backward" | "activation::sigmoid_forward" | "activation::sigmoid_backward"
         | "activation::copy_range" | "optim::sgd_step" | "optim::adam_step" | "optim::rmsprop_step" | "rng::randn_fill" | "rng::mixture_sample"
-        | "rng::shift_images" | "rng::interpolate" | "rng::random_labels" | "cond::append_onehot" | "cond::take_columns" | "step::advance_step" | "loss::gan_loss_d_backward" | "loss::gan_loss_g_backward" | "batchnorm::batchnorm_forward"
+        | "rng::shift_images" | "rng::interpolate" | "rng::random_labels" | "rng::mixture_labeled" | "cond::append_onehot" | "cond::take_columns" | "step::advance_step" | "loss::gan_loss_d_backward" | "loss::gan_loss_g_backward" | "batchnorm::batchnorm_forward"
         | "batchnorm::batchnorm_backward_input" => 0,
         "linear::linear_forward" => {
             let p: LinearParams = decode(kernel, params)?;

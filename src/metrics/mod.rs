@@ -37,6 +37,23 @@ impl std::fmt::Display for ModeCoverage {
     }
 }
 
+/// M1 per condition for a conditional toy GAN: for each component c, the share (percent) of the
+/// samples asked for with label c that are high quality (within 3σ of their nearest centre) and
+/// land in mode c.
+pub fn conditional_hits(points: &[f32], labels: &[u32], mix: &Mixture) -> Vec<f32> {
+    let limit = 3.0 * mix.sigma;
+    let mut asked = vec![0usize; mix.centres.len()];
+    let mut hit = vec![0usize; mix.centres.len()];
+    for (p, &l) in points.chunks_exact(2).zip(labels) {
+        let c = mix.centres[l as usize];
+        asked[l as usize] += 1;
+        if ((p[0] - c[0]).powi(2) + (p[1] - c[1]).powi(2)).sqrt() <= limit {
+            hit[l as usize] += 1;
+        }
+    }
+    asked.iter().zip(&hit).map(|(&a, &h)| if a == 0 { 0.0 } else { 100.0 * h as f32 / a as f32 }).collect()
+}
+
 /// M1 for points (n,2) against a mixture.
 pub fn mode_coverage(points: &[f32], mix: &Mixture) -> ModeCoverage {
     let n = points.len() / 2;
