@@ -4,6 +4,9 @@
 //!
 //!     cargo run --release --example cgan_mnist -- --mnist-dir ../shared/data/mnist
 //!     cargo run --release --example cgan_mnist -- --verify
+//!     cargo run --release --example cgan_mnist -- --digit 7 --count 64      # from its checkpoint
+//!     cargo run --release --example evaluate -- --model r3 --checkpoint out/cgan_mnist/checkpoint.safetensors
+//!                                                                        # FID-MNIST and M3
 
 #[path = "common/mnist_gan.rs"]
 mod mnist_gan;

@@ -66,12 +66,14 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
     // The generator checkpoint is read (and refused if missing, foreign or non-finite) before any
     // GPU work, in particular before minutes of classifier training.
     let dim = train.rows * train.cols;
-    let table = Arc::new(Table::new(train.images.clone(), dim)?);
+    let table = Arc::new(Table::with_labels(train.images.clone(), dim, train.labels.iter().map(|&l| l as u32).collect())?);
     let cfg = match a.model.as_str() {
         "r2" => GanConfig::r2(table),
+        "r3" => GanConfig::r3(table),
         "r5" => GanConfig::r5(table),
-        other => return Err(wgpu_gan::Error::Shape(format!("--model takes r2 or r5, not {other:?}"))),
+        other => return Err(wgpu_gan::Error::Shape(format!("--model takes r2, r3 or r5, not {other:?}"))),
     };
+    let classes = cfg.classes;
     let (g, running, step) = load_generator(&a.checkpoint, &cfg.generator)?;
     if a.cpu && !a.classifier.exists() {
         return Err(wgpu_gan::Error::Shape(format!(
@@ -140,8 +142,15 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
         imgs.truncate(n * dim);
         let fid = score(&imgs)?;
         let mut hist = [0usize; CLASSES];
-        for p in clf.predict(on(), &imgs)? {
+        let predicted = clf.predict(on(), &imgs)?;
+        for &p in &predicted {
             hist[p as usize] += 1;
+        }
+        if classes > 0 {
+            // M3: each chunk was asked for wgpu_gan::gan::grid_labels(chunk, classes).
+            let asked = wgpu_gan::gan::grid_labels(chunk, classes);
+            let right = predicted.iter().enumerate().filter(|(i, &p)| p as u32 == asked[i % chunk]).count();
+            println!("M3, conditional accuracy, BatchNorm with {what}: {:.1}% of {n} samples classified as the digit asked for", 100.0 * right as f64 / n as f64);
         }
         let covered = hist.iter().filter(|&&h| h * 100 >= n).count();
         println!("FID-MNIST, BatchNorm with {what}: {fid:.2}   (floor {floor:.2}; {n} generated vs {n} held-out)");

@@ -84,7 +84,10 @@ fn opt_kind(o: &Optimizer) -> &'static str {
 /// Checks a checkpoint's description of network `key` ("generator", "discriminator") against
 /// `spec`, field by field.
 fn check_net(ck: &Checkpoint, path: &Path, key: &str, spec: &NetSpec) -> Result<()> {
-    describe::check_saved(key, ck.meta(key)?, spec).map_err(|e| Error::Checkpoint(format!("{}: {}", path.display(), e.to_string().trim_start_matches("checkpoint error: "))))
+    describe::check_saved(key, ck.meta(key)?, spec).map_err(|e| match e {
+        Error::Checkpoint(m) => Error::Checkpoint(format!("{}: {m}", path.display())),
+        e => e,
+    })
 }
 
 /// What must match between a checkpoint and the run loading it besides the architectures (see

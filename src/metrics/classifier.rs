@@ -200,7 +200,10 @@ impl Classifier {
     pub fn load(path: &Path) -> Result<Classifier> {
         let ck = Checkpoint::load(path)?;
         let spec = lenet();
-        crate::nn::describe::check_saved("classifier", ck.meta("model")?, &spec).map_err(|e| Error::Checkpoint(format!("{}: {e}", path.display())))?;
+        crate::nn::describe::check_saved("classifier", ck.meta("model")?, &spec).map_err(|e| match e {
+            Error::Checkpoint(m) => Error::Checkpoint(format!("{}: {m}", path.display())),
+            e => e,
+        })?;
         let params = spec.param_names().iter().map(|(n, s)| ck.f32(n, s).map(<[f32]>::to_vec)).collect::<Result<_>>()?;
         Ok(Classifier { spec, params })
     }
