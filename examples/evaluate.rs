@@ -71,7 +71,8 @@ fn run(a: &Args) -> wgpu_gan::Result<()> {
         "r2" => GanConfig::r2(table),
         "r3" => GanConfig::r3(table),
         "r5" => GanConfig::r5(table),
-        other => return Err(wgpu_gan::Error::Shape(format!("--model takes r2, r3 or r5, not {other:?}"))),
+        "r5c" => GanConfig::r5(table).conditional(),
+        other => return Err(wgpu_gan::Error::Shape(format!("--model takes r2, r3, r5 or r5c (mlp_gan_mnist --conditional), not {other:?}"))),
     };
     let classes = cfg.classes;
     let (g, running, step) = load_generator(&a.checkpoint, &cfg.generator)?;

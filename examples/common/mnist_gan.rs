@@ -54,6 +54,10 @@ pub struct Args {
     /// learning rates of those optimizers).
     #[arg(long, value_enum, default_value = "non-saturating")]
     pub loss: wgpu_gan::cli::LossChoice,
+    /// Give the digit's label to both networks as a one-hot vector after z and after the image
+    /// (dense models: mlp_gan_mnist; cgan_mnist is R3, conditional by design).
+    #[arg(long)]
+    pub conditional: bool,
     /// BatchNorm statistics for the sample grids: "batch" (of the 64 grid samples) or "running".
     #[arg(long, default_value = "batch")]
     pub grid_bn: String,
@@ -113,6 +117,9 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
     let labels = train_set.labels.iter().map(|&l| l as u32).collect();
     let table = Arc::new(Table::with_labels(train_set.images, train_set.rows * train_set.cols, labels)?);
     let mut cfg = a.loss.apply(make(table));
+    if a.conditional {
+        cfg = cfg.conditional();
+    }
     cfg.batch = a.batch;
     cfg.seed = a.seed;
     let with_lr = |o: Optimizer, lr: Option<f32>| lr.map_or(o, |lr| o.with_lr(lr));
