@@ -78,12 +78,19 @@ fn parse_csv(text: &str, up_to: u64) -> Vec<LogRow> {
         .collect()
 }
 
-/// The loss curve: both losses and the mean D outputs against the iteration.
-pub fn loss_curve(rows: &[LogRow], path: &Path) -> Result<()> {
+/// The loss curve: both losses and the mean D outputs against the iteration; for the Wasserstein
+/// loss also the critic's estimate of the Wasserstein distance, mean D(x) − mean D(G(z)) (M4: it
+/// should fall as G improves).
+pub fn loss_curve(rows: &[LogRow], path: &Path, loss: crate::loss::LossKind) -> Result<()> {
     let xs: Vec<f32> = rows.iter().map(|r| r.step as f32).collect();
     let col = |f: fn(&Stats) -> f32| rows.iter().map(|r| f(&r.stats)).collect::<Vec<f32>>();
     let (dl, gl, dx, dgz) = (col(|s| s.d_loss), col(|s| s.g_loss), col(|s| s.d_real), col(|s| s.d_fake));
-    let img = plot::line_chart(&xs, &[("loss D", &dl), ("loss G", &gl), ("D(x)", &dx), ("D(G(z))", &dgz)], 720, 360);
+    let w = col(|s| s.d_real - s.d_fake);
+    let mut lines = vec![("loss D", &dl), ("loss G", &gl), ("D(x)", &dx), ("D(G(z))", &dgz)];
+    if loss == crate::loss::LossKind::Wasserstein {
+        lines.push(("W estimate", &w));
+    }
+    let img = plot::line_chart(&xs, &lines.iter().map(|(n, v)| (*n, v.as_slice())).collect::<Vec<_>>(), 720, 360);
     plot::save_png(&img, path)
 }
 
@@ -199,7 +206,7 @@ pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32
     write_atomic(&csv_path, &csv)?;
     sample_grid(&mut gan, opts, &opts.out.join("samples_final.png"))?;
     if !rows.is_empty() {
-        loss_curve(&rows, &opts.out.join("loss_curve.png"))?;
+        loss_curve(&rows, &opts.out.join("loss_curve.png"), cfg.loss)?;
     }
     Ok((gan, rows, start))
 }
