@@ -93,12 +93,18 @@ fn randn_fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 fn mixture_sample(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let j = flat_index(gid, nwg);
     if (j >= p.n) { return; }
+    mixture_point(j);
+}
+
+// Point j of the mixture into row row_offset + j; returns its component.
+fn mixture_point(j: u32) -> u32 {
     let r = random4(j);
     let m = r.z % p.k;
     let e = box_muller(r.x, r.y);
     let row = p.row_offset + j;
     out[2u * row] = centres[2u * m] + p.sigma * e.x;
     out[2u * row + 1u] = centres[2u * m + 1u] + p.sigma * e.y;
+    return m;
 }
 
 // mixture_sample, and each point's component as its label (a conditional toy GAN).
@@ -106,13 +112,7 @@ fn mixture_sample(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
 fn mixture_labeled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let j = flat_index(gid, nwg);
     if (j >= p.n) { return; }
-    let r = random4(j);
-    let m = r.z % p.k;
-    let e = box_muller(r.x, r.y);
-    let row = p.row_offset + j;
-    out[2u * row] = centres[2u * m] + p.sigma * e.x;
-    out[2u * row + 1u] = centres[2u * m + 1u] + p.sigma * e.y;
-    out_labels[row] = f32(m);
+    out_labels[p.row_offset + j] = f32(mixture_point(j));
 }
 
 // A bijection of 0..count keyed by (seed, epoch): a 4-round Feistel network on the smallest even
