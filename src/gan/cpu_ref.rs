@@ -134,11 +134,12 @@ impl CpuGan {
     }
 
     /// A conditional GAN's network input: `x` (n rows of `dim`) with its label blocks.
-    fn conditioned(&self, x: &[f32], labels: &[f32], dim: usize, plane: usize) -> Vec<f32> {
+    /// (Unconditional: `x` itself, not a copy.)
+    fn conditioned<'a>(&self, x: &'a [f32], labels: &[f32], dim: usize, plane: usize) -> std::borrow::Cow<'a, [f32]> {
         if self.cfg.classes == 0 {
-            return x.to_vec();
+            return std::borrow::Cow::Borrowed(x);
         }
-        super::cond::append_onehot(x, labels, x.len() / dim, dim, self.cfg.classes, plane)
+        std::borrow::Cow::Owned(super::cond::append_onehot(x, labels, x.len() / dim, dim, self.cfg.classes, plane))
     }
 
     pub fn train_step(&mut self) {

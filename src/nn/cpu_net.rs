@@ -11,6 +11,8 @@ pub struct CpuNet {
     /// [`NetSpec::running`] order.
     pub running: Vec<Vec<f32>>,
     tapes: Vec<Tape>,
+    /// [`NetSpec::layout`]: each layer's parameters and running state.
+    layout: Vec<(usize, usize, Option<usize>)>,
 }
 
 impl CpuNet {
@@ -18,7 +20,8 @@ impl CpuNet {
         spec.check_params(&params, "CPU network")?;
         let grads = spec.param_lens().iter().map(|&l| vec![0.0; l]).collect();
         let running = spec.init_running();
-        Ok(CpuNet { spec, params, grads, running, tapes: Vec::new() })
+        let layout = spec.layout();
+        Ok(CpuNet { spec, params, grads, running, tapes: Vec::new(), layout })
     }
 
     /// Training-mode forward in slot 0: x (n, in) -> y (n, out).
@@ -41,18 +44,9 @@ impl CpuNet {
         }
         let mut tape = Tape { n, ..Tape::default() };
         let mut h = x.to_vec();
-        let (mut pi, mut ri) = (0, 0);
-        for l in &self.spec.layers {
-            let imp = l.imp();
-            let np = imp.params().len();
-            let running = if imp.running().is_some() {
-                ri += 1;
-                Some(&mut self.running[ri - 1])
-            } else {
-                None
-            };
-            let (next, saved) = imp.cpu_forward(CpuForward { x: &h, n, params: &self.params[pi..pi + np], running, mode });
-            pi += np;
+        for (l, &(pi, np, ri)) in self.spec.layers.iter().zip(&self.layout) {
+            let running = ri.map(|r| &mut self.running[r]);
+            let (next, saved) = l.imp().cpu_forward(CpuForward { x: &h, n, params: &self.params[pi..pi + np], running, mode });
             tape.saved.push(saved);
             tape.inputs.push(std::mem::replace(&mut h, next));
         }
@@ -90,13 +84,10 @@ impl CpuNet {
             return Err(Error::Shape(format!("the output gradient has {} values; a batch of {n} needs {}", dy.len(), n * self.spec.out_dim())));
         }
         let mut g = dy.to_vec();
-        let mut pi = self.params.len();
         let mut g_outs = vec![Vec::new(); self.spec.layers.len()];
         for (li, l) in self.spec.layers.iter().enumerate().rev() {
-            g_outs[li] = g.clone();
             let imp = l.imp();
-            let np = imp.params().len();
-            pi -= np;
+            let (pi, np, _) = self.layout[li];
             let c = CpuBackward { x: &tape.inputs[li], dy: &g, n, params: &self.params[pi..pi + np], saved: &tape.saved[li], weight_grads };
             if imp.saved_len() > 0 && tape.saved[li].is_empty() {
                 return Err(Error::Shape(format!("layer {li} ({}): backward through an evaluation-mode pass is not supported", imp.kind())));
@@ -111,7 +102,8 @@ impl CpuNet {
                     }
                 }
             }
-            g = dx;
+            // (The gradient at this layer's output is kept for a penalty's double backward.)
+            g_outs[li] = std::mem::replace(&mut g, dx);
         }
         self.tapes[slot].g_outs = g_outs;
         Ok(g)
@@ -126,16 +118,14 @@ impl CpuNet {
             return Err(Error::Shape(format!("slot {slot} holds no backward pass at batch {n} to take the penalty's gradient through")));
         }
         let mut gbar = gbar0.to_vec();
-        let mut pi = 0;
         for (li, l) in self.spec.layers.iter().enumerate() {
             let imp = l.imp();
-            let np = imp.params().len();
+            let (pi, np, _) = self.layout[li];
             let c = CpuGradOfGrad { x: &tape.inputs[li], g_out: &tape.g_outs[li], gbar_in: &gbar, n, params: &self.params[pi..pi + np] };
             let (next, grads) = imp.cpu_grad_of_grad(c).map_err(super::at_layer(li))?;
             for (j, v) in grads.into_iter().enumerate() {
                 self.grads[pi + j].iter_mut().zip(v).for_each(|(a, b)| *a += b);
             }
-            pi += np;
             gbar = next;
         }
         Ok(())

@@ -37,7 +37,7 @@ pub struct GpuNet {
     /// (allocated by [`GpuNet::enable_penalty`]).
     gbars: Vec<Tensor>,
     ws: Workspace,
-    /// Per layer: (first parameter, parameter count, running-state index).
+    /// Per layer: (first parameter, parameter count, running-state index): [`NetSpec::layout`].
     index: Vec<(usize, usize, Option<usize>)>,
 }
 
@@ -81,19 +81,7 @@ impl GpuNet {
             scratch: Tensor::zeros(gpu, &format!("{label}.scratch"), scratch_len)?,
             trans: [Tensor::zeros(gpu, &format!("{label}.trans0"), ta)?, Tensor::zeros(gpu, &format!("{label}.trans1"), tb)?],
         };
-        let (mut pi, mut ri) = (0, 0);
-        let index = imps
-            .iter()
-            .map(|l| {
-                let np = l.params().len();
-                let r = l.running().is_some().then(|| {
-                    ri += 1;
-                    ri - 1
-                });
-                pi += np;
-                (pi - np, np, r)
-            })
-            .collect();
+        let index = spec.layout();
         let widths = std::iter::once(spec.in_dim()).chain(out_widths).collect();
         Ok(GpuNet { spec, widths, max_batch, params: p, grads: g, running, acts, saved, dacts, views, gbars: Vec::new(), ws, index })
     }

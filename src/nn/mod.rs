@@ -392,6 +392,25 @@ impl NetSpec {
         self.layers.iter().enumerate().flat_map(|(i, l)| l.imp().params().into_iter().map(move |p| (i, p))).collect()
     }
 
+    /// Where each layer's tensors sit: (its first parameter, its parameter count, its index among
+    /// the layers with running state), in layer order.
+    pub fn layout(&self) -> Vec<(usize, usize, Option<usize>)> {
+        let (mut pi, mut ri) = (0, 0);
+        self.layers
+            .iter()
+            .map(|l| {
+                let imp = l.imp();
+                let np = imp.params().len();
+                let r = imp.running().is_some().then(|| {
+                    ri += 1;
+                    ri - 1
+                });
+                pi += np;
+                (pi - np, np, r)
+            })
+            .collect()
+    }
+
     /// Parameter lengths in order: each layer's weight then bias.
     pub fn param_lens(&self) -> Vec<usize> {
         self.params().iter().map(|(_, p)| p.len()).collect()
