@@ -25,7 +25,7 @@ fn loss_backward_matches_finite_differences() {
 #[test]
 fn loss_kernels_match_cpu() {
     let gpu = gpu();
-    for &(nf, nr) in &[(1usize, 1usize), (7, 7), (33, 1), (257, 257), (600, 600)] {
+    for &(nf, nr) in &[(1usize, 1usize), (7, 7), (33, 1), (257, 257), (600, 600), (1024, 1024)] {
         let l = randv(nf + nr, (nf * 31 + nr) as u64, 12.0);
         let tl = tensor(&gpu, &l);
         let tout = tensor(&gpu, &vec![0.0; nf + nr]);

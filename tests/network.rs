@@ -169,6 +169,11 @@ fn r2_layers_match_cpu_past_the_loop_budget() {
         ("G BatchNorm1d(40)", Layer::BatchNorm(BnSpec { c: 40, hw: 1, eps: 1e-5, momentum: 0.1 })),
         ("G Linear 100→40", Layer::linear(100, 40)),
         ("D Linear 392→1", Layer::linear(392, 1)),
+        // PyTorch's per-axis parameters and dilation (the input gradient's tap search), no bias.
+        ("Conv2d 2→3 k(3,2) s(2,1) p(0,1) d(2,1), no bias", Layer::Conv2d(ConvSpec { kw: 2, stride: [2, 1], pad: [0, 1], dilation: [2, 1], ..ConvSpec::new(2, 3, 9, 7, 3, 1, 0).no_bias() })),
+        ("ConvT2d 3→2 s(3,2) p(2,1) op(2,1) d(2,3)", Layer::ConvT2d(ConvSpec { stride: [3, 2], pad: [2, 1], out_pad: [2, 1], dilation: [2, 3], ..ConvSpec::new(3, 2, 4, 5, 3, 1, 0) })),
+        ("Linear 100→40, no bias", Layer::Linear(wgpu_gan::nn::Linear { inp: 100, out: 40, bias: false })),
+        ("Linear 6→5, no bias (scalar kernel)", Layer::Linear(wgpu_gan::nn::Linear { inp: 6, out: 5, bias: false })),
     ];
     for n in [64usize, 320, 1024] {
         for (i, (name, layer)) in layers.iter().enumerate() {

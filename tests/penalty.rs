@@ -82,7 +82,7 @@ fn penalty_weight_gradients_match_finite_differences() {
 fn penalty_gpu_matches_cpu() {
     let gpu = common::gpu();
     for (name, spec, n) in critics() {
-        for n in [n, 67] {
+        for n in [n, 67, 1024] {
             // (GPU and CPU each run their own forward pass: an activation input within rounding
             // of 0 could fall on different sides; these seeds have none.)
             let (params, x) = kink_free(&spec, n, 1e-5);

@@ -3,7 +3,7 @@
 
 mod common;
 use common::layer::TOL;
-use common::{check, gpu, launch, tensor};
+use common::{check, gpu, launch, randv, tensor};
 use wgpu_gan::rng::{GatherRows, MixtureSample, RandnFill, RngParams};
 #[test]
 fn random_kernels_match_cpu() {
@@ -71,4 +71,32 @@ fn gather_rows_visits_every_row_once_per_epoch() {
         assert_eq!(e, (0..count).collect::<Vec<_>>(), "an epoch must visit every row exactly once");
     }
     assert_ne!(&seen[..count], &seen[count..2 * count], "epochs should be shuffled differently");
+}
+
+/// The samplers the GAN variants added, at a real batch's size (1024 rows) and off-size ones:
+/// WGAN-GP's interpolates and the conditional toy's labelled mixture, against the CPU.
+#[test]
+fn interpolate_and_labelled_mixture_match_cpu() {
+    use wgpu_gan::rng::{Interpolate, MixtureLabeled};
+    let gpu = gpu();
+    let counter = wgpu_gan::gpu::Tensor::from_slice(&gpu, "counter", &[7u32]).unwrap();
+    for &(n, dim) in &[(3usize, 5usize), (1024, 2), (1024, 13)] {
+        // a: rows [n, 2n) of x (real), b: rows [0, n) (generated), as in a joint batch.
+        let x = randv(2 * n * dim, 11, 1.0);
+        let (tx, out) = (tensor(&gpu, &x), tensor(&gpu, &vec![0.0; n * dim]));
+        let p = RngParams { n: n as u32, seed: 3, stream: 9, row_offset: n as u32, k: 0, dim: dim as u32, ..Default::default() };
+        launch(&gpu, &Interpolate { counter: &counter.buffer, out: &out.buffer, a: &tx.buffer, b: &tx.buffer }, &p, Some((n * dim) as u32));
+        let want = wgpu_gan::rng::interpolate(&x[n * dim..], &x[..n * dim], n, dim, 3, 9, 7);
+        check(&format!("interpolate n={n} dim={dim}"), &out.read(&gpu).unwrap(), &want, TOL);
+    }
+    let mix = wgpu_gan::data::Mixture::ring();
+    for n in [5usize, 1024] {
+        let centres = tensor(&gpu, &mix.flat_centres());
+        let (out, labels) = (tensor(&gpu, &vec![0.0; 2 * (n + 2)]), tensor(&gpu, &vec![0.0; n + 2]));
+        let p = RngParams { n: n as u32, seed: 4, stream: 1, k: mix.centres.len() as u32, row_offset: 2, sigma: mix.sigma, ..Default::default() };
+        launch(&gpu, &MixtureLabeled { centres: &centres.buffer, counter: &counter.buffer, out: &out.buffer, out_labels: &labels.buffer }, &p, Some(n as u32));
+        let (points, want_labels) = wgpu_gan::rng::mixture_labeled(&mix.centres, mix.sigma, n, 4, 1, 7);
+        check(&format!("mixture_labeled points n={n}"), &out.read(&gpu).unwrap()[4..], &points, TOL);
+        check(&format!("mixture_labeled labels n={n}"), &labels.read(&gpu).unwrap()[2..], &want_labels, 0.0);
+    }
 }

@@ -27,7 +27,13 @@
 //!
 //! Biases that feed a batch norm have a gradient that is zero in exact arithmetic (the batch norm
 //! subtracts any per-channel shift): both sides hold rounding noise, so those tensors are judged
-//! by their size against the network's largest gradient instead.
+//! by their size against the network's largest gradient instead. Likewise a gradient tensor that
+//! is below 1 % of the network's largest everywhere is judged by its error against that largest
+//! gradient, not against its own size: such a tensor is a sum that (nearly) cancels, whose
+//! rounding is that of its terms. The discriminator's last bias is one: with the Wasserstein loss
+//! its gradient, mean 1/n_f − mean 1/n_r, is exactly 0 (the f64 reference gives 0, the GPU's f32
+//! tile sums 6e-8); near equilibrium with the cross-entropy losses, mean σ(l_f) + mean σ(l_r) − 1
+//! cancels to ~1e-4 of its terms.
 
 use super::{recipe, CpuGan, GanConfig, GpuGan};
 use crate::error::Result;
@@ -70,7 +76,9 @@ pub struct Verification {
     /// Judged: worst max relative error over the discriminator's / generator's gradient tensors.
     pub d_grads: f32,
     pub g_grads: f32,
-    /// Judged: largest |gradient| of a bias feeding a batch norm, relative to the largest gradient.
+    /// Judged: for the gradients that are (nearly) zero, relative to the network's largest
+    /// gradient: the size of a bias feeding a batch norm (zero in exact arithmetic), and the error
+    /// of any tensor below [`NEAR_ZERO`] of the largest.
     pub zero_grads: f32,
     /// Reported: weights and samples after each step from identical state (worst).
     pub per_step: Agreement,
@@ -96,7 +104,7 @@ impl fmt::Display for Verification {
         writeln!(f, "    losses and D statistics            {:.2e}", self.losses)?;
         writeln!(f, "    discriminator gradients            {:.2e}", self.d_grads)?;
         writeln!(f, "    generator gradients                {:.2e}", self.g_grads)?;
-        writeln!(f, "    biases feeding a batch norm        {:.2e}  (|gradient| / largest gradient; zero in exact arithmetic)", self.zero_grads)?;
+        writeln!(f, "    (nearly) zero gradients            {:.2e}  (|error| / largest gradient: biases feeding a batch norm, sums that cancel)", self.zero_grads)?;
         writeln!(f, "  reported (Adam turns near-zero gradients' rounding into ±lr steps; see src/gan/verify.rs):")?;
         let p = &self.per_step;
         let t = &self.trajectory;
@@ -107,14 +115,21 @@ impl fmt::Display for Verification {
     }
 }
 
-/// (worst max rel err over the judged gradient tensors, worst structurally-zero size).
+/// A gradient tensor below this share of its network's largest gradient is judged against the
+/// largest (see the module notes).
+pub const NEAR_ZERO: f32 = 1e-2;
+
+/// (worst max rel err over the judged gradient tensors, worst (nearly) zero figure).
 fn grads(gpu: &Gpu, g: &GpuNet, c: &CpuNet) -> Result<(f32, f32)> {
     let scale = c.grads.iter().flatten().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-30);
     let (mut judged, mut zero) = (0.0f32, 0.0f32);
     for (i, (t, want)) in g.grads.iter().zip(&c.grads).enumerate() {
         let got = t.read(gpu)?;
+        let own = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         if g.spec.structurally_zero(i) {
             zero = worst(&[zero, got.iter().fold(0.0f32, |m, v| m.max(v.abs())) / scale]);
+        } else if own < NEAR_ZERO * scale {
+            zero = worst(&[zero, got.iter().zip(want).fold(0.0f32, |m, (a, b)| m.max((a - b).abs())) / scale]);
         } else {
             judged = worst(&[judged, max_rel_err(&got, want)]);
         }
