@@ -16,6 +16,7 @@ use wgpu_gan::data::Mixture;
 use wgpu_gan::gan::{GanConfig, GpuGan, Table};
 use wgpu_gan::gpu::{Dispatch, Gpu};
 use wgpu_gan::nn::conv::ConvParams;
+use wgpu_gan::nn::conv_gemm::SgemmParams;
 use wgpu_gan::nn::gemm::GemmParams;
 use wgpu_gan::nn::linear::LinearParams;
 
@@ -59,6 +60,10 @@ fn flop(d: &Dispatch) -> Option<f64> {
             let p = bytemuck::pod_read_unaligned::<GemmParams>(&d.params[..std::mem::size_of::<GemmParams>()]);
             f([p.m, p.p, p.k4, 4, 1, 1])
         }
+        "conv_gemm::sgemm_nt" => {
+            let p = bytemuck::pod_read_unaligned::<SgemmParams>(&d.params[..std::mem::size_of::<SgemmParams>()]);
+            f([p.m, p.n, p.k4, 4, 1, 1])
+        }
         _ => return None,
     })
 }
@@ -90,7 +95,7 @@ fn bench(gpu: &Gpu, name: &str, batch: usize, gan: &mut GpuGan, a: &Args) -> wgp
         rows.push((d, t[t.len() / 2]));
     }
     let total: f64 = rows.iter().map(|r| r.1).sum();
-    println!("\n{name} step at batch {batch}: {} dispatches, {:.1} ms summed over dispatches", rows.len(), total * 1e3);
+    println!("\n{name} step at batch {batch}: {} dispatches, {:.1} ms summed over dispatches; convolutions: {}", rows.len(), total * 1e3, gpu.conv.name());
     if a.each {
         println!("{:>3}  {:<40} {:>14} {:>7} {:>10} {:>8} {:>6}  uniform words", "#", "kernel", "workgroups", "trips", "ms", "GFLOP/s", "share");
         for (i, (d, t)) in rows.iter().enumerate() {

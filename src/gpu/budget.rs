@@ -17,6 +17,7 @@ use crate::loss::LossParams;
 use crate::metrics::classifier::ClassifyParams;
 use crate::nn::batchnorm::BnParams;
 use crate::nn::conv::ConvParams;
+use crate::nn::conv_gemm::{Geometry, SgemmParams};
 use crate::nn::gemm::GemmParams;
 use crate::nn::linear::LinearParams;
 use crate::nn::split::ReduceParams;
@@ -167,6 +168,34 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
         "conv::channel_sum" => {
             let p: ConvParams = decode(kernel, params)?;
             channel_sum_trips(&p, u(p.n_per), u(p.y_per))
+        }
+        "conv_gemm::sgemm_nt" => {
+            // The k loop, then 32 row stores of one 4-trip loop each.
+            let p: SgemmParams = decode(kernel, params)?;
+            lp(u(p.k_per)) + 32 * lp(4)
+        }
+        "conv_gemm::im2col" => {
+            // The taps, then (plain layout) the padding of the last channel's row (< 4 values).
+            let p: Geometry = decode(kernel, params)?;
+            lp(u(p.kh)) + u(p.kh) * lp(u(p.kw)) + lp(4)
+        }
+        "conv_gemm::im2col_rows" => {
+            // 1 × 1: four channels; otherwise the taps four at a time (each 4 trips) and the
+            // zeros after the last channel (fewer than 4 vec4s).
+            let p: Geometry = decode(kernel, params)?;
+            let taps = u(p.kh) * u(p.kw);
+            lp(4) + lp(taps.div_ceil(4)) + taps.div_ceil(4) * lp(4) + lp(4)
+        }
+        "conv_gemm::im2col_cols" => {
+            let p: Geometry = decode(kernel, params)?;
+            lp(u(p.kh)) + u(p.kh) * lp(u(p.kw))
+        }
+        "conv_gemm::col2im" => {
+            // As conv2d_backward_input without its channel loop.
+            let p: Geometry = decode(kernel, params)?;
+            let (sy, sx) = (u(p.tap_step_y.max(1)), u(p.tap_step_x.max(1)));
+            let (a, b) = (u(p.kh).div_ceil(sy), u(p.kw).div_ceil(sx));
+            lp(sy) + lp(sx) + lp(a) + a * lp(b)
         }
         "gemm::transpose_pad" => 0,
         "gemm::gemm_nt" => {

@@ -41,6 +41,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("gemm", include_str!("../../shaders/gemm.wgsl")),
     ("penalty", include_str!("../../shaders/penalty.wgsl")),
     ("cond", include_str!("../../shaders/cond.wgsl")),
+    ("conv_gemm", include_str!("../../shaders/conv_gemm.wgsl")),
 ];
 
 use super::bindings::{self, Access, Bindings, Reflected};
@@ -69,7 +70,11 @@ pub struct Kernel {
 pub fn validate(file: &str, src: &str) -> Result<(naga::Module, naga::valid::ModuleInfo)> {
     let module = naga::front::wgsl::parse_str(src)
         .map_err(|e| Error::Shader { file: file.into(), message: e.emit_to_string(src) })?;
-    let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default())
+    // Subgroup operations are allowed in compute shaders: only conv_gemm.wgsl uses them, and it
+    // is built only on a device that has them (src/nn/conv_gemm.rs::ConvFamily).
+    let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::SUBGROUP)
+        .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+        .subgroup_operations(naga::valid::SubgroupOperationSet::all())
         .validate(&module)
         .map_err(|e| Error::Shader { file: file.into(), message: e.emit_to_string(src) })?;
     Ok((module, info))

@@ -25,6 +25,8 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     /// Adapter name and backend as the driver reports them (empty when borrowed without one).
     pub info: Option<wgpu::AdapterInfo>,
+    /// The convolution kernels this device runs (chosen when it is opened; a test may set it).
+    pub conv: crate::nn::conv_gemm::ConvFamily,
     kernels: Arc<Mutex<HashMap<(&'static str, &'static str), Arc<Kernel>>>>,
 }
 
@@ -53,8 +55,9 @@ impl Gpu {
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("wgpu-gan"),
-                // The kernels use no optional feature (no subgroups, f16 or timestamp queries).
-                required_features: wgpu::Features::empty(),
+                // Subgroups where the adapter has them (the software adapter's convolution
+                // family needs them, src/nn/conv_gemm.rs); no other optional feature.
+                required_features: adapter.features() & wgpu::Features::SUBGROUP,
                 required_limits,
                 experimental_features: Default::default(),
                 memory_hints: wgpu::MemoryHints::Performance,
@@ -62,19 +65,21 @@ impl Gpu {
             })
             .await
             .map_err(|e| Error::Device(e.to_string()))?;
-        Ok(Gpu { device, queue, info: Some(info), kernels: Default::default() })
+        let conv = crate::nn::conv_gemm::ConvFamily::choose(&device, Some(&info));
+        Ok(Gpu { device, queue, info: Some(info), conv, kernels: Default::default() })
     }
 
     /// Uses a device and queue that the host application already owns. Everything this crate
     /// creates lives on that device, and its programs can be recorded into the host's own passes.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Gpu {
-        Gpu { device, queue, info: None, kernels: Default::default() }
+        let conv = crate::nn::conv_gemm::ConvFamily::choose(&device, None);
+        Gpu { device, queue, info: None, conv, kernels: Default::default() }
     }
 
     /// "name (backend)" for logs; every example prints it first.
     pub fn describe(&self) -> String {
         match &self.info {
-            Some(i) => format!("{} ({:?}, {:?}, driver {} {})", i.name, i.backend, i.device_type, i.driver, i.driver_info),
+            Some(i) => format!("{} ({:?}, {:?}, driver {} {}; convolutions: {})", i.name, i.backend, i.device_type, i.driver, i.driver_info, self.conv.name()),
             None => "host-provided device".to_string(),
         }
     }

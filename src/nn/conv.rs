@@ -3,6 +3,7 @@
 //! `shaders/conv.wgsl` and the split weight/bias gradients. A ConvTranspose2d is described by the
 //! convolution whose input gradient it is ([`super::conv_transpose`]). Tests: `tests/conv.rs`.
 
+use super::conv_gemm::{self, ConvFamily};
 use super::split::{SplitSum, ACCUMULATE};
 use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, LayerImpl, Param, Role, Workspace};
 use crate::error::{Error, Result};
@@ -398,16 +399,42 @@ pub(super) fn grads_scratch_len(s: &ConvShape, bias: Option<(usize, usize, usize
     w.max(b)
 }
 
+/// y = conv(x, W) [+ b] in the conv view, with the device's family of kernels.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn push_forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer) -> Result<()> {
+    if gpu.conv == ConvFamily::Gemm {
+        return conv_gemm::forward(gpu, ws, prog, s, x, wt, b, y);
+    }
+    let p = ConvParams::new(s, CONV_BIAS * b.is_some() as u32);
+    prog.push(Dispatch::new(gpu, &ConvForward { x, wt, b: b.unwrap_or(wt), out: y }, &p, Some(p.forward_threads()))?);
+    Ok(())
+}
+
+/// dx = [b +] the input gradient of the conv view for dy, with the device's family of kernels.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn push_backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer) -> Result<()> {
+    if gpu.conv == ConvFamily::Gemm {
+        return conv_gemm::backward_input(gpu, ws, prog, s, dy, wt, b, dx);
+    }
+    let p = ConvParams::new(s, CONV_BIAS * b.is_some() as u32);
+    prog.push(Dispatch::new(gpu, &ConvBackwardInput { wt, b: b.unwrap_or(wt), dy, out: dx }, &p, Some(p.backward_input_threads()))?);
+    Ok(())
+}
+
 /// The weight gradient (conv view `s`; `x` and `dy` in the conv view's roles) and the bias
 /// gradient (a channel sum of `bias_src` over `bias` = (channels, rows, columns)) of a
 /// convolution of either kind, as split reductions.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn push_grads(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, dy: &wgpu::Buffer, bias: Option<(&wgpu::Buffer, (usize, usize, usize))>, grads: &[crate::gpu::Tensor], accumulate: bool) -> Result<()> {
     let flags = |a: bool| ACCUMULATE * a as u32;
-    let p = ConvParams::new(s, 0);
-    let t = p.weight_tiles(gpu.parallel_invocations());
-    let first = |o: &wgpu::Buffer, a: bool| Dispatch::new(gpu, &ConvBackwardWeight { x, dy, out: o }, &ConvParams { flags: flags(a), ..p.with_tiles(t) }, Some(t.count() * p.backward_weight_threads()));
-    ws.push_split(gpu, prog, SplitSum { first: &first, out: &grads[0].buffer, len: s.w_len(), tiles: t.count(), accumulate })?;
+    if gpu.conv == ConvFamily::Gemm {
+        conv_gemm::backward_weight(gpu, ws, prog, s, x, dy, &grads[0].buffer, accumulate)?;
+    } else {
+        let p = ConvParams::new(s, 0);
+        let t = p.weight_tiles(gpu.parallel_invocations());
+        let first = |o: &wgpu::Buffer, a: bool| Dispatch::new(gpu, &ConvBackwardWeight { x, dy, out: o }, &ConvParams { flags: flags(a), ..p.with_tiles(t) }, Some(t.count() * p.backward_weight_threads()));
+        ws.push_split(gpu, prog, SplitSum { first: &first, out: &grads[0].buffer, len: s.w_len(), tiles: t.count(), accumulate })?;
+    }
     if let Some((src, (c, r, k))) = bias {
         let p = ConvParams::new(&bias_view(s, c, r, k), 0);
         let t = p.channel_sum_tiles(gpu.parallel_invocations());
@@ -476,12 +503,13 @@ impl LayerImpl for Conv2d {
         (conv2d_backward_input(c.dy, &c.params[0], None, &s), grads)
     }
 
+    fn work_lens(&self, n: usize, family: ConvFamily) -> [usize; 4] {
+        if family == ConvFamily::Gemm { conv_gemm::work_lens(&self.0.shape(n, false)) } else { [0; 4] }
+    }
+
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
-        let p = ConvParams::new(&self.0.shape(c.n, false), CONV_BIAS * self.0.bias as u32);
-        let wt = &c.params[0].buffer;
-        let b = c.params.get(1).map_or(wt, |t| &t.buffer);
-        prog.push(Dispatch::new(c.gpu, &ConvForward { x: c.x, wt, b, out: c.y }, &p, Some(p.forward_threads()))?);
-        Ok(())
+        let b = c.params.get(1).map(|t| &t.buffer);
+        push_forward(c.gpu, c.ws, prog, &self.0.shape(c.n, false), c.x, &c.params[0].buffer, b, c.y)
     }
 
     fn has_grad_of_grad(&self) -> bool {
@@ -503,8 +531,7 @@ impl LayerImpl for Conv2d {
         let s = self.0.shape(c.n, false);
         let wt = &c.params[0].buffer;
         if let Some(o) = c.gbar_out {
-            let p = ConvParams::new(&s, 0);
-            prog.push(Dispatch::new(c.gpu, &ConvForward { x: c.gbar_in, wt, b: wt, out: o }, &p, Some(p.forward_threads()))?);
+            push_forward(c.gpu, c.ws, prog, &s, c.gbar_in, wt, None, o)?;
         }
         push_grads(c.gpu, c.ws, prog, &s, c.gbar_in, c.g_out, None, c.grads, true)
     }
@@ -516,9 +543,7 @@ impl LayerImpl for Conv2d {
             push_grads(c.gpu, c.ws, prog, &s, c.x, c.dy, bias, c.grads, c.accumulate)?;
         }
         if let Some(dx) = c.dx {
-            let p = ConvParams::new(&s, 0);
-            let wt = &c.params[0].buffer;
-            prog.push(Dispatch::new(c.gpu, &ConvBackwardInput { wt, b: wt, dy: c.dy, out: dx }, &p, Some(p.backward_input_threads()))?);
+            push_backward_input(c.gpu, c.ws, prog, &s, c.dy, &c.params[0].buffer, None, dx)?;
         }
         Ok(())
     }

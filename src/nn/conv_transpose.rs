@@ -3,12 +3,13 @@
 //! swapped: its forward pass is `conv2d_backward_input`, its input gradient `conv2d_forward`, its
 //! weight gradient `conv2d_backward_weight` with x and dy exchanged). Tests: `tests/conv_transpose.rs`.
 
-use super::conv::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward, channel_sum, grads_scratch_len, push_grads, ConvBackwardInput, ConvForward, ConvParams, ConvShape, ConvSpec, CONV_BIAS};
+use super::conv::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward, channel_sum, grads_scratch_len, push_backward_input, push_forward, push_grads, ConvShape, ConvSpec};
+use super::conv_gemm::{self, ConvFamily};
 use super::describe::Fields;
 use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, Layer, LayerImpl, Param};
 use serde_json::Value;
 use crate::error::Result;
-use crate::gpu::{Dispatch, Program};
+use crate::gpu::Program;
 
 // ---------------------------------------------------------------- CPU reference
 
@@ -88,12 +89,13 @@ impl LayerImpl for ConvTranspose2d {
         (conv_transpose2d_backward_input(c.dy, &c.params[0], &s), grads)
     }
 
+    fn work_lens(&self, n: usize, family: ConvFamily) -> [usize; 4] {
+        if family == ConvFamily::Gemm { conv_gemm::work_lens(&self.0.shape(n, true)) } else { [0; 4] }
+    }
+
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
-        let p = ConvParams::new(&self.0.shape(c.n, true), CONV_BIAS * self.0.bias as u32);
-        let wt = &c.params[0].buffer;
-        let b = c.params.get(1).map_or(wt, |t| &t.buffer);
-        prog.push(Dispatch::new(c.gpu, &ConvBackwardInput { wt, b, dy: c.x, out: c.y }, &p, Some(p.backward_input_threads()))?);
-        Ok(())
+        let b = c.params.get(1).map(|t| &t.buffer);
+        push_backward_input(c.gpu, c.ws, prog, &self.0.shape(c.n, true), c.x, &c.params[0].buffer, b, c.y)
     }
 
     fn has_grad_of_grad(&self) -> bool {
@@ -115,8 +117,7 @@ impl LayerImpl for ConvTranspose2d {
         let s = self.0.shape(c.n, true);
         let wt = &c.params[0].buffer;
         if let Some(o) = c.gbar_out {
-            let p = ConvParams::new(&s, 0);
-            prog.push(Dispatch::new(c.gpu, &ConvBackwardInput { wt, b: wt, dy: c.gbar_in, out: o }, &p, Some(p.backward_input_threads()))?);
+            push_backward_input(c.gpu, c.ws, prog, &s, c.gbar_in, wt, None, o)?;
         }
         push_grads(c.gpu, c.ws, prog, &s, c.g_out, c.gbar_in, None, c.grads, true)
     }
@@ -130,9 +131,7 @@ impl LayerImpl for ConvTranspose2d {
             push_grads(c.gpu, c.ws, prog, &s, c.dy, c.x, bias, c.grads, c.accumulate)?;
         }
         if let Some(dx) = c.dx {
-            let p = ConvParams::new(&s, 0);
-            let wt = &c.params[0].buffer;
-            prog.push(Dispatch::new(c.gpu, &ConvForward { x: c.dy, wt, b: wt, out: dx }, &p, Some(p.forward_threads()))?);
+            push_forward(c.gpu, c.ws, prog, &s, c.dy, &c.params[0].buffer, None, dx)?;
         }
         Ok(())
     }

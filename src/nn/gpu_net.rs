@@ -11,6 +11,9 @@ use crate::gpu::{Gpu, Program, Tensor};
 pub struct Workspace {
     pub scratch: Tensor,
     pub trans: [Tensor; 2],
+    /// The packed operands and patch gradient of the software adapter's convolutions
+    /// ([`super::conv_gemm`]); empty with the direct kernels.
+    pub work: [Tensor; 3],
 }
 
 pub struct GpuNet {
@@ -71,7 +74,17 @@ impl GpuNet {
         // Tile counts are not monotonic in the batch (evening tiles out can add one at a smaller
         // batch), so the scratch holds the most that any batch up to max_batch needs.
         let par = gpu.parallel_invocations();
-        let scratch_len = (1..=max_batch).flat_map(|n| imps.iter().map(move |l| l.scratch_len(n, par))).max().unwrap_or(0);
+        let mut scratch_len = (1..=max_batch).flat_map(|n| imps.iter().map(move |l| l.scratch_len(n, par))).max().unwrap_or(0);
+        let mut work = [1usize; 3];
+        for n in [max_batch] {
+            for l in &imps {
+                let w = l.work_lens(n, gpu.conv);
+                for i in 0..3 {
+                    work[i] = work[i].max(w[i]);
+                }
+                scratch_len = scratch_len.max(w[3]);
+            }
+        }
         let (mut ta, mut tb) = (1, 1);
         for l in &imps {
             let (a, b) = l.transpose_lens(max_batch)?;
@@ -80,6 +93,7 @@ impl GpuNet {
         let ws = Workspace {
             scratch: Tensor::zeros(gpu, &format!("{label}.scratch"), scratch_len)?,
             trans: [Tensor::zeros(gpu, &format!("{label}.trans0"), ta)?, Tensor::zeros(gpu, &format!("{label}.trans1"), tb)?],
+            work: [0, 1, 2].map(|i| Tensor::zeros(gpu, &format!("{label}.work{i}"), work[i])).into_iter().collect::<Result<Vec<_>>>()?.try_into().map_err(|_| Error::Shape("work buffers".into()))?,
         };
         let index = spec.layout();
         let widths = std::iter::once(spec.in_dim()).chain(out_widths).collect();

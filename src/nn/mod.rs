@@ -22,6 +22,7 @@ pub mod activation;
 pub mod batchnorm;
 pub mod conv;
 pub mod conv_transpose;
+pub mod conv_gemm;
 mod cpu_net;
 pub mod describe;
 pub mod gemm;
@@ -246,6 +247,11 @@ pub trait LayerImpl {
     /// Floats of the two transposition buffers this layer needs at batch `n`.
     fn transpose_lens(&self, _n: usize) -> Result<(usize, usize)> {
         Ok((0, 0))
+    }
+    /// Floats of the three work buffers and of split partial sums that the convolution family
+    /// `family` needs at batch `n` (see [`conv_gemm::work_lens`]).
+    fn work_lens(&self, _n: usize, _family: conv_gemm::ConvFamily) -> [usize; 4] {
+        [0; 4]
     }
     /// The layer's hyper-parameters as a JSON object (see [`describe`]).
     fn describe(&self) -> serde_json::Value;

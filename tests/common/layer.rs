@@ -2,7 +2,8 @@
 //! comparing the two; finite-difference checks of the CPU backward.
 #![allow(dead_code)]
 
-use super::{check, gpu, randv, tensor, weighted};
+use super::{check, conv_families, gpu, gpu_with, randv, tensor, weighted};
+use wgpu_gan::gpu::Gpu;
 use wgpu_gan::nn::{ConvSpec, CpuNet, GpuNet, Grads, Init, Layer, Mode, NetSpec};
 
 /// GPU-vs-CPU tolerance (max relative error, max norm).
@@ -70,7 +71,13 @@ pub fn run_cpu(layer: Layer, n: usize, x: &[f32], params: &[Vec<f32>], running: 
 }
 
 pub fn run_gpu(layer: Layer, n: usize, x: &[f32], params: &[Vec<f32>], running: Option<&[f32]>, dy: &[f32], mode: Mode, accumulate_twice: bool) -> Run {
-    let gpu = gpu();
+    run_gpu_on(&gpu(), layer, n, x, params, running, dy, mode, accumulate_twice)
+}
+
+/// [`run_gpu`] on a given device (e.g. with another convolution family).
+#[allow(clippy::too_many_arguments)]
+pub fn run_gpu_on(gpu: &Gpu, layer: Layer, n: usize, x: &[f32], params: &[Vec<f32>], running: Option<&[f32]>, dy: &[f32], mode: Mode, accumulate_twice: bool) -> Run {
+    let gpu = gpu.clone();
     let spec = NetSpec { layers: vec![layer] };
     let out = spec.out_dim();
     let net = GpuNet::new(&gpu, spec, params, n, 1, "test").unwrap();
@@ -179,8 +186,12 @@ pub fn conv_kernels_match_cpu(transposed: bool, bias: bool) {
             let dy = randv(n * net.out_dim(), 60 + i as u64, 1.0);
             let tag = format!("{} n={n} {}→{} {}×{} k{}×{} s{} p{} op{}{}", if transposed { "convT" } else { "conv2d" }, spec.cin, spec.cout, spec.h, spec.w, spec.kh, spec.kw, spec.stride[0], spec.pad[0], spec.out_pad[0], if bias { "" } else { " no bias" });
             let want = run_cpu(layer, n, &x, &params, None, &dy, Mode::Train);
-            compare(&tag, &run_gpu(layer, n, &x, &params, None, &dy, Mode::Train, false), &want, TOL);
-            compare(&format!("{tag} (accumulated twice)"), &run_gpu(layer, n, &x, &params, None, &dy, Mode::Train, true), &want, TOL);
+            for fam in conv_families() {
+                let g = gpu_with(fam);
+                let tag = format!("{tag} [{}]", fam.name());
+                compare(&tag, &run_gpu_on(&g, layer, n, &x, &params, None, &dy, Mode::Train, false), &want, TOL);
+                compare(&format!("{tag} (accumulated twice)"), &run_gpu_on(&g, layer, n, &x, &params, None, &dy, Mode::Train, true), &want, TOL);
+            }
         }
     }
 }

@@ -18,6 +18,27 @@ pub fn gpu() -> Gpu {
     .clone()
 }
 
+/// The convolution families this adapter can run: the direct kernels always, the software
+/// adapter's im2col + subgroup family where the device has 8-wide subgroups (it says so when not).
+pub fn conv_families() -> Vec<wgpu_gan::nn::conv_gemm::ConvFamily> {
+    use wgpu_gan::nn::conv_gemm::ConvFamily;
+    let g = gpu();
+    let gemm = g.device.features().contains(wgpu::Features::SUBGROUP) && g.info.as_ref().is_some_and(|i| i.subgroup_min_size == 8 && i.subgroup_max_size == 8);
+    if gemm {
+        vec![ConvFamily::Direct, ConvFamily::Gemm]
+    } else {
+        eprintln!("this adapter has no 8-wide subgroups: only the direct convolution kernels are tested");
+        vec![ConvFamily::Direct]
+    }
+}
+
+/// The test device with the given convolution family.
+pub fn gpu_with(family: wgpu_gan::nn::conv_gemm::ConvFamily) -> Gpu {
+    let mut g = gpu();
+    g.conv = family;
+    g
+}
+
 pub fn randv(n: usize, seed: u64, scale: f32) -> Vec<f32> {
     let mut r = rand::rngs::StdRng::seed_from_u64(seed);
     (0..n).map(|_| r.random_range(-scale..scale)).collect()

@@ -1,0 +1,350 @@
+//! The software adapter's convolution family: every convolution pass as patch packing
+//! (`im2col`), one subgroup matrix product (`sgemm_nt`) and, for input gradients, the sum of the
+//! patch gradients back into the image (`col2im`); `shaders/conv_gemm.wgsl` says why this shape
+//! suits llvmpipe. [`ConvFamily`] picks it or the direct kernels of `shaders/conv.wgsl` per device.
+//!
+//! In the conv view (x (N, CIN, H, W) → y (N, COUT, OH, OW), weights (COUT, K) with
+//! K = CIN·KH·KW, P = OH·OW positions per sample), for a chunk of samples with `cols` positions:
+//!
+//! | pass             | a (rows × k)              | b (rows × k)            | C                       |
+//! | ---------------- | ------------------------- | ----------------------- | ----------------------- |
+//! | forward          | W (COUT, K)               | patches of x (cols, K)  | y (NCHW) [+ bias]       |
+//! | input gradient   | dy by position (cols, COUT)| Wᵀ (K, COUT)           | patch gradient (cols, K) → col2im → dx |
+//! | weight gradient  | dy by channel (COUT, cols) | patches of x, transposed (K, cols) | dW (COUT, K), split over cols |
+//!
+//! Every operand is packed contiguous along the reduction and padded with zeros to a multiple of
+//! 4 by `im2col` (a tensor seen with a 1 × 1 kernel is just its matrix, transposed or not). The
+//! batch is cut into chunks so that no packed operand exceeds [`CHUNK_FLOATS`]; the three work
+//! buffers live in the network's [`Workspace`] and are shared by its layers.
+
+use super::conv::ConvShape;
+use super::split::SplitSum;
+use super::Workspace;
+use crate::error::Result;
+use crate::gpu::{Dispatch, Gpu, Program};
+
+/// Which convolution kernels a device runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvFamily {
+    /// `shaders/conv.wgsl`: one invocation per 4 × 4 block of outputs, any device.
+    Direct,
+    /// This module: packing + subgroup matrix products, for devices with 8-wide subgroups (the
+    /// software adapter, llvmpipe, on AVX2 machines).
+    Gemm,
+}
+
+impl ConvFamily {
+    /// The family a device should run: `Gemm` when it has subgroup operations and its subgroups
+    /// are exactly 8 lanes wide, `Direct` otherwise; `WGPU_GAN_CONV=direct` or `gemm` overrides
+    /// (gemm only where it can run).
+    pub fn choose(device: &wgpu::Device, info: Option<&wgpu::AdapterInfo>) -> ConvFamily {
+        let can = device.features().contains(wgpu::Features::SUBGROUP) && info.is_some_and(|i| i.subgroup_min_size == 8 && i.subgroup_max_size == 8);
+        match std::env::var("WGPU_GAN_CONV").as_deref() {
+            Ok("direct") => ConvFamily::Direct,
+            _ if can => ConvFamily::Gemm,
+            _ => ConvFamily::Direct,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ConvFamily::Direct => "direct",
+            ConvFamily::Gemm => "im2col+sgemm",
+        }
+    }
+}
+
+/// Floats one packed operand may hold: the batch is processed in chunks of samples under it.
+pub const CHUNK_FLOATS: usize = 1 << 22;
+/// Tiles × splits a matrix product aims at, so that the software adapter's threads all work.
+const GEMM_TARGET_TILES: usize = 32;
+/// Shortest reduction split, in vec4 steps.
+const MIN_SPLIT_STEPS: usize = 64;
+
+/// Uniform of `sgemm_nt`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct SgemmParams {
+    pub m: u32,
+    pub n: u32,
+    pub k4: u32,
+    pub k_per: u32,
+    pub splits: u32,
+    pub tiles_m: u32,
+    pub tiles_n: u32,
+    pub flags: u32,
+    pub p_len: u32,
+    pub s_n: u32,
+    pub s_m: u32,
+    pub off: u32,
+    pub slot: u32,
+    pub _pad: [u32; 3],
+}
+
+/// Uniform of `im2col` and `col2im`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Geometry {
+    pub n0: u32,
+    pub cols: u32,
+    pub rows: u32,
+    pub c: u32,
+    pub h: u32,
+    pub w: u32,
+    pub oh: u32,
+    pub ow: u32,
+    pub kh: u32,
+    pub kw: u32,
+    pub stride_y: u32,
+    pub stride_x: u32,
+    pub pad_y: u32,
+    pub pad_x: u32,
+    pub dil_y: u32,
+    pub dil_x: u32,
+    pub tap_step_y: u32,
+    pub tap_step_x: u32,
+    pub width: u32,
+    pub flags: u32,
+}
+
+crate::kernel! {
+    /// C = a·bᵀ over one split of k, 32 × 32 per subgroup of 8, stored through the output map.
+    pub Sgemm = "conv_gemm" :: "sgemm_nt", SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite }
+}
+crate::kernel! {
+    /// The patch matrix of a chunk of `src` (or its transpose), zero-padded.
+    pub Im2col = "conv_gemm" :: "im2col", Geometry { 6 src: Read, 7 dst: ReadWrite }
+}
+crate::kernel! {
+    /// The plain patch matrix, four values per store (KH·KW a multiple of 4, or 1 × 1).
+    pub Im2colRows = "conv_gemm" :: "im2col_rows", Geometry { 6 src: Read, 8 dst4: ReadWrite }
+}
+crate::kernel! {
+    /// The transposed patch matrix, four positions per store.
+    pub Im2colCols = "conv_gemm" :: "im2col_cols", Geometry { 6 src: Read, 8 dst4: ReadWrite }
+}
+crate::kernel! {
+    /// dst (a chunk of N, C, H, W) = [bias +] the patch gradient summed back over its taps.
+    pub Col2im = "conv_gemm" :: "col2im", Geometry { 3 bias: Read, 6 src: Read, 7 dst: ReadWrite }
+}
+
+const TRANSPOSED: u32 = 1;
+const BIAS: u32 = 1;
+const ADD: u32 = 2;
+
+fn r4(v: usize) -> usize {
+    v.div_ceil(4) * 4
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// The conv view's sizes that the packing needs.
+struct Dims {
+    k: usize,
+    plane: usize,
+}
+
+fn dims(s: &ConvShape) -> Dims {
+    Dims { k: s.cin * s.kh * s.kw, plane: s.oh * s.ow }
+}
+
+/// Samples per chunk: as many as keep every packed operand under [`CHUNK_FLOATS`].
+fn chunk(s: &ConvShape) -> usize {
+    let d = dims(s);
+    let per = d.plane * r4(d.k).max(r4(s.cout)) + 4;
+    (CHUNK_FLOATS / per.max(1)).clamp(1, s.n.max(1))
+}
+
+/// The chunks of the batch: (first sample, samples).
+fn chunks(s: &ConvShape) -> Vec<(usize, usize)> {
+    let c = chunk(s);
+    (0..s.n).step_by(c).map(|n0| (n0, c.min(s.n - n0))).collect()
+}
+
+/// Floats of the three work buffers (packed a, packed b, patch gradient) and of split partial
+/// sums that this family needs for the conv view `s` (at its batch).
+pub fn work_lens(s: &ConvShape) -> [usize; 4] {
+    let d = dims(s);
+    let nc = chunk(s);
+    let cols = nc * d.plane;
+    let t0 = (s.cout * r4(d.k)).max(cols * r4(s.cout)).max(s.cout * r4(cols));
+    let t1 = (cols * r4(d.k)).max(d.k * r4(s.cout)).max(d.k * r4(cols));
+    let t2 = cols * d.k;
+    let (splits, _) = weight_splits(s, cols);
+    let partial = if splits > 1 { splits * s.cout * d.k } else { 0 };
+    [t0, t1, t2, partial]
+}
+
+/// Splits of the weight gradient's reduction over `cols` positions, and vec4 steps per split.
+fn weight_splits(s: &ConvShape, cols: usize) -> (usize, usize) {
+    let k4 = r4(cols) / 4;
+    let tiles = s.cout.div_ceil(32) * dims(s).k.div_ceil(32);
+    let want = GEMM_TARGET_TILES.div_ceil(tiles).min(k4.div_ceil(MIN_SPLIT_STEPS)).max(1);
+    // Each split loops k_per times: keep it well under the software adapter's loop budget.
+    let want = want.max(k4.div_ceil(crate::gpu::budget::TILE_TRIPS as usize));
+    let k_per = k4.div_ceil(want);
+    (k4.div_ceil(k_per), k_per)
+}
+
+/// The geometry of the conv view for a chunk, as `im2col`/`col2im` read it.
+fn geometry(s: &ConvShape, n0: usize, nc: usize) -> Geometry {
+    let u = |v: usize| v as u32;
+    let cols = nc * s.oh * s.ow;
+    Geometry {
+        n0: u(n0),
+        cols: u(cols),
+        rows: u(cols),
+        c: u(s.cin),
+        h: u(s.h),
+        w: u(s.w),
+        oh: u(s.oh),
+        ow: u(s.ow),
+        kh: u(s.kh),
+        kw: u(s.kw),
+        stride_y: u(s.stride[0]),
+        stride_x: u(s.stride[1]),
+        pad_y: u(s.pad[0]),
+        pad_x: u(s.pad[1]),
+        dil_y: u(s.dil[0]),
+        dil_x: u(s.dil[1]),
+        tap_step_y: u(s.stride[0] / gcd(s.stride[0], s.dil[0]).max(1)),
+        tap_step_x: u(s.stride[1] / gcd(s.stride[1], s.dil[1]).max(1)),
+        width: 0,
+        flags: 0,
+    }
+}
+
+/// A matrix (rows, cols) seen as `rows` samples of `cols` channels with a 1 × 1 kernel, so that
+/// `im2col` packs it (plain: rows × cols padded to 4; transposed: cols × rows padded to 4).
+fn matrix(n0: usize, rows: usize, cols: usize) -> Geometry {
+    let s = ConvShape { n: n0 + rows, cin: cols, h: 1, w: 1, cout: 1, oh: 1, ow: 1, kh: 1, kw: 1, stride: [1; 2], pad: [0; 2], dil: [1; 2] };
+    geometry(&s, n0, rows)
+}
+
+/// An `im2col` dispatch: plain (rows = positions, width = K rounded to 4) or transposed
+/// (rows = positions rounded to 4 = width).
+fn pack(gpu: &Gpu, g: Geometry, transposed: bool, src: &wgpu::Buffer, dst: &wgpu::Buffer) -> Result<Dispatch> {
+    let taps = g.kh * g.kw;
+    let k = (g.c * taps) as usize;
+    if transposed {
+        let rows = r4(g.cols as usize) as u32;
+        let g = Geometry { rows, width: rows, flags: TRANSPOSED, ..g };
+        return Dispatch::new(gpu, &Im2colCols { src, dst4: dst }, &g, Some(rows / 4 * g.c));
+    }
+    let g = Geometry { width: r4(k) as u32, ..g };
+    if taps == 1 {
+        Dispatch::new(gpu, &Im2colRows { src, dst4: dst }, &g, Some(g.rows * g.c.div_ceil(4)))
+    } else if taps % 4 == 0 {
+        Dispatch::new(gpu, &Im2colRows { src, dst4: dst }, &g, Some(g.rows * g.c))
+    } else {
+        Dispatch::new(gpu, &Im2col { src, dst }, &g, Some(g.rows * g.c))
+    }
+}
+
+/// One product C = a·bᵀ (both (rows, 4·k4)), stored through the map (p_len, s_n, s_m, off).
+struct Product<'a> {
+    a: &'a wgpu::Buffer,
+    b: &'a wgpu::Buffer,
+    bias: Option<&'a wgpu::Buffer>,
+    m: usize,
+    n: usize,
+    k4: usize,
+    map: (usize, usize, usize, usize),
+}
+
+impl Product<'_> {
+    /// The dispatch over `splits` splits of `k_per` steps, writing slot `split` at `out` + split·slot.
+    fn dispatch(&self, gpu: &Gpu, out: &wgpu::Buffer, add: bool, splits: usize, k_per: usize) -> Result<Dispatch> {
+        let u = |v: usize| v as u32;
+        let (tm, tn) = (self.m.div_ceil(32), self.n.div_ceil(32));
+        let (p_len, s_n, s_m, off) = self.map;
+        let p = SgemmParams {
+            m: u(self.m),
+            n: u(self.n),
+            k4: u(self.k4),
+            k_per: u(k_per),
+            splits: u(splits),
+            tiles_m: u(tm),
+            tiles_n: u(tn),
+            flags: BIAS * self.bias.is_some() as u32 | ADD * add as u32,
+            p_len: u(p_len),
+            s_n: u(s_n),
+            s_m: u(s_m),
+            off: u(off),
+            slot: u(self.m * self.n),
+            _pad: [0; 3],
+        };
+        Dispatch::new(gpu, &Sgemm { a: self.a, b: self.b, bias: self.bias.unwrap_or(self.a), out }, &p, Some(u(splits * tm * tn * 8)))
+    }
+
+    /// The whole reduction in one split.
+    fn whole(&self, gpu: &Gpu, out: &wgpu::Buffer) -> Result<Dispatch> {
+        self.dispatch(gpu, out, false, 1, self.k4.max(1))
+    }
+}
+
+/// y = conv(x, W) [+ b] for the conv view `s`.
+#[allow(clippy::too_many_arguments)]
+pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer) -> Result<()> {
+    let d = dims(s);
+    let [w0, w1, _] = [&ws.work[0].buffer, &ws.work[1].buffer, &ws.work[2].buffer];
+    // W (COUT, K) is already the a operand when K is a multiple of 4.
+    let a = if d.k % 4 == 0 {
+        wt
+    } else {
+        prog.push(pack(gpu, matrix(0, s.cout, d.k), false, wt, w0)?);
+        w0
+    };
+    for (n0, nc) in chunks(s) {
+        prog.push(pack(gpu, geometry(s, n0, nc), false, x, w1)?);
+        let prod = Product { a, b: w1, bias: b, m: s.cout, n: nc * d.plane, k4: r4(d.k) / 4, map: (d.plane, s.cout * d.plane, d.plane, n0 * s.cout * d.plane) };
+        prog.push(prod.whole(gpu, y)?);
+    }
+    Ok(())
+}
+
+/// dx = [b +] the input gradient of the conv view `s` for the output gradient dy.
+#[allow(clippy::too_many_arguments)]
+pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer) -> Result<()> {
+    let d = dims(s);
+    let [w0, w1, w2] = [&ws.work[0].buffer, &ws.work[1].buffer, &ws.work[2].buffer];
+    // Wᵀ (K, COUT padded to 4), once for all chunks.
+    prog.push(pack(gpu, matrix(0, s.cout, d.k), true, wt, w1)?);
+    for (n0, nc) in chunks(s) {
+        let cols = nc * d.plane;
+        // dy by position: the chunk's (cols, COUT) matrix, a 1 × 1 patch matrix of dy.
+        let g = geometry(&ConvShape { cin: s.cout, h: s.oh, w: s.ow, kh: 1, kw: 1, stride: [1; 2], pad: [0; 2], dil: [1; 2], ..*s }, n0, nc);
+        prog.push(pack(gpu, g, false, dy, w0)?);
+        let prod = Product { a: w0, b: w1, bias: None, m: cols, n: d.k, k4: r4(s.cout) / 4, map: (d.k, 0, d.k, 0) };
+        prog.push(prod.whole(gpu, w2)?);
+        let g = Geometry { width: d.k as u32, flags: BIAS * b.is_some() as u32, ..geometry(s, n0, nc) };
+        let elems = (nc * s.cin * s.h * s.w) as u32;
+        prog.push(Dispatch::new(gpu, &Col2im { bias: b.unwrap_or(w2), src: w2, dst: dx }, &g, Some(elems))?);
+    }
+    Ok(())
+}
+
+/// dW [+]= the weight gradient of the conv view `s` (x and dy in the conv view's roles).
+#[allow(clippy::too_many_arguments)]
+pub fn backward_weight(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, dy: &wgpu::Buffer, dw: &wgpu::Buffer, accumulate: bool) -> Result<()> {
+    let d = dims(s);
+    let [w0, w1] = [&ws.work[0].buffer, &ws.work[1].buffer];
+    for (i, (n0, nc)) in chunks(s).into_iter().enumerate() {
+        let cols = nc * d.plane;
+        // dy by channel: (COUT, cols padded to 4), the transposed 1 × 1 patch matrix of dy.
+        let g = geometry(&ConvShape { cin: s.cout, h: s.oh, w: s.ow, kh: 1, kw: 1, stride: [1; 2], pad: [0; 2], dil: [1; 2], ..*s }, n0, nc);
+        prog.push(pack(gpu, g, true, dy, w0)?);
+        prog.push(pack(gpu, geometry(s, n0, nc), true, x, w1)?);
+        let prod = Product { a: w0, b: w1, bias: None, m: s.cout, n: d.k, k4: r4(cols) / 4, map: (d.k, 0, d.k, 0) };
+        let (splits, k_per) = weight_splits(s, cols);
+        let first = |o: &wgpu::Buffer, add: bool| prod.dispatch(gpu, o, add, splits, k_per);
+        ws.push_split(gpu, prog, SplitSum { first: &first, out: dw, len: s.cout * d.k, tiles: splits as u32, accumulate: accumulate || i > 0 })?;
+    }
+    Ok(())
+}
