@@ -4,8 +4,8 @@
 //   sgemm_nt  a (M, K4·4), b (N, K4·4) -> out        C[m, n] = [bias[m] +] Σ_k a[m, k]·b[n, k]
 //   im2col    x (N, C, H, W) -> the matrix of its patches, one row per output position (or its
 //             transpose, one row per (channel, tap)), rows padded with zeros
-//   col2im    the patch-matrix gradient (positions, C·KH·KW) -> dx (N, C, H, W): every input pixel
-//             sums the taps that read it [+ bias]
+//   col2im    the patch-matrix gradient (C·KH·KW, positions) -> dx (N, C, H, W): every input
+//             pixel sums the taps that read it [+ bias]
 //
 // Why this shape. llvmpipe runs 8 invocations as the lanes of one 256-bit vector. Arithmetic is
 // vectorised, but a storage load whose address is not a compile-time constant becomes a loop over
@@ -210,8 +210,8 @@ struct Geometry {
     // Taps of one stride phase are tap_step apart (col2im; see conv.wgsl's backward_input).
     tap_step_y: u32,
     tap_step_x: u32,
-    // Floats per patch row: C·KH·KW rounded up to 4 (im2col), the rows (transposed), or C·KH·KW
-    // (the gradient col2im reads).
+    // Floats per patch row: C·KH·KW rounded up to 4 (im2col), the rows (transposed), or cols
+    // (the patch gradient (K, cols) that col2im reads).
     width: u32,
     // bit 0: transposed layout (im2col) / add bias[c] (col2im, binding 3).
     flags: u32,
@@ -389,8 +389,73 @@ fn col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         for (var kx = kx0; kx < q.kw && kx * q.dil_x <= ix; kx += q.tap_step_x) {
             let ox = (ix - kx * q.dil_x) / q.stride_x;
             if (ox >= q.ow) { continue; }
-            s += src[(nl * plane + oy * q.ow + ox) * q.width + ch * taps + ky * q.kw + kx];
+            s += src[(ch * taps + ky * q.kw + kx) * q.width + nl * plane + oy * q.ow + ox];
         }
     }
     dst[q.n0 * q.c * img + i] = s;
+}
+
+// col2im for one stride phase (dilation 1): the input values whose row ≡ phase_y and column ≡
+// phase_x (mod stride) after padding, which are read by the same taps, so that no invocation
+// divides per tap. One dispatch per phase; together they cover every input value once.
+struct Phase {
+    n0: u32,
+    chunk: u32,
+    c: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    // Floats per row of the patch gradient (K, cols): the chunk's positions; bit 0 of flags:
+    // add bias[c].
+    width: u32,
+    flags: u32,
+    stride_y: u32,
+    stride_x: u32,
+    // The phase's first input row and column, and its grid of ay × bx input values.
+    iy0: u32,
+    ix0: u32,
+    ay: u32,
+    bx: u32,
+    // Its first tap (ry, rx); tap t reads output row a + cy − t (likewise columns); ty × tx taps.
+    ry: u32,
+    rx: u32,
+    cy: u32,
+    cx: u32,
+    ty: u32,
+    tx: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(9) var<uniform> f: Phase;
+
+@compute @workgroup_size(WG)
+fn col2im_phase(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    let grid = f.ay * f.bx;
+    if (i >= f.chunk * f.c * grid) { return; }
+    let nl = i / (f.c * grid);
+    let ch = (i / grid) % f.c;
+    let g = i % grid;
+    let a = g / f.bx;
+    let bb = g % f.bx;
+    var s = 0.0;
+    if ((f.flags & 1u) != 0u) { s = bias[ch]; }
+    let row0 = nl * f.oh * f.ow;
+    let kbase = ch * f.kh * f.kw;
+    for (var t = 0u; t < f.ty; t++) {
+        let oy = a + f.cy - t;   // wraps past oh when negative
+        if (oy >= f.oh) { continue; }
+        let krow = kbase + (f.ry + t * f.stride_y) * f.kw + f.rx;
+        for (var u = 0u; u < f.tx; u++) {
+            let ox = bb + f.cx - u;
+            if (ox >= f.ow) { continue; }
+            s += src[(krow + u * f.stride_x) * f.width + row0 + oy * f.ow + ox];
+        }
+    }
+    let iy = f.iy0 + a * f.stride_y;
+    let ix = f.ix0 + bb * f.stride_x;
+    dst[((f.n0 + nl) * f.c + ch) * f.h * f.w + iy * f.w + ix] = s;
 }

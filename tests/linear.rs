@@ -5,8 +5,8 @@
 //! the GPU against an f64 reference and round like √len·2⁻²⁴ of the largest term.
 
 mod common;
-use common::layer::{compare, numeric, report, run_cpu, run_gpu, TOL};
-use common::{check, gpu, launch, randv, tensor, weighted};
+use common::layer::{compare, numeric, report, run_cpu, run_gpu_on, TOL};
+use common::{check, gpu, gpu_with, kernel_families, launch, randv, tensor, weighted};
 use wgpu_gan::nn::gemm::{GemmNt, GemmParams, TransposePad};
 use wgpu_gan::nn::linear::{blocks4, LinearBackwardBias, LinearBackwardInput, LinearForward, LinearParams};
 use wgpu_gan::nn::{Init, Layer, Linear, Mode, NetSpec};
@@ -88,7 +88,8 @@ fn gemm_kernels_match_cpu() {
     }
 }
 
-/// Linear layers through GpuNet on both kernel paths: the vec4 products of shaders/gemm.wgsl when
+/// Linear layers through GpuNet on both kernel paths, with each kernel family (the software
+/// adapter's runs its products through conv_gemm.wgsl's sgemm_nt): the vec4 products when
 /// a reduction length is a multiple of 4 (IN for the forward pass, OUT for the input gradient,
 /// always for the weight gradient, whose batch is padded) and the scalar kernels of
 /// shaders/linear.wgsl otherwise; batches that are not multiples of 4 or 8, and accumulation.
@@ -98,10 +99,13 @@ fn linear_layers_match_cpu_on_both_kernel_paths() {
         let layer = Layer::linear(inp, out);
         let params = NetSpec { layers: vec![layer] }.init(40 + i as u32, 0, Init::PyTorch);
         let (x, dy) = (randv(n * inp, 500 + i as u64, 1.0), randv(n * out, 600 + i as u64, 1.0));
-        let tag = format!("linear n={n} {inp}→{out}");
         let want = run_cpu(layer, n, &x, &params, None, &dy, Mode::Train);
-        compare(&tag, &run_gpu(layer, n, &x, &params, None, &dy, Mode::Train, false), &want, TOL);
-        compare(&format!("{tag} (accumulated twice)"), &run_gpu(layer, n, &x, &params, None, &dy, Mode::Train, true), &want, TOL);
+        for fam in kernel_families() {
+            let g = gpu_with(fam);
+            let tag = format!("linear n={n} {inp}→{out} [{}]", fam.name());
+            compare(&tag, &run_gpu_on(&g, layer, n, &x, &params, None, &dy, Mode::Train, false), &want, TOL);
+            compare(&format!("{tag} (accumulated twice)"), &run_gpu_on(&g, layer, n, &x, &params, None, &dy, Mode::Train, true), &want, TOL);
+        }
     }
 }
 
@@ -119,7 +123,11 @@ fn linear_layers_without_bias_match_cpu() {
         let want = run_cpu(layer, n, &x, &params, None, &dy, Mode::Train);
         let with_zero_bias = run_cpu(Layer::linear(inp, out), n, &x, &[params[0].clone(), vec![0.0; out]], None, &dy, Mode::Train);
         check(&format!("{tag}: CPU forward vs a zero bias"), &want.y, &with_zero_bias.y, 0.0);
-        compare(&tag, &run_gpu(layer, n, &x, &params, None, &dy, Mode::Train, false), &want, TOL);
-        compare(&format!("{tag} (accumulated twice)"), &run_gpu(layer, n, &x, &params, None, &dy, Mode::Train, true), &want, TOL);
+        for fam in kernel_families() {
+            let g = gpu_with(fam);
+            let tag = format!("{tag} [{}]", fam.name());
+            compare(&tag, &run_gpu_on(&g, layer, n, &x, &params, None, &dy, Mode::Train, false), &want, TOL);
+            compare(&format!("{tag} (accumulated twice)"), &run_gpu_on(&g, layer, n, &x, &params, None, &dy, Mode::Train, true), &want, TOL);
+        }
     }
 }

@@ -110,21 +110,42 @@ fn guard_refuses_launches_past_the_budget() {
     println!("guard: {err}");
     assert!(err.contains("linear::linear_forward") && err.contains("loop iterations"), "error should name the kernel and its count: {err}");
 
-    // The same with 70,000 inputs goes through the vec4 product (gemm_nt), 17,500 steps of 8 rows.
+    // The same with 70,000 inputs goes through the vec4 product (gemm_nt with the direct
+    // kernels), 17,500 steps of 8 rows.
+    let direct = common::gpu_with(wgpu_gan::nn::conv_gemm::KernelFamily::Direct);
     let spec = NetSpec { layers: vec![Layer::linear(70_000, 1)] };
     let params = spec.init(1, 0, Init::PyTorch);
-    let net = GpuNet::new(&gpu, spec, &params, 2, 1, "wide4").unwrap();
-    let err = match net.forward(&gpu, 0, &x.buffer, &y.buffer, 2, Mode::Train) {
+    let net = GpuNet::new(&direct, spec, &params, 2, 1, "wide4").unwrap();
+    let err = match net.forward(&direct, 0, &x.buffer, &y.buffer, 2, Mode::Train) {
         Ok(_) => panic!("a forward pass looping 175,000 times per invocation was accepted"),
         Err(e) => e.to_string(),
     };
     println!("guard: {err}");
     assert!(err.contains("gemm::gemm_nt"), "{err}");
+    // The subgroup product (the software adapter's family) loops once per vec4 step: 17,500
+    // passes, 280,000 inputs (70,000 steps) do not.
+    if common::kernel_families().contains(&wgpu_gan::nn::conv_gemm::KernelFamily::Gemm) {
+        let sg = common::gpu_with(wgpu_gan::nn::conv_gemm::KernelFamily::Gemm);
+        let spec = NetSpec { layers: vec![Layer::linear(70_000, 1)] };
+        let params = spec.init(1, 0, Init::PyTorch);
+        let net = GpuNet::new(&sg, spec, &params, 2, 1, "wide4").unwrap();
+        assert!(net.forward(&sg, 0, &x.buffer, &y.buffer, 2, Mode::Train).is_ok(), "17,500 steps fit the budget");
+        let spec = NetSpec { layers: vec![Layer::linear(280_000, 1)] };
+        let params = spec.init(1, 0, Init::PyTorch);
+        let net = GpuNet::new(&sg, spec, &params, 2, 1, "wide16").unwrap();
+        let xl = common::tensor(&sg, &vec![0.0; 2 * 280_000]);
+        let err = match net.forward(&sg, 0, &xl.buffer, &y.buffer, 2, Mode::Train) {
+            Ok(_) => panic!("a subgroup product looping 70,000 times per invocation was accepted"),
+            Err(e) => e.to_string(),
+        };
+        println!("guard: {err}");
+        assert!(err.contains("conv_gemm::sgemm_nt"), "{err}");
+    }
 
     // A convolution whose output rows are 70,000 wide: even a tile of one sample × one row is
     // past the budget in the direct kernels' weight gradient (the software adapter's family
     // splits that product along the positions, so this is the direct family's case).
-    let gpu = common::gpu_with(wgpu_gan::nn::conv_gemm::ConvFamily::Direct);
+    let gpu = common::gpu_with(wgpu_gan::nn::conv_gemm::KernelFamily::Direct);
     let spec = NetSpec { layers: vec![Layer::Conv2d(ConvSpec::new(1, 1, 1, 70_000, 1, 1, 0))] };
     let params = spec.init(1, 0, Init::PyTorch);
     let net = GpuNet::new(&gpu, spec, &params, 1, 1, "long").unwrap();

@@ -191,7 +191,7 @@ fn r2_layers_match_cpu_past_the_loop_budget() {
             // Convolutions with each family of kernels (the software adapter's packs its batch
             // in chunks: D conv2 here takes two at n = 1024).
             let conv = matches!(layer, Layer::Conv2d(_) | Layer::ConvT2d(_));
-            let families = if conv { common::conv_families() } else { vec![common::gpu().conv] };
+            let families = if conv { common::kernel_families() } else { vec![common::gpu().family] };
             for fam in families {
                 let g = common::gpu_with(fam);
                 let name = if conv { format!("{name} [{}]", fam.name()) } else { name.to_string() };

@@ -17,7 +17,7 @@ use crate::loss::LossParams;
 use crate::metrics::classifier::ClassifyParams;
 use crate::nn::batchnorm::BnParams;
 use crate::nn::conv::ConvParams;
-use crate::nn::conv_gemm::{Geometry, SgemmParams};
+use crate::nn::conv_gemm::{Geometry, Phase, SgemmParams};
 use crate::nn::gemm::GemmParams;
 use crate::nn::linear::LinearParams;
 use crate::nn::split::ReduceParams;
@@ -189,6 +189,10 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
         "conv_gemm::im2col_cols" => {
             let p: Geometry = decode(kernel, params)?;
             lp(u(p.kh)) + u(p.kh) * lp(u(p.kw))
+        }
+        "conv_gemm::col2im_phase" => {
+            let p: Phase = decode(kernel, params)?;
+            lp(u(p.ty)) + u(p.ty) * lp(u(p.tx))
         }
         "conv_gemm::col2im" => {
             // As conv2d_backward_input without its channel loop.

@@ -71,7 +71,7 @@ pub fn validate(file: &str, src: &str) -> Result<(naga::Module, naga::valid::Mod
     let module = naga::front::wgsl::parse_str(src)
         .map_err(|e| Error::Shader { file: file.into(), message: e.emit_to_string(src) })?;
     // Subgroup operations are allowed in compute shaders: only conv_gemm.wgsl uses them, and it
-    // is built only on a device that has them (src/nn/conv_gemm.rs::ConvFamily).
+    // is built only on a device that has them (src/nn/conv_gemm.rs::KernelFamily).
     let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::SUBGROUP)
         .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
         .subgroup_operations(naga::valid::SubgroupOperationSet::all())

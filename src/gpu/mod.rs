@@ -25,8 +25,9 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     /// Adapter name and backend as the driver reports them (empty when borrowed without one).
     pub info: Option<wgpu::AdapterInfo>,
-    /// The convolution kernels this device runs (chosen when it is opened; a test may set it).
-    pub conv: crate::nn::conv_gemm::ConvFamily,
+    /// The family of matrix and convolution kernels this device runs (chosen when it is opened;
+    /// a test may set it).
+    pub family: crate::nn::conv_gemm::KernelFamily,
     kernels: Arc<Mutex<HashMap<(&'static str, &'static str), Arc<Kernel>>>>,
 }
 
@@ -65,21 +66,21 @@ impl Gpu {
             })
             .await
             .map_err(|e| Error::Device(e.to_string()))?;
-        let conv = crate::nn::conv_gemm::ConvFamily::choose(&device, Some(&info));
-        Ok(Gpu { device, queue, info: Some(info), conv, kernels: Default::default() })
+        let family = crate::nn::conv_gemm::KernelFamily::choose(&device, Some(&info));
+        Ok(Gpu { device, queue, info: Some(info), family, kernels: Default::default() })
     }
 
     /// Uses a device and queue that the host application already owns. Everything this crate
     /// creates lives on that device, and its programs can be recorded into the host's own passes.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Gpu {
-        let conv = crate::nn::conv_gemm::ConvFamily::choose(&device, None);
-        Gpu { device, queue, info: None, conv, kernels: Default::default() }
+        let family = crate::nn::conv_gemm::KernelFamily::choose(&device, None);
+        Gpu { device, queue, info: None, family, kernels: Default::default() }
     }
 
     /// "name (backend)" for logs; every example prints it first.
     pub fn describe(&self) -> String {
         match &self.info {
-            Some(i) => format!("{} ({:?}, {:?}, driver {} {}; convolutions: {})", i.name, i.backend, i.device_type, i.driver, i.driver_info, self.conv.name()),
+            Some(i) => format!("{} ({:?}, {:?}, driver {} {}; kernels: {})", i.name, i.backend, i.device_type, i.driver, i.driver_info, self.family.name()),
             None => "host-provided device".to_string(),
         }
     }

@@ -1,7 +1,7 @@
 //! The software adapter's convolution family: every convolution pass as patch packing
 //! (`im2col`), one subgroup matrix product (`sgemm_nt`) and, for input gradients, the sum of the
 //! patch gradients back into the image (`col2im`); `shaders/conv_gemm.wgsl` says why this shape
-//! suits llvmpipe. [`ConvFamily`] picks it or the direct kernels of `shaders/conv.wgsl` per device.
+//! suits llvmpipe. [`KernelFamily`] picks it or the direct kernels of `shaders/conv.wgsl` per device.
 //!
 //! In the conv view (x (N, CIN, H, W) → y (N, COUT, OH, OW), weights (COUT, K) with
 //! K = CIN·KH·KW, P = OH·OW positions per sample), for a chunk of samples with `cols` positions:
@@ -9,7 +9,7 @@
 //! | pass             | a (rows × k)              | b (rows × k)            | C                       |
 //! | ---------------- | ------------------------- | ----------------------- | ----------------------- |
 //! | forward          | W (COUT, K)               | patches of x (cols, K)  | y (NCHW) [+ bias]       |
-//! | input gradient   | dy by position (cols, COUT)| Wᵀ (K, COUT)           | patch gradient (cols, K) → col2im → dx |
+//! | input gradient   | Wᵀ (K, COUT)              | dy by position (cols, COUT) | patch gradient (K, cols) → col2im → dx |
 //! | weight gradient  | dy by channel (COUT, cols) | patches of x, transposed (K, cols) | dW (COUT, K), split over cols |
 //!
 //! Every operand is packed contiguous along the reduction and padded with zeros to a multiple of
@@ -25,7 +25,7 @@ use crate::gpu::{Dispatch, Gpu, Program};
 
 /// Which convolution kernels a device runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConvFamily {
+pub enum KernelFamily {
     /// `shaders/conv.wgsl`: one invocation per 4 × 4 block of outputs, any device.
     Direct,
     /// This module: packing + subgroup matrix products, for devices with 8-wide subgroups (the
@@ -33,23 +33,23 @@ pub enum ConvFamily {
     Gemm,
 }
 
-impl ConvFamily {
+impl KernelFamily {
     /// The family a device should run: `Gemm` when it has subgroup operations and its subgroups
-    /// are exactly 8 lanes wide, `Direct` otherwise; `WGPU_GAN_CONV=direct` or `gemm` overrides
+    /// are exactly 8 lanes wide, `Direct` otherwise; `WGPU_GAN_KERNELS=direct` or `gemm` overrides
     /// (gemm only where it can run).
-    pub fn choose(device: &wgpu::Device, info: Option<&wgpu::AdapterInfo>) -> ConvFamily {
+    pub fn choose(device: &wgpu::Device, info: Option<&wgpu::AdapterInfo>) -> KernelFamily {
         let can = device.features().contains(wgpu::Features::SUBGROUP) && info.is_some_and(|i| i.subgroup_min_size == 8 && i.subgroup_max_size == 8);
-        match std::env::var("WGPU_GAN_CONV").as_deref() {
-            Ok("direct") => ConvFamily::Direct,
-            _ if can => ConvFamily::Gemm,
-            _ => ConvFamily::Direct,
+        match std::env::var("WGPU_GAN_KERNELS").as_deref() {
+            Ok("direct") => KernelFamily::Direct,
+            _ if can => KernelFamily::Gemm,
+            _ => KernelFamily::Direct,
         }
     }
 
     pub fn name(self) -> &'static str {
         match self {
-            ConvFamily::Direct => "direct",
-            ConvFamily::Gemm => "im2col+sgemm",
+            KernelFamily::Direct => "direct",
+            KernelFamily::Gemm => "subgroup-gemm",
         }
     }
 }
@@ -60,6 +60,25 @@ pub const CHUNK_FLOATS: usize = 1 << 22;
 const GEMM_TARGET_TILES: usize = 32;
 /// Shortest reduction split, in vec4 steps.
 const MIN_SPLIT_STEPS: usize = 64;
+
+/// Splits of an (m × n) product's reduction of k4 vec4 steps, and steps per split: enough tiles
+/// to occupy the software adapter's threads, no split shorter than [`MIN_SPLIT_STEPS`] or
+/// longer than a quarter of the loop budget.
+pub fn split_plan(m: usize, n: usize, k4: usize) -> (usize, usize) {
+    let tiles = m.div_ceil(32) * n.div_ceil(32);
+    let want = GEMM_TARGET_TILES.div_ceil(tiles.max(1)).min(k4.div_ceil(MIN_SPLIT_STEPS)).max(1);
+    let want = want.max(k4.div_ceil(crate::gpu::budget::TILE_TRIPS as usize));
+    let k_per = k4.div_ceil(want).max(1);
+    (k4.div_ceil(k_per).max(1), k_per)
+}
+
+/// Floats of partial sums a split (m × n) product of k4 steps needs (0 for one split).
+pub fn split_len(m: usize, n: usize, k4: usize) -> usize {
+    match split_plan(m, n, k4).0 {
+        1 => 0,
+        s => s * m * n,
+    }
+}
 
 /// Uniform of `sgemm_nt`.
 #[repr(C)]
@@ -128,6 +147,80 @@ crate::kernel! {
     pub Col2im = "conv_gemm" :: "col2im", Geometry { 3 bias: Read, 6 src: Read, 7 dst: ReadWrite }
 }
 
+/// Uniform of `col2im_phase` (see the shader).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Phase {
+    pub n0: u32,
+    pub chunk: u32,
+    pub c: u32,
+    pub h: u32,
+    pub w: u32,
+    pub oh: u32,
+    pub ow: u32,
+    pub kh: u32,
+    pub kw: u32,
+    pub width: u32,
+    pub flags: u32,
+    pub stride_y: u32,
+    pub stride_x: u32,
+    pub iy0: u32,
+    pub ix0: u32,
+    pub ay: u32,
+    pub bx: u32,
+    pub ry: u32,
+    pub rx: u32,
+    pub cy: u32,
+    pub cx: u32,
+    pub ty: u32,
+    pub tx: u32,
+    pub _pad: u32,
+}
+
+crate::kernel! {
+    /// col2im over one stride phase (dilation 1).
+    pub Col2imPhase = "conv_gemm" :: "col2im_phase", Phase { 3 bias: Read, 6 src: Read, 7 dst: ReadWrite }
+}
+
+/// Along one axis of size `size` with stride `s`, padding `pad` and kernel `k`, phase `r` (the
+/// input positions i with (i + pad) mod s = r): (first position, count, first tap, taps, offset c
+/// such that tap t reads output a + c − t for the a-th position of the phase).
+fn phase_axis(size: usize, s: usize, pad: usize, k: usize, r: usize) -> (usize, usize, usize, usize, usize) {
+    let i0 = (r as i64 - pad as i64).rem_euclid(s as i64) as usize;
+    let count = if i0 < size { (size - i0).div_ceil(s) } else { 0 };
+    let taps = if r < k { (k - r).div_ceil(s) } else { 0 };
+    (i0, count, r, taps, (i0 + pad - r) / s)
+}
+
+/// The col2im dispatches of a chunk: one per stride phase without dilation, else the general one.
+#[allow(clippy::too_many_arguments)]
+fn push_col2im(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, b: Option<&wgpu::Buffer>, src: &wgpu::Buffer, dx: &wgpu::Buffer) -> Result<()> {
+    let u = |v: usize| v as u32;
+    let cols = nc * s.oh * s.ow;
+    if s.dil != [1, 1] {
+        let g = Geometry { width: cols as u32, flags: BIAS * b.is_some() as u32, ..geometry(s, n0, nc) };
+        let elems = (nc * s.cin * s.h * s.w) as u32;
+        prog.push(Dispatch::new(gpu, &Col2im { bias: b.unwrap_or(src), src, dst: dx }, &g, Some(elems))?);
+        return Ok(());
+    }
+    for ry in 0..s.stride[0] {
+        for rx in 0..s.stride[1] {
+            let (iy0, ay, ry, ty, cy) = phase_axis(s.h, s.stride[0], s.pad[0], s.kh, ry);
+            let (ix0, bx, rx, tx, cx) = phase_axis(s.w, s.stride[1], s.pad[1], s.kw, rx);
+            if ay == 0 || bx == 0 {
+                continue;
+            }
+            let f = Phase {
+                n0: u(n0), chunk: u(nc), c: u(s.cin), h: u(s.h), w: u(s.w), oh: u(s.oh), ow: u(s.ow), kh: u(s.kh), kw: u(s.kw),
+                width: u(cols), flags: BIAS * b.is_some() as u32, stride_y: u(s.stride[0]), stride_x: u(s.stride[1]),
+                iy0: u(iy0), ix0: u(ix0), ay: u(ay), bx: u(bx), ry: u(ry), rx: u(rx), cy: u(cy), cx: u(cx), ty: u(ty), tx: u(tx), _pad: 0,
+            };
+            prog.push(Dispatch::new(gpu, &Col2imPhase { bias: b.unwrap_or(src), src, dst: dx }, &f, Some(u(nc * s.cin * ay * bx)))?);
+        }
+    }
+    Ok(())
+}
+
 const TRANSPOSED: u32 = 1;
 const BIAS: u32 = 1;
 const ADD: u32 = 2;
@@ -176,20 +269,7 @@ pub fn work_lens(s: &ConvShape) -> [usize; 4] {
     let t0 = (s.cout * r4(d.k)).max(cols * r4(s.cout)).max(s.cout * r4(cols));
     let t1 = (cols * r4(d.k)).max(d.k * r4(s.cout)).max(d.k * r4(cols));
     let t2 = cols * d.k;
-    let (splits, _) = weight_splits(s, cols);
-    let partial = if splits > 1 { splits * s.cout * d.k } else { 0 };
-    [t0, t1, t2, partial]
-}
-
-/// Splits of the weight gradient's reduction over `cols` positions, and vec4 steps per split.
-fn weight_splits(s: &ConvShape, cols: usize) -> (usize, usize) {
-    let k4 = r4(cols) / 4;
-    let tiles = s.cout.div_ceil(32) * dims(s).k.div_ceil(32);
-    let want = GEMM_TARGET_TILES.div_ceil(tiles).min(k4.div_ceil(MIN_SPLIT_STEPS)).max(1);
-    // Each split loops k_per times: keep it well under the software adapter's loop budget.
-    let want = want.max(k4.div_ceil(crate::gpu::budget::TILE_TRIPS as usize));
-    let k_per = k4.div_ceil(want);
-    (k4.div_ceil(k_per), k_per)
+    [t0, t1, t2, split_len(s.cout, d.k, r4(cols) / 4)]
 }
 
 /// The geometry of the conv view for a chunk, as `im2col`/`col2im` read it.
@@ -247,18 +327,40 @@ fn pack(gpu: &Gpu, g: Geometry, transposed: bool, src: &wgpu::Buffer, dst: &wgpu
     }
 }
 
-/// One product C = a·bᵀ (both (rows, 4·k4)), stored through the map (p_len, s_n, s_m, off).
-struct Product<'a> {
-    a: &'a wgpu::Buffer,
-    b: &'a wgpu::Buffer,
-    bias: Option<&'a wgpu::Buffer>,
-    m: usize,
-    n: usize,
-    k4: usize,
-    map: (usize, usize, usize, usize),
+/// One product C = a·bᵀ (a (m, 4·k4), b (n, 4·k4), both rows contiguous), stored through the map
+/// (p_len, s_n, s_m, off): C[i, j] goes to out[off + (j / p_len)·s_n + i·s_m + j % p_len]. The
+/// Linear layers run on it too with this family ([`super::linear`]).
+pub struct Product<'a> {
+    pub a: &'a wgpu::Buffer,
+    pub b: &'a wgpu::Buffer,
+    /// bias[i] added to row i.
+    pub bias: Option<&'a wgpu::Buffer>,
+    pub m: usize,
+    pub n: usize,
+    pub k4: usize,
+    pub map: (usize, usize, usize, usize),
 }
 
 impl Product<'_> {
+    /// The plain row-major (m, n) map.
+    pub fn rows(n: usize) -> (usize, usize, usize, usize) {
+        (n, 0, n, 0)
+    }
+
+    /// Splits of the reduction (and vec4 steps per split) for enough tiles to occupy the
+    /// software adapter's threads, each under the loop budget.
+    pub fn splits(&self) -> (usize, usize) {
+        split_plan(self.m, self.n, self.k4)
+    }
+
+    /// C [+]= a·bᵀ with the reduction split ([`Product::splits`]) and the partial sums added by
+    /// `reduce_splits` (the map must be the plain one).
+    pub fn push_split(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, out: &wgpu::Buffer, accumulate: bool) -> Result<()> {
+        let (splits, k_per) = self.splits();
+        let first = |o: &wgpu::Buffer, add: bool| self.dispatch(gpu, o, add, splits, k_per);
+        ws.push_split(gpu, prog, SplitSum { first: &first, out, len: self.m * self.n, tiles: splits as u32, accumulate })
+    }
+
     /// The dispatch over `splits` splits of `k_per` steps, writing slot `split` at `out` + split·slot.
     fn dispatch(&self, gpu: &Gpu, out: &wgpu::Buffer, add: bool, splits: usize, k_per: usize) -> Result<Dispatch> {
         let u = |v: usize| v as u32;
@@ -284,7 +386,7 @@ impl Product<'_> {
     }
 
     /// The whole reduction in one split.
-    fn whole(&self, gpu: &Gpu, out: &wgpu::Buffer) -> Result<Dispatch> {
+    pub fn whole(&self, gpu: &Gpu, out: &wgpu::Buffer) -> Result<Dispatch> {
         self.dispatch(gpu, out, false, 1, self.k4.max(1))
     }
 }
@@ -321,11 +423,11 @@ pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvSha
         // dy by position: the chunk's (cols, COUT) matrix, a 1 × 1 patch matrix of dy.
         let g = geometry(&ConvShape { cin: s.cout, h: s.oh, w: s.ow, kh: 1, kw: 1, stride: [1; 2], pad: [0; 2], dil: [1; 2], ..*s }, n0, nc);
         prog.push(pack(gpu, g, false, dy, w0)?);
-        let prod = Product { a: w0, b: w1, bias: None, m: cols, n: d.k, k4: r4(s.cout) / 4, map: (d.k, 0, d.k, 0) };
+        // The patch gradient transposed, (K, cols): col2im's neighbouring invocations then read
+        // neighbouring values (a (cols, K) layout has them K floats apart: 4× slower on R2).
+        let prod = Product { a: w1, b: w0, bias: None, m: d.k, n: cols, k4: r4(s.cout) / 4, map: Product::rows(cols) };
         prog.push(prod.whole(gpu, w2)?);
-        let g = Geometry { width: d.k as u32, flags: BIAS * b.is_some() as u32, ..geometry(s, n0, nc) };
-        let elems = (nc * s.cin * s.h * s.w) as u32;
-        prog.push(Dispatch::new(gpu, &Col2im { bias: b.unwrap_or(w2), src: w2, dst: dx }, &g, Some(elems))?);
+        push_col2im(gpu, prog, s, n0, nc, b, w2, dx)?;
     }
     Ok(())
 }
@@ -341,10 +443,8 @@ pub fn backward_weight(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvSh
         let g = geometry(&ConvShape { cin: s.cout, h: s.oh, w: s.ow, kh: 1, kw: 1, stride: [1; 2], pad: [0; 2], dil: [1; 2], ..*s }, n0, nc);
         prog.push(pack(gpu, g, true, dy, w0)?);
         prog.push(pack(gpu, geometry(s, n0, nc), true, x, w1)?);
-        let prod = Product { a: w0, b: w1, bias: None, m: s.cout, n: d.k, k4: r4(cols) / 4, map: (d.k, 0, d.k, 0) };
-        let (splits, k_per) = weight_splits(s, cols);
-        let first = |o: &wgpu::Buffer, add: bool| prod.dispatch(gpu, o, add, splits, k_per);
-        ws.push_split(gpu, prog, SplitSum { first: &first, out: dw, len: s.cout * d.k, tiles: splits as u32, accumulate: accumulate || i > 0 })?;
+        let prod = Product { a: w0, b: w1, bias: None, m: s.cout, n: d.k, k4: r4(cols) / 4, map: Product::rows(d.k) };
+        prod.push_split(gpu, ws, prog, dw, accumulate || i > 0)?;
     }
     Ok(())
 }

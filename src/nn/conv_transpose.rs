@@ -4,7 +4,7 @@
 //! weight gradient `conv2d_backward_weight` with x and dy exchanged). Tests: `tests/conv_transpose.rs`.
 
 use super::conv::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward, channel_sum, grads_scratch_len, push_backward_input, push_forward, push_grads, ConvShape, ConvSpec};
-use super::conv_gemm::{self, ConvFamily};
+use super::conv_gemm::{self, KernelFamily};
 use super::describe::Fields;
 use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, Layer, LayerImpl, Param};
 use serde_json::Value;
@@ -89,8 +89,8 @@ impl LayerImpl for ConvTranspose2d {
         (conv_transpose2d_backward_input(c.dy, &c.params[0], &s), grads)
     }
 
-    fn work_lens(&self, n: usize, family: ConvFamily) -> [usize; 4] {
-        if family == ConvFamily::Gemm { conv_gemm::work_lens(&self.0.shape(n, true)) } else { [0; 4] }
+    fn work_lens(&self, n: usize, family: KernelFamily) -> [usize; 4] {
+        if family == KernelFamily::Gemm { conv_gemm::work_lens(&self.0.shape(n, true)) } else { [0; 4] }
     }
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {

@@ -78,7 +78,7 @@ impl GpuNet {
         let mut work = [1usize; 3];
         for n in [max_batch] {
             for l in &imps {
-                let w = l.work_lens(n, gpu.conv);
+                let w = l.work_lens(n, gpu.family);
                 for i in 0..3 {
                     work[i] = work[i].max(w[i]);
                 }

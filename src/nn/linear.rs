@@ -6,6 +6,7 @@
 //! the weight gradient always). Tests: `tests/linear.rs`.
 
 use super::gemm::{blocks8, transpose, GemmNt, GemmParams, GEMM_BIAS};
+use super::conv_gemm::{self, KernelFamily, Product};
 use super::split::{SplitSum, ACCUMULATE};
 use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, LayerImpl, Param, Role, Workspace};
 use crate::error::{Error, Result};
@@ -138,7 +139,12 @@ impl Linear {
         let (inp, out) = (self.inp, self.out);
         // Without a bias, any buffer fills the binding: the kernels do not read it.
         let bias = b.unwrap_or(w);
-        if inp % 4 == 0 {
+        if inp % 4 == 0 && gpu.family == KernelFamily::Gemm {
+            // yᵀ (OUT, N) = W xᵀ through the subgroup product, stored transposed into y (N, OUT):
+            // C[o, i] goes to y[i·OUT + o].
+            let prod = Product { a: w, b: x, bias: b, m: out, n, k4: inp / 4, map: (1, out, 1, 0) };
+            prog.push(prod.whole(gpu, y)?);
+        } else if inp % 4 == 0 {
             // Both operands contiguous along IN, four at a time.
             let p = GemmParams { m: n as u32, p: out as u32, k4: (inp / 4) as u32, k_per: (inp / 4) as u32, flags: GEMM_BIAS * b.is_some() as u32, ..Default::default() };
             prog.push(Dispatch::new(gpu, &GemmNt { a: x, b: w, bias, out: y }, &p, Some(blocks8(n, out)))?);
@@ -157,6 +163,10 @@ impl Linear {
         let [ta, tb] = [&ws.trans[0].buffer, &ws.trans[1].buffer];
         prog.push(transpose(gpu, dy, ta, n, out)?);
         prog.push(transpose(gpu, x, tb, n, inp)?);
+        if gpu.family == KernelFamily::Gemm {
+            let prod = Product { a: ta, b: tb, bias: None, m: out, n: inp, k4: n.div_ceil(4), map: Product::rows(inp) };
+            return prod.push_split(gpu, ws, prog, dw, accumulate);
+        }
         let t = weight_tiles(n, inp, out, gpu.parallel_invocations());
         let g = GemmParams { m: out as u32, p: inp as u32, k4: n.div_ceil(4) as u32, k_per: t.n_per, ..Default::default() };
         // (The bias binding is unused with flag 0; any buffer will do.)
@@ -202,6 +212,11 @@ impl LayerImpl for Linear {
     fn scratch_len(&self, n: usize, parallel: u64) -> usize {
         let p = LinearParams::new(n, self.inp, self.out, false);
         split_len(weight_tiles(n, self.inp, self.out, parallel), self.inp * self.out).max(if self.bias { split_len(p.bias_tiles(parallel), self.out) } else { 0 })
+    }
+
+    fn work_lens(&self, n: usize, family: KernelFamily) -> [usize; 4] {
+        // The subgroup product's split weight gradient.
+        if family == KernelFamily::Gemm { [0, 0, 0, conv_gemm::split_len(self.out, self.inp, n.div_ceil(4))] } else { [0; 4] }
     }
 
     fn transpose_lens(&self, n: usize) -> Result<(usize, usize)> {
@@ -273,7 +288,12 @@ impl LayerImpl for Linear {
         }
         if let Some(dx) = c.dx {
             // The input gradient is this pass's alone: never accumulated.
-            if out % 4 == 0 {
+            if out % 4 == 0 && gpu.family == KernelFamily::Gemm {
+                // dxᵀ (IN, N) = Wᵀ dyᵀ through the subgroup product, stored into dx (N, IN).
+                prog.push(transpose(gpu, w, ta, out, inp)?);
+                let prod = Product { a: ta, b: c.dy, bias: None, m: inp, n, k4: out / 4, map: (1, inp, 1, 0) };
+                prog.push(prod.whole(gpu, dx)?);
+            } else if out % 4 == 0 {
                 // dx = dy W as gemm_nt: dy (N, OUT) and Wᵀ (IN, OUT).
                 prog.push(transpose(gpu, w, ta, out, inp)?);
                 let g = GemmParams { m: n as u32, p: inp as u32, k4: (out / 4) as u32, k_per: (out / 4) as u32, ..Default::default() };

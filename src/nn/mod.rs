@@ -250,7 +250,7 @@ pub trait LayerImpl {
     }
     /// Floats of the three work buffers and of split partial sums that the convolution family
     /// `family` needs at batch `n` (see [`conv_gemm::work_lens`]).
-    fn work_lens(&self, _n: usize, _family: conv_gemm::ConvFamily) -> [usize; 4] {
+    fn work_lens(&self, _n: usize, _family: conv_gemm::KernelFamily) -> [usize; 4] {
         [0; 4]
     }
     /// The layer's hyper-parameters as a JSON object (see [`describe`]).

@@ -2,7 +2,7 @@
 //! comparing the two; finite-difference checks of the CPU backward.
 #![allow(dead_code)]
 
-use super::{check, conv_families, gpu, gpu_with, randv, tensor, weighted};
+use super::{check, kernel_families, gpu, gpu_with, randv, tensor, weighted};
 use wgpu_gan::gpu::Gpu;
 use wgpu_gan::nn::{ConvSpec, CpuNet, GpuNet, Grads, Init, Layer, Mode, NetSpec};
 
@@ -24,8 +24,8 @@ pub fn report(name: &str, analytic: &[f32], num: &[f32]) {
     assert!(e <= GRAD_TOL, "{name}: {e:e}");
 }
 
-/// Layer geometries that break naive indexing: strides 1–3, padding 0–2, kernels 3–5 and 3×5,
-/// non-square inputs, batch 1, channel counts that are not multiples of 4.
+/// Layer geometries that break naive indexing: strides 1–3, padding 0–2, kernels 1–5 (also
+/// smaller than the stride) and 3×5, non-square inputs, batch 1, channel counts that are not multiples of 4.
 pub fn conv_cases() -> Vec<(usize, ConvSpec)> {
     let c = |cin, cout, h, w, kh, kw, stride, pad, op| ConvSpec { cin, cout, h, w, kh, kw, stride: [stride; 2], pad: [pad; 2], out_pad: [op; 2], dilation: [1; 2], bias: true };
     vec![
@@ -40,6 +40,9 @@ pub fn conv_cases() -> Vec<(usize, ConvSpec)> {
         (2, ConvSpec { kh: 3, kw: 2, stride: [2, 1], pad: [0, 1], out_pad: [1, 0], dilation: [2, 1], ..c(3, 5, 9, 7, 3, 3, 1, 0, 0) }),
         (3, ConvSpec { stride: [3, 2], pad: [2, 1], out_pad: [2, 1], dilation: [2, 3], ..c(2, 6, 10, 8, 3, 3, 1, 0, 0) }),
         (2, ConvSpec { dilation: [2, 2], out_pad: [1, 1], ..c(5, 4, 7, 6, 3, 3, 2, 1, 0) }),
+        // Kernels smaller than the stride: input positions that no tap reads (a stride phase of
+        // the software adapter's col2im with no taps at all).
+        (2, ConvSpec { kw: 1, pad: [1, 0], ..c(3, 4, 9, 8, 2, 2, 3, 0, 1) }),
     ]
 }
 
@@ -186,7 +189,7 @@ pub fn conv_kernels_match_cpu(transposed: bool, bias: bool) {
             let dy = randv(n * net.out_dim(), 60 + i as u64, 1.0);
             let tag = format!("{} n={n} {}→{} {}×{} k{}×{} s{} p{} op{}{}", if transposed { "convT" } else { "conv2d" }, spec.cin, spec.cout, spec.h, spec.w, spec.kh, spec.kw, spec.stride[0], spec.pad[0], spec.out_pad[0], if bias { "" } else { " no bias" });
             let want = run_cpu(layer, n, &x, &params, None, &dy, Mode::Train);
-            for fam in conv_families() {
+            for fam in kernel_families() {
                 let g = gpu_with(fam);
                 let tag = format!("{tag} [{}]", fam.name());
                 compare(&tag, &run_gpu_on(&g, layer, n, &x, &params, None, &dy, Mode::Train, false), &want, TOL);

@@ -20,22 +20,22 @@ pub fn gpu() -> Gpu {
 
 /// The convolution families this adapter can run: the direct kernels always, the software
 /// adapter's im2col + subgroup family where the device has 8-wide subgroups (it says so when not).
-pub fn conv_families() -> Vec<wgpu_gan::nn::conv_gemm::ConvFamily> {
-    use wgpu_gan::nn::conv_gemm::ConvFamily;
+pub fn kernel_families() -> Vec<wgpu_gan::nn::conv_gemm::KernelFamily> {
+    use wgpu_gan::nn::conv_gemm::KernelFamily;
     let g = gpu();
     let gemm = g.device.features().contains(wgpu::Features::SUBGROUP) && g.info.as_ref().is_some_and(|i| i.subgroup_min_size == 8 && i.subgroup_max_size == 8);
     if gemm {
-        vec![ConvFamily::Direct, ConvFamily::Gemm]
+        vec![KernelFamily::Direct, KernelFamily::Gemm]
     } else {
         eprintln!("this adapter has no 8-wide subgroups: only the direct convolution kernels are tested");
-        vec![ConvFamily::Direct]
+        vec![KernelFamily::Direct]
     }
 }
 
 /// The test device with the given convolution family.
-pub fn gpu_with(family: wgpu_gan::nn::conv_gemm::ConvFamily) -> Gpu {
+pub fn gpu_with(family: wgpu_gan::nn::conv_gemm::KernelFamily) -> Gpu {
     let mut g = gpu();
-    g.conv = family;
+    g.family = family;
     g
 }
 
