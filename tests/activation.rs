@@ -4,7 +4,7 @@
 mod common;
 use common::layer::{numeric, report, H, TOL};
 use common::{check, gpu, launch, randv, tensor, weighted};
-use wgpu_gan::nn::activation::{act_backward, act_entries, act_forward, ActBackward, ActForward, ActParams};
+use wgpu_gan::nn::activation::{act_backward, act_entries, act_forward, vec4_entry, ActBackward, ActBackward4, ActForward, ActForward4, ActParams};
 use wgpu_gan::nn::Act;
 #[test]
 fn activation_backward_matches_finite_differences() {
@@ -23,7 +23,7 @@ fn activation_backward_matches_finite_differences() {
 #[test]
 fn activation_kernels_match_cpu() {
     let gpu = gpu();
-    for &n in &[1usize, 7, 33, 257, 4099] {
+    for &n in &[1usize, 7, 33, 257, 4099, 1024 * 784] {
         // Wide range so that tanh/sigmoid saturate and both signs of every branch are hit.
         let x = randv(n, n as u64, 20.0);
         let dy = randv(n, n as u64 + 1, 1.0);
@@ -35,6 +35,21 @@ fn activation_kernels_match_cpu() {
             check(&format!("{fwd} n={n}"), &ty.read(&gpu).unwrap(), &act_forward(a, &x), TOL);
             launch(&gpu, &ActBackward { entry: bwd, x: &tx.buffer, dy: &tdy.buffer, out: &ty.buffer }, &p, Some(n as u32));
             check(&format!("{bwd} n={n}"), &ty.read(&gpu).unwrap(), &act_backward(a, &x, &dy), TOL);
+            // The vec4 kernels on the first multiple of 4 values.
+            let n4 = n / 4 * 4;
+            if n4 > 0 {
+                let p = ActParams { n: n4 as u32, ..p };
+                let t4 = tensor(&gpu, &vec![7.0; n]);
+                let (f4, b4) = (vec4_entry(fwd), vec4_entry(bwd));
+                launch(&gpu, &ActForward4 { entry: f4, x4: &tx.buffer, out4: &t4.buffer }, &p, Some(n4 as u32 / 4));
+                let mut want = act_forward(a, &x[..n4]);
+                want.extend(std::iter::repeat_n(7.0, n - n4));
+                check(&format!("{f4} n={n4}"), &t4.read(&gpu).unwrap(), &want, TOL);
+                launch(&gpu, &ActBackward4 { entry: b4, x4: &tx.buffer, dy4: &tdy.buffer, out4: &t4.buffer }, &p, Some(n4 as u32 / 4));
+                let mut want = act_backward(a, &x[..n4], &dy[..n4]);
+                want.extend(std::iter::repeat_n(7.0, n - n4));
+                check(&format!("{b4} n={n4}"), &t4.read(&gpu).unwrap(), &want, TOL);
+            }
         }
     }
 }
