@@ -177,3 +177,79 @@ fn batchnorm_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
     let xhat = (x[i] - stats[c]) * invstd;
     out[i] = gamma[c] * invstd * (dy[i] - stats[2u * p.c + c] / m - xhat * stats[3u * p.c + c] / m);
 }
+
+// batchnorm_forward and batchnorm_backward_input four values at a time, when the four share their
+// statistics' loads: HW a multiple of 4 (one channel; BatchNorm2d on even planes) or HW = 1 with
+// C a multiple of 4 (four consecutive channels; BatchNorm1d). Each storage access costs the
+// software adapter a loop over its 8 lanes per value or per vec4 (see conv_gemm.wgsl).
+@group(0) @binding(10) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(11) var<storage, read> dy4: array<vec4<f32>>;
+@group(0) @binding(12) var<storage, read_write> out4: array<vec4<f32>>;
+
+// Per-channel values of the four elements from 4·i: (mean, invstd, γ, channel of the first).
+struct Four {
+    mean: vec4<f32>,
+    invstd: vec4<f32>,
+    gamma: vec4<f32>,
+    c: u32,
+}
+
+// The channel of element 4·i, and whether the four elements are four channels (HW = 1).
+fn first_channel(i: u32) -> u32 {
+    return ((4u * i) / p.hw) % p.c;
+}
+
+// γ and β as per-channel vectors from channel c: c..c+3 for HW = 1, else c four times.
+// (Storage pointers cannot be function arguments in WGSL: one function per buffer.)
+fn gamma4(c: u32) -> vec4<f32> {
+    if (p.hw == 1u) { return vec4<f32>(gamma[c], gamma[c + 1u], gamma[c + 2u], gamma[c + 3u]); }
+    return vec4<f32>(gamma[c]);
+}
+
+fn beta4(c: u32) -> vec4<f32> {
+    if (p.hw == 1u) { return vec4<f32>(beta[c], beta[c + 1u], beta[c + 2u], beta[c + 3u]); }
+    return vec4<f32>(beta[c]);
+}
+
+fn four(i: u32) -> Four {
+    let c = first_channel(i);
+    if (p.hw == 1u) {
+        let a = mean_invstd(c);
+        let b = mean_invstd(c + 1u);
+        let d = mean_invstd(c + 2u);
+        let f = mean_invstd(c + 3u);
+        return Four(vec4<f32>(a.x, b.x, d.x, f.x), vec4<f32>(a.y, b.y, d.y, f.y), gamma4(c), c);
+    }
+    let a = mean_invstd(c);
+    return Four(vec4<f32>(a.x), vec4<f32>(a.y), gamma4(c), c);
+}
+
+@compute @workgroup_size(WG)
+fn batchnorm_forward4(@builtin(global_invocation_id) gid: vec3<u32>,
+                      @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n * p.c * p.hw / 4u) { return; }
+    let f = four(i);
+    out4[i] = (x4[i] - f.mean) * f.invstd * f.gamma + beta4(f.c);
+}
+
+// Row r of stats (r·C + channel) as a per-channel vector (stats is read-write: no pointer helper).
+fn per_stat(r: u32, c: u32) -> vec4<f32> {
+    let at = r * p.c + c;
+    if (p.hw == 1u) { return vec4<f32>(stats[at], stats[at + 1u], stats[at + 2u], stats[at + 3u]); }
+    return vec4<f32>(stats[at]);
+}
+
+@compute @workgroup_size(WG)
+fn batchnorm_backward_input4(@builtin(global_invocation_id) gid: vec3<u32>,
+                             @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n * p.c * p.hw / 4u) { return; }
+    // The batch statistics (training mode): mean, invstd, Σ dy, Σ dy·x̂ at rows 0-3 of stats.
+    let c = first_channel(i);
+    let m = f32(p.n * p.hw);
+    let mean = per_stat(0u, c);
+    let invstd = per_stat(1u, c);
+    let xhat = (x4[i] - mean) * invstd;
+    out4[i] = gamma4(c) * invstd * (dy4[i] - per_stat(2u, c) / m - xhat * per_stat(3u, c) / m);
+}

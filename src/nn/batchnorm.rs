@@ -20,6 +20,12 @@ pub struct BnSpec {
 }
 
 impl BnSpec {
+    /// Whether the element-wise kernels run four values at a time: four consecutive values share
+    /// one channel (HW a multiple of 4) or are four channels (HW = 1, C a multiple of 4).
+    pub fn vec4(&self) -> bool {
+        self.hw % 4 == 0 || (self.hw == 1 && self.c % 4 == 0)
+    }
+
     /// PyTorch's defaults: eps 1e-5, momentum 0.1.
     pub fn new(c: usize, hw: usize) -> BnSpec {
         BnSpec { c, hw, eps: 1e-5, momentum: 0.1 }
@@ -154,6 +160,14 @@ crate::kernel! {
     /// dx = γ·invstd·(dy − Σdy/M − x̂·Σdy·x̂/M)
     pub BnBackwardInput = "batchnorm" :: "batchnorm_backward_input", BnParams { 1 x: Read, 2 gamma: Read, 4 dy: Read, 5 stats: ReadWrite, 7 out: ReadWrite }
 }
+crate::kernel! {
+    /// batchnorm_forward four values at a time ([`BnSpec::vec4`]).
+    pub BnForward4 = "batchnorm" :: "batchnorm_forward4", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite }
+}
+crate::kernel! {
+    /// batchnorm_backward_input four values at a time ([`BnSpec::vec4`]).
+    pub BnBackwardInput4 = "batchnorm" :: "batchnorm_backward_input4", BnParams { 2 gamma: Read, 5 stats: ReadWrite, 10 x4: Read, 11 dy4: Read, 12 out4: ReadWrite }
+}
 
 impl BnParams {
     /// Parameters of a batch-norm layer at batch n, with its tiles planned.
@@ -282,7 +296,11 @@ impl LayerImpl for BnSpec {
         }
         let len = (n * bn.c * bn.hw) as u32;
         let (gamma, beta) = (&c.params[0].buffer, &c.params[1].buffer);
-        prog.push(Dispatch::new(gpu, &BnForward { x: c.x, gamma, beta, stats, running, out: c.y }, &p, Some(len))?);
+        prog.push(if bn.vec4() {
+            Dispatch::new(gpu, &BnForward4 { gamma, beta, stats, running, x4: c.x, out4: c.y }, &p, Some(len / 4))?
+        } else {
+            Dispatch::new(gpu, &BnForward { x: c.x, gamma, beta, stats, running, out: c.y }, &p, Some(len))?
+        });
         Ok(())
     }
 
@@ -299,7 +317,12 @@ impl LayerImpl for BnSpec {
         prog.push(Dispatch::new(gpu, &BnBackwardFinish { stats, out: dgamma, out2: dbeta, part }, &p, Some(bn.c as u32))?);
         if let Some(dx) = c.dx {
             let len = (n * bn.c * bn.hw) as u32;
-            prog.push(Dispatch::new(gpu, &BnBackwardInput { x: c.x, gamma: &c.params[0].buffer, dy: c.dy, stats, out: dx }, &p, Some(len))?);
+            let gamma = &c.params[0].buffer;
+            prog.push(if bn.vec4() {
+                Dispatch::new(gpu, &BnBackwardInput4 { gamma, stats, x4: c.x, dy4: c.dy, out4: dx }, &p, Some(len / 4))?
+            } else {
+                Dispatch::new(gpu, &BnBackwardInput { x: c.x, gamma, dy: c.dy, stats, out: dx }, &p, Some(len))?
+            });
         }
         Ok(())
     }
