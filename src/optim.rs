@@ -201,6 +201,7 @@ impl GpuOptimizer {
             let u = OptimParams { tag: i as u32, ..self.opt.params(p.len, t_mul, t_add, clip, decay_steps) };
             let (grad, param, threads) = (&g.buffer, &p.buffer, Some(p.len as u32));
             prog.push(match s.as_slice() {
+                [m, v] if p.len % 4 == 0 => Dispatch::new(gpu, &AdamStep4 { counter, health, grad4: grad, param4: param, m4: &m.buffer, v4: &v.buffer }, &u, Some(p.len as u32 / 4))?,
                 [m, v] => Dispatch::new(gpu, &AdamStep { grad, counter, param, s1: &m.buffer, s2: &v.buffer, health }, &u, threads)?,
                 [v] => Dispatch::new(gpu, &OneStateStep { entry: self.opt.entry(), grad, counter, param, s1: &v.buffer, health }, &u, threads)?,
                 _ => unreachable!("every optimizer keeps one or two states per parameter"),
@@ -213,6 +214,10 @@ impl GpuOptimizer {
 crate::kernel! {
     /// Adam: first and second moments in s1, s2.
     pub AdamStep = "optim" :: "adam_step", OptimParams { 1 grad: Read, 2 counter: Read, 3 param: ReadWrite, 4 s1: ReadWrite, 5 s2: ReadWrite, 6 health: ReadWrite }
+}
+crate::kernel! {
+    /// Adam four parameters at a time (a length that is a multiple of 4).
+    pub AdamStep4 = "optim" :: "adam_step4", OptimParams { 2 counter: Read, 6 health: ReadWrite, 7 grad4: Read, 8 param4: ReadWrite, 9 m4: ReadWrite, 10 v4: ReadWrite }
 }
 crate::kernel! {
     /// SGD with momentum (velocity in s1) or RMSprop (mean square in s1).

@@ -15,7 +15,8 @@ fn optimizer_kernels_match_cpu() {
         Optimizer::adam(1e-3, 0.9, 0.99),
         Optimizer::RmsProp { lr: 5e-5, alpha: 0.99, eps: 1e-8 },
     ];
-    for &n in &[1usize, 7, 33, 257] {
+    // Lengths that are multiples of 4 run Adam four values at a time (adam_step4).
+    for &n in &[1usize, 4, 7, 33, 256, 257, 102_400] {
         for (oi, opt) in opts.iter().enumerate() {
             for clip in [0.0f32, 0.3] {
                 let mut p = randv(n, (n + oi) as u64, 0.5);
