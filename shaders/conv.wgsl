@@ -149,15 +149,7 @@ fn conv2d_forward(@builtin(global_invocation_id) gid: vec3<u32>,
 // output row: the first is found by a search over one tap step, and the rest follow every
 // tap_step taps (with dilation 1: the phase (iy + pad) mod stride, then every stride-th tap), so
 // no multiply-add is wasted on the zeros a transposed convolution inserts.
-// The first tap k < step with k·dil ≡ i (mod stride), or `none` when no tap lands (possible only
-// when the dilation and the stride share a factor).
-fn first_tap(i: u32, dil: u32, stride: u32, step: u32, none: u32) -> u32 {
-    let r = i % stride;
-    for (var k = 0u; k < step; k++) {
-        if ((k * dil) % stride == r) { return k; }
-    }
-    return none;
-}
+// (first_tap, shared with conv_gemm.wgsl's col2im, is in the prelude.)
 
 @compute @workgroup_size(WG)
 fn conv2d_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,

@@ -356,15 +356,6 @@ fn im2col(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     }
 }
 
-// The first tap k < step with k·dil ≡ i (mod stride), or `none` (as conv.wgsl's first_tap).
-fn first_tap(i: u32, dil: u32, stride: u32, step: u32, none: u32) -> u32 {
-    let r = i % stride;
-    for (var k = 0u; k < step; k++) {
-        if ((k * dil) % stride == r) { return k; }
-    }
-    return none;
-}
-
 // dx[n, c, iy, ix] = [bias[c] +] Σ over the taps that read (iy, ix) of the patch gradient there:
 // one invocation per input value of the chunk, only the taps of its stride phase visited.
 @compute @workgroup_size(WG)

@@ -37,3 +37,14 @@ fn sigmoid(v: f32) -> f32 {
     let e = exp(v);
     return e / (1.0 + e);
 }
+
+// For a convolution's input gradient (conv.wgsl, conv_gemm.wgsl's col2im): the first tap k < step
+// with k·dil ≡ i (mod stride), or `none` when no tap lands (possible only when the dilation and
+// the stride share a factor).
+fn first_tap(i: u32, dil: u32, stride: u32, step: u32, none: u32) -> u32 {
+    let r = i % stride;
+    for (var k = 0u; k < step; k++) {
+        if ((k * dil) % stride == r) { return k; }
+    }
+    return none;
+}

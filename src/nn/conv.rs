@@ -293,7 +293,7 @@ pub struct ConvParams {
     pub _pad: [u32; 3],
 }
 
-fn gcd(a: usize, b: usize) -> usize {
+pub(super) fn gcd(a: usize, b: usize) -> usize {
     if b == 0 {
         a
     } else {

@@ -17,7 +17,7 @@
 //! batch is cut into chunks so that no packed operand exceeds [`CHUNK_FLOATS`]; the three work
 //! buffers live in the network's [`Workspace`] and are shared by its layers.
 
-use super::conv::ConvShape;
+use super::conv::{gcd, ConvShape};
 use super::split::SplitSum;
 use super::Workspace;
 use crate::error::Result;
@@ -227,14 +227,6 @@ const ADD: u32 = 2;
 
 fn r4(v: usize) -> usize {
     v.div_ceil(4) * 4
-}
-
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
 }
 
 /// The conv view's sizes that the packing needs.
