@@ -230,12 +230,16 @@ fn position(col: u32) -> vec3<u32> {
 }
 
 // The input value that tap (ky, kx) of channel ch reads for position at, 0 in the padding or
-// past the chunk (`live` false).
+// past the chunk (`live` false; `at` must still be a position of the batch). Branch-free: the
+// read is clamped into the image and its value masked (a branch around a load costs llvmpipe
+// more than the load).
 fn tap(at: vec3<u32>, live: bool, ch: u32, ky: u32, kx: u32) -> f32 {
     let iy = i32(at.y * q.stride_y + ky * q.dil_y) - i32(q.pad_y);
     let ix = i32(at.z * q.stride_x + kx * q.dil_x) - i32(q.pad_x);
-    if (!live || iy < 0 || iy >= i32(q.h) || ix < 0 || ix >= i32(q.w)) { return 0.0; }
-    return src[((at.x * q.c + ch) * q.h + u32(iy)) * q.w + u32(ix)];
+    let ok = live && iy >= 0 && iy < i32(q.h) && ix >= 0 && ix < i32(q.w);
+    let y = u32(clamp(iy, 0, i32(q.h) - 1));
+    let x = u32(clamp(ix, 0, i32(q.w) - 1));
+    return select(0.0, src[((at.x * q.c + ch) * q.h + y) * q.w + x], ok);
 }
 
 // The plain layout written four values at a time (stores, like loads, cost a loop over the lanes
@@ -293,10 +297,12 @@ fn im2col_cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     if (i >= quads * q.c) { return; }
     let c0 = 4u * (i % quads);
     let ch = i / quads;
-    let p0 = position(c0);
-    let p1 = position(c0 + 1u);
-    let p2 = position(c0 + 2u);
-    let p3 = position(c0 + 3u);
+    // (Positions past the chunk read the last one's pixels, masked to 0 by `live`.)
+    let last = q.cols - 1u;
+    let p0 = position(min(c0, last));
+    let p1 = position(min(c0 + 1u, last));
+    let p2 = position(min(c0 + 2u, last));
+    let p3 = position(min(c0 + 3u, last));
     let live = vec4<u32>(c0, c0 + 1u, c0 + 2u, c0 + 3u) < vec4<u32>(q.cols);
     var o = ch * q.kh * q.kw * quads + c0 / 4u;
     for (var ky = 0u; ky < q.kh; ky++) {
@@ -446,6 +452,42 @@ fn col2im_phase(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
             s += src[(krow + u * f.stride_x) * f.width + row0 + oy * f.ow + ox];
         }
     }
+    let iy = f.iy0 + a * f.stride_y;
+    let ix = f.ix0 + bb * f.stride_x;
+    dst[((f.n0 + nl) * f.c + ch) * f.h * f.w + iy * f.w + ix] = s;
+}
+
+// col2im_phase when the phase has 2 × 2 taps (a 4 × 4 kernel with stride 2, as in DCGAN): the
+// four taps unrolled, their reads clamped into range and masked instead of branched around.
+@compute @workgroup_size(WG)
+fn col2im_phase2x2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    let grid = f.ay * f.bx;
+    if (i >= f.chunk * f.c * grid) { return; }
+    let nl = i / (f.c * grid);
+    let ch = (i / grid) % f.c;
+    let g = i % grid;
+    let a = g / f.bx;
+    let bb = g % f.bx;
+    var s = 0.0;
+    if ((f.flags & 1u) != 0u) { s = bias[ch]; }
+    // Output rows a + cy and a + cy − 1 (taps t = 0, 1), columns likewise; wrapped ones are out.
+    let oy = vec2<u32>(a + f.cy, a + f.cy - 1u);
+    let ox = vec2<u32>(bb + f.cx, bb + f.cx - 1u);
+    let yok = oy < vec2<u32>(f.oh);
+    let xok = ox < vec2<u32>(f.ow);
+    let row0 = nl * f.oh * f.ow;
+    let py = row0 + min(oy, vec2<u32>(f.oh - 1u)) * f.ow;
+    let px = min(ox, vec2<u32>(f.ow - 1u));
+    let k0 = (ch * f.kh + f.ry) * f.kw + f.rx;          // tap (0, 0)
+    let k1 = k0 + f.stride_y * f.kw;                     // tap (1, 0)
+    let kx = f.stride_x * f.width;                       // to tap (·, 1)
+    let r0 = k0 * f.width;
+    let r1 = k1 * f.width;
+    s += select(0.0, src[r0 + py.x + px.x], yok.x && xok.x);
+    s += select(0.0, src[r0 + kx + py.x + px.y], yok.x && xok.y);
+    s += select(0.0, src[r1 + py.y + px.x], yok.y && xok.x);
+    s += select(0.0, src[r1 + kx + py.y + px.y], yok.y && xok.y);
     let iy = f.iy0 + a * f.stride_y;
     let ix = f.ix0 + bb * f.stride_x;
     dst[((f.n0 + nl) * f.c + ch) * f.h * f.w + iy * f.w + ix] = s;

@@ -181,6 +181,10 @@ crate::kernel! {
     /// col2im over one stride phase (dilation 1).
     pub Col2imPhase = "conv_gemm" :: "col2im_phase", Phase { 3 bias: Read, 6 src: Read, 7 dst: ReadWrite }
 }
+crate::kernel! {
+    /// col2im over one stride phase of 2 × 2 taps, unrolled.
+    pub Col2imPhase2x2 = "conv_gemm" :: "col2im_phase2x2", Phase { 3 bias: Read, 6 src: Read, 7 dst: ReadWrite }
+}
 
 /// Along one axis of size `size` with stride `s`, padding `pad` and kernel `k`, phase `r` (the
 /// input positions i with (i + pad) mod s = r): (first position, count, first tap, taps, offset c
@@ -215,7 +219,12 @@ fn push_col2im(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usiz
                 width: u(cols), flags: BIAS * b.is_some() as u32, stride_y: u(s.stride[0]), stride_x: u(s.stride[1]),
                 iy0: u(iy0), ix0: u(ix0), ay: u(ay), bx: u(bx), ry: u(ry), rx: u(rx), cy: u(cy), cx: u(cx), ty: u(ty), tx: u(tx), _pad: 0,
             };
-            prog.push(Dispatch::new(gpu, &Col2imPhase { bias: b.unwrap_or(src), src, dst: dx }, &f, Some(u(nc * s.cin * ay * bx)))?);
+            let (bias, threads) = (b.unwrap_or(src), Some(u(nc * s.cin * ay * bx)));
+            prog.push(if ty == 2 && tx == 2 {
+                Dispatch::new(gpu, &Col2imPhase2x2 { bias, src, dst: dx }, &f, threads)?
+            } else {
+                Dispatch::new(gpu, &Col2imPhase { bias, src, dst: dx }, &f, threads)?
+            });
         }
     }
     Ok(())
