@@ -428,16 +428,29 @@ struct Phase {
 
 @group(0) @binding(9) var<uniform> f: Phase;
 
+// Invocation i of a phase: (sample in the chunk, channel, row and column in the phase's grid).
+fn phase_cell(i: u32) -> vec4<u32> {
+    let grid = f.ay * f.bx;
+    let g = i % grid;
+    return vec4<u32>(i / (f.c * grid), (i / grid) % f.c, g / f.bx, g % f.bx);
+}
+
+// Writes the input gradient of that cell.
+fn phase_store(cell: vec4<u32>, s: f32) {
+    let iy = f.iy0 + cell.z * f.stride_y;
+    let ix = f.ix0 + cell.w * f.stride_x;
+    dst[((f.n0 + cell.x) * f.c + cell.y) * f.h * f.w + iy * f.w + ix] = s;
+}
+
 @compute @workgroup_size(WG)
 fn col2im_phase(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
-    let grid = f.ay * f.bx;
-    if (i >= f.chunk * f.c * grid) { return; }
-    let nl = i / (f.c * grid);
-    let ch = (i / grid) % f.c;
-    let g = i % grid;
-    let a = g / f.bx;
-    let bb = g % f.bx;
+    if (i >= f.chunk * f.c * f.ay * f.bx) { return; }
+    let cell = phase_cell(i);
+    let nl = cell.x;
+    let ch = cell.y;
+    let a = cell.z;
+    let bb = cell.w;
     var s = 0.0;
     if ((f.flags & 1u) != 0u) { s = bias[ch]; }
     let row0 = nl * f.oh * f.ow;
@@ -452,9 +465,7 @@ fn col2im_phase(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
             s += src[(krow + u * f.stride_x) * f.width + row0 + oy * f.ow + ox];
         }
     }
-    let iy = f.iy0 + a * f.stride_y;
-    let ix = f.ix0 + bb * f.stride_x;
-    dst[((f.n0 + nl) * f.c + ch) * f.h * f.w + iy * f.w + ix] = s;
+    phase_store(cell, s);
 }
 
 // col2im_phase when the phase has 2 × 2 taps (a 4 × 4 kernel with stride 2, as in DCGAN): the
@@ -462,13 +473,12 @@ fn col2im_phase(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 @compute @workgroup_size(WG)
 fn col2im_phase2x2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
-    let grid = f.ay * f.bx;
-    if (i >= f.chunk * f.c * grid) { return; }
-    let nl = i / (f.c * grid);
-    let ch = (i / grid) % f.c;
-    let g = i % grid;
-    let a = g / f.bx;
-    let bb = g % f.bx;
+    if (i >= f.chunk * f.c * f.ay * f.bx) { return; }
+    let cell = phase_cell(i);
+    let nl = cell.x;
+    let ch = cell.y;
+    let a = cell.z;
+    let bb = cell.w;
     var s = 0.0;
     if ((f.flags & 1u) != 0u) { s = bias[ch]; }
     // Output rows a + cy and a + cy − 1 (taps t = 0, 1), columns likewise; wrapped ones are out.
@@ -488,7 +498,5 @@ fn col2im_phase2x2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     s += select(0.0, src[r0 + kx + py.x + px.y], yok.x && xok.y);
     s += select(0.0, src[r1 + py.y + px.x], yok.y && xok.x);
     s += select(0.0, src[r1 + kx + py.y + px.y], yok.y && xok.y);
-    let iy = f.iy0 + a * f.stride_y;
-    let ix = f.ix0 + bb * f.stride_x;
-    dst[((f.n0 + nl) * f.c + ch) * f.h * f.w + iy * f.w + ix] = s;
+    phase_store(cell, s);
 }
