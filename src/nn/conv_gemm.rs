@@ -308,6 +308,12 @@ fn matrix(n0: usize, rows: usize, cols: usize) -> Geometry {
     geometry(&s, n0, rows)
 }
 
+/// A dispatch writing the (rows, cols) matrix `src` into `dst` with each row padded with zeros to
+/// a multiple of 4 (`transposed`: its transpose, (cols, rows padded to 4)).
+pub fn pack_matrix(gpu: &Gpu, src: &wgpu::Buffer, dst: &wgpu::Buffer, rows: usize, cols: usize, transposed: bool) -> Result<Dispatch> {
+    pack(gpu, matrix(0, rows, cols), transposed, src, dst)
+}
+
 /// An `im2col` dispatch: plain (rows = positions, width = K rounded to 4) or transposed
 /// (rows = positions rounded to 4 = width).
 fn pack(gpu: &Gpu, g: Geometry, transposed: bool, src: &wgpu::Buffer, dst: &wgpu::Buffer) -> Result<Dispatch> {

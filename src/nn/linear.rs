@@ -215,15 +215,15 @@ impl LayerImpl for Linear {
     }
 
     fn work_lens(&self, n: usize, family: KernelFamily) -> [usize; 4] {
-        // The subgroup product's split weight gradient.
-        if family == KernelFamily::Gemm { [0, 0, 0, conv_gemm::split_len(self.out, self.inp, n.div_ceil(4))] } else { [0; 4] }
+        // The subgroup product's split weight gradient, and dy padded for the input gradient.
+        if family == KernelFamily::Gemm { [n * self.out.div_ceil(4) * 4, 0, 0, conv_gemm::split_len(self.out, self.inp, n.div_ceil(4))] } else { [0; 4] }
     }
 
     fn transpose_lens(&self, n: usize) -> Result<(usize, usize)> {
         let n4 = n.div_ceil(4) * 4;
         let mul = |a: usize, b: usize| a.checked_mul(b).ok_or_else(|| Error::Limit(format!("a {a} × {b} transpose does not fit in memory")));
         // (Wᵀ or dyᵀ, xᵀ)
-        let wt = mul(self.inp, self.out)?.div_ceil(4) * 4;
+        let wt = mul(self.inp, self.out.div_ceil(4) * 4)?;
         Ok((wt.max(mul(self.out, n4)?), mul(self.inp, n4)?))
     }
 
@@ -292,6 +292,14 @@ impl LayerImpl for Linear {
                 // dxᵀ (IN, N) = Wᵀ dyᵀ through the subgroup product, stored into dx (N, IN).
                 prog.push(transpose(gpu, w, ta, out, inp)?);
                 let prod = Product { a: ta, b: c.dy, bias: None, m: inp, n, k4: out / 4, map: (1, inp, 1, 0) };
+                prog.push(prod.whole(gpu, dx)?);
+            } else if gpu.family == KernelFamily::Gemm {
+                // The same with OUT padded to a multiple of 4 (D's last layer has OUT = 1): Wᵀ
+                // (IN, OUT4) and dy (N, OUT4), both zero-padded.
+                let w0 = &c.ws.work[0].buffer;
+                prog.push(transpose(gpu, w, ta, out, inp)?);
+                prog.push(conv_gemm::pack_matrix(gpu, c.dy, w0, n, out, false)?);
+                let prod = Product { a: ta, b: w0, bias: None, m: inp, n, k4: out.div_ceil(4), map: (1, inp, 1, 0) };
                 prog.push(prod.whole(gpu, dx)?);
             } else if out % 4 == 0 {
                 // dx = dy W as gemm_nt: dy (N, OUT) and Wᵀ (IN, OUT).
