@@ -1,12 +1,14 @@
 //! Where a training step's time goes: every dispatch of an R1 (ring) and an R2 (DCGAN-MNIST) step
 //! at the batch sizes users train with, each timed on its own (one submission, synchronised,
 //! median of --reps), with its shape, loop count per invocation, time, GFLOP/s for the matrix and
-//! convolution kernels, and share of the step; then the same per kernel.
+//! convolution kernels, and share of the step; then the same per kernel. The header names the
+//! kernel family (`WGPU_GAN_KERNELS=direct` for the other one) and the clock.
 //!
 //!     cargo run --release --example kernel_bench -- --models r1,r2 --batches 64,256,1024
 //!
-//! Wall clock per submission (the adapter's submission overhead included, ~0.1 ms on lavapipe),
-//! so the shares of small kernels are upper bounds. Run it on a quiet machine.
+//! Timed with timestamp queries around each dispatch's pass where the device has them (lavapipe
+//! does), else (or with --wall-clock) by the wall clock per submission, which includes the
+//! adapter's submission overhead (~0.1 ms on lavapipe). Run it on a quiet machine.
 
 use clap::Parser;
 use std::collections::BTreeMap;
@@ -35,6 +37,9 @@ struct Args {
     /// Print every dispatch, not only the per-kernel totals.
     #[arg(long)]
     each: bool,
+    /// Time by the wall clock around each submission even where timestamp queries exist.
+    #[arg(long)]
+    wall_clock: bool,
 }
 
 /// Multiply-adds × 2 of a matrix or convolution dispatch (taps that fall in the padding counted),
@@ -73,29 +78,73 @@ fn shape(d: &Dispatch) -> String {
     format!("[{}]", w.join(","))
 }
 
+/// How one dispatch is timed: with timestamp queries around its compute pass where the device has
+/// them (the GPU's own clock, no submission cost), by the wall clock around a synchronised
+/// submission otherwise.
+struct Clock {
+    queries: Option<(wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer)>,
+}
+
+impl Clock {
+    fn new(gpu: &Gpu, wall: bool) -> Clock {
+        let has = gpu.device.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+        let queries = (has && !wall).then(|| {
+            let qs = gpu.device.create_query_set(&wgpu::QuerySetDescriptor { label: Some("kernel_bench"), ty: wgpu::QueryType::Timestamp, count: 2 });
+            let buf = |usage| gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("kernel_bench"), size: 16, usage, mapped_at_creation: false });
+            (qs, buf(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC), buf(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST))
+        });
+        Clock { queries }
+    }
+
+    fn what(&self) -> &'static str {
+        if self.queries.is_some() {
+            "timestamp queries"
+        } else {
+            "wall clock per submission"
+        }
+    }
+
+    /// Seconds one run of `d` takes.
+    fn time(&self, gpu: &Gpu, d: &Dispatch) -> wgpu_gan::Result<f64> {
+        let s = Instant::now();
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        {
+            let timestamp_writes = self.queries.as_ref().map(|(qs, _, _)| wgpu::ComputePassTimestampWrites { query_set: qs, beginning_of_pass_write_index: Some(0), end_of_pass_write_index: Some(1) });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes });
+            d.record(&mut pass);
+        }
+        if let Some((qs, resolve, read)) = &self.queries {
+            enc.resolve_query_set(qs, 0..2, resolve, 0);
+            enc.copy_buffer_to_buffer(resolve, 0, read, 0, 16);
+        }
+        gpu.queue.submit([enc.finish()]);
+        gpu.wait()?;
+        let wall = s.elapsed().as_secs_f64();
+        let Some((_, _, read)) = &self.queries else { return Ok(wall) };
+        read.slice(..).map_async(wgpu::MapMode::Read, |_| {});
+        gpu.wait()?;
+        let ticks: [u64; 2] = {
+            let view = read.slice(..).get_mapped_range().map_err(|e| wgpu_gan::Error::Readback(e.to_string()))?;
+            bytemuck::pod_read_unaligned(&view[..16])
+        };
+        read.unmap();
+        Ok(ticks[1].saturating_sub(ticks[0]) as f64 * gpu.queue.get_timestamp_period() as f64 * 1e-9)
+    }
+}
+
 fn bench(gpu: &Gpu, name: &str, batch: usize, gan: &mut GpuGan, a: &Args) -> wgpu_gan::Result<()> {
     gan.train_steps(2);
     gan.stats()?;
     let prog = gan.step_program();
+    let clock = Clock::new(gpu, a.wall_clock);
     let mut rows = Vec::new();
     for d in &prog.dispatches {
-        let mut t: Vec<f64> = (0..a.reps.max(1))
-            .map(|_| {
-                let s = Instant::now();
-                let mut enc = gpu.device.create_command_encoder(&Default::default());
-                {
-                    let mut pass = enc.begin_compute_pass(&Default::default());
-                    d.record(&mut pass);
-                }
-                gpu.queue.submit([enc.finish()]);
-                gpu.wait().map(|_| s.elapsed().as_secs_f64())
-            })
-            .collect::<wgpu_gan::Result<_>>()?;
+        let mut t: Vec<f64> = (0..a.reps.max(1)).map(|_| clock.time(gpu, d)).collect::<wgpu_gan::Result<_>>()?;
         t.sort_by(f64::total_cmp);
         rows.push((d, t[t.len() / 2]));
     }
     let total: f64 = rows.iter().map(|r| r.1).sum();
-    println!("\n{name} step at batch {batch}: {} dispatches, {:.1} ms summed over dispatches; kernels: {}", rows.len(), total * 1e3, gpu.family.name());
+    println!("\n{name} step at batch {batch}: {} dispatches, {:.1} ms summed over dispatches ({}); kernels: {}", rows.len(), total * 1e3, clock.what(), gpu.family.name());
     if a.each {
         println!("{:>3}  {:<40} {:>14} {:>7} {:>10} {:>8} {:>6}  uniform words", "#", "kernel", "workgroups", "trips", "ms", "GFLOP/s", "share");
         for (i, (d, t)) in rows.iter().enumerate() {

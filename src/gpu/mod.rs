@@ -56,9 +56,10 @@ impl Gpu {
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("wgpu-gan"),
-                // Subgroups where the adapter has them (the software adapter's convolution
-                // family needs them, src/nn/conv_gemm.rs); no other optional feature.
-                required_features: adapter.features() & wgpu::Features::SUBGROUP,
+                // Subgroups where the adapter has them (the software adapter's kernel family needs
+                // them, src/nn/conv_gemm.rs) and timestamp queries (kernel_bench times each
+                // dispatch with them); no other optional feature.
+                required_features: adapter.features() & (wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY),
                 required_limits,
                 experimental_features: Default::default(),
                 memory_hints: wgpu::MemoryHints::Performance,

@@ -175,6 +175,10 @@ impl Linear {
     }
 }
 
+/// Input-gradient values from which the subgroup family pads OUT to 4 rather than run the scalar
+/// kernel (see [`Linear`]'s backward pass).
+const PADDED_PRODUCT_MIN: usize = 1 << 17;
+
 /// The layer from its description, if `kind` is this layer's.
 pub fn parse(kind: &str, v: &Value) -> Option<std::result::Result<Layer, String>> {
     let f = Fields { kind, v };
@@ -293,9 +297,11 @@ impl LayerImpl for Linear {
                 prog.push(transpose(gpu, w, ta, out, inp)?);
                 let prod = Product { a: ta, b: c.dy, bias: None, m: inp, n, k4: out / 4, map: (1, inp, 1, 0) };
                 prog.push(prod.whole(gpu, dx)?);
-            } else if gpu.family == KernelFamily::Gemm {
+            } else if gpu.family == KernelFamily::Gemm && n * inp >= PADDED_PRODUCT_MIN {
                 // The same with OUT padded to a multiple of 4 (D's last layer has OUT = 1): Wᵀ
-                // (IN, OUT4) and dy (N, OUT4), both zero-padded.
+                // (IN, OUT4) and dy (N, OUT4), both zero-padded. Three dispatches instead of one:
+                // worth it only for a large dx (R2's D: 10 ms a step saved; R1's, 32K values, would
+                // lose ~0.2 ms a step to the extra launches: its joint D pass has 512 × 128).
                 let w0 = &c.ws.work[0].buffer;
                 prog.push(transpose(gpu, w, ta, out, inp)?);
                 prog.push(conv_gemm::pack_matrix(gpu, c.dy, w0, n, out, false)?);
