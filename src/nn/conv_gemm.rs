@@ -301,6 +301,12 @@ fn geometry(s: &ConvShape, n0: usize, nc: usize) -> Geometry {
     }
 }
 
+/// The output gradient dy (N, COUT, OH, OW) of a chunk seen with a 1 × 1 kernel: its patch
+/// matrix is dy by position (cols, COUT), its transpose dy by channel.
+fn dy_matrix(s: &ConvShape, n0: usize, nc: usize) -> Geometry {
+    geometry(&ConvShape { cin: s.cout, h: s.oh, w: s.ow, kh: 1, kw: 1, stride: [1; 2], pad: [0; 2], dil: [1; 2], ..*s }, n0, nc)
+}
+
 /// A matrix (rows, cols) seen as `rows` samples of `cols` channels with a 1 × 1 kernel, so that
 /// `im2col` packs it (plain: rows × cols padded to 4; transposed: cols × rows padded to 4).
 fn matrix(n0: usize, rows: usize, cols: usize) -> Geometry {
@@ -428,7 +434,7 @@ pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvSha
     for (n0, nc) in chunks(s) {
         let cols = nc * d.plane;
         // dy by position: the chunk's (cols, COUT) matrix, a 1 × 1 patch matrix of dy.
-        let g = geometry(&ConvShape { cin: s.cout, h: s.oh, w: s.ow, kh: 1, kw: 1, stride: [1; 2], pad: [0; 2], dil: [1; 2], ..*s }, n0, nc);
+        let g = dy_matrix(s, n0, nc);
         prog.push(pack(gpu, g, false, dy, w0)?);
         // The patch gradient transposed, (K, cols): col2im's neighbouring invocations then read
         // neighbouring values (a (cols, K) layout has them K floats apart: R2's col2im took 88 ms
@@ -448,7 +454,7 @@ pub fn backward_weight(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvSh
     for (i, (n0, nc)) in chunks(s).into_iter().enumerate() {
         let cols = nc * d.plane;
         // dy by channel: (COUT, cols padded to 4), the transposed 1 × 1 patch matrix of dy.
-        let g = geometry(&ConvShape { cin: s.cout, h: s.oh, w: s.ow, kh: 1, kw: 1, stride: [1; 2], pad: [0; 2], dil: [1; 2], ..*s }, n0, nc);
+        let g = dy_matrix(s, n0, nc);
         prog.push(pack(gpu, g, true, dy, w0)?);
         prog.push(pack(gpu, geometry(s, n0, nc), true, x, w1)?);
         let prod = Product { a: w0, b: w1, bias: None, m: s.cout, n: d.k, k4: r4(cols) / 4, map: Product::rows(d.k) };
