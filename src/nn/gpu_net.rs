@@ -75,8 +75,9 @@ impl GpuNet {
         // batch), so the scratch holds the most that any batch up to max_batch needs.
         let par = gpu.parallel_invocations();
         let mut scratch_len = (1..=max_batch).flat_map(|n| imps.iter().map(move |l| l.scratch_len(n, par))).max().unwrap_or(0);
+        // The most any batch up to max_batch needs (as for the scratch above).
         let mut work = [1usize; 3];
-        for n in [max_batch] {
+        for n in 1..=max_batch {
             for l in &imps {
                 let w = l.work_lens(n, gpu.family);
                 for i in 0..3 {
