@@ -435,6 +435,12 @@ fn phase_cell(i: u32) -> vec4<u32> {
     return vec4<u32>(i / (f.c * grid), (i / grid) % f.c, g / f.bx, g % f.bx);
 }
 
+// The starting sum of channel c: its bias (a transposed convolution's), or 0.
+fn phase_bias(c: u32) -> f32 {
+    if ((f.flags & 1u) != 0u) { return bias[c]; }
+    return 0.0;
+}
+
 // Writes the input gradient of that cell.
 fn phase_store(cell: vec4<u32>, s: f32) {
     let iy = f.iy0 + cell.z * f.stride_y;
@@ -446,15 +452,12 @@ fn phase_store(cell: vec4<u32>, s: f32) {
 fn col2im_phase(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= f.chunk * f.c * f.ay * f.bx) { return; }
-    let cell = phase_cell(i);
-    let nl = cell.x;
-    let ch = cell.y;
+    let cell = phase_cell(i);   // (sample, channel, a, bb)
     let a = cell.z;
     let bb = cell.w;
-    var s = 0.0;
-    if ((f.flags & 1u) != 0u) { s = bias[ch]; }
-    let row0 = nl * f.oh * f.ow;
-    let kbase = ch * f.kh * f.kw;
+    var s = phase_bias(cell.y);
+    let row0 = cell.x * f.oh * f.ow;
+    let kbase = cell.y * f.kh * f.kw;
     for (var t = 0u; t < f.ty; t++) {
         let oy = a + f.cy - t;   // wraps past oh when negative
         if (oy >= f.oh) { continue; }
@@ -474,22 +477,19 @@ fn col2im_phase(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 fn col2im_phase2x2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= f.chunk * f.c * f.ay * f.bx) { return; }
-    let cell = phase_cell(i);
-    let nl = cell.x;
-    let ch = cell.y;
+    let cell = phase_cell(i);   // (sample, channel, a, bb)
     let a = cell.z;
     let bb = cell.w;
-    var s = 0.0;
-    if ((f.flags & 1u) != 0u) { s = bias[ch]; }
+    var s = phase_bias(cell.y);
     // Output rows a + cy and a + cy − 1 (taps t = 0, 1), columns likewise; wrapped ones are out.
     let oy = vec2<u32>(a + f.cy, a + f.cy - 1u);
     let ox = vec2<u32>(bb + f.cx, bb + f.cx - 1u);
     let yok = oy < vec2<u32>(f.oh);
     let xok = ox < vec2<u32>(f.ow);
-    let row0 = nl * f.oh * f.ow;
+    let row0 = cell.x * f.oh * f.ow;
     let py = row0 + min(oy, vec2<u32>(f.oh - 1u)) * f.ow;
     let px = min(ox, vec2<u32>(f.ow - 1u));
-    let k0 = (ch * f.kh + f.ry) * f.kw + f.rx;          // tap (0, 0)
+    let k0 = (cell.y * f.kh + f.ry) * f.kw + f.rx;          // tap (0, 0)
     let k1 = k0 + f.stride_y * f.kw;                     // tap (1, 0)
     let kx = f.stride_x * f.width;                       // to tap (·, 1)
     let r0 = k0 * f.width;
