@@ -210,10 +210,10 @@ struct Geometry {
     // Taps of one stride phase are tap_step apart (col2im; see conv.wgsl's backward_input).
     tap_step_y: u32,
     tap_step_x: u32,
-    // Floats per patch row: C·KH·KW rounded up to 4 (im2col), the rows (transposed), or cols
-    // (the patch gradient (K, cols) that col2im reads).
+    // Floats per patch row: C·KH·KW rounded up to 4 (im2col, im2col_rows), the rows
+    // (im2col_cols), or cols (the patch gradient (K, cols) that col2im reads).
     width: u32,
-    // bit 0: transposed layout (im2col) / add bias[c] (col2im, binding 3).
+    // bit 0: add bias[c] (col2im, binding 3).
     flags: u32,
 }
 
@@ -313,50 +313,25 @@ fn im2col_cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     }
 }
 
-// One invocation per (output position, channel): its KH·KW taps, zero where they fall in the
-// padding. Plain layout: patch row = position, column = (channel, ky, kx), the columns past
-// C·KH·KW zero (written by the last channel). Transposed: row = (channel, ky, kx), column =
-// position, the positions from cols to rows zero.
+// The plain layout one value at a time, for kernels whose KH·KW is not a multiple of 4 (see
+// im2col_rows): one invocation per (output position, channel) writes its KH·KW taps, zero where
+// they fall in the padding; the columns past C·KH·KW are zeros (written by the last channel).
 @compute @workgroup_size(WG)
 fn im2col(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
-    let tr = (q.flags & 1u) != 0u;
     if (i >= q.rows * q.c) { return; }
-    var col = i / q.c;
-    var ch = i % q.c;
-    if (tr) {
-        col = i % q.rows;
-        ch = i / q.rows;
-    }
-    let taps = q.kh * q.kw;
-    let plane = q.oh * q.ow;
-    let live = col < q.cols;
-    let nn = q.n0 + col / plane;
-    let pos = col % plane;
-    let oy = pos / q.ow;
-    let ox = pos % q.ow;
-    let xb = (nn * q.c + ch) * q.h * q.w;
-    var at = col * q.width + ch * taps;      // plain: along the row
-    var step = 1u;
-    if (tr) {
-        at = ch * taps * q.width + col;      // transposed: down the column
-        step = q.width;
-    }
+    let col = i / q.c;
+    let ch = i % q.c;
+    let at = position(col);
+    var o = col * q.width + ch * q.kh * q.kw;
     for (var ky = 0u; ky < q.kh; ky++) {
-        let iy = i32(oy * q.stride_y + ky * q.dil_y) - i32(q.pad_y);
-        let row_ok = live && iy >= 0 && iy < i32(q.h);
         for (var kx = 0u; kx < q.kw; kx++) {
-            let ix = i32(ox * q.stride_x + kx * q.dil_x) - i32(q.pad_x);
-            var v = 0.0;
-            if (row_ok && ix >= 0 && ix < i32(q.w)) {
-                v = src[xb + u32(iy) * q.w + u32(ix)];
-            }
-            dst[at] = v;
-            at += step;
+            dst[o] = tap(at, true, ch, ky, kx);
+            o += 1u;
         }
     }
-    if (!tr && ch + 1u == q.c) {
-        for (var k = q.c * taps; k < q.width; k++) {
+    if (ch + 1u == q.c) {
+        for (var k = q.c * q.kh * q.kw; k < q.width; k++) {
             dst[col * q.width + k] = 0.0;
         }
     }

@@ -59,10 +59,15 @@ fn finite(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
 }
 
-fn finish(i: u32, v: f32) {
-    if (!finite(v) || !finite(grad[i])) {
+// The divergence watch: records this step and tensor unless `ok`.
+fn watch(ok: bool) {
+    if (!ok) {
         atomicMin(&health[0], (min(counter[0], 0x3fffffu) << 10u) | min(p.tag, 1023u));
     }
+}
+
+fn finish(i: u32, v: f32) {
+    watch(finite(v) && finite(grad[i]));
     if (p.clip > 0.0) {
         param[i] = clamp(v, -p.clip, p.clip);
     } else {
@@ -120,10 +125,7 @@ fn finite4(x: vec4<f32>) -> bool {
 fn adam_step4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n / 4u) { return; }
-    let step = counter[0];
-    let t = f32(step * p.t_mul + p.t_add + 1u);
-    var lr = p.lr;
-    if (p.decay_steps != 0u) { lr = p.lr * max(0.0, 1.0 - f32(step) / f32(p.decay_steps)); }
+    let t = f32(counter[0] * p.t_mul + p.t_add + 1u);
     let g = grad4[i];
     let m = p.beta1 * m4[i] + (1.0 - p.beta1) * g;
     let v = p.beta2 * v4[i] + (1.0 - p.beta2) * g * g;
@@ -131,10 +133,8 @@ fn adam_step4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     v4[i] = v;
     let mhat = m / one_minus_pow(p.ln_beta1, t);
     let vhat = v / one_minus_pow(p.ln_beta2, t);
-    var w = param4[i] - lr * mhat / (sqrt(vhat) + vec4<f32>(p.eps));
-    if (!finite4(w) || !finite4(g)) {
-        atomicMin(&health[0], (min(step, 0x3fffffu) << 10u) | min(p.tag, 1023u));
-    }
+    var w = param4[i] - lr_now() * mhat / (sqrt(vhat) + vec4<f32>(p.eps));
+    watch(finite4(w) && finite4(g));
     if (p.clip > 0.0) { w = clamp(w, vec4<f32>(-p.clip), vec4<f32>(p.clip)); }
     param4[i] = w;
 }

@@ -4,7 +4,7 @@
 mod common;
 use common::layer::{numeric, report, H, TOL};
 use common::{check, gpu, launch, randv, tensor, weighted};
-use wgpu_gan::nn::activation::{act_backward, act_entries, act_forward, vec4_entry, ActBackward, ActBackward4, ActForward, ActForward4, ActParams};
+use wgpu_gan::nn::activation::{act_backward, act_entries, act_entries4, act_forward, ActBackward, ActBackward4, ActForward, ActForward4, ActParams};
 use wgpu_gan::nn::Act;
 #[test]
 fn activation_backward_matches_finite_differences() {
@@ -40,7 +40,7 @@ fn activation_kernels_match_cpu() {
             if n4 > 0 {
                 let p = ActParams { n: n4 as u32, ..p };
                 let t4 = tensor(&gpu, &vec![7.0; n]);
-                let (f4, b4) = (vec4_entry(fwd), vec4_entry(bwd));
+                let (f4, b4) = act_entries4(a);
                 launch(&gpu, &ActForward4 { entry: f4, x4: &tx.buffer, out4: &t4.buffer }, &p, Some(n4 as u32 / 4));
                 let mut want = act_forward(a, &x[..n4]);
                 want.extend(std::iter::repeat_n(7.0, n - n4));

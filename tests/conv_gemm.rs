@@ -115,7 +115,7 @@ fn im2col_matches_cpu() {
             launch(&gpu, &Im2colRows { src: &tx.buffer, dst4: &out.buffer }, &g, Some(u(threads)));
             check(&format!("im2col_rows {tag}"), &out.read(&gpu).unwrap(), &plain, 0.0);
         }
-        let t = Geometry { rows: u(cols4), width: u(cols4), flags: 1, ..g };
+        let t = Geometry { rows: u(cols4), width: u(cols4), ..g };
         let out = tensor(&gpu, &vec![7.0; k * cols4]);
         launch(&gpu, &Im2colCols { src: &tx.buffer, dst4: &out.buffer }, &t, Some(u(cols4 / 4 * c)));
         let transposed: Vec<f32> = (0..k * cols4).map(|i| if i % cols4 < cols { v(i % cols4, i / cols4) } else { 0.0 }).collect();

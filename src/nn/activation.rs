@@ -107,7 +107,7 @@ pub fn push_act_forward(gpu: &Gpu, prog: &mut Program, a: Act, x: &wgpu::Buffer,
     let (entry, _, slope) = act_entries(a);
     let p = ActParams { n: len, slope, ..Default::default() };
     prog.push(if len % 4 == 0 {
-        Dispatch::new(gpu, &ActForward4 { entry: vec4_entry(entry), x4: x, out4: y }, &p, Some(len / 4))?
+        Dispatch::new(gpu, &ActForward4 { entry: act_entries4(a).0, x4: x, out4: y }, &p, Some(len / 4))?
     } else {
         Dispatch::new(gpu, &ActForward { entry, x, out: y }, &p, Some(len))?
     });
@@ -119,25 +119,11 @@ pub fn push_act_backward(gpu: &Gpu, prog: &mut Program, a: Act, x: &wgpu::Buffer
     let (_, entry, slope) = act_entries(a);
     let p = ActParams { n: len, slope, ..Default::default() };
     prog.push(if len % 4 == 0 {
-        Dispatch::new(gpu, &ActBackward4 { entry: vec4_entry(entry), x4: x, dy4: dy, out4: dx }, &p, Some(len / 4))?
+        Dispatch::new(gpu, &ActBackward4 { entry: act_entries4(a).1, x4: x, dy4: dy, out4: dx }, &p, Some(len / 4))?
     } else {
         Dispatch::new(gpu, &ActBackward { entry, x, dy, out: dx }, &p, Some(len))?
     });
     Ok(())
-}
-
-/// The vec4 entry point of a scalar one.
-pub fn vec4_entry(entry: &str) -> &'static str {
-    match entry {
-        "relu_forward" => "relu_forward4",
-        "leaky_relu_forward" => "leaky_relu_forward4",
-        "tanh_forward" => "tanh_forward4",
-        "sigmoid_forward" => "sigmoid_forward4",
-        "relu_backward" => "relu_backward4",
-        "leaky_relu_backward" => "leaky_relu_backward4",
-        "tanh_backward" => "tanh_backward4",
-        _ => "sigmoid_backward4",
-    }
 }
 
 crate::kernel! {
@@ -152,6 +138,16 @@ pub fn act_entries(a: Act) -> (&'static str, &'static str, f32) {
         Act::LeakyRelu(s) => ("leaky_relu_forward", "leaky_relu_backward", s),
         Act::Tanh => ("tanh_forward", "tanh_backward", 0.0),
         Act::Sigmoid => ("sigmoid_forward", "sigmoid_backward", 0.0),
+    }
+}
+
+/// The forward and backward entry points that take four values at a time.
+pub fn act_entries4(a: Act) -> (&'static str, &'static str) {
+    match a {
+        Act::Relu => ("relu_forward4", "relu_backward4"),
+        Act::LeakyRelu(_) => ("leaky_relu_forward4", "leaky_relu_backward4"),
+        Act::Tanh => ("tanh_forward4", "tanh_backward4"),
+        Act::Sigmoid => ("sigmoid_forward4", "sigmoid_backward4"),
     }
 }
 

@@ -230,7 +230,6 @@ fn push_col2im(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usiz
     Ok(())
 }
 
-const TRANSPOSED: u32 = 1;
 const BIAS: u32 = 1;
 const ADD: u32 = 2;
 
@@ -327,7 +326,7 @@ fn pack(gpu: &Gpu, g: Geometry, transposed: bool, src: &wgpu::Buffer, dst: &wgpu
     let k = (g.c * taps) as usize;
     if transposed {
         let rows = r4(g.cols as usize) as u32;
-        let g = Geometry { rows, width: rows, flags: TRANSPOSED, ..g };
+        let g = Geometry { rows, width: rows, ..g };
         return Dispatch::new(gpu, &Im2colCols { src, dst4: dst }, &g, Some(rows / 4 * g.c));
     }
     let g = Geometry { width: r4(k) as u32, ..g };

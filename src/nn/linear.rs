@@ -133,6 +133,12 @@ fn split_len(t: Tiles, len: usize) -> usize {
 // ---------------------------------------------------------------- the layer
 
 impl Linear {
+    /// Whether the subgroup family's input gradient pads dy's OUT to a multiple of 4 rather than
+    /// run the scalar kernel (only for a large dx: see [`PADDED_PRODUCT_MIN`]).
+    fn pads_dy(&self, n: usize) -> bool {
+        self.out % 4 != 0 && n * self.inp >= PADDED_PRODUCT_MIN
+    }
+
     /// y = x Wᵀ (+ b): the vec4 product when IN is a multiple of 4, else the scalar kernel.
     #[allow(clippy::too_many_arguments)]
     fn push_forward(&self, gpu: &crate::gpu::Gpu, prog: &mut Program, x: &wgpu::Buffer, w: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer, n: usize) -> Result<()> {
@@ -176,7 +182,7 @@ impl Linear {
 }
 
 /// Input-gradient values from which the subgroup family pads OUT to 4 rather than run the scalar
-/// kernel (see [`Linear`]'s backward pass).
+/// kernel: three dispatches instead of one pay off only for a large dx.
 const PADDED_PRODUCT_MIN: usize = 1 << 17;
 
 /// The layer from its description, if `kind` is this layer's.
@@ -220,7 +226,11 @@ impl LayerImpl for Linear {
 
     fn work_lens(&self, n: usize, family: KernelFamily) -> [usize; 4] {
         // The subgroup product's split weight gradient, and dy padded for the input gradient.
-        if family == KernelFamily::Gemm { [n * self.out.div_ceil(4) * 4, 0, 0, conv_gemm::split_len(self.out, self.inp, n.div_ceil(4))] } else { [0; 4] }
+        if family != KernelFamily::Gemm {
+            return [0; 4];
+        }
+        let padded_dy = if self.pads_dy(n) { n * self.out.div_ceil(4) * 4 } else { 0 };
+        [padded_dy, 0, 0, conv_gemm::split_len(self.out, self.inp, n.div_ceil(4))]
     }
 
     fn transpose_lens(&self, n: usize) -> Result<(usize, usize)> {
@@ -292,20 +302,21 @@ impl LayerImpl for Linear {
         }
         if let Some(dx) = c.dx {
             // The input gradient is this pass's alone: never accumulated.
-            if out % 4 == 0 && gpu.family == KernelFamily::Gemm {
-                // dxᵀ (IN, N) = Wᵀ dyᵀ through the subgroup product, stored into dx (N, IN).
+            if gpu.family == KernelFamily::Gemm && (out % 4 == 0 || self.pads_dy(n)) {
+                // dxᵀ (IN, N) = Wᵀ dyᵀ through the subgroup product, stored into dx (N, IN): Wᵀ
+                // (IN, OUT4) and dy with OUT padded to a multiple of 4 when it is not one (D's last
+                // layer has OUT = 1). Padding dy costs a dispatch: worth it only for a large dx
+                // (R2's D: 10 ms a step saved; R1's joint D pass, 512 × 128 values, would lose
+                // ~0.2 ms a step to the extra launches).
                 prog.push(transpose(gpu, w, ta, out, inp)?);
-                let prod = Product { a: ta, b: c.dy, bias: None, m: inp, n, k4: out / 4, map: (1, inp, 1, 0) };
-                prog.push(prod.whole(gpu, dx)?);
-            } else if gpu.family == KernelFamily::Gemm && n * inp >= PADDED_PRODUCT_MIN {
-                // The same with OUT padded to a multiple of 4 (D's last layer has OUT = 1): Wᵀ
-                // (IN, OUT4) and dy (N, OUT4), both zero-padded. Three dispatches instead of one:
-                // worth it only for a large dx (R2's D: 10 ms a step saved; R1's, 32K values, would
-                // lose ~0.2 ms a step to the extra launches: its joint D pass has 512 × 128).
-                let w0 = &c.ws.work[0].buffer;
-                prog.push(transpose(gpu, w, ta, out, inp)?);
-                prog.push(conv_gemm::pack_matrix(gpu, c.dy, w0, n, out, false)?);
-                let prod = Product { a: ta, b: w0, bias: None, m: inp, n, k4: out.div_ceil(4), map: (1, inp, 1, 0) };
+                let dy = if out % 4 == 0 {
+                    c.dy
+                } else {
+                    let w0 = &c.ws.work[0].buffer;
+                    prog.push(conv_gemm::pack_matrix(gpu, c.dy, w0, n, out, false)?);
+                    w0
+                };
+                let prod = Product { a: ta, b: dy, bias: None, m: inp, n, k4: out.div_ceil(4), map: (1, inp, 1, 0) };
                 prog.push(prod.whole(gpu, dx)?);
             } else if out % 4 == 0 {
                 // dx = dy W as gemm_nt: dy (N, OUT) and Wᵀ (IN, OUT).
