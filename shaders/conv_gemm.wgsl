@@ -12,28 +12,34 @@
 // the 8 lanes, each loading its own scalars: loads, not multiply-adds, bound a naive kernel. So in
 // sgemm_nt a subgroup of 8 lanes owns a 32 × 32 tile of C and, per step of 4 along k, each lane
 // loads only 4 rows of a and 4 rows of b (one vec4 each: the lane loop runs once for 4 values).
-// Lane l owns columns n0 + l, n0 + 8 + l, n0 + 16 + l, n0 + 24 + l: exactly the b rows it loaded.
+// Lane l owns columns n0 + 4l .. n0 + 4l + 3: exactly the b rows it loaded, and, for the usual
+// output maps, 4 consecutive floats that it stores as one vec4 (a store costs a lane loop too).
 // The 32 rows of a it needs come from the other lanes through subgroupShuffle with a constant
 // lane, which llvmpipe compiles to one vector shuffle. So each loaded value feeds 32 multiply-adds
 // and the 8 lanes do 4,096 of them per step. On 2 cores this reached 30-48 GFLOP/s against 6-8 for
 // the 8 × 8-per-invocation gemm_nt and 2-4 for the direct convolution kernels (docs/BENCHMARKS.md).
-// The body is unrolled by hand (32 named accumulators) so that no accumulator is a dynamically
-// indexed array, which llvmpipe would keep in memory.
+// sgemm_nt_wide gives each lane 8 columns (a 32 × 64 tile), halving the loads of a per
+// multiply-add. The 32 accumulators of a lane are the fields of a struct, all accessed with
+// constant names, so that no accumulator is a dynamically indexed array, which llvmpipe would
+// keep in memory.
 //
 // A real GPU runs 32- or 64-wide subgroups, where this lane arithmetic does not hold; there the
-// direct kernels of conv.wgsl run (src/nn/conv_gemm.rs::ConvFamily).
+// direct kernels of conv.wgsl run (src/nn/conv_gemm.rs::KernelFamily).
 
 struct Params {
-    // sgemm_nt: C is M × N; both operands have rows of k4 vec4s.
+    // C is M × N; both operands have rows of k4 vec4s.
     m: u32,
     n: u32,
     k4: u32,
-    // vec4 steps per split of the reduction, splits, and tiles of 32 along M and N.
+    // vec4 steps per split of the reduction, splits, and tiles along M (32 rows) and N (32
+    // columns for sgemm_nt, 64 for sgemm_nt_wide).
     k_per: u32,
     splits: u32,
     tiles_m: u32,
     tiles_n: u32,
-    // bit 0: add bias[m]; bit 1: add into out instead of overwriting it.
+    // bit 0: add bias[m] (with bit 3: bias[n]); bit 1: add into out instead of overwriting it;
+    // bit 2: the map keeps every aligned group of 4 columns contiguous and 16-byte aligned
+    // (p_len, s_n, s_m, off and slot multiples of 4), so that they are stored as one vec4.
     flags: u32,
     // Where C[m, n] goes: out[off + split·slot + (n / p_len)·s_n + m·s_m + n % p_len]. A plain
     // row-major M × N result has p_len = N, s_m = N, s_n = 0; an NCHW output with M channels and
@@ -52,136 +58,235 @@ struct Params {
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
+// The output, bound twice: as floats, and as vec4s for the groups of 4 columns that the map
+// keeps together (flag 4, set only when the buffer is a whole number of vec4s).
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out4: array<vec4<f32>>;
+
+// The lane's accumulators: rows m0 .. m0 + 31 of its 4 consecutive columns. A struct, not an
+// array, so that every access has a constant member and Mesa keeps them all in registers.
+struct Rows {
+    r0: vec4<f32>,
+    r1: vec4<f32>,
+    r2: vec4<f32>,
+    r3: vec4<f32>,
+    r4: vec4<f32>,
+    r5: vec4<f32>,
+    r6: vec4<f32>,
+    r7: vec4<f32>,
+    r8: vec4<f32>,
+    r9: vec4<f32>,
+    r10: vec4<f32>,
+    r11: vec4<f32>,
+    r12: vec4<f32>,
+    r13: vec4<f32>,
+    r14: vec4<f32>,
+    r15: vec4<f32>,
+    r16: vec4<f32>,
+    r17: vec4<f32>,
+    r18: vec4<f32>,
+    r19: vec4<f32>,
+    r20: vec4<f32>,
+    r21: vec4<f32>,
+    r22: vec4<f32>,
+    r23: vec4<f32>,
+    r24: vec4<f32>,
+    r25: vec4<f32>,
+    r26: vec4<f32>,
+    r27: vec4<f32>,
+    r28: vec4<f32>,
+    r29: vec4<f32>,
+    r30: vec4<f32>,
+    r31: vec4<f32>,
+}
 
 // c + (x·b0, x·b1, x·b2, x·b3): one row of a against the lane's four rows of b, four k values.
-fn fma4(c: vec4<f32>, x: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>) -> vec4<f32> {
+fn mac4(c: vec4<f32>, x: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>) -> vec4<f32> {
     return c + vec4<f32>(dot(x, b0), dot(x, b1), dot(x, b2), dot(x, b3));
 }
 
-// Where the lane's four columns go (their part of the output index), and which exist.
-struct Cols {
-    at: vec4<u32>,
-    ok: vec4<bool>,
-    base: u32,
+// One step of 4 along k for 32 rows: a0..a3 are rows m0 + l, + 8 + l, + 16 + l, + 24 + l as
+// lane l loaded them; row r reaches every lane from lane r % 8 of a(r / 8).
+fn step(c: ptr<function, Rows>, a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>,
+        b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>) {
+    (*c).r0 = mac4((*c).r0, subgroupShuffle(a0, 0u), b0, b1, b2, b3);
+    (*c).r1 = mac4((*c).r1, subgroupShuffle(a0, 1u), b0, b1, b2, b3);
+    (*c).r2 = mac4((*c).r2, subgroupShuffle(a0, 2u), b0, b1, b2, b3);
+    (*c).r3 = mac4((*c).r3, subgroupShuffle(a0, 3u), b0, b1, b2, b3);
+    (*c).r4 = mac4((*c).r4, subgroupShuffle(a0, 4u), b0, b1, b2, b3);
+    (*c).r5 = mac4((*c).r5, subgroupShuffle(a0, 5u), b0, b1, b2, b3);
+    (*c).r6 = mac4((*c).r6, subgroupShuffle(a0, 6u), b0, b1, b2, b3);
+    (*c).r7 = mac4((*c).r7, subgroupShuffle(a0, 7u), b0, b1, b2, b3);
+    (*c).r8 = mac4((*c).r8, subgroupShuffle(a1, 0u), b0, b1, b2, b3);
+    (*c).r9 = mac4((*c).r9, subgroupShuffle(a1, 1u), b0, b1, b2, b3);
+    (*c).r10 = mac4((*c).r10, subgroupShuffle(a1, 2u), b0, b1, b2, b3);
+    (*c).r11 = mac4((*c).r11, subgroupShuffle(a1, 3u), b0, b1, b2, b3);
+    (*c).r12 = mac4((*c).r12, subgroupShuffle(a1, 4u), b0, b1, b2, b3);
+    (*c).r13 = mac4((*c).r13, subgroupShuffle(a1, 5u), b0, b1, b2, b3);
+    (*c).r14 = mac4((*c).r14, subgroupShuffle(a1, 6u), b0, b1, b2, b3);
+    (*c).r15 = mac4((*c).r15, subgroupShuffle(a1, 7u), b0, b1, b2, b3);
+    (*c).r16 = mac4((*c).r16, subgroupShuffle(a2, 0u), b0, b1, b2, b3);
+    (*c).r17 = mac4((*c).r17, subgroupShuffle(a2, 1u), b0, b1, b2, b3);
+    (*c).r18 = mac4((*c).r18, subgroupShuffle(a2, 2u), b0, b1, b2, b3);
+    (*c).r19 = mac4((*c).r19, subgroupShuffle(a2, 3u), b0, b1, b2, b3);
+    (*c).r20 = mac4((*c).r20, subgroupShuffle(a2, 4u), b0, b1, b2, b3);
+    (*c).r21 = mac4((*c).r21, subgroupShuffle(a2, 5u), b0, b1, b2, b3);
+    (*c).r22 = mac4((*c).r22, subgroupShuffle(a2, 6u), b0, b1, b2, b3);
+    (*c).r23 = mac4((*c).r23, subgroupShuffle(a2, 7u), b0, b1, b2, b3);
+    (*c).r24 = mac4((*c).r24, subgroupShuffle(a3, 0u), b0, b1, b2, b3);
+    (*c).r25 = mac4((*c).r25, subgroupShuffle(a3, 1u), b0, b1, b2, b3);
+    (*c).r26 = mac4((*c).r26, subgroupShuffle(a3, 2u), b0, b1, b2, b3);
+    (*c).r27 = mac4((*c).r27, subgroupShuffle(a3, 3u), b0, b1, b2, b3);
+    (*c).r28 = mac4((*c).r28, subgroupShuffle(a3, 4u), b0, b1, b2, b3);
+    (*c).r29 = mac4((*c).r29, subgroupShuffle(a3, 5u), b0, b1, b2, b3);
+    (*c).r30 = mac4((*c).r30, subgroupShuffle(a3, 6u), b0, b1, b2, b3);
+    (*c).r31 = mac4((*c).r31, subgroupShuffle(a3, 7u), b0, b1, b2, b3);
 }
 
-// Stores row m of the lane's columns.
-fn put(m: u32, c: vec4<f32>, o: Cols) {
-    if (m >= g.m) { return; }
-    let row = o.base + m * g.s_m;
-    var v = c;
-    if ((g.flags & 1u) != 0u) { v += vec4<f32>(bias[m]); }
-    // (A branch, not select(0, out[i], add): select would load out[i] on every store.)
-    if ((g.flags & 2u) != 0u) {
-        for (var j = 0u; j < 4u; j++) {
-            if (o.ok[j]) { out[row + o.at[j]] += v[j]; }
-        }
-    } else {
-        for (var j = 0u; j < 4u; j++) {
-            if (o.ok[j]) { out[row + o.at[j]] = v[j]; }
-        }
+// Where a lane's group of 4 columns goes: how many of them exist, the output offset of each
+// (without the row's part), and the bias of each column (flags 1 | 8; else 0). Computed once per
+// group: the divisions of the map would cost more than the stores if done per row.
+struct Quad {
+    live: u32,
+    at: vec4<u32>,
+    bias: vec4<f32>,
+}
+
+// Stores row m of the group: one vec4 when the map allows and all 4 columns exist, else each
+// column on its own. (A branch, not select(0, out[i], add): select would load on every store.)
+fn put(m: u32, c: vec4<f32>, q: Quad) {
+    if (m >= g.m || q.live == 0u) { return; }
+    let v = c + q.bias;
+    let add = (g.flags & 2u) != 0u;
+    let row = m * g.s_m;
+    if ((g.flags & 4u) != 0u && q.live == 4u) {
+        let i = (row + q.at.x) / 4u;
+        if (add) { out4[i] += v; } else { out4[i] = v; }
+        return;
+    }
+    for (var j = 0u; j < q.live; j++) {
+        let i = row + q.at[j];
+        if (add) { out[i] += v[j]; } else { out[i] = v[j]; }
     }
 }
 
+// Stores the 32 rows; rb holds the row bias as a0..a3 hold rows of a (lane l: rows m0 + l + 8i).
+fn put_rows(c: ptr<function, Rows>, m0: u32, q: Quad, rb: vec4<f32>) {
+    put(m0 + 0u, (*c).r0 + subgroupShuffle(rb[0], 0u), q);
+    put(m0 + 1u, (*c).r1 + subgroupShuffle(rb[0], 1u), q);
+    put(m0 + 2u, (*c).r2 + subgroupShuffle(rb[0], 2u), q);
+    put(m0 + 3u, (*c).r3 + subgroupShuffle(rb[0], 3u), q);
+    put(m0 + 4u, (*c).r4 + subgroupShuffle(rb[0], 4u), q);
+    put(m0 + 5u, (*c).r5 + subgroupShuffle(rb[0], 5u), q);
+    put(m0 + 6u, (*c).r6 + subgroupShuffle(rb[0], 6u), q);
+    put(m0 + 7u, (*c).r7 + subgroupShuffle(rb[0], 7u), q);
+    put(m0 + 8u, (*c).r8 + subgroupShuffle(rb[1], 0u), q);
+    put(m0 + 9u, (*c).r9 + subgroupShuffle(rb[1], 1u), q);
+    put(m0 + 10u, (*c).r10 + subgroupShuffle(rb[1], 2u), q);
+    put(m0 + 11u, (*c).r11 + subgroupShuffle(rb[1], 3u), q);
+    put(m0 + 12u, (*c).r12 + subgroupShuffle(rb[1], 4u), q);
+    put(m0 + 13u, (*c).r13 + subgroupShuffle(rb[1], 5u), q);
+    put(m0 + 14u, (*c).r14 + subgroupShuffle(rb[1], 6u), q);
+    put(m0 + 15u, (*c).r15 + subgroupShuffle(rb[1], 7u), q);
+    put(m0 + 16u, (*c).r16 + subgroupShuffle(rb[2], 0u), q);
+    put(m0 + 17u, (*c).r17 + subgroupShuffle(rb[2], 1u), q);
+    put(m0 + 18u, (*c).r18 + subgroupShuffle(rb[2], 2u), q);
+    put(m0 + 19u, (*c).r19 + subgroupShuffle(rb[2], 3u), q);
+    put(m0 + 20u, (*c).r20 + subgroupShuffle(rb[2], 4u), q);
+    put(m0 + 21u, (*c).r21 + subgroupShuffle(rb[2], 5u), q);
+    put(m0 + 22u, (*c).r22 + subgroupShuffle(rb[2], 6u), q);
+    put(m0 + 23u, (*c).r23 + subgroupShuffle(rb[2], 7u), q);
+    put(m0 + 24u, (*c).r24 + subgroupShuffle(rb[3], 0u), q);
+    put(m0 + 25u, (*c).r25 + subgroupShuffle(rb[3], 1u), q);
+    put(m0 + 26u, (*c).r26 + subgroupShuffle(rb[3], 2u), q);
+    put(m0 + 27u, (*c).r27 + subgroupShuffle(rb[3], 3u), q);
+    put(m0 + 28u, (*c).r28 + subgroupShuffle(rb[3], 4u), q);
+    put(m0 + 29u, (*c).r29 + subgroupShuffle(rb[3], 5u), q);
+    put(m0 + 30u, (*c).r30 + subgroupShuffle(rb[3], 6u), q);
+    put(m0 + 31u, (*c).r31 + subgroupShuffle(rb[3], 7u), q);
+}
+
+// The tile's place: (m0, n0, split), or split = splits past the last tile.
+fn tile(wid: vec3<u32>, nwg: vec3<u32>, width: u32) -> vec3<u32> {
+    let t = wid.x + wid.y * nwg.x;
+    let tiles = g.tiles_m * g.tiles_n;
+    return vec3<u32>(((t % tiles) / g.tiles_n) * 32u, ((t % tiles) % g.tiles_n) * width, t / tiles);
+}
+
+// Row offsets of the 32 rows of a in the tile (lane l loads rows m0 + l + 8i), clamped to the
+// last row: the clamped ones are never stored.
+fn a_rows(m0: u32, l: u32) -> vec4<u32> {
+    return min(vec4<u32>(m0 + l, m0 + 8u + l, m0 + 16u + l, m0 + 24u + l), vec4<u32>(g.m - 1u)) * g.k4;
+}
+
+// Row offsets of b for columns col0 .. col0 + 3, clamped likewise.
+fn b_rows(col0: u32) -> vec4<u32> {
+    return min(vec4<u32>(col0, col0 + 1u, col0 + 2u, col0 + 3u), vec4<u32>(g.n - 1u)) * g.k4;
+}
+
+fn quad(col0: u32, split: u32) -> Quad {
+    let cols = vec4<u32>(col0, col0 + 1u, col0 + 2u, col0 + 3u);
+    let at = g.off + split * g.slot + (cols / g.p_len) * g.s_n + cols % g.p_len;
+    var cb = vec4<f32>(0.0);
+    if ((g.flags & 9u) == 9u) {
+        let last = vec4<u32>(g.n - 1u);
+        let i = min(cols, last);
+        cb = vec4<f32>(bias[i.x], bias[i.y], bias[i.z], bias[i.w]);
+    }
+    return Quad(min(g.n, col0 + 4u) - min(g.n, col0), at, cb);
+}
+
+// The row bias (flag 1 without 8) of rows m0 + l + 8i, else 0.
+fn row_bias(m0: u32, l: u32) -> vec4<f32> {
+    if ((g.flags & 9u) != 1u) { return vec4<f32>(0.0); }
+    let i = min(vec4<u32>(m0 + l, m0 + 8u + l, m0 + 16u + l, m0 + 24u + l), vec4<u32>(g.m - 1u));
+    return vec4<f32>(bias[i.x], bias[i.y], bias[i.z], bias[i.w]);
+}
+
+// C over a 32 × 32 tile: lane l owns columns n0 + 4l .. n0 + 4l + 3.
 @compute @workgroup_size(8)
 fn sgemm_nt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(subgroup_invocation_id) l: u32) {
-    let t = wid.x + wid.y * nwg.x;
-    let tiles = g.tiles_m * g.tiles_n;
-    let split = t / tiles;
-    if (split >= g.splits) { return; }
-    let m0 = ((t % tiles) / g.tiles_n) * 32u;
-    let n0 = ((t % tiles) % g.tiles_n) * 32u;
-    let k0 = split * g.k_per;
+    let t = tile(wid, nwg, 32u);
+    if (t.z >= g.splits) { return; }
+    let k0 = t.z * g.k_per;
     let k1 = min(k0 + g.k_per, g.k4);
-    // Rows of a (all lanes together: m0 .. m0 + 32) and of b (this lane's columns), clamped to the
-    // last row: the clamped ones are never stored.
-    let ar = min(vec4<u32>(m0 + l, m0 + 8u + l, m0 + 16u + l, m0 + 24u + l), vec4<u32>(g.m - 1u)) * g.k4;
-    let cols = vec4<u32>(n0 + l, n0 + 8u + l, n0 + 16u + l, n0 + 24u + l);
-    let br = min(cols, vec4<u32>(g.n - 1u)) * g.k4;
-    var c0: vec4<f32>; var c1: vec4<f32>; var c2: vec4<f32>; var c3: vec4<f32>;
-    var c4: vec4<f32>; var c5: vec4<f32>; var c6: vec4<f32>; var c7: vec4<f32>;
-    var c8: vec4<f32>; var c9: vec4<f32>; var c10: vec4<f32>; var c11: vec4<f32>;
-    var c12: vec4<f32>; var c13: vec4<f32>; var c14: vec4<f32>; var c15: vec4<f32>;
-    var c16: vec4<f32>; var c17: vec4<f32>; var c18: vec4<f32>; var c19: vec4<f32>;
-    var c20: vec4<f32>; var c21: vec4<f32>; var c22: vec4<f32>; var c23: vec4<f32>;
-    var c24: vec4<f32>; var c25: vec4<f32>; var c26: vec4<f32>; var c27: vec4<f32>;
-    var c28: vec4<f32>; var c29: vec4<f32>; var c30: vec4<f32>; var c31: vec4<f32>;    for (var k = k0; k < k1; k++) {
+    let ar = a_rows(t.x, l);
+    let col0 = t.y + 4u * l;
+    let br = b_rows(col0);
+    var c: Rows;
+    for (var k = k0; k < k1; k++) {
+        step(&c, a[ar.x + k], a[ar.y + k], a[ar.z + k], a[ar.w + k], b[br.x + k], b[br.y + k], b[br.z + k], b[br.w + k]);
+    }
+    put_rows(&c, t.x, quad(col0, t.z), row_bias(t.x, l));
+}
+
+// C over a 32 × 64 tile: lane l owns columns n0 + 8l .. n0 + 8l + 7, so each loaded row of a
+// feeds twice the multiply-adds (faster where N is large; the autotuner chooses, src/gpu/tune.rs).
+@compute @workgroup_size(8)
+fn sgemm_nt_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(subgroup_invocation_id) l: u32) {
+    let t = tile(wid, nwg, 64u);
+    if (t.z >= g.splits) { return; }
+    let k0 = t.z * g.k_per;
+    let k1 = min(k0 + g.k_per, g.k4);
+    let ar = a_rows(t.x, l);
+    let col0 = t.y + 8u * l;
+    let br = b_rows(col0);
+    let bq = b_rows(col0 + 4u);
+    var c: Rows;
+    var d: Rows;
+    for (var k = k0; k < k1; k++) {
         let a0 = a[ar.x + k];
         let a1 = a[ar.y + k];
         let a2 = a[ar.z + k];
         let a3 = a[ar.w + k];
-        let b0 = b[br.x + k];
-        let b1 = b[br.y + k];
-        let b2 = b[br.z + k];
-        let b3 = b[br.w + k];
-        c0 = fma4(c0, subgroupShuffle(a0, 0u), b0, b1, b2, b3);
-        c1 = fma4(c1, subgroupShuffle(a0, 1u), b0, b1, b2, b3);
-        c2 = fma4(c2, subgroupShuffle(a0, 2u), b0, b1, b2, b3);
-        c3 = fma4(c3, subgroupShuffle(a0, 3u), b0, b1, b2, b3);
-        c4 = fma4(c4, subgroupShuffle(a0, 4u), b0, b1, b2, b3);
-        c5 = fma4(c5, subgroupShuffle(a0, 5u), b0, b1, b2, b3);
-        c6 = fma4(c6, subgroupShuffle(a0, 6u), b0, b1, b2, b3);
-        c7 = fma4(c7, subgroupShuffle(a0, 7u), b0, b1, b2, b3);
-        c8 = fma4(c8, subgroupShuffle(a1, 0u), b0, b1, b2, b3);
-        c9 = fma4(c9, subgroupShuffle(a1, 1u), b0, b1, b2, b3);
-        c10 = fma4(c10, subgroupShuffle(a1, 2u), b0, b1, b2, b3);
-        c11 = fma4(c11, subgroupShuffle(a1, 3u), b0, b1, b2, b3);
-        c12 = fma4(c12, subgroupShuffle(a1, 4u), b0, b1, b2, b3);
-        c13 = fma4(c13, subgroupShuffle(a1, 5u), b0, b1, b2, b3);
-        c14 = fma4(c14, subgroupShuffle(a1, 6u), b0, b1, b2, b3);
-        c15 = fma4(c15, subgroupShuffle(a1, 7u), b0, b1, b2, b3);
-        c16 = fma4(c16, subgroupShuffle(a2, 0u), b0, b1, b2, b3);
-        c17 = fma4(c17, subgroupShuffle(a2, 1u), b0, b1, b2, b3);
-        c18 = fma4(c18, subgroupShuffle(a2, 2u), b0, b1, b2, b3);
-        c19 = fma4(c19, subgroupShuffle(a2, 3u), b0, b1, b2, b3);
-        c20 = fma4(c20, subgroupShuffle(a2, 4u), b0, b1, b2, b3);
-        c21 = fma4(c21, subgroupShuffle(a2, 5u), b0, b1, b2, b3);
-        c22 = fma4(c22, subgroupShuffle(a2, 6u), b0, b1, b2, b3);
-        c23 = fma4(c23, subgroupShuffle(a2, 7u), b0, b1, b2, b3);
-        c24 = fma4(c24, subgroupShuffle(a3, 0u), b0, b1, b2, b3);
-        c25 = fma4(c25, subgroupShuffle(a3, 1u), b0, b1, b2, b3);
-        c26 = fma4(c26, subgroupShuffle(a3, 2u), b0, b1, b2, b3);
-        c27 = fma4(c27, subgroupShuffle(a3, 3u), b0, b1, b2, b3);
-        c28 = fma4(c28, subgroupShuffle(a3, 4u), b0, b1, b2, b3);
-        c29 = fma4(c29, subgroupShuffle(a3, 5u), b0, b1, b2, b3);
-        c30 = fma4(c30, subgroupShuffle(a3, 6u), b0, b1, b2, b3);
-        c31 = fma4(c31, subgroupShuffle(a3, 7u), b0, b1, b2, b3);
+        step(&c, a0, a1, a2, a3, b[br.x + k], b[br.y + k], b[br.z + k], b[br.w + k]);
+        step(&d, a0, a1, a2, a3, b[bq.x + k], b[bq.y + k], b[bq.z + k], b[bq.w + k]);
     }
-    let o = Cols((cols / g.p_len) * g.s_n + cols % g.p_len, cols < vec4<u32>(g.n), g.off + split * g.slot);
-    put(m0 + 0u, c0, o);
-    put(m0 + 1u, c1, o);
-    put(m0 + 2u, c2, o);
-    put(m0 + 3u, c3, o);
-    put(m0 + 4u, c4, o);
-    put(m0 + 5u, c5, o);
-    put(m0 + 6u, c6, o);
-    put(m0 + 7u, c7, o);
-    put(m0 + 8u, c8, o);
-    put(m0 + 9u, c9, o);
-    put(m0 + 10u, c10, o);
-    put(m0 + 11u, c11, o);
-    put(m0 + 12u, c12, o);
-    put(m0 + 13u, c13, o);
-    put(m0 + 14u, c14, o);
-    put(m0 + 15u, c15, o);
-    put(m0 + 16u, c16, o);
-    put(m0 + 17u, c17, o);
-    put(m0 + 18u, c18, o);
-    put(m0 + 19u, c19, o);
-    put(m0 + 20u, c20, o);
-    put(m0 + 21u, c21, o);
-    put(m0 + 22u, c22, o);
-    put(m0 + 23u, c23, o);
-    put(m0 + 24u, c24, o);
-    put(m0 + 25u, c25, o);
-    put(m0 + 26u, c26, o);
-    put(m0 + 27u, c27, o);
-    put(m0 + 28u, c28, o);
-    put(m0 + 29u, c29, o);
-    put(m0 + 30u, c30, o);
-    put(m0 + 31u, c31, o);
+    let rb = row_bias(t.x, l);
+    put_rows(&c, t.x, quad(col0, t.z), rb);
+    put_rows(&d, t.x, quad(col0 + 4u, t.z), rb);
 }
 
 // ------------------------------------------------------------------ patches

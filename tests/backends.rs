@@ -18,7 +18,7 @@ fn r2(batch: usize) -> GanConfig {
 /// an R2 step that runs under them runs anywhere. Judged against the CPU reference as --verify does.
 #[test]
 fn r2_step_runs_under_portable_default_limits() {
-    let gpu = Gpu::with_options(&GpuOptions { limits: LimitsChoice::Default, ..GpuOptions::from_env() })
+    let gpu = Gpu::with_options(&GpuOptions { limits: LimitsChoice::Default, no_tune: true, ..GpuOptions::from_env() })
         .unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
     let l = gpu.device.limits();
     println!("adapter: {}; opened with max_storage_buffers_per_shader_stage {}, max_storage_buffer_binding_size {}", gpu.describe(), l.max_storage_buffers_per_shader_stage, l.max_storage_buffer_binding_size);
@@ -32,7 +32,7 @@ fn r2_step_runs_under_portable_default_limits() {
 /// fail with the kernel's name, not panic inside wgpu.
 #[test]
 fn too_small_limits_name_the_kernel() {
-    let gpu = Gpu::with_options(&GpuOptions { limits: LimitsChoice::Downlevel, ..GpuOptions::from_env() }).unwrap();
+    let gpu = Gpu::with_options(&GpuOptions { limits: LimitsChoice::Downlevel, no_tune: true, ..GpuOptions::from_env() }).unwrap();
     let cfg = r2(4);
     let (g, d) = cfg.init_params();
     let err = match GpuGan::new(&gpu, cfg, &g, &d, 4) {
@@ -67,7 +67,7 @@ fn each_backend_present_runs_a_kernel() {
     // opens and computes the same thing.
     let mut ran = Vec::new();
     for b in [Backend::Vulkan, Backend::Metal, Backend::Dx12, Backend::Gl] {
-        let Ok(gpu) = Gpu::with_options(&GpuOptions { backend: b, ..Default::default() }) else { continue };
+        let Ok(gpu) = Gpu::with_options(&GpuOptions { backend: b, no_tune: true, ..Default::default() }) else { continue };
         let x: Vec<f32> = (0..1000).map(|i| i as f32 * 0.01 - 5.0).collect();
         let (tx, ty) = (common::tensor(&gpu, &x), common::tensor(&gpu, &[0.0; 1000]));
         let p = wgpu_gan::nn::activation::ActParams { n: 1000, slope: 0.2, ..Default::default() };

@@ -8,7 +8,7 @@
 
 mod common;
 use common::{check, gpu_with, kernel_families, launch, randv, tensor};
-use wgpu_gan::nn::conv_gemm::{Geometry, Im2col, Im2colCols, Im2colRows, KernelFamily, Sgemm, SgemmParams};
+use wgpu_gan::nn::conv_gemm::{Geometry, Im2col, Im2colCols, Im2colRows, KernelFamily, Sgemm, SgemmParams, Tile};
 
 const TOL: f32 = 1e-5;
 
@@ -27,56 +27,149 @@ fn product(a: &[f32], b: &[f32], m: usize, n: usize, k: usize) -> Vec<f64> {
     c
 }
 
+/// Output maps (p_len, s_n, s_m, off) to test for an m × n product, each with whether it keeps
+/// groups of 4 columns contiguous and aligned (the kernel's vec4 stores, flag 4).
+fn maps(m: usize, n: usize) -> Vec<(&'static str, (usize, usize, usize, usize), bool)> {
+    let mut v = vec![("plain", (n, 0, n, 0), false), ("transposed", (1, m, 1, 0), false)];
+    // NCHW: columns = samples × positions, at an offset; with 4 positions and an offset of 8
+    // every group of 4 columns is one aligned vec4.
+    if n % 3 == 0 {
+        v.push(("NCHW", (3, m * 3, 3, 5), false));
+    }
+    if n % 4 == 0 {
+        v.push(("NCHW aligned", (4, m * 4, 4, 8), true));
+        v.push(("plain aligned", (n, 0, n, 0), true));
+    }
+    v
+}
+
 #[test]
 fn sgemm_matches_cpu() {
     let Some(gpu) = family() else { return };
-    // Sizes off the 32 × 32 tile and the 8 lanes, a long reduction, one row or column.
-    for &(m, n, k) in &[(1usize, 1usize, 4usize), (7, 9, 12), (33, 31, 20), (64, 96, 1024), (1, 70, 64), (100, 3, 8), (40, 1024, 100)] {
+    // Sizes off the 32 × 32 and 32 × 64 tiles and the 8 lanes, a long reduction, one row or
+    // column, columns that are and are not a multiple of 4.
+    for &(m, n, k) in &[(1usize, 1usize, 4usize), (7, 9, 12), (33, 31, 20), (64, 96, 1024), (1, 70, 64), (100, 3, 8), (40, 1024, 100), (35, 132, 16), (3, 68, 8)] {
         let (a, b, bias) = (randv(m * k, 1, 1.0), randv(n * k, 2, 1.0), randv(m, 3, 1.0));
         let c = product(&a, &b, m, n, k);
         let (ta, tb, tbias) = (tensor(&gpu, &a), tensor(&gpu, &b), tensor(&gpu, &bias));
         let u = |v: usize| v as u32;
-        let base = SgemmParams { m: u(m), n: u(n), k4: u(k / 4), k_per: u(k / 4), splits: 1, tiles_m: u(m.div_ceil(32)), tiles_n: u(n.div_ceil(32)), flags: 1, p_len: u(n), s_n: 0, s_m: u(n), off: 0, slot: u(m * n), _pad: [0; 3] };
-        let threads = |p: &SgemmParams| Some(p.splits * p.tiles_m * p.tiles_n * 8);
-        // Plain row-major with the bias.
-        let out = tensor(&gpu, &vec![9.0; m * n]);
-        launch(&gpu, &Sgemm { a: &ta.buffer, b: &tb.buffer, bias: &tbias.buffer, out: &out.buffer }, &base, threads(&base));
-        let want: Vec<f32> = (0..m * n).map(|i| (c[i] + bias[i / n] as f64) as f32).collect();
-        check(&format!("sgemm_nt {m}×{n}×{k} + bias"), &out.read(&gpu).unwrap(), &want, TOL);
-        // Transposed into (n, m) (the Linear layers' map) and added to what is there.
-        let p = SgemmParams { flags: 2, p_len: 1, s_n: u(m), s_m: 1, ..base };
-        let prior = randv(m * n, 4, 1.0);
-        let out = tensor(&gpu, &prior);
-        launch(&gpu, &Sgemm { a: &ta.buffer, b: &tb.buffer, bias: &tbias.buffer, out: &out.buffer }, &p, threads(&p));
-        let want: Vec<f32> = (0..m * n).map(|o| (prior[o] as f64 + c[(o % m) * n + o / m]) as f32).collect();
-        check(&format!("sgemm_nt {m}×{n}×{k} transposed, accumulated"), &out.read(&gpu).unwrap(), &want, TOL);
-        // NCHW: columns = samples × positions (3 positions per sample when n allows), at an offset.
-        if n % 3 == 0 {
-            let (pos, off) = (3usize, 5usize);
-            let p = SgemmParams { flags: 0, p_len: u(pos), s_n: u(m * pos), s_m: u(pos), off: u(off), ..base };
-            let out = tensor(&gpu, &vec![0.0; off + m * n]);
-            launch(&gpu, &Sgemm { a: &ta.buffer, b: &tb.buffer, bias: &tbias.buffer, out: &out.buffer }, &p, threads(&p));
-            let mut want = vec![0.0f32; off + m * n];
-            for i in 0..m {
-                for j in 0..n {
-                    want[off + (j / pos) * m * pos + i * pos + j % pos] = c[i * n + j] as f32;
+        for tile in Tile::ALL {
+            let name = tile.entry();
+            let tiles_n = u(n.div_ceil(tile.width()));
+            let base = SgemmParams { m: u(m), n: u(n), k4: u(k / 4), k_per: u(k / 4), splits: 1, tiles_m: u(m.div_ceil(32)), tiles_n, flags: 0, p_len: u(n), s_n: 0, s_m: u(n), off: 0, slot: u(m * n), _pad: [0; 3] };
+            let threads = |p: &SgemmParams| Some(p.splits * p.tiles_m * p.tiles_n * 8);
+            // out4 views out as vec4s; an output under 16 bytes cannot be, and a spare stands in.
+            let spare = tensor(&gpu, &[0.0; 4]);
+            let run = |p: &SgemmParams, out: &wgpu_gan::gpu::Tensor| {
+                let out4 = if out.buffer.size() >= 16 { &out.buffer } else { &spare.buffer };
+                launch(&gpu, &Sgemm { entry: name, a: &ta.buffer, b: &tb.buffer, bias: &tbias.buffer, out: &out.buffer, out4 }, p, threads(p))
+            };
+            for (what, (pos, s_n, s_m, off), vec4) in maps(m, n) {
+                let at = |i: usize, j: usize| off + (j / pos) * s_n + i * s_m + j % pos;
+                let len = off + m * n;
+                // Overwrite, with the bias: what lies outside the map must stay as it was.
+                let prior = randv(len, 4, 1.0);
+                let mut want = prior.clone();
+                for i in 0..m {
+                    for j in 0..n {
+                        want[at(i, j)] = (c[i * n + j] + bias[i] as f64) as f32;
+                    }
                 }
+                let p = SgemmParams { flags: 1 | 4 * vec4 as u32, p_len: u(pos), s_n: u(s_n), s_m: u(s_m), off: u(off), ..base };
+                let out = tensor(&gpu, &prior);
+                run(&p, &out);
+                check(&format!("{name} {m}×{n}×{k} {what} + bias"), &out.read(&gpu).unwrap()[..len], &want, TOL);
+                // Added to what is there.
+                let mut want = prior.clone();
+                for i in 0..m {
+                    for j in 0..n {
+                        want[at(i, j)] = (prior[at(i, j)] as f64 + c[i * n + j]) as f32;
+                    }
+                }
+                let p = SgemmParams { flags: 2 | 4 * vec4 as u32, ..p };
+                let out = tensor(&gpu, &prior);
+                run(&p, &out);
+                check(&format!("{name} {m}×{n}×{k} {what}, accumulated"), &out.read(&gpu).unwrap()[..len], &want, TOL);
             }
-            check(&format!("sgemm_nt {m}×{n}×{k} into NCHW"), &out.read(&gpu).unwrap(), &want, TOL);
-        }
-        // Split reduction: slot s holds the sum over k in [4·s·k_per, 4·(s+1)·k_per).
-        if k >= 8 {
-            let k_per = (k / 4).div_ceil(3);
-            let splits = (k / 4).div_ceil(k_per);
-            let p = SgemmParams { flags: 0, k_per: u(k_per), splits: u(splits), ..base };
-            let out = tensor(&gpu, &vec![0.0; splits * m * n]);
-            launch(&gpu, &Sgemm { a: &ta.buffer, b: &tb.buffer, bias: &tbias.buffer, out: &out.buffer }, &p, threads(&p));
-            let slots = out.read(&gpu).unwrap();
-            let summed: Vec<f32> = (0..m * n).map(|i| (0..splits).map(|s| slots[s * m * n + i] as f64).sum::<f64>() as f32).collect();
-            let want: Vec<f32> = c.iter().map(|&v| v as f32).collect();
-            check(&format!("sgemm_nt {m}×{n}×{k} in {splits} splits"), &summed, &want, TOL);
+            // Split reduction: slot s holds the sum over k in [4·s·k_per, 4·(s+1)·k_per).
+            if k >= 8 {
+                let k_per = (k / 4).div_ceil(3);
+                let splits = (k / 4).div_ceil(k_per);
+                let p = SgemmParams { k_per: u(k_per), splits: u(splits), flags: 4 * ((m * n) % 4 == 0 && n % 4 == 0) as u32, ..base };
+                let out = tensor(&gpu, &vec![0.0; splits * m * n]);
+                run(&p, &out);
+                let slots = out.read(&gpu).unwrap();
+                let summed: Vec<f32> = (0..m * n).map(|i| (0..splits).map(|s| slots[s * m * n + i] as f64).sum::<f64>() as f32).collect();
+                let want: Vec<f32> = c.iter().map(|&v| v as f32).collect();
+                check(&format!("{name} {m}×{n}×{k} in {splits} splits"), &summed, &want, TOL);
+            }
         }
     }
+}
+
+/// The tuner keeps its choice in the cache file and takes it from there the next time without
+/// timing anything; turned off, it chooses nothing and writes nothing.
+#[test]
+fn tuner_remembers_its_choice() {
+    use wgpu_gan::gpu::tune::Tuner;
+    let Some(gpu) = family() else { return };
+    let dir = std::env::temp_dir().join(format!("wgpu-gan-tune-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let id = gpu.identity().expect("the test adapter describes itself");
+    let tuned = gpu.clone().with_tuner(Tuner::new(false, Some(&id), Some(dir.clone())));
+    // The slower candidate must lose, whatever order they are timed in.
+    let pick = tuned.tuned("op m=1", &["slow", "fast"], |c| Ok(if c == "fast" { 1.0 } else { 2.0 })).unwrap();
+    assert_eq!(pick.as_deref(), Some("fast"));
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "one cache file per adapter: {files:?}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(text.contains("op m=1\tfast"), "{text}");
+    // A new tuner on the same directory reads it back and times nothing.
+    let again = gpu.clone().with_tuner(Tuner::new(false, Some(&id), Some(dir.clone())));
+    let pick = again.tuned("op m=1", &["slow", "fast"], |_| panic!("a remembered choice is not timed again")).unwrap();
+    assert_eq!(pick.as_deref(), Some("fast"));
+    // A remembered choice that is no longer a candidate is timed afresh.
+    let pick = again.tuned("op m=1", &["slow", "other"], |c| Ok(if c == "other" { 0.5 } else { 1.0 })).unwrap();
+    assert_eq!(pick.as_deref(), Some("other"));
+    // Off: no choice, nothing timed.
+    let off = gpu.clone().with_tuner(Tuner::new(true, Some(&id), Some(dir.clone())));
+    assert_eq!(off.tuned("op m=2", &["a", "b"], |_| panic!("tuning is off")).unwrap(), None);
+    assert!(!std::fs::read_to_string(&files[0]).unwrap().contains("op m=2"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A convolution built with tuning on (both tiles timed, the faster kept) gives the same
+/// numbers, bit for bit, as with tuning off: the tiles add the same terms in the same order.
+#[test]
+fn tuned_products_change_no_result() {
+    use wgpu_gan::gpu::tune::Tuner;
+    use wgpu_gan::nn::conv_gemm::Product;
+    let Some(gpu) = family() else { return };
+    let dir = std::env::temp_dir().join(format!("wgpu-gan-tune-result-{}", std::process::id()));
+    let id = gpu.identity().expect("the test adapter describes itself");
+    let (m, n, k) = (72usize, 520usize, 512usize);
+    let (a, b) = (randv(m * k, 5, 1.0), randv(n * k, 6, 1.0));
+    let (ta, tb) = (tensor(&gpu, &a), tensor(&gpu, &b));
+    let mut results = vec![];
+    for tile in Tile::ALL {
+        // Force each tile by remembering it as the choice.
+        let _ = std::fs::remove_dir_all(&dir);
+        let g = gpu.clone().with_tuner(Tuner::new(false, Some(&id), Some(dir.clone())));
+        let key = format!("sgemm_nt m={m} n={n} k4={} splits=1 vec4=true", k / 4);
+        assert_eq!(g.tuned(&key, &[tile.entry()], |_| Ok(1.0)).unwrap().as_deref(), Some(tile.entry()));
+        let prod = Product { a: &ta.buffer, b: &tb.buffer, bias: None, m, n, k4: k / 4, map: Product::rows(n) };
+        let out = tensor(&g, &vec![0.0; m * n]);
+        let d = prod.whole(&g, &out.buffer).unwrap();
+        assert_eq!(d.name, format!("conv_gemm::{}", tile.entry()), "the remembered tile is the one built");
+        let mut prog = wgpu_gan::gpu::Program::default();
+        prog.push(d);
+        prog.run(&g);
+        results.push(out.read(&g).unwrap());
+    }
+    let want: Vec<f32> = product(&a, &b, m, n, k).iter().map(|&v| v as f32).collect();
+    check("tuned product", &results[0], &want, TOL);
+    assert!(results[0] == results[1], "the two tiles must give identical sums");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -81,7 +81,7 @@ fn count_loop() {
 /// Mesa's software adapter, whatever else the machine has; without it the test fails and says what
 /// to install.
 fn software_adapter() -> wgpu_gan::gpu::Gpu {
-    let gpu = wgpu_gan::gpu::Gpu::with_options(&wgpu_gan::gpu::GpuOptions { adapter_name: Some("llvmpipe".into()), ..Default::default() })
+    let gpu = wgpu_gan::gpu::Gpu::with_options(&wgpu_gan::gpu::GpuOptions { adapter_name: Some("llvmpipe".into()), no_tune: true, ..Default::default() })
         .unwrap_or_else(|e| panic!("this test needs the software adapter (apt-get install mesa-vulkan-drivers): {e}"));
     assert!(gpu.loop_budget().is_some(), "{} should be a CPU adapter with a loop budget", gpu.describe());
     gpu

@@ -39,7 +39,7 @@ fn bad_optimizer_settings_are_refused_by_name() {
 #[test]
 fn divergence_is_caught_with_step_and_tensor() {
     use wgpu_gan::gan::GpuGan;
-    let gpu = wgpu_gan::gpu::Gpu::new().unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
+    let gpu = wgpu_gan::gpu::Gpu::with_options(&wgpu_gan::gpu::GpuOptions { no_tune: true, ..wgpu_gan::gpu::GpuOptions::from_env() }).unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
     let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
     cfg.batch = 32;
     let (g, d) = cfg.init_params();
@@ -86,7 +86,7 @@ fn flags_and_output_directory_are_checked_up_front() {
 /// A size whose byte count overflows is an error, not an arithmetic panic.
 #[test]
 fn absurd_tensor_sizes_are_errors() {
-    let gpu = wgpu_gan::gpu::Gpu::new().unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
+    let gpu = wgpu_gan::gpu::Gpu::with_options(&wgpu_gan::gpu::GpuOptions { no_tune: true, ..wgpu_gan::gpu::GpuOptions::from_env() }).unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
     for len in [usize::MAX / 2, 1usize << 62] {
         let err = wgpu_gan::gpu::Tensor::zeros(&gpu, "huge", len).err().expect("an absurd tensor was allocated").to_string();
         println!("{err}");

@@ -171,10 +171,12 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let p: ConvParams = decode(kernel, params)?;
             channel_sum_trips(&p, u(p.n_per), u(p.y_per))
         }
-        "conv_gemm::sgemm_nt" => {
-            // The k loop, then 32 row stores of one 4-trip loop each.
+        "conv_gemm::sgemm_nt" | "conv_gemm::sgemm_nt_wide" => {
+            // The k loop, then 32 row stores of (at most) one 4-trip loop each, per group of 4
+            // columns (two in the wide tile).
             let p: SgemmParams = decode(kernel, params)?;
-            lp(u(p.k_per)) + 32 * lp(4)
+            let quads = if kernel.ends_with("wide") { 2 } else { 1 };
+            lp(u(p.k_per)) + quads * 32 * lp(4)
         }
         "conv_gemm::im2col" => {
             // The taps, then (plain layout) the padding of the last channel's row (< 4 values).

@@ -7,6 +7,7 @@ pub mod budget;
 mod kernel;
 mod select;
 mod tensor;
+pub mod tune;
 
 pub use select::{Backend, DeviceArgs, GpuOptions, LimitsChoice};
 pub use bindings::{Access, Bindings, Slot};
@@ -29,6 +30,16 @@ pub struct Gpu {
     /// a test may set it).
     pub family: crate::nn::conv_gemm::KernelFamily,
     kernels: Arc<Mutex<HashMap<(&'static str, &'static str), Arc<Kernel>>>>,
+    /// Kernel choices timed on this device ([`tune`]).
+    tuner: Arc<Mutex<tune::Tuner>>,
+}
+
+/// Adapter, backend, driver and a hash of the tuned kernels' source: a choice made for one of
+/// them says nothing about another.
+fn identity(i: &wgpu::AdapterInfo) -> String {
+    let src = source("conv_gemm").unwrap_or_default();
+    let hash = src.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    format!("{} {:?} {} {} kernels {hash:016x}", i.name, i.backend, i.driver, i.driver_info)
 }
 
 impl Gpu {
@@ -68,14 +79,28 @@ impl Gpu {
             .await
             .map_err(|e| Error::Device(e.to_string()))?;
         let family = crate::nn::conv_gemm::KernelFamily::choose(&device, Some(&info));
-        Ok(Gpu { device, queue, info: Some(info), family, kernels: Default::default() })
+        let tuner = tune::Tuner::new(o.no_tune || tune::off_by_env(), Some(&identity(&info)), None);
+        Ok(Gpu { device, queue, info: Some(info), family, kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)) })
     }
 
     /// Uses a device and queue that the host application already owns. Everything this crate
     /// creates lives on that device, and its programs can be recorded into the host's own passes.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Gpu {
         let family = crate::nn::conv_gemm::KernelFamily::choose(&device, None);
-        Gpu { device, queue, info: None, family, kernels: Default::default() }
+        // Without adapter information there is nothing to key choices on: no tuning.
+        let tuner = tune::Tuner::new(true, None, None);
+        Gpu { device, queue, info: None, family, kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)) }
+    }
+
+    /// This device with another tuner (a test's own cache directory, or tuning turned off).
+    pub fn with_tuner(mut self, tuner: tune::Tuner) -> Gpu {
+        self.tuner = Arc::new(Mutex::new(tuner));
+        self
+    }
+
+    /// What tuning choices are keyed on: adapter, driver, and the kernels' source.
+    pub fn identity(&self) -> Option<String> {
+        self.info.as_ref().map(identity)
     }
 
     /// "name (backend)" for logs; every example prints it first.

@@ -50,6 +50,8 @@ pub struct GpuOptions {
     pub limits: LimitsChoice,
     /// Only adapters whose name contains this (case-insensitive), e.g. "nvidia" or "llvmpipe".
     pub adapter_name: Option<String>,
+    /// Skip kernel autotuning ([`super::tune`]): every kernel takes its built-in guess.
+    pub no_tune: bool,
 }
 
 impl GpuOptions {
@@ -71,12 +73,16 @@ pub struct DeviceArgs {
     /// Device limits to request: the adapter's own, wgpu's portable defaults, or its downlevel ones.
     #[arg(long, value_enum, default_value_t = LimitsChoice::Adapter)]
     pub limits: LimitsChoice,
+    /// Do not time kernel variants on first use (nor read or write the cache of choices in the
+    /// user's cache directory); each kernel takes its built-in guess. Also `WGPU_GAN_TUNE=off`.
+    #[arg(long)]
+    pub no_tune: bool,
 }
 
 impl DeviceArgs {
     pub fn options(&self) -> GpuOptions {
         let env = GpuOptions::from_env();
-        GpuOptions { backend: self.backend, limits: self.limits, adapter_name: self.adapter.clone().or(env.adapter_name) }
+        GpuOptions { backend: self.backend, limits: self.limits, adapter_name: self.adapter.clone().or(env.adapter_name), no_tune: self.no_tune }
     }
 
     /// Opens the device and prints the adapter and backend first, as every example does.

@@ -20,8 +20,8 @@
 use super::conv::{gcd, ConvShape};
 use super::split::SplitSum;
 use super::Workspace;
-use crate::error::Result;
-use crate::gpu::{Dispatch, Gpu, Program};
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, Gpu, Program, Tensor};
 
 /// Which convolution kernels a device runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,15 +55,49 @@ impl KernelFamily {
 }
 
 /// Floats one packed operand may hold: the batch is processed in chunks of samples under it.
-pub const CHUNK_FLOATS: usize = 1 << 22;
+pub const CHUNK_FLOATS: usize = 1 << 21;
 /// Tiles × splits a matrix product aims at, so that the software adapter's threads all work.
 const GEMM_TARGET_TILES: usize = 32;
 /// Shortest reduction split, in vec4 steps.
 const MIN_SPLIT_STEPS: usize = 64;
 
-/// Splits of an (m × n) product's reduction of k4 vec4 steps, and steps per split: enough tiles
-/// to occupy the software adapter's threads, no split shorter than [`MIN_SPLIT_STEPS`] or
-/// longer than a quarter of the loop budget.
+/// The tile a subgroup of the product computes: 32 rows by 32 (`sgemm_nt`) or 64 columns
+/// (`sgemm_nt_wide`, fewer loads per multiply-add, more waste at the edges). Which is faster
+/// depends on the shape; [`crate::gpu::tune`] times both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tile {
+    Narrow,
+    Wide,
+}
+
+impl Tile {
+    pub const ALL: [Tile; 2] = [Tile::Narrow, Tile::Wide];
+
+    pub fn width(self) -> usize {
+        match self {
+            Tile::Narrow => 32,
+            Tile::Wide => 64,
+        }
+    }
+
+    pub fn entry(self) -> &'static str {
+        match self {
+            Tile::Narrow => "sgemm_nt",
+            Tile::Wide => "sgemm_nt_wide",
+        }
+    }
+
+    /// The tile used without timing: wide once N gives every thread a few wide tiles.
+    pub fn guess(m: usize, n: usize) -> Tile {
+        if m.div_ceil(32) * n.div_ceil(64) >= 8 { Tile::Wide } else { Tile::Narrow }
+    }
+}
+
+/// Splits of an (m × n) product's reduction of k4 vec4 steps, and steps per split: enough
+/// (narrow) tiles to occupy the software adapter's threads, no split shorter than
+/// [`MIN_SPLIT_STEPS`] or longer than a quarter of the loop budget. The plan does not depend on
+/// the [`Tile`], so both tiles add the same terms in the same order: the tuner's choice never
+/// changes a result.
 pub fn split_plan(m: usize, n: usize, k4: usize) -> (usize, usize) {
     let tiles = m.div_ceil(32) * n.div_ceil(32);
     let want = GEMM_TARGET_TILES.div_ceil(tiles.max(1)).min(k4.div_ceil(MIN_SPLIT_STEPS)).max(1);
@@ -127,8 +161,10 @@ pub struct Geometry {
 }
 
 crate::kernel! {
-    /// C = a·bᵀ over one split of k, 32 × 32 per subgroup of 8, stored through the output map.
-    pub Sgemm = "conv_gemm" :: "sgemm_nt", SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite }
+    /// C = a·bᵀ over one split of k, a 32 × 32 (or 32 × 64: [`Tile`]) tile per subgroup of 8,
+    /// stored through the output map. `out4` is the same buffer as `out`, seen as vec4s (for
+    /// flag 4; any 16 bytes otherwise).
+    pub Sgemm = "conv_gemm" :: ["sgemm_nt", "sgemm_nt_wide"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite }
 }
 crate::kernel! {
     /// The patch matrix of a chunk of `src` (or its transpose), zero-padded.
@@ -232,6 +268,10 @@ fn push_col2im(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usiz
 
 const BIAS: u32 = 1;
 const ADD: u32 = 2;
+/// `sgemm_nt`: the map keeps aligned groups of 4 columns contiguous (stored as vec4s).
+const VEC4: u32 = 4;
+/// `sgemm_nt`: the bias is per column, not per row.
+const BIAS_BY_COLUMN: u32 = 8;
 
 fn r4(v: usize) -> usize {
     v.div_ceil(4) * 4
@@ -247,11 +287,15 @@ fn dims(s: &ConvShape) -> Dims {
     Dims { k: s.cin * s.kh * s.kw, plane: s.oh * s.ow }
 }
 
-/// Samples per chunk: as many as keep every packed operand under [`CHUNK_FLOATS`].
+/// Samples per chunk: as many as keep every packed operand under [`CHUNK_FLOATS`], rounded
+/// down (when that leaves any) so that a chunk's positions are a multiple of 4 and the products
+/// store their results four at a time.
 fn chunk(s: &ConvShape) -> usize {
     let d = dims(s);
     let per = d.plane * r4(d.k).max(r4(s.cout)) + 4;
-    (CHUNK_FLOATS / per.max(1)).clamp(1, s.n.max(1))
+    let nc = (CHUNK_FLOATS / per.max(1)).clamp(1, s.n.max(1));
+    let step = 4 / gcd(d.plane.max(1), 4);
+    if nc >= s.n || nc < step { nc } else { nc / step * step }
 }
 
 /// The chunks of the batch: (first sample, samples).
@@ -341,7 +385,10 @@ fn pack(gpu: &Gpu, g: Geometry, transposed: bool, src: &wgpu::Buffer, dst: &wgpu
 
 /// One product C = a·bᵀ (a (m, 4·k4), b (n, 4·k4), both rows contiguous), stored through the map
 /// (p_len, s_n, s_m, off): C[i, j] goes to out[off + (j / p_len)·s_n + i·s_m + j % p_len]. The
-/// Linear layers run on it too with this family ([`super::linear`]).
+/// Linear layers run on it too with this family ([`super::linear`]). A transposed result (map
+/// (1, m, 1, off)) is computed as the plain product b·aᵀ, whose rows are stored four values at a
+/// time.
+#[derive(Clone, Copy)]
 pub struct Product<'a> {
     pub a: &'a wgpu::Buffer,
     pub b: &'a wgpu::Buffer,
@@ -353,7 +400,23 @@ pub struct Product<'a> {
     pub map: (usize, usize, usize, usize),
 }
 
-impl Product<'_> {
+/// The product as the kernel runs it, and whether its bias is per column.
+struct Oriented<'a> {
+    p: Product<'a>,
+    bias_by_column: bool,
+}
+
+impl<'a> Product<'a> {
+    /// A transposed result as the plain product of the swapped operands (same sums, same order).
+    fn oriented(&self) -> Oriented<'a> {
+        let (p_len, s_n, s_m, off) = self.map;
+        if p_len == 1 && s_n == self.m && s_m == 1 && self.m > 1 {
+            let p = Product { a: self.b, b: self.a, m: self.n, n: self.m, map: (self.m, 0, self.m, off), ..*self };
+            return Oriented { p, bias_by_column: self.bias.is_some() };
+        }
+        Oriented { p: *self, bias_by_column: false }
+    }
+
     /// The plain row-major (m, n) map.
     pub fn rows(n: usize) -> (usize, usize, usize, usize) {
         (n, 0, n, 0)
@@ -368,38 +431,106 @@ impl Product<'_> {
     /// C [+]= a·bᵀ with the reduction split ([`Product::splits`]) and the partial sums added by
     /// `reduce_splits` (the map must be the plain one).
     pub fn push_split(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, out: &wgpu::Buffer, accumulate: bool) -> Result<()> {
+        if self.map != Product::rows(self.n) {
+            return Err(Error::Shape(format!("a split product needs the plain map, not {:?}", self.map)));
+        }
         let (splits, k_per) = self.splits();
-        let first = |o: &wgpu::Buffer, add: bool| self.dispatch(gpu, o, add, splits, k_per);
+        let o = self.oriented();
+        let tile = o.tile(gpu, splits, k_per)?;
+        let first = |out: &wgpu::Buffer, add: bool| o.dispatch(gpu, out, add, tile, splits, k_per);
         ws.push_split(gpu, prog, SplitSum { first: &first, out, len: self.m * self.n, tiles: splits as u32, accumulate })
-    }
-
-    /// The dispatch over `splits` splits of `k_per` steps, writing slot `split` at `out` + split·slot.
-    fn dispatch(&self, gpu: &Gpu, out: &wgpu::Buffer, add: bool, splits: usize, k_per: usize) -> Result<Dispatch> {
-        let u = |v: usize| v as u32;
-        let (tm, tn) = (self.m.div_ceil(32), self.n.div_ceil(32));
-        let (p_len, s_n, s_m, off) = self.map;
-        let p = SgemmParams {
-            m: u(self.m),
-            n: u(self.n),
-            k4: u(self.k4),
-            k_per: u(k_per),
-            splits: u(splits),
-            tiles_m: u(tm),
-            tiles_n: u(tn),
-            flags: BIAS * self.bias.is_some() as u32 | ADD * add as u32,
-            p_len: u(p_len),
-            s_n: u(s_n),
-            s_m: u(s_m),
-            off: u(off),
-            slot: u(self.m * self.n),
-            _pad: [0; 3],
-        };
-        Dispatch::new(gpu, &Sgemm { a: self.a, b: self.b, bias: self.bias.unwrap_or(self.a), out }, &p, Some(u(splits * tm * tn * 8)))
     }
 
     /// The whole reduction in one split.
     pub fn whole(&self, gpu: &Gpu, out: &wgpu::Buffer) -> Result<Dispatch> {
-        self.dispatch(gpu, out, false, 1, self.k4.max(1))
+        let o = self.oriented();
+        let tile = o.tile(gpu, 1, self.k4.max(1))?;
+        o.dispatch(gpu, out, false, tile, 1, self.k4.max(1))
+    }
+}
+
+impl Oriented<'_> {
+    /// Whether the map keeps every aligned group of 4 columns contiguous and 16-byte aligned.
+    fn vec4_map(&self) -> bool {
+        let (p_len, s_n, s_m, off) = self.p.map;
+        [p_len, s_n, s_m, off, self.p.m * self.p.n].iter().all(|v| v % 4 == 0)
+    }
+
+    /// The parameters of one dispatch over `splits` splits of `k_per` steps (slot `split` at
+    /// out + split·slot), and its invocations.
+    fn params(&self, add: bool, tile: Tile, splits: usize, k_per: usize) -> (SgemmParams, u32) {
+        let u = |v: usize| v as u32;
+        let (tm, tn) = (self.p.m.div_ceil(32), self.p.n.div_ceil(tile.width()));
+        let (p_len, s_n, s_m, off) = self.p.map;
+        let p = SgemmParams {
+            m: u(self.p.m),
+            n: u(self.p.n),
+            k4: u(self.p.k4),
+            k_per: u(k_per),
+            splits: u(splits),
+            tiles_m: u(tm),
+            tiles_n: u(tn),
+            flags: BIAS * self.p.bias.is_some() as u32 | ADD * add as u32 | VEC4 * self.vec4_map() as u32 | BIAS_BY_COLUMN * self.bias_by_column as u32,
+            p_len: u(p_len),
+            s_n: u(s_n),
+            s_m: u(s_m),
+            off: u(off),
+            slot: u(self.p.m * self.p.n),
+            _pad: [0; 3],
+        };
+        (p, u(splits * tm * tn * 8))
+    }
+
+    /// Floats of `out` that a dispatch over `splits` splits reaches.
+    fn out_extent(&self, splits: usize) -> usize {
+        let (p_len, s_n, s_m, off) = self.p.map;
+        let (m, n) = (self.p.m.max(1), self.p.n.max(1));
+        off + (splits - 1) * m * n + (n - 1) / p_len.max(1) * s_n + (m - 1) * s_m + (n - 1) % p_len.max(1) + 1
+    }
+
+    fn dispatch(&self, gpu: &Gpu, out: &wgpu::Buffer, add: bool, tile: Tile, splits: usize, k_per: usize) -> Result<Dispatch> {
+        let (mut p, threads) = self.params(add, tile, splits, k_per);
+        // The vec4 view of `out` reaches only its whole vec4s: stores go through it only when that
+        // is all of it. A buffer under 16 bytes cannot be bound as vec4s at all; a spare one
+        // stands in (never written: flag 4 is off).
+        if out.size() % 16 != 0 {
+            p.flags &= !VEC4;
+        }
+        let spare = (out.size() < 16).then(|| gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("sgemm.spare"), size: 16, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false }));
+        let out4 = spare.as_ref().unwrap_or(out);
+        Dispatch::new(gpu, &Sgemm { entry: tile.entry(), a: self.p.a, b: self.p.b, bias: self.p.bias.unwrap_or(self.p.a), out, out4 }, &p, Some(threads))
+    }
+
+    /// The tile for this product: the tuner's choice where the device is tuned and the product
+    /// is large enough to be worth timing ([`crate::gpu::tune`]), else [`Tile::guess`].
+    fn tile(&self, gpu: &Gpu, splits: usize, k_per: usize) -> Result<Tile> {
+        let guess = Tile::guess(self.p.m, self.p.n);
+        // Below ~4 M multiply-adds a launch costs about what the product does: not worth timing.
+        if self.p.m * self.p.n * self.p.k4 * 4 < 1 << 22 {
+            return Ok(guess);
+        }
+        let key = format!("sgemm_nt m={} n={} k4={} splits={splits} vec4={}", self.p.m, self.p.n, self.p.k4, self.vec4_map());
+        let names: Vec<&str> = Tile::ALL.iter().map(|t| t.entry()).collect();
+        let pick = gpu.tuned(&key, &names, |name| {
+            let tile = Tile::ALL.into_iter().find(|t| t.entry() == name).unwrap_or(guess);
+            self.time(gpu, tile, splits, k_per)
+        })?;
+        Ok(pick.and_then(|name| Tile::ALL.into_iter().find(|t| t.entry() == name)).unwrap_or(guess))
+    }
+
+    /// Seconds one dispatch of this shape takes with `tile`, on scratch operands of its sizes
+    /// (never the real ones, which may hold state).
+    fn time(&self, gpu: &Gpu, tile: Tile, splits: usize, k_per: usize) -> Result<f64> {
+        let scratch = |label: &str, len: usize| Tensor::zeros(gpu, label, len.max(4));
+        let a = scratch("tune.a", self.p.m * self.p.k4 * 4)?;
+        let b = scratch("tune.b", self.p.n * self.p.k4 * 4)?;
+        let bias = self.p.bias.map(|_| scratch("tune.bias", self.p.m.max(self.p.n))).transpose()?;
+        let (p_len, s_n, s_m, off) = self.p.map;
+        // The same map from the same alignment, without the real output's offset.
+        let p = Oriented { p: Product { a: &a.buffer, b: &b.buffer, bias: bias.as_ref().map(|t| &t.buffer), map: (p_len, s_n, s_m, off % 4), ..self.p }, ..*self };
+        let out = scratch("tune.out", p.out_extent(splits))?;
+        let d = p.dispatch(gpu, &out.buffer, false, tile, splits, k_per)?;
+        crate::gpu::tune::time_dispatch(gpu, &d)
     }
 }
 

@@ -8,7 +8,10 @@ use wgpu_gan::gpu::{Bindings, Dispatch, Gpu, Program, Tensor};
 /// quietly.
 pub fn gpu() -> Gpu {
     static ONCE: std::sync::OnceLock<Gpu> = std::sync::OnceLock::new();
-    ONCE.get_or_init(|| match Gpu::new() {
+    // Without kernel tuning: the tests choose their kernels themselves (tests/conv_gemm.rs runs
+    // every candidate), and a test run should neither time candidates nor write a cache file.
+    let options = wgpu_gan::gpu::GpuOptions { no_tune: true, ..wgpu_gan::gpu::GpuOptions::from_env() };
+    ONCE.get_or_init(|| match Gpu::with_options(&options) {
         Ok(g) => {
             eprintln!("adapter: {}", g.describe());
             g

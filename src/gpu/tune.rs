@@ -1,0 +1,152 @@
+//! Autotuning: where a kernel comes in more than one shape (today the subgroup product's 32 × 32
+//! and 32 × 64 tiles, [`crate::nn::conv_gemm::Tile`]), the fastest one for each problem size is
+//! found by timing every candidate the first time that size is built, and remembered.
+//!
+//! Choices are kept per adapter and driver in a small text file in the user's cache directory
+//! (`$WGPU_GAN_CACHE_DIR`, else `$XDG_CACHE_HOME/wgpu-gan`, else `~/.cache/wgpu-gan`), one
+//! `key<TAB>choice` line each, so later runs build without timing anything. `--no-tune` (every
+//! example's [`super::DeviceArgs`]) or `WGPU_GAN_TUNE=off` skips both the timing and the file and
+//! uses each kernel's built-in guess. The candidates compute the same sums in the same order, so
+//! the choice changes speed, never results.
+
+use super::{Dispatch, Gpu};
+use crate::error::{Error, Result};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Timed runs per candidate after one untimed run; the fastest counts.
+const RUNS: usize = 3;
+
+/// What a device has chosen so far, and where the choices are kept.
+#[derive(Debug, Default)]
+pub struct Tuner {
+    /// No timing and no file: every kernel takes its guess.
+    pub off: bool,
+    /// The cache file; `None` keeps choices in memory only.
+    pub path: Option<PathBuf>,
+    choices: BTreeMap<String, String>,
+    loaded: bool,
+}
+
+impl Tuner {
+    /// A tuner for the adapter `identity` (name and driver), with its file in `dir` (`None`: the
+    /// user's cache directory, see the module doc).
+    pub fn new(off: bool, identity: Option<&str>, dir: Option<PathBuf>) -> Tuner {
+        let path = identity.and_then(|id| dir.or_else(cache_dir).map(|d| d.join(file_name(id))));
+        Tuner { off: off || identity.is_none(), path, ..Default::default() }
+    }
+
+    /// The choices made so far (loaded from the file, then timed), as (key, choice).
+    pub fn choices(&mut self) -> Vec<(String, String)> {
+        self.load();
+        self.choices.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    fn load(&mut self) {
+        if self.loaded {
+            return;
+        }
+        self.loaded = true;
+        let Some(text) = self.path.as_ref().and_then(|p| std::fs::read_to_string(p).ok()) else { return };
+        // A line that does not parse is skipped: the worst a damaged file costs is a new timing.
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            if let Some((k, v)) = line.split_once('\t') {
+                self.choices.insert(k.to_string(), v.trim().to_string());
+            }
+        }
+    }
+
+    /// Writes every choice (to a temporary file renamed over the old one, so that a crash never
+    /// leaves half a file). A cache that cannot be written is reported once on stderr and the
+    /// run goes on: tuning is an optimisation.
+    fn save(&mut self) {
+        let Some(path) = self.path.clone() else { return };
+        let mut text = String::from("# wgpu-gan kernel choices for one adapter and driver: key<TAB>choice (delete to re-tune)\n");
+        for (k, v) in &self.choices {
+            text.push_str(&format!("{k}\t{v}\n"));
+        }
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let wrote = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::write(&tmp, text)).and_then(|_| std::fs::rename(&tmp, &path));
+        if let Err(e) = wrote {
+            eprintln!("wgpu-gan: cannot keep kernel choices in {} ({e}); they will be timed again next run", path.display());
+            self.path = None;
+        }
+    }
+}
+
+/// `$WGPU_GAN_CACHE_DIR`, else `$XDG_CACHE_HOME/wgpu-gan`, else `$HOME/.cache/wgpu-gan`.
+pub fn cache_dir() -> Option<PathBuf> {
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    env("WGPU_GAN_CACHE_DIR").or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("wgpu-gan"))).or_else(|| env("HOME").map(|h| h.join(".cache").join("wgpu-gan")))
+}
+
+/// A file name for an adapter identity: its letters and digits, then a hash of the whole.
+fn file_name(identity: &str) -> String {
+    let mut short: String = identity.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    short.truncate(48);
+    // FNV-1a: stable across Rust versions, unlike std's hasher.
+    let hash = identity.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+    format!("tune-{short}-{hash:016x}.txt")
+}
+
+/// `WGPU_GAN_TUNE=off` (or `0`, `no`) turns tuning off.
+pub fn off_by_env() -> bool {
+    matches!(std::env::var("WGPU_GAN_TUNE").as_deref(), Ok("off" | "0" | "no" | "false"))
+}
+
+impl Gpu {
+    /// The candidate chosen for `key`: remembered, or found now by `time` (seconds per run of a
+    /// candidate, by name) and remembered. `None` when tuning is off: the caller takes its guess.
+    pub fn tuned(&self, key: &str, candidates: &[&str], mut time: impl FnMut(&str) -> Result<f64>) -> Result<Option<String>> {
+        let mut t = self.tuner.lock().map_err(|_| Error::Device("tuner lock poisoned".into()))?;
+        if t.off || candidates.is_empty() {
+            return Ok(None);
+        }
+        t.load();
+        if let Some(c) = t.choices.get(key).filter(|c| candidates.contains(&c.as_str())) {
+            return Ok(Some(c.clone()));
+        }
+        let mut best: Option<(f64, &str)> = None;
+        for &c in candidates {
+            let s = time(c)?;
+            if best.is_none_or(|(b, _)| s < b) {
+                best = Some((s, c));
+            }
+        }
+        let Some((_, c)) = best else { return Ok(None) };
+        t.choices.insert(key.to_string(), c.to_string());
+        t.save();
+        Ok(Some(c.to_string()))
+    }
+
+    /// Whether kernels are being tuned on this device.
+    pub fn tuning(&self) -> bool {
+        self.tuner.lock().map(|t| !t.off).unwrap_or(false)
+    }
+
+    /// The choices made so far on this device (key, choice), for benchmark tables.
+    pub fn tuned_choices(&self) -> Vec<(String, String)> {
+        self.tuner.lock().map(|mut t| t.choices()).unwrap_or_default()
+    }
+}
+
+/// Seconds one run of `d` takes: the fastest of [`RUNS`] submissions (each waited for) after an
+/// untimed one that builds the pipeline's code.
+pub fn time_dispatch(gpu: &Gpu, d: &Dispatch) -> Result<f64> {
+    let mut best = f64::INFINITY;
+    for run in 0..=RUNS {
+        let mut enc = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("tune") });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("tune"), timestamp_writes: None });
+            d.record(&mut pass);
+        }
+        let t = Instant::now();
+        gpu.queue.submit([enc.finish()]);
+        gpu.wait()?;
+        if run > 0 {
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+    }
+    Ok(best)
+}
