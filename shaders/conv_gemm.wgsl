@@ -347,6 +347,14 @@ fn tap(at: vec3<u32>, live: bool, ch: u32, ky: u32, kx: u32) -> f32 {
     return select(0.0, src[((at.x * q.c + ch) * q.h + y) * q.w + x], ok);
 }
 
+// For position at and channel ch: (first input column, first input row, start of the channel's
+// image) that tap (0, 0) reads, before clamping (may lie in the padding).
+fn corner(at: vec3<u32>, ch: u32) -> vec3<i32> {
+    let ix = i32(at.z * q.stride_x) - i32(q.pad_x);
+    let iy = i32(at.y * q.stride_y) - i32(q.pad_y);
+    return vec3<i32>(ix, iy, i32((at.x * q.c + ch) * q.h * q.w));
+}
+
 // The plain layout written four values at a time (stores, like loads, cost a loop over the lanes
 // per value or per vec4): when KH·KW is a multiple of 4, one invocation per (position, channel)
 // writes its taps as vec4s; with a 1 × 1 kernel (a matrix: dy by position, W), one invocation per
@@ -374,6 +382,20 @@ fn im2col_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let ch = i % q.c;
     let at = position(col);
     var o = col * row4 + ch * taps / 4u;
+    if (q.kw == 4u) {
+        // A row of 4 taps per store, its columns and their padding worked out once.
+        let r = corner(at, ch);
+        let ix = r.x + vec4<i32>(0, 1, 2, 3) * i32(q.dil_x);
+        let okx = ix >= vec4<i32>(0) & ix < vec4<i32>(i32(q.w));
+        let x = vec4<u32>(clamp(ix, vec4<i32>(0), vec4<i32>(i32(q.w) - 1)));
+        for (var ky = 0u; ky < q.kh; ky++) {
+            let iy = r.y + i32(ky * q.dil_y);
+            let row = u32(r.z) + u32(clamp(iy, 0, i32(q.h) - 1)) * q.w;
+            let v = vec4<f32>(src[row + x.x], src[row + x.y], src[row + x.z], src[row + x.w]);
+            dst4[o] = select(vec4<f32>(0.0), v, okx & vec4<bool>(iy >= 0 && iy < i32(q.h)));
+            o += 1u;
+        }
+    } else {
     var ky = 0u;
     var kx = 0u;
     for (var t = 0u; t < taps; t += 4u) {
@@ -385,6 +407,7 @@ fn im2col_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         }
         dst4[o] = v;
         o += 1u;
+    }
     }
     if (ch + 1u == q.c) {
         for (var k = (q.c * taps) / 4u; k < row4; k++) {
@@ -409,10 +432,26 @@ fn im2col_cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let p2 = position(min(c0 + 2u, last));
     let p3 = position(min(c0 + 3u, last));
     let live = vec4<u32>(c0, c0 + 1u, c0 + 2u, c0 + 3u) < vec4<u32>(q.cols);
+    // The four positions' corners (see `corner`), worked out once: per tap only the offsets move.
+    let r0 = corner(p0, ch);
+    let r1 = corner(p1, ch);
+    let r2 = corner(p2, ch);
+    let r3 = corner(p3, ch);
+    let ix0 = vec4<i32>(r0.x, r1.x, r2.x, r3.x);
+    let iy0 = vec4<i32>(r0.y, r1.y, r2.y, r3.y);
+    let base = vec4<u32>(u32(r0.z), u32(r1.z), u32(r2.z), u32(r3.z));
+    let hi = vec4<i32>(i32(q.h) - 1, i32(q.h) - 1, i32(q.h) - 1, i32(q.h) - 1);
+    let wi = vec4<i32>(i32(q.w) - 1, i32(q.w) - 1, i32(q.w) - 1, i32(q.w) - 1);
     var o = ch * q.kh * q.kw * quads + c0 / 4u;
     for (var ky = 0u; ky < q.kh; ky++) {
+        let iy = iy0 + vec4<i32>(i32(ky * q.dil_y));
+        let oky = live & iy >= vec4<i32>(0) & iy <= hi;
+        let row = base + vec4<u32>(clamp(iy, vec4<i32>(0), hi)) * q.w;
         for (var kx = 0u; kx < q.kw; kx++) {
-            dst4[o] = vec4<f32>(tap(p0, live.x, ch, ky, kx), tap(p1, live.y, ch, ky, kx), tap(p2, live.z, ch, ky, kx), tap(p3, live.w, ch, ky, kx));
+            let ix = ix0 + vec4<i32>(i32(kx * q.dil_x));
+            let ok = oky & ix >= vec4<i32>(0) & ix <= wi;
+            let at = row + vec4<u32>(clamp(ix, vec4<i32>(0), wi));
+            dst4[o] = select(vec4<f32>(0.0), vec4<f32>(src[at.x], src[at.y], src[at.z], src[at.w]), ok);
             o += quads;
         }
     }
