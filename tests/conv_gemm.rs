@@ -1,14 +1,15 @@
 //! The software adapter's kernel family (src/nn/conv_gemm.rs, shaders/conv_gemm.wgsl) kernel by
-//! kernel: the subgroup product `sgemm_nt` on tile-breaking sizes, with its output maps, bias,
+//! kernel: the subgroup product `sgemm_nt` (both tiles) and the tiled GPU product `tgemm_nt` on
+//! tile-breaking sizes, with their output maps, row and column bias,
 //! accumulation and split reductions, and the patch packing `im2col_rows`/`im2col_cols`/`im2col`
 //! against a CPU construction of the patch matrix. (The layers built on them are compared with
 //! the CPU reference in tests/conv.rs, conv_transpose.rs, linear.rs and network.rs, up to batch
-//! 1024, with both families.) Needs an adapter with 8-wide subgroups; says so and skips the
-//! kernels where there is none.
+//! 1024, with every family.) The subgroup kernels need an adapter with 8-wide subgroups; where
+//! there is none the tests say so and check the tiled product only.
 
 mod common;
 use common::{check, gpu_with, kernel_families, launch, randv, tensor};
-use wgpu_gan::nn::conv_gemm::{Geometry, Im2col, Im2colCols, Im2colRows, KernelFamily, Sgemm, SgemmParams, Tile};
+use wgpu_gan::nn::conv_gemm::{Geometry, Im2col, Im2colCols, Im2colRows, KernelFamily, Sgemm, SgemmParams, Tgemm, Tile};
 
 const TOL: f32 = 1e-5;
 
@@ -45,7 +46,8 @@ fn maps(m: usize, n: usize) -> Vec<(&'static str, (usize, usize, usize, usize), 
 
 #[test]
 fn sgemm_matches_cpu() {
-    let Some(gpu) = family() else { return };
+    let subgroups = family().is_some();
+    let gpu = common::gpu();
     // Sizes off the 32 × 32 and 32 × 64 tiles and the 8 lanes, a long reduction, one row or
     // column, columns that are and are not a multiple of 4.
     for &(m, n, k) in &[(1usize, 1usize, 4usize), (7, 9, 12), (33, 31, 20), (64, 96, 1024), (1, 70, 64), (100, 3, 8), (40, 1024, 100), (35, 132, 16), (3, 68, 8)] {
@@ -53,17 +55,27 @@ fn sgemm_matches_cpu() {
         let c = product(&a, &b, m, n, k);
         let (ta, tb, tbias) = (tensor(&gpu, &a), tensor(&gpu, &b), tensor(&gpu, &bias));
         let u = |v: usize| v as u32;
-        for tile in Tile::ALL {
-            let name = tile.entry();
-            let tiles_n = u(n.div_ceil(tile.width()));
-            let base = SgemmParams { m: u(m), n: u(n), k4: u(k / 4), k_per: u(k / 4), splits: 1, tiles_m: u(m.div_ceil(32)), tiles_n, flags: 0, p_len: u(n), s_n: 0, s_m: u(n), off: 0, slot: u(m * n), _pad: [0; 3] };
-            let threads = |p: &SgemmParams| Some(p.splits * p.tiles_m * p.tiles_n * 8);
+        let bias_n = randv(n, 9, 1.0);
+        let tbias_n = tensor(&gpu, &bias_n);
+        // The subgroup kernel's two tiles, then the tiled (GPU) kernel: (entry, tile edge along
+        // N, tile edge along M, invocations per tile).
+        let kernels = [(Tile::Narrow.entry(), 32usize, 32usize, 8u32), (Tile::Wide.entry(), 64, 32, 8), ("tgemm_nt", 64, 64, 256)];
+        for (name, edge_n, edge_m, per_tile) in kernels.into_iter().filter(|k| subgroups || k.0 == "tgemm_nt") {
+            let tiles_n = u(n.div_ceil(edge_n));
+            let base = SgemmParams { m: u(m), n: u(n), k4: u(k / 4), k_per: u(k / 4), splits: 1, tiles_m: u(m.div_ceil(edge_m)), tiles_n, flags: 0, p_len: u(n), s_n: 0, s_m: u(n), off: 0, slot: u(m * n), _pad: [0; 3] };
+            let threads = |p: &SgemmParams| Some(p.splits * p.tiles_m * p.tiles_n * per_tile);
             // out4 views out as vec4s; an output under 16 bytes cannot be, and a spare stands in.
             let spare = tensor(&gpu, &[0.0; 4]);
-            let run = |p: &SgemmParams, out: &wgpu_gan::gpu::Tensor| {
-                let out4 = if out.buffer.size() >= 16 { &out.buffer } else { &spare.buffer };
-                launch(&gpu, &Sgemm { entry: name, a: &ta.buffer, b: &tb.buffer, bias: &tbias.buffer, out: &out.buffer, out4 }, p, threads(p))
+            let run_with = |p: &SgemmParams, out: &wgpu_gan::gpu::Tensor, bias: &wgpu_gan::gpu::Tensor| {
+                if name == "tgemm_nt" {
+                    let p = SgemmParams { flags: p.flags & !4, ..*p };
+                    launch(&gpu, &Tgemm { a: &ta.buffer, b: &tb.buffer, bias: &bias.buffer, out: &out.buffer }, &p, threads(&p));
+                } else {
+                    let out4 = if out.buffer.size() >= 16 { &out.buffer } else { &spare.buffer };
+                    launch(&gpu, &Sgemm { entry: name, a: &ta.buffer, b: &tb.buffer, bias: &bias.buffer, out: &out.buffer, out4 }, p, threads(p))
+                }
             };
+            let run = |p: &SgemmParams, out: &wgpu_gan::gpu::Tensor| run_with(p, out, &tbias);
             for (what, (pos, s_n, s_m, off), vec4) in maps(m, n) {
                 let at = |i: usize, j: usize| off + (j / pos) * s_n + i * s_m + j % pos;
                 let len = off + m * n;
@@ -79,6 +91,16 @@ fn sgemm_matches_cpu() {
                 let out = tensor(&gpu, &prior);
                 run(&p, &out);
                 check(&format!("{name} {m}×{n}×{k} {what} + bias"), &out.read(&gpu).unwrap()[..len], &want, TOL);
+                // With a bias per column instead (flag 8: a transposed product computed swapped).
+                let mut want = prior.clone();
+                for i in 0..m {
+                    for j in 0..n {
+                        want[at(i, j)] = (c[i * n + j] + bias_n[j] as f64) as f32;
+                    }
+                }
+                let out = tensor(&gpu, &prior);
+                run_with(&SgemmParams { flags: 1 | 8 | 4 * vec4 as u32, ..p }, &out, &tbias_n);
+                check(&format!("{name} {m}×{n}×{k} {what} + column bias"), &out.read(&gpu).unwrap()[..len], &want, TOL);
                 // Added to what is there.
                 let mut want = prior.clone();
                 for i in 0..m {
@@ -214,4 +236,28 @@ fn im2col_matches_cpu() {
         let transposed: Vec<f32> = (0..k * cols4).map(|i| if i % cols4 < cols { v(i % cols4, i / cols4) } else { 0.0 }).collect();
         check(&format!("im2col_cols {tag}"), &out.read(&gpu).unwrap(), &transposed, 0.0);
     }
+}
+
+/// Where a device can run more than one family (a real GPU: tiled or direct), the faster for a
+/// training pass of R2's discriminator is timed once, kept with the other choices, and taken
+/// from there the next time; with tuning off the first candidate (tiled) is used untimed.
+#[test]
+fn families_are_timed_once_and_remembered() {
+    use wgpu_gan::gpu::tune::Tuner;
+    let gpu = common::gpu();
+    let dir = std::env::temp_dir().join(format!("wgpu-gan-family-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let id = gpu.identity().expect("the test adapter describes itself");
+    let both = [KernelFamily::Tiled, KernelFamily::Direct];
+    let g = gpu.clone().with_tuner(Tuner::new(false, Some(&id), Some(dir.clone())));
+    let f = KernelFamily::time_families(&g, &both, 4).unwrap();
+    assert!(both.contains(&f), "{f:?}");
+    let key = "family r2-discriminator batch=4";
+    let again = gpu.clone().with_tuner(Tuner::new(false, Some(&id), Some(dir.clone())));
+    let kept = again.tuned(key, &["tiled-gemm", "direct"], |_| panic!("a remembered family is not timed again")).unwrap();
+    assert_eq!(kept.as_deref(), Some(f.name()));
+    println!("timed on this adapter: {}", f.name());
+    let off = gpu.clone().with_tuner(Tuner::new(true, Some(&id), Some(dir.clone())));
+    assert_eq!(KernelFamily::time_families(&off, &both, 4).unwrap(), KernelFamily::Tiled);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -178,6 +178,12 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let quads = if kernel.ends_with("wide") { 2 } else { 1 };
             lp(u(p.k_per)) + quads * 32 * lp(4)
         }
+        "tiled::tgemm_nt" => {
+            // Stages of 4 vec4 steps, 4 inner steps each, then 16 single stores.
+            let p: SgemmParams = decode(kernel, params)?;
+            let stages = u(p.k_per).div_ceil(4);
+            lp(stages) + stages * lp(4)
+        }
         "conv_gemm::im2col" => {
             // The taps, then (plain layout) the padding of the last channel's row (< 4 values).
             let p: Geometry = decode(kernel, params)?;

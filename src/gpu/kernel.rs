@@ -42,6 +42,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("penalty", include_str!("../../shaders/penalty.wgsl")),
     ("cond", include_str!("../../shaders/cond.wgsl")),
     ("conv_gemm", include_str!("../../shaders/conv_gemm.wgsl")),
+    ("tiled", include_str!("../../shaders/tiled.wgsl")),
 ];
 
 use super::bindings::{self, Access, Bindings, Reflected};

@@ -34,10 +34,13 @@ pub struct Gpu {
     tuner: Arc<Mutex<tune::Tuner>>,
 }
 
+/// The batch at which kernel families are compared when a device can run more than one.
+const FAMILY_TIMING_BATCH: usize = 64;
+
 /// Adapter, backend, driver and a hash of the tuned kernels' source: a choice made for one of
 /// them says nothing about another.
 fn identity(i: &wgpu::AdapterInfo) -> String {
-    let src = source("conv_gemm").unwrap_or_default();
+    let src = source("conv_gemm").unwrap_or_default() + &source("tiled").unwrap_or_default();
     let hash = src.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
     format!("{} {:?} {} {} kernels {hash:016x}", i.name, i.backend, i.driver, i.driver_info)
 }
@@ -78,9 +81,19 @@ impl Gpu {
             })
             .await
             .map_err(|e| Error::Device(e.to_string()))?;
-        let family = crate::nn::conv_gemm::KernelFamily::choose(&device, Some(&info));
+        use crate::nn::conv_gemm::KernelFamily;
+        let families = KernelFamily::candidates(&device, Some(&info));
         let tuner = tune::Tuner::new(o.no_tune || tune::off_by_env(), Some(&identity(&info)), None);
-        Ok(Gpu { device, queue, info: Some(info), family, kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)) })
+        let mut gpu = Gpu { device, queue, info: Some(info), family: families[0], kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)) };
+        // Where more than one family can run (a real GPU: tiled or direct), time them once.
+        match KernelFamily::time_families(&gpu, &families, FAMILY_TIMING_BATCH) {
+            Ok(f) => gpu.family = f,
+            Err(e) => {
+                eprintln!("wgpu-gan: timing the kernel families failed ({e}); using the direct kernels");
+                gpu.family = KernelFamily::Direct;
+            }
+        }
+        Ok(gpu)
     }
 
     /// Uses a device and queue that the host application already owns. Everything this crate

@@ -99,14 +99,18 @@ impl Gpu {
     /// The candidate chosen for `key`: remembered, or found now by `time` (seconds per run of a
     /// candidate, by name) and remembered. `None` when tuning is off: the caller takes its guess.
     pub fn tuned(&self, key: &str, candidates: &[&str], mut time: impl FnMut(&str) -> Result<f64>) -> Result<Option<String>> {
-        let mut t = self.tuner.lock().map_err(|_| Error::Device("tuner lock poisoned".into()))?;
-        if t.off || candidates.is_empty() {
-            return Ok(None);
+        let lock = || self.tuner.lock().map_err(|_| Error::Device("tuner lock poisoned".into()));
+        {
+            let mut t = lock()?;
+            if t.off || candidates.is_empty() {
+                return Ok(None);
+            }
+            t.load();
+            if let Some(c) = t.choices.get(key).filter(|c| candidates.contains(&c.as_str())) {
+                return Ok(Some(c.clone()));
+            }
         }
-        t.load();
-        if let Some(c) = t.choices.get(key).filter(|c| candidates.contains(&c.as_str())) {
-            return Ok(Some(c.clone()));
-        }
+        // Timed without the lock: a candidate may build kernels that consult the tuner in turn.
         let mut best: Option<(f64, &str)> = None;
         for &c in candidates {
             let s = time(c)?;
@@ -115,6 +119,7 @@ impl Gpu {
             }
         }
         let Some((_, c)) = best else { return Ok(None) };
+        let mut t = lock()?;
         t.choices.insert(key.to_string(), c.to_string());
         t.save();
         Ok(Some(c.to_string()))

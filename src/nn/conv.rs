@@ -402,7 +402,7 @@ pub(super) fn grads_scratch_len(s: &ConvShape, bias: Option<(usize, usize, usize
 /// y = conv(x, W) [+ b] in the conv view, with the device's family of kernels.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn push_forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer) -> Result<()> {
-    if gpu.family == KernelFamily::Gemm {
+    if gpu.family.products() {
         return conv_gemm::forward(gpu, ws, prog, s, x, wt, b, y);
     }
     let p = ConvParams::new(s, CONV_BIAS * b.is_some() as u32);
@@ -413,7 +413,7 @@ pub(super) fn push_forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &Co
 /// dx = [b +] the input gradient of the conv view for dy, with the device's family of kernels.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn push_backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer) -> Result<()> {
-    if gpu.family == KernelFamily::Gemm {
+    if gpu.family.products() {
         return conv_gemm::backward_input(gpu, ws, prog, s, dy, wt, b, dx);
     }
     let p = ConvParams::new(s, CONV_BIAS * b.is_some() as u32);
@@ -427,7 +427,7 @@ pub(super) fn push_backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program,
 #[allow(clippy::too_many_arguments)]
 pub(super) fn push_grads(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, dy: &wgpu::Buffer, bias: Option<(&wgpu::Buffer, (usize, usize, usize))>, grads: &[crate::gpu::Tensor], accumulate: bool) -> Result<()> {
     let flags = |a: bool| ACCUMULATE * a as u32;
-    if gpu.family == KernelFamily::Gemm {
+    if gpu.family.products() {
         conv_gemm::backward_weight(gpu, ws, prog, s, x, dy, &grads[0].buffer, accumulate)?;
     } else {
         let p = ConvParams::new(s, 0);
@@ -504,7 +504,7 @@ impl LayerImpl for Conv2d {
     }
 
     fn work_lens(&self, n: usize, family: KernelFamily) -> [usize; 4] {
-        if family == KernelFamily::Gemm { conv_gemm::work_lens(&self.0.shape(n, false)) } else { [0; 4] }
+        if family.products() { conv_gemm::work_lens(&self.0.shape(n, false), family) } else { [0; 4] }
     }
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {

@@ -31,26 +31,91 @@ pub enum KernelFamily {
     /// This module: packing + subgroup matrix products, for devices with 8-wide subgroups (the
     /// software adapter, llvmpipe, on AVX2 machines).
     Gemm,
+    /// This module's packing with `shaders/tiled.wgsl`'s product: 64 × 64 tiles staged through
+    /// workgroup memory by 256 invocations, the shape a real GPU wants. Any device can run it.
+    Tiled,
 }
 
 impl KernelFamily {
-    /// The family a device should run: `Gemm` when it has subgroup operations and its subgroups
-    /// are exactly 8 lanes wide, `Direct` otherwise; `WGPU_GAN_KERNELS=direct` or `gemm` overrides
+    /// The families a device may run, the likely fastest first: `Gemm` alone when it has
+    /// subgroup operations exactly 8 lanes wide (llvmpipe); on any other known adapter `Tiled`
+    /// then `Direct`, between which [`KernelFamily::time_families`] decides; `Direct` alone on a
+    /// device whose adapter is unknown. `WGPU_GAN_KERNELS=direct`, `tiled` or `gemm` names one
     /// (gemm only where it can run).
-    pub fn choose(device: &wgpu::Device, info: Option<&wgpu::AdapterInfo>) -> KernelFamily {
+    pub fn candidates(device: &wgpu::Device, info: Option<&wgpu::AdapterInfo>) -> Vec<KernelFamily> {
         let can = device.features().contains(wgpu::Features::SUBGROUP) && info.is_some_and(|i| i.subgroup_min_size == 8 && i.subgroup_max_size == 8);
         match std::env::var("WGPU_GAN_KERNELS").as_deref() {
-            Ok("direct") => KernelFamily::Direct,
-            _ if can => KernelFamily::Gemm,
-            _ => KernelFamily::Direct,
+            Ok("direct") => vec![KernelFamily::Direct],
+            Ok("tiled") => vec![KernelFamily::Tiled],
+            _ if can => vec![KernelFamily::Gemm],
+            _ if info.is_some() => vec![KernelFamily::Tiled, KernelFamily::Direct],
+            _ => vec![KernelFamily::Direct],
         }
     }
+
+    /// The first of [`KernelFamily::candidates`]: the family chosen without timing.
+    pub fn choose(device: &wgpu::Device, info: Option<&wgpu::AdapterInfo>) -> KernelFamily {
+        Self::candidates(device, info)[0]
+    }
+
+    /// The fastest of `families` on this device for a training pass of R2's discriminator at
+    /// `batch` (forward and backward, the convolutions and products every family implements
+    /// differently), timed on first use and remembered by the tuner ([`crate::gpu::tune`]);
+    /// the first family when tuning is off.
+    pub fn time_families(gpu: &Gpu, families: &[KernelFamily], batch: usize) -> Result<KernelFamily> {
+        if families.len() < 2 {
+            return Ok(families.first().copied().unwrap_or(KernelFamily::Direct));
+        }
+        let names: Vec<&str> = families.iter().map(|f| f.name()).collect();
+        let key = format!("family r2-discriminator batch={batch}");
+        let pick = gpu.tuned(&key, &names, |name| {
+            let family = families.iter().copied().find(|f| f.name() == name).unwrap_or(families[0]);
+            let mut g = gpu.clone();
+            g.family = family;
+            time_step(&g, batch)
+        })?;
+        Ok(pick.and_then(|n| families.iter().copied().find(|f| f.name() == n)).unwrap_or(families[0]))
+    }
+}
+
+/// Seconds one training pass (forward, then backward with weight and input gradients) of R2's
+/// discriminator at `batch` takes with `gpu`'s family: the fastest of 3 after one untimed run.
+fn time_step(gpu: &Gpu, batch: usize) -> Result<f64> {
+    use super::{GpuNet, Grads, Init, Mode};
+    let spec = crate::models::r2_discriminator();
+    let params = spec.init(1, 0, Init::Dcgan);
+    let net = GpuNet::new(gpu, spec, &params, batch, 1, "family-timing")?;
+    let x = Tensor::from_slice(gpu, "family-timing.x", &crate::rng::uniform_fill(7, 0, batch * 784, -1.0, 1.0))?;
+    let y = Tensor::zeros(gpu, "family-timing.y", batch)?;
+    let dx = Tensor::zeros(gpu, "family-timing.dx", batch * 784)?;
+    let mut prog = net.forward(gpu, 0, &x.buffer, &y.buffer, batch, Mode::Train)?;
+    prog.extend(net.backward(gpu, 0, &x.buffer, &y.buffer, Some(&dx.buffer), batch, Grads::Write)?);
+    let mut best = f64::INFINITY;
+    for run in 0..4 {
+        let t = std::time::Instant::now();
+        prog.run(gpu);
+        gpu.wait()?;
+        if run > 0 {
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+    }
+    Ok(best)
+}
+
+impl KernelFamily {
 
     pub fn name(self) -> &'static str {
         match self {
             KernelFamily::Direct => "direct",
             KernelFamily::Gemm => "subgroup-gemm",
+            KernelFamily::Tiled => "tiled-gemm",
         }
+    }
+
+    /// Whether convolutions and the larger matrix products go through this module's packing and
+    /// [`Product`] (Gemm, Tiled) rather than the direct kernels.
+    pub fn products(self) -> bool {
+        self != KernelFamily::Direct
     }
 }
 
@@ -94,25 +159,34 @@ impl Tile {
 }
 
 /// Splits of an (m × n) product's reduction of k4 vec4 steps, and steps per split: enough
-/// (narrow) tiles to occupy the software adapter's threads, no split shorter than
-/// [`MIN_SPLIT_STEPS`] or longer than a quarter of the loop budget. The plan does not depend on
-/// the [`Tile`], so both tiles add the same terms in the same order: the tuner's choice never
-/// changes a result.
-pub fn split_plan(m: usize, n: usize, k4: usize) -> (usize, usize) {
-    let tiles = m.div_ceil(32) * n.div_ceil(32);
-    let want = GEMM_TARGET_TILES.div_ceil(tiles.max(1)).min(k4.div_ceil(MIN_SPLIT_STEPS)).max(1);
+/// tiles to occupy the device (the software adapter's threads with `Gemm`, counted in narrow
+/// tiles; a GPU's cores with `Tiled`), no split shorter than [`MIN_SPLIT_STEPS`] or longer than
+/// a quarter of the loop budget. For `Gemm` the plan does not depend on the [`Tile`], so both
+/// tiles add the same terms in the same order: the tuner's choice never changes a result.
+pub fn split_plan(m: usize, n: usize, k4: usize, family: KernelFamily) -> (usize, usize) {
+    let (edge, target) = match family {
+        KernelFamily::Tiled => (TILED_EDGE, TILED_TARGET_TILES),
+        _ => (32, GEMM_TARGET_TILES),
+    };
+    let tiles = m.div_ceil(edge) * n.div_ceil(edge);
+    let want = target.div_ceil(tiles.max(1)).min(k4.div_ceil(MIN_SPLIT_STEPS)).max(1);
     let want = want.max(k4.div_ceil(crate::gpu::budget::TILE_TRIPS as usize));
     let k_per = k4.div_ceil(want).max(1);
     (k4.div_ceil(k_per).max(1), k_per)
 }
 
 /// Floats of partial sums a split (m × n) product of k4 steps needs (0 for one split).
-pub fn split_len(m: usize, n: usize, k4: usize) -> usize {
-    match split_plan(m, n, k4).0 {
+pub fn split_len(m: usize, n: usize, k4: usize, family: KernelFamily) -> usize {
+    match split_plan(m, n, k4, family).0 {
         1 => 0,
         s => s * m * n,
     }
 }
+
+/// `tiled.wgsl`: rows and columns of C per workgroup, and workgroups a product aims at (a few
+/// per core of a large GPU).
+const TILED_EDGE: usize = 64;
+const TILED_TARGET_TILES: usize = 512;
 
 /// Uniform of `sgemm_nt`.
 #[repr(C)]
@@ -165,6 +239,10 @@ crate::kernel! {
     /// stored through the output map. `out4` is the same buffer as `out`, seen as vec4s (for
     /// flag 4; any 16 bytes otherwise).
     pub Sgemm = "conv_gemm" :: ["sgemm_nt", "sgemm_nt_wide"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite }
+}
+crate::kernel! {
+    /// C = a·bᵀ over one split of k, a 64 × 64 tile per workgroup of 256, for real GPUs.
+    pub Tgemm = "tiled" :: "tgemm_nt", SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite }
 }
 crate::kernel! {
     /// The patch matrix of a chunk of `src` (or its transpose), zero-padded.
@@ -306,14 +384,14 @@ fn chunks(s: &ConvShape) -> Vec<(usize, usize)> {
 
 /// Floats of the three work buffers (packed a, packed b, patch gradient) and of split partial
 /// sums that this family needs for the conv view `s` (at its batch).
-pub fn work_lens(s: &ConvShape) -> [usize; 4] {
+pub fn work_lens(s: &ConvShape, family: KernelFamily) -> [usize; 4] {
     let d = dims(s);
     let nc = chunk(s);
     let cols = nc * d.plane;
     let t0 = (s.cout * r4(d.k)).max(cols * r4(s.cout)).max(s.cout * r4(cols));
     let t1 = (cols * r4(d.k)).max(d.k * r4(s.cout)).max(d.k * r4(cols));
     let t2 = cols * d.k;
-    [t0, t1, t2, split_len(s.cout, d.k, r4(cols) / 4)]
+    [t0, t1, t2, split_len(s.cout, d.k, r4(cols) / 4, family)]
 }
 
 /// The geometry of the conv view for a chunk, as `im2col`/`col2im` read it.
@@ -423,18 +501,18 @@ impl<'a> Product<'a> {
     }
 
     /// Splits of the reduction (and vec4 steps per split) for enough tiles to occupy the
-    /// software adapter's threads, each under the loop budget.
-    pub fn splits(&self) -> (usize, usize) {
-        split_plan(self.m, self.n, self.k4)
+    /// device, each under the loop budget.
+    pub fn splits(&self, family: KernelFamily) -> (usize, usize) {
+        split_plan(self.m, self.n, self.k4, family)
     }
 
-    /// C [+]= a·bᵀ with the reduction split ([`Product::splits`]) and the partial sums added by
+    /// C [+]= a·bᵀ with the reduction split ([`Product::splits`] for this device's family) and the partial sums added by
     /// `reduce_splits` (the map must be the plain one).
     pub fn push_split(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, out: &wgpu::Buffer, accumulate: bool) -> Result<()> {
         if self.map != Product::rows(self.n) {
             return Err(Error::Shape(format!("a split product needs the plain map, not {:?}", self.map)));
         }
-        let (splits, k_per) = self.splits();
+        let (splits, k_per) = self.splits(gpu.family);
         let o = self.oriented();
         let tile = o.tile(gpu, splits, k_per)?;
         let first = |out: &wgpu::Buffer, add: bool| o.dispatch(gpu, out, add, tile, splits, k_per);
@@ -470,7 +548,7 @@ impl Oriented<'_> {
             splits: u(splits),
             tiles_m: u(tm),
             tiles_n: u(tn),
-            flags: BIAS * self.p.bias.is_some() as u32 | ADD * add as u32 | VEC4 * self.vec4_map() as u32 | BIAS_BY_COLUMN * self.bias_by_column as u32,
+            flags: (BIAS * self.p.bias.is_some() as u32) | (ADD * add as u32) | (VEC4 * self.vec4_map() as u32) | (BIAS_BY_COLUMN * self.bias_by_column as u32),
             p_len: u(p_len),
             s_n: u(s_n),
             s_m: u(s_m),
@@ -489,6 +567,13 @@ impl Oriented<'_> {
     }
 
     fn dispatch(&self, gpu: &Gpu, out: &wgpu::Buffer, add: bool, tile: Tile, splits: usize, k_per: usize) -> Result<Dispatch> {
+        if gpu.family == KernelFamily::Tiled {
+            let (p, _) = self.params(add, tile, splits, k_per);
+            let (tm, tn) = (self.p.m.div_ceil(TILED_EDGE), self.p.n.div_ceil(TILED_EDGE));
+            let p = SgemmParams { tiles_m: tm as u32, tiles_n: tn as u32, flags: p.flags & !VEC4, ..p };
+            let threads = (splits * tm * tn * 256) as u32;
+            return Dispatch::new(gpu, &Tgemm { a: self.p.a, b: self.p.b, bias: self.p.bias.unwrap_or(self.p.a), out }, &p, Some(threads));
+        }
         let (mut p, threads) = self.params(add, tile, splits, k_per);
         // The vec4 view of `out` reaches only its whole vec4s: stores go through it only when that
         // is all of it. A buffer under 16 bytes cannot be bound as vec4s at all; a spare one
@@ -505,6 +590,10 @@ impl Oriented<'_> {
     /// is large enough to be worth timing ([`crate::gpu::tune`]), else [`Tile::guess`].
     fn tile(&self, gpu: &Gpu, splits: usize, k_per: usize) -> Result<Tile> {
         let guess = Tile::guess(self.p.m, self.p.n);
+        // The tiled family has one shape: nothing to choose.
+        if gpu.family != KernelFamily::Gemm {
+            return Ok(guess);
+        }
         // Below ~4 M multiply-adds a launch costs about what the product does: not worth timing.
         if self.p.m * self.p.n * self.p.k4 * 4 < 1 << 22 {
             return Ok(guess);

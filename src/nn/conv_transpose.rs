@@ -90,7 +90,7 @@ impl LayerImpl for ConvTranspose2d {
     }
 
     fn work_lens(&self, n: usize, family: KernelFamily) -> [usize; 4] {
-        if family == KernelFamily::Gemm { conv_gemm::work_lens(&self.0.shape(n, true)) } else { [0; 4] }
+        if family.products() { conv_gemm::work_lens(&self.0.shape(n, true), family) } else { [0; 4] }
     }
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {

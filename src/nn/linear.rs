@@ -145,7 +145,7 @@ impl Linear {
         let (inp, out) = (self.inp, self.out);
         // Without a bias, any buffer fills the binding: the kernels do not read it.
         let bias = b.unwrap_or(w);
-        if inp % 4 == 0 && gpu.family == KernelFamily::Gemm {
+        if inp % 4 == 0 && gpu.family.products() {
             // yᵀ (OUT, N) = W xᵀ through the subgroup product, stored transposed into y (N, OUT):
             // C[o, i] goes to y[i·OUT + o].
             let prod = Product { a: w, b: x, bias: b, m: out, n, k4: inp / 4, map: (1, out, 1, 0) };
@@ -169,7 +169,7 @@ impl Linear {
         let [ta, tb] = [&ws.trans[0].buffer, &ws.trans[1].buffer];
         prog.push(transpose(gpu, dy, ta, n, out)?);
         prog.push(transpose(gpu, x, tb, n, inp)?);
-        if gpu.family == KernelFamily::Gemm {
+        if gpu.family.products() {
             let prod = Product { a: ta, b: tb, bias: None, m: out, n: inp, k4: n.div_ceil(4), map: Product::rows(inp) };
             return prod.push_split(gpu, ws, prog, dw, accumulate);
         }
@@ -226,11 +226,11 @@ impl LayerImpl for Linear {
 
     fn work_lens(&self, n: usize, family: KernelFamily) -> [usize; 4] {
         // The subgroup product's split weight gradient, and dy padded for the input gradient.
-        if family != KernelFamily::Gemm {
+        if !family.products() {
             return [0; 4];
         }
         let padded_dy = if self.pads_dy(n) { n * self.out.div_ceil(4) * 4 } else { 0 };
-        [padded_dy, 0, 0, conv_gemm::split_len(self.out, self.inp, n.div_ceil(4))]
+        [padded_dy, 0, 0, conv_gemm::split_len(self.out, self.inp, n.div_ceil(4), family)]
     }
 
     fn transpose_lens(&self, n: usize) -> Result<(usize, usize)> {
@@ -302,7 +302,7 @@ impl LayerImpl for Linear {
         }
         if let Some(dx) = c.dx {
             // The input gradient is this pass's alone: never accumulated.
-            if gpu.family == KernelFamily::Gemm && (out % 4 == 0 || self.pads_dy(n)) {
+            if gpu.family.products() && (out % 4 == 0 || self.pads_dy(n)) {
                 // dxᵀ (IN, N) = Wᵀ dyᵀ through the subgroup product, stored into dx (N, IN): Wᵀ
                 // (IN, OUT4) and dy with OUT padded to a multiple of 4 when it is not one (D's last
                 // layer has OUT = 1). Padding dy costs a dispatch: worth it only for a large dx

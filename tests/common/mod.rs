@@ -21,17 +21,19 @@ pub fn gpu() -> Gpu {
     .clone()
 }
 
-/// The convolution families this adapter can run: the direct kernels always, the software
-/// adapter's im2col + subgroup family where the device has 8-wide subgroups (it says so when not).
+/// The convolution families this adapter can run: the direct kernels and the tiled (GPU) family
+/// always, the software adapter's subgroup family where the device has 8-wide subgroups (it says
+/// so when not).
 pub fn kernel_families() -> Vec<wgpu_gan::nn::conv_gemm::KernelFamily> {
     use wgpu_gan::nn::conv_gemm::KernelFamily;
     let g = gpu();
     let gemm = g.device.features().contains(wgpu::Features::SUBGROUP) && g.info.as_ref().is_some_and(|i| i.subgroup_min_size == 8 && i.subgroup_max_size == 8);
+    // The tiled (GPU) family runs anywhere; the subgroup one only with 8-wide subgroups.
     if gemm {
-        vec![KernelFamily::Direct, KernelFamily::Gemm]
+        vec![KernelFamily::Direct, KernelFamily::Gemm, KernelFamily::Tiled]
     } else {
-        eprintln!("this adapter has no 8-wide subgroups: only the direct convolution kernels are tested");
-        vec![KernelFamily::Direct]
+        eprintln!("this adapter has no 8-wide subgroups: the subgroup kernel family is not tested");
+        vec![KernelFamily::Direct, KernelFamily::Tiled]
     }
 }
 
