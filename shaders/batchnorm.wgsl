@@ -253,3 +253,72 @@ fn batchnorm_backward_input4(@builtin(global_invocation_id) gid: vec3<u32>,
     let xhat = (x4[i] - mean) * invstd;
     out4[i] = gamma4(c) * invstd * (dy4[i] - per_stat(2u, c) / m - xhat * per_stat(3u, c) / m);
 }
+
+// batchnorm_forward and batchnorm_backward_input one (sample, channel) plane per invocation, for
+// BatchNorm2d (HW > 1): the channel's statistics and γ, β are read once per plane instead of once
+// per value (each read is a loop over the software adapter's lanes), and no index is divided.
+// The plane is walked as vec4s when HW is a multiple of 4 (the *4 kernels), else one value at a
+// time. Only on the software adapter: a GPU wants the flat kernels' parallelism.
+
+// (scale, shift) with y = x·scale + shift, for the plane's channel.
+fn affine(c: u32) -> vec2<f32> {
+    let mi = mean_invstd(c);
+    let scale = mi.y * gamma[c];
+    return vec2<f32>(scale, beta[c] - mi.x * scale);
+}
+
+@compute @workgroup_size(WG)
+fn batchnorm_forward_planes(@builtin(global_invocation_id) gid: vec3<u32>,
+                            @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n * p.c) { return; }
+    let a = affine(i % p.c);
+    for (var j = i * p.hw; j < (i + 1u) * p.hw; j++) {
+        out[j] = x[j] * a.x + a.y;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn batchnorm_forward_planes4(@builtin(global_invocation_id) gid: vec3<u32>,
+                             @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n * p.c) { return; }
+    let a = affine(i % p.c);
+    let q = p.hw / 4u;
+    for (var j = i * q; j < (i + 1u) * q; j++) {
+        out4[j] = x4[j] * a.x + a.y;
+    }
+}
+
+// dx = γ·invstd·(dy − Σdy/M − x̂·Σdy·x̂/M) = dy·k + x·u + v per channel, with
+// k = γ·invstd, u = −k·invstd·Σdy·x̂/M, v = −k·Σdy/M − mean·u.
+fn backward_coefficients(c: u32) -> vec3<f32> {
+    let m = f32(p.n * p.hw);
+    let invstd = stats[p.c + c];
+    let k = gamma[c] * invstd;
+    let u = -k * invstd * stats[3u * p.c + c] / m;
+    return vec3<f32>(k, u, -k * stats[2u * p.c + c] / m - stats[c] * u);
+}
+
+@compute @workgroup_size(WG)
+fn batchnorm_backward_input_planes(@builtin(global_invocation_id) gid: vec3<u32>,
+                                   @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n * p.c) { return; }
+    let b = backward_coefficients(i % p.c);
+    for (var j = i * p.hw; j < (i + 1u) * p.hw; j++) {
+        out[j] = dy[j] * b.x + x[j] * b.y + b.z;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn batchnorm_backward_input_planes4(@builtin(global_invocation_id) gid: vec3<u32>,
+                                    @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n * p.c) { return; }
+    let b = backward_coefficients(i % p.c);
+    let q = p.hw / 4u;
+    for (var j = i * q; j < (i + 1u) * q; j++) {
+        out4[j] = dy4[j] * b.x + x4[j] * b.y + b.z;
+    }
+}

@@ -7,7 +7,7 @@
 //! the size of the terms, max |γ·invstd·dy| (see common/layer.rs).
 
 mod common;
-use common::layer::{compare, numeric, report, run_cpu, run_gpu, TOL};
+use common::layer::{compare, numeric, report, run_cpu, run_gpu_on, TOL};
 use common::{randv, weighted};
 use wgpu_gan::nn::{BnSpec, Layer, Mode};
 #[test]
@@ -40,11 +40,16 @@ fn batchnorm_kernels_match_cpu() {
         let dy = randv(n * c * hw, 95 + i as u64, 1.0);
         let tag = format!("batchnorm n={n} c={c} hw={hw}");
         // Long reductions (N·HW = 784 here) round like √784·2⁻²⁴ ≈ 2e-6 relative to the sums.
-        for mode in [Mode::Train, Mode::BatchStats, Mode::Eval] {
-            let want = run_cpu(layer, n, &x, &params, Some(&running), &dy, mode);
-            compare(&format!("{tag} {mode:?}"), &run_gpu(layer, n, &x, &params, Some(&running), &dy, mode, false), &want, TOL);
+        // The software adapter's family walks (sample, channel) planes; the others run flat.
+        for fam in common::kernel_families() {
+            let gpu = common::gpu_with(fam);
+            let tag = format!("{tag} [{}]", fam.name());
+            for mode in [Mode::Train, Mode::BatchStats, Mode::Eval] {
+                let want = run_cpu(layer, n, &x, &params, Some(&running), &dy, mode);
+                compare(&format!("{tag} {mode:?}"), &run_gpu_on(&gpu, layer, n, &x, &params, Some(&running), &dy, mode, false), &want, TOL);
+            }
+            let want = run_cpu(layer, n, &x, &params, Some(&running), &dy, Mode::Train);
+            compare(&format!("{tag} (accumulated twice)"), &run_gpu_on(&gpu, layer, n, &x, &params, Some(&running), &dy, Mode::Train, true), &want, TOL);
         }
-        let want = run_cpu(layer, n, &x, &params, Some(&running), &dy, Mode::Train);
-        compare(&format!("{tag} (accumulated twice)"), &run_gpu(layer, n, &x, &params, Some(&running), &dy, Mode::Train, true), &want, TOL);
     }
 }

@@ -178,6 +178,14 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let quads = if kernel.ends_with("wide") { 2 } else { 1 };
             lp(u(p.k_per)) + quads * 32 * lp(4)
         }
+        "batchnorm::batchnorm_forward_planes" | "batchnorm::batchnorm_backward_input_planes" => {
+            let p: BnParams = decode(kernel, params)?;
+            lp(u(p.hw))
+        }
+        "batchnorm::batchnorm_forward_planes4" | "batchnorm::batchnorm_backward_input_planes4" => {
+            let p: BnParams = decode(kernel, params)?;
+            lp(u(p.hw) / 4)
+        }
         "tiled::tgemm_nt" => {
             // Stages of 4 vec4 steps, 4 inner steps each, then 16 single stores.
             let p: SgemmParams = decode(kernel, params)?;

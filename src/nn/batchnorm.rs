@@ -169,6 +169,35 @@ crate::kernel! {
     pub BnBackwardInput4 = "batchnorm" :: "batchnorm_backward_input4", BnParams { 2 gamma: Read, 5 stats: ReadWrite, 10 x4: Read, 11 dy4: Read, 12 out4: ReadWrite }
 }
 
+crate::kernel! {
+    /// batchnorm_forward one (sample, channel) plane per invocation (software adapter, HW > 1).
+    pub BnForwardPlanes = "batchnorm" :: "batchnorm_forward_planes", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite }
+}
+crate::kernel! {
+    /// batchnorm_forward_planes over vec4s (HW a multiple of 4).
+    pub BnForwardPlanes4 = "batchnorm" :: "batchnorm_forward_planes4", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite }
+}
+crate::kernel! {
+    /// batchnorm_backward_input one plane per invocation (software adapter, HW > 1).
+    pub BnBackwardInputPlanes = "batchnorm" :: "batchnorm_backward_input_planes", BnParams { 1 x: Read, 2 gamma: Read, 4 dy: Read, 5 stats: ReadWrite, 7 out: ReadWrite }
+}
+crate::kernel! {
+    /// batchnorm_backward_input_planes over vec4s (HW a multiple of 4).
+    pub BnBackwardInputPlanes4 = "batchnorm" :: "batchnorm_backward_input_planes4", BnParams { 2 gamma: Read, 5 stats: ReadWrite, 10 x4: Read, 11 dy4: Read, 12 out4: ReadWrite }
+}
+
+/// Longest plane the per-plane kernels walk in one invocation (well under llvmpipe's loop budget).
+const MAX_PLANE: usize = 16384;
+
+impl BnSpec {
+    /// Whether the per-plane kernels apply: with the software adapter's kernel family, for
+    /// BatchNorm2d with planes of a length one invocation can walk. (Other families keep the flat
+    /// kernels, whose parallelism a GPU wants; tests/batchnorm.rs runs both.)
+    fn planes(&self, gpu: &crate::gpu::Gpu) -> bool {
+        gpu.family == super::conv_gemm::KernelFamily::Gemm && self.hw > 1 && self.hw <= MAX_PLANE
+    }
+}
+
 impl BnParams {
     /// Parameters of a batch-norm layer at batch n, with its tiles planned.
     pub fn new(n: usize, bn: &BnSpec, flags: u32, parallel: u64) -> BnParams {
@@ -296,7 +325,12 @@ impl LayerImpl for BnSpec {
         }
         let len = (n * bn.c * bn.hw) as u32;
         let (gamma, beta) = (&c.params[0].buffer, &c.params[1].buffer);
-        prog.push(if bn.vec4() {
+        let planes = (n * bn.c) as u32;
+        prog.push(if bn.planes(gpu) && bn.hw % 4 == 0 {
+            Dispatch::new(gpu, &BnForwardPlanes4 { gamma, beta, stats, running, x4: c.x, out4: c.y }, &p, Some(planes))?
+        } else if bn.planes(gpu) {
+            Dispatch::new(gpu, &BnForwardPlanes { x: c.x, gamma, beta, stats, running, out: c.y }, &p, Some(planes))?
+        } else if bn.vec4() {
             Dispatch::new(gpu, &BnForward4 { gamma, beta, stats, running, x4: c.x, out4: c.y }, &p, Some(len / 4))?
         } else {
             Dispatch::new(gpu, &BnForward { x: c.x, gamma, beta, stats, running, out: c.y }, &p, Some(len))?
@@ -318,7 +352,12 @@ impl LayerImpl for BnSpec {
         if let Some(dx) = c.dx {
             let len = (n * bn.c * bn.hw) as u32;
             let gamma = &c.params[0].buffer;
-            prog.push(if bn.vec4() {
+            let planes = (n * bn.c) as u32;
+            prog.push(if bn.planes(gpu) && bn.hw % 4 == 0 {
+                Dispatch::new(gpu, &BnBackwardInputPlanes4 { gamma, stats, x4: c.x, dy4: c.dy, out4: dx }, &p, Some(planes))?
+            } else if bn.planes(gpu) {
+                Dispatch::new(gpu, &BnBackwardInputPlanes { x: c.x, gamma, dy: c.dy, stats, out: dx }, &p, Some(planes))?
+            } else if bn.vec4() {
                 Dispatch::new(gpu, &BnBackwardInput4 { gamma, stats, x4: c.x, dy4: c.dy, out4: dx }, &p, Some(len / 4))?
             } else {
                 Dispatch::new(gpu, &BnBackwardInput { x: c.x, gamma, dy: c.dy, stats, out: dx }, &p, Some(len))?
