@@ -365,15 +365,17 @@ fn dims(s: &ConvShape) -> Dims {
     Dims { k: s.cin * s.kh * s.kw, plane: s.oh * s.ow }
 }
 
-/// Samples per chunk: as many as keep every packed operand under [`CHUNK_FLOATS`], rounded
-/// down (when that leaves any) so that a chunk's positions are a multiple of 4 and the products
-/// store their results four at a time.
+/// Samples per chunk: the batch cut into as few equal chunks as keep every packed operand under
+/// [`CHUNK_FLOATS`], rounded up (when that stays under) so that a chunk's positions are a
+/// multiple of 4 and the products store their results four at a time.
 fn chunk(s: &ConvShape) -> usize {
     let d = dims(s);
     let per = d.plane * r4(d.k).max(r4(s.cout)) + 4;
-    let nc = (CHUNK_FLOATS / per.max(1)).clamp(1, s.n.max(1));
+    let most = (CHUNK_FLOATS / per.max(1)).clamp(1, s.n.max(1));
+    let even = s.n.max(1).div_ceil(s.n.max(1).div_ceil(most));
     let step = 4 / gcd(d.plane.max(1), 4);
-    if nc >= s.n || nc < step { nc } else { nc / step * step }
+    let aligned = even.div_ceil(step) * step;
+    if even >= s.n || aligned > most { even } else { aligned }
 }
 
 /// The chunks of the batch: (first sample, samples).
