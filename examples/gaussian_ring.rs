@@ -54,6 +54,13 @@ struct Args {
     /// The objective (wgan-clip and wgan-gp also set R4's optimizers and 5 critic updates).
     #[arg(long, value_enum, default_value = "non-saturating")]
     loss: wgpu_gan::cli::LossChoice,
+    /// With --loss wgan-gp: the penalty's weight λ instead of R4's 10 (Gulrajani et al. used 0.1
+    /// on their 2-D toys, whose data span a few units).
+    #[arg(long, value_parser = wgpu_gan::cli::positive_f32)]
+    gp_lambda: Option<f32>,
+    /// With --loss wgan-gp or wgan-clip: both learning rates instead of R4's.
+    #[arg(long, value_parser = wgpu_gan::cli::positive_f32)]
+    wgan_lr: Option<f32>,
     #[arg(long, value_enum, default_value = "adam")]
     opt: Opt,
     /// D learns 4x faster than G (two time-scale updates): it keeps pressing on the thin bridges
@@ -112,7 +119,16 @@ fn config(a: &Args) -> GanConfig {
     };
     c.opt_d = opt(a.lr_d);
     c.opt_g = opt(a.lr_g);
-    let c = a.loss.apply(c);
+    let mut c = a.loss.apply(c);
+    if a.loss.is_wgan() {
+        if let Some(l) = a.gp_lambda.filter(|_| c.gp_lambda > 0.0) {
+            c.gp_lambda = l;
+        }
+        if let Some(lr) = a.wgan_lr {
+            c.opt_d = c.opt_d.with_lr(lr);
+            c.opt_g = c.opt_g.with_lr(lr);
+        }
+    }
     if a.conditional {
         c.conditional()
     } else {

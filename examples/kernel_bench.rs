@@ -186,5 +186,13 @@ fn main() -> wgpu_gan::Result<()> {
             bench(&gpu, &model.to_uppercase(), batch, &mut gan, &a)?;
         }
     }
+    // What the tuner chose (src/gpu/tune.rs): remembered from earlier runs or timed in this one.
+    let choices = gpu.tuned_choices();
+    if gpu.tuning() && !choices.is_empty() {
+        println!("\nkernel choices on this adapter (the tuner's cache):");
+        for (key, choice) in choices {
+            println!("  {key:60} {choice}");
+        }
+    }
     Ok(())
 }

@@ -26,6 +26,8 @@ pub struct Tuner {
     /// The cache file; `None` keeps choices in memory only.
     pub path: Option<PathBuf>,
     choices: BTreeMap<String, String>,
+    /// The keys asked for by this process.
+    used: std::collections::BTreeSet<String>,
     loaded: bool,
 }
 
@@ -37,10 +39,9 @@ impl Tuner {
         Tuner { off: off || identity.is_none(), path, ..Default::default() }
     }
 
-    /// The choices made so far (loaded from the file, then timed), as (key, choice).
+    /// The choices this process has used (remembered or timed), as (key, choice).
     pub fn choices(&mut self) -> Vec<(String, String)> {
-        self.load();
-        self.choices.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.choices.iter().filter(|(k, _)| self.used.contains(*k)).map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     fn load(&mut self) {
@@ -106,8 +107,9 @@ impl Gpu {
                 return Ok(None);
             }
             t.load();
-            if let Some(c) = t.choices.get(key).filter(|c| candidates.contains(&c.as_str())) {
-                return Ok(Some(c.clone()));
+            if let Some(c) = t.choices.get(key).filter(|c| candidates.contains(&c.as_str())).cloned() {
+                t.used.insert(key.to_string());
+                return Ok(Some(c));
             }
         }
         // Timed without the lock: a candidate may build kernels that consult the tuner in turn.
@@ -121,6 +123,7 @@ impl Gpu {
         let Some((_, c)) = best else { return Ok(None) };
         let mut t = lock()?;
         t.choices.insert(key.to_string(), c.to_string());
+        t.used.insert(key.to_string());
         t.save();
         Ok(Some(c.to_string()))
     }
@@ -130,7 +133,7 @@ impl Gpu {
         self.tuner.lock().map(|t| !t.off).unwrap_or(false)
     }
 
-    /// The choices made so far on this device (key, choice), for benchmark tables.
+    /// The choices used so far on this device (key, choice), for benchmark tables.
     pub fn tuned_choices(&self) -> Vec<(String, String)> {
         self.tuner.lock().map(|mut t| t.choices()).unwrap_or_default()
     }
