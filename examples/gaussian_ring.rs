@@ -61,6 +61,10 @@ struct Args {
     /// With --loss wgan-gp or wgan-clip: both learning rates instead of R4's.
     #[arg(long, value_parser = wgpu_gan::cli::positive_f32)]
     wgan_lr: Option<f32>,
+    /// With --loss wgan-clip: the original WGAN's critic schedule, 100 critic updates per
+    /// generator update in the first 25 steps and in every 500th (needs --lr-decay false).
+    #[arg(long)]
+    original_schedule: bool,
     #[arg(long, value_enum, default_value = "adam")]
     opt: Opt,
     /// D learns 4x faster than G (two time-scale updates): it keeps pressing on the thin bridges
@@ -128,6 +132,9 @@ fn config(a: &Args) -> GanConfig {
             c.opt_d = c.opt_d.with_lr(lr);
             c.opt_g = c.opt_g.with_lr(lr);
         }
+    }
+    if a.original_schedule {
+        c.critic_burst = Some(wgpu_gan::gan::CriticBurst::ORIGINAL);
     }
     if a.conditional {
         c.conditional()

@@ -110,6 +110,7 @@ impl GanConfig {
             gp_lambda: 0.0,
             classes: 0,
             lr_decay_steps: 0,
+            critic_burst: None,
             seed: 0,
         }
     }

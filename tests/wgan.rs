@@ -85,3 +85,36 @@ fn a_critic_alone_learns_the_wasserstein_estimate() {
     assert!(free[3] > 3.0 * penalised[3], "without the penalty the estimate runs away ({free:?}); with it, it levels off ({penalised:?})");
     assert!((penalised[3] - penalised[2]).abs() < 0.1, "with the penalty the estimate levels off: {penalised:?}");
 }
+
+/// The original WGAN's critic schedule (more critic updates in the first steps and every so
+/// often): a long step runs its extra critic updates before the usual ones, on the GPU exactly
+/// as on the CPU reference, phase by phase and over whole steps; the usual steps between are
+/// unchanged; settings it cannot honour are refused.
+#[test]
+fn the_original_critic_schedule_matches_the_cpu_reference() {
+    use wgpu_gan::gan::{recipe, CriticBurst};
+    let gpu = common::gpu();
+    // 4 critic updates (instead of 2) in steps 0 and 1, and in every third step: steps 0, 1, 3
+    // are long, step 2 is not.
+    let burst = CriticBurst { k: 4, first: 2, every: 3 };
+    let cfg = GanConfig { batch: 64, critic_burst: Some(burst), ..GanConfig::r1(Mixture::ring(), 2, 32).wgan_clip(0.01, 2, 5e-4) };
+    let phases: Vec<usize> = (0..4).map(|s| recipe::step_at(&cfg, s).len()).collect();
+    assert_eq!(phases, vec![5, 5, 3, 5], "4 critic updates + G in long steps, 2 + G otherwise");
+    assert_eq!(recipe::burst(&cfg).len(), 2);
+    let v = verify(&gpu, &cfg, 4, cfg.batch, 5).unwrap();
+    println!("WGAN, original critic schedule (4 steps, 3 of them long):\n{v}");
+    assert!(v.passed(1e-4), "judged {:e}", v.judged());
+    // A long step differs from a usual one: the same start with and without the schedule.
+    let (g0, d0) = cfg.init_params();
+    let mut long = GpuGan::new(&gpu, cfg.clone(), &g0, &d0, 16).unwrap();
+    let mut usual = GpuGan::new(&gpu, GanConfig { critic_burst: None, ..cfg.clone() }, &g0, &d0, 16).unwrap();
+    long.train_steps(1);
+    usual.train_steps(1);
+    assert_ne!(long.read_state().unwrap().d, usual.read_state().unwrap().d, "the long step's extra critic updates changed D");
+    // Refused: an Adam critic (its step count would be shared) and a burst no longer than k.
+    let adam = GanConfig { critic_burst: Some(burst), ..GanConfig::r1(Mixture::ring(), 2, 32).wgan_gp(10.0, 2, 1e-4) };
+    let e = adam.validate().unwrap_err().to_string();
+    assert!(e.contains("RMSprop or SGD"), "{e}");
+    let short = GanConfig { critic_burst: Some(CriticBurst { k: 2, ..burst }), ..cfg.clone() };
+    assert!(short.validate().unwrap_err().to_string().contains("not longer"));
+}

@@ -54,6 +54,10 @@ pub struct Args {
     /// learning rates of those optimizers).
     #[arg(long, value_enum, default_value = "non-saturating")]
     pub loss: wgpu_gan::cli::LossChoice,
+    /// With --loss wgan-clip: the original WGAN's critic schedule, 100 critic updates per
+    /// generator update in the first 25 steps and in every 500th.
+    #[arg(long)]
+    pub original_schedule: bool,
     /// Give the digit's label to both networks as a one-hot vector after z and after the image
     /// (dense models: mlp_gan_mnist; cgan_mnist is R3, conditional by design).
     #[arg(long)]
@@ -125,6 +129,9 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
     let with_lr = |o: Optimizer, lr: Option<f32>| lr.map_or(o, |lr| o.with_lr(lr));
     cfg.opt_g = with_lr(cfg.opt_g, a.lr_g);
     cfg.opt_d = with_lr(cfg.opt_d, a.lr_d);
+    if a.original_schedule {
+        cfg.critic_burst = Some(wgpu_gan::gan::CriticBurst::ORIGINAL);
+    }
     // Bad settings (a NaN or negative learning rate, ...) stop here, before any GPU work, with
     // exit code 2 like a flag clap itself refuses.
     if let Err(e) = cfg.validate() {

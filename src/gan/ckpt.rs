@@ -99,6 +99,7 @@ fn fingerprint(cfg: &GanConfig) -> Vec<(&'static str, String)> {
         super::DataSource::Mixture(m) => format!("mixture {}", m.name),
         super::DataSource::Table(t) => format!("table of {} rows of {}", t.count, t.dim),
     };
+    let burst = cfg.critic_burst.map(|b| ("critic_burst", format!("{} updates in steps < {} and every {}th", b.k, b.first, b.every)));
     vec![
         ("optimizer_G.kind", opt_kind(&cfg.opt_g).into()),
         ("optimizer_D.kind", opt_kind(&cfg.opt_d).into()),
@@ -110,6 +111,9 @@ fn fingerprint(cfg: &GanConfig) -> Vec<(&'static str, String)> {
         ("clip_d", cfg.clip_d.to_string()),
         ("data", data),
     ]
+    .into_iter()
+    .chain(burst)
+    .collect()
 }
 
 /// Writes `state` of a run of `cfg` to `path` atomically.
@@ -157,6 +161,9 @@ pub fn load_checkpoint(path: &Path, cfg: &GanConfig) -> Result<(GanState, u32)> 
         if got != want {
             return Err(Error::Checkpoint(format!("{}: written for {k} {got}, but this run has {want}", path.display())));
         }
+    }
+    if let (None, Ok(got)) = (cfg.critic_burst, ck.meta("critic_burst")) {
+        return Err(Error::Checkpoint(format!("{}: written for the critic schedule {got}, but this run has none", path.display())));
     }
     let (g, g_running) = read_net(&ck, "G", &cfg.generator)?;
     let (d, d_running) = read_net(&ck, "D", &cfg.discriminator)?;

@@ -143,7 +143,7 @@ impl CpuGan {
     }
 
     pub fn train_step(&mut self) {
-        for ops in recipe::step(&self.cfg) {
+        for ops in recipe::step_at(&self.cfg, self.step as u64) {
             self.run_phase(&ops, None, None);
         }
     }

@@ -52,6 +52,10 @@ pub struct GpuGan {
     phase_ends: Vec<usize>,
     /// Each operation of the step and its dispatches in `step_program`.
     op_ranges: Vec<(Op, std::ops::Range<usize>)>,
+    /// The extra critic updates of a long step ([`GanConfig::critic_burst`]; empty without one),
+    /// run before `step_program`, and where each of them ends.
+    burst_program: Program,
+    burst_ends: Vec<usize>,
     /// Largest batch [`GpuGan::sample`] can produce in one go.
     pub sample_capacity: usize,
     z_sample: Tensor,
@@ -119,6 +123,8 @@ impl GpuGan {
             step_program: Program::default(),
             phase_ends: Vec::new(),
             op_ranges: Vec::new(),
+            burst_program: Program::default(),
+            burst_ends: Vec::new(),
             sample_capacity,
             z_sample: Tensor::zeros(gpu, "z_sample", sample_capacity * zd)?,
             cond: {
@@ -154,6 +160,12 @@ impl GpuGan {
             gan.phase_ends.push(step.dispatches.len());
         }
         gan.step_program = step;
+        let mut burst = Program::default();
+        for ops in recipe::burst(&gan.cfg) {
+            burst.extend(gan.build(&ops)?);
+            gan.burst_ends.push(burst.dispatches.len());
+        }
+        gan.burst_program = burst;
         if gan.cfg.classes > 0 {
             gan.set_sample_labels(&super::grid_labels(sample_capacity, gan.cfg.classes))?;
         }
@@ -296,12 +308,32 @@ impl GpuGan {
         &self.step_program
     }
 
-    /// Runs `n` training steps, each its own submission; returns without waiting for the GPU.
+    /// Runs `n` training steps, each its own submission (a long step of the critic schedule,
+    /// two); returns without waiting for the GPU.
     pub fn train_steps(&mut self, n: usize) {
         for _ in 0..n {
+            if self.long_step() {
+                self.burst_program.run(&self.gpu);
+            }
             self.step_program.run(&self.gpu);
+            self.steps_done += 1;
         }
-        self.steps_done += n as u64;
+    }
+
+    /// Whether the next step is a long one of [`GanConfig::critic_burst`].
+    pub fn long_step(&self) -> bool {
+        self.cfg.critic_burst.is_some_and(|b| b.applies(self.steps_done))
+    }
+
+    /// Runs extra critic update `j` of a long step alone (for verification: the updates of
+    /// [`recipe::burst`], before the step's own phases). Waits for the GPU.
+    pub fn run_burst_phase(&mut self, j: usize) -> Result<()> {
+        if j >= self.burst_ends.len() {
+            return Err(Error::Shape(format!("extra critic update {j}: a long step has {}", self.burst_ends.len())));
+        }
+        let start = if j == 0 { 0 } else { self.burst_ends[j - 1] };
+        self.burst_program.run_range(&self.gpu, start..self.burst_ends[j]);
+        self.gpu.wait()
     }
 
     /// Runs phase `i` of the current step alone (for verification; see [`recipe::step`]: phases

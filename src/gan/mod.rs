@@ -128,7 +128,30 @@ pub struct GanConfig {
     pub gp_lambda: f32,
     /// Both learning rates decay linearly to zero over this many iterations; 0 keeps them constant.
     pub lr_decay_steps: u32,
+    /// The original WGAN's critic schedule (Arjovsky et al. 2017): more critic updates in some
+    /// steps (see [`CriticBurst`]); `None`: `k` in every step.
+    pub critic_burst: Option<CriticBurst>,
     pub seed: u32,
+}
+
+/// Steps with more critic updates: `k` of them (instead of [`GanConfig::k`]) in the first
+/// `first` steps and in every step whose index is a multiple of `every`. The original WGAN used
+/// 100, 25 and 500, so that the critic is near its optimum before the generator learns and
+/// again from time to time ([`CriticBurst::ORIGINAL`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CriticBurst {
+    pub k: usize,
+    pub first: u64,
+    pub every: u64,
+}
+
+impl CriticBurst {
+    pub const ORIGINAL: CriticBurst = CriticBurst { k: 100, first: 25, every: 500 };
+
+    /// Whether step `step` (0-based generator updates) is one of the long ones.
+    pub fn applies(&self, step: u64) -> bool {
+        step < self.first || (self.every > 0 && step % self.every == 0)
+    }
 }
 
 impl GanConfig {
@@ -150,6 +173,7 @@ impl GanConfig {
             gp_lambda: 0.0,
             classes: 0,
             lr_decay_steps: 0,
+            critic_burst: None,
             seed: 0,
         }
     }
@@ -238,6 +262,17 @@ impl GanConfig {
         if self.k == 0 || self.batch == 0 {
             return Err(Error::Shape("k and batch must be at least 1".into()));
         }
+        if let Some(b) = self.critic_burst {
+            // The optimizers number their steps as step·k + update; the extra updates of a long
+            // phase would share those numbers, which only Adam's bias correction and the
+            // learning-rate decay read.
+            if matches!(self.opt_d, Optimizer::Adam { .. }) || self.lr_decay_steps > 0 {
+                return Err(Error::Shape("the original WGAN critic schedule needs an RMSprop or SGD critic and constant learning rates (it was made for WGAN with clipping)".into()));
+            }
+            if b.k <= self.k {
+                return Err(Error::Shape(format!("a long critic phase of {} updates is not longer than the usual {}", b.k, self.k)));
+            }
+        }
         for (net, o) in [("generator", &self.opt_g), ("discriminator", &self.opt_d)] {
             o.validate().map_err(|m| Error::Shape(format!("{net} optimizer: {m}")))?;
         }
@@ -281,8 +316,18 @@ impl GanConfig {
 
     pub(crate) fn noise_stream(&self, d_update: Option<usize>) -> u32 {
         match d_update {
+            // (The extra updates of a long critic phase come after the generator's stream.)
+            Some(i) if i >= self.k => 2 * (i + 1) as u32,
             Some(i) => 2 * i as u32,
             None => 2 * self.k as u32,
+        }
+    }
+
+    /// Critic updates in step `step`: `k`, or the burst's in the steps it covers.
+    pub fn critic_updates(&self, step: u64) -> usize {
+        match self.critic_burst {
+            Some(b) if b.applies(step) => b.k.max(self.k),
+            _ => self.k,
         }
     }
 }

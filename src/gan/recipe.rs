@@ -77,3 +77,18 @@ pub fn step(cfg: &GanConfig) -> Vec<Vec<Op>> {
     phases.push(g_phase(cfg));
     phases
 }
+
+/// The extra discriminator updates k..K of a step under [`GanConfig::critic_burst`] (none without
+/// one); they run before the step's usual phases.
+pub fn burst(cfg: &GanConfig) -> Vec<Vec<Op>> {
+    let extra = cfg.critic_burst.map_or(cfg.k, |b| b.k.max(cfg.k));
+    (cfg.k..extra).map(|i| d_update(cfg, i)).collect()
+}
+
+/// Step `index` (0-based): [`burst`]'s updates first when the schedule covers it, then [`step`].
+pub fn step_at(cfg: &GanConfig, index: u64) -> Vec<Vec<Op>> {
+    let long = cfg.critic_burst.is_some_and(|b| b.applies(index));
+    let mut phases = if long { burst(cfg) } else { Vec::new() };
+    phases.extend(step(cfg));
+    phases
+}

@@ -163,11 +163,22 @@ pub fn verify(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> 
     };
     for _ in 0..steps {
         // The one recipe, phase by phase: the GPU runs its program for the phase, the CPU the
-        // same operations from the GPU's state, noise and real batch.
-        for (i, ops) in recipe::step(cfg).iter().enumerate() {
-            let g_phase = i == cfg.k;
+        // same operations from the GPU's state, noise and real batch. A long step of the critic
+        // schedule first runs its extra critic updates the same way.
+        let extra = if gan.long_step() { recipe::burst(cfg) } else { Vec::new() };
+        let usual = recipe::step(cfg);
+        let phases: Vec<_> = extra.iter().map(|ops| (ops, true)).chain(usual.iter().map(|ops| (ops, false))).collect();
+        let mut own = 0;
+        for (j, (ops, is_extra)) in phases.into_iter().enumerate() {
+            let i = if is_extra { j } else { j - extra.len() };
+            let g_phase = !is_extra && i == cfg.k;
             cpu.load_state(&gan.read_state()?)?;
-            gan.run_phase(i)?;
+            if is_extra {
+                gan.run_burst_phase(i)?;
+            } else {
+                gan.run_phase(i)?;
+                own += 1;
+            }
             cpu.tapes = Some(gan.read_tapes(g_phase)?);
             cpu.given_logits = Some(gan.read_logits(g_phase)?);
             if cfg.gp_lambda > 0.0 && !g_phase {
@@ -186,6 +197,7 @@ pub fn verify(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> 
             }
             v.zero_grads = worst(&[v.zero_grads, z]);
         }
+        debug_assert_eq!(own, cfg.k + 1);
         v.per_step = v.per_step.max(weights(&gan, &mut cpu, n, seed)?);
     }
     let mut gan = GpuGan::new(gpu, cfg.clone(), &g0, &d0, n)?;
