@@ -24,37 +24,11 @@
 // keep in memory.
 //
 // A real GPU runs 32- or 64-wide subgroups, where this lane arithmetic does not hold; there the
-// direct kernels of conv.wgsl run (src/nn/conv_gemm.rs::KernelFamily).
+// tiled product of tiled.wgsl or the direct kernels of conv.wgsl run
+// (src/nn/conv_gemm.rs::KernelFamily). The uniform, ProductParams, is in prelude.wgsl (both
+// products read it).
 
-struct Params {
-    // C is M × N; both operands have rows of k4 vec4s.
-    m: u32,
-    n: u32,
-    k4: u32,
-    // vec4 steps per split of the reduction, splits, and tiles along M (32 rows) and N (32
-    // columns for sgemm_nt, 64 for sgemm_nt_wide).
-    k_per: u32,
-    splits: u32,
-    tiles_m: u32,
-    tiles_n: u32,
-    // bit 0: add bias[m] (with bit 3: bias[n]); bit 1: add into out instead of overwriting it;
-    // bit 2: the map keeps every aligned group of 4 columns contiguous and 16-byte aligned
-    // (p_len, s_n, s_m, off and slot multiples of 4), so that they are stored as one vec4.
-    flags: u32,
-    // Where C[m, n] goes: out[off + split·slot + (n / p_len)·s_n + m·s_m + n % p_len]. A plain
-    // row-major M × N result has p_len = N, s_m = N, s_n = 0; an NCHW output with M channels and
-    // N = samples × positions has p_len = positions, s_m = positions, s_n = M·positions.
-    p_len: u32,
-    s_n: u32,
-    s_m: u32,
-    off: u32,
-    slot: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> g: Params;
+@group(0) @binding(0) var<uniform> g: ProductParams;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;

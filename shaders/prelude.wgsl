@@ -48,3 +48,33 @@ fn first_tap(i: u32, dil: u32, stride: u32, step: u32, none: u32) -> u32 {
     }
     return none;
 }
+
+// The uniform of the matrix products C = a·bᵀ (conv_gemm.wgsl's sgemm_nt, tiled.wgsl's tgemm_nt;
+// src/nn/conv_gemm.rs::SgemmParams).
+struct ProductParams {
+    // C is M × N; both operands have rows of k4 vec4s.
+    m: u32,
+    n: u32,
+    k4: u32,
+    // vec4 steps per split of the reduction, splits, and tiles along M and N (conv_gemm.wgsl:
+    // 32 rows by 32 or 64 columns; tiled.wgsl: 64 by 64).
+    k_per: u32,
+    splits: u32,
+    tiles_m: u32,
+    tiles_n: u32,
+    // bit 0: add bias[m] (with bit 3: bias[n]); bit 1: add into out instead of overwriting it;
+    // bit 2 (sgemm_nt): the map keeps every aligned group of 4 columns contiguous and 16-byte
+    // aligned (p_len, s_n, s_m, off and slot multiples of 4), so that they are stored as one vec4.
+    flags: u32,
+    // Where C[m, n] goes: out[off + split·slot + (n / p_len)·s_n + m·s_m + n % p_len]. A plain
+    // row-major M × N result has p_len = N, s_m = N, s_n = 0; an NCHW output with M channels and
+    // N = samples × positions has p_len = positions, s_m = positions, s_n = M·positions.
+    p_len: u32,
+    s_n: u32,
+    s_m: u32,
+    off: u32,
+    slot: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}

@@ -16,28 +16,8 @@
 // software adapter's family: explicit packing, not implicit GEMM (docs/BENCHMARKS.md says what
 // that costs and that no GPU has measured it yet).
 
-struct Params {
-    m: u32,
-    n: u32,
-    k4: u32,
-    k_per: u32,
-    splits: u32,
-    tiles_m: u32,
-    tiles_n: u32,
-    // bit 0: bias (per row; with bit 3 per column); bit 1: add into out; bit 2: unused here.
-    flags: u32,
-    // out[off + split·slot + (n / p_len)·s_n + m·s_m + n % p_len] (see conv_gemm.wgsl).
-    p_len: u32,
-    s_n: u32,
-    s_m: u32,
-    off: u32,
-    slot: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> g: Params;
+// ProductParams (prelude.wgsl): the same as sgemm_nt's; flag 4 is not used here.
+@group(0) @binding(0) var<uniform> g: ProductParams;
 @group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
