@@ -84,12 +84,25 @@ fn main() -> wgpu_gan::Result<()> {
         }
         times.sort_by(f64::total_cmp);
         let dt = times[times.len() / 2];
+        // The host's share of a step: recording its prebuilt dispatches into a command buffer
+        // (pipelines and bind groups exist already), without submitting.
+        let record = {
+            let reps = 20;
+            let t = Instant::now();
+            for _ in 0..reps {
+                let mut enc = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("record") });
+                gan.step_program().encode(&mut enc);
+                drop(enc.finish());
+            }
+            t.elapsed().as_secs_f64() / reps as f64
+        };
         println!(
-            "RESULT system=wgpu-gan model=R2 batch={batch} ms_per_iter={:.3} img_per_s={:.0} gflop_per_s={:.1} dispatches={}",
+            "RESULT system=wgpu-gan model=R2 batch={batch} ms_per_iter={:.3} img_per_s={:.0} gflop_per_s={:.1} dispatches={} record_ms={:.3}",
             dt * 1e3,
             batch as f64 / dt,
             FLOP_PER_SAMPLE * batch as f64 / dt / 1e9,
-            gan.dispatches_per_step()
+            gan.dispatches_per_step(),
+            record * 1e3
         );
     }
     Ok(())
