@@ -91,11 +91,12 @@ fn gemm_kernels_match_cpu() {
 /// Linear layers through GpuNet on both kernel paths, with each kernel family (the software
 /// adapter's runs its products through conv_gemm.wgsl's sgemm_nt): the vec4 products when
 /// a reduction length is a multiple of 4 (IN for the forward pass, OUT for the input gradient,
-/// always for the weight gradient, whose batch is padded) and the scalar kernels of
+/// always for the weight gradient, whose batch is padded; with the product families also a
+/// large forward pass whose IN is padded to 4, R1's 2-D input) and the scalar kernels of
 /// shaders/linear.wgsl otherwise; batches that are not multiples of 4 or 8, and accumulation.
 #[test]
 fn linear_layers_match_cpu_on_both_kernel_paths() {
-    for (i, &(n, inp, out)) in [(1usize, 4usize, 4usize), (7, 12, 5), (13, 8, 33), (5, 3, 8), (9, 2, 128), (64, 128, 128), (33, 100, 6), (1024, 100, 40), (1400, 100, 1)].iter().enumerate() {
+    for (i, &(n, inp, out)) in [(1usize, 4usize, 4usize), (7, 12, 5), (13, 8, 33), (5, 3, 8), (9, 2, 128), (64, 128, 128), (33, 100, 6), (1024, 100, 40), (1400, 100, 1), (256, 2, 128), (1024, 3, 17)].iter().enumerate() {
         let layer = Layer::linear(inp, out);
         let params = NetSpec { layers: vec![layer] }.init(40 + i as u32, 0, Init::PyTorch);
         let (x, dy) = (randv(n * inp, 500 + i as u64, 1.0), randv(n * out, 600 + i as u64, 1.0));
@@ -113,7 +114,7 @@ fn linear_layers_match_cpu_on_both_kernel_paths() {
 /// numbers as a biased layer whose bias is zero, on both kernel paths, GPU against CPU.
 #[test]
 fn linear_layers_without_bias_match_cpu() {
-    for (i, &(n, inp, out)) in [(7usize, 12usize, 5usize), (13, 3, 8), (64, 100, 40)].iter().enumerate() {
+    for (i, &(n, inp, out)) in [(7usize, 12usize, 5usize), (13, 3, 8), (64, 100, 40), (300, 3, 64)].iter().enumerate() {
         let layer = Layer::Linear(Linear { inp, out, bias: false });
         let net = NetSpec { layers: vec![layer] };
         assert_eq!(net.param_names(), vec![("0.weight".to_string(), vec![out, inp])], "a layer without bias has only its weight");

@@ -139,16 +139,32 @@ impl Linear {
         self.out % 4 != 0 && n * self.inp >= PADDED_PRODUCT_MIN
     }
 
-    /// y = x Wᵀ (+ b): the vec4 product when IN is a multiple of 4, else the scalar kernel.
+    /// Whether the product families pad IN to a multiple of 4 for the forward pass rather than
+    /// run the scalar kernel (a toy's 2-D input): worth two packing launches from
+    /// [`PADDED_FORWARD_MIN`] outputs.
+    fn pads_x(&self, n: usize) -> bool {
+        self.inp % 4 != 0 && n * self.out >= PADDED_FORWARD_MIN
+    }
+
+    /// y = x Wᵀ (+ b): the vec4 product when IN is a multiple of 4 (or padded to one), else the
+    /// scalar kernel.
     #[allow(clippy::too_many_arguments)]
-    fn push_forward(&self, gpu: &crate::gpu::Gpu, prog: &mut Program, x: &wgpu::Buffer, w: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer, n: usize) -> Result<()> {
+    fn push_forward(&self, gpu: &crate::gpu::Gpu, ws: &Workspace, prog: &mut Program, x: &wgpu::Buffer, w: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer, n: usize) -> Result<()> {
         let (inp, out) = (self.inp, self.out);
         // Without a bias, any buffer fills the binding: the kernels do not read it.
         let bias = b.unwrap_or(w);
-        if inp % 4 == 0 && gpu.family.products() {
-            // yᵀ (OUT, N) = W xᵀ through the subgroup product, stored transposed into y (N, OUT):
-            // C[o, i] goes to y[i·OUT + o].
-            let prod = Product { a: w, b: x, bias: b, m: out, n, k4: inp / 4, map: (1, out, 1, 0) };
+        if gpu.family.products() && (inp % 4 == 0 || self.pads_x(n)) {
+            // yᵀ (OUT, N) = W xᵀ through the product, stored transposed into y (N, OUT): C[o, i]
+            // goes to y[i·OUT + o]. With IN not a multiple of 4, x and W get zero columns first.
+            let (x, w) = if inp % 4 == 0 {
+                (x, w)
+            } else {
+                let [w0, w1] = [&ws.work[0].buffer, &ws.work[1].buffer];
+                prog.push(conv_gemm::pack_matrix(gpu, x, w0, n, inp, false)?);
+                prog.push(conv_gemm::pack_matrix(gpu, w, w1, out, inp, false)?);
+                (w0, w1)
+            };
+            let prod = Product { a: w, b: x, bias: b, m: out, n, k4: inp.div_ceil(4), map: (1, out, 1, 0) };
             prog.push(prod.whole(gpu, y)?);
         } else if inp % 4 == 0 {
             // Both operands contiguous along IN, four at a time.
@@ -184,6 +200,9 @@ impl Linear {
 /// Input-gradient values from which the subgroup family pads OUT to 4 rather than run the scalar
 /// kernel: three dispatches instead of one pay off only for a large dx.
 const PADDED_PRODUCT_MIN: usize = 1 << 17;
+/// Outputs from which the forward pass pads IN to 4 (see [`Linear::pads_x`]): R1's first layers,
+/// 256 × 128 and more, qualify.
+const PADDED_FORWARD_MIN: usize = 1 << 14;
 
 /// The layer from its description, if `kind` is this layer's.
 pub fn parse(kind: &str, v: &Value) -> Option<std::result::Result<Layer, String>> {
@@ -225,12 +244,15 @@ impl LayerImpl for Linear {
     }
 
     fn work_lens(&self, n: usize, family: KernelFamily) -> [usize; 4] {
-        // The subgroup product's split weight gradient, and dy padded for the input gradient.
+        // The product families: the split weight gradient, dy padded for the input gradient, x
+        // and W padded for the forward pass.
         if !family.products() {
             return [0; 4];
         }
         let padded_dy = if self.pads_dy(n) { n * self.out.div_ceil(4) * 4 } else { 0 };
-        [padded_dy, 0, 0, conv_gemm::split_len(self.out, self.inp, n.div_ceil(4), family)]
+        let inp4 = self.inp.div_ceil(4) * 4;
+        let (padded_x, padded_w) = if self.pads_x(n) { (n * inp4, self.out * inp4) } else { (0, 0) };
+        [padded_dy.max(padded_x), padded_w, 0, conv_gemm::split_len(self.out, self.inp, n.div_ceil(4), family)]
     }
 
     fn transpose_lens(&self, n: usize) -> Result<(usize, usize)> {
@@ -263,7 +285,7 @@ impl LayerImpl for Linear {
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
         let b = if self.bias { Some(&c.params[1].buffer) } else { None };
-        self.push_forward(c.gpu, prog, c.x, &c.params[0].buffer, b, c.y, c.n)
+        self.push_forward(c.gpu, c.ws, prog, c.x, &c.params[0].buffer, b, c.y, c.n)
     }
 
     fn has_grad_of_grad(&self) -> bool {
@@ -282,7 +304,7 @@ impl LayerImpl for Linear {
 
     fn gpu_grad_of_grad(&self, c: &GpuGradOfGrad<'_>, prog: &mut Program) -> Result<()> {
         if let Some(o) = c.gbar_out {
-            self.push_forward(c.gpu, prog, c.gbar_in, &c.params[0].buffer, None, o, c.n)?;
+            self.push_forward(c.gpu, c.ws, prog, c.gbar_in, &c.params[0].buffer, None, o, c.n)?;
         }
         self.push_weight_grad(c.gpu, c.ws, prog, c.g_out, c.gbar_in, c.n, &c.grads[0].buffer, true)
     }
