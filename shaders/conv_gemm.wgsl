@@ -265,37 +265,7 @@ fn sgemm_nt_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
 
 // ------------------------------------------------------------------ patches
 
-// The geometry of im2col and col2im: a convolution x (N, C, H, W) -> (N, ·, OH, OW) with a
-// KH × KW kernel, for the chunk of samples [n0, n0 + cols / (OH·OW)).
-struct Geometry {
-    n0: u32,
-    // Output positions in the chunk (chunk samples × OH·OW), and the patch rows written: cols, or
-    // cols rounded up to 4 in the transposed layout (the extra rows are zeros).
-    cols: u32,
-    rows: u32,
-    c: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    stride_y: u32,
-    stride_x: u32,
-    pad_y: u32,
-    pad_x: u32,
-    dil_y: u32,
-    dil_x: u32,
-    // Taps of one stride phase are tap_step apart (col2im; see conv.wgsl's backward_input).
-    tap_step_y: u32,
-    tap_step_x: u32,
-    // Floats per patch row: C·KH·KW rounded up to 4 (im2col, im2col_rows), the rows
-    // (im2col_cols), or cols (the patch gradient (K, cols) that col2im reads).
-    width: u32,
-    // bit 0: add bias[c] (col2im, binding 3).
-    flags: u32,
-}
-
+// Geometry (prelude.wgsl): the convolution that im2col and col2im work for.
 @group(0) @binding(5) var<uniform> q: Geometry;
 @group(0) @binding(6) var<storage, read> src: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dst: array<f32>;

@@ -49,6 +49,38 @@ fn first_tap(i: u32, dil: u32, stride: u32, step: u32, none: u32) -> u32 {
     return none;
 }
 
+// The geometry of a convolution x (N, C, H, W) -> (N, ·, OH, OW) with a KH × KW kernel, for the
+// chunk of samples [n0, n0 + cols / (OH·OW)): conv_gemm.wgsl's im2col and col2im, and tiled.wgsl's
+// implicit patches.
+struct Geometry {
+    n0: u32,
+    // Output positions in the chunk (chunk samples × OH·OW), and the patch rows written: cols, or
+    // cols rounded up to 4 in the transposed layout (the extra rows are zeros).
+    cols: u32,
+    rows: u32,
+    c: u32,
+    h: u32,
+    w: u32,
+    oh: u32,
+    ow: u32,
+    kh: u32,
+    kw: u32,
+    stride_y: u32,
+    stride_x: u32,
+    pad_y: u32,
+    pad_x: u32,
+    dil_y: u32,
+    dil_x: u32,
+    // Taps of one stride phase are tap_step apart (col2im; see conv.wgsl's backward_input).
+    tap_step_y: u32,
+    tap_step_x: u32,
+    // Floats per patch row: C·KH·KW rounded up to 4 (im2col, im2col_rows), the rows
+    // (im2col_cols), or cols (the patch gradient (K, cols) that col2im reads).
+    width: u32,
+    // bit 0: add bias[c] (col2im, binding 3).
+    flags: u32,
+}
+
 // The uniform of the matrix products C = a·bᵀ (conv_gemm.wgsl's sgemm_nt, tiled.wgsl's tgemm_nt;
 // src/nn/conv_gemm.rs::SgemmParams).
 struct ProductParams {
@@ -64,7 +96,8 @@ struct ProductParams {
     tiles_n: u32,
     // bit 0: add bias[m] (with bit 3: bias[n]); bit 1: add into out instead of overwriting it;
     // bit 2 (sgemm_nt): the map keeps every aligned group of 4 columns contiguous and 16-byte
-    // aligned (p_len, s_n, s_m, off and slot multiples of 4), so that they are stored as one vec4.
+    // aligned (p_len, s_n, s_m, off and slot multiples of 4), so that they are stored as one vec4;
+    // bit 4 (tgemm_nt): b is implicit, the patches of `geo`'s convolution.
     flags: u32,
     // Where C[m, n] goes: out[off + split·slot + (n / p_len)·s_n + m·s_m + n % p_len]. A plain
     // row-major M × N result has p_len = N, s_m = N, s_n = 0; an NCHW output with M channels and
@@ -77,4 +110,7 @@ struct ProductParams {
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
+    // tiled.wgsl with flag 16: the b operand is the patch matrix of this convolution, read from
+    // the image directly (implicit GEMM) instead of a packed matrix.
+    geo: Geometry,
 }

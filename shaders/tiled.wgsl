@@ -12,9 +12,10 @@
 // from workgroup memory instead of 64 times from global memory. The stage layout is k-major
 // ([kk·TILE + row]) for the same reason.
 //
-// The convolutions reach it through the same packing (im2col) and scattering (col2im) as the
-// software adapter's family: explicit packing, not implicit GEMM (docs/BENCHMARKS.md says what
-// that costs and that no GPU has measured it yet).
+// With flag 16 the b operand is implicit: each staged vec4 of a patch row is read from the image
+// itself (`patch_value`), so a convolution's forward pass needs no packing pass and no packed matrix
+// (implicit GEMM). The input and weight gradients still go through the same packing (im2col)
+// and scattering (col2im) as the software adapter's family. No GPU has measured it yet.
 
 // ProductParams (prelude.wgsl): the same as sgemm_nt's; flag 4 is not used here.
 @group(0) @binding(0) var<uniform> g: ProductParams;
@@ -22,6 +23,8 @@
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
+// The image whose patches b is when flag 16 is set (implicit GEMM); any buffer otherwise.
+@group(0) @binding(6) var<storage, read> img: array<f32>;
 
 // Rows and columns of C per workgroup, and vec4 steps of k per stage.
 const TILE: u32 = 64u;
@@ -42,6 +45,33 @@ fn put1(m: u32, col: u32, split: u32, v: f32) {
     if ((g.flags & 9u) == 9u) { x += bias[col]; }
     let i = g.off + split * g.slot + (col / g.p_len) * g.s_n + m * g.s_m + col % g.p_len;
     if ((g.flags & 2u) != 0u) { out[i] += x; } else { out[i] = x; }
+}
+
+// Value k of patch row `col` (an output position of the chunk) of g.geo's convolution: the input
+// pixel that tap k = (channel, ky, kx) reads for it, 0 in the padding and past C·KH·KW.
+fn patch_value(col: u32, k: u32) -> f32 {
+    let q = g.geo;
+    let plane = q.oh * q.ow;
+    let p = col % plane;
+    let taps = q.kh * q.kw;
+    let ch = k / taps;
+    let t = k % taps;
+    let iy = i32((p / q.ow) * q.stride_y + (t / q.kw) * q.dil_y) - i32(q.pad_y);
+    let ix = i32((p % q.ow) * q.stride_x + (t % q.kw) * q.dil_x) - i32(q.pad_x);
+    let ok = ch < q.c && iy >= 0 && iy < i32(q.h) && ix >= 0 && ix < i32(q.w);
+    let y = u32(clamp(iy, 0, i32(q.h) - 1));
+    let x = u32(clamp(ix, 0, i32(q.w) - 1));
+    let at = (((q.n0 + col / plane) * q.c + min(ch, q.c - 1u)) * q.h + y) * q.w + x;
+    return select(0.0, img[at], ok);
+}
+
+// The stage's vec4 of b: row `row`, vec4 step kc, packed or implicit.
+fn b_stage(row: u32, br: u32, kc: u32) -> vec4<f32> {
+    if ((g.flags & 16u) != 0u) {
+        let k = 4u * kc;
+        return vec4<f32>(patch_value(row, k), patch_value(row, k + 1u), patch_value(row, k + 2u), patch_value(row, k + 3u));
+    }
+    return b[br + kc];
 }
 
 fn put4(m: u32, c0: u32, split: u32, v: vec4<f32>) {
@@ -68,7 +98,8 @@ fn tgemm_nt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     let lr = li / KT;
     let lk = li % KT;
     let ar = min(m0 + lr, g.m - 1u) * g.k4;
-    let br = min(n0 + lr, g.n - 1u) * g.k4;
+    let brow = min(n0 + lr, g.n - 1u);
+    let br = brow * g.k4;
     let slot = lk * TILE + lr;
     // The compute: rows ty + 16i, columns tx + 16j of the tile.
     let tx = li % 16u;
@@ -81,7 +112,7 @@ fn tgemm_nt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
         let k = ks + lk;
         let kc = min(k, k1 - 1u);
         sa[slot] = select(vec4<f32>(0.0), a[ar + kc], k < k1);
-        sb[slot] = select(vec4<f32>(0.0), b[br + kc], k < k1);
+        sb[slot] = select(vec4<f32>(0.0), b_stage(brow, br, kc), k < k1);
         workgroupBarrier();
         for (var kk = 0u; kk < KT; kk++) {
             let s = kk * TILE;

@@ -62,14 +62,14 @@ fn sgemm_matches_cpu() {
         let kernels = [(Tile::Narrow.entry(), 32usize, 32usize, 8u32), (Tile::Wide.entry(), 64, 32, 8), ("tgemm_nt", 64, 64, 256)];
         for (name, edge_n, edge_m, per_tile) in kernels.into_iter().filter(|k| subgroups || k.0 == "tgemm_nt") {
             let tiles_n = u(n.div_ceil(edge_n));
-            let base = SgemmParams { m: u(m), n: u(n), k4: u(k / 4), k_per: u(k / 4), splits: 1, tiles_m: u(m.div_ceil(edge_m)), tiles_n, flags: 0, p_len: u(n), s_n: 0, s_m: u(n), off: 0, slot: u(m * n), _pad: [0; 3] };
+            let base = SgemmParams { m: u(m), n: u(n), k4: u(k / 4), k_per: u(k / 4), splits: 1, tiles_m: u(m.div_ceil(edge_m)), tiles_n, flags: 0, p_len: u(n), s_n: 0, s_m: u(n), off: 0, slot: u(m * n), _pad: [0; 3], geo: Default::default() };
             let threads = |p: &SgemmParams| Some(p.splits * p.tiles_m * p.tiles_n * per_tile);
             // out4 views out as vec4s; an output under 16 bytes cannot be, and a spare stands in.
             let spare = tensor(&gpu, &[0.0; 4]);
             let run_with = |p: &SgemmParams, out: &wgpu_gan::gpu::Tensor, bias: &wgpu_gan::gpu::Tensor| {
                 if name == "tgemm_nt" {
                     let p = SgemmParams { flags: p.flags & !4, ..*p };
-                    launch(&gpu, &Tgemm { a: &ta.buffer, b: &tb.buffer, bias: &bias.buffer, out: &out.buffer }, &p, threads(&p));
+                    launch(&gpu, &Tgemm { a: &ta.buffer, b: &tb.buffer, bias: &bias.buffer, out: &out.buffer, img: &ta.buffer }, &p, threads(&p));
                 } else {
                     let out4 = if out.buffer.size() >= 16 { &out.buffer } else { &spare.buffer };
                     launch(&gpu, &Sgemm { entry: name, a: &ta.buffer, b: &tb.buffer, bias: &bias.buffer, out: &out.buffer, out4 }, p, threads(p))

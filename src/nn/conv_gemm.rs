@@ -188,7 +188,10 @@ pub fn split_len(m: usize, n: usize, k4: usize, family: KernelFamily) -> usize {
 const TILED_EDGE: usize = 64;
 const TILED_TARGET_TILES: usize = 512;
 
-/// Uniform of `sgemm_nt`.
+/// `tgemm_nt`: b is implicit (the patches of [`SgemmParams::geo`], read from the image).
+pub const IMPLICIT: u32 = 16;
+
+/// Uniform of `sgemm_nt` and `tgemm_nt`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct SgemmParams {
@@ -206,6 +209,8 @@ pub struct SgemmParams {
     pub off: u32,
     pub slot: u32,
     pub _pad: [u32; 3],
+    /// `tgemm_nt` with [`IMPLICIT`]: the convolution whose patches b is.
+    pub geo: Geometry,
 }
 
 /// Uniform of `im2col` and `col2im`.
@@ -242,7 +247,8 @@ crate::kernel! {
 }
 crate::kernel! {
     /// C = a·bᵀ over one split of k, a 64 × 64 tile per workgroup of 256, for real GPUs.
-    pub Tgemm = "tiled" :: "tgemm_nt", SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite }
+    /// With [`IMPLICIT`], b is the patch matrix of the convolution `geo` read from `img`.
+    pub Tgemm = "tiled" :: "tgemm_nt", SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 6 img: Read }
 }
 crate::kernel! {
     /// The patch matrix of a chunk of `src` (or its transpose), zero-padded.
@@ -557,6 +563,7 @@ impl Oriented<'_> {
             off: u(off),
             slot: u(self.p.m * self.p.n),
             _pad: [0; 3],
+            geo: Geometry::default(),
         };
         (p, u(splits * tm * tn * 8))
     }
@@ -574,7 +581,7 @@ impl Oriented<'_> {
             let (tm, tn) = (self.p.m.div_ceil(TILED_EDGE), self.p.n.div_ceil(TILED_EDGE));
             let p = SgemmParams { tiles_m: tm as u32, tiles_n: tn as u32, flags: p.flags & !VEC4, ..p };
             let threads = (splits * tm * tn * 256) as u32;
-            return Dispatch::new(gpu, &Tgemm { a: self.p.a, b: self.p.b, bias: self.p.bias.unwrap_or(self.p.a), out }, &p, Some(threads));
+            return Dispatch::new(gpu, &Tgemm { a: self.p.a, b: self.p.b, bias: self.p.bias.unwrap_or(self.p.a), out, img: self.p.a }, &p, Some(threads));
         }
         let (mut p, threads) = self.params(add, tile, splits, k_per);
         // The vec4 view of `out` reaches only its whole vec4s: stores go through it only when that
@@ -637,12 +644,45 @@ pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: 
         prog.push(pack(gpu, matrix(0, s.cout, d.k), false, wt, w0)?);
         w0
     };
+    if gpu.family == KernelFamily::Tiled {
+        // Implicit GEMM: the product reads the patches from x itself, the whole batch at once.
+        prog.push(implicit_forward(gpu, s, x, a, b, y)?);
+        return Ok(());
+    }
     for (n0, nc) in chunks(s) {
         prog.push(pack(gpu, geometry(s, n0, nc), false, x, w1)?);
         let prod = Product { a, b: w1, bias: b, m: s.cout, n: nc * d.plane, k4: r4(d.k) / 4, map: (d.plane, s.cout * d.plane, d.plane, n0 * s.cout * d.plane) };
         prog.push(prod.whole(gpu, y)?);
     }
     Ok(())
+}
+
+/// The tiled family's forward pass: y (NCHW) = W · patches(x) [+ bias] in one `tgemm_nt` whose
+/// b operand is implicit ([`IMPLICIT`]), `a` the weights (COUT, K padded to 4).
+fn implicit_forward(gpu: &Gpu, s: &ConvShape, x: &wgpu::Buffer, a: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer) -> Result<Dispatch> {
+    let d = dims(s);
+    let u = |v: usize| v as u32;
+    let cols = s.n * d.plane;
+    let (tm, tn) = (s.cout.div_ceil(TILED_EDGE), cols.div_ceil(TILED_EDGE));
+    let p = SgemmParams {
+        m: u(s.cout),
+        n: u(cols),
+        k4: u(r4(d.k) / 4),
+        k_per: u(r4(d.k) / 4),
+        splits: 1,
+        tiles_m: u(tm),
+        tiles_n: u(tn),
+        flags: IMPLICIT | BIAS * b.is_some() as u32,
+        p_len: u(d.plane),
+        s_n: u(s.cout * d.plane),
+        s_m: u(d.plane),
+        off: 0,
+        slot: u(s.cout * cols),
+        _pad: [0; 3],
+        geo: geometry(s, 0, s.n),
+    };
+    // (b is not read with IMPLICIT; x fills its binding.)
+    Dispatch::new(gpu, &Tgemm { a, b: x, bias: b.unwrap_or(a), out: y, img: x }, &p, Some(u(tm * tn * 256)))
 }
 
 /// dx = [b +] the input gradient of the conv view `s` for the output gradient dy.
