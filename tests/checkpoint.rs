@@ -396,3 +396,28 @@ fn non_finite_weights_are_never_written_or_loaded() {
         assert!(err.to_string().contains("G.0.bias") && err.to_string().contains("NaN or infinite"), "{err}");
     }
 }
+
+/// A run with the original WGAN critic schedule records it in its checkpoint, and resumes only
+/// into a run with the same schedule (its long steps depend on the step count): another schedule,
+/// or none, is refused with a message that names it; and a run without one still refuses a
+/// checkpoint that has one.
+#[test]
+fn the_critic_schedule_is_part_of_a_checkpoint() {
+    use wgpu_gan::gan::{load_checkpoint, save_checkpoint, CriticBurst, GanConfig, GanState};
+    let dir = TempDir::new("critic-schedule");
+    let path = dir.path("checkpoint.safetensors");
+    let base = GanConfig::r1(wgpu_gan::data::Mixture::ring(), 2, 8).wgan_clip(0.01, 5, 5e-5);
+    let with = GanConfig { critic_burst: Some(CriticBurst::ORIGINAL), ..base.clone() };
+    let (g, d) = with.init_params();
+    let zeros = |p: &Vec<Vec<f32>>, k: usize| p.iter().map(|t| vec![vec![0.0; t.len()]; k]).collect::<Vec<_>>();
+    let state = GanState { opt_g: zeros(&g, with.opt_g.state_count()), opt_d: zeros(&d, with.opt_d.state_count()), g, d, g_running: vec![], d_running: vec![], step: 30 };
+    save_checkpoint(&path, &with, &state).unwrap();
+    assert_eq!(load_checkpoint(&path, &with).unwrap().0.step, 30);
+    let other = GanConfig { critic_burst: Some(CriticBurst { k: 50, ..CriticBurst::ORIGINAL }), ..base.clone() };
+    let e = load_checkpoint(&path, &other).unwrap_err().to_string();
+    assert!(e.contains("critic_burst") && e.contains("100 updates"), "{e}");
+    let e = load_checkpoint(&path, &base).unwrap_err().to_string();
+    assert!(e.contains("critic schedule") && e.contains("has none"), "{e}");
+    save_checkpoint(&path, &base, &state).unwrap();
+    assert!(load_checkpoint(&path, &with).is_err(), "a checkpoint without the schedule does not resume into a run with one");
+}
