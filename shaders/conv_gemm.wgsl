@@ -263,6 +263,79 @@ fn sgemm_nt_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
     put_rows(&d, t.x, quad(col0 + 4u, t.z), rb);
 }
 
+
+// C = aᵀ·b with a (K, M) and b (K, N) row-major, M and N multiples of 4: the weight gradient of a
+// Linear layer, dy (batch, OUT) against x (batch, IN), without transposing either. Each lane
+// loads, per step of 4 rows of k, the vec4 of its 4 columns of a and of b in each row: lane l
+// holds rows m0 + 4l .. m0 + 4l + 3 of C's tile as components, and row r of the tile reaches every
+// lane as component r % 4 of lane r / 4's loads, through constant-lane shuffles of scalars (as
+// many shuffled values per multiply-add as sgemm_nt's vec4 shuffles). Rows past k_rows are zeros.
+fn step_tn(c: ptr<function, Rows>, a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, a3: vec4<f32>,
+           b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>) {
+    (*c).r0 += subgroupShuffle(a0[0], 0u) * b0 + subgroupShuffle(a1[0], 0u) * b1 + subgroupShuffle(a2[0], 0u) * b2 + subgroupShuffle(a3[0], 0u) * b3;
+    (*c).r1 += subgroupShuffle(a0[1], 0u) * b0 + subgroupShuffle(a1[1], 0u) * b1 + subgroupShuffle(a2[1], 0u) * b2 + subgroupShuffle(a3[1], 0u) * b3;
+    (*c).r2 += subgroupShuffle(a0[2], 0u) * b0 + subgroupShuffle(a1[2], 0u) * b1 + subgroupShuffle(a2[2], 0u) * b2 + subgroupShuffle(a3[2], 0u) * b3;
+    (*c).r3 += subgroupShuffle(a0[3], 0u) * b0 + subgroupShuffle(a1[3], 0u) * b1 + subgroupShuffle(a2[3], 0u) * b2 + subgroupShuffle(a3[3], 0u) * b3;
+    (*c).r4 += subgroupShuffle(a0[0], 1u) * b0 + subgroupShuffle(a1[0], 1u) * b1 + subgroupShuffle(a2[0], 1u) * b2 + subgroupShuffle(a3[0], 1u) * b3;
+    (*c).r5 += subgroupShuffle(a0[1], 1u) * b0 + subgroupShuffle(a1[1], 1u) * b1 + subgroupShuffle(a2[1], 1u) * b2 + subgroupShuffle(a3[1], 1u) * b3;
+    (*c).r6 += subgroupShuffle(a0[2], 1u) * b0 + subgroupShuffle(a1[2], 1u) * b1 + subgroupShuffle(a2[2], 1u) * b2 + subgroupShuffle(a3[2], 1u) * b3;
+    (*c).r7 += subgroupShuffle(a0[3], 1u) * b0 + subgroupShuffle(a1[3], 1u) * b1 + subgroupShuffle(a2[3], 1u) * b2 + subgroupShuffle(a3[3], 1u) * b3;
+    (*c).r8 += subgroupShuffle(a0[0], 2u) * b0 + subgroupShuffle(a1[0], 2u) * b1 + subgroupShuffle(a2[0], 2u) * b2 + subgroupShuffle(a3[0], 2u) * b3;
+    (*c).r9 += subgroupShuffle(a0[1], 2u) * b0 + subgroupShuffle(a1[1], 2u) * b1 + subgroupShuffle(a2[1], 2u) * b2 + subgroupShuffle(a3[1], 2u) * b3;
+    (*c).r10 += subgroupShuffle(a0[2], 2u) * b0 + subgroupShuffle(a1[2], 2u) * b1 + subgroupShuffle(a2[2], 2u) * b2 + subgroupShuffle(a3[2], 2u) * b3;
+    (*c).r11 += subgroupShuffle(a0[3], 2u) * b0 + subgroupShuffle(a1[3], 2u) * b1 + subgroupShuffle(a2[3], 2u) * b2 + subgroupShuffle(a3[3], 2u) * b3;
+    (*c).r12 += subgroupShuffle(a0[0], 3u) * b0 + subgroupShuffle(a1[0], 3u) * b1 + subgroupShuffle(a2[0], 3u) * b2 + subgroupShuffle(a3[0], 3u) * b3;
+    (*c).r13 += subgroupShuffle(a0[1], 3u) * b0 + subgroupShuffle(a1[1], 3u) * b1 + subgroupShuffle(a2[1], 3u) * b2 + subgroupShuffle(a3[1], 3u) * b3;
+    (*c).r14 += subgroupShuffle(a0[2], 3u) * b0 + subgroupShuffle(a1[2], 3u) * b1 + subgroupShuffle(a2[2], 3u) * b2 + subgroupShuffle(a3[2], 3u) * b3;
+    (*c).r15 += subgroupShuffle(a0[3], 3u) * b0 + subgroupShuffle(a1[3], 3u) * b1 + subgroupShuffle(a2[3], 3u) * b2 + subgroupShuffle(a3[3], 3u) * b3;
+    (*c).r16 += subgroupShuffle(a0[0], 4u) * b0 + subgroupShuffle(a1[0], 4u) * b1 + subgroupShuffle(a2[0], 4u) * b2 + subgroupShuffle(a3[0], 4u) * b3;
+    (*c).r17 += subgroupShuffle(a0[1], 4u) * b0 + subgroupShuffle(a1[1], 4u) * b1 + subgroupShuffle(a2[1], 4u) * b2 + subgroupShuffle(a3[1], 4u) * b3;
+    (*c).r18 += subgroupShuffle(a0[2], 4u) * b0 + subgroupShuffle(a1[2], 4u) * b1 + subgroupShuffle(a2[2], 4u) * b2 + subgroupShuffle(a3[2], 4u) * b3;
+    (*c).r19 += subgroupShuffle(a0[3], 4u) * b0 + subgroupShuffle(a1[3], 4u) * b1 + subgroupShuffle(a2[3], 4u) * b2 + subgroupShuffle(a3[3], 4u) * b3;
+    (*c).r20 += subgroupShuffle(a0[0], 5u) * b0 + subgroupShuffle(a1[0], 5u) * b1 + subgroupShuffle(a2[0], 5u) * b2 + subgroupShuffle(a3[0], 5u) * b3;
+    (*c).r21 += subgroupShuffle(a0[1], 5u) * b0 + subgroupShuffle(a1[1], 5u) * b1 + subgroupShuffle(a2[1], 5u) * b2 + subgroupShuffle(a3[1], 5u) * b3;
+    (*c).r22 += subgroupShuffle(a0[2], 5u) * b0 + subgroupShuffle(a1[2], 5u) * b1 + subgroupShuffle(a2[2], 5u) * b2 + subgroupShuffle(a3[2], 5u) * b3;
+    (*c).r23 += subgroupShuffle(a0[3], 5u) * b0 + subgroupShuffle(a1[3], 5u) * b1 + subgroupShuffle(a2[3], 5u) * b2 + subgroupShuffle(a3[3], 5u) * b3;
+    (*c).r24 += subgroupShuffle(a0[0], 6u) * b0 + subgroupShuffle(a1[0], 6u) * b1 + subgroupShuffle(a2[0], 6u) * b2 + subgroupShuffle(a3[0], 6u) * b3;
+    (*c).r25 += subgroupShuffle(a0[1], 6u) * b0 + subgroupShuffle(a1[1], 6u) * b1 + subgroupShuffle(a2[1], 6u) * b2 + subgroupShuffle(a3[1], 6u) * b3;
+    (*c).r26 += subgroupShuffle(a0[2], 6u) * b0 + subgroupShuffle(a1[2], 6u) * b1 + subgroupShuffle(a2[2], 6u) * b2 + subgroupShuffle(a3[2], 6u) * b3;
+    (*c).r27 += subgroupShuffle(a0[3], 6u) * b0 + subgroupShuffle(a1[3], 6u) * b1 + subgroupShuffle(a2[3], 6u) * b2 + subgroupShuffle(a3[3], 6u) * b3;
+    (*c).r28 += subgroupShuffle(a0[0], 7u) * b0 + subgroupShuffle(a1[0], 7u) * b1 + subgroupShuffle(a2[0], 7u) * b2 + subgroupShuffle(a3[0], 7u) * b3;
+    (*c).r29 += subgroupShuffle(a0[1], 7u) * b0 + subgroupShuffle(a1[1], 7u) * b1 + subgroupShuffle(a2[1], 7u) * b2 + subgroupShuffle(a3[1], 7u) * b3;
+    (*c).r30 += subgroupShuffle(a0[2], 7u) * b0 + subgroupShuffle(a1[2], 7u) * b1 + subgroupShuffle(a2[2], 7u) * b2 + subgroupShuffle(a3[2], 7u) * b3;
+    (*c).r31 += subgroupShuffle(a0[3], 7u) * b0 + subgroupShuffle(a1[3], 7u) * b1 + subgroupShuffle(a2[3], 7u) * b2 + subgroupShuffle(a3[3], 7u) * b3;
+}
+
+// Row k (and the lane's vec4 `col4` of it) of a matrix with `width4` vec4s per row, 0 past k_rows.
+fn row_a(k: u32, col4: u32) -> vec4<f32> {
+    let w4 = (g.m + 3u) / 4u;
+    return select(vec4<f32>(0.0), a[min(k, g.k_rows - 1u) * w4 + min(col4, w4 - 1u)], k < g.k_rows);
+}
+
+fn row_b(k: u32, col4: u32) -> vec4<f32> {
+    let w4 = (g.n + 3u) / 4u;
+    return select(vec4<f32>(0.0), b[min(k, g.k_rows - 1u) * w4 + min(col4, w4 - 1u)], k < g.k_rows);
+}
+
+@compute @workgroup_size(8)
+fn sgemm_tn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(subgroup_invocation_id) l: u32) {
+    let t = tile(wid, nwg, 32u);
+    if (t.z >= g.splits) { return; }
+    let k0 = t.z * g.k_per;
+    let k1 = min(k0 + g.k_per, g.k4);
+    let ca = t.x / 4u + l;
+    let col0 = t.y + 4u * l;
+    let cb = col0 / 4u;
+    var c: Rows;
+    for (var k = k0; k < k1; k++) {
+        let r = 4u * k;
+        step_tn(&c, row_a(r, ca), row_a(r + 1u, ca), row_a(r + 2u, ca), row_a(r + 3u, ca),
+                row_b(r, cb), row_b(r + 1u, cb), row_b(r + 2u, cb), row_b(r + 3u, cb));
+    }
+    put_rows(&c, t.x, quad(col0, t.z), row_bias(t.x, l));
+}
+
 // ------------------------------------------------------------------ patches
 
 // Geometry (prelude.wgsl): the convolution that im2col and col2im work for.

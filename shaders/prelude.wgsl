@@ -107,7 +107,8 @@ struct ProductParams {
     s_m: u32,
     off: u32,
     slot: u32,
-    _pad0: u32,
+    // sgemm_tn: the rows of a and b (the reduction's length; k4 = ceil(k_rows / 4)).
+    k_rows: u32,
     _pad1: u32,
     _pad2: u32,
     // tiled.wgsl with flag 16: the b operand is the patch matrix of this convolution, read from

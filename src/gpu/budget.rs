@@ -171,7 +171,7 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let p: ConvParams = decode(kernel, params)?;
             channel_sum_trips(&p, u(p.n_per), u(p.y_per))
         }
-        "conv_gemm::sgemm_nt" | "conv_gemm::sgemm_nt_wide" => {
+        "conv_gemm::sgemm_nt" | "conv_gemm::sgemm_nt_wide" | "conv_gemm::sgemm_tn" => {
             // The k loop, then 32 row stores of (at most) one 4-trip loop each, per group of 4
             // columns (two in the wide tile).
             let p: SgemmParams = decode(kernel, params)?;

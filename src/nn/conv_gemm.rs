@@ -133,6 +133,8 @@ const MIN_SPLIT_STEPS: usize = 64;
 pub enum Tile {
     Narrow,
     Wide,
+    /// `sgemm_tn`: C = aᵀ·b with both operands row-major over k (not a tuning candidate).
+    Tn,
 }
 
 impl Tile {
@@ -140,7 +142,7 @@ impl Tile {
 
     pub fn width(self) -> usize {
         match self {
-            Tile::Narrow => 32,
+            Tile::Narrow | Tile::Tn => 32,
             Tile::Wide => 64,
         }
     }
@@ -149,6 +151,7 @@ impl Tile {
         match self {
             Tile::Narrow => "sgemm_nt",
             Tile::Wide => "sgemm_nt_wide",
+            Tile::Tn => "sgemm_tn",
         }
     }
 
@@ -208,7 +211,9 @@ pub struct SgemmParams {
     pub s_m: u32,
     pub off: u32,
     pub slot: u32,
-    pub _pad: [u32; 3],
+    /// `sgemm_tn`: rows of a and b (k4 = ceil(k_rows / 4)).
+    pub k_rows: u32,
+    pub _pad: [u32; 2],
     /// `tgemm_nt` with [`IMPLICIT`]: the convolution whose patches b is.
     pub geo: Geometry,
 }
@@ -243,7 +248,7 @@ crate::kernel! {
     /// C = a·bᵀ over one split of k, a 32 × 32 (or 32 × 64: [`Tile`]) tile per subgroup of 8,
     /// stored through the output map. `out4` is the same buffer as `out`, seen as vec4s (for
     /// flag 4; any 16 bytes otherwise).
-    pub Sgemm = "conv_gemm" :: ["sgemm_nt", "sgemm_nt_wide"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite }
+    pub Sgemm = "conv_gemm" :: ["sgemm_nt", "sgemm_nt_wide", "sgemm_tn"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite }
 }
 crate::kernel! {
     /// C = a·bᵀ over one split of k, a 64 × 64 tile per workgroup of 256, for real GPUs.
@@ -490,6 +495,8 @@ pub struct Product<'a> {
 struct Oriented<'a> {
     p: Product<'a>,
     bias_by_column: bool,
+    /// `sgemm_tn`'s rows of k (0 for the NT products).
+    k_rows: usize,
 }
 
 impl<'a> Product<'a> {
@@ -498,9 +505,9 @@ impl<'a> Product<'a> {
         let (p_len, s_n, s_m, off) = self.map;
         if p_len == 1 && s_n == self.m && s_m == 1 && self.m > 1 {
             let p = Product { a: self.b, b: self.a, m: self.n, n: self.m, map: (self.m, 0, self.m, off), ..*self };
-            return Oriented { p, bias_by_column: self.bias.is_some() };
+            return Oriented { p, bias_by_column: self.bias.is_some(), k_rows: 0 };
         }
-        Oriented { p: *self, bias_by_column: false }
+        Oriented { p: *self, bias_by_column: false, k_rows: 0 }
     }
 
     /// The plain row-major (m, n) map.
@@ -524,6 +531,19 @@ impl<'a> Product<'a> {
         let o = self.oriented();
         let tile = o.tile(gpu, splits, k_per)?;
         let first = |out: &wgpu::Buffer, add: bool| o.dispatch(gpu, out, add, tile, splits, k_per);
+        ws.push_split(gpu, prog, SplitSum { first: &first, out, len: self.m * self.n, tiles: splits as u32, accumulate })
+    }
+
+    /// C [+]= aᵀ·b for a (k_rows, m) and b (k_rows, n), both row-major with m and n multiples of 4
+    /// (`self.k4` = ceil(k_rows / 4), the plain map), split like [`Product::push_split`]: the
+    /// subgroup family's `sgemm_tn`, which needs neither operand transposed.
+    pub fn push_tn_split(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, k_rows: usize, out: &wgpu::Buffer, accumulate: bool) -> Result<()> {
+        if gpu.family != KernelFamily::Gemm || self.m % 4 != 0 || self.n % 4 != 0 || self.map != Product::rows(self.n) || self.bias.is_some() || self.k4 != k_rows.div_ceil(4) {
+            return Err(Error::Shape(format!("sgemm_tn needs the subgroup family, M and N multiples of 4, the plain map, no bias and k4 = ceil(k_rows / 4) ({} × {} × {k_rows})", self.m, self.n)));
+        }
+        let (splits, k_per) = self.splits(gpu.family);
+        let o = Oriented { p: *self, bias_by_column: false, k_rows };
+        let first = |out: &wgpu::Buffer, add: bool| o.dispatch(gpu, out, add, Tile::Tn, splits, k_per);
         ws.push_split(gpu, prog, SplitSum { first: &first, out, len: self.m * self.n, tiles: splits as u32, accumulate })
     }
 
@@ -562,7 +582,8 @@ impl Oriented<'_> {
             s_m: u(s_m),
             off: u(off),
             slot: u(self.p.m * self.p.n),
-            _pad: [0; 3],
+            k_rows: u(self.k_rows),
+            _pad: [0; 2],
             geo: Geometry::default(),
         };
         (p, u(splits * tm * tn * 8))
@@ -625,7 +646,7 @@ impl Oriented<'_> {
         let bias = self.p.bias.map(|_| scratch("tune.bias", self.p.m.max(self.p.n))).transpose()?;
         let (p_len, s_n, s_m, off) = self.p.map;
         // The same map from the same alignment, without the real output's offset.
-        let p = Oriented { p: Product { a: &a.buffer, b: &b.buffer, bias: bias.as_ref().map(|t| &t.buffer), map: (p_len, s_n, s_m, off % 4), ..self.p }, ..*self };
+        let p = Oriented { p: Product { a: &a.buffer, b: &b.buffer, bias: bias.as_ref().map(|t| &t.buffer), map: (p_len, s_n, s_m, off % 4), ..self.p }, bias_by_column: self.bias_by_column, k_rows: self.k_rows };
         let out = scratch("tune.out", p.out_extent(splits))?;
         let d = p.dispatch(gpu, &out.buffer, false, tile, splits, k_per)?;
         crate::gpu::tune::time_dispatch(gpu, &d)
@@ -678,7 +699,8 @@ fn implicit_forward(gpu: &Gpu, s: &ConvShape, x: &wgpu::Buffer, a: &wgpu::Buffer
         s_m: u(d.plane),
         off: 0,
         slot: u(s.cout * cols),
-        _pad: [0; 3],
+        k_rows: 0,
+        _pad: [0; 2],
         geo: geometry(s, 0, s.n),
     };
     // (b is not read with IMPLICIT; x fills its binding.)

@@ -177,11 +177,17 @@ impl Linear {
         Ok(())
     }
 
-    /// dW (+)= dyᵀ x as gemm_nt over the batch: dyᵀ (OUT, N4) and xᵀ (IN, N4), padded with zeros,
-    /// split over the batch.
+    /// dW (+)= dyᵀ x over the batch, split: with the subgroup family and IN, OUT multiples of 4
+    /// as `sgemm_tn` from dy and x themselves; otherwise as an NT product of dyᵀ (OUT, N4) and
+    /// xᵀ (IN, N4), transposed and padded with zeros.
     #[allow(clippy::too_many_arguments)]
     fn push_weight_grad(&self, gpu: &crate::gpu::Gpu, ws: &Workspace, prog: &mut Program, dy: &wgpu::Buffer, x: &wgpu::Buffer, n: usize, dw: &wgpu::Buffer, accumulate: bool) -> Result<()> {
         let (inp, out) = (self.inp, self.out);
+        if gpu.family == KernelFamily::Gemm && inp % 4 == 0 && out % 4 == 0 {
+            // dW = dyᵀ x straight from dy (N, OUT) and x (N, IN): no transposes.
+            let prod = Product { a: dy, b: x, bias: None, m: out, n: inp, k4: n.div_ceil(4), map: Product::rows(inp) };
+            return prod.push_tn_split(gpu, ws, prog, n, dw, accumulate);
+        }
         let [ta, tb] = [&ws.trans[0].buffer, &ws.trans[1].buffer];
         prog.push(transpose(gpu, dy, ta, n, out)?);
         prog.push(transpose(gpu, x, tb, n, inp)?);
