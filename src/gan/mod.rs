@@ -150,7 +150,7 @@ impl CriticBurst {
 
     /// Whether step `step` (0-based generator updates) is one of the long ones.
     pub fn applies(&self, step: u64) -> bool {
-        step < self.first || (self.every > 0 && step % self.every == 0)
+        step < self.first || (self.every > 0 && step.is_multiple_of(self.every))
     }
 }
 

@@ -693,7 +693,7 @@ fn implicit_forward(gpu: &Gpu, s: &ConvShape, x: &wgpu::Buffer, a: &wgpu::Buffer
         splits: 1,
         tiles_m: u(tm),
         tiles_n: u(tn),
-        flags: IMPLICIT | BIAS * b.is_some() as u32,
+        flags: IMPLICIT | (BIAS * b.is_some() as u32),
         p_len: u(d.plane),
         s_n: u(s.cout * d.plane),
         s_m: u(d.plane),
