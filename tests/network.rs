@@ -188,13 +188,12 @@ fn r2_layers_match_cpu_past_the_loop_budget() {
             };
             let r = running.as_deref();
             let want = run_cpu(*layer, n, &x, &params, r, &dy, Mode::Train);
-            // Convolutions with each family of kernels (the software adapter's packs its batch
-            // in chunks: D conv2 here takes two at n = 1024).
-            let conv = matches!(layer, Layer::Conv2d(_) | Layer::ConvT2d(_));
-            let families = if conv { common::kernel_families() } else { vec![common::gpu().family] };
-            for fam in families {
+            // Every layer with each family of kernels: the software adapter's packs the batch in
+            // chunks (D conv2 here takes two at n = 1024) and walks batch norm by planes, the
+            // others run batch norm flat and the tiled product.
+            for fam in common::kernel_families() {
                 let g = common::gpu_with(fam);
-                let name = if conv { format!("{name} [{}]", fam.name()) } else { name.to_string() };
+                let name = format!("{name} [{}]", fam.name());
                 compare(&format!("{name} n={n}"), &run_gpu_on(&g, *layer, n, &x, &params, r, &dy, Mode::Train, false), &want, TOL);
                 if n == 320 {
                     // The split path adding into gradients that are already there.
