@@ -41,8 +41,7 @@ const FAMILY_TIMING_BATCH: usize = 64;
 /// them says nothing about another.
 fn identity(i: &wgpu::AdapterInfo) -> String {
     let src = source("conv_gemm").unwrap_or_default() + &source("tiled").unwrap_or_default();
-    let hash = src.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
-    format!("{} {:?} {} {} kernels {hash:016x}", i.name, i.backend, i.driver, i.driver_info)
+    format!("{} {:?} {} {} kernels {:016x}", i.name, i.backend, i.driver, i.driver_info, tune::fnv1a(&src))
 }
 
 impl Gpu {

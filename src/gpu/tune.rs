@@ -86,9 +86,12 @@ pub fn cache_dir() -> Option<PathBuf> {
 fn file_name(identity: &str) -> String {
     let mut short: String = identity.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
     short.truncate(48);
-    // FNV-1a: stable across Rust versions, unlike std's hasher.
-    let hash = identity.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
-    format!("tune-{short}-{hash:016x}.txt")
+    format!("tune-{short}-{:016x}.txt", fnv1a(identity))
+}
+
+/// FNV-1a of a string: stable across Rust versions and runs, unlike std's hasher.
+pub(crate) fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
 
 /// `WGPU_GAN_TUNE=off` (or `0`, `no`) turns tuning off.
@@ -139,18 +142,25 @@ impl Gpu {
     }
 }
 
-/// Seconds one run of `d` takes: the fastest of [`RUNS`] submissions (each waited for) after an
-/// untimed one that builds the pipeline's code.
+/// Seconds one run of `d` takes (see [`time_runs`]).
 pub fn time_dispatch(gpu: &Gpu, d: &Dispatch) -> Result<f64> {
-    let mut best = f64::INFINITY;
-    for run in 0..=RUNS {
+    time_runs(gpu, || {
         let mut enc = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("tune") });
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("tune"), timestamp_writes: None });
             d.record(&mut pass);
         }
-        let t = Instant::now();
         gpu.queue.submit([enc.finish()]);
+    })
+}
+
+/// Seconds one call of `submit` (work it submits to the GPU) takes: the fastest of [`RUNS`],
+/// each waited for, after an untimed one that builds the pipelines' code.
+pub fn time_runs(gpu: &Gpu, mut submit: impl FnMut()) -> Result<f64> {
+    let mut best = f64::INFINITY;
+    for run in 0..=RUNS {
+        let t = Instant::now();
+        submit();
         gpu.wait()?;
         if run > 0 {
             best = best.min(t.elapsed().as_secs_f64());

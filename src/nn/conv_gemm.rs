@@ -76,33 +76,6 @@ impl KernelFamily {
         })?;
         Ok(pick.and_then(|n| families.iter().copied().find(|f| f.name() == n)).unwrap_or(families[0]))
     }
-}
-
-/// Seconds one training pass (forward, then backward with weight and input gradients) of R2's
-/// discriminator at `batch` takes with `gpu`'s family: the fastest of 3 after one untimed run.
-fn time_step(gpu: &Gpu, batch: usize) -> Result<f64> {
-    use super::{GpuNet, Grads, Init, Mode};
-    let spec = crate::models::r2_discriminator();
-    let params = spec.init(1, 0, Init::Dcgan);
-    let net = GpuNet::new(gpu, spec, &params, batch, 1, "family-timing")?;
-    let x = Tensor::from_slice(gpu, "family-timing.x", &crate::rng::uniform_fill(7, 0, batch * 784, -1.0, 1.0))?;
-    let y = Tensor::zeros(gpu, "family-timing.y", batch)?;
-    let dx = Tensor::zeros(gpu, "family-timing.dx", batch * 784)?;
-    let mut prog = net.forward(gpu, 0, &x.buffer, &y.buffer, batch, Mode::Train)?;
-    prog.extend(net.backward(gpu, 0, &x.buffer, &y.buffer, Some(&dx.buffer), batch, Grads::Write)?);
-    let mut best = f64::INFINITY;
-    for run in 0..4 {
-        let t = std::time::Instant::now();
-        prog.run(gpu);
-        gpu.wait()?;
-        if run > 0 {
-            best = best.min(t.elapsed().as_secs_f64());
-        }
-    }
-    Ok(best)
-}
-
-impl KernelFamily {
 
     pub fn name(self) -> &'static str {
         match self {
@@ -117,6 +90,21 @@ impl KernelFamily {
     pub fn products(self) -> bool {
         self != KernelFamily::Direct
     }
+}
+
+/// Seconds one training pass (forward, then backward with weight and input gradients) of R2's
+/// discriminator at `batch` takes with `gpu`'s family ([`crate::gpu::tune::time_runs`]).
+fn time_step(gpu: &Gpu, batch: usize) -> Result<f64> {
+    use super::{GpuNet, Grads, Init, Mode};
+    let spec = crate::models::r2_discriminator();
+    let params = spec.init(1, 0, Init::Dcgan);
+    let net = GpuNet::new(gpu, spec, &params, batch, 1, "family-timing")?;
+    let x = Tensor::from_slice(gpu, "family-timing.x", &crate::rng::uniform_fill(7, 0, batch * 784, -1.0, 1.0))?;
+    let y = Tensor::zeros(gpu, "family-timing.y", batch)?;
+    let dx = Tensor::zeros(gpu, "family-timing.dx", batch * 784)?;
+    let mut prog = net.forward(gpu, 0, &x.buffer, &y.buffer, batch, Mode::Train)?;
+    prog.extend(net.backward(gpu, 0, &x.buffer, &y.buffer, Some(&dx.buffer), batch, Grads::Write)?);
+    crate::gpu::tune::time_runs(gpu, || prog.run(gpu))
 }
 
 /// Floats one packed operand may hold: the batch is processed in chunks of samples under it.
@@ -497,6 +485,8 @@ struct Oriented<'a> {
     bias_by_column: bool,
     /// `sgemm_tn`'s rows of k (0 for the NT products).
     k_rows: usize,
+    /// `tgemm_nt`: b is the patch matrix of this convolution, read from the image bound as b.
+    implicit: Option<Geometry>,
 }
 
 impl<'a> Product<'a> {
@@ -505,9 +495,9 @@ impl<'a> Product<'a> {
         let (p_len, s_n, s_m, off) = self.map;
         if p_len == 1 && s_n == self.m && s_m == 1 && self.m > 1 {
             let p = Product { a: self.b, b: self.a, m: self.n, n: self.m, map: (self.m, 0, self.m, off), ..*self };
-            return Oriented { p, bias_by_column: self.bias.is_some(), k_rows: 0 };
+            return Oriented { p, bias_by_column: self.bias.is_some(), k_rows: 0, implicit: None };
         }
-        Oriented { p: *self, bias_by_column: false, k_rows: 0 }
+        Oriented { p: *self, bias_by_column: false, k_rows: 0, implicit: None }
     }
 
     /// The plain row-major (m, n) map.
@@ -530,8 +520,7 @@ impl<'a> Product<'a> {
         let (splits, k_per) = self.splits(gpu.family);
         let o = self.oriented();
         let tile = o.tile(gpu, splits, k_per)?;
-        let first = |out: &wgpu::Buffer, add: bool| o.dispatch(gpu, out, add, tile, splits, k_per);
-        ws.push_split(gpu, prog, SplitSum { first: &first, out, len: self.m * self.n, tiles: splits as u32, accumulate })
+        o.push_split(gpu, ws, prog, tile, (splits, k_per), out, accumulate)
     }
 
     /// C [+]= aᵀ·b for a (k_rows, m) and b (k_rows, n), both row-major with m and n multiples of 4
@@ -541,10 +530,8 @@ impl<'a> Product<'a> {
         if gpu.family != KernelFamily::Gemm || self.m % 4 != 0 || self.n % 4 != 0 || self.map != Product::rows(self.n) || self.bias.is_some() || self.k4 != k_rows.div_ceil(4) {
             return Err(Error::Shape(format!("sgemm_tn needs the subgroup family, M and N multiples of 4, the plain map, no bias and k4 = ceil(k_rows / 4) ({} × {} × {k_rows})", self.m, self.n)));
         }
-        let (splits, k_per) = self.splits(gpu.family);
-        let o = Oriented { p: *self, bias_by_column: false, k_rows };
-        let first = |out: &wgpu::Buffer, add: bool| o.dispatch(gpu, out, add, Tile::Tn, splits, k_per);
-        ws.push_split(gpu, prog, SplitSum { first: &first, out, len: self.m * self.n, tiles: splits as u32, accumulate })
+        let o = Oriented { p: *self, bias_by_column: false, k_rows, implicit: None };
+        o.push_split(gpu, ws, prog, Tile::Tn, self.splits(gpu.family), out, accumulate)
     }
 
     /// The whole reduction in one split.
@@ -556,6 +543,13 @@ impl<'a> Product<'a> {
 }
 
 impl Oriented<'_> {
+    /// The split dispatch (`splits`, `k_per`) with `tile`, and `reduce_splits` adding its slots.
+    #[allow(clippy::too_many_arguments)]
+    fn push_split(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, tile: Tile, (splits, k_per): (usize, usize), out: &wgpu::Buffer, accumulate: bool) -> Result<()> {
+        let first = |out: &wgpu::Buffer, add: bool| self.dispatch(gpu, out, add, tile, splits, k_per);
+        ws.push_split(gpu, prog, SplitSum { first: &first, out, len: self.p.m * self.p.n, tiles: splits as u32, accumulate })
+    }
+
     /// Whether the map keeps every aligned group of 4 columns contiguous and 16-byte aligned.
     fn vec4_map(&self) -> bool {
         let (p_len, s_n, s_m, off) = self.p.map;
@@ -600,9 +594,11 @@ impl Oriented<'_> {
         if gpu.family == KernelFamily::Tiled {
             let (p, _) = self.params(add, tile, splits, k_per);
             let (tm, tn) = (self.p.m.div_ceil(TILED_EDGE), self.p.n.div_ceil(TILED_EDGE));
-            let p = SgemmParams { tiles_m: tm as u32, tiles_n: tn as u32, flags: p.flags & !VEC4, ..p };
+            let flags = (p.flags & !VEC4) | (IMPLICIT * self.implicit.is_some() as u32);
+            let p = SgemmParams { tiles_m: tm as u32, tiles_n: tn as u32, flags, geo: self.implicit.unwrap_or_default(), ..p };
             let threads = (splits * tm * tn * 256) as u32;
-            return Dispatch::new(gpu, &Tgemm { a: self.p.a, b: self.p.b, bias: self.p.bias.unwrap_or(self.p.a), out, img: self.p.a }, &p, Some(threads));
+            // (With IMPLICIT, b is the image; otherwise `img` is unused and b fills it.)
+            return Dispatch::new(gpu, &Tgemm { a: self.p.a, b: self.p.b, bias: self.p.bias.unwrap_or(self.p.a), out, img: self.p.b }, &p, Some(threads));
         }
         let (mut p, threads) = self.params(add, tile, splits, k_per);
         // The vec4 view of `out` reaches only its whole vec4s: stores go through it only when that
@@ -646,7 +642,7 @@ impl Oriented<'_> {
         let bias = self.p.bias.map(|_| scratch("tune.bias", self.p.m.max(self.p.n))).transpose()?;
         let (p_len, s_n, s_m, off) = self.p.map;
         // The same map from the same alignment, without the real output's offset.
-        let p = Oriented { p: Product { a: &a.buffer, b: &b.buffer, bias: bias.as_ref().map(|t| &t.buffer), map: (p_len, s_n, s_m, off % 4), ..self.p }, bias_by_column: self.bias_by_column, k_rows: self.k_rows };
+        let p = Oriented { p: Product { a: &a.buffer, b: &b.buffer, bias: bias.as_ref().map(|t| &t.buffer), map: (p_len, s_n, s_m, off % 4), ..self.p }, ..*self };
         let out = scratch("tune.out", p.out_extent(splits))?;
         let d = p.dispatch(gpu, &out.buffer, false, tile, splits, k_per)?;
         crate::gpu::tune::time_dispatch(gpu, &d)
@@ -682,29 +678,10 @@ pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: 
 /// b operand is implicit ([`IMPLICIT`]), `a` the weights (COUT, K padded to 4).
 fn implicit_forward(gpu: &Gpu, s: &ConvShape, x: &wgpu::Buffer, a: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer) -> Result<Dispatch> {
     let d = dims(s);
-    let u = |v: usize| v as u32;
-    let cols = s.n * d.plane;
-    let (tm, tn) = (s.cout.div_ceil(TILED_EDGE), cols.div_ceil(TILED_EDGE));
-    let p = SgemmParams {
-        m: u(s.cout),
-        n: u(cols),
-        k4: u(r4(d.k) / 4),
-        k_per: u(r4(d.k) / 4),
-        splits: 1,
-        tiles_m: u(tm),
-        tiles_n: u(tn),
-        flags: IMPLICIT | (BIAS * b.is_some() as u32),
-        p_len: u(d.plane),
-        s_n: u(s.cout * d.plane),
-        s_m: u(d.plane),
-        off: 0,
-        slot: u(s.cout * cols),
-        k_rows: 0,
-        _pad: [0; 2],
-        geo: geometry(s, 0, s.n),
-    };
-    // (b is not read with IMPLICIT; x fills its binding.)
-    Dispatch::new(gpu, &Tgemm { a, b: x, bias: b.unwrap_or(a), out: y, img: x }, &p, Some(u(tm * tn * 256)))
+    let k4 = r4(d.k) / 4;
+    let p = Product { a, b: x, bias: b, m: s.cout, n: s.n * d.plane, k4, map: (d.plane, s.cout * d.plane, d.plane, 0) };
+    let o = Oriented { p, bias_by_column: false, k_rows: 0, implicit: Some(geometry(s, 0, s.n)) };
+    o.dispatch(gpu, y, false, Tile::Narrow, 1, k4)
 }
 
 /// dx = [b +] the input gradient of the conv view `s` for the output gradient dy.
