@@ -57,7 +57,7 @@ fn flop(d: &Dispatch) -> Option<f64> {
             let p = conv();
             f([p.n, p.cin, p.h * p.w, p.cout, p.kh, p.kw]) / (p.stride_y * p.stride_x) as f64
         }
-        "linear::linear_forward" | "linear::linear_backward_input" => {
+        "linear::linear_forward" | "linear::linear_backward_input" | "linear::linear_backward_input4" => {
             let p = lin();
             f([p.n, p.in_f, p.out_f, 1, 1, 1])
         }
@@ -65,7 +65,7 @@ fn flop(d: &Dispatch) -> Option<f64> {
             let p = bytemuck::pod_read_unaligned::<GemmParams>(&d.params[..std::mem::size_of::<GemmParams>()]);
             f([p.m, p.p, p.k4, 4, 1, 1])
         }
-        "conv_gemm::sgemm_nt" | "conv_gemm::sgemm_nt_wide" | "conv_gemm::sgemm_tn" | "tiled::tgemm_nt" => {
+        "conv_gemm::sgemm_nt" | "conv_gemm::sgemm_nt_wide" | "conv_gemm::sgemm_tn" | "conv_gemm::sgemm_phase" | "conv_gemm::sgemm_phase_wide" | "tiled::tgemm_nt" => {
             let p = bytemuck::pod_read_unaligned::<SgemmParams>(&d.params[..std::mem::size_of::<SgemmParams>()]);
             f([p.m, p.n, p.k4, 4, 1, 1])
         }
@@ -74,7 +74,7 @@ fn flop(d: &Dispatch) -> Option<f64> {
 }
 
 fn shape(d: &Dispatch) -> String {
-    let w: Vec<String> = d.params.chunks_exact(4).take(12).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string()).collect();
+    let w: Vec<String> = d.params.chunks_exact(4).take(20).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]).to_string()).collect();
     format!("[{}]", w.join(","))
 }
 

@@ -343,12 +343,41 @@ fn sgemm_tn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 @group(0) @binding(6) var<storage, read> src: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dst4: array<vec4<f32>>;
+// src again, as vec4s (flag SRC4: set only when src is a whole number of vec4s; any 16 bytes
+// otherwise). A vec4 load costs one pass of the lane loop where four scalar loads cost four.
+@group(0) @binding(10) var<storage, read> src4: array<vec4<f32>>;
+
+// Geometry.flags of the packing kernels (src/nn/conv_gemm.rs sets them).
+const SRC4: u32 = 2u;        // src4 is usable
+const PLANE4: u32 = 4u;      // 1 × 1 kernel, stride 1, no padding, OH·OW a multiple of 4: a
+                             // chunk's positions come in aligned quads of one sample's plane
+
+const FAST_DIV: u32 = 8u;     // every dividend of divmod is under 2^22
+
+// (i / d, i % d) for d ≥ 1. llvmpipe runs an integer division one lane at a time (eight scalar
+// divisions per vector); with `fast` the quotient comes from a vectorised float division instead,
+// corrected by one step: exact while i < 2^22 (the float quotient is then off by at most one).
+// Without it, the plain integer division.
+fn divmod(i: u32, d: u32, fast: bool) -> vec2<u32> {
+    if (!fast) { return vec2<u32>(i / d, i % d); }
+    let q0 = u32(f32(i) / f32(d));
+    let r0 = i32(i) - i32(q0 * d);
+    let lo = r0 < 0;
+    let hi = r0 >= i32(d);
+    let q1 = select(select(q0, q0 + 1u, hi), q0 - 1u, lo);
+    let r1 = select(select(r0, r0 - i32(d), hi), r0 + i32(d), lo);
+    return vec2<u32>(q1, u32(r1));
+}
+
+fn qdiv(i: u32, d: u32) -> vec2<u32> {
+    return divmod(i, d, (q.flags & FAST_DIV) != 0u);
+}
 
 // Where output position `col` of the chunk is: (sample, row, column).
 fn position(col: u32) -> vec3<u32> {
-    let plane = q.oh * q.ow;
-    let pos = col % plane;
-    return vec3<u32>(q.n0 + col / plane, pos / q.ow, pos % q.ow);
+    let np = qdiv(col, q.oh * q.ow);
+    let yx = qdiv(np.y, q.ow);
+    return vec3<u32>(q.n0 + np.x, yx.x, yx.y);
 }
 
 // The input value that tap (ky, kx) of channel ch reads for position at, 0 in the padding or
@@ -381,11 +410,35 @@ fn im2col_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let i = flat_index(gid, nwg);
     let taps = q.kh * q.kw;
     let row4 = q.width / 4u;
+    if (taps == 1u && (q.flags & (SRC4 | PLANE4)) == (SRC4 | PLANE4) && q.c % 4u == 0u) {
+        // A 4 × 4 block (4 positions of one plane, 4 channels) moved as 4 vec4 loads and 4 vec4
+        // stores, transposed in registers.
+        let cq = q.c / 4u;
+        if (i >= (q.rows / 4u) * cq) { return; }
+        let cc = qdiv(i, cq);
+        let col = 4u * cc.x;
+        let c0 = 4u * cc.y;
+        let plane = q.oh * q.ow;
+        let np = qdiv(col, plane);
+        let at = (((q.n0 + np.x) * q.c + c0) * plane + np.y) / 4u;
+        let p4 = plane / 4u;
+        let v0 = src4[at];
+        let v1 = src4[at + p4];
+        let v2 = src4[at + 2u * p4];
+        let v3 = src4[at + 3u * p4];
+        let o = col * row4 + c0 / 4u;
+        dst4[o] = vec4<f32>(v0.x, v1.x, v2.x, v3.x);
+        dst4[o + row4] = vec4<f32>(v0.y, v1.y, v2.y, v3.y);
+        dst4[o + 2u * row4] = vec4<f32>(v0.z, v1.z, v2.z, v3.z);
+        dst4[o + 3u * row4] = vec4<f32>(v0.w, v1.w, v2.w, v3.w);
+        return;
+    }
     if (taps == 1u) {
         let quads = (q.c + 3u) / 4u;
         if (i >= q.rows * quads) { return; }
-        let col = i / quads;
-        let c0 = 4u * (i % quads);
+        let cc = qdiv(i, quads);
+        let col = cc.x;
+        let c0 = 4u * cc.y;
         let at = position(col);
         var v = vec4<f32>(0.0);
         for (var j = 0u; j < 4u; j++) {
@@ -395,8 +448,9 @@ fn im2col_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         return;
     }
     if (i >= q.rows * q.c) { return; }
-    let col = i / q.c;
-    let ch = i % q.c;
+    let cc = qdiv(i, q.c);
+    let col = cc.x;
+    let ch = cc.y;
     let at = position(col);
     var o = col * row4 + ch * taps / 4u;
     if (q.kw == 4u) {
@@ -405,6 +459,8 @@ fn im2col_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         let ix = r.x + vec4<i32>(0, 1, 2, 3) * i32(q.dil_x);
         let okx = ix >= vec4<i32>(0) & ix < vec4<i32>(i32(q.w));
         let x = vec4<u32>(clamp(ix, vec4<i32>(0), vec4<i32>(i32(q.w) - 1)));
+        // (Two aligned vec4 loads shifted into place were slower than these four scalar loads:
+        // 9.8 against 7.4 ms for R2's largest, in one kernel_bench run.)
         for (var ky = 0u; ky < q.kh; ky++) {
             let iy = r.y + i32(ky * q.dil_y);
             let row = u32(r.z) + u32(clamp(iy, 0, i32(q.h) - 1)) * q.w;
@@ -440,8 +496,15 @@ fn im2col_cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let i = flat_index(gid, nwg);
     let quads = q.rows / 4u;
     if (i >= quads * q.c) { return; }
-    let c0 = 4u * (i % quads);
-    let ch = i / quads;
+    let cc = qdiv(i, quads);
+    let c0 = 4u * cc.y;
+    let ch = cc.x;
+    if ((q.flags & (SRC4 | PLANE4)) == (SRC4 | PLANE4)) {
+        // Four positions of one plane are 4 aligned, consecutive floats of src: a copy.
+        let np = qdiv(c0, q.oh * q.ow);
+        dst4[i] = src4[(((q.n0 + np.x) * q.c + ch) * q.oh * q.ow + np.y) / 4u];
+        return;
+    }
     // (Positions past the chunk read the last one's pixels, masked to 0 by `live`.)
     let last = q.cols - 1u;
     let p0 = position(min(c0, last));
@@ -481,8 +544,9 @@ fn im2col_cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 fn im2col(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= q.rows * q.c) { return; }
-    let col = i / q.c;
-    let ch = i % q.c;
+    let cc = qdiv(i, q.c);
+    let col = cc.x;
+    let ch = cc.y;
     let at = position(col);
     var o = col * q.width + ch * q.kh * q.kw;
     for (var ky = 0u; ky < q.kh; ky++) {
@@ -542,7 +606,7 @@ struct Phase {
     kh: u32,
     kw: u32,
     // Floats per row of the patch gradient (K, cols): the chunk's positions; bit 0 of flags:
-    // add bias[c].
+    // add bias[c]; bit 1: PHASE_FAST_DIV.
     width: u32,
     flags: u32,
     stride_y: u32,
@@ -564,11 +628,15 @@ struct Phase {
 
 @group(0) @binding(9) var<uniform> f: Phase;
 
+const PHASE_FAST_DIV: u32 = 2u;   // Phase.flags: every cell index is under 2^22 (see divmod)
+
 // Invocation i of a phase: (sample in the chunk, channel, row and column in the phase's grid).
 fn phase_cell(i: u32) -> vec4<u32> {
-    let grid = f.ay * f.bx;
-    let g = i % grid;
-    return vec4<u32>(i / (f.c * grid), (i / grid) % f.c, g / f.bx, g % f.bx);
+    let fast = (f.flags & PHASE_FAST_DIV) != 0u;
+    let cg = divmod(i, f.ay * f.bx, fast);
+    let nc = divmod(cg.x, f.c, fast);
+    let ab = divmod(cg.y, f.bx, fast);
+    return vec4<u32>(nc.x, nc.y, ab.x, ab.y);
 }
 
 // The starting sum of channel c: its bias (a transposed convolution's), or 0.
@@ -635,4 +703,152 @@ fn col2im_phase2x2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     s += select(0.0, src[r1 + py.y + px.x], yok.y && xok.x);
     s += select(0.0, src[r1 + kx + py.y + px.y], yok.y && xok.y);
     phase_store(cell, s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The input gradient by stride phase, as products (no patch gradient, no col2im): for stride
+// phase (ry, rx) of dx, every input value of the phase is read by the same ty × tx taps, so
+//   dx[n, ci, iy0 + a·sy, ix0 + b·sx] = [bias[ci] +] Σ over taps (ti, tj), output channels co of
+//       W[co, ci, ry + ti·sy, rx + tj·sx] · dy[n, co, a + cy − ti, b + cx − tj]
+// (dy values outside the output count 0). That is a product C = a·bᵀ with M = CIN rows, one
+// column per cell (n, a, b) of the phase, and K = taps × COUT: a is the phase's weights packed
+// by `phase_weights` (CIN, taps × COUT4·4), and b is implicit: its row for a cell is read from dy
+// by position (the chunk's (positions, COUT4·4) matrix that im2col_rows packs), one vec4 of 4
+// channels per step, from the position each tap reads. The same multiply-adds as the patch
+// gradient's product, but K long and M short: 16× fewer stores, and nothing to sum afterwards.
+//
+// ProductParams for sgemm_phase: m = CIN, n = cells of the chunk, k4 = taps × COUT4, splits 1,
+// s_m = H·W (dx's channel stride), off = dx's offset of the chunk's first sample; flags bit 0
+// adds bias[ci]. Its geo: c = COUT4, h, w = dx's, oh, ow = dy's, kh × kw = the phase's taps
+// (ty × tx), stride_y/x, pad_y/x = the phase's first row and column (iy0, ix0), dil_y/x = (cy,
+// cx), tap_step_y/x = the phase's grid (ay × bx).
+
+// (chunk sample, a, b) of a phase cell.
+fn phase_cell3(c: u32) -> vec3<u32> {
+    let e = g.geo;
+    let nc = divmod(c, e.tap_step_y * e.tap_step_x, true);
+    let ab = divmod(nc.y, e.tap_step_x, true);
+    return vec3<u32>(nc.x, ab.x, ab.y);
+}
+
+// A lane's group of 4 columns (cells) of sgemm_phase: the dy position of its sample's first
+// output, the output row and column that tap (0, 0) reads (a + cy, b + cx), and its Quad.
+struct PhaseCols {
+    pos0: vec4<u32>,
+    oy0: vec4<u32>,
+    ox0: vec4<u32>,
+    q: Quad,
+}
+
+fn phase_cols(col0: u32) -> PhaseCols {
+    let e = g.geo;
+    let last = g.n - 1u;
+    let c0 = phase_cell3(min(col0, last));
+    let c1 = phase_cell3(min(col0 + 1u, last));
+    let c2 = phase_cell3(min(col0 + 2u, last));
+    let c3 = phase_cell3(min(col0 + 3u, last));
+    let nl = vec4<u32>(c0.x, c1.x, c2.x, c3.x);
+    let ya = vec4<u32>(c0.y, c1.y, c2.y, c3.y);
+    let xb = vec4<u32>(c0.z, c1.z, c2.z, c3.z);
+    // Where each column's value goes in dx (row ci adds ci·s_m).
+    let at = g.off + nl * (g.m * g.s_m) + (vec4<u32>(e.pad_y) + ya * e.stride_y) * e.w + vec4<u32>(e.pad_x) + xb * e.stride_x;
+    let q = Quad(min(g.n, col0 + 4u) - min(g.n, col0), at, vec4<f32>(0.0));
+    return PhaseCols(nl * (e.oh * e.ow), ya + vec4<u32>(e.dil_y), xb + vec4<u32>(e.dil_x), q);
+}
+
+// The rows of b (dy by position, in vec4s) that tap (ti, tj) reads for the 4 columns, 0 where
+// the tap falls outside dy (`ok` false: those reads are masked).
+struct PhaseTap {
+    r: vec4<u32>,
+    ok: vec4<bool>,
+}
+
+fn phase_tap(p: PhaseCols, ti: u32, tj: u32) -> PhaseTap {
+    let e = g.geo;
+    let oy = p.oy0 - vec4<u32>(ti);   // wraps past oh above the first row
+    let ox = p.ox0 - vec4<u32>(tj);
+    let ok = (oy < vec4<u32>(e.oh)) & (ox < vec4<u32>(e.ow));
+    return PhaseTap(select(vec4<u32>(0u), (p.pos0 + oy * e.ow + ox) * e.c, ok), ok);
+}
+
+fn phase_b(t: PhaseTap, c4: u32, j: u32) -> vec4<f32> {
+    return select(vec4<f32>(0.0), b[t.r[j] + c4], t.ok[j]);
+}
+
+@compute @workgroup_size(8)
+fn sgemm_phase(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(subgroup_invocation_id) l: u32) {
+    let t = tile(wid, nwg, 32u);
+    if (t.z >= g.splits) { return; }
+    let e = g.geo;
+    let ar = a_rows(t.x, l);
+    let p = phase_cols(t.y + 4u * l);
+    var c: Rows;
+    var k = 0u;
+    for (var ti = 0u; ti < e.kh; ti++) {
+        for (var tj = 0u; tj < e.kw; tj++) {
+            let r = phase_tap(p, ti, tj);
+            for (var c4 = 0u; c4 < e.c; c4++) {
+                step(&c, a[ar.x + k], a[ar.y + k], a[ar.z + k], a[ar.w + k],
+                     phase_b(r, c4, 0u), phase_b(r, c4, 1u), phase_b(r, c4, 2u), phase_b(r, c4, 3u));
+                k++;
+            }
+        }
+    }
+    put_rows(&c, t.x, p.q, row_bias(t.x, l));
+}
+
+// sgemm_phase with 8 columns a lane (a 32 × 64 tile), as sgemm_nt_wide.
+@compute @workgroup_size(8)
+fn sgemm_phase_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                    @builtin(subgroup_invocation_id) l: u32) {
+    let t = tile(wid, nwg, 64u);
+    if (t.z >= g.splits) { return; }
+    let e = g.geo;
+    let ar = a_rows(t.x, l);
+    let p = phase_cols(t.y + 8u * l);
+    let pq = phase_cols(t.y + 8u * l + 4u);
+    var c: Rows;
+    var d: Rows;
+    var k = 0u;
+    for (var ti = 0u; ti < e.kh; ti++) {
+        for (var tj = 0u; tj < e.kw; tj++) {
+            let r = phase_tap(p, ti, tj);
+            let rq = phase_tap(pq, ti, tj);
+            for (var c4 = 0u; c4 < e.c; c4++) {
+                let a0 = a[ar.x + k];
+                let a1 = a[ar.y + k];
+                let a2 = a[ar.z + k];
+                let a3 = a[ar.w + k];
+                step(&c, a0, a1, a2, a3, phase_b(r, c4, 0u), phase_b(r, c4, 1u), phase_b(r, c4, 2u), phase_b(r, c4, 3u));
+                step(&d, a0, a1, a2, a3, phase_b(rq, c4, 0u), phase_b(rq, c4, 1u), phase_b(rq, c4, 2u), phase_b(rq, c4, 3u));
+                k++;
+            }
+        }
+    }
+    let rb = row_bias(t.x, l);
+    put_rows(&c, t.x, p.q, rb);
+    put_rows(&d, t.x, pq.q, rb);
+}
+
+// The weights of one stride phase as sgemm_phase's a operand: row ci, then per tap (ti, tj) the
+// COUT4·4 values W[co, ci, ry + ti·sy, rx + tj·sx] (zeros past COUT). W is the conv view's
+// (COUT, CIN, KH, KW). One invocation per (ci, tap, 4 output channels). Geometry: c = CIN,
+// rows = COUT, kh, kw = KH, KW, stride_y/x, pad_y/x = (ry, rx), dil_y/x = the phase's taps
+// (ty, tx), width = COUT4.
+@compute @workgroup_size(WG)
+fn phase_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    let taps = q.dil_y * q.dil_x;
+    if (i >= q.c * taps * q.width) { return; }
+    let rest = divmod(i, q.width, true);      // (ci·taps + tap, quad of co)
+    let ct = divmod(rest.x, taps, true);      // (ci, tap)
+    let tt = divmod(ct.y, q.dil_x, true);     // (ti, tj)
+    let ky = q.pad_y + tt.x * q.stride_y;
+    let kx = q.pad_x + tt.y * q.stride_x;
+    let plane = q.kh * q.kw;
+    let co = 4u * rest.y;
+    let at = min(vec4<u32>(co, co + 1u, co + 2u, co + 3u), vec4<u32>(q.rows - 1u)) * (q.c * plane) + ct.x * plane + ky * q.kw + kx;
+    let v = vec4<f32>(src[at.x], src[at.y], src[at.z], src[at.w]);
+    dst4[i] = select(vec4<f32>(0.0), v, vec4<u32>(co, co + 1u, co + 2u, co + 3u) < vec4<u32>(q.rows));
 }

@@ -118,6 +118,31 @@ fn linear_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
     store_block(acc, blk.r0, blk.c0, p.n, p.in_f, p.in_f, 0u);
 }
 
+// linear_backward_input for IN a multiple of 4, four consecutive inputs of one row per
+// invocation: vec4 loads of W and a vec4 store through the vec4 views below, for the layers whose
+// OUT is too short (1 or 2: a discriminator's score, a 2-D generator's output) for the products.
+@group(0) @binding(6) var<storage, read> w4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> out4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn linear_backward_input4(@builtin(global_invocation_id) gid: vec3<u32>,
+                          @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    let q = p.in_f / 4u;
+    if (i >= p.n * q) { return; }
+    // Row r, quad c of dx: (i / q, i % q) by the float quotient (i < 2^22, checked by the host;
+    // llvmpipe divides integers one lane at a time), corrected by one step.
+    let r0 = u32(f32(i) / f32(q));
+    let c0 = i32(i) - i32(r0 * q);
+    let r = select(select(r0, r0 + 1u, c0 >= i32(q)), r0 - 1u, c0 < 0);
+    let c = i - r * q;
+    var acc = vec4<f32>(0.0);
+    for (var o = 0u; o < p.out_f; o++) {
+        acc += dy[r * p.out_f + o] * w4[o * q + c];
+    }
+    out4[i] = acc;
+}
+
 fn tiles() -> u32 {
     return (p.n + p.n_per - 1u) / p.n_per;
 }

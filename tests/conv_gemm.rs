@@ -9,7 +9,7 @@
 
 mod common;
 use common::{check, gpu_with, kernel_families, launch, randv, tensor};
-use wgpu_gan::nn::conv_gemm::{Geometry, Im2col, Im2colCols, Im2colRows, KernelFamily, Sgemm, SgemmParams, Tgemm, Tile};
+use wgpu_gan::nn::conv_gemm::{Geometry, Im2col, PLANE4, SRC4, Im2colCols, Im2colRows, KernelFamily, Sgemm, SgemmParams, Tgemm, Tile};
 
 const TOL: f32 = 1e-5;
 
@@ -198,7 +198,7 @@ fn tuned_products_change_no_result() {
 fn im2col_matches_cpu() {
     let Some(gpu) = family() else { return };
     // (samples, channels, h, w, kh, kw, stride, pad, chunk start, chunk samples)
-    for &(n, c, h, w, kh, kw, s, pad, n0, nc) in &[(3usize, 2usize, 7usize, 6usize, 4usize, 4usize, 2usize, 1usize, 1usize, 2usize), (2, 3, 5, 5, 3, 3, 1, 1, 0, 2), (4, 5, 6, 4, 1, 1, 1, 0, 2, 2), (1, 1, 28, 28, 4, 4, 2, 1, 0, 1), (2, 6, 9, 8, 3, 5, 2, 2, 0, 2)] {
+    for &(n, c, h, w, kh, kw, s, pad, n0, nc) in &[(3usize, 2usize, 7usize, 6usize, 4usize, 4usize, 2usize, 1usize, 1usize, 2usize), (2, 3, 5, 5, 3, 3, 1, 1, 0, 2), (4, 5, 6, 4, 1, 1, 1, 0, 2, 2), (1, 1, 28, 28, 4, 4, 2, 1, 0, 1), (2, 6, 9, 8, 3, 5, 2, 2, 0, 2), (3, 8, 14, 14, 1, 1, 1, 0, 1, 2), (2, 4, 7, 9, 4, 4, 1, 2, 0, 2), (3, 4, 7, 9, 4, 4, 2, 1, 1, 2)] {
         let x = randv(n * c * h * w, 7, 1.0);
         let tx = tensor(&gpu, &x);
         let (oh, ow) = ((h + 2 * pad - kh) / s + 1, (w + 2 * pad - kw) / s + 1);
@@ -224,17 +224,34 @@ fn im2col_matches_cpu() {
         let out = tensor(&gpu, &vec![7.0; cols * k4]);
         launch(&gpu, &Im2col { src: &tx.buffer, dst: &out.buffer }, &g, Some(u(cols * c)));
         check(&format!("im2col {tag}"), &out.read(&gpu).unwrap(), &plain, 0.0);
-        if (kh * kw) % 4 == 0 || kh * kw == 1 {
-            let out = tensor(&gpu, &vec![7.0; cols * k4]);
-            let threads = if kh * kw == 1 { cols * c.div_ceil(4) } else { cols * c };
-            launch(&gpu, &Im2colRows { src: &tx.buffer, dst4: &out.buffer }, &g, Some(u(threads)));
-            check(&format!("im2col_rows {tag}"), &out.read(&gpu).unwrap(), &plain, 0.0);
+        // Each vec4 kernel with scalar loads, then, for a 1 × 1 kernel over planes of a multiple
+        // of 4 positions (x a whole number of vec4s), with vec4 copies and 4 × 4 transposes.
+        let plane4 = kh * kw == 1 && s == 1 && pad == 0 && (oh * ow) % 4 == 0 && x.len() % 4 == 0;
+        let mut variants = vec![0];
+        if plane4 {
+            variants.push(SRC4 | PLANE4);
         }
-        let t = Geometry { rows: u(cols4), width: u(cols4), ..g };
-        let out = tensor(&gpu, &vec![7.0; k * cols4]);
-        launch(&gpu, &Im2colCols { src: &tx.buffer, dst4: &out.buffer }, &t, Some(u(cols4 / 4 * c)));
         let transposed: Vec<f32> = (0..k * cols4).map(|i| if i % cols4 < cols { v(i % cols4, i / cols4) } else { 0.0 }).collect();
-        check(&format!("im2col_cols {tag}"), &out.read(&gpu).unwrap(), &transposed, 0.0);
+        for flags in variants {
+            let g = Geometry { flags, ..g };
+            let tag = format!("{tag}, flags {flags}");
+            if (kh * kw) % 4 == 0 || kh * kw == 1 {
+                let out = tensor(&gpu, &vec![7.0; cols * k4]);
+                let threads = if flags & PLANE4 != 0 && c % 4 == 0 {
+                    cols / 4 * c / 4
+                } else if kh * kw == 1 {
+                    cols * c.div_ceil(4)
+                } else {
+                    cols * c
+                };
+                launch(&gpu, &Im2colRows { src: &tx.buffer, dst4: &out.buffer, src4: &tx.buffer }, &g, Some(u(threads)));
+                check(&format!("im2col_rows {tag}"), &out.read(&gpu).unwrap(), &plain, 0.0);
+            }
+            let t = Geometry { rows: u(cols4), width: u(cols4), ..g };
+            let out = tensor(&gpu, &vec![7.0; k * cols4]);
+            launch(&gpu, &Im2colCols { src: &tx.buffer, dst4: &out.buffer, src4: &tx.buffer }, &t, Some(u(cols4 / 4 * c)));
+            check(&format!("im2col_cols {tag}"), &out.read(&gpu).unwrap(), &transposed, 0.0);
+        }
     }
 }
 

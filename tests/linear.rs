@@ -8,9 +8,9 @@ mod common;
 use common::layer::{compare, numeric, report, run_cpu, run_gpu_on, TOL};
 use common::{check, gpu, gpu_with, kernel_families, launch, randv, tensor, weighted};
 use wgpu_gan::nn::gemm::{GemmNt, GemmParams, TransposePad};
-use wgpu_gan::nn::linear::{blocks4, LinearBackwardBias, LinearBackwardInput, LinearForward, LinearParams};
+use wgpu_gan::nn::linear::{blocks4, LinearBackwardBias, LinearBackwardInput, LinearBackwardInput4, LinearForward, LinearParams};
 use wgpu_gan::nn::{Init, Layer, Linear, Mode, NetSpec};
-const SHAPES: &[(usize, usize, usize)] = &[(1, 1, 1), (7, 33, 1), (33, 7, 257), (257, 33, 7), (5, 6, 3), (64, 128, 128)];
+const SHAPES: &[(usize, usize, usize)] = &[(1, 1, 1), (7, 33, 1), (33, 7, 257), (257, 33, 7), (5, 6, 3), (64, 128, 128), (1024, 68, 2), (3, 4, 3)];
 
 #[test]
 fn linear_backward_matches_finite_differences() {
@@ -44,6 +44,11 @@ fn linear_kernels_match_cpu() {
         let tdx = tensor(&gpu, &vec![0.0; n * inp]);
         launch(&gpu, &LinearBackwardInput { w: &tw.buffer, dy: &tdy.buffer, out: &tdx.buffer }, &p, Some(blocks4(n, inp)));
         check(&format!("linear_backward_input {tag}"), &tdx.read(&gpu).unwrap(), &wgpu_gan::nn::linear::linear_backward_input(&dy, &w, n, inp, out), TOL);
+        if inp % 4 == 0 {
+            let tdx = tensor(&gpu, &vec![7.0; n * inp]);
+            launch(&gpu, &LinearBackwardInput4 { dy: &tdy.buffer, w4: &tw.buffer, out4: &tdx.buffer }, &p, Some((n * inp / 4) as u32));
+            check(&format!("linear_backward_input4 {tag}"), &tdx.read(&gpu).unwrap(), &wgpu_gan::nn::linear::linear_backward_input(&dy, &w, n, inp, out), TOL);
+        }
 
 
         let tdb = tensor(&gpu, &vec![0.0; out]);
@@ -96,7 +101,7 @@ fn gemm_kernels_match_cpu() {
 /// shaders/linear.wgsl otherwise; batches that are not multiples of 4 or 8, and accumulation.
 #[test]
 fn linear_layers_match_cpu_on_both_kernel_paths() {
-    for (i, &(n, inp, out)) in [(1usize, 4usize, 4usize), (7, 12, 5), (13, 8, 33), (5, 3, 8), (9, 2, 128), (64, 128, 128), (33, 100, 6), (1024, 100, 40), (1400, 100, 1), (256, 2, 128), (1024, 3, 17), (13, 36, 68)].iter().enumerate() {
+    for (i, &(n, inp, out)) in [(1usize, 4usize, 4usize), (7, 12, 5), (13, 8, 33), (5, 3, 8), (9, 2, 128), (64, 128, 128), (33, 100, 6), (1024, 100, 40), (1400, 100, 1), (256, 2, 128), (1024, 3, 17), (13, 36, 68), (1024, 128, 2), (7, 4, 3)].iter().enumerate() {
         let layer = Layer::linear(inp, out);
         let params = NetSpec { layers: vec![layer] }.init(40 + i as u32, 0, Init::PyTorch);
         let (x, dy) = (randv(n * inp, 500 + i as u64, 1.0), randv(n * out, 600 + i as u64, 1.0));

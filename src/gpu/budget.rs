@@ -146,6 +146,10 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let p: LinearParams = decode(kernel, params)?;
             lp(u(p.out_f)) + STORE4X4
         }
+        "linear::linear_backward_input4" => {
+            let p: LinearParams = decode(kernel, params)?;
+            lp(u(p.out_f))
+        }
         "linear::linear_backward_bias" => {
             let p: LinearParams = decode(kernel, params)?;
             lp(u(p.n_per))
@@ -209,6 +213,15 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             lp(u(p.kh)) + u(p.kh) * lp(u(p.kw))
         }
         "conv_gemm::col2im_phase2x2" => 0,
+        "conv_gemm::sgemm_phase" | "conv_gemm::sgemm_phase_wide" => {
+            // The taps (kh × kw), COUT4 steps each, then the 32 row stores' 4-trip loops per
+            // group of 4 columns (two in the wide tile).
+            let p: SgemmParams = decode(kernel, params)?;
+            let (kh, kw, c) = (u(p.geo.kh), u(p.geo.kw), u(p.geo.c));
+            let quads = if kernel.ends_with("wide") { 2 } else { 1 };
+            lp(kh) + kh * lp(kw) + kh * kw * lp(c) + quads * 32 * lp(4)
+        }
+        "conv_gemm::phase_weights" => 0,
         "conv_gemm::col2im_phase" => {
             let p: Phase = decode(kernel, params)?;
             lp(u(p.ty)) + u(p.ty) * lp(u(p.tx))

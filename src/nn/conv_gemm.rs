@@ -244,16 +244,26 @@ crate::kernel! {
     pub Tgemm = "tiled" :: "tgemm_nt", SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 6 img: Read }
 }
 crate::kernel! {
+    /// One stride phase of a convolution's input gradient as a product whose b operand is read
+    /// from dy by position (see the shader); `out4` as for [`Sgemm`] (never written through).
+    pub SgemmPhase = "conv_gemm" :: ["sgemm_phase", "sgemm_phase_wide"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite }
+}
+crate::kernel! {
+    /// The weights of one stride phase, packed as [`SgemmPhase`]'s a operand.
+    pub PhaseWeights = "conv_gemm" :: "phase_weights", Geometry { 6 src: Read, 8 dst4: ReadWrite }
+}
+crate::kernel! {
     /// The patch matrix of a chunk of `src` (or its transpose), zero-padded.
     pub Im2col = "conv_gemm" :: "im2col", Geometry { 6 src: Read, 7 dst: ReadWrite }
 }
 crate::kernel! {
     /// The plain patch matrix, four values per store (KH·KW a multiple of 4, or 1 × 1).
-    pub Im2colRows = "conv_gemm" :: "im2col_rows", Geometry { 6 src: Read, 8 dst4: ReadWrite }
+    /// `src4` is `src` seen as vec4s ([`SRC4`]; any 16 bytes otherwise).
+    pub Im2colRows = "conv_gemm" :: "im2col_rows", Geometry { 6 src: Read, 8 dst4: ReadWrite, 10 src4: Read }
 }
 crate::kernel! {
     /// The transposed patch matrix, four positions per store.
-    pub Im2colCols = "conv_gemm" :: "im2col_cols", Geometry { 6 src: Read, 8 dst4: ReadWrite }
+    pub Im2colCols = "conv_gemm" :: "im2col_cols", Geometry { 6 src: Read, 8 dst4: ReadWrite, 10 src4: Read }
 }
 crate::kernel! {
     /// dst (a chunk of N, C, H, W) = [bias +] the patch gradient summed back over its taps.
@@ -332,7 +342,9 @@ fn push_col2im(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usiz
                 width: u(cols), flags: BIAS * b.is_some() as u32, stride_y: u(s.stride[0]), stride_x: u(s.stride[1]),
                 iy0: u(iy0), ix0: u(ix0), ay: u(ay), bx: u(bx), ry: u(ry), rx: u(rx), cy: u(cy), cx: u(cx), ty: u(ty), tx: u(tx), _pad: 0,
             };
-            let (bias, threads) = (b.unwrap_or(src), Some(u(nc * s.cin * ay * bx)));
+            let cells = u(nc * s.cin * ay * bx);
+            let f = Phase { flags: f.flags | PHASE_FAST_DIV * (cells < FAST_DIV_BELOW) as u32, ..f };
+            let (bias, threads) = (b.unwrap_or(src), Some(cells));
             prog.push(if ty == 2 && tx == 2 {
                 Dispatch::new(gpu, &Col2imPhase2x2 { bias, src, dst: dx }, &f, threads)?
             } else {
@@ -345,6 +357,15 @@ fn push_col2im(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usiz
 
 const BIAS: u32 = 1;
 const ADD: u32 = 2;
+/// Packing ([`Geometry::flags`]): `src4` may be read (src is a whole number of vec4s).
+pub const SRC4: u32 = 2;
+/// Packing: a 1 × 1 kernel with stride 1, no padding and OH·OW a multiple of 4 (see the shader).
+pub const PLANE4: u32 = 4;
+/// Packing: every index the kernel divides is under [`FAST_DIV_BELOW`], so it may divide in
+/// floats (the shader's `divmod`). `col2im_phase`'s flag for the same is [`PHASE_FAST_DIV`].
+pub const FAST_DIV: u32 = 8;
+pub const PHASE_FAST_DIV: u32 = 2;
+pub const FAST_DIV_BELOW: u32 = 1 << 22;
 /// `sgemm_nt`: the map keeps aligned groups of 4 columns contiguous (stored as vec4s).
 const VEC4: u32 = 4;
 /// `sgemm_nt`: the bias is per column, not per row.
@@ -447,18 +468,35 @@ pub fn pack_matrix(gpu: &Gpu, src: &wgpu::Buffer, dst: &wgpu::Buffer, rows: usiz
 fn pack(gpu: &Gpu, g: Geometry, transposed: bool, src: &wgpu::Buffer, dst: &wgpu::Buffer) -> Result<Dispatch> {
     let taps = g.kh * g.kw;
     let k = (g.c * taps) as usize;
+    // The vec4 view of src reaches only its whole vec4s: used only when that is all of it. A
+    // buffer under 16 bytes cannot be bound as vec4s at all; a spare one stands in (never read).
+    let whole = src.size() % 16 == 0;
+    let spare = (src.size() < 16).then(|| gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("im2col.spare"), size: 16, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false }));
+    let src4 = spare.as_ref().unwrap_or(src);
+    let plane4 = taps == 1 && g.stride_y == 1 && g.stride_x == 1 && g.pad_y == 0 && g.pad_x == 0 && (g.oh * g.ow) % 4 == 0;
+    let flags = g.flags | (SRC4 * whole as u32) | (PLANE4 * (whole && plane4) as u32);
+    // The dividends are invocation indices and positions (< rows).
+    let fast = |g: Geometry, threads: u32| Geometry { flags: g.flags | FAST_DIV * (threads.max(g.rows) < FAST_DIV_BELOW) as u32, ..g };
     if transposed {
         let rows = r4(g.cols as usize) as u32;
-        let g = Geometry { rows, width: rows, ..g };
-        return Dispatch::new(gpu, &Im2colCols { src, dst4: dst }, &g, Some(rows / 4 * g.c));
+        let threads = rows / 4 * g.c;
+        let g = fast(Geometry { rows, width: rows, flags, ..g }, threads);
+        return Dispatch::new(gpu, &Im2colCols { src, dst4: dst, src4 }, &g, Some(threads));
     }
-    let g = Geometry { width: r4(k) as u32, ..g };
-    if taps == 1 {
-        Dispatch::new(gpu, &Im2colRows { src, dst4: dst }, &g, Some(g.rows * g.c.div_ceil(4)))
-    } else if taps % 4 == 0 {
-        Dispatch::new(gpu, &Im2colRows { src, dst4: dst }, &g, Some(g.rows * g.c))
+    let g = Geometry { width: r4(k) as u32, flags, ..g };
+    let threads = if taps == 1 && flags & PLANE4 != 0 && g.c % 4 == 0 {
+        // 4 positions × 4 channels per invocation.
+        g.rows / 4 * g.c / 4
+    } else if taps == 1 {
+        g.rows * g.c.div_ceil(4)
     } else {
-        Dispatch::new(gpu, &Im2col { src, dst }, &g, Some(g.rows * g.c))
+        g.rows * g.c
+    };
+    let g = fast(g, threads);
+    if taps == 1 || taps % 4 == 0 {
+        Dispatch::new(gpu, &Im2colRows { src, dst4: dst, src4 }, &g, Some(threads))
+    } else {
+        Dispatch::new(gpu, &Im2col { src, dst }, &g, Some(threads))
     }
 }
 
@@ -684,11 +722,96 @@ fn implicit_forward(gpu: &Gpu, s: &ConvShape, x: &wgpu::Buffer, a: &wgpu::Buffer
     o.dispatch(gpu, y, false, Tile::Narrow, 1, k4)
 }
 
+/// Whether the input gradient of `s` runs by stride phase ([`SgemmPhase`]): the subgroup
+/// family, no dilation, a kernel at least as large as its stride (every phase has taps), enough
+/// input channels to fill the product's 32-row tiles (a 1-channel image would waste 31 of 32
+/// rows), and indices within the float division's range.
+fn by_phase(gpu: &Gpu, s: &ConvShape) -> bool {
+    let nc = chunk(s);
+    let cells = nc * s.h * s.w;
+    let packed = s.cin * s.kh * s.kw * r4(s.cout) / 4;
+    gpu.family == KernelFamily::Gemm && s.dil == [1, 1] && s.kh >= s.stride[0] && s.kw >= s.stride[1] && s.cin >= 32 && cells.max(packed) < FAST_DIV_BELOW as usize
+}
+
+/// The input gradient of one chunk by stride phase: per phase, its weights packed into `wp`
+/// and one [`SgemmPhase`] from dy by position (`dyp`, packed by the caller) into dx.
+#[allow(clippy::too_many_arguments)]
+fn push_phases(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, wt: &wgpu::Buffer, wp: &wgpu::Buffer, dyp: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer) -> Result<()> {
+    let u = |v: usize| v as u32;
+    let co4 = r4(s.cout) / 4;
+    for ry in 0..s.stride[0] {
+        for rx in 0..s.stride[1] {
+            let (iy0, ay, ry, ty, cy) = phase_axis(s.h, s.stride[0], s.pad[0], s.kh, ry);
+            let (ix0, bx, rx, tx, cx) = phase_axis(s.w, s.stride[1], s.pad[1], s.kw, rx);
+            if ay == 0 || bx == 0 {
+                continue;
+            }
+            let taps = ty * tx;
+            let geo = Geometry {
+                c: u(s.cin), rows: u(s.cout), kh: u(s.kh), kw: u(s.kw), stride_y: u(s.stride[0]), stride_x: u(s.stride[1]),
+                pad_y: u(ry), pad_x: u(rx), dil_y: u(ty), dil_x: u(tx), width: u(co4), ..Geometry::default()
+            };
+            let packed = s.cin * taps * co4;
+            prog.push(Dispatch::new(gpu, &PhaseWeights { src: wt, dst4: wp }, &geo, Some(u(packed)))?);
+            let cells = nc * ay * bx;
+            let p = SgemmParams {
+                m: u(s.cin), n: u(cells), k4: u(taps * co4), k_per: u(taps * co4), splits: 1,
+                flags: BIAS * b.is_some() as u32, s_m: u(s.h * s.w), off: u(n0 * s.cin * s.h * s.w),
+                geo: Geometry {
+                    c: u(co4), h: u(s.h), w: u(s.w), oh: u(s.oh), ow: u(s.ow), kh: u(ty), kw: u(tx),
+                    stride_y: u(s.stride[0]), stride_x: u(s.stride[1]), pad_y: u(iy0), pad_x: u(ix0), dil_y: u(cy), dil_x: u(cx),
+                    tap_step_y: u(ay), tap_step_x: u(bx), ..Geometry::default()
+                },
+                ..SgemmParams::default()
+            };
+            let tile = phase_tile(gpu, &p, nc * s.oh * s.ow * co4 * 4, b.is_some(), dx.size())?;
+            prog.push(phase_dispatch(gpu, tile, p, wp, dyp, b, dx)?);
+        }
+    }
+    Ok(())
+}
+
+/// A [`SgemmPhase`] launch of `p` with `tile`'s entry (its tiles filled in).
+fn phase_dispatch(gpu: &Gpu, tile: Tile, p: SgemmParams, a: &wgpu::Buffer, b: &wgpu::Buffer, bias: Option<&wgpu::Buffer>, out: &wgpu::Buffer) -> Result<Dispatch> {
+    let (tm, tn) = (p.m.div_ceil(32), p.n.div_ceil(tile.width() as u32));
+    let p = SgemmParams { tiles_m: tm, tiles_n: tn, ..p };
+    let entry = if tile == Tile::Wide { "sgemm_phase_wide" } else { "sgemm_phase" };
+    // (`out4` is never written through: flag 4 is off. A buffer under 16 bytes cannot be bound
+    // as vec4s; a spare one stands in.)
+    let spare = (out.size() < 16).then(|| gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("sgemm.spare"), size: 16, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false }));
+    let out4 = spare.as_ref().unwrap_or(out);
+    Dispatch::new(gpu, &SgemmPhase { entry, a, b, bias: bias.unwrap_or(a), out, out4 }, &p, Some(tm * tn * 8))
+}
+
+/// The tile for a phase product: the tuner's choice, timed on scratch operands of the real sizes
+/// (`b_len` floats of dy by position, an output of `out_bytes`), else the narrow one.
+fn phase_tile(gpu: &Gpu, p: &SgemmParams, b_len: usize, bias: bool, out_bytes: u64) -> Result<Tile> {
+    let g = &p.geo;
+    let key = format!("sgemm_phase m={} n={} k4={} taps={}x{} bias={bias}", p.m, p.n, p.k4, g.kh, g.kw);
+    let pick = gpu.tuned(&key, &["sgemm_phase", "sgemm_phase_wide"], |name| {
+        let tile = if name == "sgemm_phase_wide" { Tile::Wide } else { Tile::Narrow };
+        let scratch = |label: &str, len: usize| Tensor::zeros(gpu, label, len.max(4));
+        let a = scratch("tune.a", p.m as usize * p.k4 as usize * 4)?;
+        let b = scratch("tune.b", b_len)?;
+        let out = scratch("tune.out", out_bytes as usize / 4)?;
+        let bias = bias.then(|| scratch("tune.bias", p.m as usize)).transpose()?;
+        crate::gpu::tune::time_dispatch(gpu, &phase_dispatch(gpu, tile, *p, &a.buffer, &b.buffer, bias.as_ref().map(|t| &t.buffer), &out.buffer)?)
+    })?;
+    Ok(if pick.as_deref() == Some("sgemm_phase_wide") { Tile::Wide } else { Tile::Narrow })
+}
+
 /// dx = [b +] the input gradient of the conv view `s` for the output gradient dy.
 #[allow(clippy::too_many_arguments)]
 pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer) -> Result<()> {
     let d = dims(s);
     let [w0, w1, w2] = [&ws.work[0].buffer, &ws.work[1].buffer, &ws.work[2].buffer];
+    if by_phase(gpu, s) {
+        for (n0, nc) in chunks(s) {
+            prog.push(pack(gpu, dy_matrix(s, n0, nc), false, dy, w0)?);
+            push_phases(gpu, prog, s, n0, nc, wt, w1, w0, b, dx)?;
+        }
+        return Ok(());
+    }
     // Wᵀ (K, COUT padded to 4), once for all chunks.
     prog.push(pack(gpu, matrix(0, s.cout, d.k), true, wt, w1)?);
     for (n0, nc) in chunks(s) {

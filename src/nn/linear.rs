@@ -94,6 +94,11 @@ crate::kernel! {
     pub LinearBackwardInput = "linear" :: "linear_backward_input", LinearParams { 2 w: Read, 4 dy: Read, 5 out: ReadWrite }
 }
 crate::kernel! {
+    /// dx = dy W for IN a multiple of 4, 4 inputs per invocation (`w4`, `out4`: `w` and `out` as
+    /// vec4s).
+    pub LinearBackwardInput4 = "linear" :: "linear_backward_input4", LinearParams { 4 dy: Read, 6 w4: Read, 7 out4: ReadWrite }
+}
+crate::kernel! {
     /// db = Σ_n dy over one tile of rows.
     pub LinearBackwardBias = "linear" :: "linear_backward_bias", LinearParams { 4 dy: Read, 5 out: ReadWrite }
 }
@@ -136,7 +141,14 @@ impl Linear {
     /// Whether the subgroup family's input gradient pads dy's OUT to a multiple of 4 rather than
     /// run the scalar kernel (only for a large dx: see [`PADDED_PRODUCT_MIN`]).
     fn pads_dy(&self, n: usize) -> bool {
-        self.out % 4 != 0 && n * self.inp >= PADDED_PRODUCT_MIN
+        self.out % 4 != 0 && n * self.inp >= PADDED_PRODUCT_MIN && !self.outer_input_grad(n)
+    }
+
+    /// Whether the input gradient runs as `linear_backward_input4`: OUT under 4 (a score, a 2-D
+    /// point), where dx is an outer product that vec4 loads and stores move faster than any
+    /// product with padding; IN a multiple of 4, and few enough quads for its float division.
+    fn outer_input_grad(&self, n: usize) -> bool {
+        self.out < 4 && self.inp % 4 == 0 && n * self.inp / 4 < conv_gemm::FAST_DIV_BELOW as usize
     }
 
     /// Whether the product families pad IN to a multiple of 4 for the forward pass rather than
@@ -351,6 +363,9 @@ impl LayerImpl for Linear {
                 prog.push(transpose(gpu, w, ta, out, inp)?);
                 let g = GemmParams { m: n as u32, p: inp as u32, k4: (out / 4) as u32, k_per: (out / 4) as u32, ..Default::default() };
                 prog.push(Dispatch::new(gpu, &GemmNt { a: c.dy, b: ta, bias: ta, out: dx }, &g, Some(blocks8(n, inp)))?);
+            } else if self.outer_input_grad(n) {
+                let p = LinearParams::new(n, inp, out, false);
+                prog.push(Dispatch::new(gpu, &LinearBackwardInput4 { dy: c.dy, w4: w, out4: dx }, &p, Some((n * inp / 4) as u32))?);
             } else {
                 let p = LinearParams::new(n, inp, out, false);
                 prog.push(Dispatch::new(gpu, &LinearBackwardInput { w, dy: c.dy, out: dx }, &p, Some(blocks4(n, inp)))?);

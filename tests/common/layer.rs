@@ -170,6 +170,13 @@ pub fn conv_kernels_match_cpu(transposed: bool, bias: bool) {
     // The DCGAN layers at a small batch (weight gradients sum 2·7·7 to 2·14·14 terms per tap).
     cases.push((3, ConvSpec::new(1, 64, 28, 28, 4, 2, 1)));
     cases.push((3, ConvSpec::new(64, 128, 14, 14, 4, 2, 1)));
+    // At least 32 input channels (for a transposed layer, output channels): the subgroup family
+    // computes these input gradients by stride phase (1 or 2 taps a phase along each axis, an
+    // odd COUT padded to 4, strides 3 and 2).
+    let c = |cin, cout, h, w, k, stride, pad, op| ConvSpec { out_pad: [op; 2], ..ConvSpec::new(cin, cout, h, w, k, stride, pad) };
+    cases.push((2, c(33, 6, 9, 7, 3, 2, 1, 1)));
+    cases.push((2, c(6, 35, 5, 4, 3, 2, 1, 1)));
+    cases.push((1, ConvSpec { kw: 3, stride: [3, 2], pad: [2, 1], out_pad: [2, 1], ..c(34, 36, 10, 11, 4, 1, 0, 0) }));
     for (i, (n, spec)) in cases.into_iter().enumerate() {
         {
             let mut spec = ConvSpec { bias, ..spec };
