@@ -343,7 +343,7 @@ fn push_col2im(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usiz
                 iy0: u(iy0), ix0: u(ix0), ay: u(ay), bx: u(bx), ry: u(ry), rx: u(rx), cy: u(cy), cx: u(cx), ty: u(ty), tx: u(tx), _pad: 0,
             };
             let cells = u(nc * s.cin * ay * bx);
-            let f = Phase { flags: f.flags | PHASE_FAST_DIV * (cells < FAST_DIV_BELOW) as u32, ..f };
+            let f = Phase { flags: f.flags | (PHASE_FAST_DIV * (cells < FAST_DIV_BELOW) as u32), ..f };
             let (bias, threads) = (b.unwrap_or(src), Some(cells));
             prog.push(if ty == 2 && tx == 2 {
                 Dispatch::new(gpu, &Col2imPhase2x2 { bias, src, dst: dx }, &f, threads)?
@@ -476,7 +476,7 @@ fn pack(gpu: &Gpu, g: Geometry, transposed: bool, src: &wgpu::Buffer, dst: &wgpu
     let plane4 = taps == 1 && g.stride_y == 1 && g.stride_x == 1 && g.pad_y == 0 && g.pad_x == 0 && (g.oh * g.ow) % 4 == 0;
     let flags = g.flags | (SRC4 * whole as u32) | (PLANE4 * (whole && plane4) as u32);
     // The dividends are invocation indices and positions (< rows).
-    let fast = |g: Geometry, threads: u32| Geometry { flags: g.flags | FAST_DIV * (threads.max(g.rows) < FAST_DIV_BELOW) as u32, ..g };
+    let fast = |g: Geometry, threads: u32| Geometry { flags: g.flags | (FAST_DIV * (threads.max(g.rows) < FAST_DIV_BELOW) as u32), ..g };
     if transposed {
         let rows = r4(g.cols as usize) as u32;
         let threads = rows / 4 * g.c;
