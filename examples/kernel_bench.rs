@@ -65,7 +65,7 @@ fn flop(d: &Dispatch) -> Option<f64> {
             let p = bytemuck::pod_read_unaligned::<GemmParams>(&d.params[..std::mem::size_of::<GemmParams>()]);
             f([p.m, p.p, p.k4, 4, 1, 1])
         }
-        "conv_gemm::sgemm_nt" | "conv_gemm::sgemm_nt_wide" | "conv_gemm::sgemm_tn" | "conv_gemm::sgemm_phase" | "conv_gemm::sgemm_phase_wide" | "tiled::tgemm_nt" => {
+        "conv_gemm::sgemm_nt" | "conv_gemm::sgemm_nt_wide" | "conv_gemm::sgemm_tn" | "conv_gemm::sgemm_taps" | "conv_gemm::sgemm_taps_wide" | "tiled::tgemm_nt" => {
             let p = bytemuck::pod_read_unaligned::<SgemmParams>(&d.params[..std::mem::size_of::<SgemmParams>()]);
             f([p.m, p.n, p.k4, 4, 1, 1])
         }

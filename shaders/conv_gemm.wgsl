@@ -706,91 +706,121 @@ fn col2im_phase2x2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 }
 
 // ---------------------------------------------------------------------------------------------
-// The input gradient by stride phase, as products (no patch gradient, no col2im): for stride
-// phase (ry, rx) of dx, every input value of the phase is read by the same ty × tx taps, so
-//   dx[n, ci, iy0 + a·sy, ix0 + b·sx] = [bias[ci] +] Σ over taps (ti, tj), output channels co of
-//       W[co, ci, ry + ti·sy, rx + tj·sx] · dy[n, co, a + cy − ti, b + cx − tj]
-// (dy values outside the output count 0). That is a product C = a·bᵀ with M = CIN rows, one
-// column per cell (n, a, b) of the phase, and K = taps × COUT: a is the phase's weights packed
-// by `phase_weights` (CIN, taps × COUT4·4), and b is implicit: its row for a cell is read from dy
-// by position (the chunk's (positions, COUT4·4) matrix that im2col_rows packs), one vec4 of 4
-// channels per step, from the position each tap reads. The same multiply-adds as the patch
-// gradient's product, but K long and M short: 16× fewer stores, and nothing to sum afterwards.
+// Products whose b operand is read tap by tap from an image stored by position (NHWC: one row of
+// C channels, padded to 4, per position), instead of from a packed patch matrix: sgemm_taps.
+// Column j of C is a cell (sample, u, v) of a gy × gx grid; for tap (ti, tj) it reads the image
+// row at (y0 + ti·step_y, x0 + tj·step_x), with (y0, x0) = (u·mul_y + add_y, v·mul_x + add_x),
+// one vec4 of 4 channels per step (zero outside the image: coordinates wrap as u32, so "before
+// the first row" is "past the last"). K runs over (ti, tj, channel), and a is packed to match by
+// tap_weights. C[i, j] goes to out[off + sample·(M·s_m) + i·s_m + (o_y0 + u·o_sy)·o_w + o_x0 +
+// v·o_sx] (as 4 floats at once with flag 4, when the map keeps a group's 4 columns together).
 //
-// ProductParams for sgemm_phase: m = CIN, n = cells of the chunk, k4 = taps × COUT4, splits 1,
-// s_m = H·W (dx's channel stride), off = dx's offset of the chunk's first sample; flags bit 0
-// adds bias[ci]. Its geo: c = COUT4, h, w = dx's, oh, ow = dy's, kh × kw = the phase's taps
-// (ty × tx), stride_y/x, pad_y/x = the phase's first row and column (iy0, ix0), dil_y/x = (cy,
-// cx), tap_step_y/x = the phase's grid (ay × bx).
-
-// (chunk sample, a, b) of a phase cell.
-fn phase_cell3(c: u32) -> vec3<u32> {
-    let e = g.geo;
-    let nc = divmod(c, e.tap_step_y * e.tap_step_x, true);
-    let ab = divmod(nc.y, e.tap_step_x, true);
-    return vec3<u32>(nc.x, ab.x, ab.y);
+// Two uses (src/nn/conv_gemm.rs):
+// - a convolution's forward pass: cells are output positions, the image is x by position, taps
+//   are the kernel's (step = dilation), (mul, add) = (stride, −pad): the im2col patch matrix is
+//   never written;
+// - one stride phase of its input gradient: every input value of phase (ry, rx) is read by the
+//   same ty × tx taps, so
+//     dx[n, ci, iy0 + a·sy, ix0 + b·sx] = [bias[ci] +] Σ over taps (ti, tj), channels co of
+//         W[co, ci, ry + ti·sy, rx + tj·sx] · dy[n, co, a + cy − ti, b + cx − tj]:
+//   cells are the phase's input values, the image is dy by position, step = −1, (mul, add) =
+//   (1, cy): the same multiply-adds as the patch gradient's product, K long and M short, with
+//   16× fewer stores and no col2im afterwards.
+// The fields of ProductParams.geo, read as Implicit (the same 20 words; src/nn/conv_gemm.rs
+// builds them as its `Implicit`).
+struct Implicit {
+    c: u32,           // vec4s per image row
+    gy: u32,          // the grid of cells per sample
+    gx: u32,
+    kh: u32,          // taps along each axis
+    kw: u32,
+    bh: u32,          // the image's rows and columns
+    bw: u32,
+    mul_y: u32,
+    mul_x: u32,
+    add_y: u32,       // (two's complement when negative)
+    add_x: u32,
+    step_y: u32,
+    step_x: u32,
+    o_y0: u32,        // the output map (see above)
+    o_x0: u32,
+    o_sy: u32,
+    o_sx: u32,
+    o_w: u32,
+    pad0: u32,
+    pad1: u32,
 }
 
-// A lane's group of 4 columns (cells) of sgemm_phase: the dy position of its sample's first
-// output, the output row and column that tap (0, 0) reads (a + cy, b + cx), and its Quad.
-struct PhaseCols {
+fn implicit() -> Implicit {
+    let e = g.geo;
+    return Implicit(e.n0, e.cols, e.rows, e.c, e.h, e.w, e.oh, e.ow, e.kh, e.kw, e.stride_y, e.stride_x,
+                    e.pad_y, e.pad_x, e.dil_y, e.dil_x, e.tap_step_y, e.tap_step_x, e.width, e.flags);
+}
+
+// A lane's group of 4 columns: the image position of its sample's first row, the coordinates
+// tap (0, 0) reads, and where its values go (a Quad).
+struct TapCols {
     pos0: vec4<u32>,
-    oy0: vec4<u32>,
-    ox0: vec4<u32>,
+    y0: vec4<u32>,
+    x0: vec4<u32>,
     q: Quad,
 }
 
-fn phase_cols(col0: u32) -> PhaseCols {
-    let e = g.geo;
-    let last = g.n - 1u;
-    let c0 = phase_cell3(min(col0, last));
-    let c1 = phase_cell3(min(col0 + 1u, last));
-    let c2 = phase_cell3(min(col0 + 2u, last));
-    let c3 = phase_cell3(min(col0 + 3u, last));
-    let nl = vec4<u32>(c0.x, c1.x, c2.x, c3.x);
-    let ya = vec4<u32>(c0.y, c1.y, c2.y, c3.y);
-    let xb = vec4<u32>(c0.z, c1.z, c2.z, c3.z);
-    // Where each column's value goes in dx (row ci adds ci·s_m).
-    let at = g.off + nl * (g.m * g.s_m) + (vec4<u32>(e.pad_y) + ya * e.stride_y) * e.w + vec4<u32>(e.pad_x) + xb * e.stride_x;
-    let q = Quad(min(g.n, col0 + 4u) - min(g.n, col0), at, vec4<f32>(0.0));
-    return PhaseCols(nl * (e.oh * e.ow), ya + vec4<u32>(e.dil_y), xb + vec4<u32>(e.dil_x), q);
+// (sample, u, v) of a cell.
+fn tap_cell(c: u32, e: Implicit) -> vec3<u32> {
+    let nc = divmod(c, e.gy * e.gx, true);
+    let uv = divmod(nc.y, e.gx, true);
+    return vec3<u32>(nc.x, uv.x, uv.y);
 }
 
-// The rows of b (dy by position, in vec4s) that tap (ti, tj) reads for the 4 columns, 0 where
-// the tap falls outside dy (`ok` false: those reads are masked).
-struct PhaseTap {
+fn tap_cols(col0: u32, e: Implicit) -> TapCols {
+    let last = g.n - 1u;
+    let c0 = tap_cell(min(col0, last), e);
+    let c1 = tap_cell(min(col0 + 1u, last), e);
+    let c2 = tap_cell(min(col0 + 2u, last), e);
+    let c3 = tap_cell(min(col0 + 3u, last), e);
+    let n = vec4<u32>(c0.x, c1.x, c2.x, c3.x);
+    let u = vec4<u32>(c0.y, c1.y, c2.y, c3.y);
+    let v = vec4<u32>(c0.z, c1.z, c2.z, c3.z);
+    let at = g.off + n * (g.m * g.s_m) + (vec4<u32>(e.o_y0) + u * e.o_sy) * e.o_w + vec4<u32>(e.o_x0) + v * e.o_sx;
+    let q = Quad(min(g.n, col0 + 4u) - min(g.n, col0), at, vec4<f32>(0.0));
+    return TapCols(n * (e.bh * e.bw), u * e.mul_y + vec4<u32>(e.add_y), v * e.mul_x + vec4<u32>(e.add_x), q);
+}
+
+// The rows of b (in vec4s) that tap (ti, tj) reads for the 4 columns, 0 where the tap falls
+// outside the image (`ok` false: those reads are masked).
+struct Tap {
     r: vec4<u32>,
     ok: vec4<bool>,
 }
 
-fn phase_tap(p: PhaseCols, ti: u32, tj: u32) -> PhaseTap {
-    let e = g.geo;
-    let oy = p.oy0 - vec4<u32>(ti);   // wraps past oh above the first row
-    let ox = p.ox0 - vec4<u32>(tj);
-    let ok = (oy < vec4<u32>(e.oh)) & (ox < vec4<u32>(e.ow));
-    return PhaseTap(select(vec4<u32>(0u), (p.pos0 + oy * e.ow + ox) * e.c, ok), ok);
+fn tap_rows(p: TapCols, ti: u32, tj: u32, e: Implicit) -> Tap {
+    let y = p.y0 + vec4<u32>(ti * e.step_y);
+    let x = p.x0 + vec4<u32>(tj * e.step_x);
+    let ok = (y < vec4<u32>(e.bh)) & (x < vec4<u32>(e.bw));
+    return Tap(select(vec4<u32>(0u), (p.pos0 + y * e.bw + x) * e.c, ok), ok);
 }
 
-fn phase_b(t: PhaseTap, c4: u32, j: u32) -> vec4<f32> {
+fn tap_b(t: Tap, c4: u32, j: u32) -> vec4<f32> {
     return select(vec4<f32>(0.0), b[t.r[j] + c4], t.ok[j]);
 }
 
 @compute @workgroup_size(8)
-fn sgemm_phase(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(subgroup_invocation_id) l: u32) {
+fn sgemm_taps(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(subgroup_invocation_id) l: u32) {
     let t = tile(wid, nwg, 32u);
     if (t.z >= g.splits) { return; }
-    let e = g.geo;
+    let e = implicit();
     let ar = a_rows(t.x, l);
-    let p = phase_cols(t.y + 4u * l);
+    let p = tap_cols(t.y + 4u * l, e);
     var c: Rows;
     var k = 0u;
     for (var ti = 0u; ti < e.kh; ti++) {
         for (var tj = 0u; tj < e.kw; tj++) {
-            let r = phase_tap(p, ti, tj);
+            let r = tap_rows(p, ti, tj, e);
             for (var c4 = 0u; c4 < e.c; c4++) {
                 step(&c, a[ar.x + k], a[ar.y + k], a[ar.z + k], a[ar.w + k],
-                     phase_b(r, c4, 0u), phase_b(r, c4, 1u), phase_b(r, c4, 2u), phase_b(r, c4, 3u));
+                     tap_b(r, c4, 0u), tap_b(r, c4, 1u), tap_b(r, c4, 2u), tap_b(r, c4, 3u));
                 k++;
             }
         }
@@ -798,30 +828,30 @@ fn sgemm_phase(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     put_rows(&c, t.x, p.q, row_bias(t.x, l));
 }
 
-// sgemm_phase with 8 columns a lane (a 32 × 64 tile), as sgemm_nt_wide.
+// sgemm_taps with 8 columns a lane (a 32 × 64 tile), as sgemm_nt_wide.
 @compute @workgroup_size(8)
-fn sgemm_phase_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                    @builtin(subgroup_invocation_id) l: u32) {
+fn sgemm_taps_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(subgroup_invocation_id) l: u32) {
     let t = tile(wid, nwg, 64u);
     if (t.z >= g.splits) { return; }
-    let e = g.geo;
+    let e = implicit();
     let ar = a_rows(t.x, l);
-    let p = phase_cols(t.y + 8u * l);
-    let pq = phase_cols(t.y + 8u * l + 4u);
+    let p = tap_cols(t.y + 8u * l, e);
+    let pq = tap_cols(t.y + 8u * l + 4u, e);
     var c: Rows;
     var d: Rows;
     var k = 0u;
     for (var ti = 0u; ti < e.kh; ti++) {
         for (var tj = 0u; tj < e.kw; tj++) {
-            let r = phase_tap(p, ti, tj);
-            let rq = phase_tap(pq, ti, tj);
+            let r = tap_rows(p, ti, tj, e);
+            let rq = tap_rows(pq, ti, tj, e);
             for (var c4 = 0u; c4 < e.c; c4++) {
                 let a0 = a[ar.x + k];
                 let a1 = a[ar.y + k];
                 let a2 = a[ar.z + k];
                 let a3 = a[ar.w + k];
-                step(&c, a0, a1, a2, a3, phase_b(r, c4, 0u), phase_b(r, c4, 1u), phase_b(r, c4, 2u), phase_b(r, c4, 3u));
-                step(&d, a0, a1, a2, a3, phase_b(rq, c4, 0u), phase_b(rq, c4, 1u), phase_b(rq, c4, 2u), phase_b(rq, c4, 3u));
+                step(&c, a0, a1, a2, a3, tap_b(r, c4, 0u), tap_b(r, c4, 1u), tap_b(r, c4, 2u), tap_b(r, c4, 3u));
+                step(&d, a0, a1, a2, a3, tap_b(rq, c4, 0u), tap_b(rq, c4, 1u), tap_b(rq, c4, 2u), tap_b(rq, c4, 3u));
                 k++;
             }
         }
@@ -831,24 +861,26 @@ fn sgemm_phase_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgrou
     put_rows(&d, t.x, pq.q, rb);
 }
 
-// The weights of one stride phase as sgemm_phase's a operand: row ci, then per tap (ti, tj) the
-// COUT4·4 values W[co, ci, ry + ti·sy, rx + tj·sx] (zeros past COUT). W is the conv view's
-// (COUT, CIN, KH, KW). One invocation per (ci, tap, 4 output channels). Geometry: c = CIN,
-// rows = COUT, kh, kw = KH, KW, stride_y/x, pad_y/x = (ry, rx), dil_y/x = the phase's taps
-// (ty, tx), width = COUT4.
+// sgemm_taps's a operand from a convolution's weights W (COUT, CIN, KH, KW): row r, then per tap
+// (ti, tj) the values of `width`·4 channels, W[r·rs + ch·cs + (ky0 + ti·sy)·KW + kx0 + tj·sx]
+// (zeros past the channel count). Forward: rows are output channels, channels the input's
+// (rs = CIN·KH·KW, cs = KH·KW, all taps); a stride phase: rows are input channels, channels the
+// output's (rs = KH·KW, cs = CIN·KH·KW, the phase's taps). One invocation per (row, tap, 4
+// channels). Geometry: c = rows, rows = channels, width = channels / 4 rounded up, h = rs, w = cs,
+// kh, kw = KH, KW, pad_y/x = the first tap (ky0, kx0), stride_y/x = the tap step, dil_y/x = taps.
 @compute @workgroup_size(WG)
-fn phase_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn tap_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     let taps = q.dil_y * q.dil_x;
     if (i >= q.c * taps * q.width) { return; }
-    let rest = divmod(i, q.width, true);      // (ci·taps + tap, quad of co)
-    let ct = divmod(rest.x, taps, true);      // (ci, tap)
-    let tt = divmod(ct.y, q.dil_x, true);     // (ti, tj)
+    let rest = divmod(i, q.width, true);      // (row·taps + tap, quad of channels)
+    let rt = divmod(rest.x, taps, true);      // (row, tap)
+    let tt = divmod(rt.y, q.dil_x, true);     // (ti, tj)
     let ky = q.pad_y + tt.x * q.stride_y;
     let kx = q.pad_x + tt.y * q.stride_x;
-    let plane = q.kh * q.kw;
-    let co = 4u * rest.y;
-    let at = min(vec4<u32>(co, co + 1u, co + 2u, co + 3u), vec4<u32>(q.rows - 1u)) * (q.c * plane) + ct.x * plane + ky * q.kw + kx;
+    let ch = 4u * rest.y;
+    let chs = vec4<u32>(ch, ch + 1u, ch + 2u, ch + 3u);
+    let at = min(chs, vec4<u32>(q.rows - 1u)) * q.w + rt.x * q.h + ky * q.kw + kx;
     let v = vec4<f32>(src[at.x], src[at.y], src[at.z], src[at.w]);
-    dst4[i] = select(vec4<f32>(0.0), v, vec4<u32>(co, co + 1u, co + 2u, co + 3u) < vec4<u32>(q.rows));
+    dst4[i] = select(vec4<f32>(0.0), v, chs < vec4<u32>(q.rows));
 }

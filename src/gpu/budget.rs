@@ -213,15 +213,16 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             lp(u(p.kh)) + u(p.kh) * lp(u(p.kw))
         }
         "conv_gemm::col2im_phase2x2" => 0,
-        "conv_gemm::sgemm_phase" | "conv_gemm::sgemm_phase_wide" => {
+        "conv_gemm::sgemm_taps" | "conv_gemm::sgemm_taps_wide" => {
             // The taps (kh × kw), COUT4 steps each, then the 32 row stores' 4-trip loops per
             // group of 4 columns (two in the wide tile).
             let p: SgemmParams = decode(kernel, params)?;
-            let (kh, kw, c) = (u(p.geo.kh), u(p.geo.kw), u(p.geo.c));
+            let e: crate::nn::conv_gemm::Implicit = bytemuck::cast(p.geo);
+            let (kh, kw, c) = (u(e.kh), u(e.kw), u(e.c));
             let quads = if kernel.ends_with("wide") { 2 } else { 1 };
             lp(kh) + kh * lp(kw) + kh * kw * lp(c) + quads * 32 * lp(4)
         }
-        "conv_gemm::phase_weights" => 0,
+        "conv_gemm::tap_weights" => 0,
         "conv_gemm::col2im_phase" => {
             let p: Phase = decode(kernel, params)?;
             lp(u(p.ty)) + u(p.ty) * lp(u(p.tx))

@@ -244,13 +244,14 @@ crate::kernel! {
     pub Tgemm = "tiled" :: "tgemm_nt", SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 6 img: Read }
 }
 crate::kernel! {
-    /// One stride phase of a convolution's input gradient as a product whose b operand is read
-    /// from dy by position (see the shader); `out4` as for [`Sgemm`] (never written through).
-    pub SgemmPhase = "conv_gemm" :: ["sgemm_phase", "sgemm_phase_wide"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite }
+    /// A product whose b operand is read tap by tap from an image stored by position: a
+    /// convolution's forward pass without im2col, or one stride phase of its input gradient
+    /// without col2im (see the shader). `out4` as for [`Sgemm`].
+    pub SgemmTaps = "conv_gemm" :: ["sgemm_taps", "sgemm_taps_wide"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite }
 }
 crate::kernel! {
-    /// The weights of one stride phase, packed as [`SgemmPhase`]'s a operand.
-    pub PhaseWeights = "conv_gemm" :: "phase_weights", Geometry { 6 src: Read, 8 dst4: ReadWrite }
+    /// A convolution's weights packed as [`SgemmTaps`]' a operand (all taps, or one phase's).
+    pub TapWeights = "conv_gemm" :: "tap_weights", Geometry { 6 src: Read, 8 dst4: ReadWrite }
 }
 crate::kernel! {
     /// The patch matrix of a chunk of `src` (or its transpose), zero-padded.
@@ -692,6 +693,15 @@ impl Oriented<'_> {
 pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer) -> Result<()> {
     let d = dims(s);
     let [w0, w1, _] = [&ws.work[0].buffer, &ws.work[1].buffer, &ws.work[2].buffer];
+    if by_taps(gpu, ws, s) {
+        // The weights by tap once, then per chunk x by position and the product.
+        push_tap_weights(gpu, prog, s, wt, w0, None)?;
+        for (n0, nc) in chunks(s) {
+            prog.push(pack(gpu, by_position(s, n0, nc), false, x, w1)?);
+            push_forward_taps(gpu, prog, s, n0, nc, w0, w1, b, y)?;
+        }
+        return Ok(());
+    }
     // W (COUT, K) is already the a operand when K is a multiple of 4.
     let a = if d.k % 4 == 0 {
         wt
@@ -722,19 +732,111 @@ fn implicit_forward(gpu: &Gpu, s: &ConvShape, x: &wgpu::Buffer, a: &wgpu::Buffer
     o.dispatch(gpu, y, false, Tile::Narrow, 1, k4)
 }
 
-/// Whether the input gradient of `s` runs by stride phase ([`SgemmPhase`]): the subgroup
-/// family, no dilation, a kernel at least as large as its stride (every phase has taps), enough
-/// input channels to fill the product's 32-row tiles (a 1-channel image would waste 31 of 32
-/// rows), and indices within the float division's range.
-fn by_phase(gpu: &Gpu, s: &ConvShape) -> bool {
+/// `sgemm_taps`' view of ProductParams.geo (the shader's `Implicit`, same 20 words): how its b
+/// operand is read tap by tap from an image stored by position, and where C goes. See the
+/// shader for each field.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Implicit {
+    pub c: u32,
+    pub gy: u32,
+    pub gx: u32,
+    pub kh: u32,
+    pub kw: u32,
+    pub bh: u32,
+    pub bw: u32,
+    pub mul_y: u32,
+    pub mul_x: u32,
+    pub add_y: u32,
+    pub add_x: u32,
+    pub step_y: u32,
+    pub step_x: u32,
+    pub o_y0: u32,
+    pub o_x0: u32,
+    pub o_sy: u32,
+    pub o_sx: u32,
+    pub o_w: u32,
+    pub _pad: [u32; 2],
+}
+
+/// The weights of `s` (W (COUT, CIN, KH, KW) in `wt`) packed as a `sgemm_taps` a operand into
+/// `dst`: forward (rows = output channels, all taps) or, for a stride phase, rows = input
+/// channels and the phase's taps (first tap (ky0, kx0), taps (ty, tx), one stride apart).
+fn push_tap_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &wgpu::Buffer, dst: &wgpu::Buffer, phase: Option<[usize; 4]>) -> Result<()> {
+    let u = |v: usize| v as u32;
+    let plane = s.kh * s.kw;
+    let (rows, chans, rs, cs) = if phase.is_some() { (s.cin, s.cout, plane, s.cin * plane) } else { (s.cout, s.cin, s.cin * plane, plane) };
+    let [ky0, kx0, ty, tx] = phase.unwrap_or([0, 0, s.kh, s.kw]);
+    let step = if phase.is_some() { s.stride } else { [1, 1] };
+    let geo = Geometry {
+        c: u(rows), rows: u(chans), width: u(r4(chans) / 4), h: u(rs), w: u(cs), kh: u(s.kh), kw: u(s.kw),
+        pad_y: u(ky0), pad_x: u(kx0), stride_y: u(step[0]), stride_x: u(step[1]), dil_y: u(ty), dil_x: u(tx), ..Geometry::default()
+    };
+    prog.push(Dispatch::new(gpu, &TapWeights { src: wt, dst4: dst }, &geo, Some(u(rows * ty * tx * r4(chans) / 4)))?);
+    Ok(())
+}
+
+/// Whether `sgemm_taps` runs this convolution (the subgroup family only): its rows are
+/// `rows` channels (to fill the product's 32-row tiles: a 1-channel image would waste 31 of
+/// 32), its columns `cells` and its packed weights `packed` vec4s within the float division's
+/// range, and the work buffers hold the operands (`need`, in floats, against `have`).
+fn taps_fit(gpu: &Gpu, rows: usize, cells: usize, packed: usize, need: [usize; 2], have: [usize; 2]) -> bool {
+    gpu.family == KernelFamily::Gemm && rows >= 32 && cells.max(packed) < FAST_DIV_BELOW as usize && need[0] <= have[0] && need[1] <= have[1]
+}
+
+/// Whether the input gradient of `s` runs by stride phase: no dilation and a kernel at least as
+/// large as its stride (every phase has taps), besides [`taps_fit`].
+fn by_phase(gpu: &Gpu, ws: &Workspace, s: &ConvShape) -> bool {
     let nc = chunk(s);
-    let cells = nc * s.h * s.w;
     let packed = s.cin * s.kh * s.kw * r4(s.cout) / 4;
-    gpu.family == KernelFamily::Gemm && s.dil == [1, 1] && s.kh >= s.stride[0] && s.kw >= s.stride[1] && s.cin >= 32 && cells.max(packed) < FAST_DIV_BELOW as usize
+    let need = [nc * s.oh * s.ow * r4(s.cout), packed * 4];
+    s.dil == [1, 1] && s.kh >= s.stride[0] && s.kw >= s.stride[1] && taps_fit(gpu, s.cin, nc * s.h * s.w, packed, need, [ws.work[0].len, ws.work[1].len])
+}
+
+/// Whether the forward pass of `s` reads its patches from x by position (no im2col): at least 4
+/// input channels (a vec4 step is 4 of them), besides [`taps_fit`].
+fn by_taps(gpu: &Gpu, ws: &Workspace, s: &ConvShape) -> bool {
+    let nc = chunk(s);
+    let packed = s.cout * s.kh * s.kw * r4(s.cin) / 4;
+    let need = [packed * 4, nc * s.h * s.w * r4(s.cin)];
+    s.cin >= 4 && taps_fit(gpu, s.cout, nc * s.oh * s.ow, packed, need, [ws.work[0].len, ws.work[1].len])
+}
+
+/// x by position (NHWC, channels padded to 4) for a chunk: the 1 × 1 patch matrix of x.
+fn by_position(s: &ConvShape, n0: usize, nc: usize) -> Geometry {
+    geometry(&ConvShape { oh: s.h, ow: s.w, kh: 1, kw: 1, stride: [1; 2], pad: [0; 2], dil: [1; 2], ..*s }, n0, nc)
+}
+
+/// The forward pass of one chunk through `sgemm_taps`: W packed by tap in `wp` (by the caller),
+/// x by position in `xp`, y (NCHW) [+ bias].
+#[allow(clippy::too_many_arguments)]
+fn push_forward_taps(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, wp: &wgpu::Buffer, xp: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer) -> Result<()> {
+    let u = |v: usize| v as u32;
+    let (ci4, plane) = (r4(s.cin) / 4, s.oh * s.ow);
+    let neg = |v: usize| (v as u32).wrapping_neg();
+    let imp = Implicit {
+        c: u(ci4), gy: u(s.oh), gx: u(s.ow), kh: u(s.kh), kw: u(s.kw), bh: u(s.h), bw: u(s.w),
+        mul_y: u(s.stride[0]), mul_x: u(s.stride[1]), add_y: neg(s.pad[0]), add_x: neg(s.pad[1]), step_y: u(s.dil[0]), step_x: u(s.dil[1]),
+        o_y0: 0, o_x0: 0, o_sy: 1, o_sx: 1, o_w: u(s.ow), _pad: [0; 2],
+    };
+    let k4 = s.kh * s.kw * ci4;
+    // Four consecutive columns of a sample are 4 consecutive floats of y: stored as one vec4 when
+    // every group of 4 is aligned (positions and offset multiples of 4, y whole vec4s).
+    let off = n0 * s.cout * plane;
+    let vec4 = plane % 4 == 0 && off % 4 == 0 && y.size() % 16 == 0;
+    let p = SgemmParams {
+        m: u(s.cout), n: u(nc * plane), k4: u(k4), k_per: u(k4), splits: 1,
+        flags: (BIAS * b.is_some() as u32) | (VEC4 * vec4 as u32), s_m: u(plane), off: u(off),
+        geo: bytemuck::cast(imp),
+        ..SgemmParams::default()
+    };
+    let tile = taps_tile(gpu, &p, nc * s.h * s.w * ci4 * 4, b.is_some(), y.size())?;
+    prog.push(taps_dispatch(gpu, tile, p, wp, xp, b, y)?);
+    Ok(())
 }
 
 /// The input gradient of one chunk by stride phase: per phase, its weights packed into `wp`
-/// and one [`SgemmPhase`] from dy by position (`dyp`, packed by the caller) into dx.
+/// and one `sgemm_taps` from dy by position (`dyp`, packed by the caller) into dx.
 #[allow(clippy::too_many_arguments)]
 fn push_phases(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, wt: &wgpu::Buffer, wp: &wgpu::Buffer, dyp: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer) -> Result<()> {
     let u = |v: usize| v as u32;
@@ -746,58 +848,54 @@ fn push_phases(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usiz
             if ay == 0 || bx == 0 {
                 continue;
             }
-            let taps = ty * tx;
-            let geo = Geometry {
-                c: u(s.cin), rows: u(s.cout), kh: u(s.kh), kw: u(s.kw), stride_y: u(s.stride[0]), stride_x: u(s.stride[1]),
-                pad_y: u(ry), pad_x: u(rx), dil_y: u(ty), dil_x: u(tx), width: u(co4), ..Geometry::default()
+            push_tap_weights(gpu, prog, s, wt, wp, Some([ry, rx, ty, tx]))?;
+            let imp = Implicit {
+                c: u(co4), gy: u(ay), gx: u(bx), kh: u(ty), kw: u(tx), bh: u(s.oh), bw: u(s.ow),
+                mul_y: 1, mul_x: 1, add_y: u(cy), add_x: u(cx), step_y: u32::MAX, step_x: u32::MAX,
+                o_y0: u(iy0), o_x0: u(ix0), o_sy: u(s.stride[0]), o_sx: u(s.stride[1]), o_w: u(s.w), _pad: [0; 2],
             };
-            let packed = s.cin * taps * co4;
-            prog.push(Dispatch::new(gpu, &PhaseWeights { src: wt, dst4: wp }, &geo, Some(u(packed)))?);
-            let cells = nc * ay * bx;
+            let k4 = ty * tx * co4;
             let p = SgemmParams {
-                m: u(s.cin), n: u(cells), k4: u(taps * co4), k_per: u(taps * co4), splits: 1,
+                m: u(s.cin), n: u(nc * ay * bx), k4: u(k4), k_per: u(k4), splits: 1,
                 flags: BIAS * b.is_some() as u32, s_m: u(s.h * s.w), off: u(n0 * s.cin * s.h * s.w),
-                geo: Geometry {
-                    c: u(co4), h: u(s.h), w: u(s.w), oh: u(s.oh), ow: u(s.ow), kh: u(ty), kw: u(tx),
-                    stride_y: u(s.stride[0]), stride_x: u(s.stride[1]), pad_y: u(iy0), pad_x: u(ix0), dil_y: u(cy), dil_x: u(cx),
-                    tap_step_y: u(ay), tap_step_x: u(bx), ..Geometry::default()
-                },
+                geo: bytemuck::cast(imp),
                 ..SgemmParams::default()
             };
-            let tile = phase_tile(gpu, &p, nc * s.oh * s.ow * co4 * 4, b.is_some(), dx.size())?;
-            prog.push(phase_dispatch(gpu, tile, p, wp, dyp, b, dx)?);
+            let tile = taps_tile(gpu, &p, nc * s.oh * s.ow * co4 * 4, b.is_some(), dx.size())?;
+            prog.push(taps_dispatch(gpu, tile, p, wp, dyp, b, dx)?);
         }
     }
     Ok(())
 }
 
-/// A [`SgemmPhase`] launch of `p` with `tile`'s entry (its tiles filled in).
-fn phase_dispatch(gpu: &Gpu, tile: Tile, p: SgemmParams, a: &wgpu::Buffer, b: &wgpu::Buffer, bias: Option<&wgpu::Buffer>, out: &wgpu::Buffer) -> Result<Dispatch> {
+/// A `sgemm_taps` launch of `p` with `tile`'s entry (its tiles filled in).
+fn taps_dispatch(gpu: &Gpu, tile: Tile, p: SgemmParams, a: &wgpu::Buffer, b: &wgpu::Buffer, bias: Option<&wgpu::Buffer>, out: &wgpu::Buffer) -> Result<Dispatch> {
     let (tm, tn) = (p.m.div_ceil(32), p.n.div_ceil(tile.width() as u32));
     let p = SgemmParams { tiles_m: tm, tiles_n: tn, ..p };
-    let entry = if tile == Tile::Wide { "sgemm_phase_wide" } else { "sgemm_phase" };
-    // (`out4` is never written through: flag 4 is off. A buffer under 16 bytes cannot be bound
-    // as vec4s; a spare one stands in.)
+    let entry = if tile == Tile::Wide { "sgemm_taps_wide" } else { "sgemm_taps" };
+    // A buffer under 16 bytes cannot be bound as vec4s: a spare one stands in (flag 4 is then
+    // off, since the caller sets it only for whole vec4s).
     let spare = (out.size() < 16).then(|| gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("sgemm.spare"), size: 16, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false }));
     let out4 = spare.as_ref().unwrap_or(out);
-    Dispatch::new(gpu, &SgemmPhase { entry, a, b, bias: bias.unwrap_or(a), out, out4 }, &p, Some(tm * tn * 8))
+    Dispatch::new(gpu, &SgemmTaps { entry, a, b, bias: bias.unwrap_or(a), out, out4 }, &p, Some(tm * tn * 8))
 }
 
-/// The tile for a phase product: the tuner's choice, timed on scratch operands of the real sizes
-/// (`b_len` floats of dy by position, an output of `out_bytes`), else the narrow one.
-fn phase_tile(gpu: &Gpu, p: &SgemmParams, b_len: usize, bias: bool, out_bytes: u64) -> Result<Tile> {
-    let g = &p.geo;
-    let key = format!("sgemm_phase m={} n={} k4={} taps={}x{} bias={bias}", p.m, p.n, p.k4, g.kh, g.kw);
-    let pick = gpu.tuned(&key, &["sgemm_phase", "sgemm_phase_wide"], |name| {
-        let tile = if name == "sgemm_phase_wide" { Tile::Wide } else { Tile::Narrow };
+/// The tile for a `sgemm_taps` product: the tuner's choice, timed on scratch operands of the
+/// real sizes (`b_len` floats of the image by position, an output of `out_bytes`), else the
+/// narrow one.
+fn taps_tile(gpu: &Gpu, p: &SgemmParams, b_len: usize, bias: bool, out_bytes: u64) -> Result<Tile> {
+    let e: Implicit = bytemuck::cast(p.geo);
+    let key = format!("sgemm_taps m={} n={} k4={} taps={}x{} step={} flags={}", p.m, p.n, p.k4, e.kh, e.kw, e.step_y as i32, p.flags);
+    let pick = gpu.tuned(&key, &["sgemm_taps", "sgemm_taps_wide"], |name| {
+        let tile = if name == "sgemm_taps_wide" { Tile::Wide } else { Tile::Narrow };
         let scratch = |label: &str, len: usize| Tensor::zeros(gpu, label, len.max(4));
         let a = scratch("tune.a", p.m as usize * p.k4 as usize * 4)?;
         let b = scratch("tune.b", b_len)?;
         let out = scratch("tune.out", out_bytes as usize / 4)?;
         let bias = bias.then(|| scratch("tune.bias", p.m as usize)).transpose()?;
-        crate::gpu::tune::time_dispatch(gpu, &phase_dispatch(gpu, tile, *p, &a.buffer, &b.buffer, bias.as_ref().map(|t| &t.buffer), &out.buffer)?)
+        crate::gpu::tune::time_dispatch(gpu, &taps_dispatch(gpu, tile, *p, &a.buffer, &b.buffer, bias.as_ref().map(|t| &t.buffer), &out.buffer)?)
     })?;
-    Ok(if pick.as_deref() == Some("sgemm_phase_wide") { Tile::Wide } else { Tile::Narrow })
+    Ok(if pick.as_deref() == Some("sgemm_taps_wide") { Tile::Wide } else { Tile::Narrow })
 }
 
 /// dx = [b +] the input gradient of the conv view `s` for the output gradient dy.
@@ -805,7 +903,7 @@ fn phase_tile(gpu: &Gpu, p: &SgemmParams, b_len: usize, bias: bool, out_bytes: u
 pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer) -> Result<()> {
     let d = dims(s);
     let [w0, w1, w2] = [&ws.work[0].buffer, &ws.work[1].buffer, &ws.work[2].buffer];
-    if by_phase(gpu, s) {
+    if by_phase(gpu, ws, s) {
         for (n0, nc) in chunks(s) {
             prog.push(pack(gpu, dy_matrix(s, n0, nc), false, dy, w0)?);
             push_phases(gpu, prog, s, n0, nc, wt, w1, w0, b, dx)?;
