@@ -714,6 +714,7 @@ fn col2im_phase2x2(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 // the first row" is "past the last"). K runs over (ti, tj, channel), and a is packed to match by
 // tap_weights. C[i, j] goes to out[off + sample·(M·s_m) + i·s_m + (o_y0 + u·o_sy)·o_w + o_x0 +
 // v·o_sx] (as 4 floats at once with flag 4, when the map keeps a group's 4 columns together).
+// a starts `slot` vec4s into its buffer (the stride phases' weights lie one after another).
 //
 // Two uses (src/nn/conv_gemm.rs):
 // - a convolution's forward pass: cells are output positions, the image is x by position, taps
@@ -811,7 +812,7 @@ fn sgemm_taps(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let t = tile(wid, nwg, 32u);
     if (t.z >= g.splits) { return; }
     let e = implicit();
-    let ar = a_rows(t.x, l);
+    let ar = a_rows(t.x, l) + vec4<u32>(g.slot);
     let p = tap_cols(t.y + 4u * l, e);
     var c: Rows;
     var k = 0u;
@@ -835,7 +836,7 @@ fn sgemm_taps_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
     let t = tile(wid, nwg, 64u);
     if (t.z >= g.splits) { return; }
     let e = implicit();
-    let ar = a_rows(t.x, l);
+    let ar = a_rows(t.x, l) + vec4<u32>(g.slot);
     let p = tap_cols(t.y + 8u * l, e);
     let pq = tap_cols(t.y + 8u * l + 4u, e);
     var c: Rows;
@@ -867,7 +868,8 @@ fn sgemm_taps_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
 // (rs = CIN·KH·KW, cs = KH·KW, all taps); a stride phase: rows are input channels, channels the
 // output's (rs = KH·KW, cs = CIN·KH·KW, the phase's taps). One invocation per (row, tap, 4
 // channels). Geometry: c = rows, rows = channels, width = channels / 4 rounded up, h = rs, w = cs,
-// kh, kw = KH, KW, pad_y/x = the first tap (ky0, kx0), stride_y/x = the tap step, dil_y/x = taps.
+// kh, kw = KH, KW, pad_y/x = the first tap (ky0, kx0), stride_y/x = the tap step, dil_y/x = taps,
+// n0 = where in dst (in vec4s) the block starts.
 @compute @workgroup_size(WG)
 fn tap_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
@@ -882,5 +884,5 @@ fn tap_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let chs = vec4<u32>(ch, ch + 1u, ch + 2u, ch + 3u);
     let at = min(chs, vec4<u32>(q.rows - 1u)) * q.w + rt.x * q.h + ky * q.kw + kx;
     let v = vec4<f32>(src[at.x], src[at.y], src[at.z], src[at.w]);
-    dst4[i] = select(vec4<f32>(0.0), v, chs < vec4<u32>(q.rows));
+    dst4[q.n0 + i] = select(vec4<f32>(0.0), v, chs < vec4<u32>(q.rows));
 }

@@ -695,7 +695,7 @@ pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: 
     let [w0, w1, _] = [&ws.work[0].buffer, &ws.work[1].buffer, &ws.work[2].buffer];
     if by_taps(gpu, ws, s) {
         // The weights by tap once, then per chunk x by position and the product.
-        push_tap_weights(gpu, prog, s, wt, w0, None)?;
+        push_tap_weights(gpu, prog, s, wt, w0, 0, None)?;
         for (n0, nc) in chunks(s) {
             prog.push(pack(gpu, by_position(s, n0, nc), false, x, w1)?);
             push_forward_taps(gpu, prog, s, n0, nc, w0, w1, b, y)?;
@@ -760,9 +760,9 @@ pub struct Implicit {
 }
 
 /// The weights of `s` (W (COUT, CIN, KH, KW) in `wt`) packed as a `sgemm_taps` a operand into
-/// `dst`: forward (rows = output channels, all taps) or, for a stride phase, rows = input
-/// channels and the phase's taps (first tap (ky0, kx0), taps (ty, tx), one stride apart).
-fn push_tap_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &wgpu::Buffer, dst: &wgpu::Buffer, phase: Option<[usize; 4]>) -> Result<()> {
+/// `dst` from vec4 `at`: forward (rows = output channels, all taps) or, for a stride phase, rows
+/// = input channels and the phase's taps (first tap (ky0, kx0), taps (ty, tx), one stride apart).
+fn push_tap_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &wgpu::Buffer, dst: &wgpu::Buffer, at: usize, phase: Option<[usize; 4]>) -> Result<()> {
     let u = |v: usize| v as u32;
     let plane = s.kh * s.kw;
     let (rows, chans, rs, cs) = if phase.is_some() { (s.cin, s.cout, plane, s.cin * plane) } else { (s.cout, s.cin, s.cin * plane, plane) };
@@ -770,7 +770,7 @@ fn push_tap_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &wgpu::Buf
     let step = if phase.is_some() { s.stride } else { [1, 1] };
     let geo = Geometry {
         c: u(rows), rows: u(chans), width: u(r4(chans) / 4), h: u(rs), w: u(cs), kh: u(s.kh), kw: u(s.kw),
-        pad_y: u(ky0), pad_x: u(kx0), stride_y: u(step[0]), stride_x: u(step[1]), dil_y: u(ty), dil_x: u(tx), ..Geometry::default()
+        pad_y: u(ky0), pad_x: u(kx0), stride_y: u(step[0]), stride_x: u(step[1]), dil_y: u(ty), dil_x: u(tx), n0: u(at), ..Geometry::default()
     };
     prog.push(Dispatch::new(gpu, &TapWeights { src: wt, dst4: dst }, &geo, Some(u(rows * ty * tx * r4(chans) / 4)))?);
     Ok(())
@@ -835,35 +835,56 @@ fn push_forward_taps(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc
     Ok(())
 }
 
-/// The input gradient of one chunk by stride phase: per phase, its weights packed into `wp`
-/// and one `sgemm_taps` from dy by position (`dyp`, packed by the caller) into dx.
-#[allow(clippy::too_many_arguments)]
-fn push_phases(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, wt: &wgpu::Buffer, wp: &wgpu::Buffer, dyp: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer) -> Result<()> {
-    let u = |v: usize| v as u32;
-    let co4 = r4(s.cout) / 4;
+/// The stride phases of `s` that hold input values: ((ry, rx) as `phase_axis` gives them for
+/// each axis: (first input, count, first tap, taps, offset)).
+fn phases(s: &ConvShape) -> Vec<[(usize, usize, usize, usize, usize); 2]> {
+    let mut v = Vec::new();
     for ry in 0..s.stride[0] {
         for rx in 0..s.stride[1] {
-            let (iy0, ay, ry, ty, cy) = phase_axis(s.h, s.stride[0], s.pad[0], s.kh, ry);
-            let (ix0, bx, rx, tx, cx) = phase_axis(s.w, s.stride[1], s.pad[1], s.kw, rx);
-            if ay == 0 || bx == 0 {
-                continue;
+            let py = phase_axis(s.h, s.stride[0], s.pad[0], s.kh, ry);
+            let px = phase_axis(s.w, s.stride[1], s.pad[1], s.kw, rx);
+            if py.1 > 0 && px.1 > 0 {
+                v.push([py, px]);
             }
-            push_tap_weights(gpu, prog, s, wt, wp, Some([ry, rx, ty, tx]))?;
-            let imp = Implicit {
-                c: u(co4), gy: u(ay), gx: u(bx), kh: u(ty), kw: u(tx), bh: u(s.oh), bw: u(s.ow),
-                mul_y: 1, mul_x: 1, add_y: u(cy), add_x: u(cx), step_y: u32::MAX, step_x: u32::MAX,
-                o_y0: u(iy0), o_x0: u(ix0), o_sy: u(s.stride[0]), o_sx: u(s.stride[1]), o_w: u(s.w), _pad: [0; 2],
-            };
-            let k4 = ty * tx * co4;
-            let p = SgemmParams {
-                m: u(s.cin), n: u(nc * ay * bx), k4: u(k4), k_per: u(k4), splits: 1,
-                flags: BIAS * b.is_some() as u32, s_m: u(s.h * s.w), off: u(n0 * s.cin * s.h * s.w),
-                geo: bytemuck::cast(imp),
-                ..SgemmParams::default()
-            };
-            let tile = taps_tile(gpu, &p, nc * s.oh * s.ow * co4 * 4, b.is_some(), dx.size())?;
-            prog.push(taps_dispatch(gpu, tile, p, wp, dyp, b, dx)?);
         }
+    }
+    v
+}
+
+/// Every stride phase's weights, one block after another in `wp` (blocks of CIN·taps·COUT4 vec4s):
+/// once per pass, for all chunks.
+fn push_phase_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &wgpu::Buffer, wp: &wgpu::Buffer) -> Result<()> {
+    let mut at = 0;
+    for [(_, _, ry, ty, _), (_, _, rx, tx, _)] in phases(s) {
+        push_tap_weights(gpu, prog, s, wt, wp, at, Some([ry, rx, ty, tx]))?;
+        at += s.cin * ty * tx * r4(s.cout) / 4;
+    }
+    Ok(())
+}
+
+/// The input gradient of one chunk by stride phase: per phase one `sgemm_taps` from its weights
+/// in `wp` ([`push_phase_weights`]) and dy by position (`dyp`, packed by the caller) into dx.
+#[allow(clippy::too_many_arguments)]
+fn push_phases(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, wp: &wgpu::Buffer, dyp: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer) -> Result<()> {
+    let u = |v: usize| v as u32;
+    let co4 = r4(s.cout) / 4;
+    let mut at = 0;
+    for [(iy0, ay, _, ty, cy), (ix0, bx, _, tx, cx)] in phases(s) {
+        let imp = Implicit {
+            c: u(co4), gy: u(ay), gx: u(bx), kh: u(ty), kw: u(tx), bh: u(s.oh), bw: u(s.ow),
+            mul_y: 1, mul_x: 1, add_y: u(cy), add_x: u(cx), step_y: u32::MAX, step_x: u32::MAX,
+            o_y0: u(iy0), o_x0: u(ix0), o_sy: u(s.stride[0]), o_sx: u(s.stride[1]), o_w: u(s.w), _pad: [0; 2],
+        };
+        let k4 = ty * tx * co4;
+        let p = SgemmParams {
+            m: u(s.cin), n: u(nc * ay * bx), k4: u(k4), k_per: u(k4), splits: 1,
+            flags: BIAS * b.is_some() as u32, s_m: u(s.h * s.w), off: u(n0 * s.cin * s.h * s.w), slot: u(at),
+            geo: bytemuck::cast(imp),
+            ..SgemmParams::default()
+        };
+        at += s.cin * k4;
+        let tile = taps_tile(gpu, &p, nc * s.oh * s.ow * co4 * 4, b.is_some(), dx.size())?;
+        prog.push(taps_dispatch(gpu, tile, p, wp, dyp, b, dx)?);
     }
     Ok(())
 }
@@ -893,7 +914,7 @@ fn taps_tile(gpu: &Gpu, p: &SgemmParams, b_len: usize, bias: bool, out_bytes: u6
         let b = scratch("tune.b", b_len)?;
         let out = scratch("tune.out", out_bytes as usize / 4)?;
         let bias = bias.then(|| scratch("tune.bias", p.m as usize)).transpose()?;
-        crate::gpu::tune::time_dispatch(gpu, &taps_dispatch(gpu, tile, *p, &a.buffer, &b.buffer, bias.as_ref().map(|t| &t.buffer), &out.buffer)?)
+        crate::gpu::tune::time_dispatch(gpu, &taps_dispatch(gpu, tile, SgemmParams { slot: 0, ..*p }, &a.buffer, &b.buffer, bias.as_ref().map(|t| &t.buffer), &out.buffer)?)
     })?;
     Ok(if pick.as_deref() == Some("sgemm_taps_wide") { Tile::Wide } else { Tile::Narrow })
 }
@@ -904,9 +925,10 @@ pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvSha
     let d = dims(s);
     let [w0, w1, w2] = [&ws.work[0].buffer, &ws.work[1].buffer, &ws.work[2].buffer];
     if by_phase(gpu, ws, s) {
+        push_phase_weights(gpu, prog, s, wt, w1)?;
         for (n0, nc) in chunks(s) {
             prog.push(pack(gpu, dy_matrix(s, n0, nc), false, dy, w0)?);
-            push_phases(gpu, prog, s, n0, nc, wt, w1, w0, b, dx)?;
+            push_phases(gpu, prog, s, n0, nc, w1, w0, b, dx)?;
         }
         return Ok(());
     }
