@@ -343,14 +343,9 @@ fn sgemm_tn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 @group(0) @binding(6) var<storage, read> src: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dst4: array<vec4<f32>>;
-// src again, as vec4s (flag SRC4: set only when src is a whole number of vec4s; any 16 bytes
-// otherwise). A vec4 load costs one pass of the lane loop where four scalar loads cost four.
+// src again, as vec4s (bound only when src is a whole number of vec4s). A vec4 load costs one
+// pass of the lane loop where four scalar loads cost four.
 @group(0) @binding(10) var<storage, read> src4: array<vec4<f32>>;
-
-// Geometry.flags of the packing kernels (src/nn/conv_gemm.rs sets them).
-const SRC4: u32 = 2u;        // src4 is usable
-const PLANE4: u32 = 4u;      // 1 × 1 kernel, stride 1, no padding, OH·OW a multiple of 4: a
-                             // chunk's positions come in aligned quads of one sample's plane
 
 const FAST_DIV: u32 = 8u;     // every dividend of divmod is under 2^22
 
@@ -402,73 +397,27 @@ fn corner(at: vec3<u32>, ch: u32) -> vec3<i32> {
 }
 
 // The plain layout written four values at a time (stores, like loads, cost a loop over the lanes
-// per value or per vec4): when KH·KW is a multiple of 4, one invocation per (position, channel)
-// writes its taps as vec4s; with a 1 × 1 kernel (a matrix: dy by position, W), one invocation per
-// (position, 4 channels). Rows are width floats, width a multiple of 4.
+// per value or per vec4). Rows are width floats, width a multiple of 4. One entry point per case:
+// llvmpipe runs both sides of a branch (the untaken one masked), so a kernel with several paths
+// pays for all of them (a vec4 copy took 7.4 ms as a branch of im2col_cols, 2.7 ms alone).
+//   im2col_rows     KH·KW a multiple of 4: one invocation per (position, channel) writes its taps
+//   im2col_rows_k4  the same for KW = 4: a row of taps per vec4, its columns worked out once
+//   im2col_rows_c4  a 1 × 1 kernel (a matrix: dy by position, W): one invocation per (position,
+//                   4 channels)
+//   im2col_rows_t4  a 1 × 1 kernel, stride 1, no padding, OH·OW and C multiples of 4: a 4 × 4
+//                   block (4 positions of one plane, 4 channels) per invocation, moved as 4 vec4
+//                   loads (src4) and 4 vec4 stores, transposed in registers
 @compute @workgroup_size(WG)
 fn im2col_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
+    if (i >= q.rows * q.c) { return; }
     let taps = q.kh * q.kw;
     let row4 = q.width / 4u;
-    if (taps == 1u && (q.flags & (SRC4 | PLANE4)) == (SRC4 | PLANE4) && q.c % 4u == 0u) {
-        // A 4 × 4 block (4 positions of one plane, 4 channels) moved as 4 vec4 loads and 4 vec4
-        // stores, transposed in registers.
-        let cq = q.c / 4u;
-        if (i >= (q.rows / 4u) * cq) { return; }
-        let cc = qdiv(i, cq);
-        let col = 4u * cc.x;
-        let c0 = 4u * cc.y;
-        let plane = q.oh * q.ow;
-        let np = qdiv(col, plane);
-        let at = (((q.n0 + np.x) * q.c + c0) * plane + np.y) / 4u;
-        let p4 = plane / 4u;
-        let v0 = src4[at];
-        let v1 = src4[at + p4];
-        let v2 = src4[at + 2u * p4];
-        let v3 = src4[at + 3u * p4];
-        let o = col * row4 + c0 / 4u;
-        dst4[o] = vec4<f32>(v0.x, v1.x, v2.x, v3.x);
-        dst4[o + row4] = vec4<f32>(v0.y, v1.y, v2.y, v3.y);
-        dst4[o + 2u * row4] = vec4<f32>(v0.z, v1.z, v2.z, v3.z);
-        dst4[o + 3u * row4] = vec4<f32>(v0.w, v1.w, v2.w, v3.w);
-        return;
-    }
-    if (taps == 1u) {
-        let quads = (q.c + 3u) / 4u;
-        if (i >= q.rows * quads) { return; }
-        let cc = qdiv(i, quads);
-        let col = cc.x;
-        let c0 = 4u * cc.y;
-        let at = position(col);
-        var v = vec4<f32>(0.0);
-        for (var j = 0u; j < 4u; j++) {
-            if (c0 + j < q.c) { v[j] = tap(at, true, c0 + j, 0u, 0u); }
-        }
-        dst4[col * row4 + c0 / 4u] = v;
-        return;
-    }
-    if (i >= q.rows * q.c) { return; }
     let cc = qdiv(i, q.c);
     let col = cc.x;
     let ch = cc.y;
     let at = position(col);
     var o = col * row4 + ch * taps / 4u;
-    if (q.kw == 4u) {
-        // A row of 4 taps per store, its columns and their padding worked out once.
-        let r = corner(at, ch);
-        let ix = r.x + vec4<i32>(0, 1, 2, 3) * i32(q.dil_x);
-        let okx = ix >= vec4<i32>(0) & ix < vec4<i32>(i32(q.w));
-        let x = vec4<u32>(clamp(ix, vec4<i32>(0), vec4<i32>(i32(q.w) - 1)));
-        // (Two aligned vec4 loads shifted into place were slower than these four scalar loads:
-        // 9.8 against 7.4 ms for R2's largest, in one kernel_bench run.)
-        for (var ky = 0u; ky < q.kh; ky++) {
-            let iy = r.y + i32(ky * q.dil_y);
-            let row = u32(r.z) + u32(clamp(iy, 0, i32(q.h) - 1)) * q.w;
-            let v = vec4<f32>(src[row + x.x], src[row + x.y], src[row + x.z], src[row + x.w]);
-            dst4[o] = select(vec4<f32>(0.0), v, okx & vec4<bool>(iy >= 0 && iy < i32(q.h)));
-            o += 1u;
-        }
-    } else {
     var ky = 0u;
     var kx = 0u;
     for (var t = 0u; t < taps; t += 4u) {
@@ -481,12 +430,77 @@ fn im2col_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         dst4[o] = v;
         o += 1u;
     }
-    }
     if (ch + 1u == q.c) {
         for (var k = (q.c * taps) / 4u; k < row4; k++) {
             dst4[col * row4 + k] = vec4<f32>(0.0);
         }
     }
+}
+
+@compute @workgroup_size(WG)
+fn im2col_rows_k4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= q.rows * q.c) { return; }
+    let row4 = q.width / 4u;
+    let cc = qdiv(i, q.c);
+    let col = cc.x;
+    let ch = cc.y;
+    let at = position(col);
+    var o = col * row4 + ch * q.kh;
+    let r = corner(at, ch);
+    let ix = r.x + vec4<i32>(0, 1, 2, 3) * i32(q.dil_x);
+    let okx = ix >= vec4<i32>(0) & ix < vec4<i32>(i32(q.w));
+    let x = vec4<u32>(clamp(ix, vec4<i32>(0), vec4<i32>(i32(q.w) - 1)));
+    // (Two aligned vec4 loads shifted into place were slower than these four scalar loads:
+    // 9.8 against 7.4 ms for R2's largest, in one kernel_bench run.)
+    for (var ky = 0u; ky < q.kh; ky++) {
+        let iy = r.y + i32(ky * q.dil_y);
+        let row = u32(r.z) + u32(clamp(iy, 0, i32(q.h) - 1)) * q.w;
+        let v = vec4<f32>(src[row + x.x], src[row + x.y], src[row + x.z], src[row + x.w]);
+        dst4[o] = select(vec4<f32>(0.0), v, okx & vec4<bool>(iy >= 0 && iy < i32(q.h)));
+        o += 1u;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn im2col_rows_c4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    let quads = (q.c + 3u) / 4u;
+    if (i >= q.rows * quads) { return; }
+    let cc = qdiv(i, quads);
+    let col = cc.x;
+    let c0 = 4u * cc.y;
+    let at = position(col);
+    // Channels past C read the last one's value, masked to 0.
+    let last = q.c - 1u;
+    let v = vec4<f32>(tap(at, true, c0, 0u, 0u), tap(at, true, min(c0 + 1u, last), 0u, 0u),
+                      tap(at, true, min(c0 + 2u, last), 0u, 0u), tap(at, true, min(c0 + 3u, last), 0u, 0u));
+    let live = vec4<u32>(c0, c0 + 1u, c0 + 2u, c0 + 3u) < vec4<u32>(q.c);
+    dst4[col * (q.width / 4u) + c0 / 4u] = select(vec4<f32>(0.0), v, live);
+}
+
+@compute @workgroup_size(WG)
+fn im2col_rows_t4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    let cq = q.c / 4u;
+    if (i >= (q.rows / 4u) * cq) { return; }
+    let row4 = q.width / 4u;
+    let cc = qdiv(i, cq);
+    let col = 4u * cc.x;
+    let c0 = 4u * cc.y;
+    let plane = q.oh * q.ow;
+    let np = qdiv(col, plane);
+    let at = (((q.n0 + np.x) * q.c + c0) * plane + np.y) / 4u;
+    let p4 = plane / 4u;
+    let v0 = src4[at];
+    let v1 = src4[at + p4];
+    let v2 = src4[at + 2u * p4];
+    let v3 = src4[at + 3u * p4];
+    let o = col * row4 + c0 / 4u;
+    dst4[o] = vec4<f32>(v0.x, v1.x, v2.x, v3.x);
+    dst4[o + row4] = vec4<f32>(v0.y, v1.y, v2.y, v3.y);
+    dst4[o + 2u * row4] = vec4<f32>(v0.z, v1.z, v2.z, v3.z);
+    dst4[o + 3u * row4] = vec4<f32>(v0.w, v1.w, v2.w, v3.w);
 }
 
 // The transposed layout four positions at a time: one invocation per (4 positions, channel)
@@ -499,12 +513,6 @@ fn im2col_cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let cc = qdiv(i, quads);
     let c0 = 4u * cc.y;
     let ch = cc.x;
-    if ((q.flags & (SRC4 | PLANE4)) == (SRC4 | PLANE4)) {
-        // Four positions of one plane are 4 aligned, consecutive floats of src: a copy.
-        let np = qdiv(c0, q.oh * q.ow);
-        dst4[i] = src4[(((q.n0 + np.x) * q.c + ch) * q.oh * q.ow + np.y) / 4u];
-        return;
-    }
     // (Positions past the chunk read the last one's pixels, masked to 0 by `live`.)
     let last = q.cols - 1u;
     let p0 = position(min(c0, last));
@@ -535,6 +543,18 @@ fn im2col_cols(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
             o += quads;
         }
     }
+}
+
+// im2col_cols for a 1 × 1 kernel, stride 1, no padding and OH·OW a multiple of 4: four positions
+// of one plane are 4 aligned, consecutive floats of src, so the transposed layout is a copy.
+@compute @workgroup_size(WG)
+fn im2col_cols_copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    let quads = q.rows / 4u;
+    if (i >= quads * q.c) { return; }
+    let cc = qdiv(i, quads);
+    let np = qdiv(4u * cc.y, q.oh * q.ow);
+    dst4[i] = src4[(((q.n0 + np.x) * q.c + cc.x) * q.oh * q.ow + np.y) / 4u];
 }
 
 // The plain layout one value at a time, for kernels whose KH·KW is not a multiple of 4 (see
@@ -886,3 +906,4 @@ fn tap_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let v = vec4<f32>(src[at.x], src[at.y], src[at.z], src[at.w]);
     dst4[q.n0 + i] = select(vec4<f32>(0.0), v, chs < vec4<u32>(q.rows));
 }
+

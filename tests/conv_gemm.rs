@@ -9,7 +9,7 @@
 
 mod common;
 use common::{check, gpu_with, kernel_families, launch, randv, tensor};
-use wgpu_gan::nn::conv_gemm::{Geometry, Im2col, PLANE4, SRC4, Im2colCols, Im2colRows, KernelFamily, Sgemm, SgemmParams, Tgemm, Tile};
+use wgpu_gan::nn::conv_gemm::{Geometry, Im2col, Im2colColsCopy, Im2colRowsT4, FAST_DIV, Im2colCols, Im2colRows, KernelFamily, Sgemm, SgemmParams, Tgemm, Tile};
 
 const TOL: f32 = 1e-5;
 
@@ -219,38 +219,45 @@ fn im2col_matches_cpu() {
         let u = |v: usize| v as u32;
         let g = Geometry { n0: u(n0), cols: u(cols), rows: u(cols), c: u(c), h: u(h), w: u(w), oh: u(oh), ow: u(ow), kh: u(kh), kw: u(kw), stride_y: u(s), stride_x: u(s), pad_y: u(pad), pad_x: u(pad), dil_y: 1, dil_x: 1, tap_step_y: 1, tap_step_x: 1, width: u(k4), flags: 0 };
         let tag = format!("{nc} of {n} samples, {c}×{h}×{w}, k{kh}×{kw} s{s} p{pad}");
-        let plain: Vec<f32> = (0..cols * k4).map(|i| if i % k4 < k { v(i / k4, i % k4) } else { 0.0 }).collect();
-        // The scalar kernel (any kernel size) and the vec4 one (KH·KW a multiple of 4, or 1 × 1).
-        let out = tensor(&gpu, &vec![7.0; cols * k4]);
-        launch(&gpu, &Im2col { src: &tx.buffer, dst: &out.buffer }, &g, Some(u(cols * c)));
-        check(&format!("im2col {tag}"), &out.read(&gpu).unwrap(), &plain, 0.0);
-        // Each vec4 kernel with scalar loads, then, for a 1 × 1 kernel over planes of a multiple
-        // of 4 positions (x a whole number of vec4s), with vec4 copies and 4 × 4 transposes.
-        let plane4 = kh * kw == 1 && s == 1 && pad == 0 && (oh * ow) % 4 == 0 && x.len() % 4 == 0;
-        let mut variants = vec![0];
-        if plane4 {
-            variants.push(SRC4 | PLANE4);
-        }
-        let transposed: Vec<f32> = (0..k * cols4).map(|i| if i % cols4 < cols { v(i % cols4, i / cols4) } else { 0.0 }).collect();
-        for flags in variants {
+        // Every kernel with exact integer divisions, then with the float ones (FAST_DIV).
+        for flags in [0, FAST_DIV] {
             let g = Geometry { flags, ..g };
             let tag = format!("{tag}, flags {flags}");
-            if (kh * kw) % 4 == 0 || kh * kw == 1 {
+            let plain: Vec<f32> = (0..cols * k4).map(|i| if i % k4 < k { v(i / k4, i % k4) } else { 0.0 }).collect();
+            // The scalar kernel (any kernel size) and the vec4 one (KH·KW a multiple of 4, or 1 × 1).
+            let out = tensor(&gpu, &vec![7.0; cols * k4]);
+            launch(&gpu, &Im2col { src: &tx.buffer, dst: &out.buffer }, &g, Some(u(cols * c)));
+            check(&format!("im2col {tag}"), &out.read(&gpu).unwrap(), &plain, 0.0);
+            // Each vec4 kernel, then, for a 1 × 1 kernel over planes of a multiple of 4 positions (x
+            // a whole number of vec4s), the vec4 copy and the 4 × 4 transposes.
+            let plane4 = kh * kw == 1 && s == 1 && pad == 0 && (oh * ow) % 4 == 0 && x.len() % 4 == 0;
+            let transposed: Vec<f32> = (0..k * cols4).map(|i| if i % cols4 < cols { v(i % cols4, i / cols4) } else { 0.0 }).collect();
+            let rows_entries: &[&str] = match (kh * kw, kw) {
+                (1, _) => &["im2col_rows_c4"],
+                (t, 4) if t % 4 == 0 => &["im2col_rows", "im2col_rows_k4"],
+                (t, _) if t % 4 == 0 => &["im2col_rows"],
+                _ => &[],
+            };
+            for &entry in rows_entries {
                 let out = tensor(&gpu, &vec![7.0; cols * k4]);
-                let threads = if flags & PLANE4 != 0 && c % 4 == 0 {
-                    cols / 4 * c / 4
-                } else if kh * kw == 1 {
-                    cols * c.div_ceil(4)
-                } else {
-                    cols * c
-                };
-                launch(&gpu, &Im2colRows { src: &tx.buffer, dst4: &out.buffer, src4: &tx.buffer }, &g, Some(u(threads)));
-                check(&format!("im2col_rows {tag}"), &out.read(&gpu).unwrap(), &plain, 0.0);
+                let threads = if kh * kw == 1 { cols * c.div_ceil(4) } else { cols * c };
+                launch(&gpu, &Im2colRows { entry, src: &tx.buffer, dst4: &out.buffer }, &g, Some(u(threads)));
+                check(&format!("{entry} {tag}"), &out.read(&gpu).unwrap(), &plain, 0.0);
+            }
+            if plane4 && c % 4 == 0 {
+                let out = tensor(&gpu, &vec![7.0; cols * k4]);
+                launch(&gpu, &Im2colRowsT4 { dst4: &out.buffer, src4: &tx.buffer }, &g, Some(u(cols / 4 * c / 4)));
+                check(&format!("im2col_rows_t4 {tag}"), &out.read(&gpu).unwrap(), &plain, 0.0);
             }
             let t = Geometry { rows: u(cols4), width: u(cols4), ..g };
             let out = tensor(&gpu, &vec![7.0; k * cols4]);
-            launch(&gpu, &Im2colCols { src: &tx.buffer, dst4: &out.buffer, src4: &tx.buffer }, &t, Some(u(cols4 / 4 * c)));
+            launch(&gpu, &Im2colCols { src: &tx.buffer, dst4: &out.buffer }, &t, Some(u(cols4 / 4 * c)));
             check(&format!("im2col_cols {tag}"), &out.read(&gpu).unwrap(), &transposed, 0.0);
+            if plane4 {
+                let out = tensor(&gpu, &vec![7.0; k * cols4]);
+                launch(&gpu, &Im2colColsCopy { dst4: &out.buffer, src4: &tx.buffer }, &t, Some(u(cols4 / 4 * c)));
+                check(&format!("im2col_cols_copy {tag}"), &out.read(&gpu).unwrap(), &transposed, 0.0);
+            }
         }
     }
 }

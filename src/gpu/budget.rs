@@ -202,11 +202,15 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             lp(u(p.kh)) + u(p.kh) * lp(u(p.kw)) + lp(4)
         }
         "conv_gemm::im2col_rows" => {
-            // 1 × 1: four channels; otherwise the taps four at a time (each 4 trips) and the
-            // zeros after the last channel (fewer than 4 vec4s).
+            // The taps four at a time (each 4 trips) and the zeros after the last channel (fewer
+            // than 4 vec4s).
             let p: Geometry = decode(kernel, params)?;
             let taps = u(p.kh) * u(p.kw);
-            lp(4) + lp(taps.div_ceil(4)) + taps.div_ceil(4) * lp(4) + lp(4)
+            lp(taps.div_ceil(4)) + taps.div_ceil(4) * lp(4) + lp(4)
+        }
+        "conv_gemm::im2col_rows_k4" => {
+            let p: Geometry = decode(kernel, params)?;
+            lp(u(p.kh))
         }
         "conv_gemm::im2col_cols" => {
             let p: Geometry = decode(kernel, params)?;
@@ -222,7 +226,7 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let quads = if kernel.ends_with("wide") { 2 } else { 1 };
             lp(kh) + kh * lp(kw) + kh * kw * lp(c) + quads * 32 * lp(4)
         }
-        "conv_gemm::tap_weights" => 0,
+        "conv_gemm::tap_weights" | "conv_gemm::im2col_rows_t4" | "conv_gemm::im2col_cols_copy" | "conv_gemm::im2col_rows_c4" => 0,
         "conv_gemm::col2im_phase" => {
             let p: Phase = decode(kernel, params)?;
             lp(u(p.ty)) + u(p.ty) * lp(u(p.tx))

@@ -258,13 +258,22 @@ crate::kernel! {
     pub Im2col = "conv_gemm" :: "im2col", Geometry { 6 src: Read, 7 dst: ReadWrite }
 }
 crate::kernel! {
-    /// The plain patch matrix, four values per store (KH·KW a multiple of 4, or 1 × 1).
-    /// `src4` is `src` seen as vec4s ([`SRC4`]; any 16 bytes otherwise).
-    pub Im2colRows = "conv_gemm" :: "im2col_rows", Geometry { 6 src: Read, 8 dst4: ReadWrite, 10 src4: Read }
+    /// The plain patch matrix, four values per store: KH·KW a multiple of 4 (`im2col_rows`; KW
+    /// = 4: `im2col_rows_k4`), or 1 × 1 (`im2col_rows_c4`).
+    pub Im2colRows = "conv_gemm" :: ["im2col_rows", "im2col_rows_k4", "im2col_rows_c4"], Geometry { 6 src: Read, 8 dst4: ReadWrite }
+}
+crate::kernel! {
+    /// The plain patch matrix of a 1 × 1 kernel over aligned planes: 4 × 4 blocks through `src4`,
+    /// src seen as vec4s.
+    pub Im2colRowsT4 = "conv_gemm" :: "im2col_rows_t4", Geometry { 8 dst4: ReadWrite, 10 src4: Read }
 }
 crate::kernel! {
     /// The transposed patch matrix, four positions per store.
-    pub Im2colCols = "conv_gemm" :: "im2col_cols", Geometry { 6 src: Read, 8 dst4: ReadWrite, 10 src4: Read }
+    pub Im2colCols = "conv_gemm" :: "im2col_cols", Geometry { 6 src: Read, 8 dst4: ReadWrite }
+}
+crate::kernel! {
+    /// The transposed patch matrix of a 1 × 1 kernel over aligned planes: a vec4 copy.
+    pub Im2colColsCopy = "conv_gemm" :: "im2col_cols_copy", Geometry { 8 dst4: ReadWrite, 10 src4: Read }
 }
 crate::kernel! {
     /// dst (a chunk of N, C, H, W) = [bias +] the patch gradient summed back over its taps.
@@ -358,11 +367,7 @@ fn push_col2im(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usiz
 
 const BIAS: u32 = 1;
 const ADD: u32 = 2;
-/// Packing ([`Geometry::flags`]): `src4` may be read (src is a whole number of vec4s).
-pub const SRC4: u32 = 2;
-/// Packing: a 1 × 1 kernel with stride 1, no padding and OH·OW a multiple of 4 (see the shader).
-pub const PLANE4: u32 = 4;
-/// Packing: every index the kernel divides is under [`FAST_DIV_BELOW`], so it may divide in
+/// Packing ([`Geometry::flags`]): every index the kernel divides is under [`FAST_DIV_BELOW`], so it may divide in
 /// floats (the shader's `divmod`). `col2im_phase`'s flag for the same is [`PHASE_FAST_DIV`].
 pub const FAST_DIV: u32 = 8;
 pub const PHASE_FAST_DIV: u32 = 2;
@@ -469,33 +474,36 @@ pub fn pack_matrix(gpu: &Gpu, src: &wgpu::Buffer, dst: &wgpu::Buffer, rows: usiz
 fn pack(gpu: &Gpu, g: Geometry, transposed: bool, src: &wgpu::Buffer, dst: &wgpu::Buffer) -> Result<Dispatch> {
     let taps = g.kh * g.kw;
     let k = (g.c * taps) as usize;
-    // The vec4 view of src reaches only its whole vec4s: used only when that is all of it. A
-    // buffer under 16 bytes cannot be bound as vec4s at all; a spare one stands in (never read).
-    let whole = src.size() % 16 == 0;
-    let spare = (src.size() < 16).then(|| gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("im2col.spare"), size: 16, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false }));
-    let src4 = spare.as_ref().unwrap_or(src);
-    let plane4 = taps == 1 && g.stride_y == 1 && g.stride_x == 1 && g.pad_y == 0 && g.pad_x == 0 && (g.oh * g.ow) % 4 == 0;
-    let flags = g.flags | (SRC4 * whole as u32) | (PLANE4 * (whole && plane4) as u32);
+    // A 1 × 1 kernel over planes whose positions come in aligned quads, with src a whole number
+    // of vec4s (its vec4 view reaches only those): vec4 copies or 4 × 4 transposes.
+    let plane4 = taps == 1 && g.stride_y == 1 && g.stride_x == 1 && g.pad_y == 0 && g.pad_x == 0 && (g.oh * g.ow) % 4 == 0 && src.size() % 16 == 0;
     // The dividends are invocation indices and positions (< rows).
     let fast = |g: Geometry, threads: u32| Geometry { flags: g.flags | (FAST_DIV * (threads.max(g.rows) < FAST_DIV_BELOW) as u32), ..g };
     if transposed {
         let rows = r4(g.cols as usize) as u32;
         let threads = rows / 4 * g.c;
-        let g = fast(Geometry { rows, width: rows, flags, ..g }, threads);
-        return Dispatch::new(gpu, &Im2colCols { src, dst4: dst, src4 }, &g, Some(threads));
+        let g = fast(Geometry { rows, width: rows, ..g }, threads);
+        return if plane4 {
+            Dispatch::new(gpu, &Im2colColsCopy { dst4: dst, src4: src }, &g, Some(threads))
+        } else {
+            Dispatch::new(gpu, &Im2colCols { src, dst4: dst }, &g, Some(threads))
+        };
     }
-    let g = Geometry { width: r4(k) as u32, flags, ..g };
-    let threads = if taps == 1 && flags & PLANE4 != 0 && g.c % 4 == 0 {
-        // 4 positions × 4 channels per invocation.
-        g.rows / 4 * g.c / 4
-    } else if taps == 1 {
-        g.rows * g.c.div_ceil(4)
+    let g = Geometry { width: r4(k) as u32, ..g };
+    if plane4 && g.c % 4 == 0 {
+        let threads = g.rows / 4 * g.c / 4;
+        return Dispatch::new(gpu, &Im2colRowsT4 { dst4: dst, src4: src }, &fast(g, threads), Some(threads));
+    }
+    let (entry, threads) = if taps == 1 {
+        ("im2col_rows_c4", g.rows * g.c.div_ceil(4))
+    } else if g.kw == 4 {
+        ("im2col_rows_k4", g.rows * g.c)
     } else {
-        g.rows * g.c
+        ("im2col_rows", g.rows * g.c)
     };
     let g = fast(g, threads);
     if taps == 1 || taps % 4 == 0 {
-        Dispatch::new(gpu, &Im2colRows { src, dst4: dst, src4 }, &g, Some(threads))
+        Dispatch::new(gpu, &Im2colRows { entry, src, dst4: dst }, &g, Some(threads))
     } else {
         Dispatch::new(gpu, &Im2col { src, dst }, &g, Some(threads))
     }
