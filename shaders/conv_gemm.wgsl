@@ -127,20 +127,27 @@ struct Quad {
 }
 
 // Stores row m of the group: one vec4 when the map allows and all 4 columns exist, else each
-// column on its own. (A branch, not select(0, out[i], add): select would load on every store.)
+// column on its own. The overwriting vec4 store, by far the commonest, has a branch of its own
+// with nothing else in it (the other branches, masked off, would otherwise run around it). (A
+// branch, not select(0, out[i], add): select would load on every store.)
 fn put(m: u32, c: vec4<f32>, q: Quad) {
     if (m >= g.m || q.live == 0u) { return; }
     let v = c + q.bias;
     let add = (g.flags & 2u) != 0u;
     let row = m * g.s_m;
-    if ((g.flags & 4u) != 0u && q.live == 4u) {
-        let i = (row + q.at.x) / 4u;
-        if (add) { out4[i] += v; } else { out4[i] = v; }
+    if ((g.flags & 6u) == 4u && q.live == 4u) {
+        out4[(row + q.at.x) / 4u] = v;
         return;
     }
-    for (var j = 0u; j < q.live; j++) {
-        let i = row + q.at[j];
-        if (add) { out[i] += v[j]; } else { out[i] = v[j]; }
+    if ((g.flags & 4u) != 0u && q.live == 4u) {
+        let i = (row + q.at.x) / 4u;
+        out4[i] += v;
+        return;
+    }
+    if (add) {
+        for (var j = 0u; j < q.live; j++) { out[row + q.at[j]] += v[j]; }
+    } else {
+        for (var j = 0u; j < q.live; j++) { out[row + q.at[j]] = v[j]; }
     }
 }
 

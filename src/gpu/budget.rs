@@ -176,11 +176,11 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             channel_sum_trips(&p, u(p.n_per), u(p.y_per))
         }
         "conv_gemm::sgemm_nt" | "conv_gemm::sgemm_nt_wide" | "conv_gemm::sgemm_tn" => {
-            // The k loop, then 32 row stores of (at most) one 4-trip loop each, per group of 4
-            // columns (two in the wide tile).
+            // The k loop, then 32 row stores of one 4-trip loop each (and the other store loop's
+            // exit), per group of 4 columns (two in the wide tile).
             let p: SgemmParams = decode(kernel, params)?;
             let quads = if kernel.ends_with("wide") { 2 } else { 1 };
-            lp(u(p.k_per)) + quads * 32 * lp(4)
+            lp(u(p.k_per)) + quads * 32 * (lp(4) + lp(0))
         }
         "batchnorm::batchnorm_forward_planes" | "batchnorm::batchnorm_backward_input_planes" => {
             let p: BnParams = decode(kernel, params)?;
@@ -224,7 +224,7 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let e: crate::nn::conv_gemm::Implicit = bytemuck::cast(p.geo);
             let (kh, kw, c) = (u(e.kh), u(e.kw), u(e.c));
             let quads = if kernel.ends_with("wide") { 2 } else { 1 };
-            lp(kh) + kh * lp(kw) + kh * kw * lp(c) + quads * 32 * lp(4)
+            lp(kh) + kh * lp(kw) + kh * kw * lp(c) + quads * 32 * (lp(4) + lp(0))
         }
         "conv_gemm::tap_weights" | "conv_gemm::im2col_rows_t4" | "conv_gemm::im2col_cols_copy" | "conv_gemm::im2col_rows_c4" => 0,
         "conv_gemm::col2im_phase" => {
