@@ -4,12 +4,17 @@
 //   sgemm_nt  a (M, K4·4), b (N, K4·4) -> out        C[m, n] = [bias[m] +] Σ_k a[m, k]·b[n, k]
 //   im2col    x (N, C, H, W) -> the matrix of its patches, one row per output position (or its
 //             transpose, one row per (channel, tap)), rows padded with zeros
+//   sgemm_taps  a product whose b is read tap by tap from an image stored by position (the
+//             forward pass without a patch matrix; the input gradient by stride phase)
 //   col2im    the patch-matrix gradient (C·KH·KW, positions) -> dx (N, C, H, W): every input
 //             pixel sums the taps that read it [+ bias]
 //
 // Why this shape. llvmpipe runs 8 invocations as the lanes of one 256-bit vector. Arithmetic is
 // vectorised, but a storage load whose address is not a compile-time constant becomes a loop over
-// the 8 lanes, each loading its own scalars: loads, not multiply-adds, bound a naive kernel. So in
+// the 8 lanes, each loading its own scalars: loads, not multiply-adds, bound a naive kernel (two
+// more costs shape the code below: an integer division also runs one lane at a time, so the
+// packing divides in floats, `divmod`; and both sides of a branch run, the untaken one masked, so
+// each case of a packing kernel is an entry point of its own). So in
 // sgemm_nt a subgroup of 8 lanes owns a 32 × 32 tile of C and, per step of 4 along k, each lane
 // loads only 4 rows of a and 4 rows of b (one vec4 each: the lane loop runs once for 4 values).
 // Lane l owns columns n0 + 4l .. n0 + 4l + 3: exactly the b rows it loaded, and, for the usual
