@@ -396,17 +396,37 @@ fn dims(s: &ConvShape) -> Dims {
 /// multiple of 4 and the products store their results four at a time.
 fn chunk(s: &ConvShape) -> usize {
     let d = dims(s);
-    let per = d.plane * r4(d.k).max(r4(s.cout)) + 4;
-    let most = (CHUNK_FLOATS / per.max(1)).clamp(1, s.n.max(1));
+    chunk_of(s, d.plane * r4(d.k).max(r4(s.cout)))
+}
+
+/// Samples per chunk when the largest packed operand holds `per` floats a sample (see [`chunk`]).
+fn chunk_of(s: &ConvShape, per: usize) -> usize {
+    let plane = s.oh * s.ow;
+    let most = (CHUNK_FLOATS / (per + 4)).clamp(1, s.n.max(1));
     let even = s.n.max(1).div_ceil(s.n.max(1).div_ceil(most));
-    let step = 4 / gcd(d.plane.max(1), 4);
+    let step = 4 / gcd(plane.max(1), 4);
     let aligned = even.div_ceil(step) * step;
     if even >= s.n || aligned > most { even } else { aligned }
 }
 
+/// Samples per chunk of the forward pass through `sgemm_taps`, whose only per-sample operand is
+/// x by position (a quarter of a 4 × 4 kernel's patch matrix at stride 2: fewer, larger chunks).
+fn taps_chunk(s: &ConvShape) -> usize {
+    chunk_of(s, s.h * s.w * r4(s.cin))
+}
+
+/// Samples per chunk of the input gradient by stride phase: its per-sample operand is dy by
+/// position.
+fn phase_chunk(s: &ConvShape) -> usize {
+    chunk_of(s, s.oh * s.ow * r4(s.cout))
+}
+
 /// The chunks of the batch: (first sample, samples).
 fn chunks(s: &ConvShape) -> Vec<(usize, usize)> {
-    let c = chunk(s);
+    chunks_of(s, chunk(s))
+}
+
+fn chunks_of(s: &ConvShape, c: usize) -> Vec<(usize, usize)> {
     (0..s.n).step_by(c).map(|n0| (n0, c.min(s.n - n0))).collect()
 }
 
@@ -416,8 +436,9 @@ pub fn work_lens(s: &ConvShape, family: KernelFamily) -> [usize; 4] {
     let d = dims(s);
     let nc = chunk(s);
     let cols = nc * d.plane;
-    let t0 = (s.cout * r4(d.k)).max(cols * r4(s.cout)).max(s.cout * r4(cols));
-    let t1 = (cols * r4(d.k)).max(d.k * r4(s.cout)).max(d.k * r4(cols));
+    // (With the taps of `sgemm_taps`: dy by position in t0, x by position in t1.)
+    let t0 = (s.cout * r4(d.k)).max(cols * r4(s.cout)).max(s.cout * r4(cols)).max(phase_chunk(s) * d.plane * r4(s.cout));
+    let t1 = (cols * r4(d.k)).max(d.k * r4(s.cout)).max(d.k * r4(cols)).max(taps_chunk(s) * s.h * s.w * r4(s.cin));
     let t2 = cols * d.k;
     [t0, t1, t2, split_len(s.cout, d.k, r4(cols) / 4, family)]
 }
@@ -704,7 +725,7 @@ pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: 
     if by_taps(gpu, ws, s) {
         // The weights by tap once, then per chunk x by position and the product.
         push_tap_weights(gpu, prog, s, wt, w0, 0, None)?;
-        for (n0, nc) in chunks(s) {
+        for (n0, nc) in chunks_of(s, taps_chunk(s)) {
             prog.push(pack(gpu, by_position(s, n0, nc), false, x, w1)?);
             push_forward_taps(gpu, prog, s, n0, nc, w0, w1, b, y)?;
         }
@@ -795,7 +816,7 @@ fn taps_fit(gpu: &Gpu, rows: usize, cells: usize, packed: usize, need: [usize; 2
 /// Whether the input gradient of `s` runs by stride phase: no dilation and a kernel at least as
 /// large as its stride (every phase has taps), besides [`taps_fit`].
 fn by_phase(gpu: &Gpu, ws: &Workspace, s: &ConvShape) -> bool {
-    let nc = chunk(s);
+    let nc = phase_chunk(s);
     let packed = s.cin * s.kh * s.kw * r4(s.cout) / 4;
     let need = [nc * s.oh * s.ow * r4(s.cout), packed * 4];
     s.dil == [1, 1] && s.kh >= s.stride[0] && s.kw >= s.stride[1] && taps_fit(gpu, s.cin, nc * s.h * s.w, packed, need, [ws.work[0].len, ws.work[1].len])
@@ -804,7 +825,7 @@ fn by_phase(gpu: &Gpu, ws: &Workspace, s: &ConvShape) -> bool {
 /// Whether the forward pass of `s` reads its patches from x by position (no im2col): at least 4
 /// input channels (a vec4 step is 4 of them), besides [`taps_fit`].
 fn by_taps(gpu: &Gpu, ws: &Workspace, s: &ConvShape) -> bool {
-    let nc = chunk(s);
+    let nc = taps_chunk(s);
     let packed = s.cout * s.kh * s.kw * r4(s.cin) / 4;
     let need = [packed * 4, nc * s.h * s.w * r4(s.cin)];
     s.cin >= 4 && taps_fit(gpu, s.cout, nc * s.oh * s.ow, packed, need, [ws.work[0].len, ws.work[1].len])
@@ -934,7 +955,7 @@ pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvSha
     let [w0, w1, w2] = [&ws.work[0].buffer, &ws.work[1].buffer, &ws.work[2].buffer];
     if by_phase(gpu, ws, s) {
         push_phase_weights(gpu, prog, s, wt, w1)?;
-        for (n0, nc) in chunks(s) {
+        for (n0, nc) in chunks_of(s, phase_chunk(s)) {
             prog.push(pack(gpu, dy_matrix(s, n0, nc), false, dy, w0)?);
             push_phases(gpu, prog, s, n0, nc, w1, w0, b, dx)?;
         }
