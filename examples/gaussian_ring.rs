@@ -40,7 +40,7 @@ struct Args {
     #[arg(long, value_enum, default_value = "ring")]
     data: Data,
     /// Training iterations (each: k D updates + 1 G update).
-    #[arg(long, default_value_t = 10000, value_parser = wgpu_gan::cli::at_least_one)]
+    #[arg(long, default_value_t = 13000, value_parser = wgpu_gan::cli::at_least_one)]
     steps: usize,
     #[arg(long, default_value_t = 256, value_parser = wgpu_gan::cli::at_least_one)]
     batch: usize,
