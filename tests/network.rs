@@ -164,6 +164,10 @@ fn r2_layers_match_cpu_past_the_loop_budget() {
         ("D conv2 8→8 14×14", Layer::Conv2d(conv(8, 8, 14))),
         ("G convT1 8→8 7×7", Layer::ConvT2d(conv(8, 8, 7))),
         ("G convT2 8→1 14×14", Layer::ConvT2d(conv(8, 1, 14))),
+        // 32 input channels (for the transposed layer, 32 output channels): the subgroup family
+        // computes these input gradients (the transposed layer's forward pass) by stride phase.
+        ("D conv2 32→4 14×14", Layer::Conv2d(conv(32, 4, 14))),
+        ("G convT1 4→32 7×7", Layer::ConvT2d(conv(4, 32, 7))),
         ("G BatchNorm2d(8, 14×14)", Layer::BatchNorm(BnSpec { c: 8, hw: 196, eps: 1e-5, momentum: 0.1 })),
         ("D BatchNorm2d(8, 7×7)", Layer::BatchNorm(BnSpec { c: 8, hw: 49, eps: 1e-5, momentum: 0.1 })),
         ("G BatchNorm1d(40)", Layer::BatchNorm(BnSpec { c: 40, hw: 1, eps: 1e-5, momentum: 0.1 })),
