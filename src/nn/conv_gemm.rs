@@ -436,9 +436,10 @@ pub fn work_lens(s: &ConvShape, family: KernelFamily) -> [usize; 4] {
     let d = dims(s);
     let nc = chunk(s);
     let cols = nc * d.plane;
-    // (With the taps of `sgemm_taps`: dy by position in t0, x by position in t1.)
-    let t0 = (s.cout * r4(d.k)).max(cols * r4(s.cout)).max(s.cout * r4(cols)).max(phase_chunk(s) * d.plane * r4(s.cout));
-    let t1 = (cols * r4(d.k)).max(d.k * r4(s.cout)).max(d.k * r4(cols)).max(taps_chunk(s) * s.h * s.w * r4(s.cin));
+    // (The subgroup family's `sgemm_taps`: dy by position in t0, x by position in t1.)
+    let taps = family == KernelFamily::Gemm;
+    let t0 = (s.cout * r4(d.k)).max(cols * r4(s.cout)).max(s.cout * r4(cols)).max(taps as usize * phase_chunk(s) * d.plane * r4(s.cout));
+    let t1 = (cols * r4(d.k)).max(d.k * r4(s.cout)).max(d.k * r4(cols)).max(taps as usize * taps_chunk(s) * s.h * s.w * r4(s.cin));
     let t2 = cols * d.k;
     [t0, t1, t2, split_len(s.cout, d.k, r4(cols) / 4, family)]
 }

@@ -177,6 +177,8 @@ pub fn conv_kernels_match_cpu(transposed: bool, bias: bool) {
     cases.push((2, c(33, 6, 9, 7, 3, 2, 1, 1)));
     cases.push((2, c(6, 35, 5, 4, 3, 2, 1, 1)));
     cases.push((1, ConvSpec { kw: 3, stride: [3, 2], pad: [2, 1], out_pad: [2, 1], ..c(34, 36, 10, 11, 4, 1, 0, 0) }));
+    // At least 32 output channels and a dilation: the forward pass by taps, dilation apart.
+    cases.push((2, ConvSpec { dilation: [2, 1], ..c(8, 33, 9, 8, 3, 1, 1, 0) }));
     for (i, (n, spec)) in cases.into_iter().enumerate() {
         {
             let mut spec = ConvSpec { bias, ..spec };
