@@ -45,3 +45,34 @@ fn conv_shapes_follow_pytorch() {
     let mismatch = NetSpec { layers: vec![Layer::linear(3, 10), Layer::Conv2d(ConvSpec::new(1, 2, 3, 3, 3, 1, 1))] };
     assert!(mismatch.widths().is_err(), "10 values cannot feed a (1,3,3) convolution");
 }
+
+/// A reduction past one tile's share of the loop budget for the subgroup family's tap product
+/// (49 taps × 351 vec4s of channels): the forward pass takes the packed, split product instead,
+/// and still matches the CPU; R2's layer (16 taps × 16 vec4s) takes the tap product. (The direct
+/// kernels refuse the long layer: one invocation would loop past the software adapter's limit.)
+#[test]
+fn long_tap_reductions_take_the_split_product() {
+    use common::layer::{compare, run_cpu, run_gpu_on, TOL};
+    use wgpu_gan::nn::conv_gemm::KernelFamily;
+    use wgpu_gan::nn::{GpuNet, Init, Mode};
+    if !common::kernel_families().contains(&KernelFamily::Gemm) {
+        println!("no 8-lane subgroups on this adapter: the subgroup family does not run here");
+        return;
+    }
+    let g = common::gpu_with(KernelFamily::Gemm);
+    for (spec, taps) in [(ConvSpec::new(1400, 32, 7, 7, 7, 1, 0), false), (ConvSpec::new(64, 128, 14, 14, 4, 2, 1), true)] {
+        let layer = Layer::Conv2d(spec);
+        let net = NetSpec { layers: vec![layer] };
+        let params = net.init(5, 0, Init::PyTorch);
+        let gnet = GpuNet::new(&g, net.clone(), &params, 1, 1, "test").unwrap();
+        let (x, y) = (common::tensor(&g, &vec![0.0; net.in_dim()]), common::tensor(&g, &vec![0.0; net.out_dim()]));
+        let prog = gnet.forward(&g, 0, &x.buffer, &y.buffer, 1, Mode::Train).unwrap();
+        let used = prog.dispatches.iter().any(|d| d.name.starts_with("conv_gemm::sgemm_taps"));
+        assert_eq!(used, taps, "{}→{} k{}: tap product used: {used}", spec.cin, spec.cout, spec.kh);
+        if !taps {
+            let (x, dy) = (common::randv(net.in_dim(), 61, 1.0), common::randv(net.out_dim(), 62, 1.0));
+            let want = run_cpu(layer, 1, &x, &params, None, &dy, Mode::Train);
+            compare("conv2d 1400→32 7×7 k7 [subgroup-gemm]", &run_gpu_on(&g, layer, 1, &x, &params, None, &dy, Mode::Train, false), &want, TOL);
+        }
+    }
+}
