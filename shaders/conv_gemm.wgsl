@@ -361,21 +361,6 @@ fn sgemm_tn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 
 const FAST_DIV: u32 = 8u;     // every dividend of divmod is under 2^22
 
-// (i / d, i % d) for d ≥ 1. llvmpipe runs an integer division one lane at a time (eight scalar
-// divisions per vector); with `fast` the quotient comes from a vectorised float division instead,
-// corrected by one step: exact while i < 2^22 (the float quotient is then off by at most one).
-// Without it, the plain integer division.
-fn divmod(i: u32, d: u32, fast: bool) -> vec2<u32> {
-    if (!fast) { return vec2<u32>(i / d, i % d); }
-    let q0 = u32(f32(i) / f32(d));
-    let r0 = i32(i) - i32(q0 * d);
-    let lo = r0 < 0;
-    let hi = r0 >= i32(d);
-    let q1 = select(select(q0, q0 + 1u, hi), q0 - 1u, lo);
-    let r1 = select(select(r0, r0 - i32(d), hi), r0 + i32(d), lo);
-    return vec2<u32>(q1, u32(r1));
-}
-
 fn qdiv(i: u32, d: u32) -> vec2<u32> {
     return divmod(i, d, (q.flags & FAST_DIV) != 0u);
 }
@@ -387,14 +372,14 @@ fn position(col: u32) -> vec3<u32> {
     return vec3<u32>(q.n0 + np.x, yx.x, yx.y);
 }
 
-// The input value that tap (ky, kx) of channel ch reads for position at, 0 in the padding or
-// past the chunk (`live` false; `at` must still be a position of the batch). Branch-free: the
+// The input value that tap (ky, kx) of channel ch reads for position at, 0 in the padding.
+// Branch-free: the
 // read is clamped into the image and its value masked (a branch around a load costs llvmpipe
 // more than the load).
-fn tap(at: vec3<u32>, live: bool, ch: u32, ky: u32, kx: u32) -> f32 {
+fn tap(at: vec3<u32>, ch: u32, ky: u32, kx: u32) -> f32 {
     let iy = i32(at.y * q.stride_y + ky * q.dil_y) - i32(q.pad_y);
     let ix = i32(at.z * q.stride_x + kx * q.dil_x) - i32(q.pad_x);
-    let ok = live && iy >= 0 && iy < i32(q.h) && ix >= 0 && ix < i32(q.w);
+    let ok = iy >= 0 && iy < i32(q.h) && ix >= 0 && ix < i32(q.w);
     let y = u32(clamp(iy, 0, i32(q.h) - 1));
     let x = u32(clamp(ix, 0, i32(q.w) - 1));
     return select(0.0, src[((at.x * q.c + ch) * q.h + y) * q.w + x], ok);
@@ -435,7 +420,7 @@ fn im2col_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     for (var t = 0u; t < taps; t += 4u) {
         var v: vec4<f32>;
         for (var j = 0u; j < 4u; j++) {
-            v[j] = tap(at, true, ch, ky, kx);
+            v[j] = tap(at, ch, ky, kx);
             kx += 1u;
             if (kx == q.kw) { kx = 0u; ky += 1u; }
         }
@@ -485,8 +470,8 @@ fn im2col_rows_c4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     let at = position(col);
     // Channels past C read the last one's value, masked to 0.
     let last = q.c - 1u;
-    let v = vec4<f32>(tap(at, true, c0, 0u, 0u), tap(at, true, min(c0 + 1u, last), 0u, 0u),
-                      tap(at, true, min(c0 + 2u, last), 0u, 0u), tap(at, true, min(c0 + 3u, last), 0u, 0u));
+    let v = vec4<f32>(tap(at, c0, 0u, 0u), tap(at, min(c0 + 1u, last), 0u, 0u),
+                      tap(at, min(c0 + 2u, last), 0u, 0u), tap(at, min(c0 + 3u, last), 0u, 0u));
     let live = vec4<u32>(c0, c0 + 1u, c0 + 2u, c0 + 3u) < vec4<u32>(q.c);
     dst4[col * (q.width / 4u) + c0 / 4u] = select(vec4<f32>(0.0), v, live);
 }
@@ -583,7 +568,7 @@ fn im2col(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     var o = col * q.width + ch * q.kh * q.kw;
     for (var ky = 0u; ky < q.kh; ky++) {
         for (var kx = 0u; kx < q.kw; kx++) {
-            dst[o] = tap(at, true, ch, ky, kx);
+            dst[o] = tap(at, ch, ky, kx);
             o += 1u;
         }
     }

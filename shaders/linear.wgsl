@@ -130,12 +130,10 @@ fn linear_backward_input4(@builtin(global_invocation_id) gid: vec3<u32>,
     let i = flat_index(gid, nwg);
     let q = p.in_f / 4u;
     if (i >= p.n * q) { return; }
-    // Row r, quad c of dx: (i / q, i % q) by the float quotient (i < 2^22, checked by the host;
-    // llvmpipe divides integers one lane at a time), corrected by one step.
-    let r0 = u32(f32(i) / f32(q));
-    let c0 = i32(i) - i32(r0 * q);
-    let r = select(select(r0, r0 + 1u, c0 >= i32(q)), r0 - 1u, c0 < 0);
-    let c = i - r * q;
+    // Row r, quad c of dx, by the float division (i < 2^22, checked by the host).
+    let rc = divmod(i, q, true);
+    let r = rc.x;
+    let c = rc.y;
     var acc = vec4<f32>(0.0);
     for (var o = 0u; o < p.out_f; o++) {
         acc += dy[r * p.out_f + o] * w4[o * q + c];

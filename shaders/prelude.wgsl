@@ -115,3 +115,18 @@ struct ProductParams {
     // the image directly (implicit GEMM) instead of a packed matrix.
     geo: Geometry,
 }
+
+// (i / d, i % d) for d ≥ 1. llvmpipe runs an integer division one lane at a time (eight scalar
+// divisions per vector); with `fast` the quotient comes from a vectorised float division instead,
+// corrected by one step: exact while i < 2^22 (the float quotient is then off by at most one).
+// Without it, the plain integer division.
+fn divmod(i: u32, d: u32, fast: bool) -> vec2<u32> {
+    if (!fast) { return vec2<u32>(i / d, i % d); }
+    let q0 = u32(f32(i) / f32(d));
+    let r0 = i32(i) - i32(q0 * d);
+    let lo = r0 < 0;
+    let hi = r0 >= i32(d);
+    let q1 = select(select(q0, q0 + 1u, hi), q0 - 1u, lo);
+    let r1 = select(select(r0, r0 - i32(d), hi), r0 + i32(d), lo);
+    return vec2<u32>(q1, u32(r1));
+}

@@ -340,27 +340,20 @@ fn push_col2im(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usiz
         prog.push(Dispatch::new(gpu, &Col2im { bias: b.unwrap_or(src), src, dst: dx }, &g, Some(elems))?);
         return Ok(());
     }
-    for ry in 0..s.stride[0] {
-        for rx in 0..s.stride[1] {
-            let (iy0, ay, ry, ty, cy) = phase_axis(s.h, s.stride[0], s.pad[0], s.kh, ry);
-            let (ix0, bx, rx, tx, cx) = phase_axis(s.w, s.stride[1], s.pad[1], s.kw, rx);
-            if ay == 0 || bx == 0 {
-                continue;
-            }
-            let f = Phase {
-                n0: u(n0), chunk: u(nc), c: u(s.cin), h: u(s.h), w: u(s.w), oh: u(s.oh), ow: u(s.ow), kh: u(s.kh), kw: u(s.kw),
-                width: u(cols), flags: BIAS * b.is_some() as u32, stride_y: u(s.stride[0]), stride_x: u(s.stride[1]),
-                iy0: u(iy0), ix0: u(ix0), ay: u(ay), bx: u(bx), ry: u(ry), rx: u(rx), cy: u(cy), cx: u(cx), ty: u(ty), tx: u(tx), _pad: 0,
-            };
-            let cells = u(nc * s.cin * ay * bx);
-            let f = Phase { flags: f.flags | (PHASE_FAST_DIV * (cells < FAST_DIV_BELOW) as u32), ..f };
-            let (bias, threads) = (b.unwrap_or(src), Some(cells));
-            prog.push(if ty == 2 && tx == 2 {
-                Dispatch::new(gpu, &Col2imPhase2x2 { bias, src, dst: dx }, &f, threads)?
-            } else {
-                Dispatch::new(gpu, &Col2imPhase { bias, src, dst: dx }, &f, threads)?
-            });
-        }
+    for [(iy0, ay, ry, ty, cy), (ix0, bx, rx, tx, cx)] in phases(s) {
+        let cells = u(nc * s.cin * ay * bx);
+        let f = Phase {
+            n0: u(n0), chunk: u(nc), c: u(s.cin), h: u(s.h), w: u(s.w), oh: u(s.oh), ow: u(s.ow), kh: u(s.kh), kw: u(s.kw),
+            width: u(cols), flags: (BIAS * b.is_some() as u32) | (PHASE_FAST_DIV * (cells < FAST_DIV_BELOW) as u32),
+            stride_y: u(s.stride[0]), stride_x: u(s.stride[1]),
+            iy0: u(iy0), ix0: u(ix0), ay: u(ay), bx: u(bx), ry: u(ry), rx: u(rx), cy: u(cy), cx: u(cx), ty: u(ty), tx: u(tx), _pad: 0,
+        };
+        let (bias, threads) = (b.unwrap_or(src), Some(cells));
+        prog.push(if ty == 2 && tx == 2 {
+            Dispatch::new(gpu, &Col2imPhase2x2 { bias, src, dst: dx }, &f, threads)?
+        } else {
+            Dispatch::new(gpu, &Col2imPhase { bias, src, dst: dx }, &f, threads)?
+        });
     }
     Ok(())
 }
@@ -676,7 +669,7 @@ impl Oriented<'_> {
         if out.size() % 16 != 0 {
             p.flags &= !VEC4;
         }
-        let spare = (out.size() < 16).then(|| gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("sgemm.spare"), size: 16, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false }));
+        let spare = spare_vec4(gpu, out);
         let out4 = spare.as_ref().unwrap_or(out);
         Dispatch::new(gpu, &Sgemm { entry: tile.entry(), a: self.p.a, b: self.p.b, bias: self.p.bias.unwrap_or(self.p.a), out, out4 }, &p, Some(threads))
     }
@@ -874,6 +867,12 @@ fn push_forward_taps(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc
     Ok(())
 }
 
+/// A 16-byte stand-in for `out` as the vec4 view `out4` of a product when `out` is too small to
+/// be bound as vec4s (never written through: the caller's flag 4 is then off).
+fn spare_vec4(gpu: &Gpu, out: &wgpu::Buffer) -> Option<wgpu::Buffer> {
+    (out.size() < 16).then(|| gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("sgemm.spare"), size: 16, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false }))
+}
+
 /// The stride phases of `s` that hold input values: ((ry, rx) as `phase_axis` gives them for
 /// each axis: (first input, count, first tap, taps, offset)).
 fn phases(s: &ConvShape) -> Vec<[(usize, usize, usize, usize, usize); 2]> {
@@ -935,7 +934,7 @@ fn taps_dispatch(gpu: &Gpu, tile: Tile, p: SgemmParams, a: &wgpu::Buffer, b: &wg
     let entry = if tile == Tile::Wide { "sgemm_taps_wide" } else { "sgemm_taps" };
     // A buffer under 16 bytes cannot be bound as vec4s: a spare one stands in (flag 4 is then
     // off, since the caller sets it only for whole vec4s).
-    let spare = (out.size() < 16).then(|| gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("sgemm.spare"), size: 16, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false }));
+    let spare = spare_vec4(gpu, out);
     let out4 = spare.as_ref().unwrap_or(out);
     Dispatch::new(gpu, &SgemmTaps { entry, a, b, bias: bias.unwrap_or(a), out, out4 }, &p, Some(tm * tn * 8))
 }
