@@ -42,6 +42,22 @@
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out4: array<vec4<f32>>;
 
+// Epilogues (src/nn/conv_gemm.rs::Epilogue). A product's store can take over the piecewise-linear
+// activation that follows it (sgemm_nt_act: out = C and act4 = leaky4(C)), or the gradient
+// through the one before it (sgemm_nt_dact: out = leaky_grad4(C, pre4), C being the gradient at
+// the activation's output and pre4 its input), so that the activation's pass over memory and its
+// launch disappear. Only with the vec4 map and N a multiple of 4 (every store a whole vec4), one
+// split, overwriting: the host checks. The mode is a constant argument in each entry point, so
+// the branches on it fold away once the functions are inlined (on llvmpipe both sides of a
+// branch that stays would run). The plain entries bind act4 to out and pre4 to a.
+@group(0) @binding(11) var<storage, read_write> act4: array<vec4<f32>>;
+@group(0) @binding(12) var<storage, read> pre4: array<vec4<f32>>;
+const PLAIN: u32 = 0u;
+const ACT: u32 = 1u;
+const DACT: u32 = 2u;
+// ProductParams.flags: the fused activation is a ReLU.
+const RELU: u32 = 32u;
+
 // The lane's accumulators: rows m0 .. m0 + 31 of its 4 consecutive columns. A struct, not an
 // array, so that every access has a constant member and Mesa keeps them all in registers.
 struct Rows {
@@ -135,11 +151,22 @@ struct Quad {
 // column on its own. The overwriting vec4 store, by far the commonest, has a branch of its own
 // with nothing else in it (the other branches, masked off, would otherwise run around it). (A
 // branch, not select(0, out[i], add): select would load on every store.)
-fn put(m: u32, c: vec4<f32>, q: Quad) {
+fn put(m: u32, c: vec4<f32>, q: Quad, mode: u32) {
     if (m >= g.m || q.live == 0u) { return; }
     let v = c + q.bias;
     let add = (g.flags & 2u) != 0u;
     let row = m * g.s_m;
+    if (mode == ACT) {
+        let i = (row + q.at.x) / 4u;
+        out4[i] = v;
+        act4[i] = leaky4(v, g.slope, (g.flags & RELU) != 0u);
+        return;
+    }
+    if (mode == DACT) {
+        let i = (row + q.at.x) / 4u;
+        out4[i] = leaky_grad4(v, pre4[i], g.slope, (g.flags & RELU) != 0u);
+        return;
+    }
     if ((g.flags & 6u) == 4u && q.live == 4u) {
         out4[(row + q.at.x) / 4u] = v;
         return;
@@ -157,39 +184,39 @@ fn put(m: u32, c: vec4<f32>, q: Quad) {
 }
 
 // Stores the 32 rows; rb holds the row bias as a0..a3 hold rows of a (lane l: rows m0 + l + 8i).
-fn put_rows(c: ptr<function, Rows>, m0: u32, q: Quad, rb: vec4<f32>) {
-    put(m0 + 0u, (*c).r0 + subgroupShuffle(rb[0], 0u), q);
-    put(m0 + 1u, (*c).r1 + subgroupShuffle(rb[0], 1u), q);
-    put(m0 + 2u, (*c).r2 + subgroupShuffle(rb[0], 2u), q);
-    put(m0 + 3u, (*c).r3 + subgroupShuffle(rb[0], 3u), q);
-    put(m0 + 4u, (*c).r4 + subgroupShuffle(rb[0], 4u), q);
-    put(m0 + 5u, (*c).r5 + subgroupShuffle(rb[0], 5u), q);
-    put(m0 + 6u, (*c).r6 + subgroupShuffle(rb[0], 6u), q);
-    put(m0 + 7u, (*c).r7 + subgroupShuffle(rb[0], 7u), q);
-    put(m0 + 8u, (*c).r8 + subgroupShuffle(rb[1], 0u), q);
-    put(m0 + 9u, (*c).r9 + subgroupShuffle(rb[1], 1u), q);
-    put(m0 + 10u, (*c).r10 + subgroupShuffle(rb[1], 2u), q);
-    put(m0 + 11u, (*c).r11 + subgroupShuffle(rb[1], 3u), q);
-    put(m0 + 12u, (*c).r12 + subgroupShuffle(rb[1], 4u), q);
-    put(m0 + 13u, (*c).r13 + subgroupShuffle(rb[1], 5u), q);
-    put(m0 + 14u, (*c).r14 + subgroupShuffle(rb[1], 6u), q);
-    put(m0 + 15u, (*c).r15 + subgroupShuffle(rb[1], 7u), q);
-    put(m0 + 16u, (*c).r16 + subgroupShuffle(rb[2], 0u), q);
-    put(m0 + 17u, (*c).r17 + subgroupShuffle(rb[2], 1u), q);
-    put(m0 + 18u, (*c).r18 + subgroupShuffle(rb[2], 2u), q);
-    put(m0 + 19u, (*c).r19 + subgroupShuffle(rb[2], 3u), q);
-    put(m0 + 20u, (*c).r20 + subgroupShuffle(rb[2], 4u), q);
-    put(m0 + 21u, (*c).r21 + subgroupShuffle(rb[2], 5u), q);
-    put(m0 + 22u, (*c).r22 + subgroupShuffle(rb[2], 6u), q);
-    put(m0 + 23u, (*c).r23 + subgroupShuffle(rb[2], 7u), q);
-    put(m0 + 24u, (*c).r24 + subgroupShuffle(rb[3], 0u), q);
-    put(m0 + 25u, (*c).r25 + subgroupShuffle(rb[3], 1u), q);
-    put(m0 + 26u, (*c).r26 + subgroupShuffle(rb[3], 2u), q);
-    put(m0 + 27u, (*c).r27 + subgroupShuffle(rb[3], 3u), q);
-    put(m0 + 28u, (*c).r28 + subgroupShuffle(rb[3], 4u), q);
-    put(m0 + 29u, (*c).r29 + subgroupShuffle(rb[3], 5u), q);
-    put(m0 + 30u, (*c).r30 + subgroupShuffle(rb[3], 6u), q);
-    put(m0 + 31u, (*c).r31 + subgroupShuffle(rb[3], 7u), q);
+fn put_rows(c: ptr<function, Rows>, m0: u32, q: Quad, rb: vec4<f32>, mode: u32) {
+    put(m0 + 0u, (*c).r0 + subgroupShuffle(rb[0], 0u), q, mode);
+    put(m0 + 1u, (*c).r1 + subgroupShuffle(rb[0], 1u), q, mode);
+    put(m0 + 2u, (*c).r2 + subgroupShuffle(rb[0], 2u), q, mode);
+    put(m0 + 3u, (*c).r3 + subgroupShuffle(rb[0], 3u), q, mode);
+    put(m0 + 4u, (*c).r4 + subgroupShuffle(rb[0], 4u), q, mode);
+    put(m0 + 5u, (*c).r5 + subgroupShuffle(rb[0], 5u), q, mode);
+    put(m0 + 6u, (*c).r6 + subgroupShuffle(rb[0], 6u), q, mode);
+    put(m0 + 7u, (*c).r7 + subgroupShuffle(rb[0], 7u), q, mode);
+    put(m0 + 8u, (*c).r8 + subgroupShuffle(rb[1], 0u), q, mode);
+    put(m0 + 9u, (*c).r9 + subgroupShuffle(rb[1], 1u), q, mode);
+    put(m0 + 10u, (*c).r10 + subgroupShuffle(rb[1], 2u), q, mode);
+    put(m0 + 11u, (*c).r11 + subgroupShuffle(rb[1], 3u), q, mode);
+    put(m0 + 12u, (*c).r12 + subgroupShuffle(rb[1], 4u), q, mode);
+    put(m0 + 13u, (*c).r13 + subgroupShuffle(rb[1], 5u), q, mode);
+    put(m0 + 14u, (*c).r14 + subgroupShuffle(rb[1], 6u), q, mode);
+    put(m0 + 15u, (*c).r15 + subgroupShuffle(rb[1], 7u), q, mode);
+    put(m0 + 16u, (*c).r16 + subgroupShuffle(rb[2], 0u), q, mode);
+    put(m0 + 17u, (*c).r17 + subgroupShuffle(rb[2], 1u), q, mode);
+    put(m0 + 18u, (*c).r18 + subgroupShuffle(rb[2], 2u), q, mode);
+    put(m0 + 19u, (*c).r19 + subgroupShuffle(rb[2], 3u), q, mode);
+    put(m0 + 20u, (*c).r20 + subgroupShuffle(rb[2], 4u), q, mode);
+    put(m0 + 21u, (*c).r21 + subgroupShuffle(rb[2], 5u), q, mode);
+    put(m0 + 22u, (*c).r22 + subgroupShuffle(rb[2], 6u), q, mode);
+    put(m0 + 23u, (*c).r23 + subgroupShuffle(rb[2], 7u), q, mode);
+    put(m0 + 24u, (*c).r24 + subgroupShuffle(rb[3], 0u), q, mode);
+    put(m0 + 25u, (*c).r25 + subgroupShuffle(rb[3], 1u), q, mode);
+    put(m0 + 26u, (*c).r26 + subgroupShuffle(rb[3], 2u), q, mode);
+    put(m0 + 27u, (*c).r27 + subgroupShuffle(rb[3], 3u), q, mode);
+    put(m0 + 28u, (*c).r28 + subgroupShuffle(rb[3], 4u), q, mode);
+    put(m0 + 29u, (*c).r29 + subgroupShuffle(rb[3], 5u), q, mode);
+    put(m0 + 30u, (*c).r30 + subgroupShuffle(rb[3], 6u), q, mode);
+    put(m0 + 31u, (*c).r31 + subgroupShuffle(rb[3], 7u), q, mode);
 }
 
 // The tile's place: (m0, n0, split), or split = splits past the last tile.
@@ -229,10 +256,8 @@ fn row_bias(m0: u32, l: u32) -> vec4<f32> {
     return vec4<f32>(bias[i.x], bias[i.y], bias[i.z], bias[i.w]);
 }
 
-// C over a 32 × 32 tile: lane l owns columns n0 + 4l .. n0 + 4l + 3.
-@compute @workgroup_size(8)
-fn sgemm_nt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(subgroup_invocation_id) l: u32) {
+// C over a 32 × 32 tile: lane l owns columns n0 + 4l .. n0 + 4l + 3; stored by `mode`.
+fn nt(wid: vec3<u32>, nwg: vec3<u32>, l: u32, mode: u32) {
     let t = tile(wid, nwg, 32u);
     if (t.z >= g.splits) { return; }
     let k0 = t.z * g.k_per;
@@ -244,14 +269,12 @@ fn sgemm_nt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
     for (var k = k0; k < k1; k++) {
         step(&c, a[ar.x + k], a[ar.y + k], a[ar.z + k], a[ar.w + k], b[br.x + k], b[br.y + k], b[br.z + k], b[br.w + k]);
     }
-    put_rows(&c, t.x, quad(col0, t.z), row_bias(t.x, l));
+    put_rows(&c, t.x, quad(col0, t.z), row_bias(t.x, l), mode);
 }
 
 // C over a 32 × 64 tile: lane l owns columns n0 + 8l .. n0 + 8l + 7, so each loaded row of a
 // feeds twice the multiply-adds (faster where N is large; the autotuner chooses, src/gpu/tune.rs).
-@compute @workgroup_size(8)
-fn sgemm_nt_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                 @builtin(subgroup_invocation_id) l: u32) {
+fn nt_wide(wid: vec3<u32>, nwg: vec3<u32>, l: u32, mode: u32) {
     let t = tile(wid, nwg, 64u);
     if (t.z >= g.splits) { return; }
     let k0 = t.z * g.k_per;
@@ -271,10 +294,45 @@ fn sgemm_nt_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
         step(&d, a0, a1, a2, a3, b[bq.x + k], b[bq.y + k], b[bq.z + k], b[bq.w + k]);
     }
     let rb = row_bias(t.x, l);
-    put_rows(&c, t.x, quad(col0, t.z), rb);
-    put_rows(&d, t.x, quad(col0 + 4u, t.z), rb);
+    put_rows(&c, t.x, quad(col0, t.z), rb, mode);
+    put_rows(&d, t.x, quad(col0 + 4u, t.z), rb, mode);
 }
 
+@compute @workgroup_size(8)
+fn sgemm_nt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(subgroup_invocation_id) l: u32) {
+    nt(wid, nwg, l, PLAIN);
+}
+
+@compute @workgroup_size(8)
+fn sgemm_nt_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(subgroup_invocation_id) l: u32) {
+    nt_wide(wid, nwg, l, PLAIN);
+}
+
+@compute @workgroup_size(8)
+fn sgemm_nt_act(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                @builtin(subgroup_invocation_id) l: u32) {
+    nt(wid, nwg, l, ACT);
+}
+
+@compute @workgroup_size(8)
+fn sgemm_nt_wide_act(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                     @builtin(subgroup_invocation_id) l: u32) {
+    nt_wide(wid, nwg, l, ACT);
+}
+
+@compute @workgroup_size(8)
+fn sgemm_nt_dact(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(subgroup_invocation_id) l: u32) {
+    nt(wid, nwg, l, DACT);
+}
+
+@compute @workgroup_size(8)
+fn sgemm_nt_wide_dact(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(subgroup_invocation_id) l: u32) {
+    nt_wide(wid, nwg, l, DACT);
+}
 
 // C = aᵀ·b with a (K, M) and b (K, N) row-major, M and N multiples of 4: the weight gradient of a
 // Linear layer, dy (batch, OUT) against x (batch, IN), without transposing either. Each lane
@@ -345,7 +403,7 @@ fn sgemm_tn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
         step_tn(&c, row_a(r, ca), row_a(r + 1u, ca), row_a(r + 2u, ca), row_a(r + 3u, ca),
                 row_b(r, cb), row_b(r + 1u, cb), row_b(r + 2u, cb), row_b(r + 3u, cb));
     }
-    put_rows(&c, t.x, quad(col0, t.z), row_bias(t.x, l));
+    put_rows(&c, t.x, quad(col0, t.z), row_bias(t.x, l), PLAIN);
 }
 
 // ------------------------------------------------------------------ patches
@@ -843,7 +901,7 @@ fn sgemm_taps(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
             }
         }
     }
-    put_rows(&c, t.x, p.q, row_bias(t.x, l));
+    put_rows(&c, t.x, p.q, row_bias(t.x, l), PLAIN);
 }
 
 // sgemm_taps with 8 columns a lane (a 32 × 64 tile), as sgemm_nt_wide.
@@ -875,8 +933,8 @@ fn sgemm_taps_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
         }
     }
     let rb = row_bias(t.x, l);
-    put_rows(&c, t.x, p.q, rb);
-    put_rows(&d, t.x, pq.q, rb);
+    put_rows(&c, t.x, p.q, rb, PLAIN);
+    put_rows(&d, t.x, pq.q, rb, PLAIN);
 }
 
 // sgemm_taps's a operand from a convolution's weights W (COUT, CIN, KH, KW): row r, then per tap

@@ -35,8 +35,8 @@ struct Params {
     accumulate: u32,
     n_per: u32,  // batch rows per tile of the bias gradient
     has_bias: u32, // linear_forward: 1 adds b (a layer built with bias = false passes 0)
-    _pad1: u32,
-    _pad2: u32,
+    slope: f32,  // linear_backward_input4_dact: the activation before the layer (see there)
+    relu: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -124,13 +124,8 @@ fn linear_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
 @group(0) @binding(6) var<storage, read> w4: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> out4: array<vec4<f32>>;
 
-@compute @workgroup_size(WG)
-fn linear_backward_input4(@builtin(global_invocation_id) gid: vec3<u32>,
-                          @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    let q = p.in_f / 4u;
-    if (i >= p.n * q) { return; }
-    // Row r, quad c of dx, by the float division (i < 2^22, checked by the host).
+// Row r, quad c of dx for invocation i (r, c by the float division: i < 2^22, checked by the host).
+fn input_quad(i: u32, q: u32) -> vec4<f32> {
     let rc = divmod(i, q, true);
     let r = rc.x;
     let c = rc.y;
@@ -138,7 +133,30 @@ fn linear_backward_input4(@builtin(global_invocation_id) gid: vec3<u32>,
     for (var o = 0u; o < p.out_f; o++) {
         acc += dy[r * p.out_f + o] * w4[o * q + c];
     }
-    out4[i] = acc;
+    return acc;
+}
+
+@compute @workgroup_size(WG)
+fn linear_backward_input4(@builtin(global_invocation_id) gid: vec3<u32>,
+                          @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    let q = p.in_f / 4u;
+    if (i >= p.n * q) { return; }
+    out4[i] = input_quad(i, q);
+}
+
+// linear_backward_input4 taken on through the ReLU or LeakyReLU before the layer: out4 is the
+// gradient at that activation's input, pre4 (the activation's input), with the slope and the
+// ReLU flag of the uniform. Saves the activation's own backward pass.
+@group(0) @binding(8) var<storage, read> pre4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn linear_backward_input4_dact(@builtin(global_invocation_id) gid: vec3<u32>,
+                               @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    let q = p.in_f / 4u;
+    if (i >= p.n * q) { return; }
+    out4[i] = leaky_grad4(input_quad(i, q), pre4[i], p.slope, p.relu != 0u);
 }
 
 fn tiles() -> u32 {

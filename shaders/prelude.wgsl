@@ -109,7 +109,9 @@ struct ProductParams {
     slot: u32,
     // sgemm_tn: the rows of a and b (the reduction's length; k4 = ceil(k_rows / 4)).
     k_rows: u32,
-    _pad1: u32,
+    // The negative side's slope of the activation fused into the store (conv_gemm.wgsl's
+    // sgemm_nt_act and sgemm_nt_dact entries; with flag 32 a ReLU, whose negative side is 0).
+    slope: f32,
     _pad2: u32,
     // tiled.wgsl with flag 16: the b operand is the patch matrix of this convolution, read from
     // the image directly (implicit GEMM) instead of a packed matrix.
@@ -129,4 +131,17 @@ fn divmod(i: u32, d: u32, fast: bool) -> vec2<u32> {
     let q1 = select(select(q0, q0 + 1u, hi), q0 - 1u, lo);
     let r1 = select(select(r0, r0 - i32(d), hi), r0 + i32(d), lo);
     return vec2<u32>(q1, u32(r1));
+}
+
+// ReLU and LeakyReLU, four values at a time, for kernels that fuse them into their stores: the
+// negative side is slope·v, or exactly 0 for a ReLU (so no −0 and no 0·∞ = NaN), as the
+// activation kernels and their CPU reference (src/nn/activation.rs) give.
+fn leaky4(v: vec4<f32>, slope: f32, relu: bool) -> vec4<f32> {
+    return select(select(slope * v, vec4<f32>(0.0), relu), v, v > vec4<f32>(0.0));
+}
+
+// The gradient d at such an activation's output taken to its input `pre`: d where pre > 0, else
+// slope·d (0 for a ReLU).
+fn leaky_grad4(d: vec4<f32>, pre: vec4<f32>, slope: f32, relu: bool) -> vec4<f32> {
+    return select(select(slope * d, vec4<f32>(0.0), relu), d, pre > vec4<f32>(0.0));
 }

@@ -62,7 +62,7 @@ fn sgemm_matches_cpu() {
         let kernels = [(Tile::Narrow.entry(), 32usize, 32usize, 8u32), (Tile::Wide.entry(), 64, 32, 8), ("tgemm_nt", 64, 64, 256)];
         for (name, edge_n, edge_m, per_tile) in kernels.into_iter().filter(|k| subgroups || k.0 == "tgemm_nt") {
             let tiles_n = u(n.div_ceil(edge_n));
-            let base = SgemmParams { m: u(m), n: u(n), k4: u(k / 4), k_per: u(k / 4), splits: 1, tiles_m: u(m.div_ceil(edge_m)), tiles_n, flags: 0, p_len: u(n), s_n: 0, s_m: u(n), off: 0, slot: u(m * n), k_rows: 0, _pad: [0; 2], geo: Default::default() };
+            let base = SgemmParams { m: u(m), n: u(n), k4: u(k / 4), k_per: u(k / 4), splits: 1, tiles_m: u(m.div_ceil(edge_m)), tiles_n, flags: 0, p_len: u(n), s_n: 0, s_m: u(n), off: 0, slot: u(m * n), k_rows: 0, slope: 0.0, _pad: 0, geo: Default::default() };
             let threads = |p: &SgemmParams| Some(p.splits * p.tiles_m * p.tiles_n * per_tile);
             // out4 views out as vec4s; an output under 16 bytes cannot be, and a spare stands in.
             let spare = tensor(&gpu, &[0.0; 4]);
@@ -72,7 +72,7 @@ fn sgemm_matches_cpu() {
                     launch(&gpu, &Tgemm { a: &ta.buffer, b: &tb.buffer, bias: &bias.buffer, out: &out.buffer, img: &ta.buffer }, &p, threads(&p));
                 } else {
                     let out4 = if out.buffer.size() >= 16 { &out.buffer } else { &spare.buffer };
-                    launch(&gpu, &Sgemm { entry: name, a: &ta.buffer, b: &tb.buffer, bias: &bias.buffer, out: &out.buffer, out4 }, p, threads(p))
+                    launch(&gpu, &Sgemm { entry: name, a: &ta.buffer, b: &tb.buffer, bias: &bias.buffer, out: &out.buffer, out4, act4: out4, pre4: &ta.buffer }, p, threads(p))
                 }
             };
             let run = |p: &SgemmParams, out: &wgpu_gan::gpu::Tensor| run_with(p, out, &tbias);
@@ -300,12 +300,12 @@ fn sgemm_tn_matches_cpu() {
         let k4 = k.div_ceil(4);
         for (splits, k_per) in [(1usize, k4), (k4.div_ceil(3.max(1).min(k4)), 3.min(k4))] {
             let splits = splits.max(1);
-            let p = SgemmParams { m: u(m), n: u(n), k4: u(k4), k_per: u(k_per), splits: u(splits), tiles_m: u(m.div_ceil(32)), tiles_n: u(n.div_ceil(32)), flags: 4, p_len: u(n), s_n: 0, s_m: u(n), off: 0, slot: u(m * n), k_rows: u(k), _pad: [0; 2], geo: Default::default() };
+            let p = SgemmParams { m: u(m), n: u(n), k4: u(k4), k_per: u(k_per), splits: u(splits), tiles_m: u(m.div_ceil(32)), tiles_n: u(n.div_ceil(32)), flags: 4, p_len: u(n), s_n: 0, s_m: u(n), off: 0, slot: u(m * n), k_rows: u(k), slope: 0.0, _pad: 0, geo: Default::default() };
             let prior = randv(splits * m * n, 23, 1.0);
             for add in [false, true] {
                 let out = tensor(&gpu, &prior);
                 let p = SgemmParams { flags: 4 | 2 * add as u32, ..p };
-                launch(&gpu, &Sgemm { entry: "sgemm_tn", a: &ta.buffer, b: &tb.buffer, bias: &ta.buffer, out: &out.buffer, out4: &out.buffer }, &p, Some(u(splits * m.div_ceil(32) * n.div_ceil(32) * 8)));
+                launch(&gpu, &Sgemm { entry: "sgemm_tn", a: &ta.buffer, b: &tb.buffer, bias: &ta.buffer, out: &out.buffer, out4: &out.buffer, act4: &out.buffer, pre4: &ta.buffer }, &p, Some(u(splits * m.div_ceil(32) * n.div_ceil(32) * 8)));
                 let got = out.read(&gpu).unwrap();
                 let summed: Vec<f32> = (0..m * n).map(|i| (0..splits).map(|s| got[s * m * n + i] as f64 - if add { prior[s * m * n + i] as f64 } else { 0.0 }).sum::<f64>() as f32).collect();
                 check(&format!("sgemm_tn {m}×{n}×{k} in {splits} splits{}", if add { ", accumulated" } else { "" }), &summed, &want, TOL);

@@ -19,6 +19,9 @@ fn critics() -> Vec<(&'static str, NetSpec, usize)> {
     let lrelu = Layer::Act(Act::LeakyRelu(0.2));
     vec![
         ("MLP critic", NetSpec { layers: vec![Layer::linear(5, 7), lrelu, Layer::linear(7, 6), Layer::Act(Act::Relu), Layer::linear(6, 1)] }, 5),
+        // Widths in 4s: the subgroup family runs both activations inside the Linear kernels
+        // (tests/fusion.rs), and the penalty pass reads what those kernels stored.
+        ("MLP critic, fused activations", NetSpec { layers: vec![Layer::linear(6, 8), lrelu, Layer::linear(8, 12), Layer::Act(Act::Relu), Layer::linear(12, 1)] }, 9),
         (
             "conv critic",
             NetSpec {

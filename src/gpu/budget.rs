@@ -146,7 +146,7 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let p: LinearParams = decode(kernel, params)?;
             lp(u(p.out_f)) + STORE4X4
         }
-        "linear::linear_backward_input4" => {
+        "linear::linear_backward_input4" | "linear::linear_backward_input4_dact" => {
             let p: LinearParams = decode(kernel, params)?;
             lp(u(p.out_f))
         }
@@ -175,11 +175,13 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let p: ConvParams = decode(kernel, params)?;
             channel_sum_trips(&p, u(p.n_per), u(p.y_per))
         }
-        "conv_gemm::sgemm_nt" | "conv_gemm::sgemm_nt_wide" | "conv_gemm::sgemm_tn" => {
+        "conv_gemm::sgemm_nt" | "conv_gemm::sgemm_nt_wide" | "conv_gemm::sgemm_tn" | "conv_gemm::sgemm_nt_act" | "conv_gemm::sgemm_nt_wide_act"
+        | "conv_gemm::sgemm_nt_dact" | "conv_gemm::sgemm_nt_wide_dact" => {
             // The k loop, then 32 row stores of one 4-trip loop each (and the other store loop's
-            // exit), per group of 4 columns (two in the wide tile).
+            // exit), per group of 4 columns (two in the wide tile). (The fused stores have no
+            // loop: counted as the plain ones, an upper bound.)
             let p: SgemmParams = decode(kernel, params)?;
-            let quads = if kernel.ends_with("wide") { 2 } else { 1 };
+            let quads = if kernel.contains("wide") { 2 } else { 1 };
             lp(u(p.k_per)) + quads * 32 * (lp(4) + lp(0))
         }
         "batchnorm::batchnorm_forward_planes" | "batchnorm::batchnorm_backward_input_planes" => {

@@ -17,6 +17,18 @@ pub enum Act {
     Sigmoid,
 }
 
+impl Act {
+    /// (negative slope, whether a ReLU) for the piecewise-linear activations, which the layer
+    /// before them can fuse into its stores; None for the others.
+    pub fn piecewise(self) -> Option<(f32, bool)> {
+        match self {
+            Act::Relu => Some((0.0, true)),
+            Act::LeakyRelu(s) => Some((s, false)),
+            Act::Tanh | Act::Sigmoid => None,
+        }
+    }
+}
+
 // ---------------------------------------------------------------- CPU reference
 
 /// σ(v) without overflow for either sign.

@@ -201,7 +201,9 @@ pub struct SgemmParams {
     pub slot: u32,
     /// `sgemm_tn`: rows of a and b (k4 = ceil(k_rows / 4)).
     pub k_rows: u32,
-    pub _pad: [u32; 2],
+    /// The fused activation's negative slope ([`Epilogue`]; flag [`RELU`] for a ReLU).
+    pub slope: f32,
+    pub _pad: u32,
     /// `tgemm_nt` with [`IMPLICIT`]: the convolution whose patches b is.
     pub geo: Geometry,
 }
@@ -236,7 +238,9 @@ crate::kernel! {
     /// C = a·bᵀ over one split of k, a 32 × 32 (or 32 × 64: [`Tile`]) tile per subgroup of 8,
     /// stored through the output map. `out4` is the same buffer as `out`, seen as vec4s (for
     /// flag 4; any 16 bytes otherwise).
-    pub Sgemm = "conv_gemm" :: ["sgemm_nt", "sgemm_nt_wide", "sgemm_tn"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite }
+    /// The `_act` and `_dact` entries fuse an activation into the store ([`Epilogue`]); the others
+    /// bind `act4` to `out4` and `pre4` to `a` (unused).
+    pub Sgemm = "conv_gemm" :: ["sgemm_nt", "sgemm_nt_wide", "sgemm_tn", "sgemm_nt_act", "sgemm_nt_wide_act", "sgemm_nt_dact", "sgemm_nt_wide_dact"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite, 11 act4: ReadWrite, 12 pre4: Read }
 }
 crate::kernel! {
     /// C = a·bᵀ over one split of k, a 64 × 64 tile per workgroup of 256, for real GPUs.
@@ -247,7 +251,7 @@ crate::kernel! {
     /// A product whose b operand is read tap by tap from an image stored by position: a
     /// convolution's forward pass without im2col, or one stride phase of its input gradient
     /// without col2im (see the shader). `out4` as for [`Sgemm`].
-    pub SgemmTaps = "conv_gemm" :: ["sgemm_taps", "sgemm_taps_wide"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite }
+    pub SgemmTaps = "conv_gemm" :: ["sgemm_taps", "sgemm_taps_wide"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite, 11 act4: ReadWrite, 12 pre4: Read }
 }
 crate::kernel! {
     /// A convolution's weights packed as [`SgemmTaps`]' a operand (all taps, or one phase's).
@@ -369,6 +373,8 @@ pub const FAST_DIV_BELOW: u32 = 1 << 22;
 const VEC4: u32 = 4;
 /// `sgemm_nt`: the bias is per column, not per row.
 const BIAS_BY_COLUMN: u32 = 8;
+/// `sgemm_nt_act` / `_dact`: the fused activation is a ReLU (its negative side exactly 0).
+const RELU: u32 = 32;
 
 fn r4(v: usize) -> usize {
     v.div_ceil(4) * 4
@@ -602,6 +608,59 @@ impl<'a> Product<'a> {
         let tile = o.tile(gpu, 1, self.k4.max(1))?;
         o.dispatch(gpu, out, false, tile, 1, self.k4.max(1))
     }
+
+    /// Whether [`Product::whole_fused`] can store through `epi` into `out`: the subgroup family,
+    /// every group of 4 columns one aligned vec4 of `out` (and of the epilogue's buffer, which
+    /// covers the same extent), so that each store is a whole vec4.
+    pub fn fuses(&self, gpu: &Gpu, out: &wgpu::Buffer, epi: &Epilogue) -> bool {
+        let o = self.oriented();
+        let need = (o.out_extent(1) * 4) as u64;
+        gpu.family == KernelFamily::Gemm
+            && o.vec4_map()
+            && o.p.n % 4 == 0
+            && [out, epi.buffer()].iter().all(|b| b.size() % 16 == 0 && b.size() >= need)
+    }
+
+    /// The whole reduction in one split with the activation `epi` fused into the store; fails
+    /// unless [`Product::fuses`].
+    pub fn whole_fused(&self, gpu: &Gpu, out: &wgpu::Buffer, epi: Epilogue) -> Result<Dispatch> {
+        if !self.fuses(gpu, out, &epi) {
+            return Err(Error::Shape(format!("a {} × {} product cannot fuse an activation into its store here", self.m, self.n)));
+        }
+        let o = self.oriented();
+        let tile = o.tile(gpu, 1, self.k4.max(1))?;
+        o.dispatch_with(gpu, out, false, tile, 1, self.k4.max(1), Some(epi))
+    }
+}
+
+/// A ReLU or LeakyReLU fused into the store of a product (`sgemm_nt_act`, `sgemm_nt_dact`): its
+/// negative slope, and whether it is a ReLU (negative side exactly 0).
+#[derive(Clone, Copy)]
+pub enum Epilogue<'a> {
+    /// The activation after the product: `out` = C as ever, and `post` = act(C).
+    Act { post: &'a wgpu::Buffer, slope: f32, relu: bool },
+    /// The activation before a layer whose input gradient this product is: C is the gradient
+    /// at the activation's output, `pre` its input, and `out` = act'(pre)·C, the gradient at its
+    /// input.
+    Dact { pre: &'a wgpu::Buffer, slope: f32, relu: bool },
+}
+
+impl<'a> Epilogue<'a> {
+    fn buffer(&self) -> &'a wgpu::Buffer {
+        match *self {
+            Epilogue::Act { post, .. } => post,
+            Epilogue::Dact { pre, .. } => pre,
+        }
+    }
+
+    fn entry(&self, tile: Tile) -> &'static str {
+        match (self, tile) {
+            (Epilogue::Act { .. }, Tile::Wide) => "sgemm_nt_wide_act",
+            (Epilogue::Act { .. }, _) => "sgemm_nt_act",
+            (Epilogue::Dact { .. }, Tile::Wide) => "sgemm_nt_wide_dact",
+            (Epilogue::Dact { .. }, _) => "sgemm_nt_dact",
+        }
+    }
 }
 
 impl Oriented<'_> {
@@ -639,7 +698,8 @@ impl Oriented<'_> {
             off: u(off),
             slot: u(self.p.m * self.p.n),
             k_rows: u(self.k_rows),
-            _pad: [0; 2],
+            slope: 0.0,
+            _pad: 0,
             geo: Geometry::default(),
         };
         (p, u(splits * tm * tn * 8))
@@ -653,6 +713,11 @@ impl Oriented<'_> {
     }
 
     fn dispatch(&self, gpu: &Gpu, out: &wgpu::Buffer, add: bool, tile: Tile, splits: usize, k_per: usize) -> Result<Dispatch> {
+        self.dispatch_with(gpu, out, add, tile, splits, k_per, None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch_with(&self, gpu: &Gpu, out: &wgpu::Buffer, add: bool, tile: Tile, splits: usize, k_per: usize, epi: Option<Epilogue>) -> Result<Dispatch> {
         if gpu.family == KernelFamily::Tiled {
             let (p, _) = self.params(add, tile, splits, k_per);
             let (tm, tn) = (self.p.m.div_ceil(TILED_EDGE), self.p.n.div_ceil(TILED_EDGE));
@@ -671,7 +736,16 @@ impl Oriented<'_> {
         }
         let spare = spare_vec4(gpu, out);
         let out4 = spare.as_ref().unwrap_or(out);
-        Dispatch::new(gpu, &Sgemm { entry: tile.entry(), a: self.p.a, b: self.p.b, bias: self.p.bias.unwrap_or(self.p.a), out, out4 }, &p, Some(threads))
+        let (a, b, bias) = (self.p.a, self.p.b, self.p.bias.unwrap_or(self.p.a));
+        let fused = |entry, act4, pre4, slope, relu: bool| {
+            let p = SgemmParams { slope, flags: p.flags | RELU * relu as u32, ..p };
+            Dispatch::new(gpu, &Sgemm { entry, a, b, bias, out, out4, act4, pre4 }, &p, Some(threads))
+        };
+        match epi {
+            None => Dispatch::new(gpu, &Sgemm { entry: tile.entry(), a, b, bias, out, out4, act4: out4, pre4: a }, &p, Some(threads)),
+            Some(e @ Epilogue::Act { post, slope, relu }) => fused(e.entry(tile), post, a, slope, relu),
+            Some(e @ Epilogue::Dact { pre, slope, relu }) => fused(e.entry(tile), out4, pre, slope, relu),
+        }
     }
 
     /// The tile for this product: the tuner's choice where the device is tuned and the product
@@ -936,7 +1010,7 @@ fn taps_dispatch(gpu: &Gpu, tile: Tile, p: SgemmParams, a: &wgpu::Buffer, b: &wg
     // off, since the caller sets it only for whole vec4s).
     let spare = spare_vec4(gpu, out);
     let out4 = spare.as_ref().unwrap_or(out);
-    Dispatch::new(gpu, &SgemmTaps { entry, a, b, bias: bias.unwrap_or(a), out, out4 }, &p, Some(tm * tn * 8))
+    Dispatch::new(gpu, &SgemmTaps { entry, a, b, bias: bias.unwrap_or(a), out, out4, act4: out4, pre4: a }, &p, Some(tm * tn * 8))
 }
 
 /// The tile for a `sgemm_taps` product: the tuner's choice, timed on scratch operands of the

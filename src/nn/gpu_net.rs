@@ -16,6 +16,12 @@ pub struct Workspace {
     pub work: [Tensor; 3],
 }
 
+/// Whether layers may run a neighbouring activation in their own kernels (on unless
+/// `WGPU_GAN_FUSE=off`).
+pub fn fusion_on() -> bool {
+    std::env::var("WGPU_GAN_FUSE").map_or(true, |v| v != "off")
+}
+
 pub struct GpuNet {
     pub spec: NetSpec,
     /// Values per sample before each layer, and after the last.
@@ -128,6 +134,16 @@ impl GpuNet {
         }
     }
 
+    /// The activation of layer `li` if it is one that a neighbouring layer's kernels can run
+    /// (ReLU, LeakyReLU: [`super::Act::piecewise`]). `WGPU_GAN_FUSE=off` turns fusion off (for
+    /// measuring what it saves).
+    fn fusable_act(&self, li: usize) -> Option<super::Act> {
+        match self.spec.layers.get(li) {
+            Some(super::Layer::Act(a)) if a.piecewise().is_some() && fusion_on() => Some(*a),
+            _ => None,
+        }
+    }
+
     /// Fails unless each (what, buffer, width index) holds n rows of that width.
     fn check_buffers(&self, n: usize, bufs: &[(&str, &wgpu::Buffer, usize)]) -> Result<()> {
         for &(what, b, wi) in bufs {
@@ -158,7 +174,8 @@ impl GpuNet {
             l.imp().check_batch(n, mode).map_err(super::at_layer(i))?;
         }
         let mut prog = Program::default();
-        for (li, l) in self.spec.layers.iter().enumerate() {
+        let mut li = 0;
+        while li < self.spec.layers.len() {
             let (p0, np, ri) = self.index[li];
             let c = GpuForward {
                 gpu,
@@ -172,7 +189,17 @@ impl GpuNet {
                 saved: self.saved[slot][li].as_ref(),
                 ws: &self.ws,
             };
-            l.imp().gpu_forward(&c, &mut prog)?;
+            let imp = self.spec.layers[li].imp();
+            // A ReLU or LeakyReLU right after a layer that can store it as well: one launch.
+            if let Some(act) = self.fusable_act(li + 1).filter(|_| !self.views[li]) {
+                let then = super::FusedAct { act, buf: self.out_buf(slot, li + 1, input, output) };
+                if imp.gpu_forward_fused(&c, then, &mut prog)? {
+                    li += 2;
+                    continue;
+                }
+            }
+            imp.gpu_forward(&c, &mut prog)?;
+            li += 1;
         }
         Ok(prog)
     }
@@ -192,15 +219,19 @@ impl GpuNet {
             self.check_buffers(n, &[("input gradient", d, 0)])?;
         }
         let mut prog = Program::default();
-        for (li, l) in self.spec.layers.iter().enumerate().rev() {
+        // Where the gradient at layer li's input goes.
+        let dx_of = |li: usize| if li == 0 { dinput } else { Some(self.grad_buf(li - 1, dout)) };
+        let mut li = self.spec.layers.len();
+        while li > 0 {
+            li -= 1;
             let (p0, np, _) = self.index[li];
-            let c = GpuBackward {
+            let c = |dx| GpuBackward {
                 gpu,
                 n,
                 width: self.widths[li],
                 x: self.in_buf(slot, li, input, input),
                 dy: self.grad_buf(li, dout),
-                dx: if li == 0 { dinput } else { Some(self.grad_buf(li - 1, dout)) },
+                dx,
                 params: &self.params[p0..p0 + np],
                 grads: &self.grads[p0..p0 + np],
                 saved: self.saved[slot][li].as_ref(),
@@ -208,7 +239,17 @@ impl GpuNet {
                 accumulate: grads == Grads::Add,
                 ws: &self.ws,
             };
-            l.imp().gpu_backward(&c, &mut prog)?;
+            let imp = self.spec.layers[li].imp();
+            // A ReLU or LeakyReLU right before a layer whose input-gradient kernel can take the
+            // gradient through it too: the pair's input gradient in one launch.
+            if let Some(act) = li.checked_sub(1).and_then(|a| self.fusable_act(a)).filter(|_| !self.views[li]) {
+                let below = super::FusedAct { act, buf: self.in_buf(slot, li - 1, input, input) };
+                if imp.gpu_backward_fused(&c(dx_of(li - 1)), below, &mut prog)? {
+                    li -= 1;
+                    continue;
+                }
+            }
+            imp.gpu_backward(&c(dx_of(li)), &mut prog)?;
         }
         Ok(prog)
     }

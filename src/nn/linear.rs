@@ -6,9 +6,9 @@
 //! the weight gradient always). Tests: `tests/linear.rs`.
 
 use super::gemm::{blocks8, transpose, GemmNt, GemmParams, GEMM_BIAS};
-use super::conv_gemm::{self, KernelFamily, Product};
+use super::conv_gemm::{self, Epilogue, KernelFamily, Product};
 use super::split::{SplitSum, ACCUMULATE};
-use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, LayerImpl, Param, Role, Workspace};
+use super::{CpuBackward, CpuForward, CpuGradOfGrad, FusedAct, GpuBackward, GpuForward, GpuGradOfGrad, LayerImpl, Param, Role, Workspace};
 use crate::error::{Error, Result};
 use crate::gpu::budget::{self, plan_tiles, Tiles};
 use crate::gpu::{Dispatch, Program};
@@ -82,7 +82,10 @@ pub struct LinearParams {
     pub n_per: u32,
     /// linear_forward: 1 adds the bias.
     pub has_bias: u32,
-    pub _pad: [u32; 2],
+    /// linear_backward_input4_dact: the negative slope of the activation before the layer, and
+    /// 1 if it is a ReLU.
+    pub slope: f32,
+    pub relu: u32,
 }
 
 crate::kernel! {
@@ -99,6 +102,11 @@ crate::kernel! {
     pub LinearBackwardInput4 = "linear" :: "linear_backward_input4", LinearParams { 4 dy: Read, 6 w4: Read, 7 out4: ReadWrite }
 }
 crate::kernel! {
+    /// linear_backward_input4 taken on through the ReLU or LeakyReLU before the layer (`pre4`
+    /// its input; slope and ReLU flag in the uniform).
+    pub LinearBackwardInput4Dact = "linear" :: "linear_backward_input4_dact", LinearParams { 4 dy: Read, 6 w4: Read, 7 out4: ReadWrite, 8 pre4: Read }
+}
+crate::kernel! {
     /// db = Σ_n dy over one tile of rows.
     pub LinearBackwardBias = "linear" :: "linear_backward_bias", LinearParams { 4 dy: Read, 5 out: ReadWrite }
 }
@@ -106,7 +114,7 @@ crate::kernel! {
 impl LinearParams {
     /// One tile over the whole batch, with the bias.
     pub fn new(n: usize, in_f: usize, out_f: usize, accumulate: bool) -> LinearParams {
-        LinearParams { n: n as u32, in_f: in_f as u32, out_f: out_f as u32, accumulate: accumulate as u32, n_per: (n as u32).max(1), has_bias: 1, _pad: [0; 2] }
+        LinearParams { n: n as u32, in_f: in_f as u32, out_f: out_f as u32, accumulate: accumulate as u32, n_per: (n as u32).max(1), has_bias: 1, slope: 0.0, relu: 0 }
     }
 
     /// Tiles of the bias gradient (one invocation per output per tile).
@@ -159,25 +167,32 @@ impl Linear {
     }
 
     /// y = x Wᵀ (+ b): the vec4 product when IN is a multiple of 4 (or padded to one), else the
-    /// scalar kernel.
+    /// scalar kernel. With `then`, the product also stores the activation of y (its
+    /// [`Epilogue::Act`]); Ok(false), with nothing pushed, where it cannot.
     #[allow(clippy::too_many_arguments)]
-    fn push_forward(&self, gpu: &crate::gpu::Gpu, ws: &Workspace, prog: &mut Program, x: &wgpu::Buffer, w: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer, n: usize) -> Result<()> {
+    fn push_forward(&self, gpu: &crate::gpu::Gpu, ws: &Workspace, prog: &mut Program, x: &wgpu::Buffer, w: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer, n: usize, then: Option<Epilogue>) -> Result<bool> {
         let (inp, out) = (self.inp, self.out);
         // Without a bias, any buffer fills the binding: the kernels do not read it.
         let bias = b.unwrap_or(w);
         if gpu.family.products() && (inp % 4 == 0 || self.pads_x(n)) {
             // yᵀ (OUT, N) = W xᵀ through the product, stored transposed into y (N, OUT): C[o, i]
             // goes to y[i·OUT + o]. With IN not a multiple of 4, x and W get zero columns first.
-            let (x, w) = if inp % 4 == 0 {
-                (x, w)
-            } else {
-                let [w0, w1] = [&ws.work[0].buffer, &ws.work[1].buffer];
+            let [w0, w1] = [&ws.work[0].buffer, &ws.work[1].buffer];
+            let (xa, wa) = if inp % 4 == 0 { (x, w) } else { (w0, w1) };
+            let prod = Product { a: wa, b: xa, bias: b, m: out, n, k4: inp.div_ceil(4), map: (1, out, 1, 0) };
+            if then.is_some_and(|e| !prod.fuses(gpu, y, &e)) {
+                return Ok(false);
+            }
+            if inp % 4 != 0 {
                 prog.push(conv_gemm::pack_matrix(gpu, x, w0, n, inp, false)?);
                 prog.push(conv_gemm::pack_matrix(gpu, w, w1, out, inp, false)?);
-                (w0, w1)
-            };
-            let prod = Product { a: w, b: x, bias: b, m: out, n, k4: inp.div_ceil(4), map: (1, out, 1, 0) };
-            prog.push(prod.whole(gpu, y)?);
+            }
+            prog.push(match then {
+                Some(e) => prod.whole_fused(gpu, y, e)?,
+                None => prod.whole(gpu, y)?,
+            });
+        } else if then.is_some() {
+            return Ok(false);
         } else if inp % 4 == 0 {
             // Both operands contiguous along IN, four at a time.
             let p = GemmParams { m: n as u32, p: out as u32, k4: (inp / 4) as u32, k_per: (inp / 4) as u32, flags: GEMM_BIAS * b.is_some() as u32, ..Default::default() };
@@ -186,7 +201,7 @@ impl Linear {
             let p = LinearParams { has_bias: b.is_some() as u32, ..LinearParams::new(n, inp, out, false) };
             prog.push(Dispatch::new(gpu, &LinearForward { x, w, b: bias, out: y }, &p, Some(blocks4(n, out)))?);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// dW (+)= dyᵀ x over the batch, split: with the subgroup family and IN, OUT multiples of 4
@@ -212,6 +227,105 @@ impl Linear {
         // (The bias binding is unused with flag 0; any buffer will do.)
         let first = |o: &wgpu::Buffer, acc: bool| Dispatch::new(gpu, &GemmNt { a: ta, b: tb, bias: tb, out: o }, &GemmParams { flags: ACCUMULATE * acc as u32, ..g }, Some(t.count() * blocks8(out, inp)));
         ws.push_split(gpu, prog, SplitSum { first: &first, out: dw, len: inp * out, tiles: t.count(), accumulate })
+    }
+}
+
+/// How a Linear layer's input gradient runs (see [`Linear::push_backward`]).
+enum InputGrad<'a> {
+    /// Through the subgroup product: Wᵀ transposed first, dy padded to OUT4 first when
+    /// `padded_dy`.
+    Product(Product<'a>, bool),
+    /// gemm_nt of dy and Wᵀ (the direct family, OUT a multiple of 4).
+    GemmNt,
+    /// linear_backward_input4 (OUT under 4).
+    Outer,
+    /// linear_backward_input (scalar 4 × 4 blocks).
+    Scalar,
+}
+
+impl Linear {
+    /// The weight and bias gradients (when asked for) and the input gradient (into `c.dx`, when
+    /// given). With `below`, the input gradient is taken on through that activation by the same
+    /// kernel (`sgemm_nt_dact`, `linear_backward_input4_dact`); Ok(false), with nothing pushed,
+    /// where this shape has no such kernel.
+    fn push_backward(&self, c: &GpuBackward<'_>, below: Option<FusedAct<'_>>, prog: &mut Program) -> Result<bool> {
+        let (inp, out, n, gpu) = (self.inp, self.out, c.n, c.gpu);
+        let w = &c.params[0].buffer;
+        let ta = &c.ws.trans[0].buffer;
+        let w0 = &c.ws.work[0].buffer;
+        let how = if gpu.family.products() && (out % 4 == 0 || self.pads_dy(n)) {
+            // dxᵀ (IN, N) = Wᵀ dyᵀ through the subgroup product, stored into dx (N, IN): Wᵀ
+            // (IN, OUT4) and dy with OUT padded to a multiple of 4 when it is not one (D's last
+            // layer has OUT = 1). Padding dy costs a dispatch: worth it only for a large dx
+            // (R2's D: 10 ms a step saved; R1's joint D pass, 512 × 128 values, would lose
+            // ~0.2 ms a step to the extra launches).
+            let dy = if out % 4 == 0 { c.dy } else { w0 };
+            InputGrad::Product(Product { a: ta, b: dy, bias: None, m: inp, n, k4: out.div_ceil(4), map: (1, inp, 1, 0) }, out % 4 != 0)
+        } else if out % 4 == 0 {
+            InputGrad::GemmNt
+        } else if self.outer_input_grad(n) {
+            InputGrad::Outer
+        } else {
+            InputGrad::Scalar
+        };
+        // The activation below, as this path can take it (None: it cannot).
+        let epi = match (below, c.dx) {
+            (None, _) => None,
+            (Some(f), Some(dx)) => {
+                let Some((slope, relu)) = f.act.piecewise() else { return Ok(false) };
+                let fits = |b: &wgpu::Buffer| b.size() % 16 == 0 && b.size() >= (n * inp * 4) as u64;
+                let e = Epilogue::Dact { pre: f.buf, slope, relu };
+                match &how {
+                    InputGrad::Product(prod, _) if prod.fuses(gpu, dx, &e) => Some(e),
+                    InputGrad::Outer if fits(dx) && fits(f.buf) => Some(e),
+                    _ => return Ok(false),
+                }
+            }
+            // No input gradient wanted: nothing to take through the activation either.
+            (Some(_), None) => None,
+        };
+        if c.weight_grads {
+            self.push_weight_grad(gpu, c.ws, prog, c.dy, c.x, n, &c.grads[0].buffer, c.accumulate)?;
+            if self.bias {
+                let p = LinearParams::new(n, inp, out, false);
+                let t = p.bias_tiles(gpu.parallel_invocations());
+                let first = |o: &wgpu::Buffer, acc: bool| Dispatch::new(gpu, &LinearBackwardBias { dy: c.dy, out: o }, &LinearParams { n_per: t.n_per, accumulate: acc as u32, ..p }, Some(t.count() * out as u32));
+                c.ws.push_split(gpu, prog, SplitSum { first: &first, out: &c.grads[1].buffer, len: out, tiles: t.count(), accumulate: c.accumulate })?;
+            }
+        }
+        let Some(dx) = c.dx else { return Ok(true) };
+        // The input gradient is this pass's alone: never accumulated.
+        let p = LinearParams::new(n, inp, out, false);
+        match how {
+            InputGrad::Product(prod, padded_dy) => {
+                prog.push(transpose(gpu, w, ta, out, inp)?);
+                if padded_dy {
+                    prog.push(conv_gemm::pack_matrix(gpu, c.dy, w0, n, out, false)?);
+                }
+                prog.push(match epi {
+                    Some(e) => prod.whole_fused(gpu, dx, e)?,
+                    None => prod.whole(gpu, dx)?,
+                });
+            }
+            InputGrad::GemmNt => {
+                // dx = dy W as gemm_nt: dy (N, OUT) and Wᵀ (IN, OUT).
+                prog.push(transpose(gpu, w, ta, out, inp)?);
+                let g = GemmParams { m: n as u32, p: inp as u32, k4: (out / 4) as u32, k_per: (out / 4) as u32, ..Default::default() };
+                prog.push(Dispatch::new(gpu, &GemmNt { a: c.dy, b: ta, bias: ta, out: dx }, &g, Some(blocks8(n, inp)))?);
+            }
+            InputGrad::Outer => {
+                let threads = Some((n * inp / 4) as u32);
+                prog.push(match epi {
+                    Some(Epilogue::Dact { pre, slope, relu }) => {
+                        let p = LinearParams { slope, relu: relu as u32, ..p };
+                        Dispatch::new(gpu, &LinearBackwardInput4Dact { dy: c.dy, w4: w, out4: dx, pre4: pre }, &p, threads)?
+                    }
+                    _ => Dispatch::new(gpu, &LinearBackwardInput4 { dy: c.dy, w4: w, out4: dx }, &p, threads)?,
+                });
+            }
+            InputGrad::Scalar => prog.push(Dispatch::new(gpu, &LinearBackwardInput { w, dy: c.dy, out: dx }, &p, Some(blocks4(n, inp)))?),
+        }
+        Ok(true)
     }
 }
 
@@ -303,7 +417,13 @@ impl LayerImpl for Linear {
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
         let b = if self.bias { Some(&c.params[1].buffer) } else { None };
-        self.push_forward(c.gpu, c.ws, prog, c.x, &c.params[0].buffer, b, c.y, c.n)
+        self.push_forward(c.gpu, c.ws, prog, c.x, &c.params[0].buffer, b, c.y, c.n, None).map(|_| ())
+    }
+
+    fn gpu_forward_fused(&self, c: &GpuForward<'_>, then: FusedAct<'_>, prog: &mut Program) -> Result<bool> {
+        let Some((slope, relu)) = then.act.piecewise() else { return Ok(false) };
+        let b = if self.bias { Some(&c.params[1].buffer) } else { None };
+        self.push_forward(c.gpu, c.ws, prog, c.x, &c.params[0].buffer, b, c.y, c.n, Some(Epilogue::Act { post: then.buf, slope, relu }))
     }
 
     fn has_grad_of_grad(&self) -> bool {
@@ -322,55 +442,16 @@ impl LayerImpl for Linear {
 
     fn gpu_grad_of_grad(&self, c: &GpuGradOfGrad<'_>, prog: &mut Program) -> Result<()> {
         if let Some(o) = c.gbar_out {
-            self.push_forward(c.gpu, c.ws, prog, c.gbar_in, &c.params[0].buffer, None, o, c.n)?;
+            self.push_forward(c.gpu, c.ws, prog, c.gbar_in, &c.params[0].buffer, None, o, c.n, None)?;
         }
         self.push_weight_grad(c.gpu, c.ws, prog, c.g_out, c.gbar_in, c.n, &c.grads[0].buffer, true)
     }
 
     fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
-        let (inp, out, n, gpu) = (self.inp, self.out, c.n, c.gpu);
-        let w = &c.params[0].buffer;
-        let ta = &c.ws.trans[0].buffer;
-        if c.weight_grads {
-            self.push_weight_grad(gpu, c.ws, prog, c.dy, c.x, n, &c.grads[0].buffer, c.accumulate)?;
-            if self.bias {
-                let p = LinearParams::new(n, inp, out, false);
-                let t = p.bias_tiles(gpu.parallel_invocations());
-                let first = |o: &wgpu::Buffer, acc: bool| Dispatch::new(gpu, &LinearBackwardBias { dy: c.dy, out: o }, &LinearParams { n_per: t.n_per, accumulate: acc as u32, ..p }, Some(t.count() * out as u32));
-                c.ws.push_split(gpu, prog, SplitSum { first: &first, out: &c.grads[1].buffer, len: out, tiles: t.count(), accumulate: c.accumulate })?;
-            }
-        }
-        if let Some(dx) = c.dx {
-            // The input gradient is this pass's alone: never accumulated.
-            if gpu.family.products() && (out % 4 == 0 || self.pads_dy(n)) {
-                // dxᵀ (IN, N) = Wᵀ dyᵀ through the subgroup product, stored into dx (N, IN): Wᵀ
-                // (IN, OUT4) and dy with OUT padded to a multiple of 4 when it is not one (D's last
-                // layer has OUT = 1). Padding dy costs a dispatch: worth it only for a large dx
-                // (R2's D: 10 ms a step saved; R1's joint D pass, 512 × 128 values, would lose
-                // ~0.2 ms a step to the extra launches).
-                prog.push(transpose(gpu, w, ta, out, inp)?);
-                let dy = if out % 4 == 0 {
-                    c.dy
-                } else {
-                    let w0 = &c.ws.work[0].buffer;
-                    prog.push(conv_gemm::pack_matrix(gpu, c.dy, w0, n, out, false)?);
-                    w0
-                };
-                let prod = Product { a: ta, b: dy, bias: None, m: inp, n, k4: out.div_ceil(4), map: (1, inp, 1, 0) };
-                prog.push(prod.whole(gpu, dx)?);
-            } else if out % 4 == 0 {
-                // dx = dy W as gemm_nt: dy (N, OUT) and Wᵀ (IN, OUT).
-                prog.push(transpose(gpu, w, ta, out, inp)?);
-                let g = GemmParams { m: n as u32, p: inp as u32, k4: (out / 4) as u32, k_per: (out / 4) as u32, ..Default::default() };
-                prog.push(Dispatch::new(gpu, &GemmNt { a: c.dy, b: ta, bias: ta, out: dx }, &g, Some(blocks8(n, inp)))?);
-            } else if self.outer_input_grad(n) {
-                let p = LinearParams::new(n, inp, out, false);
-                prog.push(Dispatch::new(gpu, &LinearBackwardInput4 { dy: c.dy, w4: w, out4: dx }, &p, Some((n * inp / 4) as u32))?);
-            } else {
-                let p = LinearParams::new(n, inp, out, false);
-                prog.push(Dispatch::new(gpu, &LinearBackwardInput { w, dy: c.dy, out: dx }, &p, Some(blocks4(n, inp)))?);
-            }
-        }
-        Ok(())
+        self.push_backward(c, None, prog).map(|_| ())
+    }
+
+    fn gpu_backward_fused(&self, c: &GpuBackward<'_>, below: FusedAct<'_>, prog: &mut Program) -> Result<bool> {
+        self.push_backward(c, Some(below), prog)
     }
 }

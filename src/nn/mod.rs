@@ -121,6 +121,15 @@ pub struct GpuForward<'a> {
     pub ws: &'a Workspace,
 }
 
+/// An activation that a neighbouring layer runs inside its own kernels ([`GpuNet`] offers each
+/// ReLU or LeakyReLU to the layer before it: see [`LayerImpl::gpu_forward_fused`]).
+#[derive(Clone, Copy)]
+pub struct FusedAct<'a> {
+    pub act: Act,
+    /// Forward: where the activation's output goes; backward: the activation's input.
+    pub buf: &'a wgpu::Buffer,
+}
+
 /// A GPU backward pass of one layer through the pass that read `x`.
 pub struct GpuBackward<'a> {
     pub gpu: &'a Gpu,
@@ -263,6 +272,18 @@ pub trait LayerImpl {
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()>;
     /// Appends the backward pass's dispatches.
     fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()>;
+    /// Appends this layer's forward pass with the ReLU or LeakyReLU after it (`then`) fused in:
+    /// the layer's output into `c.y` as ever, the activation's into `then.buf`. Ok(false), with
+    /// nothing appended, where this layer cannot (the network then runs the activation).
+    fn gpu_forward_fused(&self, _c: &GpuForward<'_>, _then: FusedAct<'_>, _prog: &mut Program) -> Result<bool> {
+        Ok(false)
+    }
+    /// Appends this layer's backward pass with its input gradient taken on through the ReLU or
+    /// LeakyReLU before it (`below`, `below.buf` being that activation's input): `c.dx` is then
+    /// the gradient at the activation's input. Ok(false), with nothing appended, where it cannot.
+    fn gpu_backward_fused(&self, _c: &GpuBackward<'_>, _below: FusedAct<'_>, _prog: &mut Program) -> Result<bool> {
+        Ok(false)
+    }
     /// Whether [`LayerImpl::cpu_grad_of_grad`] and [`LayerImpl::gpu_grad_of_grad`] are provided
     /// (what a gradient penalty needs of every critic layer).
     fn has_grad_of_grad(&self) -> bool {

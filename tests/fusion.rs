@@ -1,0 +1,98 @@
+//! Activations fused into the kernels of the layer next to them: a ReLU or LeakyReLU after a
+//! Linear layer is stored by the Linear's product (`sgemm_nt_act`), and the gradient through a
+//! ReLU or LeakyReLU before a Linear layer is taken by the Linear's input-gradient kernel
+//! (`sgemm_nt_dact`, `linear_backward_input4_dact`). Whole networks against the CPU reference,
+//! which runs every layer on its own, with every kernel family, at awkward batches and at 1,024;
+//! and a check that the subgroup family really fuses (so that these comparisons test the fused
+//! kernels, not the fallback).
+
+mod common;
+use common::{check, randv, tensor};
+use wgpu_gan::gpu::{Gpu, Program};
+use wgpu_gan::nn::conv_gemm::KernelFamily;
+use wgpu_gan::nn::{Act, CpuNet, GpuNet, Grads, Init, Layer, Linear, Mode, NetSpec, Reshape};
+
+const TOL: f32 = 1e-5;
+
+struct Pass {
+    y: Vec<f32>,
+    dx: Vec<f32>,
+    grads: Vec<Vec<f32>>,
+    /// Names of the dispatches of the forward and of the backward program.
+    forward: Vec<String>,
+    backward: Vec<String>,
+}
+
+fn gpu_pass(gpu: &Gpu, spec: &NetSpec, params: &[Vec<f32>], x: &[f32], dy: &[f32], n: usize) -> Pass {
+    let net = GpuNet::new(gpu, spec.clone(), params, n, 1, "fused").unwrap();
+    let (tx, ty, tdy, tdx) = (tensor(gpu, x), tensor(gpu, &vec![0.0; n * spec.out_dim()]), tensor(gpu, dy), tensor(gpu, &vec![0.0; x.len()]));
+    let fwd = net.forward(gpu, 0, &tx.buffer, &ty.buffer, n, Mode::Train).unwrap();
+    let bwd = net.backward(gpu, 0, &tx.buffer, &tdy.buffer, Some(&tdx.buffer), n, Grads::Write).unwrap();
+    let names = |p: &Program| p.dispatches.iter().map(|d| d.name.clone()).collect();
+    let (forward, backward) = (names(&fwd), names(&bwd));
+    let mut prog = fwd;
+    prog.extend(bwd);
+    prog.run(gpu);
+    Pass { y: ty.read(gpu).unwrap(), dx: tdx.read(gpu).unwrap(), grads: net.grads.iter().map(|t| t.read(gpu).unwrap()).collect(), forward, backward }
+}
+
+fn lin(inp: usize, out: usize) -> Layer {
+    Layer::Linear(Linear { inp, out, bias: true })
+}
+
+/// (name, network, activation layers the subgroup family must fuse forward, backward).
+fn nets(act: Act) -> Vec<(&'static str, NetSpec, usize, usize)> {
+    let a = Layer::Act(act);
+    vec![
+        // Products both ways (the forward pass of the first layer, the input gradient of the
+        // second through the activation).
+        ("12→20→act→8", NetSpec { layers: vec![lin(12, 20), a, lin(20, 8)] }, 1, 1),
+        // R1's shape: IN = 2 padded to 4 (from 16,384 outputs), a score whose input gradient is
+        // an outer product (`linear_backward_input4_dact`), an activation as the last layer.
+        ("2→128→act→128→act→1", NetSpec { layers: vec![lin(2, 128), a, lin(128, 128), a, lin(128, 1)] }, 2, 2),
+        ("8→12→act (last)", NetSpec { layers: vec![lin(8, 12), a] }, 1, 0),
+        // An activation after views only: its input gradient is the network's.
+        ("view→act→16→8", NetSpec { layers: vec![Layer::Reshape(Reshape::Unflatten { c: 1, h: 4, w: 4 }), Layer::Reshape(Reshape::Flatten), a, lin(16, 8)] }, 0, 1),
+        // Widths that are not multiples of 4 do not fuse (and must still be right).
+        ("6→7→act→5", NetSpec { layers: vec![lin(6, 7), a, lin(7, 5)] }, 0, 0),
+    ]
+}
+
+#[test]
+fn fused_activations_match_cpu() {
+    for fam in common::kernel_families() {
+        let gpu = common::gpu_with(fam);
+        for act in [Act::Relu, Act::LeakyRelu(0.2), Act::LeakyRelu(-0.3)] {
+            for (name, spec, fwd_fused, bwd_fused) in nets(act) {
+                for n in [1usize, 7, 257, 1024] {
+                    let tag = format!("{name} {act:?} n={n} [{}]", fam.name());
+                    let params = spec.init(5 + n as u32, 0, Init::PyTorch);
+                    let (x, dy) = (randv(n * spec.in_dim(), 40 + n as u64, 1.0), randv(n * spec.out_dim(), 50 + n as u64, 1.0));
+                    let mut cpu = CpuNet::new(spec.clone(), params.clone()).unwrap();
+                    let y = cpu.run(0, &x, n, Mode::Train).unwrap();
+                    let dx = cpu.backward(&dy, n, true).unwrap();
+                    let got = gpu_pass(&gpu, &spec, &params, &x, &dy, n);
+                    check(&format!("{tag} forward"), &got.y, &y, TOL);
+                    check(&format!("{tag} input gradient"), &got.dx, &dx, TOL);
+                    for (i, (g, w)) in got.grads.iter().zip(&cpu.grads).enumerate() {
+                        check(&format!("{tag} param {i} gradient"), g, w, TOL);
+                    }
+                    // Every activation runs once: fused, or as its own launch.
+                    let acts = |names: &[String]| names.iter().filter(|d| d.starts_with("activation::") && !d.ends_with("copy_range")).count();
+                    let count = |names: &[String], s: &str| names.iter().filter(|d| d.ends_with(s)).count();
+                    let (fused_f, fused_b) = (count(&got.forward, "_act"), count(&got.backward, "_dact"));
+                    let all = spec.layers.iter().filter(|l| matches!(l, Layer::Act(_))).count();
+                    assert_eq!(acts(&got.forward) + fused_f, all, "{tag}: {:?}", got.forward);
+                    assert_eq!(acts(&got.backward) + fused_b, all, "{tag}: {:?}", got.backward);
+                    // The subgroup family fuses all that the table says (from 128 rows, where R1's
+                    // 2-wide input is padded for the product); only its products store activations.
+                    if fam == KernelFamily::Gemm && n >= 128 {
+                        assert_eq!((fused_f, fused_b), (fwd_fused, bwd_fused), "{tag}: {:?} / {:?}", got.forward, got.backward);
+                    } else if fam != KernelFamily::Gemm {
+                        assert_eq!(fused_f, 0, "{tag}: {:?}", got.forward);
+                    }
+                }
+            }
+        }
+    }
+}
