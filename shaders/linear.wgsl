@@ -178,3 +178,72 @@ fn linear_backward_bias(@builtin(global_invocation_id) gid: vec3<u32>,
     let at = split * p.out_f + o;
     out[at] = select(0.0, out[at], p.accumulate != 0u) + acc;
 }
+
+// The weight gradient dW = dyᵀ x (OUT, IN) of a layer that is thin on one side, as outer products
+// summed over one tile of n_per batch rows into slot `split` of out (offset split·OUT·IN; as the
+// bias gradient, `shaders/reduce.wgsl` adds the slots), straight from dy and x: no transposes and
+// no product for a matrix with one or two rows (R1's first and last layers).
+//   linear_backward_weight_thin_dy  OUT < 4, IN a multiple of 4: one invocation per (tile, o,
+//                                   quad c of IN): Σ_r dy[r, o] · x4[r, c], one vec4 store.
+//   linear_backward_weight_thin_x   IN < 4, OUT a multiple of 4: one per (tile, i, quad c of OUT):
+//                                   Σ_r dy4[r, c] · x[r, i], four values of column i.
+// tiles() · OUT · IN / 4 invocations.
+@group(0) @binding(9) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(10) var<storage, read> dy4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn linear_backward_weight_thin_dy(@builtin(global_invocation_id) gid: vec3<u32>,
+                                  @builtin(num_workgroups) nwg: vec3<u32>) {
+    let idx = flat_index(gid, nwg);
+    let q = p.in_f / 4u;
+    let per = p.out_f * q;
+    let split = idx / per;
+    if (split >= tiles()) { return; }
+    let oc = idx % per;
+    let o = oc / q;
+    let c = oc % q;
+    let r1 = min(split * p.n_per + p.n_per, p.n);
+    var acc = vec4<f32>(0.0);
+    for (var r = split * p.n_per; r < r1; r++) {
+        acc += dy[r * p.out_f + o] * x4[r * q + c];
+    }
+    // dW row-major: row o, quad c is vec4 o·q + c of the slot.
+    let at = split * per + oc;
+    if (p.accumulate != 0u) {
+        out4[at] += acc;
+    } else {
+        out4[at] = acc;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn linear_backward_weight_thin_x(@builtin(global_invocation_id) gid: vec3<u32>,
+                                 @builtin(num_workgroups) nwg: vec3<u32>) {
+    let idx = flat_index(gid, nwg);
+    let q = p.out_f / 4u;
+    let per = p.in_f * q;
+    let split = idx / per;
+    if (split >= tiles()) { return; }
+    let ic = idx % per;
+    let i = ic / q;
+    let c = ic % q;
+    let r1 = min(split * p.n_per + p.n_per, p.n);
+    var acc = vec4<f32>(0.0);
+    for (var r = split * p.n_per; r < r1; r++) {
+        acc += dy4[r * q + c] * x[r * p.in_f + i];
+    }
+    // Rows 4c .. 4c + 3 of dW, column i.
+    let at = split * p.out_f * p.in_f + 4u * c * p.in_f + i;
+    let s = p.in_f;
+    if (p.accumulate != 0u) {
+        out[at] += acc.x;
+        out[at + s] += acc.y;
+        out[at + 2u * s] += acc.z;
+        out[at + 3u * s] += acc.w;
+    } else {
+        out[at] = acc.x;
+        out[at + s] = acc.y;
+        out[at + 2u * s] = acc.z;
+        out[at + 3u * s] = acc.w;
+    }
+}

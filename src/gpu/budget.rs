@@ -150,7 +150,7 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let p: LinearParams = decode(kernel, params)?;
             lp(u(p.out_f))
         }
-        "linear::linear_backward_bias" => {
+        "linear::linear_backward_bias" | "linear::linear_backward_weight_thin_dy" | "linear::linear_backward_weight_thin_x" => {
             let p: LinearParams = decode(kernel, params)?;
             lp(u(p.n_per))
         }

@@ -107,6 +107,15 @@ crate::kernel! {
     pub LinearBackwardInput4Dact = "linear" :: "linear_backward_input4_dact", LinearParams { 4 dy: Read, 6 w4: Read, 7 out4: ReadWrite, 8 pre4: Read }
 }
 crate::kernel! {
+    /// dW = dyᵀ x over one tile of rows for OUT < 4 and IN a multiple of 4 (`x4`: x, `out4`: the
+    /// gradient or its slot, as vec4s).
+    pub LinearWeightThinDy = "linear" :: "linear_backward_weight_thin_dy", LinearParams { 4 dy: Read, 7 out4: ReadWrite, 9 x4: Read }
+}
+crate::kernel! {
+    /// dW = dyᵀ x over one tile of rows for IN < 4 and OUT a multiple of 4 (`dy4`: dy as vec4s).
+    pub LinearWeightThinX = "linear" :: "linear_backward_weight_thin_x", LinearParams { 1 x: Read, 5 out: ReadWrite, 10 dy4: Read }
+}
+crate::kernel! {
     /// db = Σ_n dy over one tile of rows.
     pub LinearBackwardBias = "linear" :: "linear_backward_bias", LinearParams { 4 dy: Read, 5 out: ReadWrite }
 }
@@ -204,12 +213,40 @@ impl Linear {
         Ok(true)
     }
 
-    /// dW (+)= dyᵀ x over the batch, split: with the subgroup family and IN, OUT multiples of 4
+    /// Whether the weight gradient runs as `linear_backward_weight_thin_*` (any family): one
+    /// side under 4 wide (a 2-D input or output, a score), the other a multiple of 4.
+    fn thin_weight_grad(&self) -> bool {
+        (self.out < 4 && self.inp % 4 == 0) || (self.inp < 4 && self.out % 4 == 0)
+    }
+
+    /// Tiles of the thin weight gradient over the batch (one invocation per 4 weights per tile).
+    fn thin_tiles(&self, n: usize, parallel: u64) -> Tiles {
+        let p = LinearParams::new(n, self.inp, self.out, false);
+        let entry = if self.out < 4 { "linear::linear_backward_weight_thin_dy" } else { "linear::linear_backward_weight_thin_x" };
+        plan_tiles(p.n, 1, (self.inp * self.out / 4) as u64, parallel, 4 * (self.inp + self.out) as u64, |n_per, _| budget::loop_trips(entry, bytemuck::bytes_of(&LinearParams { n_per: n_per as u32, ..p })).unwrap_or(u64::MAX))
+    }
+
+    /// dW (+)= dyᵀ x over the batch, split: thin layers by outer products
+    /// ([`Linear::thin_weight_grad`]); with the subgroup family and IN, OUT multiples of 4
     /// as `sgemm_tn` from dy and x themselves; otherwise as an NT product of dyᵀ (OUT, N4) and
     /// xᵀ (IN, N4), transposed and padded with zeros.
     #[allow(clippy::too_many_arguments)]
     fn push_weight_grad(&self, gpu: &crate::gpu::Gpu, ws: &Workspace, prog: &mut Program, dy: &wgpu::Buffer, x: &wgpu::Buffer, n: usize, dw: &wgpu::Buffer, accumulate: bool) -> Result<()> {
         let (inp, out) = (self.inp, self.out);
+        if self.thin_weight_grad() {
+            let t = self.thin_tiles(n, gpu.parallel_invocations());
+            let p = LinearParams { n_per: t.n_per, ..LinearParams::new(n, inp, out, false) };
+            let threads = Some(t.count() * (inp * out / 4) as u32);
+            let first = |o: &wgpu::Buffer, acc: bool| {
+                let p = LinearParams { accumulate: acc as u32, ..p };
+                if out < 4 {
+                    Dispatch::new(gpu, &LinearWeightThinDy { dy, out4: o, x4: x }, &p, threads)
+                } else {
+                    Dispatch::new(gpu, &LinearWeightThinX { x, out: o, dy4: dy }, &p, threads)
+                }
+            };
+            return ws.push_split(gpu, prog, SplitSum { first: &first, out: dw, len: inp * out, tiles: t.count(), accumulate });
+        }
         if gpu.family == KernelFamily::Gemm && inp % 4 == 0 && out % 4 == 0 {
             // dW = dyᵀ x straight from dy (N, OUT) and x (N, IN): no transposes.
             let prod = Product { a: dy, b: x, bias: None, m: out, n: inp, k4: n.div_ceil(4), map: Product::rows(inp) };
@@ -372,7 +409,8 @@ impl LayerImpl for Linear {
 
     fn scratch_len(&self, n: usize, parallel: u64) -> usize {
         let p = LinearParams::new(n, self.inp, self.out, false);
-        split_len(weight_tiles(n, self.inp, self.out, parallel), self.inp * self.out).max(if self.bias { split_len(p.bias_tiles(parallel), self.out) } else { 0 })
+        let weights = if self.thin_weight_grad() { self.thin_tiles(n, parallel) } else { weight_tiles(n, self.inp, self.out, parallel) };
+        split_len(weights, self.inp * self.out).max(if self.bias { split_len(p.bias_tiles(parallel), self.out) } else { 0 })
     }
 
     fn work_lens(&self, n: usize, family: KernelFamily) -> [usize; 4] {
