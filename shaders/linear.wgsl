@@ -247,3 +247,92 @@ fn linear_backward_weight_thin_x(@builtin(global_invocation_id) gid: vec3<u32>,
         out[at + 3u * s] = acc.w;
     }
 }
+
+// The forward pass of a layer that is thin on one side, one short loop per invocation instead of
+// a product with a 1- or 2-wide side (or an input padded to 4 first):
+//   linear_forward_thin_in    IN < 4 (a 2-D input), OUT a multiple of 4: one invocation per (row
+//                             r, quad c of OUT), y4[r, c] = Σ_i x[r, i] · W[4c.., i] (+ b), n·OUT/4
+//                             invocations (r, c by the float division: under 2^22, host-checked);
+//                             `_act` also stores the ReLU/LeakyReLU after the layer into act4.
+//                             The 4 × IN block of W for quad c is IN whole vec4s (rows of W are
+//                             IN long), loaded as such and its columns picked out in registers:
+//                             on llvmpipe every load is a loop over the lanes, the picking is not.
+//   linear_forward_thin_out   OUT < 4 (a score, a 2-D output), IN a multiple of 4: one per row,
+//                             y[r, o] = Σ_c x4[r, c] · w4[o, c] (+ b), n invocations. Also the
+//                             input gradient of a thin-input layer: dx = dy W is this with x := dy
+//                             and W := Wᵀ, without bias. One loop per OUT, each loading only the
+//                             rows of W it uses (the loops of the other cases, masked off, stop
+//                             at once).
+@group(0) @binding(11) var<storage, read_write> act4: array<vec4<f32>>;
+@group(0) @binding(12) var<storage, read> b4: array<vec4<f32>>;
+
+fn thin_in(i: u32) -> vec4<f32> {
+    let q = p.out_f / 4u;
+    let rc = divmod(i, q, true);
+    let r = rc.x;
+    let c = rc.y;
+    let s = p.in_f;
+    let last = s * q - 1u;
+    let v0 = w4[min(c * s, last)];
+    let v1 = w4[min(c * s + 1u, last)];
+    let v2 = w4[min(c * s + 2u, last)];
+    let x0 = x[r * s];
+    let x1 = x[r * s + min(1u, s - 1u)];
+    let x2 = x[r * s + min(2u, s - 1u)];
+    var acc: vec4<f32>;
+    if (s == 1u) {
+        acc = x0 * v0;
+    } else if (s == 2u) {
+        acc = x0 * vec4<f32>(v0.x, v0.z, v1.x, v1.z) + x1 * vec4<f32>(v0.y, v0.w, v1.y, v1.w);
+    } else {
+        acc = x0 * vec4<f32>(v0.x, v0.w, v1.z, v2.y) + x1 * vec4<f32>(v0.y, v1.x, v1.w, v2.z) + x2 * vec4<f32>(v0.z, v1.y, v2.x, v2.w);
+    }
+    return acc + select(vec4<f32>(0.0), b4[c], p.has_bias != 0u);
+}
+
+@compute @workgroup_size(WG)
+fn linear_forward_thin_in(@builtin(global_invocation_id) gid: vec3<u32>,
+                          @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n * (p.out_f / 4u)) { return; }
+    out4[i] = thin_in(i);
+}
+
+@compute @workgroup_size(WG)
+fn linear_forward_thin_in_act(@builtin(global_invocation_id) gid: vec3<u32>,
+                              @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= p.n * (p.out_f / 4u)) { return; }
+    let v = thin_in(i);
+    out4[i] = v;
+    act4[i] = leaky4(v, p.slope, p.relu != 0u);
+}
+
+@compute @workgroup_size(WG)
+fn linear_forward_thin_out(@builtin(global_invocation_id) gid: vec3<u32>,
+                           @builtin(num_workgroups) nwg: vec3<u32>) {
+    let r = flat_index(gid, nwg);
+    if (r >= p.n) { return; }
+    let q = p.in_f / 4u;
+    let xr = r * q;
+    var acc = vec3<f32>(0.0);
+    if (p.out_f == 1u) {
+        for (var c = 0u; c < q; c++) {
+            acc.x += dot(x4[xr + c], w4[c]);
+        }
+    } else if (p.out_f == 2u) {
+        for (var c = 0u; c < q; c++) {
+            let xv = x4[xr + c];
+            acc += vec3<f32>(dot(xv, w4[c]), dot(xv, w4[q + c]), 0.0);
+        }
+    } else {
+        for (var c = 0u; c < q; c++) {
+            let xv = x4[xr + c];
+            acc += vec3<f32>(dot(xv, w4[c]), dot(xv, w4[q + c]), dot(xv, w4[2u * q + c]));
+        }
+    }
+    let last = p.out_f - 1u;
+    for (var o = 0u; o < p.out_f; o++) {
+        out[r * p.out_f + o] = acc[o] + select(0.0, b[min(o, last)], p.has_bias != 0u);
+    }
+}

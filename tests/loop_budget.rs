@@ -110,34 +110,39 @@ fn guard_refuses_launches_past_the_budget() {
     println!("guard: {err}");
     assert!(err.contains("linear::linear_forward") && err.contains("loop iterations"), "error should name the kernel and its count: {err}");
 
-    // The same with 70,000 inputs goes through the vec4 product (gemm_nt with the direct
-    // kernels), 17,500 steps of 8 rows.
-    let direct = common::gpu_with(wgpu_gan::nn::conv_gemm::KernelFamily::Direct);
-    let spec = NetSpec { layers: vec![Layer::linear(70_000, 1)] };
-    let params = spec.init(1, 0, Init::PyTorch);
-    let net = GpuNet::new(&direct, spec, &params, 2, 1, "wide4").unwrap();
-    let err = match net.forward(&direct, 0, &x.buffer, &y.buffer, 2, Mode::Train) {
-        Ok(_) => panic!("a forward pass looping 175,000 times per invocation was accepted"),
-        Err(e) => e.to_string(),
+    // A score (OUT = 1) with 70,000 inputs: `linear_forward_thin_out` loops over IN / 4 = 17,500
+    // vec4s, which fits; with 280,000 inputs (70,000 vec4s) it is refused.
+    let score = |inp: usize| {
+        let spec = NetSpec { layers: vec![Layer::linear(inp, 1)] };
+        let params = spec.init(1, 0, Init::PyTorch);
+        let net = GpuNet::new(&gpu, spec, &params, 2, 1, "score").unwrap();
+        let x = common::tensor(&gpu, &vec![0.0; 2 * inp]);
+        net.forward(&gpu, 0, &x.buffer, &y.buffer, 2, Mode::Train).map(|_| ())
     };
+    assert!(score(70_000).is_ok(), "17,500 vec4 steps fit the budget");
+    let err = score(280_000).err().expect("a thin forward pass looping 70,000 times per invocation was accepted").to_string();
+    println!("guard: {err}");
+    assert!(err.contains("linear::linear_forward_thin_out"), "{err}");
+
+    // Four outputs and 70,000 inputs go through the vec4 product (gemm_nt with the direct
+    // kernels), 17,500 steps of 8 rows.
+    let wide = |g: &wgpu_gan::gpu::Gpu, inp: usize| {
+        let spec = NetSpec { layers: vec![Layer::linear(inp, 4)] };
+        let params = spec.init(1, 0, Init::PyTorch);
+        let net = GpuNet::new(g, spec, &params, 2, 1, "wide4").unwrap();
+        let (x, y) = (common::tensor(g, &vec![0.0; 2 * inp]), common::tensor(g, &[0.0; 8]));
+        net.forward(g, 0, &x.buffer, &y.buffer, 2, Mode::Train).map(|_| ())
+    };
+    let direct = common::gpu_with(wgpu_gan::nn::conv_gemm::KernelFamily::Direct);
+    let err = wide(&direct, 70_000).err().expect("a forward pass looping 175,000 times per invocation was accepted").to_string();
     println!("guard: {err}");
     assert!(err.contains("gemm::gemm_nt"), "{err}");
     // The subgroup product (the software adapter's family) loops once per vec4 step: 17,500
     // passes, 280,000 inputs (70,000 steps) do not.
     if common::kernel_families().contains(&wgpu_gan::nn::conv_gemm::KernelFamily::Gemm) {
         let sg = common::gpu_with(wgpu_gan::nn::conv_gemm::KernelFamily::Gemm);
-        let spec = NetSpec { layers: vec![Layer::linear(70_000, 1)] };
-        let params = spec.init(1, 0, Init::PyTorch);
-        let net = GpuNet::new(&sg, spec, &params, 2, 1, "wide4").unwrap();
-        assert!(net.forward(&sg, 0, &x.buffer, &y.buffer, 2, Mode::Train).is_ok(), "17,500 steps fit the budget");
-        let spec = NetSpec { layers: vec![Layer::linear(280_000, 1)] };
-        let params = spec.init(1, 0, Init::PyTorch);
-        let net = GpuNet::new(&sg, spec, &params, 2, 1, "wide16").unwrap();
-        let xl = common::tensor(&sg, &vec![0.0; 2 * 280_000]);
-        let err = match net.forward(&sg, 0, &xl.buffer, &y.buffer, 2, Mode::Train) {
-            Ok(_) => panic!("a subgroup product looping 70,000 times per invocation was accepted"),
-            Err(e) => e.to_string(),
-        };
+        assert!(wide(&sg, 70_000).is_ok(), "17,500 steps fit the budget");
+        let err = wide(&sg, 280_000).err().expect("a subgroup product looping 70,000 times per invocation was accepted").to_string();
         println!("guard: {err}");
         assert!(err.contains("conv_gemm::sgemm_nt"), "{err}");
     }

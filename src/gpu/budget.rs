@@ -146,6 +146,13 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let p: LinearParams = decode(kernel, params)?;
             lp(u(p.out_f)) + STORE4X4
         }
+        // No loop: IN < 4 is unrolled.
+        "linear::linear_forward_thin_in" | "linear::linear_forward_thin_in_act" => 0,
+        "linear::linear_forward_thin_out" => {
+            // One of three sums over IN / 4 (the others stop at once), then one store per output.
+            let p: LinearParams = decode(kernel, params)?;
+            lp(u(p.in_f / 4)) + 2 * lp(0) + lp(u(p.out_f))
+        }
         "linear::linear_backward_input4" | "linear::linear_backward_input4_dact" => {
             let p: LinearParams = decode(kernel, params)?;
             lp(u(p.out_f))

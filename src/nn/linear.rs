@@ -116,6 +116,20 @@ crate::kernel! {
     pub LinearWeightThinX = "linear" :: "linear_backward_weight_thin_x", LinearParams { 1 x: Read, 5 out: ReadWrite, 10 dy4: Read }
 }
 crate::kernel! {
+    /// y = x Wᵀ [+ b] for IN < 4 and OUT a multiple of 4 (`w4`, `out4`, `b4`: W, y and b as
+    /// vec4s).
+    pub LinearForwardThinIn = "linear" :: "linear_forward_thin_in", LinearParams { 1 x: Read, 6 w4: Read, 7 out4: ReadWrite, 12 b4: Read }
+}
+crate::kernel! {
+    /// [`LinearForwardThinIn`] with the activation after the layer.
+    pub LinearForwardThinInAct = "linear" :: "linear_forward_thin_in_act", LinearParams { 1 x: Read, 6 w4: Read, 7 out4: ReadWrite, 11 act4: ReadWrite, 12 b4: Read }
+}
+crate::kernel! {
+    /// y = x Wᵀ [+ b] for OUT < 4 and IN a multiple of 4, one row per invocation (`x4`, `w4`: x
+    /// and W as vec4s).
+    pub LinearForwardThinOut = "linear" :: "linear_forward_thin_out", LinearParams { 3 b: Read, 5 out: ReadWrite, 6 w4: Read, 9 x4: Read }
+}
+crate::kernel! {
     /// db = Σ_n dy over one tile of rows.
     pub LinearBackwardBias = "linear" :: "linear_backward_bias", LinearParams { 4 dy: Read, 5 out: ReadWrite }
 }
@@ -172,7 +186,7 @@ impl Linear {
     /// run the scalar kernel (a toy's 2-D input): worth two packing launches from
     /// [`PADDED_FORWARD_MIN`] outputs.
     fn pads_x(&self, n: usize) -> bool {
-        self.inp % 4 != 0 && n * self.out >= PADDED_FORWARD_MIN
+        self.inp % 4 != 0 && n * self.out >= PADDED_FORWARD_MIN && !self.thin_in(n)
     }
 
     /// y = x Wᵀ (+ b): the vec4 product when IN is a multiple of 4 (or padded to one), else the
@@ -183,6 +197,25 @@ impl Linear {
         let (inp, out) = (self.inp, self.out);
         // Without a bias, any buffer fills the binding: the kernels do not read it.
         let bias = b.unwrap_or(w);
+        let p = LinearParams { has_bias: b.is_some() as u32, ..LinearParams::new(n, inp, out, false) };
+        if self.thin_in(n) {
+            let threads = Some((n * out / 4) as u32);
+            prog.push(match then {
+                Some(Epilogue::Act { post, slope, relu }) => {
+                    let p = LinearParams { slope, relu: relu as u32, ..p };
+                    Dispatch::new(gpu, &LinearForwardThinInAct { x, w4: w, out4: y, act4: post, b4: bias }, &p, threads)?
+                }
+                _ => Dispatch::new(gpu, &LinearForwardThinIn { x, w4: w, out4: y, b4: bias }, &p, threads)?,
+            });
+            return Ok(true);
+        }
+        if self.thin_out() {
+            if then.is_some() {
+                return Ok(false);
+            }
+            prog.push(Dispatch::new(gpu, &LinearForwardThinOut { b: bias, out: y, w4: w, x4: x }, &p, Some(n as u32))?);
+            return Ok(true);
+        }
         if gpu.family.products() && (inp % 4 == 0 || self.pads_x(n)) {
             // yᵀ (OUT, N) = W xᵀ through the product, stored transposed into y (N, OUT): C[o, i]
             // goes to y[i·OUT + o]. With IN not a multiple of 4, x and W get zero columns first.
@@ -207,10 +240,21 @@ impl Linear {
             let p = GemmParams { m: n as u32, p: out as u32, k4: (inp / 4) as u32, k_per: (inp / 4) as u32, flags: GEMM_BIAS * b.is_some() as u32, ..Default::default() };
             prog.push(Dispatch::new(gpu, &GemmNt { a: x, b: w, bias, out: y }, &p, Some(blocks8(n, out)))?);
         } else {
-            let p = LinearParams { has_bias: b.is_some() as u32, ..LinearParams::new(n, inp, out, false) };
             prog.push(Dispatch::new(gpu, &LinearForward { x, w, b: bias, out: y }, &p, Some(blocks4(n, out)))?);
         }
         Ok(true)
+    }
+
+    /// Whether the forward pass runs as `linear_forward_thin_in` (any family): IN under 4 (a
+    /// 2-D input), OUT a multiple of 4, and few enough quads of y for its float division.
+    fn thin_in(&self, n: usize) -> bool {
+        self.inp < 4 && self.out % 4 == 0 && n * self.out / 4 < conv_gemm::FAST_DIV_BELOW as usize
+    }
+
+    /// Whether the forward pass runs as `linear_forward_thin_out` (any family): OUT under 4 (a
+    /// score, a 2-D output), IN a multiple of 4.
+    fn thin_out(&self) -> bool {
+        self.out < 4 && self.inp % 4 == 0
     }
 
     /// Whether the weight gradient runs as `linear_backward_weight_thin_*` (any family): one
@@ -276,6 +320,8 @@ enum InputGrad<'a> {
     GemmNt,
     /// linear_backward_input4 (OUT under 4).
     Outer,
+    /// linear_forward_thin_out of dy through Wᵀ (IN under 4).
+    ThinIn,
     /// linear_backward_input (scalar 4 × 4 blocks).
     Scalar,
 }
@@ -290,7 +336,10 @@ impl Linear {
         let w = &c.params[0].buffer;
         let ta = &c.ws.trans[0].buffer;
         let w0 = &c.ws.work[0].buffer;
-        let how = if gpu.family.products() && (out % 4 == 0 || self.pads_dy(n)) {
+        let how = if self.inp < 4 && out % 4 == 0 {
+            // dx = dy W as the thin forward pass of dy through Wᵀ (IN, OUT).
+            InputGrad::ThinIn
+        } else if gpu.family.products() && (out % 4 == 0 || self.pads_dy(n)) {
             // dxᵀ (IN, N) = Wᵀ dyᵀ through the subgroup product, stored into dx (N, IN): Wᵀ
             // (IN, OUT4) and dy with OUT padded to a multiple of 4 when it is not one (D's last
             // layer has OUT = 1). Padding dy costs a dispatch: worth it only for a large dx
@@ -359,6 +408,11 @@ impl Linear {
                     }
                     _ => Dispatch::new(gpu, &LinearBackwardInput4 { dy: c.dy, w4: w, out4: dx }, &p, threads)?,
                 });
+            }
+            InputGrad::ThinIn => {
+                prog.push(transpose(gpu, w, ta, out, inp)?);
+                let p = LinearParams { n: n as u32, in_f: out as u32, out_f: inp as u32, has_bias: 0, ..p };
+                prog.push(Dispatch::new(gpu, &LinearForwardThinOut { b: ta, out: dx, w4: ta, x4: c.dy }, &p, Some(n as u32))?);
             }
             InputGrad::Scalar => prog.push(Dispatch::new(gpu, &LinearBackwardInput { w, dy: c.dy, out: dx }, &p, Some(blocks4(n, inp)))?),
         }
