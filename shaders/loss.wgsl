@@ -4,11 +4,10 @@
 // samples (target 0), rows [n_fake, n_fake + n_real) are real samples (target 1). The generator
 // phase sees only n_fake logits.
 //
-//   gan_loss_d_backward  l (n_fake+n_real) -> dl (n_fake+n_real)   d(loss_D)/dl
-//   gan_loss_g_backward  l (n_fake)        -> dl (n_fake)          d(loss_G)/dl
-//   gan_loss_d_forward   l (n_fake+n_real) -> stats.d_loss, d_real (mean D(x)), d_fake (mean D(G(z))),
-//                                           acc_real, acc_fake (accuracy on real, on generated)
-//   gan_loss_g_forward   l (n_fake)        -> stats.g_loss
+//   gan_loss_d   l (n_fake+n_real) -> dl = d(loss_D)/dl, and stats.d_loss, d_real (mean D(x)),
+//                d_fake (mean D(G(z))), acc_real, acc_fake (accuracy on real, on generated)
+//   gan_loss_g   l (n_fake)        -> dl = d(loss_G)/dl, and stats.g_loss
+// The loss and its gradient read the same logits, so one pass gives both.
 //
 // kind: 0 = minimax, 1 = non-saturating, 2 = Wasserstein, 3 = hinge, 4 = least squares (src/loss.rs
 // LossKind has the formulas; kinds 2-4 use the critic's output raw, no sigmoid).
@@ -17,8 +16,9 @@
 //   G, 0: −mean softplus(l_f);  1: mean softplus(−l_f);  2, 3: −mean l_f;  4: ½ mean (l_f − 1)²
 // For kinds 2-4 the "D(x)" statistics are the mean raw outputs.
 //
-// The forward kernels are single-workgroup reductions (launch exactly one workgroup): each of the
-// 256 invocations sums a strided slice, then a tree reduction in workgroup memory.
+// Both are single-workgroup reductions (launch exactly one workgroup): each of the 256
+// invocations sums a strided slice, writing each logit's gradient as it goes, then a tree
+// reduction in workgroup memory.
 
 struct Params {
     n_fake: u32,
@@ -77,33 +77,22 @@ fn score(l: f32) -> f32 {
     return select(l, sigmoid(l), p.kind <= 1u);
 }
 
-@compute @workgroup_size(WG)
-fn gan_loss_d_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i >= p.n_fake + p.n_real) { return; }
-    let real = i >= p.n_fake;
-    out[i] = d_term(logits[i], real).y / f32(select(p.n_fake, p.n_real, real));
-}
-
-@compute @workgroup_size(WG)
-fn gan_loss_g_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i >= p.n_fake) { return; }
-    out[i] = g_term(logits[i]).y / f32(p.n_fake);
-}
-
 // Sums over the fake rows: (loss term, D(G(z)), fake judged fake) ; over real rows likewise.
 @compute @workgroup_size(256)
-fn gan_loss_d_forward(@builtin(local_invocation_index) t: u32) {
+fn gan_loss_d(@builtin(local_invocation_index) t: u32) {
     var fake = vec4<f32>(0.0);
     var real = vec4<f32>(0.0);
     for (var i = t; i < p.n_fake; i += RED) {
         let l = logits[i];
-        fake += vec4<f32>(d_term(l, false).x, score(l), select(0.0, 1.0, l < 0.0), 0.0);
+        let d = d_term(l, false);
+        out[i] = d.y / f32(p.n_fake);
+        fake += vec4<f32>(d.x, score(l), select(0.0, 1.0, l < 0.0), 0.0);
     }
     for (var i = p.n_fake + t; i < p.n_fake + p.n_real; i += RED) {
         let l = logits[i];
-        real += vec4<f32>(d_term(l, true).x, score(l), select(0.0, 1.0, l > 0.0), 0.0);
+        let d = d_term(l, true);
+        out[i] = d.y / f32(p.n_real);
+        real += vec4<f32>(d.x, score(l), select(0.0, 1.0, l > 0.0), 0.0);
     }
     red[t] = fake;
     red2[t] = 0.0;
@@ -133,10 +122,12 @@ fn gan_loss_d_forward(@builtin(local_invocation_index) t: u32) {
 }
 
 @compute @workgroup_size(256)
-fn gan_loss_g_forward(@builtin(local_invocation_index) t: u32) {
+fn gan_loss_g(@builtin(local_invocation_index) t: u32) {
     var acc = 0.0;
     for (var i = t; i < p.n_fake; i += RED) {
-        acc += g_term(logits[i]).x;
+        let g = g_term(logits[i]);
+        out[i] = g.y / f32(p.n_fake);
+        acc += g.x;
     }
     red2[t] = acc;
     workgroupBarrier();

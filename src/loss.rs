@@ -207,14 +207,11 @@ crate::kernel! {
 }
 
 crate::kernel! {
-    /// The discriminator's loss and statistics into `stats` (one workgroup).
-    pub GanLossDForward = "loss" :: "gan_loss_d_forward", LossParams { 1 logits: Read, 3 stats: ReadWrite }
+    /// The discriminator's loss and statistics into `stats`, and d(loss)/dl into `out`, in one
+    /// pass over the logits (one workgroup).
+    pub GanLossD = "loss" :: "gan_loss_d", LossParams { 1 logits: Read, 2 out: ReadWrite, 3 stats: ReadWrite }
 }
 crate::kernel! {
-    /// The generator's loss into `stats.g_loss` (one workgroup).
-    pub GanLossGForward = "loss" :: "gan_loss_g_forward", LossParams { 1 logits: Read, 3 stats: ReadWrite }
-}
-crate::kernel! {
-    /// d(loss)/dl of either network.
-    pub GanLossBackward = "loss" :: ["gan_loss_d_backward", "gan_loss_g_backward"], LossParams { 1 logits: Read, 2 out: ReadWrite }
+    /// The generator's loss into `stats.g_loss`, and d(loss)/dl into `out` (one workgroup).
+    pub GanLossG = "loss" :: "gan_loss_g", LossParams { 1 logits: Read, 2 out: ReadWrite, 3 stats: ReadWrite }
 }

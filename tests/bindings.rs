@@ -67,9 +67,9 @@ fn an_entry_point_outside_the_declaration_is_refused() {
 #[test]
 fn a_buffer_too_small_for_its_binding_is_refused() {
     let gpu = common::gpu();
-    let (logits, stats) = (common::tensor(&gpu, &[0.0; 4]), common::tensor(&gpu, &[0.0; 6]));
+    let (logits, out, stats) = (common::tensor(&gpu, &[0.0; 4]), common::tensor(&gpu, &[0.0; 4]), common::tensor(&gpu, &[0.0; 6]));
     let p = wgpu_gan::loss::LossParams { n_fake: 2, n_real: 2, kind: 0, _pad: 0 };
-    let err = Dispatch::new(&gpu, &wgpu_gan::loss::GanLossDForward { logits: &logits.buffer, stats: &stats.buffer }, &p, None).err().expect("24 bytes for a 28-byte struct").to_string();
+    let err = Dispatch::new(&gpu, &wgpu_gan::loss::GanLossD { logits: &logits.buffer, out: &out.buffer, stats: &stats.buffer }, &p, None).err().expect("24 bytes for a 28-byte struct").to_string();
     println!("refused: {err}");
-    assert!(err.contains("loss::gan_loss_d_forward") && err.contains("`stats`") && err.contains("28"), "{err}");
+    assert!(err.contains("loss::gan_loss_d") && err.contains("`stats`") && err.contains("28"), "{err}");
 }

@@ -5,7 +5,7 @@
 mod common;
 use common::layer::{numeric, report, TOL};
 use common::{check, gpu, launch, randv, tensor};
-use wgpu_gan::loss::{GanLossBackward, GanLossDForward, GanLossGForward, LossKind, LossParams, Stats};
+use wgpu_gan::loss::{GanLossD, GanLossG, LossKind, LossParams, Stats};
 
 const KINDS: [LossKind; 5] = [LossKind::Minimax, LossKind::NonSaturating, LossKind::Wasserstein, LossKind::Hinge, LossKind::LeastSquares];
 
@@ -33,18 +33,21 @@ fn loss_kernels_match_cpu() {
         for kind in KINDS {
             let p = LossParams { n_fake: nf as u32, n_real: nr as u32, kind: kind as u32, _pad: 0 };
             let tag = format!("{kind:?} fake={nf} real={nr}");
-            launch(&gpu, &GanLossBackward { entry: "gan_loss_d_backward", logits: &tl.buffer, out: &tout.buffer }, &p, Some((nf + nr) as u32));
-            check(&format!("gan_loss_d_backward {tag}"), &tout.read(&gpu).unwrap(), &wgpu_gan::loss::gan_loss_d_backward(&l, nf, kind), TOL);
-            launch(&gpu, &GanLossDForward { logits: &tl.buffer, stats: &tstats.buffer }, &p, None);
+            // One kernel writes the loss statistics and every logit's gradient (over a sentinel).
+            tout.write(&gpu, &vec![1e30f32; nf + nr]).unwrap();
+            launch(&gpu, &GanLossD { logits: &tl.buffer, out: &tout.buffer, stats: &tstats.buffer }, &p, None);
+            check(&format!("gan_loss_d gradient {tag}"), &tout.read(&gpu).unwrap(), &wgpu_gan::loss::gan_loss_d_backward(&l, nf, kind), TOL);
             let s = tstats.read(&gpu).unwrap();
             let w = wgpu_gan::loss::gan_loss_d_forward(&l, nf, kind);
-            check(&format!("gan_loss_d_forward {tag}"), &s[..5], &w.values()[..5], TOL);
+            check(&format!("gan_loss_d statistics {tag}"), &s[..5], &w.values()[..5], TOL);
 
             let p = LossParams { n_fake: nf as u32, n_real: 0, kind: kind as u32, _pad: 0 };
-            launch(&gpu, &GanLossBackward { entry: "gan_loss_g_backward", logits: &tl.buffer, out: &tout.buffer }, &p, Some(nf as u32));
-            check(&format!("gan_loss_g_backward {tag}"), &tout.read(&gpu).unwrap()[..nf], &wgpu_gan::loss::gan_loss_g_backward(&l[..nf], kind), TOL);
-            launch(&gpu, &GanLossGForward { logits: &tl.buffer, stats: &tstats.buffer }, &p, None);
-            check(&format!("gan_loss_g_forward {tag}"), &tstats.read(&gpu).unwrap()[5..6], &[wgpu_gan::loss::gan_loss_g_forward(&l[..nf], kind)], TOL);
+            tout.write(&gpu, &vec![1e30f32; nf + nr]).unwrap();
+            launch(&gpu, &GanLossG { logits: &tl.buffer, out: &tout.buffer, stats: &tstats.buffer }, &p, None);
+            let got = tout.read(&gpu).unwrap();
+            check(&format!("gan_loss_g gradient {tag}"), &got[..nf], &wgpu_gan::loss::gan_loss_g_backward(&l[..nf], kind), TOL);
+            assert!(got[nf..].iter().all(|&v| v == 1e30), "gan_loss_g wrote past its {nf} logits");
+            check(&format!("gan_loss_g loss {tag}"), &tstats.read(&gpu).unwrap()[5..6], &[wgpu_gan::loss::gan_loss_g_forward(&l[..nf], kind)], TOL);
         }
     }
 }

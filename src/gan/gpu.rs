@@ -4,7 +4,7 @@ use super::recipe::{self, Op};
 use super::{DataSource, GanConfig, GanState, SAMPLE_STREAM};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
-use crate::loss::{GanLossBackward, GanLossDForward, GanLossGForward, LossParams, PenaltyParams, PenaltyRows, PenaltySum, Stats};
+use crate::loss::{GanLossD, GanLossG, LossParams, PenaltyParams, PenaltyRows, PenaltySum, Stats};
 use crate::nn::{copy_range, GpuNet, Grads, Mode, Tape};
 use crate::optim::GpuOptimizer;
 use crate::rng::{AdvanceStep, GatherLabeled, GatherRows, Interpolate, MixtureLabeled, MixtureSample, RandnFill, RandomLabels, RngParams};
@@ -254,8 +254,7 @@ impl GpuGan {
                 }
                 Op::DLoss => {
                     let lp = LossParams { n_fake: nb, n_real: nb, kind: c.loss as u32, _pad: 0 };
-                    prog.push(Dispatch::new(gpu, &GanLossDForward { logits, stats }, &lp, None)?);
-                    prog.push(Dispatch::new(gpu, &GanLossBackward { entry: "gan_loss_d_backward", logits, out: dlogits }, &lp, Some(2 * nb))?);
+                    prog.push(Dispatch::new(gpu, &GanLossD { logits, out: dlogits, stats }, &lp, None)?);
                 }
                 Op::DBackward { joint: true } => prog.extend(self.d.backward(gpu, 0, d_in, dlogits, None, 2 * b, Grads::Write)?),
                 Op::DBackward { joint: false } => {
@@ -266,8 +265,7 @@ impl GpuGan {
                 Op::DStep { update } => prog.extend(self.opt_d.step(gpu, &self.d.params, &self.d.grads, &self.counter.buffer, c.k as u32, update as u32, c.clip_d, c.lr_decay_steps)?),
                 Op::GLoss => {
                     let lp = LossParams { n_fake: nb, n_real: 0, kind: c.loss as u32, _pad: 0 };
-                    prog.push(Dispatch::new(gpu, &GanLossGForward { logits, stats }, &lp, None)?);
-                    prog.push(Dispatch::new(gpu, &GanLossBackward { entry: "gan_loss_g_backward", logits, out: dlogits }, &lp, Some(nb))?);
+                    prog.push(Dispatch::new(gpu, &GanLossG { logits, out: dlogits, stats }, &lp, None)?);
                 }
                 Op::GBackward => {
                     if cond {

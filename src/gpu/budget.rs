@@ -136,7 +136,7 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
         | "activation::relu_forward4" | "activation::relu_backward4" | "activation::leaky_relu_forward4" | "activation::leaky_relu_backward4"
         | "activation::tanh_forward4" | "activation::tanh_backward4" | "activation::sigmoid_forward4" | "activation::sigmoid_backward4"
         | "activation::copy_range" | "optim::sgd_step" | "optim::adam_step" | "optim::adam_step4" | "optim::rmsprop_step" | "rng::randn_fill" | "rng::mixture_sample"
-        | "rng::shift_images" | "rng::interpolate" | "rng::random_labels" | "rng::mixture_labeled" | "cond::append_onehot" | "cond::take_columns" | "step::advance_step" | "loss::gan_loss_d_backward" | "loss::gan_loss_g_backward" | "batchnorm::batchnorm_forward" | "batchnorm::batchnorm_forward4" | "batchnorm::batchnorm_backward_input4"
+        | "rng::shift_images" | "rng::interpolate" | "rng::random_labels" | "rng::mixture_labeled" | "cond::append_onehot" | "cond::take_columns" | "step::advance_step" | "batchnorm::batchnorm_forward" | "batchnorm::batchnorm_forward4" | "batchnorm::batchnorm_backward_input4"
         | "batchnorm::batchnorm_backward_input" => 0,
         "linear::linear_forward" => {
             let p: LinearParams = decode(kernel, params)?;
@@ -274,12 +274,12 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let p: crate::loss::PenaltyParams = decode(kernel, params)?;
             lp(u(p.n).div_ceil(256)) + lp(8)
         }
-        "loss::gan_loss_d_forward" => {
+        "loss::gan_loss_d" => {
             // Strided sums over 256 invocations, then two tree reductions of log2(256) levels.
             let p: LossParams = decode(kernel, params)?;
             lp(u(p.n_fake).div_ceil(256)) + lp(u(p.n_real).div_ceil(256)) + 2 * lp(8)
         }
-        "loss::gan_loss_g_forward" => {
+        "loss::gan_loss_g" => {
             let p: LossParams = decode(kernel, params)?;
             lp(u(p.n_fake).div_ceil(256)) + lp(8)
         }
