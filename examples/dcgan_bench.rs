@@ -84,18 +84,8 @@ fn main() -> wgpu_gan::Result<()> {
         }
         times.sort_by(f64::total_cmp);
         let dt = times[times.len() / 2];
-        // The host's share of a step: recording its prebuilt dispatches into a command buffer
-        // (pipelines and bind groups exist already), without submitting.
-        let record = {
-            let reps = 20;
-            let t = Instant::now();
-            for _ in 0..reps {
-                let mut enc = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("record") });
-                gan.step_program().encode(&mut enc);
-                drop(enc.finish());
-            }
-            t.elapsed().as_secs_f64() / reps as f64
-        };
+        // The host's share of a step: recording it, not submitting it.
+        let record = gan.step_program().record_seconds(&gpu, 20);
         println!(
             "RESULT system=wgpu-gan model=R2 batch={batch} ms_per_iter={:.3} img_per_s={:.0} gflop_per_s={:.1} dispatches={} record_ms={:.3}",
             dt * 1e3,

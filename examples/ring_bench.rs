@@ -55,11 +55,14 @@ fn main() -> wgpu_gan::Result<()> {
         gan.stats()?; // fails if training produced NaN: never time garbage
         times.sort_by(f64::total_cmp);
         let dt = times[times.len() / 2];
+        // The host's share of a step: recording it, not submitting it.
+        let record = gan.step_program().record_seconds(&gpu, 50);
         println!(
-            "RESULT system=wgpu-gan model=R1-ring batch={batch} ms_per_iter={:.3} steps_per_s={:.1} dispatches={}",
+            "RESULT system=wgpu-gan model=R1-ring batch={batch} ms_per_iter={:.3} steps_per_s={:.1} dispatches={} record_ms={:.3}",
             dt * 1e3,
             1.0 / dt,
-            gan.dispatches_per_step()
+            gan.dispatches_per_step(),
+            record * 1e3
         );
     }
     Ok(())

@@ -319,6 +319,19 @@ impl Program {
         self.record(&mut pass);
     }
 
+    /// The host's share of running this program: seconds to record its prebuilt dispatches
+    /// (pipelines and bind groups exist already) into a command buffer, the mean of `reps`
+    /// recordings, nothing submitted.
+    pub fn record_seconds(&self, gpu: &Gpu, reps: usize) -> f64 {
+        let t = std::time::Instant::now();
+        for _ in 0..reps.max(1) {
+            let mut enc = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("record") });
+            self.encode(&mut enc);
+            drop(enc.finish());
+        }
+        t.elapsed().as_secs_f64() / reps.max(1) as f64
+    }
+
     /// Runs each dispatch in its own submission and waits for it: (kernel name, seconds) per
     /// dispatch. For finding where the time goes; the per-submission overhead is included.
     pub fn profile(&self, gpu: &Gpu) -> Result<Vec<(String, f64)>> {
