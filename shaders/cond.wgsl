@@ -7,6 +7,12 @@
 //                  PLANE = H·W: one constant plane per class appended to an image's channels)
 //   take_columns   src (ROWS, STRIDE) -> out (ROWS, DIM): the first DIM values of each row (the
 //                  part of a conditioned input's gradient that belongs to the sample itself)
+//   project        the projection discriminator's logit (src/gan/cond.rs::project): x (rows of
+//                  1 + CLASSES from row X_AT, D's outputs [ψ(φ) | ⟨V_c, φ⟩ per class]), labels
+//                  (from L_AT) -> out[OUT_AT + r] = x[r, 0] + x[r, 1 + label r]
+//   project_backward  its gradient: x (the logits' gradient dl from row X_AT), labels -> out
+//                  rows of 1 + CLASSES from row OUT_AT: dl[r] at column 0 and at the label's
+//                  column, 0 elsewhere; one invocation per output value
 
 struct Params {
     rows: u32,
@@ -43,4 +49,24 @@ fn take_columns(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let i = flat_index(gid, nwg);
     if (i >= p.rows * p.dim) { return; }
     out[i] = x[(i / p.dim) * p.stride + i % p.dim];
+}
+
+@compute @workgroup_size(WG)
+fn project(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let r = flat_index(gid, nwg);
+    if (r >= p.rows) { return; }
+    let w = 1u + p.classes;
+    let row = (p.x_at + r) * w;
+    out[p.out_at + r] = x[row] + x[row + 1u + u32(labels[p.l_at + r])];
+}
+
+@compute @workgroup_size(WG)
+fn project_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    let w = 1u + p.classes;
+    if (i >= p.rows * w) { return; }
+    let r = i / w;
+    let j = i % w;
+    let hit = j == 0u || j == 1u + u32(labels[p.l_at + r]);
+    out[p.out_at * w + i] = select(0.0, x[p.x_at + r], hit);
 }

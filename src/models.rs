@@ -115,17 +115,17 @@ impl GanConfig {
         }
     }
 
-    /// R5, the 2014-style dense GAN on MNIST: R2's training settings with the MLPs of
-    /// [`r5_generator`] / [`r5_discriminator`], PyTorch's default initialisation, and the
-    /// generator's learning rate raised to 1e-3: at 2e-4 the discriminator won (D(G(z)) ≈ 0.1) and
-    /// 2,500 iterations gave only blobs; at 1e-3 digits of every class appear by ~1,500
-    /// (docs/BENCHMARKS.md).
     /// R3, CGAN-MNIST (SPEC.md §4): R2 with the label given to both networks (one-hot after z;
     /// 10 constant planes after the image). The table must carry labels 0..9.
     pub fn r3(data: Arc<Table>) -> GanConfig {
         GanConfig { generator: r3_generator(100), discriminator: r3_discriminator(), classes: 10, ..GanConfig::r2(data) }
     }
 
+    /// R5, the 2014-style dense GAN on MNIST: R2's training settings with the MLPs of
+    /// [`r5_generator`] / [`r5_discriminator`], PyTorch's default initialisation, and the
+    /// generator's learning rate raised to 1e-3: at 2e-4 the discriminator won (D(G(z)) ≈ 0.1) and
+    /// 2,500 iterations gave only blobs; at 1e-3 digits of every class appear by ~1,500
+    /// (docs/BENCHMARKS.md).
     pub fn r5(data: Arc<Table>) -> GanConfig {
         GanConfig {
             generator: r5_generator(100),

@@ -5,7 +5,7 @@
 mod common;
 use common::{check, gpu, launch, randv, tensor};
 use std::sync::Arc;
-use wgpu_gan::gan::cond::{append, append_onehot, take, take_columns};
+use wgpu_gan::gan::cond::{append, append_onehot, project, project_backward, push_project, push_project_backward, take, take_columns};
 use wgpu_gan::gan::{verify, GanConfig, Table};
 use wgpu_gan::nn::{Act, NetSpec};
 use wgpu_gan::rng::{random_labels, RandomLabels, RngParams};
@@ -40,6 +40,37 @@ fn conditioning_kernels_match_cpu() {
     assert!(counts.iter().all(|&n| n > 60), "every class drawn about 100 times in 997: {counts:?}");
 }
 
+/// The projection discriminator's kernels: each half of [fake; real] with its own labels, as the
+/// training step calls them, against the CPU; and the CPU's backward against the forward (the
+/// projection is linear, so its gradient must be its exact adjoint: ⟨P e, d⟩ = ⟨e, Pᵀ d⟩).
+#[test]
+fn projection_kernels_match_cpu() {
+    let gpu = gpu();
+    for &(rows, classes) in &[(1usize, 10usize), (7, 3), (257, 10), (1024, 10)] {
+        let w = 1 + classes;
+        let ext = randv(2 * rows * w, 11 + rows as u64, 1.0);
+        let dl = randv(2 * rows, 12 + rows as u64, 1.0);
+        let (lf, lr): (Vec<f32>, Vec<f32>) = ((0..rows).map(|i| (i * 3 % classes) as f32).collect(), (0..2 * rows).map(|i| (i * 7 % classes) as f32).collect());
+        let (te, tdl, tlf, tlr) = (tensor(&gpu, &ext), tensor(&gpu, &dl), tensor(&gpu, &lf), tensor(&gpu, &lr));
+        let (logits, dext) = (tensor(&gpu, &vec![9.0; 2 * rows]), tensor(&gpu, &vec![9.0; 2 * rows * w]));
+        let mut p = wgpu_gan::gpu::Program::default();
+        // Generated rows with lf from 0, real rows with lr from row `rows` (its real half).
+        p.push(push_project(&gpu, &te.buffer, &tlf.buffer, &logits.buffer, rows, classes, [0, 0, 0]).unwrap());
+        p.push(push_project(&gpu, &te.buffer, &tlr.buffer, &logits.buffer, rows, classes, [rows, rows, rows]).unwrap());
+        p.push(push_project_backward(&gpu, &tdl.buffer, &tlf.buffer, &dext.buffer, rows, classes, [0, 0, 0]).unwrap());
+        p.push(push_project_backward(&gpu, &tdl.buffer, &tlr.buffer, &dext.buffer, rows, classes, [rows, rows, rows]).unwrap());
+        p.run(&gpu);
+        let labels = [lf.clone(), lr[rows..].to_vec()].concat();
+        let tag = format!("rows={rows} classes={classes}");
+        check(&format!("project {tag}"), &logits.read(&gpu).unwrap(), &project(&ext, &labels, classes), 0.0);
+        let back = project_backward(&dl, &labels, classes);
+        check(&format!("project_backward {tag}"), &dext.read(&gpu).unwrap(), &back, 0.0);
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum::<f64>();
+        let (lhs, rhs) = (dot(&project(&ext, &labels, classes), &dl), dot(&ext, &back));
+        assert!((lhs - rhs).abs() <= 1e-9 * lhs.abs().max(1.0), "{tag}: the backward is not the forward's adjoint: {lhs} vs {rhs}");
+    }
+}
+
 fn labelled(n: usize, dim: usize, classes: u32) -> Arc<Table> {
     Arc::new(Table::with_labels(randv(n * dim, 4, 1.0), dim, (0..n as u32).map(|i| i % classes).collect()).unwrap())
 }
@@ -60,7 +91,20 @@ fn a_cgan_step_matches_the_cpu_reference() {
         ..GanConfig::r5(labelled(64, 6, 4))
     };
     let dense_320 = GanConfig { batch: 320, k: 1, ..dense.clone() };
-    for (name, cfg) in [("R3 CGAN-MNIST", r3), ("dense CGAN", dense), ("dense CGAN at batch 320", dense_320)] {
+    // Projection discriminators: R3's (separate passes) and the dense one (one joint pass).
+    let r3_proj = r3.clone().with_projection().unwrap();
+    assert_eq!((r3_proj.discriminator.in_dim(), r3_proj.discriminator.out_dim(), r3_proj.label_plane()), (784, 11, 0));
+    let dense_proj = dense.clone().with_projection().unwrap();
+    assert_eq!((dense_proj.discriminator.in_dim(), dense_proj.discriminator.out_dim()), (6, 5));
+    let dense_proj_320 = GanConfig { batch: 320, k: 1, ..dense_proj.clone() };
+    for (name, cfg) in [
+        ("R3 CGAN-MNIST", r3),
+        ("dense CGAN", dense),
+        ("dense CGAN at batch 320", dense_320),
+        ("R3 with a projection discriminator", r3_proj),
+        ("dense CGAN, projection", dense_proj),
+        ("dense CGAN, projection, batch 320", dense_proj_320),
+    ] {
         cfg.validate().unwrap();
         let v = verify(&gpu, &cfg, 2, cfg.batch, 5).unwrap();
         println!("{name}:\n{v}");
@@ -77,6 +121,11 @@ fn a_cgan_without_labels_or_with_mismatched_inputs_is_refused() {
     let err = bad_d.validate().unwrap_err().to_string();
     println!("refused: {err}");
     assert!(err.contains("discriminator"), "{err}");
+    // (R2's discriminator reads the image alone: a projection discriminator without its class outputs.)
+    assert!(err.contains("1 + 10"), "{err}");
+    // An unconditional GAN has no label blocks to replace by a projection.
+    let err = GanConfig { batch: 4, ..GanConfig::r2(labelled(8, 784, 10)) }.with_projection().unwrap_err().to_string();
+    assert!(err.contains("conditional"), "{err}");
 }
 
 /// The conditional toy: R1 with the mode index given to both networks; a step GPU vs CPU, and the

@@ -62,6 +62,11 @@ pub struct Args {
     /// (dense models: mlp_gan_mnist; cgan_mnist is R3, conditional by design).
     #[arg(long)]
     pub conditional: bool,
+    /// Condition the discriminator by projection (a class embedding against its last features,
+    /// Miyato & Koyama 2018) instead of label planes or a one-hot vector (cgan_mnist, or with
+    /// --conditional).
+    #[arg(long)]
+    pub projection: bool,
     /// BatchNorm statistics for the sample grids: "batch" (of the 64 grid samples) or "running".
     #[arg(long, default_value = "batch")]
     pub grid_bn: String,
@@ -123,6 +128,9 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
     let mut cfg = a.loss.apply(make(table));
     if a.conditional {
         cfg = cfg.conditional();
+    }
+    if a.projection {
+        cfg = cfg.with_projection()?;
     }
     cfg.batch = a.batch;
     cfg.seed = a.seed;

@@ -1,6 +1,7 @@
 //! Conditioning on class labels (conditional GANs, SPEC.md R3): the generator's input is z followed
-//! by a one-hot label, the discriminator's input is the sample followed by one constant plane per
-//! class (or a one-hot vector, for dense discriminators). Kernels: `shaders/cond.wgsl` and
+//! by a one-hot label; the discriminator's input is the sample followed by one constant plane per
+//! class (or a one-hot vector, for dense discriminators), or, for a projection discriminator, the
+//! sample alone, the label entering through [`project`]. Kernels: `shaders/cond.wgsl` and
 //! `rng.wgsl::random_labels`. Tests: `tests/cgan.rs`.
 
 use crate::error::Result;
@@ -21,6 +22,29 @@ pub fn append_onehot(x: &[f32], labels: &[f32], n: usize, dim: usize, classes: u
 /// The first `dim` values of each of n rows of `stride`.
 pub fn take_columns(src: &[f32], n: usize, stride: usize, dim: usize) -> Vec<f32> {
     (0..n).flat_map(|r| src[r * stride..r * stride + dim].iter().copied()).collect()
+}
+
+/// The projection discriminator's logits (Miyato & Koyama, "cGANs with Projection
+/// Discriminator", 2018): D(x, y) = ψ(φ(x)) + ⟨V_y, φ(x)⟩, with φ the features before D's last
+/// layer and V a class embedding. Here the last layer is a Linear of 1 + classes outputs whose
+/// rows are ψ's weights and V's (with a bias each, a per-class offset), so D's output row r is
+/// [ψ(φ) | ⟨V_c, φ⟩ for every c] and the logit is its column 0 plus the label's column:
+/// ext (n, 1 + classes), labels (n) -> logits (n).
+pub fn project(ext: &[f32], labels: &[f32], classes: usize) -> Vec<f32> {
+    let w = 1 + classes;
+    ext.chunks(w).zip(labels).map(|(row, &l)| row[0] + row[1 + l as usize]).collect()
+}
+
+/// The gradient of [`project`]: dl (n) -> d ext (n, 1 + classes), dl at column 0 and at the
+/// label's column.
+pub fn project_backward(dl: &[f32], labels: &[f32], classes: usize) -> Vec<f32> {
+    let w = 1 + classes;
+    let mut out = vec![0.0; dl.len() * w];
+    for (r, (&g, &l)) in dl.iter().zip(labels).enumerate() {
+        out[r * w] = g;
+        out[r * w + 1 + l as usize] = g;
+    }
+    out
 }
 
 /// Uniform of `shaders/cond.wgsl`.
@@ -54,6 +78,29 @@ pub fn append(gpu: &Gpu, x: &wgpu::Buffer, labels: &wgpu::Buffer, out: &wgpu::Bu
     let u = |v: usize| v as u32;
     let p = CondParams { rows: u(rows), dim: u(dim), classes: u(classes), plane: u(plane), x_at: u(x_at), l_at: u(l_at), stride: 0, out_at: u(out_at) };
     Dispatch::new(gpu, &AppendOnehot { x, labels, out }, &p, Some(u(rows * (dim + classes * plane))))
+}
+
+crate::kernel! {
+    /// [`project`] (x: D's outputs) and [`project_backward`] (x: the logits' gradient).
+    pub Project = "cond" :: ["project", "project_backward"], CondParams { 1 x: Read, 2 labels: Read, 3 out: ReadWrite }
+}
+
+/// A projection over `rows` rows: D's outputs from row `x_at` of `ext` (rows of 1 + classes),
+/// labels from `l_at`, logits into `logits` from `out_at`.
+#[allow(clippy::too_many_arguments)]
+pub fn push_project(gpu: &Gpu, ext: &wgpu::Buffer, labels: &wgpu::Buffer, logits: &wgpu::Buffer, rows: usize, classes: usize, [x_at, l_at, out_at]: [usize; 3]) -> Result<Dispatch> {
+    let u = |v: usize| v as u32;
+    let p = CondParams { rows: u(rows), classes: u(classes), x_at: u(x_at), l_at: u(l_at), out_at: u(out_at), ..Default::default() };
+    Dispatch::new(gpu, &Project { entry: "project", x: ext, labels, out: logits }, &p, Some(u(rows)))
+}
+
+/// Its gradient: the logits' gradient from row `x_at` of `dl`, labels from `l_at`, into rows of
+/// 1 + classes of `dext` from row `out_at`.
+#[allow(clippy::too_many_arguments)]
+pub fn push_project_backward(gpu: &Gpu, dl: &wgpu::Buffer, labels: &wgpu::Buffer, dext: &wgpu::Buffer, rows: usize, classes: usize, [x_at, l_at, out_at]: [usize; 3]) -> Result<Dispatch> {
+    let u = |v: usize| v as u32;
+    let p = CondParams { rows: u(rows), classes: u(classes), x_at: u(x_at), l_at: u(l_at), out_at: u(out_at), ..Default::default() };
+    Dispatch::new(gpu, &Project { entry: "project_backward", x: dl, labels, out: dext }, &p, Some(u(rows * (1 + classes))))
 }
 
 /// A dispatch of [`TakeColumns`].

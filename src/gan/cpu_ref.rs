@@ -142,6 +142,25 @@ impl CpuGan {
         std::borrow::Cow::Owned(super::cond::append_onehot(x, labels, x.len() / dim, dim, self.cfg.classes, plane))
     }
 
+    /// The logits from D's outputs: a projection discriminator's rows of 1 + classes values
+    /// through [`super::cond::project`] with their labels; otherwise the outputs themselves.
+    fn projected(&self, out: &[f32], labels: &[f32]) -> Vec<f32> {
+        if self.cfg.projection() {
+            super::cond::project(out, labels, self.cfg.classes)
+        } else {
+            out.to_vec()
+        }
+    }
+
+    /// The gradient at D's outputs from the logits' gradient (the inverse of [`Self::projected`]).
+    fn unprojected(&self, dl: &[f32], labels: &[f32]) -> Vec<f32> {
+        if self.cfg.projection() {
+            super::cond::project_backward(dl, labels, self.cfg.classes)
+        } else {
+            dl.to_vec()
+        }
+    }
+
     pub fn train_step(&mut self) {
         for ops in recipe::step_at(&self.cfg, self.step as u64) {
             self.run_phase(&ops, None, None);
@@ -193,18 +212,21 @@ impl CpuGan {
             Op::DiscriminateBoth { joint: true } => {
                 let (dim, plane) = (c.data.dim(), c.label_plane());
                 let d_in = [self.conditioned(&self.fake, &self.labels_fake, dim, plane), self.conditioned(&self.real, &self.labels_real, dim, plane)].concat();
-                self.logits = self.d.forward(&d_in, 2 * b).expect(CHECKED);
+                let out = self.d.forward(&d_in, 2 * b).expect(CHECKED);
+                let half = out.len() / 2;
+                self.logits = [self.projected(&out[..half], &self.labels_fake), self.projected(&out[half..], &self.labels_real)].concat();
             }
             Op::DiscriminateBoth { joint: false } => {
                 let (dim, plane) = (c.data.dim(), c.label_plane());
                 let (real_in, fake_in) = (self.conditioned(&self.real, &self.labels_real, dim, plane), self.conditioned(&self.fake, &self.labels_fake, dim, plane));
                 let lr = self.d.run(1, &real_in, b, Mode::Train).expect(CHECKED);
-                self.logits = self.d.run(0, &fake_in, b, Mode::Train).expect(CHECKED);
-                self.logits.extend(lr);
+                let lf = self.d.run(0, &fake_in, b, Mode::Train).expect(CHECKED);
+                self.logits = [self.projected(&lf, &self.labels_fake), self.projected(&lr, &self.labels_real)].concat();
             }
             Op::DiscriminateFake => {
                 let d_in = self.conditioned(&self.fake, &self.labels_fake, c.data.dim(), c.label_plane());
-                self.logits = self.d.forward(&d_in, b).expect(CHECKED);
+                let out = self.d.forward(&d_in, b).expect(CHECKED);
+                self.logits = self.projected(&out, &self.labels_fake);
             }
             Op::DLoss => {
                 self.stats = Stats { g_loss: self.stats.g_loss, ..loss::gan_loss_d_forward(&self.logits, b, c.loss) };
@@ -213,11 +235,13 @@ impl CpuGan {
             }
             Op::DBackward { joint } => {
                 self.use_tapes();
+                let fake = self.unprojected(&self.dlogits[..b], &self.labels_fake);
+                let real = self.unprojected(&self.dlogits[b..], &self.labels_real);
                 if joint {
-                    self.d.backward(&self.dlogits, 2 * b, true).expect(CHECKED);
+                    self.d.backward(&[fake, real].concat(), 2 * b, true).expect(CHECKED);
                 } else {
-                    self.d.backward_slot(1, &self.dlogits[b..], b, true, false).expect(CHECKED);
-                    self.d.backward_slot(0, &self.dlogits[..b], b, true, true).expect(CHECKED);
+                    self.d.backward_slot(1, &real, b, true, false).expect(CHECKED);
+                    self.d.backward_slot(0, &fake, b, true, true).expect(CHECKED);
                 }
             }
             Op::DStep { update } => {
@@ -231,9 +255,10 @@ impl CpuGan {
             }
             Op::GBackward => {
                 self.use_tapes();
-                let mut dx = self.d.backward(&self.dlogits, b, false).expect(CHECKED);
+                let dout = self.unprojected(&self.dlogits, &self.labels_fake);
+                let mut dx = self.d.backward(&dout, b, false).expect(CHECKED);
                 let c = &self.cfg;
-                if c.classes > 0 {
+                if c.classes > 0 && !c.projection() {
                     // G gets the gradient of the sample part of D's input.
                     dx = super::cond::take_columns(&dx, b, c.discriminator.in_dim(), c.data.dim());
                 }

@@ -64,6 +64,10 @@ pub struct GpuGan {
     /// [z | one-hot], the discriminator's inputs [sample | label planes] (joint or generated
     /// half, and real half), its input gradient, and the sampler's labels and input.
     cond: [Tensor; 8],
+    /// A projection discriminator's outputs (rows of 1 + classes: [`cond::project`]) for the
+    /// joint or generated pass and for the real pass, overwritten by their gradients in the
+    /// backward pass (one-element placeholders otherwise).
+    proj: [Tensor; 2],
     /// The generator's output for the last [`GpuGan::sample_program`] run, (sample_capacity, dim).
     pub samples: Tensor,
     pub steps_done: u64,
@@ -141,6 +145,10 @@ impl GpuGan {
                     Tensor::zeros(gpu, "cond.zc_sample", len(sample_capacity * (zd + c)))?,
                 ]
             },
+            proj: {
+                let w = if cfg.projection() { 1 + cfg.classes } else { 0 };
+                [Tensor::zeros(gpu, "proj.ext", (2 * b * w).max(1))?, Tensor::zeros(gpu, "proj.ext_real", (b * w).max(1))?]
+            },
             samples: Tensor::zeros(gpu, "samples", sample_capacity * dim)?,
             steps_done: 0,
             gpu: gpu.clone(),
@@ -210,11 +218,32 @@ impl GpuGan {
         let (logits, dlogits, stats) = (&self.logits.buffer, &self.dlogits.buffer, &self.stats.buffer);
         // A conditional GAN's networks see [z | one-hot label] and [sample | label planes]; the
         // buffers the layers read are then these, and `x` stays the samples themselves.
+        // A projection discriminator reads the samples themselves and writes 1 + classes values
+        // a row into `proj`, which `project` turns into the logits (and back for the gradient).
         let cond = c.classes > 0;
+        let proj = c.projection();
+        let planes = cond && !proj;
         let [lf, lr, zc, xc, xrc, dxc, _, _] = &self.cond;
         let g_in = if cond { &zc.buffer } else { z };
-        let (d_in, d_in_real) = if cond { (&xc.buffer, &xrc.buffer) } else { (x, &self.x_real.buffer) };
+        let (d_in, d_in_real) = if planes { (&xc.buffer, &xrc.buffer) } else { (x, &self.x_real.buffer) };
         let (dim, classes, plane) = (c.data.dim(), c.classes, c.label_plane());
+        let [ext, ext_real] = [&self.proj[0].buffer, &self.proj[1].buffer];
+        let (d_out, d_out_real) = if proj { (ext, ext_real) } else { (logits, &self.logits_real.buffer) };
+        // (D's output from row `at` of `out`, its labels from `l_at`) → logits from `to`, rows of
+        // the generated batch (labels `lf`) or the real one (`lr`: from row b after a joint
+        // batch's real rows, from 0 for separate passes).
+        let project = |prog: &mut Program, out: &wgpu::Buffer, labels: &wgpu::Buffer, to: &wgpu::Buffer, at: [usize; 3]| -> Result<()> {
+            if proj {
+                prog.push(cond::push_project(gpu, out, labels, to, b, classes, at)?);
+            }
+            Ok(())
+        };
+        let unproject = |prog: &mut Program, dl: &wgpu::Buffer, labels: &wgpu::Buffer, dout: &wgpu::Buffer, at: [usize; 3]| -> Result<()> {
+            if proj {
+                prog.push(cond::push_project_backward(gpu, dl, labels, dout, b, classes, at)?);
+            }
+            Ok(())
+        };
         let mut prog = Program::default();
         for op in ops {
             match *op {
@@ -230,37 +259,49 @@ impl GpuGan {
                 Op::Real { update } if c.separate_passes() => prog.push(self.real_batch(update, &self.x_real, 0)?),
                 Op::Real { update } => prog.push(self.real_batch(update, &self.x_d, nb)?),
                 Op::DiscriminateBoth { joint: true } => {
-                    if cond {
+                    if planes {
                         prog.push(cond::append(gpu, x, &lf.buffer, &xc.buffer, b, dim, classes, plane, [0, 0, 0])?);
                         prog.push(cond::append(gpu, x, &lr.buffer, &xc.buffer, b, dim, classes, plane, [b, b, b])?);
                     }
-                    prog.extend(self.d.forward(gpu, 0, d_in, logits, 2 * b, Mode::Train)?);
+                    prog.extend(self.d.forward(gpu, 0, d_in, d_out, 2 * b, Mode::Train)?);
+                    project(&mut prog, ext, &lf.buffer, logits, [0, 0, 0])?;
+                    project(&mut prog, ext, &lr.buffer, logits, [b, b, b])?;
                 }
                 Op::DiscriminateBoth { joint: false } => {
                     // Real first, then generated (the running statistics see them in that order).
-                    if cond {
+                    if planes {
                         prog.push(cond::append(gpu, &self.x_real.buffer, &lr.buffer, &xrc.buffer, b, dim, classes, plane, [0, 0, 0])?);
                         prog.push(cond::append(gpu, x, &lf.buffer, &xc.buffer, b, dim, classes, plane, [0, 0, 0])?);
                     }
-                    prog.extend(self.d.forward(gpu, 1, d_in_real, &self.logits_real.buffer, b, Mode::Train)?);
+                    prog.extend(self.d.forward(gpu, 1, d_in_real, d_out_real, b, Mode::Train)?);
+                    project(&mut prog, ext_real, &lr.buffer, &self.logits_real.buffer, [0, 0, 0])?;
                     prog.push(copy_range(gpu, &self.logits_real.buffer, 0, logits, b, b)?);
-                    prog.extend(self.d.forward(gpu, 0, d_in, logits, b, Mode::Train)?);
+                    prog.extend(self.d.forward(gpu, 0, d_in, d_out, b, Mode::Train)?);
+                    project(&mut prog, ext, &lf.buffer, logits, [0, 0, 0])?;
                 }
                 Op::DiscriminateFake => {
-                    if cond {
+                    if planes {
                         prog.push(cond::append(gpu, x, &lf.buffer, &xc.buffer, b, dim, classes, plane, [0, 0, 0])?);
                     }
-                    prog.extend(self.d.forward(gpu, 0, d_in, logits, b, Mode::Train)?);
+                    prog.extend(self.d.forward(gpu, 0, d_in, d_out, b, Mode::Train)?);
+                    project(&mut prog, ext, &lf.buffer, logits, [0, 0, 0])?;
                 }
                 Op::DLoss => {
                     let lp = LossParams { n_fake: nb, n_real: nb, kind: c.loss as u32, _pad: 0 };
                     prog.push(Dispatch::new(gpu, &GanLossD { logits, out: dlogits, stats }, &lp, None)?);
                 }
-                Op::DBackward { joint: true } => prog.extend(self.d.backward(gpu, 0, d_in, dlogits, None, 2 * b, Grads::Write)?),
+                Op::DBackward { joint: true } => {
+                    unproject(&mut prog, dlogits, &lf.buffer, ext, [0, 0, 0])?;
+                    unproject(&mut prog, dlogits, &lr.buffer, ext, [b, b, b])?;
+                    prog.extend(self.d.backward(gpu, 0, d_in, if proj { ext } else { dlogits }, None, 2 * b, Grads::Write)?);
+                }
                 Op::DBackward { joint: false } => {
                     prog.push(copy_range(gpu, dlogits, b, &self.dlogits_real.buffer, 0, b)?);
-                    prog.extend(self.d.backward(gpu, 1, d_in_real, &self.dlogits_real.buffer, None, b, Grads::Write)?);
-                    prog.extend(self.d.backward(gpu, 0, d_in, dlogits, None, b, Grads::Add)?);
+                    unproject(&mut prog, &self.dlogits_real.buffer, &lr.buffer, ext_real, [0, 0, 0])?;
+                    unproject(&mut prog, dlogits, &lf.buffer, ext, [0, 0, 0])?;
+                    let (d_real, d_fake) = if proj { (ext_real, ext) } else { (&self.dlogits_real.buffer, dlogits) };
+                    prog.extend(self.d.backward(gpu, 1, d_in_real, d_real, None, b, Grads::Write)?);
+                    prog.extend(self.d.backward(gpu, 0, d_in, d_fake, None, b, Grads::Add)?);
                 }
                 Op::DStep { update } => prog.extend(self.opt_d.step(gpu, &self.d.params, &self.d.grads, &self.counter.buffer, c.k as u32, update as u32, c.clip_d, c.lr_decay_steps)?),
                 Op::GLoss => {
@@ -268,12 +309,14 @@ impl GpuGan {
                     prog.push(Dispatch::new(gpu, &GanLossG { logits, out: dlogits, stats }, &lp, None)?);
                 }
                 Op::GBackward => {
-                    if cond {
+                    unproject(&mut prog, dlogits, &lf.buffer, ext, [0, 0, 0])?;
+                    let dout = if proj { ext } else { dlogits };
+                    if planes {
                         // The gradient of D's input is [sample part | label part]: G gets the first.
-                        prog.extend(self.d.backward(gpu, 0, d_in, dlogits, Some(&dxc.buffer), b, Grads::None)?);
+                        prog.extend(self.d.backward(gpu, 0, d_in, dout, Some(&dxc.buffer), b, Grads::None)?);
                         prog.push(cond::take(gpu, &dxc.buffer, &self.dx.buffer, b, dim + classes * plane, dim)?);
                     } else {
-                        prog.extend(self.d.backward(gpu, 0, d_in, dlogits, Some(&self.dx.buffer), b, Grads::None)?);
+                        prog.extend(self.d.backward(gpu, 0, d_in, dout, Some(&self.dx.buffer), b, Grads::None)?);
                     }
                     prog.extend(self.g.backward(gpu, 0, g_in, &self.dx.buffer, None, b, Grads::Write)?);
                 }
@@ -377,8 +420,11 @@ impl GpuGan {
     pub fn read_tapes(&self, g_phase: bool) -> Result<(Vec<(usize, Tape)>, Vec<(usize, Tape)>)> {
         let (gpu, b) = (&self.gpu, self.cfg.batch);
         // What the networks read: the conditioned inputs for a conditional GAN.
+        // (A projection discriminator reads the samples themselves.)
         let cond = self.cfg.classes > 0;
-        let (d_in, d_in_real, g_in) = if cond { (&self.cond[3], &self.cond[4], &self.cond[2]) } else { (&self.x_d, &self.x_real, &self.z) };
+        let planes = cond && !self.cfg.projection();
+        let (d_in, d_in_real) = if planes { (&self.cond[3], &self.cond[4]) } else { (&self.x_d, &self.x_real) };
+        let g_in = if cond { &self.cond[2] } else { &self.z };
         let x = d_in.read(gpu)?;
         let mut d = Vec::new();
         if g_phase {

@@ -214,7 +214,39 @@ impl GanConfig {
         self.generator.in_dim().saturating_sub(self.classes)
     }
 
-    /// Values per class block of the discriminator's conditioned input (1, or an image plane).
+    /// This conditional GAN with its discriminator conditioned by projection ([`cond::project`];
+    /// SPEC.md R3 allows it) instead of label blocks: the blocks leave its first layer's input
+    /// (a Linear layer's inputs, or a convolution's label planes) and its last Linear layer gains
+    /// one output per class, the class embeddings.
+    pub fn with_projection(self) -> Result<GanConfig> {
+        if self.classes == 0 || self.projection() {
+            return Err(Error::Shape("a projection discriminator needs a conditional GAN with label blocks to replace".into()));
+        }
+        let (classes, extra) = (self.classes, self.classes * self.label_plane());
+        let mut d = self.discriminator.clone();
+        match d.layers.first_mut() {
+            Some(crate::nn::Layer::Linear(l)) => l.inp -= extra,
+            Some(crate::nn::Layer::Conv2d(c)) if c.cin > classes => c.cin -= classes,
+            _ => return Err(Error::Shape("a projection discriminator: the first layer must be the Linear or Conv2d layer that reads the label blocks".into())),
+        }
+        match d.layers.last_mut() {
+            Some(crate::nn::Layer::Linear(l)) if l.out == 1 => l.out += classes,
+            _ => return Err(Error::Shape("a projection discriminator: the last layer must be a Linear layer with one output".into())),
+        }
+        let cfg = GanConfig { discriminator: d, ..self };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Whether the discriminator is conditioned by projection ([`cond::project`]): a conditional
+    /// GAN whose discriminator reads the sample alone (no label blocks) and outputs 1 + classes
+    /// values per sample.
+    pub fn projection(&self) -> bool {
+        self.classes > 0 && self.discriminator.in_dim() == self.data.dim()
+    }
+
+    /// Values per class block of the discriminator's conditioned input (1, or an image plane;
+    /// 0 with a projection discriminator).
     pub fn label_plane(&self) -> usize {
         match self.classes {
             0 => 0,
@@ -243,17 +275,23 @@ impl GanConfig {
             if !labeled {
                 return Err(Error::Shape(format!("a conditional GAN needs data labelled 0..{} (a table with labels, or a mixture of that many components)", self.classes)));
             }
-            if self.generator.in_dim() <= self.classes || self.label_plane() == 0 || self.discriminator.in_dim() != self.data.dim() + extra {
+            if self.generator.in_dim() <= self.classes || (!self.projection() && self.discriminator.in_dim() != self.data.dim() + extra) {
                 return Err(Error::Shape(format!(
-                    "a conditional GAN of {} classes needs a generator input of z + {} values and a discriminator input of the sample + a multiple of {} values",
-                    self.classes, self.classes, self.classes
+                    "a conditional GAN of {} classes needs a generator input of z + {} values and a discriminator input of the sample + a multiple of {} values (or of the sample alone, with a projection discriminator's 1 + {} outputs)",
+                    self.classes, self.classes, self.classes, self.classes
                 )));
             }
             if self.gp_lambda > 0.0 {
                 return Err(Error::Shape("the gradient penalty is not implemented for conditional GANs yet".into()));
             }
         }
-        if self.discriminator.out_dim() != 1 {
+        if self.projection() && self.discriminator.out_dim() != 1 + self.classes {
+            return Err(Error::Shape(format!(
+                "a projection discriminator (reading the sample alone) must output 1 + {} values per sample: ψ and one per class",
+                self.classes
+            )));
+        }
+        if !self.projection() && self.discriminator.out_dim() != 1 {
             return Err(Error::Shape("the discriminator must output one logit per sample".into()));
         }
         if self.generator.out_dim() != self.data.dim() {

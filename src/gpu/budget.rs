@@ -136,7 +136,7 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
         | "activation::relu_forward4" | "activation::relu_backward4" | "activation::leaky_relu_forward4" | "activation::leaky_relu_backward4"
         | "activation::tanh_forward4" | "activation::tanh_backward4" | "activation::sigmoid_forward4" | "activation::sigmoid_backward4"
         | "activation::copy_range" | "optim::sgd_step" | "optim::adam_step" | "optim::adam_step4" | "optim::rmsprop_step" | "rng::randn_fill" | "rng::mixture_sample"
-        | "rng::shift_images" | "rng::interpolate" | "rng::random_labels" | "rng::mixture_labeled" | "cond::append_onehot" | "cond::take_columns" | "step::advance_step" | "batchnorm::batchnorm_forward" | "batchnorm::batchnorm_forward4" | "batchnorm::batchnorm_backward_input4"
+        | "rng::shift_images" | "rng::interpolate" | "rng::random_labels" | "rng::mixture_labeled" | "cond::append_onehot" | "cond::take_columns" | "cond::project" | "cond::project_backward" | "step::advance_step" | "batchnorm::batchnorm_forward" | "batchnorm::batchnorm_forward4" | "batchnorm::batchnorm_backward_input4"
         | "batchnorm::batchnorm_backward_input" => 0,
         "linear::linear_forward" => {
             let p: LinearParams = decode(kernel, params)?;
