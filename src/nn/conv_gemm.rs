@@ -738,7 +738,7 @@ impl Oriented<'_> {
         let out4 = spare.as_ref().unwrap_or(out);
         let (a, b, bias) = (self.p.a, self.p.b, self.p.bias.unwrap_or(self.p.a));
         let fused = |entry, act4, pre4, slope, relu: bool| {
-            let p = SgemmParams { slope, flags: p.flags | RELU * relu as u32, ..p };
+            let p = SgemmParams { slope, flags: p.flags | (RELU * relu as u32), ..p };
             Dispatch::new(gpu, &Sgemm { entry, a, b, bias, out, out4, act4, pre4 }, &p, Some(threads))
         };
         match epi {
