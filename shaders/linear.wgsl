@@ -191,24 +191,27 @@ fn linear_backward_bias(@builtin(global_invocation_id) gid: vec3<u32>,
 @group(0) @binding(9) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(10) var<storage, read> dy4: array<vec4<f32>>;
 
+// A thin weight-gradient invocation's place among `rows` rows of `q` quads per tile: (tile, row,
+// quad, the tile's end in the batch); tile ≥ tiles() past the last.
+fn thin_cell(idx: u32, rows: u32, q: u32) -> vec4<u32> {
+    let per = rows * q;
+    let split = idx / per;
+    let rc = idx % per;
+    return vec4<u32>(split, rc / q, rc % q, min(split * p.n_per + p.n_per, p.n));
+}
+
 @compute @workgroup_size(WG)
 fn linear_backward_weight_thin_dy(@builtin(global_invocation_id) gid: vec3<u32>,
                                   @builtin(num_workgroups) nwg: vec3<u32>) {
-    let idx = flat_index(gid, nwg);
     let q = p.in_f / 4u;
-    let per = p.out_f * q;
-    let split = idx / per;
-    if (split >= tiles()) { return; }
-    let oc = idx % per;
-    let o = oc / q;
-    let c = oc % q;
-    let r1 = min(split * p.n_per + p.n_per, p.n);
+    let t = thin_cell(flat_index(gid, nwg), p.out_f, q);
+    if (t.x >= tiles()) { return; }
     var acc = vec4<f32>(0.0);
-    for (var r = split * p.n_per; r < r1; r++) {
-        acc += dy[r * p.out_f + o] * x4[r * q + c];
+    for (var r = t.x * p.n_per; r < t.w; r++) {
+        acc += dy[r * p.out_f + t.y] * x4[r * q + t.z];
     }
     // dW row-major: row o, quad c is vec4 o·q + c of the slot.
-    let at = split * per + oc;
+    let at = (t.x * p.out_f + t.y) * q + t.z;
     if (p.accumulate != 0u) {
         out4[at] += acc;
     } else {
@@ -219,21 +222,17 @@ fn linear_backward_weight_thin_dy(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(WG)
 fn linear_backward_weight_thin_x(@builtin(global_invocation_id) gid: vec3<u32>,
                                  @builtin(num_workgroups) nwg: vec3<u32>) {
-    let idx = flat_index(gid, nwg);
     let q = p.out_f / 4u;
-    let per = p.in_f * q;
-    let split = idx / per;
-    if (split >= tiles()) { return; }
-    let ic = idx % per;
-    let i = ic / q;
-    let c = ic % q;
-    let r1 = min(split * p.n_per + p.n_per, p.n);
+    let t = thin_cell(flat_index(gid, nwg), p.in_f, q);
+    if (t.x >= tiles()) { return; }
+    let i = t.y;
+    let c = t.z;
     var acc = vec4<f32>(0.0);
-    for (var r = split * p.n_per; r < r1; r++) {
+    for (var r = t.x * p.n_per; r < t.w; r++) {
         acc += dy4[r * q + c] * x[r * p.in_f + i];
     }
     // Rows 4c .. 4c + 3 of dW, column i.
-    let at = split * p.out_f * p.in_f + 4u * c * p.in_f + i;
+    let at = t.x * p.out_f * p.in_f + 4u * c * p.in_f + i;
     let s = p.in_f;
     if (p.accumulate != 0u) {
         out[at] += acc.x;
