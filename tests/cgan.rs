@@ -148,3 +148,19 @@ fn the_conditional_ring_step_matches_and_is_measured_per_condition() {
     assert!(wgpu_gan::metrics::conditional_hits(&points, &own, &mix).iter().all(|&h| h == 100.0));
     assert!(wgpu_gan::metrics::conditional_hits(&points, &next, &mix).iter().all(|&h| h == 0.0));
 }
+
+/// A projection discriminator starts as the unconditional one: its class embeddings (rows 1.. of
+/// the last layer) start at zero. With them drawn like the other weights, D separated real from
+/// generated digits within 100 iterations and kept G from learning (docs/BENCHMARKS.md).
+#[test]
+fn projection_embeddings_start_at_zero() {
+    let cfg = GanConfig { batch: 4, ..GanConfig::r3(labelled(16, 784, 10)) }.with_projection().unwrap();
+    let (_, d) = cfg.init_params();
+    let (w, b) = (&d[d.len() - 2], &d[d.len() - 1]);
+    assert_eq!((w.len(), b.len()), (11 * 6272, 11));
+    assert!(w[..6272].iter().any(|&v| v != 0.0), "ψ is drawn as usual");
+    assert!(w[6272..].iter().all(|&v| v == 0.0) && b[1..].iter().all(|&v| v == 0.0), "the embeddings start at zero");
+    // The unconditional layers are drawn as R2's.
+    let plain = GanConfig { batch: 4, ..GanConfig::r2(labelled(16, 784, 10)) }.init_params().1;
+    assert_eq!(d[0], plain[0]);
+}

@@ -338,7 +338,21 @@ impl GanConfig {
 
     /// Initial (G, D) parameters for this config's seed.
     pub fn init_params(&self) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
-        (self.generator.init(self.seed, 1000, self.init), self.discriminator.init(self.seed, 2000, self.init))
+        let mut d = self.discriminator.init(self.seed, 2000, self.init);
+        if self.projection() {
+            // The class embeddings (rows 1.. of the last layer's weight and bias) start at zero:
+            // D starts as the unconditional discriminator and learns the classes from there.
+            let width = self.discriminator.layers.iter().rev().find_map(|l| match l {
+                crate::nn::Layer::Linear(l) => Some(l.inp),
+                _ => None,
+            });
+            let n = d.len();
+            if let (Some(width), true) = (width, n >= 2) {
+                d[n - 2][width..].iter_mut().for_each(|v| *v = 0.0);
+                d[n - 1][1..].iter_mut().for_each(|v| *v = 0.0);
+            }
+        }
+        (self.generator.init(self.seed, 1000, self.init), d)
     }
 
     /// Whether the discriminator sees real and generated batches in two passes (it has batch
