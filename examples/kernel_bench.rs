@@ -57,7 +57,9 @@ fn flop(d: &Dispatch) -> Option<f64> {
             let p = conv();
             f([p.n, p.cin, p.h * p.w, p.cout, p.kh, p.kw]) / (p.stride_y * p.stride_x) as f64
         }
-        "linear::linear_forward" | "linear::linear_backward_input" | "linear::linear_backward_input4" => {
+        "linear::linear_forward" | "linear::linear_backward_input" | "linear::linear_backward_input4" | "linear::linear_backward_input4_dact"
+        | "linear::linear_forward_thin_in" | "linear::linear_forward_thin_in_act" | "linear::linear_forward_thin_out"
+        | "linear::linear_backward_weight_thin_dy" | "linear::linear_backward_weight_thin_x" => {
             let p = lin();
             f([p.n, p.in_f, p.out_f, 1, 1, 1])
         }
@@ -65,7 +67,8 @@ fn flop(d: &Dispatch) -> Option<f64> {
             let p = bytemuck::pod_read_unaligned::<GemmParams>(&d.params[..std::mem::size_of::<GemmParams>()]);
             f([p.m, p.p, p.k4, 4, 1, 1])
         }
-        "conv_gemm::sgemm_nt" | "conv_gemm::sgemm_nt_wide" | "conv_gemm::sgemm_tn" | "conv_gemm::sgemm_taps" | "conv_gemm::sgemm_taps_wide" | "tiled::tgemm_nt" => {
+        "conv_gemm::sgemm_nt" | "conv_gemm::sgemm_nt_wide" | "conv_gemm::sgemm_tn" | "conv_gemm::sgemm_taps" | "conv_gemm::sgemm_taps_wide" | "tiled::tgemm_nt"
+        | "conv_gemm::sgemm_nt_act" | "conv_gemm::sgemm_nt_wide_act" | "conv_gemm::sgemm_nt_dact" | "conv_gemm::sgemm_nt_wide_dact" => {
             let p = bytemuck::pod_read_unaligned::<SgemmParams>(&d.params[..std::mem::size_of::<SgemmParams>()]);
             f([p.m, p.n, p.k4, 4, 1, 1])
         }
