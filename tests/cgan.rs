@@ -163,4 +163,15 @@ fn projection_embeddings_start_at_zero() {
     // The unconditional layers are drawn as R2's.
     let plain = GanConfig { batch: 4, ..GanConfig::r2(labelled(16, 784, 10)) }.init_params().1;
     assert_eq!(d[0], plain[0]);
+    // A last layer without bias: only its weight's embedding rows are zeroed.
+    let mut no_bias = cfg.clone();
+    if let Some(wgpu_gan::nn::Layer::Linear(l)) = no_bias.discriminator.layers.last_mut() {
+        l.bias = false;
+    }
+    let (_, d) = no_bias.init_params();
+    let w = &d[d.len() - 1];
+    assert_eq!(w.len(), 11 * 6272);
+    assert!(w[..6272].iter().any(|&v| v != 0.0) && w[6272..].iter().all(|&v| v == 0.0));
+    // (D: conv, conv, batch norm γ and β, then the Linear weight: the batch norm is left alone.)
+    assert_eq!(d[d.len() - 3..d.len() - 1], plain[plain.len() - 4..plain.len() - 2], "the batch norm before it is left alone");
 }

@@ -342,14 +342,14 @@ impl GanConfig {
         if self.projection() {
             // The class embeddings (rows 1.. of the last layer's weight and bias) start at zero:
             // D starts as the unconditional discriminator and learns the classes from there.
-            let width = self.discriminator.layers.iter().rev().find_map(|l| match l {
-                crate::nn::Layer::Linear(l) => Some(l.inp),
-                _ => None,
-            });
-            let n = d.len();
-            if let (Some(width), true) = (width, n >= 2) {
-                d[n - 2][width..].iter_mut().for_each(|v| *v = 0.0);
-                d[n - 1][1..].iter_mut().for_each(|v| *v = 0.0);
+            // (validate() holds the last layer to be a Linear one; its weight, then its bias if it has one.)
+            if let Some(crate::nn::Layer::Linear(l)) = self.discriminator.layers.last() {
+                let n = d.len();
+                let weight = if l.bias { n - 2 } else { n - 1 };
+                d[weight][l.inp..].iter_mut().for_each(|v| *v = 0.0);
+                if l.bias {
+                    d[n - 1][1..].iter_mut().for_each(|v| *v = 0.0);
+                }
             }
         }
         (self.generator.init(self.seed, 1000, self.init), d)
