@@ -88,19 +88,22 @@ crate::kernel! {
 /// A projection over `rows` rows: D's outputs from row `x_at` of `ext` (rows of 1 + classes),
 /// labels from `l_at`, logits into `logits` from `out_at`.
 #[allow(clippy::too_many_arguments)]
-pub fn push_project(gpu: &Gpu, ext: &wgpu::Buffer, labels: &wgpu::Buffer, logits: &wgpu::Buffer, rows: usize, classes: usize, [x_at, l_at, out_at]: [usize; 3]) -> Result<Dispatch> {
-    let u = |v: usize| v as u32;
-    let p = CondParams { rows: u(rows), classes: u(classes), x_at: u(x_at), l_at: u(l_at), out_at: u(out_at), ..Default::default() };
-    Dispatch::new(gpu, &Project { entry: "project", x: ext, labels, out: logits }, &p, Some(u(rows)))
+pub fn push_project(gpu: &Gpu, ext: &wgpu::Buffer, labels: &wgpu::Buffer, logits: &wgpu::Buffer, rows: usize, classes: usize, at: [usize; 3]) -> Result<Dispatch> {
+    project_dispatch(gpu, "project", ext, labels, logits, rows, classes, at, rows)
 }
 
 /// Its gradient: the logits' gradient from row `x_at` of `dl`, labels from `l_at`, into rows of
 /// 1 + classes of `dext` from row `out_at`.
 #[allow(clippy::too_many_arguments)]
-pub fn push_project_backward(gpu: &Gpu, dl: &wgpu::Buffer, labels: &wgpu::Buffer, dext: &wgpu::Buffer, rows: usize, classes: usize, [x_at, l_at, out_at]: [usize; 3]) -> Result<Dispatch> {
+pub fn push_project_backward(gpu: &Gpu, dl: &wgpu::Buffer, labels: &wgpu::Buffer, dext: &wgpu::Buffer, rows: usize, classes: usize, at: [usize; 3]) -> Result<Dispatch> {
+    project_dispatch(gpu, "project_backward", dl, labels, dext, rows, classes, at, rows * (1 + classes))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn project_dispatch(gpu: &Gpu, entry: &'static str, x: &wgpu::Buffer, labels: &wgpu::Buffer, out: &wgpu::Buffer, rows: usize, classes: usize, [x_at, l_at, out_at]: [usize; 3], threads: usize) -> Result<Dispatch> {
     let u = |v: usize| v as u32;
     let p = CondParams { rows: u(rows), classes: u(classes), x_at: u(x_at), l_at: u(l_at), out_at: u(out_at), ..Default::default() };
-    Dispatch::new(gpu, &Project { entry: "project_backward", x: dl, labels, out: dext }, &p, Some(u(rows * (1 + classes))))
+    Dispatch::new(gpu, &Project { entry, x, labels, out }, &p, Some(u(threads)))
 }
 
 /// A dispatch of [`TakeColumns`].

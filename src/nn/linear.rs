@@ -248,7 +248,13 @@ impl Linear {
     /// Whether the forward pass runs as `linear_forward_thin_in` (any family): IN under 4 (a
     /// 2-D input), OUT a multiple of 4, and few enough quads of y for its float division.
     fn thin_in(&self, n: usize) -> bool {
-        self.inp < 4 && self.out % 4 == 0 && n * self.out / 4 < conv_gemm::FAST_DIV_BELOW as usize
+        self.thin_input() && n * self.out / 4 < conv_gemm::FAST_DIV_BELOW as usize
+    }
+
+    /// IN under 4 (a 2-D input) and OUT a multiple of 4: the shape of `linear_forward_thin_in`,
+    /// `linear_backward_weight_thin_x`, and of an input gradient by `linear_forward_thin_out`.
+    fn thin_input(&self) -> bool {
+        self.inp < 4 && self.out % 4 == 0
     }
 
     /// Whether the forward pass runs as `linear_forward_thin_out` (any family): OUT under 4 (a
@@ -260,7 +266,7 @@ impl Linear {
     /// Whether the weight gradient runs as `linear_backward_weight_thin_*` (any family): one
     /// side under 4 wide (a 2-D input or output, a score), the other a multiple of 4.
     fn thin_weight_grad(&self) -> bool {
-        (self.out < 4 && self.inp % 4 == 0) || (self.inp < 4 && self.out % 4 == 0)
+        self.thin_out() || self.thin_input()
     }
 
     /// Tiles of the thin weight gradient over the batch (one invocation per 4 weights per tile).
@@ -336,7 +342,7 @@ impl Linear {
         let w = &c.params[0].buffer;
         let ta = &c.ws.trans[0].buffer;
         let w0 = &c.ws.work[0].buffer;
-        let how = if self.inp < 4 && out % 4 == 0 {
+        let how = if self.thin_input() {
             // dx = dy W as the thin forward pass of dy through Wᵀ (IN, OUT).
             InputGrad::ThinIn
         } else if gpu.family.products() && (out % 4 == 0 || self.pads_dy(n)) {
