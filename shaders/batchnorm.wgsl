@@ -1,17 +1,27 @@
 // Batch normalisation over the channels of an (N, C, HW) tensor: HW = 1 is BatchNorm1d over
 // features, HW = H·W is BatchNorm2d. Each channel is normalised with statistics over its N·HW values.
 //
-//   batchnorm_stats_partial    x -> part[split, c] = Σ x over the split's tile of channel c;
-//                              with flag 16, Σ (x − mean)², mean = stats[c]
-//   batchnorm_stats_finish     part -> flag 16 clear: stats[0..C) = mean = Σ part / M;
-//                              flag 16 set: stats[C..2C) = 1/√(var + eps), var = Σ part / M (biased);
-//                              with flag 4 also running (mean C, var C) ← (1−m)·running + m·batch,
-//                              the running variance taking the unbiased batch variance (as PyTorch)
-//   batchnorm_forward          x, γ, β, stats or running -> y = (x − mean)·invstd·γ + β
+//   batchnorm_stats_partial    x -> part[split, 0, c] = the mean of the split's tile of channel c,
+//                              part[split, 1, c] = Σ (x − that mean)² over the tile (two loops
+//                              over the tile, which is in cache for the second)
+//   batchnorm_stats_finish     part -> stats[0..C) = mean, stats[C..2C) = 1/√(var + eps) (biased
+//                              variance), the tiles' centred sums combined exactly (Chan et al.:
+//                              M2 = Σ M2ₜ + nₜ·(meanₜ − mean)²); with flag 4 also running (mean C,
+//                              var C) ← (1−m)·running + m·batch, the running variance taking the
+//                              unbiased batch variance (as PyTorch)
+//   batchnorm_forward          x, γ, β, stats or running -> y = x·scale + shift per channel,
+//                              scale = invstd·γ, shift = β − mean·scale
+//   *_act                      the same, also storing act = ReLU or LeakyReLU(y) (the activation
+//                              after the layer, fused: src/nn/gpu_net.rs)
 //   batchnorm_backward_partial x, dy, stats -> part[split, 0, c] = Σ dy, part[split, 1, c] = Σ dy·x̂
 //   batchnorm_backward_finish  part -> stats[2C..3C) = Σ dy, stats[3C..4C) = Σ dy·x̂;
 //                              with flag 8 also dγ = Σ dy·x̂ (out) and dβ = Σ dy (out2)
 //   batchnorm_backward_input   x, dy, γ, stats -> dx = γ·invstd·(dy − Σdy/M − x̂·Σdy·x̂/M), M = N·HW
+//
+// With flag 32 the backward kernels take dy at the output of the ReLU or LeakyReLU after the
+// layer (flag 64: a ReLU; else the slope `slope`) and use dy·act'(y) in its place, y recomputed
+// from x exactly as the forward kernels computed it: the activation's backward pass and its
+// launch disappear, and no kernel reads y.
 //
 // Training mode uses the batch statistics and differentiates through them (the full backward);
 // evaluation mode (flag 1 clear) uses the running statistics and is only run forward.
@@ -20,8 +30,9 @@
 // summed sequentially by one invocation into its slot of `part`; the finishing kernels add the
 // slots. The host sizes the tiles (src/gpu/budget.rs) so that no invocation loops more than a
 // bounded number of times, whatever N and HW: Mesa's llvmpipe silently stops every loop of an
-// invocation after 65,535 iterations in all. The variance is the two-pass one (mean first, then the
-// centred squares), as in the CPU reference.
+// invocation after 65,535 iterations in all. The variance is a two-pass one within each tile (its
+// mean, then its centred squares) combined exactly across tiles, so that the statistics take one
+// partial launch and one finishing launch.
 
 struct Params {
     n: u32,
@@ -29,7 +40,8 @@ struct Params {
     hw: u32,
     // bit 0: batch statistics (training) rather than running ones; bit 1: add parameter gradients
     // into dγ/dβ instead of overwriting them; bit 2: update the running statistics;
-    // bit 3: write the parameter gradients at all; bit 4: the centred pass of the statistics.
+    // bit 3: write the parameter gradients at all; bit 5: the backward kernels' dy is at the
+    // output of the activation after the layer; bit 6: that activation is a ReLU.
     flags: u32,
     eps: f32,
     momentum: f32,
@@ -37,7 +49,8 @@ struct Params {
     n_per: u32,
     p_per: u32,
     p_splits: u32,
-    _pad0: u32,
+    // The fused LeakyReLU's negative slope.
+    slope: f32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -52,6 +65,28 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;
 @group(0) @binding(8) var<storage, read_write> out2: array<f32>;
 @group(0) @binding(9) var<storage, read_write> part: array<f32>;    // (splits, ·, C) partial sums
+// The fused activation's output (the *_act entries).
+@group(0) @binding(13) var<storage, read_write> act: array<f32>;
+@group(0) @binding(14) var<storage, read_write> act4: array<vec4<f32>>;
+
+const PLAIN: u32 = 0u;
+const ACT: u32 = 1u;
+const FUSED_ACT: u32 = 32u;
+const RELU: u32 = 64u;
+
+fn relu() -> bool {
+    return (p.flags & RELU) != 0u;
+}
+
+// The gradient g at the fused activation's output taken to its input y (flag 32), else g.
+fn through_act(g: f32, y: f32) -> f32 {
+    let d = select(select(p.slope * g, 0.0, relu()), g, y > 0.0);
+    return select(g, d, (p.flags & FUSED_ACT) != 0u);
+}
+
+fn through_act4(g: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
+    return select(g, leaky_grad4(g, y, p.slope, relu()), (p.flags & FUSED_ACT) != 0u);
+}
 
 fn splits() -> u32 {
     return p.p_splits * ((p.n + p.n_per - 1u) / p.n_per);
@@ -64,6 +99,12 @@ fn tile(split: u32) -> vec4<u32> {
     return vec4<u32>(n0, min(n0 + p.n_per, p.n), i0, min(i0 + p.p_per, p.hw));
 }
 
+// How many values the tile of `split` holds.
+fn tile_count(split: u32) -> f32 {
+    let t = tile(split);
+    return f32((t.y - t.x) * (t.w - t.z));
+}
+
 @compute @workgroup_size(WG)
 fn batchnorm_stats_partial(@builtin(global_invocation_id) gid: vec3<u32>,
                            @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -72,17 +113,24 @@ fn batchnorm_stats_partial(@builtin(global_invocation_id) gid: vec3<u32>,
     let split = idx / p.c;
     if (split >= splits()) { return; }
     let t = tile(split);
-    let centred = (p.flags & 16u) != 0u;
-    let mean = select(0.0, stats[c], centred);
     var s = 0.0;
     for (var nn = t.x; nn < t.y; nn++) {
         let base = (nn * p.c + c) * p.hw;
         for (var i = t.z; i < t.w; i++) {
-            let d = x[base + i] - mean;
-            s += select(d, d * d, centred);
+            s += x[base + i];
         }
     }
-    part[split * p.c + c] = s;
+    let mean = s / tile_count(split);
+    var q = 0.0;
+    for (var nn = t.x; nn < t.y; nn++) {
+        let base = (nn * p.c + c) * p.hw;
+        for (var i = t.z; i < t.w; i++) {
+            let d = x[base + i] - mean;
+            q += d * d;
+        }
+    }
+    part[(2u * split) * p.c + c] = mean;
+    part[(2u * split + 1u) * p.c + c] = q;
 }
 
 @compute @workgroup_size(WG)
@@ -92,15 +140,18 @@ fn batchnorm_stats_finish(@builtin(global_invocation_id) gid: vec3<u32>,
     if (c >= p.c) { return; }
     let m = f32(p.n * p.hw);
     var s = 0.0;
-    for (var k = 0u; k < splits(); k++) { s += part[k * p.c + c]; }
-    if ((p.flags & 16u) == 0u) {
-        stats[c] = s / m;
-        return;
+    for (var k = 0u; k < splits(); k++) { s += tile_count(k) * part[2u * k * p.c + c]; }
+    let mean = s / m;
+    var q = 0.0;
+    for (var k = 0u; k < splits(); k++) {
+        let d = part[2u * k * p.c + c] - mean;
+        q += part[(2u * k + 1u) * p.c + c] + tile_count(k) * d * d;
     }
-    stats[p.c + c] = 1.0 / sqrt(s / m + p.eps);
+    stats[c] = mean;
+    stats[p.c + c] = 1.0 / sqrt(q / m + p.eps);
     if ((p.flags & 4u) != 0u) {
-        running[c] = (1.0 - p.momentum) * running[c] + p.momentum * stats[c];
-        running[p.c + c] = (1.0 - p.momentum) * running[p.c + c] + p.momentum * (s / (m - 1.0));
+        running[c] = (1.0 - p.momentum) * running[c] + p.momentum * mean;
+        running[p.c + c] = (1.0 - p.momentum) * running[p.c + c] + p.momentum * (q / (m - 1.0));
     }
 }
 
@@ -112,14 +163,41 @@ fn mean_invstd(c: u32) -> vec2<f32> {
     return vec2<f32>(running[c], 1.0 / sqrt(running[p.c + c] + p.eps));
 }
 
+// (scale, shift) with y = x·scale + shift, for channel c in the current mode.
+fn affine(c: u32) -> vec2<f32> {
+    let mi = mean_invstd(c);
+    let scale = mi.y * gamma[c];
+    return vec2<f32>(scale, beta[c] - mi.x * scale);
+}
+
+// The same from the batch statistics (the backward kernels, which run in training mode only and
+// do not bind the running statistics): the same operations on the same values, so that y
+// recomputed here has the forward pass's bits.
+fn batch_affine(c: u32) -> vec2<f32> {
+    let scale = stats[p.c + c] * gamma[c];
+    return vec2<f32>(scale, beta[c] - stats[c] * scale);
+}
+
+fn forward(i: u32, mode: u32) {
+    if (i >= p.n * p.c * p.hw) { return; }
+    let a = affine((i / p.hw) % p.c);
+    let y = x[i] * a.x + a.y;
+    out[i] = y;
+    if (mode == ACT) {
+        act[i] = select(select(p.slope * y, 0.0, relu()), y, y > 0.0);
+    }
+}
+
 @compute @workgroup_size(WG)
 fn batchnorm_forward(@builtin(global_invocation_id) gid: vec3<u32>,
                      @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i >= p.n * p.c * p.hw) { return; }
-    let c = (i / p.hw) % p.c;
-    let mi = mean_invstd(c);
-    out[i] = (x[i] - mi.x) * mi.y * gamma[c] + beta[c];
+    forward(flat_index(gid, nwg), PLAIN);
+}
+
+@compute @workgroup_size(WG)
+fn batchnorm_forward_act(@builtin(global_invocation_id) gid: vec3<u32>,
+                         @builtin(num_workgroups) nwg: vec3<u32>) {
+    forward(flat_index(gid, nwg), ACT);
 }
 
 @compute @workgroup_size(WG)
@@ -132,14 +210,16 @@ fn batchnorm_backward_partial(@builtin(global_invocation_id) gid: vec3<u32>,
     let t = tile(split);
     let mean = stats[c];
     let invstd = stats[p.c + c];
+    let a = batch_affine(c);
     var s1 = 0.0;
     var s2 = 0.0;
     for (var nn = t.x; nn < t.y; nn++) {
         let base = (nn * p.c + c) * p.hw;
         for (var i = t.z; i < t.w; i++) {
-            let g = dy[base + i];
+            let v = x[base + i];
+            let g = through_act(dy[base + i], v * a.x + a.y);
             s1 += g;
-            s2 += g * (x[base + i] - mean) * invstd;
+            s2 += g * (v - mean) * invstd;
         }
     }
     part[(2u * split) * p.c + c] = s1;
@@ -174,8 +254,11 @@ fn batchnorm_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
     let c = (i / p.hw) % p.c;
     let m = f32(p.n * p.hw);
     let invstd = stats[p.c + c];
-    let xhat = (x[i] - stats[c]) * invstd;
-    out[i] = gamma[c] * invstd * (dy[i] - stats[2u * p.c + c] / m - xhat * stats[3u * p.c + c] / m);
+    let v = x[i];
+    let a = batch_affine(c);
+    let xhat = (v - stats[c]) * invstd;
+    let g = through_act(dy[i], v * a.x + a.y);
+    out[i] = gamma[c] * invstd * (g - stats[2u * p.c + c] / m - xhat * stats[3u * p.c + c] / m);
 }
 
 // batchnorm_forward and batchnorm_backward_input four values at a time, when the four share their
@@ -186,51 +269,61 @@ fn batchnorm_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,
 @group(0) @binding(11) var<storage, read> dy4: array<vec4<f32>>;
 @group(0) @binding(12) var<storage, read_write> out4: array<vec4<f32>>;
 
-// Per-channel values of the four elements from 4·i: (mean, invstd, γ, channel of the first).
-struct Four {
-    mean: vec4<f32>,
-    invstd: vec4<f32>,
-    gamma: vec4<f32>,
-    c: u32,
-}
-
 // The channel of element 4·i, and whether the four elements are four channels (HW = 1).
 fn first_channel(i: u32) -> u32 {
     return ((4u * i) / p.hw) % p.c;
 }
 
-// γ and β as per-channel vectors from channel c: c..c+3 for HW = 1, else c four times.
-// (Storage pointers cannot be function arguments in WGSL: one function per buffer.)
+// γ as a per-channel vector from channel c: c..c+3 for HW = 1, else c four times.
 fn gamma4(c: u32) -> vec4<f32> {
     if (p.hw == 1u) { return vec4<f32>(gamma[c], gamma[c + 1u], gamma[c + 2u], gamma[c + 3u]); }
     return vec4<f32>(gamma[c]);
 }
 
-fn beta4(c: u32) -> vec4<f32> {
-    if (p.hw == 1u) { return vec4<f32>(beta[c], beta[c + 1u], beta[c + 2u], beta[c + 3u]); }
-    return vec4<f32>(beta[c]);
+// (scale, shift) of the four elements from 4·i, from `affine` (batch: `batch_affine`).
+struct Affine4 {
+    scale: vec4<f32>,
+    shift: vec4<f32>,
 }
 
-fn four(i: u32) -> Four {
+fn gather4(a: vec2<f32>, b: vec2<f32>, d: vec2<f32>, f: vec2<f32>) -> Affine4 {
+    return Affine4(vec4<f32>(a.x, b.x, d.x, f.x), vec4<f32>(a.y, b.y, d.y, f.y));
+}
+
+fn affine4(i: u32) -> Affine4 {
     let c = first_channel(i);
-    if (p.hw == 1u) {
-        let a = mean_invstd(c);
-        let b = mean_invstd(c + 1u);
-        let d = mean_invstd(c + 2u);
-        let f = mean_invstd(c + 3u);
-        return Four(vec4<f32>(a.x, b.x, d.x, f.x), vec4<f32>(a.y, b.y, d.y, f.y), gamma4(c), c);
+    if (p.hw == 1u) { return gather4(affine(c), affine(c + 1u), affine(c + 2u), affine(c + 3u)); }
+    let a = affine(c);
+    return gather4(a, a, a, a);
+}
+
+fn batch_affine4(i: u32) -> Affine4 {
+    let c = first_channel(i);
+    if (p.hw == 1u) { return gather4(batch_affine(c), batch_affine(c + 1u), batch_affine(c + 2u), batch_affine(c + 3u)); }
+    let a = batch_affine(c);
+    return gather4(a, a, a, a);
+}
+
+fn forward4(i: u32, mode: u32) {
+    if (i >= p.n * p.c * p.hw / 4u) { return; }
+    let a = affine4(i);
+    let y = x4[i] * a.scale + a.shift;
+    out4[i] = y;
+    if (mode == ACT) {
+        act4[i] = leaky4(y, p.slope, relu());
     }
-    let a = mean_invstd(c);
-    return Four(vec4<f32>(a.x), vec4<f32>(a.y), gamma4(c), c);
 }
 
 @compute @workgroup_size(WG)
 fn batchnorm_forward4(@builtin(global_invocation_id) gid: vec3<u32>,
                       @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i >= p.n * p.c * p.hw / 4u) { return; }
-    let f = four(i);
-    out4[i] = (x4[i] - f.mean) * f.invstd * f.gamma + beta4(f.c);
+    forward4(flat_index(gid, nwg), PLAIN);
+}
+
+@compute @workgroup_size(WG)
+fn batchnorm_forward4_act(@builtin(global_invocation_id) gid: vec3<u32>,
+                          @builtin(num_workgroups) nwg: vec3<u32>) {
+    forward4(flat_index(gid, nwg), ACT);
 }
 
 // Row r of stats (r·C + channel) as a per-channel vector (stats is read-write: no pointer helper).
@@ -250,8 +343,11 @@ fn batchnorm_backward_input4(@builtin(global_invocation_id) gid: vec3<u32>,
     let m = f32(p.n * p.hw);
     let mean = per_stat(0u, c);
     let invstd = per_stat(1u, c);
-    let xhat = (x4[i] - mean) * invstd;
-    out4[i] = gamma4(c) * invstd * (dy4[i] - per_stat(2u, c) / m - xhat * per_stat(3u, c) / m);
+    let v = x4[i];
+    let a = batch_affine4(i);
+    let xhat = (v - mean) * invstd;
+    let g = through_act4(dy4[i], v * a.scale + a.shift);
+    out4[i] = gamma4(c) * invstd * (g - per_stat(2u, c) / m - xhat * per_stat(3u, c) / m);
 }
 
 // batchnorm_forward and batchnorm_backward_input one (sample, channel) plane per invocation, for
@@ -260,34 +356,53 @@ fn batchnorm_backward_input4(@builtin(global_invocation_id) gid: vec3<u32>,
 // The plane is walked as vec4s when HW is a multiple of 4 (the *4 kernels), else one value at a
 // time. Only on the software adapter: a GPU wants the flat kernels' parallelism.
 
-// (scale, shift) with y = x·scale + shift, for the plane's channel.
-fn affine(c: u32) -> vec2<f32> {
-    let mi = mean_invstd(c);
-    let scale = mi.y * gamma[c];
-    return vec2<f32>(scale, beta[c] - mi.x * scale);
+fn forward_planes(i: u32, mode: u32) {
+    if (i >= p.n * p.c) { return; }
+    let a = affine(i % p.c);
+    for (var j = i * p.hw; j < (i + 1u) * p.hw; j++) {
+        let y = x[j] * a.x + a.y;
+        out[j] = y;
+        if (mode == ACT) {
+            act[j] = select(select(p.slope * y, 0.0, relu()), y, y > 0.0);
+        }
+    }
+}
+
+fn forward_planes4(i: u32, mode: u32) {
+    if (i >= p.n * p.c) { return; }
+    let a = affine(i % p.c);
+    let q = p.hw / 4u;
+    for (var j = i * q; j < (i + 1u) * q; j++) {
+        let y = x4[j] * a.x + a.y;
+        out4[j] = y;
+        if (mode == ACT) {
+            act4[j] = leaky4(y, p.slope, relu());
+        }
+    }
 }
 
 @compute @workgroup_size(WG)
 fn batchnorm_forward_planes(@builtin(global_invocation_id) gid: vec3<u32>,
                             @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i >= p.n * p.c) { return; }
-    let a = affine(i % p.c);
-    for (var j = i * p.hw; j < (i + 1u) * p.hw; j++) {
-        out[j] = x[j] * a.x + a.y;
-    }
+    forward_planes(flat_index(gid, nwg), PLAIN);
+}
+
+@compute @workgroup_size(WG)
+fn batchnorm_forward_planes_act(@builtin(global_invocation_id) gid: vec3<u32>,
+                                @builtin(num_workgroups) nwg: vec3<u32>) {
+    forward_planes(flat_index(gid, nwg), ACT);
 }
 
 @compute @workgroup_size(WG)
 fn batchnorm_forward_planes4(@builtin(global_invocation_id) gid: vec3<u32>,
                              @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = flat_index(gid, nwg);
-    if (i >= p.n * p.c) { return; }
-    let a = affine(i % p.c);
-    let q = p.hw / 4u;
-    for (var j = i * q; j < (i + 1u) * q; j++) {
-        out4[j] = x4[j] * a.x + a.y;
-    }
+    forward_planes4(flat_index(gid, nwg), PLAIN);
+}
+
+@compute @workgroup_size(WG)
+fn batchnorm_forward_planes4_act(@builtin(global_invocation_id) gid: vec3<u32>,
+                                 @builtin(num_workgroups) nwg: vec3<u32>) {
+    forward_planes4(flat_index(gid, nwg), ACT);
 }
 
 // dx = γ·invstd·(dy − Σdy/M − x̂·Σdy·x̂/M) = dy·k + x·u + v per channel, with
@@ -306,8 +421,10 @@ fn batchnorm_backward_input_planes(@builtin(global_invocation_id) gid: vec3<u32>
     let i = flat_index(gid, nwg);
     if (i >= p.n * p.c) { return; }
     let b = backward_coefficients(i % p.c);
+    let a = batch_affine(i % p.c);
     for (var j = i * p.hw; j < (i + 1u) * p.hw; j++) {
-        out[j] = dy[j] * b.x + x[j] * b.y + b.z;
+        let v = x[j];
+        out[j] = through_act(dy[j], v * a.x + a.y) * b.x + v * b.y + b.z;
     }
 }
 
@@ -317,8 +434,10 @@ fn batchnorm_backward_input_planes4(@builtin(global_invocation_id) gid: vec3<u32
     let i = flat_index(gid, nwg);
     if (i >= p.n * p.c) { return; }
     let b = backward_coefficients(i % p.c);
+    let a = batch_affine(i % p.c);
     let q = p.hw / 4u;
     for (var j = i * q; j < (i + 1u) * q; j++) {
-        out4[j] = dy4[j] * b.x + x4[j] * b.y + b.z;
+        let v = x4[j];
+        out4[j] = through_act4(dy4[j], v * a.x + a.y) * b.x + v * b.y + b.z;
     }
 }

@@ -55,6 +55,9 @@
 const PLAIN: u32 = 0u;
 const ACT: u32 = 1u;
 const DACT: u32 = 2u;
+// DACT for scattered columns (the stride-phase products of sgemm_taps_dact): each value on its
+// own, its pre-activation read as a component of pre4.
+const DACT1: u32 = 3u;
 // ProductParams.flags: the fused activation is a ReLU.
 const RELU: u32 = 32u;
 
@@ -165,6 +168,13 @@ fn put(m: u32, c: vec4<f32>, q: Quad, mode: u32) {
     if (mode == DACT) {
         let i = (row + q.at.x) / 4u;
         out4[i] = leaky_grad4(v, pre4[i], g.slope, (g.flags & RELU) != 0u);
+        return;
+    }
+    if (mode == DACT1) {
+        for (var j = 0u; j < q.live; j++) {
+            let o = row + q.at[j];
+            out[o] = select(select(g.slope * v[j], 0.0, (g.flags & RELU) != 0u), v[j], pre4[o / 4u][o % 4u] > 0.0);
+        }
         return;
     }
     if ((g.flags & 6u) == 4u && q.live == 4u) {
@@ -881,9 +891,7 @@ fn tap_b(t: Tap, c4: u32, j: u32) -> vec4<f32> {
     return select(vec4<f32>(0.0), b[t.r[j] + c4], t.ok[j]);
 }
 
-@compute @workgroup_size(8)
-fn sgemm_taps(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-              @builtin(subgroup_invocation_id) l: u32) {
+fn taps(wid: vec3<u32>, nwg: vec3<u32>, l: u32, mode: u32) {
     let t = tile(wid, nwg, 32u);
     if (t.z >= g.splits) { return; }
     let e = implicit();
@@ -901,13 +909,11 @@ fn sgemm_taps(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
             }
         }
     }
-    put_rows(&c, t.x, p.q, row_bias(t.x, l), PLAIN);
+    put_rows(&c, t.x, p.q, row_bias(t.x, l), mode);
 }
 
 // sgemm_taps with 8 columns a lane (a 32 × 64 tile), as sgemm_nt_wide.
-@compute @workgroup_size(8)
-fn sgemm_taps_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                   @builtin(subgroup_invocation_id) l: u32) {
+fn taps_wide(wid: vec3<u32>, nwg: vec3<u32>, l: u32, mode: u32) {
     let t = tile(wid, nwg, 64u);
     if (t.z >= g.splits) { return; }
     let e = implicit();
@@ -933,8 +939,35 @@ fn sgemm_taps_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroup
         }
     }
     let rb = row_bias(t.x, l);
-    put_rows(&c, t.x, p.q, rb, PLAIN);
-    put_rows(&d, t.x, pq.q, rb, PLAIN);
+    put_rows(&c, t.x, p.q, rb, mode);
+    put_rows(&d, t.x, pq.q, rb, mode);
+}
+
+@compute @workgroup_size(8)
+fn sgemm_taps(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(subgroup_invocation_id) l: u32) {
+    taps(wid, nwg, l, PLAIN);
+}
+
+@compute @workgroup_size(8)
+fn sgemm_taps_wide(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(subgroup_invocation_id) l: u32) {
+    taps_wide(wid, nwg, l, PLAIN);
+}
+
+// The input gradient by stride phase taken on through the ReLU or LeakyReLU before the
+// convolution (the gradient at the activation's input; pre4 its input): each phase overwrites
+// its own pixels, one split, so each stored value is final.
+@compute @workgroup_size(8)
+fn sgemm_taps_dact(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                   @builtin(subgroup_invocation_id) l: u32) {
+    taps(wid, nwg, l, DACT1);
+}
+
+@compute @workgroup_size(8)
+fn sgemm_taps_wide_dact(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                        @builtin(subgroup_invocation_id) l: u32) {
+    taps_wide(wid, nwg, l, DACT1);
 }
 
 // sgemm_taps's a operand from a convolution's weights W (COUT, CIN, KH, KW): row r, then per tap

@@ -10,7 +10,7 @@ mod common;
 use common::{check, randv, tensor};
 use wgpu_gan::gpu::{Gpu, Program};
 use wgpu_gan::nn::conv_gemm::KernelFamily;
-use wgpu_gan::nn::{Act, CpuNet, GpuNet, Grads, Init, Layer, Linear, Mode, NetSpec, Reshape};
+use wgpu_gan::nn::{Act, BnSpec, ConvSpec, CpuNet, GpuNet, Grads, Init, Layer, Linear, Mode, NetSpec, Reshape};
 
 const TOL: f32 = 1e-5;
 
@@ -93,6 +93,116 @@ fn fused_activations_match_cpu() {
                     } else {
                         assert_eq!(fused_f, other_fwd, "{tag}: {:?}", got.forward);
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The batch norm's parameters made random (γ around 1, β around 0, both signs), so that the
+/// activation after it sees shifted and scaled values.
+fn random_bn_params(spec: &NetSpec, mut params: Vec<Vec<f32>>, seed: u64) -> Vec<Vec<f32>> {
+    let mut at = 0;
+    for l in &spec.layers {
+        let np = l.imp().params().len();
+        if let Layer::BatchNorm(b) = l {
+            params[at] = randv(b.c, seed, 0.5).iter().map(|v| v + 1.0).collect();
+            params[at + 1] = randv(b.c, seed + 1, 0.5);
+        }
+        at += np;
+    }
+    params
+}
+
+/// A ReLU or LeakyReLU after a batch norm: the normalising kernel stores it (`*_act`) and the
+/// batch norm's backward kernels take the gradient through it, in every family and for each of
+/// the batch norm's kernel shapes (per channel vec4s, scalars, planes of 49 and of 16 values).
+/// Whole networks against the CPU reference at batches 3, 7, 257 and 1,024 (two values per channel leave a batch
+/// norm's input gradient at ~1e-5 of its terms: tests/batchnorm.rs); no activation may
+/// run as a launch of its own (the layer after each activation is a view, so nothing else
+/// can take it).
+#[test]
+fn batch_norm_fuses_the_activation_after_it() {
+    let bn = |c: usize, hw: usize| Layer::BatchNorm(BnSpec::new(c, hw));
+    let flat = Layer::Reshape(Reshape::Flatten);
+    let unflat = |c: usize, h: usize, w: usize| Layer::Reshape(Reshape::Unflatten { c, h, w });
+    // No bias before a batch norm: its gradient is zero up to rounding (the mean is taken out).
+    let lin_nb = |inp: usize, out: usize| Layer::Linear(Linear { inp, out, bias: false });
+    for fam in common::kernel_families() {
+        let gpu = common::gpu_with(fam);
+        for act in [Act::Relu, Act::LeakyRelu(0.2), Act::LeakyRelu(-0.3)] {
+            let a = Layer::Act(act);
+            let nets = [
+                ("12→20→bn1d→act→view→8", NetSpec { layers: vec![lin_nb(12, 20), bn(20, 1), a, unflat(20, 1, 1), flat, lin(20, 8)] }),
+                ("6→7→bn1d→act (last)", NetSpec { layers: vec![lin_nb(6, 7), bn(7, 1), a] }),
+                ("view→bn2d 3×7×7→act→view→5", NetSpec { layers: vec![unflat(3, 7, 7), bn(3, 49), a, flat, lin(147, 5)] }),
+                ("view→bn2d 5×4×4→act→view→3", NetSpec { layers: vec![unflat(5, 4, 4), bn(5, 16), a, flat, lin(80, 3)] }),
+            ];
+            for (name, spec) in nets {
+                for n in [3usize, 7, 257, 1024] {
+                    let tag = format!("{name} {act:?} n={n} [{}]", fam.name());
+                    let params = random_bn_params(&spec, spec.init(9 + n as u32, 0, Init::PyTorch), 60 + n as u64);
+                    let (x, dy) = (randv(n * spec.in_dim(), 70 + n as u64, 1.5), randv(n * spec.out_dim(), 80 + n as u64, 1.0));
+                    let mut cpu = CpuNet::new(spec.clone(), params.clone()).unwrap();
+                    let y = cpu.run(0, &x, n, Mode::Train).unwrap();
+                    let dx = cpu.backward(&dy, n, true).unwrap();
+                    let got = gpu_pass(&gpu, &spec, &params, &x, &dy, n);
+                    check(&format!("{tag} forward"), &got.y, &y, TOL);
+                    check(&format!("{tag} input gradient"), &got.dx, &dx, TOL);
+                    for (i, (g, w)) in got.grads.iter().zip(&cpu.grads).enumerate() {
+                        check(&format!("{tag} param {i} gradient"), g, w, TOL);
+                    }
+                    let acts = |names: &[String]| names.iter().filter(|d| d.starts_with("activation::") && !d.ends_with("copy_range")).count();
+                    assert_eq!(acts(&got.forward), 0, "{tag}: {:?}", got.forward);
+                    assert_eq!(acts(&got.backward), 0, "{tag}: {:?}", got.backward);
+                    assert_eq!(got.forward.iter().filter(|d| d.starts_with("batchnorm::") && d.ends_with("_act")).count(), 1, "{tag}: {:?}", got.forward);
+                }
+            }
+        }
+    }
+}
+
+/// A ReLU or LeakyReLU between two strided convolutions (the discriminator's first two layers):
+/// the subgroup family stores it with the first convolution's products (`sgemm_nt*_act`) and
+/// takes the gradient through it in the second's stride-phase input gradient
+/// (`sgemm_taps*_dact`, scattered stores); the other families run it on its own. Against the
+/// CPU reference at batches 1, 7, 257 and 1,024.
+#[test]
+fn convolutions_fuse_the_activation_between_them() {
+    let spec_of = |act: Act| NetSpec {
+        layers: vec![
+            Layer::Reshape(Reshape::Unflatten { c: 1, h: 12, w: 12 }),
+            Layer::Conv2d(ConvSpec::new(1, 32, 12, 12, 4, 2, 1)),
+            Layer::Act(act),
+            Layer::Conv2d(ConvSpec::new(32, 16, 6, 6, 4, 2, 1).no_bias()),
+            Layer::Reshape(Reshape::Flatten),
+            lin(144, 4),
+        ],
+    };
+    for fam in common::kernel_families() {
+        let gpu = common::gpu_with(fam);
+        for act in [Act::Relu, Act::LeakyRelu(0.2), Act::LeakyRelu(-0.3)] {
+            let spec = spec_of(act);
+            for n in [1usize, 7, 257, 1024] {
+                let tag = format!("conv→act→conv {act:?} n={n} [{}]", fam.name());
+                let params = spec.init(11 + n as u32, 0, Init::PyTorch);
+                let (x, dy) = (randv(n * spec.in_dim(), 90 + n as u64, 1.0), randv(n * spec.out_dim(), 95 + n as u64, 1.0));
+                let mut cpu = CpuNet::new(spec.clone(), params.clone()).unwrap();
+                let y = cpu.run(0, &x, n, Mode::Train).unwrap();
+                let dx = cpu.backward(&dy, n, true).unwrap();
+                let got = gpu_pass(&gpu, &spec, &params, &x, &dy, n);
+                check(&format!("{tag} forward"), &got.y, &y, TOL);
+                check(&format!("{tag} input gradient"), &got.dx, &dx, TOL);
+                for (i, (g, w)) in got.grads.iter().zip(&cpu.grads).enumerate() {
+                    check(&format!("{tag} param {i} gradient"), g, w, TOL);
+                }
+                let acts = |names: &[String]| names.iter().filter(|d| d.starts_with("activation::") && !d.ends_with("copy_range")).count();
+                let fused = |names: &[String], s: &str| names.iter().filter(|d| d.ends_with(s)).count();
+                if fam == KernelFamily::Gemm {
+                    assert_eq!((acts(&got.forward), acts(&got.backward)), (0, 0), "{tag}: {:?} / {:?}", got.forward, got.backward);
+                    assert!(fused(&got.forward, "_act") >= 1 && fused(&got.backward, "taps_dact") + fused(&got.backward, "taps_wide_dact") == 4, "{tag}: {:?} / {:?}", got.forward, got.backward);
+                } else {
+                    assert_eq!((acts(&got.forward), acts(&got.backward)), (1, 1), "{tag}: {:?} / {:?}", got.forward, got.backward);
                 }
             }
         }

@@ -136,7 +136,7 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
         | "activation::relu_forward4" | "activation::relu_backward4" | "activation::leaky_relu_forward4" | "activation::leaky_relu_backward4"
         | "activation::tanh_forward4" | "activation::tanh_backward4" | "activation::sigmoid_forward4" | "activation::sigmoid_backward4"
         | "activation::copy_range" | "optim::sgd_step" | "optim::adam_step" | "optim::adam_step4" | "optim::rmsprop_step" | "rng::randn_fill" | "rng::mixture_sample"
-        | "rng::shift_images" | "rng::interpolate" | "rng::random_labels" | "rng::mixture_labeled" | "cond::append_onehot" | "cond::take_columns" | "cond::project" | "cond::project_backward" | "step::advance_step" | "batchnorm::batchnorm_forward" | "batchnorm::batchnorm_forward4" | "batchnorm::batchnorm_backward_input4"
+        | "rng::shift_images" | "rng::interpolate" | "rng::random_labels" | "rng::mixture_labeled" | "cond::append_onehot" | "cond::take_columns" | "cond::project" | "cond::project_backward" | "step::advance_step" | "batchnorm::batchnorm_forward" | "batchnorm::batchnorm_forward4" | "batchnorm::batchnorm_forward_act" | "batchnorm::batchnorm_forward4_act" | "batchnorm::batchnorm_backward_input4"
         | "batchnorm::batchnorm_backward_input" => 0,
         "linear::linear_forward" => {
             let p: LinearParams = decode(kernel, params)?;
@@ -191,11 +191,11 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let quads = if kernel.contains("wide") { 2 } else { 1 };
             lp(u(p.k_per)) + quads * 32 * (lp(4) + lp(0))
         }
-        "batchnorm::batchnorm_forward_planes" | "batchnorm::batchnorm_backward_input_planes" => {
+        "batchnorm::batchnorm_forward_planes" | "batchnorm::batchnorm_forward_planes_act" | "batchnorm::batchnorm_backward_input_planes" => {
             let p: BnParams = decode(kernel, params)?;
             lp(u(p.hw))
         }
-        "batchnorm::batchnorm_forward_planes4" | "batchnorm::batchnorm_backward_input_planes4" => {
+        "batchnorm::batchnorm_forward_planes4" | "batchnorm::batchnorm_forward_planes4_act" | "batchnorm::batchnorm_backward_input_planes4" => {
             let p: BnParams = decode(kernel, params)?;
             lp(u(p.hw) / 4)
         }
@@ -226,13 +226,13 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             lp(u(p.kh)) + u(p.kh) * lp(u(p.kw))
         }
         "conv_gemm::col2im_phase2x2" => 0,
-        "conv_gemm::sgemm_taps" | "conv_gemm::sgemm_taps_wide" => {
+        "conv_gemm::sgemm_taps" | "conv_gemm::sgemm_taps_wide" | "conv_gemm::sgemm_taps_dact" | "conv_gemm::sgemm_taps_wide_dact" => {
             // The taps (kh × kw), COUT4 steps each, then the 32 row stores' 4-trip loops per
-            // group of 4 columns (two in the wide tile).
+            // group of 4 columns (two in the wide tile; the fused store has one such loop too).
             let p: SgemmParams = decode(kernel, params)?;
             let e: crate::nn::conv_gemm::Implicit = bytemuck::cast(p.geo);
             let (kh, kw, c) = (u(e.kh), u(e.kw), u(e.c));
-            let quads = if kernel.ends_with("wide") { 2 } else { 1 };
+            let quads = if kernel.contains("wide") { 2 } else { 1 };
             lp(kh) + kh * lp(kw) + kh * kw * lp(c) + quads * 32 * (lp(4) + lp(0))
         }
         "conv_gemm::tap_weights" | "conv_gemm::im2col_rows_t4" | "conv_gemm::im2col_cols_copy" | "conv_gemm::im2col_rows_c4" => 0,
@@ -261,9 +261,10 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             bn_tile_trips(u(p.n_per), u(p.p_per))
         }
         "batchnorm::batchnorm_stats_finish" | "batchnorm::batchnorm_backward_finish" => {
+            // The statistics' finish reads the tiles' values twice (their means, then their centred sums).
             let p: BnParams = decode(kernel, params)?;
             let n_per = u(p.n_per).max(1);
-            lp(u(p.p_splits) * u(p.n).div_ceil(n_per))
+            2 * lp(u(p.p_splits) * u(p.n).div_ceil(n_per))
         }
         "penalty::gradient_penalty_rows" => {
             // Two passes over the row.
@@ -321,9 +322,10 @@ pub fn channel_sum_trips(p: &ConvParams, n_per: u64, y_per: u64) -> u64 {
     lp(n_per) + n_per * lp(y_per * p.ow as u64)
 }
 
-/// Trips of the batch-norm partial-sum kernels for a tile of `n_per` samples × `p_per` positions.
+/// Trips of the batch-norm partial-sum kernels for a tile of `n_per` samples × `p_per` positions
+/// (the statistics walk it twice: its mean, then its centred squares; the backward once).
 pub fn bn_tile_trips(n_per: u64, p_per: u64) -> u64 {
-    lp(n_per) + n_per * lp(p_per)
+    2 * (lp(n_per) + n_per * lp(p_per))
 }
 
 /// The guard: refuses a launch whose invocations would loop past `budget` (Some on a CPU adapter

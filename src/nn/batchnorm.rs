@@ -1,8 +1,10 @@
 //! Batch normalisation (PyTorch's `nn.BatchNorm1d` for hw = 1 and `nn.BatchNorm2d`): γ = `weight`,
 //! β = `bias`, and running statistics kept beside them. Kernels: `shaders/batchnorm.wgsl`.
-//! Tests: `tests/batchnorm.rs`.
+//! A ReLU or LeakyReLU right after the layer runs inside its kernels: the normalisation stores it
+//! too, and the backward kernels take the gradient through it (`GpuNet` offers it; every
+//! family). Tests: `tests/batchnorm.rs`, `tests/fusion.rs`.
 
-use super::{CpuBackward, CpuForward, GpuBackward, GpuForward, LayerImpl, Mode, Param, Role};
+use super::{Act, CpuBackward, CpuForward, FusedAct, GpuBackward, GpuForward, LayerImpl, Mode, Param, Role};
 use crate::error::{Error, Result};
 use crate::gpu::budget::{self, plan_tiles};
 use crate::gpu::{Dispatch, Program};
@@ -119,7 +121,8 @@ pub struct BnParams {
     pub c: u32,
     pub hw: u32,
     /// bit 0 batch statistics, bit 1 accumulate dγ/dβ, bit 2 update running, bit 3 write dγ/dβ,
-    /// bit 4 the centred pass of the statistics.
+    /// bit 5 the backward kernels' dy is at the output of the fused activation after the layer,
+    /// bit 6 that activation is a ReLU.
     pub flags: u32,
     pub eps: f32,
     pub momentum: f32,
@@ -127,30 +130,37 @@ pub struct BnParams {
     pub n_per: u32,
     pub p_per: u32,
     pub p_splits: u32,
-    pub _pad: [u32; 3],
+    /// The fused LeakyReLU's negative slope.
+    pub slope: f32,
+    pub _pad: [u32; 2],
 }
 
 pub const BN_BATCH: u32 = 1;
 pub const BN_ACCUMULATE: u32 = 2;
 pub const BN_UPDATE_RUNNING: u32 = 4;
 pub const BN_PARAM_GRADS: u32 = 8;
-pub const BN_CENTRED: u32 = 16;
+pub const BN_FUSED_ACT: u32 = 32;
+pub const BN_RELU: u32 = 64;
 
 crate::kernel! {
-    /// Per-tile Σ x (or Σ (x − mean)² with BN_CENTRED) of each channel.
-    pub BnStatsPartial = "batchnorm" :: "batchnorm_stats_partial", BnParams { 1 x: Read, 5 stats: ReadWrite, 9 part: ReadWrite }
+    /// Per tile of each channel: its mean and Σ (x − that mean)².
+    pub BnStatsPartial = "batchnorm" :: "batchnorm_stats_partial", BnParams { 1 x: Read, 9 part: ReadWrite }
 }
 crate::kernel! {
-    /// Mean (or 1/σ, and the running statistics) from the tiles' sums.
+    /// Mean and 1/σ (and the running statistics) from the tiles' means and centred sums.
     pub BnStatsFinish = "batchnorm" :: "batchnorm_stats_finish", BnParams { 5 stats: ReadWrite, 6 running: ReadWrite, 9 part: ReadWrite }
 }
 crate::kernel! {
-    /// y = (x − mean)·invstd·γ + β with batch or running statistics.
-    pub BnForward = "batchnorm" :: "batchnorm_forward", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite }
+    /// y = x·invstd·γ + (β − mean·invstd·γ) with batch or running statistics.
+    pub BnForward = "batchnorm" :: "batchnorm_forward", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite, 13 act: ReadWrite }
+}
+crate::kernel! {
+    /// batchnorm_forward, also storing the ReLU or LeakyReLU after the layer into `act`.
+    pub BnForwardAct = "batchnorm" :: "batchnorm_forward_act", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite, 13 act: ReadWrite }
 }
 crate::kernel! {
     /// Per-tile Σ dy and Σ dy·x̂ of each channel.
-    pub BnBackwardPartial = "batchnorm" :: "batchnorm_backward_partial", BnParams { 1 x: Read, 4 dy: Read, 5 stats: ReadWrite, 9 part: ReadWrite }
+    pub BnBackwardPartial = "batchnorm" :: "batchnorm_backward_partial", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 4 dy: Read, 5 stats: ReadWrite, 9 part: ReadWrite }
 }
 crate::kernel! {
     /// The sums from the tiles; dγ into `out`, dβ into `out2`.
@@ -158,32 +168,44 @@ crate::kernel! {
 }
 crate::kernel! {
     /// dx = γ·invstd·(dy − Σdy/M − x̂·Σdy·x̂/M)
-    pub BnBackwardInput = "batchnorm" :: "batchnorm_backward_input", BnParams { 1 x: Read, 2 gamma: Read, 4 dy: Read, 5 stats: ReadWrite, 7 out: ReadWrite }
+    pub BnBackwardInput = "batchnorm" :: "batchnorm_backward_input", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 4 dy: Read, 5 stats: ReadWrite, 7 out: ReadWrite }
 }
 crate::kernel! {
     /// batchnorm_forward four values at a time ([`BnSpec::vec4`]).
-    pub BnForward4 = "batchnorm" :: "batchnorm_forward4", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite }
+    pub BnForward4 = "batchnorm" :: "batchnorm_forward4", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite, 14 act4: ReadWrite }
+}
+crate::kernel! {
+    /// batchnorm_forward4 with the activation after the layer.
+    pub BnForward4Act = "batchnorm" :: "batchnorm_forward4_act", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite, 14 act4: ReadWrite }
 }
 crate::kernel! {
     /// batchnorm_backward_input four values at a time ([`BnSpec::vec4`]).
-    pub BnBackwardInput4 = "batchnorm" :: "batchnorm_backward_input4", BnParams { 2 gamma: Read, 5 stats: ReadWrite, 10 x4: Read, 11 dy4: Read, 12 out4: ReadWrite }
+    pub BnBackwardInput4 = "batchnorm" :: "batchnorm_backward_input4", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 10 x4: Read, 11 dy4: Read, 12 out4: ReadWrite }
 }
 
 crate::kernel! {
     /// batchnorm_forward one (sample, channel) plane per invocation (software adapter, HW > 1).
-    pub BnForwardPlanes = "batchnorm" :: "batchnorm_forward_planes", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite }
+    pub BnForwardPlanes = "batchnorm" :: "batchnorm_forward_planes", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite, 13 act: ReadWrite }
+}
+crate::kernel! {
+    /// batchnorm_forward_planes with the activation after the layer.
+    pub BnForwardPlanesAct = "batchnorm" :: "batchnorm_forward_planes_act", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite, 13 act: ReadWrite }
 }
 crate::kernel! {
     /// batchnorm_forward_planes over vec4s (HW a multiple of 4).
-    pub BnForwardPlanes4 = "batchnorm" :: "batchnorm_forward_planes4", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite }
+    pub BnForwardPlanes4 = "batchnorm" :: "batchnorm_forward_planes4", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite, 14 act4: ReadWrite }
+}
+crate::kernel! {
+    /// batchnorm_forward_planes4 with the activation after the layer.
+    pub BnForwardPlanes4Act = "batchnorm" :: "batchnorm_forward_planes4_act", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite, 14 act4: ReadWrite }
 }
 crate::kernel! {
     /// batchnorm_backward_input one plane per invocation (software adapter, HW > 1).
-    pub BnBackwardInputPlanes = "batchnorm" :: "batchnorm_backward_input_planes", BnParams { 1 x: Read, 2 gamma: Read, 4 dy: Read, 5 stats: ReadWrite, 7 out: ReadWrite }
+    pub BnBackwardInputPlanes = "batchnorm" :: "batchnorm_backward_input_planes", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 4 dy: Read, 5 stats: ReadWrite, 7 out: ReadWrite }
 }
 crate::kernel! {
     /// batchnorm_backward_input_planes over vec4s (HW a multiple of 4).
-    pub BnBackwardInputPlanes4 = "batchnorm" :: "batchnorm_backward_input_planes4", BnParams { 2 gamma: Read, 5 stats: ReadWrite, 10 x4: Read, 11 dy4: Read, 12 out4: ReadWrite }
+    pub BnBackwardInputPlanes4 = "batchnorm" :: "batchnorm_backward_input_planes4", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 10 x4: Read, 11 dy4: Read, 12 out4: ReadWrite }
 }
 
 /// Longest plane the per-plane kernels walk in one invocation (well under llvmpipe's loop budget).
@@ -213,7 +235,8 @@ impl BnParams {
             n_per: t.n_per,
             p_per: t.y_per,
             p_splits: t.y_tiles,
-            _pad: [0; 3],
+            slope: 0.0,
+            _pad: [0; 2],
         }
     }
 
@@ -305,62 +328,106 @@ impl LayerImpl for BnSpec {
     }
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
+        self.push_forward(c, None, prog)
+    }
+
+    /// Every family: the normalising kernels store the activation as well (`*_act`), and the
+    /// backward kernels take the gradient through it ([`LayerImpl::gpu_backward_through`]).
+    fn gpu_forward_fused(&self, c: &GpuForward<'_>, then: FusedAct<'_>, prog: &mut Program) -> Result<bool> {
+        if then.act.piecewise().is_none() {
+            return Ok(false);
+        }
+        self.push_forward(c, Some(then), prog)?;
+        Ok(true)
+    }
+
+    fn gpu_backward_through(&self, c: &GpuBackward<'_>, above: Act, prog: &mut Program) -> Result<bool> {
+        let Some((slope, relu)) = above.piecewise() else { return Ok(false) };
+        self.push_backward(c, Some((slope, relu)), prog)?;
+        Ok(true)
+    }
+
+    fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
+        self.push_backward(c, None, prog)
+    }
+
+}
+
+impl BnSpec {
+    /// The forward pass: in training the batch statistics (one split pass and its finish), then
+    /// the normalisation, storing the activation after the layer too when `then` is given.
+    fn push_forward(&self, c: &GpuForward<'_>, then: Option<FusedAct<'_>>, prog: &mut Program) -> Result<()> {
         let (bn, n, gpu) = (self, c.n, c.gpu);
         let stats = &c.saved.expect("a batch norm keeps its statistics").buffer;
         let running = &c.running.expect("a batch norm has running statistics").buffer;
-        let batch = c.mode != Mode::Eval;
         bn.check_batch(n, c.mode)?;
         let mut p = BnParams::new(n, bn, 0, gpu.parallel_invocations());
-        if batch {
-            // Mean, then the centred squares (two split passes, each finished per channel).
+        if c.mode != Mode::Eval {
             let part = &c.ws.scratch.buffer;
-            c.ws.check_scratch(p.tiles() as usize * bn.c, "batch norm statistics")?;
-            let update = if c.mode == Mode::Train { BN_UPDATE_RUNNING } else { 0 };
-            for flags in [BN_BATCH, BN_BATCH | BN_CENTRED | update] {
-                p.flags = flags;
-                prog.push(Dispatch::new(gpu, &BnStatsPartial { x: c.x, stats, part }, &p, Some(p.tiles() * bn.c as u32))?);
-                prog.push(Dispatch::new(gpu, &BnStatsFinish { stats, running, part }, &p, Some(bn.c as u32))?);
-            }
+            c.ws.check_scratch(2 * p.tiles() as usize * bn.c, "batch norm statistics")?;
+            p.flags = BN_BATCH | if c.mode == Mode::Train { BN_UPDATE_RUNNING } else { 0 };
+            prog.push(Dispatch::new(gpu, &BnStatsPartial { x: c.x, part }, &p, Some(p.tiles() * bn.c as u32))?);
+            prog.push(Dispatch::new(gpu, &BnStatsFinish { stats, running, part }, &p, Some(bn.c as u32))?);
             p.flags = BN_BATCH;
         }
-        let len = (n * bn.c * bn.hw) as u32;
+        // (The plain kernels' store of the activation folds away; `act` is bound to their output.)
+        let (x, out, len) = (c.x, c.y, (n * bn.c * bn.hw) as u32);
         let (gamma, beta) = (&c.params[0].buffer, &c.params[1].buffer);
         let planes = (n * bn.c) as u32;
-        prog.push(if bn.planes(gpu) && bn.hw % 4 == 0 {
-            Dispatch::new(gpu, &BnForwardPlanes4 { gamma, beta, stats, running, x4: c.x, out4: c.y }, &p, Some(planes))?
-        } else if bn.planes(gpu) {
-            Dispatch::new(gpu, &BnForwardPlanes { x: c.x, gamma, beta, stats, running, out: c.y }, &p, Some(planes))?
-        } else if bn.vec4() {
-            Dispatch::new(gpu, &BnForward4 { gamma, beta, stats, running, x4: c.x, out4: c.y }, &p, Some(len / 4))?
-        } else {
-            Dispatch::new(gpu, &BnForward { x: c.x, gamma, beta, stats, running, out: c.y }, &p, Some(len))?
+        let (p4, pl) = (bn.planes(gpu) && bn.hw % 4 == 0, bn.planes(gpu));
+        prog.push(match then {
+            None if p4 => Dispatch::new(gpu, &BnForwardPlanes4 { gamma, beta, stats, running, x4: x, out4: out, act4: out }, &p, Some(planes))?,
+            None if pl => Dispatch::new(gpu, &BnForwardPlanes { x, gamma, beta, stats, running, out, act: out }, &p, Some(planes))?,
+            None if bn.vec4() => Dispatch::new(gpu, &BnForward4 { gamma, beta, stats, running, x4: x, out4: out, act4: out }, &p, Some(len / 4))?,
+            None => Dispatch::new(gpu, &BnForward { x, gamma, beta, stats, running, out, act: out }, &p, Some(len))?,
+            Some(t) => {
+                let (slope, relu) = t.act.piecewise().expect("a piecewise-linear activation");
+                p.slope = slope;
+                p.flags |= relu as u32 * BN_RELU;
+                let act = t.buf;
+                if p4 {
+                    Dispatch::new(gpu, &BnForwardPlanes4Act { gamma, beta, stats, running, x4: x, out4: out, act4: act }, &p, Some(planes))?
+                } else if pl {
+                    Dispatch::new(gpu, &BnForwardPlanesAct { x, gamma, beta, stats, running, out, act }, &p, Some(planes))?
+                } else if bn.vec4() {
+                    Dispatch::new(gpu, &BnForward4Act { gamma, beta, stats, running, x4: x, out4: out, act4: act }, &p, Some(len / 4))?
+                } else {
+                    Dispatch::new(gpu, &BnForwardAct { x, gamma, beta, stats, running, out, act }, &p, Some(len))?
+                }
+            }
         });
         Ok(())
     }
 
-    fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
+    /// The backward pass; with `above` = (slope, ReLU or not), `c.dy` is the gradient at the
+    /// output of the activation after the layer, which the forward pass stored.
+    fn push_backward(&self, c: &GpuBackward<'_>, above: Option<(f32, bool)>, prog: &mut Program) -> Result<()> {
         let (bn, n, gpu) = (self, c.n, c.gpu);
         let stats = &c.saved.expect("a batch norm keeps its statistics").buffer;
         let flags = BN_BATCH | if c.weight_grads { BN_PARAM_GRADS | (c.accumulate as u32 * BN_ACCUMULATE) } else { 0 };
-        let p = BnParams::new(n, bn, flags, gpu.parallel_invocations());
+        let mut p = BnParams::new(n, bn, flags, gpu.parallel_invocations());
+        if let Some((slope, relu)) = above {
+            p.flags |= BN_FUSED_ACT | (relu as u32 * BN_RELU);
+            p.slope = slope;
+        }
         c.ws.check_scratch(2 * p.tiles() as usize * bn.c, "batch norm gradients")?;
         let part = &c.ws.scratch.buffer;
-        prog.push(Dispatch::new(gpu, &BnBackwardPartial { x: c.x, dy: c.dy, stats, part }, &p, Some(p.tiles() * bn.c as u32))?);
+        let (gamma, beta) = (&c.params[0].buffer, &c.params[1].buffer);
+        prog.push(Dispatch::new(gpu, &BnBackwardPartial { x: c.x, gamma, beta, dy: c.dy, stats, part }, &p, Some(p.tiles() * bn.c as u32))?);
         // Without parameter gradients the kernel does not write them; the buffers fill the bindings.
         let (dgamma, dbeta) = (&c.grads[0].buffer, &c.grads[1].buffer);
         prog.push(Dispatch::new(gpu, &BnBackwardFinish { stats, out: dgamma, out2: dbeta, part }, &p, Some(bn.c as u32))?);
         if let Some(dx) = c.dx {
             let len = (n * bn.c * bn.hw) as u32;
-            let gamma = &c.params[0].buffer;
             let planes = (n * bn.c) as u32;
             prog.push(if bn.planes(gpu) && bn.hw % 4 == 0 {
-                Dispatch::new(gpu, &BnBackwardInputPlanes4 { gamma, stats, x4: c.x, dy4: c.dy, out4: dx }, &p, Some(planes))?
+                Dispatch::new(gpu, &BnBackwardInputPlanes4 { gamma, beta, stats, x4: c.x, dy4: c.dy, out4: dx }, &p, Some(planes))?
             } else if bn.planes(gpu) {
-                Dispatch::new(gpu, &BnBackwardInputPlanes { x: c.x, gamma, dy: c.dy, stats, out: dx }, &p, Some(planes))?
+                Dispatch::new(gpu, &BnBackwardInputPlanes { x: c.x, gamma, beta, dy: c.dy, stats, out: dx }, &p, Some(planes))?
             } else if bn.vec4() {
-                Dispatch::new(gpu, &BnBackwardInput4 { gamma, stats, x4: c.x, dy4: c.dy, out4: dx }, &p, Some(len / 4))?
+                Dispatch::new(gpu, &BnBackwardInput4 { gamma, beta, stats, x4: c.x, dy4: c.dy, out4: dx }, &p, Some(len / 4))?
             } else {
-                Dispatch::new(gpu, &BnBackwardInput { x: c.x, gamma, dy: c.dy, stats, out: dx }, &p, Some(len))?
+                Dispatch::new(gpu, &BnBackwardInput { x: c.x, gamma, beta, dy: c.dy, stats, out: dx }, &p, Some(len))?
             });
         }
         Ok(())

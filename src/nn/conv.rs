@@ -512,6 +512,15 @@ impl LayerImpl for Conv2d {
         push_forward(c.gpu, c.ws, prog, &self.0.shape(c.n, false), c.x, &c.params[0].buffer, b, c.y)
     }
 
+    /// The subgroup family's patch-matrix products store the activation too
+    /// ([`conv_gemm::forward_fused`]); the other paths decline.
+    fn gpu_forward_fused(&self, c: &GpuForward<'_>, then: super::FusedAct<'_>, prog: &mut Program) -> Result<bool> {
+        let Some((slope, relu)) = then.act.piecewise() else { return Ok(false) };
+        let b = c.params.get(1).map(|t| &t.buffer);
+        let epi = conv_gemm::Epilogue::Act { post: then.buf, slope, relu };
+        conv_gemm::forward_fused(c.gpu, c.ws, prog, &self.0.shape(c.n, false), c.x, &c.params[0].buffer, b, c.y, epi)
+    }
+
     fn has_grad_of_grad(&self) -> bool {
         true
     }
@@ -546,5 +555,22 @@ impl LayerImpl for Conv2d {
             push_backward_input(c.gpu, c.ws, prog, &s, c.dy, &c.params[0].buffer, None, dx)?;
         }
         Ok(())
+    }
+
+    /// The subgroup family's stride-phase input gradient stores through the activation before
+    /// the convolution (`sgemm_taps_dact`); the other paths decline.
+    fn gpu_backward_fused(&self, c: &GpuBackward<'_>, below: super::FusedAct<'_>, prog: &mut Program) -> Result<bool> {
+        let s = self.0.shape(c.n, false);
+        let (Some(dx), Some((slope, relu))) = (c.dx, below.act.piecewise()) else { return Ok(false) };
+        if !conv_gemm::input_fuses(c.gpu, c.ws, &s, below.buf) {
+            return Ok(false);
+        }
+        if c.weight_grads {
+            let bias = self.0.bias.then_some((c.dy, (s.cout, s.oh, s.ow)));
+            push_grads(c.gpu, c.ws, prog, &s, c.x, c.dy, bias, c.grads, c.accumulate)?;
+        }
+        let epi = conv_gemm::Epilogue::Dact { pre: below.buf, slope, relu };
+        conv_gemm::backward_input_fused(c.gpu, c.ws, prog, &s, c.dy, &c.params[0].buffer, dx, epi)?;
+        Ok(true)
     }
 }

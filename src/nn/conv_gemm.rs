@@ -251,7 +251,7 @@ crate::kernel! {
     /// A product whose b operand is read tap by tap from an image stored by position: a
     /// convolution's forward pass without im2col, or one stride phase of its input gradient
     /// without col2im (see the shader). `out4` as for [`Sgemm`].
-    pub SgemmTaps = "conv_gemm" :: ["sgemm_taps", "sgemm_taps_wide"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite, 11 act4: ReadWrite, 12 pre4: Read }
+    pub SgemmTaps = "conv_gemm" :: ["sgemm_taps", "sgemm_taps_wide", "sgemm_taps_dact", "sgemm_taps_wide_dact"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite, 11 act4: ReadWrite, 12 pre4: Read }
 }
 crate::kernel! {
     /// A convolution's weights packed as [`SgemmTaps`]' a operand (all taps, or one phase's).
@@ -813,10 +813,38 @@ pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: 
     }
     for (n0, nc) in chunks(s) {
         prog.push(pack(gpu, geometry(s, n0, nc), false, x, w1)?);
-        let prod = Product { a, b: w1, bias: b, m: s.cout, n: nc * d.plane, k4: r4(d.k) / 4, map: (d.plane, s.cout * d.plane, d.plane, n0 * s.cout * d.plane) };
-        prog.push(prod.whole(gpu, y)?);
+        prog.push(forward_product(s, n0, nc, a, w1, b).whole(gpu, y)?);
     }
     Ok(())
+}
+
+/// The product of one chunk of the patch-matrix forward pass: y = a · w1ᵀ [+ b], a the weights
+/// (COUT, K padded to 4), w1 the chunk's patch matrix.
+fn forward_product<'a>(s: &ConvShape, n0: usize, nc: usize, a: &'a wgpu::Buffer, w1: &'a wgpu::Buffer, b: Option<&'a wgpu::Buffer>) -> Product<'a> {
+    let d = dims(s);
+    Product { a, b: w1, bias: b, m: s.cout, n: nc * d.plane, k4: r4(d.k) / 4, map: (d.plane, s.cout * d.plane, d.plane, n0 * s.cout * d.plane) }
+}
+
+/// [`forward`] with the ReLU or LeakyReLU after the convolution stored by each chunk's product
+/// too (`epi`, [`Product::whole_fused`]): where the subgroup family runs the patch-matrix path
+/// with K a multiple of 4 and every store is a whole vec4. Ok(false), with nothing appended,
+/// elsewhere.
+#[allow(clippy::too_many_arguments)]
+pub fn forward_fused(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer, epi: Epilogue) -> Result<bool> {
+    let d = dims(s);
+    let w1 = &ws.work[1].buffer;
+    if gpu.family != KernelFamily::Gemm || by_taps(gpu, ws, s) || d.k % 4 != 0 {
+        return Ok(false);
+    }
+    let all = chunks(s);
+    if !all.iter().all(|&(n0, nc)| forward_product(s, n0, nc, wt, w1, b).fuses(gpu, y, &epi)) {
+        return Ok(false);
+    }
+    for (n0, nc) in all {
+        prog.push(pack(gpu, geometry(s, n0, nc), false, x, w1)?);
+        prog.push(forward_product(s, n0, nc, wt, w1, b).whole_fused(gpu, y, epi)?);
+    }
+    Ok(true)
 }
 
 /// The tiled family's forward pass: y (NCHW) = W · patches(x) [+ bias] in one `tgemm_nt` whose
@@ -977,7 +1005,7 @@ fn push_phase_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &wgpu::B
 /// The input gradient of one chunk by stride phase: per phase one `sgemm_taps` from its weights
 /// in `wp` ([`push_phase_weights`]) and dy by position (`dyp`, packed by the caller) into dx.
 #[allow(clippy::too_many_arguments)]
-fn push_phases(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, wp: &wgpu::Buffer, dyp: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer) -> Result<()> {
+fn push_phases(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, wp: &wgpu::Buffer, dyp: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer, below: Option<Epilogue>) -> Result<()> {
     let u = |v: usize| v as u32;
     let co4 = r4(s.cout) / 4;
     let mut at = 0;
@@ -996,9 +1024,27 @@ fn push_phases(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usiz
         };
         at += s.cin * k4;
         let tile = taps_tile(gpu, &p, nc * s.oh * s.ow * co4 * 4, b.is_some(), dx.size())?;
-        prog.push(taps_dispatch(gpu, tile, p, wp, dyp, b, dx)?);
+        prog.push(match below {
+            None => taps_dispatch(gpu, tile, p, wp, dyp, b, dx)?,
+            Some(epi) => taps_dispatch_dact(gpu, tile, p, wp, dyp, b, dx, epi)?,
+        });
     }
     Ok(())
+}
+
+/// [`taps_dispatch`] through the activation before the convolution (`sgemm_taps_dact`, an
+/// [`Epilogue::Dact`]); the caller checks that the product overwrites in one split.
+#[allow(clippy::too_many_arguments)]
+fn taps_dispatch_dact(gpu: &Gpu, tile: Tile, p: SgemmParams, a: &wgpu::Buffer, b: &wgpu::Buffer, bias: Option<&wgpu::Buffer>, out: &wgpu::Buffer, epi: Epilogue) -> Result<Dispatch> {
+    let Epilogue::Dact { pre, slope, relu } = epi else {
+        return Err(Error::Shape("a stride-phase input gradient takes only the gradient through the activation before it".into()));
+    };
+    let (tm, tn) = (p.m.div_ceil(32), p.n.div_ceil(tile.width() as u32));
+    let p = SgemmParams { tiles_m: tm, tiles_n: tn, slope, flags: p.flags | (RELU * relu as u32), ..p };
+    let entry = if tile == Tile::Wide { "sgemm_taps_wide_dact" } else { "sgemm_taps_dact" };
+    let spare = spare_vec4(gpu, out);
+    let out4 = spare.as_ref().unwrap_or(out);
+    Dispatch::new(gpu, &SgemmTaps { entry, a, b, bias: bias.unwrap_or(a), out, out4, act4: out4, pre4: pre }, &p, Some(tm * tn * 8))
 }
 
 /// A `sgemm_taps` launch of `p` with `tile`'s entry (its tiles filled in).
@@ -1040,7 +1086,7 @@ pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvSha
         push_phase_weights(gpu, prog, s, wt, w1)?;
         for (n0, nc) in chunks_of(s, phase_chunk(s)) {
             prog.push(pack(gpu, dy_matrix(s, n0, nc), false, dy, w0)?);
-            push_phases(gpu, prog, s, n0, nc, w1, w0, b, dx)?;
+            push_phases(gpu, prog, s, n0, nc, w1, w0, b, dx, None)?;
         }
         return Ok(());
     }
@@ -1057,6 +1103,30 @@ pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvSha
         let prod = Product { a: w1, b: w0, bias: None, m: d.k, n: cols, k4: r4(s.cout) / 4, map: Product::rows(cols) };
         prog.push(prod.whole(gpu, w2)?);
         push_col2im(gpu, prog, s, n0, nc, b, w2, dx)?;
+    }
+    Ok(())
+}
+
+/// Whether [`backward_input_fused`] runs for the conv view `s` with the activation's input in
+/// `pre`: the stride-phase path (the subgroup family), `pre` bindable as vec4s over dx's extent.
+pub fn input_fuses(gpu: &Gpu, ws: &Workspace, s: &ConvShape, pre: &wgpu::Buffer) -> bool {
+    let need = (s.n * s.cin * s.h * s.w * 4) as u64;
+    by_phase(gpu, ws, s) && pre.size() % 16 == 0 && pre.size() >= need
+}
+
+/// [`backward_input`] taken on through the ReLU or LeakyReLU before the convolution (`below`,
+/// an [`Epilogue::Dact`] whose `pre` is that activation's input): dx is then the gradient at the
+/// activation's input. Fails unless [`input_fuses`].
+#[allow(clippy::too_many_arguments)]
+pub fn backward_input_fused(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &wgpu::Buffer, wt: &wgpu::Buffer, dx: &wgpu::Buffer, below: Epilogue) -> Result<()> {
+    if !input_fuses(gpu, ws, s, below.buffer()) {
+        return Err(Error::Shape("this convolution's input gradient cannot take the activation before it".into()));
+    }
+    let [w0, w1] = [&ws.work[0].buffer, &ws.work[1].buffer];
+    push_phase_weights(gpu, prog, s, wt, w1)?;
+    for (n0, nc) in chunks_of(s, phase_chunk(s)) {
+        prog.push(pack(gpu, dy_matrix(s, n0, nc), false, dy, w0)?);
+        push_phases(gpu, prog, s, n0, nc, w1, w0, None, dx, Some(below))?;
     }
     Ok(())
 }

@@ -240,6 +240,24 @@ impl GpuNet {
                 ws: &self.ws,
             };
             let imp = self.spec.layers[li].imp();
+            // A ReLU or LeakyReLU whose forward pass the layer before it ran (batch norm): that
+            // layer's backward kernels take the gradient through it.
+            if let Some(act) = self.fusable_act(li).filter(|_| li > 0 && !self.views[li - 1]) {
+                let (q0, nq, _) = self.index[li - 1];
+                let below = GpuBackward {
+                    x: self.in_buf(slot, li - 1, input, input),
+                    dx: dx_of(li - 1),
+                    width: self.widths[li - 1],
+                    params: &self.params[q0..q0 + nq],
+                    grads: &self.grads[q0..q0 + nq],
+                    saved: self.saved[slot][li - 1].as_ref(),
+                    ..c(None)
+                };
+                if self.spec.layers[li - 1].imp().gpu_backward_through(&below, act, &mut prog)? {
+                    li -= 1;
+                    continue;
+                }
+            }
             // A ReLU or LeakyReLU right before a layer whose input-gradient kernel can take the
             // gradient through it too: the pair's input gradient in one launch.
             if let Some(act) = li.checked_sub(1).and_then(|a| self.fusable_act(a)).filter(|_| !self.views[li]) {

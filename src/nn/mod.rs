@@ -284,6 +284,14 @@ pub trait LayerImpl {
     fn gpu_backward_fused(&self, _c: &GpuBackward<'_>, _below: FusedAct<'_>, _prog: &mut Program) -> Result<bool> {
         Ok(false)
     }
+    /// Appends this layer's backward pass taken from the output of the ReLU or LeakyReLU after
+    /// it (`above`): `c.dy` is the gradient at the activation's output, `c.dx` as ever at this
+    /// layer's input. Only asked of a layer whose [`LayerImpl::gpu_forward_fused`] stored that
+    /// activation, which must then return Ok(true) here too (the activation's own pass has not
+    /// run, and its input was not kept apart from this layer's output). Ok(false) otherwise.
+    fn gpu_backward_through(&self, _c: &GpuBackward<'_>, _above: Act, _prog: &mut Program) -> Result<bool> {
+        Ok(false)
+    }
     /// Whether [`LayerImpl::cpu_grad_of_grad`] and [`LayerImpl::gpu_grad_of_grad`] are provided
     /// (what a gradient penalty needs of every critic layer).
     fn has_grad_of_grad(&self) -> bool {
