@@ -14,6 +14,11 @@
 // that went bad, without any per-step readback.
 // The step count t lives on the GPU: t = counter[0] · t_mul + t_add + 1, so a whole training
 // step (k discriminator updates, one generator update) runs without writing anything from the host.
+//
+//   adam_multi4   Adam for up to 7 tensors in one launch (their lengths multiples of 4): tensor k
+//                 in bindings 11 + 4k .. 14 + 4k (param, grad, m, v), its invocations from
+//                 starts[k] (a multiple of WG, so that a workgroup updates one tensor), lens[k]
+//                 vec4s, tags[k] in the divergence watch; n = the tensors bound.
 
 struct Params {
     n: u32,
@@ -28,6 +33,15 @@ struct Params {
     ln_beta1: f32,  // ln β1 and ln β2, computed on the host in f64 (see one_minus_pow)
     ln_beta2: f32,
     tag: u32,     // this tensor's number, for the divergence watch
+    // adam_multi4 only (see above); starts[n] = the invocations in all.
+    starts: array<vec4<u32>, 2>,
+    lens: array<vec4<u32>, 2>,
+    tags: array<vec4<u32>, 2>,
+}
+
+// Entry k of one of the uniform's 8-entry tables.
+fn entry8(t: array<vec4<u32>, 2>, k: u32) -> u32 {
+    return t[k / 4u][k % 4u];
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -59,11 +73,15 @@ fn finite(x: f32) -> bool {
     return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
 }
 
-// The divergence watch: records this step and tensor unless `ok`.
-fn watch(ok: bool) {
+// The divergence watch: records this step and tensor `tag` unless `ok`.
+fn watch_tag(ok: bool, tag: u32) {
     if (!ok) {
-        atomicMin(&health[0], (min(counter[0], 0x3fffffu) << 10u) | min(p.tag, 1023u));
+        atomicMin(&health[0], (min(counter[0], 0x3fffffu) << 10u) | min(tag, 1023u));
     }
+}
+
+fn watch(ok: bool) {
+    watch_tag(ok, p.tag);
 }
 
 fn finish(i: u32, v: f32) {
@@ -121,20 +139,132 @@ fn finite4(x: vec4<f32>) -> bool {
     return all((bitcast<vec4<u32>>(x) & vec4<u32>(0x7f800000u)) != vec4<u32>(0x7f800000u));
 }
 
+// One Adam update of four parameters: the new parameters, moments, and whether the gradient and
+// the (unclipped) new parameters are finite.
+struct Adam4 {
+    w: vec4<f32>,
+    m: vec4<f32>,
+    v: vec4<f32>,
+    ok: bool,
+}
+
+fn adam4(w0: vec4<f32>, g: vec4<f32>, m0: vec4<f32>, v0: vec4<f32>) -> Adam4 {
+    let t = f32(counter[0] * p.t_mul + p.t_add + 1u);
+    let m = p.beta1 * m0 + (1.0 - p.beta1) * g;
+    let v = p.beta2 * v0 + (1.0 - p.beta2) * g * g;
+    let mhat = m / one_minus_pow(p.ln_beta1, t);
+    let vhat = v / one_minus_pow(p.ln_beta2, t);
+    var w = w0 - lr_now() * mhat / (sqrt(vhat) + vec4<f32>(p.eps));
+    let ok = finite4(w) && finite4(g);
+    if (p.clip > 0.0) { w = clamp(w, vec4<f32>(-p.clip), vec4<f32>(p.clip)); }
+    return Adam4(w, m, v, ok);
+}
+
 @compute @workgroup_size(WG)
 fn adam_step4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= p.n / 4u) { return; }
-    let t = f32(counter[0] * p.t_mul + p.t_add + 1u);
-    let g = grad4[i];
-    let m = p.beta1 * m4[i] + (1.0 - p.beta1) * g;
-    let v = p.beta2 * v4[i] + (1.0 - p.beta2) * g * g;
-    m4[i] = m;
-    v4[i] = v;
-    let mhat = m / one_minus_pow(p.ln_beta1, t);
-    let vhat = v / one_minus_pow(p.ln_beta2, t);
-    var w = param4[i] - lr_now() * mhat / (sqrt(vhat) + vec4<f32>(p.eps));
-    watch(finite4(w) && finite4(g));
-    if (p.clip > 0.0) { w = clamp(w, vec4<f32>(-p.clip), vec4<f32>(p.clip)); }
-    param4[i] = w;
+    let r = adam4(param4[i], grad4[i], m4[i], v4[i]);
+    m4[i] = r.m;
+    v4[i] = r.v;
+    watch(r.ok);
+    param4[i] = r.w;
+}
+
+// adam_multi4's tensors (unused slots are bound to a used tensor's buffers and never selected).
+// Storage pointers cannot be function arguments in WGSL, so each slot has its own case, which
+// the workgroup's tensor selects; on the software adapter the other cases run masked off, which
+// costs less than a launch of their own for the small tensors the host groups here.
+@group(0) @binding(11) var<storage, read_write> mp0: array<vec4<f32>>;
+@group(0) @binding(12) var<storage, read> mg0: array<vec4<f32>>;
+@group(0) @binding(13) var<storage, read_write> mm0: array<vec4<f32>>;
+@group(0) @binding(14) var<storage, read_write> mv0: array<vec4<f32>>;
+@group(0) @binding(15) var<storage, read_write> mp1: array<vec4<f32>>;
+@group(0) @binding(16) var<storage, read> mg1: array<vec4<f32>>;
+@group(0) @binding(17) var<storage, read_write> mm1: array<vec4<f32>>;
+@group(0) @binding(18) var<storage, read_write> mv1: array<vec4<f32>>;
+@group(0) @binding(19) var<storage, read_write> mp2: array<vec4<f32>>;
+@group(0) @binding(20) var<storage, read> mg2: array<vec4<f32>>;
+@group(0) @binding(21) var<storage, read_write> mm2: array<vec4<f32>>;
+@group(0) @binding(22) var<storage, read_write> mv2: array<vec4<f32>>;
+@group(0) @binding(23) var<storage, read_write> mp3: array<vec4<f32>>;
+@group(0) @binding(24) var<storage, read> mg3: array<vec4<f32>>;
+@group(0) @binding(25) var<storage, read_write> mm3: array<vec4<f32>>;
+@group(0) @binding(26) var<storage, read_write> mv3: array<vec4<f32>>;
+@group(0) @binding(27) var<storage, read_write> mp4: array<vec4<f32>>;
+@group(0) @binding(28) var<storage, read> mg4: array<vec4<f32>>;
+@group(0) @binding(29) var<storage, read_write> mm4: array<vec4<f32>>;
+@group(0) @binding(30) var<storage, read_write> mv4: array<vec4<f32>>;
+@group(0) @binding(31) var<storage, read_write> mp5: array<vec4<f32>>;
+@group(0) @binding(32) var<storage, read> mg5: array<vec4<f32>>;
+@group(0) @binding(33) var<storage, read_write> mm5: array<vec4<f32>>;
+@group(0) @binding(34) var<storage, read_write> mv5: array<vec4<f32>>;
+@group(0) @binding(35) var<storage, read_write> mp6: array<vec4<f32>>;
+@group(0) @binding(36) var<storage, read> mg6: array<vec4<f32>>;
+@group(0) @binding(37) var<storage, read_write> mm6: array<vec4<f32>>;
+@group(0) @binding(38) var<storage, read_write> mv6: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn adam_multi4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    var slot = 0u;
+    for (var k = 1u; k < 8u; k++) {
+        slot += u32(i >= entry8(p.starts, k));
+    }
+    if (slot >= p.n) { return; }
+    let j = i - entry8(p.starts, slot);
+    if (j >= entry8(p.lens, slot)) { return; }
+    let tag = entry8(p.tags, slot);
+    switch slot {
+        case 0u: {
+            let r = adam4(mp0[j], mg0[j], mm0[j], mv0[j]);
+            mm0[j] = r.m;
+            mv0[j] = r.v;
+            watch_tag(r.ok, tag);
+            mp0[j] = r.w;
+        }
+        case 1u: {
+            let r = adam4(mp1[j], mg1[j], mm1[j], mv1[j]);
+            mm1[j] = r.m;
+            mv1[j] = r.v;
+            watch_tag(r.ok, tag);
+            mp1[j] = r.w;
+        }
+        case 2u: {
+            let r = adam4(mp2[j], mg2[j], mm2[j], mv2[j]);
+            mm2[j] = r.m;
+            mv2[j] = r.v;
+            watch_tag(r.ok, tag);
+            mp2[j] = r.w;
+        }
+        case 3u: {
+            let r = adam4(mp3[j], mg3[j], mm3[j], mv3[j]);
+            mm3[j] = r.m;
+            mv3[j] = r.v;
+            watch_tag(r.ok, tag);
+            mp3[j] = r.w;
+        }
+        case 4u: {
+            let r = adam4(mp4[j], mg4[j], mm4[j], mv4[j]);
+            mm4[j] = r.m;
+            mv4[j] = r.v;
+            watch_tag(r.ok, tag);
+            mp4[j] = r.w;
+        }
+        case 5u: {
+            let r = adam4(mp5[j], mg5[j], mm5[j], mv5[j]);
+            mm5[j] = r.m;
+            mv5[j] = r.v;
+            watch_tag(r.ok, tag);
+            mp5[j] = r.w;
+        }
+        case 6u: {
+            let r = adam4(mp6[j], mg6[j], mm6[j], mv6[j]);
+            mm6[j] = r.m;
+            mv6[j] = r.v;
+            watch_tag(r.ok, tag);
+            mp6[j] = r.w;
+        }
+        default: {}
+    }
 }

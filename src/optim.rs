@@ -3,7 +3,7 @@
 //! weight clipping.
 
 use crate::error::Result;
-use crate::gpu::{Dispatch, Gpu, Program, Tensor};
+use crate::gpu::{Access, Bindings, Dispatch, Gpu, Program, Slot, Tensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Optimizer {
@@ -127,6 +127,12 @@ pub struct OptimParams {
     pub ln_beta2: f32,
     /// The tensor's number in the divergence watch (see [`GpuOptimizer::health`]).
     pub tag: u32,
+    /// `adam_multi4` only: each tensor's first invocation (a multiple of the workgroup size;
+    /// `starts[n]` = all the invocations, and so are the unused entries after it), its length in
+    /// vec4s, its number in the divergence watch.
+    pub starts: [u32; 8],
+    pub lens: [u32; 8],
+    pub tags: [u32; 8],
 }
 
 /// Optimizer state on the GPU for a list of parameter tensors.
@@ -197,7 +203,33 @@ impl GpuOptimizer {
     pub fn step(&self, gpu: &Gpu, params: &[Tensor], grads: &[Tensor], counter: &wgpu::Buffer, t_mul: u32, t_add: u32, clip: f32, decay_steps: u32) -> Result<Program> {
         let mut prog = Program::default();
         let health = &self.health.buffer;
+        // Adam on small tensors whose lengths are multiples of 4: up to MULTI at a time in one
+        // `adam_multi4` launch, where the device binds that many storage buffers.
+        let grouped = |i: usize| {
+            let p = &params[i];
+            self.state[i].len() == 2 && p.len % 4 == 0 && p.len <= MULTI_MAX_LEN && gpu.device.limits().max_storage_buffers_per_shader_stage as usize >= MULTI_SLOTS.len()
+        };
+        let small: Vec<usize> = (0..params.len()).filter(|&i| grouped(i)).collect();
+        for group in small.chunks(MULTI) {
+            let mut u = OptimParams { n: group.len() as u32, ..self.opt.params(0, t_mul, t_add, clip, decay_steps) };
+            let mut at = 0u32;
+            let set = |i: usize| [&params[i].buffer, &grads[i].buffer, &self.state[i][0].buffer, &self.state[i][1].buffer];
+            // Unused slots repeat the first tensor's buffers (each in the same role: a buffer may
+            // not be read-only in one binding and writable in another).
+            let mut slots = [set(group[0]); MULTI];
+            for (k, &i) in group.iter().enumerate() {
+                let len4 = (params[i].len / 4) as u32;
+                (u.starts[k], u.lens[k], u.tags[k]) = (at, len4, i as u32);
+                at += len4.div_ceil(WG) * WG;
+                slots[k] = set(i);
+            }
+            u.starts[group.len()..].fill(at);
+            prog.push(Dispatch::new(gpu, &AdamMulti { counter, health, slots }, &u, Some(at))?);
+        }
         for (i, ((p, g), s)) in params.iter().zip(grads).zip(&self.state).enumerate() {
+            if grouped(i) {
+                continue;
+            }
             let u = OptimParams { tag: i as u32, ..self.opt.params(p.len, t_mul, t_add, clip, decay_steps) };
             let (grad, param, threads) = (&g.buffer, &p.buffer, Some(p.len as u32));
             prog.push(match s.as_slice() {
@@ -219,6 +251,65 @@ crate::kernel! {
     /// Adam four parameters at a time (a length that is a multiple of 4).
     pub AdamStep4 = "optim" :: "adam_step4", OptimParams { 2 counter: Read, 6 health: ReadWrite, 7 grad4: Read, 8 param4: ReadWrite, 9 m4: ReadWrite, 10 v4: ReadWrite }
 }
+/// Tensors per `adam_multi4` launch.
+pub const MULTI: usize = 7;
+/// The longest tensor that `adam_multi4` takes (floats): longer ones run alone, where each
+/// update costs less than among the cases of the multi-tensor kernel (on the software adapter a
+/// 262,144-float tensor took 1.4-1.9× as long there) and a launch is small beside it.
+pub const MULTI_MAX_LEN: usize = 65536;
+/// Invocations per workgroup (the prelude's WG): each tensor of `adam_multi4` starts on a
+/// workgroup of its own, so that the workgroup's lanes take one case. (Each invocation finds its
+/// tensor by itself: another size would cost speed, not correctness.)
+const WG: u32 = 64;
+
+/// `adam_multi4`'s bindings: the step counter, the divergence watch, then per tensor k (param,
+/// grad, m, v) at 11 + 4k .. 14 + 4k.
+pub struct AdamMulti<'a> {
+    pub counter: &'a wgpu::Buffer,
+    pub health: &'a wgpu::Buffer,
+    pub slots: [[&'a wgpu::Buffer; 4]; MULTI],
+}
+
+const MULTI_NAMES: [[&str; 4]; MULTI] = [
+    ["mp0", "mg0", "mm0", "mv0"],
+    ["mp1", "mg1", "mm1", "mv1"],
+    ["mp2", "mg2", "mm2", "mv2"],
+    ["mp3", "mg3", "mm3", "mv3"],
+    ["mp4", "mg4", "mm4", "mv4"],
+    ["mp5", "mg5", "mm5", "mv5"],
+    ["mp6", "mg6", "mm6", "mv6"],
+];
+
+const fn multi_slots() -> [Slot; 2 + 4 * MULTI] {
+    let mut s = [Slot { binding: 2, name: "counter", access: Access::Read }; 2 + 4 * MULTI];
+    s[1] = Slot { binding: 6, name: "health", access: Access::ReadWrite };
+    let mut k = 0;
+    while k < MULTI {
+        let mut j = 0;
+        while j < 4 {
+            let access = if j == 1 { Access::Read } else { Access::ReadWrite };
+            s[2 + 4 * k + j] = Slot { binding: (11 + 4 * k + j) as u32, name: MULTI_NAMES[k][j], access };
+            j += 1;
+        }
+        k += 1;
+    }
+    s
+}
+
+const MULTI_SLOTS: [Slot; 2 + 4 * MULTI] = multi_slots();
+
+impl Bindings for AdamMulti<'_> {
+    type Params = OptimParams;
+    const FILE: &'static str = "optim";
+    const ENTRIES: &'static [&'static str] = &["adam_multi4"];
+    const SLOTS: &'static [Slot] = &MULTI_SLOTS;
+    fn buffers(&self) -> Vec<&wgpu::Buffer> {
+        let mut b = vec![self.counter, self.health];
+        b.extend(self.slots.iter().flatten().copied());
+        b
+    }
+}
+
 crate::kernel! {
     /// SGD with momentum (velocity in s1) or RMSprop (mean square in s1).
     pub OneStateStep = "optim" :: ["sgd_step", "rmsprop_step"], OptimParams { 1 grad: Read, 2 counter: Read, 3 param: ReadWrite, 4 s1: ReadWrite, 6 health: ReadWrite }

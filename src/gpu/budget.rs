@@ -226,6 +226,8 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             lp(u(p.kh)) + u(p.kh) * lp(u(p.kw))
         }
         "conv_gemm::col2im_phase2x2" => 0,
+        // The search for the invocation's tensor among the 8 starts.
+        "optim::adam_multi4" => lp(7),
         "conv_gemm::sgemm_taps" | "conv_gemm::sgemm_taps_wide" | "conv_gemm::sgemm_taps_dact" | "conv_gemm::sgemm_taps_wide_dact" => {
             // The taps (kh × kw), COUT4 steps each, then the 32 row stores' 4-trip loops per
             // group of 4 columns (two in the wide tile; the fused store has one such loop too).
