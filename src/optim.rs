@@ -253,10 +253,12 @@ crate::kernel! {
 }
 /// Tensors per `adam_multi4` launch.
 pub const MULTI: usize = 7;
-/// The longest tensor that `adam_multi4` takes (floats): longer ones run alone, where each
-/// update costs less than among the cases of the multi-tensor kernel (on the software adapter a
-/// 262,144-float tensor took 1.4-1.9× as long there) and a launch is small beside it.
-pub const MULTI_MAX_LEN: usize = 65536;
+/// The longest tensor that `adam_multi4` takes (floats): biases, batch-norm parameters, small
+/// weights. Longer ones run alone: on the software adapter each update costs more among the
+/// kernel's cases (the cases not taken run masked off: a 262,144-float tensor took 1.4-1.9× as
+/// long there), and R1's step at batch 256 took 7.09 ms with tensors up to 65,536 floats grouped
+/// against 6.79 ms ungrouped and 6.70 ms with this bound (docs/BENCHMARKS.md).
+pub const MULTI_MAX_LEN: usize = 1024;
 /// Invocations per workgroup (the prelude's WG): each tensor of `adam_multi4` starts on a
 /// workgroup of its own, so that the workgroup's lanes take one case. (Each invocation finds its
 /// tensor by itself: another size would cost speed, not correctness.)
