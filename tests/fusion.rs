@@ -36,6 +36,27 @@ fn gpu_pass(gpu: &Gpu, spec: &NetSpec, params: &[Vec<f32>], x: &[f32], dy: &[f32
     Pass { y: ty.read(gpu).unwrap(), dx: tdx.read(gpu).unwrap(), grads: net.grads.iter().map(|t| t.read(gpu).unwrap()).collect(), forward, backward }
 }
 
+/// The GPU pass against the CPU reference (which runs every layer on its own): forward output,
+/// input gradient and every parameter gradient within TOL. Returns the GPU pass.
+#[allow(clippy::too_many_arguments)]
+fn checked_pass(gpu: &Gpu, tag: &str, spec: &NetSpec, params: &[Vec<f32>], x: &[f32], dy: &[f32], n: usize) -> Pass {
+    let mut cpu = CpuNet::new(spec.clone(), params.to_vec()).unwrap();
+    let y = cpu.run(0, x, n, Mode::Train).unwrap();
+    let dx = cpu.backward(dy, n, true).unwrap();
+    let got = gpu_pass(gpu, spec, params, x, dy, n);
+    check(&format!("{tag} forward"), &got.y, &y, TOL);
+    check(&format!("{tag} input gradient"), &got.dx, &dx, TOL);
+    for (i, (g, w)) in got.grads.iter().zip(&cpu.grads).enumerate() {
+        check(&format!("{tag} param {i} gradient"), g, w, TOL);
+    }
+    got
+}
+
+/// Activation launches among a program's dispatch names (the in-pass row copy aside).
+fn act_launches(names: &[String]) -> usize {
+    names.iter().filter(|d| d.starts_with("activation::") && !d.ends_with("copy_range")).count()
+}
+
 fn lin(inp: usize, out: usize) -> Layer {
     Layer::Linear(Linear { inp, out, bias: true })
 }
@@ -70,17 +91,9 @@ fn fused_activations_match_cpu() {
                     let tag = format!("{name} {act:?} n={n} [{}]", fam.name());
                     let params = spec.init(5 + n as u32, 0, Init::PyTorch);
                     let (x, dy) = (randv(n * spec.in_dim(), 40 + n as u64, 1.0), randv(n * spec.out_dim(), 50 + n as u64, 1.0));
-                    let mut cpu = CpuNet::new(spec.clone(), params.clone()).unwrap();
-                    let y = cpu.run(0, &x, n, Mode::Train).unwrap();
-                    let dx = cpu.backward(&dy, n, true).unwrap();
-                    let got = gpu_pass(&gpu, &spec, &params, &x, &dy, n);
-                    check(&format!("{tag} forward"), &got.y, &y, TOL);
-                    check(&format!("{tag} input gradient"), &got.dx, &dx, TOL);
-                    for (i, (g, w)) in got.grads.iter().zip(&cpu.grads).enumerate() {
-                        check(&format!("{tag} param {i} gradient"), g, w, TOL);
-                    }
+                    let got = checked_pass(&gpu, &tag, &spec, &params, &x, &dy, n);
                     // Every activation runs once: fused, or as its own launch.
-                    let acts = |names: &[String]| names.iter().filter(|d| d.starts_with("activation::") && !d.ends_with("copy_range")).count();
+                    let acts = act_launches;
                     let count = |names: &[String], s: &str| names.iter().filter(|d| d.ends_with(s)).count();
                     let (fused_f, fused_b) = (count(&got.forward, "_act"), count(&got.backward, "_dact"));
                     let all = spec.layers.iter().filter(|l| matches!(l, Layer::Act(_))).count();
@@ -143,16 +156,8 @@ fn batch_norm_fuses_the_activation_after_it() {
                     let tag = format!("{name} {act:?} n={n} [{}]", fam.name());
                     let params = random_bn_params(&spec, spec.init(9 + n as u32, 0, Init::PyTorch), 60 + n as u64);
                     let (x, dy) = (randv(n * spec.in_dim(), 70 + n as u64, 1.5), randv(n * spec.out_dim(), 80 + n as u64, 1.0));
-                    let mut cpu = CpuNet::new(spec.clone(), params.clone()).unwrap();
-                    let y = cpu.run(0, &x, n, Mode::Train).unwrap();
-                    let dx = cpu.backward(&dy, n, true).unwrap();
-                    let got = gpu_pass(&gpu, &spec, &params, &x, &dy, n);
-                    check(&format!("{tag} forward"), &got.y, &y, TOL);
-                    check(&format!("{tag} input gradient"), &got.dx, &dx, TOL);
-                    for (i, (g, w)) in got.grads.iter().zip(&cpu.grads).enumerate() {
-                        check(&format!("{tag} param {i} gradient"), g, w, TOL);
-                    }
-                    let acts = |names: &[String]| names.iter().filter(|d| d.starts_with("activation::") && !d.ends_with("copy_range")).count();
+                    let got = checked_pass(&gpu, &tag, &spec, &params, &x, &dy, n);
+                    let acts = act_launches;
                     assert_eq!(acts(&got.forward), 0, "{tag}: {:?}", got.forward);
                     assert_eq!(acts(&got.backward), 0, "{tag}: {:?}", got.backward);
                     assert_eq!(got.forward.iter().filter(|d| d.starts_with("batchnorm::") && d.ends_with("_act")).count(), 1, "{tag}: {:?}", got.forward);
@@ -187,16 +192,8 @@ fn convolutions_fuse_the_activation_between_them() {
                 let tag = format!("conv→act→conv {act:?} n={n} [{}]", fam.name());
                 let params = spec.init(11 + n as u32, 0, Init::PyTorch);
                 let (x, dy) = (randv(n * spec.in_dim(), 90 + n as u64, 1.0), randv(n * spec.out_dim(), 95 + n as u64, 1.0));
-                let mut cpu = CpuNet::new(spec.clone(), params.clone()).unwrap();
-                let y = cpu.run(0, &x, n, Mode::Train).unwrap();
-                let dx = cpu.backward(&dy, n, true).unwrap();
-                let got = gpu_pass(&gpu, &spec, &params, &x, &dy, n);
-                check(&format!("{tag} forward"), &got.y, &y, TOL);
-                check(&format!("{tag} input gradient"), &got.dx, &dx, TOL);
-                for (i, (g, w)) in got.grads.iter().zip(&cpu.grads).enumerate() {
-                    check(&format!("{tag} param {i} gradient"), g, w, TOL);
-                }
-                let acts = |names: &[String]| names.iter().filter(|d| d.starts_with("activation::") && !d.ends_with("copy_range")).count();
+                let got = checked_pass(&gpu, &tag, &spec, &params, &x, &dy, n);
+                let acts = act_launches;
                 let fused = |names: &[String], s: &str| names.iter().filter(|d| d.ends_with(s)).count();
                 if fam == KernelFamily::Gemm {
                     assert_eq!((acts(&got.forward), acts(&got.backward)), (0, 0), "{tag}: {:?} / {:?}", got.forward, got.backward);
