@@ -86,34 +86,70 @@ fn penalty_gpu_matches_cpu() {
     let gpu = common::gpu();
     for (name, spec, n) in critics() {
         for n in [n, 67, 1024] {
-            // (GPU and CPU each run their own forward pass: an activation input within rounding
-            // of 0 could fall on different sides; these seeds have none.)
-            let (params, x) = kink_free(&spec, n, 1e-5);
-            let (p_cpu, grads_cpu, _) = cpu_penalty(&spec, &params, &x, n);
-            let dim = spec.in_dim();
-            let mut net = GpuNet::new(&gpu, spec.clone(), &params, n, 1, "critic").unwrap();
-            net.enable_penalty(&gpu).unwrap();
-            let t = |v: &[f32]| common::tensor(&gpu, v);
-            let (tx, ty, ones, g0, gbar0, terms) = (t(&x), t(&vec![0.0; n]), t(&vec![1.0; n]), t(&vec![0.0; n * dim]), t(&vec![0.0; n * dim]), t(&vec![0.0; n]));
-            let stats = t(&[0.0; 7]);
-            let mut prog = net.forward(&gpu, 0, &tx.buffer, &ty.buffer, n, Mode::Train).unwrap();
-            prog.extend(net.backward(&gpu, 0, &tx.buffer, &ones.buffer, Some(&g0.buffer), n, Grads::None).unwrap());
-            let pp = PenaltyParams { n: n as u32, dim: dim as u32, lambda: LAMBDA, _pad: 0 };
-            prog.push(Dispatch::new(&gpu, &PenaltyRows { g: &g0.buffer, gbar: &gbar0.buffer, terms: &terms.buffer }, &pp, Some(n as u32)).unwrap());
-            prog.push(Dispatch::new(&gpu, &PenaltySum { terms: &terms.buffer, stats: &stats.buffer }, &pp, None).unwrap());
-            // The penalty's gradients alone (the critic's own gradients are zero here).
-            prog.extend(net.penalty_backward(&gpu, 0, &tx.buffer, &ones.buffer, &gbar0.buffer, n).unwrap());
-            let mut zero = Program::default();
-            for g in &net.grads {
-                zero.push(wgpu_gan::nn::copy_range(&gpu, &t(&vec![0.0; g.len]).buffer, 0, &g.buffer, 0, g.len).unwrap());
-            }
-            zero.run(&gpu);
-            prog.run(&gpu);
-            let tag = format!("{name} n={n}");
-            check(&format!("{tag}: penalty"), &stats.read(&gpu).unwrap()[6..7], &[p_cpu], TOL);
-            for (i, (g, w)) in net.grads.iter().zip(&grads_cpu).enumerate() {
-                check(&format!("{tag}: penalty gradient of {}", spec.param_names()[i].0), &g.read(&gpu).unwrap(), w, TOL);
-            }
+            let _ = penalty_on_gpu(&gpu, name, &spec, n);
         }
     }
+}
+
+/// The discriminator's shape, small: the subgroup family stores the first LeakyReLU from the
+/// first convolution's products and takes its gradient in the second convolution's stride-phase
+/// input gradient (tests/fusion.rs), and the penalty pass reads what they stored. Batches 3 and
+/// 67 only: at 1,024 every draw has an activation input within rounding of 0 (528 a sample).
+#[test]
+fn penalty_through_fused_convolutions_matches_cpu() {
+    let gpu = common::gpu_with(wgpu_gan::nn::conv_gemm::KernelFamily::Gemm);
+    let lrelu = Layer::Act(Act::LeakyRelu(0.2));
+    let spec = NetSpec {
+        layers: vec![
+            Layer::Reshape(Reshape::Unflatten { c: 1, h: 8, w: 8 }),
+            Layer::Conv2d(ConvSpec::new(1, 32, 8, 8, 4, 2, 1)),
+            lrelu,
+            Layer::Conv2d(ConvSpec::new(32, 4, 4, 4, 4, 2, 1)),
+            lrelu,
+            Layer::Reshape(Reshape::Flatten),
+            Layer::linear(4 * 2 * 2, 1),
+        ],
+    };
+    for n in [3, 67] {
+        let names = penalty_on_gpu(&gpu, "conv critic, fused activations", &spec, n);
+        let has = |end: &str| names.iter().any(|d| d.ends_with(end));
+        assert!(has("nt_act") || has("nt_wide_act"), "the first convolution did not store the activation: {names:?}");
+        assert!(has("taps_dact") || has("taps_wide_dact"), "the second convolution did not take the activation's gradient: {names:?}");
+    }
+}
+
+/// The penalty and its parameter gradients on the GPU against the CPU reference; returns the
+/// names of the launches.
+fn penalty_on_gpu(gpu: &wgpu_gan::gpu::Gpu, name: &str, spec: &NetSpec, n: usize) -> Vec<String> {
+    let gpu = gpu.clone();
+    // (GPU and CPU each run their own forward pass: an activation input within rounding
+    // of 0 could fall on different sides; these seeds have none.)
+    let (params, x) = kink_free(spec, n, 1e-5);
+    let (p_cpu, grads_cpu, _) = cpu_penalty(spec, &params, &x, n);
+    let dim = spec.in_dim();
+    let mut net = GpuNet::new(&gpu, spec.clone(), &params, n, 1, "critic").unwrap();
+    net.enable_penalty(&gpu).unwrap();
+    let t = |v: &[f32]| common::tensor(&gpu, v);
+    let (tx, ty, ones, g0, gbar0, terms) = (t(&x), t(&vec![0.0; n]), t(&vec![1.0; n]), t(&vec![0.0; n * dim]), t(&vec![0.0; n * dim]), t(&vec![0.0; n]));
+    let stats = t(&[0.0; 7]);
+    let mut prog = net.forward(&gpu, 0, &tx.buffer, &ty.buffer, n, Mode::Train).unwrap();
+    prog.extend(net.backward(&gpu, 0, &tx.buffer, &ones.buffer, Some(&g0.buffer), n, Grads::None).unwrap());
+    let pp = PenaltyParams { n: n as u32, dim: dim as u32, lambda: LAMBDA, _pad: 0 };
+    prog.push(Dispatch::new(&gpu, &PenaltyRows { g: &g0.buffer, gbar: &gbar0.buffer, terms: &terms.buffer }, &pp, Some(n as u32)).unwrap());
+    prog.push(Dispatch::new(&gpu, &PenaltySum { terms: &terms.buffer, stats: &stats.buffer }, &pp, None).unwrap());
+    // The penalty's gradients alone (the critic's own gradients are zero here).
+    prog.extend(net.penalty_backward(&gpu, 0, &tx.buffer, &ones.buffer, &gbar0.buffer, n).unwrap());
+    let mut zero = Program::default();
+    for g in &net.grads {
+        zero.push(wgpu_gan::nn::copy_range(&gpu, &t(&vec![0.0; g.len]).buffer, 0, &g.buffer, 0, g.len).unwrap());
+    }
+    zero.run(&gpu);
+    prog.run(&gpu);
+    let names = prog.dispatches.iter().map(|d| d.name.clone()).collect();
+    let tag = format!("{name} n={n}");
+    check(&format!("{tag}: penalty"), &stats.read(&gpu).unwrap()[6..7], &[p_cpu], TOL);
+    for (i, (g, w)) in net.grads.iter().zip(&grads_cpu).enumerate() {
+        check(&format!("{tag}: penalty gradient of {}", spec.param_names()[i].0), &g.read(&gpu).unwrap(), w, TOL);
+    }
+    names
 }
