@@ -80,8 +80,7 @@ fn relu() -> bool {
 
 // The gradient g at the fused activation's output taken to its input y (flag 32), else g.
 fn through_act(g: f32, y: f32) -> f32 {
-    let d = select(select(p.slope * g, 0.0, relu()), g, y > 0.0);
-    return select(g, d, (p.flags & FUSED_ACT) != 0u);
+    return select(g, leaky_grad(g, y, p.slope, relu()), (p.flags & FUSED_ACT) != 0u);
 }
 
 fn through_act4(g: vec4<f32>, y: vec4<f32>) -> vec4<f32> {
@@ -155,27 +154,19 @@ fn batchnorm_stats_finish(@builtin(global_invocation_id) gid: vec3<u32>,
     }
 }
 
-// Mean and 1/√(var + eps) of channel c for the current mode.
-fn mean_invstd(c: u32) -> vec2<f32> {
-    if ((p.flags & 1u) != 0u) {
-        return vec2<f32>(stats[c], stats[p.c + c]);
-    }
-    return vec2<f32>(running[c], 1.0 / sqrt(running[p.c + c] + p.eps));
-}
-
-// (scale, shift) with y = x·scale + shift, for channel c in the current mode.
-fn affine(c: u32) -> vec2<f32> {
-    let mi = mean_invstd(c);
-    let scale = mi.y * gamma[c];
-    return vec2<f32>(scale, beta[c] - mi.x * scale);
-}
-
-// The same from the batch statistics (the backward kernels, which run in training mode only and
-// do not bind the running statistics): the same operations on the same values, so that y
-// recomputed here has the forward pass's bits.
+// (scale, shift) with y = x·scale + shift for channel c, from the batch statistics. The backward
+// kernels (training mode only; they do not bind the running statistics) recompute y with it,
+// and the forward kernels take it in training mode (`affine`), so y has the same bits in both.
 fn batch_affine(c: u32) -> vec2<f32> {
     let scale = stats[p.c + c] * gamma[c];
     return vec2<f32>(scale, beta[c] - stats[c] * scale);
+}
+
+// The same in the current mode (running statistics in evaluation).
+fn affine(c: u32) -> vec2<f32> {
+    if ((p.flags & 1u) != 0u) { return batch_affine(c); }
+    let scale = 1.0 / sqrt(running[p.c + c] + p.eps) * gamma[c];
+    return vec2<f32>(scale, beta[c] - running[c] * scale);
 }
 
 fn forward(i: u32, mode: u32) {
@@ -184,7 +175,7 @@ fn forward(i: u32, mode: u32) {
     let y = x[i] * a.x + a.y;
     out[i] = y;
     if (mode == ACT) {
-        act[i] = select(select(p.slope * y, 0.0, relu()), y, y > 0.0);
+        act[i] = leaky(y, p.slope, relu());
     }
 }
 
@@ -363,7 +354,7 @@ fn forward_planes(i: u32, mode: u32) {
         let y = x[j] * a.x + a.y;
         out[j] = y;
         if (mode == ACT) {
-            act[j] = select(select(p.slope * y, 0.0, relu()), y, y > 0.0);
+            act[j] = leaky(y, p.slope, relu());
         }
     }
 }

@@ -173,7 +173,7 @@ fn put(m: u32, c: vec4<f32>, q: Quad, mode: u32) {
     if (mode == DACT1) {
         for (var j = 0u; j < q.live; j++) {
             let o = row + q.at[j];
-            out[o] = select(select(g.slope * v[j], 0.0, (g.flags & RELU) != 0u), v[j], pre4[o / 4u][o % 4u] > 0.0);
+            out[o] = leaky_grad(v[j], pre4[o / 4u][o % 4u], g.slope, (g.flags & RELU) != 0u);
         }
         return;
     }

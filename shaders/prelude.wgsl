@@ -145,3 +145,12 @@ fn leaky4(v: vec4<f32>, slope: f32, relu: bool) -> vec4<f32> {
 fn leaky_grad4(d: vec4<f32>, pre: vec4<f32>, slope: f32, relu: bool) -> vec4<f32> {
     return select(select(slope * d, vec4<f32>(0.0), relu), d, pre > vec4<f32>(0.0));
 }
+
+// The same one value at a time.
+fn leaky(v: f32, slope: f32, relu: bool) -> f32 {
+    return select(select(slope * v, 0.0, relu), v, v > 0.0);
+}
+
+fn leaky_grad(d: f32, pre: f32, slope: f32, relu: bool) -> f32 {
+    return select(select(slope * d, 0.0, relu), d, pre > 0.0);
+}

@@ -205,10 +205,8 @@ impl GpuOptimizer {
         let health = &self.health.buffer;
         // Adam on small tensors whose lengths are multiples of 4: up to MULTI at a time in one
         // `adam_multi4` launch, where the device binds that many storage buffers.
-        let grouped = |i: usize| {
-            let p = &params[i];
-            self.state[i].len() == 2 && p.len % 4 == 0 && p.len <= MULTI_MAX_LEN && gpu.device.limits().max_storage_buffers_per_shader_stage as usize >= MULTI_SLOTS.len()
-        };
+        let bindable = gpu.device.limits().max_storage_buffers_per_shader_stage as usize >= MULTI_SLOTS.len();
+        let grouped = |i: usize| bindable && self.state[i].len() == 2 && params[i].len % 4 == 0 && params[i].len <= MULTI_MAX_LEN;
         let small: Vec<usize> = (0..params.len()).filter(|&i| grouped(i)).collect();
         for group in small.chunks(MULTI) {
             let mut u = OptimParams { n: group.len() as u32, ..self.opt.params(0, t_mul, t_add, clip, decay_steps) };

@@ -151,12 +151,10 @@ crate::kernel! {
     pub BnStatsFinish = "batchnorm" :: "batchnorm_stats_finish", BnParams { 5 stats: ReadWrite, 6 running: ReadWrite, 9 part: ReadWrite }
 }
 crate::kernel! {
-    /// y = x·invstd·γ + (β − mean·invstd·γ) with batch or running statistics.
-    pub BnForward = "batchnorm" :: "batchnorm_forward", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite, 13 act: ReadWrite }
-}
-crate::kernel! {
-    /// batchnorm_forward, also storing the ReLU or LeakyReLU after the layer into `act`.
-    pub BnForwardAct = "batchnorm" :: "batchnorm_forward_act", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite, 13 act: ReadWrite }
+    /// y = x·invstd·γ + (β − mean·invstd·γ) with batch or running statistics; the `_act` entry
+    /// also stores the ReLU or LeakyReLU after the layer into `act` (the plain one binds its
+    /// output there and never stores it).
+    pub BnForward = "batchnorm" :: ["batchnorm_forward", "batchnorm_forward_act"], BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite, 13 act: ReadWrite }
 }
 crate::kernel! {
     /// Per-tile Σ dy and Σ dy·x̂ of each channel.
@@ -172,11 +170,7 @@ crate::kernel! {
 }
 crate::kernel! {
     /// batchnorm_forward four values at a time ([`BnSpec::vec4`]).
-    pub BnForward4 = "batchnorm" :: "batchnorm_forward4", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite, 14 act4: ReadWrite }
-}
-crate::kernel! {
-    /// batchnorm_forward4 with the activation after the layer.
-    pub BnForward4Act = "batchnorm" :: "batchnorm_forward4_act", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite, 14 act4: ReadWrite }
+    pub BnForward4 = "batchnorm" :: ["batchnorm_forward4", "batchnorm_forward4_act"], BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite, 14 act4: ReadWrite }
 }
 crate::kernel! {
     /// batchnorm_backward_input four values at a time ([`BnSpec::vec4`]).
@@ -185,19 +179,11 @@ crate::kernel! {
 
 crate::kernel! {
     /// batchnorm_forward one (sample, channel) plane per invocation (software adapter, HW > 1).
-    pub BnForwardPlanes = "batchnorm" :: "batchnorm_forward_planes", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite, 13 act: ReadWrite }
-}
-crate::kernel! {
-    /// batchnorm_forward_planes with the activation after the layer.
-    pub BnForwardPlanesAct = "batchnorm" :: "batchnorm_forward_planes_act", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite, 13 act: ReadWrite }
+    pub BnForwardPlanes = "batchnorm" :: ["batchnorm_forward_planes", "batchnorm_forward_planes_act"], BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite, 13 act: ReadWrite }
 }
 crate::kernel! {
     /// batchnorm_forward_planes over vec4s (HW a multiple of 4).
-    pub BnForwardPlanes4 = "batchnorm" :: "batchnorm_forward_planes4", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite, 14 act4: ReadWrite }
-}
-crate::kernel! {
-    /// batchnorm_forward_planes4 with the activation after the layer.
-    pub BnForwardPlanes4Act = "batchnorm" :: "batchnorm_forward_planes4_act", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite, 14 act4: ReadWrite }
+    pub BnForwardPlanes4 = "batchnorm" :: ["batchnorm_forward_planes4", "batchnorm_forward_planes4_act"], BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite, 14 act4: ReadWrite }
 }
 crate::kernel! {
     /// batchnorm_backward_input one plane per invocation (software adapter, HW > 1).
@@ -370,31 +356,29 @@ impl BnSpec {
             prog.push(Dispatch::new(gpu, &BnStatsFinish { stats, running, part }, &p, Some(bn.c as u32))?);
             p.flags = BN_BATCH;
         }
-        // (The plain kernels' store of the activation folds away; `act` is bound to their output.)
+        // The `_act` entries store the activation after the layer too; the plain ones bind their
+        // output as `act` and never store it.
         let (x, out, len) = (c.x, c.y, (n * bn.c * bn.hw) as u32);
+        let act = then.map_or(out, |t| t.buf);
+        if let Some((slope, relu)) = then.and_then(|t| t.act.piecewise()) {
+            p.slope = slope;
+            p.flags |= relu as u32 * BN_RELU;
+        }
+        let e = |plain: &'static str, fused: &'static str| if then.is_some() { fused } else { plain };
         let (gamma, beta) = (&c.params[0].buffer, &c.params[1].buffer);
         let planes = (n * bn.c) as u32;
-        let (p4, pl) = (bn.planes(gpu) && bn.hw % 4 == 0, bn.planes(gpu));
-        prog.push(match then {
-            None if p4 => Dispatch::new(gpu, &BnForwardPlanes4 { gamma, beta, stats, running, x4: x, out4: out, act4: out }, &p, Some(planes))?,
-            None if pl => Dispatch::new(gpu, &BnForwardPlanes { x, gamma, beta, stats, running, out, act: out }, &p, Some(planes))?,
-            None if bn.vec4() => Dispatch::new(gpu, &BnForward4 { gamma, beta, stats, running, x4: x, out4: out, act4: out }, &p, Some(len / 4))?,
-            None => Dispatch::new(gpu, &BnForward { x, gamma, beta, stats, running, out, act: out }, &p, Some(len))?,
-            Some(t) => {
-                let (slope, relu) = t.act.piecewise().expect("a piecewise-linear activation");
-                p.slope = slope;
-                p.flags |= relu as u32 * BN_RELU;
-                let act = t.buf;
-                if p4 {
-                    Dispatch::new(gpu, &BnForwardPlanes4Act { gamma, beta, stats, running, x4: x, out4: out, act4: act }, &p, Some(planes))?
-                } else if pl {
-                    Dispatch::new(gpu, &BnForwardPlanesAct { x, gamma, beta, stats, running, out, act }, &p, Some(planes))?
-                } else if bn.vec4() {
-                    Dispatch::new(gpu, &BnForward4Act { gamma, beta, stats, running, x4: x, out4: out, act4: act }, &p, Some(len / 4))?
-                } else {
-                    Dispatch::new(gpu, &BnForwardAct { x, gamma, beta, stats, running, out, act }, &p, Some(len))?
-                }
-            }
+        prog.push(if bn.planes(gpu) && bn.hw % 4 == 0 {
+            let entry = e("batchnorm_forward_planes4", "batchnorm_forward_planes4_act");
+            Dispatch::new(gpu, &BnForwardPlanes4 { entry, gamma, beta, stats, running, x4: x, out4: out, act4: act }, &p, Some(planes))?
+        } else if bn.planes(gpu) {
+            let entry = e("batchnorm_forward_planes", "batchnorm_forward_planes_act");
+            Dispatch::new(gpu, &BnForwardPlanes { entry, x, gamma, beta, stats, running, out, act }, &p, Some(planes))?
+        } else if bn.vec4() {
+            let entry = e("batchnorm_forward4", "batchnorm_forward4_act");
+            Dispatch::new(gpu, &BnForward4 { entry, gamma, beta, stats, running, x4: x, out4: out, act4: act }, &p, Some(len / 4))?
+        } else {
+            let entry = e("batchnorm_forward", "batchnorm_forward_act");
+            Dispatch::new(gpu, &BnForward { entry, x, gamma, beta, stats, running, out, act }, &p, Some(len))?
         });
         Ok(())
     }

@@ -811,9 +811,20 @@ pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: 
         prog.push(implicit_forward(gpu, s, x, a, b, y)?);
         return Ok(());
     }
+    push_patch_forward(gpu, prog, s, x, a, w1, b, y, None)
+}
+
+/// Per chunk the patch matrix of x into `w1` and its product with `a` into y, storing the
+/// activation after the convolution too with `then` ([`Product::whole_fused`]).
+#[allow(clippy::too_many_arguments)]
+fn push_patch_forward(gpu: &Gpu, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, a: &wgpu::Buffer, w1: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer, then: Option<Epilogue>) -> Result<()> {
     for (n0, nc) in chunks(s) {
         prog.push(pack(gpu, geometry(s, n0, nc), false, x, w1)?);
-        prog.push(forward_product(s, n0, nc, a, w1, b).whole(gpu, y)?);
+        let prod = forward_product(s, n0, nc, a, w1, b);
+        prog.push(match then {
+            None => prod.whole(gpu, y)?,
+            Some(epi) => prod.whole_fused(gpu, y, epi)?,
+        });
     }
     Ok(())
 }
@@ -840,10 +851,7 @@ pub fn forward_fused(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShap
     if !all.iter().all(|&(n0, nc)| forward_product(s, n0, nc, wt, w1, b).fuses(gpu, y, &epi)) {
         return Ok(false);
     }
-    for (n0, nc) in all {
-        prog.push(pack(gpu, geometry(s, n0, nc), false, x, w1)?);
-        prog.push(forward_product(s, n0, nc, wt, w1, b).whole_fused(gpu, y, epi)?);
-    }
+    push_patch_forward(gpu, prog, s, x, wt, w1, b, y, Some(epi))?;
     Ok(true)
 }
 
@@ -965,7 +973,7 @@ fn push_forward_taps(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc
         ..SgemmParams::default()
     };
     let tile = taps_tile(gpu, &p, nc * s.h * s.w * ci4 * 4, b.is_some(), y.size())?;
-    prog.push(taps_dispatch(gpu, tile, p, wp, xp, b, y)?);
+    prog.push(taps_dispatch(gpu, tile, p, wp, xp, b, y, None)?);
     Ok(())
 }
 
@@ -1024,39 +1032,32 @@ fn push_phases(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usiz
         };
         at += s.cin * k4;
         let tile = taps_tile(gpu, &p, nc * s.oh * s.ow * co4 * 4, b.is_some(), dx.size())?;
-        prog.push(match below {
-            None => taps_dispatch(gpu, tile, p, wp, dyp, b, dx)?,
-            Some(epi) => taps_dispatch_dact(gpu, tile, p, wp, dyp, b, dx, epi)?,
-        });
+        prog.push(taps_dispatch(gpu, tile, p, wp, dyp, b, dx, below)?);
     }
     Ok(())
 }
 
-/// [`taps_dispatch`] through the activation before the convolution (`sgemm_taps_dact`, an
-/// [`Epilogue::Dact`]); the caller checks that the product overwrites in one split.
+/// A `sgemm_taps` launch of `p` with `tile`'s entry (its tiles filled in); with `below` (an
+/// [`Epilogue::Dact`]) the `_dact` entry, storing through the activation before the convolution
+/// (the caller checks that the product overwrites in one split).
 #[allow(clippy::too_many_arguments)]
-fn taps_dispatch_dact(gpu: &Gpu, tile: Tile, p: SgemmParams, a: &wgpu::Buffer, b: &wgpu::Buffer, bias: Option<&wgpu::Buffer>, out: &wgpu::Buffer, epi: Epilogue) -> Result<Dispatch> {
-    let Epilogue::Dact { pre, slope, relu } = epi else {
-        return Err(Error::Shape("a stride-phase input gradient takes only the gradient through the activation before it".into()));
+fn taps_dispatch(gpu: &Gpu, tile: Tile, p: SgemmParams, a: &wgpu::Buffer, b: &wgpu::Buffer, bias: Option<&wgpu::Buffer>, out: &wgpu::Buffer, below: Option<Epilogue>) -> Result<Dispatch> {
+    let (tm, tn) = (p.m.div_ceil(32), p.n.div_ceil(tile.width() as u32));
+    let mut p = SgemmParams { tiles_m: tm, tiles_n: tn, ..p };
+    let wide = tile == Tile::Wide;
+    let (entry, pre) = match below {
+        None => (if wide { "sgemm_taps_wide" } else { "sgemm_taps" }, a),
+        Some(Epilogue::Dact { pre, slope, relu }) => {
+            (p.slope, p.flags) = (slope, p.flags | (RELU * relu as u32));
+            (if wide { "sgemm_taps_wide_dact" } else { "sgemm_taps_dact" }, pre)
+        }
+        Some(Epilogue::Act { .. }) => return Err(Error::Shape("a stride-phase product takes only the gradient through the activation before it".into())),
     };
-    let (tm, tn) = (p.m.div_ceil(32), p.n.div_ceil(tile.width() as u32));
-    let p = SgemmParams { tiles_m: tm, tiles_n: tn, slope, flags: p.flags | (RELU * relu as u32), ..p };
-    let entry = if tile == Tile::Wide { "sgemm_taps_wide_dact" } else { "sgemm_taps_dact" };
-    let spare = spare_vec4(gpu, out);
-    let out4 = spare.as_ref().unwrap_or(out);
-    Dispatch::new(gpu, &SgemmTaps { entry, a, b, bias: bias.unwrap_or(a), out, out4, act4: out4, pre4: pre }, &p, Some(tm * tn * 8))
-}
-
-/// A `sgemm_taps` launch of `p` with `tile`'s entry (its tiles filled in).
-fn taps_dispatch(gpu: &Gpu, tile: Tile, p: SgemmParams, a: &wgpu::Buffer, b: &wgpu::Buffer, bias: Option<&wgpu::Buffer>, out: &wgpu::Buffer) -> Result<Dispatch> {
-    let (tm, tn) = (p.m.div_ceil(32), p.n.div_ceil(tile.width() as u32));
-    let p = SgemmParams { tiles_m: tm, tiles_n: tn, ..p };
-    let entry = if tile == Tile::Wide { "sgemm_taps_wide" } else { "sgemm_taps" };
     // A buffer under 16 bytes cannot be bound as vec4s: a spare one stands in (flag 4 is then
     // off, since the caller sets it only for whole vec4s).
     let spare = spare_vec4(gpu, out);
     let out4 = spare.as_ref().unwrap_or(out);
-    Dispatch::new(gpu, &SgemmTaps { entry, a, b, bias: bias.unwrap_or(a), out, out4, act4: out4, pre4: a }, &p, Some(tm * tn * 8))
+    Dispatch::new(gpu, &SgemmTaps { entry, a, b, bias: bias.unwrap_or(a), out, out4, act4: out4, pre4: pre }, &p, Some(tm * tn * 8))
 }
 
 /// The tile for a `sgemm_taps` product: the tuner's choice, timed on scratch operands of the
@@ -1072,7 +1073,7 @@ fn taps_tile(gpu: &Gpu, p: &SgemmParams, b_len: usize, bias: bool, out_bytes: u6
         let b = scratch("tune.b", b_len)?;
         let out = scratch("tune.out", out_bytes as usize / 4)?;
         let bias = bias.then(|| scratch("tune.bias", p.m as usize)).transpose()?;
-        crate::gpu::tune::time_dispatch(gpu, &taps_dispatch(gpu, tile, SgemmParams { slot: 0, ..*p }, &a.buffer, &b.buffer, bias.as_ref().map(|t| &t.buffer), &out.buffer)?)
+        crate::gpu::tune::time_dispatch(gpu, &taps_dispatch(gpu, tile, SgemmParams { slot: 0, ..*p }, &a.buffer, &b.buffer, bias.as_ref().map(|t| &t.buffer), &out.buffer, None)?)
     })?;
     Ok(if pick.as_deref() == Some("sgemm_taps_wide") { Tile::Wide } else { Tile::Narrow })
 }
@@ -1083,12 +1084,7 @@ pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvSha
     let d = dims(s);
     let [w0, w1, w2] = [&ws.work[0].buffer, &ws.work[1].buffer, &ws.work[2].buffer];
     if by_phase(gpu, ws, s) {
-        push_phase_weights(gpu, prog, s, wt, w1)?;
-        for (n0, nc) in chunks_of(s, phase_chunk(s)) {
-            prog.push(pack(gpu, dy_matrix(s, n0, nc), false, dy, w0)?);
-            push_phases(gpu, prog, s, n0, nc, w1, w0, b, dx, None)?;
-        }
-        return Ok(());
+        return push_input_by_phase(gpu, ws, prog, s, dy, wt, b, dx, None);
     }
     // Wᵀ (K, COUT padded to 4), once for all chunks.
     prog.push(pack(gpu, matrix(0, s.cout, d.k), true, wt, w1)?);
@@ -1122,11 +1118,18 @@ pub fn backward_input_fused(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &C
     if !input_fuses(gpu, ws, s, below.buffer()) {
         return Err(Error::Shape("this convolution's input gradient cannot take the activation before it".into()));
     }
+    push_input_by_phase(gpu, ws, prog, s, dy, wt, None, dx, Some(below))
+}
+
+/// The input gradient by stride phase: the phases' weights once, then per chunk dy by position
+/// and one `sgemm_taps` per phase (through the activation before the convolution with `below`).
+#[allow(clippy::too_many_arguments)]
+fn push_input_by_phase(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer, below: Option<Epilogue>) -> Result<()> {
     let [w0, w1] = [&ws.work[0].buffer, &ws.work[1].buffer];
     push_phase_weights(gpu, prog, s, wt, w1)?;
     for (n0, nc) in chunks_of(s, phase_chunk(s)) {
         prog.push(pack(gpu, dy_matrix(s, n0, nc), false, dy, w0)?);
-        push_phases(gpu, prog, s, n0, nc, w1, w0, None, dx, Some(below))?;
+        push_phases(gpu, prog, s, n0, nc, w1, w0, b, dx, below)?;
     }
     Ok(())
 }
