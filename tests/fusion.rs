@@ -129,7 +129,7 @@ fn random_bn_params(spec: &NetSpec, mut params: Vec<Vec<f32>>, seed: u64) -> Vec
 
 /// A ReLU or LeakyReLU after a batch norm: the normalising kernel stores it (`*_act`) and the
 /// batch norm's backward kernels take the gradient through it, in every family and for each of
-/// the batch norm's kernel shapes (per channel vec4s, scalars, planes of 49 and of 16 values).
+/// the batch norm's kernel shapes (per channel vec4s, scalars, planes of 49, 16 and 196 values).
 /// Whole networks against the CPU reference at batches 3, 7, 257 and 1,024 (two values per channel leave a batch
 /// norm's input gradient at ~1e-5 of its terms: tests/batchnorm.rs); no activation may
 /// run as a launch of its own (the layer after each activation is a view, so nothing else
@@ -150,6 +150,9 @@ fn batch_norm_fuses_the_activation_after_it() {
                 ("6→7→bn1d→act (last)", NetSpec { layers: vec![lin_nb(6, 7), bn(7, 1), a] }),
                 ("view→bn2d 3×7×7→act→view→5", NetSpec { layers: vec![unflat(3, 7, 7), bn(3, 49), a, flat, lin(147, 5)] }),
                 ("view→bn2d 5×4×4→act→view→3", NetSpec { layers: vec![unflat(5, 4, 4), bn(5, 16), a, flat, lin(80, 3)] }),
+                // R2's generator plane (14 × 14): at batch 1,024 each channel's statistics sum
+                // 200,704 values, R2's longest batch-norm reduction.
+                ("view→bn2d 2×14×14→act→view→3", NetSpec { layers: vec![unflat(2, 14, 14), bn(2, 196), a, flat, lin(392, 3)] }),
             ];
             for (name, spec) in nets {
                 for n in [3usize, 7, 257, 1024] {
