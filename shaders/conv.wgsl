@@ -149,7 +149,7 @@ fn conv2d_forward(@builtin(global_invocation_id) gid: vec3<u32>,
 // output row: the first is found by a search over one tap step, and the rest follow every
 // tap_step taps (with dilation 1: the phase (iy + pad) mod stride, then every stride-th tap), so
 // no multiply-add is wasted on the zeros a transposed convolution inserts.
-// (first_tap, shared with conv_gemm.wgsl's col2im, is in the prelude.)
+// (first_tap, shared with pack.wgsl's col2im, is in the prelude.)
 
 @compute @workgroup_size(WG)
 fn conv2d_backward_input(@builtin(global_invocation_id) gid: vec3<u32>,

@@ -38,7 +38,7 @@ fn sigmoid(v: f32) -> f32 {
     return e / (1.0 + e);
 }
 
-// For a convolution's input gradient (conv.wgsl, conv_gemm.wgsl's col2im): the first tap k < step
+// For a convolution's input gradient (conv.wgsl, pack.wgsl's col2im): the first tap k < step
 // with k·dil ≡ i (mod stride), or `none` when no tap lands (possible only when the dilation and
 // the stride share a factor).
 fn first_tap(i: u32, dil: u32, stride: u32, step: u32, none: u32) -> u32 {
@@ -50,7 +50,7 @@ fn first_tap(i: u32, dil: u32, stride: u32, step: u32, none: u32) -> u32 {
 }
 
 // The geometry of a convolution x (N, C, H, W) -> (N, ·, OH, OW) with a KH × KW kernel, for the
-// chunk of samples [n0, n0 + cols / (OH·OW)): conv_gemm.wgsl's im2col and col2im, and tiled.wgsl's
+// chunk of samples [n0, n0 + cols / (OH·OW)): pack.wgsl's im2col and col2im, and tiled.wgsl's
 // implicit patches.
 struct Geometry {
     n0: u32,

@@ -13,6 +13,9 @@ pub enum Error {
     /// A kernel launch declared with bindings that differ from its WGSL (a bug in this crate or in
     /// a user's own kernel declaration, reported with the kernel and the binding).
     Binding { kernel: String, message: String },
+    /// wgpu refused to create something (a shader module, pipeline, buffer or bind group) or to
+    /// run submitted work: `what` names the kernel or buffer, `message` is wgpu's.
+    Gpu { what: String, message: String },
     /// Shapes, sizes or settings that do not fit together.
     Shape(String),
     /// A buffer larger than the adapter allows.
@@ -42,6 +45,7 @@ impl fmt::Display for Error {
             Error::Device(m) => write!(f, "could not open the GPU device: {m}"),
             Error::Shader { file, message } => write!(f, "shader {file} is invalid: {message}"),
             Error::Binding { kernel, message } => write!(f, "kernel {kernel}: its declared bindings do not match the WGSL: {message}"),
+            Error::Gpu { what, message } => write!(f, "wgpu rejected {what}: {message}"),
             Error::Shape(m) => write!(f, "invalid shape or setting: {m}"),
             Error::Limit(m) => write!(f, "adapter limit exceeded: {m}"),
             Error::Readback(m) => write!(f, "GPU readback failed: {m}"),

@@ -61,21 +61,98 @@ fn a_missing_backend_or_adapter_lists_what_was_found() {
     assert!(err.contains(&name), "the adapter in use ({name}) should be listed: {err}");
 }
 
-#[test]
-fn each_backend_present_runs_a_kernel() {
-    // Whatever backends this machine has (lavapipe's Vulkan and llvmpipe's GL here), each one
-    // opens and computes the same thing.
-    let mut ran = Vec::new();
-    for b in [Backend::Vulkan, Backend::Metal, Backend::Dx12, Backend::Gl] {
-        let Ok(gpu) = Gpu::with_options(&GpuOptions { backend: b, no_tune: true, ..Default::default() }) else { continue };
-        let x: Vec<f32> = (0..1000).map(|i| i as f32 * 0.01 - 5.0).collect();
-        let (tx, ty) = (common::tensor(&gpu, &x), common::tensor(&gpu, &[0.0; 1000]));
-        let p = wgpu_gan::nn::activation::ActParams { n: 1000, slope: 0.2, ..Default::default() };
-        common::launch(&gpu, &wgpu_gan::nn::activation::ActForward { entry: "leaky_relu_forward", x: &tx.buffer, out: &ty.buffer }, &p, Some(1000));
-        let want = wgpu_gan::nn::activation::act_forward(wgpu_gan::nn::Act::LeakyRelu(0.2), &x);
-        common::check(&format!("leaky_relu on {}", gpu.describe()), &ty.read(&gpu).unwrap(), &want, 0.0);
-        ran.push(format!("{b:?}"));
+/// The backends this machine has: those on which wgpu enumerates at least one adapter.
+fn present_backends() -> Vec<Backend> {
+    let mut present = Vec::new();
+    for (b, mask) in [(Backend::Vulkan, wgpu::Backends::VULKAN), (Backend::Metal, wgpu::Backends::METAL), (Backend::Dx12, wgpu::Backends::DX12), (Backend::Gl, wgpu::Backends::GL)] {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = mask;
+        if !pollster::block_on(wgpu::Instance::new(desc).enumerate_adapters(mask)).is_empty() {
+            present.push(b);
+        }
     }
-    println!("backends that ran: {ran:?}");
-    assert!(!ran.is_empty(), "no backend could be opened");
+    present
+}
+
+/// Every backend the machine has (lavapipe's Vulkan and llvmpipe's GL here) opens as the main
+/// command opens it, kernel families timed and kernels tuned (into a scratch cache), and runs
+/// training steps of R1 (the main command's model) and R2 (convolutions, batch norm) that agree
+/// with the CPU reference as --verify judges them. A backend that is present but cannot open or
+/// run fails the test: none is skipped.
+#[test]
+fn each_backend_present_trains_with_tuning_on() {
+    let present = present_backends();
+    println!("backends present: {present:?}");
+    assert!(!present.is_empty(), "no backend has an adapter: install mesa-vulkan-drivers");
+    let scratch = std::env::temp_dir().join(format!("wgpu-gan-backends-{}", std::process::id()));
+    let mut failed = Vec::new();
+    for b in present {
+        let o = GpuOptions { backend: b, tune_dir: Some(scratch.clone()), ..GpuOptions::from_env() };
+        let run = || -> Result<String, String> {
+            let gpu = Gpu::with_options(&o).map_err(|e| e.to_string())?;
+            assert!(gpu.tuning(), "tuning should be on for this test");
+            let mut out = format!("{}: ", gpu.describe());
+            let r1 = GanConfig::r1(wgpu_gan::data::Mixture::ring(), 2, 128);
+            for (name, cfg, steps) in [("R1", r1, 2), ("R2", r2(8), 1)] {
+                let v = verify(&gpu, &cfg, steps, cfg.batch.min(64), 3).map_err(|e| format!("{name}: {e}"))?;
+                if !v.passed(1e-4) {
+                    return Err(format!("{name} differs from the CPU reference: {}", v.judged()));
+                }
+                out += &format!("{name} ok ({:.2e}); ", v.judged());
+            }
+            Ok(out)
+        };
+        match run() {
+            Ok(s) => println!("{b:?}: {s}"),
+            Err(e) => failed.push(format!("{b:?}: {e}")),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    assert!(failed.is_empty(), "a backend this machine has cannot train: {}", failed.join("\n"));
+}
+
+/// A device opened without subgroups (`--no-subgroups`, as GL runs) refuses the subgroup module
+/// with an error that names it, while the packing kernels build, and the kernel families it
+/// offers are the ones that need no optional feature.
+#[test]
+fn without_subgroups_the_subgroup_module_is_refused_by_name() {
+    let gpu = Gpu::with_options(&GpuOptions { no_subgroups: true, no_tune: true, ..GpuOptions::from_env() }).unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
+    assert!(!gpu.device.features().contains(wgpu::Features::SUBGROUP), "opened with subgroups although asked not to");
+    let err = gpu.kernel("conv_gemm", "sgemm_nt").err().expect("a subgroup kernel built on a device without subgroups").to_string();
+    println!("sgemm_nt without subgroups: {err}");
+    assert!(err.contains("conv_gemm") && err.contains("without subgroup"), "{err}");
+    for entry in ["im2col", "im2col_cols", "col2im", "col2im_phase", "tap_weights"] {
+        gpu.kernel("pack", entry).unwrap_or_else(|e| panic!("pack::{entry} should build without subgroups: {e}"));
+    }
+    gpu.kernel("tiled", "tgemm_nt").unwrap_or_else(|e| panic!("the tiled product should build without subgroups: {e}"));
+    let families = wgpu_gan::nn::conv_gemm::KernelFamily::candidates(&gpu.device, gpu.info.as_ref());
+    println!("families without subgroups: {families:?}; chosen {}", gpu.family.name());
+    assert!(!families.contains(&wgpu_gan::nn::conv_gemm::KernelFamily::Gemm), "{families:?}");
+    assert_ne!(gpu.family, wgpu_gan::nn::conv_gemm::KernelFamily::Gemm);
+}
+
+/// wgpu's validation errors become the crate's errors, never wgpu's default panic: one raised
+/// while building (a buffer larger than the device allows) names what was being built, and one
+/// raised by submitted work (a write past a buffer's end) comes back from `wait`.
+#[test]
+fn wgpu_validation_errors_are_errors() {
+    // A device of its own: the shared one's other users must not see (or take) this error.
+    let gpu = Gpu::with_options(&GpuOptions { no_tune: true, ..GpuOptions::from_env() }).unwrap_or_else(|e| panic!("GPU tests need an adapter: {e}"));
+    let too_big = gpu.device.limits().max_buffer_size + 4;
+    let err = gpu
+        .checked("an oversized test buffer", || gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("too big"), size: too_big, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false }))
+        .err()
+        .expect("a buffer over max_buffer_size was created without an error")
+        .to_string();
+    println!("building: {err}");
+    assert!(err.contains("an oversized test buffer"), "{err}");
+
+    let t = common::tensor(&gpu, &[0.0; 4]);
+    gpu.queue.write_buffer(&t.buffer, 8, bytemuck::cast_slice(&[1.0f32; 4]));
+    let err = gpu.wait().err().expect("a write past the end of a buffer was not reported").to_string();
+    println!("submitted: {err}");
+    assert!(err.contains("wgpu rejected"), "{err}");
+    // Reported once: the device goes on working.
+    gpu.wait().expect("the error was reported twice");
+    assert_eq!(t.read(&gpu).unwrap(), vec![0.0; 4]);
 }

@@ -3,8 +3,8 @@
 //! as wgpu would translate it, one entry point at a time. No GPU needed: this is what stands
 //! behind "any Vulkan, Metal or DX12 GPU" on machines that have none of the latter two.
 //!
-//! The kernels use no optional features (no subgroups, shader-f16 or timestamp writes in shaders);
-//! the one override constant, the prelude's workgroup size, is resolved to its default first, as
+//! One module, conv_gemm.wgsl, uses subgroup operations (built only on devices that have them);
+//! no kernel uses shader-f16 or timestamp writes. The one override constant, the prelude's workgroup size, is resolved to its default first, as
 //! wgpu does when it creates a pipeline, so there is one path per entry point to translate.
 
 use naga::back::{hlsl, msl, spv};

@@ -205,27 +205,27 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let stages = u(p.k_per).div_ceil(4);
             lp(stages) + stages * lp(4)
         }
-        "conv_gemm::im2col" => {
+        "pack::im2col" => {
             // The taps, then (plain layout) the padding of the last channel's row (< 4 values).
             let p: Geometry = decode(kernel, params)?;
             lp(u(p.kh)) + u(p.kh) * lp(u(p.kw)) + lp(4)
         }
-        "conv_gemm::im2col_rows" => {
+        "pack::im2col_rows" => {
             // The taps four at a time (each 4 trips) and the zeros after the last channel (fewer
             // than 4 vec4s).
             let p: Geometry = decode(kernel, params)?;
             let taps = u(p.kh) * u(p.kw);
             lp(taps.div_ceil(4)) + taps.div_ceil(4) * lp(4) + lp(4)
         }
-        "conv_gemm::im2col_rows_k4" => {
+        "pack::im2col_rows_k4" => {
             let p: Geometry = decode(kernel, params)?;
             lp(u(p.kh))
         }
-        "conv_gemm::im2col_cols" => {
+        "pack::im2col_cols" => {
             let p: Geometry = decode(kernel, params)?;
             lp(u(p.kh)) + u(p.kh) * lp(u(p.kw))
         }
-        "conv_gemm::col2im_phase2x2" => 0,
+        "pack::col2im_phase2x2" => 0,
         // The search for the invocation's tensor among the 8 starts.
         "optim::adam_multi4" => lp(7),
         "conv_gemm::sgemm_taps" | "conv_gemm::sgemm_taps_wide" | "conv_gemm::sgemm_taps_dact" | "conv_gemm::sgemm_taps_wide_dact" => {
@@ -237,12 +237,12 @@ pub fn loop_trips(kernel: &str, params: &[u8]) -> Result<u64> {
             let quads = if kernel.contains("wide") { 2 } else { 1 };
             lp(kh) + kh * lp(kw) + kh * kw * lp(c) + quads * 32 * (lp(4) + lp(0))
         }
-        "conv_gemm::tap_weights" | "conv_gemm::im2col_rows_t4" | "conv_gemm::im2col_cols_copy" | "conv_gemm::im2col_rows_c4" => 0,
-        "conv_gemm::col2im_phase" => {
+        "pack::tap_weights" | "pack::im2col_rows_t4" | "pack::im2col_cols_copy" | "pack::im2col_rows_c4" => 0,
+        "pack::col2im_phase" => {
             let p: Phase = decode(kernel, params)?;
             lp(u(p.ty)) + u(p.ty) * lp(u(p.tx))
         }
-        "conv_gemm::col2im" => {
+        "pack::col2im" => {
             // As conv2d_backward_input without its channel loop.
             let p: Geometry = decode(kernel, params)?;
             let (sy, sx) = (u(p.tap_step_y.max(1)), u(p.tap_step_x.max(1)));

@@ -42,6 +42,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("penalty", include_str!("../../shaders/penalty.wgsl")),
     ("cond", include_str!("../../shaders/cond.wgsl")),
     ("conv_gemm", include_str!("../../shaders/conv_gemm.wgsl")),
+    ("pack", include_str!("../../shaders/pack.wgsl")),
     ("tiled", include_str!("../../shaders/tiled.wgsl")),
 ];
 
@@ -67,17 +68,27 @@ pub struct Kernel {
     pub reflected: Reflected,
 }
 
-/// Parses and validates a shader with naga; used by the pipeline builder and by the tests.
+/// Parses and validates a shader with naga, allowing subgroup operations (the shader tests
+/// validate every file this way; only conv_gemm.wgsl uses them).
 pub fn validate(file: &str, src: &str) -> Result<(naga::Module, naga::valid::ModuleInfo)> {
+    validate_with(file, src, true)
+}
+
+/// Parses and validates a shader with naga for a device with (`subgroups`) or without the
+/// SUBGROUP feature. A module that uses what the device lacks fails here, with the file named,
+/// before wgpu sees it.
+pub fn validate_with(file: &str, src: &str, subgroups: bool) -> Result<(naga::Module, naga::valid::ModuleInfo)> {
     let module = naga::front::wgsl::parse_str(src)
         .map_err(|e| Error::Shader { file: file.into(), message: e.emit_to_string(src) })?;
-    // Subgroup operations are allowed in compute shaders: only conv_gemm.wgsl uses them, and it
-    // is built only on a device that has them (src/nn/conv_gemm.rs::KernelFamily).
-    let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::SUBGROUP)
-        .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
-        .subgroup_operations(naga::valid::SubgroupOperationSet::all())
-        .validate(&module)
-        .map_err(|e| Error::Shader { file: file.into(), message: e.emit_to_string(src) })?;
+    let caps = if subgroups { naga::valid::Capabilities::SUBGROUP } else { naga::valid::Capabilities::empty() };
+    let mut validator = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps);
+    if subgroups {
+        validator.subgroup_stages(naga::valid::ShaderStages::COMPUTE).subgroup_operations(naga::valid::SubgroupOperationSet::all());
+    }
+    let info = validator.validate(&module).map_err(|e| {
+        let why = if subgroups { String::new() } else { "(this device was opened without subgroup operations) ".into() };
+        Error::Shader { file: file.into(), message: format!("{why}{}", e.emit_to_string(src)) }
+    })?;
     Ok((module, info))
 }
 
@@ -85,7 +96,7 @@ impl Kernel {
     pub(crate) fn build(device: &wgpu::Device, file: &'static str, entry: &'static str) -> Result<Kernel> {
         let src = source(file).ok_or_else(|| Error::Shader { file: file.into(), message: "no such shader".into() })?;
         let src = src.as_str();
-        let (module, info) = validate(file, src)?;
+        let (module, info) = validate_with(file, src, device.features().contains(wgpu::Features::SUBGROUP))?;
         // Resolve the override constants (the prelude's workgroup size) to their defaults, as the
         // pipeline below does, to learn the entry point's real workgroup size.
         let (module, info) = naga::back::pipeline_constants::process_overrides(&module, &info, Some((naga::ShaderStage::Compute, entry)), &Default::default())
@@ -143,28 +154,34 @@ impl Kernel {
             })
             .collect();
         let name = format!("{file}::{entry}");
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(&name), entries: &entries });
-        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some(&name),
-            bind_group_layouts: &[Some(&layout)],
-            immediate_size: 0,
-        });
-        let desc = wgpu::ShaderModuleDescriptor { label: Some(file), source: wgpu::ShaderSource::Wgsl(src.into()) };
-        let shader = if gpu_trusted() {
-            unsafe { device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
-        } else {
-            device.create_shader_module(desc)
-        };
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(&name),
-            layout: Some(&pipeline_layout),
-            module: &shader,
-            entry_point: Some(entry),
-            compilation_options: wgpu::PipelineCompilationOptions::default(),
-            cache: None,
-        });
+        let (pipeline, layout) = super::capture(device, &format!("kernel {name}"), || build_pipeline(device, file, entry, &name, src, &entries))?;
         Ok(Kernel { name, pipeline, layout, slots, workgroup_x, reflected })
     }
+}
+
+/// The bind group layout, shader module and pipeline of one entry point.
+fn build_pipeline(device: &wgpu::Device, file: &str, entry: &str, name: &str, src: &str, entries: &[wgpu::BindGroupLayoutEntry]) -> (wgpu::ComputePipeline, wgpu::BindGroupLayout) {
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some(name), entries });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some(name),
+        bind_group_layouts: &[Some(&layout)],
+        immediate_size: 0,
+    });
+    let desc = wgpu::ShaderModuleDescriptor { label: Some(file), source: wgpu::ShaderSource::Wgsl(src.into()) };
+    let shader = if gpu_trusted() {
+        unsafe { device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
+    } else {
+        device.create_shader_module(desc)
+    };
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(name),
+        layout: Some(&pipeline_layout),
+        module: &shader,
+        entry_point: Some(entry),
+        compilation_options: wgpu::PipelineCompilationOptions::default(),
+        cache: None,
+    });
+    (pipeline, layout)
 }
 
 /// What an entry point needs of the device (bindings per stage, workgroup size, workgroup
@@ -229,31 +246,7 @@ impl Dispatch {
                 return Err(Error::Shape(format!("{}: the buffer bound to `{}` has {} bytes; it needs at least {need}", kernel.name, slot.name, b.size())));
             }
         }
-        let uniform = kernel.slots.iter().any(|s| s.1 == Slot::Uniform).then(|| {
-            use wgpu::util::DeviceExt;
-            gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(&kernel.name),
-                contents: params,
-                usage: wgpu::BufferUsages::UNIFORM,
-            })
-        });
-        let mut next = buffers.iter();
-        let entries: Vec<wgpu::BindGroupEntry> = kernel
-            .slots
-            .iter()
-            .map(|&(binding, slot)| wgpu::BindGroupEntry {
-                binding,
-                resource: match slot {
-                    Slot::Uniform => uniform.as_ref().unwrap().as_entire_binding(),
-                    _ => next.next().unwrap().as_entire_binding(),
-                },
-            })
-            .collect();
-        let bind_group = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some(&kernel.name),
-            layout: &kernel.layout,
-            entries: &entries,
-        });
+        let bind_group = gpu.checked(&format!("the launch of kernel {}", kernel.name), || bind(gpu, &kernel, params, &buffers))?;
         let groups = match threads {
             None => [1, 1, 1],
             Some(t) => grid(t.max(1), kernel.workgroup_x, gpu.device.limits().max_compute_workgroups_per_dimension)?,
@@ -266,6 +259,35 @@ impl Dispatch {
         pass.set_bind_group(0, &self.bind_group, &[]);
         pass.dispatch_workgroups(self.groups[0], self.groups[1], self.groups[2]);
     }
+}
+
+/// The bind group of one launch: its uniform (a small buffer of its own) and `buffers` in slot order.
+fn bind(gpu: &Gpu, kernel: &Kernel, params: &[u8], buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+    let uniform = kernel.slots.iter().any(|s| s.1 == Slot::Uniform).then(|| {
+        use wgpu::util::DeviceExt;
+        gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(&kernel.name),
+            contents: params,
+            usage: wgpu::BufferUsages::UNIFORM,
+        })
+    });
+    let mut next = buffers.iter();
+    let entries: Vec<wgpu::BindGroupEntry> = kernel
+        .slots
+        .iter()
+        .map(|&(binding, slot)| wgpu::BindGroupEntry {
+            binding,
+            resource: match slot {
+                Slot::Uniform => uniform.as_ref().unwrap().as_entire_binding(),
+                _ => next.next().unwrap().as_entire_binding(),
+            },
+        })
+        .collect();
+    gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(&kernel.name),
+        layout: &kernel.layout,
+        entries: &entries,
+    })
 }
 
 impl Kernel {

@@ -32,6 +32,38 @@ pub struct Gpu {
     kernels: Arc<Mutex<HashMap<(&'static str, &'static str), Arc<Kernel>>>>,
     /// Kernel choices timed on this device ([`tune`]).
     tuner: Arc<Mutex<tune::Tuner>>,
+    /// Errors wgpu reported outside any error scope (a device this crate opened only; see
+    /// [`Gpu::take_uncaptured`]).
+    uncaptured: Arc<Mutex<Vec<String>>>,
+}
+
+/// See [`Gpu::checked`]; for code that has a device but no [`Gpu`] yet.
+pub(crate) fn capture<T>(device: &wgpu::Device, what: &str, build: impl FnOnce() -> T) -> Result<T> {
+    let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let invalid = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let out = build();
+    // Native backends resolve these at once; scopes are popped innermost first.
+    let invalid = pollster::block_on(invalid.pop());
+    let oom = pollster::block_on(oom.pop());
+    match invalid.or(oom) {
+        None => Ok(out),
+        Some(wgpu::Error::OutOfMemory { .. }) => Err(Error::Limit(format!("{what}: the device is out of memory"))),
+        Some(e) => Err(Error::Gpu { what: what.to_string(), message: describe_error(&e) }),
+    }
+}
+
+/// wgpu's description of an error (its `Display` says only which kind it is).
+fn describe_error(e: &wgpu::Error) -> String {
+    match e {
+        // One line: wgpu's header lines ("Validation Error", "Caused by:") dropped, the causes kept.
+        wgpu::Error::Validation { description, .. } | wgpu::Error::Internal { description, .. } => description
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && *l != "Validation Error" && *l != "Caused by:")
+            .collect::<Vec<_>>()
+            .join("; "),
+        wgpu::Error::OutOfMemory { .. } => "out of memory".to_string(),
+    }
 }
 
 /// The batch at which kernel families are compared when a device can run more than one.
@@ -69,10 +101,9 @@ impl Gpu {
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("wgpu-gan"),
-                // Subgroups where the adapter has them (the software adapter's kernel family needs
-                // them, src/nn/conv_gemm.rs) and timestamp queries (kernel_bench times each
-                // dispatch with them); no other optional feature.
-                required_features: adapter.features() & (wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY),
+                // Subgroups where the adapter has them and `o` allows (the software adapter's
+                // kernel family needs them, src/nn/conv_gemm.rs) and timestamp queries.
+                required_features: o.features(&adapter),
                 required_limits,
                 experimental_features: Default::default(),
                 memory_hints: wgpu::MemoryHints::Performance,
@@ -82,8 +113,17 @@ impl Gpu {
             .map_err(|e| Error::Device(e.to_string()))?;
         use crate::nn::conv_gemm::KernelFamily;
         let families = KernelFamily::candidates(&device, Some(&info));
-        let tuner = tune::Tuner::new(o.no_tune || tune::off_by_env(), Some(&identity(&info)), None);
-        let mut gpu = Gpu { device, queue, info: Some(info), family: families[0], kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)) };
+        let tuner = tune::Tuner::new(o.no_tune || tune::off_by_env(), Some(&identity(&info)), o.tune_dir.clone());
+        // wgpu's default handler panics on an error no scope caught; keep it instead, so that
+        // `wait` and readbacks return it as an error (the builders catch their own with scopes).
+        let uncaptured: Arc<Mutex<Vec<String>>> = Default::default();
+        let sink = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(describe_error(&e));
+            }
+        }));
+        let mut gpu = Gpu { device, queue, info: Some(info), family: families[0], kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)), uncaptured };
         // Where more than one family can run (a real GPU: tiled or direct), time them once.
         match KernelFamily::time_families(&gpu, &families, FAMILY_TIMING_BATCH) {
             Ok(f) => gpu.family = f,
@@ -101,7 +141,8 @@ impl Gpu {
         let family = crate::nn::conv_gemm::KernelFamily::choose(&device, None);
         // Without adapter information there is nothing to key choices on: no tuning.
         let tuner = tune::Tuner::new(true, None, None);
-        Gpu { device, queue, info: None, family, kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)) }
+        // The host application's device keeps the host's own uncaptured-error handler.
+        Gpu { device, queue, info: None, family, kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)), uncaptured: Default::default() }
     }
 
     /// This device with another tuner (a test's own cache directory, or tuning turned off).
@@ -146,12 +187,32 @@ impl Gpu {
         Ok(k)
     }
 
-    /// Blocks until all submitted work is done.
+    /// Blocks until all submitted work is done; an error wgpu raised outside the builders' scopes
+    /// (an invalid submission, a lost device) is returned here.
     pub fn wait(&self) -> Result<()> {
         self.device
             .poll(wgpu::PollType::Wait { submission_index: None, timeout: None })
             .map(|_| ())
-            .map_err(|e| Error::Readback(e.to_string()))
+            .map_err(|e| Error::Readback(e.to_string()))?;
+        self.take_uncaptured()
+    }
+
+    /// The errors wgpu reported on this device outside any error scope since the last call, as
+    /// one [`Error::Gpu`] (none: `Ok`).
+    pub fn take_uncaptured(&self) -> Result<()> {
+        let mut v = self.uncaptured.lock().map_err(|_| Error::Device("error sink poisoned".into()))?;
+        if v.is_empty() {
+            return Ok(());
+        }
+        let all = std::mem::take(&mut *v).join("; ");
+        Err(Error::Gpu { what: "submitted work".into(), message: all })
+    }
+
+    /// Runs `build` (creating shader modules, pipelines, buffers or bind groups) with wgpu's
+    /// validation and out-of-memory errors captured: either becomes [`Error::Gpu`] naming `what`,
+    /// instead of wgpu's default panic.
+    pub fn checked<T>(&self, what: &str, build: impl FnOnce() -> T) -> Result<T> {
+        capture(&self.device, what, build)
     }
 
     /// The loop-iteration budget that launches on this device must respect: llvmpipe's

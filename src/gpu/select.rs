@@ -52,13 +52,40 @@ pub struct GpuOptions {
     pub adapter_name: Option<String>,
     /// Skip kernel autotuning ([`super::tune`]): every kernel takes its built-in guess.
     pub no_tune: bool,
+    /// Open the device without the SUBGROUP feature even where the adapter has it, as on GL and
+    /// on WebGPU implementations without subgroups: the kernels then run the families that need
+    /// no optional feature (tiled or direct), and CI tests that path on the software adapter.
+    pub no_subgroups: bool,
+    /// Where tuned kernel choices are kept (`None`: the user's cache directory, see
+    /// [`super::tune`]).
+    pub tune_dir: Option<std::path::PathBuf>,
 }
 
 impl GpuOptions {
-    /// The defaults with `WGPU_ADAPTER_NAME` honoured, as wgpu's own helpers do.
+    /// The defaults with `WGPU_ADAPTER_NAME` honoured, as wgpu's own helpers do, and
+    /// `WGPU_GAN_SUBGROUPS=off` (or `0`, `no`, `false`) setting [`GpuOptions::no_subgroups`].
     pub fn from_env() -> GpuOptions {
-        GpuOptions { adapter_name: std::env::var("WGPU_ADAPTER_NAME").ok().filter(|s| !s.is_empty()), ..Default::default() }
+        GpuOptions {
+            adapter_name: std::env::var("WGPU_ADAPTER_NAME").ok().filter(|s| !s.is_empty()),
+            no_subgroups: subgroups_off_by_env(),
+            ..Default::default()
+        }
     }
+
+    /// The optional features to request of `adapter`: subgroups (unless turned off) and timestamp
+    /// queries (kernel_bench times each dispatch with them) where it has them; nothing else.
+    pub(super) fn features(&self, adapter: &wgpu::Adapter) -> wgpu::Features {
+        let mut want = wgpu::Features::TIMESTAMP_QUERY;
+        if !self.no_subgroups {
+            want |= wgpu::Features::SUBGROUP;
+        }
+        adapter.features() & want
+    }
+}
+
+/// `WGPU_GAN_SUBGROUPS=off` (or `0`, `no`, `false`).
+fn subgroups_off_by_env() -> bool {
+    matches!(std::env::var("WGPU_GAN_SUBGROUPS").as_deref(), Ok("off" | "0" | "no" | "false"))
 }
 
 /// The device flags every example takes (`#[command(flatten)]`).
@@ -77,12 +104,24 @@ pub struct DeviceArgs {
     /// user's cache directory); each kernel takes its built-in guess. Also `WGPU_GAN_TUNE=off`.
     #[arg(long)]
     pub no_tune: bool,
+    /// Open the device without subgroup operations even where the adapter has them (as GL and
+    /// some WebGPU implementations run): the kernel families that need no optional feature. Also
+    /// `WGPU_GAN_SUBGROUPS=off`.
+    #[arg(long)]
+    pub no_subgroups: bool,
 }
 
 impl DeviceArgs {
     pub fn options(&self) -> GpuOptions {
         let env = GpuOptions::from_env();
-        GpuOptions { backend: self.backend, limits: self.limits, adapter_name: self.adapter.clone().or(env.adapter_name), no_tune: self.no_tune }
+        GpuOptions {
+            backend: self.backend,
+            limits: self.limits,
+            adapter_name: self.adapter.clone().or(env.adapter_name),
+            no_tune: self.no_tune,
+            no_subgroups: self.no_subgroups || env.no_subgroups,
+            tune_dir: None,
+        }
     }
 
     /// Opens the device and prints the adapter and backend first, as every example does.

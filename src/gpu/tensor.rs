@@ -17,12 +17,9 @@ impl Tensor {
     pub fn zeros(gpu: &Gpu, label: &str, len: usize) -> Result<Tensor> {
         let bytes = len.max(1).checked_mul(4).map(|b| b as u64).ok_or_else(|| Error::Limit(format!("{label}: {len} values do not fit in memory")))?;
         gpu.check_size(label, bytes)?;
-        let buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size: bytes,
-            usage: Self::USAGE,
-            mapped_at_creation: false,
-        });
+        let buffer = gpu.checked(&format!("the buffer {label} ({bytes} bytes)"), || {
+            gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size: bytes, usage: Self::USAGE, mapped_at_creation: false })
+        })?;
         Ok(Tensor { buffer, len })
     }
 

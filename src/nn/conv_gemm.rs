@@ -1,6 +1,6 @@
 //! The software adapter's convolution family: every convolution pass as patch packing
 //! (`im2col`), one subgroup matrix product (`sgemm_nt`) and, for input gradients, the sum of the
-//! patch gradients back into the image (`col2im`); `shaders/conv_gemm.wgsl` says why this shape
+//! patch gradients back into the image (`col2im`); `shaders/conv_gemm.wgsl` (products, subgroups) and `shaders/pack.wgsl` (packing, any device) say why this shape
 //! suits llvmpipe. [`KernelFamily`] picks it or the direct kernels of `shaders/conv.wgsl` per device.
 //!
 //! In the conv view (x (N, CIN, H, W) → y (N, COUT, OH, OW), weights (COUT, K) with
@@ -40,8 +40,8 @@ impl KernelFamily {
     /// The families a device may run, the likely fastest first: `Gemm` alone when it has
     /// subgroup operations exactly 8 lanes wide (llvmpipe); on any other known adapter `Tiled`
     /// then `Direct`, between which [`KernelFamily::time_families`] decides; `Direct` alone on a
-    /// device whose adapter is unknown. `WGPU_GAN_KERNELS=direct`, `tiled` or `gemm` names one
-    /// (gemm only where it can run).
+    /// device whose adapter is unknown. `WGPU_GAN_KERNELS=direct` or `tiled` names one (any
+    /// device runs both).
     pub fn candidates(device: &wgpu::Device, info: Option<&wgpu::AdapterInfo>) -> Vec<KernelFamily> {
         let can = device.features().contains(wgpu::Features::SUBGROUP) && info.is_some_and(|i| i.subgroup_min_size == 8 && i.subgroup_max_size == 8);
         match std::env::var("WGPU_GAN_KERNELS").as_deref() {
@@ -255,33 +255,33 @@ crate::kernel! {
 }
 crate::kernel! {
     /// A convolution's weights packed as [`SgemmTaps`]' a operand (all taps, or one phase's).
-    pub TapWeights = "conv_gemm" :: "tap_weights", Geometry { 6 src: Read, 8 dst4: ReadWrite }
+    pub TapWeights = "pack" :: "tap_weights", Geometry { 6 src: Read, 8 dst4: ReadWrite }
 }
 crate::kernel! {
     /// The patch matrix of a chunk of `src` (or its transpose), zero-padded.
-    pub Im2col = "conv_gemm" :: "im2col", Geometry { 6 src: Read, 7 dst: ReadWrite }
+    pub Im2col = "pack" :: "im2col", Geometry { 6 src: Read, 7 dst: ReadWrite }
 }
 crate::kernel! {
     /// The plain patch matrix, four values per store: KH·KW a multiple of 4 (`im2col_rows`; KW
     /// = 4: `im2col_rows_k4`), or 1 × 1 (`im2col_rows_c4`).
-    pub Im2colRows = "conv_gemm" :: ["im2col_rows", "im2col_rows_k4", "im2col_rows_c4"], Geometry { 6 src: Read, 8 dst4: ReadWrite }
+    pub Im2colRows = "pack" :: ["im2col_rows", "im2col_rows_k4", "im2col_rows_c4"], Geometry { 6 src: Read, 8 dst4: ReadWrite }
 }
 crate::kernel! {
     /// The plain patch matrix of a 1 × 1 kernel over aligned planes: 4 × 4 blocks through `src4`,
     /// src seen as vec4s.
-    pub Im2colRowsT4 = "conv_gemm" :: "im2col_rows_t4", Geometry { 8 dst4: ReadWrite, 10 src4: Read }
+    pub Im2colRowsT4 = "pack" :: "im2col_rows_t4", Geometry { 8 dst4: ReadWrite, 10 src4: Read }
 }
 crate::kernel! {
     /// The transposed patch matrix, four positions per store.
-    pub Im2colCols = "conv_gemm" :: "im2col_cols", Geometry { 6 src: Read, 8 dst4: ReadWrite }
+    pub Im2colCols = "pack" :: "im2col_cols", Geometry { 6 src: Read, 8 dst4: ReadWrite }
 }
 crate::kernel! {
     /// The transposed patch matrix of a 1 × 1 kernel over aligned planes: a vec4 copy.
-    pub Im2colColsCopy = "conv_gemm" :: "im2col_cols_copy", Geometry { 8 dst4: ReadWrite, 10 src4: Read }
+    pub Im2colColsCopy = "pack" :: "im2col_cols_copy", Geometry { 8 dst4: ReadWrite, 10 src4: Read }
 }
 crate::kernel! {
     /// dst (a chunk of N, C, H, W) = [bias +] the patch gradient summed back over its taps.
-    pub Col2im = "conv_gemm" :: "col2im", Geometry { 3 bias: Read, 6 src: Read, 7 dst: ReadWrite }
+    pub Col2im = "pack" :: "col2im", Geometry { 3 bias: Read, 6 src: Read, 7 dst: ReadWrite }
 }
 
 /// Uniform of `col2im_phase` (see the shader).
@@ -316,11 +316,11 @@ pub struct Phase {
 
 crate::kernel! {
     /// col2im over one stride phase (dilation 1).
-    pub Col2imPhase = "conv_gemm" :: "col2im_phase", Phase { 3 bias: Read, 6 src: Read, 7 dst: ReadWrite }
+    pub Col2imPhase = "pack" :: "col2im_phase", Phase { 3 bias: Read, 6 src: Read, 7 dst: ReadWrite }
 }
 crate::kernel! {
     /// col2im over one stride phase of 2 × 2 taps, unrolled.
-    pub Col2imPhase2x2 = "conv_gemm" :: "col2im_phase2x2", Phase { 3 bias: Read, 6 src: Read, 7 dst: ReadWrite }
+    pub Col2imPhase2x2 = "pack" :: "col2im_phase2x2", Phase { 3 bias: Read, 6 src: Read, 7 dst: ReadWrite }
 }
 
 /// Along one axis of size `size` with stride `s`, padding `pad` and kernel `k`, phase `r` (the
