@@ -16,7 +16,7 @@ use wgpu_gan::gan::{GanConfig, GpuGan, Table};
 #[command(about = "Time R2 DCGAN-MNIST training iterations on the GPU")]
 struct Args {
     #[command(flatten)]
-    device: wgpu_gan::gpu::DeviceArgs,
+    device: wgpu_gan::cli::DeviceArgs,
     /// Time the CPU reference's step instead (f64, one core: what a machine without any adapter
     /// gets; `--iters` steps are timed, and it is slow).
     #[arg(long)]

@@ -22,7 +22,7 @@ use wgpu_gan::plot;
 #[command(about = "FID-MNIST of a generator checkpoint, beside the train-vs-held-out floor")]
 struct Args {
     #[command(flatten)]
-    device: wgpu_gan::gpu::DeviceArgs,
+    device: wgpu_gan::cli::DeviceArgs,
     #[arg(long)]
     checkpoint: PathBuf,
     /// r2 (dcgan_mnist) or r5 (mlp_gan_mnist).

@@ -36,7 +36,7 @@ enum Opt {
 #[command(about = "Train a 2-D toy GAN (R1) with WGSL kernels and report mode coverage")]
 struct Args {
     #[command(flatten)]
-    device: wgpu_gan::gpu::DeviceArgs,
+    device: wgpu_gan::cli::DeviceArgs,
     #[arg(long, value_enum, default_value = "ring")]
     data: Data,
     /// Training iterations (each: k D updates + 1 G update).

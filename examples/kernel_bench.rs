@@ -17,16 +17,12 @@ use std::time::Instant;
 use wgpu_gan::data::Mixture;
 use wgpu_gan::gan::{GanConfig, GpuGan, Table};
 use wgpu_gan::gpu::{Dispatch, Gpu};
-use wgpu_gan::nn::conv::ConvParams;
-use wgpu_gan::nn::conv_gemm::SgemmParams;
-use wgpu_gan::nn::gemm::GemmParams;
-use wgpu_gan::nn::linear::LinearParams;
 
 #[derive(Parser)]
 #[command(about = "Time every kernel of an R1 and an R2 training step")]
 struct Args {
     #[command(flatten)]
-    device: wgpu_gan::gpu::DeviceArgs,
+    device: wgpu_gan::cli::DeviceArgs,
     #[arg(long, default_value = "r1,r2")]
     models: String,
     #[arg(long, default_value = "64,256,1024")]
@@ -42,38 +38,10 @@ struct Args {
     wall_clock: bool,
 }
 
-/// Multiply-adds × 2 of a matrix or convolution dispatch (taps that fall in the padding counted),
-/// or None for the others.
+/// Floating-point operations of a matrix or convolution dispatch, as its kernel declaration
+/// counts them (multiply-adds × 2, taps in the padding counted); None for the others.
 fn flop(d: &Dispatch) -> Option<f64> {
-    let conv = || bytemuck::pod_read_unaligned::<ConvParams>(&d.params[..std::mem::size_of::<ConvParams>()]);
-    let lin = || bytemuck::pod_read_unaligned::<LinearParams>(&d.params[..std::mem::size_of::<LinearParams>()]);
-    let f = |v: [u32; 6]| 2.0 * v.iter().map(|&x| x as f64).product::<f64>();
-    Some(match d.name.as_str() {
-        "conv::conv2d_forward" | "conv::conv2d_backward_weight" => {
-            let p = conv();
-            f([p.n, p.cout, p.oh * p.ow, p.cin, p.kh, p.kw])
-        }
-        "conv::conv2d_backward_input" => {
-            let p = conv();
-            f([p.n, p.cin, p.h * p.w, p.cout, p.kh, p.kw]) / (p.stride_y * p.stride_x) as f64
-        }
-        "linear::linear_forward" | "linear::linear_backward_input" | "linear::linear_backward_input4" | "linear::linear_backward_input4_dact"
-        | "linear::linear_forward_thin_in" | "linear::linear_forward_thin_in_act" | "linear::linear_forward_thin_out"
-        | "linear::linear_backward_weight_thin_dy" | "linear::linear_backward_weight_thin_x" => {
-            let p = lin();
-            f([p.n, p.in_f, p.out_f, 1, 1, 1])
-        }
-        "gemm::gemm_nt" => {
-            let p = bytemuck::pod_read_unaligned::<GemmParams>(&d.params[..std::mem::size_of::<GemmParams>()]);
-            f([p.m, p.p, p.k4, 4, 1, 1])
-        }
-        "conv_gemm::sgemm_nt" | "conv_gemm::sgemm_nt_wide" | "conv_gemm::sgemm_tn" | "conv_gemm::sgemm_taps" | "conv_gemm::sgemm_taps_wide" | "tiled::tgemm_nt"
-        | "conv_gemm::sgemm_nt_act" | "conv_gemm::sgemm_nt_wide_act" | "conv_gemm::sgemm_nt_dact" | "conv_gemm::sgemm_nt_wide_dact" => {
-            let p = bytemuck::pod_read_unaligned::<SgemmParams>(&d.params[..std::mem::size_of::<SgemmParams>()]);
-            f([p.m, p.n, p.k4, 4, 1, 1])
-        }
-        _ => return None,
-    })
+    (d.flops > 0.0).then_some(d.flops)
 }
 
 fn shape(d: &Dispatch) -> String {
@@ -147,7 +115,7 @@ fn bench(gpu: &Gpu, name: &str, batch: usize, gan: &mut GpuGan, a: &Args) -> wgp
         rows.push((d, t[t.len() / 2]));
     }
     let total: f64 = rows.iter().map(|r| r.1).sum();
-    println!("\n{name} step at batch {batch}: {} dispatches, {:.1} ms summed over dispatches ({}); kernels: {}", rows.len(), total * 1e3, clock.what(), gpu.family.name());
+    println!("\n{name} step at batch {batch}: {} dispatches, {:.1} ms summed over dispatches ({}); kernels: {}", rows.len(), total * 1e3, clock.what(), wgpu_gan::nn::conv_gemm::KernelFamily::of(&gpu).name());
     if a.each {
         println!("{:>3}  {:<40} {:>14} {:>7} {:>10} {:>8} {:>6}  uniform words", "#", "kernel", "workgroups", "trips", "ms", "GFLOP/s", "share");
         for (i, (d, t)) in rows.iter().enumerate() {

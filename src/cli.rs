@@ -1,5 +1,8 @@
-//! Flag parsers the examples share, so that a bad value stops the program before any work with
-//! one clear line and exit code 2 (clap's own convention for a refused flag).
+//! What the examples share on the command line: the device flags ([`DeviceArgs`]), and flag
+//! parsers, so that a bad value stops the program before any work with one clear line and exit
+//! code 2 (clap's own convention for a refused flag).
+
+use crate::gpu::{Backend, Gpu, GpuOptions, LimitsChoice};
 
 /// A count that must be at least 1 (steps, iterations, epochs, batch sizes, intervals).
 pub fn at_least_one(s: &str) -> Result<usize, String> {
@@ -73,5 +76,58 @@ impl LossChoice {
     /// Whether this choice sets the optimizers and k itself.
     pub fn is_wgan(self) -> bool {
         matches!(self, LossChoice::WganClip | LossChoice::WganGp)
+    }
+}
+
+/// The device flags every example takes (`#[command(flatten)]`).
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct DeviceArgs {
+    /// Graphics API to run on.
+    #[arg(long, value_enum, default_value_t = Backend::Auto)]
+    pub backend: Backend,
+    /// Only use an adapter whose name contains this (case-insensitive); default $WGPU_ADAPTER_NAME.
+    #[arg(long)]
+    pub adapter: Option<String>,
+    /// Device limits to request: the adapter's own, wgpu's portable defaults, or its downlevel ones.
+    #[arg(long, value_enum, default_value_t = LimitsChoice::Adapter)]
+    pub limits: LimitsChoice,
+    /// Do not time kernel variants on first use (nor read or write the cache of choices in the
+    /// user's cache directory); each kernel takes its built-in guess. Also `WGPU_GAN_TUNE=off`.
+    #[arg(long)]
+    pub no_tune: bool,
+    /// Open the device without subgroup operations even where the adapter has them (as GL and
+    /// some WebGPU implementations run): the kernel families that need no optional feature. Also
+    /// `WGPU_GAN_SUBGROUPS=off`.
+    #[arg(long)]
+    pub no_subgroups: bool,
+}
+
+impl DeviceArgs {
+    pub fn options(&self) -> GpuOptions {
+        let env = GpuOptions::from_env();
+        GpuOptions {
+            backend: self.backend,
+            limits: self.limits,
+            adapter_name: self.adapter.clone().or(env.adapter_name),
+            no_tune: self.no_tune,
+            no_subgroups: self.no_subgroups || env.no_subgroups,
+            tune_dir: None,
+        }
+    }
+
+    /// Opens the device and prints the adapter and backend first, as every example does.
+    pub fn open(&self) -> crate::Result<Gpu> {
+        let gpu = Gpu::with_options(&self.options())?;
+        // The kernel family is chosen (and timed, where a device can run more than one) now, so
+        // that the line below names it and no step pays for the timing.
+        crate::nn::conv_gemm::KernelFamily::of(&gpu);
+        println!("adapter: {}", gpu.describe());
+        if self.backend == Backend::Auto && gpu.info.as_ref().is_some_and(|i| i.backend == wgpu::Backend::Gl) {
+            eprintln!(
+                "note: no Vulkan, Metal or DX12 adapter was found, so this runs on OpenGL; on Debian/Ubuntu \
+                 `apt-get install mesa-vulkan-drivers` adds the Vulkan software adapter"
+            );
+        }
+        Ok(gpu)
     }
 }

@@ -3,6 +3,7 @@
 //! one `#[repr(C)]` struct that the WGSL writes by field name) and the kernels of
 //! `shaders/loss.wgsl`. Tests: `tests/loss.rs`.
 
+use crate::gpu::budget::lp;
 use crate::nn::activation::sigmoid;
 
 /// Which GAN objective (SPEC.md §2). Discriminant values match the `kind` of `shaders/loss.wgsl`.
@@ -187,6 +188,8 @@ pub struct LossParams {
     pub _pad: u32,
 }
 
+crate::uniform_layout!(LossParams { n_fake, n_real, kind, _pad });
+
 /// Uniform of `shaders/penalty.wgsl`.
 #[repr(C)]
 #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
@@ -197,21 +200,29 @@ pub struct PenaltyParams {
     pub _pad: u32,
 }
 
+crate::uniform_layout!(PenaltyParams { n, dim, lambda, _pad });
+
 crate::kernel! {
     /// Per row of g: the penalty term and its gradient ḡ.
     pub PenaltyRows = "penalty" :: "gradient_penalty_rows", PenaltyParams { 1 g: Read, 2 gbar: ReadWrite, 3 terms: ReadWrite }
+    // Two passes over the row.
+    trips: |_, p| 2 * lp(p.dim as u64);
 }
 crate::kernel! {
     /// stats.penalty = Σ terms, added to stats.d_loss (one workgroup).
     pub PenaltySum = "penalty" :: "gradient_penalty_sum", PenaltyParams { 3 terms: ReadWrite, 4 stats: ReadWrite }
+    trips: |_, p| lp((p.n as u64).div_ceil(256)) + lp(8);
 }
 
 crate::kernel! {
     /// The discriminator's loss and statistics into `stats`, and d(loss)/dl into `out`, in one
     /// pass over the logits (one workgroup).
     pub GanLossD = "loss" :: "gan_loss_d", LossParams { 1 logits: Read, 2 out: ReadWrite, 3 stats: ReadWrite }
+    // Strided sums over 256 invocations, then two tree reductions of log2(256) levels.
+    trips: |_, p| lp((p.n_fake as u64).div_ceil(256)) + lp((p.n_real as u64).div_ceil(256)) + 2 * lp(8);
 }
 crate::kernel! {
     /// The generator's loss into `stats.g_loss`, and d(loss)/dl into `out` (one workgroup).
     pub GanLossG = "loss" :: "gan_loss_g", LossParams { 1 logits: Read, 2 out: ReadWrite, 3 stats: ReadWrite }
+    trips: |_, p| lp((p.n_fake as u64).div_ceil(256)) + lp(8);
 }

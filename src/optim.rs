@@ -135,6 +135,8 @@ pub struct OptimParams {
     pub tags: [u32; 8],
 }
 
+crate::uniform_layout!(OptimParams { n, t_mul, t_add, decay_steps, lr, beta1, beta2, eps, clip, ln_beta1, ln_beta2, tag, starts, lens, tags });
+
 /// Optimizer state on the GPU for a list of parameter tensors.
 pub struct GpuOptimizer {
     pub opt: Optimizer,
@@ -244,10 +246,12 @@ impl GpuOptimizer {
 crate::kernel! {
     /// Adam: first and second moments in s1, s2.
     pub AdamStep = "optim" :: "adam_step", OptimParams { 1 grad: Read, 2 counter: Read, 3 param: ReadWrite, 4 s1: ReadWrite, 5 s2: ReadWrite, 6 health: ReadWrite }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// Adam four parameters at a time (a length that is a multiple of 4).
     pub AdamStep4 = "optim" :: "adam_step4", OptimParams { 2 counter: Read, 6 health: ReadWrite, 7 grad4: Read, 8 param4: ReadWrite, 9 m4: ReadWrite, 10 v4: ReadWrite }
+    trips: |_, _| 0;
 }
 /// Tensors per `adam_multi4` launch.
 pub const MULTI: usize = 7;
@@ -308,11 +312,16 @@ impl Bindings for AdamMulti<'_> {
         b.extend(self.slots.iter().flatten().copied());
         b
     }
+    /// The search for the invocation's tensor among the 8 starts.
+    fn trips(_: &str, _: &OptimParams) -> u64 {
+        crate::gpu::budget::lp(7)
+    }
 }
 
 crate::kernel! {
     /// SGD with momentum (velocity in s1) or RMSprop (mean square in s1).
     pub OneStateStep = "optim" :: ["sgd_step", "rmsprop_step"], OptimParams { 1 grad: Read, 2 counter: Read, 3 param: ReadWrite, 4 s1: ReadWrite, 6 health: ReadWrite }
+    trips: |_, _| 0;
 }
 
 /// Optimizer state on the CPU.

@@ -3,6 +3,8 @@
 //! applied twice. Bits are identical on both sides; the normals differ only by the rounding of
 //! log/cos/sin on each device.
 
+use crate::gpu::budget::lp;
+
 fn pcg4d(a: [u32; 4]) -> [u32; 4] {
     let mut v = a.map(|x| x.wrapping_mul(1664525).wrapping_add(1013904223));
     let mix = |v: &mut [u32; 4]| {
@@ -186,38 +188,62 @@ pub struct RngParams {
     pub per_step: u32,
 }
 
+crate::uniform_layout!(RngParams { n, seed, stream, k, row_offset, sigma, dim, per_step });
+
+/// Trips of `epoch_permute` (gather_rows, gather_labeled): the bit-width loop (≤ 16 trips),
+/// then a cycle walk of 4-round Feistel steps. A walk visits distinct values outside 0..k of a
+/// domain D < 4k, so it is at most D − k + 1 steps; each further step happens with probability
+/// < 3/4, so walks longer than 10,000 steps (probability < 10⁻¹²⁴⁹) are not counted.
+fn epoch_permute_trips(p: &RngParams) -> u64 {
+    let k = (p.k as u64).max(1);
+    let mut bits = 2u32;
+    while (1u64 << bits) < k && bits < 32 {
+        bits += 2;
+    }
+    let walk = ((1u64 << bits) - k + 1).min(10_000);
+    lp(16) + walk * (1 + lp(4))
+}
+
 crate::kernel! {
     /// n standard normals for (seed, stream, counter[0]).
     pub RandnFill = "rng" :: "randn_fill", RngParams { 2 counter: Read, 3 out: ReadWrite }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// Points of a 2-D Gaussian mixture (`centres`), rows from `row_offset`.
     pub MixtureSample = "rng" :: "mixture_sample", RngParams { 1 centres: Read, 2 counter: Read, 3 out: ReadWrite }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// Rows of a table (bound as `centres`) in epoch order; `shift_images` translates images
     /// (bound as `centres`) instead.
     pub GatherRows = "rng" :: ["gather_rows", "shift_images"], RngParams { 1 centres: Read, 2 counter: Read, 3 out: ReadWrite }
+    trips: |e, p| if e == "gather_rows" { epoch_permute_trips(p) } else { 0 };
 }
 crate::kernel! {
     /// out = ε·a + (1 − ε)·b per row, ε ~ U(0, 1) from (seed, stream, step, row); `a` from row
     /// `row_offset`, `b` from row `k`.
     pub Interpolate = "rng" :: "interpolate", RngParams { 2 counter: Read, 3 out: ReadWrite, 6 a: Read, 7 b: Read }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// out[row_offset + j] = a random class in 0..k, as f32.
     pub RandomLabels = "rng" :: "random_labels", RngParams { 2 counter: Read, 3 out: ReadWrite }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// mixture_sample with each point's component as its label.
     pub MixtureLabeled = "rng" :: "mixture_labeled", RngParams { 1 centres: Read, 2 counter: Read, 3 out: ReadWrite, 5 out_labels: ReadWrite }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// gather_rows with each row's label.
     pub GatherLabeled = "rng" :: "gather_labeled", RngParams { 1 centres: Read, 2 counter: Read, 3 out: ReadWrite, 4 labels: Read, 5 out_labels: ReadWrite }
+    trips: |_, p| epoch_permute_trips(p);
 }
 crate::kernel! {
     /// The step counter that the random-number and optimizer kernels read: counter[0] += 1 (one
     /// invocation; the last dispatch of a training step).
     pub AdvanceStep = "step" :: "advance_step" { 0 counter: ReadWrite }
+    trips: |_, _| 0;
 }

@@ -126,9 +126,10 @@ fn without_subgroups_the_subgroup_module_is_refused_by_name() {
     }
     gpu.kernel("tiled", "tgemm_nt").unwrap_or_else(|e| panic!("the tiled product should build without subgroups: {e}"));
     let families = wgpu_gan::nn::conv_gemm::KernelFamily::candidates(&gpu.device, gpu.info.as_ref());
-    println!("families without subgroups: {families:?}; chosen {}", gpu.family.name());
+    let chosen = wgpu_gan::nn::conv_gemm::KernelFamily::of(&gpu);
+    println!("families without subgroups: {families:?}; chosen {}", chosen.name());
     assert!(!families.contains(&wgpu_gan::nn::conv_gemm::KernelFamily::Gemm), "{families:?}");
-    assert_ne!(gpu.family, wgpu_gan::nn::conv_gemm::KernelFamily::Gemm);
+    assert_ne!(chosen, wgpu_gan::nn::conv_gemm::KernelFamily::Gemm);
 }
 
 /// wgpu's validation errors become the crate's errors, never wgpu's default panic: one raised

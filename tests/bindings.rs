@@ -9,18 +9,56 @@ use wgpu_gan::nn::conv::{ConvForward, ConvParams};
 wgpu_gan::kernel! {
     /// conv2d_forward with its x and wt bindings swapped.
     Swapped = "conv" :: "conv2d_forward", ConvParams { 1 wt: Read, 2 x: Read, 3 b: Read, 5 out: ReadWrite }
+    trips: |_, _| 0;
 }
 wgpu_gan::kernel! {
     /// conv2d_forward declaring its output read-only.
     ReadOnlyOut = "conv" :: "conv2d_forward", ConvParams { 1 x: Read, 2 wt: Read, 3 b: Read, 5 out: Read }
+    trips: |_, _| 0;
 }
 wgpu_gan::kernel! {
     /// conv2d_forward without its bias binding.
     NoBias = "conv" :: "conv2d_forward", ConvParams { 1 x: Read, 2 wt: Read, 5 out: ReadWrite }
+    trips: |_, _| 0;
 }
 wgpu_gan::kernel! {
     /// conv2d_forward with a 16-byte uniform (the WGSL's is ConvParams's size).
     SmallUniform = "conv" :: "conv2d_forward", [u32; 4] { 1 x: Read, 2 wt: Read, 3 b: Read, 5 out: ReadWrite }
+    trips: |_, _| 0;
+}
+
+/// ConvParams with `kh` and `kw` swapped: the same size and types, the wrong order.
+#[repr(C)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct SwappedParams {
+    n: u32,
+    cin: u32,
+    h: u32,
+    w: u32,
+    cout: u32,
+    oh: u32,
+    ow: u32,
+    kw: u32,
+    kh: u32,
+    stride_y: u32,
+    stride_x: u32,
+    pad_y: u32,
+    pad_x: u32,
+    dil_y: u32,
+    dil_x: u32,
+    tap_step_y: u32,
+    tap_step_x: u32,
+    flags: u32,
+    n_per: u32,
+    y_per: u32,
+    y_splits: u32,
+    _pad: [u32; 3],
+}
+wgpu_gan::uniform_layout!(SwappedParams { n, cin, h, w, cout, oh, ow, kw, kh, stride_y, stride_x, pad_y, pad_x, dil_y, dil_x, tap_step_y, tap_step_x, flags, n_per, y_per, y_splits, _pad });
+wgpu_gan::kernel! {
+    /// conv2d_forward with a uniform whose fields kh and kw are swapped.
+    SwappedFields = "conv" :: "conv2d_forward", SwappedParams { 1 x: Read, 2 wt: Read, 3 b: Read, 5 out: ReadWrite }
+    trips: |_, _| 0;
 }
 
 fn error_of<B: wgpu_gan::gpu::Bindings>(gpu: &Gpu, b: &B, p: &B::Params) -> String {
@@ -44,6 +82,7 @@ fn a_declaration_that_disagrees_with_the_wgsl_is_refused() {
         (error_of(&gpu, &ReadOnlyOut { x: b, wt: b, b, out: b }, &p), "binding 5 (`out`) is ReadWrite in the WGSL but declared Read"),
         (error_of(&gpu, &NoBias { x: b, wt: b, out: b }, &p), "uses binding 3 (`b`), which is not declared"),
         (error_of(&gpu, &SmallUniform { x: b, wt: b, b, out: b }, &[0; 4]), uniform.as_str()),
+        (error_of(&gpu, &SwappedFields { x: b, wt: b, b, out: b }, &SwappedParams::default()), "uniform member 7 is `kh: u32` at offset 28 in the WGSL but `kw: u32` at offset 28"),
     ];
     for (err, want) in cases {
         println!("refused: {err}");

@@ -4,29 +4,81 @@
 mod common;
 use wgpu_gan::gpu::budget::{self, plan_tiles, LOOP_BUDGET, TILE_TRIPS};
 use wgpu_gan::gpu::SHADERS;
-use wgpu_gan::nn::conv::ConvParams;
+use wgpu_gan::gpu::Bindings;
+use wgpu_gan::nn::conv::{ConvBackwardWeight, ConvForward, ConvParams};
 use wgpu_gan::nn::{ConvSpec, GpuNet, Grads, Init, Layer, Mode, NetSpec};
 
-/// Every entry point of every shader declares its loop bound: a kernel added without one would
-/// be refused at launch creation, so this lists the ones missing.
+/// The kernel declarations (`kernel!` and hand-written `Bindings`) under `src/`, as (file,
+/// entry point): found by reading the sources, so that a declaration is written in one place only.
+fn declared_entry_points() -> Vec<(String, String)> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut sources = Vec::new();
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut sources);
+    let quoted = |list: &str| list.split(',').map(|e| e.trim().trim_matches('"').to_string()).filter(|e| !e.is_empty()).collect::<Vec<_>>();
+    let mut found = Vec::new();
+    for src in &sources {
+        // `pub Name = "file" :: "entry"` or `:: ["a", "b"]` inside kernel! { .. }
+        for (i, _) in src.match_indices(" :: ") {
+            let before = &src[..i];
+            let Some(q) = before.strip_suffix('"') else { continue };
+            let Some(start) = q.rfind('"') else { continue };
+            let file = &q[start + 1..];
+            let after = &src[i + 4..];
+            let entries = if let Some(rest) = after.strip_prefix('[') {
+                quoted(&rest[..rest.find(']').unwrap()])
+            } else if let Some(rest) = after.strip_prefix('"') {
+                vec![rest[..rest.find('"').unwrap()].to_string()]
+            } else {
+                continue;
+            };
+            found.extend(entries.into_iter().map(|e| (file.to_string(), e)));
+        }
+        // impl Bindings by hand: const FILE = "file"; const ENTRIES = &["a", ..];
+        for (i, _) in src.match_indices("const FILE: &'static str = \"") {
+            let rest = &src[i + 28..];
+            let file = &rest[..rest.find('"').unwrap()];
+            let ent = &rest[rest.find("const ENTRIES").unwrap()..];
+            let list = &ent[ent.find("= &[").unwrap() + 4..];
+            let list = &list[..list.find(']').unwrap()];
+            found.extend(quoted(list).into_iter().map(|e| (file.to_string(), e)));
+        }
+    }
+    found
+}
+
+/// Every entry point of every shader has a declaration, and with it a loop bound (`kernel!`
+/// does not compile without one, and `Bindings::trips` has no default): so no kernel can be
+/// launched past the guard. Lists the entry points that have none.
 #[test]
 fn every_kernel_declares_its_loop_bound() {
-    let zeros = [0u8; 256];
+    let declared = declared_entry_points();
     let mut missing = Vec::new();
     let mut count = 0;
     for (file, _) in SHADERS {
         let (module, _) = wgpu_gan::gpu::validate(file, &wgpu_gan::gpu::source(file).unwrap()).unwrap();
         for ep in &module.entry_points {
             count += 1;
-            let name = format!("{file}::{}", ep.name);
-            if budget::loop_trips(&name, &zeros).is_err() {
-                missing.push(name);
+            if !declared.iter().any(|(f, e)| f == file && *e == ep.name) {
+                missing.push(format!("{file}::{}", ep.name));
             }
         }
     }
-    println!("{count} entry points, {} without a declared loop bound", missing.len());
-    assert!(missing.is_empty(), "no loop bound declared in src/gpu/budget.rs for {missing:?}");
-    assert!(budget::loop_trips("conv::no_such_kernel", &zeros).is_err());
+    println!("{count} entry points, {} declarations found in src/, {} entry points without one", declared.len(), missing.len());
+    assert!(count > 90 && declared.len() >= count, "the scan of src/ found too little: {declared:?}");
+    assert!(missing.is_empty(), "entry points without a kernel! declaration (and so without a loop bound): {missing:?}");
+    // A declaration's bound is its own formula over its own uniform.
+    let p = ConvParams::new(&ConvSpec::new(3, 5, 8, 8, 4, 2, 1).shape(2, false), 0);
+    let (ci, kh, kw) = (p.cin as u64, p.kh as u64, p.kw as u64);
+    assert_eq!(ConvForward::trips("conv2d_forward", &p), (ci + 1) + ci * (kh + 1) + ci * kh * (kw + 1) + budget::STORE4X4);
 }
 
 /// The budget we guard is not larger than the real one: a kernel that loops N times and counts
@@ -92,8 +144,11 @@ fn software_adapter() -> wgpu_gan::gpu::Gpu {
 fn guard_refuses_launches_past_the_budget() {
     // The guard itself, whatever the adapter: past the budget it refuses, without one it passes.
     let p = ConvParams::new(&ConvSpec::new(1, 1, 1, 70_000, 1, 1, 0).shape(1, false), 0);
-    assert!(budget::check("conv::conv2d_backward_weight", bytemuck::bytes_of(&p), None).is_ok());
-    assert!(budget::check("conv::conv2d_backward_weight", bytemuck::bytes_of(&p), Some(LOOP_BUDGET)).is_err());
+    let trips = ConvBackwardWeight::trips("conv2d_backward_weight", &p);
+    assert!(trips > LOOP_BUDGET, "{trips}");
+    assert!(budget::check("conv::conv2d_backward_weight", trips, bytemuck::bytes_of(&p), None).is_ok());
+    let err = budget::check("conv::conv2d_backward_weight", trips, bytemuck::bytes_of(&p), Some(LOOP_BUDGET)).unwrap_err().to_string();
+    assert!(err.contains("conv::conv2d_backward_weight") && err.contains(&trips.to_string()), "{err}");
     // The network-level refusals happen on a CPU adapter, so this part opens the software adapter
     // by name even where a hardware GPU is present; without it the test fails and says what to install.
     let gpu = software_adapter();

@@ -13,7 +13,7 @@ use wgpu_gan::optim::Optimizer;
 #[derive(Parser)]
 pub struct Args {
     #[command(flatten)]
-    pub device: wgpu_gan::gpu::DeviceArgs,
+    pub device: wgpu_gan::cli::DeviceArgs,
     /// Directory with the MNIST IDX files (train-images-idx3-ubyte[.gz], …); default $MNIST_DIR.
     #[arg(long)]
     pub mnist_dir: Option<PathBuf>,

@@ -62,13 +62,17 @@ pub struct CondParams {
     pub out_at: u32,
 }
 
+crate::uniform_layout!(CondParams { rows, dim, classes, plane, x_at, l_at, stride, out_at });
+
 crate::kernel! {
     /// out = [x rows | one-hot blocks of the labels].
     pub AppendOnehot = "cond" :: "append_onehot", CondParams { 1 x: Read, 2 labels: Read, 3 out: ReadWrite }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// out = the first dim values of each row of x.
     pub TakeColumns = "cond" :: "take_columns", CondParams { 1 x: Read, 3 out: ReadWrite }
+    trips: |_, _| 0;
 }
 
 /// A dispatch of [`AppendOnehot`]: `rows` rows of `x` from row `x_at` with the labels from `l_at`,
@@ -83,6 +87,7 @@ pub fn append(gpu: &Gpu, x: &wgpu::Buffer, labels: &wgpu::Buffer, out: &wgpu::Bu
 crate::kernel! {
     /// [`project`] (x: D's outputs) and [`project_backward`] (x: the logits' gradient).
     pub Project = "cond" :: ["project", "project_backward"], CondParams { 1 x: Read, 2 labels: Read, 3 out: ReadWrite }
+    trips: |_, _| 0;
 }
 
 /// A projection over `rows` rows: D's outputs from row `x_at` of `ext` (rows of 1 + classes),

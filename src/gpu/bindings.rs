@@ -7,9 +7,18 @@
 //!     pub ConvForward = "conv" :: "conv2d_forward", ConvParams {
 //!         1 x: Read, 2 wt: Read, 3 b: Read, 5 out: ReadWrite,
 //!     }
+//!     trips: |_, p| lp(p.cin) + p.cin * lp(p.kh) + ...;
+//!     flops: |_, p| 2.0 * (p.n * p.cout * ...) as f64;
 //! }
 //! let d = Dispatch::new(gpu, &ConvForward { x, wt, b, out }, &params, Some(threads))?;
 //! ```
+//!
+//! A declaration also carries what is known about its kernel as functions of its own typed
+//! uniform (and of the entry point, for a declaration that covers several): `trips`, the loop
+//! iterations one invocation runs as llvmpipe counts them (required: the guard of
+//! [`super::budget`] refuses a launch past the software adapter's budget with it), and `flops`,
+//! the floating-point operations of one launch (optional; kernel_bench reports GFLOP/s with it).
+//! So a new kernel is declared in this one place.
 //!
 //! The first time a kernel is built, the WGSL module is reflected with naga and the declaration
 //! is checked against it: the same bindings (numbers, names as the WGSL spells them, access
@@ -40,7 +49,7 @@ pub struct Slot {
 /// A kernel's bindings: implemented by the structs that [`kernel!`](crate::kernel) declares.
 pub trait Bindings {
     /// The uniform struct (`()` for a kernel without one).
-    type Params: bytemuck::Pod;
+    type Params: Uniform;
     /// Shader file (a name in [`super::SHADERS`]).
     const FILE: &'static str;
     /// Entry points that take exactly these bindings.
@@ -53,6 +62,14 @@ pub trait Bindings {
     }
     /// The buffers, in [`Bindings::SLOTS`] order.
     fn buffers(&self) -> Vec<&wgpu::Buffer>;
+    /// Upper bound of the loop iterations one invocation of `entry` runs with uniform `p`, as
+    /// llvmpipe counts them ([`super::budget`]): every loop as written, `continue`d trips included.
+    fn trips(entry: &str, p: &Self::Params) -> u64;
+    /// Floating-point operations of one launch of `entry` with uniform `p` (multiply-adds count
+    /// two; taps that fall in the padding counted); 0 where nobody measures them.
+    fn flops(_entry: &str, _p: &Self::Params) -> f64 {
+        0.0
+    }
 }
 
 /// What reflection found an entry point to use: its storage bindings (ascending) and the byte size
@@ -64,6 +81,8 @@ pub struct Reflected {
     /// of a runtime-sized array), in `slots` order.
     pub min_bytes: Vec<u64>,
     pub uniform: Option<(u32, usize)>,
+    /// The uniform's members (name, offset, type), when it is a struct.
+    pub uniform_fields: Vec<Field>,
 }
 
 /// Compares a declaration with what naga reflected from the WGSL.
@@ -96,12 +115,25 @@ pub fn check(kernel: &str, declared: &[Slot], params_size: usize, found: &Reflec
 /// Declares the bindings of one or more entry points (see the module documentation). Fields are
 /// `binding name: Read | ReadWrite` in ascending binding order; the uniform type follows the
 /// entry point after a comma (omit it for a kernel without one). Several entry points with the
-/// same bindings are written `"file" :: ["a", "b"]`; the struct then has an `entry` field.
+/// same bindings are written `"file" :: ["a", "b"]`; the struct then has an `entry` field. After
+/// the fields: `trips: |entry, params| ...;` (required) and `flops: |entry, params| ...;`
+/// (optional), closures over the entry point's name and the typed uniform.
 #[macro_export]
 macro_rules! kernel {
     (@params) => { () };
     (@params $p:ty) => { $p };
-    ($(#[$m:meta])* $vis:vis $name:ident = $file:literal :: $entry:literal $(, $p:ty)? { $($bind:literal $field:ident : $acc:ident),* $(,)? }) => {
+    (@info $trips:expr $(, $flops:expr)?) => {
+        fn trips(entry: &str, p: &Self::Params) -> u64 {
+            let f: fn(&str, &Self::Params) -> u64 = $trips;
+            f(entry, p)
+        }
+        $(fn flops(entry: &str, p: &Self::Params) -> f64 {
+            let f: fn(&str, &Self::Params) -> f64 = $flops;
+            f(entry, p)
+        })?
+    };
+    ($(#[$m:meta])* $vis:vis $name:ident = $file:literal :: $entry:literal $(, $p:ty)? { $($bind:literal $field:ident : $acc:ident),* $(,)? }
+     trips: $trips:expr; $(flops: $flops:expr;)?) => {
         $(#[$m])*
         $vis struct $name<'a> { $(pub $field: &'a wgpu::Buffer),* }
         impl $crate::gpu::Bindings for $name<'_> {
@@ -110,9 +142,11 @@ macro_rules! kernel {
             const ENTRIES: &'static [&'static str] = &[$entry];
             const SLOTS: &'static [$crate::gpu::Slot] = &[$($crate::gpu::Slot { binding: $bind, name: stringify!($field), access: $crate::gpu::Access::$acc }),*];
             fn buffers(&self) -> Vec<&wgpu::Buffer> { vec![$(self.$field),*] }
+            $crate::kernel!(@info $trips $(, $flops)?);
         }
     };
-    ($(#[$m:meta])* $vis:vis $name:ident = $file:literal :: [$($entry:literal),+ $(,)?] $(, $p:ty)? { $($bind:literal $field:ident : $acc:ident),* $(,)? }) => {
+    ($(#[$m:meta])* $vis:vis $name:ident = $file:literal :: [$($entry:literal),+ $(,)?] $(, $p:ty)? { $($bind:literal $field:ident : $acc:ident),* $(,)? }
+     trips: $trips:expr; $(flops: $flops:expr;)?) => {
         $(#[$m])*
         $vis struct $name<'a> { pub entry: &'static str, $(pub $field: &'a wgpu::Buffer),* }
         impl $crate::gpu::Bindings for $name<'_> {
@@ -122,6 +156,159 @@ macro_rules! kernel {
             const SLOTS: &'static [$crate::gpu::Slot] = &[$($crate::gpu::Slot { binding: $bind, name: stringify!($field), access: $crate::gpu::Access::$acc }),*];
             fn entry(&self) -> &'static str { self.entry }
             fn buffers(&self) -> Vec<&wgpu::Buffer> { vec![$(self.$field),*] }
+            $crate::kernel!(@info $trips $(, $flops)?);
         }
     };
+}
+
+/// One field of a uniform struct: its name, byte offset and WGSL type (`u32`, `f32`,
+/// `array<u32, 8>`, or a nested struct's name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    pub offset: usize,
+    pub ty: String,
+}
+
+/// A kernel's uniform parameters, whose fields are compared with the WGSL struct when the kernel
+/// is built: names, offsets and types, member by member, so that two swapped fields (even of one
+/// type) fail there instead of computing wrong numbers. Declared with [`uniform_layout!`](crate::uniform_layout)
+/// beside the struct.
+pub trait Uniform: bytemuck::Pod {
+    /// The fields in order; empty for a uniform whose fields are not declared (only its size is
+    /// checked then: `()` and plain arrays).
+    fn fields() -> Vec<Field>;
+    /// The WGSL type this struct is when nested in another uniform.
+    fn wgsl_type() -> String;
+}
+
+impl Uniform for () {
+    fn fields() -> Vec<Field> {
+        Vec::new()
+    }
+    fn wgsl_type() -> String {
+        String::new()
+    }
+}
+
+impl<const N: usize> Uniform for [u32; N] {
+    fn fields() -> Vec<Field> {
+        Vec::new()
+    }
+    fn wgsl_type() -> String {
+        format!("array<u32, {N}>")
+    }
+}
+
+/// The WGSL type of a field's Rust type.
+pub trait FieldType {
+    fn wgsl() -> String;
+}
+
+impl FieldType for u32 {
+    fn wgsl() -> String {
+        "u32".into()
+    }
+}
+
+impl FieldType for i32 {
+    fn wgsl() -> String {
+        "i32".into()
+    }
+}
+
+impl FieldType for f32 {
+    fn wgsl() -> String {
+        "f32".into()
+    }
+}
+
+impl<T: FieldType, const N: usize> FieldType for [T; N] {
+    fn wgsl() -> String {
+        format!("array<{}, {N}>", T::wgsl())
+    }
+}
+
+/// The WGSL type of the field that `get` reads (used by [`uniform_layout!`](crate::uniform_layout)).
+pub fn field_type<S, T: FieldType>(_get: fn(&S) -> &T) -> String {
+    T::wgsl()
+}
+
+/// Declares the fields of a `#[repr(C)]` uniform struct in order, so that they are checked
+/// against the WGSL ([`Uniform`]): `uniform_layout!(ConvParams { n, cin, h, .. })`. A field
+/// named here that the struct lacks does not compile; one the struct has but this list lacks
+/// fails the check (the WGSL has a member the list does not).
+#[macro_export]
+macro_rules! uniform_layout {
+    ($t:ident { $($f:ident),* $(,)? }) => {
+        impl $crate::gpu::Uniform for $t {
+            fn fields() -> Vec<$crate::gpu::Field> {
+                vec![$($crate::gpu::Field {
+                    name: stringify!($f).to_string(),
+                    offset: std::mem::offset_of!($t, $f),
+                    ty: $crate::gpu::field_type(|s: &$t| &s.$f),
+                }),*]
+            }
+            fn wgsl_type() -> String {
+                stringify!($t).to_string()
+            }
+        }
+        impl $crate::gpu::FieldType for $t {
+            fn wgsl() -> String {
+                stringify!($t).to_string()
+            }
+        }
+    };
+}
+
+/// Bytes a field of 4-byte scalars takes (`u32`, `array<f32, 3>`); 0 for another type.
+fn scalar_bytes(ty: &str) -> usize {
+    match ty {
+        "u32" | "i32" | "f32" => 4,
+        _ => ty.strip_prefix("array<").and_then(|r| r.strip_suffix('>')).and_then(|r| r.rsplit_once(", ")).map_or(0, |(t, n)| scalar_bytes(t) * n.parse::<usize>().unwrap_or(0)),
+    }
+}
+
+/// Padding merged: consecutive fields named `_…` (`_pad: [u32; 3]` on the host, `_pad0`, `_pad1`,
+/// `_pad2` in WGSL, whose uniform arrays need a 16-byte stride) become one `_pad` of their bytes.
+fn merge_padding(fields: &[Field]) -> Vec<Field> {
+    let mut out: Vec<Field> = Vec::new();
+    for f in fields {
+        if f.name.starts_with('_') {
+            let bytes = scalar_bytes(&f.ty);
+            if let Some(last) = out.last_mut().filter(|l| l.name == "_pad") {
+                let before = last.ty.trim_end_matches(" bytes").parse::<usize>().unwrap_or(0);
+                last.ty = format!("{} bytes", before + bytes);
+                continue;
+            }
+            out.push(Field { name: "_pad".into(), offset: f.offset, ty: format!("{bytes} bytes") });
+        } else {
+            out.push(f.clone());
+        }
+    }
+    out
+}
+
+/// Compares a uniform's declared fields with the members naga reflected from the WGSL (empty
+/// declarations are not compared), naming the first difference.
+pub fn check_uniform(kernel: &str, declared: &[Field], found: &[Field]) -> Result<()> {
+    if declared.is_empty() {
+        return Ok(());
+    }
+    let (declared, found) = (&merge_padding(declared)[..], &merge_padding(found)[..]);
+    for (i, d) in declared.iter().enumerate() {
+        let Some(f) = found.get(i) else {
+            return Err(Error::Binding { kernel: kernel.into(), message: format!("uniform field `{}` (offset {}) is declared but the WGSL struct has only {} members", d.name, d.offset, found.len()) });
+        };
+        if f != d {
+            return Err(Error::Binding {
+                kernel: kernel.into(),
+                message: format!("uniform member {i} is `{}: {}` at offset {} in the WGSL but `{}: {}` at offset {} in the host's struct", f.name, f.ty, f.offset, d.name, d.ty, d.offset),
+            });
+        }
+    }
+    if let Some(f) = found.get(declared.len()) {
+        return Err(Error::Binding { kernel: kernel.into(), message: format!("the WGSL uniform has member `{}: {}` at offset {}, which the host's struct does not declare", f.name, f.ty, f.offset) });
+    }
+    Ok(())
 }

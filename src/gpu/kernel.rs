@@ -109,7 +109,7 @@ impl Kernel {
             .ok_or_else(|| Error::Shader { file: file.into(), message: format!("no entry point {entry}") })?;
         let uses = info.get_entry_point(ep_index);
         let mut slots = Vec::new();
-        let mut reflected = Reflected { slots: Vec::new(), min_bytes: Vec::new(), uniform: None };
+        let mut reflected = Reflected { slots: Vec::new(), min_bytes: Vec::new(), uniform: None, uniform_fields: Vec::new() };
         let mut min_bytes = Vec::new();
         for (handle, var) in module.global_variables.iter() {
             let (Some(binding), false) = (&var.binding, uses[handle].is_empty()) else { continue };
@@ -124,7 +124,10 @@ impl Kernel {
                 min_bytes.push((binding.binding, module.types[var.ty].inner.size(module.to_ctx()) as u64));
             }
             match slot {
-                Slot::Uniform => reflected.uniform = Some((binding.binding, module.types[var.ty].inner.size(module.to_ctx()) as usize)),
+                Slot::Uniform => {
+                    reflected.uniform = Some((binding.binding, module.types[var.ty].inner.size(module.to_ctx()) as usize));
+                    reflected.uniform_fields = struct_fields(&module, var.ty);
+                }
                 Slot::Read => reflected.slots.push(bindings::Slot { binding: binding.binding, name, access: Access::Read }),
                 Slot::ReadWrite => reflected.slots.push(bindings::Slot { binding: binding.binding, name, access: Access::ReadWrite }),
             }
@@ -219,8 +222,10 @@ fn check_limits(device: &wgpu::Device, file: &str, entry: &str, module: &naga::M
 /// passes as needed. Holds its own small uniform buffer.
 pub struct Dispatch {
     pub name: String,
-    /// Loop iterations one invocation runs (the bound of [`super::budget::loop_trips`]).
+    /// Loop iterations one invocation runs (its declaration's bound, [`Bindings::trips`]).
     pub trips: u64,
+    /// Floating-point operations of the launch ([`Bindings::flops`]; 0 where not declared).
+    pub flops: f64,
     /// The uniform bytes it was built with (for benchmarks and diagnostics).
     pub params: Vec<u8>,
     /// Workgroups launched (x, y, z).
@@ -234,13 +239,15 @@ impl Dispatch {
     /// `params`. `threads`: invocations wanted along x; `None` launches exactly one workgroup.
     ///
     /// Fails if the declaration does not match the WGSL, or if the kernel's invocations would loop
-    /// past the device's loop budget for these parameters ([`super::budget::check`]): the software
+    /// past the device's loop budget for these parameters ([`super::budget::check`] with the
+    /// declaration's [`Bindings::trips`]): the software
     /// adapter would otherwise return wrong numbers without a word.
     pub fn new<B: Bindings>(gpu: &Gpu, bindings: &B, params: &B::Params, threads: Option<u32>) -> Result<Dispatch> {
         let kernel = gpu.pipeline::<B>(bindings.entry())?;
+        let (trips, flops) = (B::trips(bindings.entry(), params), B::flops(bindings.entry(), params));
         let params = bytemuck::bytes_of(params);
         let buffers = bindings.buffers();
-        let trips = super::budget::check(&kernel.name, params, gpu.loop_budget())?;
+        let trips = super::budget::check(&kernel.name, trips, params, gpu.loop_budget())?;
         for ((slot, need), b) in kernel.reflected.slots.iter().zip(&kernel.reflected.min_bytes).zip(&buffers) {
             if b.size() < *need {
                 return Err(Error::Shape(format!("{}: the buffer bound to `{}` has {} bytes; it needs at least {need}", kernel.name, slot.name, b.size())));
@@ -251,7 +258,7 @@ impl Dispatch {
             None => [1, 1, 1],
             Some(t) => grid(t.max(1), kernel.workgroup_x, gpu.device.limits().max_compute_workgroups_per_dimension)?,
         };
-        Ok(Dispatch { name: kernel.name.clone(), trips, params: params.to_vec(), pipeline: kernel.pipeline.clone(), bind_group, groups })
+        Ok(Dispatch { name: kernel.name.clone(), trips, flops, params: params.to_vec(), pipeline: kernel.pipeline.clone(), bind_group, groups })
     }
 
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
@@ -291,9 +298,39 @@ fn bind(gpu: &Gpu, kernel: &Kernel, params: &[u8], buffers: &[&wgpu::Buffer]) ->
 }
 
 impl Kernel {
-    /// Checks a declaration of this kernel's bindings against the WGSL.
+    /// Checks a declaration of this kernel's bindings, and its uniform's fields, against the WGSL.
     pub fn check<B: Bindings>(&self) -> Result<()> {
-        bindings::check(&self.name, B::SLOTS, std::mem::size_of::<B::Params>(), &self.reflected)
+        bindings::check(&self.name, B::SLOTS, std::mem::size_of::<B::Params>(), &self.reflected)?;
+        bindings::check_uniform(&self.name, &<B::Params as bindings::Uniform>::fields(), &self.reflected.uniform_fields)
+    }
+}
+
+/// The members of a struct type as (name, offset, WGSL type); empty for another type.
+fn struct_fields(module: &naga::Module, ty: naga::Handle<naga::Type>) -> Vec<bindings::Field> {
+    let naga::TypeInner::Struct { members, .. } = &module.types[ty].inner else { return Vec::new() };
+    members.iter().map(|m| bindings::Field { name: m.name.clone().unwrap_or_default(), offset: m.offset as usize, ty: wgsl_type(module, m.ty) }).collect()
+}
+
+/// A type as the uniform declarations spell it: `u32`, `array<u32, 8>`, `vec4<f32>`, a struct's name.
+fn wgsl_type(module: &naga::Module, ty: naga::Handle<naga::Type>) -> String {
+    let scalar = |s: &naga::Scalar| match (s.kind, s.width) {
+        (naga::ScalarKind::Uint, 4) => "u32".to_string(),
+        (naga::ScalarKind::Sint, 4) => "i32".to_string(),
+        (naga::ScalarKind::Float, 4) => "f32".to_string(),
+        (k, w) => format!("{k:?}{}", w * 8),
+    };
+    let t = &module.types[ty];
+    match &t.inner {
+        naga::TypeInner::Scalar(s) => scalar(s),
+        naga::TypeInner::Vector { size, scalar: s } => format!("vec{}<{}>", *size as u8, scalar(s)),
+        // A uniform array of vec4s (its stride must be 16 bytes) holds what the host declares as a
+        // flat array of 4× as many scalars.
+        naga::TypeInner::Array { base, size: naga::ArraySize::Constant(n), .. } => match &module.types[*base].inner {
+            naga::TypeInner::Vector { size: naga::VectorSize::Quad, scalar: s } if s.width == 4 => format!("array<{}, {}>", scalar(s), n.get() * 4),
+            _ => format!("array<{}, {n}>", wgsl_type(module, *base)),
+        },
+        naga::TypeInner::Struct { .. } => t.name.clone().unwrap_or_default(),
+        other => format!("{other:?}"),
     }
 }
 

@@ -9,8 +9,8 @@ mod select;
 mod tensor;
 pub mod tune;
 
-pub use select::{Backend, DeviceArgs, GpuOptions, LimitsChoice};
-pub use bindings::{Access, Bindings, Slot};
+pub use select::{Backend, GpuOptions, LimitsChoice};
+pub use bindings::{field_type, Access, Bindings, Field, FieldType, Slot, Uniform};
 pub use kernel::{grid, source, validate, Dispatch, Kernel, Program, PRELUDE, SHADERS};
 pub use tensor::Tensor;
 
@@ -26,9 +26,9 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     /// Adapter name and backend as the driver reports them (empty when borrowed without one).
     pub info: Option<wgpu::AdapterInfo>,
-    /// The family of matrix and convolution kernels this device runs (chosen when it is opened;
-    /// a test may set it).
-    pub family: crate::nn::conv_gemm::KernelFamily,
+    /// Choices the layers above make for this device and keep with it (the kernel family of
+    /// `nn::conv_gemm`), keyed by their own types: this layer knows none of them.
+    choices: Arc<Mutex<Choices>>,
     kernels: Arc<Mutex<HashMap<(&'static str, &'static str), Arc<Kernel>>>>,
     /// Kernel choices timed on this device ([`tune`]).
     tuner: Arc<Mutex<tune::Tuner>>,
@@ -66,8 +66,8 @@ fn describe_error(e: &wgpu::Error) -> String {
     }
 }
 
-/// The batch at which kernel families are compared when a device can run more than one.
-const FAMILY_TIMING_BATCH: usize = 64;
+/// Values of any type, one per type, each with a label for [`Gpu::describe`].
+type Choices = HashMap<std::any::TypeId, (Arc<dyn std::any::Any + Send + Sync>, String)>;
 
 /// Adapter, backend, driver and a hash of the tuned kernels' source: a choice made for one of
 /// them says nothing about another.
@@ -111,8 +111,6 @@ impl Gpu {
             })
             .await
             .map_err(|e| Error::Device(e.to_string()))?;
-        use crate::nn::conv_gemm::KernelFamily;
-        let families = KernelFamily::candidates(&device, Some(&info));
         let tuner = tune::Tuner::new(o.no_tune || tune::off_by_env(), Some(&identity(&info)), o.tune_dir.clone());
         // wgpu's default handler panics on an error no scope caught; keep it instead, so that
         // `wait` and readbacks return it as an error (the builders catch their own with scopes).
@@ -123,26 +121,16 @@ impl Gpu {
                 v.push(describe_error(&e));
             }
         }));
-        let mut gpu = Gpu { device, queue, info: Some(info), family: families[0], kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)), uncaptured };
-        // Where more than one family can run (a real GPU: tiled or direct), time them once.
-        match KernelFamily::time_families(&gpu, &families, FAMILY_TIMING_BATCH) {
-            Ok(f) => gpu.family = f,
-            Err(e) => {
-                eprintln!("wgpu-gan: timing the kernel families failed ({e}); using the direct kernels");
-                gpu.family = KernelFamily::Direct;
-            }
-        }
-        Ok(gpu)
+        Ok(Gpu { device, queue, info: Some(info), choices: Default::default(), kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)), uncaptured })
     }
 
     /// Uses a device and queue that the host application already owns. Everything this crate
     /// creates lives on that device, and its programs can be recorded into the host's own passes.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Gpu {
-        let family = crate::nn::conv_gemm::KernelFamily::choose(&device, None);
         // Without adapter information there is nothing to key choices on: no tuning.
         let tuner = tune::Tuner::new(true, None, None);
         // The host application's device keeps the host's own uncaptured-error handler.
-        Gpu { device, queue, info: None, family, kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)), uncaptured: Default::default() }
+        Gpu { device, queue, info: None, choices: Default::default(), kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)), uncaptured: Default::default() }
     }
 
     /// This device with another tuner (a test's own cache directory, or tuning turned off).
@@ -156,12 +144,39 @@ impl Gpu {
         self.info.as_ref().map(identity)
     }
 
-    /// "name (backend)" for logs; every example prints it first.
+    /// "name (backend, type, driver; choices)" for logs; every example prints it first.
     pub fn describe(&self) -> String {
+        let mut labels: Vec<String> = self.choices.lock().map(|c| c.values().map(|v| v.1.clone()).collect()).unwrap_or_default();
+        labels.sort();
+        let chosen = if labels.is_empty() { String::new() } else { format!("; {}", labels.join("; ")) };
         match &self.info {
-            Some(i) => format!("{} ({:?}, {:?}, driver {} {}; kernels: {})", i.name, i.backend, i.device_type, i.driver, i.driver_info, self.family.name()),
-            None => "host-provided device".to_string(),
+            Some(i) => format!("{} ({:?}, {:?}, driver {} {}{chosen})", i.name, i.backend, i.device_type, i.driver, i.driver_info),
+            None => format!("host-provided device{chosen}"),
         }
+    }
+
+    /// The value of type `T` chosen for this device ([`Gpu::set_choice`]), if any.
+    pub fn choice<T: Copy + Send + Sync + 'static>(&self) -> Option<T> {
+        let c = self.choices.lock().ok()?;
+        c.get(&std::any::TypeId::of::<T>()).and_then(|v| v.0.downcast_ref::<T>().copied())
+    }
+
+    /// Keeps `value` as this device's choice of type `T`, for every clone of it that has not
+    /// taken its own ([`Gpu::with_choice`]); `label` is what [`Gpu::describe`] shows.
+    pub fn set_choice<T: Copy + Send + Sync + 'static>(&self, value: T, label: String) {
+        if let Ok(mut c) = self.choices.lock() {
+            c.insert(std::any::TypeId::of::<T>(), (Arc::new(value), label));
+        }
+    }
+
+    /// This device with its own copy of the choices and `value` as its choice of type `T` (a test
+    /// running one kernel family, the timing of a candidate); the original keeps its own.
+    pub fn with_choice<T: Copy + Send + Sync + 'static>(&self, value: T, label: String) -> Gpu {
+        let mut g = self.clone();
+        let copy = self.choices.lock().map(|c| c.clone()).unwrap_or_default();
+        g.choices = Arc::new(Mutex::new(copy));
+        g.set_choice(value, label);
+        g
     }
 
     /// The compute pipeline for `entry` in shader `file` (a name in [`SHADERS`]), built on first

@@ -88,56 +88,6 @@ fn subgroups_off_by_env() -> bool {
     matches!(std::env::var("WGPU_GAN_SUBGROUPS").as_deref(), Ok("off" | "0" | "no" | "false"))
 }
 
-/// The device flags every example takes (`#[command(flatten)]`).
-#[derive(Clone, Debug, Default, clap::Args)]
-pub struct DeviceArgs {
-    /// Graphics API to run on.
-    #[arg(long, value_enum, default_value_t = Backend::Auto)]
-    pub backend: Backend,
-    /// Only use an adapter whose name contains this (case-insensitive); default $WGPU_ADAPTER_NAME.
-    #[arg(long)]
-    pub adapter: Option<String>,
-    /// Device limits to request: the adapter's own, wgpu's portable defaults, or its downlevel ones.
-    #[arg(long, value_enum, default_value_t = LimitsChoice::Adapter)]
-    pub limits: LimitsChoice,
-    /// Do not time kernel variants on first use (nor read or write the cache of choices in the
-    /// user's cache directory); each kernel takes its built-in guess. Also `WGPU_GAN_TUNE=off`.
-    #[arg(long)]
-    pub no_tune: bool,
-    /// Open the device without subgroup operations even where the adapter has them (as GL and
-    /// some WebGPU implementations run): the kernel families that need no optional feature. Also
-    /// `WGPU_GAN_SUBGROUPS=off`.
-    #[arg(long)]
-    pub no_subgroups: bool,
-}
-
-impl DeviceArgs {
-    pub fn options(&self) -> GpuOptions {
-        let env = GpuOptions::from_env();
-        GpuOptions {
-            backend: self.backend,
-            limits: self.limits,
-            adapter_name: self.adapter.clone().or(env.adapter_name),
-            no_tune: self.no_tune,
-            no_subgroups: self.no_subgroups || env.no_subgroups,
-            tune_dir: None,
-        }
-    }
-
-    /// Opens the device and prints the adapter and backend first, as every example does.
-    pub fn open(&self) -> Result<super::Gpu> {
-        let gpu = super::Gpu::with_options(&self.options())?;
-        println!("adapter: {}", gpu.describe());
-        if self.backend == Backend::Auto && gpu.info.as_ref().is_some_and(|i| i.backend == wgpu::Backend::Gl) {
-            eprintln!(
-                "note: no Vulkan, Metal or DX12 adapter was found, so this runs on OpenGL; on Debian/Ubuntu \
-                 `apt-get install mesa-vulkan-drivers` adds the Vulkan software adapter"
-            );
-        }
-        Ok(gpu)
-    }
-}
-
 fn describe(i: &wgpu::AdapterInfo) -> String {
     format!("{} ({:?}, {:?})", i.name, i.backend, i.device_type)
 }

@@ -1,11 +1,11 @@
 //! Autotuning: where a kernel comes in more than one shape (today the subgroup product's 32 × 32
-//! and 32 × 64 tiles, [`crate::nn::conv_gemm::Tile`]), the fastest one for each problem size is
+//! and 32 × 64 tiles, `nn::conv_gemm::Tile`, and the kernel family), the fastest one for each problem size is
 //! found by timing every candidate the first time that size is built, and remembered.
 //!
 //! Choices are kept per adapter and driver in a small text file in the user's cache directory
 //! (`$WGPU_GAN_CACHE_DIR`, else `$XDG_CACHE_HOME/wgpu-gan`, else `~/.cache/wgpu-gan`), one
 //! `key<TAB>choice` line each, so later runs build without timing anything. `--no-tune` (every
-//! example's [`super::DeviceArgs`]) or `WGPU_GAN_TUNE=off` skips both the timing and the file and
+//! example's `cli::DeviceArgs`) or `WGPU_GAN_TUNE=off` skips both the timing and the file and
 //! uses each kernel's built-in guess. The candidates compute the same sums in the same order, so
 //! the choice changes speed, never results.
 

@@ -2,6 +2,7 @@
 //! this crate's own kernels (forward, backward, Adam, all on the GPU), its held-out accuracy, and
 //! its penultimate-layer features.
 
+use crate::gpu::budget::lp;
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::rng::{AdvanceStep, GatherLabeled, GatherRows, RngParams};
@@ -20,9 +21,12 @@ pub struct ClassifyParams {
     pub _pad: [u32; 2],
 }
 
+crate::uniform_layout!(ClassifyParams { n, classes, _pad });
+
 crate::kernel! {
     /// dlogits = (softmax(l) − onehot(label)) / n
     pub SoftmaxXentBackward = "classify" :: "softmax_xent_backward", ClassifyParams { 1 logits: Read, 2 labels: Read, 3 out: ReadWrite }
+    trips: |_, p| 3 * lp(p.classes as u64);
 }
 
 /// Mean cross-entropy of softmax(logits) (n, classes) against `labels`, and the share of rows

@@ -97,21 +97,27 @@ pub struct ActParams {
     pub dst: u32,
 }
 
+crate::uniform_layout!(ActParams { n, slope, src, dst });
+
 crate::kernel! {
     /// y = f(x) element-wise.
     pub ActForward = "activation" :: ["relu_forward", "leaky_relu_forward", "tanh_forward", "sigmoid_forward"], ActParams { 1 x: Read, 3 out: ReadWrite }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// dx = f'(x)·dy element-wise.
     pub ActBackward = "activation" :: ["relu_backward", "leaky_relu_backward", "tanh_backward", "sigmoid_backward"], ActParams { 1 x: Read, 2 dy: Read, 3 out: ReadWrite }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// The forward kernels four values at a time (a length that is a multiple of 4).
     pub ActForward4 = "activation" :: ["relu_forward4", "leaky_relu_forward4", "tanh_forward4", "sigmoid_forward4"], ActParams { 4 x4: Read, 6 out4: ReadWrite }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// The backward kernels four values at a time.
     pub ActBackward4 = "activation" :: ["relu_backward4", "leaky_relu_backward4", "tanh_backward4", "sigmoid_backward4"], ActParams { 4 x4: Read, 5 dy4: Read, 6 out4: ReadWrite }
+    trips: |_, _| 0;
 }
 
 /// y = act(x) over `len` values: four at a time when `len` is a multiple of 4.
@@ -141,6 +147,7 @@ pub fn push_act_backward(gpu: &Gpu, prog: &mut Program, a: Act, x: &wgpu::Buffer
 crate::kernel! {
     /// out[dst + i] = x[src + i], i < n.
     pub CopyRange = "activation" :: "copy_range", ActParams { 1 x: Read, 3 out: ReadWrite }
+    trips: |_, _| 0;
 }
 
 /// (forward entry point, backward entry point, slope) of an activation.

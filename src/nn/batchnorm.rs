@@ -6,7 +6,7 @@
 
 use super::{Act, CpuBackward, CpuForward, FusedAct, GpuBackward, GpuForward, LayerImpl, Mode, Param, Role};
 use crate::error::{Error, Result};
-use crate::gpu::budget::{self, plan_tiles};
+use crate::gpu::budget::{lp, plan_tiles};
 use crate::gpu::{Dispatch, Program};
 use super::describe::Fields;
 use super::Layer;
@@ -135,6 +135,8 @@ pub struct BnParams {
     pub _pad: [u32; 2],
 }
 
+crate::uniform_layout!(BnParams { n, c, hw, flags, eps, momentum, n_per, p_per, p_splits, slope, _pad });
+
 pub const BN_BATCH: u32 = 1;
 pub const BN_ACCUMULATE: u32 = 2;
 pub const BN_UPDATE_RUNNING: u32 = 4;
@@ -142,56 +144,75 @@ pub const BN_PARAM_GRADS: u32 = 8;
 pub const BN_FUSED_ACT: u32 = 32;
 pub const BN_RELU: u32 = 64;
 
+/// Trips of the batch-norm partial-sum kernels for a tile of `n_per` samples × `p_per` positions
+/// (the statistics walk it twice: its mean, then its centred squares; the backward once).
+pub fn bn_tile_trips(n_per: u64, p_per: u64) -> u64 {
+    2 * (lp(n_per) + n_per * lp(p_per))
+}
+
 crate::kernel! {
     /// Per tile of each channel: its mean and Σ (x − that mean)².
     pub BnStatsPartial = "batchnorm" :: "batchnorm_stats_partial", BnParams { 1 x: Read, 9 part: ReadWrite }
+    trips: |_, p| bn_tile_trips(p.n_per as u64, p.p_per as u64);
 }
 crate::kernel! {
     /// Mean and 1/σ (and the running statistics) from the tiles' means and centred sums.
     pub BnStatsFinish = "batchnorm" :: "batchnorm_stats_finish", BnParams { 5 stats: ReadWrite, 6 running: ReadWrite, 9 part: ReadWrite }
+    // Reads the tiles' values twice (their means, then their centred sums).
+    trips: |_, p| 2 * lp(p.p_splits as u64 * (p.n as u64).div_ceil(p.n_per.max(1) as u64));
 }
 crate::kernel! {
     /// y = x·invstd·γ + (β − mean·invstd·γ) with batch or running statistics; the `_act` entry
     /// also stores the ReLU or LeakyReLU after the layer into `act` (the plain one binds its
     /// output there and never stores it).
     pub BnForward = "batchnorm" :: ["batchnorm_forward", "batchnorm_forward_act"], BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite, 13 act: ReadWrite }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// Per-tile Σ dy and Σ dy·x̂ of each channel.
     pub BnBackwardPartial = "batchnorm" :: "batchnorm_backward_partial", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 4 dy: Read, 5 stats: ReadWrite, 9 part: ReadWrite }
+    trips: |_, p| bn_tile_trips(p.n_per as u64, p.p_per as u64);
 }
 crate::kernel! {
     /// The sums from the tiles; dγ into `out`, dβ into `out2`.
     pub BnBackwardFinish = "batchnorm" :: "batchnorm_backward_finish", BnParams { 5 stats: ReadWrite, 7 out: ReadWrite, 8 out2: ReadWrite, 9 part: ReadWrite }
+    trips: |_, p| 2 * lp(p.p_splits as u64 * (p.n as u64).div_ceil(p.n_per.max(1) as u64));
 }
 crate::kernel! {
     /// dx = γ·invstd·(dy − Σdy/M − x̂·Σdy·x̂/M)
     pub BnBackwardInput = "batchnorm" :: "batchnorm_backward_input", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 4 dy: Read, 5 stats: ReadWrite, 7 out: ReadWrite }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// batchnorm_forward four values at a time ([`BnSpec::vec4`]).
     pub BnForward4 = "batchnorm" :: ["batchnorm_forward4", "batchnorm_forward4_act"], BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite, 14 act4: ReadWrite }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// batchnorm_backward_input four values at a time ([`BnSpec::vec4`]).
     pub BnBackwardInput4 = "batchnorm" :: "batchnorm_backward_input4", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 10 x4: Read, 11 dy4: Read, 12 out4: ReadWrite }
+    trips: |_, _| 0;
 }
 
 crate::kernel! {
     /// batchnorm_forward one (sample, channel) plane per invocation (software adapter, HW > 1).
     pub BnForwardPlanes = "batchnorm" :: ["batchnorm_forward_planes", "batchnorm_forward_planes_act"], BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite, 13 act: ReadWrite }
+    trips: |_, p| lp(p.hw as u64);
 }
 crate::kernel! {
     /// batchnorm_forward_planes over vec4s (HW a multiple of 4).
     pub BnForwardPlanes4 = "batchnorm" :: ["batchnorm_forward_planes4", "batchnorm_forward_planes4_act"], BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite, 14 act4: ReadWrite }
+    trips: |_, p| lp(p.hw as u64 / 4);
 }
 crate::kernel! {
     /// batchnorm_backward_input one plane per invocation (software adapter, HW > 1).
     pub BnBackwardInputPlanes = "batchnorm" :: "batchnorm_backward_input_planes", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 4 dy: Read, 5 stats: ReadWrite, 7 out: ReadWrite }
+    trips: |_, p| lp(p.hw as u64);
 }
 crate::kernel! {
     /// batchnorm_backward_input_planes over vec4s (HW a multiple of 4).
     pub BnBackwardInputPlanes4 = "batchnorm" :: "batchnorm_backward_input_planes4", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 10 x4: Read, 11 dy4: Read, 12 out4: ReadWrite }
+    trips: |_, p| lp(p.hw as u64 / 4);
 }
 
 /// Longest plane the per-plane kernels walk in one invocation (well under llvmpipe's loop budget).
@@ -202,7 +223,7 @@ impl BnSpec {
     /// BatchNorm2d with planes of a length one invocation can walk. (Other families keep the flat
     /// kernels, whose parallelism a GPU wants; tests/batchnorm.rs runs both.)
     fn planes(&self, gpu: &crate::gpu::Gpu) -> bool {
-        gpu.family == super::conv_gemm::KernelFamily::Gemm && self.hw > 1 && self.hw <= MAX_PLANE
+        super::conv_gemm::KernelFamily::of(gpu) == super::conv_gemm::KernelFamily::Gemm && self.hw > 1 && self.hw <= MAX_PLANE
     }
 }
 
@@ -210,7 +231,7 @@ impl BnParams {
     /// Parameters of a batch-norm layer at batch n, with its tiles planned.
     pub fn new(n: usize, bn: &BnSpec, flags: u32, parallel: u64) -> BnParams {
         // The backward pass reads x and dy.
-        let t = plan_tiles(n as u32, bn.hw as u32, bn.c as u64, parallel, 8 * (bn.c * bn.hw) as u64, budget::bn_tile_trips);
+        let t = plan_tiles(n as u32, bn.hw as u32, bn.c as u64, parallel, 8 * (bn.c * bn.hw) as u64, bn_tile_trips);
         BnParams {
             n: n as u32,
             c: bn.c as u32,

@@ -4,10 +4,11 @@
 //! convolution whose input gradient it is ([`super::conv_transpose`]). Tests: `tests/conv.rs`.
 
 use super::conv_gemm::{self, KernelFamily};
+pub use super::shape::{gcd, ConvShape};
 use super::split::{SplitSum, ACCUMULATE};
 use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, LayerImpl, Param, Role, Workspace};
 use crate::error::{Error, Result};
-use crate::gpu::budget::{self, plan_tiles, Tiles};
+use crate::gpu::budget::{lp, plan_tiles, Tiles, STORE4X4};
 use crate::gpu::{Dispatch, Gpu, Program};
 use super::describe::Fields;
 use super::Layer;
@@ -150,55 +151,6 @@ impl ConvSpec {
 
 // ---------------------------------------------------------------- CPU reference (the conv view)
 
-/// A convolution x (n, cin, h, w) → y (n, cout, oh, ow) with weights (cout, cin, kh, kw).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConvShape {
-    pub n: usize,
-    pub cin: usize,
-    pub h: usize,
-    pub w: usize,
-    pub cout: usize,
-    pub oh: usize,
-    pub ow: usize,
-    pub kh: usize,
-    pub kw: usize,
-    /// [height, width]
-    pub stride: [usize; 2],
-    pub pad: [usize; 2],
-    pub dil: [usize; 2],
-}
-
-impl ConvShape {
-
-    pub fn x_len(&self) -> usize {
-        self.n * self.cin * self.h * self.w
-    }
-    pub fn y_len(&self) -> usize {
-        self.n * self.cout * self.oh * self.ow
-    }
-    pub fn w_len(&self) -> usize {
-        self.cout * self.cin * self.kh * self.kw
-    }
-
-    /// The input position tap `k` reads for output position `o` along axis `a` (0: rows, 1:
-    /// columns), if it lies inside the input: o·stride + k·dilation − pad.
-    fn tap(&self, a: usize, o: usize, k: usize) -> Option<usize> {
-        let size = [self.h, self.w][a];
-        let i = (o * self.stride[a] + k * self.dil[a]) as isize - self.pad[a] as isize;
-        (i >= 0 && (i as usize) < size).then_some(i as usize)
-    }
-
-    fn xi(&self, n: usize, c: usize, y: usize, x: usize) -> usize {
-        ((n * self.cin + c) * self.h + y) * self.w + x
-    }
-    fn yi(&self, n: usize, c: usize, y: usize, x: usize) -> usize {
-        ((n * self.cout + c) * self.oh + y) * self.ow + x
-    }
-    fn wi(&self, co: usize, ci: usize, ky: usize, kx: usize) -> usize {
-        ((co * self.cin + ci) * self.kh + ky) * self.kw + kx
-    }
-}
-
 /// Calls `f(y index, x index, w index)` for every multiply-add of the convolution: every output
 /// position, output channel, input channel and tap whose input position lies inside the input.
 /// The three references below are this one loop with a different multiply-add.
@@ -293,32 +245,53 @@ pub struct ConvParams {
     pub _pad: [u32; 3],
 }
 
-pub(super) fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
-}
+crate::uniform_layout!(ConvParams { n, cin, h, w, cout, oh, ow, kh, kw, stride_y, stride_x, pad_y, pad_x, dil_y, dil_x, tap_step_y, tap_step_x, flags, n_per, y_per, y_splits, _pad });
+
 
 /// bit 0 of [`ConvParams::flags`]: add the bias.
 pub const CONV_BIAS: u32 = 1;
 
+/// Trips of `conv2d_backward_weight` for a tile of `n_per` samples × `y_per` output rows.
+pub fn conv_weight_trips(p: &ConvParams, n_per: u64, y_per: u64) -> u64 {
+    lp(n_per) + n_per * lp(y_per) + n_per * y_per * lp(p.ow as u64) + STORE4X4
+}
+
+/// Trips of `channel_sum` for a tile of `n_per` samples × `y_per` output rows.
+pub fn channel_sum_trips(p: &ConvParams, n_per: u64, y_per: u64) -> u64 {
+    lp(n_per) + n_per * lp(y_per * p.ow as u64)
+}
+
 crate::kernel! {
     /// y = [b +] Σ x·wt, 4 samples × 4 output channels per invocation.
     pub ConvForward = "conv" :: "conv2d_forward", ConvParams { 1 x: Read, 2 wt: Read, 3 b: Read, 5 out: ReadWrite }
+    trips: |_, p| {
+        let (ci, kh, kw) = (p.cin as u64, p.kh as u64, p.kw as u64);
+        lp(ci) + ci * lp(kh) + ci * kh * lp(kw) + STORE4X4
+    };
+    flops: |_, p| 2.0 * [p.n, p.cout, p.oh * p.ow, p.cin, p.kh, p.kw].iter().map(|&v| v as f64).product::<f64>();
 }
 crate::kernel! {
     /// dx = [b +] Σ dy·wt (a transposed layer's forward pass, with its bias).
     pub ConvBackwardInput = "conv" :: "conv2d_backward_input", ConvParams { 2 wt: Read, 3 b: Read, 4 dy: Read, 5 out: ReadWrite }
+    // The two searches for the first tap (one tap step each), then only the taps of one stride
+    // phase: at most ⌈k / tap step⌉ along each axis.
+    trips: |_, p| {
+        let (sy, sx) = (p.tap_step_y.max(1) as u64, p.tap_step_x.max(1) as u64);
+        let (a, b) = ((p.kh as u64).div_ceil(sy), (p.kw as u64).div_ceil(sx));
+        lp(sy) + lp(sx) + lp(a) + a * lp(b) + a * b * lp(p.cout as u64) + STORE4X4
+    };
+    flops: |_, p| 2.0 * [p.n, p.cin, p.h * p.w, p.cout, p.kh, p.kw].iter().map(|&v| v as f64).product::<f64>() / (p.stride_y * p.stride_x) as f64;
 }
 crate::kernel! {
     /// dwt = Σ dy·x over one tile of samples × output rows.
     pub ConvBackwardWeight = "conv" :: "conv2d_backward_weight", ConvParams { 1 x: Read, 4 dy: Read, 5 out: ReadWrite }
+    trips: |_, p| conv_weight_trips(p, p.n_per as u64, p.y_per as u64);
+    flops: |_, p| 2.0 * [p.n, p.cout, p.oh * p.ow, p.cin, p.kh, p.kw].iter().map(|&v| v as f64).product::<f64>();
 }
 crate::kernel! {
     /// db = Σ dy per channel over one tile.
     pub ChannelSum = "conv" :: "channel_sum", ConvParams { 4 dy: Read, 5 out: ReadWrite }
+    trips: |_, p| channel_sum_trips(p, p.n_per as u64, p.y_per as u64);
 }
 
 impl ConvParams {
@@ -357,12 +330,12 @@ impl ConvParams {
     /// Tiles of the weight gradient over (samples, output rows).
     pub fn weight_tiles(&self, parallel: u64) -> Tiles {
         let bytes = 4 * (self.cin * self.h * self.w + self.cout * self.oh * self.ow) as u64;
-        plan_tiles(self.n, self.oh, self.backward_weight_threads() as u64, parallel, bytes, |np, yp| budget::conv_weight_trips(self, np, yp))
+        plan_tiles(self.n, self.oh, self.backward_weight_threads() as u64, parallel, bytes, |np, yp| conv_weight_trips(self, np, yp))
     }
 
     /// Tiles of the channel sum (bias gradient) over (samples, output rows).
     pub fn channel_sum_tiles(&self, parallel: u64) -> Tiles {
-        plan_tiles(self.n, self.oh, self.cout as u64, parallel, 4 * (self.cout * self.oh * self.ow) as u64, |np, yp| budget::channel_sum_trips(self, np, yp))
+        plan_tiles(self.n, self.oh, self.cout as u64, parallel, 4 * (self.cout * self.oh * self.ow) as u64, |np, yp| channel_sum_trips(self, np, yp))
     }
 
     /// Invocations of each kernel (one per 4×4 block, or per channel for channel_sum).
@@ -402,7 +375,7 @@ pub(super) fn grads_scratch_len(s: &ConvShape, bias: Option<(usize, usize, usize
 /// y = conv(x, W) [+ b] in the conv view, with the device's family of kernels.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn push_forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer) -> Result<()> {
-    if gpu.family.products() {
+    if KernelFamily::of(gpu).products() {
         return conv_gemm::forward(gpu, ws, prog, s, x, wt, b, y);
     }
     let p = ConvParams::new(s, CONV_BIAS * b.is_some() as u32);
@@ -413,7 +386,7 @@ pub(super) fn push_forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &Co
 /// dx = [b +] the input gradient of the conv view for dy, with the device's family of kernels.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn push_backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer) -> Result<()> {
-    if gpu.family.products() {
+    if KernelFamily::of(gpu).products() {
         return conv_gemm::backward_input(gpu, ws, prog, s, dy, wt, b, dx);
     }
     let p = ConvParams::new(s, CONV_BIAS * b.is_some() as u32);
@@ -427,7 +400,7 @@ pub(super) fn push_backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program,
 #[allow(clippy::too_many_arguments)]
 pub(super) fn push_grads(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, dy: &wgpu::Buffer, bias: Option<(&wgpu::Buffer, (usize, usize, usize))>, grads: &[crate::gpu::Tensor], accumulate: bool) -> Result<()> {
     let flags = |a: bool| ACCUMULATE * a as u32;
-    if gpu.family.products() {
+    if KernelFamily::of(gpu).products() {
         conv_gemm::backward_weight(gpu, ws, prog, s, x, dy, &grads[0].buffer, accumulate)?;
     } else {
         let p = ConvParams::new(s, 0);

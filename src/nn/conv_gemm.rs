@@ -17,10 +17,11 @@
 //! batch is cut into chunks so that no packed operand exceeds [`CHUNK_FLOATS`]; the three work
 //! buffers live in the network's [`Workspace`] and are shared by its layers.
 
-use super::conv::{gcd, ConvShape};
+use super::shape::{gcd, ConvShape};
 use super::split::SplitSum;
 use super::Workspace;
 use crate::error::{Error, Result};
+use crate::gpu::budget::lp;
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
 
 /// Which convolution kernels a device runs.
@@ -58,6 +59,32 @@ impl KernelFamily {
         Self::candidates(device, info)[0]
     }
 
+    /// The family `gpu` runs: its choice if one was made ([`KernelFamily::on`], or an earlier
+    /// call), else chosen now among the [`KernelFamily::candidates`], timing them where there are
+    /// several (on a GPU: tiled or direct, remembered by the tuner), and kept with the device.
+    pub fn of(gpu: &Gpu) -> KernelFamily {
+        if let Some(f) = gpu.choice::<KernelFamily>() {
+            return f;
+        }
+        let families = Self::candidates(&gpu.device, gpu.info.as_ref());
+        let f = Self::time_families(gpu, &families, FAMILY_TIMING_BATCH).unwrap_or_else(|e| {
+            eprintln!("wgpu-gan: timing the kernel families failed ({e}); using the direct kernels");
+            KernelFamily::Direct
+        });
+        gpu.set_choice(f, f.label());
+        f
+    }
+
+    /// `gpu` running this family (its own copy of the device's choices; the original keeps its own).
+    pub fn on(self, gpu: &Gpu) -> Gpu {
+        gpu.with_choice(self, self.label())
+    }
+
+    /// What [`Gpu::describe`] shows.
+    fn label(self) -> String {
+        format!("kernels: {}", self.name())
+    }
+
     /// The fastest of `families` on this device for a training pass of R2's discriminator at
     /// `batch` (forward and backward, the convolutions and products every family implements
     /// differently), timed on first use and remembered by the tuner ([`crate::gpu::tune`]);
@@ -70,9 +97,7 @@ impl KernelFamily {
         let key = format!("family r2-discriminator batch={batch}");
         let pick = gpu.tuned(&key, &names, |name| {
             let family = families.iter().copied().find(|f| f.name() == name).unwrap_or(families[0]);
-            let mut g = gpu.clone();
-            g.family = family;
-            time_step(&g, batch)
+            time_step(&family.on(gpu), batch)
         })?;
         Ok(pick.and_then(|n| families.iter().copied().find(|f| f.name() == n)).unwrap_or(families[0]))
     }
@@ -106,6 +131,9 @@ fn time_step(gpu: &Gpu, batch: usize) -> Result<f64> {
     prog.extend(net.backward(gpu, 0, &x.buffer, &y.buffer, Some(&dx.buffer), batch, Grads::Write)?);
     crate::gpu::tune::time_runs(gpu, || prog.run(gpu))
 }
+
+/// The batch at which kernel families are compared when a device can run more than one.
+const FAMILY_TIMING_BATCH: usize = 64;
 
 /// Floats one packed operand may hold: the batch is processed in chunks of samples under it.
 pub const CHUNK_FLOATS: usize = 1 << 21;
@@ -208,6 +236,8 @@ pub struct SgemmParams {
     pub geo: Geometry,
 }
 
+crate::uniform_layout!(SgemmParams { m, n, k4, k_per, splits, tiles_m, tiles_n, flags, p_len, s_n, s_m, off, slot, k_rows, slope, _pad, geo });
+
 /// Uniform of `im2col` and `col2im`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
@@ -234,6 +264,17 @@ pub struct Geometry {
     pub flags: u32,
 }
 
+crate::uniform_layout!(Geometry { n0, cols, rows, c, h, w, oh, ow, kh, kw, stride_y, stride_x, pad_y, pad_x, dil_y, dil_x, tap_step_y, tap_step_x, width, flags });
+
+/// Groups of 4 columns a lane of a subgroup product stores: two in the wide tile.
+fn quads(entry: &str) -> u64 {
+    if entry.contains("wide") {
+        2
+    } else {
+        1
+    }
+}
+
 crate::kernel! {
     /// C = a·bᵀ over one split of k, a 32 × 32 (or 32 × 64: [`Tile`]) tile per subgroup of 8,
     /// stored through the output map. `out4` is the same buffer as `out`, seen as vec4s (for
@@ -241,47 +282,88 @@ crate::kernel! {
     /// The `_act` and `_dact` entries fuse an activation into the store ([`Epilogue`]); the others
     /// bind `act4` to `out4` and `pre4` to `a` (unused).
     pub Sgemm = "conv_gemm" :: ["sgemm_nt", "sgemm_nt_wide", "sgemm_tn", "sgemm_nt_act", "sgemm_nt_wide_act", "sgemm_nt_dact", "sgemm_nt_wide_dact"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite, 11 act4: ReadWrite, 12 pre4: Read }
+    // The k loop, then 32 row stores of one 4-trip loop each (and the other store loop's exit), per
+    // group of 4 columns (two in the wide tile). (The fused stores have no loop: counted as the
+    // plain ones, an upper bound.)
+    trips: |e, p| lp(p.k_per as u64) + quads(e) * 32 * (lp(4) + lp(0));
+    flops: |_, p| 8.0 * p.m as f64 * p.n as f64 * p.k4 as f64;
 }
 crate::kernel! {
     /// C = a·bᵀ over one split of k, a 64 × 64 tile per workgroup of 256, for real GPUs.
     /// With [`IMPLICIT`], b is the patch matrix of the convolution `geo` read from `img`.
     pub Tgemm = "tiled" :: "tgemm_nt", SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 6 img: Read }
+    // Stages of 4 vec4 steps, 4 inner steps each, then 16 single stores.
+    trips: |_, p| {
+        let stages = (p.k_per as u64).div_ceil(4);
+        lp(stages) + stages * lp(4)
+    };
+    flops: |_, p| 8.0 * p.m as f64 * p.n as f64 * p.k4 as f64;
 }
 crate::kernel! {
     /// A product whose b operand is read tap by tap from an image stored by position: a
     /// convolution's forward pass without im2col, or one stride phase of its input gradient
     /// without col2im (see the shader). `out4` as for [`Sgemm`].
     pub SgemmTaps = "conv_gemm" :: ["sgemm_taps", "sgemm_taps_wide", "sgemm_taps_dact", "sgemm_taps_wide_dact"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite, 11 act4: ReadWrite, 12 pre4: Read }
+    // The taps (kh × kw), COUT4 steps each, then the 32 row stores' 4-trip loops per group of 4
+    // columns (two in the wide tile; the fused store has one such loop too).
+    trips: |e, p| {
+        let i: Implicit = bytemuck::cast(p.geo);
+        let (kh, kw, c) = (i.kh as u64, i.kw as u64, i.c as u64);
+        lp(kh) + kh * lp(kw) + kh * kw * lp(c) + quads(e) * 32 * (lp(4) + lp(0))
+    };
+    flops: |_, p| 8.0 * p.m as f64 * p.n as f64 * p.k4 as f64;
 }
 crate::kernel! {
     /// A convolution's weights packed as [`SgemmTaps`]' a operand (all taps, or one phase's).
     pub TapWeights = "pack" :: "tap_weights", Geometry { 6 src: Read, 8 dst4: ReadWrite }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// The patch matrix of a chunk of `src` (or its transpose), zero-padded.
     pub Im2col = "pack" :: "im2col", Geometry { 6 src: Read, 7 dst: ReadWrite }
+    // The taps, then (plain layout) the padding of the last channel's row (< 4 values).
+    trips: |_, p| lp(p.kh as u64) + p.kh as u64 * lp(p.kw as u64) + lp(4);
 }
 crate::kernel! {
     /// The plain patch matrix, four values per store: KH·KW a multiple of 4 (`im2col_rows`; KW
     /// = 4: `im2col_rows_k4`), or 1 × 1 (`im2col_rows_c4`).
     pub Im2colRows = "pack" :: ["im2col_rows", "im2col_rows_k4", "im2col_rows_c4"], Geometry { 6 src: Read, 8 dst4: ReadWrite }
+    // im2col_rows: the taps four at a time (each 4 trips) and the zeros after the last channel
+    // (fewer than 4 vec4s); _k4: a row of taps per vec4; _c4: no loop.
+    trips: |e, p| {
+        let taps4 = (p.kh as u64 * p.kw as u64).div_ceil(4);
+        match e {
+            "im2col_rows" => lp(taps4) + taps4 * lp(4) + lp(4),
+            "im2col_rows_k4" => lp(p.kh as u64),
+            _ => 0,
+        }
+    };
 }
 crate::kernel! {
     /// The plain patch matrix of a 1 × 1 kernel over aligned planes: 4 × 4 blocks through `src4`,
     /// src seen as vec4s.
     pub Im2colRowsT4 = "pack" :: "im2col_rows_t4", Geometry { 8 dst4: ReadWrite, 10 src4: Read }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// The transposed patch matrix, four positions per store.
     pub Im2colCols = "pack" :: "im2col_cols", Geometry { 6 src: Read, 8 dst4: ReadWrite }
+    trips: |_, p| lp(p.kh as u64) + p.kh as u64 * lp(p.kw as u64);
 }
 crate::kernel! {
     /// The transposed patch matrix of a 1 × 1 kernel over aligned planes: a vec4 copy.
     pub Im2colColsCopy = "pack" :: "im2col_cols_copy", Geometry { 8 dst4: ReadWrite, 10 src4: Read }
+    trips: |_, _| 0;
 }
 crate::kernel! {
     /// dst (a chunk of N, C, H, W) = [bias +] the patch gradient summed back over its taps.
     pub Col2im = "pack" :: "col2im", Geometry { 3 bias: Read, 6 src: Read, 7 dst: ReadWrite }
+    // As conv2d_backward_input without its channel loop.
+    trips: |_, p| {
+        let (sy, sx) = (p.tap_step_y.max(1) as u64, p.tap_step_x.max(1) as u64);
+        let (a, b) = ((p.kh as u64).div_ceil(sy), (p.kw as u64).div_ceil(sx));
+        lp(sy) + lp(sx) + lp(a) + a * lp(b)
+    };
 }
 
 /// Uniform of `col2im_phase` (see the shader).
@@ -314,13 +396,17 @@ pub struct Phase {
     pub _pad: u32,
 }
 
+crate::uniform_layout!(Phase { n0, chunk, c, h, w, oh, ow, kh, kw, width, flags, stride_y, stride_x, iy0, ix0, ay, bx, ry, rx, cy, cx, ty, tx, _pad });
+
 crate::kernel! {
     /// col2im over one stride phase (dilation 1).
     pub Col2imPhase = "pack" :: "col2im_phase", Phase { 3 bias: Read, 6 src: Read, 7 dst: ReadWrite }
+    trips: |_, p| lp(p.ty as u64) + p.ty as u64 * lp(p.tx as u64);
 }
 crate::kernel! {
     /// col2im over one stride phase of 2 × 2 taps, unrolled.
     pub Col2imPhase2x2 = "pack" :: "col2im_phase2x2", Phase { 3 bias: Read, 6 src: Read, 7 dst: ReadWrite }
+    trips: |_, _| 0;
 }
 
 /// Along one axis of size `size` with stride `s`, padding `pad` and kernel `k`, phase `r` (the
@@ -585,7 +671,7 @@ impl<'a> Product<'a> {
         if self.map != Product::rows(self.n) {
             return Err(Error::Shape(format!("a split product needs the plain map, not {:?}", self.map)));
         }
-        let (splits, k_per) = self.splits(gpu.family);
+        let (splits, k_per) = self.splits(KernelFamily::of(gpu));
         let o = self.oriented();
         let tile = o.tile(gpu, splits, k_per)?;
         o.push_split(gpu, ws, prog, tile, (splits, k_per), out, accumulate)
@@ -595,11 +681,11 @@ impl<'a> Product<'a> {
     /// (`self.k4` = ceil(k_rows / 4), the plain map), split like [`Product::push_split`]: the
     /// subgroup family's `sgemm_tn`, which needs neither operand transposed.
     pub fn push_tn_split(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, k_rows: usize, out: &wgpu::Buffer, accumulate: bool) -> Result<()> {
-        if gpu.family != KernelFamily::Gemm || self.m % 4 != 0 || self.n % 4 != 0 || self.map != Product::rows(self.n) || self.bias.is_some() || self.k4 != k_rows.div_ceil(4) {
+        if KernelFamily::of(gpu) != KernelFamily::Gemm || self.m % 4 != 0 || self.n % 4 != 0 || self.map != Product::rows(self.n) || self.bias.is_some() || self.k4 != k_rows.div_ceil(4) {
             return Err(Error::Shape(format!("sgemm_tn needs the subgroup family, M and N multiples of 4, the plain map, no bias and k4 = ceil(k_rows / 4) ({} × {} × {k_rows})", self.m, self.n)));
         }
         let o = Oriented { p: *self, bias_by_column: false, k_rows, implicit: None };
-        o.push_split(gpu, ws, prog, Tile::Tn, self.splits(gpu.family), out, accumulate)
+        o.push_split(gpu, ws, prog, Tile::Tn, self.splits(KernelFamily::of(gpu)), out, accumulate)
     }
 
     /// The whole reduction in one split.
@@ -615,7 +701,7 @@ impl<'a> Product<'a> {
     pub fn fuses(&self, gpu: &Gpu, out: &wgpu::Buffer, epi: &Epilogue) -> bool {
         let o = self.oriented();
         let need = (o.out_extent(1) * 4) as u64;
-        gpu.family == KernelFamily::Gemm
+        KernelFamily::of(gpu) == KernelFamily::Gemm
             && o.vec4_map()
             && o.p.n % 4 == 0
             && [out, epi.buffer()].iter().all(|b| b.size() % 16 == 0 && b.size() >= need)
@@ -718,7 +804,7 @@ impl Oriented<'_> {
 
     #[allow(clippy::too_many_arguments)]
     fn dispatch_with(&self, gpu: &Gpu, out: &wgpu::Buffer, add: bool, tile: Tile, splits: usize, k_per: usize, epi: Option<Epilogue>) -> Result<Dispatch> {
-        if gpu.family == KernelFamily::Tiled {
+        if KernelFamily::of(gpu) == KernelFamily::Tiled {
             let (p, _) = self.params(add, tile, splits, k_per);
             let (tm, tn) = (self.p.m.div_ceil(TILED_EDGE), self.p.n.div_ceil(TILED_EDGE));
             let flags = (p.flags & !VEC4) | (IMPLICIT * self.implicit.is_some() as u32);
@@ -753,7 +839,7 @@ impl Oriented<'_> {
     fn tile(&self, gpu: &Gpu, splits: usize, k_per: usize) -> Result<Tile> {
         let guess = Tile::guess(self.p.m, self.p.n);
         // The tiled family has one shape: nothing to choose.
-        if gpu.family != KernelFamily::Gemm {
+        if KernelFamily::of(gpu) != KernelFamily::Gemm {
             return Ok(guess);
         }
         // Below ~4 M multiply-adds a launch costs about what the product does: not worth timing.
@@ -806,7 +892,7 @@ pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: 
         prog.push(pack(gpu, matrix(0, s.cout, d.k), false, wt, w0)?);
         w0
     };
-    if gpu.family == KernelFamily::Tiled {
+    if KernelFamily::of(gpu) == KernelFamily::Tiled {
         // Implicit GEMM: the product reads the patches from x itself, the whole batch at once.
         prog.push(implicit_forward(gpu, s, x, a, b, y)?);
         return Ok(());
@@ -844,7 +930,7 @@ fn forward_product<'a>(s: &ConvShape, n0: usize, nc: usize, a: &'a wgpu::Buffer,
 pub fn forward_fused(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer, epi: Epilogue) -> Result<bool> {
     let d = dims(s);
     let w1 = &ws.work[1].buffer;
-    if gpu.family != KernelFamily::Gemm || by_taps(gpu, ws, s) || d.k % 4 != 0 {
+    if KernelFamily::of(gpu) != KernelFamily::Gemm || by_taps(gpu, ws, s) || d.k % 4 != 0 {
         return Ok(false);
     }
     let all = chunks(s);
@@ -914,7 +1000,7 @@ fn push_tap_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &wgpu::Buf
 /// 32), its columns `cells` and its packed weights `packed` vec4s within the float division's
 /// range, and the work buffers hold the operands (`need`, in floats, against `have`).
 fn taps_fit(gpu: &Gpu, rows: usize, cells: usize, packed: usize, need: [usize; 2], have: [usize; 2]) -> bool {
-    gpu.family == KernelFamily::Gemm && rows >= 32 && cells.max(packed) < FAST_DIV_BELOW as usize && need[0] <= have[0] && need[1] <= have[1]
+    KernelFamily::of(gpu) == KernelFamily::Gemm && rows >= 32 && cells.max(packed) < FAST_DIV_BELOW as usize && need[0] <= have[0] && need[1] <= have[1]
 }
 
 /// Whether the input gradient of `s` runs by stride phase: no dilation and a kernel at least as

@@ -1,6 +1,7 @@
 //! The vec4 matrix products of `shaders/gemm.wgsl`, which the Linear layers run on (see
 //! [`super::linear`]): `gemm_nt` and the transposition that prepares its operands.
 
+use crate::gpu::budget::lp;
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu};
 
@@ -22,16 +23,27 @@ pub struct GemmParams {
     pub rows4: u32,
 }
 
+crate::uniform_layout!(GemmParams { m, p, k4, k_per, flags, rows, cols, rows4 });
+
 /// bit 0 of [`GemmParams::flags`]: add the bias.
 pub const GEMM_BIAS: u32 = 1;
+
+/// Trips of `gemm_nt` for a tile of `k_per` vec4 steps: the row-offset loop, the k loop with its
+/// 8-row inner loop, and the 8 × 8 store.
+pub fn gemm_trips(k_per: u64) -> u64 {
+    lp(8) + lp(k_per) + k_per * lp(8) + lp(8) + 8 * lp(8)
+}
 
 crate::kernel! {
     /// out[m, p] = [bias[p] +] Σ_k a[m, k]·b[p, k], both operands contiguous along k (vec4).
     pub GemmNt = "gemm" :: "gemm_nt", GemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 5 out: ReadWrite }
+    trips: |_, p| gemm_trips(p.k_per as u64);
+    flops: |_, p| 8.0 * p.m as f64 * p.p as f64 * p.k4 as f64;
 }
 crate::kernel! {
     /// out (COLS, ROWS4) = srcᵀ, rows padded with zeros to a multiple of 4.
     pub TransposePad = "gemm" :: "transpose_pad", GemmParams { 4 src: Read, 5 out: ReadWrite }
+    trips: |_, _| 0;
 }
 
 /// Invocations of `gemm_nt` per tile: one per 8 × 8 block of the output.

@@ -85,7 +85,7 @@ impl GpuNet {
         let mut work = [1usize; 3];
         for n in 1..=max_batch {
             for l in &imps {
-                let w = l.work_lens(n, gpu.family);
+                let w = l.work_lens(n, super::conv_gemm::KernelFamily::of(gpu));
                 for i in 0..3 {
                     work[i] = work[i].max(w[i]);
                 }

@@ -10,8 +10,8 @@ use super::conv_gemm::{self, Epilogue, KernelFamily, Product};
 use super::split::{SplitSum, ACCUMULATE};
 use super::{CpuBackward, CpuForward, CpuGradOfGrad, FusedAct, GpuBackward, GpuForward, GpuGradOfGrad, LayerImpl, Param, Role, Workspace};
 use crate::error::{Error, Result};
-use crate::gpu::budget::{self, plan_tiles, Tiles};
-use crate::gpu::{Dispatch, Program};
+use crate::gpu::budget::{lp, plan_tiles, Tiles, STORE4X4};
+use crate::gpu::{Bindings, Dispatch, Program};
 use super::describe::Fields;
 use super::Layer;
 use serde_json::{json, Value};
@@ -88,50 +88,73 @@ pub struct LinearParams {
     pub relu: u32,
 }
 
+crate::uniform_layout!(LinearParams { n, in_f, out_f, accumulate, n_per, has_bias, slope, relu });
+
 crate::kernel! {
     /// y = x Wᵀ [+ b], 4×4 blocks of scalar loads.
     pub LinearForward = "linear" :: "linear_forward", LinearParams { 1 x: Read, 2 w: Read, 3 b: Read, 5 out: ReadWrite }
+    trips: |_, p| lp(p.in_f as u64) + lp(4) + STORE4X4;
+    flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
 }
 crate::kernel! {
     /// dx = dy W, 4×4 blocks of scalar loads.
     pub LinearBackwardInput = "linear" :: "linear_backward_input", LinearParams { 2 w: Read, 4 dy: Read, 5 out: ReadWrite }
+    trips: |_, p| lp(p.out_f as u64) + STORE4X4;
+    flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
 }
 crate::kernel! {
     /// dx = dy W for IN a multiple of 4, 4 inputs per invocation (`w4`, `out4`: `w` and `out` as
     /// vec4s).
     pub LinearBackwardInput4 = "linear" :: "linear_backward_input4", LinearParams { 4 dy: Read, 6 w4: Read, 7 out4: ReadWrite }
+    trips: |_, p| lp(p.out_f as u64);
+    flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
 }
 crate::kernel! {
     /// linear_backward_input4 taken on through the ReLU or LeakyReLU before the layer (`pre4`
     /// its input; slope and ReLU flag in the uniform).
     pub LinearBackwardInput4Dact = "linear" :: "linear_backward_input4_dact", LinearParams { 4 dy: Read, 6 w4: Read, 7 out4: ReadWrite, 8 pre4: Read }
+    trips: |_, p| lp(p.out_f as u64);
+    flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
 }
 crate::kernel! {
     /// dW = dyᵀ x over one tile of rows for OUT < 4 and IN a multiple of 4 (`x4`: x, `out4`: the
     /// gradient or its slot, as vec4s).
     pub LinearWeightThinDy = "linear" :: "linear_backward_weight_thin_dy", LinearParams { 4 dy: Read, 7 out4: ReadWrite, 9 x4: Read }
+    trips: |_, p| lp(p.n_per as u64);
+    flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
 }
 crate::kernel! {
     /// dW = dyᵀ x over one tile of rows for IN < 4 and OUT a multiple of 4 (`dy4`: dy as vec4s).
     pub LinearWeightThinX = "linear" :: "linear_backward_weight_thin_x", LinearParams { 1 x: Read, 5 out: ReadWrite, 10 dy4: Read }
+    trips: |_, p| lp(p.n_per as u64);
+    flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
 }
 crate::kernel! {
     /// y = x Wᵀ [+ b] for IN < 4 and OUT a multiple of 4 (`w4`, `out4`, `b4`: W, y and b as
     /// vec4s).
     pub LinearForwardThinIn = "linear" :: "linear_forward_thin_in", LinearParams { 1 x: Read, 6 w4: Read, 7 out4: ReadWrite, 12 b4: Read }
+    // No loop: IN < 4 is unrolled.
+    trips: |_, _| 0;
+    flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
 }
 crate::kernel! {
     /// [`LinearForwardThinIn`] with the activation after the layer.
     pub LinearForwardThinInAct = "linear" :: "linear_forward_thin_in_act", LinearParams { 1 x: Read, 6 w4: Read, 7 out4: ReadWrite, 11 act4: ReadWrite, 12 b4: Read }
+    trips: |_, _| 0;
+    flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
 }
 crate::kernel! {
     /// y = x Wᵀ [+ b] for OUT < 4 and IN a multiple of 4, one row per invocation (`x4`, `w4`: x
     /// and W as vec4s).
     pub LinearForwardThinOut = "linear" :: "linear_forward_thin_out", LinearParams { 3 b: Read, 5 out: ReadWrite, 6 w4: Read, 9 x4: Read }
+    // One of three sums over IN / 4 (the others stop at once), then one store per output.
+    trips: |_, p| lp(p.in_f as u64 / 4) + 2 * lp(0) + lp(p.out_f as u64);
+    flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
 }
 crate::kernel! {
     /// db = Σ_n dy over one tile of rows.
     pub LinearBackwardBias = "linear" :: "linear_backward_bias", LinearParams { 4 dy: Read, 5 out: ReadWrite }
+    trips: |_, p| lp(p.n_per as u64);
 }
 
 impl LinearParams {
@@ -143,7 +166,7 @@ impl LinearParams {
     /// Tiles of the bias gradient (one invocation per output per tile).
     pub fn bias_tiles(&self, parallel: u64) -> Tiles {
         let p = *self;
-        plan_tiles(self.n, 1, self.out_f as u64, parallel, 4 * self.out_f as u64, |n_per, _| budget::loop_trips("linear::linear_backward_bias", bytemuck::bytes_of(&LinearParams { n_per: n_per as u32, ..p })).unwrap_or(u64::MAX))
+        plan_tiles(self.n, 1, self.out_f as u64, parallel, 4 * self.out_f as u64, |n_per, _| LinearBackwardBias::trips("linear_backward_bias", &LinearParams { n_per: n_per as u32, ..p }))
     }
 }
 
@@ -155,7 +178,7 @@ pub fn blocks4(rows: usize, cols: usize) -> u32 {
 /// Tiles of a Linear weight gradient by `gemm_nt` over the batch padded to n4 (vec4 steps).
 fn weight_tiles(n: usize, inp: usize, out: usize, parallel: u64) -> Tiles {
     let k4 = n.div_ceil(4) as u32;
-    plan_tiles(k4, 1, blocks8(out, inp) as u64, parallel, 16 * (inp + out) as u64, |k_per, _| budget::gemm_trips(k_per))
+    plan_tiles(k4, 1, blocks8(out, inp) as u64, parallel, 16 * (inp + out) as u64, |k_per, _| super::gemm::gemm_trips(k_per))
 }
 
 fn split_len(t: Tiles, len: usize) -> usize {
@@ -216,7 +239,7 @@ impl Linear {
             prog.push(Dispatch::new(gpu, &LinearForwardThinOut { b: bias, out: y, w4: w, x4: x }, &p, Some(n as u32))?);
             return Ok(true);
         }
-        if gpu.family.products() && (inp % 4 == 0 || self.pads_x(n)) {
+        if KernelFamily::of(gpu).products() && (inp % 4 == 0 || self.pads_x(n)) {
             // yᵀ (OUT, N) = W xᵀ through the product, stored transposed into y (N, OUT): C[o, i]
             // goes to y[i·OUT + o]. With IN not a multiple of 4, x and W get zero columns first.
             let [w0, w1] = [&ws.work[0].buffer, &ws.work[1].buffer];
@@ -272,8 +295,11 @@ impl Linear {
     /// Tiles of the thin weight gradient over the batch (one invocation per 4 weights per tile).
     fn thin_tiles(&self, n: usize, parallel: u64) -> Tiles {
         let p = LinearParams::new(n, self.inp, self.out, false);
-        let entry = if self.out < 4 { "linear::linear_backward_weight_thin_dy" } else { "linear::linear_backward_weight_thin_x" };
-        plan_tiles(p.n, 1, (self.inp * self.out / 4) as u64, parallel, 4 * (self.inp + self.out) as u64, |n_per, _| budget::loop_trips(entry, bytemuck::bytes_of(&LinearParams { n_per: n_per as u32, ..p })).unwrap_or(u64::MAX))
+        let trips = |n_per: u64| {
+            let q = LinearParams { n_per: n_per as u32, ..p };
+            if self.out < 4 { LinearWeightThinDy::trips("linear_backward_weight_thin_dy", &q) } else { LinearWeightThinX::trips("linear_backward_weight_thin_x", &q) }
+        };
+        plan_tiles(p.n, 1, (self.inp * self.out / 4) as u64, parallel, 4 * (self.inp + self.out) as u64, |n_per, _| trips(n_per))
     }
 
     /// dW (+)= dyᵀ x over the batch, split: thin layers by outer products
@@ -297,7 +323,7 @@ impl Linear {
             };
             return ws.push_split(gpu, prog, SplitSum { first: &first, out: dw, len: inp * out, tiles: t.count(), accumulate });
         }
-        if gpu.family == KernelFamily::Gemm && inp % 4 == 0 && out % 4 == 0 {
+        if KernelFamily::of(gpu) == KernelFamily::Gemm && inp % 4 == 0 && out % 4 == 0 {
             // dW = dyᵀ x straight from dy (N, OUT) and x (N, IN): no transposes.
             let prod = Product { a: dy, b: x, bias: None, m: out, n: inp, k4: n.div_ceil(4), map: Product::rows(inp) };
             return prod.push_tn_split(gpu, ws, prog, n, dw, accumulate);
@@ -305,7 +331,7 @@ impl Linear {
         let [ta, tb] = [&ws.trans[0].buffer, &ws.trans[1].buffer];
         prog.push(transpose(gpu, dy, ta, n, out)?);
         prog.push(transpose(gpu, x, tb, n, inp)?);
-        if gpu.family.products() {
+        if KernelFamily::of(gpu).products() {
             let prod = Product { a: ta, b: tb, bias: None, m: out, n: inp, k4: n.div_ceil(4), map: Product::rows(inp) };
             return prod.push_split(gpu, ws, prog, dw, accumulate);
         }
@@ -345,7 +371,7 @@ impl Linear {
         let how = if self.thin_input() {
             // dx = dy W as the thin forward pass of dy through Wᵀ (IN, OUT).
             InputGrad::ThinIn
-        } else if gpu.family.products() && (out % 4 == 0 || self.pads_dy(n)) {
+        } else if KernelFamily::of(gpu).products() && (out % 4 == 0 || self.pads_dy(n)) {
             // dxᵀ (IN, N) = Wᵀ dyᵀ through the subgroup product, stored into dx (N, IN): Wᵀ
             // (IN, OUT4) and dy with OUT padded to a multiple of 4 when it is not one (D's last
             // layer has OUT = 1). Padding dy costs a dispatch: worth it only for a large dx

@@ -29,6 +29,7 @@ pub mod gemm;
 mod gpu_net;
 pub mod linear;
 pub mod reshape;
+pub mod shape;
 pub mod split;
 
 pub use activation::{copy_range, Act};

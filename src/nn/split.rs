@@ -4,6 +4,7 @@
 //! [`crate::gpu::budget::plan_tiles`], which keeps every invocation under the software adapter's
 //! loop limit and the launch wide enough for the device.
 
+use crate::gpu::budget::lp;
 use super::Workspace;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Program};
@@ -19,12 +20,15 @@ pub struct ReduceParams {
     pub _pad: u32,
 }
 
+crate::uniform_layout!(ReduceParams { len, splits, flags, _pad });
+
 /// bit 1 of the split kernels' flags: add into the output instead of overwriting it.
 pub const ACCUMULATE: u32 = 2;
 
 crate::kernel! {
     /// out = [out +] Σ_s part[s, ·]
     pub ReduceSplits = "reduce" :: "reduce_splits", ReduceParams { 1 part: Read, 2 out: ReadWrite }
+    trips: |_, p| lp(p.splits as u64);
 }
 
 /// One split reduction: its first pass (built by `first(output, accumulate)`), the length of the

@@ -39,9 +39,7 @@ pub fn kernel_families() -> Vec<wgpu_gan::nn::conv_gemm::KernelFamily> {
 
 /// The test device with the given convolution family.
 pub fn gpu_with(family: wgpu_gan::nn::conv_gemm::KernelFamily) -> Gpu {
-    let mut g = gpu();
-    g.family = family;
-    g
+    family.on(&gpu())
 }
 
 pub fn randv(n: usize, seed: u64, scale: f32) -> Vec<f32> {

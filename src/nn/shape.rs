@@ -1,0 +1,61 @@
+//! The conv view of a convolution's geometry, shared by the layers that compute convolutions
+//! (`conv`, `conv_transpose`) and the matrix-product lowering that runs them (`conv_gemm`), so
+//! that neither of those two has to import the other for it.
+
+/// A convolution x (n, cin, h, w) → y (n, cout, oh, ow) with weights (cout, cin, kh, kw).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    pub n: usize,
+    pub cin: usize,
+    pub h: usize,
+    pub w: usize,
+    pub cout: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub kh: usize,
+    pub kw: usize,
+    /// [height, width]
+    pub stride: [usize; 2],
+    pub pad: [usize; 2],
+    pub dil: [usize; 2],
+}
+
+impl ConvShape {
+
+    pub fn x_len(&self) -> usize {
+        self.n * self.cin * self.h * self.w
+    }
+    pub fn y_len(&self) -> usize {
+        self.n * self.cout * self.oh * self.ow
+    }
+    pub fn w_len(&self) -> usize {
+        self.cout * self.cin * self.kh * self.kw
+    }
+
+    /// The input position tap `k` reads for output position `o` along axis `a` (0: rows, 1:
+    /// columns), if it lies inside the input: o·stride + k·dilation − pad.
+    pub(super) fn tap(&self, a: usize, o: usize, k: usize) -> Option<usize> {
+        let size = [self.h, self.w][a];
+        let i = (o * self.stride[a] + k * self.dil[a]) as isize - self.pad[a] as isize;
+        (i >= 0 && (i as usize) < size).then_some(i as usize)
+    }
+
+    pub(super) fn xi(&self, n: usize, c: usize, y: usize, x: usize) -> usize {
+        ((n * self.cin + c) * self.h + y) * self.w + x
+    }
+    pub(super) fn yi(&self, n: usize, c: usize, y: usize, x: usize) -> usize {
+        ((n * self.cout + c) * self.oh + y) * self.ow + x
+    }
+    pub(super) fn wi(&self, co: usize, ci: usize, ky: usize, kx: usize) -> usize {
+        ((co * self.cin + ci) * self.kh + ky) * self.kw + kx
+    }
+}
+
+/// Greatest common divisor (stride phases, tap steps).
+pub fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
