@@ -142,15 +142,14 @@ fn wgpu_validation_errors_are_errors() {
     let too_big = gpu.device.limits().max_buffer_size + 4;
     let err = gpu
         .checked("an oversized test buffer", || gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("too big"), size: too_big, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false }))
-        .err()
-        .expect("a buffer over max_buffer_size was created without an error")
+        .expect_err("a buffer over max_buffer_size was created without an error")
         .to_string();
     println!("building: {err}");
     assert!(err.contains("an oversized test buffer"), "{err}");
 
     let t = common::tensor(&gpu, &[0.0; 4]);
     gpu.queue.write_buffer(&t.buffer, 8, bytemuck::cast_slice(&[1.0f32; 4]));
-    let err = gpu.wait().err().expect("a write past the end of a buffer was not reported").to_string();
+    let err = gpu.wait().expect_err("a write past the end of a buffer was not reported").to_string();
     println!("submitted: {err}");
     assert!(err.contains("wgpu rejected"), "{err}");
     // Reported once: the device goes on working.

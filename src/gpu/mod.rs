@@ -252,7 +252,7 @@ impl Gpu {
     /// Checks a buffer size against the adapter's storage-binding limit before allocating.
     pub fn check_size(&self, what: &str, bytes: u64) -> Result<()> {
         let l = self.device.limits();
-        let max = (l.max_storage_buffer_binding_size as u64).min(l.max_buffer_size);
+        let max = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
         if bytes > max {
             return Err(Error::Limit(format!(
                 "{what} needs {bytes} bytes but this adapter binds at most {max} bytes per storage buffer; \
