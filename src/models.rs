@@ -1,6 +1,7 @@
-//! The reference models of SPEC.md §4 that train on images, and the MNIST classifier behind FID.
+//! The reference models of SPEC.md §4 (R1 on the toys, R2, R3 and R5 on images; R4 is any of
+//! them with `GanConfig::wgan_gp` or `wgan_clip`), and the MNIST classifier behind FID.
 
-use crate::loss::LossKind;
+use crate::data::Mixture;
 use crate::gan::{DataSource, GanConfig, Table};
 use crate::nn::{Act, BnSpec, ConvSpec, Init, Layer, NetSpec, Reshape};
 use crate::optim::Optimizer;
@@ -95,23 +96,21 @@ impl GanConfig {
     /// DCGAN initialisation; the generator phase reuses the discriminator phase's G(z), as the
     /// PyTorch anchor (../shared/bench/torch_dcgan.py) does.
     pub fn r2(data: Arc<Table>) -> GanConfig {
+        GanConfig { init: Init::Dcgan, reuse_fake: true, ..GanConfig::new(r2_generator(100), r2_discriminator(), DataSource::Table(data)) }
+    }
+
+    /// Reference model R1 (SPEC.md §4) for a toy mixture, z of `z_dim`, hidden width `hidden`:
+    /// MLPs, batch 256, Adam with D's learning rate 4× G's (tuned on the ring, docs/BENCHMARKS.md).
+    pub fn r1(data: Mixture, z_dim: usize, hidden: usize) -> GanConfig {
         GanConfig {
-            generator: r2_generator(100),
-            discriminator: r2_discriminator(),
-            data: DataSource::Table(data),
-            init: Init::Dcgan,
-            reuse_fake: true,
-            loss: LossKind::NonSaturating,
-            k: 1,
-            batch: 64,
-            opt_d: Optimizer::adam(2e-4, 0.5, 0.999),
-            opt_g: Optimizer::adam(2e-4, 0.5, 0.999),
-            clip_d: 0.0,
-            gp_lambda: 0.0,
-            classes: 0,
-            lr_decay_steps: 0,
-            critic_burst: None,
-            seed: 0,
+            batch: 256,
+            opt_d: Optimizer::adam(2e-3, 0.5, 0.999),
+            opt_g: Optimizer::adam(5e-4, 0.5, 0.999),
+            ..GanConfig::new(
+                NetSpec::mlp(&[z_dim, hidden, hidden, 2], Act::Relu, None),
+                NetSpec::mlp(&[2, hidden, hidden, 1], Act::LeakyRelu(0.2), None),
+                DataSource::Mixture(data),
+            )
         }
     }
 

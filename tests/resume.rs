@@ -167,6 +167,6 @@ fn cpu_training_loop_resumes_exactly_and_hands_over_to_the_gpu() {
     // The CPU's checkpoint continues on the GPU.
     let gpu = common::gpu();
     let (gan, _, start) = train(&gpu, cfg, &opts("split", 10, Some(dir.join("split/checkpoint.safetensors")))).unwrap();
-    assert_eq!((start, gan.steps_done), (8, 10));
+    assert_eq!((start, gan.steps_done()), (8, 10));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -237,7 +237,7 @@ fn generate_digit(name: &str, cfg: GanConfig, a: &Args, digit: u32, out: &std::p
     gan.g.load(&gpu, &g, &running)?;
     gan.set_sample_labels(&vec![digit; n])?;
     gan.sample_program(n, a.seed, bn_mode(&a.grid_bn)?)?.run(&gpu);
-    let imgs = gan.samples.read(&gpu)?;
+    let imgs = gan.samples().read(&gpu)?;
     let path = out.join(format!("digit_{digit}.png"));
     let cols = (n as f64).sqrt().ceil() as usize;
     wgpu_gan::plot::save_png(&wgpu_gan::plot::image_grid(&imgs[..n * h * w], n, h, w, cols, 2), &path)?;

@@ -15,40 +15,53 @@ pub struct CpuGan {
     pub cfg: GanConfig,
     pub g: CpuNet,
     pub d: CpuNet,
-    opt_g: CpuOptimizer,
-    opt_d: CpuOptimizer,
+    opt: Optimizers,
     pub step: u32,
     /// Last step's statistics: D loss, mean D(x), mean D(G(z)), accuracies, G loss.
     pub stats: Stats,
-    /// The working values of a step: noise, generated and real batch, logits and their gradient.
+    work: Work,
+    /// What verification puts in place of this reference's own values (see [`Injected`]).
+    pub injected: Injected,
+}
+
+struct Optimizers {
+    g: CpuOptimizer,
+    d: CpuOptimizer,
+}
+
+/// The working values of a step: noise, generated and real batch, logits and their gradient, a
+/// conditional GAN's labels of the generated and the real batch (as f32 class indices), and
+/// WGAN-GP's interpolates of the current update.
+#[derive(Default)]
+struct Work {
     z: Vec<f32>,
     fake: Vec<f32>,
     real: Vec<f32>,
     logits: Vec<f32>,
     dlogits: Vec<f32>,
-    /// Noise and real batch to use instead of drawing them, for the current phase only
-    /// (verification feeds it the GPU's).
-    given_z: Option<Vec<f32>>,
-    given_real: Option<Vec<f32>>,
-    /// A conditional GAN's labels of the generated and the real batch (as f32 class indices).
     labels_fake: Vec<f32>,
     labels_real: Vec<f32>,
-    /// WGAN-GP's interpolates of the current update.
     xhat: Vec<f32>,
-    /// The critic's pass on the interpolates to backpropagate through instead of this
-    /// reference's own, for the next penalty only (verification puts the GPU's here; see `tapes`).
+}
+
+/// Values to use instead of this reference's own, each for the next phase (or loss, or penalty)
+/// only: verification puts the GPU's here, so that both sides differentiate from the same numbers.
+#[derive(Default)]
+pub struct Injected {
+    /// Noise and real batch to use instead of drawing them.
+    pub z: Option<Vec<f32>>,
+    pub real: Option<Vec<f32>>,
+    /// The critic's pass on the interpolates to backpropagate through, for the next penalty.
     pub gp_tape: Option<Tape>,
-    /// Logits to differentiate the loss at instead of this reference's own, for the next loss
-    /// only (verification puts the GPU's here with its tapes: the loss itself is still computed
+    /// Logits to differentiate the loss at, for the next loss: the loss itself is still computed
     /// from this reference's logits and compared, but the gradient that flows back starts from
     /// the same numbers on both sides, so that a sum that cancels, such as the last bias's
-    /// gradient near equilibrium, mean σ(l_f) + mean σ(l_r) − 1, is not judged on the rounding
-    /// of two different forward passes).
-    pub given_logits: Option<Vec<f32>>,
-    /// Forward passes to backpropagate through instead of this reference's own, for the next
-    /// phase only: (discriminator slot, tape) and (generator slot, tape). Verification puts the
-    /// GPU's here, so that an activation sitting on a ReLU's kink, which rounding may put on
-    /// either side, is on the same side in both backward passes.
+    /// gradient near equilibrium, mean σ(l_f) + mean σ(l_r) − 1, is not judged on the rounding of
+    /// two different forward passes.
+    pub logits: Option<Vec<f32>>,
+    /// Forward passes to backpropagate through, for the next phase: (discriminator slot, tape)
+    /// and (generator slot, tape), so that an activation sitting on a ReLU's kink, which
+    /// rounding may put on either side, is on the same side in both backward passes.
     pub tapes: Option<(Vec<(usize, Tape)>, Vec<(usize, Tape)>)>,
 }
 
@@ -61,23 +74,11 @@ impl CpuGan {
             g: CpuNet::new(cfg.generator.clone(), g_params)?,
             d: CpuNet::new(cfg.discriminator.clone(), d_params)?,
             cfg,
-            opt_g,
-            opt_d,
+            opt: Optimizers { g: opt_g, d: opt_d },
             step: 0,
             stats: Stats::default(),
-            z: Vec::new(),
-            fake: Vec::new(),
-            real: Vec::new(),
-            logits: Vec::new(),
-            dlogits: Vec::new(),
-            given_z: None,
-            given_real: None,
-            labels_fake: Vec::new(),
-            labels_real: Vec::new(),
-            xhat: Vec::new(),
-            gp_tape: None,
-            given_logits: None,
-            tapes: None,
+            work: Work::default(),
+            injected: Injected::default(),
         })
     }
 
@@ -86,8 +87,8 @@ impl CpuGan {
         GanState {
             g: self.g.params.clone(),
             d: self.d.params.clone(),
-            opt_g: self.opt_g.state.clone(),
-            opt_d: self.opt_d.state.clone(),
+            opt_g: self.opt.g.state.clone(),
+            opt_d: self.opt.d.state.clone(),
             g_running: self.g.running.clone(),
             d_running: self.d.running.clone(),
             step: self.step,
@@ -100,8 +101,8 @@ impl CpuGan {
         let fits_opt = |a: &[Vec<Vec<f32>>], b: &[Vec<Vec<f32>>]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| fits(x, y));
         if !fits(&s.g, &self.g.params)
             || !fits(&s.d, &self.d.params)
-            || !fits_opt(&s.opt_g, &self.opt_g.state)
-            || !fits_opt(&s.opt_d, &self.opt_d.state)
+            || !fits_opt(&s.opt_g, &self.opt.g.state)
+            || !fits_opt(&s.opt_d, &self.opt.d.state)
             || !fits(&s.g_running, &self.g.running)
             || !fits(&s.d_running, &self.d.running)
         {
@@ -109,8 +110,8 @@ impl CpuGan {
         }
         self.g.params = s.g.clone();
         self.d.params = s.d.clone();
-        self.opt_g.state = s.opt_g.clone();
-        self.opt_d.state = s.opt_d.clone();
+        self.opt.g.state = s.opt_g.clone();
+        self.opt.d.state = s.opt_d.clone();
         self.g.running = s.g_running.clone();
         self.d.running = s.d_running.clone();
         self.step = s.step;
@@ -177,13 +178,13 @@ impl CpuGan {
         let c = &self.cfg;
         assert!(z.as_ref().is_none_or(|z| z.len() == c.batch * c.z_dim()), "run_phase: z must hold batch × z_dim = {} values", c.batch * c.z_dim());
         assert!(real.as_ref().is_none_or(|r| r.len() == c.batch * c.data.dim()), "run_phase: the real batch must hold batch × dim = {} values", c.batch * c.data.dim());
-        (self.given_z, self.given_real) = (z, real);
+        (self.injected.z, self.injected.real) = (z, real);
         ops.iter().for_each(|op| self.exec(op));
-        (self.given_z, self.given_real) = (None, None);
+        (self.injected.z, self.injected.real) = (None, None);
     }
 
     fn use_tapes(&mut self) {
-        if let Some((d, g)) = self.tapes.take() {
+        if let Some((d, g)) = self.injected.tapes.take() {
             d.into_iter().for_each(|(slot, t)| self.d.set_tape(slot, t));
             g.into_iter().for_each(|(slot, t)| self.g.set_tape(slot, t));
         }
@@ -195,48 +196,48 @@ impl CpuGan {
         let (b, zd) = (c.batch, c.z_dim());
         match *op {
             Op::Noise { stream } => {
-                self.z = self.given_z.take().unwrap_or_else(|| rng::randn_fill(b * zd, c.seed, stream, self.step));
+                self.work.z = self.injected.z.take().unwrap_or_else(|| rng::randn_fill(b * zd, c.seed, stream, self.step));
                 if c.classes > 0 {
-                    self.labels_fake = rng::random_labels(b, c.classes, c.seed, stream + super::gpu::LABEL_STREAM, self.step);
+                    self.work.labels_fake = rng::random_labels(b, c.classes, c.seed, stream + super::gpu::LABEL_STREAM, self.step);
                 }
             }
             Op::Generate => {
-                let g_in = self.conditioned(&self.z, &self.labels_fake, zd, 1);
-                self.fake = self.g.forward(&g_in, b).expect(CHECKED);
+                let g_in = self.conditioned(&self.work.z, &self.work.labels_fake, zd, 1);
+                self.work.fake = self.g.forward(&g_in, b).expect(CHECKED);
             }
             Op::Real { update } => {
                 let (real, labels) = self.real_batch(update);
-                self.real = self.given_real.take().unwrap_or(real);
-                self.labels_real = labels;
+                self.work.real = self.injected.real.take().unwrap_or(real);
+                self.work.labels_real = labels;
             }
             Op::DiscriminateBoth { joint: true } => {
                 let (dim, plane) = (c.data.dim(), c.label_plane());
-                let d_in = [self.conditioned(&self.fake, &self.labels_fake, dim, plane), self.conditioned(&self.real, &self.labels_real, dim, plane)].concat();
+                let d_in = [self.conditioned(&self.work.fake, &self.work.labels_fake, dim, plane), self.conditioned(&self.work.real, &self.work.labels_real, dim, plane)].concat();
                 let out = self.d.forward(&d_in, 2 * b).expect(CHECKED);
                 let half = out.len() / 2;
-                self.logits = [self.projected(&out[..half], &self.labels_fake), self.projected(&out[half..], &self.labels_real)].concat();
+                self.work.logits = [self.projected(&out[..half], &self.work.labels_fake), self.projected(&out[half..], &self.work.labels_real)].concat();
             }
             Op::DiscriminateBoth { joint: false } => {
                 let (dim, plane) = (c.data.dim(), c.label_plane());
-                let (real_in, fake_in) = (self.conditioned(&self.real, &self.labels_real, dim, plane), self.conditioned(&self.fake, &self.labels_fake, dim, plane));
+                let (real_in, fake_in) = (self.conditioned(&self.work.real, &self.work.labels_real, dim, plane), self.conditioned(&self.work.fake, &self.work.labels_fake, dim, plane));
                 let lr = self.d.run(1, &real_in, b, Mode::Train).expect(CHECKED);
                 let lf = self.d.run(0, &fake_in, b, Mode::Train).expect(CHECKED);
-                self.logits = [self.projected(&lf, &self.labels_fake), self.projected(&lr, &self.labels_real)].concat();
+                self.work.logits = [self.projected(&lf, &self.work.labels_fake), self.projected(&lr, &self.work.labels_real)].concat();
             }
             Op::DiscriminateFake => {
-                let d_in = self.conditioned(&self.fake, &self.labels_fake, c.data.dim(), c.label_plane());
+                let d_in = self.conditioned(&self.work.fake, &self.work.labels_fake, c.data.dim(), c.label_plane());
                 let out = self.d.forward(&d_in, b).expect(CHECKED);
-                self.logits = self.projected(&out, &self.labels_fake);
+                self.work.logits = self.projected(&out, &self.work.labels_fake);
             }
             Op::DLoss => {
-                self.stats = Stats { g_loss: self.stats.g_loss, ..loss::gan_loss_d_forward(&self.logits, b, c.loss) };
-                let l = self.given_logits.take().unwrap_or_else(|| self.logits.clone());
-                self.dlogits = loss::gan_loss_d_backward(&l, b, c.loss);
+                self.stats = Stats { g_loss: self.stats.g_loss, ..loss::gan_loss_d_forward(&self.work.logits, b, c.loss) };
+                let l = self.injected.logits.take().unwrap_or_else(|| self.work.logits.clone());
+                self.work.dlogits = loss::gan_loss_d_backward(&l, b, c.loss);
             }
             Op::DBackward { joint } => {
                 self.use_tapes();
-                let fake = self.unprojected(&self.dlogits[..b], &self.labels_fake);
-                let real = self.unprojected(&self.dlogits[b..], &self.labels_real);
+                let fake = self.unprojected(&self.work.dlogits[..b], &self.work.labels_fake);
+                let real = self.unprojected(&self.work.dlogits[b..], &self.work.labels_real);
                 if joint {
                     self.d.backward(&[fake, real].concat(), 2 * b, true).expect(CHECKED);
                 } else {
@@ -246,16 +247,16 @@ impl CpuGan {
             }
             Op::DStep { update } => {
                 let t = self.step * c.k as u32 + update as u32 + 1;
-                self.opt_d.step(&mut self.d.params, &self.d.grads, t, c.clip_d, lr_scale(self.step, c.lr_decay_steps));
+                self.opt.d.step(&mut self.d.params, &self.d.grads, t, c.clip_d, lr_scale(self.step, c.lr_decay_steps));
             }
             Op::GLoss => {
-                self.stats.g_loss = loss::gan_loss_g_forward(&self.logits, c.loss);
-                let l = self.given_logits.take().unwrap_or_else(|| self.logits.clone());
-                self.dlogits = loss::gan_loss_g_backward(&l, c.loss);
+                self.stats.g_loss = loss::gan_loss_g_forward(&self.work.logits, c.loss);
+                let l = self.injected.logits.take().unwrap_or_else(|| self.work.logits.clone());
+                self.work.dlogits = loss::gan_loss_g_backward(&l, c.loss);
             }
             Op::GBackward => {
                 self.use_tapes();
-                let dout = self.unprojected(&self.dlogits, &self.labels_fake);
+                let dout = self.unprojected(&self.work.dlogits, &self.work.labels_fake);
                 let mut dx = self.d.backward(&dout, b, false).expect(CHECKED);
                 let c = &self.cfg;
                 if c.classes > 0 && !c.projection() {
@@ -267,12 +268,12 @@ impl CpuGan {
             Op::Interpolate { update } => {
                 let step = self.step;
                 let dim = c.data.dim();
-                self.xhat = rng::interpolate(&self.real, &self.fake, b, dim, c.seed, c.interpolate_stream(update), step);
+                self.work.xhat = rng::interpolate(&self.work.real, &self.work.fake, b, dim, c.seed, c.interpolate_stream(update), step);
             }
             Op::Penalty => {
                 let dim = c.data.dim();
-                self.d.run(1, &self.xhat, b, Mode::Train).expect(CHECKED);
-                if let Some(t) = self.gp_tape.take() {
+                self.d.run(1, &self.work.xhat, b, Mode::Train).expect(CHECKED);
+                if let Some(t) = self.injected.gp_tape.take() {
                     self.d.set_tape(1, t);
                 }
                 let g = self.d.backward_slot(1, &vec![1.0; b], b, false, false).expect(CHECKED);
@@ -281,7 +282,7 @@ impl CpuGan {
                 self.stats.d_loss += penalty;
                 self.d.penalty_backward(1, &gbar, b).expect(CHECKED);
             }
-            Op::GStep => self.opt_g.step(&mut self.g.params, &self.g.grads, self.step + 1, 0.0, lr_scale(self.step, c.lr_decay_steps)),
+            Op::GStep => self.opt.g.step(&mut self.g.params, &self.g.grads, self.step + 1, 0.0, lr_scale(self.step, c.lr_decay_steps)),
             Op::Advance => self.step += 1,
         }
     }

@@ -41,7 +41,7 @@ pub use verify::{verify, Agreement, Verification};
 use crate::loss::LossKind;
 use crate::data::Mixture;
 use crate::error::{Error, Result};
-use crate::nn::{Act, Init, NetSpec};
+use crate::nn::{Init, NetSpec};
 use crate::optim::Optimizer;
 use std::sync::Arc;
 
@@ -155,20 +155,23 @@ impl CriticBurst {
 }
 
 impl GanConfig {
-    /// Reference model R1 (SPEC.md §4) for a toy mixture, z of `z_dim`, hidden width `hidden`.
-    pub fn r1(data: Mixture, z_dim: usize, hidden: usize) -> GanConfig {
+    /// A GAN of these networks on these data with the defaults every reference model starts
+    /// from (the one place they are written): PyTorch's initialisation, the non-saturating loss,
+    /// k = 1, batch 64, Adam 2e-4 (β 0.5, 0.999) for both networks, a fresh G(z) for the
+    /// generator phase, no clipping, penalty, classes, learning-rate decay or critic burst, seed 0.
+    /// The reference models (`r1` here, `r2`, `r3`, `r5` in [`crate::models`]) change what they need.
+    pub fn new(generator: NetSpec, discriminator: NetSpec, data: DataSource) -> GanConfig {
         GanConfig {
-            generator: NetSpec::mlp(&[z_dim, hidden, hidden, 2], Act::Relu, None),
-            discriminator: NetSpec::mlp(&[2, hidden, hidden, 1], Act::LeakyRelu(0.2), None),
-            data: DataSource::Mixture(data),
+            generator,
+            discriminator,
+            data,
             init: Init::PyTorch,
             reuse_fake: false,
             loss: LossKind::NonSaturating,
             k: 1,
-            batch: 256,
-            // Tuned on the ring (docs/BENCHMARKS.md): D 4x faster than G.
-            opt_d: Optimizer::adam(2e-3, 0.5, 0.999),
-            opt_g: Optimizer::adam(5e-4, 0.5, 0.999),
+            batch: 64,
+            opt_d: Optimizer::adam(2e-4, 0.5, 0.999),
+            opt_g: Optimizer::adam(2e-4, 0.5, 0.999),
             clip_d: 0.0,
             gp_lambda: 0.0,
             classes: 0,
@@ -425,7 +428,7 @@ impl Trainer for GpuGan {
         GpuGan::sample(self, n, seed, mode)
     }
     fn sample_capacity(&self) -> usize {
-        self.sample_capacity
+        GpuGan::sample_capacity(self)
     }
     fn read_state(&self) -> Result<GanState> {
         GpuGan::read_state(self)
@@ -434,7 +437,7 @@ impl Trainer for GpuGan {
         GpuGan::load_state(self, s)
     }
     fn steps_done(&self) -> u64 {
-        self.steps_done
+        GpuGan::steps_done(self)
     }
 }
 

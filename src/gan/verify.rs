@@ -176,10 +176,10 @@ pub fn verify(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> 
             } else {
                 gan.run_phase(i)?;
             }
-            cpu.tapes = Some(gan.read_tapes(g_phase)?);
-            cpu.given_logits = Some(gan.read_logits(g_phase)?);
+            cpu.injected.tapes = Some(gan.read_tapes(g_phase)?);
+            cpu.injected.logits = Some(gan.read_logits(g_phase)?);
             if cfg.gp_lambda > 0.0 && !g_phase {
-                cpu.gp_tape = Some(gan.read_gp_tape()?);
+                cpu.injected.gp_tape = Some(gan.read_gp_tape()?);
             }
             let (z, real) = gan.read_inputs()?;
             cpu.run_phase(ops, Some(z), (!g_phase).then_some(real));
