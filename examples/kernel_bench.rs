@@ -115,7 +115,7 @@ fn bench(gpu: &Gpu, name: &str, batch: usize, gan: &mut GpuGan, a: &Args) -> wgp
         rows.push((d, t[t.len() / 2]));
     }
     let total: f64 = rows.iter().map(|r| r.1).sum();
-    println!("\n{name} step at batch {batch}: {} dispatches, {:.1} ms summed over dispatches ({}); kernels: {}", rows.len(), total * 1e3, clock.what(), wgpu_gan::nn::conv_gemm::KernelFamily::of(gpu).name());
+    println!("\n{name} step at batch {batch}: {} dispatches, {:.1} ms summed over dispatches ({}); kernels: {}", rows.len(), total * 1e3, clock.what(), wgpu_gan::ops::conv_gemm::KernelFamily::of(gpu).name());
     if a.each {
         println!("{:>3}  {:<40} {:>14} {:>7} {:>10} {:>8} {:>6}  uniform words", "#", "kernel", "workgroups", "trips", "ms", "GFLOP/s", "share");
         for (i, (d, t)) in rows.iter().enumerate() {

@@ -1,5 +1,5 @@
 // Convolutions as matrix products, for the software adapter (llvmpipe): the "CPU-adapter family"
-// of src/nn/conv_gemm.rs, chosen when the device runs 8-wide subgroups. Every entry point here
+// of src/ops/conv_gemm.rs, chosen when the device runs 8-wide subgroups. Every entry point here
 // uses subgroup operations, so only a device opened with the SUBGROUP feature builds this module;
 // the packing these products consume (im2col, col2im, tap_weights) is in pack.wgsl, which builds
 // anywhere.
@@ -30,7 +30,7 @@
 //
 // A real GPU runs 32- or 64-wide subgroups, where this lane arithmetic does not hold; there the
 // tiled product of tiled.wgsl or the direct kernels of conv.wgsl run
-// (src/nn/conv_gemm.rs::KernelFamily). The uniform, ProductParams, is in prelude.wgsl (both
+// (src/ops/conv_gemm.rs::KernelFamily). The uniform, ProductParams, is in prelude.wgsl (both
 // products read it).
 
 @group(0) @binding(0) var<uniform> g: ProductParams;
@@ -42,7 +42,7 @@
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out4: array<vec4<f32>>;
 
-// Epilogues (src/nn/conv_gemm.rs::Epilogue). A product's store can take over the piecewise-linear
+// Epilogues (src/ops/conv_gemm.rs::Epilogue). A product's store can take over the piecewise-linear
 // activation that follows it (sgemm_nt_act: out = C and act4 = leaky4(C)), or the gradient
 // through the one before it (sgemm_nt_dact: out = leaky_grad4(C, pre4), C being the gradient at
 // the activation's output and pre4 its input), so that the activation's pass over memory and its
@@ -427,7 +427,7 @@ fn sgemm_tn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 // v·o_sx] (as 4 floats at once with flag 4, when the map keeps a group's 4 columns together).
 // a starts `slot` vec4s into its buffer (the stride phases' weights lie one after another).
 //
-// Two uses (src/nn/conv_gemm.rs):
+// Two uses (src/ops/conv_gemm.rs):
 // - a convolution's forward pass: cells are output positions, the image is x by position, taps
 //   are the kernel's (step = dilation), (mul, add) = (stride, −pad): the im2col patch matrix is
 //   never written;
@@ -438,7 +438,7 @@ fn sgemm_tn(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg:
 //   cells are the phase's input values, the image is dy by position, step = −1, (mul, add) =
 //   (1, cy): the same multiply-adds as the patch gradient's product, K long and M short, with
 //   16× fewer stores and no col2im afterwards.
-// The fields of ProductParams.geo, read as Implicit (the same 20 words; src/nn/conv_gemm.rs
+// The fields of ProductParams.geo, read as Implicit (the same 20 words; src/ops/conv_gemm.rs
 // builds them as its `Implicit`).
 struct Implicit {
     c: u32,           // vec4s per image row

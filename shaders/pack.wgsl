@@ -1,4 +1,4 @@
-// Packing for the matrix-product kernel families (src/nn/conv_gemm.rs): im2col and col2im between
+// Packing for the matrix-product kernel families (src/ops/conv_gemm.rs): im2col and col2im between
 // an image and the matrix of its patches, the stride-phase col2im, and tap_weights (the weights of
 // a convolution laid out for sgemm_taps). Nothing here needs an optional device feature, so this
 // module builds on every adapter (GL and WebGPU without subgroups too): the tiled family of

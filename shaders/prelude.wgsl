@@ -82,7 +82,7 @@ struct Geometry {
 }
 
 // The uniform of the matrix products C = a·bᵀ (conv_gemm.wgsl's sgemm_nt, tiled.wgsl's tgemm_nt;
-// src/nn/conv_gemm.rs::SgemmParams).
+// src/ops/conv_gemm.rs::SgemmParams).
 struct ProductParams {
     // C is M × N; both operands have rows of k4 vec4s.
     m: u32,

@@ -1,4 +1,4 @@
-// The matrix product of the GPU family (src/nn/conv_gemm.rs, KernelFamily::Tiled): the same
+// The matrix product of the GPU family (src/ops/conv_gemm.rs, KernelFamily::Tiled): the same
 // C = a·bᵀ with the same output maps, bias, accumulation and split reduction as conv_gemm.wgsl's
 // sgemm_nt, shaped for a real GPU instead of llvmpipe.
 //

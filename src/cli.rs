@@ -120,7 +120,7 @@ impl DeviceArgs {
         let gpu = Gpu::with_options(&self.options())?;
         // The kernel family is chosen (and timed, where a device can run more than one) now, so
         // that the line below names it and no step pays for the timing.
-        crate::nn::conv_gemm::KernelFamily::of(&gpu);
+        crate::ops::choose_family(&gpu);
         println!("adapter: {}", gpu.describe());
         if self.backend == Backend::Auto && gpu.info.as_ref().is_some_and(|i| i.backend == wgpu::Backend::Gl) {
             eprintln!(

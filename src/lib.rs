@@ -42,6 +42,7 @@ pub mod interop;
 pub mod metrics;
 pub mod models;
 pub mod nn;
+pub mod ops;
 pub mod optim;
 pub mod plot;
 pub mod rng;

@@ -125,11 +125,11 @@ fn without_subgroups_the_subgroup_module_is_refused_by_name() {
         gpu.kernel("pack", entry).unwrap_or_else(|e| panic!("pack::{entry} should build without subgroups: {e}"));
     }
     gpu.kernel("tiled", "tgemm_nt").unwrap_or_else(|e| panic!("the tiled product should build without subgroups: {e}"));
-    let families = wgpu_gan::nn::conv_gemm::KernelFamily::candidates(&gpu.device, gpu.info.as_ref());
-    let chosen = wgpu_gan::nn::conv_gemm::KernelFamily::of(&gpu);
+    let families = wgpu_gan::ops::conv_gemm::KernelFamily::candidates(&gpu.device, gpu.info.as_ref());
+    let chosen = wgpu_gan::ops::conv_gemm::KernelFamily::of(&gpu);
     println!("families without subgroups: {families:?}; chosen {}", chosen.name());
-    assert!(!families.contains(&wgpu_gan::nn::conv_gemm::KernelFamily::Gemm), "{families:?}");
-    assert_ne!(chosen, wgpu_gan::nn::conv_gemm::KernelFamily::Gemm);
+    assert!(!families.contains(&wgpu_gan::ops::conv_gemm::KernelFamily::Gemm), "{families:?}");
+    assert_ne!(chosen, wgpu_gan::ops::conv_gemm::KernelFamily::Gemm);
 }
 
 /// wgpu's validation errors become the crate's errors, never wgpu's default panic: one raised

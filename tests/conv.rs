@@ -53,7 +53,7 @@ fn conv_shapes_follow_pytorch() {
 #[test]
 fn long_tap_reductions_take_the_split_product() {
     use common::layer::{compare, run_cpu, run_gpu_on, TOL};
-    use wgpu_gan::nn::conv_gemm::KernelFamily;
+    use wgpu_gan::ops::conv_gemm::KernelFamily;
     use wgpu_gan::nn::{GpuNet, Init, Mode};
     if !common::kernel_families().contains(&KernelFamily::Gemm) {
         println!("no 8-lane subgroups on this adapter: the subgroup family does not run here");

@@ -1,4 +1,4 @@
-//! The software adapter's kernel family (src/nn/conv_gemm.rs, shaders/conv_gemm.wgsl) kernel by
+//! The software adapter's kernel family (src/ops/conv_gemm.rs, shaders/conv_gemm.wgsl) kernel by
 //! kernel: the subgroup product `sgemm_nt` (both tiles) and the tiled GPU product `tgemm_nt` on
 //! tile-breaking sizes, with their output maps, row and column bias,
 //! accumulation and split reductions, and the patch packing `im2col_rows`/`im2col_cols`/`im2col`
@@ -9,7 +9,7 @@
 
 mod common;
 use common::{check, gpu_with, kernel_families, launch, randv, tensor};
-use wgpu_gan::nn::conv_gemm::{Geometry, Im2col, Im2colColsCopy, Im2colRowsT4, FAST_DIV, Im2colCols, Im2colRows, KernelFamily, Sgemm, SgemmParams, Tgemm, Tile};
+use wgpu_gan::ops::conv_gemm::{Geometry, Im2col, Im2colColsCopy, Im2colRowsT4, FAST_DIV, Im2colCols, Im2colRows, KernelFamily, Sgemm, SgemmParams, Tgemm, Tile};
 
 const TOL: f32 = 1e-5;
 
@@ -165,7 +165,7 @@ fn tuner_remembers_its_choice() {
 #[test]
 fn tuned_products_change_no_result() {
     use wgpu_gan::gpu::tune::Tuner;
-    use wgpu_gan::nn::conv_gemm::Product;
+    use wgpu_gan::ops::conv_gemm::Product;
     let Some(gpu) = family() else { return };
     let dir = std::env::temp_dir().join(format!("wgpu-gan-tune-result-{}", std::process::id()));
     let id = gpu.identity().expect("the test adapter describes itself");
@@ -262,9 +262,9 @@ fn im2col_matches_cpu() {
     }
 }
 
-/// Where a device can run more than one family (a real GPU: tiled or direct), the faster for a
-/// training pass of R2's discriminator is timed once, kept with the other choices, and taken
-/// from there the next time; with tuning off the first candidate (tiled) is used untimed.
+/// Where a device can run more than one family (a real GPU: tiled or direct), the faster on R2's
+/// discriminator's convolutions is timed once, kept with the other choices, and taken from there
+/// the next time; with tuning off the first candidate (tiled) is used untimed.
 #[test]
 fn families_are_timed_once_and_remembered() {
     use wgpu_gan::gpu::tune::Tuner;
@@ -276,7 +276,7 @@ fn families_are_timed_once_and_remembered() {
     let g = gpu.clone().with_tuner(Tuner::new(false, Some(&id), Some(dir.clone())));
     let f = KernelFamily::time_families(&g, &both, 4).unwrap();
     assert!(both.contains(&f), "{f:?}");
-    let key = "family r2-discriminator batch=4";
+    let key = "family r2-convolutions batch=4";
     let again = gpu.clone().with_tuner(Tuner::new(false, Some(&id), Some(dir.clone())));
     let kept = again.tuned(key, &["tiled-gemm", "direct"], |_| panic!("a remembered family is not timed again")).unwrap();
     assert_eq!(kept.as_deref(), Some(f.name()));

@@ -9,7 +9,7 @@
 mod common;
 use common::{check, randv, tensor};
 use wgpu_gan::gpu::{Gpu, Program};
-use wgpu_gan::nn::conv_gemm::KernelFamily;
+use wgpu_gan::ops::conv_gemm::KernelFamily;
 use wgpu_gan::nn::{Act, BnSpec, ConvSpec, CpuNet, GpuNet, Grads, Init, Layer, Linear, Mode, NetSpec, Reshape};
 
 const TOL: f32 = 1e-5;

@@ -7,8 +7,8 @@
 mod common;
 use common::layer::{compare, numeric, report, run_cpu, run_gpu_on, TOL};
 use common::{check, gpu, gpu_with, kernel_families, launch, randv, tensor, weighted};
-use wgpu_gan::nn::gemm::{GemmNt, GemmParams, TransposePad};
-use wgpu_gan::nn::linear::{blocks4, LinearBackwardBias, LinearBackwardInput, LinearBackwardInput4, LinearForward, LinearParams};
+use wgpu_gan::ops::gemm::{GemmNt, GemmParams, TransposePad};
+use wgpu_gan::ops::linear::{blocks4, LinearBackwardBias, LinearBackwardInput, LinearBackwardInput4, LinearForward, LinearParams};
 use wgpu_gan::nn::{Init, Layer, Linear, Mode, NetSpec};
 const SHAPES: &[(usize, usize, usize)] = &[(1, 1, 1), (7, 33, 1), (33, 7, 257), (257, 33, 7), (5, 6, 3), (64, 128, 128), (1024, 68, 2), (3, 4, 3)];
 

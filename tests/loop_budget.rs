@@ -188,14 +188,14 @@ fn guard_refuses_launches_past_the_budget() {
         let (x, y) = (common::tensor(g, &vec![0.0; 2 * inp]), common::tensor(g, &[0.0; 8]));
         net.forward(g, 0, &x.buffer, &y.buffer, 2, Mode::Train).map(|_| ())
     };
-    let direct = common::gpu_with(wgpu_gan::nn::conv_gemm::KernelFamily::Direct);
+    let direct = common::gpu_with(wgpu_gan::ops::conv_gemm::KernelFamily::Direct);
     let err = wide(&direct, 70_000).err().expect("a forward pass looping 175,000 times per invocation was accepted").to_string();
     println!("guard: {err}");
     assert!(err.contains("gemm::gemm_nt"), "{err}");
     // The subgroup product (the software adapter's family) loops once per vec4 step: 17,500
     // passes, 280,000 inputs (70,000 steps) do not.
-    if common::kernel_families().contains(&wgpu_gan::nn::conv_gemm::KernelFamily::Gemm) {
-        let sg = common::gpu_with(wgpu_gan::nn::conv_gemm::KernelFamily::Gemm);
+    if common::kernel_families().contains(&wgpu_gan::ops::conv_gemm::KernelFamily::Gemm) {
+        let sg = common::gpu_with(wgpu_gan::ops::conv_gemm::KernelFamily::Gemm);
         assert!(wide(&sg, 70_000).is_ok(), "17,500 steps fit the budget");
         let err = wide(&sg, 280_000).err().expect("a subgroup product looping 70,000 times per invocation was accepted").to_string();
         println!("guard: {err}");
@@ -205,7 +205,7 @@ fn guard_refuses_launches_past_the_budget() {
     // A convolution whose output rows are 70,000 wide: even a tile of one sample × one row is
     // past the budget in the direct kernels' weight gradient (the software adapter's family
     // splits that product along the positions, so this is the direct family's case).
-    let gpu = common::gpu_with(wgpu_gan::nn::conv_gemm::KernelFamily::Direct);
+    let gpu = common::gpu_with(wgpu_gan::ops::conv_gemm::KernelFamily::Direct);
     let spec = NetSpec { layers: vec![Layer::Conv2d(ConvSpec::new(1, 1, 1, 70_000, 1, 1, 0))] };
     let params = spec.init(1, 0, Init::PyTorch);
     let net = GpuNet::new(&gpu, spec, &params, 1, 1, "long").unwrap();

@@ -97,7 +97,7 @@ fn penalty_gpu_matches_cpu() {
 /// 67 only: at 1,024 every draw has an activation input within rounding of 0 (528 a sample).
 #[test]
 fn penalty_through_fused_convolutions_matches_cpu() {
-    use wgpu_gan::nn::conv_gemm::KernelFamily;
+    use wgpu_gan::ops::conv_gemm::KernelFamily;
     if !common::kernel_families().contains(&KernelFamily::Gemm) {
         println!("no 8-lane subgroups on this device: only the subgroup family fuses convolutions' activations");
         return;

@@ -27,7 +27,7 @@ pub struct Gpu {
     /// Adapter name and backend as the driver reports them (empty when borrowed without one).
     pub info: Option<wgpu::AdapterInfo>,
     /// Choices the layers above make for this device and keep with it (the kernel family of
-    /// `nn::conv_gemm`), keyed by their own types: this layer knows none of them.
+    /// `ops::family`), keyed by their own types: this layer knows none of them.
     choices: Arc<Mutex<Choices>>,
     kernels: Arc<Mutex<HashMap<(&'static str, &'static str), Arc<Kernel>>>>,
     /// Kernel choices timed on this device ([`tune`]).
@@ -102,7 +102,7 @@ impl Gpu {
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("wgpu-gan"),
                 // Subgroups where the adapter has them and `o` allows (the software adapter's
-                // kernel family needs them, src/nn/conv_gemm.rs) and timestamp queries.
+                // kernel family needs them, src/ops/conv_gemm.rs) and timestamp queries.
                 required_features: o.features(&adapter),
                 required_limits,
                 experimental_features: Default::default(),

@@ -1,5 +1,5 @@
 //! Autotuning: where a kernel comes in more than one shape (today the subgroup product's 32 × 32
-//! and 32 × 64 tiles, `nn::conv_gemm::Tile`, and the kernel family), the fastest one for each problem size is
+//! and 32 × 64 tiles, `ops::conv_gemm::Tile`, and the kernel family), the fastest one for each problem size is
 //! found by timing every candidate the first time that size is built, and remembered.
 //!
 //! Choices are kept per adapter and driver in a small text file in the user's cache directory

@@ -223,7 +223,7 @@ impl BnSpec {
     /// BatchNorm2d with planes of a length one invocation can walk. (Other families keep the flat
     /// kernels, whose parallelism a GPU wants; tests/batchnorm.rs runs both.)
     fn planes(&self, gpu: &crate::gpu::Gpu) -> bool {
-        super::conv_gemm::KernelFamily::of(gpu) == super::conv_gemm::KernelFamily::Gemm && self.hw > 1 && self.hw <= MAX_PLANE
+        crate::ops::plane_kernels(gpu) && self.hw > 1 && self.hw <= MAX_PLANE
     }
 }
 

@@ -1,15 +1,15 @@
 //! Conv2d (PyTorch's `nn.Conv2d`, NCHW cross-correlation) and what both convolution layers share:
-//! the geometry ([`ConvSpec`], [`ConvShape`]), the CPU references in the conv view, the kernels of
-//! `shaders/conv.wgsl` and the split weight/bias gradients. A ConvTranspose2d is described by the
-//! convolution whose input gradient it is ([`super::conv_transpose`]). Tests: `tests/conv.rs`.
+//! the geometry ([`ConvSpec`], [`ConvShape`]) and the CPU references in the conv view. Their GPU
+//! passes are lowered by [`crate::ops::conv`] (the kernels of `shaders/conv.wgsl` or the
+//! products of the device's family). A ConvTranspose2d is described by the convolution whose
+//! input gradient it is ([`super::conv_transpose`]). Tests: `tests/conv.rs`.
 
-use super::conv_gemm::{self, KernelFamily};
-pub use super::shape::{gcd, ConvShape};
-use super::split::{SplitSum, ACCUMULATE};
-use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, LayerImpl, Param, Role, Workspace};
+use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, LayerImpl, Param, Role};
 use crate::error::{Error, Result};
-use crate::gpu::budget::{lp, plan_tiles, Tiles, STORE4X4};
-use crate::gpu::{Dispatch, Gpu, Program};
+use crate::gpu::{Gpu, Program};
+use crate::ops::conv::{self as lower, Epilogue};
+pub use crate::ops::conv::{ChannelSum, ConvBackwardInput, ConvBackwardWeight, ConvForward, ConvParams, CONV_BIAS};
+pub use crate::ops::shape::{gcd, ConvShape};
 use super::describe::Fields;
 use super::Layer;
 use serde_json::{json, Value};
@@ -211,212 +211,6 @@ pub fn channel_sum(dy: &[f32], n: usize, c: usize, hw: usize) -> Vec<f32> {
 }
 
 
-// ---------------------------------------------------------------- kernels
-
-/// Uniform of `shaders/conv.wgsl` (the conv view of [`ConvShape`]).
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ConvParams {
-    pub n: u32,
-    pub cin: u32,
-    pub h: u32,
-    pub w: u32,
-    pub cout: u32,
-    pub oh: u32,
-    pub ow: u32,
-    pub kh: u32,
-    pub kw: u32,
-    pub stride_y: u32,
-    pub stride_x: u32,
-    pub pad_y: u32,
-    pub pad_x: u32,
-    pub dil_y: u32,
-    pub dil_x: u32,
-    /// conv2d_backward_input: taps of one stride phase are this far apart (stride / gcd(stride, dilation)).
-    pub tap_step_y: u32,
-    pub tap_step_x: u32,
-    /// bit 0: add the bias; bit 1: accumulate into the output.
-    pub flags: u32,
-    /// Split reductions (conv2d_backward_weight, channel_sum): samples and output rows per tile,
-    /// tiles along the rows.
-    pub n_per: u32,
-    pub y_per: u32,
-    pub y_splits: u32,
-    pub _pad: [u32; 3],
-}
-
-crate::uniform_layout!(ConvParams { n, cin, h, w, cout, oh, ow, kh, kw, stride_y, stride_x, pad_y, pad_x, dil_y, dil_x, tap_step_y, tap_step_x, flags, n_per, y_per, y_splits, _pad });
-
-
-/// bit 0 of [`ConvParams::flags`]: add the bias.
-pub const CONV_BIAS: u32 = 1;
-
-/// Trips of `conv2d_backward_weight` for a tile of `n_per` samples × `y_per` output rows.
-pub fn conv_weight_trips(p: &ConvParams, n_per: u64, y_per: u64) -> u64 {
-    lp(n_per) + n_per * lp(y_per) + n_per * y_per * lp(p.ow as u64) + STORE4X4
-}
-
-/// Trips of `channel_sum` for a tile of `n_per` samples × `y_per` output rows.
-pub fn channel_sum_trips(p: &ConvParams, n_per: u64, y_per: u64) -> u64 {
-    lp(n_per) + n_per * lp(y_per * p.ow as u64)
-}
-
-crate::kernel! {
-    /// y = [b +] Σ x·wt, 4 samples × 4 output channels per invocation.
-    pub ConvForward = "conv" :: "conv2d_forward", ConvParams { 1 x: Read, 2 wt: Read, 3 b: Read, 5 out: ReadWrite }
-    trips: |_, p| {
-        let (ci, kh, kw) = (p.cin as u64, p.kh as u64, p.kw as u64);
-        lp(ci) + ci * lp(kh) + ci * kh * lp(kw) + STORE4X4
-    };
-    flops: |_, p| 2.0 * [p.n, p.cout, p.oh * p.ow, p.cin, p.kh, p.kw].iter().map(|&v| v as f64).product::<f64>();
-}
-crate::kernel! {
-    /// dx = [b +] Σ dy·wt (a transposed layer's forward pass, with its bias).
-    pub ConvBackwardInput = "conv" :: "conv2d_backward_input", ConvParams { 2 wt: Read, 3 b: Read, 4 dy: Read, 5 out: ReadWrite }
-    // The two searches for the first tap (one tap step each), then only the taps of one stride
-    // phase: at most ⌈k / tap step⌉ along each axis.
-    trips: |_, p| {
-        let (sy, sx) = (p.tap_step_y.max(1) as u64, p.tap_step_x.max(1) as u64);
-        let (a, b) = ((p.kh as u64).div_ceil(sy), (p.kw as u64).div_ceil(sx));
-        lp(sy) + lp(sx) + lp(a) + a * lp(b) + a * b * lp(p.cout as u64) + STORE4X4
-    };
-    flops: |_, p| 2.0 * [p.n, p.cin, p.h * p.w, p.cout, p.kh, p.kw].iter().map(|&v| v as f64).product::<f64>() / (p.stride_y * p.stride_x) as f64;
-}
-crate::kernel! {
-    /// dwt = Σ dy·x over one tile of samples × output rows.
-    pub ConvBackwardWeight = "conv" :: "conv2d_backward_weight", ConvParams { 1 x: Read, 4 dy: Read, 5 out: ReadWrite }
-    trips: |_, p| conv_weight_trips(p, p.n_per as u64, p.y_per as u64);
-    flops: |_, p| 2.0 * [p.n, p.cout, p.oh * p.ow, p.cin, p.kh, p.kw].iter().map(|&v| v as f64).product::<f64>();
-}
-crate::kernel! {
-    /// db = Σ dy per channel over one tile.
-    pub ChannelSum = "conv" :: "channel_sum", ConvParams { 4 dy: Read, 5 out: ReadWrite }
-    trips: |_, p| channel_sum_trips(p, p.n_per as u64, p.y_per as u64);
-}
-
-impl ConvParams {
-    pub fn new(s: &ConvShape, flags: u32) -> ConvParams {
-        let u = |v: usize| v as u32;
-        ConvParams {
-            n: u(s.n),
-            cin: u(s.cin),
-            h: u(s.h),
-            w: u(s.w),
-            cout: u(s.cout),
-            oh: u(s.oh),
-            ow: u(s.ow),
-            kh: u(s.kh),
-            kw: u(s.kw),
-            stride_y: u(s.stride[0]),
-            stride_x: u(s.stride[1]),
-            pad_y: u(s.pad[0]),
-            pad_x: u(s.pad[1]),
-            dil_y: u(s.dil[0]),
-            dil_x: u(s.dil[1]),
-            tap_step_y: u(s.stride[0] / gcd(s.stride[0], s.dil[0]).max(1)),
-            tap_step_x: u(s.stride[1] / gcd(s.stride[1], s.dil[1]).max(1)),
-            flags,
-            n_per: u(s.n.max(1)),
-            y_per: u(s.oh.max(1)),
-            y_splits: 1,
-            _pad: [0; 3],
-        }
-    }
-
-    pub fn with_tiles(self, t: Tiles) -> ConvParams {
-        ConvParams { n_per: t.n_per, y_per: t.y_per, y_splits: t.y_tiles, ..self }
-    }
-
-    /// Tiles of the weight gradient over (samples, output rows).
-    pub fn weight_tiles(&self, parallel: u64) -> Tiles {
-        let bytes = 4 * (self.cin * self.h * self.w + self.cout * self.oh * self.ow) as u64;
-        plan_tiles(self.n, self.oh, self.backward_weight_threads() as u64, parallel, bytes, |np, yp| conv_weight_trips(self, np, yp))
-    }
-
-    /// Tiles of the channel sum (bias gradient) over (samples, output rows).
-    pub fn channel_sum_tiles(&self, parallel: u64) -> Tiles {
-        plan_tiles(self.n, self.oh, self.cout as u64, parallel, 4 * (self.cout * self.oh * self.ow) as u64, |np, yp| channel_sum_trips(self, np, yp))
-    }
-
-    /// Invocations of each kernel (one per 4×4 block, or per channel for channel_sum).
-    pub fn forward_threads(&self) -> u32 {
-        self.n.div_ceil(4) * self.cout.div_ceil(4) * self.oh * self.ow
-    }
-    pub fn backward_input_threads(&self) -> u32 {
-        self.n.div_ceil(4) * self.cin.div_ceil(4) * self.h * self.w
-    }
-    pub fn backward_weight_threads(&self) -> u32 {
-        self.cin.div_ceil(4) * self.cout.div_ceil(4) * self.kh * self.kw
-    }
-}
-
-/// The bias gradient of a convolution of either kind in the conv view: a channel sum of `src`
-/// over (channels, rows, columns).
-fn bias_view(s: &ConvShape, channels: usize, rows: usize, cols: usize) -> ConvShape {
-    ConvShape { cout: channels, oh: rows, ow: cols, ..*s }
-}
-
-fn split_len(t: Tiles, len: usize) -> usize {
-    if t.count() > 1 {
-        t.count() as usize * len
-    } else {
-        0
-    }
-}
-
-/// Scratch floats the split gradients of a convolution (conv view `s`, bias over `bias` =
-/// (channels, rows, columns), if any) need.
-pub(super) fn grads_scratch_len(s: &ConvShape, bias: Option<(usize, usize, usize)>, parallel: u64) -> usize {
-    let w = split_len(ConvParams::new(s, 0).weight_tiles(parallel), s.w_len());
-    let b = bias.map_or(0, |(c, r, k)| split_len(ConvParams::new(&bias_view(s, c, r, k), 0).channel_sum_tiles(parallel), c));
-    w.max(b)
-}
-
-/// y = conv(x, W) [+ b] in the conv view, with the device's family of kernels.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn push_forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer) -> Result<()> {
-    if KernelFamily::of(gpu).products() {
-        return conv_gemm::forward(gpu, ws, prog, s, x, wt, b, y);
-    }
-    let p = ConvParams::new(s, CONV_BIAS * b.is_some() as u32);
-    prog.push(Dispatch::new(gpu, &ConvForward { x, wt, b: b.unwrap_or(wt), out: y }, &p, Some(p.forward_threads()))?);
-    Ok(())
-}
-
-/// dx = [b +] the input gradient of the conv view for dy, with the device's family of kernels.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn push_backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer) -> Result<()> {
-    if KernelFamily::of(gpu).products() {
-        return conv_gemm::backward_input(gpu, ws, prog, s, dy, wt, b, dx);
-    }
-    let p = ConvParams::new(s, CONV_BIAS * b.is_some() as u32);
-    prog.push(Dispatch::new(gpu, &ConvBackwardInput { wt, b: b.unwrap_or(wt), dy, out: dx }, &p, Some(p.backward_input_threads()))?);
-    Ok(())
-}
-
-/// The weight gradient (conv view `s`; `x` and `dy` in the conv view's roles) and the bias
-/// gradient (a channel sum of `bias_src` over `bias` = (channels, rows, columns)) of a
-/// convolution of either kind, as split reductions.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn push_grads(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, dy: &wgpu::Buffer, bias: Option<(&wgpu::Buffer, (usize, usize, usize))>, grads: &[crate::gpu::Tensor], accumulate: bool) -> Result<()> {
-    let flags = |a: bool| ACCUMULATE * a as u32;
-    if KernelFamily::of(gpu).products() {
-        conv_gemm::backward_weight(gpu, ws, prog, s, x, dy, &grads[0].buffer, accumulate)?;
-    } else {
-        let p = ConvParams::new(s, 0);
-        let t = p.weight_tiles(gpu.parallel_invocations());
-        let first = |o: &wgpu::Buffer, a: bool| Dispatch::new(gpu, &ConvBackwardWeight { x, dy, out: o }, &ConvParams { flags: flags(a), ..p.with_tiles(t) }, Some(t.count() * p.backward_weight_threads()));
-        ws.push_split(gpu, prog, SplitSum { first: &first, out: &grads[0].buffer, len: s.w_len(), tiles: t.count(), accumulate })?;
-    }
-    if let Some((src, (c, r, k))) = bias {
-        let p = ConvParams::new(&bias_view(s, c, r, k), 0);
-        let t = p.channel_sum_tiles(gpu.parallel_invocations());
-        let first = |o: &wgpu::Buffer, a: bool| Dispatch::new(gpu, &ChannelSum { dy: src, out: o }, &ConvParams { flags: flags(a), ..p.with_tiles(t) }, Some(t.count() * c as u32));
-        ws.push_split(gpu, prog, SplitSum { first: &first, out: &grads[1].buffer, len: c, tiles: t.count(), accumulate })?;
-    }
-    Ok(())
-}
-
 // ---------------------------------------------------------------- the layer
 
 /// The layer from its description, if `kind` is this layer's.
@@ -452,7 +246,7 @@ impl LayerImpl for Conv2d {
 
     fn scratch_len(&self, n: usize, parallel: u64) -> usize {
         let s = self.0.shape(n, false);
-        grads_scratch_len(&s, self.0.bias.then_some((s.cout, s.oh, s.ow)), parallel)
+        lower::grads_scratch_len(&s, self.0.bias.then_some((s.cout, s.oh, s.ow)), parallel)
     }
 
     fn describe(&self) -> serde_json::Value {
@@ -476,13 +270,13 @@ impl LayerImpl for Conv2d {
         (conv2d_backward_input(c.dy, &c.params[0], None, &s), grads)
     }
 
-    fn work_lens(&self, n: usize, family: KernelFamily) -> [usize; 4] {
-        if family.products() { conv_gemm::work_lens(&self.0.shape(n, false), family) } else { [0; 4] }
+    fn work_lens(&self, n: usize, gpu: &Gpu) -> [usize; 4] {
+        lower::work_lens(gpu, &self.0.shape(n, false))
     }
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
         let b = c.params.get(1).map(|t| &t.buffer);
-        push_forward(c.gpu, c.ws, prog, &self.0.shape(c.n, false), c.x, &c.params[0].buffer, b, c.y)
+        lower::forward(c.gpu, c.ws, prog, &self.0.shape(c.n, false), c.x, &c.params[0].buffer, b, c.y)
     }
 
     /// The subgroup family's patch-matrix products store the activation too
@@ -490,8 +284,8 @@ impl LayerImpl for Conv2d {
     fn gpu_forward_fused(&self, c: &GpuForward<'_>, then: super::FusedAct<'_>, prog: &mut Program) -> Result<bool> {
         let Some((slope, relu)) = then.act.piecewise() else { return Ok(false) };
         let b = c.params.get(1).map(|t| &t.buffer);
-        let epi = conv_gemm::Epilogue::Act { post: then.buf, slope, relu };
-        conv_gemm::forward_fused(c.gpu, c.ws, prog, &self.0.shape(c.n, false), c.x, &c.params[0].buffer, b, c.y, epi)
+        let epi = Epilogue::Act { post: then.buf, slope, relu };
+        lower::forward_fused(c.gpu, c.ws, prog, &self.0.shape(c.n, false), c.x, &c.params[0].buffer, b, c.y, epi)
     }
 
     fn has_grad_of_grad(&self) -> bool {
@@ -513,19 +307,19 @@ impl LayerImpl for Conv2d {
         let s = self.0.shape(c.n, false);
         let wt = &c.params[0].buffer;
         if let Some(o) = c.gbar_out {
-            push_forward(c.gpu, c.ws, prog, &s, c.gbar_in, wt, None, o)?;
+            lower::forward(c.gpu, c.ws, prog, &s, c.gbar_in, wt, None, o)?;
         }
-        push_grads(c.gpu, c.ws, prog, &s, c.gbar_in, c.g_out, None, c.grads, true)
+        lower::grads(c.gpu, c.ws, prog, &s, c.gbar_in, c.g_out, None, c.grads, true)
     }
 
     fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
         let s = self.0.shape(c.n, false);
         if c.weight_grads {
             let bias = self.0.bias.then_some((c.dy, (s.cout, s.oh, s.ow)));
-            push_grads(c.gpu, c.ws, prog, &s, c.x, c.dy, bias, c.grads, c.accumulate)?;
+            lower::grads(c.gpu, c.ws, prog, &s, c.x, c.dy, bias, c.grads, c.accumulate)?;
         }
         if let Some(dx) = c.dx {
-            push_backward_input(c.gpu, c.ws, prog, &s, c.dy, &c.params[0].buffer, None, dx)?;
+            lower::backward_input(c.gpu, c.ws, prog, &s, c.dy, &c.params[0].buffer, None, dx)?;
         }
         Ok(())
     }
@@ -535,15 +329,15 @@ impl LayerImpl for Conv2d {
     fn gpu_backward_fused(&self, c: &GpuBackward<'_>, below: super::FusedAct<'_>, prog: &mut Program) -> Result<bool> {
         let s = self.0.shape(c.n, false);
         let (Some(dx), Some((slope, relu))) = (c.dx, below.act.piecewise()) else { return Ok(false) };
-        if !conv_gemm::input_fuses(c.gpu, c.ws, &s, below.buf) {
+        if !lower::input_fuses(c.gpu, c.ws, &s, below.buf) {
             return Ok(false);
         }
         if c.weight_grads {
             let bias = self.0.bias.then_some((c.dy, (s.cout, s.oh, s.ow)));
-            push_grads(c.gpu, c.ws, prog, &s, c.x, c.dy, bias, c.grads, c.accumulate)?;
+            lower::grads(c.gpu, c.ws, prog, &s, c.x, c.dy, bias, c.grads, c.accumulate)?;
         }
-        let epi = conv_gemm::Epilogue::Dact { pre: below.buf, slope, relu };
-        conv_gemm::backward_input_fused(c.gpu, c.ws, prog, &s, c.dy, &c.params[0].buffer, dx, epi)?;
+        let epi = Epilogue::Dact { pre: below.buf, slope, relu };
+        lower::backward_input_fused(c.gpu, c.ws, prog, &s, c.dy, &c.params[0].buffer, dx, epi)?;
         Ok(true)
     }
 }

@@ -3,8 +3,8 @@
 //! swapped: its forward pass is `conv2d_backward_input`, its input gradient `conv2d_forward`, its
 //! weight gradient `conv2d_backward_weight` with x and dy exchanged). Tests: `tests/conv_transpose.rs`.
 
-use super::conv::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward, channel_sum, grads_scratch_len, push_backward_input, push_forward, push_grads, ConvShape, ConvSpec};
-use super::conv_gemm::{self, KernelFamily};
+use super::conv::{conv2d_backward_input, conv2d_backward_weight, conv2d_forward, channel_sum, ConvShape, ConvSpec};
+use crate::ops::conv as lower;
 use super::describe::Fields;
 use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, Layer, LayerImpl, Param};
 use serde_json::Value;
@@ -65,7 +65,7 @@ impl LayerImpl for ConvTranspose2d {
 
     fn scratch_len(&self, n: usize, parallel: u64) -> usize {
         let s = self.0.shape(n, true);
-        grads_scratch_len(&s, self.0.bias.then_some((s.cin, s.h, s.w)), parallel)
+        lower::grads_scratch_len(&s, self.0.bias.then_some((s.cin, s.h, s.w)), parallel)
     }
 
     fn describe(&self) -> serde_json::Value {
@@ -89,13 +89,13 @@ impl LayerImpl for ConvTranspose2d {
         (conv_transpose2d_backward_input(c.dy, &c.params[0], &s), grads)
     }
 
-    fn work_lens(&self, n: usize, family: KernelFamily) -> [usize; 4] {
-        if family.products() { conv_gemm::work_lens(&self.0.shape(n, true), family) } else { [0; 4] }
+    fn work_lens(&self, n: usize, gpu: &crate::gpu::Gpu) -> [usize; 4] {
+        lower::work_lens(gpu, &self.0.shape(n, true))
     }
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
         let b = c.params.get(1).map(|t| &t.buffer);
-        push_backward_input(c.gpu, c.ws, prog, &self.0.shape(c.n, true), c.x, &c.params[0].buffer, b, c.y)
+        lower::backward_input(c.gpu, c.ws, prog, &self.0.shape(c.n, true), c.x, &c.params[0].buffer, b, c.y)
     }
 
     fn has_grad_of_grad(&self) -> bool {
@@ -117,9 +117,9 @@ impl LayerImpl for ConvTranspose2d {
         let s = self.0.shape(c.n, true);
         let wt = &c.params[0].buffer;
         if let Some(o) = c.gbar_out {
-            push_backward_input(c.gpu, c.ws, prog, &s, c.gbar_in, wt, None, o)?;
+            lower::backward_input(c.gpu, c.ws, prog, &s, c.gbar_in, wt, None, o)?;
         }
-        push_grads(c.gpu, c.ws, prog, &s, c.g_out, c.gbar_in, None, c.grads, true)
+        lower::grads(c.gpu, c.ws, prog, &s, c.g_out, c.gbar_in, None, c.grads, true)
     }
 
     fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
@@ -128,10 +128,10 @@ impl LayerImpl for ConvTranspose2d {
         let s = self.0.shape(c.n, true);
         if c.weight_grads {
             let bias = self.0.bias.then_some((c.dy, (s.cin, s.h, s.w)));
-            push_grads(c.gpu, c.ws, prog, &s, c.dy, c.x, bias, c.grads, c.accumulate)?;
+            lower::grads(c.gpu, c.ws, prog, &s, c.dy, c.x, bias, c.grads, c.accumulate)?;
         }
         if let Some(dx) = c.dx {
-            push_forward(c.gpu, c.ws, prog, &s, c.dy, &c.params[0].buffer, None, dx)?;
+            lower::forward(c.gpu, c.ws, prog, &s, c.dy, &c.params[0].buffer, None, dx)?;
         }
         Ok(())
     }

@@ -5,16 +5,7 @@
 use super::{GpuBackward, GpuForward, GpuGradOfGrad, Mode, NetSpec, Tape};
 use crate::error::{Error, Result};
 use crate::gpu::{Gpu, Program, Tensor};
-
-/// Buffers the layers of one network share, one layer at a time (programs run in order): the
-/// partial sums of split reductions, and the transposed operands of the Linear layers.
-pub struct Workspace {
-    pub scratch: Tensor,
-    pub trans: [Tensor; 2],
-    /// The packed operands and patch gradient of the software adapter's convolutions
-    /// ([`super::conv_gemm`]); empty with the direct kernels.
-    pub work: [Tensor; 3],
-}
+use crate::ops::Workspace;
 
 /// Whether layers may run a neighbouring activation in their own kernels (on unless
 /// `WGPU_GAN_FUSE=off`).
@@ -54,6 +45,9 @@ impl GpuNet {
     /// Buffers for batches up to `max_batch` and `slots` forward passes kept at once.
     pub fn new(gpu: &Gpu, spec: NetSpec, params: &[Vec<f32>], max_batch: usize, slots: usize, label: &str) -> Result<GpuNet> {
         spec.check_params(params, label)?;
+        // The device's kernel family, timed now where it can run several (once per device): the
+        // work buffers below and every layer's dispatches depend on it.
+        crate::ops::choose_family(gpu);
         let out_widths = spec.widths()?;
         if max_batch == 0 || slots == 0 {
             return Err(Error::Shape(format!("{label}: batch size and slots must be at least 1")));
@@ -85,7 +79,7 @@ impl GpuNet {
         let mut work = [1usize; 3];
         for n in 1..=max_batch {
             for l in &imps {
-                let w = l.work_lens(n, super::conv_gemm::KernelFamily::of(gpu));
+                let w = l.work_lens(n, gpu);
                 for i in 0..3 {
                     work[i] = work[i].max(w[i]);
                 }

@@ -22,21 +22,18 @@ pub mod activation;
 pub mod batchnorm;
 pub mod conv;
 pub mod conv_transpose;
-pub mod conv_gemm;
 mod cpu_net;
 pub mod describe;
-pub mod gemm;
 mod gpu_net;
 pub mod linear;
 pub mod reshape;
-pub mod shape;
-pub mod split;
 
 pub use activation::{copy_range, Act};
 pub use batchnorm::BnSpec;
 pub use conv::{ConvShape, ConvSpec};
 pub use cpu_net::CpuNet;
-pub use gpu_net::{GpuNet, Grads, Workspace};
+pub use gpu_net::{GpuNet, Grads};
+pub use crate::ops::Workspace;
 pub use linear::Linear;
 pub use reshape::Reshape;
 
@@ -258,9 +255,9 @@ pub trait LayerImpl {
     fn transpose_lens(&self, _n: usize) -> Result<(usize, usize)> {
         Ok((0, 0))
     }
-    /// Floats of the three work buffers and of split partial sums that the convolution family
-    /// `family` needs at batch `n` (see [`conv_gemm::work_lens`]).
-    fn work_lens(&self, _n: usize, _family: conv_gemm::KernelFamily) -> [usize; 4] {
+    /// Floats of the three work buffers and of split partial sums that this layer's lowering
+    /// needs on `gpu` at batch `n` (see [`crate::ops::conv::work_lens`]).
+    fn work_lens(&self, _n: usize, _gpu: &Gpu) -> [usize; 4] {
         [0; 4]
     }
     /// The layer's hyper-parameters as a JSON object (see [`describe`]).

@@ -24,8 +24,8 @@ pub fn gpu() -> Gpu {
 /// The convolution families this adapter can run: the direct kernels and the tiled (GPU) family
 /// always, the software adapter's subgroup family where the device has 8-wide subgroups (it says
 /// so when not).
-pub fn kernel_families() -> Vec<wgpu_gan::nn::conv_gemm::KernelFamily> {
-    use wgpu_gan::nn::conv_gemm::KernelFamily;
+pub fn kernel_families() -> Vec<wgpu_gan::ops::conv_gemm::KernelFamily> {
+    use wgpu_gan::ops::conv_gemm::KernelFamily;
     let g = gpu();
     let gemm = g.device.features().contains(wgpu::Features::SUBGROUP) && g.info.as_ref().is_some_and(|i| i.subgroup_min_size == 8 && i.subgroup_max_size == 8);
     // The tiled (GPU) family runs anywhere; the subgroup one only with 8-wide subgroups.
@@ -38,7 +38,7 @@ pub fn kernel_families() -> Vec<wgpu_gan::nn::conv_gemm::KernelFamily> {
 }
 
 /// The test device with the given convolution family.
-pub fn gpu_with(family: wgpu_gan::nn::conv_gemm::KernelFamily) -> Gpu {
+pub fn gpu_with(family: wgpu_gan::ops::conv_gemm::KernelFamily) -> Gpu {
     family.on(&gpu())
 }
 

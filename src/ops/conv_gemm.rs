@@ -19,121 +19,11 @@
 
 use super::shape::{gcd, ConvShape};
 use super::split::SplitSum;
-use super::Workspace;
+use super::split::Workspace;
 use crate::error::{Error, Result};
 use crate::gpu::budget::lp;
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
-
-/// Which convolution kernels a device runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KernelFamily {
-    /// `shaders/conv.wgsl`: one invocation per 4 × 4 block of outputs, any device.
-    Direct,
-    /// This module: packing + subgroup matrix products, for devices with 8-wide subgroups (the
-    /// software adapter, llvmpipe, on AVX2 machines).
-    Gemm,
-    /// This module's packing with `shaders/tiled.wgsl`'s product: 64 × 64 tiles staged through
-    /// workgroup memory by 256 invocations, the shape a real GPU wants. Any device can run it.
-    Tiled,
-}
-
-impl KernelFamily {
-    /// The families a device may run, the likely fastest first: `Gemm` alone when it has
-    /// subgroup operations exactly 8 lanes wide (llvmpipe); on any other known adapter `Tiled`
-    /// then `Direct`, between which [`KernelFamily::time_families`] decides; `Direct` alone on a
-    /// device whose adapter is unknown. `WGPU_GAN_KERNELS=direct` or `tiled` names one (any
-    /// device runs both).
-    pub fn candidates(device: &wgpu::Device, info: Option<&wgpu::AdapterInfo>) -> Vec<KernelFamily> {
-        let can = device.features().contains(wgpu::Features::SUBGROUP) && info.is_some_and(|i| i.subgroup_min_size == 8 && i.subgroup_max_size == 8);
-        match std::env::var("WGPU_GAN_KERNELS").as_deref() {
-            Ok("direct") => vec![KernelFamily::Direct],
-            Ok("tiled") => vec![KernelFamily::Tiled],
-            _ if can => vec![KernelFamily::Gemm],
-            _ if info.is_some() => vec![KernelFamily::Tiled, KernelFamily::Direct],
-            _ => vec![KernelFamily::Direct],
-        }
-    }
-
-    /// The first of [`KernelFamily::candidates`]: the family chosen without timing.
-    pub fn choose(device: &wgpu::Device, info: Option<&wgpu::AdapterInfo>) -> KernelFamily {
-        Self::candidates(device, info)[0]
-    }
-
-    /// The family `gpu` runs: its choice if one was made ([`KernelFamily::on`], or an earlier
-    /// call), else chosen now among the [`KernelFamily::candidates`], timing them where there are
-    /// several (on a GPU: tiled or direct, remembered by the tuner), and kept with the device.
-    pub fn of(gpu: &Gpu) -> KernelFamily {
-        if let Some(f) = gpu.choice::<KernelFamily>() {
-            return f;
-        }
-        let families = Self::candidates(&gpu.device, gpu.info.as_ref());
-        let f = Self::time_families(gpu, &families, FAMILY_TIMING_BATCH).unwrap_or_else(|e| {
-            eprintln!("wgpu-gan: timing the kernel families failed ({e}); using the direct kernels");
-            KernelFamily::Direct
-        });
-        gpu.set_choice(f, f.label());
-        f
-    }
-
-    /// `gpu` running this family (its own copy of the device's choices; the original keeps its own).
-    pub fn on(self, gpu: &Gpu) -> Gpu {
-        gpu.with_choice(self, self.label())
-    }
-
-    /// What [`Gpu::describe`] shows.
-    fn label(self) -> String {
-        format!("kernels: {}", self.name())
-    }
-
-    /// The fastest of `families` on this device for a training pass of R2's discriminator at
-    /// `batch` (forward and backward, the convolutions and products every family implements
-    /// differently), timed on first use and remembered by the tuner ([`crate::gpu::tune`]);
-    /// the first family when tuning is off.
-    pub fn time_families(gpu: &Gpu, families: &[KernelFamily], batch: usize) -> Result<KernelFamily> {
-        if families.len() < 2 {
-            return Ok(families.first().copied().unwrap_or(KernelFamily::Direct));
-        }
-        let names: Vec<&str> = families.iter().map(|f| f.name()).collect();
-        let key = format!("family r2-discriminator batch={batch}");
-        let pick = gpu.tuned(&key, &names, |name| {
-            let family = families.iter().copied().find(|f| f.name() == name).unwrap_or(families[0]);
-            time_step(&family.on(gpu), batch)
-        })?;
-        Ok(pick.and_then(|n| families.iter().copied().find(|f| f.name() == n)).unwrap_or(families[0]))
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            KernelFamily::Direct => "direct",
-            KernelFamily::Gemm => "subgroup-gemm",
-            KernelFamily::Tiled => "tiled-gemm",
-        }
-    }
-
-    /// Whether convolutions and the larger matrix products go through this module's packing and
-    /// [`Product`] (Gemm, Tiled) rather than the direct kernels.
-    pub fn products(self) -> bool {
-        self != KernelFamily::Direct
-    }
-}
-
-/// Seconds one training pass (forward, then backward with weight and input gradients) of R2's
-/// discriminator at `batch` takes with `gpu`'s family ([`crate::gpu::tune::time_runs`]).
-fn time_step(gpu: &Gpu, batch: usize) -> Result<f64> {
-    use super::{GpuNet, Grads, Init, Mode};
-    let spec = crate::models::r2_discriminator();
-    let params = spec.init(1, 0, Init::Dcgan);
-    let net = GpuNet::new(gpu, spec, &params, batch, 1, "family-timing")?;
-    let x = Tensor::from_slice(gpu, "family-timing.x", &crate::rng::uniform_fill(7, 0, batch * 784, -1.0, 1.0))?;
-    let y = Tensor::zeros(gpu, "family-timing.y", batch)?;
-    let dx = Tensor::zeros(gpu, "family-timing.dx", batch * 784)?;
-    let mut prog = net.forward(gpu, 0, &x.buffer, &y.buffer, batch, Mode::Train)?;
-    prog.extend(net.backward(gpu, 0, &x.buffer, &y.buffer, Some(&dx.buffer), batch, Grads::Write)?);
-    crate::gpu::tune::time_runs(gpu, || prog.run(gpu))
-}
-
-/// The batch at which kernel families are compared when a device can run more than one.
-const FAMILY_TIMING_BATCH: usize = 64;
+pub use super::family::KernelFamily;
 
 /// Floats one packed operand may hold: the batch is processed in chunks of samples under it.
 pub const CHUNK_FLOATS: usize = 1 << 21;
@@ -732,7 +622,7 @@ pub enum Epilogue<'a> {
 }
 
 impl<'a> Epilogue<'a> {
-    fn buffer(&self) -> &'a wgpu::Buffer {
+    pub fn buffer(&self) -> &'a wgpu::Buffer {
         match *self {
             Epilogue::Act { post, .. } => post,
             Epilogue::Dact { pre, .. } => pre,

@@ -5,7 +5,7 @@
 //! loop limit and the launch wide enough for the device.
 
 use crate::gpu::budget::lp;
-use super::Workspace;
+use crate::gpu::Tensor;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Program};
 
@@ -41,6 +41,16 @@ pub struct SplitSum<'a> {
     pub len: usize,
     pub tiles: u32,
     pub accumulate: bool,
+}
+
+/// Buffers the layers of one network share, one layer at a time (programs run in order): the
+/// partial sums of split reductions, and the transposed operands of the Linear layers.
+pub struct Workspace {
+    pub scratch: Tensor,
+    pub trans: [Tensor; 2],
+    /// The packed operands and patch gradient of the software adapter's convolutions
+    /// ([`super::conv_gemm`]); empty with the direct kernels.
+    pub work: [Tensor; 3],
 }
 
 impl Workspace {

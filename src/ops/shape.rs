@@ -34,19 +34,19 @@ impl ConvShape {
 
     /// The input position tap `k` reads for output position `o` along axis `a` (0: rows, 1:
     /// columns), if it lies inside the input: o·stride + k·dilation − pad.
-    pub(super) fn tap(&self, a: usize, o: usize, k: usize) -> Option<usize> {
+    pub fn tap(&self, a: usize, o: usize, k: usize) -> Option<usize> {
         let size = [self.h, self.w][a];
         let i = (o * self.stride[a] + k * self.dil[a]) as isize - self.pad[a] as isize;
         (i >= 0 && (i as usize) < size).then_some(i as usize)
     }
 
-    pub(super) fn xi(&self, n: usize, c: usize, y: usize, x: usize) -> usize {
+    pub fn xi(&self, n: usize, c: usize, y: usize, x: usize) -> usize {
         ((n * self.cin + c) * self.h + y) * self.w + x
     }
-    pub(super) fn yi(&self, n: usize, c: usize, y: usize, x: usize) -> usize {
+    pub fn yi(&self, n: usize, c: usize, y: usize, x: usize) -> usize {
         ((n * self.cout + c) * self.oh + y) * self.ow + x
     }
-    pub(super) fn wi(&self, co: usize, ci: usize, ky: usize, kx: usize) -> usize {
+    pub fn wi(&self, co: usize, ci: usize, ky: usize, kx: usize) -> usize {
         ((co * self.cin + ci) * self.kh + ky) * self.kw + kx
     }
 }

@@ -1,0 +1,71 @@
+//! Which family of matrix and convolution kernels a device runs (chosen per device by
+//! [`super::choose_family`], kept with it as a [`Gpu::choice`]).
+
+use crate::gpu::Gpu;
+
+/// Which convolution kernels a device runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelFamily {
+    /// `shaders/conv.wgsl`: one invocation per 4 × 4 block of outputs, any device.
+    Direct,
+    /// This module: packing + subgroup matrix products, for devices with 8-wide subgroups (the
+    /// software adapter, llvmpipe, on AVX2 machines).
+    Gemm,
+    /// This module's packing with `shaders/tiled.wgsl`'s product: 64 × 64 tiles staged through
+    /// workgroup memory by 256 invocations, the shape a real GPU wants. Any device can run it.
+    Tiled,
+}
+
+impl KernelFamily {
+    /// The families a device may run, the likely fastest first: `Gemm` alone when it has
+    /// subgroup operations exactly 8 lanes wide (llvmpipe); on any other known adapter `Tiled`
+    /// then `Direct`, between which [`super::choose_family`] decides by timing them; `Direct` alone on a
+    /// device whose adapter is unknown. `WGPU_GAN_KERNELS=direct` or `tiled` names one (any
+    /// device runs both).
+    pub fn candidates(device: &wgpu::Device, info: Option<&wgpu::AdapterInfo>) -> Vec<KernelFamily> {
+        let can = device.features().contains(wgpu::Features::SUBGROUP) && info.is_some_and(|i| i.subgroup_min_size == 8 && i.subgroup_max_size == 8);
+        match std::env::var("WGPU_GAN_KERNELS").as_deref() {
+            Ok("direct") => vec![KernelFamily::Direct],
+            Ok("tiled") => vec![KernelFamily::Tiled],
+            _ if can => vec![KernelFamily::Gemm],
+            _ if info.is_some() => vec![KernelFamily::Tiled, KernelFamily::Direct],
+            _ => vec![KernelFamily::Direct],
+        }
+    }
+
+    /// The first of [`KernelFamily::candidates`]: the family chosen without timing.
+    pub fn choose(device: &wgpu::Device, info: Option<&wgpu::AdapterInfo>) -> KernelFamily {
+        Self::candidates(device, info)[0]
+    }
+
+    /// The family `gpu` runs: its choice if one was made ([`super::choose_family`], which times
+    /// the candidates where there are several, or [`KernelFamily::on`]), else the first of the
+    /// [`KernelFamily::candidates`].
+    pub fn of(gpu: &Gpu) -> KernelFamily {
+        gpu.choice::<KernelFamily>().unwrap_or_else(|| Self::choose(&gpu.device, gpu.info.as_ref()))
+    }
+
+    /// `gpu` running this family (its own copy of the device's choices; the original keeps its own).
+    pub fn on(self, gpu: &Gpu) -> Gpu {
+        gpu.with_choice(self, self.label())
+    }
+
+    /// What [`Gpu::describe`] shows.
+    pub(super) fn label(self) -> String {
+        format!("kernels: {}", self.name())
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelFamily::Direct => "direct",
+            KernelFamily::Gemm => "subgroup-gemm",
+            KernelFamily::Tiled => "tiled-gemm",
+        }
+    }
+
+    /// Whether convolutions and the larger matrix products go through the packing and products
+    /// of [`super::conv_gemm`] (Gemm, Tiled) rather than the direct kernels.
+    pub fn products(self) -> bool {
+        self != KernelFamily::Direct
+    }
+}
