@@ -135,3 +135,93 @@ impl GanConfig {
         }
     }
 }
+
+/// R6, the DCGAN of Radford et al. as PyTorch's `examples/dcgan` builds it, for square images of
+/// `image_size` (a power of two from 16: 64 is the paper's) with `nc` channels, noise of `nz`,
+/// and `ngf` / `ndf` the widths of G's last and D's first layer. PyTorch's example fixes 64; other
+/// sizes add or remove one stride-2 stage per factor of two, doubling the widths inward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct R6 {
+    pub image_size: usize,
+    pub nc: usize,
+    pub nz: usize,
+    pub ngf: usize,
+    pub ndf: usize,
+}
+
+impl Default for R6 {
+    /// The example's defaults: 64 × 64 RGB, nz 100, ngf = ndf = 64.
+    fn default() -> R6 {
+        R6 { image_size: 64, nc: 3, nz: 100, ngf: 64, ndf: 64 }
+    }
+}
+
+impl R6 {
+    /// Checks the sizes: an image size that is a power of two from 16 to 1,024, and every count
+    /// at least 1.
+    pub fn validate(&self) -> crate::Result<()> {
+        let s = self.image_size;
+        if !(16..=1024).contains(&s) || !s.is_power_of_two() {
+            return Err(crate::Error::Shape(format!("--image-size {s}: R6 needs a power of two from 16 to 1024 (32, 64, 128, ...)")));
+        }
+        if self.nc == 0 || self.nz == 0 || self.ngf == 0 || self.ndf == 0 {
+            return Err(crate::Error::Shape(format!("{self:?}: channels, noise and widths must be at least 1")));
+        }
+        Ok(())
+    }
+
+    /// Stride-2 stages between 4 × 4 and the image (4 at 64 × 64).
+    fn stages(&self) -> usize {
+        (self.image_size / 4).trailing_zeros() as usize
+    }
+
+    /// The generator: z (nz) → (nz, 1, 1) → ConvT(nz → ngf·2^(s−1), 4, 1, 0) → BN → ReLU → s − 1
+    /// times [ConvT(c → c/2, 4, 2, 1) → BN → ReLU] → ConvT(ngf → nc, 4, 2, 1) → Tanh, every
+    /// convolution without a bias (s = [`R6::stages`]; at 64 × 64: 512, 256, 128, 64 channels).
+    pub fn generator(&self) -> NetSpec {
+        let s = self.stages();
+        let mut c = self.ngf << (s - 1);
+        let mut hw = 4;
+        let mut layers = vec![
+            Layer::Reshape(Reshape::Unflatten { c: self.nz, h: 1, w: 1 }),
+            Layer::ConvT2d(ConvSpec::new(self.nz, c, 1, 1, 4, 1, 0).no_bias()),
+            Layer::BatchNorm(BnSpec::new(c, hw * hw)),
+            Layer::Act(Act::Relu),
+        ];
+        for _ in 1..s {
+            layers.push(Layer::ConvT2d(ConvSpec::new(c, c / 2, hw, hw, 4, 2, 1).no_bias()));
+            (c, hw) = (c / 2, hw * 2);
+            layers.push(Layer::BatchNorm(BnSpec::new(c, hw * hw)));
+            layers.push(Layer::Act(Act::Relu));
+        }
+        layers.push(Layer::ConvT2d(ConvSpec::new(c, self.nc, hw, hw, 4, 2, 1).no_bias()));
+        layers.push(Layer::Act(Act::Tanh));
+        NetSpec { layers }
+    }
+
+    /// The discriminator: (nc, size, size) → Conv(nc → ndf, 4, 2, 1) → LeakyReLU(0.2) → s − 1 times
+    /// [Conv(c → 2c, 4, 2, 1) → BN → LeakyReLU(0.2)] → Conv(ndf·2^(s−1) → 1, 4, 1, 0) → logit, every
+    /// convolution without a bias; the sigmoid is the loss's.
+    pub fn discriminator(&self) -> NetSpec {
+        let s = self.stages();
+        let (mut c, mut hw) = (self.ndf, self.image_size / 2);
+        let mut layers = vec![Layer::Conv2d(ConvSpec::new(self.nc, c, self.image_size, self.image_size, 4, 2, 1).no_bias()), Layer::Act(Act::LeakyRelu(0.2))];
+        for _ in 1..s {
+            layers.push(Layer::Conv2d(ConvSpec::new(c, 2 * c, hw, hw, 4, 2, 1).no_bias()));
+            (c, hw) = (2 * c, hw / 2);
+            layers.push(Layer::BatchNorm(BnSpec::new(c, hw * hw)));
+            layers.push(Layer::Act(Act::LeakyRelu(0.2)));
+        }
+        layers.push(Layer::Conv2d(ConvSpec::new(c, 1, hw, hw, 4, 1, 0).no_bias()));
+        NetSpec { layers }
+    }
+}
+
+impl GanConfig {
+    /// R6 on a table of images (nc × size × size each, in [−1, 1]): the example's training
+    /// settings, which are R2's (Adam 2e-4, β (0.5, 0.999), batch 64, non-saturating loss, DCGAN
+    /// initialisation; PyTorch's example also feeds G's phase the discriminator phase's G(z)).
+    pub fn r6(data: Arc<Table>, shape: &R6) -> GanConfig {
+        GanConfig { init: Init::Dcgan, reuse_fake: true, ..GanConfig::new(shape.generator(), shape.discriminator(), DataSource::Table(data)) }
+    }
+}
