@@ -1,6 +1,7 @@
 //! Data sources. The toy mixtures of SPEC.md (R1) are sampled on the GPU by
 //! `shaders/rng.wgsl::mixture_sample`; this module describes them.
 
+pub mod images;
 pub mod mnist;
 
 /// An equal-weight mixture of isotropic 2-D Gaussians.

@@ -1,0 +1,258 @@
+//! Square images for R6, as rows of nc × size × size values in [−1, 1] (channel-major, as the
+//! networks read them), from three sources:
+//!
+//! - [`load_folder`]: every image under a directory, recursively (PNG and JPEG), resized on the
+//!   shorter side and centre-cropped to `size` like torchvision's `Resize` + `CenterCrop`, RGB
+//!   or grey. Files that do not decode are skipped and reported (count and first names); a
+//!   directory that does not exist, one without a single image, and an image smaller than the
+//!   minimum side are errors. Decoding is bounded ([`DECODE_LIMITS`]), so a file that declares
+//!   100,000 × 100,000 pixels is refused without allocating them.
+//! - [`fake`]: uniform noise images (PyTorch's `FakeData`), for timing.
+//! - [`shapes`]: a toy with known modes and no download: one filled square, disc or triangle in
+//!   red, green or blue on a dark background, 9 classes; [`shape_class`] reads a generated image
+//!   back into its class, so mode coverage can be measured as M1 measures it on the ring.
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// Images as rows: `count` rows of `nc × size × size` values in [−1, 1].
+#[derive(Clone, Debug)]
+pub struct ImageSet {
+    pub rows: Vec<f32>,
+    pub count: usize,
+    pub nc: usize,
+    pub size: usize,
+    /// Class of each image where the source has classes ([`shapes`]).
+    pub labels: Option<Vec<f32>>,
+    /// Files under a folder that did not decode, with why (folder sources only).
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+impl ImageSet {
+    /// Values per image.
+    pub fn dim(&self) -> usize {
+        self.nc * self.size * self.size
+    }
+
+    /// A line for the log: how many files were skipped and the first few, or nothing.
+    pub fn skipped_report(&self) -> Option<String> {
+        if self.skipped.is_empty() {
+            return None;
+        }
+        let first: Vec<String> = self.skipped.iter().take(3).map(|(p, why)| format!("{} ({why})", p.display())).collect();
+        Some(format!("skipped {} file(s) that are not readable images: {}{}", self.skipped.len(), first.join("; "), if self.skipped.len() > 3 { "; ..." } else { "" }))
+    }
+}
+
+/// The most pixels along either side, and the most bytes, that decoding one file may take.
+pub const DECODE_LIMITS: (u32, u64) = (16_384, 256 << 20);
+
+/// How [`load_folder`] reads a folder.
+#[derive(Clone, Copy, Debug)]
+pub struct FolderOptions {
+    /// Output side (pixels).
+    pub size: usize,
+    /// 3 for RGB, 1 for grey.
+    pub nc: usize,
+    /// Images whose shorter side is below this are an error (they would be blown up from almost
+    /// nothing); 0 accepts any.
+    pub min_side: u32,
+    /// Read at most this many images (in path order).
+    pub max_images: Option<usize>,
+}
+
+/// Every image under `dir` (see the module documentation).
+pub fn load_folder(dir: &Path, o: FolderOptions) -> Result<ImageSet> {
+    if o.size == 0 || !(o.nc == 1 || o.nc == 3) {
+        return Err(Error::Shape(format!("image folder: size {} and {} channels (1 or 3 wanted)", o.size, o.nc)));
+    }
+    if !dir.is_dir() {
+        return Err(Error::Data(format!("image folder {}: {}", dir.display(), if dir.exists() { "is not a directory" } else { "does not exist" })));
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files)?;
+    files.sort();
+    let mut set = ImageSet { rows: Vec::new(), count: 0, nc: o.nc, size: o.size, labels: None, skipped: Vec::new() };
+    for path in files {
+        if o.max_images.is_some_and(|m| set.count >= m) {
+            break;
+        }
+        match decode(&path) {
+            Ok(img) => {
+                let side = img.width().min(img.height());
+                if side < o.min_side {
+                    return Err(Error::Data(format!("{}: {} × {} pixels, smaller than the {} the folder's images must have on their shorter side", path.display(), img.width(), img.height(), o.min_side)));
+                }
+                set.rows.extend(to_row(&img, o.size, o.nc));
+                set.count += 1;
+            }
+            Err(why) => set.skipped.push((path, why)),
+        }
+    }
+    if set.count == 0 {
+        let why = set.skipped_report().unwrap_or_else(|| "it holds no files".into());
+        return Err(Error::Data(format!("image folder {} has no readable image (PNG or JPEG): {why}", dir.display())));
+    }
+    Ok(set)
+}
+
+/// The files under `dir`, recursively (symbolic links to directories are not followed).
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::Data(format!("image folder {}: {e}", dir.display())))?;
+    for e in entries {
+        let e = e.map_err(|e| Error::Data(format!("image folder {}: {e}", dir.display())))?;
+        let kind = e.file_type().map_err(|e| Error::Data(format!("{}: {e}", e)))?;
+        if kind.is_dir() {
+            walk(&e.path(), out)?;
+        } else if kind.is_file() {
+            out.push(e.path());
+        }
+    }
+    Ok(())
+}
+
+/// One file decoded within [`DECODE_LIMITS`], or why not.
+fn decode(path: &Path) -> std::result::Result<image::DynamicImage, String> {
+    let reader = image::ImageReader::open(path).map_err(|e| e.to_string())?.with_guessed_format().map_err(|e| e.to_string())?;
+    if reader.format().is_none() {
+        return Err("not a PNG or JPEG file".into());
+    }
+    let mut reader = reader;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(DECODE_LIMITS.0);
+    limits.max_image_height = Some(DECODE_LIMITS.0);
+    limits.max_alloc = Some(DECODE_LIMITS.1);
+    reader.limits(limits);
+    reader.decode().map_err(|e| e.to_string())
+}
+
+/// Resized on the shorter side to `size` (bilinear, as torchvision), centre-cropped, as nc × size
+/// × size values in [−1, 1].
+fn to_row(img: &image::DynamicImage, size: usize, nc: usize) -> Vec<f32> {
+    let s = size as u32;
+    let (w, h) = (img.width().max(1), img.height().max(1));
+    let (nw, nh) = if w <= h { (s, ((h as u64 * s as u64).div_ceil(w as u64) as u32).max(s)) } else { (((w as u64 * s as u64).div_ceil(h as u64) as u32).max(s), s) };
+    let resized = img.resize_exact(nw, nh, image::imageops::FilterType::Triangle);
+    let cropped = resized.crop_imm((nw - s) / 2, (nh - s) / 2, s, s);
+    let scale = |v: u8| v as f32 / 127.5 - 1.0;
+    let plane = size * size;
+    let mut row = vec![0.0; nc * plane];
+    if nc == 1 {
+        for (i, p) in cropped.to_luma8().pixels().enumerate() {
+            row[i] = scale(p.0[0]);
+        }
+    } else {
+        for (i, p) in cropped.to_rgb8().pixels().enumerate() {
+            for c in 0..3 {
+                row[c * plane + i] = scale(p.0[c]);
+            }
+        }
+    }
+    row
+}
+
+/// `count` images of uniform noise in [−1, 1] (PyTorch's `FakeData`), from `seed`.
+pub fn fake(count: usize, nc: usize, size: usize, seed: u32) -> ImageSet {
+    let rows = crate::rng::uniform_fill(seed, 0x0fa6e, count * nc * size * size, -1.0, 1.0);
+    ImageSet { rows, count, nc, size, labels: None, skipped: Vec::new() }
+}
+
+/// The shapes of [`shapes`].
+pub const SHAPES: [&str; 3] = ["square", "disc", "triangle"];
+/// The colours of [`shapes`] (RGB in [−1, 1]: one channel bright, the others dark).
+pub const COLOURS: [&str; 3] = ["red", "green", "blue"];
+/// Classes of [`shapes`]: shape × colour.
+pub const SHAPE_CLASSES: usize = SHAPES.len() * COLOURS.len();
+/// The background value of every channel of [`shapes`].
+const BACKGROUND: f32 = -0.8;
+
+/// `count` RGB images of `size` (at least 16): each one filled shape of class (shape, colour) =
+/// (class / 3, class % 3), its size 35–70 % of the image and its position drawn at random (from
+/// `seed`), on a dark background; classes in turn, so every class has count / 9 images.
+pub fn shapes(count: usize, size: usize, seed: u32) -> Result<ImageSet> {
+    if size < 16 {
+        return Err(Error::Shape(format!("the shapes toy needs images of at least 16 pixels, not {size}")));
+    }
+    let u = crate::rng::uniform_fill(seed, 0x5a9e, count * 3, 0.0, 1.0);
+    let plane = size * size;
+    let mut rows = vec![BACKGROUND; count * 3 * plane];
+    let mut labels = Vec::with_capacity(count);
+    for i in 0..count {
+        let class = i % SHAPE_CLASSES;
+        labels.push(class as f32);
+        let (shape, colour) = (class / COLOURS.len(), class % COLOURS.len());
+        let side = ((0.35 + 0.35 * u[3 * i]) * size as f32).round() as usize;
+        let x0 = (u[3 * i + 1] * (size - side) as f32) as usize;
+        let y0 = (u[3 * i + 2] * (size - side) as f32) as usize;
+        let row = &mut rows[i * 3 * plane..(i + 1) * 3 * plane];
+        for y in 0..side {
+            for x in 0..side {
+                if inside(shape, x, y, side) {
+                    row[colour * plane + (y0 + y) * size + x0 + x] = 1.0;
+                }
+            }
+        }
+    }
+    Ok(ImageSet { rows, count, nc: 3, size, labels: Some(labels), skipped: Vec::new() })
+}
+
+/// Whether pixel (x, y) of a `side`-pixel box lies in shape `shape` (square, disc, triangle with
+/// its base at the bottom).
+fn inside(shape: usize, x: usize, y: usize, side: usize) -> bool {
+    let (fx, fy, s) = (x as f32 + 0.5, y as f32 + 0.5, side as f32);
+    match shape {
+        0 => true,
+        1 => {
+            let (dx, dy) = (fx - s / 2.0, fy - s / 2.0);
+            dx * dx + dy * dy <= s * s / 4.0
+        }
+        _ => (fx - s / 2.0).abs() <= fy / 2.0,
+    }
+}
+
+/// The class of a generated shapes image (nc 3, `size`), or None when it shows no single clear
+/// shape: its colour is the channel whose bright pixels are most of the bright pixels; its shape
+/// is read from how much of their bounding box they fill (square ≈ 1, disc ≈ π/4, triangle ≈ 1/2).
+pub fn shape_class(img: &[f32], size: usize) -> Option<usize> {
+    let plane = size * size;
+    if img.len() != 3 * plane {
+        return None;
+    }
+    let bright = |c: usize, i: usize| img[c * plane + i] > 0.0;
+    let counts: Vec<usize> = (0..3).map(|c| (0..plane).filter(|&i| bright(c, i)).count()).collect();
+    let total: usize = counts.iter().sum();
+    let colour = (0..3).max_by_key(|&c| counts[c])?;
+    if total == 0 || counts[colour] * 10 < total * 9 || counts[colour] < plane / 50 {
+        return None;
+    }
+    let (mut x0, mut y0, mut x1, mut y1) = (size, size, 0, 0);
+    for i in (0..plane).filter(|&i| bright(colour, i)) {
+        let (y, x) = (i / size, i % size);
+        (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
+    }
+    let fill = counts[colour] as f32 / ((x1 - x0 + 1) * (y1 - y0 + 1)) as f32;
+    let shape = if fill > 0.9 {
+        0
+    } else if fill > 0.65 && fill < 0.9 {
+        1
+    } else if fill > 0.35 && fill < 0.65 {
+        2
+    } else {
+        return None;
+    };
+    Some(shape * COLOURS.len() + colour)
+}
+
+/// Mode coverage of generated shapes images (M1's idea for images): how many of the
+/// [`SHAPE_CLASSES`] classes appear among `n` images, how many images are of a clear class, and
+/// the count per class.
+pub fn shape_coverage(images: &[f32], n: usize, size: usize) -> (usize, usize, [usize; SHAPE_CLASSES]) {
+    let dim = 3 * size * size;
+    let mut per = [0usize; SHAPE_CLASSES];
+    for i in 0..n {
+        if let Some(c) = shape_class(&images[i * dim..(i + 1) * dim], size) {
+            per[c] += 1;
+        }
+    }
+    (per.iter().filter(|&&c| c > 0).count(), per.iter().sum(), per)
+}
