@@ -85,7 +85,14 @@ const GRID_GAP: Rgb<u8> = Rgb([60, 60, 60]);
 /// outside), so the result is `cols·w·scale + 2·(cols−1)` wide and `rows·h·scale + 2·(rows−1)` high
 /// with `rows = ⌈n / cols⌉` (at least 1). Cells past the `n`-th are left dark grey.
 pub fn image_grid(images: &[f32], n: usize, h: usize, w: usize, cols: usize, scale: u32) -> RgbImage {
-    assert!(images.len() >= n * h * w, "image_grid: {} values given for {n} images of {h}×{w}", images.len());
+    image_grid_channels(images, n, 1, h, w, cols, scale)
+}
+
+/// [`image_grid`] for images of `c` channels stored plane after plane (c × h × w each): grey for
+/// one channel, RGB for three.
+pub fn image_grid_channels(images: &[f32], n: usize, c: usize, h: usize, w: usize, cols: usize, scale: u32) -> RgbImage {
+    assert!(c == 1 || c == 3, "image_grid: {c} channels (1 or 3)");
+    assert!(images.len() >= n * c * h * w, "image_grid: {} values given for {n} images of {c}×{h}×{w}", images.len());
     let cols = cols.max(1) as u32;
     let scale = scale.max(1);
     let rows = (n as u32).div_ceil(cols).max(1);
@@ -93,15 +100,17 @@ pub fn image_grid(images: &[f32], n: usize, h: usize, w: usize, cols: usize, sca
     let width = (cols * cw + 2 * (cols - 1)).max(1);
     let height = (rows * ch + 2 * (rows - 1)).max(1);
     let mut out = RgbImage::from_pixel(width, height, GRID_GAP);
+    let byte = |v: f32| ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8; // NaN → 0
+    let plane = h * w;
     for k in 0..n {
         let (x0, y0) = ((k as u32 % cols) * (cw + 2), (k as u32 / cols) * (ch + 2));
-        let img = &images[k * h * w..(k + 1) * h * w];
-        for (i, &v) in img.iter().enumerate() {
-            let g = ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8; // NaN → 0
-            let (px, py) = ((i % w) as u32 * scale, (i / w) as u32 * scale);
+        let img = &images[k * c * plane..(k + 1) * c * plane];
+        for i in 0..plane {
+            let px = if c == 1 { [byte(img[i]); 3] } else { [byte(img[i]), byte(img[plane + i]), byte(img[2 * plane + i])] };
+            let (x, y) = ((i % w) as u32 * scale, (i / w) as u32 * scale);
             for dy in 0..scale {
                 for dx in 0..scale {
-                    out.put_pixel(x0 + px + dx, y0 + py + dy, Rgb([g, g, g]));
+                    out.put_pixel(x0 + x + dx, y0 + y + dy, Rgb(px));
                 }
             }
         }

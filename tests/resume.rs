@@ -125,6 +125,7 @@ fn run_periods_are_independent() {
         grid_seed: 1,
         grid_mode: wgpu_gan::nn::Mode::Eval,
         image_hw: (28, 28),
+        channels: 1,
     };
     let (_, rows, _) = train(&gpu, cfg, &opts).unwrap();
     let mut grids: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).filter(|n| n.starts_with("samples_0")).collect();
@@ -156,6 +157,7 @@ fn cpu_training_loop_resumes_exactly_and_hands_over_to_the_gpu() {
         grid_seed: 1,
         grid_mode: wgpu_gan::nn::Mode::Eval,
         image_hw: (28, 28),
+        channels: 1,
     };
     let (straight, rows, _) = train_cpu(cfg.clone(), &opts("straight", 8, None)).unwrap();
     assert_eq!(rows.len(), 4);

@@ -191,6 +191,7 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
         grid_seed: 7,
         grid_mode,
         image_hw: (train_set.rows, train_set.cols),
+        channels: 1,
     };
     println!(
         "{name}: {iters} iterations at batch {} ({:.1} epochs), {:?} loss, k {}, G {:?}, D {:?}",

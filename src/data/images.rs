@@ -165,10 +165,16 @@ pub const COLOURS: [&str; 3] = ["red", "green", "blue"];
 pub const SHAPE_CLASSES: usize = SHAPES.len() * COLOURS.len();
 /// The background value of every channel of [`shapes`].
 const BACKGROUND: f32 = -0.8;
+/// Standard deviation of the Gaussian noise on every pixel of [`shapes`]. Without it the toy is
+/// too easy to tell from a generator's first attempts: PyTorch's own examples/dcgan networks
+/// (32 × 32, ngf = ndf = 32) trained on the noise-free toy had D(G(z)) at 0.001 after 1,500
+/// iterations and drew nothing; with 0.15 they drew 7 of the 9 classes (docs/BENCHMARKS.md).
+pub const SHAPE_NOISE: f32 = 0.15;
 
 /// `count` RGB images of `size` (at least 16): each one filled shape of class (shape, colour) =
 /// (class / 3, class % 3), its size 35–70 % of the image and its position drawn at random (from
-/// `seed`), on a dark background; classes in turn, so every class has count / 9 images.
+/// `seed`), on a dark background, with Gaussian noise ([`SHAPE_NOISE`]) on every value, clamped
+/// to [−1, 1]; classes in turn, so every class has count / 9 images.
 pub fn shapes(count: usize, size: usize, seed: u32) -> Result<ImageSet> {
     if size < 16 {
         return Err(Error::Shape(format!("the shapes toy needs images of at least 16 pixels, not {size}")));
@@ -193,6 +199,10 @@ pub fn shapes(count: usize, size: usize, seed: u32) -> Result<ImageSet> {
             }
         }
     }
+    let noise = crate::rng::normal_fill(seed, 0x5a9f, rows.len(), 0.0, SHAPE_NOISE);
+    for (v, e) in rows.iter_mut().zip(noise) {
+        *v = (*v + e).clamp(-1.0, 1.0);
+    }
     Ok(ImageSet { rows, count, nc: 3, size, labels: Some(labels), skipped: Vec::new() })
 }
 
@@ -211,8 +221,9 @@ fn inside(shape: usize, x: usize, y: usize, side: usize) -> bool {
 }
 
 /// The class of a generated shapes image (nc 3, `size`), or None when it shows no single clear
-/// shape: its colour is the channel whose bright pixels are most of the bright pixels; its shape
-/// is read from how much of their bounding box they fill (square ≈ 1, disc ≈ π/4, triangle ≈ 1/2).
+/// shape: its colour is the channel whose bright pixels (above 0, halfway between background and
+/// shape, over 5 noise deviations from either) are most of the bright pixels; its shape is read
+/// from how much of their bounding box they fill (square ≈ 1, disc ≈ π/4, triangle ≈ 1/2).
 pub fn shape_class(img: &[f32], size: usize) -> Option<usize> {
     let plane = size * size;
     if img.len() != 3 * plane {

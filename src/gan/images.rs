@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub grid_mode: Mode,
     /// Image height and width of a sample.
     pub image_hw: (usize, usize),
+    /// Channels of a sample (1: grey, 3: RGB), stored plane after plane.
+    pub channels: usize,
 }
 
 /// Iterations of a run: `iters` when given, else `epochs` passes over `images` at `batch`, with
@@ -100,7 +102,8 @@ pub fn sample_grid<T: Trainer>(gan: &mut T, opts: &RunOptions, path: &Path) -> R
     let n = opts.grid.min(gan.sample_capacity());
     let imgs = gan.sample(n, opts.grid_seed, opts.grid_mode)?;
     let cols = (n as f64).sqrt().ceil() as usize;
-    plot::save_png(&plot::image_grid(&imgs, n, h, w, cols, 2), path)
+    let scale = if h * w >= 64 * 64 { 1 } else { 2 };
+    plot::save_png(&plot::image_grid_channels(&imgs, n, opts.channels, h, w, cols, scale), path)
 }
 
 /// Trains `cfg` (from a checkpoint when `opts.resume` is set) up to `opts.iters` iterations.
