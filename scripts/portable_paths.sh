@@ -29,6 +29,8 @@ ex dcgan_mnist -- --iters 4 --sample-every 2 --checkpoint-every 2 --out "$out/dc
 ex dcgan_mnist -- --iters 6 --resume "$out/dcgan/checkpoint.safetensors" --out "$out/dcgan"
 ex cgan_mnist -- --iters 3 --out "$out/cgan"
 ex mlp_gan_mnist -- --iters 3 --out "$out/mlp"
+ex dcgan -- --image-size 32 --ngf 8 --ndf 8 --images 200 --iters 3 --out "$out/r6"
+ex dcgan -- --image-size 32 --ngf 8 --ndf 8 --nz 16 --verify --verify-batch 4
 ex evaluate -- --checkpoint "$out/dcgan/checkpoint.safetensors" --classifier "$out/classifier.safetensors" --classifier-epochs 1 --n 200
 ex dcgan_bench -- --batches 8 --iters 2 --warmup 1
 ex ring_bench -- --batches 64 --iters 20 --reps 1
