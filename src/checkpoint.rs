@@ -394,3 +394,13 @@ impl Checkpoint {
         self.metadata.insert(key.to_string(), value.to_string());
     }
 }
+
+/// Creates the output directory and proves it writable (a probe file written and removed), so that
+/// a bad `--out` is reported before any training rather than after it, naming the path.
+pub fn prepare_out_dir(dir: &std::path::Path) -> Result<()> {
+    let fail = |what: &str, e: std::io::Error| Error::Io(std::io::Error::new(e.kind(), format!("output directory {}: {what}: {e}", dir.display())));
+    std::fs::create_dir_all(dir).map_err(|e| fail("cannot create it", e))?;
+    let probe = dir.join(format!(".wgpu-gan-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"ok").map_err(|e| fail("cannot write into it", e))?;
+    std::fs::remove_file(&probe).map_err(|e| fail("cannot remove a file from it", e))
+}

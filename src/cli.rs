@@ -22,15 +22,8 @@ pub fn positive_f32(s: &str) -> Result<f32, String> {
     }
 }
 
-/// Creates the output directory and proves it writable (a probe file written and removed), so that
-/// a bad `--out` is reported before any training rather than after it, naming the path.
-pub fn prepare_out_dir(dir: &std::path::Path) -> crate::Result<()> {
-    let fail = |what: &str, e: std::io::Error| crate::Error::Io(std::io::Error::new(e.kind(), format!("output directory {}: {what}: {e}", dir.display())));
-    std::fs::create_dir_all(dir).map_err(|e| fail("cannot create it", e))?;
-    let probe = dir.join(format!(".wgpu-gan-write-test-{}", std::process::id()));
-    std::fs::write(&probe, b"ok").map_err(|e| fail("cannot write into it", e))?;
-    std::fs::remove_file(&probe).map_err(|e| fail("cannot remove a file from it", e))
-}
+/// Creates the output directory and proves it writable (see [`crate::checkpoint::prepare_out_dir`]).
+pub use crate::checkpoint::prepare_out_dir;
 
 /// The `--loss` flag of the training examples: every objective of [`crate::loss::LossKind`], and
 /// the two WGAN training schemes (SPEC.md §2, R4).

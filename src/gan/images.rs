@@ -123,7 +123,7 @@ pub fn train_cpu(cfg: GanConfig, opts: &RunOptions) -> Result<(CpuGan, Vec<LogRo
 /// The training loop behind [`train`] and [`train_cpu`], for any [`Trainer`] that `make` builds
 /// from the config (its seed taken from the checkpoint when resuming) and the initial weights.
 pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32>]) -> Result<T>, mut cfg: GanConfig, opts: &RunOptions) -> Result<(T, Vec<LogRow>, usize)> {
-    crate::cli::prepare_out_dir(&opts.out)?;
+    crate::checkpoint::prepare_out_dir(&opts.out)?;
     let resumed = match &opts.resume {
         Some(p) => {
             let (state, seed) = load_checkpoint(p, &cfg)?;
