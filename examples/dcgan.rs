@@ -117,6 +117,9 @@ fn load(a: &Args, shape: &R6) -> wgpu_gan::Result<ImageSet> {
             if let Some(r) = set.skipped_report() {
                 eprintln!("warning: {r}");
             }
+            if set.count == a.images {
+                eprintln!("note: read the first {} images of {} in path order (--images raises the limit)", set.count, dir.display());
+            }
             Ok(set)
         }
         Dataset::Mnist => {

@@ -86,8 +86,9 @@ pub fn validate_with(file: &str, src: &str, subgroups: bool) -> Result<(naga::Mo
         validator.subgroup_stages(naga::valid::ShaderStages::COMPUTE).subgroup_operations(naga::valid::SubgroupOperationSet::all());
     }
     let info = validator.validate(&module).map_err(|e| {
-        let why = if subgroups { String::new() } else { "(this device was opened without subgroup operations) ".into() };
-        Error::Shader { file: file.into(), message: format!("{why}{}", e.emit_to_string(src)) }
+        let message = e.emit_to_string(src);
+        let why = if !subgroups && message.contains("SUBGROUP") { "(this device was opened without subgroup operations) " } else { "" };
+        Error::Shader { file: file.into(), message: format!("{why}{message}") }
     })?;
     Ok((module, info))
 }
