@@ -1,5 +1,6 @@
 //! R6's image data (src/data/images.rs): a folder of PNG and JPEG files of mixed sizes, made here
-//! with the `image` crate, with two files that are not images; the errors a user can meet (no
+//! with the `image` crate, with two files that are not images and two symbolic links (to an
+//! image, and back to the folder); the errors a user can meet (no
 //! such folder, an empty one, an image too small, a PNG that declares 100,000 × 100,000 pixels);
 //! the values of a known image after resizing and cropping; and the shapes toy, whose classes
 //! `shape_class` reads back from the pictures.
@@ -54,17 +55,21 @@ fn a_folder_of_mixed_images_loads_and_reports_what_it_skipped() {
     solid(50, 50, [0, 0, 255]).save_with_format(d.join("sub/deeper/blue.PNG"), ImageFormat::Png).unwrap();
     std::fs::write(d.join("sub/broken.png"), b"\x89PNG\r\n\x1a\nthis is not really a png").unwrap();
     std::fs::write(d.join("notes.txt"), "not an image").unwrap();
+    // A link to an image counts as the image; a link back to the folder is not followed.
+    std::os::unix::fs::symlink(d.join("red.png"), d.join("sub/link.png")).unwrap();
+    std::os::unix::fs::symlink(&d, d.join("sub/loop")).unwrap();
     let set = load_folder(&d, opts(16, 3)).unwrap();
     let report = set.skipped_report().unwrap();
     println!("{} images of {} values; {report}", set.count, set.dim());
-    assert_eq!((set.count, set.dim(), set.rows.len()), (3, 3 * 16 * 16, 3 * 3 * 16 * 16));
+    assert_eq!((set.count, set.dim(), set.rows.len()), (4, 3 * 16 * 16, 4 * 3 * 16 * 16));
     assert_eq!(set.skipped.len(), 2, "{report}");
     assert!(report.contains("broken.png") && report.contains("notes.txt"), "{report}");
-    // Path order: green.jpg, red.png, sub/deeper/blue.PNG. A solid colour stays that colour
-    // through the resize and crop: its channel at +1, the others at −1 (JPEG within its error).
+    // Path order: green.jpg, red.png, sub/deeper/blue.PNG, sub/link.png. A solid colour stays
+    // that colour through the resize and crop: its channel at +1, the others at −1 (JPEG within
+    // its error).
     let plane = 16 * 16;
     let mean = |img: usize, c: usize| set.rows[img * 3 * plane + c * plane..img * 3 * plane + (c + 1) * plane].iter().sum::<f32>() / plane as f32;
-    for (img, bright) in [(0, 1), (1, 0), (2, 2)] {
+    for (img, bright) in [(0, 1), (1, 0), (2, 2), (3, 0)] {
         for c in 0..3 {
             let want = if c == bright { 1.0 } else { -1.0 };
             assert!((mean(img, c) - want).abs() < 0.03, "image {img} channel {c}: mean {} instead of {want}", mean(img, c));
@@ -72,7 +77,7 @@ fn a_folder_of_mixed_images_loads_and_reports_what_it_skipped() {
     }
     // Grey: one channel.
     let grey = load_folder(&d, opts(8, 1)).unwrap();
-    assert_eq!((grey.count, grey.dim()), (3, 64));
+    assert_eq!((grey.count, grey.dim()), (4, 64));
     let _ = std::fs::remove_dir_all(&d);
 }
 

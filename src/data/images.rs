@@ -96,16 +96,18 @@ pub fn load_folder(dir: &Path, o: FolderOptions) -> Result<ImageSet> {
     Ok(set)
 }
 
-/// The files under `dir`, recursively (symbolic links to directories are not followed).
+/// The files under `dir`, recursively (a symbolic link to a file counts as the file; one to a
+/// directory is not followed, so a link loop cannot recurse forever).
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::Data(format!("image folder {}: {e}", dir.display())))?;
-    for e in entries {
-        let e = e.map_err(|e| Error::Data(format!("image folder {}: {e}", dir.display())))?;
-        let kind = e.file_type().map_err(|e| Error::Data(format!("{}: {e}", e)))?;
+    let err = |p: &Path, e: std::io::Error| Error::Data(format!("image folder {}: {e}", p.display()));
+    for e in std::fs::read_dir(dir).map_err(|e| err(dir, e))? {
+        let e = e.map_err(|e| err(dir, e))?;
+        let path = e.path();
+        let kind = e.file_type().map_err(|e| err(&path, e))?;
         if kind.is_dir() {
-            walk(&e.path(), out)?;
-        } else if kind.is_file() {
-            out.push(e.path());
+            walk(&path, out)?;
+        } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
+            out.push(path);
         }
     }
     Ok(())
