@@ -2,7 +2,8 @@
 # The paths a device without subgroup operations takes (wgpu's GL backend, WebGPU without the
 # `subgroups` feature, devices opened with downlevel limits), run on the software adapter in CI:
 #   1. the device opened without SUBGROUP (WGPU_GAN_SUBGROUPS=off, every example's --no-subgroups):
-#      the kernel-family tests, --verify for R1, R2 and R4, and a short run of every example, the
+#      the kernel-family tests, --verify for R1, R2 (also at batch 320) and R4, and a short run of
+#      every example, the
 #      kernel families timed and kernels tuned as a user's first run does them;
 #   2. the GL backend, where the machine has it (Mesa's llvmpipe through EGL): --verify for the
 #      three training examples.
@@ -24,6 +25,9 @@ run cargo test --release --test conv_gemm --test conv --test conv_transpose --te
 ex gaussian_ring -- --verify
 ex dcgan_mnist -- --verify
 ex dcgan_mnist -- --verify --loss wgan-gp
+# Batch 320: every reduction longer than one invocation may loop on llvmpipe, in the family chosen
+# without subgroups (tiled or direct, as timed on this machine).
+ex dcgan_mnist -- --verify --verify-batch 320 --verify-steps 1
 ex gaussian_ring -- --steps 300 --out "$out/ring"
 ex dcgan_mnist -- --iters 4 --sample-every 2 --checkpoint-every 2 --out "$out/dcgan"
 ex dcgan_mnist -- --iters 6 --resume "$out/dcgan/checkpoint.safetensors" --out "$out/dcgan"

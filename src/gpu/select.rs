@@ -85,7 +85,7 @@ impl GpuOptions {
 
 /// `WGPU_GAN_SUBGROUPS=off` (or `0`, `no`, `false`).
 fn subgroups_off_by_env() -> bool {
-    matches!(std::env::var("WGPU_GAN_SUBGROUPS").as_deref(), Ok("off" | "0" | "no" | "false"))
+    super::tune::switched_off("WGPU_GAN_SUBGROUPS")
 }
 
 fn describe(i: &wgpu::AdapterInfo) -> String {

@@ -98,7 +98,12 @@ pub(crate) fn fnv1a(s: &str) -> u64 {
 
 /// `WGPU_GAN_TUNE=off` (or `0`, `no`) turns tuning off.
 pub fn off_by_env() -> bool {
-    matches!(std::env::var("WGPU_GAN_TUNE").as_deref(), Ok("off" | "0" | "no" | "false"))
+    switched_off("WGPU_GAN_TUNE")
+}
+
+/// Whether the environment variable `name` says off (`off`, `0`, `no` or `false`).
+pub(crate) fn switched_off(name: &str) -> bool {
+    matches!(std::env::var(name).as_deref(), Ok("off" | "0" | "no" | "false"))
 }
 
 impl Gpu {

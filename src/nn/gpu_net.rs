@@ -91,11 +91,7 @@ impl GpuNet {
             let (a, b) = l.transpose_lens(max_batch)?;
             (ta, tb) = (ta.max(a), tb.max(b));
         }
-        let ws = Workspace {
-            scratch: Tensor::zeros(gpu, &format!("{label}.scratch"), scratch_len)?,
-            trans: [Tensor::zeros(gpu, &format!("{label}.trans0"), ta)?, Tensor::zeros(gpu, &format!("{label}.trans1"), tb)?],
-            work: [0, 1, 2].map(|i| Tensor::zeros(gpu, &format!("{label}.work{i}"), work[i])).into_iter().collect::<Result<Vec<_>>>()?.try_into().map_err(|_| Error::Shape("work buffers".into()))?,
-        };
+        let ws = Workspace::new(gpu, label, scratch_len, [ta, tb], work)?;
         let index = spec.layout();
         let widths = std::iter::once(spec.in_dim()).chain(out_widths).collect();
         Ok(GpuNet { spec, widths, max_batch, params: p, grads: g, running, acts, saved, dacts, views, gbars: Vec::new(), ws, index })

@@ -89,7 +89,7 @@ fn time_convolutions(gpu: &Gpu, batch: usize) -> Result<f64> {
         scratch = scratch.max(w[3]).max(conv::grads_scratch_len(s, None, parallel));
     }
     let t = |label: &str, len: usize| Tensor::zeros(gpu, &format!("family-timing.{label}"), len);
-    let ws = Workspace { scratch: t("scratch", scratch)?, trans: [t("trans0", 1)?, t("trans1", 1)?], work: [t("work0", work[0])?, t("work1", work[1])?, t("work2", work[2])?] };
+    let ws = Workspace::new(gpu, "family-timing", scratch, [1, 1], work)?;
     let x = Tensor::from_slice(gpu, "family-timing.x", &crate::rng::uniform_fill(7, 0, shapes[0].x_len(), -1.0, 1.0))?;
     let mut prog = Program::default();
     let mut input = x;

@@ -54,6 +54,17 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// The buffers for `label`'s layers: `scratch` floats of partial sums, the two transposed
+    /// operands and the three work buffers of the given lengths (each at least one float).
+    pub fn new(gpu: &crate::gpu::Gpu, label: &str, scratch: usize, trans: [usize; 2], work: [usize; 3]) -> crate::error::Result<Workspace> {
+        let t = |part: &str, len: usize| Tensor::zeros(gpu, &format!("{label}.{part}"), len);
+        Ok(Workspace {
+            scratch: t("scratch", scratch)?,
+            trans: [t("trans0", trans[0])?, t("trans1", trans[1])?],
+            work: [t("work0", work[0])?, t("work1", work[1])?, t("work2", work[2])?],
+        })
+    }
+
     /// Pushes a split reduction: with one tile the first pass writes (or adds into) the result;
     /// otherwise it writes one partial sum per tile into the scratch buffer and `reduce_splits`
     /// adds them into the result.
