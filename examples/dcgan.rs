@@ -7,21 +7,27 @@
 //! cargo run --release --example dcgan -- --dataset fake --iters 5        # noise images, for timing
 //! cargo run --release --example dcgan -- --dataset mnist --image-size 32 --nc 1
 //! cargo run --release --example dcgan -- --verify                        # an R6 step, GPU vs CPU
+//! cargo run --release --example dcgan -- --export shapes50k --images 50000  # the toy as PNG files
 //! ```
 //!
 //! The networks, initialisation and optimizer are the example's (`--nz`, `--ngf`, `--ndf`, `--nc`,
-//! `--image-size` as there); the whole data set is held on the GPU (a folder larger than the
-//! device's memory is refused with the figure it would need). Writes sample grids, the loss log
-//! and curve and a checkpoint to `--out` (default `out/dcgan`); on the shapes toy it ends with
-//! mode coverage: how many of its 9 classes (shape × colour) 1,000 generated images show.
+//! `--image-size` as there). A data set that fits is held on the GPU; a folder too large for
+//! that (or any data set with `--stream on`) is read as training goes: decoded on `--workers`
+//! background threads a few steps ahead and uploaded before each step, in the same order
+//! (host memory bounded by the read-ahead, not the folder; `--data-only` times that path alone).
+//! Writes sample grids, the loss log and curve and a checkpoint to `--out` (default
+//! `out/dcgan`); on the shapes toy it ends with mode coverage: how many of its 9 classes (shape
+//! × colour) 1,000 generated images show.
 
 use clap::{Parser, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use wgpu_gan::data::images::{fake, load_folder, shape_coverage, shapes, FolderOptions, ImageSet, SHAPE_CLASSES};
+use wgpu_gan::data::images::{fake, shape_coverage, shapes, FolderOptions, ImageSet, SHAPE_CLASSES};
+use wgpu_gan::data::stream::{FolderRows, PrefetchOptions, Prefetcher, RowSource, StepPlan, Stream};
 use wgpu_gan::gan::images::{iterations, train, RunOptions};
-use wgpu_gan::gan::{verify, GanConfig, Table};
+use wgpu_gan::gan::{verify, DataSource, GanConfig, Table};
+use wgpu_gan::gpu::{Gpu, Tensor};
 use wgpu_gan::models::R6;
 use wgpu_gan::nn::Mode;
 
@@ -35,6 +41,16 @@ enum Dataset {
     Fake,
     /// The MNIST IDX files under --dataroot (default $MNIST_DIR), resized to --image-size.
     Mnist,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum StreamMode {
+    /// Stream a folder whose images, as f32, exceed what the device binds at once (or 2 GiB).
+    Auto,
+    /// Always read the data as training goes.
+    On,
+    /// Always hold the whole data set on the GPU.
+    Off,
 }
 
 /// R6 (the DCGAN paper's model as PyTorch's examples/dcgan builds it) on an image data set.
@@ -87,6 +103,25 @@ struct Args {
     /// Continue from a checkpoint written by an earlier run (same model and data).
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// Start from these weights (G.<i>.* and D.<i>.*: scripts/from_pytorch.py --example turns
+    /// PyTorch's examples/dcgan netG.pth and netD.pth into such a file).
+    #[arg(long)]
+    init_from: Option<PathBuf>,
+    /// Hold the data on the GPU or read it as training goes.
+    #[arg(long, value_enum, default_value_t = StreamMode::Auto)]
+    stream: StreamMode,
+    /// Background threads decoding images when streaming (default: up to 4, one per core).
+    #[arg(long, value_parser = wgpu_gan::cli::at_least_one)]
+    workers: Option<usize>,
+    /// Steps each worker reads ahead when streaming.
+    #[arg(long, default_value_t = 2, value_parser = wgpu_gan::cli::at_least_one)]
+    prefetch: usize,
+    /// Time the data path alone for --iters steps (read, decode, upload; no training).
+    #[arg(long)]
+    data_only: bool,
+    /// Write the data set's images as PNG files under this directory (1,000 to a subfolder) and stop.
+    #[arg(long)]
+    export: Option<PathBuf>,
     /// Run --verify-steps steps at --verify-batch on the GPU and on the CPU reference and compare.
     #[arg(long)]
     verify: bool,
@@ -107,20 +142,40 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(a: &Args, shape: &R6) -> wgpu_gan::Result<ImageSet> {
+/// The data: images held in memory, or a folder read on demand.
+enum Data {
+    Held(ImageSet),
+    Folder(FolderRows),
+}
+
+fn load(a: &Args, shape: &R6, gpu: &Gpu) -> wgpu_gan::Result<Data> {
     match a.dataset {
-        Dataset::Shapes => shapes(a.images, a.image_size, a.seed),
-        Dataset::Fake => Ok(fake(a.images, shape.nc, a.image_size, a.seed)),
+        Dataset::Shapes => shapes(a.images, a.image_size, a.seed).map(Data::Held),
+        Dataset::Fake => Ok(Data::Held(fake(a.images, shape.nc, a.image_size, a.seed))),
         Dataset::Folder => {
             let dir = a.dataroot.clone().ok_or_else(|| wgpu_gan::Error::Data("--dataset folder needs --dataroot DIR".into()))?;
-            let set = load_folder(&dir, FolderOptions { size: a.image_size, nc: shape.nc, min_side: a.min_size, max_images: Some(a.images) })?;
-            if let Some(r) = set.skipped_report() {
+            let rows = FolderRows::scan(&dir, FolderOptions { size: a.image_size, nc: shape.nc, min_side: a.min_size, max_images: Some(a.images) })?;
+            if let Some(r) = wgpu_gan::data::images::skipped_report(&rows.skipped) {
                 eprintln!("warning: {r}");
             }
-            if set.count == a.images {
-                eprintln!("note: read the first {} images of {} in path order (--images raises the limit)", set.count, dir.display());
+            if rows.count() == a.images {
+                eprintln!("note: read the first {} images of {} in path order (--images raises the limit)", rows.count(), dir.display());
             }
-            Ok(set)
+            let l = gpu.device.limits();
+            let room = l.max_storage_buffer_binding_size.min(l.max_buffer_size).min(2 << 30);
+            let stream = a.data_only || match a.stream {
+                StreamMode::On => true,
+                StreamMode::Off => false,
+                StreamMode::Auto => rows.bytes() > room,
+            };
+            if stream {
+                return Ok(Data::Folder(rows));
+            }
+            let set = rows.load()?;
+            if let Some(r) = set.skipped_report() {
+                eprintln!("warning: while decoding: {r}");
+            }
+            Ok(Data::Held(set))
         }
         Dataset::Mnist => {
             let dir = wgpu_gan::data::mnist::resolve_dir(a.dataroot.as_deref())?;
@@ -135,9 +190,63 @@ fn load(a: &Args, shape: &R6) -> wgpu_gan::Result<ImageSet> {
                 let r = image::imageops::resize(&img, s as u32, s as u32, image::imageops::FilterType::Triangle);
                 rows.extend(r.pixels().map(|p| p.0[0] as f32 / 127.5 - 1.0));
             }
-            Ok(ImageSet { rows, count: n, nc: 1, size: s, labels: None, skipped: Vec::new() })
+            Ok(Data::Held(ImageSet { rows, count: n, nc: 1, size: s, labels: None, skipped: Vec::new() }))
         }
     }
+}
+
+/// `--export`: the data set's images as PNG files, `dir/NNN/NNNNNN.png`. The shapes toy and the
+/// fake images are made 1,000 at a time (seed + chunk), so any count fits in memory.
+fn export(a: &Args, shape: &R6, dir: &std::path::Path) -> wgpu_gan::Result<ExitCode> {
+    let s = a.image_size;
+    let mut written = 0;
+    let t = std::time::Instant::now();
+    while written < a.images {
+        let chunk = (a.images - written).min(1000);
+        let set = match a.dataset {
+            Dataset::Shapes => shapes(chunk, s, a.seed + (written / 1000) as u32)?,
+            Dataset::Fake => fake(chunk, shape.nc, s, a.seed + (written / 1000) as u32),
+            _ => return Err(wgpu_gan::Error::Shape("--export writes the generated data sets: --dataset shapes or fake".into())),
+        };
+        let sub = dir.join(format!("{:03}", written / 1000));
+        std::fs::create_dir_all(&sub)?;
+        for i in 0..chunk {
+            let img = wgpu_gan::plot::image_grid_channels(&set.rows[i * set.dim()..(i + 1) * set.dim()], 1, set.nc, s, s, 1, 1);
+            img.save(sub.join(format!("{:06}.png", written + i))).map_err(|e| wgpu_gan::Error::Image(e.to_string()))?;
+        }
+        written += chunk;
+        eprint!("\rwrote {written}/{} images", a.images);
+    }
+    eprintln!();
+    println!("wrote {written} PNG images of {} × {s} × {s} under {} in {:.0} s", shape.nc, dir.display(), t.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--data-only`: each step's rows read by the prefetcher and uploaded into a device buffer, as
+/// a streamed training run does, timed without the training.
+fn time_data_path(gpu: &Gpu, source: Arc<dyn RowSource>, plan: StepPlan, prefetch: PrefetchOptions, steps: usize) -> wgpu_gan::Result<()> {
+    let dst = Tensor::zeros(gpu, "step_rows", plan.len(source.dim()))?;
+    let t = std::time::Instant::now();
+    let mut p = Prefetcher::start(source.clone(), plan, 0, prefetch);
+    for s in 0..steps {
+        let rows = p.next_rows()?;
+        dst.write(gpu, &rows)?;
+        if s % 10 == 9 {
+            gpu.wait()?;
+        }
+    }
+    gpu.wait()?;
+    let secs = t.elapsed().as_secs_f64();
+    let images = steps * plan.draws * plan.batch;
+    println!(
+        "data path alone ({} workers, {} steps ahead each): {steps} steps of {} images in {secs:.2} s: {:.0} images/s, {:.1} ms a step",
+        prefetch.workers,
+        prefetch.depth,
+        plan.draws * plan.batch,
+        images as f64 / secs,
+        1e3 * secs / steps as f64
+    );
+    Ok(())
 }
 
 fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
@@ -148,13 +257,44 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
     let shape = R6 { image_size: a.image_size, nc, nz: a.nz, ngf: a.ngf, ndf: a.ndf };
     shape.validate()?;
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from("out/dcgan"));
-    let set = load(a, &shape)?;
-    println!("{:?}: {} images of {} × {} × {}", a.dataset, set.count, set.nc, set.size, set.size);
-    let mut cfg = GanConfig::r6(Arc::new(Table::new(set.rows, set.nc * set.size * set.size)?), &shape);
+    if let Some(dir) = &a.export {
+        return export(a, &shape, dir);
+    }
+    let gpu = a.device.open()?;
+    let prefetch = PrefetchOptions { workers: a.workers.unwrap_or(PrefetchOptions::default().workers), depth: a.prefetch };
+    let (data, count): (DataSource, usize) = match load(a, &shape, &gpu)? {
+        Data::Folder(rows) => {
+            println!("{:?}: {}, streamed (held whole they would take {:.0} MB as f32)", a.dataset, rows.describe(), rows.bytes() as f64 / 1e6);
+            let n = rows.count();
+            (DataSource::Stream(Stream { source: Arc::new(rows), prefetch }), n)
+        }
+        Data::Held(set) => {
+            println!("{:?}: {} images of {} × {} × {}", a.dataset, set.count, set.nc, set.size, set.size);
+            let (n, t) = (set.count, Arc::new(Table::new(set.rows, set.nc * set.size * set.size)?));
+            if a.stream == StreamMode::On || a.data_only {
+                (DataSource::Stream(Stream { source: t, prefetch }), n)
+            } else {
+                (DataSource::Table(t), n)
+            }
+        }
+    };
+    let mut cfg = GanConfig::r6(data, &shape);
     cfg.batch = a.batch;
     cfg.seed = a.seed;
     cfg.validate()?;
-    let gpu = a.device.open()?;
+    if let DataSource::Stream(s) = &cfg.data {
+        let plan = StepPlan { seed: cfg.seed, draws: cfg.k, batch: cfg.batch };
+        println!(
+            "streaming: {} workers, {} steps ahead each: at most {:.1} MB of rows held",
+            prefetch.workers,
+            prefetch.depth,
+            (prefetch.bound(plan.len(s.source.dim())) * 4) as f64 / 1e6
+        );
+        if a.data_only {
+            time_data_path(&gpu, s.source.clone(), plan, prefetch, a.iters.unwrap_or(100))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     if a.verify {
         cfg.batch = a.verify_batch;
         println!("verify: {} steps of R6 {:?} at batch {} on the GPU and on the CPU reference", a.verify_steps, shape, cfg.batch);
@@ -165,7 +305,7 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
         println!("{}: judged {:.2e}, tolerance 1e-4 ({:.0} s)", if ok { "verify: PASS" } else { "verify: FAIL" }, v.judged(), t.elapsed().as_secs_f64());
         return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
-    let iters = iterations(a.iters, 5, set.count, a.batch)?;
+    let iters = iterations(a.iters, 5, count, a.batch)?;
     let opts = RunOptions {
         out: out.clone(),
         iters,
@@ -173,7 +313,7 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
         checkpoint_every: a.checkpoint_every,
         log_every: a.log_every,
         resume: a.resume.clone(),
-        init_from: None,
+        init_from: a.init_from.clone(),
         grid: 64,
         grid_seed: 7,
         grid_mode: Mode::BatchStats,
@@ -182,7 +322,14 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
     };
     println!("R6 {shape:?}: {iters} iterations at batch {}, G {:?}, D {:?}", cfg.batch, cfg.opt_g, cfg.opt_d);
     let t0 = std::time::Instant::now();
+    let problems = match &cfg.data {
+        DataSource::Stream(s) => Some(s.source.clone()),
+        _ => None,
+    };
     let (gan, _, start) = train(&gpu, cfg, &opts)?;
+    if let Some(p) = problems.and_then(|s| s.problems()) {
+        eprintln!("warning: while training: {p}");
+    }
     let secs = t0.elapsed().as_secs_f64();
     let ran = iters - start;
     println!("{ran} iterations in {secs:.0} s ({:.3} s per iteration, {:.0} images/s)", secs / ran.max(1) as f64, (ran * a.batch) as f64 / secs.max(1e-9));

@@ -7,24 +7,44 @@
     # Weights only (G.<i>.<name>, D.<i>.<name>), for `dcgan_mnist --init-from`:
     python3 scripts/from_pytorch.py model.pt --weights-only --out init.safetensors
 
+    # PyTorch's examples/dcgan netG.pth and netD.pth (weights only), for `dcgan --init-from`:
+    python3 scripts/from_pytorch.py --example netG.pth netD.pth --out init.safetensors
+
 model.pt is what to_pytorch.py writes, or any torch.save({"G": G.state_dict(), "D": D.state_dict(),
 ["optimizer_G": optG.state_dict(), "optimizer_D": ..., "step": int]}) of nn.Sequential models laid
 out like the crate's (Unflatten/Flatten in place).
 """
 import argparse
 
+import os
+import sys
+
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+sys.path.insert(0, os.path.dirname(__file__))
+from wgpu_gan_torch import from_example  # noqa: E402
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model")
+    ap.add_argument("model", nargs="?")
+    ap.add_argument("--example", nargs=2, metavar=("NETG", "NETD"), help="PyTorch's examples/dcgan state dicts (implies --weights-only)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--template", help="a checkpoint of the same run: its descriptions and settings are copied")
     ap.add_argument("--weights-only", action="store_true")
     a = ap.parse_args()
+    if a.example:
+        out = {}
+        for prefix, path in zip(("G", "D"), a.example):
+            sd = torch.load(path, weights_only=True)
+            out.update({k: v.detach().float().contiguous() for k, v in from_example(prefix, sd).items() if not k.endswith("num_batches_tracked")})
+        save_file(out, a.out)
+        print(f"wrote {a.out}: {len(out)} tensors (from examples/dcgan's names)")
+        return
+    if not a.model:
+        ap.error("a model file, or --example NETG NETD")
     if not a.weights_only and not a.template:
         ap.error("a full checkpoint needs --template (or use --weights-only)")
     m = torch.load(a.model, weights_only=True)

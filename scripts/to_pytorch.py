@@ -5,6 +5,11 @@ its metadata and loaded with strict=True, and both Adam states as torch.optim.Ad
     # model.pt: torch.save({"G": state_dict, "D": state_dict, "optimizer_G": .., "optimizer_D": ..,
     #                       "step": int, "descriptions": {"G": json, "D": json}})
 
+    python3 scripts/to_pytorch.py out/dcgan/checkpoint.safetensors --example DIR
+    # DIR/netG.pth and DIR/netD.pth under PyTorch's examples/dcgan names (main.0.weight, ...):
+    # R6's networks load into that example's Generator and Discriminator with strict=True
+    # (its --netG and --netD flags).
+
     python3 scripts/to_pytorch.py CKPT --run inputs.safetensors outputs.safetensors
     # Runs G on inputs["z"] and D on inputs["x"] in eval mode (running statistics) and in train
     # mode, writes G.eval, G.train, D.eval, D.train (used by tests/pytorch.rs).
@@ -21,7 +26,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
-from wgpu_gan_torch import adam_settings, build  # noqa: E402
+from wgpu_gan_torch import adam_settings, build, to_example  # noqa: E402
 
 
 def load(path):
@@ -70,12 +75,21 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint")
     ap.add_argument("--out", help="torch.save the networks' and optimizers' state dicts here")
+    ap.add_argument("--example", metavar="DIR", help="write netG.pth and netD.pth as PyTorch's examples/dcgan names them")
     ap.add_argument("--run", nargs=2, metavar=("INPUTS", "OUTPUTS"), help="run both networks on fixed inputs")
     a = ap.parse_args()
     tensors, meta = load(a.checkpoint)
     nets = networks(tensors, meta)
     print(f"loaded G ({sum(p.numel() for p in nets['G'].parameters())} parameters) and "
           f"D ({sum(p.numel() for p in nets['D'].parameters())}) with strict=True")
+    if a.example:
+        import os
+        if not isinstance(nets["G"][0], torch.nn.Unflatten):
+            raise SystemExit("--example: the generator does not start as R6's does (an Unflatten of the noise)")
+        os.makedirs(a.example, exist_ok=True)
+        for prefix in ("G", "D"):
+            torch.save(to_example(prefix, nets[prefix].state_dict()), os.path.join(a.example, f"net{prefix}.pth"))
+        print(f"wrote {a.example}/netG.pth and netD.pth (PyTorch's examples/dcgan names)")
     if a.out:
         opts = optimizers(tensors, meta, nets)
         torch.save({"G": nets["G"].state_dict(), "D": nets["D"].state_dict(), **opts,

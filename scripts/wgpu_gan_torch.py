@@ -63,3 +63,34 @@ def adam_settings(debug):
         raise SystemExit(f"only Adam's state is mapped (to torch.optim.Adam); this run's optimizer is {debug}. "
                          "The networks alone load without --out.")
     return float(vals["lr"]), (float(vals["beta1"]), float(vals["beta2"])), float(vals["eps"])
+
+
+# PyTorch's examples/dcgan keeps each network's layers in `self.main`, and its generator takes
+# noise shaped (N, nz, 1, 1) where the crate's R6 generator starts with an Unflatten: the crate's
+# G.<i>.<name> is the example's main.<i-1>.<name>, D.<i>.<name> its main.<i>.<name> (its final
+# Sigmoid has no parameters; the crate's sigmoid is in the loss).
+EXAMPLE_OFFSET = {"G": 1, "D": 0}
+
+
+def to_example(prefix, state_dict):
+    """A crate network's state dict ("<i>.<name>") under the example's names ("main.<j>.<name>")."""
+    off = EXAMPLE_OFFSET[prefix]
+    out = {}
+    for key, v in state_dict.items():
+        i, rest = key.split(".", 1)
+        if int(i) < off:
+            raise SystemExit(f"{prefix}.{key}: a parameter in a layer the example does not have (not an R6 network?)")
+        out[f"main.{int(i) - off}.{rest}"] = v
+    return out
+
+
+def from_example(prefix, state_dict):
+    """The example's state dict ("main.<j>.<name>") under the crate's names ("<prefix>.<i>.<name>")."""
+    out = {}
+    for key, v in state_dict.items():
+        head, j, rest = key.split(".", 2)
+        if head != "main":
+            raise SystemExit(f"{key}: not a name of PyTorch's examples/dcgan (main.<j>.<name>)")
+        out[f"{prefix}.{int(j) + EXAMPLE_OFFSET[prefix]}.{rest}"] = v
+    return out
+

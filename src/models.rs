@@ -221,7 +221,8 @@ impl GanConfig {
     /// R6 on a table of images (nc × size × size each, in [−1, 1]): the example's training
     /// settings, which are R2's (Adam 2e-4, β (0.5, 0.999), batch 64, non-saturating loss, DCGAN
     /// initialisation; PyTorch's example also feeds G's phase the discriminator phase's G(z)).
-    pub fn r6(data: Arc<Table>, shape: &R6) -> GanConfig {
-        GanConfig { init: Init::Dcgan, reuse_fake: true, ..GanConfig::new(shape.generator(), shape.discriminator(), DataSource::Table(data)) }
+    /// The data: an `Arc<Table>` held on the GPU, or a [`crate::data::stream::Stream`].
+    pub fn r6(data: impl Into<DataSource>, shape: &R6) -> GanConfig {
+        GanConfig { init: Init::Dcgan, reuse_fake: true, ..GanConfig::new(shape.generator(), shape.discriminator(), data.into()) }
     }
 }

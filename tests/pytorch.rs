@@ -8,7 +8,12 @@
 //!   cancel to rounding noise into ±lr steps; see src/gan/verify.rs);
 //! - a model trained here, loaded with strict=True by scripts/to_pytorch.py, gives PyTorch's
 //!   outputs on fixed inputs within 1e-5 (eval and train mode), and scripts/from_pytorch.py brings
-//!   the weights, running statistics and Adam state back bit for bit.
+//!   the weights, running statistics and Adam state back bit for bit;
+//! - R6 and PyTorch's examples/dcgan (its classes as scripts/dcgan_example.py builds them, state
+//!   dicts named `main.<j>.<name>`): the example's netG.pth and netD.pth, converted by
+//!   `from_pytorch.py --example`, give the example's outputs here and start a training run
+//!   (`dcgan --init-from`); an R6 checkpoint written here, converted by `to_pytorch.py --example`,
+//!   loads into the example's classes with strict=True and gives our outputs there.
 
 mod common;
 use std::path::{Path, PathBuf};
@@ -185,5 +190,118 @@ fn a_checkpoint_loads_strictly_in_pytorch_and_comes_back() {
     assert_eq!(sd.net("G.", &cfg.generator).unwrap(), (state.g.clone(), state.g_running.clone()));
     assert_eq!(sd.net("D.", &cfg.discriminator).unwrap(), (state.d.clone(), state.d_running.clone()));
     println!("checkpoint → PyTorch (strict) → checkpoint: every tensor and the step identical");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// R6 at 64 × 64 with narrow layers (the example's structure, cheap to run on the CPU).
+fn r6_small() -> (wgpu_gan::models::R6, GanConfig) {
+    let shape = wgpu_gan::models::R6 { image_size: 64, nc: 3, nz: 16, ngf: 8, ndf: 8 };
+    let data = Arc::new(Table::new(common::randv(4 * 3 * 64 * 64, 9, 1.0), 3 * 64 * 64).unwrap());
+    (shape, GanConfig { batch: 4, ..GanConfig::r6(data, &shape) })
+}
+
+const R6_FLAGS: [&str; 6] = ["--nz", "16", "--ngf", "8", "--ndf", "8"];
+
+/// Our G(z) and sigmoid(D(x)) in eval mode (the example's D ends in a sigmoid), judged against
+/// the example's outputs; returns the worse error.
+fn against_example(cfg: &GanConfig, g: (&[Vec<f32>], &[Vec<f32>]), d: (&[Vec<f32>], &[Vec<f32>]), z: &[f32], x: &[f32], theirs: &StateDict) -> f32 {
+    let run = |spec: &wgpu_gan::nn::NetSpec, (params, running): (&[Vec<f32>], &[Vec<f32>]), input: &[f32]| {
+        let mut net = CpuNet::new(spec.clone(), params.to_vec()).unwrap();
+        net.running = running.to_vec();
+        net.run(0, input, 3, Mode::Eval).unwrap()
+    };
+    let g_out = run(&cfg.generator, g, z);
+    let d_out: Vec<f32> = run(&cfg.discriminator, d, x).iter().map(|&l| 1.0 / (1.0 + (-l).exp())).collect();
+    let mut w = 0.0f32;
+    for (name, ours) in [("G", g_out), ("D", d_out)] {
+        let e = wgpu_gan::max_rel_err(&ours, &theirs.tensors[&format!("{name}.eval")].values);
+        println!("{name} in eval mode: ours vs PyTorch's examples/dcgan class, max rel err {e:.2e}");
+        worst(&mut w, e);
+    }
+    w
+}
+
+#[test]
+fn pytorchs_examples_dcgan_weights_start_a_run_here() {
+    if !torch("pytorchs_examples_dcgan_weights_start_a_run_here") {
+        return;
+    }
+    let dir = tmp("example-in");
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let mut args = vec!["make".to_string(), s(&dir)];
+    args.extend(R6_FLAGS.iter().map(|a| a.to_string()));
+    script("dcgan_example.py", &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let init = dir.join("init.safetensors");
+    script("from_pytorch.py", &["--example", &s(&dir.join("netG.pth")), &s(&dir.join("netD.pth")), "--out", &s(&init)]);
+    let (_, cfg) = r6_small();
+    let sd = StateDict::load(&init).unwrap();
+    let (g, gr) = sd.net("G.", &cfg.generator).unwrap();
+    let (d, dr) = sd.net("D.", &cfg.discriminator).unwrap();
+    let reference = StateDict::load(&dir.join("reference.safetensors")).unwrap();
+    let (z, x) = (&reference.tensors["z"].values, &reference.tensors["x"].values);
+    let e = against_example(&cfg, (&g, &gr), (&d, &dr), z, x, &reference);
+    assert!(e <= 1e-5, "the example's weights give other outputs here: {e:e}");
+
+    // dcgan --init-from: a run starts from them.
+    let gpu = common::gpu();
+    let opts = wgpu_gan::gan::images::RunOptions {
+        out: dir.join("run"),
+        iters: 2,
+        sample_every: 0,
+        checkpoint_every: 0,
+        log_every: 1,
+        resume: None,
+        init_from: Some(init.clone()),
+        grid: 4,
+        grid_seed: 7,
+        grid_mode: Mode::BatchStats,
+        image_hw: (64, 64),
+        channels: 3,
+    };
+    let (gan, _, _) = wgpu_gan::gan::images::train(&gpu, cfg.clone(), &opts).unwrap();
+    let after = gan.read_state().unwrap();
+    let (own_g, _) = cfg.init_params();
+    let dist = |a: &[Vec<f32>], b: &[Vec<f32>]| a.iter().flatten().zip(b.iter().flatten()).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+    let (from_torch, from_own) = (dist(&after.g, &g), dist(&after.g, &own_g));
+    println!("after 2 steps from the example's weights: G within {from_torch:.2e} of them (Adam, lr 2e-4), {from_own:.2e} from the crate's own initialisation");
+    assert!(from_torch <= 3.0 * 2.0 * 2e-4, "the run did not start from the example's weights");
+    assert!(from_own > 1e-2, "the run started from the crate's own initialisation");
+    assert!(dir.join("run/checkpoint.safetensors").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn an_r6_checkpoint_loads_strictly_into_pytorchs_examples_dcgan() {
+    if !torch("an_r6_checkpoint_loads_strictly_into_pytorchs_examples_dcgan") {
+        return;
+    }
+    let gpu = common::gpu();
+    let dir = tmp("example-out");
+    let (_, cfg) = r6_small();
+    let (g0, d0) = cfg.init_params();
+    let mut gan = GpuGan::new(&gpu, cfg.clone(), &g0, &d0, 4).unwrap();
+    gan.train_steps(2);
+    let state = gan.read_state().unwrap();
+    let ck = dir.join("checkpoint.safetensors");
+    save_checkpoint(&ck, &cfg, &state).unwrap();
+    let (z, x) = (common::randv(3 * 16, 1, 1.0), common::randv(3 * 3 * 64 * 64, 2, 1.0));
+    let bytes = |v: &[f32]| v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>();
+    let (zb, xb) = (bytes(&z), bytes(&x));
+    let views = vec![
+        ("z".to_string(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![3, 16], &zb).unwrap()),
+        ("x".to_string(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![3, 3, 64, 64], &xb).unwrap()),
+    ];
+    let inputs = dir.join("inputs.safetensors");
+    std::fs::write(&inputs, safetensors::serialize(views, None::<std::collections::HashMap<String, String>>).unwrap()).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let example = dir.join("example");
+    script("to_pytorch.py", &[&s(&ck), "--example", &s(&example)]);
+    let outputs = dir.join("outputs.safetensors");
+    let mut args = vec!["check".to_string(), s(&example), "--run".into(), s(&inputs), s(&outputs)];
+    args.extend(R6_FLAGS.iter().map(|a| a.to_string()));
+    script("dcgan_example.py", &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let theirs = StateDict::load(&outputs).unwrap();
+    let e = against_example(&cfg, (&state.g, &state.g_running), (&state.d, &state.d_running), &z, &x, &theirs);
+    assert!(e <= 1e-5, "the example's classes give other outputs from our checkpoint: {e:e}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -36,11 +36,7 @@ impl ImageSet {
 
     /// A line for the log: how many files were skipped and the first few, or nothing.
     pub fn skipped_report(&self) -> Option<String> {
-        if self.skipped.is_empty() {
-            return None;
-        }
-        let first: Vec<String> = self.skipped.iter().take(3).map(|(p, why)| format!("{} ({why})", p.display())).collect();
-        Some(format!("skipped {} file(s) that are not readable images: {}{}", self.skipped.len(), first.join("; "), if self.skipped.len() > 3 { "; ..." } else { "" }))
+        skipped_report(&self.skipped)
     }
 }
 
@@ -61,28 +57,20 @@ pub struct FolderOptions {
     pub max_images: Option<usize>,
 }
 
-/// Every image under `dir` (see the module documentation).
+/// Every image under `dir` (see the module documentation), decoded into memory. For a folder
+/// too large to hold, [`crate::data::stream::FolderRows`] reads the same images on demand.
 pub fn load_folder(dir: &Path, o: FolderOptions) -> Result<ImageSet> {
-    if o.size == 0 || !(o.nc == 1 || o.nc == 3) {
-        return Err(Error::Shape(format!("image folder: size {} and {} channels (1 or 3 wanted)", o.size, o.nc)));
-    }
-    if !dir.is_dir() {
-        return Err(Error::Data(format!("image folder {}: {}", dir.display(), if dir.exists() { "is not a directory" } else { "does not exist" })));
-    }
-    let mut files = Vec::new();
-    walk(dir, &mut files)?;
-    files.sort();
-    let mut set = ImageSet { rows: Vec::new(), count: 0, nc: o.nc, size: o.size, labels: None, skipped: Vec::new() };
-    for path in files {
-        if o.max_images.is_some_and(|m| set.count >= m) {
-            break;
-        }
+    load_scanned(dir, scan_folder(dir, o)?, o)
+}
+
+/// The images a [`scan_folder`] of `dir` listed, decoded into memory; files whose body does not
+/// decode are skipped and reported with the scan's.
+pub fn load_scanned(dir: &Path, scan: FolderScan, o: FolderOptions) -> Result<ImageSet> {
+    let mut set = ImageSet { rows: Vec::with_capacity(scan.files.len() * o.nc * o.size * o.size), count: 0, nc: o.nc, size: o.size, labels: None, skipped: scan.skipped };
+    for path in scan.files {
+        // The header read; the body may still be truncated or corrupt.
         match decode(&path) {
             Ok(img) => {
-                let side = img.width().min(img.height());
-                if side < o.min_side {
-                    return Err(Error::Data(format!("{}: {} × {} pixels, smaller than the {} the folder's images must have on their shorter side", path.display(), img.width(), img.height(), o.min_side)));
-                }
                 set.rows.extend(to_row(&img, o.size, o.nc));
                 set.count += 1;
             }
@@ -90,10 +78,66 @@ pub fn load_folder(dir: &Path, o: FolderOptions) -> Result<ImageSet> {
         }
     }
     if set.count == 0 {
-        let why = set.skipped_report().unwrap_or_else(|| "it holds no files".into());
-        return Err(Error::Data(format!("image folder {} has no readable image (PNG or JPEG): {why}", dir.display())));
+        return Err(no_image(dir, &set.skipped));
     }
     Ok(set)
+}
+
+/// The image files of a folder as [`scan_folder`] finds them: those whose header reads as a PNG
+/// or JPEG image of an accepted size, in path order, and the others with why.
+#[derive(Clone, Debug)]
+pub struct FolderScan {
+    pub files: Vec<PathBuf>,
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+/// Lists the images under `dir`, recursively, reading only each file's header (fast: no pixel is
+/// decoded): files that are not PNG or JPEG, or whose header does not read, are skipped with why;
+/// a directory that does not exist, a folder without an image, and an image whose shorter side
+/// is below `o.min_side` are errors. At most `o.max_images` images, in path order.
+pub fn scan_folder(dir: &Path, o: FolderOptions) -> Result<FolderScan> {
+    if o.size == 0 || !(o.nc == 1 || o.nc == 3) {
+        return Err(Error::Shape(format!("image folder: size {} and {} channels (1 or 3 wanted)", o.size, o.nc)));
+    }
+    if !dir.is_dir() {
+        return Err(Error::Data(format!("image folder {}: {}", dir.display(), if dir.exists() { "is not a directory" } else { "does not exist" })));
+    }
+    let mut paths = Vec::new();
+    walk(dir, &mut paths)?;
+    paths.sort();
+    let mut scan = FolderScan { files: Vec::new(), skipped: Vec::new() };
+    for path in paths {
+        if o.max_images.is_some_and(|m| scan.files.len() >= m) {
+            break;
+        }
+        match header(&path) {
+            Ok((w, h)) => {
+                if w.min(h) < o.min_side {
+                    return Err(Error::Data(format!("{}: {w} × {h} pixels, smaller than the {} the folder's images must have on their shorter side", path.display(), o.min_side)));
+                }
+                scan.files.push(path);
+            }
+            Err(why) => scan.skipped.push((path, why)),
+        }
+    }
+    if scan.files.is_empty() {
+        return Err(no_image(dir, &scan.skipped));
+    }
+    Ok(scan)
+}
+
+fn no_image(dir: &Path, skipped: &[(PathBuf, String)]) -> Error {
+    let why = skipped_report(skipped).unwrap_or_else(|| "it holds no files".into());
+    Error::Data(format!("image folder {} has no readable image (PNG or JPEG): {why}", dir.display()))
+}
+
+/// A line for the log: how many files were skipped and the first few, or nothing.
+pub fn skipped_report(skipped: &[(PathBuf, String)]) -> Option<String> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let first: Vec<String> = skipped.iter().take(3).map(|(p, why)| format!("{} ({why})", p.display())).collect();
+    Some(format!("skipped {} file(s) that are not readable images: {}{}", skipped.len(), first.join("; "), if skipped.len() > 3 { "; ..." } else { "" }))
 }
 
 /// The files under `dir`, recursively (a symbolic link to a file counts as the file; one to a
@@ -113,19 +157,38 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// One file decoded within [`DECODE_LIMITS`], or why not.
-fn decode(path: &Path) -> std::result::Result<image::DynamicImage, String> {
-    let reader = image::ImageReader::open(path).map_err(|e| e.to_string())?.with_guessed_format().map_err(|e| e.to_string())?;
+/// A reader for one file with its format guessed from its first bytes, limited by
+/// [`DECODE_LIMITS`], or why not.
+fn reader(path: &Path) -> std::result::Result<image::ImageReader<std::io::BufReader<std::fs::File>>, String> {
+    let mut reader = image::ImageReader::open(path).map_err(|e| e.to_string())?.with_guessed_format().map_err(|e| e.to_string())?;
     if reader.format().is_none() {
         return Err("not a PNG or JPEG file".into());
     }
-    let mut reader = reader;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(DECODE_LIMITS.0);
     limits.max_image_height = Some(DECODE_LIMITS.0);
     limits.max_alloc = Some(DECODE_LIMITS.1);
     reader.limits(limits);
-    reader.decode().map_err(|e| e.to_string())
+    Ok(reader)
+}
+
+/// A file's width and height from its header alone, within [`DECODE_LIMITS`].
+fn header(path: &Path) -> std::result::Result<(u32, u32), String> {
+    let (w, h) = reader(path)?.into_dimensions().map_err(|e| e.to_string())?;
+    if w.max(h) > DECODE_LIMITS.0 {
+        return Err(format!("{w} × {h} pixels, over the {} a side may have", DECODE_LIMITS.0));
+    }
+    Ok((w, h))
+}
+
+/// One file decoded within [`DECODE_LIMITS`], or why not.
+fn decode(path: &Path) -> std::result::Result<image::DynamicImage, String> {
+    reader(path)?.decode().map_err(|e| e.to_string())
+}
+
+/// One file as a row of nc × size × size values in [−1, 1] (see [`load_folder`]), or why not.
+pub fn read_image(path: &Path, size: usize, nc: usize) -> std::result::Result<Vec<f32>, String> {
+    decode(path).map(|img| to_row(&img, size, nc))
 }
 
 /// Resized on the shorter side to `size` (bilinear, as torchvision), centre-cropped, as nc × size

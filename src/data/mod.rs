@@ -3,6 +3,7 @@
 
 pub mod images;
 pub mod mnist;
+pub mod stream;
 
 /// An equal-weight mixture of isotropic 2-D Gaussians.
 #[derive(Clone, Debug, PartialEq)]

@@ -97,7 +97,9 @@ fn check_net(ck: &Checkpoint, path: &Path, key: &str, spec: &NetSpec) -> Result<
 fn fingerprint(cfg: &GanConfig) -> Vec<(&'static str, String)> {
     let data = match &cfg.data {
         super::DataSource::Mixture(m) => format!("mixture {}", m.name),
+        // A streamed data set draws the rows a table of the same rows would: either may resume the other.
         super::DataSource::Table(t) => format!("table of {} rows of {}", t.count, t.dim),
+        super::DataSource::Stream(s) => format!("table of {} rows of {}", s.source.count(), s.source.dim()),
     };
     let burst = cfg.critic_burst.map(|b| ("critic_burst", format!("{} updates in steps < {} and every {}th", b.k, b.first, b.every)));
     vec![

@@ -131,6 +131,14 @@ impl CpuGan {
                 let labels = t.labels.as_ref().map_or(Vec::new(), |l| idx.iter().map(|&j| l[j] as f32).collect());
                 (rows, labels)
             }
+            DataSource::Stream(s) => {
+                let plan = crate::data::stream::StepPlan { seed: c.seed, draws: c.k, batch: c.batch };
+                let mut rows = vec![0.0; c.batch * s.source.dim()];
+                if let Err(e) = plan.read_draw(s.source.as_ref(), self.step as u64, i, &mut rows) {
+                    panic!("the CPU reference could not read its real batch: {e}");
+                }
+                (rows, Vec::new())
+            }
         }
     }
 

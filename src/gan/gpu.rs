@@ -2,6 +2,7 @@
 
 use super::recipe::{self, Op};
 use super::{DataSource, GanConfig, GanState, SAMPLE_STREAM};
+use crate::data::stream::{Prefetcher, StepPlan, Stream};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
 use crate::loss::{GanLossD, GanLossG, LossParams, PenaltyParams, PenaltyRows, PenaltySum, Stats};
@@ -34,6 +35,33 @@ pub struct GpuGan {
     proj: Option<ProjBuffers>,
     program: StepProgram,
     sampler: Sampler,
+    /// Streamed data only.
+    feed: Option<Feed>,
+}
+
+/// Streamed data ([`DataSource::Stream`]): the rows of the coming steps read ahead on background
+/// threads, and the staging belt (wgpu's ring of mapped upload buffers, handed back as the GPU
+/// finishes each copy) through which each step's rows reach `StepBuffers::table` at the start
+/// of the step's submission, while the previous step may still run.
+struct Feed {
+    stream: Stream,
+    plan: StepPlan,
+    prefetch: Option<Prefetcher>,
+    belt: wgpu::util::StagingBelt,
+    /// The first failure to read rows: training stops there and [`GpuGan::stats`] returns it.
+    error: Option<String>,
+}
+
+impl Feed {
+    /// The rows of step `step`, from the prefetcher (restarted there if it was elsewhere: after
+    /// a checkpoint was loaded, or on the first step).
+    fn rows(&mut self, step: u64) -> Result<Vec<f32>> {
+        if self.prefetch.as_ref().is_none_or(|p| p.next_step() != step) {
+            self.prefetch = None; // stops the old workers first
+            self.prefetch = Some(Prefetcher::start(self.stream.source.clone(), self.plan, step, self.stream.prefetch));
+        }
+        self.prefetch.as_mut().expect("started above").next_rows()
+    }
 }
 
 struct Optimizers {
@@ -152,9 +180,15 @@ impl GpuGan {
             DataSource::Table(t) if cfg.classes > 0 => Some(Tensor::from_slice(gpu, "data.labels", t.labels.as_deref().unwrap_or(&[0]))?),
             _ => None,
         };
-        let table = match &cfg.data {
-            DataSource::Mixture(m) => Tensor::from_slice(gpu, "centres", &m.flat_centres())?,
-            DataSource::Table(t) => Tensor::from_slice(gpu, "data", &t.rows)?,
+        let (table, feed) = match &cfg.data {
+            DataSource::Mixture(m) => (Tensor::from_slice(gpu, "centres", &m.flat_centres())?, None),
+            DataSource::Table(t) => (Tensor::from_slice(gpu, "data", &t.rows)?, None),
+            DataSource::Stream(s) => {
+                let plan = StepPlan { seed: cfg.seed, draws: cfg.k, batch: b };
+                let len = plan.len(dim);
+                let belt = wgpu::util::StagingBelt::new(gpu.device.clone(), (len * 4) as u64);
+                (Tensor::zeros(gpu, "stream.step_rows", len)?, Some(Feed { stream: s.clone(), plan, prefetch: None, belt, error: None }))
+            }
         };
         let io = StepBuffers {
             z: Tensor::zeros(gpu, "z", b * zd)?,
@@ -217,6 +251,7 @@ impl GpuGan {
             proj,
             program,
             sampler,
+            feed,
             gpu: gpu.clone(),
             cfg,
             g,
@@ -270,6 +305,11 @@ impl GpuGan {
                     return Dispatch::new(gpu, &g, &rp, Some(nb * t.dim as u32));
                 }
                 Dispatch::new(gpu, &GatherRows { entry: "gather_rows", centres, counter, out }, &rp, Some(nb * t.dim as u32))
+            }
+            // The step's rows are uploaded before it (draw after draw): a copy of draw i's.
+            DataSource::Stream(s) => {
+                let n = c.batch * s.source.dim();
+                copy_range(gpu, centres, i * n, out, row_offset as usize * s.source.dim(), n)
             }
         }
     }
@@ -424,12 +464,41 @@ impl GpuGan {
 
     /// Runs `n` training steps, each its own submission (a long step of the critic schedule,
     /// two); returns without waiting for the GPU.
+    ///
+    /// With streamed data each step first takes its rows from the prefetcher (waiting for them
+    /// if the workers are behind); if they cannot be read, training stops at that step and the
+    /// next [`GpuGan::stats`] returns the error.
     pub fn train_steps(&mut self, n: usize) {
         for _ in 0..n {
             if self.long_step() {
                 self.program.burst.run(&self.gpu);
             }
-            self.program.step.run(&self.gpu);
+            match &mut self.feed {
+                None => self.program.step.run(&self.gpu),
+                Some(f) => {
+                    if f.error.is_some() {
+                        return;
+                    }
+                    let rows = match f.rows(self.clock.steps_done) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            f.error = Some(format!("step {}: {e}", self.clock.steps_done + 1));
+                            return;
+                        }
+                    };
+                    let (target, belt) = (&self.io.table.buffer, &mut f.belt);
+                    self.program.step.run_after(&self.gpu, |enc| {
+                        let bytes: &[u8] = bytemuck::cast_slice(&rows);
+                        let size = wgpu::BufferSize::new(bytes.len() as u64).expect("a step reads rows");
+                        belt.write_buffer(enc, target, 0, size).copy_from_slice(bytes);
+                        belt.finish();
+                    });
+                    f.belt.recall();
+                    // Lets the belt take back the buffers of copies the GPU has finished (else it
+                    // would make new ones until the next wait), without waiting.
+                    let _ = self.gpu.device.poll(wgpu::PollType::Poll);
+                }
+            }
             self.clock.steps_done += 1;
         }
     }
@@ -456,6 +525,12 @@ impl GpuGan {
     /// counter). Waits for the GPU.
     pub fn run_phase(&mut self, i: usize) -> Result<()> {
         self.check_phase(i)?;
+        if let (Some(f), 0) = (&self.feed, i) {
+            // The step's rows, read here and now (the prefetcher serves whole steps).
+            let mut rows = Vec::new();
+            f.plan.read(f.stream.source.as_ref(), self.clock.steps_done, &mut rows)?;
+            self.io.table.write(&self.gpu, &rows)?;
+        }
         let p = &self.program;
         let start = if i == 0 { 0 } else { p.phase_ends[i - 1] };
         p.step.run_range(&self.gpu, start..p.phase_ends[i]);
@@ -554,6 +629,9 @@ impl GpuGan {
     /// the losses, or in any gradient or updated weight since the start (the optimizers' divergence
     /// watch), naming the first step and the tensor.
     pub fn stats(&self) -> Result<Stats> {
+        if let Some(e) = self.feed.as_ref().and_then(|f| f.error.as_ref()) {
+            return Err(Error::Data(format!("training stopped: the real samples of {e}")));
+        }
         for (net, opt, spec) in [("G", &self.opt.g, &self.cfg.generator), ("D", &self.opt.d, &self.cfg.discriminator)] {
             if let Some(d) = opt.health(&self.gpu)? {
                 let name = spec.param_names().get(d.tensor).map_or(format!("#{}", d.tensor), |n| n.0.clone());

@@ -43,6 +43,7 @@ use crate::data::Mixture;
 use crate::error::{Error, Result};
 use crate::nn::{Init, NetSpec};
 use crate::optim::Optimizer;
+use crate::data::stream::Stream;
 use std::sync::Arc;
 
 /// A table of real samples (images flattened to rows), drawn in epochs: every epoch visits each
@@ -82,13 +83,45 @@ pub enum DataSource {
     Mixture(Mixture),
     /// A dataset uploaded once and drawn from on the GPU.
     Table(Arc<Table>),
+    /// A dataset read on the host as training goes (decoded on background threads), each step's
+    /// rows uploaded before the step: for data that does not fit in memory. The rows drawn are
+    /// the same as a [`DataSource::Table`] of the same rows would give.
+    Stream(Stream),
+}
+
+impl From<Arc<Table>> for DataSource {
+    fn from(t: Arc<Table>) -> DataSource {
+        DataSource::Table(t)
+    }
+}
+
+impl From<Stream> for DataSource {
+    fn from(s: Stream) -> DataSource {
+        DataSource::Stream(s)
+    }
+}
+
+impl crate::data::stream::RowSource for Table {
+    fn count(&self) -> usize {
+        self.count
+    }
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn read(&self, i: usize, out: &mut [f32]) -> Result<()> {
+        out.copy_from_slice(&self.rows[i * self.dim..(i + 1) * self.dim]);
+        Ok(())
+    }
+    fn describe(&self) -> String {
+        format!("a table of {} rows of {}", self.count, self.dim)
+    }
 }
 
 impl DataSource {
     pub fn mixture(&self) -> Option<&Mixture> {
         match self {
             DataSource::Mixture(m) => Some(m),
-            DataSource::Table(_) => None,
+            _ => None,
         }
     }
 
@@ -96,6 +129,7 @@ impl DataSource {
         match self {
             DataSource::Mixture(_) => 2,
             DataSource::Table(t) => t.dim,
+            DataSource::Stream(s) => s.source.dim(),
         }
     }
 }
@@ -201,7 +235,7 @@ impl GanConfig {
     pub fn conditional(self) -> GanConfig {
         let classes = match &self.data {
             DataSource::Mixture(m) => m.centres.len(),
-            DataSource::Table(_) => 10,
+            _ => 10,
         };
         let mut g = self.generator.clone();
         let mut d = self.discriminator.clone();
@@ -274,9 +308,10 @@ impl GanConfig {
             let labeled = match &self.data {
                 DataSource::Table(t) => t.labels.as_ref().is_some_and(|l| l.iter().all(|&v| (v as usize) < self.classes)),
                 DataSource::Mixture(m) => m.centres.len() == self.classes,
+                DataSource::Stream(_) => false,
             };
             if !labeled {
-                return Err(Error::Shape(format!("a conditional GAN needs data labelled 0..{} (a table with labels, or a mixture of that many components)", self.classes)));
+                return Err(Error::Shape(format!("a conditional GAN needs data labelled 0..{} (a table with labels held in memory, or a mixture of that many components)", self.classes)));
             }
             if self.generator.in_dim() <= self.classes || (!self.projection() && self.discriminator.in_dim() != self.data.dim() + extra) {
                 return Err(Error::Shape(format!(
@@ -329,6 +364,14 @@ impl GanConfig {
         if self.gp_lambda > 0.0 {
             if let Some((i, l)) = self.discriminator.layers.iter().enumerate().find(|(_, l)| !l.imp().has_grad_of_grad()) {
                 return Err(crate::nn::at_layer(i)(crate::nn::no_grad_of_grad(l.imp().kind())));
+            }
+        }
+        if let DataSource::Stream(s) = &self.data {
+            if self.classes > 0 || self.critic_burst.is_some() {
+                return Err(Error::Shape("streamed data carry no labels and one step's rows at a time: train conditional GANs and the original WGAN's critic schedule from a table held in memory".into()));
+            }
+            if s.source.count() == 0 {
+                return Err(Error::Shape("the streamed data set has no rows".into()));
             }
         }
         if let DataSource::Mixture(m) = &self.data {

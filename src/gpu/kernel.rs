@@ -417,7 +417,18 @@ impl Program {
 
     /// Runs the dispatches of each range, in order, in one pass and one submission.
     pub fn run_ranges(&self, gpu: &Gpu, ranges: &[std::ops::Range<usize>]) {
+        self.run_ranges_after(gpu, ranges, |_| ());
+    }
+
+    /// [`Program::run`], in a submission whose encoder `before` records into first (copies
+    /// that the dispatches then see).
+    pub fn run_after(&self, gpu: &Gpu, before: impl FnOnce(&mut wgpu::CommandEncoder)) {
+        self.run_ranges_after(gpu, &[0..self.dispatches.len()], before);
+    }
+
+    fn run_ranges_after(&self, gpu: &Gpu, ranges: &[std::ops::Range<usize>], before: impl FnOnce(&mut wgpu::CommandEncoder)) {
         let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-gan") });
+        before(&mut encoder);
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgpu-gan"), timestamp_writes: None });
             for d in ranges.iter().flat_map(|r| &self.dispatches[r.clone()]) {

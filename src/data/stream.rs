@@ -1,0 +1,268 @@
+//! Real samples read on demand, for data sets that should not be held whole (in host or device
+//! memory): a [`RowSource`] gives row `i` of the data set when asked, and a [`Prefetcher`]
+//! reads the rows of the coming training steps on background threads into a bounded queue, as a
+//! DataLoader with workers does.
+//!
+//! The order is the on-GPU table's (`shaders/rng.wgsl::gather_rows`, [`crate::rng::gather_source`]):
+//! every epoch visits each row once in a permutation that depends only on (seed, epoch), so a
+//! streamed run draws exactly the rows an on-GPU run draws, step for step, and a run resumed at
+//! step s reads on from step s.
+
+use crate::data::images::{load_scanned, read_image, scan_folder, skipped_report, FolderOptions, FolderScan, ImageSet};
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// A data set whose rows are read when asked for.
+pub trait RowSource: Send + Sync {
+    /// Rows in the data set.
+    fn count(&self) -> usize;
+    /// Values per row.
+    fn dim(&self) -> usize;
+    /// Row `i` (below [`RowSource::count`]) into `out` (`dim` values).
+    fn read(&self, i: usize, out: &mut [f32]) -> Result<()>;
+    /// One line for logs: what the rows are.
+    fn describe(&self) -> String;
+    /// Rows that could not be read while training and what was read in their place (a line for
+    /// the log), or nothing.
+    fn problems(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A shared [`RowSource`], as [`crate::gan::DataSource::Stream`] holds it. Two are equal when
+/// they are the same source.
+#[derive(Clone)]
+pub struct Stream {
+    pub source: Arc<dyn RowSource>,
+    /// How the rows are read ahead (see [`Prefetcher`]).
+    pub prefetch: PrefetchOptions,
+}
+
+impl Stream {
+    pub fn new(source: Arc<dyn RowSource>) -> Stream {
+        Stream { source, prefetch: PrefetchOptions::default() }
+    }
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Stream({}, {:?})", self.source.describe(), self.prefetch)
+    }
+}
+
+impl PartialEq for Stream {
+    fn eq(&self, other: &Stream) -> bool {
+        Arc::ptr_eq(&self.source, &other.source) && self.prefetch == other.prefetch
+    }
+}
+
+/// Which rows one training step reads: `draws` draws (the discriminator updates) of `batch`
+/// rows each, from a data set of `count` rows, in the epoch order of `seed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepPlan {
+    pub seed: u32,
+    pub draws: usize,
+    pub batch: usize,
+}
+
+impl StepPlan {
+    /// Values one step reads.
+    pub fn len(&self, dim: usize) -> usize {
+        self.draws * self.batch * dim
+    }
+
+    /// The rows of step `step`, draw after draw, into `out` (resized to [`StepPlan::len`]).
+    pub fn read(&self, src: &dyn RowSource, step: u64, out: &mut Vec<f32>) -> Result<()> {
+        let n = self.batch * src.dim();
+        out.resize(self.draws * n, 0.0);
+        for (d, draw) in out.chunks_mut(n).enumerate() {
+            self.read_draw(src, step, d, draw)?;
+        }
+        Ok(())
+    }
+
+    /// The `batch` rows of draw `draw` of step `step` into `out`.
+    pub fn read_draw(&self, src: &dyn RowSource, step: u64, draw: usize, out: &mut [f32]) -> Result<()> {
+        let (count, dim) = (src.count() as u32, src.dim());
+        for (j, row) in out.chunks_mut(dim).take(self.batch).enumerate() {
+            let i = crate::rng::gather_source(j as u32, self.batch as u32, count, self.seed, draw as u32, step as u32, self.draws as u32);
+            src.read(i as usize, row)?;
+        }
+        Ok(())
+    }
+}
+
+/// How far a [`Prefetcher`] reads ahead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrefetchOptions {
+    /// Background threads, each reading whole steps (worker w reads steps w, w + workers, ...).
+    pub workers: usize,
+    /// Steps each worker may hold ready beyond the one it is reading.
+    pub depth: usize,
+}
+
+impl Default for PrefetchOptions {
+    /// Up to 4 workers (fewer on machines with fewer cores), 2 steps ahead each.
+    fn default() -> PrefetchOptions {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        PrefetchOptions { workers: cores.clamp(1, 4), depth: 2 }
+    }
+}
+
+impl PrefetchOptions {
+    /// The most values the queue holds at once: every worker's ready steps and the one it is
+    /// reading, and the one handed out.
+    pub fn bound(&self, step_len: usize) -> usize {
+        (self.workers * (self.depth + 1) + 1) * step_len
+    }
+}
+
+/// Reads the rows of steps `first`, `first + 1`, ... on background threads, in order: each
+/// worker owns every `workers`-th step and a queue of `depth` finished steps, so at most
+/// [`PrefetchOptions::bound`] values are held however large the data set. Dropping it stops
+/// the workers.
+pub struct Prefetcher {
+    queues: Vec<Receiver<Result<Vec<f32>>>>,
+    workers: Vec<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    next: u64,
+    first: u64,
+}
+
+impl Prefetcher {
+    pub fn start(source: Arc<dyn RowSource>, plan: StepPlan, first: u64, o: PrefetchOptions) -> Prefetcher {
+        let stop = Arc::new(AtomicBool::new(false));
+        let n = o.workers.max(1);
+        let mut queues = Vec::with_capacity(n);
+        let mut workers = Vec::with_capacity(n);
+        for w in 0..n {
+            let (tx, rx) = sync_channel(o.depth);
+            let (source, stop) = (source.clone(), stop.clone());
+            let spawned = std::thread::Builder::new().name(format!("wgpu-gan-data-{w}")).spawn(move || {
+                let mut step = first + w as u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut rows = Vec::new();
+                    let r = plan.read(source.as_ref(), step, &mut rows).map(|_| rows);
+                    let failed = r.is_err();
+                    if tx.send(r).is_err() || failed {
+                        break;
+                    }
+                    step += n as u64;
+                }
+            });
+            match spawned {
+                Ok(h) => workers.push(h),
+                // No thread: the queue's sender is gone, and `next` says so.
+                Err(e) => eprintln!("warning: could not start data worker {w}: {e}"),
+            }
+            queues.push(rx);
+        }
+        Prefetcher { queues, workers, stop, next: first, first }
+    }
+
+    /// The step whose rows [`Prefetcher::next_rows`] gives next.
+    pub fn next_step(&self) -> u64 {
+        self.next
+    }
+
+    /// The rows of the next step (waits for its worker).
+    pub fn next_rows(&mut self) -> Result<Vec<f32>> {
+        let q = &self.queues[((self.next - self.first) % self.queues.len() as u64) as usize];
+        let r = q.recv().map_err(|_| Error::Data(format!("the data worker for step {} stopped", self.next)))?;
+        self.next += 1;
+        r
+    }
+}
+
+impl Drop for Prefetcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // A worker blocked on a full queue wakes when its receiver goes.
+        self.queues.clear();
+        for h in self.workers.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The images of a folder, decoded when read: [`scan_folder`] lists them (headers only) and
+/// each read decodes one file as [`crate::data::images::load_folder`] would. A file that passed
+/// the scan but does not decode in full (a truncated body) is replaced by the next one that
+/// does, in path order, and reported by [`RowSource::problems`]; the same files give the same
+/// rows in every run.
+pub struct FolderRows {
+    files: Vec<PathBuf>,
+    options: FolderOptions,
+    dir: PathBuf,
+    /// Files the scan skipped, with why.
+    pub skipped: Vec<(PathBuf, String)>,
+    failed: Mutex<Vec<(PathBuf, String)>>,
+}
+
+impl FolderRows {
+    pub fn scan(dir: &Path, options: FolderOptions) -> Result<FolderRows> {
+        let scan = scan_folder(dir, options)?;
+        Ok(FolderRows { files: scan.files, options, dir: dir.to_path_buf(), skipped: scan.skipped, failed: Mutex::new(Vec::new()) })
+    }
+
+    /// The files, in row order.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// Bytes the rows would take held whole, as f32.
+    pub fn bytes(&self) -> u64 {
+        (self.files.len() * self.dim() * 4) as u64
+    }
+
+    /// Every image decoded into memory (as [`crate::data::images::load_folder`], without
+    /// scanning again).
+    pub fn load(self) -> Result<ImageSet> {
+        load_scanned(&self.dir, FolderScan { files: self.files, skipped: self.skipped }, self.options)
+    }
+}
+
+impl RowSource for FolderRows {
+    fn count(&self) -> usize {
+        self.files.len()
+    }
+
+    fn dim(&self) -> usize {
+        self.options.nc * self.options.size * self.options.size
+    }
+
+    fn read(&self, i: usize, out: &mut [f32]) -> Result<()> {
+        let n = self.files.len();
+        for t in 0..n {
+            let path = &self.files[(i + t) % n];
+            match read_image(path, self.options.size, self.options.nc) {
+                Ok(row) => {
+                    out.copy_from_slice(&row);
+                    return Ok(());
+                }
+                Err(why) => {
+                    let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+                    if !failed.iter().any(|(p, _)| p == path) {
+                        eprintln!("warning: {} does not decode ({why}); the next image in path order is read in its place", path.display());
+                        failed.push((path.clone(), why));
+                    }
+                }
+            }
+        }
+        Err(Error::Data(format!("image folder {}: not one of its {n} images decodes", self.dir.display())))
+    }
+
+    fn describe(&self) -> String {
+        let o = &self.options;
+        format!("{} images under {} read as {} × {} × {}", self.files.len(), self.dir.display(), o.nc, o.size, o.size)
+    }
+
+    fn problems(&self) -> Option<String> {
+        let failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+        skipped_report(&failed).map(|r| format!("{r} (each replaced by the next image in path order)"))
+    }
+}
