@@ -1,6 +1,8 @@
-//! Mutation fuzzing of the two readers that take files from users: the MNIST IDX reader (raw and
-//! gzip, through [`crate::data::mnist::Mnist::load`]) and the checkpoint reader
-//! ([`crate::checkpoint::Checkpoint::load`] and the GAN checkpoint loader on top of it).
+//! Mutation fuzzing of the readers that take files from users: the MNIST IDX reader (raw and
+//! gzip, through [`crate::data::mnist::Mnist::load`]), the checkpoint reader
+//! ([`crate::checkpoint::Checkpoint::load`] and the GAN checkpoint loader on top of it), and the
+//! image-folder reader (PNG and JPEG, through [`crate::data::images::scan_folder`]'s header read
+//! and the full decode that loading and streaming share).
 //!
 //! Each case starts from a valid file and applies a few random mutations (bit flips, truncation,
 //! appended junk, header fields overwritten with extreme values, repeated or deleted ranges), then
@@ -151,3 +153,42 @@ pub fn checkpoints(cases: usize, seed: u64, dir: &Path) -> Report {
     };
     run_cases(cases, seed, dir, &[(base.clone(), header.min(base.len()))], &read, "checkpoint")
 }
+
+/// Fuzzes the image-folder reader: `cases` mutated PNG (RGB and grey) and JPEG files, each alone
+/// in a folder that is scanned (headers) and whose image is then decoded, resized and cropped as
+/// R6 reads it (64 × 64 RGB). Decoding is bounded by [`crate::data::images::DECODE_LIMITS`].
+pub fn images(cases: usize, seed: u64, dir: &Path) -> Report {
+    use crate::data::images::{read_image, scan_folder, FolderOptions};
+    let folder = dir.join("folder");
+    let _ = std::fs::create_dir_all(&folder);
+    let rgb = image::RgbImage::from_fn(23, 17, |x, y| image::Rgb([(x * 11) as u8, (y * 15) as u8, ((x + y) * 7) as u8]));
+    let encode = |img: image::DynamicImage, format: image::ImageFormat| {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, format).map(|_| out.into_inner()).unwrap_or_default()
+    };
+    // Headers: the PNG signature and IHDR (33 bytes, width and height at 16..24); a JPEG's first
+    // segments (its frame header, with the size, follows the quantisation tables).
+    let seeds = vec![
+        (encode(image::DynamicImage::ImageRgb8(rgb.clone()), image::ImageFormat::Png), 33),
+        (encode(image::DynamicImage::ImageLuma8(image::DynamicImage::ImageRgb8(rgb.clone()).to_luma8()), image::ImageFormat::Png), 33),
+        (encode(image::DynamicImage::ImageRgb8(rgb), image::ImageFormat::Jpeg), 200),
+    ];
+    if seeds.iter().any(|(b, _)| b.is_empty()) {
+        return Report { panics: vec!["could not encode the seed images".into()], ..Default::default() };
+    }
+    let o = FolderOptions { size: 64, nc: 3, min_side: 0, max_images: None };
+    let read = |b: &[u8]| {
+        // The extension follows the seed; the reader guesses the format from the bytes.
+        let name = if b.starts_with(&[0xff, 0xd8]) { "image.jpg" } else { "image.png" };
+        for stale in ["image.jpg", "image.png"] {
+            let _ = std::fs::remove_file(folder.join(stale));
+        }
+        let _ = std::fs::write(folder.join(name), b);
+        match scan_folder(&folder, o) {
+            Ok(scan) => scan.files.iter().all(|f| read_image(f, o.size, o.nc).is_ok()),
+            Err(_) => false,
+        }
+    };
+    run_cases(cases, seed, dir, &seeds, &read, "image")
+}
+

@@ -7,15 +7,17 @@ fn readers_never_panic_on_mutated_files() {
     std::panic::set_hook(Box::new(|_| {}));
     let idx = wgpu_gan::fuzz::idx(3000, 11, &dir.join("idx"));
     let ck = wgpu_gan::fuzz::checkpoints(3000, 12, &dir.join("checkpoint"));
+    let img = wgpu_gan::fuzz::images(3000, 13, &dir.join("images"));
     let _ = std::panic::take_hook();
     println!("IDX: {idx:?}");
     println!("checkpoint: {ck:?}");
+    println!("image folder (PNG, JPEG): {img:?}");
     let _ = std::fs::remove_dir_all(&dir);
-    for r in [&idx, &ck] {
+    for r in [&idx, &ck, &img] {
         assert!(r.panics.is_empty(), "{:?}", r.panics);
         assert_eq!(r.cases, 3000);
         // The mutations must both break files and sometimes leave them readable.
         assert!(r.refused > 100, "{r:?}");
     }
-    assert!(idx.accepted > 0, "{idx:?}");
+    assert!(idx.accepted > 0 && img.accepted > 0, "{idx:?} {img:?}");
 }
