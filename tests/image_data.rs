@@ -165,3 +165,55 @@ fn the_shapes_toy_has_nine_readable_classes() {
     assert!(noise.rows.iter().all(|v| (-1.0..=1.0).contains(v)) && noise.rows.len() == 20 * 3 * 32 * 32);
     assert!(shapes(4, 8, 0).is_err());
 }
+
+/// A generator draws soft edges and pixel-scale artefacts: `shape_class` must still read each
+/// class from the toy blurred (a 3 × 3 box filter, twice), and from the toy with a grid of dark
+/// holes (every other pixel of every other row at the background: a transposed convolution's
+/// checkerboard), as it reads the sharp pictures.
+#[test]
+fn shape_class_reads_soft_and_spotted_shapes() {
+    let size = 32;
+    let set = shapes(450, size, 4).unwrap();
+    let labels = set.labels.as_ref().unwrap();
+    let plane = size * size;
+    let blur = |img: &[f32]| -> Vec<f32> {
+        let mut out = img.to_vec();
+        for c in 0..3 {
+            let p = &img[c * plane..(c + 1) * plane];
+            for y in 0..size {
+                for x in 0..size {
+                    let (mut s, mut n) = (0.0, 0.0);
+                    for dy in -1i64..=1 {
+                        for dx in -1i64..=1 {
+                            let (yy, xx) = (y as i64 + dy, x as i64 + dx);
+                            if yy >= 0 && xx >= 0 && (yy as usize) < size && (xx as usize) < size {
+                                s += p[yy as usize * size + xx as usize];
+                                n += 1.0;
+                            }
+                        }
+                    }
+                    out[c * plane + y * size + x] = s / n;
+                }
+            }
+        }
+        out
+    };
+    let holes = |img: &[f32]| -> Vec<f32> { img.iter().enumerate().map(|(i, &v)| if (i % plane / size) % 2 == 0 && i % 2 == 0 { -0.8 } else { v }).collect() };
+    let twice = |img: &[f32]| blur(&blur(img));
+    let spoilers: [(&str, &dyn Fn(&[f32]) -> Vec<f32>); 2] = [("blurred twice", &twice), ("with a grid of holes", &holes)];
+    for (name, spoil) in spoilers {
+        let mut per = [[0usize; 2]; SHAPE_CLASSES];
+        for i in 0..set.count {
+            let img = spoil(&set.rows[i * 3 * plane..(i + 1) * 3 * plane]);
+            let l = labels[i] as usize;
+            per[l][1] += 1;
+            if shape_class(&img, size) == Some(l) {
+                per[l][0] += 1;
+            }
+        }
+        println!("shapes {name}: read back as drawn, per class [right, of]: {per:?}");
+        for (c, [right, of]) in per.iter().enumerate() {
+            assert!(right * 100 >= of * 90, "class {c}: {right} of {of} read back {name}");
+        }
+    }
+}

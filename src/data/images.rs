@@ -286,14 +286,20 @@ fn inside(shape: usize, x: usize, y: usize, side: usize) -> bool {
 }
 
 /// The class of a generated shapes image (nc 3, `size`), or None when it shows no single clear
-/// shape: its colour is the channel whose bright pixels (above 0, halfway between background and
+/// shape. The image is first smoothed (a 3 × 3 box filter), so that a generator's pixel-scale
+/// artefacts (the checkerboard of transposed convolutions, speckles) do not break a shape apart.
+/// Its colour is then the channel whose bright pixels (above 0, halfway between background and
 /// shape, over 5 noise deviations from either) are most of the bright pixels; its shape is read
-/// from how much of their bounding box they fill (square ≈ 1, disc ≈ π/4, triangle ≈ 1/2).
+/// from their bounding box: a triangle (apex up) has a third as many of them in the box's top
+/// half as in its bottom half, a square and a disc as many; a square fills its box (≈ 1) and its
+/// corners, a disc π/4 of it and not its corners. These hold for soft edges and holes too (a
+/// generator's; the toy blurred, or with a grid of holes: tested).
 pub fn shape_class(img: &[f32], size: usize) -> Option<usize> {
     let plane = size * size;
     if img.len() != 3 * plane {
         return None;
     }
+    let img = box_blur(img, size);
     let bright = |c: usize, i: usize| img[c * plane + i] > 0.0;
     let counts: Vec<usize> = (0..3).map(|c| (0..plane).filter(|&i| bright(c, i)).count()).collect();
     let total: usize = counts.iter().sum();
@@ -307,16 +313,51 @@ pub fn shape_class(img: &[f32], size: usize) -> Option<usize> {
         (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x), y1.max(y));
     }
     let fill = counts[colour] as f32 / ((x1 - x0 + 1) * (y1 - y0 + 1)) as f32;
-    let shape = if fill > 0.9 {
-        0
-    } else if fill > 0.65 && fill < 0.9 {
-        1
-    } else if fill > 0.35 && fill < 0.65 {
+    // Rows above and below the box's middle (a middle row of an odd height counts in neither).
+    let (h, mut top, mut bottom) = (y1 - y0 + 1, 0usize, 0usize);
+    for i in (0..plane).filter(|&i| bright(colour, i)) {
+        let r = i / size - y0;
+        if 2 * r + 1 < h {
+            top += 1;
+        } else if 2 * r + 1 > h {
+            bottom += 1;
+        }
+    }
+    let ratio = top as f32 / bottom.max(1) as f32;
+    // How much of the box's four corners (squares of a fifth of its shorter side, 2 pixels at
+    // least) is bright: a square's are, a disc's are not.
+    let k = ((x1 - x0 + 1).min(h) / 5).max(2);
+    let mut corner = 0usize;
+    for (cx, cy) in [(x0, y0), (x1 + 1 - k, y0), (x0, y1 + 1 - k), (x1 + 1 - k, y1 + 1 - k)] {
+        corner += (cy..cy + k).flat_map(|y| (cx..cx + k).map(move |x| y * size + x)).filter(|&i| bright(colour, i)).count();
+    }
+    let corners = corner as f32 / (4 * k * k) as f32;
+    let level = ratio > 0.75 && ratio < 1.33;
+    let shape = if ratio < 0.6 && fill > 0.3 && fill < 0.75 {
         2
+    } else if level && corners >= 0.5 && fill > 0.75 {
+        0
+    } else if level && corners < 0.35 && fill > 0.6 && fill < 0.9 {
+        1
     } else {
         return None;
     };
     Some(shape * COLOURS.len() + colour)
+}
+
+/// Each of the planes of `img` (size × size) averaged over 3 × 3 neighbourhoods (those inside).
+fn box_blur(img: &[f32], size: usize) -> Vec<f32> {
+    let mut out = vec![0.0; img.len()];
+    for (p, o) in img.chunks(size * size).zip(out.chunks_mut(size * size)) {
+        for y in 0..size {
+            for x in 0..size {
+                let (ys, xs) = (y.saturating_sub(1)..(y + 2).min(size), x.saturating_sub(1)..(x + 2).min(size));
+                let n = (ys.len() * xs.len()) as f32;
+                o[y * size + x] = ys.flat_map(|yy| xs.clone().map(move |xx| p[yy * size + xx])).sum::<f32>() / n;
+            }
+        }
+    }
+    out
 }
 
 /// Mode coverage of generated shapes images (M1's idea for images): how many of the
