@@ -6,11 +6,17 @@
 //! random images held on the GPU.
 //!
 //!     cargo run --release --example dcgan_bench -- --batches 64,256,1024
+//!     cargo run --release --example dcgan_bench -- --model r6 --batches 64,128 [--stream]
+//!
+//! `--model r6` times R6 (PyTorch's examples/dcgan at 64 × 64 RGB) instead, beside
+//! `scripts/dcgan_example.py bench`; `--stream` feeds it through the streamed data path (rows
+//! read by background threads and uploaded before each step) instead of the table on the GPU.
 
 use clap::Parser;
 use std::sync::Arc;
 use std::time::Instant;
-use wgpu_gan::gan::{GanConfig, GpuGan, Table};
+use wgpu_gan::data::stream::Stream;
+use wgpu_gan::gan::{DataSource, GanConfig, GpuGan, Table};
 
 #[derive(Parser)]
 #[command(about = "Time R2 DCGAN-MNIST training iterations on the GPU")]
@@ -32,6 +38,36 @@ struct Args {
     /// Also time each kernel of one step on its own (one submission each) and print the totals.
     #[arg(long)]
     profile: bool,
+    /// r2 (DCGAN-MNIST) or r6 (PyTorch's examples/dcgan, 3 × --image-size²).
+    #[arg(long, default_value = "r2")]
+    model: String,
+    /// R6's image size.
+    #[arg(long, default_value_t = 64)]
+    image_size: usize,
+    /// Feed the real batches through the streamed data path.
+    #[arg(long)]
+    stream: bool,
+}
+
+/// The config to time: R2 or R6 on a table of random images (or streamed from it).
+fn config(a: &Args, batch: usize) -> wgpu_gan::Result<GanConfig> {
+    let (dim, rows) = match a.model.as_str() {
+        "r2" => (784, 2048),
+        "r6" => (3 * a.image_size * a.image_size, 512),
+        m => return Err(wgpu_gan::Error::Shape(format!("--model {m}: r2 or r6"))),
+    };
+    let table = Arc::new(Table::new(wgpu_gan::rng::uniform_fill(1, 1, rows * dim, -1.0, 1.0), dim)?);
+    let data = if a.stream { DataSource::Stream(Stream::new(table)) } else { DataSource::Table(table) };
+    let mut cfg = if a.model == "r2" {
+        GanConfig { data, ..GanConfig::r2(Arc::new(Table::new(vec![0.0; dim], dim)?)) }
+    } else {
+        let shape = wgpu_gan::models::R6 { image_size: a.image_size, ..Default::default() };
+        shape.validate()?;
+        GanConfig::r6(data, &shape)
+    };
+    cfg.batch = batch;
+    cfg.validate()?;
+    Ok(cfg)
 }
 
 /// FLOP (2 per multiply-add) of one R2 iteration per sample, as this benchmark and the PyTorch
@@ -50,9 +86,7 @@ fn main() -> wgpu_gan::Result<()> {
     let gpu = a.device.open()?;
     for b in a.batches.split(',') {
         let batch: usize = b.trim().parse().map_err(|_| wgpu_gan::Error::Shape(format!("bad batch size {b:?}")))?;
-        let rows: Vec<f32> = wgpu_gan::rng::uniform_fill(1, 1, 2048 * 784, -1.0, 1.0);
-        let mut cfg = GanConfig::r2(Arc::new(Table::new(rows, 784)?));
-        cfg.batch = batch;
+        let cfg = config(&a, batch)?;
         let (g, d) = cfg.init_params();
         let mut gan = GpuGan::new(&gpu, cfg, &g, &d, 1)?;
         gan.train_steps(a.warmup.max(1));
@@ -86,11 +120,14 @@ fn main() -> wgpu_gan::Result<()> {
         let dt = times[times.len() / 2];
         // The host's share of a step: recording it, not submitting it.
         let record = gan.step_program().record_seconds(&gpu, 20);
+        // (FLOPs counted for R2 only.)
+        let gflops = if a.model == "r2" { FLOP_PER_SAMPLE * batch as f64 / dt / 1e9 } else { 0.0 };
         println!(
-            "RESULT system=wgpu-gan model=R2 batch={batch} ms_per_iter={:.3} img_per_s={:.0} gflop_per_s={:.1} dispatches={} record_ms={:.3}",
+            "RESULT system=wgpu-gan{} model={} batch={batch} ms_per_iter={:.3} img_per_s={:.0} gflop_per_s={gflops:.1} dispatches={} record_ms={:.3}",
+            if a.stream { "-streamed" } else { "" },
+            a.model.to_uppercase(),
             dt * 1e3,
             batch as f64 / dt,
-            FLOP_PER_SAMPLE * batch as f64 / dt / 1e9,
             gan.dispatches_per_step(),
             record * 1e3
         );
@@ -103,8 +140,7 @@ fn cpu_reference(a: &Args) -> wgpu_gan::Result<()> {
     println!("adapter: none (CPU reference, --cpu)");
     for b in a.batches.split(',') {
         let batch: usize = b.trim().parse().map_err(|_| wgpu_gan::Error::Shape(format!("bad batch size {b:?}")))?;
-        let mut cfg = GanConfig::r2(Arc::new(Table::new(wgpu_gan::rng::uniform_fill(1, 1, 2048 * 784, -1.0, 1.0), 784)?));
-        cfg.batch = batch;
+        let cfg = config(a, batch)?;
         let (g, d) = cfg.init_params();
         let mut gan = wgpu_gan::gan::CpuGan::new(cfg, g, d)?;
         let mut times: Vec<f64> = (0..a.iters.max(1))
@@ -117,7 +153,7 @@ fn cpu_reference(a: &Args) -> wgpu_gan::Result<()> {
         wgpu_gan::gan::Trainer::stats(&gan)?;
         times.sort_by(f64::total_cmp);
         let dt = times[times.len() / 2];
-        println!("RESULT system=wgpu-gan-cpu-reference model=R2 batch={batch} ms_per_iter={:.3} img_per_s={:.0} gflop_per_s={:.2}", dt * 1e3, batch as f64 / dt, FLOP_PER_SAMPLE * batch as f64 / dt / 1e9);
+        println!("RESULT system=wgpu-gan-cpu-reference model={} batch={batch} ms_per_iter={:.3} img_per_s={:.0} gflop_per_s={:.2}", a.model.to_uppercase(), dt * 1e3, batch as f64 / dt, FLOP_PER_SAMPLE * batch as f64 / dt / 1e9);
     }
     Ok(())
 }

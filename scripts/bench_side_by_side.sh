@@ -7,7 +7,10 @@
 #   ring_bench --batches 256,1024                                       ours, once per column
 #   scripts/torch_ring.py --device cpu --batches 256,1024 --iters 300   PyTorch
 # and after the rounds R2 at batch 1,024 once (dcgan_bench --iters 3 --warmup 1 beside
-# torch_dcgan.py --iters 10). It ends with one line per step, batch and round: our ms, PyTorch's
+# torch_dcgan.py --iters 10). With r6 in MODELS each round also runs R6 (PyTorch's
+# examples/dcgan, 64 x 64 RGB):
+#   dcgan_bench --model r6 --batches 64,128 --iters 3 --warmup 1       ours, once per column
+#   scripts/dcgan_example.py bench --batches 64,128 --iters 5           PyTorch (the example's classes) It ends with one line per step, batch and round: our ms, PyTorch's
 # ms and the ratio (PyTorch's time / ours: our speed as a fraction of PyTorch's).
 #
 # Columns: "native" is llvmpipe's own code generation for this CPU; "avx" runs the same binaries
@@ -18,6 +21,7 @@
 # Environment (all optional):
 #   TORCH_DCGAN   PyTorch's R2 anchor; default ../shared/bench/torch_dcgan.py, beside the repository
 #   CAPS_COLUMNS  the columns to run, default "native avx"
+#   MODELS        the steps to time, default "r2 r1"; any of r2, r1, r6
 #   BASELINE      a directory with older dcgan_bench and ring_bench binaries, run in the same rounds
 #                 (R2 at batch 64, R1 at batch 256, native column) to compare two builds
 #   BIN           take our binaries from this directory instead of building them here
@@ -32,6 +36,7 @@ rounds="${1:-3}"
 torch_dcgan="${TORCH_DCGAN:-../shared/bench/torch_dcgan.py}"
 py="${PYTHON:-python3}"
 caps_columns="${CAPS_COLUMNS:-native avx}"
+models="${MODELS:-r2 r1}"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 export WGPU_ADAPTER_NAME="${WGPU_ADAPTER_NAME:-llvmpipe}"
 unset GALLIUM_OVERRIDE_CPU_CAPS
@@ -40,6 +45,10 @@ case "$rounds" in ''|*[!0-9]*|0) echo "ROUNDS must be a count of at least 1, not
 for c in $caps_columns; do
     case "$c" in native|avx) ;; *) echo "CAPS_COLUMNS: unknown column '$c' (native, avx)" >&2; exit 2;; esac
 done
+for m in $models; do
+    case "$m" in r2|r1|r6) ;; *) echo "MODELS: unknown step '$m' (r2, r1, r6)" >&2; exit 2;; esac
+done
+has() { case " $models " in *" $1 "*) return 0;; *) return 1;; esac; }
 [ -f "$torch_dcgan" ] || { echo "PyTorch's R2 anchor not found at $torch_dcgan (set TORCH_DCGAN)" >&2; exit 2; }
 
 if [ -z "${BIN:-}" ]; then
@@ -79,25 +88,37 @@ ours() {
 
 date
 for r in $(seq 1 "$rounds"); do
-    for c in $caps_columns; do
-        ours "$r" "$c" "$BIN/dcgan_bench" --batches 64,256 --iters 10 --warmup 2
-    done
-    tagged "$r" pytorch "$py" "$torch_dcgan" --device cpu --batches 64,256 --iters 20
-    if [ -n "${BASELINE:-}" ]; then
-        tagged "$r" baseline "$BASELINE/dcgan_bench" --batches 64 --iters 10 --warmup 2
+    if has r2; then
+        for c in $caps_columns; do
+            ours "$r" "$c" "$BIN/dcgan_bench" --batches 64,256 --iters 10 --warmup 2
+        done
+        tagged "$r" pytorch "$py" "$torch_dcgan" --device cpu --batches 64,256 --iters 20
+        if [ -n "${BASELINE:-}" ]; then
+            tagged "$r" baseline "$BASELINE/dcgan_bench" --batches 64 --iters 10 --warmup 2
+        fi
     fi
-    for c in $caps_columns; do
-        ours "$r" "$c" "$BIN/ring_bench" --batches 256,1024
-    done
-    tagged "$r" pytorch "$py" scripts/torch_ring.py --device cpu --batches 256,1024 --iters 300
-    if [ -n "${BASELINE:-}" ]; then
-        tagged "$r" baseline "$BASELINE/ring_bench" --batches 256
+    if has r1; then
+        for c in $caps_columns; do
+            ours "$r" "$c" "$BIN/ring_bench" --batches 256,1024
+        done
+        tagged "$r" pytorch "$py" scripts/torch_ring.py --device cpu --batches 256,1024 --iters 300
+        if [ -n "${BASELINE:-}" ]; then
+            tagged "$r" baseline "$BASELINE/ring_bench" --batches 256
+        fi
+    fi
+    if has r6; then
+        for c in $caps_columns; do
+            ours "$r" "$c" "$BIN/dcgan_bench" --model r6 --batches 64,128 --iters 3 --warmup 1
+        done
+        tagged "$r" pytorch "$py" scripts/dcgan_example.py bench --batches 64,128 --iters 5
     fi
 done
-for c in $caps_columns; do
-    ours once "$c" "$BIN/dcgan_bench" --batches 1024 --iters 3 --warmup 1
-done
-tagged once pytorch "$py" "$torch_dcgan" --device cpu --batches 1024 --iters 10
+if has r2; then
+    for c in $caps_columns; do
+        ours once "$c" "$BIN/dcgan_bench" --batches 1024 --iters 3 --warmup 1
+    done
+    tagged once pytorch "$py" "$torch_dcgan" --device cpu --batches 1024 --iters 10
+fi
 date
 
 echo
