@@ -42,9 +42,8 @@ fn batchnorm_kernels_match_cpu() {
         let tag = format!("batchnorm n={n} c={c} hw={hw}");
         // Long reductions (N·HW = 784 here) round like √784·2⁻²⁴ ≈ 2e-6 relative to the sums.
         // The software adapter's family walks (sample, channel) planes; the others run flat.
-        for fam in common::kernel_families() {
-            let gpu = common::gpu_with(fam);
-            let tag = format!("{tag} [{}]", fam.name());
+        for (fam, gpu) in common::kernel_variants() {
+            let tag = format!("{tag} [{fam}]");
             for mode in [Mode::Train, Mode::BatchStats, Mode::Eval] {
                 let want = run_cpu(layer, n, &x, &params, Some(&running), &dy, mode);
                 compare(&format!("{tag} {mode:?}"), &run_gpu_on(&gpu, layer, n, &x, &params, Some(&running), &dy, mode, false), &want, TOL);

@@ -83,12 +83,11 @@ fn nets(act: Act) -> Vec<(&'static str, NetSpec, usize, usize, usize)> {
 
 #[test]
 fn fused_activations_match_cpu() {
-    for fam in common::kernel_families() {
-        let gpu = common::gpu_with(fam);
+    for (fam, gpu) in common::kernel_variants() {
         for act in [Act::Relu, Act::LeakyRelu(0.2), Act::LeakyRelu(-0.3)] {
             for (name, spec, fwd_fused, bwd_fused, other_fwd) in nets(act) {
                 for n in [1usize, 7, 257, 1024] {
-                    let tag = format!("{name} {act:?} n={n} [{}]", fam.name());
+                    let tag = format!("{name} {act:?} n={n} [{fam}]");
                     let params = spec.init(5 + n as u32, 0, Init::PyTorch);
                     let (x, dy) = (randv(n * spec.in_dim(), 40 + n as u64, 1.0), randv(n * spec.out_dim(), 50 + n as u64, 1.0));
                     let got = checked_pass(&gpu, &tag, &spec, &params, &x, &dy, n);
@@ -101,7 +100,7 @@ fn fused_activations_match_cpu() {
                     assert_eq!(acts(&got.backward) + fused_b, all, "{tag}: {:?}", got.backward);
                     // The subgroup family fuses all that the table says; the others only what
                     // the thin-input kernel stores.
-                    if fam == KernelFamily::Gemm {
+                    if KernelFamily::of(&gpu) == KernelFamily::Gemm {
                         assert_eq!((fused_f, fused_b), (fwd_fused, bwd_fused), "{tag}: {:?} / {:?}", got.forward, got.backward);
                     } else {
                         assert_eq!(fused_f, other_fwd, "{tag}: {:?}", got.forward);
@@ -141,8 +140,7 @@ fn batch_norm_fuses_the_activation_after_it() {
     let unflat = |c: usize, h: usize, w: usize| Layer::Reshape(Reshape::Unflatten { c, h, w });
     // No bias before a batch norm: its gradient is zero up to rounding (the mean is taken out).
     let lin_nb = |inp: usize, out: usize| Layer::Linear(Linear { inp, out, bias: false });
-    for fam in common::kernel_families() {
-        let gpu = common::gpu_with(fam);
+    for (fam, gpu) in common::kernel_variants() {
         for act in [Act::Relu, Act::LeakyRelu(0.2), Act::LeakyRelu(-0.3)] {
             let a = Layer::Act(act);
             let nets = [
@@ -156,7 +154,7 @@ fn batch_norm_fuses_the_activation_after_it() {
             ];
             for (name, spec) in nets {
                 for n in [3usize, 7, 257, 1024] {
-                    let tag = format!("{name} {act:?} n={n} [{}]", fam.name());
+                    let tag = format!("{name} {act:?} n={n} [{fam}]");
                     let params = random_bn_params(&spec, spec.init(9 + n as u32, 0, Init::PyTorch), 60 + n as u64);
                     let (x, dy) = (randv(n * spec.in_dim(), 70 + n as u64, 1.5), randv(n * spec.out_dim(), 80 + n as u64, 1.0));
                     let got = checked_pass(&gpu, &tag, &spec, &params, &x, &dy, n);
@@ -187,18 +185,17 @@ fn convolutions_fuse_the_activation_between_them() {
             lin(144, 4),
         ],
     };
-    for fam in common::kernel_families() {
-        let gpu = common::gpu_with(fam);
+    for (fam, gpu) in common::kernel_variants() {
         for act in [Act::Relu, Act::LeakyRelu(0.2), Act::LeakyRelu(-0.3)] {
             let spec = spec_of(act);
             for n in [1usize, 7, 257, 1024] {
-                let tag = format!("conv→act→conv {act:?} n={n} [{}]", fam.name());
+                let tag = format!("conv→act→conv {act:?} n={n} [{fam}]");
                 let params = spec.init(11 + n as u32, 0, Init::PyTorch);
                 let (x, dy) = (randv(n * spec.in_dim(), 90 + n as u64, 1.0), randv(n * spec.out_dim(), 95 + n as u64, 1.0));
                 let got = checked_pass(&gpu, &tag, &spec, &params, &x, &dy, n);
                 let acts = act_launches;
                 let fused = |names: &[String], s: &str| names.iter().filter(|d| d.ends_with(s)).count();
-                if fam == KernelFamily::Gemm {
+                if KernelFamily::of(&gpu) == KernelFamily::Gemm {
                     assert_eq!((acts(&got.forward), acts(&got.backward)), (0, 0), "{tag}: {:?} / {:?}", got.forward, got.backward);
                     assert!(fused(&got.forward, "_act") >= 1 && fused(&got.backward, "taps_dact") + fused(&got.backward, "taps_wide_dact") == 4, "{tag}: {:?} / {:?}", got.forward, got.backward);
                 } else {

@@ -6,7 +6,7 @@
 
 mod common;
 use common::layer::{compare, numeric, report, run_cpu, run_gpu_on, TOL};
-use common::{check, gpu, gpu_with, kernel_families, launch, randv, tensor, weighted};
+use common::{check, gpu, kernel_variants, launch, randv, tensor, weighted};
 use wgpu_gan::ops::gemm::{GemmNt, GemmParams, TransposePad};
 use wgpu_gan::ops::linear::{blocks4, LinearBackwardBias, LinearBackwardInput, LinearBackwardInput4, LinearForward, LinearParams};
 use wgpu_gan::nn::{Init, Layer, Linear, Mode, NetSpec};
@@ -106,9 +106,8 @@ fn linear_layers_match_cpu_on_both_kernel_paths() {
         let params = NetSpec { layers: vec![layer] }.init(40 + i as u32, 0, Init::PyTorch);
         let (x, dy) = (randv(n * inp, 500 + i as u64, 1.0), randv(n * out, 600 + i as u64, 1.0));
         let want = run_cpu(layer, n, &x, &params, None, &dy, Mode::Train);
-        for fam in kernel_families() {
-            let g = gpu_with(fam);
-            let tag = format!("linear n={n} {inp}→{out} [{}]", fam.name());
+        for (fam, g) in kernel_variants() {
+            let tag = format!("linear n={n} {inp}→{out} [{fam}]");
             compare(&tag, &run_gpu_on(&g, layer, n, &x, &params, None, &dy, Mode::Train, false), &want, TOL);
             compare(&format!("{tag} (accumulated twice)"), &run_gpu_on(&g, layer, n, &x, &params, None, &dy, Mode::Train, true), &want, TOL);
         }
@@ -129,9 +128,8 @@ fn linear_layers_without_bias_match_cpu() {
         let want = run_cpu(layer, n, &x, &params, None, &dy, Mode::Train);
         let with_zero_bias = run_cpu(Layer::linear(inp, out), n, &x, &[params[0].clone(), vec![0.0; out]], None, &dy, Mode::Train);
         check(&format!("{tag}: CPU forward vs a zero bias"), &want.y, &with_zero_bias.y, 0.0);
-        for fam in kernel_families() {
-            let g = gpu_with(fam);
-            let tag = format!("{tag} [{}]", fam.name());
+        for (fam, g) in kernel_variants() {
+            let tag = format!("{tag} [{fam}]");
             compare(&tag, &run_gpu_on(&g, layer, n, &x, &params, None, &dy, Mode::Train, false), &want, TOL);
             compare(&format!("{tag} (accumulated twice)"), &run_gpu_on(&g, layer, n, &x, &params, None, &dy, Mode::Train, true), &want, TOL);
         }

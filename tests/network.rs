@@ -195,9 +195,8 @@ fn r2_layers_match_cpu_past_the_loop_budget() {
             // Every layer with each family of kernels: the software adapter's packs the batch in
             // chunks (D conv2 here takes two at n = 1024) and walks batch norm by planes, the
             // others run batch norm flat and the tiled product.
-            for fam in common::kernel_families() {
-                let g = common::gpu_with(fam);
-                let name = format!("{name} [{}]", fam.name());
+            for (fam, g) in common::kernel_variants() {
+                let name = format!("{name} [{fam}]");
                 compare(&format!("{name} n={n}"), &run_gpu_on(&g, *layer, n, &x, &params, r, &dy, Mode::Train, false), &want, TOL);
                 if n == 320 {
                     // The split path adding into gradients that are already there.

@@ -6,7 +6,7 @@
 
 mod common;
 use common::layer::{compare, run_cpu, run_gpu_on, TOL};
-use common::{gpu, gpu_with, kernel_families, randv};
+use common::{gpu, kernel_variants, randv};
 use std::sync::Arc;
 use wgpu_gan::gan::{verify, GanConfig, Table};
 use wgpu_gan::models::R6;
@@ -67,9 +67,9 @@ fn r6_layer_shapes_match_cpu() {
             Layer::Conv2d(s) => ("conv2d", s),
             _ => unreachable!(),
         };
-        for fam in kernel_families() {
-            let tag = format!("R6 {kind} n={n} {}→{} {}×{} s{} p{} [{}]", s.cin, s.cout, s.h, s.w, s.stride[0], s.pad[0], fam.name());
-            compare(&tag, &run_gpu_on(&gpu_with(fam), layer, n, &x, &params, None, &dy, Mode::Train, false), &want, TOL);
+        for (fam, g) in kernel_variants() {
+            let tag = format!("R6 {kind} n={n} {}→{} {}×{} s{} p{} [{fam}]", s.cin, s.cout, s.h, s.w, s.stride[0], s.pad[0]);
+            compare(&tag, &run_gpu_on(&g, layer, n, &x, &params, None, &dy, Mode::Train, false), &want, TOL);
         }
     }
 }

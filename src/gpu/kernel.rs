@@ -41,7 +41,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("gemm", include_str!("../../shaders/gemm.wgsl")),
     ("penalty", include_str!("../../shaders/penalty.wgsl")),
     ("cond", include_str!("../../shaders/cond.wgsl")),
-    ("conv_gemm", include_str!("../../shaders/conv_gemm.wgsl")),
+    ("conv_gemm", concat!(include_str!("../../shaders/conv_gemm.wgsl"), include_str!("../../shaders/conv_gemm_buffers.wgsl"))),
+    ("conv_gemm_tex", concat!(include_str!("../../shaders/conv_gemm.wgsl"), include_str!("../../shaders/conv_gemm_textures.wgsl"))),
     ("pack", include_str!("../../shaders/pack.wgsl")),
     ("tiled", include_str!("../../shaders/tiled.wgsl")),
 ];
@@ -53,7 +54,12 @@ enum Slot {
     Uniform,
     Read,
     ReadWrite,
+    Texture,
 }
+
+/// Texels per row of a buffer's texture mirror ([`Access::Texture`]); a power of two, so that
+/// the shaders split an index with a mask and a shift.
+pub const MIRROR_WIDTH: u32 = 4096;
 
 /// A compiled compute pipeline and what its bind group must hold.
 pub struct Kernel {
@@ -118,11 +124,18 @@ impl Kernel {
                 naga::AddressSpace::Uniform => Slot::Uniform,
                 naga::AddressSpace::Storage { access } if access.contains(naga::StorageAccess::STORE) => Slot::ReadWrite,
                 naga::AddressSpace::Storage { .. } => Slot::Read,
+                naga::AddressSpace::Handle => match module.types[var.ty].inner {
+                    naga::TypeInner::Image { dim: naga::ImageDimension::D2, arrayed: false, class: naga::ImageClass::Sampled { kind: naga::ScalarKind::Float, multi: false } } => Slot::Texture,
+                    _ => return Err(Error::Shader { file: file.into(), message: format!("{entry}: binding {} is a kind of texture or sampler this crate does not bind", binding.binding) }),
+                },
                 _ => continue,
             };
             let name: &'static str = var.name.clone().unwrap_or_default().leak();
-            if slot != Slot::Uniform {
-                min_bytes.push((binding.binding, module.types[var.ty].inner.size(module.to_ctx()) as u64));
+            match slot {
+                Slot::Uniform => {}
+                // One texel.
+                Slot::Texture => min_bytes.push((binding.binding, 16)),
+                _ => min_bytes.push((binding.binding, module.types[var.ty].inner.size(module.to_ctx()) as u64)),
             }
             match slot {
                 Slot::Uniform => {
@@ -131,6 +144,7 @@ impl Kernel {
                 }
                 Slot::Read => reflected.slots.push(bindings::Slot { binding: binding.binding, name, access: Access::Read }),
                 Slot::ReadWrite => reflected.slots.push(bindings::Slot { binding: binding.binding, name, access: Access::ReadWrite }),
+                Slot::Texture => reflected.slots.push(bindings::Slot { binding: binding.binding, name, access: Access::Texture }),
             }
             slots.push((binding.binding, slot));
         }
@@ -145,14 +159,21 @@ impl Kernel {
             .map(|&(binding, slot)| wgpu::BindGroupLayoutEntry {
                 binding,
                 visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: match slot {
-                        Slot::Uniform => wgpu::BufferBindingType::Uniform,
-                        Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
-                        Slot::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                ty: match slot {
+                    Slot::Texture => wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
                     },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
+                    _ => wgpu::BindingType::Buffer {
+                        ty: match slot {
+                            Slot::Uniform => wgpu::BufferBindingType::Uniform,
+                            Slot::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                            _ => wgpu::BufferBindingType::Storage { read_only: true },
+                        },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
                 },
                 count: None,
             })
@@ -193,8 +214,9 @@ fn build_pipeline(device: &wgpu::Device, file: &str, entry: &str, name: &str, sr
 /// inside wgpu when a device with smaller limits (`--limits downlevel`) cannot run it.
 fn check_limits(device: &wgpu::Device, file: &str, entry: &str, module: &naga::Module, ep: &naga::EntryPoint, slots: &[(u32, Slot)], uses: &naga::valid::FunctionInfo) -> Result<()> {
     let l = device.limits();
-    let storage = slots.iter().filter(|s| s.1 != Slot::Uniform).count() as u32;
+    let storage = slots.iter().filter(|s| s.1 == Slot::Read || s.1 == Slot::ReadWrite).count() as u32;
     let uniform = slots.iter().filter(|s| s.1 == Slot::Uniform).count() as u32;
+    let textures = slots.iter().filter(|s| s.1 == Slot::Texture).count() as u32;
     let [x, y, z] = ep.workgroup_size;
     let shared: u64 = module
         .global_variables
@@ -205,6 +227,7 @@ fn check_limits(device: &wgpu::Device, file: &str, entry: &str, module: &naga::M
     let needs = [
         ("storage buffers per shader stage", storage as u64, l.max_storage_buffers_per_shader_stage as u64),
         ("uniform buffers per shader stage", uniform as u64, l.max_uniform_buffers_per_shader_stage as u64),
+        ("sampled textures per shader stage", textures as u64, l.max_sampled_textures_per_shader_stage as u64),
         ("workgroup size x", x as u64, l.max_compute_workgroup_size_x as u64),
         ("workgroup size y", y as u64, l.max_compute_workgroup_size_y as u64),
         ("workgroup size z", z as u64, l.max_compute_workgroup_size_z as u64),
@@ -233,6 +256,9 @@ pub struct Dispatch {
     pub groups: [u32; 3],
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
+    /// The buffers bound as textures, their mirrors, and how many texels (vec4s) of each the
+    /// launch reads: copied before each launch.
+    mirrors: Vec<(wgpu::Buffer, wgpu::Texture, u64)>,
 }
 
 impl Dispatch {
@@ -254,23 +280,114 @@ impl Dispatch {
                 return Err(Error::Shape(format!("{}: the buffer bound to `{}` has {} bytes; it needs at least {need}", kernel.name, slot.name, b.size())));
             }
         }
-        let bind_group = gpu.checked(&format!("the launch of kernel {}", kernel.name), || bind(gpu, &kernel, params, &buffers))?;
+        let mut mirrors = Vec::new();
+        for (&(binding, slot), b) in kernel.slots.iter().filter(|s| s.1 != Slot::Uniform).zip(&buffers) {
+            if slot == Slot::Texture {
+                mirrors.push(((*b).clone(), gpu.mirror(binding, b)?, b.size() / 16));
+            }
+        }
+        let bind_group = gpu.checked(&format!("the launch of kernel {}", kernel.name), || bind(gpu, &kernel, params, &buffers, &mirrors))?;
         let groups = match threads {
             None => [1, 1, 1],
             Some(t) => grid(t.max(1), kernel.workgroup_x, gpu.device.limits().max_compute_workgroups_per_dimension)?,
         };
-        Ok(Dispatch { name: kernel.name.clone(), trips, flops, params: params.to_vec(), pipeline: kernel.pipeline.clone(), bind_group, groups })
+        Ok(Dispatch { name: kernel.name.clone(), trips, flops, params: params.to_vec(), pipeline: kernel.pipeline.clone(), bind_group, groups, mirrors })
     }
 
+    /// Records the launch into a pass. A launch that reads buffers through textures
+    /// ([`Dispatch::mirrored`]) needs their copies encoded first ([`Dispatch::copy_mirrors`]),
+    /// outside any pass: [`Program::encode`] does both.
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);
         pass.dispatch_workgroups(self.groups[0], self.groups[1], self.groups[2]);
     }
+
+    /// Whether the launch reads some of its buffers through texture mirrors ([`Access::Texture`]).
+    pub fn mirrored(&self) -> bool {
+        !self.mirrors.is_empty()
+    }
+
+    /// Encodes the copies of the buffers this launch reads as textures into their mirrors.
+    pub fn copy_mirrors(&self, encoder: &mut wgpu::CommandEncoder) {
+        for (buffer, texture, texels) in &self.mirrors {
+            copy_to_mirror(encoder, buffer, texture, *texels);
+        }
+    }
+
+    /// Copies only the first `texels[i]` vec4s of the i-th buffer read as a texture (where that
+    /// is less than the buffer): what the launch can read, for an operand that lies at the start
+    /// of a larger buffer (a workspace).
+    pub fn with_mirror_extents(mut self, texels: &[u64]) -> Dispatch {
+        for (m, &t) in self.mirrors.iter_mut().zip(texels) {
+            m.2 = m.2.min(t.max(1));
+        }
+        self
+    }
+
+    /// Records the launch, and the copies it needs first, into an encoder.
+    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
+        self.copy_mirrors(encoder);
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(&self.name), timestamp_writes: None });
+        self.record(&mut pass);
+    }
 }
 
-/// The bind group of one launch: its uniform (a small buffer of its own) and `buffers` in slot order.
-fn bind(gpu: &Gpu, kernel: &Kernel, params: &[u8], buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+/// The first `texels` vec4s of `buffer` into its mirror: full rows of [`MIRROR_WIDTH`] texels,
+/// then the rest of the last row.
+fn copy_to_mirror(encoder: &mut wgpu::CommandEncoder, buffer: &wgpu::Buffer, texture: &wgpu::Texture, texels: u64) {
+    let texels = texels as u32;
+    let (rows, rest) = (texels / MIRROR_WIDTH, texels % MIRROR_WIDTH);
+    let row_bytes = MIRROR_WIDTH * 16;
+    let mut copy = |y: u32, width: u32, height: u32| {
+        encoder.copy_buffer_to_texture(
+            wgpu::TexelCopyBufferInfo { buffer, layout: wgpu::TexelCopyBufferLayout { offset: y as u64 * row_bytes as u64, bytes_per_row: Some(row_bytes), rows_per_image: None } },
+            wgpu::TexelCopyTextureInfo { texture, mip_level: 0, origin: wgpu::Origin3d { x: 0, y, z: 0 }, aspect: wgpu::TextureAspect::All },
+            wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+        );
+    };
+    if rows > 0 {
+        copy(0, MIRROR_WIDTH, rows);
+    }
+    if rest > 0 {
+        copy(rows, rest, 1);
+    }
+}
+
+/// Rows of [`MIRROR_WIDTH`] texels that a mirror of a buffer of `bytes` has: enough for its
+/// whole vec4s, rounded up to a power of two (so that launches share few sizes), at most the
+/// device's largest texture; a buffer too large for that is an error.
+pub(crate) fn mirror_rows(device: &wgpu::Device, bytes: u64) -> Result<u32> {
+    let rows = (bytes / 16).max(1).div_ceil(MIRROR_WIDTH as u64);
+    let max = device.limits().max_texture_dimension_2d as u64;
+    if rows > max {
+        return Err(Error::Limit(format!("a buffer of {bytes} bytes does not fit in a texture of {MIRROR_WIDTH} × {max} texels")));
+    }
+    Ok(rows.next_power_of_two().min(max) as u32)
+}
+
+/// Whether a buffer of `bytes` can be read as a texture on `device` ([`Access::Texture`]).
+pub fn mirror_fits(device: &wgpu::Device, bytes: u64) -> bool {
+    mirror_rows(device, bytes).is_ok()
+}
+
+/// An rgba32float texture of [`MIRROR_WIDTH`] × `rows` texels to copy buffers into.
+pub(crate) fn new_mirror(device: &wgpu::Device, rows: u32) -> wgpu::Texture {
+    device.create_texture(&wgpu::TextureDescriptor {
+        label: Some("mirror"),
+        size: wgpu::Extent3d { width: MIRROR_WIDTH, height: rows, depth_or_array_layers: 1 },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba32Float,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    })
+}
+
+/// The bind group of one launch: its uniform (a small buffer of its own) and `buffers` in slot
+/// order, those of texture slots by their mirrors (in `mirrors`, in slot order too).
+fn bind(gpu: &Gpu, kernel: &Kernel, params: &[u8], buffers: &[&wgpu::Buffer], mirrors: &[(wgpu::Buffer, wgpu::Texture, u64)]) -> wgpu::BindGroup {
     let uniform = kernel.slots.iter().any(|s| s.1 == Slot::Uniform).then(|| {
         use wgpu::util::DeviceExt;
         gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -279,7 +396,8 @@ fn bind(gpu: &Gpu, kernel: &Kernel, params: &[u8], buffers: &[&wgpu::Buffer]) ->
             usage: wgpu::BufferUsages::UNIFORM,
         })
     });
-    let mut next = buffers.iter();
+    let views: Vec<wgpu::TextureView> = mirrors.iter().map(|(_, t, _)| t.create_view(&Default::default())).collect();
+    let (mut next, mut next_view) = (buffers.iter(), views.iter());
     let entries: Vec<wgpu::BindGroupEntry> = kernel
         .slots
         .iter()
@@ -287,6 +405,10 @@ fn bind(gpu: &Gpu, kernel: &Kernel, params: &[u8], buffers: &[&wgpu::Buffer]) ->
             binding,
             resource: match slot {
                 Slot::Uniform => uniform.as_ref().unwrap().as_entire_binding(),
+                Slot::Texture => {
+                    next.next();
+                    wgpu::BindingResource::TextureView(next_view.next().unwrap())
+                }
                 _ => next.next().unwrap().as_entire_binding(),
             },
         })
@@ -399,10 +521,7 @@ impl Program {
         for d in &self.dispatches {
             let t = std::time::Instant::now();
             let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profile") });
-            {
-                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("profile"), timestamp_writes: None });
-                d.record(&mut pass);
-            }
+            d.encode(&mut encoder);
             gpu.queue.submit([encoder.finish()]);
             gpu.wait()?;
             out.push((d.name.clone(), t.elapsed().as_secs_f64()));
@@ -429,12 +548,7 @@ impl Program {
     fn run_ranges_after(&self, gpu: &Gpu, ranges: &[std::ops::Range<usize>], before: impl FnOnce(&mut wgpu::CommandEncoder)) {
         let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-gan") });
         before(&mut encoder);
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgpu-gan"), timestamp_writes: None });
-            for d in ranges.iter().flat_map(|r| &self.dispatches[r.clone()]) {
-                d.record(&mut pass);
-            }
-        }
+        encode_dispatches(&mut encoder, ranges.iter().flat_map(|r| &self.dispatches[r.clone()]));
         gpu.queue.submit([encoder.finish()]);
     }
 
@@ -443,3 +557,18 @@ impl Program {
         self.run_range(gpu, 0..self.dispatches.len());
     }
 }
+
+/// Records `dispatches` in order: consecutive launches share a compute pass; a launch with
+/// texture copies ends the pass before it, encodes its copies and starts the next.
+fn encode_dispatches<'a>(encoder: &mut wgpu::CommandEncoder, dispatches: impl Iterator<Item = &'a Dispatch>) {
+    let mut dispatches = dispatches.peekable();
+    while let Some(first) = dispatches.next() {
+        first.copy_mirrors(encoder);
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgpu-gan"), timestamp_writes: None });
+        first.record(&mut pass);
+        while let Some(d) = dispatches.next_if(|d| !d.mirrored()) {
+            d.record(&mut pass);
+        }
+    }
+}
+

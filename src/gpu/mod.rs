@@ -11,7 +11,7 @@ pub mod tune;
 
 pub use select::{Backend, GpuOptions, LimitsChoice};
 pub use bindings::{field_type, Access, Bindings, Field, FieldType, Slot, Uniform};
-pub use kernel::{grid, source, validate, Dispatch, Kernel, Program, PRELUDE, SHADERS};
+pub use kernel::{grid, mirror_fits, source, validate, Dispatch, Kernel, Program, MIRROR_WIDTH, PRELUDE, SHADERS};
 pub use tensor::Tensor;
 
 use crate::error::{Error, Result};
@@ -35,6 +35,10 @@ pub struct Gpu {
     /// Errors wgpu reported outside any error scope (a device this crate opened only; see
     /// [`Gpu::take_uncaptured`]).
     uncaptured: Arc<Mutex<Vec<String>>>,
+    /// Textures that launches copy the buffers they read as textures into, before they run: one
+    /// per binding number and power-of-two height, shared by every launch (each copies its own
+    /// buffer in first, and the launches run in order), so that their memory is bounded.
+    mirrors: Arc<Mutex<HashMap<(u32, u32), wgpu::Texture>>>,
 }
 
 /// See [`Gpu::checked`]; for code that has a device but no [`Gpu`] yet.
@@ -70,10 +74,26 @@ fn describe_error(e: &wgpu::Error) -> String {
 type Choices = HashMap<std::any::TypeId, (Arc<dyn std::any::Any + Send + Sync>, String)>;
 
 /// Adapter, backend, driver and a hash of the tuned kernels' source: a choice made for one of
-/// them says nothing about another.
+/// them says nothing about another. A software adapter's speed depends on the CPU's vector
+/// instructions, which its name does not tell (llvmpipe says "256 bits" on AVX2 and AVX-512
+/// machines alike): for one, the CPU's AVX-512 and AVX2 support and Mesa's override of them
+/// (`GALLIUM_OVERRIDE_CPU_CAPS`) are part of the identity too.
 fn identity(i: &wgpu::AdapterInfo) -> String {
-    let src = source("conv_gemm").unwrap_or_default() + &source("tiled").unwrap_or_default();
-    format!("{} {:?} {} {} kernels {:016x}", i.name, i.backend, i.driver, i.driver_info, tune::fnv1a(&src))
+    let src = source("conv_gemm").unwrap_or_default() + &source("conv_gemm_tex").unwrap_or_default() + &source("tiled").unwrap_or_default();
+    let cpu = if i.device_type == wgpu::DeviceType::Cpu { format!(" cpu {}", cpu_caps()) } else { String::new() };
+    format!("{} {:?} {} {} kernels {:016x}{cpu}", i.name, i.backend, i.driver, i.driver_info, tune::fnv1a(&src))
+}
+
+/// The vector instructions a software adapter may generate on this CPU, as a short tag.
+fn cpu_caps() -> String {
+    #[cfg(target_arch = "x86_64")]
+    let caps = format!("avx512f={} avx2={}", std::arch::is_x86_feature_detected!("avx512f"), std::arch::is_x86_feature_detected!("avx2"));
+    #[cfg(not(target_arch = "x86_64"))]
+    let caps = std::env::consts::ARCH.to_string();
+    match std::env::var("GALLIUM_OVERRIDE_CPU_CAPS") {
+        Ok(o) => format!("{caps} override={o}"),
+        Err(_) => caps,
+    }
 }
 
 impl Gpu {
@@ -121,7 +141,7 @@ impl Gpu {
                 v.push(describe_error(&e));
             }
         }));
-        Ok(Gpu { device, queue, info: Some(info), choices: Default::default(), kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)), uncaptured })
+        Ok(Gpu { device, queue, info: Some(info), choices: Default::default(), kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)), uncaptured, mirrors: Default::default() })
     }
 
     /// Uses a device and queue that the host application already owns. Everything this crate
@@ -130,7 +150,7 @@ impl Gpu {
         // Without adapter information there is nothing to key choices on: no tuning.
         let tuner = tune::Tuner::new(true, None, None);
         // The host application's device keeps the host's own uncaptured-error handler.
-        Gpu { device, queue, info: None, choices: Default::default(), kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)), uncaptured: Default::default() }
+        Gpu { device, queue, info: None, choices: Default::default(), kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)), uncaptured: Default::default(), mirrors: Default::default() }
     }
 
     /// This device with another tuner (a test's own cache directory, or tuning turned off).
@@ -221,6 +241,20 @@ impl Gpu {
         }
         let all = std::mem::take(&mut *v).join("; ");
         Err(Error::Gpu { what: "submitted work".into(), message: all })
+    }
+
+    /// A texture that `buffer`, bound at `binding`, can be copied into to be read as a texture
+    /// ([`bindings::Access::Texture`]): shared with every launch that binds a buffer of as many
+    /// rows (rounded up to a power of two) at that binding.
+    pub(crate) fn mirror(&self, binding: u32, buffer: &wgpu::Buffer) -> Result<wgpu::Texture> {
+        let rows = kernel::mirror_rows(&self.device, buffer.size())?;
+        let mut mirrors = self.mirrors.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = mirrors.get(&(binding, rows)) {
+            return Ok(t.clone());
+        }
+        let t = self.checked("a texture mirror", || kernel::new_mirror(&self.device, rows))?;
+        mirrors.insert((binding, rows), t.clone());
+        Ok(t)
     }
 
     /// Runs `build` (creating shader modules, pipelines, buffers or bind groups) with wgpu's

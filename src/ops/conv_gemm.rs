@@ -23,7 +23,7 @@ use super::split::Workspace;
 use crate::error::{Error, Result};
 use crate::gpu::budget::lp;
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
-pub use super::family::KernelFamily;
+pub use super::family::{KernelFamily, Operands};
 
 /// Floats one packed operand may hold: the batch is processed in chunks of samples under it.
 pub const CHUNK_FLOATS: usize = 1 << 21;
@@ -165,6 +165,17 @@ fn quads(entry: &str) -> u64 {
     }
 }
 
+/// Loop trips of a subgroup product (`Sgemm`, `SgemmTex`): the k loop, then 32 row stores of one
+/// 4-trip loop each (and the other store loop's exit), per group of 4 columns (two in the wide
+/// tile). (The fused stores have no loop: counted as the plain ones, an upper bound.)
+fn sgemm_trips(e: &str, p: &SgemmParams) -> u64 {
+    lp(p.k_per as u64) + quads(e) * 32 * (lp(4) + lp(0))
+}
+
+fn product_flops(_: &str, p: &SgemmParams) -> f64 {
+    8.0 * p.m as f64 * p.n as f64 * p.k4 as f64
+}
+
 crate::kernel! {
     /// C = a·bᵀ over one split of k, a 32 × 32 (or 32 × 64: [`Tile`]) tile per subgroup of 8,
     /// stored through the output map. `out4` is the same buffer as `out`, seen as vec4s (for
@@ -172,11 +183,14 @@ crate::kernel! {
     /// The `_act` and `_dact` entries fuse an activation into the store ([`Epilogue`]); the others
     /// bind `act4` to `out4` and `pre4` to `a` (unused).
     pub Sgemm = "conv_gemm" :: ["sgemm_nt", "sgemm_nt_wide", "sgemm_tn", "sgemm_nt_act", "sgemm_nt_wide_act", "sgemm_nt_dact", "sgemm_nt_wide_dact"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite, 11 act4: ReadWrite, 12 pre4: Read }
-    // The k loop, then 32 row stores of one 4-trip loop each (and the other store loop's exit), per
-    // group of 4 columns (two in the wide tile). (The fused stores have no loop: counted as the
-    // plain ones, an upper bound.)
-    trips: |e, p| lp(p.k_per as u64) + quads(e) * 32 * (lp(4) + lp(0));
-    flops: |_, p| 8.0 * p.m as f64 * p.n as f64 * p.k4 as f64;
+    trips: sgemm_trips;
+    flops: product_flops;
+}
+crate::kernel! {
+    /// [`Sgemm`] reading a and b through texture copies ([`Operands::Textures`]).
+    pub SgemmTex = "conv_gemm_tex" :: ["sgemm_nt", "sgemm_nt_wide", "sgemm_tn", "sgemm_nt_act", "sgemm_nt_wide_act", "sgemm_nt_dact", "sgemm_nt_wide_dact"], SgemmParams { 1 a: Texture, 2 b: Texture, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite, 11 act4: ReadWrite, 12 pre4: Read }
+    trips: sgemm_trips;
+    flops: product_flops;
 }
 crate::kernel! {
     /// C = a·bᵀ over one split of k, a 64 × 64 tile per workgroup of 256, for real GPUs.
@@ -189,19 +203,28 @@ crate::kernel! {
     };
     flops: |_, p| 8.0 * p.m as f64 * p.n as f64 * p.k4 as f64;
 }
+/// Loop trips of a taps product (`SgemmTaps`, `SgemmTapsTex`): the taps (kh × kw), COUT4 steps
+/// each, then the 32 row stores' 4-trip loops per group of 4 columns (two in the wide tile; the
+/// fused store has one such loop too).
+fn taps_trips(e: &str, p: &SgemmParams) -> u64 {
+    let i: Implicit = bytemuck::cast(p.geo);
+    let (kh, kw, c) = (i.kh as u64, i.kw as u64, i.c as u64);
+    lp(kh) + kh * lp(kw) + kh * kw * lp(c) + quads(e) * 32 * (lp(4) + lp(0))
+}
+
 crate::kernel! {
     /// A product whose b operand is read tap by tap from an image stored by position: a
     /// convolution's forward pass without im2col, or one stride phase of its input gradient
     /// without col2im (see the shader). `out4` as for [`Sgemm`].
     pub SgemmTaps = "conv_gemm" :: ["sgemm_taps", "sgemm_taps_wide", "sgemm_taps_dact", "sgemm_taps_wide_dact"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite, 11 act4: ReadWrite, 12 pre4: Read }
-    // The taps (kh × kw), COUT4 steps each, then the 32 row stores' 4-trip loops per group of 4
-    // columns (two in the wide tile; the fused store has one such loop too).
-    trips: |e, p| {
-        let i: Implicit = bytemuck::cast(p.geo);
-        let (kh, kw, c) = (i.kh as u64, i.kw as u64, i.c as u64);
-        lp(kh) + kh * lp(kw) + kh * kw * lp(c) + quads(e) * 32 * (lp(4) + lp(0))
-    };
-    flops: |_, p| 8.0 * p.m as f64 * p.n as f64 * p.k4 as f64;
+    trips: taps_trips;
+    flops: product_flops;
+}
+crate::kernel! {
+    /// [`SgemmTaps`] reading a and b through texture copies ([`Operands::Textures`]).
+    pub SgemmTapsTex = "conv_gemm_tex" :: ["sgemm_taps", "sgemm_taps_wide", "sgemm_taps_dact", "sgemm_taps_wide_dact"], SgemmParams { 1 a: Texture, 2 b: Texture, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite, 11 act4: ReadWrite, 12 pre4: Read }
+    trips: taps_trips;
+    flops: product_flops;
 }
 crate::kernel! {
     /// A convolution's weights packed as [`SgemmTaps`]' a operand (all taps, or one phase's).
@@ -713,12 +736,20 @@ impl Oriented<'_> {
         let spare = spare_vec4(gpu, out);
         let out4 = spare.as_ref().unwrap_or(out);
         let (a, b, bias) = (self.p.a, self.p.b, self.p.bias.unwrap_or(self.p.a));
-        let fused = |entry, act4, pre4, slope, relu: bool| {
-            let p = SgemmParams { slope, flags: p.flags | (RELU * relu as u32), ..p };
-            Dispatch::new(gpu, &Sgemm { entry, a, b, bias, out, out4, act4, pre4 }, &p, Some(threads))
+        let tex = Operands::read_as_textures(gpu, &[a, b]);
+        let launch = |entry: &'static str, act4, pre4, p: &SgemmParams| {
+            if tex {
+                // The vec4s each operand's loads reach (clamped to the last row).
+                let (m, n, k4, rows) = (p.m as u64, p.n as u64, p.k4 as u64, p.k_rows as u64);
+                let extents = if entry == "sgemm_tn" { [rows * m.div_ceil(4), rows * n.div_ceil(4)] } else { [m * k4, n * k4] };
+                Dispatch::new(gpu, &SgemmTex { entry, a, b, bias, out, out4, act4, pre4 }, p, Some(threads)).map(|d| d.with_mirror_extents(&extents))
+            } else {
+                Dispatch::new(gpu, &Sgemm { entry, a, b, bias, out, out4, act4, pre4 }, p, Some(threads))
+            }
         };
+        let fused = |entry, act4, pre4, slope, relu: bool| launch(entry, act4, pre4, &SgemmParams { slope, flags: p.flags | (RELU * relu as u32), ..p });
         match epi {
-            None => Dispatch::new(gpu, &Sgemm { entry: tile.entry(), a, b, bias, out, out4, act4: out4, pre4: a }, &p, Some(threads)),
+            None => launch(tile.entry(), out4, a, &p),
             Some(e @ Epilogue::Act { post, slope, relu }) => fused(e.entry(tile), post, a, slope, relu),
             Some(e @ Epilogue::Dact { pre, slope, relu }) => fused(e.entry(tile), out4, pre, slope, relu),
         }
@@ -1033,7 +1064,15 @@ fn taps_dispatch(gpu: &Gpu, tile: Tile, p: SgemmParams, a: &wgpu::Buffer, b: &wg
     // off, since the caller sets it only for whole vec4s).
     let spare = spare_vec4(gpu, out);
     let out4 = spare.as_ref().unwrap_or(out);
-    Dispatch::new(gpu, &SgemmTaps { entry, a, b, bias: bias.unwrap_or(a), out, out4, act4: out4, pre4: pre }, &p, Some(tm * tn * 8))
+    let (bias, threads) = (bias.unwrap_or(a), Some(tm * tn * 8));
+    if Operands::read_as_textures(gpu, &[a, b]) {
+        // a from `slot` on; b: the images of the samples the launch's cells lie in.
+        let e: Implicit = bytemuck::cast(p.geo);
+        let samples = (p.n as u64).saturating_sub(1) / (e.gy as u64 * e.gx as u64).max(1) + 1;
+        let extents = [p.slot as u64 + p.m as u64 * p.k4 as u64, samples * e.bh as u64 * e.bw as u64 * e.c as u64];
+        return Dispatch::new(gpu, &SgemmTapsTex { entry, a, b, bias, out, out4, act4: out4, pre4: pre }, &p, threads).map(|d| d.with_mirror_extents(&extents));
+    }
+    Dispatch::new(gpu, &SgemmTaps { entry, a, b, bias, out, out4, act4: out4, pre4: pre }, &p, threads)
 }
 
 /// The tile for a `sgemm_taps` product: the tuner's choice, timed on scratch operands of the

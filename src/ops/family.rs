@@ -69,3 +69,59 @@ impl KernelFamily {
         self != KernelFamily::Direct
     }
 }
+
+/// How the subgroup products ([`KernelFamily::Gemm`], `shaders/conv_gemm.wgsl`) read their two
+/// operands: from the storage buffers, or from texture copies of them made before each launch
+/// (`shaders/conv_gemm_textures.wgsl`). On llvmpipe a storage load is a loop over the 8 lanes
+/// with a branch each; with AVX-512 code each lane's value goes into its register with one
+/// masked broadcast, without it (AVX2, every AMD Zen before Zen 4, Intel client CPUs) through a
+/// store and reload of the whole vector, 7× slower per vec4; a texel fetch is one branch-free
+/// gather either way (docs/BENCHMARKS.md, issue 24). The copies cost memory traffic, so which is
+/// faster depends on the CPU: [`super::choose_family`] times both (`WGPU_GAN_OPERANDS=buffers`
+/// or `textures` names one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operands {
+    Buffers,
+    Textures,
+}
+
+impl Operands {
+    pub const ALL: [Operands; 2] = [Operands::Buffers, Operands::Textures];
+
+    /// The operands `gpu` reads: its choice, else buffers.
+    pub fn of(gpu: &Gpu) -> Operands {
+        gpu.choice::<Operands>().unwrap_or(Operands::Buffers)
+    }
+
+    /// Whether a product on `gpu` reads `operands` through textures: its choice, where every
+    /// operand fits in one ([`crate::gpu::mirror_fits`]).
+    pub fn read_as_textures(gpu: &Gpu, operands: &[&wgpu::Buffer]) -> bool {
+        Self::of(gpu) == Operands::Textures && operands.iter().all(|b| crate::gpu::mirror_fits(&gpu.device, b.size()))
+    }
+
+    /// The one `WGPU_GAN_OPERANDS` names, if it names one.
+    pub fn from_env() -> Option<Operands> {
+        match std::env::var("WGPU_GAN_OPERANDS").as_deref() {
+            Ok("buffers") => Some(Operands::Buffers),
+            Ok("textures") => Some(Operands::Textures),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Operands::Buffers => "buffers",
+            Operands::Textures => "textures",
+        }
+    }
+
+    /// `gpu` reading operands this way (its own copy of the device's choices).
+    pub fn on(self, gpu: &Gpu) -> Gpu {
+        gpu.with_choice(self, self.label())
+    }
+
+    pub(super) fn label(self) -> String {
+        format!("operands: {}", self.name())
+    }
+}
+

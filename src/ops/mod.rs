@@ -20,7 +20,7 @@ pub mod linear;
 pub mod shape;
 pub mod split;
 
-pub use family::KernelFamily;
+pub use family::{KernelFamily, Operands};
 pub use split::{SplitSum, Workspace, ACCUMULATE};
 
 use crate::error::Result;
@@ -51,7 +51,27 @@ pub fn choose_family(gpu: &Gpu) -> KernelFamily {
         KernelFamily::Direct
     });
     gpu.set_choice(f, f.label());
+    if f == KernelFamily::Gemm && gpu.choice::<Operands>().is_none() {
+        let o = Operands::from_env().map_or_else(|| time_operands(gpu, FAMILY_TIMING_BATCH), Ok).unwrap_or_else(|e| {
+            eprintln!("wgpu-gan: timing the product operands failed ({e}); reading them from buffers");
+            Operands::Buffers
+        });
+        gpu.set_choice(o, o.label());
+    }
     f
+}
+
+/// The faster way for the subgroup products to read their operands on this device
+/// ([`Operands`]), for the convolutions of R2's discriminator at `batch`, timed on first use and
+/// remembered by the tuner; buffers when tuning is off.
+fn time_operands(gpu: &Gpu, batch: usize) -> Result<Operands> {
+    let names: Vec<&str> = Operands::ALL.iter().map(|o| o.name()).collect();
+    let key = format!("operands r2-convolutions batch={batch}");
+    let pick = gpu.tuned(&key, &names, |name| {
+        let o = Operands::ALL.into_iter().find(|o| o.name() == name).unwrap_or(Operands::Buffers);
+        time_convolutions(&o.on(gpu), batch)
+    })?;
+    Ok(pick.and_then(|n| Operands::ALL.into_iter().find(|o| o.name() == n)).unwrap_or(Operands::Buffers))
 }
 
 impl KernelFamily {

@@ -2,7 +2,7 @@
 //! comparing the two; finite-difference checks of the CPU backward.
 #![allow(dead_code)]
 
-use super::{check, kernel_families, gpu, gpu_with, randv, tensor, weighted};
+use super::{check, gpu, kernel_variants, randv, tensor, weighted};
 use wgpu_gan::gpu::Gpu;
 use wgpu_gan::nn::{ConvSpec, CpuNet, GpuNet, Grads, Init, Layer, Mode, NetSpec};
 
@@ -198,9 +198,8 @@ pub fn conv_kernels_match_cpu(transposed: bool, bias: bool) {
             let dy = randv(n * net.out_dim(), 60 + i as u64, 1.0);
             let tag = format!("{} n={n} {}→{} {}×{} k{}×{} s{} p{} op{}{}", if transposed { "convT" } else { "conv2d" }, spec.cin, spec.cout, spec.h, spec.w, spec.kh, spec.kw, spec.stride[0], spec.pad[0], spec.out_pad[0], if bias { "" } else { " no bias" });
             let want = run_cpu(layer, n, &x, &params, None, &dy, Mode::Train);
-            for fam in kernel_families() {
-                let g = gpu_with(fam);
-                let tag = format!("{tag} [{}]", fam.name());
+            for (fam, g) in kernel_variants() {
+                let tag = format!("{tag} [{fam}]");
                 compare(&tag, &run_gpu_on(&g, layer, n, &x, &params, None, &dy, Mode::Train, false), &want, TOL);
                 compare(&format!("{tag} (accumulated twice)"), &run_gpu_on(&g, layer, n, &x, &params, None, &dy, Mode::Train, true), &want, TOL);
             }

@@ -37,9 +37,33 @@ pub fn kernel_families() -> Vec<wgpu_gan::ops::conv_gemm::KernelFamily> {
     }
 }
 
-/// The test device with the given convolution family.
+/// The test device with the given convolution family (the subgroup family reading its operands
+/// from buffers, unless `WGPU_GAN_OPERANDS=textures`).
 pub fn gpu_with(family: wgpu_gan::ops::conv_gemm::KernelFamily) -> Gpu {
-    family.on(&gpu())
+    use wgpu_gan::ops::Operands;
+    let g = family.on(&gpu());
+    match Operands::from_env() {
+        Some(o) if family == wgpu_gan::ops::KernelFamily::Gemm => o.on(&g),
+        _ => g,
+    }
+}
+
+/// Every way this adapter can run the layers: each of [`kernel_families`], and the subgroup
+/// family once more reading its operands through textures ([`wgpu_gan::ops::Operands`]); named
+/// for the messages.
+pub fn kernel_variants() -> Vec<(String, Gpu)> {
+    use wgpu_gan::ops::{KernelFamily, Operands};
+    let mut out = Vec::new();
+    for f in kernel_families() {
+        if f == KernelFamily::Gemm {
+            for o in Operands::ALL {
+                out.push((format!("{}, operands from {}", f.name(), o.name()), o.on(&f.on(&gpu()))));
+            }
+        } else {
+            out.push((f.name().to_string(), gpu_with(f)));
+        }
+    }
+    out
 }
 
 pub fn randv(n: usize, seed: u64, scale: f32) -> Vec<f32> {
