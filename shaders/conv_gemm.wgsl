@@ -34,10 +34,8 @@
 // products read it).
 
 @group(0) @binding(0) var<uniform> g: ProductParams;
-// The operands a and b (bindings 1 and 2) and their loads ld_a(i), ld_b(i) (vec4 i of each) are
-// declared by the file this one is built with: conv_gemm_buffers.wgsl (storage buffers) or
-// conv_gemm_textures.wgsl (the same data mirrored into textures: llvmpipe loads those without
-// the per-lane loop, which without AVX-512 costs 7x more; src/ops/family.rs::Operands).
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 // The output, bound twice: as floats, and as vec4s for the groups of 4 columns that the map
 // keeps together (flag 4, set only when the buffer is a whole number of vec4s).
@@ -279,7 +277,7 @@ fn nt(wid: vec3<u32>, nwg: vec3<u32>, l: u32, mode: u32) {
     let br = b_rows(col0);
     var c: Rows;
     for (var k = k0; k < k1; k++) {
-        step(&c, ld_a(ar.x + k), ld_a(ar.y + k), ld_a(ar.z + k), ld_a(ar.w + k), ld_b(br.x + k), ld_b(br.y + k), ld_b(br.z + k), ld_b(br.w + k));
+        step(&c, a[ar.x + k], a[ar.y + k], a[ar.z + k], a[ar.w + k], b[br.x + k], b[br.y + k], b[br.z + k], b[br.w + k]);
     }
     put_rows(&c, t.x, quad(col0, t.z), row_bias(t.x, l), mode);
 }
@@ -298,12 +296,12 @@ fn nt_wide(wid: vec3<u32>, nwg: vec3<u32>, l: u32, mode: u32) {
     var c: Rows;
     var d: Rows;
     for (var k = k0; k < k1; k++) {
-        let a0 = ld_a(ar.x + k);
-        let a1 = ld_a(ar.y + k);
-        let a2 = ld_a(ar.z + k);
-        let a3 = ld_a(ar.w + k);
-        step(&c, a0, a1, a2, a3, ld_b(br.x + k), ld_b(br.y + k), ld_b(br.z + k), ld_b(br.w + k));
-        step(&d, a0, a1, a2, a3, ld_b(bq.x + k), ld_b(bq.y + k), ld_b(bq.z + k), ld_b(bq.w + k));
+        let a0 = a[ar.x + k];
+        let a1 = a[ar.y + k];
+        let a2 = a[ar.z + k];
+        let a3 = a[ar.w + k];
+        step(&c, a0, a1, a2, a3, b[br.x + k], b[br.y + k], b[br.z + k], b[br.w + k]);
+        step(&d, a0, a1, a2, a3, b[bq.x + k], b[bq.y + k], b[bq.z + k], b[bq.w + k]);
     }
     let rb = row_bias(t.x, l);
     put_rows(&c, t.x, quad(col0, t.z), rb, mode);
@@ -391,12 +389,12 @@ fn step_tn(c: ptr<function, Rows>, a0: vec4<f32>, a1: vec4<f32>, a2: vec4<f32>, 
 // Row k (and the lane's vec4 `col4` of it) of a matrix with `width4` vec4s per row, 0 past k_rows.
 fn row_a(k: u32, col4: u32) -> vec4<f32> {
     let w4 = (g.m + 3u) / 4u;
-    return select(vec4<f32>(0.0), ld_a(min(k, g.k_rows - 1u) * w4 + min(col4, w4 - 1u)), k < g.k_rows);
+    return select(vec4<f32>(0.0), a[min(k, g.k_rows - 1u) * w4 + min(col4, w4 - 1u)], k < g.k_rows);
 }
 
 fn row_b(k: u32, col4: u32) -> vec4<f32> {
     let w4 = (g.n + 3u) / 4u;
-    return select(vec4<f32>(0.0), ld_b(min(k, g.k_rows - 1u) * w4 + min(col4, w4 - 1u)), k < g.k_rows);
+    return select(vec4<f32>(0.0), b[min(k, g.k_rows - 1u) * w4 + min(col4, w4 - 1u)], k < g.k_rows);
 }
 
 @compute @workgroup_size(8)
@@ -516,7 +514,7 @@ fn tap_rows(p: TapCols, ti: u32, tj: u32, e: Implicit) -> Tap {
 }
 
 fn tap_b(t: Tap, c4: u32, j: u32) -> vec4<f32> {
-    return select(vec4<f32>(0.0), ld_b(t.r[j] + c4), t.ok[j]);
+    return select(vec4<f32>(0.0), b[t.r[j] + c4], t.ok[j]);
 }
 
 fn taps(wid: vec3<u32>, nwg: vec3<u32>, l: u32, mode: u32) {
@@ -531,7 +529,7 @@ fn taps(wid: vec3<u32>, nwg: vec3<u32>, l: u32, mode: u32) {
         for (var tj = 0u; tj < e.kw; tj++) {
             let r = tap_rows(p, ti, tj, e);
             for (var c4 = 0u; c4 < e.c; c4++) {
-                step(&c, ld_a(ar.x + k), ld_a(ar.y + k), ld_a(ar.z + k), ld_a(ar.w + k),
+                step(&c, a[ar.x + k], a[ar.y + k], a[ar.z + k], a[ar.w + k],
                      tap_b(r, c4, 0u), tap_b(r, c4, 1u), tap_b(r, c4, 2u), tap_b(r, c4, 3u));
                 k++;
             }
@@ -556,10 +554,10 @@ fn taps_wide(wid: vec3<u32>, nwg: vec3<u32>, l: u32, mode: u32) {
             let r = tap_rows(p, ti, tj, e);
             let rq = tap_rows(pq, ti, tj, e);
             for (var c4 = 0u; c4 < e.c; c4++) {
-                let a0 = ld_a(ar.x + k);
-                let a1 = ld_a(ar.y + k);
-                let a2 = ld_a(ar.z + k);
-                let a3 = ld_a(ar.w + k);
+                let a0 = a[ar.x + k];
+                let a1 = a[ar.y + k];
+                let a2 = a[ar.z + k];
+                let a3 = a[ar.w + k];
                 step(&c, a0, a1, a2, a3, tap_b(r, c4, 0u), tap_b(r, c4, 1u), tap_b(r, c4, 2u), tap_b(r, c4, 3u));
                 step(&d, a0, a1, a2, a3, tap_b(rq, c4, 0u), tap_b(rq, c4, 1u), tap_b(rq, c4, 2u), tap_b(rq, c4, 3u));
                 k++;

@@ -252,6 +252,7 @@ crate::kernel! {
     /// Adam four parameters at a time (a length that is a multiple of 4).
     pub AdamStep4 = "optim" :: "adam_step4", OptimParams { 2 counter: Read, 6 health: ReadWrite, 7 grad4: Read, 8 param4: ReadWrite, 9 m4: ReadWrite, 10 v4: ReadWrite }
     trips: |_, _| 0;
+    textures: [grad4];
 }
 /// Tensors per `adam_multi4` launch.
 pub const MULTI: usize = 7;

@@ -61,6 +61,10 @@ pub trait Bindings {
     const ENTRIES: &'static [&'static str];
     /// Storage bindings in ascending binding order.
     const SLOTS: &'static [Slot];
+    /// Read-only storage bindings (`array<f32>` or `array<vec4<f32>>`) that may be read through
+    /// texture copies on devices where that is faster ([`super::Operands`]): declared with
+    /// `textures: [a, b];`.
+    const TEXTURES: &'static [&'static str] = &[];
     /// The entry point this launch runs.
     fn entry(&self) -> &'static str {
         Self::ENTRIES[0]
@@ -122,11 +126,14 @@ pub fn check(kernel: &str, declared: &[Slot], params_size: usize, found: &Reflec
 /// entry point after a comma (omit it for a kernel without one). Several entry points with the
 /// same bindings are written `"file" :: ["a", "b"]`; the struct then has an `entry` field. After
 /// the fields: `trips: |entry, params| ...;` (required) and `flops: |entry, params| ...;`
-/// (optional), closures over the entry point's name and the typed uniform.
+/// (optional), closures over the entry point's name and the typed uniform, and `textures: [a,
+/// b];` (optional, [`Bindings::TEXTURES`]).
 #[macro_export]
 macro_rules! kernel {
     (@params) => { () };
     (@params $p:ty) => { $p };
+    (@textures) => { &[] };
+    (@textures $($t:ident),+) => { &[$(stringify!($t)),+] };
     (@info $trips:expr $(, $flops:expr)?) => {
         fn trips(entry: &str, p: &Self::Params) -> u64 {
             let f: fn(&str, &Self::Params) -> u64 = $trips;
@@ -138,7 +145,7 @@ macro_rules! kernel {
         })?
     };
     ($(#[$m:meta])* $vis:vis $name:ident = $file:literal :: $entry:literal $(, $p:ty)? { $($bind:literal $field:ident : $acc:ident),* $(,)? }
-     trips: $trips:expr; $(flops: $flops:expr;)?) => {
+     trips: $trips:expr; $(flops: $flops:expr;)? $(textures: [$($tex:ident),+ $(,)?];)?) => {
         $(#[$m])*
         $vis struct $name<'a> { $(pub $field: &'a wgpu::Buffer),* }
         impl $crate::gpu::Bindings for $name<'_> {
@@ -146,12 +153,13 @@ macro_rules! kernel {
             const FILE: &'static str = $file;
             const ENTRIES: &'static [&'static str] = &[$entry];
             const SLOTS: &'static [$crate::gpu::Slot] = &[$($crate::gpu::Slot { binding: $bind, name: stringify!($field), access: $crate::gpu::Access::$acc }),*];
+            const TEXTURES: &'static [&'static str] = $crate::kernel!(@textures $($($tex),+)?);
             fn buffers(&self) -> Vec<&wgpu::Buffer> { vec![$(self.$field),*] }
             $crate::kernel!(@info $trips $(, $flops)?);
         }
     };
     ($(#[$m:meta])* $vis:vis $name:ident = $file:literal :: [$($entry:literal),+ $(,)?] $(, $p:ty)? { $($bind:literal $field:ident : $acc:ident),* $(,)? }
-     trips: $trips:expr; $(flops: $flops:expr;)?) => {
+     trips: $trips:expr; $(flops: $flops:expr;)? $(textures: [$($tex:ident),+ $(,)?];)?) => {
         $(#[$m])*
         $vis struct $name<'a> { pub entry: &'static str, $(pub $field: &'a wgpu::Buffer),* }
         impl $crate::gpu::Bindings for $name<'_> {
@@ -159,6 +167,7 @@ macro_rules! kernel {
             const FILE: &'static str = $file;
             const ENTRIES: &'static [&'static str] = &[$($entry),+];
             const SLOTS: &'static [$crate::gpu::Slot] = &[$($crate::gpu::Slot { binding: $bind, name: stringify!($field), access: $crate::gpu::Access::$acc }),*];
+            const TEXTURES: &'static [&'static str] = $crate::kernel!(@textures $($($tex),+)?);
             fn entry(&self) -> &'static str { self.entry }
             fn buffers(&self) -> Vec<&wgpu::Buffer> { vec![$(self.$field),*] }
             $crate::kernel!(@info $trips $(, $flops)?);

@@ -21,9 +21,101 @@ pub fn gpu_trusted() -> bool {
 /// built, so that a kernel file uses them without copying them.
 pub const PRELUDE: &str = include_str!("../../shaders/prelude.wgsl");
 
-/// The source a kernel is built from: the prelude, then the file `file` of [`SHADERS`].
+/// The source a kernel is built from: the prelude, then the file `file` of [`SHADERS`]; for
+/// `file+tex:a,b` ([`texture_file`]), that file with its storage arrays `a` and `b` read through
+/// textures ([`texture_variant`]).
 pub fn source(file: &str) -> Option<String> {
-    SHADERS.iter().find(|(n, _)| *n == file).map(|(_, s)| format!("{PRELUDE}\n{s}"))
+    let (base, textures) = match file.split_once("+tex:") {
+        Some((base, names)) => (base, names.split(',').collect::<Vec<_>>()),
+        None => (file, Vec::new()),
+    };
+    let src = SHADERS.iter().find(|(n, _)| *n == base).map(|(_, s)| format!("{PRELUDE}\n{s}"))?;
+    if textures.is_empty() {
+        return Some(src);
+    }
+    texture_variant(&src, &textures).ok()
+}
+
+/// The name under which a file's texture variant is built and cached: `file+tex:a,b`.
+pub fn texture_file(file: &str, names: &[&str]) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let key = format!("{file}+tex:{}", names.join(","));
+    let mut known = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(k) = known.iter().find(|k| **k == key) {
+        return k;
+    }
+    // A few per kernel declaration, made once: leaking them gives the cache its static keys.
+    let k: &'static str = Box::leak(key.into_boxed_str());
+    known.push(k);
+    k
+}
+
+/// `src` with each read-only storage array named in `names` (`array<f32>` or
+/// `array<vec4<f32>>`) declared as a `texture_2d<f32>` at the same binding instead, and every
+/// `name[i]` read through a function that fetches element i from the texture mirror of the
+/// buffer ([`Access::Texture`]: vec4 j at texel (j mod 4096, j div 4096); a float is one
+/// component of its vec4). The index splits with masks and shifts (an integer division would
+/// run lane by lane on llvmpipe).
+pub fn texture_variant(src: &str, names: &[&str]) -> std::result::Result<String, String> {
+    let mut out = src.to_string();
+    let mut helpers = String::new();
+    for name in names {
+        let decl = format!("var<storage, read> {name}:");
+        let line = out.lines().find(|l| l.contains(&decl) && !l.trim_start().starts_with("//")).ok_or(format!("no read-only storage array `{name}`"))?.to_string();
+        let at = line.find("var<").expect("found above");
+        let ty = line[at + decl.len()..].trim().trim_end_matches(';').trim();
+        let (ret, body) = match ty {
+            "array<vec4<f32>>" => ("vec4<f32>", format!("return textureLoad({name}, vec2<u32>(i & 4095u, i >> 12u), 0);")),
+            "array<f32>" => (
+                "f32",
+                format!("let t = textureLoad({name}, vec2<u32>((i >> 2u) & 4095u, i >> 14u), 0);\n    let c = i & 3u;\n    return select(select(t.x, t.y, c == 1u), select(t.z, t.w, c == 3u), c >= 2u);"),
+            ),
+            other => return Err(format!("`{name}` is a {other}: only array<f32> and array<vec4<f32>> can be read through a texture")),
+        };
+        out = out.replace(&line, &format!("{}var {name}: texture_2d<f32>;", &line[..at]));
+        helpers.push_str(&format!("\nfn {name}_texel(i: u32) -> {ret} {{\n    {body}\n}}\n"));
+        out = rewrite_reads(&out, name, &format!("{name}_texel"));
+    }
+    Ok(out + &helpers)
+}
+
+/// Every `name[expr]` in `src` (name a whole word) as `func(expr)`.
+fn rewrite_reads(src: &str, name: &str, func: &str) -> String {
+    let b = src.as_bytes();
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut out = String::with_capacity(src.len());
+    let mut i = 0;
+    while i < b.len() {
+        let whole = src[i..].starts_with(name) && (i == 0 || !ident(b[i - 1])) && b.get(i + name.len()).is_none_or(|&c| !ident(c));
+        let open = whole.then(|| i + name.len() + src[i + name.len()..].len() - src[i + name.len()..].trim_start().len()).filter(|&j| b.get(j) == Some(&b'['));
+        let Some(open) = open else {
+            let c = src[i..].chars().next().expect("in bounds");
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        };
+        let mut depth = 0;
+        let mut close = open;
+        for (k, &c) in b.iter().enumerate().skip(open) {
+            match c {
+                b'[' => depth += 1,
+                b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = k;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push_str(func);
+        out.push('(');
+        out.push_str(&rewrite_reads(&src[open + 1..close], name, func));
+        out.push(')');
+        i = close + 1;
+    }
+    out
 }
 
 /// Every shader file of the crate: (name, WGSL source, without the prelude).
@@ -41,8 +133,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("gemm", include_str!("../../shaders/gemm.wgsl")),
     ("penalty", include_str!("../../shaders/penalty.wgsl")),
     ("cond", include_str!("../../shaders/cond.wgsl")),
-    ("conv_gemm", concat!(include_str!("../../shaders/conv_gemm.wgsl"), include_str!("../../shaders/conv_gemm_buffers.wgsl"))),
-    ("conv_gemm_tex", concat!(include_str!("../../shaders/conv_gemm.wgsl"), include_str!("../../shaders/conv_gemm_textures.wgsl"))),
+    ("conv_gemm", include_str!("../../shaders/conv_gemm.wgsl")),
     ("pack", include_str!("../../shaders/pack.wgsl")),
     ("tiled", include_str!("../../shaders/tiled.wgsl")),
 ];
@@ -178,7 +269,9 @@ impl Kernel {
                 count: None,
             })
             .collect();
-        let name = format!("{file}::{entry}");
+        // A texture variant (`file+tex:a,b`) is named as its file's kernel: the same computation
+        // ([`Dispatch::mirrored`] tells them apart).
+        let name = format!("{}::{entry}", file.split("+tex:").next().unwrap_or(file));
         let (pipeline, layout) = super::capture(device, &format!("kernel {name}"), || build_pipeline(device, file, entry, &name, src, &entries))?;
         Ok(Kernel { name, pipeline, layout, slots, workgroup_x, reflected })
     }
@@ -269,11 +362,19 @@ impl Dispatch {
     /// past the device's loop budget for these parameters ([`super::budget::check`] with the
     /// declaration's [`Bindings::trips`]): the software
     /// adapter would otherwise return wrong numbers without a word.
+    ///
+    /// Where the declaration names bindings that may be read through textures
+    /// ([`Bindings::TEXTURES`]) and the device reads them so ([`super::Operands::Textures`]), the
+    /// launch runs the kernel's texture variant, each such buffer copied into a texture before it
+    /// (every one of them a whole number of vec4s that fits one; else the plain kernel runs).
     pub fn new<B: Bindings>(gpu: &Gpu, bindings: &B, params: &B::Params, threads: Option<u32>) -> Result<Dispatch> {
-        let kernel = gpu.pipeline::<B>(bindings.entry())?;
+        let buffers = bindings.buffers();
+        let textures = !B::TEXTURES.is_empty()
+            && gpu.choice::<super::Operands>() == Some(super::Operands::Textures)
+            && B::SLOTS.iter().zip(&buffers).filter(|(s, _)| B::TEXTURES.contains(&s.name)).all(|(_, b)| b.size() % 16 == 0 && mirror_fits(&gpu.device, b.size()));
+        let kernel = gpu.pipeline_for::<B>(bindings.entry(), textures)?;
         let (trips, flops) = (B::trips(bindings.entry(), params), B::flops(bindings.entry(), params));
         let params = bytemuck::bytes_of(params);
-        let buffers = bindings.buffers();
         let trips = super::budget::check(&kernel.name, trips, params, gpu.loop_budget())?;
         for ((slot, need), b) in kernel.reflected.slots.iter().zip(&kernel.reflected.min_bytes).zip(&buffers) {
             if b.size() < *need {
@@ -423,7 +524,12 @@ fn bind(gpu: &Gpu, kernel: &Kernel, params: &[u8], buffers: &[&wgpu::Buffer], mi
 impl Kernel {
     /// Checks a declaration of this kernel's bindings, and its uniform's fields, against the WGSL.
     pub fn check<B: Bindings>(&self) -> Result<()> {
-        bindings::check(&self.name, B::SLOTS, std::mem::size_of::<B::Params>(), &self.reflected)?;
+        self.check_slots::<B>(B::SLOTS)
+    }
+
+    /// [`Kernel::check`] with the declared slots given (a texture variant's: some read as textures).
+    pub fn check_slots<B: Bindings>(&self, slots: &[bindings::Slot]) -> Result<()> {
+        bindings::check(&self.name, slots, std::mem::size_of::<B::Params>(), &self.reflected)?;
         bindings::check_uniform(&self.name, &<B::Params as bindings::Uniform>::fields(), &self.reflected.uniform_fields)
     }
 }
@@ -514,8 +620,8 @@ impl Program {
         t.elapsed().as_secs_f64() / reps.max(1) as f64
     }
 
-    /// Runs each dispatch in its own submission and waits for it: (kernel name, seconds) per
-    /// dispatch. For finding where the time goes; the per-submission overhead is included.
+    /// Runs each dispatch in its own submission and waits for it: (kernel name, with
+    /// " (textures)" for a launch that reads buffers through textures, and seconds) per dispatch. For finding where the time goes; the per-submission overhead is included.
     pub fn profile(&self, gpu: &Gpu) -> Result<Vec<(String, f64)>> {
         let mut out = Vec::new();
         for d in &self.dispatches {
@@ -524,7 +630,8 @@ impl Program {
             d.encode(&mut encoder);
             gpu.queue.submit([encoder.finish()]);
             gpu.wait()?;
-            out.push((d.name.clone(), t.elapsed().as_secs_f64()));
+            let name = if d.mirrored() { format!("{} (textures)", d.name) } else { d.name.clone() };
+            out.push((name, t.elapsed().as_secs_f64()));
         }
         Ok(out)
     }

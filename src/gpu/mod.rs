@@ -8,9 +8,11 @@ mod kernel;
 mod select;
 mod tensor;
 pub mod tune;
+pub mod operands;
 
 pub use select::{Backend, GpuOptions, LimitsChoice};
 pub use bindings::{field_type, Access, Bindings, Field, FieldType, Slot, Uniform};
+pub use operands::Operands;
 pub use kernel::{grid, mirror_fits, source, validate, Dispatch, Kernel, Program, MIRROR_WIDTH, PRELUDE, SHADERS};
 pub use tensor::Tensor;
 
@@ -79,7 +81,7 @@ type Choices = HashMap<std::any::TypeId, (Arc<dyn std::any::Any + Send + Sync>, 
 /// machines alike): for one, the CPU's AVX-512 and AVX2 support and Mesa's override of them
 /// (`GALLIUM_OVERRIDE_CPU_CAPS`) are part of the identity too.
 fn identity(i: &wgpu::AdapterInfo) -> String {
-    let src = source("conv_gemm").unwrap_or_default() + &source("conv_gemm_tex").unwrap_or_default() + &source("tiled").unwrap_or_default();
+    let src = source("conv_gemm").unwrap_or_default() + &source("tiled").unwrap_or_default();
     let cpu = if i.device_type == wgpu::DeviceType::Cpu { format!(" cpu {}", cpu_caps()) } else { String::new() };
     format!("{} {:?} {} {} kernels {:016x}{cpu}", i.name, i.backend, i.driver, i.driver_info, tune::fnv1a(&src))
 }
@@ -214,11 +216,26 @@ impl Gpu {
     /// The pipeline of `entry` for the bindings `B` declares, checked against the WGSL when it is
     /// built (see [`bindings`]).
     pub fn pipeline<B: Bindings>(&self, entry: &'static str) -> Result<Arc<Kernel>> {
+        self.pipeline_for::<B>(entry, false)
+    }
+
+    /// [`Gpu::pipeline`], or with `textures` its variant that reads the bindings
+    /// [`Bindings::TEXTURES`] names through texture copies ([`kernel::texture_variant`]).
+    pub fn pipeline_for<B: Bindings>(&self, entry: &'static str, textures: bool) -> Result<Arc<Kernel>> {
         if !B::ENTRIES.contains(&entry) {
             return Err(Error::Binding { kernel: format!("{}::{entry}", B::FILE), message: format!("{entry} is not one of the entry points {:?} these bindings declare", B::ENTRIES) });
         }
-        let k = self.kernel(B::FILE, entry)?;
-        k.check::<B>()?;
+        if !textures || B::TEXTURES.is_empty() {
+            let k = self.kernel(B::FILE, entry)?;
+            k.check::<B>()?;
+            return Ok(k);
+        }
+        let k = self.kernel(kernel::texture_file(B::FILE, B::TEXTURES), entry)?;
+        let slots: Vec<bindings::Slot> = B::SLOTS
+            .iter()
+            .map(|s| if B::TEXTURES.contains(&s.name) { bindings::Slot { access: bindings::Access::Texture, ..*s } } else { *s })
+            .collect();
+        k.check_slots::<B>(&slots)?;
         Ok(k)
     }
 

@@ -154,6 +154,7 @@ crate::kernel! {
     /// Per tile of each channel: its mean and Σ (x − that mean)².
     pub BnStatsPartial = "batchnorm" :: "batchnorm_stats_partial", BnParams { 1 x: Read, 9 part: ReadWrite }
     trips: |_, p| bn_tile_trips(p.n_per as u64, p.p_per as u64);
+    textures: [x];
 }
 crate::kernel! {
     /// Mean and 1/σ (and the running statistics) from the tiles' means and centred sums.
@@ -167,11 +168,13 @@ crate::kernel! {
     /// output there and never stores it).
     pub BnForward = "batchnorm" :: ["batchnorm_forward", "batchnorm_forward_act"], BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite, 13 act: ReadWrite }
     trips: |_, _| 0;
+    textures: [x];
 }
 crate::kernel! {
     /// Per-tile Σ dy and Σ dy·x̂ of each channel.
     pub BnBackwardPartial = "batchnorm" :: "batchnorm_backward_partial", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 4 dy: Read, 5 stats: ReadWrite, 9 part: ReadWrite }
     trips: |_, p| bn_tile_trips(p.n_per as u64, p.p_per as u64);
+    textures: [x, dy];
 }
 crate::kernel! {
     /// The sums from the tiles; dγ into `out`, dβ into `out2`.
@@ -182,37 +185,44 @@ crate::kernel! {
     /// dx = γ·invstd·(dy − Σdy/M − x̂·Σdy·x̂/M)
     pub BnBackwardInput = "batchnorm" :: "batchnorm_backward_input", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 4 dy: Read, 5 stats: ReadWrite, 7 out: ReadWrite }
     trips: |_, _| 0;
+    textures: [x, dy];
 }
 crate::kernel! {
     /// batchnorm_forward four values at a time ([`BnSpec::vec4`]).
     pub BnForward4 = "batchnorm" :: ["batchnorm_forward4", "batchnorm_forward4_act"], BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite, 14 act4: ReadWrite }
     trips: |_, _| 0;
+    textures: [x4];
 }
 crate::kernel! {
     /// batchnorm_backward_input four values at a time ([`BnSpec::vec4`]).
     pub BnBackwardInput4 = "batchnorm" :: "batchnorm_backward_input4", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 10 x4: Read, 11 dy4: Read, 12 out4: ReadWrite }
     trips: |_, _| 0;
+    textures: [x4, dy4];
 }
 
 crate::kernel! {
     /// batchnorm_forward one (sample, channel) plane per invocation (software adapter, HW > 1).
     pub BnForwardPlanes = "batchnorm" :: ["batchnorm_forward_planes", "batchnorm_forward_planes_act"], BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 7 out: ReadWrite, 13 act: ReadWrite }
     trips: |_, p| lp(p.hw as u64);
+    textures: [x];
 }
 crate::kernel! {
     /// batchnorm_forward_planes over vec4s (HW a multiple of 4).
     pub BnForwardPlanes4 = "batchnorm" :: ["batchnorm_forward_planes4", "batchnorm_forward_planes4_act"], BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 6 running: ReadWrite, 10 x4: Read, 12 out4: ReadWrite, 14 act4: ReadWrite }
     trips: |_, p| lp(p.hw as u64 / 4);
+    textures: [x4];
 }
 crate::kernel! {
     /// batchnorm_backward_input one plane per invocation (software adapter, HW > 1).
     pub BnBackwardInputPlanes = "batchnorm" :: "batchnorm_backward_input_planes", BnParams { 1 x: Read, 2 gamma: Read, 3 beta: Read, 4 dy: Read, 5 stats: ReadWrite, 7 out: ReadWrite }
     trips: |_, p| lp(p.hw as u64);
+    textures: [x, dy];
 }
 crate::kernel! {
     /// batchnorm_backward_input_planes over vec4s (HW a multiple of 4).
     pub BnBackwardInputPlanes4 = "batchnorm" :: "batchnorm_backward_input_planes4", BnParams { 2 gamma: Read, 3 beta: Read, 5 stats: ReadWrite, 10 x4: Read, 11 dy4: Read, 12 out4: ReadWrite }
     trips: |_, p| lp(p.hw as u64 / 4);
+    textures: [x4, dy4];
 }
 
 /// Longest plane the per-plane kernels walk in one invocation (well under llvmpipe's loop budget).

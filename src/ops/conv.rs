@@ -94,6 +94,7 @@ crate::kernel! {
     /// db = Σ dy per channel over one tile.
     pub ChannelSum = "conv" :: "channel_sum", ConvParams { 4 dy: Read, 5 out: ReadWrite }
     trips: |_, p| channel_sum_trips(p, p.n_per as u64, p.y_per as u64);
+    textures: [dy];
 }
 
 impl ConvParams {

@@ -23,7 +23,8 @@ use super::split::Workspace;
 use crate::error::{Error, Result};
 use crate::gpu::budget::lp;
 use crate::gpu::{Dispatch, Gpu, Program, Tensor};
-pub use super::family::{KernelFamily, Operands};
+pub use super::family::KernelFamily;
+pub use crate::gpu::Operands;
 
 /// Floats one packed operand may hold: the batch is processed in chunks of samples under it.
 pub const CHUNK_FLOATS: usize = 1 << 21;
@@ -185,12 +186,7 @@ crate::kernel! {
     pub Sgemm = "conv_gemm" :: ["sgemm_nt", "sgemm_nt_wide", "sgemm_tn", "sgemm_nt_act", "sgemm_nt_wide_act", "sgemm_nt_dact", "sgemm_nt_wide_dact"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite, 11 act4: ReadWrite, 12 pre4: Read }
     trips: sgemm_trips;
     flops: product_flops;
-}
-crate::kernel! {
-    /// [`Sgemm`] reading a and b through texture copies ([`Operands::Textures`]).
-    pub SgemmTex = "conv_gemm_tex" :: ["sgemm_nt", "sgemm_nt_wide", "sgemm_tn", "sgemm_nt_act", "sgemm_nt_wide_act", "sgemm_nt_dact", "sgemm_nt_wide_dact"], SgemmParams { 1 a: Texture, 2 b: Texture, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite, 11 act4: ReadWrite, 12 pre4: Read }
-    trips: sgemm_trips;
-    flops: product_flops;
+    textures: [a, b];
 }
 crate::kernel! {
     /// C = a·bᵀ over one split of k, a 64 × 64 tile per workgroup of 256, for real GPUs.
@@ -219,23 +215,20 @@ crate::kernel! {
     pub SgemmTaps = "conv_gemm" :: ["sgemm_taps", "sgemm_taps_wide", "sgemm_taps_dact", "sgemm_taps_wide_dact"], SgemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite, 11 act4: ReadWrite, 12 pre4: Read }
     trips: taps_trips;
     flops: product_flops;
-}
-crate::kernel! {
-    /// [`SgemmTaps`] reading a and b through texture copies ([`Operands::Textures`]).
-    pub SgemmTapsTex = "conv_gemm_tex" :: ["sgemm_taps", "sgemm_taps_wide", "sgemm_taps_dact", "sgemm_taps_wide_dact"], SgemmParams { 1 a: Texture, 2 b: Texture, 3 bias: Read, 4 out: ReadWrite, 5 out4: ReadWrite, 11 act4: ReadWrite, 12 pre4: Read }
-    trips: taps_trips;
-    flops: product_flops;
+    textures: [a, b];
 }
 crate::kernel! {
     /// A convolution's weights packed as [`SgemmTaps`]' a operand (all taps, or one phase's).
     pub TapWeights = "pack" :: "tap_weights", Geometry { 6 src: Read, 8 dst4: ReadWrite }
     trips: |_, _| 0;
+    textures: [src];
 }
 crate::kernel! {
     /// The patch matrix of a chunk of `src` (or its transpose), zero-padded.
     pub Im2col = "pack" :: "im2col", Geometry { 6 src: Read, 7 dst: ReadWrite }
     // The taps, then (plain layout) the padding of the last channel's row (< 4 values).
     trips: |_, p| lp(p.kh as u64) + p.kh as u64 * lp(p.kw as u64) + lp(4);
+    textures: [src];
 }
 crate::kernel! {
     /// The plain patch matrix, four values per store: KH·KW a multiple of 4 (`im2col_rows`; KW
@@ -251,22 +244,26 @@ crate::kernel! {
             _ => 0,
         }
     };
+    textures: [src];
 }
 crate::kernel! {
     /// The plain patch matrix of a 1 × 1 kernel over aligned planes: 4 × 4 blocks through `src4`,
     /// src seen as vec4s.
     pub Im2colRowsT4 = "pack" :: "im2col_rows_t4", Geometry { 8 dst4: ReadWrite, 10 src4: Read }
     trips: |_, _| 0;
+    textures: [src4];
 }
 crate::kernel! {
     /// The transposed patch matrix, four positions per store.
     pub Im2colCols = "pack" :: "im2col_cols", Geometry { 6 src: Read, 8 dst4: ReadWrite }
     trips: |_, p| lp(p.kh as u64) + p.kh as u64 * lp(p.kw as u64);
+    textures: [src];
 }
 crate::kernel! {
     /// The transposed patch matrix of a 1 × 1 kernel over aligned planes: a vec4 copy.
     pub Im2colColsCopy = "pack" :: "im2col_cols_copy", Geometry { 8 dst4: ReadWrite, 10 src4: Read }
     trips: |_, _| 0;
+    textures: [src4];
 }
 crate::kernel! {
     /// dst (a chunk of N, C, H, W) = [bias +] the patch gradient summed back over its taps.
@@ -736,16 +733,12 @@ impl Oriented<'_> {
         let spare = spare_vec4(gpu, out);
         let out4 = spare.as_ref().unwrap_or(out);
         let (a, b, bias) = (self.p.a, self.p.b, self.p.bias.unwrap_or(self.p.a));
-        let tex = Operands::read_as_textures(gpu, &[a, b]);
         let launch = |entry: &'static str, act4, pre4, p: &SgemmParams| {
-            if tex {
-                // The vec4s each operand's loads reach (clamped to the last row).
-                let (m, n, k4, rows) = (p.m as u64, p.n as u64, p.k4 as u64, p.k_rows as u64);
-                let extents = if entry == "sgemm_tn" { [rows * m.div_ceil(4), rows * n.div_ceil(4)] } else { [m * k4, n * k4] };
-                Dispatch::new(gpu, &SgemmTex { entry, a, b, bias, out, out4, act4, pre4 }, p, Some(threads)).map(|d| d.with_mirror_extents(&extents))
-            } else {
-                Dispatch::new(gpu, &Sgemm { entry, a, b, bias, out, out4, act4, pre4 }, p, Some(threads))
-            }
+            // Read through textures, each operand's copy need reach only what its loads reach
+            // (clamped to the last row).
+            let (m, n, k4, rows) = (p.m as u64, p.n as u64, p.k4 as u64, p.k_rows as u64);
+            let extents = if entry == "sgemm_tn" { [rows * m.div_ceil(4), rows * n.div_ceil(4)] } else { [m * k4, n * k4] };
+            Dispatch::new(gpu, &Sgemm { entry, a, b, bias, out, out4, act4, pre4 }, p, Some(threads)).map(|d| d.with_mirror_extents(&extents))
         };
         let fused = |entry, act4, pre4, slope, relu: bool| launch(entry, act4, pre4, &SgemmParams { slope, flags: p.flags | (RELU * relu as u32), ..p });
         match epi {
@@ -1065,14 +1058,12 @@ fn taps_dispatch(gpu: &Gpu, tile: Tile, p: SgemmParams, a: &wgpu::Buffer, b: &wg
     let spare = spare_vec4(gpu, out);
     let out4 = spare.as_ref().unwrap_or(out);
     let (bias, threads) = (bias.unwrap_or(a), Some(tm * tn * 8));
-    if Operands::read_as_textures(gpu, &[a, b]) {
-        // a from `slot` on; b: the images of the samples the launch's cells lie in.
-        let e: Implicit = bytemuck::cast(p.geo);
-        let samples = (p.n as u64).saturating_sub(1) / (e.gy as u64 * e.gx as u64).max(1) + 1;
-        let extents = [p.slot as u64 + p.m as u64 * p.k4 as u64, samples * e.bh as u64 * e.bw as u64 * e.c as u64];
-        return Dispatch::new(gpu, &SgemmTapsTex { entry, a, b, bias, out, out4, act4: out4, pre4: pre }, &p, threads).map(|d| d.with_mirror_extents(&extents));
-    }
-    Dispatch::new(gpu, &SgemmTaps { entry, a, b, bias, out, out4, act4: out4, pre4: pre }, &p, threads)
+    // Read through textures: a from `slot` on; b, the images of the samples the launch's cells
+    // lie in.
+    let e: Implicit = bytemuck::cast(p.geo);
+    let samples = (p.n as u64).saturating_sub(1) / (e.gy as u64 * e.gx as u64).max(1) + 1;
+    let extents = [p.slot as u64 + p.m as u64 * p.k4 as u64, samples * e.bh as u64 * e.bw as u64 * e.c as u64];
+    Dispatch::new(gpu, &SgemmTaps { entry, a, b, bias, out, out4, act4: out4, pre4: pre }, &p, threads).map(|d| d.with_mirror_extents(&extents))
 }
 
 /// The tile for a `sgemm_taps` product: the tuner's choice, timed on scratch operands of the

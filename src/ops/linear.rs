@@ -72,6 +72,7 @@ crate::kernel! {
     pub LinearBackwardInput4 = "linear" :: "linear_backward_input4", LinearParams { 4 dy: Read, 6 w4: Read, 7 out4: ReadWrite }
     trips: |_, p| lp(p.out_f as u64);
     flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
+    textures: [dy, w4];
 }
 crate::kernel! {
     /// linear_backward_input4 taken on through the ReLU or LeakyReLU before the layer (`pre4`
@@ -79,6 +80,7 @@ crate::kernel! {
     pub LinearBackwardInput4Dact = "linear" :: "linear_backward_input4_dact", LinearParams { 4 dy: Read, 6 w4: Read, 7 out4: ReadWrite, 8 pre4: Read }
     trips: |_, p| lp(p.out_f as u64);
     flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
+    textures: [dy, w4];
 }
 crate::kernel! {
     /// dW = dyᵀ x over one tile of rows for OUT < 4 and IN a multiple of 4 (`x4`: x, `out4`: the
@@ -86,12 +88,14 @@ crate::kernel! {
     pub LinearWeightThinDy = "linear" :: "linear_backward_weight_thin_dy", LinearParams { 4 dy: Read, 7 out4: ReadWrite, 9 x4: Read }
     trips: |_, p| lp(p.n_per as u64);
     flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
+    textures: [dy, x4];
 }
 crate::kernel! {
     /// dW = dyᵀ x over one tile of rows for IN < 4 and OUT a multiple of 4 (`dy4`: dy as vec4s).
     pub LinearWeightThinX = "linear" :: "linear_backward_weight_thin_x", LinearParams { 1 x: Read, 5 out: ReadWrite, 10 dy4: Read }
     trips: |_, p| lp(p.n_per as u64);
     flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
+    textures: [x, dy4];
 }
 crate::kernel! {
     /// y = x Wᵀ [+ b] for IN < 4 and OUT a multiple of 4 (`w4`, `out4`, `b4`: W, y and b as
@@ -100,12 +104,14 @@ crate::kernel! {
     // No loop: IN < 4 is unrolled.
     trips: |_, _| 0;
     flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
+    textures: [x, w4];
 }
 crate::kernel! {
     /// [`LinearForwardThinIn`] with the activation after the layer.
     pub LinearForwardThinInAct = "linear" :: "linear_forward_thin_in_act", LinearParams { 1 x: Read, 6 w4: Read, 7 out4: ReadWrite, 11 act4: ReadWrite, 12 b4: Read }
     trips: |_, _| 0;
     flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
+    textures: [x, w4];
 }
 crate::kernel! {
     /// y = x Wᵀ [+ b] for OUT < 4 and IN a multiple of 4, one row per invocation (`x4`, `w4`: x
@@ -114,11 +120,13 @@ crate::kernel! {
     // One of three sums over IN / 4 (the others stop at once), then one store per output.
     trips: |_, p| lp(p.in_f as u64 / 4) + 2 * lp(0) + lp(p.out_f as u64);
     flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
+    textures: [w4, x4];
 }
 crate::kernel! {
     /// db = Σ_n dy over one tile of rows.
     pub LinearBackwardBias = "linear" :: "linear_backward_bias", LinearParams { 4 dy: Read, 5 out: ReadWrite }
     trips: |_, p| lp(p.n_per as u64);
+    textures: [dy];
 }
 
 impl LinearParams {

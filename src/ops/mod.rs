@@ -20,7 +20,8 @@ pub mod linear;
 pub mod shape;
 pub mod split;
 
-pub use family::{KernelFamily, Operands};
+pub use crate::gpu::Operands;
+pub use family::KernelFamily;
 pub use split::{SplitSum, Workspace, ACCUMULATE};
 
 use crate::error::Result;
