@@ -31,3 +31,48 @@ fn a_broken_shader_is_reported_with_its_name() {
     let err = wgpu_gan::gpu::validate("broken", "@compute @workgroup_size(1) fn main() { let x: f32 = 1u; }").unwrap_err();
     assert!(err.to_string().contains("broken"), "{err}");
 }
+
+/// Every kernel declaration that lets some of its arrays be read through textures (`textures:
+/// [..]` in a `kernel!` under src/) has a texture variant that validates with naga, in which
+/// those arrays are textures at the same bindings and are no longer indexed; and the rewriting
+/// refuses what it cannot rewrite.
+#[test]
+fn texture_variants_validate() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut sources = Vec::new();
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut sources);
+    let mut checked = 0;
+    for src in &sources {
+        for (at, _) in src.match_indices("\n    textures: [") {
+            // The declaration this clause ends: the last `= "file" ::` before it.
+            let before = &src[..at];
+            let decl = before.rfind(" :: ").expect("a declaration before its textures clause");
+            let q = before[..decl].strip_suffix('"').expect("a quoted file");
+            let file = &q[q.rfind('"').unwrap() + 1..];
+            let list = &src[at + "\n    textures: [".len()..];
+            let names: Vec<&str> = list[..list.find(']').unwrap()].split(',').map(str::trim).collect();
+            let base = wgpu_gan::gpu::source(file).unwrap();
+            let variant = wgpu_gan::gpu::texture_variant(&base, &names).unwrap_or_else(|e| panic!("{file} {names:?}: {e}"));
+            wgpu_gan::gpu::validate(file, &variant).unwrap_or_else(|e| panic!("{file} {names:?}: {e}"));
+            for n in &names {
+                assert!(variant.contains(&format!("var {n}: texture_2d<f32>;")), "{file}: {n} is not a texture");
+                let indexed = variant.match_indices(&format!("{n}[")).any(|(i, _)| !variant[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_'));
+                assert!(!indexed, "{file}: {n} is still indexed");
+            }
+            checked += 1;
+        }
+    }
+    println!("{checked} declarations' texture variants validate");
+    assert!(checked >= 20, "only {checked} texture variants found");
+    assert!(wgpu_gan::gpu::texture_variant(&wgpu_gan::gpu::source("linear").unwrap(), &["out"]).is_err(), "a read-write array was rewritten");
+    assert!(wgpu_gan::gpu::texture_variant(&wgpu_gan::gpu::source("linear").unwrap(), &["nosuch"]).is_err());
+}

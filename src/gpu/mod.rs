@@ -13,7 +13,7 @@ pub mod operands;
 pub use select::{Backend, GpuOptions, LimitsChoice};
 pub use bindings::{field_type, Access, Bindings, Field, FieldType, Slot, Uniform};
 pub use operands::Operands;
-pub use kernel::{grid, mirror_fits, source, validate, Dispatch, Kernel, Program, MIRROR_WIDTH, PRELUDE, SHADERS};
+pub use kernel::{grid, mirror_fits, source, texture_file, texture_variant, validate, Dispatch, Kernel, Program, MIRROR_WIDTH, PRELUDE, SHADERS};
 pub use tensor::Tensor;
 
 use crate::error::{Error, Result};
