@@ -78,9 +78,10 @@ struct Args {
     /// Width of the discriminator's first layer.
     #[arg(long, default_value_t = 64, value_parser = wgpu_gan::cli::at_least_one)]
     ndf: usize,
-    /// Images of the shapes toy or of fake noise to make; the most to read from a folder.
-    #[arg(long, default_value_t = 2000, value_parser = wgpu_gan::cli::at_least_one)]
-    images: usize,
+    /// Images of the shapes toy or of fake noise to make (default 2,000); the most to read from a
+    /// folder or from MNIST (default: all).
+    #[arg(long, value_parser = wgpu_gan::cli::at_least_one)]
+    images: Option<usize>,
     /// Folder images whose shorter side is below this many pixels are an error.
     #[arg(long, default_value_t = 16)]
     min_size: u32,
@@ -131,6 +132,13 @@ struct Args {
     verify_steps: usize,
 }
 
+impl Args {
+    /// Images of a generated data set: --images, or 2,000.
+    fn made(&self) -> usize {
+        self.images.unwrap_or(2000)
+    }
+}
+
 fn main() -> ExitCode {
     let a = Args::parse();
     match run(&a) {
@@ -150,15 +158,15 @@ enum Data {
 
 fn load(a: &Args, shape: &R6, gpu: &Gpu) -> wgpu_gan::Result<Data> {
     match a.dataset {
-        Dataset::Shapes => shapes(a.images, a.image_size, a.seed).map(Data::Held),
-        Dataset::Fake => Ok(Data::Held(fake(a.images, shape.nc, a.image_size, a.seed))),
+        Dataset::Shapes => shapes(a.made(), a.image_size, a.seed).map(Data::Held),
+        Dataset::Fake => Ok(Data::Held(fake(a.made(), shape.nc, a.image_size, a.seed))),
         Dataset::Folder => {
             let dir = a.dataroot.clone().ok_or_else(|| wgpu_gan::Error::Data("--dataset folder needs --dataroot DIR".into()))?;
-            let rows = FolderRows::scan(&dir, FolderOptions { size: a.image_size, nc: shape.nc, min_side: a.min_size, max_images: Some(a.images) })?;
+            let rows = FolderRows::scan(&dir, FolderOptions { size: a.image_size, nc: shape.nc, min_side: a.min_size, max_images: a.images })?;
             if let Some(r) = wgpu_gan::data::images::skipped_report(&rows.skipped) {
                 eprintln!("warning: {r}");
             }
-            if rows.count() == a.images {
+            if Some(rows.count()) == a.images {
                 eprintln!("note: read the first {} images of {} in path order (--images raises the limit)", rows.count(), dir.display());
             }
             let l = gpu.device.limits();
@@ -180,7 +188,7 @@ fn load(a: &Args, shape: &R6, gpu: &Gpu) -> wgpu_gan::Result<Data> {
         Dataset::Mnist => {
             let dir = wgpu_gan::data::mnist::resolve_dir(a.dataroot.as_deref())?;
             let m = wgpu_gan::data::mnist::Mnist::load(&dir, wgpu_gan::data::mnist::Split::Train)?;
-            let n = m.count.min(a.images);
+            let n = m.count.min(a.images.unwrap_or(usize::MAX));
             let s = a.image_size;
             let mut rows = Vec::with_capacity(n * s * s);
             for i in 0..n {
@@ -201,8 +209,9 @@ fn export(a: &Args, shape: &R6, dir: &std::path::Path) -> wgpu_gan::Result<ExitC
     let s = a.image_size;
     let mut written = 0;
     let t = std::time::Instant::now();
-    while written < a.images {
-        let chunk = (a.images - written).min(1000);
+    let total = a.made();
+    while written < total {
+        let chunk = (total - written).min(1000);
         let set = match a.dataset {
             Dataset::Shapes => shapes(chunk, s, a.seed + (written / 1000) as u32)?,
             Dataset::Fake => fake(chunk, shape.nc, s, a.seed + (written / 1000) as u32),
@@ -215,7 +224,7 @@ fn export(a: &Args, shape: &R6, dir: &std::path::Path) -> wgpu_gan::Result<ExitC
             img.save(sub.join(format!("{:06}.png", written + i))).map_err(|e| wgpu_gan::Error::Image(e.to_string()))?;
         }
         written += chunk;
-        eprint!("\rwrote {written}/{} images", a.images);
+        eprint!("\rwrote {written}/{total} images");
     }
     eprintln!();
     println!("wrote {written} PNG images of {} × {s} × {s} under {} in {:.0} s", shape.nc, dir.display(), t.elapsed().as_secs_f64());

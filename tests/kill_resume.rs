@@ -1,6 +1,9 @@
 //! `kill -9` in the middle of an R6 run on a streamed image folder (the prefetching reader, its
 //! workers reading ahead) loses nothing: the run resumed from its last checkpoint logs the same
-//! losses, step for step, and ends in the same state as a run that was never interrupted.
+//! losses, step for step, and ends in the same state as a run that was never interrupted. The
+//! folder holds PNG and JPEG images of mixed sizes and two broken files (not an image; a PNG cut
+//! in half, whose header reads): both are reported, and the runs write their grids and
+//! checkpoints.
 //!
 //! The run to kill is this test binary started again as a child (the ignored test
 //! `child_trains_until_killed`), so that a real process dies by SIGKILL mid-step; its reads are
@@ -20,14 +23,17 @@ use wgpu_gan::models::R6;
 
 const ITERS: usize = 30;
 
-/// A folder of 40 small pictures, PNG and JPEG.
+/// A folder of 40 small pictures, PNG and JPEG of mixed sizes, and two broken files.
 fn folder(dir: &Path) {
     std::fs::create_dir_all(dir.join("jpeg")).unwrap();
     for i in 0..40u32 {
-        let img = RgbImage::from_fn(20 + i % 5, 18, |x, y| Rgb([(x * 9 + i) as u8, (y * 13) as u8, (i * 6) as u8]));
+        let img = RgbImage::from_fn(20 + i % 5 * 7, 18 + i % 3 * 5, |x, y| Rgb([(x * 9 + i) as u8, (y * 13) as u8, (i * 6) as u8]));
         let (name, f) = if i % 3 == 0 { (format!("jpeg/{i:02}.jpg"), ImageFormat::Jpeg) } else { (format!("{i:02}.png"), ImageFormat::Png) };
         img.save_with_format(dir.join(name), f).unwrap();
     }
+    std::fs::write(dir.join("readme.txt"), "not an image").unwrap();
+    let whole = std::fs::read(dir.join("01.png")).unwrap();
+    std::fs::write(dir.join("05-cut.png"), &whole[..whole.len() / 2]).unwrap();
 }
 
 /// The folder's rows, each read `delay` late (a slow disk).
@@ -52,9 +58,12 @@ impl RowSource for Slow {
     }
 }
 
-fn run(data: &Path, out: &Path, resume: bool, delay: Duration) -> Vec<String> {
+/// Trains (or resumes) into `out`; the losses logged, and the broken files the reader reported.
+fn run(data: &Path, out: &Path, resume: bool, delay: Duration) -> (Vec<String>, String) {
     let rows = FolderRows::scan(data, FolderOptions { size: 16, nc: 3, min_side: 8, max_images: None }).unwrap();
-    let stream = Stream { source: Arc::new(Slow { rows, delay }), prefetch: PrefetchOptions { workers: 2, depth: 2 } };
+    let skipped = format!("{:?}", rows.skipped);
+    let source = Arc::new(Slow { rows, delay });
+    let stream = Stream { source: source.clone(), prefetch: PrefetchOptions { workers: 2, depth: 2 } };
     let shape = R6 { image_size: 16, nc: 3, nz: 8, ngf: 4, ndf: 4 };
     let cfg = GanConfig { batch: 8, seed: 3, ..GanConfig::r6(stream, &shape) };
     let ck = out.join("checkpoint.safetensors");
@@ -73,7 +82,7 @@ fn run(data: &Path, out: &Path, resume: bool, delay: Duration) -> Vec<String> {
         channels: 3,
     };
     train(&common::gpu(), cfg, &opts).unwrap();
-    losses(out)
+    (losses(out), format!("scan skipped {skipped}; while training: {}", source.rows.problems().unwrap_or_default()))
 }
 
 /// The loss log without its seconds column.
@@ -92,7 +101,7 @@ fn dirs() -> (PathBuf, PathBuf, PathBuf) {
 #[ignore]
 fn child_trains_until_killed() {
     let (data, killed, _) = dirs();
-    run(&data, &killed, false, Duration::from_millis(15));
+    let _ = run(&data, &killed, false, Duration::from_millis(15));
 }
 
 #[test]
@@ -124,8 +133,15 @@ fn kill_9_mid_run_loses_nothing() {
     assert!(status.code().is_none(), "the child was not killed by a signal: {status:?}");
     assert!(logged < ITERS, "the child finished before the kill");
 
-    let resumed = run(&data, &killed, true, Duration::ZERO);
-    let uninterrupted = run(&data, &straight, false, Duration::ZERO);
+    let (resumed, _) = run(&data, &killed, true, Duration::ZERO);
+    let (uninterrupted, reported) = run(&data, &straight, false, Duration::ZERO);
+    println!("{reported}");
+    assert!(reported.contains("readme.txt") && reported.contains("05-cut.png"), "the broken files were not both reported: {reported}");
+    for out in [&killed, &straight] {
+        for f in ["samples_final.png", "checkpoint.safetensors", "loss_curve.png"] {
+            assert!(out.join(f).is_file(), "{} has no {f}", out.display());
+        }
+    }
     assert_eq!(uninterrupted.len(), ITERS);
     let same = resumed == uninterrupted;
     println!("resumed run: {} logged steps, identical to the uninterrupted run's: {same}", resumed.len());
