@@ -293,11 +293,13 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
     cfg.validate()?;
     if let DataSource::Stream(s) = &cfg.data {
         let plan = StepPlan { seed: cfg.seed, draws: cfg.k, batch: cfg.batch };
+        let step_mb = (plan.len(s.source.dim()) * 4) as f64 / 1e6;
         println!(
-            "streaming: {} workers, {} steps ahead each: at most {:.1} MB of rows held",
+            "streaming: {} workers, {} steps ahead each: at most {:.1} MB of rows read ahead, and {:.1} MB in upload buffers",
             prefetch.workers,
             prefetch.depth,
-            (prefetch.bound(plan.len(s.source.dim())) * 4) as f64 / 1e6
+            prefetch.bound(plan.len(s.source.dim())) as f64 * 4.0 / 1e6,
+            wgpu_gan::gan::STEPS_IN_FLIGHT as f64 * step_mb
         );
         if a.data_only {
             time_data_path(&gpu, s.source.clone(), plan, prefetch, a.iters.unwrap_or(100))?;

@@ -153,7 +153,7 @@ fn cpu_reference(a: &Args) -> wgpu_gan::Result<()> {
         wgpu_gan::gan::Trainer::stats(&gan)?;
         times.sort_by(f64::total_cmp);
         let dt = times[times.len() / 2];
-        println!("RESULT system=wgpu-gan-cpu-reference model={} batch={batch} ms_per_iter={:.3} img_per_s={:.0} gflop_per_s={:.2}", a.model.to_uppercase(), dt * 1e3, batch as f64 / dt, FLOP_PER_SAMPLE * batch as f64 / dt / 1e9);
+        println!("RESULT system=wgpu-gan-cpu-reference model={} batch={batch} ms_per_iter={:.3} img_per_s={:.0} gflop_per_s={:.2}", a.model.to_uppercase(), dt * 1e3, batch as f64 / dt, if a.model == "r2" { FLOP_PER_SAMPLE * batch as f64 / dt / 1e9 } else { 0.0 });
     }
     Ok(())
 }

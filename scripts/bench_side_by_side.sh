@@ -49,7 +49,9 @@ for m in $models; do
     case "$m" in r2|r1|r6) ;; *) echo "MODELS: unknown step '$m' (r2, r1, r6)" >&2; exit 2;; esac
 done
 has() { case " $models " in *" $1 "*) return 0;; *) return 1;; esac; }
-[ -f "$torch_dcgan" ] || { echo "PyTorch's R2 anchor not found at $torch_dcgan (set TORCH_DCGAN)" >&2; exit 2; }
+if has r2; then
+    [ -f "$torch_dcgan" ] || { echo "PyTorch's R2 anchor not found at $torch_dcgan (set TORCH_DCGAN)" >&2; exit 2; }
+fi
 
 if [ -z "${BIN:-}" ]; then
     cargo build --release --quiet --example dcgan_bench --example ring_bench

@@ -313,3 +313,41 @@ fn sgemm_tn_matches_cpu() {
         }
     }
 }
+
+/// A program whose products read their operands through textures gives the same numbers
+/// recorded by `Program::encode` into a host's own encoder as run by the crate, because both
+/// encode the buffers' copies before the launches; recording it into a bare compute pass, where
+/// the copies cannot go, is an error rather than a product of stale texture contents.
+#[test]
+fn texture_reads_encode_their_copies() {
+    use wgpu_gan::ops::conv_gemm::Product;
+    use wgpu_gan::ops::Operands;
+    let Some(gpu) = family() else { return };
+    let g = Operands::Textures.on(&gpu);
+    let (m, n, k) = (40usize, 72usize, 64usize);
+    let (a, b) = (randv(m * k, 15, 1.0), randv(n * k, 16, 1.0));
+    let (ta, tb) = (tensor(&g, &a), tensor(&g, &b));
+    let prod = Product { a: &ta.buffer, b: &tb.buffer, bias: None, m, n, k4: k / 4, map: Product::rows(n) };
+    let want: Vec<f32> = product(&a, &b, m, n, k).iter().map(|&v| v as f32).collect();
+    // Another product first, so that the shared texture holds other numbers before each run.
+    let (c, d) = (tensor(&g, &randv(m * k, 17, 1.0)), tensor(&g, &randv(n * k, 18, 1.0)));
+    let other = Product { a: &c.buffer, b: &d.buffer, bias: None, m, n, k4: k / 4, map: Product::rows(n) };
+    let out = tensor(&g, &vec![0.0; m * n]);
+    let scratch = tensor(&g, &vec![0.0; m * n]);
+    let mut prog = wgpu_gan::gpu::Program::default();
+    prog.push(other.whole(&g, &scratch.buffer).unwrap());
+    prog.push(prod.whole(&g, &out.buffer).unwrap());
+    assert!(prog.dispatches.iter().all(|d| d.mirrored()), "the products do not read through textures");
+    prog.run(&g);
+    check("run", &out.read(&g).unwrap(), &want, TOL);
+    out.write(&g, &vec![0.0f32; m * n]).unwrap();
+    let mut enc = g.device.create_command_encoder(&Default::default());
+    prog.encode(&mut enc);
+    g.queue.submit([enc.finish()]);
+    check("encode", &out.read(&g).unwrap(), &want, TOL);
+    let mut enc = g.device.create_command_encoder(&Default::default());
+    let err = prog.record(&mut enc.begin_compute_pass(&Default::default())).expect_err("texture reads recorded into a bare pass").to_string();
+    println!("refused: {err}");
+    assert!(err.contains("Program::encode"), "{err}");
+}
+

@@ -110,24 +110,33 @@ fn kill_9_mid_run_loses_nothing() {
     let base = data.parent().unwrap().to_path_buf();
     let _ = std::fs::remove_dir_all(&base);
     folder(&data);
+    /// Kills the child if the test fails before it does.
+    struct Child(std::process::Child);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--ignored", "--exact", "child_trains_until_killed", "--nocapture"])
         .env("WGPU_GAN_KILL_DIR", &base)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
+        .map(Child)
         .unwrap();
     // Kill it once two checkpoints are down, and steps past them.
     let t = Instant::now();
     while losses(&killed).len() < 7 {
         assert!(t.elapsed() < Duration::from_secs(120), "the child run never got to step 7");
-        assert!(child.try_wait().unwrap().is_none(), "the child run ended before it could be killed");
+        assert!(child.0.try_wait().unwrap().is_none(), "the child run ended before it could be killed");
         std::thread::sleep(Duration::from_millis(20));
     }
     // The log is written with each checkpoint: let it train on past this one (about two steps).
     std::thread::sleep(Duration::from_millis(130));
-    child.kill().unwrap(); // SIGKILL
-    let status = child.wait().unwrap();
+    child.0.kill().unwrap(); // SIGKILL
+    let status = child.0.wait().unwrap();
     let logged = losses(&killed).len();
     println!("killed with SIGKILL after {logged} logged steps of {ITERS} (exit status {status:?})");
     assert!(status.code().is_none(), "the child was not killed by a signal: {status:?}");

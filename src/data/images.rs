@@ -3,7 +3,9 @@
 //!
 //! - [`load_folder`]: every image under a directory, recursively (PNG and JPEG), resized on the
 //!   shorter side and centre-cropped to `size` like torchvision's `Resize` + `CenterCrop`, RGB
-//!   or grey. Files that do not decode are skipped and reported (count and first names); a
+//!   or grey. Files that are not images are skipped and reported (count and first names), and
+//!   one whose header reads but whose body does not decode is reported and read as the next
+//!   image in path order (so a folder gives the same rows held or streamed); a
 //!   directory that does not exist, one without a single image, and an image smaller than the
 //!   minimum side are errors. Decoding is bounded ([`DECODE_LIMITS`]), so a file that declares
 //!   100,000 × 100,000 pixels is refused without allocating them.
@@ -63,24 +65,33 @@ pub fn load_folder(dir: &Path, o: FolderOptions) -> Result<ImageSet> {
     load_scanned(dir, scan_folder(dir, o)?, o)
 }
 
-/// The images a [`scan_folder`] of `dir` listed, decoded into memory; files whose body does not
-/// decode are skipped and reported with the scan's.
+/// The images a [`scan_folder`] of `dir` listed, decoded into memory. A file whose header read
+/// but whose body does not decode is reported (in `skipped`) and its row is the next image in
+/// path order that does, as [`crate::data::stream::FolderRows`] reads it: a folder gives the same
+/// rows held or streamed, so either run may resume the other.
 pub fn load_scanned(dir: &Path, scan: FolderScan, o: FolderOptions) -> Result<ImageSet> {
-    let mut set = ImageSet { rows: Vec::with_capacity(scan.files.len() * o.nc * o.size * o.size), count: 0, nc: o.nc, size: o.size, labels: None, skipped: scan.skipped };
-    for path in scan.files {
-        // The header read; the body may still be truncated or corrupt.
-        match decode(&path) {
-            Ok(img) => {
-                set.rows.extend(to_row(&img, o.size, o.nc));
-                set.count += 1;
+    let mut skipped = scan.skipped;
+    let decoded: Vec<Option<Vec<f32>>> = scan
+        .files
+        .iter()
+        .map(|path| match read_image(path, o.size, o.nc) {
+            Ok(row) => Some(row),
+            Err(why) => {
+                skipped.push((path.clone(), why));
+                None
             }
-            Err(why) => set.skipped.push((path, why)),
-        }
+        })
+        .collect();
+    let n = decoded.len();
+    if decoded.iter().all(Option::is_none) {
+        return Err(no_image(dir, &skipped));
     }
-    if set.count == 0 {
-        return Err(no_image(dir, &set.skipped));
+    let mut rows = Vec::with_capacity(n * o.nc * o.size * o.size);
+    for i in 0..n {
+        let row = (0..n).find_map(|t| decoded[(i + t) % n].as_ref()).expect("one image decodes");
+        rows.extend_from_slice(row);
     }
-    Ok(set)
+    Ok(ImageSet { rows, count: n, nc: o.nc, size: o.size, labels: None, skipped })
 }
 
 /// The image files of a folder as [`scan_folder`] finds them: those whose header reads as a PNG

@@ -48,9 +48,18 @@ struct Feed {
     plan: StepPlan,
     prefetch: Option<Prefetcher>,
     belt: wgpu::util::StagingBelt,
-    /// The first failure to read rows: training stops there and [`GpuGan::stats`] returns it.
+    /// Submitted steps whose upload may still hold a staging buffer, oldest first: at most
+    /// [`STEPS_IN_FLIGHT`], so that the staging memory is bounded however many steps
+    /// [`GpuGan::train_steps`] is asked for at once.
+    in_flight: std::collections::VecDeque<wgpu::SubmissionIndex>,
+    /// The first failure to read rows: training stops there and [`GpuGan::stats`] returns it
+    /// (until a state is loaded).
     error: Option<String>,
 }
+
+/// Streamed steps submitted and not yet finished, at most (each holds its rows in a staging
+/// buffer until the GPU has copied them).
+pub const STEPS_IN_FLIGHT: usize = 3;
 
 impl Feed {
     /// The rows of step `step`, from the prefetcher (restarted there if it was elsewhere: after
@@ -187,7 +196,7 @@ impl GpuGan {
                 let plan = StepPlan { seed: cfg.seed, draws: cfg.k, batch: b };
                 let len = plan.len(dim);
                 let belt = wgpu::util::StagingBelt::new(gpu.device.clone(), (len * 4) as u64);
-                (Tensor::zeros(gpu, "stream.step_rows", len)?, Some(Feed { stream: s.clone(), plan, prefetch: None, belt, error: None }))
+                (Tensor::zeros(gpu, "stream.step_rows", len)?, Some(Feed { stream: s.clone(), plan, prefetch: None, belt, in_flight: Default::default(), error: None }))
             }
         };
         let io = StepBuffers {
@@ -486,13 +495,20 @@ impl GpuGan {
                             return;
                         }
                     };
+                    // The oldest step still running, if too many are: waited for, so that its
+                    // staging buffer comes back before this step takes one.
+                    while f.in_flight.len() >= STEPS_IN_FLIGHT {
+                        let oldest = f.in_flight.pop_front().expect("not empty");
+                        let _ = self.gpu.device.poll(wgpu::PollType::Wait { submission_index: Some(oldest), timeout: None });
+                    }
                     let (target, belt) = (&self.io.table.buffer, &mut f.belt);
-                    self.program.step.run_after(&self.gpu, |enc| {
+                    let submitted = self.program.step.run_after(&self.gpu, |enc| {
                         let bytes: &[u8] = bytemuck::cast_slice(&rows);
                         let size = wgpu::BufferSize::new(bytes.len() as u64).expect("a step reads rows");
                         belt.write_buffer(enc, target, 0, size).copy_from_slice(bytes);
                         belt.finish();
                     });
+                    f.in_flight.push_back(submitted);
                     f.belt.recall();
                     // Lets the belt take back the buffers of copies the GPU has finished (else it
                     // would make new ones until the next wait), without waiting.
@@ -679,6 +695,10 @@ impl GpuGan {
         self.opt.g.reset_health(gpu)?;
         self.opt.d.reset_health(gpu)?;
         self.clock.steps_done = s.step as u64;
+        if let Some(f) = &mut self.feed {
+            // A new start: the rows are read afresh from this step.
+            f.error = None;
+        }
         Ok(())
     }
 

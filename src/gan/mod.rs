@@ -34,7 +34,7 @@ mod verify;
 
 pub use ckpt::{load_checkpoint, load_generator, save_checkpoint};
 pub use cpu_ref::CpuGan;
-pub use gpu::GpuGan;
+pub use gpu::{GpuGan, STEPS_IN_FLIGHT};
 pub use crate::loss::Stats;
 pub use verify::{verify, Agreement, Verification};
 

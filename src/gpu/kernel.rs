@@ -95,7 +95,7 @@ fn rewrite_reads(src: &str, name: &str, func: &str) -> String {
             continue;
         };
         let mut depth = 0;
-        let mut close = open;
+        let mut close = b.len();
         for (k, &c) in b.iter().enumerate().skip(open) {
             match c {
                 b'[' => depth += 1,
@@ -108,6 +108,11 @@ fn rewrite_reads(src: &str, name: &str, func: &str) -> String {
                 }
                 _ => {}
             }
+        }
+        if close == b.len() {
+            // No closing bracket (in a comment, say): left as it is.
+            out.push_str(&src[i..]);
+            break;
         }
         out.push_str(func);
         out.push('(');
@@ -594,17 +599,23 @@ impl Program {
     }
 
     /// Records every dispatch, in order, into a compute pass the caller owns. wgpu inserts the
-    /// barriers between dispatches that touch the same buffers.
-    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+    /// barriers between dispatches that touch the same buffers. Fails for a program with
+    /// launches that read buffers through textures ([`Dispatch::mirrored`]): their copies go
+    /// between passes, so record those with [`Program::encode`].
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) -> Result<()> {
+        if let Some(d) = self.dispatches.iter().find(|d| d.mirrored()) {
+            return Err(Error::Shape(format!("{} reads buffers through texture copies, which cannot be recorded into a compute pass: use Program::encode", d.name)));
+        }
         for d in &self.dispatches {
             d.record(pass);
         }
+        Ok(())
     }
 
-    /// Records into the caller's encoder in one compute pass.
+    /// Records into the caller's encoder: one compute pass, or a new one after each launch's
+    /// texture copies where there are any.
     pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgpu-gan"), timestamp_writes: None });
-        self.record(&mut pass);
+        encode_dispatches(encoder, self.dispatches.iter());
     }
 
     /// The host's share of running this program: seconds to record its prebuilt dispatches
@@ -643,20 +654,20 @@ impl Program {
 
     /// Runs the dispatches of each range, in order, in one pass and one submission.
     pub fn run_ranges(&self, gpu: &Gpu, ranges: &[std::ops::Range<usize>]) {
-        self.run_ranges_after(gpu, ranges, |_| ());
+        let _ = self.run_ranges_after(gpu, ranges, |_| ());
     }
 
     /// [`Program::run`], in a submission whose encoder `before` records into first (copies
     /// that the dispatches then see).
-    pub fn run_after(&self, gpu: &Gpu, before: impl FnOnce(&mut wgpu::CommandEncoder)) {
-        self.run_ranges_after(gpu, &[0..self.dispatches.len()], before);
+    pub fn run_after(&self, gpu: &Gpu, before: impl FnOnce(&mut wgpu::CommandEncoder)) -> wgpu::SubmissionIndex {
+        self.run_ranges_after(gpu, &[0..self.dispatches.len()], before)
     }
 
-    fn run_ranges_after(&self, gpu: &Gpu, ranges: &[std::ops::Range<usize>], before: impl FnOnce(&mut wgpu::CommandEncoder)) {
+    fn run_ranges_after(&self, gpu: &Gpu, ranges: &[std::ops::Range<usize>], before: impl FnOnce(&mut wgpu::CommandEncoder)) -> wgpu::SubmissionIndex {
         let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-gan") });
         before(&mut encoder);
         encode_dispatches(&mut encoder, ranges.iter().flat_map(|r| &self.dispatches[r.clone()]));
-        gpu.queue.submit([encoder.finish()]);
+        gpu.queue.submit([encoder.finish()])
     }
 
     /// One encoder, one pass, one submission.
