@@ -5,9 +5,9 @@
 //! in half, whose header reads): both are reported, and the runs write their grids and
 //! checkpoints.
 //!
-//! The run to kill is this test binary started again as a child (the ignored test
-//! `child_trains_until_killed`), so that a real process dies by SIGKILL mid-step; its reads are
-//! slowed down so that the kill lands while it trains.
+//! The run to kill is this test binary started again as a child running this same test with
+//! `WGPU_GAN_KILL_DIR` set (which makes it train instead), so that a real process dies by
+//! SIGKILL mid-step; its reads are slowed down so that the kill lands while it trains.
 
 mod common;
 use image::{ImageFormat, Rgb, RgbImage};
@@ -91,23 +91,16 @@ fn losses(out: &Path) -> Vec<String> {
     text.lines().skip(1).map(|l| l.rsplit_once(',').map_or(l, |(a, _)| a).to_string()).collect()
 }
 
-fn dirs() -> (PathBuf, PathBuf, PathBuf) {
-    let base = std::env::var("WGPU_GAN_KILL_DIR").map(PathBuf::from).unwrap_or_else(|_| std::env::temp_dir().join(format!("wgpu-gan-kill-{}", std::process::id())));
-    (base.join("data"), base.join("killed"), base.join("straight"))
-}
-
-/// Not a test by itself: the training run that `kill_9_mid_run_loses_nothing` starts and kills.
-#[test]
-#[ignore]
-fn child_trains_until_killed() {
-    let (data, killed, _) = dirs();
-    let _ = run(&data, &killed, false, Duration::from_millis(15));
-}
-
 #[test]
 fn kill_9_mid_run_loses_nothing() {
-    let (data, killed, straight) = dirs();
-    let base = data.parent().unwrap().to_path_buf();
+    if let Ok(base) = std::env::var("WGPU_GAN_KILL_DIR") {
+        // The child: train until the parent kills it (it fails below if it is not killed).
+        let base = PathBuf::from(base);
+        let _ = run(&base.join("data"), &base.join("killed"), false, Duration::from_millis(15));
+        panic!("the child run was to be killed before it finished");
+    }
+    let base = std::env::temp_dir().join(format!("wgpu-gan-kill-{}", std::process::id()));
+    let (data, killed, straight) = (base.join("data"), base.join("killed"), base.join("straight"));
     let _ = std::fs::remove_dir_all(&base);
     folder(&data);
     /// Kills the child if the test fails before it does.
@@ -119,7 +112,7 @@ fn kill_9_mid_run_loses_nothing() {
         }
     }
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "child_trains_until_killed", "--nocapture"])
+        .args(["--exact", "kill_9_mid_run_loses_nothing", "--nocapture"])
         .env("WGPU_GAN_KILL_DIR", &base)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -11,18 +11,7 @@ use wgpu_gan::nn::{ConvSpec, GpuNet, Grads, Init, Layer, Mode, NetSpec};
 /// The kernel declarations (`kernel!` and hand-written `Bindings`) under `src/`, as (file,
 /// entry point): found by reading the sources, so that a declaration is written in one place only.
 fn declared_entry_points() -> Vec<(String, String)> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|x| x == "rs") {
-                out.push(std::fs::read_to_string(&path).unwrap());
-            }
-        }
-    }
-    let mut sources = Vec::new();
-    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut sources);
+    let sources = common::crate_sources();
     let quoted = |list: &str| list.split(',').map(|e| e.trim().trim_matches('"').to_string()).filter(|e| !e.is_empty()).collect::<Vec<_>>();
     let mut found = Vec::new();
     for src in &sources {

@@ -52,6 +52,31 @@ fn r2(batch: usize) -> GanConfig {
     GanConfig { batch, ..GanConfig::r2(data) }
 }
 
+/// Two steps of `cfg` from its initial weights on the GPU, saved as `dir/checkpoint.safetensors`:
+/// (the state, the file).
+fn trained_checkpoint(gpu: &wgpu_gan::gpu::Gpu, cfg: &GanConfig, dir: &Path) -> (GanState, PathBuf) {
+    let (g0, d0) = cfg.init_params();
+    let mut gan = GpuGan::new(gpu, cfg.clone(), &g0, &d0, 4).unwrap();
+    gan.train_steps(2);
+    let state = gan.read_state().unwrap();
+    let ck = dir.join("checkpoint.safetensors");
+    save_checkpoint(&ck, cfg, &state).unwrap();
+    (state, ck)
+}
+
+/// Noise `z` and images `x` (values, shape) as `dir/inputs.safetensors`, for the scripts' `--run`.
+fn write_inputs(dir: &Path, z: (&[f32], Vec<usize>), x: (&[f32], Vec<usize>)) -> PathBuf {
+    let bytes = |v: &[f32]| v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>();
+    let (zb, xb) = (bytes(z.0), bytes(x.0));
+    let views = vec![
+        ("z".to_string(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, z.1, &zb).unwrap()),
+        ("x".to_string(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, x.1, &xb).unwrap()),
+    ];
+    let inputs = dir.join("inputs.safetensors");
+    std::fs::write(&inputs, safetensors::serialize(views, None::<std::collections::HashMap<String, String>>).unwrap()).unwrap();
+    inputs
+}
+
 fn worst(v: &mut f32, e: f32) {
     *v = if e.is_nan() || v.is_nan() { f32::NAN } else { v.max(e) };
 }
@@ -142,24 +167,11 @@ fn a_checkpoint_loads_strictly_in_pytorch_and_comes_back() {
     let gpu = common::gpu();
     let dir = tmp("roundtrip");
     let cfg = r2(4);
-    let (g0, d0) = cfg.init_params();
-    let mut gan = GpuGan::new(&gpu, cfg.clone(), &g0, &d0, 4).unwrap();
-    gan.train_steps(2);
-    let state = gan.read_state().unwrap();
-    let ck = dir.join("checkpoint.safetensors");
-    save_checkpoint(&ck, &cfg, &state).unwrap();
-
+    let (state, ck) = trained_checkpoint(&gpu, &cfg, &dir);
     // Fixed inputs: 3 noise vectors and 3 images.
     let n = 3;
     let (z, x) = (common::randv(n * 100, 1, 1.0), common::randv(n * 784, 2, 1.0));
-    let bytes = |v: &[f32]| v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>();
-    let (zb, xb) = (bytes(&z), bytes(&x));
-    let views = vec![
-        ("z".to_string(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![n, 100], &zb).unwrap()),
-        ("x".to_string(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![n, 1, 28, 28], &xb).unwrap()),
-    ];
-    let inputs = dir.join("inputs.safetensors");
-    std::fs::write(&inputs, safetensors::serialize(views, None::<std::collections::HashMap<String, String>>).unwrap()).unwrap();
+    let inputs = write_inputs(&dir, (&z, vec![n, 100]), (&x, vec![n, 1, 28, 28]));
     let (model, outputs) = (dir.join("model.pt"), dir.join("outputs.safetensors"));
     let s = |p: &Path| p.to_str().unwrap().to_string();
     script("to_pytorch.py", &[&s(&ck), "--out", &s(&model), "--run", &s(&inputs), &s(&outputs)]);
@@ -278,21 +290,9 @@ fn an_r6_checkpoint_loads_strictly_into_pytorchs_examples_dcgan() {
     let gpu = common::gpu();
     let dir = tmp("example-out");
     let (_, cfg) = r6_small();
-    let (g0, d0) = cfg.init_params();
-    let mut gan = GpuGan::new(&gpu, cfg.clone(), &g0, &d0, 4).unwrap();
-    gan.train_steps(2);
-    let state = gan.read_state().unwrap();
-    let ck = dir.join("checkpoint.safetensors");
-    save_checkpoint(&ck, &cfg, &state).unwrap();
+    let (state, ck) = trained_checkpoint(&gpu, &cfg, &dir);
     let (z, x) = (common::randv(3 * 16, 1, 1.0), common::randv(3 * 3 * 64 * 64, 2, 1.0));
-    let bytes = |v: &[f32]| v.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>();
-    let (zb, xb) = (bytes(&z), bytes(&x));
-    let views = vec![
-        ("z".to_string(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![3, 16], &zb).unwrap()),
-        ("x".to_string(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![3, 3, 64, 64], &xb).unwrap()),
-    ];
-    let inputs = dir.join("inputs.safetensors");
-    std::fs::write(&inputs, safetensors::serialize(views, None::<std::collections::HashMap<String, String>>).unwrap()).unwrap();
+    let inputs = write_inputs(&dir, (&z, vec![3, 16]), (&x, vec![3, 3, 64, 64]));
     let s = |p: &Path| p.to_str().unwrap().to_string();
     let example = dir.join("example");
     script("to_pytorch.py", &[&s(&ck), "--example", &s(&example)]);

@@ -1,6 +1,8 @@
 //! Every file under shaders/ parses and validates with naga behind the shared prelude (no GPU
 //! needed), and every one of them is embedded in the crate.
 
+mod common;
+
 #[test]
 fn every_shader_validates_with_naga() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
@@ -38,18 +40,7 @@ fn a_broken_shader_is_reported_with_its_name() {
 /// refuses what it cannot rewrite.
 #[test]
 fn texture_variants_validate() {
-    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let path = e.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|x| x == "rs") {
-                out.push(std::fs::read_to_string(&path).unwrap());
-            }
-        }
-    }
-    let mut sources = Vec::new();
-    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut sources);
+    let sources = common::crate_sources();
     let mut checked = 0;
     for src in &sources {
         for (at, _) in src.match_indices("\n    textures: [") {

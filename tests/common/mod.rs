@@ -109,3 +109,22 @@ pub fn numeric_h(x: &[f32], loss: &dyn Fn(&[f32]) -> f64, h: f32) -> Vec<f32> {
         .collect()
 }
 pub mod layer;
+
+/// The text of every Rust file under the crate's `src/` (for tests that check the declarations
+/// written there).
+pub fn crate_sources() -> Vec<String> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let mut sources = Vec::new();
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut sources);
+    sources
+}
+
