@@ -101,18 +101,7 @@ fn main() -> wgpu_gan::Result<()> {
             .collect::<wgpu_gan::Result<_>>()?;
         gan.stats()?; // fails if training produced NaN: never time garbage
         if a.profile {
-            let mut by_kernel: Vec<(String, f64, usize)> = Vec::new();
-            for (name, t) in gan.step_program().profile(&gpu)? {
-                match by_kernel.iter_mut().find(|e| e.0 == name) {
-                    Some(e) => {
-                        e.1 += t;
-                        e.2 += 1;
-                    }
-                    None => by_kernel.push((name, t, 1)),
-                }
-            }
-            by_kernel.sort_by(|a, b| b.1.total_cmp(&a.1));
-            for (name, t, count) in by_kernel {
+            for (name, t, count) in gan.step_program().profile_by_kernel(&gpu)? {
                 println!("  {name:<40} {count:>3}x  {:>9.2} ms", t * 1e3);
             }
         }

@@ -28,6 +28,9 @@ struct Args {
     reps: usize,
     #[arg(long, default_value_t = 128)]
     hidden: usize,
+    /// Also time each kernel of one step on its own (one submission each) and print the totals.
+    #[arg(long)]
+    profile: bool,
 }
 
 fn main() -> wgpu_gan::Result<()> {
@@ -64,6 +67,11 @@ fn main() -> wgpu_gan::Result<()> {
             gan.dispatches_per_step(),
             record * 1e3
         );
+        if a.profile {
+            for (name, t, count) in gan.step_program().profile_by_kernel(&gpu)? {
+                println!("  {name:<40} {count:>3}x  {:>9.3} ms", t * 1e3);
+            }
+        }
     }
     Ok(())
 }

@@ -2,8 +2,9 @@
 //! reference steps. Conventions are PyTorch's. An optional clamp after the update serves WGAN's
 //! weight clipping.
 
-use crate::error::Result;
-use crate::gpu::{Access, Bindings, Dispatch, Gpu, Program, Slot, Tensor};
+use crate::error::{Error, Result};
+use crate::gpu::budget::lp;
+use crate::gpu::{Block, Dispatch, Gpu, Program, Tensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Optimizer {
@@ -114,6 +115,7 @@ impl Optimizer {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct OptimParams {
+    /// Values in the block (a multiple of 4).
     pub n: u32,
     pub t_mul: u32,
     pub t_add: u32,
@@ -125,25 +127,23 @@ pub struct OptimParams {
     pub clip: f32,
     pub ln_beta1: f32,
     pub ln_beta2: f32,
-    /// The tensor's number in the divergence watch (see [`GpuOptimizer::health`]).
-    pub tag: u32,
-    /// `adam_multi4` only: each tensor's first invocation (a multiple of the workgroup size;
-    /// `starts[n]` = all the invocations, and so are the unused entries after it), its length in
-    /// vec4s, its number in the divergence watch.
-    pub starts: [u32; 8],
-    pub lens: [u32; 8],
-    pub tags: [u32; 8],
+    /// Tensors in the block (the divergence watch finds a bad value's tensor among them).
+    pub parts: u32,
 }
 
-crate::uniform_layout!(OptimParams { n, t_mul, t_add, decay_steps, lr, beta1, beta2, eps, clip, ln_beta1, ln_beta2, tag, starts, lens, tags });
+crate::uniform_layout!(OptimParams { n, t_mul, t_add, decay_steps, lr, beta1, beta2, eps, clip, ln_beta1, ln_beta2, parts });
 
-/// Optimizer state on the GPU for a list of parameter tensors.
+/// Optimizer state on the GPU for one network's parameters: each moment one [`Block`] laid out
+/// as the parameters, so that one launch updates the whole network.
 pub struct GpuOptimizer {
     pub opt: Optimizer,
-    pub state: Vec<Vec<Tensor>>,
+    /// The moments: one block (SGD's velocity, RMSprop's mean square) or two (Adam's).
+    pub state: Vec<Block>,
     /// The divergence watch: u32::MAX while every gradient and updated parameter is finite,
     /// else (first step << 10) | tensor number (see `shaders/optim.wgsl`).
     pub health: Tensor,
+    /// Each tensor's first value in the block, then the block's length ([`Block::bounds`]).
+    bounds: Tensor,
 }
 
 /// Where training first went non-finite, as the optimizer saw it.
@@ -156,18 +156,15 @@ pub struct Divergence {
 }
 
 impl GpuOptimizer {
-    pub fn new(gpu: &Gpu, opt: Optimizer, params: &[Tensor], label: &str) -> Result<GpuOptimizer> {
-        let state = params
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (0..opt.state_count()).map(|s| Tensor::zeros(gpu, &format!("{label}.state{i}.{s}"), p.len)).collect::<Result<Vec<_>>>())
-            .collect::<Result<_>>()?;
-        // Tags 0..=1022: with 1023 the key of a saturated step would equal the healthy u32::MAX.
+    pub fn new(gpu: &Gpu, opt: Optimizer, params: &Block, label: &str) -> Result<GpuOptimizer> {
+        // Tensors 0..=1022: with 1023 the key of a saturated step would equal the healthy u32::MAX.
         if params.len() > 1023 {
-            return Err(crate::error::Error::Shape(format!("{label}: {} parameter tensors, the divergence watch numbers at most 1023", params.len())));
+            return Err(Error::Shape(format!("{label}: {} parameter tensors, the divergence watch numbers at most 1023", params.len())));
         }
+        let state = (0..opt.state_count()).map(|s| params.zeros_like(gpu, &format!("{label}.state{s}"))).collect::<Result<_>>()?;
         let health = Tensor::from_slice(gpu, &format!("{label}.health"), &[u32::MAX, u32::MAX])?;
-        Ok(GpuOptimizer { opt, state, health })
+        let bounds = Tensor::from_slice(gpu, &format!("{label}.bounds"), &params.bounds())?;
+        Ok(GpuOptimizer { opt, state, health, bounds })
     }
 
     /// Reads the divergence watch: `None` while every update so far was finite.
@@ -181,148 +178,60 @@ impl GpuOptimizer {
         self.health.write(gpu, &[u32::MAX, u32::MAX])
     }
 
-    /// Reads the state tensors back: for each parameter, its 1 (SGD, RMSprop) or 2 (Adam) states.
+    /// Reads the state back (one readback per moment): for each parameter, its 1 (SGD,
+    /// RMSprop) or 2 (Adam) states.
     pub fn read_state(&self, gpu: &Gpu) -> Result<Vec<Vec<Vec<f32>>>> {
-        self.state.iter().map(|s| s.iter().map(|t| t.read(gpu)).collect()).collect()
+        let moments = self.state.iter().map(|b| b.read(gpu)).collect::<Result<Vec<_>>>()?;
+        let tensors = self.state.first().map_or(0, |b| b.len());
+        Ok((0..tensors).map(|i| moments.iter().map(|m| m[i].clone()).collect()).collect())
     }
 
     /// Overwrites the state (resuming from a checkpoint); shapes as [`GpuOptimizer::read_state`] gives.
     pub fn load_state(&self, gpu: &Gpu, state: &[Vec<Vec<f32>>]) -> Result<()> {
-        if state.len() != self.state.len() || state.iter().zip(&self.state).any(|(a, b)| a.len() != b.len() || a.iter().zip(b).any(|(x, t)| x.len() != t.len)) {
-            return Err(crate::error::Error::Shape("optimizer state does not match the parameters".into()));
+        let lens = self.state.first().map(|b| b.lens()).unwrap_or_default();
+        if state.len() != lens.len() || state.iter().zip(&lens).any(|(s, &l)| s.len() != self.state.len() || s.iter().any(|x| x.len() != l)) {
+            return Err(Error::Shape("optimizer state does not match the parameters".into()));
         }
-        for (a, b) in state.iter().zip(&self.state) {
-            for (x, t) in a.iter().zip(b) {
-                t.write(gpu, x)?;
-            }
+        for (k, block) in self.state.iter().enumerate() {
+            block.write(gpu, &state.iter().map(|s| s[k].clone()).collect::<Vec<_>>())?;
         }
         Ok(())
     }
 
-    /// Updates every parameter from its gradient. Adam's step is t = `counter[0]`·t_mul + t_add + 1;
-    /// with `decay_steps` > 0 the learning rate decays linearly to 0 at `counter[0]` = decay_steps.
+    /// One launch that updates every parameter of `params` from its gradient in `grads` (both laid
+    /// out as the block this optimizer was made for). Adam's step is t = `counter[0]`·t_mul +
+    /// t_add + 1; with `decay_steps` > 0 the learning rate decays linearly to 0 at `counter[0]` =
+    /// decay_steps.
     #[allow(clippy::too_many_arguments)]
-    pub fn step(&self, gpu: &Gpu, params: &[Tensor], grads: &[Tensor], counter: &wgpu::Buffer, t_mul: u32, t_add: u32, clip: f32, decay_steps: u32) -> Result<Program> {
-        let mut prog = Program::default();
-        let health = &self.health.buffer;
-        // Adam on small tensors whose lengths are multiples of 4: up to MULTI at a time in one
-        // `adam_multi4` launch, where the device binds that many storage buffers.
-        let bindable = gpu.device.limits().max_storage_buffers_per_shader_stage as usize >= MULTI_SLOTS.len();
-        let grouped = |i: usize| bindable && self.state[i].len() == 2 && params[i].len % 4 == 0 && params[i].len <= MULTI_MAX_LEN;
-        let small: Vec<usize> = (0..params.len()).filter(|&i| grouped(i)).collect();
-        for group in small.chunks(MULTI) {
-            let mut u = OptimParams { n: group.len() as u32, ..self.opt.params(0, t_mul, t_add, clip, decay_steps) };
-            let mut at = 0u32;
-            let set = |i: usize| [&params[i].buffer, &grads[i].buffer, &self.state[i][0].buffer, &self.state[i][1].buffer];
-            // Unused slots repeat the first tensor's buffers (each in the same role: a buffer may
-            // not be read-only in one binding and writable in another).
-            let mut slots = [set(group[0]); MULTI];
-            for (k, &i) in group.iter().enumerate() {
-                let len4 = (params[i].len / 4) as u32;
-                (u.starts[k], u.lens[k], u.tags[k]) = (at, len4, i as u32);
-                at += len4.div_ceil(WG) * WG;
-                slots[k] = set(i);
-            }
-            u.starts[group.len()..].fill(at);
-            prog.push(Dispatch::new(gpu, &AdamMulti { counter, health, slots }, &u, Some(at))?);
+    pub fn step(&self, gpu: &Gpu, params: &Block, grads: &Block, counter: &wgpu::Buffer, t_mul: u32, t_add: u32, clip: f32, decay_steps: u32) -> Result<Program> {
+        let layout = |b: &Block| (b.bounds(), b.lens());
+        if layout(params) != layout(&self.state[0]) || layout(grads) != layout(&self.state[0]) {
+            return Err(Error::Shape("the optimizer's parameters and gradients must be laid out as the block it was made for".into()));
         }
-        for (i, ((p, g), s)) in params.iter().zip(grads).zip(&self.state).enumerate() {
-            if grouped(i) {
-                continue;
-            }
-            let u = OptimParams { tag: i as u32, ..self.opt.params(p.len, t_mul, t_add, clip, decay_steps) };
-            let (grad, param, threads) = (&g.buffer, &p.buffer, Some(p.len as u32));
-            prog.push(match s.as_slice() {
-                [m, v] if p.len % 4 == 0 => Dispatch::new(gpu, &AdamStep4 { counter, health, grad4: grad, param4: param, m4: &m.buffer, v4: &v.buffer }, &u, Some(p.len as u32 / 4))?,
-                [m, v] => Dispatch::new(gpu, &AdamStep { grad, counter, param, s1: &m.buffer, s2: &v.buffer, health }, &u, threads)?,
-                [v] => Dispatch::new(gpu, &OneStateStep { entry: self.opt.entry(), grad, counter, param, s1: &v.buffer, health }, &u, threads)?,
-                _ => unreachable!("every optimizer keeps one or two states per parameter"),
-            });
-        }
-        Ok(prog)
+        let n = params.whole.len;
+        let u = OptimParams { parts: params.len() as u32, ..self.opt.params(n, t_mul, t_add, clip, decay_steps) };
+        let (grad, param, health, bounds) = (&grads.whole, &params.whole, &self.health, &self.bounds);
+        let threads = Some((n / 4) as u32);
+        let d = match self.state.as_slice() {
+            [m, v] => Dispatch::new(gpu, &AdamStep { grad, counter, param, s1: &m.whole, s2: &v.whole, health, bounds }, &u, threads)?,
+            [v] => Dispatch::new(gpu, &OneStateStep { entry: self.opt.entry(), grad, counter, param, s1: &v.whole, health, bounds }, &u, threads)?,
+            _ => unreachable!("every optimizer keeps one or two states per parameter"),
+        };
+        Ok(Program { dispatches: vec![d] })
     }
 }
 
 crate::kernel! {
-    /// Adam: first and second moments in s1, s2.
-    pub AdamStep = "optim" :: "adam_step", OptimParams { 1 grad: Read, 2 counter: Read, 3 param: ReadWrite, 4 s1: ReadWrite, 5 s2: ReadWrite, 6 health: ReadWrite }
-    trips: |_, _| 0;
+    /// Adam over a block: first and second moments in s1, s2.
+    pub AdamStep = "optim" :: "adam_step", OptimParams { 1 grad: Read, 2 counter: Read, 3 param: ReadWrite, 4 s1: ReadWrite, 5 s2: ReadWrite, 6 health: ReadWrite, 7 bounds: Read }
+    trips: |_, _| lp(10);
+    textures: [grad];
 }
 crate::kernel! {
-    /// Adam four parameters at a time (a length that is a multiple of 4).
-    pub AdamStep4 = "optim" :: "adam_step4", OptimParams { 2 counter: Read, 6 health: ReadWrite, 7 grad4: Read, 8 param4: ReadWrite, 9 m4: ReadWrite, 10 v4: ReadWrite }
-    trips: |_, _| 0;
-    textures: [grad4];
-}
-/// Tensors per `adam_multi4` launch.
-pub const MULTI: usize = 7;
-/// The longest tensor that `adam_multi4` takes (floats): biases, batch-norm parameters, small
-/// weights. Longer ones run alone: on the software adapter each update costs more among the
-/// kernel's cases (the cases not taken run masked off: a 262,144-float tensor took 1.4-1.9× as
-/// long there), and R1's step at batch 256 took 7.09 ms with tensors up to 65,536 floats grouped
-/// against 6.79 ms ungrouped and 6.70 ms with this bound (docs/BENCHMARKS.md).
-pub const MULTI_MAX_LEN: usize = 1024;
-/// Invocations per workgroup (the prelude's WG): each tensor of `adam_multi4` starts on a
-/// workgroup of its own, so that the workgroup's lanes take one case. (Each invocation finds its
-/// tensor by itself: another size would cost speed, not correctness.)
-const WG: u32 = 64;
-
-/// `adam_multi4`'s bindings: the step counter, the divergence watch, then per tensor k (param,
-/// grad, m, v) at 11 + 4k .. 14 + 4k.
-pub struct AdamMulti<'a> {
-    pub counter: &'a wgpu::Buffer,
-    pub health: &'a wgpu::Buffer,
-    pub slots: [[&'a wgpu::Buffer; 4]; MULTI],
-}
-
-const MULTI_NAMES: [[&str; 4]; MULTI] = [
-    ["mp0", "mg0", "mm0", "mv0"],
-    ["mp1", "mg1", "mm1", "mv1"],
-    ["mp2", "mg2", "mm2", "mv2"],
-    ["mp3", "mg3", "mm3", "mv3"],
-    ["mp4", "mg4", "mm4", "mv4"],
-    ["mp5", "mg5", "mm5", "mv5"],
-    ["mp6", "mg6", "mm6", "mv6"],
-];
-
-const fn multi_slots() -> [Slot; 2 + 4 * MULTI] {
-    let mut s = [Slot { binding: 2, name: "counter", access: Access::Read }; 2 + 4 * MULTI];
-    s[1] = Slot { binding: 6, name: "health", access: Access::ReadWrite };
-    let mut k = 0;
-    while k < MULTI {
-        let mut j = 0;
-        while j < 4 {
-            let access = if j == 1 { Access::Read } else { Access::ReadWrite };
-            s[2 + 4 * k + j] = Slot { binding: (11 + 4 * k + j) as u32, name: MULTI_NAMES[k][j], access };
-            j += 1;
-        }
-        k += 1;
-    }
-    s
-}
-
-const MULTI_SLOTS: [Slot; 2 + 4 * MULTI] = multi_slots();
-
-impl Bindings for AdamMulti<'_> {
-    type Params = OptimParams;
-    const FILE: &'static str = "optim";
-    const ENTRIES: &'static [&'static str] = &["adam_multi4"];
-    const SLOTS: &'static [Slot] = &MULTI_SLOTS;
-    fn buffers(&self) -> Vec<&wgpu::Buffer> {
-        let mut b = vec![self.counter, self.health];
-        b.extend(self.slots.iter().flatten().copied());
-        b
-    }
-    /// The search for the invocation's tensor among the 8 starts.
-    fn trips(_: &str, _: &OptimParams) -> u64 {
-        crate::gpu::budget::lp(7)
-    }
-}
-
-crate::kernel! {
-    /// SGD with momentum (velocity in s1) or RMSprop (mean square in s1).
-    pub OneStateStep = "optim" :: ["sgd_step", "rmsprop_step"], OptimParams { 1 grad: Read, 2 counter: Read, 3 param: ReadWrite, 4 s1: ReadWrite, 6 health: ReadWrite }
-    trips: |_, _| 0;
+    /// SGD with momentum (velocity in s1) or RMSprop (mean square in s1), over a block.
+    pub OneStateStep = "optim" :: ["sgd_step", "rmsprop_step"], OptimParams { 1 grad: Read, 2 counter: Read, 3 param: ReadWrite, 4 s1: ReadWrite, 6 health: ReadWrite, 7 bounds: Read }
+    trips: |_, _| lp(10);
+    textures: [grad];
 }
 
 /// Optimizer state on the CPU.

@@ -51,6 +51,42 @@ pub struct Slot {
     pub access: Access,
 }
 
+/// What a storage binding binds: a buffer, or a range of one (a tensor in a [`super::Block`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Arg<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    /// Bytes from the buffer's start (a multiple of the device's storage offset alignment).
+    pub offset: u64,
+    /// Bytes bound.
+    pub size: u64,
+}
+
+impl Arg<'_> {
+    /// The bind group's view of it.
+    pub fn binding(&self) -> wgpu::BindingResource<'_> {
+        // The whole buffer binds as such (its size left to the driver), a range by offset and size.
+        let size = if self.offset == 0 && self.size == self.buffer.size() { None } else { std::num::NonZeroU64::new(self.size) };
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer: self.buffer, offset: self.offset, size })
+    }
+}
+
+/// Something a kernel can bind as a storage buffer: a whole `wgpu::Buffer`, or a
+/// [`super::Tensor`] (which may be a range of a larger buffer). The fields of the structs that
+/// [`kernel!`](crate::kernel) declares take either.
+pub trait AsArg {
+    fn arg(&self) -> Arg<'_>;
+    /// Bytes bound.
+    fn size(&self) -> u64 {
+        self.arg().size
+    }
+}
+
+impl AsArg for wgpu::Buffer {
+    fn arg(&self) -> Arg<'_> {
+        Arg { buffer: self, offset: 0, size: self.size() }
+    }
+}
+
 /// A kernel's bindings: implemented by the structs that [`kernel!`](crate::kernel) declares.
 pub trait Bindings {
     /// The uniform struct (`()` for a kernel without one).
@@ -69,8 +105,8 @@ pub trait Bindings {
     fn entry(&self) -> &'static str {
         Self::ENTRIES[0]
     }
-    /// The buffers, in [`Bindings::SLOTS`] order.
-    fn buffers(&self) -> Vec<&wgpu::Buffer>;
+    /// The buffers (or ranges of buffers), in [`Bindings::SLOTS`] order.
+    fn buffers(&self) -> Vec<Arg<'_>>;
     /// Upper bound of the loop iterations one invocation of `entry` runs with uniform `p`, as
     /// llvmpipe counts them ([`super::budget`]): every loop as written, `continue`d trips included.
     fn trips(entry: &str, p: &Self::Params) -> u64;
@@ -147,21 +183,21 @@ macro_rules! kernel {
     ($(#[$m:meta])* $vis:vis $name:ident = $file:literal :: $entry:literal $(, $p:ty)? { $($bind:literal $field:ident : $acc:ident),* $(,)? }
      trips: $trips:expr; $(flops: $flops:expr;)? $(textures: [$($tex:ident),+ $(,)?];)?) => {
         $(#[$m])*
-        $vis struct $name<'a> { $(pub $field: &'a wgpu::Buffer),* }
+        $vis struct $name<'a> { $(pub $field: &'a dyn $crate::gpu::AsArg),* }
         impl $crate::gpu::Bindings for $name<'_> {
             type Params = $crate::kernel!(@params $($p)?);
             const FILE: &'static str = $file;
             const ENTRIES: &'static [&'static str] = &[$entry];
             const SLOTS: &'static [$crate::gpu::Slot] = &[$($crate::gpu::Slot { binding: $bind, name: stringify!($field), access: $crate::gpu::Access::$acc }),*];
             const TEXTURES: &'static [&'static str] = $crate::kernel!(@textures $($($tex),+)?);
-            fn buffers(&self) -> Vec<&wgpu::Buffer> { vec![$(self.$field),*] }
+            fn buffers(&self) -> Vec<$crate::gpu::Arg<'_>> { vec![$(self.$field.arg()),*] }
             $crate::kernel!(@info $trips $(, $flops)?);
         }
     };
     ($(#[$m:meta])* $vis:vis $name:ident = $file:literal :: [$($entry:literal),+ $(,)?] $(, $p:ty)? { $($bind:literal $field:ident : $acc:ident),* $(,)? }
      trips: $trips:expr; $(flops: $flops:expr;)? $(textures: [$($tex:ident),+ $(,)?];)?) => {
         $(#[$m])*
-        $vis struct $name<'a> { pub entry: &'static str, $(pub $field: &'a wgpu::Buffer),* }
+        $vis struct $name<'a> { pub entry: &'static str, $(pub $field: &'a dyn $crate::gpu::AsArg),* }
         impl $crate::gpu::Bindings for $name<'_> {
             type Params = $crate::kernel!(@params $($p)?);
             const FILE: &'static str = $file;
@@ -169,7 +205,7 @@ macro_rules! kernel {
             const SLOTS: &'static [$crate::gpu::Slot] = &[$($crate::gpu::Slot { binding: $bind, name: stringify!($field), access: $crate::gpu::Access::$acc }),*];
             const TEXTURES: &'static [&'static str] = $crate::kernel!(@textures $($($tex),+)?);
             fn entry(&self) -> &'static str { self.entry }
-            fn buffers(&self) -> Vec<&wgpu::Buffer> { vec![$(self.$field),*] }
+            fn buffers(&self) -> Vec<$crate::gpu::Arg<'_>> { vec![$(self.$field.arg()),*] }
             $crate::kernel!(@info $trips $(, $flops)?);
         }
     };

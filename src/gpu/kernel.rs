@@ -354,9 +354,17 @@ pub struct Dispatch {
     pub groups: [u32; 3],
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
-    /// The buffers bound as textures, their mirrors, and how many texels (vec4s) of each the
-    /// launch reads: copied before each launch.
-    mirrors: Vec<(wgpu::Buffer, wgpu::Texture, u64)>,
+    /// The buffers bound as textures, with their mirrors: copied before each launch.
+    mirrors: Vec<Mirror>,
+}
+
+/// A buffer (or a range of one, from `offset`) that a launch reads through a texture: `texels`
+/// vec4s of it are copied into `texture` before the launch.
+struct Mirror {
+    buffer: wgpu::Buffer,
+    offset: u64,
+    texture: wgpu::Texture,
+    texels: u64,
 }
 
 impl Dispatch {
@@ -376,20 +384,20 @@ impl Dispatch {
         let buffers = bindings.buffers();
         let textures = !B::TEXTURES.is_empty()
             && gpu.choice::<super::Operands>() == Some(super::Operands::Textures)
-            && B::SLOTS.iter().zip(&buffers).filter(|(s, _)| B::TEXTURES.contains(&s.name)).all(|(_, b)| b.size() % 16 == 0 && mirror_fits(&gpu.device, b.size()));
+            && B::SLOTS.iter().zip(&buffers).filter(|(s, _)| B::TEXTURES.contains(&s.name)).all(|(_, b)| b.size % 16 == 0 && mirror_fits(&gpu.device, b.size));
         let kernel = gpu.pipeline_for::<B>(bindings.entry(), textures)?;
         let (trips, flops) = (B::trips(bindings.entry(), params), B::flops(bindings.entry(), params));
         let params = bytemuck::bytes_of(params);
         let trips = super::budget::check(&kernel.name, trips, params, gpu.loop_budget())?;
         for ((slot, need), b) in kernel.reflected.slots.iter().zip(&kernel.reflected.min_bytes).zip(&buffers) {
-            if b.size() < *need {
-                return Err(Error::Shape(format!("{}: the buffer bound to `{}` has {} bytes; it needs at least {need}", kernel.name, slot.name, b.size())));
+            if b.size < *need {
+                return Err(Error::Shape(format!("{}: the buffer bound to `{}` has {} bytes; it needs at least {need}", kernel.name, slot.name, b.size)));
             }
         }
         let mut mirrors = Vec::new();
         for (&(binding, slot), b) in kernel.slots.iter().filter(|s| s.1 != Slot::Uniform).zip(&buffers) {
             if slot == Slot::Texture {
-                mirrors.push(((*b).clone(), gpu.mirror(binding, b)?, b.size() / 16));
+                mirrors.push(Mirror { buffer: b.buffer.clone(), offset: b.offset, texture: gpu.mirror(binding, b.size)?, texels: b.size / 16 });
             }
         }
         let bind_group = gpu.checked(&format!("the launch of kernel {}", kernel.name), || bind(gpu, &kernel, params, &buffers, &mirrors))?;
@@ -416,8 +424,8 @@ impl Dispatch {
 
     /// Encodes the copies of the buffers this launch reads as textures into their mirrors.
     pub fn copy_mirrors(&self, encoder: &mut wgpu::CommandEncoder) {
-        for (buffer, texture, texels) in &self.mirrors {
-            copy_to_mirror(encoder, buffer, texture, *texels);
+        for m in &self.mirrors {
+            copy_to_mirror(encoder, &m.buffer, m.offset, &m.texture, m.texels);
         }
     }
 
@@ -426,7 +434,7 @@ impl Dispatch {
     /// of a larger buffer (a workspace).
     pub fn with_mirror_extents(mut self, texels: &[u64]) -> Dispatch {
         for (m, &t) in self.mirrors.iter_mut().zip(texels) {
-            m.2 = m.2.min(t.max(1));
+            m.texels = m.texels.min(t.max(1));
         }
         self
     }
@@ -439,15 +447,15 @@ impl Dispatch {
     }
 }
 
-/// The first `texels` vec4s of `buffer` into its mirror: full rows of [`MIRROR_WIDTH`] texels,
-/// then the rest of the last row.
-fn copy_to_mirror(encoder: &mut wgpu::CommandEncoder, buffer: &wgpu::Buffer, texture: &wgpu::Texture, texels: u64) {
+/// The first `texels` vec4s of `buffer` from byte `offset` into its mirror: full rows of
+/// [`MIRROR_WIDTH`] texels, then the rest of the last row.
+fn copy_to_mirror(encoder: &mut wgpu::CommandEncoder, buffer: &wgpu::Buffer, offset: u64, texture: &wgpu::Texture, texels: u64) {
     let texels = texels as u32;
     let (rows, rest) = (texels / MIRROR_WIDTH, texels % MIRROR_WIDTH);
     let row_bytes = MIRROR_WIDTH * 16;
     let mut copy = |y: u32, width: u32, height: u32| {
         encoder.copy_buffer_to_texture(
-            wgpu::TexelCopyBufferInfo { buffer, layout: wgpu::TexelCopyBufferLayout { offset: y as u64 * row_bytes as u64, bytes_per_row: Some(row_bytes), rows_per_image: None } },
+            wgpu::TexelCopyBufferInfo { buffer, layout: wgpu::TexelCopyBufferLayout { offset: offset + y as u64 * row_bytes as u64, bytes_per_row: Some(row_bytes), rows_per_image: None } },
             wgpu::TexelCopyTextureInfo { texture, mip_level: 0, origin: wgpu::Origin3d { x: 0, y, z: 0 }, aspect: wgpu::TextureAspect::All },
             wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
         );
@@ -493,7 +501,7 @@ pub(crate) fn new_mirror(device: &wgpu::Device, rows: u32) -> wgpu::Texture {
 
 /// The bind group of one launch: its uniform (a small buffer of its own) and `buffers` in slot
 /// order, those of texture slots by their mirrors (in `mirrors`, in slot order too).
-fn bind(gpu: &Gpu, kernel: &Kernel, params: &[u8], buffers: &[&wgpu::Buffer], mirrors: &[(wgpu::Buffer, wgpu::Texture, u64)]) -> wgpu::BindGroup {
+fn bind(gpu: &Gpu, kernel: &Kernel, params: &[u8], buffers: &[bindings::Arg<'_>], mirrors: &[Mirror]) -> wgpu::BindGroup {
     let uniform = kernel.slots.iter().any(|s| s.1 == Slot::Uniform).then(|| {
         use wgpu::util::DeviceExt;
         gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -502,7 +510,7 @@ fn bind(gpu: &Gpu, kernel: &Kernel, params: &[u8], buffers: &[&wgpu::Buffer], mi
             usage: wgpu::BufferUsages::UNIFORM,
         })
     });
-    let views: Vec<wgpu::TextureView> = mirrors.iter().map(|(_, t, _)| t.create_view(&Default::default())).collect();
+    let views: Vec<wgpu::TextureView> = mirrors.iter().map(|m| m.texture.create_view(&Default::default())).collect();
     let (mut next, mut next_view) = (buffers.iter(), views.iter());
     let entries: Vec<wgpu::BindGroupEntry> = kernel
         .slots
@@ -515,7 +523,7 @@ fn bind(gpu: &Gpu, kernel: &Kernel, params: &[u8], buffers: &[&wgpu::Buffer], mi
                     next.next();
                     wgpu::BindingResource::TextureView(next_view.next().unwrap())
                 }
-                _ => next.next().unwrap().as_entire_binding(),
+                _ => next.next().unwrap().binding(),
             },
         })
         .collect();
@@ -645,6 +653,22 @@ impl Program {
             out.push((name, t.elapsed().as_secs_f64()));
         }
         Ok(out)
+    }
+
+    /// [`Program::profile`] summed by kernel: (name, seconds, launches), the most time first.
+    pub fn profile_by_kernel(&self, gpu: &Gpu) -> Result<Vec<(String, f64, usize)>> {
+        let mut by_kernel: Vec<(String, f64, usize)> = Vec::new();
+        for (name, t) in self.profile(gpu)? {
+            match by_kernel.iter_mut().find(|e| e.0 == name) {
+                Some(e) => {
+                    e.1 += t;
+                    e.2 += 1;
+                }
+                None => by_kernel.push((name, t, 1)),
+            }
+        }
+        by_kernel.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(by_kernel)
     }
 
     /// Runs dispatches `range` only (one encoder, one pass, one submission).

@@ -11,10 +11,10 @@ pub mod tune;
 pub mod operands;
 
 pub use select::{Backend, GpuOptions, LimitsChoice};
-pub use bindings::{field_type, Access, Bindings, Field, FieldType, Slot, Uniform};
+pub use bindings::{field_type, Access, Arg, AsArg, Bindings, Field, FieldType, Slot, Uniform};
 pub use operands::Operands;
 pub use kernel::{grid, mirror_fits, source, texture_file, texture_variant, validate, Dispatch, Kernel, Program, MIRROR_WIDTH, PRELUDE, SHADERS};
-pub use tensor::Tensor;
+pub use tensor::{Block, Tensor};
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -263,8 +263,8 @@ impl Gpu {
     /// A texture that `buffer`, bound at `binding`, can be copied into to be read as a texture
     /// ([`bindings::Access::Texture`]): shared with every launch that binds a buffer of as many
     /// rows (rounded up to a power of two) at that binding.
-    pub(crate) fn mirror(&self, binding: u32, buffer: &wgpu::Buffer) -> Result<wgpu::Texture> {
-        let rows = kernel::mirror_rows(&self.device, buffer.size())?;
+    pub(crate) fn mirror(&self, binding: u32, bytes: u64) -> Result<wgpu::Texture> {
+        let rows = kernel::mirror_rows(&self.device, bytes)?;
         let mut mirrors = self.mirrors.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(t) = mirrors.get(&(binding, rows)) {
             return Ok(t.clone());

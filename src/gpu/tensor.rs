@@ -3,10 +3,21 @@
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 
-/// A flat f32 (or u32) array in a storage buffer; shapes are tracked by the layers that own them.
+/// A flat f32 (or u32) array in a storage buffer, or in a range of one (a part of a [`Block`]);
+/// shapes are tracked by the layers that own them. Bind it to a kernel as itself (`x: &t`, which
+/// binds its range), not as `&t.buffer` (the whole buffer).
 pub struct Tensor {
+    /// The buffer it lies in: its own, or its block's.
     pub buffer: wgpu::Buffer,
+    /// Where it starts in `buffer`, in bytes (0 unless it is a part of a block).
+    pub offset: u64,
     pub len: usize,
+}
+
+impl crate::gpu::AsArg for Tensor {
+    fn arg(&self) -> crate::gpu::Arg<'_> {
+        crate::gpu::Arg { buffer: &self.buffer, offset: self.offset, size: self.bytes() }
+    }
 }
 
 impl Tensor {
@@ -20,7 +31,12 @@ impl Tensor {
         let buffer = gpu.checked(&format!("the buffer {label} ({bytes} bytes)"), || {
             gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size: bytes, usage: Self::USAGE, mapped_at_creation: false })
         })?;
-        Ok(Tensor { buffer, len })
+        Ok(Tensor { buffer, offset: 0, len })
+    }
+
+    /// Bytes it takes (at least 4: an empty tensor has a one-value buffer).
+    pub fn bytes(&self) -> u64 {
+        (self.len.max(1) * 4) as u64
     }
 
     pub fn from_slice<T: bytemuck::Pod>(gpu: &Gpu, label: &str, data: &[T]) -> Result<Tensor> {
@@ -36,7 +52,9 @@ impl Tensor {
         if data.len() != self.len {
             return Err(Error::Shape(format!("writing {} values into a tensor of {}", data.len(), self.len)));
         }
-        gpu.queue.write_buffer(&self.buffer, 0, bytemuck::cast_slice(data));
+        if !data.is_empty() {
+            gpu.queue.write_buffer(&self.buffer, self.offset, bytemuck::cast_slice(data));
+        }
         Ok(())
     }
 
@@ -45,7 +63,7 @@ impl Tensor {
         if data.len() != len || at + len > self.len {
             return Err(Error::Shape(format!("writing {} values (expected {len}) at {at} into a tensor of {}", data.len(), self.len)));
         }
-        gpu.queue.write_buffer(&self.buffer, (at * 4) as u64, bytemuck::cast_slice(data));
+        gpu.queue.write_buffer(&self.buffer, self.offset + (at * 4) as u64, bytemuck::cast_slice(data));
         Ok(())
     }
 
@@ -53,7 +71,7 @@ impl Tensor {
     /// submission, queued after whatever was submitted before; nothing waits until the future is
     /// polled (`gpu.device.poll` drives it; [`Tensor::read`] does both).
     pub fn read_async(&self, gpu: &Gpu) -> impl std::future::Future<Output = Result<Vec<f32>>> + use<> {
-        read_buffer_async(gpu, &self.buffer, self.len)
+        read_range_async(gpu, &self.buffer, self.offset, self.len)
     }
 
     /// Blocking readback: submits the copy, waits for the device, returns the values.
@@ -64,8 +82,8 @@ impl Tensor {
     }
 }
 
-/// Reads the first `len` f32 of any storage buffer that has COPY_SRC usage.
-pub fn read_buffer_async(gpu: &Gpu, buffer: &wgpu::Buffer, len: usize) -> impl std::future::Future<Output = Result<Vec<f32>>> + use<> {
+/// Reads `len` f32 from byte `offset` (a multiple of 4) of a buffer that has COPY_SRC usage.
+pub fn read_range_async(gpu: &Gpu, buffer: &wgpu::Buffer, offset: u64, len: usize) -> impl std::future::Future<Output = Result<Vec<f32>>> + use<> {
     let bytes = (len.max(1) * 4) as u64;
     let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("readback"),
@@ -74,7 +92,7 @@ pub fn read_buffer_async(gpu: &Gpu, buffer: &wgpu::Buffer, len: usize) -> impl s
         mapped_at_creation: false,
     });
     let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
-    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, bytes);
+    encoder.copy_buffer_to_buffer(buffer, offset, &staging, 0, bytes);
     gpu.queue.submit([encoder.finish()]);
     let (tx, rx) = futures_intrusive::channel::shared::oneshot_channel();
     staging.map_async(wgpu::MapMode::Read, .., move |r| {
@@ -92,5 +110,93 @@ pub fn read_buffer_async(gpu: &Gpu, buffer: &wgpu::Buffer, len: usize) -> impl s
         };
         staging.unmap();
         Ok(out)
+    }
+}
+
+/// Bytes between the starts of a block's parts: what every device accepts as a storage binding
+/// offset (WebGPU allows an alignment of at most 256), and a multiple of 16 (a vec4, a texel of a
+/// texture mirror).
+pub const PART_ALIGN: u64 = 256;
+
+/// Several tensors in one buffer (a network's parameters, their gradients, an optimizer's
+/// moments), each at an offset that is a multiple of [`PART_ALIGN`]; the gaps are zeros. Kernels
+/// that treat the tensors alike (an optimizer's update, zeroing) run once over [`Block::whole`];
+/// layers bind the parts. It dereferences to the parts, so `block[i]` is the i-th tensor.
+pub struct Block {
+    /// The whole buffer as one tensor: every part and the gaps between them.
+    pub whole: Tensor,
+    pub parts: Vec<Tensor>,
+}
+
+impl Block {
+    /// Zeroed tensors of `lens` values, named `label`.
+    pub fn zeros(gpu: &Gpu, label: &str, lens: &[usize]) -> Result<Block> {
+        let align = (PART_ALIGN / 4) as usize;
+        let mut starts = Vec::with_capacity(lens.len());
+        let mut at = 0usize;
+        for &l in lens {
+            starts.push(at);
+            at = at.checked_add(l.max(1).div_ceil(align) * align).ok_or_else(|| Error::Limit(format!("{label}: the tensors do not fit in memory")))?;
+        }
+        let whole = Tensor::zeros(gpu, label, at)?;
+        let parts = starts.iter().zip(lens).map(|(&s, &len)| Tensor { buffer: whole.buffer.clone(), offset: (s * 4) as u64, len }).collect();
+        Ok(Block { whole, parts })
+    }
+
+    /// Tensors holding `data`, named `label`.
+    pub fn from_slices(gpu: &Gpu, label: &str, data: &[Vec<f32>]) -> Result<Block> {
+        let b = Block::zeros(gpu, label, &data.iter().map(Vec::len).collect::<Vec<_>>())?;
+        b.write(gpu, data)?;
+        Ok(b)
+    }
+
+    /// Zeroed tensors laid out as these.
+    pub fn zeros_like(&self, gpu: &Gpu, label: &str) -> Result<Block> {
+        Block::zeros(gpu, label, &self.lens())
+    }
+
+    pub fn lens(&self) -> Vec<usize> {
+        self.parts.iter().map(|t| t.len).collect()
+    }
+
+    /// Each part's first value, in values from the buffer's start, then the buffer's length.
+    pub fn bounds(&self) -> Vec<u32> {
+        self.parts.iter().map(|t| (t.offset / 4) as u32).chain([self.whole.len as u32]).collect()
+    }
+
+    /// Every part, from one readback of the buffer.
+    pub fn read(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
+        let all = self.whole.read(gpu)?;
+        Ok(self.parts.iter().map(|t| all[(t.offset / 4) as usize..][..t.len].to_vec()).collect())
+    }
+
+    /// Overwrites every part (as many vectors as parts, each of its part's length).
+    pub fn write(&self, gpu: &Gpu, data: &[Vec<f32>]) -> Result<()> {
+        if data.len() != self.parts.len() {
+            return Err(Error::Shape(format!("writing {} tensors into a block of {}", data.len(), self.parts.len())));
+        }
+        let mut all = vec![0f32; self.whole.len];
+        for (i, (t, d)) in self.parts.iter().zip(data).enumerate() {
+            if d.len() != t.len {
+                return Err(Error::Shape(format!("writing {} values into tensor {i} of a block, which has {}", d.len(), t.len)));
+            }
+            all[(t.offset / 4) as usize..][..t.len].copy_from_slice(d);
+        }
+        self.whole.write(gpu, &all)
+    }
+}
+
+impl std::ops::Deref for Block {
+    type Target = [Tensor];
+    fn deref(&self) -> &[Tensor] {
+        &self.parts
+    }
+}
+
+impl<'a> IntoIterator for &'a Block {
+    type Item = &'a Tensor;
+    type IntoIter = std::slice::Iter<'a, Tensor>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.parts.iter()
     }
 }

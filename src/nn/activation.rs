@@ -4,7 +4,7 @@
 
 use super::{no_grad_of_grad, CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, LayerImpl};
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, Program};
+use crate::gpu::{AsArg, Dispatch, Gpu, Program};
 use super::describe::Fields;
 use super::Layer;
 use serde_json::{json, Value};
@@ -121,7 +121,7 @@ crate::kernel! {
 }
 
 /// y = act(x) over `len` values: four at a time when `len` is a multiple of 4.
-pub fn push_act_forward(gpu: &Gpu, prog: &mut Program, a: Act, x: &wgpu::Buffer, y: &wgpu::Buffer, len: u32) -> Result<()> {
+pub fn push_act_forward(gpu: &Gpu, prog: &mut Program, a: Act, x: &dyn AsArg, y: &dyn AsArg, len: u32) -> Result<()> {
     let (entry, _, slope) = act_entries(a);
     let p = ActParams { n: len, slope, ..Default::default() };
     prog.push(if len % 4 == 0 {
@@ -133,7 +133,7 @@ pub fn push_act_forward(gpu: &Gpu, prog: &mut Program, a: Act, x: &wgpu::Buffer,
 }
 
 /// dx = act'(x)·dy over `len` values: four at a time when `len` is a multiple of 4.
-pub fn push_act_backward(gpu: &Gpu, prog: &mut Program, a: Act, x: &wgpu::Buffer, dy: &wgpu::Buffer, dx: &wgpu::Buffer, len: u32) -> Result<()> {
+pub fn push_act_backward(gpu: &Gpu, prog: &mut Program, a: Act, x: &dyn AsArg, dy: &dyn AsArg, dx: &dyn AsArg, len: u32) -> Result<()> {
     let (_, entry, slope) = act_entries(a);
     let p = ActParams { n: len, slope, ..Default::default() };
     prog.push(if len % 4 == 0 {
@@ -171,7 +171,7 @@ pub fn act_entries4(a: Act) -> (&'static str, &'static str) {
 }
 
 /// A dispatch copying `n` values from `src[src_at..]` to `dst[dst_at..]` inside a compute pass.
-pub fn copy_range(gpu: &Gpu, src: &wgpu::Buffer, src_at: usize, dst: &wgpu::Buffer, dst_at: usize, n: usize) -> Result<Dispatch> {
+pub fn copy_range(gpu: &Gpu, src: &dyn AsArg, src_at: usize, dst: &dyn AsArg, dst_at: usize, n: usize) -> Result<Dispatch> {
     let p = ActParams { n: n as u32, slope: 0.0, src: src_at as u32, dst: dst_at as u32 };
     Dispatch::new(gpu, &CopyRange { x: src, out: dst }, &p, Some(n as u32))
 }

@@ -380,7 +380,7 @@ impl BnSpec {
         bn.check_batch(n, c.mode)?;
         let mut p = BnParams::new(n, bn, 0, gpu.parallel_invocations());
         if c.mode != Mode::Eval {
-            let part = &c.ws.scratch.buffer;
+            let part = &c.ws.scratch;
             c.ws.check_scratch(2 * p.tiles() as usize * bn.c, "batch norm statistics")?;
             p.flags = BN_BATCH | if c.mode == Mode::Train { BN_UPDATE_RUNNING } else { 0 };
             prog.push(Dispatch::new(gpu, &BnStatsPartial { x: c.x, part }, &p, Some(p.tiles() * bn.c as u32))?);
@@ -396,7 +396,7 @@ impl BnSpec {
             p.flags |= relu as u32 * BN_RELU;
         }
         let e = |plain: &'static str, fused: &'static str| if then.is_some() { fused } else { plain };
-        let (gamma, beta) = (&c.params[0].buffer, &c.params[1].buffer);
+        let (gamma, beta) = (&c.params[0], &c.params[1]);
         let planes = (n * bn.c) as u32;
         prog.push(if bn.planes(gpu) && bn.hw % 4 == 0 {
             let entry = e("batchnorm_forward_planes4", "batchnorm_forward_planes4_act");
@@ -426,11 +426,11 @@ impl BnSpec {
             p.slope = slope;
         }
         c.ws.check_scratch(2 * p.tiles() as usize * bn.c, "batch norm gradients")?;
-        let part = &c.ws.scratch.buffer;
-        let (gamma, beta) = (&c.params[0].buffer, &c.params[1].buffer);
+        let part = &c.ws.scratch;
+        let (gamma, beta) = (&c.params[0], &c.params[1]);
         prog.push(Dispatch::new(gpu, &BnBackwardPartial { x: c.x, gamma, beta, dy: c.dy, stats, part }, &p, Some(p.tiles() * bn.c as u32))?);
         // Without parameter gradients the kernel does not write them; the buffers fill the bindings.
-        let (dgamma, dbeta) = (&c.grads[0].buffer, &c.grads[1].buffer);
+        let (dgamma, dbeta) = (&c.grads[0], &c.grads[1]);
         prog.push(Dispatch::new(gpu, &BnBackwardFinish { stats, out: dgamma, out2: dbeta, part }, &p, Some(bn.c as u32))?);
         if let Some(dx) = c.dx {
             let len = (n * bn.c * bn.hw) as u32;

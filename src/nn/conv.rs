@@ -6,7 +6,7 @@
 
 use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, LayerImpl, Param, Role};
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, Program};
+use crate::gpu::{AsArg, Gpu, Program};
 use crate::ops::conv::{self as lower, Epilogue};
 pub use crate::ops::conv::{ChannelSum, ConvBackwardInput, ConvBackwardWeight, ConvForward, ConvParams, CONV_BIAS};
 pub use crate::ops::shape::{gcd, ConvShape};
@@ -275,17 +275,17 @@ impl LayerImpl for Conv2d {
     }
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
-        let b = c.params.get(1).map(|t| &t.buffer);
-        lower::forward(c.gpu, c.ws, prog, &self.0.shape(c.n, false), c.x, &c.params[0].buffer, b, c.y)
+        let b = c.params.get(1).map(|t| t as &dyn AsArg);
+        lower::forward(c.gpu, c.ws, prog, &self.0.shape(c.n, false), c.x, &c.params[0], b, c.y)
     }
 
     /// The subgroup family's patch-matrix products store the activation too
     /// ([`conv_gemm::forward_fused`]); the other paths decline.
     fn gpu_forward_fused(&self, c: &GpuForward<'_>, then: super::FusedAct<'_>, prog: &mut Program) -> Result<bool> {
         let Some((slope, relu)) = then.act.piecewise() else { return Ok(false) };
-        let b = c.params.get(1).map(|t| &t.buffer);
+        let b = c.params.get(1).map(|t| t as &dyn AsArg);
         let epi = Epilogue::Act { post: then.buf, slope, relu };
-        lower::forward_fused(c.gpu, c.ws, prog, &self.0.shape(c.n, false), c.x, &c.params[0].buffer, b, c.y, epi)
+        lower::forward_fused(c.gpu, c.ws, prog, &self.0.shape(c.n, false), c.x, &c.params[0], b, c.y, epi)
     }
 
     fn has_grad_of_grad(&self) -> bool {
@@ -305,7 +305,7 @@ impl LayerImpl for Conv2d {
 
     fn gpu_grad_of_grad(&self, c: &GpuGradOfGrad<'_>, prog: &mut Program) -> Result<()> {
         let s = self.0.shape(c.n, false);
-        let wt = &c.params[0].buffer;
+        let wt = &c.params[0];
         if let Some(o) = c.gbar_out {
             lower::forward(c.gpu, c.ws, prog, &s, c.gbar_in, wt, None, o)?;
         }
@@ -319,7 +319,7 @@ impl LayerImpl for Conv2d {
             lower::grads(c.gpu, c.ws, prog, &s, c.x, c.dy, bias, c.grads, c.accumulate)?;
         }
         if let Some(dx) = c.dx {
-            lower::backward_input(c.gpu, c.ws, prog, &s, c.dy, &c.params[0].buffer, None, dx)?;
+            lower::backward_input(c.gpu, c.ws, prog, &s, c.dy, &c.params[0], None, dx)?;
         }
         Ok(())
     }
@@ -337,7 +337,7 @@ impl LayerImpl for Conv2d {
             lower::grads(c.gpu, c.ws, prog, &s, c.x, c.dy, bias, c.grads, c.accumulate)?;
         }
         let epi = Epilogue::Dact { pre: below.buf, slope, relu };
-        lower::backward_input_fused(c.gpu, c.ws, prog, &s, c.dy, &c.params[0].buffer, dx, epi)?;
+        lower::backward_input_fused(c.gpu, c.ws, prog, &s, c.dy, &c.params[0], dx, epi)?;
         Ok(true)
     }
 }

@@ -9,7 +9,7 @@ use super::describe::Fields;
 use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, Layer, LayerImpl, Param};
 use serde_json::Value;
 use crate::error::Result;
-use crate::gpu::Program;
+use crate::gpu::{AsArg, Program};
 
 // ---------------------------------------------------------------- CPU reference
 
@@ -94,8 +94,8 @@ impl LayerImpl for ConvTranspose2d {
     }
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
-        let b = c.params.get(1).map(|t| &t.buffer);
-        lower::backward_input(c.gpu, c.ws, prog, &self.0.shape(c.n, true), c.x, &c.params[0].buffer, b, c.y)
+        let b = c.params.get(1).map(|t| t as &dyn AsArg);
+        lower::backward_input(c.gpu, c.ws, prog, &self.0.shape(c.n, true), c.x, &c.params[0], b, c.y)
     }
 
     fn has_grad_of_grad(&self) -> bool {
@@ -115,7 +115,7 @@ impl LayerImpl for ConvTranspose2d {
 
     fn gpu_grad_of_grad(&self, c: &GpuGradOfGrad<'_>, prog: &mut Program) -> Result<()> {
         let s = self.0.shape(c.n, true);
-        let wt = &c.params[0].buffer;
+        let wt = &c.params[0];
         if let Some(o) = c.gbar_out {
             lower::backward_input(c.gpu, c.ws, prog, &s, c.gbar_in, wt, None, o)?;
         }
@@ -131,7 +131,7 @@ impl LayerImpl for ConvTranspose2d {
             lower::grads(c.gpu, c.ws, prog, &s, c.dy, c.x, bias, c.grads, c.accumulate)?;
         }
         if let Some(dx) = c.dx {
-            lower::forward(c.gpu, c.ws, prog, &s, c.dy, &c.params[0].buffer, None, dx)?;
+            lower::forward(c.gpu, c.ws, prog, &s, c.dy, &c.params[0], None, dx)?;
         }
         Ok(())
     }

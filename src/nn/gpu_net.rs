@@ -4,7 +4,7 @@
 
 use super::{GpuBackward, GpuForward, GpuGradOfGrad, Mode, NetSpec, Tape};
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, Program, Tensor};
+use crate::gpu::{AsArg, Block, Gpu, Program, Tensor};
 use crate::ops::Workspace;
 
 /// Whether layers may run a neighbouring activation in their own kernels (on unless
@@ -18,9 +18,11 @@ pub struct GpuNet {
     /// Values per sample before each layer, and after the last.
     widths: Vec<usize>,
     pub max_batch: usize,
-    /// Each layer's parameters, as in [`NetSpec::param_names`].
-    pub params: Vec<Tensor>,
-    pub grads: Vec<Tensor>,
+    /// Each layer's parameters, as in [`NetSpec::param_names`]: one buffer, the tensors ranges
+    /// of it (`params[i]`), so that an optimizer updates them in one launch.
+    pub params: Block,
+    /// Their gradients, laid out as `params`.
+    pub grads: Block,
     /// Running state of the layers that have one, in [`NetSpec::running`] order.
     pub running: Vec<Tensor>,
     /// acts[slot][layer]: output of every layer but the last (the caller gives the last its buffer)
@@ -53,9 +55,8 @@ impl GpuNet {
             return Err(Error::Shape(format!("{label}: batch size and slots must be at least 1")));
         }
         let imps: Vec<_> = spec.layers.iter().map(|l| l.imp()).collect();
-        let names = spec.param_names();
-        let p = params.iter().zip(&names).map(|(v, (nm, _))| Tensor::from_slice(gpu, &format!("{label}.{nm}"), v)).collect::<Result<_>>()?;
-        let g = params.iter().zip(&names).map(|(v, (nm, _))| Tensor::zeros(gpu, &format!("{label}.{nm}.grad"), v.len())).collect::<Result<_>>()?;
+        let p = Block::from_slices(gpu, &format!("{label}.params"), params)?;
+        let g = p.zeros_like(gpu, &format!("{label}.grads"))?;
         let running = spec.running().iter().map(|(i, v, _)| Tensor::from_slice(gpu, &format!("{label}.{i}.running"), v)).collect::<Result<_>>()?;
         let views: Vec<bool> = imps.iter().map(|l| l.is_view()).collect();
         let last = imps.len() - 1;
@@ -210,7 +211,7 @@ impl GpuNet {
         }
         let mut prog = Program::default();
         // Where the gradient at layer li's input goes.
-        let dx_of = |li: usize| if li == 0 { dinput } else { Some(self.grad_buf(li - 1, dout)) };
+        let dx_of = |li: usize| if li == 0 { dinput.map(|b| b as &dyn AsArg) } else { Some(self.grad_buf(li - 1, dout) as &dyn AsArg) };
         let mut li = self.spec.layers.len();
         while li > 0 {
             li -= 1;
@@ -293,7 +294,7 @@ impl GpuNet {
                 x: self.in_buf(slot, li, input, input),
                 g_out: self.grad_buf(li, dout),
                 gbar_in: if li == 0 { gbar0 } else { &self.gbars[li - 1].buffer },
-                gbar_out: (li < last).then(|| &self.gbars[li].buffer),
+                gbar_out: (li < last).then(|| &self.gbars[li] as &dyn AsArg),
                 params: &self.params[p0..p0 + np],
                 grads: &self.grads[p0..p0 + np],
                 ws: &self.ws,
@@ -303,9 +304,9 @@ impl GpuNet {
         Ok(prog)
     }
 
-    /// Reads every parameter back (in [`NetSpec::param_names`] order).
+    /// Reads every parameter back (in [`NetSpec::param_names`] order), in one readback.
     pub fn read_params(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
-        self.params.iter().map(|t| t.read(gpu)).collect()
+        self.params.read(gpu)
     }
 
     /// Reads back the training-mode pass kept in `slot` at batch `n` whose input was `input`.
@@ -338,7 +339,8 @@ impl GpuNet {
         if running.len() != self.running.len() || running.iter().zip(&self.running).any(|(a, b)| a.len() != b.len) {
             return Err(Error::Shape("running statistics do not match the network's BatchNorm layers".into()));
         }
-        for (t, v) in self.params.iter().zip(params).chain(self.running.iter().zip(running)) {
+        self.params.write(gpu, params)?;
+        for (t, v) in self.running.iter().zip(running) {
             t.write(gpu, v)?;
         }
         Ok(())

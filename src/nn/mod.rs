@@ -38,7 +38,7 @@ pub use linear::Linear;
 pub use reshape::Reshape;
 
 use crate::error::{Error, Result};
-use crate::gpu::{Gpu, Program, Tensor};
+use crate::gpu::{AsArg, Gpu, Program, Tensor};
 
 /// A layer's running state: initial values, and its named parts with their lengths.
 pub type Running = (Vec<f32>, Vec<(&'static str, usize)>);
@@ -110,8 +110,8 @@ pub struct GpuForward<'a> {
     /// Values per sample of the input.
     pub width: usize,
     pub mode: Mode,
-    pub x: &'a wgpu::Buffer,
-    pub y: &'a wgpu::Buffer,
+    pub x: &'a dyn AsArg,
+    pub y: &'a dyn AsArg,
     pub params: &'a [Tensor],
     pub running: Option<&'a Tensor>,
     /// This layer's saved tensor in the pass's slot (see [`LayerImpl::saved_len`]).
@@ -125,7 +125,7 @@ pub struct GpuForward<'a> {
 pub struct FusedAct<'a> {
     pub act: Act,
     /// Forward: where the activation's output goes; backward: the activation's input.
-    pub buf: &'a wgpu::Buffer,
+    pub buf: &'a dyn AsArg,
 }
 
 /// A GPU backward pass of one layer through the pass that read `x`.
@@ -134,10 +134,10 @@ pub struct GpuBackward<'a> {
     pub n: usize,
     /// Values per sample of the input.
     pub width: usize,
-    pub x: &'a wgpu::Buffer,
-    pub dy: &'a wgpu::Buffer,
+    pub x: &'a dyn AsArg,
+    pub dy: &'a dyn AsArg,
     /// Where the input gradient goes (none: not needed).
-    pub dx: Option<&'a wgpu::Buffer>,
+    pub dx: Option<&'a dyn AsArg>,
     pub params: &'a [Tensor],
     pub grads: &'a [Tensor],
     pub saved: Option<&'a Tensor>,
@@ -172,11 +172,11 @@ pub struct GpuGradOfGrad<'a> {
     pub n: usize,
     /// Values per sample of the layer's input.
     pub width: usize,
-    pub x: &'a wgpu::Buffer,
-    pub g_out: &'a wgpu::Buffer,
-    pub gbar_in: &'a wgpu::Buffer,
+    pub x: &'a dyn AsArg,
+    pub g_out: &'a dyn AsArg,
+    pub gbar_in: &'a dyn AsArg,
     /// Where ḡ_out goes (none for a network's last layer).
-    pub gbar_out: Option<&'a wgpu::Buffer>,
+    pub gbar_out: Option<&'a dyn AsArg>,
     pub params: &'a [Tensor],
     pub grads: &'a [Tensor],
     pub ws: &'a Workspace,

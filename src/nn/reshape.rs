@@ -6,6 +6,7 @@
 //! first or last layer and the caller's buffers differ. No kernel, so no shader file.
 //! Tests: `tests/reshape.rs`.
 
+use crate::gpu::AsArg;
 use super::activation::copy_range;
 use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, GpuGradOfGrad, Layer, LayerImpl};
 use crate::error::{Error, Result};
@@ -33,8 +34,8 @@ pub fn parse(kind: &str, v: &Value) -> Option<std::result::Result<Layer, String>
 }
 
 /// Copies x to y when they are different buffers (a reshape at either end of a network).
-fn pass_through(gpu: &crate::gpu::Gpu, x: &wgpu::Buffer, y: &wgpu::Buffer, len: u32, prog: &mut Program) -> Result<()> {
-    if x != y {
+fn pass_through(gpu: &crate::gpu::Gpu, x: &dyn AsArg, y: &dyn AsArg, len: u32, prog: &mut Program) -> Result<()> {
+    if x.arg() != y.arg() {
         prog.push(copy_range(gpu, x, 0, y, 0, len as usize)?);
     }
     Ok(())

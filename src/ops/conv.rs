@@ -13,7 +13,7 @@ use super::shape::{gcd, ConvShape};
 use super::split::{SplitSum, Workspace, ACCUMULATE};
 use crate::error::Result;
 use crate::gpu::budget::{lp, plan_tiles, Tiles, STORE4X4};
-use crate::gpu::{Dispatch, Gpu, Program, Tensor};
+use crate::gpu::{AsArg, Dispatch, Gpu, Program, Tensor};
 
 /// Uniform of `shaders/conv.wgsl` (the conv view of [`ConvShape`]).
 #[repr(C)]
@@ -177,7 +177,7 @@ pub fn grads_scratch_len(s: &ConvShape, bias: Option<(usize, usize, usize)>, par
 
 /// y = conv(x, W) [+ b] in the conv view, with the device's family of kernels.
 #[allow(clippy::too_many_arguments)]
-pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer) -> Result<()> {
+pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg) -> Result<()> {
     if KernelFamily::of(gpu).products() {
         return conv_gemm::forward(gpu, ws, prog, s, x, wt, b, y);
     }
@@ -188,7 +188,7 @@ pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: 
 
 /// dx = [b +] the input gradient of the conv view for dy, with the device's family of kernels.
 #[allow(clippy::too_many_arguments)]
-pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer) -> Result<()> {
+pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, dx: &dyn AsArg) -> Result<()> {
     if KernelFamily::of(gpu).products() {
         return conv_gemm::backward_input(gpu, ws, prog, s, dy, wt, b, dx);
     }
@@ -201,21 +201,21 @@ pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvSha
 /// gradient (a channel sum of `bias_src` over `bias` = (channels, rows, columns)) of a
 /// convolution of either kind, as split reductions.
 #[allow(clippy::too_many_arguments)]
-pub fn grads(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, dy: &wgpu::Buffer, bias: Option<(&wgpu::Buffer, (usize, usize, usize))>, grads: &[Tensor], accumulate: bool) -> Result<()> {
+pub fn grads(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &dyn AsArg, dy: &dyn AsArg, bias: Option<(&dyn AsArg, (usize, usize, usize))>, grads: &[Tensor], accumulate: bool) -> Result<()> {
     let flags = |a: bool| ACCUMULATE * a as u32;
     if KernelFamily::of(gpu).products() {
-        conv_gemm::backward_weight(gpu, ws, prog, s, x, dy, &grads[0].buffer, accumulate)?;
+        conv_gemm::backward_weight(gpu, ws, prog, s, x, dy, &grads[0], accumulate)?;
     } else {
         let p = ConvParams::new(s, 0);
         let t = p.weight_tiles(gpu.parallel_invocations());
-        let first = |o: &wgpu::Buffer, a: bool| Dispatch::new(gpu, &ConvBackwardWeight { x, dy, out: o }, &ConvParams { flags: flags(a), ..p.with_tiles(t) }, Some(t.count() * p.backward_weight_threads()));
-        ws.push_split(gpu, prog, SplitSum { first: &first, out: &grads[0].buffer, len: s.w_len(), tiles: t.count(), accumulate })?;
+        let first = |o: &dyn AsArg, a: bool| Dispatch::new(gpu, &ConvBackwardWeight { x, dy, out: o }, &ConvParams { flags: flags(a), ..p.with_tiles(t) }, Some(t.count() * p.backward_weight_threads()));
+        ws.push_split(gpu, prog, SplitSum { first: &first, out: &grads[0], len: s.w_len(), tiles: t.count(), accumulate })?;
     }
     if let Some((src, (c, r, k))) = bias {
         let p = ConvParams::new(&bias_view(s, c, r, k), 0);
         let t = p.channel_sum_tiles(gpu.parallel_invocations());
-        let first = |o: &wgpu::Buffer, a: bool| Dispatch::new(gpu, &ChannelSum { dy: src, out: o }, &ConvParams { flags: flags(a), ..p.with_tiles(t) }, Some(t.count() * c as u32));
-        ws.push_split(gpu, prog, SplitSum { first: &first, out: &grads[1].buffer, len: c, tiles: t.count(), accumulate })?;
+        let first = |o: &dyn AsArg, a: bool| Dispatch::new(gpu, &ChannelSum { dy: src, out: o }, &ConvParams { flags: flags(a), ..p.with_tiles(t) }, Some(t.count() * c as u32));
+        ws.push_split(gpu, prog, SplitSum { first: &first, out: &grads[1], len: c, tiles: t.count(), accumulate })?;
     }
     Ok(())
 }

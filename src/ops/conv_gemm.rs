@@ -22,7 +22,7 @@ use super::split::SplitSum;
 use super::split::Workspace;
 use crate::error::{Error, Result};
 use crate::gpu::budget::lp;
-use crate::gpu::{Dispatch, Gpu, Program, Tensor};
+use crate::gpu::{AsArg, Dispatch, Gpu, Program, Tensor};
 pub use super::family::KernelFamily;
 pub use crate::gpu::Operands;
 
@@ -331,7 +331,7 @@ fn phase_axis(size: usize, s: usize, pad: usize, k: usize, r: usize) -> (usize, 
 
 /// The col2im dispatches of a chunk: one per stride phase without dilation, else the general one.
 #[allow(clippy::too_many_arguments)]
-fn push_col2im(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, b: Option<&wgpu::Buffer>, src: &wgpu::Buffer, dx: &wgpu::Buffer) -> Result<()> {
+fn push_col2im(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, b: Option<&dyn AsArg>, src: &dyn AsArg, dx: &dyn AsArg) -> Result<()> {
     let u = |v: usize| v as u32;
     let cols = nc * s.oh * s.ow;
     if s.dil != [1, 1] {
@@ -482,13 +482,13 @@ fn matrix(n0: usize, rows: usize, cols: usize) -> Geometry {
 
 /// A dispatch writing the (rows, cols) matrix `src` into `dst` with each row padded with zeros to
 /// a multiple of 4 (`transposed`: its transpose, (cols, rows padded to 4)).
-pub fn pack_matrix(gpu: &Gpu, src: &wgpu::Buffer, dst: &wgpu::Buffer, rows: usize, cols: usize, transposed: bool) -> Result<Dispatch> {
+pub fn pack_matrix(gpu: &Gpu, src: &dyn AsArg, dst: &dyn AsArg, rows: usize, cols: usize, transposed: bool) -> Result<Dispatch> {
     pack(gpu, matrix(0, rows, cols), transposed, src, dst)
 }
 
 /// An `im2col` dispatch: plain (rows = positions, width = K rounded to 4) or transposed
 /// (rows = positions rounded to 4 = width).
-fn pack(gpu: &Gpu, g: Geometry, transposed: bool, src: &wgpu::Buffer, dst: &wgpu::Buffer) -> Result<Dispatch> {
+fn pack(gpu: &Gpu, g: Geometry, transposed: bool, src: &dyn AsArg, dst: &dyn AsArg) -> Result<Dispatch> {
     let taps = g.kh * g.kw;
     let k = (g.c * taps) as usize;
     // A 1 × 1 kernel over planes whose positions come in aligned quads, with src a whole number
@@ -533,10 +533,10 @@ fn pack(gpu: &Gpu, g: Geometry, transposed: bool, src: &wgpu::Buffer, dst: &wgpu
 /// time.
 #[derive(Clone, Copy)]
 pub struct Product<'a> {
-    pub a: &'a wgpu::Buffer,
-    pub b: &'a wgpu::Buffer,
+    pub a: &'a dyn AsArg,
+    pub b: &'a dyn AsArg,
     /// bias[i] added to row i.
-    pub bias: Option<&'a wgpu::Buffer>,
+    pub bias: Option<&'a dyn AsArg>,
     pub m: usize,
     pub n: usize,
     pub k4: usize,
@@ -577,7 +577,7 @@ impl<'a> Product<'a> {
 
     /// C [+]= a·bᵀ with the reduction split ([`Product::splits`] for this device's family) and the partial sums added by
     /// `reduce_splits` (the map must be the plain one).
-    pub fn push_split(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, out: &wgpu::Buffer, accumulate: bool) -> Result<()> {
+    pub fn push_split(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, out: &dyn AsArg, accumulate: bool) -> Result<()> {
         if self.map != Product::rows(self.n) {
             return Err(Error::Shape(format!("a split product needs the plain map, not {:?}", self.map)));
         }
@@ -590,7 +590,7 @@ impl<'a> Product<'a> {
     /// C [+]= aᵀ·b for a (k_rows, m) and b (k_rows, n), both row-major with m and n multiples of 4
     /// (`self.k4` = ceil(k_rows / 4), the plain map), split like [`Product::push_split`]: the
     /// subgroup family's `sgemm_tn`, which needs neither operand transposed.
-    pub fn push_tn_split(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, k_rows: usize, out: &wgpu::Buffer, accumulate: bool) -> Result<()> {
+    pub fn push_tn_split(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, k_rows: usize, out: &dyn AsArg, accumulate: bool) -> Result<()> {
         if KernelFamily::of(gpu) != KernelFamily::Gemm || self.m % 4 != 0 || self.n % 4 != 0 || self.map != Product::rows(self.n) || self.bias.is_some() || self.k4 != k_rows.div_ceil(4) {
             return Err(Error::Shape(format!("sgemm_tn needs the subgroup family, M and N multiples of 4, the plain map, no bias and k4 = ceil(k_rows / 4) ({} × {} × {k_rows})", self.m, self.n)));
         }
@@ -599,7 +599,7 @@ impl<'a> Product<'a> {
     }
 
     /// The whole reduction in one split.
-    pub fn whole(&self, gpu: &Gpu, out: &wgpu::Buffer) -> Result<Dispatch> {
+    pub fn whole(&self, gpu: &Gpu, out: &dyn AsArg) -> Result<Dispatch> {
         let o = self.oriented();
         let tile = o.tile(gpu, 1, self.k4.max(1))?;
         o.dispatch(gpu, out, false, tile, 1, self.k4.max(1))
@@ -608,7 +608,7 @@ impl<'a> Product<'a> {
     /// Whether [`Product::whole_fused`] can store through `epi` into `out`: the subgroup family,
     /// every group of 4 columns one aligned vec4 of `out` (and of the epilogue's buffer, which
     /// covers the same extent), so that each store is a whole vec4.
-    pub fn fuses(&self, gpu: &Gpu, out: &wgpu::Buffer, epi: &Epilogue) -> bool {
+    pub fn fuses(&self, gpu: &Gpu, out: &dyn AsArg, epi: &Epilogue) -> bool {
         let o = self.oriented();
         let need = (o.out_extent(1) * 4) as u64;
         KernelFamily::of(gpu) == KernelFamily::Gemm
@@ -619,7 +619,7 @@ impl<'a> Product<'a> {
 
     /// The whole reduction in one split with the activation `epi` fused into the store; fails
     /// unless [`Product::fuses`].
-    pub fn whole_fused(&self, gpu: &Gpu, out: &wgpu::Buffer, epi: Epilogue) -> Result<Dispatch> {
+    pub fn whole_fused(&self, gpu: &Gpu, out: &dyn AsArg, epi: Epilogue) -> Result<Dispatch> {
         if !self.fuses(gpu, out, &epi) {
             return Err(Error::Shape(format!("a {} × {} product cannot fuse an activation into its store here", self.m, self.n)));
         }
@@ -634,15 +634,15 @@ impl<'a> Product<'a> {
 #[derive(Clone, Copy)]
 pub enum Epilogue<'a> {
     /// The activation after the product: `out` = C as ever, and `post` = act(C).
-    Act { post: &'a wgpu::Buffer, slope: f32, relu: bool },
+    Act { post: &'a dyn AsArg, slope: f32, relu: bool },
     /// The activation before a layer whose input gradient this product is: C is the gradient
     /// at the activation's output, `pre` its input, and `out` = act'(pre)·C, the gradient at its
     /// input.
-    Dact { pre: &'a wgpu::Buffer, slope: f32, relu: bool },
+    Dact { pre: &'a dyn AsArg, slope: f32, relu: bool },
 }
 
 impl<'a> Epilogue<'a> {
-    pub fn buffer(&self) -> &'a wgpu::Buffer {
+    pub fn buffer(&self) -> &'a dyn AsArg {
         match *self {
             Epilogue::Act { post, .. } => post,
             Epilogue::Dact { pre, .. } => pre,
@@ -662,8 +662,8 @@ impl<'a> Epilogue<'a> {
 impl Oriented<'_> {
     /// The split dispatch (`splits`, `k_per`) with `tile`, and `reduce_splits` adding its slots.
     #[allow(clippy::too_many_arguments)]
-    fn push_split(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, tile: Tile, (splits, k_per): (usize, usize), out: &wgpu::Buffer, accumulate: bool) -> Result<()> {
-        let first = |out: &wgpu::Buffer, add: bool| self.dispatch(gpu, out, add, tile, splits, k_per);
+    fn push_split(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, tile: Tile, (splits, k_per): (usize, usize), out: &dyn AsArg, accumulate: bool) -> Result<()> {
+        let first = |out: &dyn AsArg, add: bool| self.dispatch(gpu, out, add, tile, splits, k_per);
         ws.push_split(gpu, prog, SplitSum { first: &first, out, len: self.p.m * self.p.n, tiles: splits as u32, accumulate })
     }
 
@@ -708,12 +708,12 @@ impl Oriented<'_> {
         off + (splits - 1) * m * n + (n - 1) / p_len.max(1) * s_n + (m - 1) * s_m + (n - 1) % p_len.max(1) + 1
     }
 
-    fn dispatch(&self, gpu: &Gpu, out: &wgpu::Buffer, add: bool, tile: Tile, splits: usize, k_per: usize) -> Result<Dispatch> {
+    fn dispatch(&self, gpu: &Gpu, out: &dyn AsArg, add: bool, tile: Tile, splits: usize, k_per: usize) -> Result<Dispatch> {
         self.dispatch_with(gpu, out, add, tile, splits, k_per, None)
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn dispatch_with(&self, gpu: &Gpu, out: &wgpu::Buffer, add: bool, tile: Tile, splits: usize, k_per: usize, epi: Option<Epilogue>) -> Result<Dispatch> {
+    fn dispatch_with(&self, gpu: &Gpu, out: &dyn AsArg, add: bool, tile: Tile, splits: usize, k_per: usize, epi: Option<Epilogue>) -> Result<Dispatch> {
         if KernelFamily::of(gpu) == KernelFamily::Tiled {
             let (p, _) = self.params(add, tile, splits, k_per);
             let (tm, tn) = (self.p.m.div_ceil(TILED_EDGE), self.p.n.div_ceil(TILED_EDGE));
@@ -731,7 +731,7 @@ impl Oriented<'_> {
             p.flags &= !VEC4;
         }
         let spare = spare_vec4(gpu, out);
-        let out4 = spare.as_ref().unwrap_or(out);
+        let out4 = spare.as_ref().map_or(out, |s| s as &dyn AsArg);
         let (a, b, bias) = (self.p.a, self.p.b, self.p.bias.unwrap_or(self.p.a));
         let launch = |entry: &'static str, act4, pre4, p: &SgemmParams| {
             // Read through textures, each operand's copy need reach only what its loads reach
@@ -778,18 +778,18 @@ impl Oriented<'_> {
         let bias = self.p.bias.map(|_| scratch("tune.bias", self.p.m.max(self.p.n))).transpose()?;
         let (p_len, s_n, s_m, off) = self.p.map;
         // The same map from the same alignment, without the real output's offset.
-        let p = Oriented { p: Product { a: &a.buffer, b: &b.buffer, bias: bias.as_ref().map(|t| &t.buffer), map: (p_len, s_n, s_m, off % 4), ..self.p }, ..*self };
+        let p = Oriented { p: Product { a: &a, b: &b, bias: bias.as_ref().map(|t| t as &dyn AsArg), map: (p_len, s_n, s_m, off % 4), ..self.p }, ..*self };
         let out = scratch("tune.out", p.out_extent(splits))?;
-        let d = p.dispatch(gpu, &out.buffer, false, tile, splits, k_per)?;
+        let d = p.dispatch(gpu, &out, false, tile, splits, k_per)?;
         crate::gpu::tune::time_dispatch(gpu, &d)
     }
 }
 
 /// y = conv(x, W) [+ b] for the conv view `s`.
 #[allow(clippy::too_many_arguments)]
-pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer) -> Result<()> {
+pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg) -> Result<()> {
     let d = dims(s);
-    let [w0, w1, _] = [&ws.work[0].buffer, &ws.work[1].buffer, &ws.work[2].buffer];
+    let [w0, w1, _] = [&ws.work[0], &ws.work[1], &ws.work[2]];
     if by_taps(gpu, ws, s) {
         // The weights by tap once, then per chunk x by position and the product.
         push_tap_weights(gpu, prog, s, wt, w0, 0, None)?;
@@ -817,7 +817,7 @@ pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: 
 /// Per chunk the patch matrix of x into `w1` and its product with `a` into y, storing the
 /// activation after the convolution too with `then` ([`Product::whole_fused`]).
 #[allow(clippy::too_many_arguments)]
-fn push_patch_forward(gpu: &Gpu, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, a: &wgpu::Buffer, w1: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer, then: Option<Epilogue>) -> Result<()> {
+fn push_patch_forward(gpu: &Gpu, prog: &mut Program, s: &ConvShape, x: &dyn AsArg, a: &dyn AsArg, w1: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg, then: Option<Epilogue>) -> Result<()> {
     for (n0, nc) in chunks(s) {
         prog.push(pack(gpu, geometry(s, n0, nc), false, x, w1)?);
         let prod = forward_product(s, n0, nc, a, w1, b);
@@ -831,7 +831,7 @@ fn push_patch_forward(gpu: &Gpu, prog: &mut Program, s: &ConvShape, x: &wgpu::Bu
 
 /// The product of one chunk of the patch-matrix forward pass: y = a · w1ᵀ [+ b], a the weights
 /// (COUT, K padded to 4), w1 the chunk's patch matrix.
-fn forward_product<'a>(s: &ConvShape, n0: usize, nc: usize, a: &'a wgpu::Buffer, w1: &'a wgpu::Buffer, b: Option<&'a wgpu::Buffer>) -> Product<'a> {
+fn forward_product<'a>(s: &ConvShape, n0: usize, nc: usize, a: &'a dyn AsArg, w1: &'a dyn AsArg, b: Option<&'a dyn AsArg>) -> Product<'a> {
     let d = dims(s);
     Product { a, b: w1, bias: b, m: s.cout, n: nc * d.plane, k4: r4(d.k) / 4, map: (d.plane, s.cout * d.plane, d.plane, n0 * s.cout * d.plane) }
 }
@@ -841,9 +841,9 @@ fn forward_product<'a>(s: &ConvShape, n0: usize, nc: usize, a: &'a wgpu::Buffer,
 /// with K a multiple of 4 and every store is a whole vec4. Ok(false), with nothing appended,
 /// elsewhere.
 #[allow(clippy::too_many_arguments)]
-pub fn forward_fused(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer, epi: Epilogue) -> Result<bool> {
+pub fn forward_fused(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg, epi: Epilogue) -> Result<bool> {
     let d = dims(s);
-    let w1 = &ws.work[1].buffer;
+    let w1 = &ws.work[1];
     if KernelFamily::of(gpu) != KernelFamily::Gemm || by_taps(gpu, ws, s) || d.k % 4 != 0 {
         return Ok(false);
     }
@@ -857,7 +857,7 @@ pub fn forward_fused(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShap
 
 /// The tiled family's forward pass: y (NCHW) = W · patches(x) [+ bias] in one `tgemm_nt` whose
 /// b operand is implicit ([`IMPLICIT`]), `a` the weights (COUT, K padded to 4).
-fn implicit_forward(gpu: &Gpu, s: &ConvShape, x: &wgpu::Buffer, a: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer) -> Result<Dispatch> {
+fn implicit_forward(gpu: &Gpu, s: &ConvShape, x: &dyn AsArg, a: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg) -> Result<Dispatch> {
     let d = dims(s);
     let k4 = r4(d.k) / 4;
     let p = Product { a, b: x, bias: b, m: s.cout, n: s.n * d.plane, k4, map: (d.plane, s.cout * d.plane, d.plane, 0) };
@@ -895,7 +895,7 @@ pub struct Implicit {
 /// The weights of `s` (W (COUT, CIN, KH, KW) in `wt`) packed as a `sgemm_taps` a operand into
 /// `dst` from vec4 `at`: forward (rows = output channels, all taps) or, for a stride phase, rows
 /// = input channels and the phase's taps (first tap (ky0, kx0), taps (ty, tx), one stride apart).
-fn push_tap_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &wgpu::Buffer, dst: &wgpu::Buffer, at: usize, phase: Option<[usize; 4]>) -> Result<()> {
+fn push_tap_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &dyn AsArg, dst: &dyn AsArg, at: usize, phase: Option<[usize; 4]>) -> Result<()> {
     let u = |v: usize| v as u32;
     let plane = s.kh * s.kw;
     let (rows, chans, rs, cs) = if phase.is_some() { (s.cin, s.cout, plane, s.cin * plane) } else { (s.cout, s.cin, s.cin * plane, plane) };
@@ -952,7 +952,7 @@ fn by_position(s: &ConvShape, n0: usize, nc: usize) -> Geometry {
 /// The forward pass of one chunk through `sgemm_taps`: W packed by tap in `wp` (by the caller),
 /// x by position in `xp`, y (NCHW) [+ bias].
 #[allow(clippy::too_many_arguments)]
-fn push_forward_taps(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, wp: &wgpu::Buffer, xp: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer) -> Result<()> {
+fn push_forward_taps(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, wp: &dyn AsArg, xp: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg) -> Result<()> {
     let u = |v: usize| v as u32;
     let (ci4, plane) = (r4(s.cin) / 4, s.oh * s.ow);
     let neg = |v: usize| (v as u32).wrapping_neg();
@@ -979,7 +979,7 @@ fn push_forward_taps(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc
 
 /// A 16-byte stand-in for `out` as the vec4 view `out4` of a product when `out` is too small to
 /// be bound as vec4s (never written through: the caller's flag 4 is then off).
-fn spare_vec4(gpu: &Gpu, out: &wgpu::Buffer) -> Option<wgpu::Buffer> {
+fn spare_vec4(gpu: &Gpu, out: &dyn AsArg) -> Option<wgpu::Buffer> {
     (out.size() < 16).then(|| gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("sgemm.spare"), size: 16, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false }))
 }
 
@@ -1001,7 +1001,7 @@ fn phases(s: &ConvShape) -> Vec<[(usize, usize, usize, usize, usize); 2]> {
 
 /// Every stride phase's weights, one block after another in `wp` (blocks of CIN·taps·COUT4 vec4s):
 /// once per pass, for all chunks.
-fn push_phase_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &wgpu::Buffer, wp: &wgpu::Buffer) -> Result<()> {
+fn push_phase_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &dyn AsArg, wp: &dyn AsArg) -> Result<()> {
     let mut at = 0;
     for [(_, _, ry, ty, _), (_, _, rx, tx, _)] in phases(s) {
         push_tap_weights(gpu, prog, s, wt, wp, at, Some([ry, rx, ty, tx]))?;
@@ -1013,7 +1013,7 @@ fn push_phase_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &wgpu::B
 /// The input gradient of one chunk by stride phase: per phase one `sgemm_taps` from its weights
 /// in `wp` ([`push_phase_weights`]) and dy by position (`dyp`, packed by the caller) into dx.
 #[allow(clippy::too_many_arguments)]
-fn push_phases(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, wp: &wgpu::Buffer, dyp: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer, below: Option<Epilogue>) -> Result<()> {
+fn push_phases(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, wp: &dyn AsArg, dyp: &dyn AsArg, b: Option<&dyn AsArg>, dx: &dyn AsArg, below: Option<Epilogue>) -> Result<()> {
     let u = |v: usize| v as u32;
     let co4 = r4(s.cout) / 4;
     let mut at = 0;
@@ -1041,7 +1041,7 @@ fn push_phases(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usiz
 /// [`Epilogue::Dact`]) the `_dact` entry, storing through the activation before the convolution
 /// (the caller checks that the product overwrites in one split).
 #[allow(clippy::too_many_arguments)]
-fn taps_dispatch(gpu: &Gpu, tile: Tile, p: SgemmParams, a: &wgpu::Buffer, b: &wgpu::Buffer, bias: Option<&wgpu::Buffer>, out: &wgpu::Buffer, below: Option<Epilogue>) -> Result<Dispatch> {
+fn taps_dispatch(gpu: &Gpu, tile: Tile, p: SgemmParams, a: &dyn AsArg, b: &dyn AsArg, bias: Option<&dyn AsArg>, out: &dyn AsArg, below: Option<Epilogue>) -> Result<Dispatch> {
     let (tm, tn) = (p.m.div_ceil(32), p.n.div_ceil(tile.width() as u32));
     let mut p = SgemmParams { tiles_m: tm, tiles_n: tn, ..p };
     let wide = tile == Tile::Wide;
@@ -1056,7 +1056,7 @@ fn taps_dispatch(gpu: &Gpu, tile: Tile, p: SgemmParams, a: &wgpu::Buffer, b: &wg
     // A buffer under 16 bytes cannot be bound as vec4s: a spare one stands in (flag 4 is then
     // off, since the caller sets it only for whole vec4s).
     let spare = spare_vec4(gpu, out);
-    let out4 = spare.as_ref().unwrap_or(out);
+    let out4 = spare.as_ref().map_or(out, |s| s as &dyn AsArg);
     let (bias, threads) = (bias.unwrap_or(a), Some(tm * tn * 8));
     // Read through textures: a from `slot` on; b, the images of the samples the launch's cells
     // lie in.
@@ -1079,16 +1079,16 @@ fn taps_tile(gpu: &Gpu, p: &SgemmParams, b_len: usize, bias: bool, out_bytes: u6
         let b = scratch("tune.b", b_len)?;
         let out = scratch("tune.out", out_bytes as usize / 4)?;
         let bias = bias.then(|| scratch("tune.bias", p.m as usize)).transpose()?;
-        crate::gpu::tune::time_dispatch(gpu, &taps_dispatch(gpu, tile, SgemmParams { slot: 0, ..*p }, &a.buffer, &b.buffer, bias.as_ref().map(|t| &t.buffer), &out.buffer, None)?)
+        crate::gpu::tune::time_dispatch(gpu, &taps_dispatch(gpu, tile, SgemmParams { slot: 0, ..*p }, &a, &b, bias.as_ref().map(|t| t as &dyn AsArg), &out, None)?)
     })?;
     Ok(if pick.as_deref() == Some("sgemm_taps_wide") { Tile::Wide } else { Tile::Narrow })
 }
 
 /// dx = [b +] the input gradient of the conv view `s` for the output gradient dy.
 #[allow(clippy::too_many_arguments)]
-pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer) -> Result<()> {
+pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, dx: &dyn AsArg) -> Result<()> {
     let d = dims(s);
-    let [w0, w1, w2] = [&ws.work[0].buffer, &ws.work[1].buffer, &ws.work[2].buffer];
+    let [w0, w1, w2] = [&ws.work[0], &ws.work[1], &ws.work[2]];
     if by_phase(gpu, ws, s) {
         return push_input_by_phase(gpu, ws, prog, s, dy, wt, b, dx, None);
     }
@@ -1111,7 +1111,7 @@ pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvSha
 
 /// Whether [`backward_input_fused`] runs for the conv view `s` with the activation's input in
 /// `pre`: the stride-phase path (the subgroup family), `pre` bindable as vec4s over dx's extent.
-pub fn input_fuses(gpu: &Gpu, ws: &Workspace, s: &ConvShape, pre: &wgpu::Buffer) -> bool {
+pub fn input_fuses(gpu: &Gpu, ws: &Workspace, s: &ConvShape, pre: &dyn AsArg) -> bool {
     let need = (s.n * s.cin * s.h * s.w * 4) as u64;
     by_phase(gpu, ws, s) && pre.size() % 16 == 0 && pre.size() >= need
 }
@@ -1120,7 +1120,7 @@ pub fn input_fuses(gpu: &Gpu, ws: &Workspace, s: &ConvShape, pre: &wgpu::Buffer)
 /// an [`Epilogue::Dact`] whose `pre` is that activation's input): dx is then the gradient at the
 /// activation's input. Fails unless [`input_fuses`].
 #[allow(clippy::too_many_arguments)]
-pub fn backward_input_fused(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &wgpu::Buffer, wt: &wgpu::Buffer, dx: &wgpu::Buffer, below: Epilogue) -> Result<()> {
+pub fn backward_input_fused(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &dyn AsArg, wt: &dyn AsArg, dx: &dyn AsArg, below: Epilogue) -> Result<()> {
     if !input_fuses(gpu, ws, s, below.buffer()) {
         return Err(Error::Shape("this convolution's input gradient cannot take the activation before it".into()));
     }
@@ -1130,8 +1130,8 @@ pub fn backward_input_fused(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &C
 /// The input gradient by stride phase: the phases' weights once, then per chunk dy by position
 /// and one `sgemm_taps` per phase (through the activation before the convolution with `below`).
 #[allow(clippy::too_many_arguments)]
-fn push_input_by_phase(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &wgpu::Buffer, wt: &wgpu::Buffer, b: Option<&wgpu::Buffer>, dx: &wgpu::Buffer, below: Option<Epilogue>) -> Result<()> {
-    let [w0, w1] = [&ws.work[0].buffer, &ws.work[1].buffer];
+fn push_input_by_phase(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, dx: &dyn AsArg, below: Option<Epilogue>) -> Result<()> {
+    let [w0, w1] = [&ws.work[0], &ws.work[1]];
     push_phase_weights(gpu, prog, s, wt, w1)?;
     for (n0, nc) in chunks_of(s, phase_chunk(s)) {
         prog.push(pack(gpu, dy_matrix(s, n0, nc), false, dy, w0)?);
@@ -1142,9 +1142,9 @@ fn push_input_by_phase(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvSh
 
 /// dW [+]= the weight gradient of the conv view `s` (x and dy in the conv view's roles).
 #[allow(clippy::too_many_arguments)]
-pub fn backward_weight(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &wgpu::Buffer, dy: &wgpu::Buffer, dw: &wgpu::Buffer, accumulate: bool) -> Result<()> {
+pub fn backward_weight(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &dyn AsArg, dy: &dyn AsArg, dw: &dyn AsArg, accumulate: bool) -> Result<()> {
     let d = dims(s);
-    let [w0, w1] = [&ws.work[0].buffer, &ws.work[1].buffer];
+    let [w0, w1] = [&ws.work[0], &ws.work[1]];
     for (i, (n0, nc)) in chunks(s).into_iter().enumerate() {
         let cols = nc * d.plane;
         // dy by channel: (COUT, cols padded to 4), the transposed 1 × 1 patch matrix of dy.

@@ -3,7 +3,7 @@
 
 use crate::gpu::budget::lp;
 use crate::error::Result;
-use crate::gpu::{Dispatch, Gpu};
+use crate::gpu::{AsArg, Dispatch, Gpu};
 
 /// Uniform of `shaders/gemm.wgsl`.
 #[repr(C)]
@@ -52,7 +52,7 @@ pub fn blocks8(rows: usize, cols: usize) -> u32 {
 }
 
 /// A dispatch writing the (cols, rows padded to 4) transpose of `src` (rows, cols) into `out`.
-pub fn transpose(gpu: &Gpu, src: &wgpu::Buffer, out: &wgpu::Buffer, rows: usize, cols: usize) -> Result<Dispatch> {
+pub fn transpose(gpu: &Gpu, src: &dyn AsArg, out: &dyn AsArg, rows: usize, cols: usize) -> Result<Dispatch> {
     let rows4 = rows.div_ceil(4) * 4;
     let p = GemmParams { rows: rows as u32, cols: cols as u32, rows4: rows4 as u32, ..Default::default() };
     Dispatch::new(gpu, &TransposePad { src, out }, &p, Some((cols * rows4) as u32))

@@ -9,7 +9,7 @@ use super::gemm::{blocks8, transpose, GemmNt, GemmParams, GEMM_BIAS};
 use super::split::{SplitSum, Workspace, ACCUMULATE};
 use crate::error::Result;
 use crate::gpu::budget::{lp, plan_tiles, Tiles, STORE4X4};
-use crate::gpu::{Bindings, Dispatch, Gpu, Program, Tensor};
+use crate::gpu::{AsArg, Bindings, Dispatch, Gpu, Program, Tensor};
 
 /// The shape of a Linear layer: IN, OUT, and whether it adds a bias.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,10 +26,10 @@ pub struct Backward<'a> {
     pub gpu: &'a Gpu,
     pub ws: &'a Workspace,
     pub n: usize,
-    pub x: &'a wgpu::Buffer,
-    pub dy: &'a wgpu::Buffer,
-    pub w: &'a wgpu::Buffer,
-    pub dx: Option<&'a wgpu::Buffer>,
+    pub x: &'a dyn AsArg,
+    pub dy: &'a dyn AsArg,
+    pub w: &'a dyn AsArg,
+    pub dx: Option<&'a dyn AsArg>,
     pub grads: Option<(&'a [Tensor], bool)>,
 }
 
@@ -186,7 +186,7 @@ impl Lin {
     /// scalar kernel. With `then`, the product also stores the activation of y (its
     /// [`Epilogue::Act`]); Ok(false), with nothing pushed, where it cannot.
     #[allow(clippy::too_many_arguments)]
-    pub fn forward(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, x: &wgpu::Buffer, w: &wgpu::Buffer, b: Option<&wgpu::Buffer>, y: &wgpu::Buffer, n: usize, then: Option<Epilogue>) -> Result<bool> {
+    pub fn forward(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, x: &dyn AsArg, w: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg, n: usize, then: Option<Epilogue>) -> Result<bool> {
         let (inp, out) = (self.inp, self.out);
         // Without a bias, any buffer fills the binding: the kernels do not read it.
         let bias = b.unwrap_or(w);
@@ -212,8 +212,8 @@ impl Lin {
         if KernelFamily::of(gpu).products() && (inp % 4 == 0 || self.pads_x(n)) {
             // yᵀ (OUT, N) = W xᵀ through the product, stored transposed into y (N, OUT): C[o, i]
             // goes to y[i·OUT + o]. With IN not a multiple of 4, x and W get zero columns first.
-            let [w0, w1] = [&ws.work[0].buffer, &ws.work[1].buffer];
-            let (xa, wa) = if inp % 4 == 0 { (x, w) } else { (w0, w1) };
+            let [w0, w1] = [&ws.work[0], &ws.work[1]];
+            let (xa, wa) = if inp % 4 == 0 { (x, w) } else { (w0 as &dyn AsArg, w1 as &dyn AsArg) };
             let prod = Product { a: wa, b: xa, bias: b, m: out, n, k4: inp.div_ceil(4), map: (1, out, 1, 0) };
             if then.is_some_and(|e| !prod.fuses(gpu, y, &e)) {
                 return Ok(false);
@@ -277,13 +277,13 @@ impl Lin {
     /// as `sgemm_tn` from dy and x themselves; otherwise as an NT product of dyᵀ (OUT, N4) and
     /// xᵀ (IN, N4), transposed and padded with zeros.
     #[allow(clippy::too_many_arguments)]
-    pub fn weight_grad(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, dy: &wgpu::Buffer, x: &wgpu::Buffer, n: usize, dw: &wgpu::Buffer, accumulate: bool) -> Result<()> {
+    pub fn weight_grad(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, dy: &dyn AsArg, x: &dyn AsArg, n: usize, dw: &dyn AsArg, accumulate: bool) -> Result<()> {
         let (inp, out) = (self.inp, self.out);
         if self.thin_weight_grad() {
             let t = self.thin_tiles(n, gpu.parallel_invocations());
             let p = LinearParams { n_per: t.n_per, ..LinearParams::new(n, inp, out, false) };
             let threads = Some(t.count() * (inp * out / 4) as u32);
-            let first = |o: &wgpu::Buffer, acc: bool| {
+            let first = |o: &dyn AsArg, acc: bool| {
                 let p = LinearParams { accumulate: acc as u32, ..p };
                 if out < 4 {
                     Dispatch::new(gpu, &LinearWeightThinDy { dy, out4: o, x4: x }, &p, threads)
@@ -298,7 +298,7 @@ impl Lin {
             let prod = Product { a: dy, b: x, bias: None, m: out, n: inp, k4: n.div_ceil(4), map: Product::rows(inp) };
             return prod.push_tn_split(gpu, ws, prog, n, dw, accumulate);
         }
-        let [ta, tb] = [&ws.trans[0].buffer, &ws.trans[1].buffer];
+        let [ta, tb] = [&ws.trans[0], &ws.trans[1]];
         prog.push(transpose(gpu, dy, ta, n, out)?);
         prog.push(transpose(gpu, x, tb, n, inp)?);
         if KernelFamily::of(gpu).products() {
@@ -308,7 +308,7 @@ impl Lin {
         let t = weight_tiles(n, inp, out, gpu.parallel_invocations());
         let g = GemmParams { m: out as u32, p: inp as u32, k4: n.div_ceil(4) as u32, k_per: t.n_per, ..Default::default() };
         // (The bias binding is unused with flag 0; any buffer will do.)
-        let first = |o: &wgpu::Buffer, acc: bool| Dispatch::new(gpu, &GemmNt { a: ta, b: tb, bias: tb, out: o }, &GemmParams { flags: ACCUMULATE * acc as u32, ..g }, Some(t.count() * blocks8(out, inp)));
+        let first = |o: &dyn AsArg, acc: bool| Dispatch::new(gpu, &GemmNt { a: ta, b: tb, bias: tb, out: o }, &GemmParams { flags: ACCUMULATE * acc as u32, ..g }, Some(t.count() * blocks8(out, inp)));
         ws.push_split(gpu, prog, SplitSum { first: &first, out: dw, len: inp * out, tiles: t.count(), accumulate })
     }
 }
@@ -336,8 +336,8 @@ impl Lin {
     pub fn backward(&self, c: &Backward<'_>, below: Option<Epilogue>, prog: &mut Program) -> Result<bool> {
         let (inp, out, n, gpu) = (self.inp, self.out, c.n, c.gpu);
         let w = c.w;
-        let ta = &c.ws.trans[0].buffer;
-        let w0 = &c.ws.work[0].buffer;
+        let ta = &c.ws.trans[0];
+        let w0 = &c.ws.work[0];
         let how = if self.thin_input() {
             // dx = dy W as the thin forward pass of dy through Wᵀ (IN, OUT).
             InputGrad::ThinIn
@@ -360,7 +360,7 @@ impl Lin {
         let epi = match (below, c.dx) {
             (None, _) => None,
             (Some(e), Some(dx)) => {
-                let fits = |b: &wgpu::Buffer| b.size() % 16 == 0 && b.size() >= (n * inp * 4) as u64;
+                let fits = |b: &dyn AsArg| b.size() % 16 == 0 && b.size() >= (n * inp * 4) as u64;
                 match &how {
                     InputGrad::Product(prod, _) if prod.fuses(gpu, dx, &e) => Some(e),
                     InputGrad::Outer if fits(dx) && fits(e.buffer()) => Some(e),
@@ -371,12 +371,12 @@ impl Lin {
             (Some(_), None) => None,
         };
         if let Some((grads, accumulate)) = c.grads {
-            self.weight_grad(gpu, c.ws, prog, c.dy, c.x, n, &grads[0].buffer, accumulate)?;
+            self.weight_grad(gpu, c.ws, prog, c.dy, c.x, n, &grads[0], accumulate)?;
             if self.bias {
                 let p = LinearParams::new(n, inp, out, false);
                 let t = p.bias_tiles(gpu.parallel_invocations());
-                let first = |o: &wgpu::Buffer, acc: bool| Dispatch::new(gpu, &LinearBackwardBias { dy: c.dy, out: o }, &LinearParams { n_per: t.n_per, accumulate: acc as u32, ..p }, Some(t.count() * out as u32));
-                c.ws.push_split(gpu, prog, SplitSum { first: &first, out: &grads[1].buffer, len: out, tiles: t.count(), accumulate })?;
+                let first = |o: &dyn AsArg, acc: bool| Dispatch::new(gpu, &LinearBackwardBias { dy: c.dy, out: o }, &LinearParams { n_per: t.n_per, accumulate: acc as u32, ..p }, Some(t.count() * out as u32));
+                c.ws.push_split(gpu, prog, SplitSum { first: &first, out: &grads[1], len: out, tiles: t.count(), accumulate })?;
             }
         }
         let Some(dx) = c.dx else { return Ok(true) };

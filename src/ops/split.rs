@@ -7,7 +7,7 @@
 use crate::gpu::budget::lp;
 use crate::gpu::Tensor;
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, Program};
+use crate::gpu::{AsArg, Dispatch, Gpu, Program};
 
 /// Uniform of `shaders/reduce.wgsl`.
 #[repr(C)]
@@ -35,8 +35,8 @@ crate::kernel! {
 /// result and its tiles.
 pub struct SplitSum<'a> {
     /// The first pass writing into the given buffer; the flag says whether it adds into it.
-    pub first: &'a dyn Fn(&wgpu::Buffer, bool) -> Result<Dispatch>,
-    pub out: &'a wgpu::Buffer,
+    pub first: &'a dyn Fn(&dyn AsArg, bool) -> Result<Dispatch>,
+    pub out: &'a dyn AsArg,
     /// Values of the result, and tiles of the first pass.
     pub len: usize,
     pub tiles: u32,
@@ -74,9 +74,9 @@ impl Workspace {
             return Ok(());
         }
         self.check_scratch(r.tiles as usize * r.len, "a split reduction")?;
-        prog.push((r.first)(&self.scratch.buffer, false)?);
+        prog.push((r.first)(&self.scratch, false)?);
         let p = ReduceParams { len: r.len as u32, splits: r.tiles, flags: ACCUMULATE * r.accumulate as u32, _pad: 0 };
-        prog.push(Dispatch::new(gpu, &ReduceSplits { part: &self.scratch.buffer, out: r.out }, &p, Some(r.len as u32))?);
+        prog.push(Dispatch::new(gpu, &ReduceSplits { part: &self.scratch, out: r.out }, &p, Some(r.len as u32))?);
         Ok(())
     }
 
