@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use wgpu_gan::data::mnist::{resolve_dir, Mnist, Split};
-use wgpu_gan::gan::images::{iterations, train, train_cpu, RunOptions};
+use wgpu_gan::gan::images::{iterations, train_cpu_prepared, train_prepared, RunOptions};
 use wgpu_gan::gan::{verify, GanConfig, Table, Trainer};
 use wgpu_gan::nn::Mode;
 use wgpu_gan::optim::Optimizer;
@@ -146,19 +146,10 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
         eprintln!("error: {e}");
         return Ok(ExitCode::from(2));
     }
-    // Output directory and checkpoint to resume from: checked before any GPU work.
+    // Output directory, and the checkpoint or weights to start from: checked and read (once)
+    // before any GPU work.
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(name));
-    if !a.verify {
-        wgpu_gan::cli::prepare_out_dir(&out)?;
-        if let Some(r) = &a.resume {
-            wgpu_gan::gan::load_checkpoint(r, &cfg)?;
-        }
-        if let Some(p) = &a.init_from {
-            let sd = wgpu_gan::interop::StateDict::load(p)?;
-            sd.net("G.", &cfg.generator)?;
-            sd.net("D.", &cfg.discriminator)?;
-        }
-    }
+    let prepared = if a.verify { None } else { Some(wgpu_gan::gan::images::prepare_run(&cfg, &out, a.resume.as_deref(), a.init_from.as_deref())?) };
     if let Some(digit) = a.digit {
         return generate_digit(name, cfg, a, digit, &out, (train_set.rows, train_set.cols));
     }
@@ -203,13 +194,17 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
         cfg.opt_d
     );
     let t0 = std::time::Instant::now();
+    let prepared = match prepared {
+        Some(p) => p,
+        None => opts.prepare(&cfg)?,
+    };
     let (s, start) = match &gpu {
         Some(gpu) => {
-            let (gan, _, start) = train(gpu, cfg, &opts)?;
+            let (gan, _, start) = train_prepared(gpu, cfg, &opts, prepared)?;
             (gan.stats()?, start)
         }
         None => {
-            let (gan, _, start) = train_cpu(cfg, &opts)?;
+            let (gan, _, start) = train_cpu_prepared(cfg, &opts, prepared)?;
             (Trainer::stats(&gan)?, start)
         }
     };

@@ -106,39 +106,79 @@ pub fn sample_grid<T: Trainer>(gan: &mut T, opts: &RunOptions, path: &Path) -> R
     plot::save_png(&plot::image_grid_channels(&imgs, n, opts.channels, h, w, cols, scale), path)
 }
 
+/// What a run reads before it starts, read once: the checkpoint it resumes from (its state and
+/// seed) or the weights it starts from (each network's parameters and running statistics), after
+/// checking that the output directory can be written. [`prepare_run`] makes one before any GPU
+/// work, so a bad path fails at once; [`train_prepared`] takes it.
+pub struct Prepared {
+    resumed: Option<(GanState, u32)>,
+    init: Option<NetWeights>,
+}
+
+/// Each network's (parameters, running statistics): G's, then D's.
+type NetWeights = ((Vec<Vec<f32>>, Vec<Vec<f32>>), (Vec<Vec<f32>>, Vec<Vec<f32>>));
+
+/// Checks `out` and reads `resume` (a checkpoint of `cfg`) or, when not resuming, `init_from`
+/// (a weights-only safetensors file, see [`RunOptions::init_from`]).
+pub fn prepare_run(cfg: &GanConfig, out: &Path, resume: Option<&Path>, init_from: Option<&Path>) -> Result<Prepared> {
+    crate::checkpoint::prepare_out_dir(out)?;
+    let resumed = resume.map(|p| load_checkpoint(p, cfg)).transpose()?;
+    let init = match (init_from, &resumed) {
+        (Some(p), None) => {
+            let sd = crate::interop::StateDict::load(p)?;
+            Some((sd.net("G.", &cfg.generator)?, sd.net("D.", &cfg.discriminator)?))
+        }
+        _ => None,
+    };
+    Ok(Prepared { resumed, init })
+}
+
+impl RunOptions {
+    /// [`prepare_run`] with these options' paths.
+    pub fn prepare(&self, cfg: &GanConfig) -> Result<Prepared> {
+        prepare_run(cfg, &self.out, self.resume.as_deref(), self.init_from.as_deref())
+    }
+}
+
 /// Trains `cfg` (from a checkpoint when `opts.resume` is set) up to `opts.iters` iterations.
 /// Returns the trained GAN, the whole loss log (a resumed run's includes the earlier rows) and the
 /// iteration it started from.
 pub fn train(gpu: &Gpu, cfg: GanConfig, opts: &RunOptions) -> Result<(GpuGan, Vec<LogRow>, usize)> {
+    let prepared = opts.prepare(&cfg)?;
+    train_prepared(gpu, cfg, opts, prepared)
+}
+
+/// [`train`] with what [`prepare_run`] read already.
+pub fn train_prepared(gpu: &Gpu, cfg: GanConfig, opts: &RunOptions, prepared: Prepared) -> Result<(GpuGan, Vec<LogRow>, usize)> {
     let grid = opts.grid.max(1);
-    train_on(|cfg, g0, d0| GpuGan::new(gpu, cfg.clone(), g0, d0, grid), cfg, opts)
+    train_on(|cfg, g0, d0| GpuGan::new(gpu, cfg.clone(), g0, d0, grid), cfg, opts, prepared)
 }
 
 /// [`train`] on the CPU reference (`--cpu`): the same loop, files and checkpoints, at the speed of
 /// an f64 reference on one core (seconds per R2 iteration; fine for R5 or a few steps).
 pub fn train_cpu(cfg: GanConfig, opts: &RunOptions) -> Result<(CpuGan, Vec<LogRow>, usize)> {
-    train_on(|cfg, g0, d0| CpuGan::new(cfg.clone(), g0.to_vec(), d0.to_vec()), cfg, opts)
+    let prepared = opts.prepare(&cfg)?;
+    train_cpu_prepared(cfg, opts, prepared)
+}
+
+/// [`train_cpu`] with what [`prepare_run`] read already.
+pub fn train_cpu_prepared(cfg: GanConfig, opts: &RunOptions, prepared: Prepared) -> Result<(CpuGan, Vec<LogRow>, usize)> {
+    train_on(|cfg, g0, d0| CpuGan::new(cfg.clone(), g0.to_vec(), d0.to_vec()), cfg, opts, prepared)
 }
 
 /// The training loop behind [`train`] and [`train_cpu`], for any [`Trainer`] that `make` builds
 /// from the config (its seed taken from the checkpoint when resuming) and the initial weights.
-pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32>]) -> Result<T>, mut cfg: GanConfig, opts: &RunOptions) -> Result<(T, Vec<LogRow>, usize)> {
-    crate::checkpoint::prepare_out_dir(&opts.out)?;
-    let resumed = match &opts.resume {
-        Some(p) => {
-            let (state, seed) = load_checkpoint(p, &cfg)?;
-            cfg.seed = seed;
-            Some(state)
-        }
-        None => None,
-    };
+pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32>]) -> Result<T>, mut cfg: GanConfig, opts: &RunOptions, prepared: Prepared) -> Result<(T, Vec<LogRow>, usize)> {
+    let Prepared { resumed, init } = prepared;
+    let resumed = resumed.map(|(state, seed)| {
+        cfg.seed = seed;
+        state
+    });
     let (mut g0, mut d0) = cfg.init_params();
     let mut running = None;
-    if let (Some(p), None) = (&opts.init_from, &resumed) {
-        let sd = crate::interop::StateDict::load(p)?;
-        let ((g, gr), (d, dr)) = (sd.net("G.", &cfg.generator)?, sd.net("D.", &cfg.discriminator)?);
+    if let Some(((g, gr), (d, dr))) = init {
         (g0, d0, running) = (g, d, Some((gr, dr)));
-        println!("initial weights from {}", p.display());
+        println!("initial weights from {}", opts.init_from.as_ref().map_or("the caller".into(), |p| p.display().to_string()));
     }
     let mut gan = make(&cfg, &g0, &d0)?;
     if let Some((g_running, d_running)) = running {
@@ -152,7 +192,7 @@ pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32
         if let Ok(text) = std::fs::read_to_string(&csv_path) {
             rows = parse_csv(&text, state.step as u64);
         }
-        println!("resumed from {} at iteration {} (seed {})", opts.resume.as_ref().unwrap().display(), state.step, cfg.seed);
+        println!("resumed from {} at iteration {} (seed {})", opts.resume.as_ref().map_or("a checkpoint".into(), |p| p.display().to_string()), state.step, cfg.seed);
     }
     let start = gan.steps_done() as usize;
     if start > opts.iters {
