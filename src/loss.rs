@@ -178,29 +178,29 @@ pub fn gradient_penalty(g: &[f32], n: usize, dim: usize, lambda: f32) -> (f32, V
 
 // ---------------------------------------------------------------- kernels
 
-/// Uniform of `shaders/loss.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct LossParams {
-    pub n_fake: u32,
-    pub n_real: u32,
-    pub kind: u32,
-    pub _pad: u32,
+crate::uniform! {
+    /// Uniform of `shaders/loss.wgsl`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct LossParams {
+        pub n_fake: u32,
+        pub n_real: u32,
+        pub kind: u32,
+        pub _pad: u32,
+    }
 }
 
-crate::uniform_layout!(LossParams { n_fake, n_real, kind, _pad });
-
-/// Uniform of `shaders/penalty.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct PenaltyParams {
-    pub n: u32,
-    pub dim: u32,
-    pub lambda: f32,
-    pub _pad: u32,
+crate::uniform! {
+    /// Uniform of `shaders/penalty.wgsl`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct PenaltyParams {
+        pub n: u32,
+        pub dim: u32,
+        pub lambda: f32,
+        pub _pad: u32,
+    }
 }
-
-crate::uniform_layout!(PenaltyParams { n, dim, lambda, _pad });
 
 crate::kernel! {
     /// Per row of g: the penalty term and its gradient ḡ.

@@ -112,26 +112,26 @@ impl Optimizer {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct OptimParams {
-    /// Values in the block (a multiple of 4).
-    pub n: u32,
-    pub t_mul: u32,
-    pub t_add: u32,
-    pub decay_steps: u32,
-    pub lr: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    pub clip: f32,
-    pub ln_beta1: f32,
-    pub ln_beta2: f32,
-    /// Tensors in the block (the divergence watch finds a bad value's tensor among them).
-    pub parts: u32,
+crate::uniform! {
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct OptimParams {
+        /// Values in the block (a multiple of 4).
+        pub n: u32,
+        pub t_mul: u32,
+        pub t_add: u32,
+        pub decay_steps: u32,
+        pub lr: f32,
+        pub beta1: f32,
+        pub beta2: f32,
+        pub eps: f32,
+        pub clip: f32,
+        pub ln_beta1: f32,
+        pub ln_beta2: f32,
+        /// Tensors in the block (the divergence watch finds a bad value's tensor among them).
+        pub parts: u32,
+    }
 }
-
-crate::uniform_layout!(OptimParams { n, t_mul, t_add, decay_steps, lr, beta1, beta2, eps, clip, ln_beta1, ln_beta2, parts });
 
 /// Optimizer state on the GPU for one network's parameters: each moment one [`Block`] laid out
 /// as the parameters, so that one launch updates the whole network.

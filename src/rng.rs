@@ -173,22 +173,22 @@ pub fn random_labels(n: usize, classes: usize, seed: u32, stream: u32, step: u32
 
 // ---------------------------------------------------------------- kernels
 
-/// Uniform of `shaders/rng.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct RngParams {
-    pub n: u32,
-    pub seed: u32,
-    pub stream: u32,
-    pub k: u32,
-    pub row_offset: u32,
-    pub sigma: f32,
-    /// gather_rows: values per row, and draws per step.
-    pub dim: u32,
-    pub per_step: u32,
+crate::uniform! {
+    /// Uniform of `shaders/rng.wgsl`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct RngParams {
+        pub n: u32,
+        pub seed: u32,
+        pub stream: u32,
+        pub k: u32,
+        pub row_offset: u32,
+        pub sigma: f32,
+        /// gather_rows: values per row, and draws per step.
+        pub dim: u32,
+        pub per_step: u32,
+    }
 }
-
-crate::uniform_layout!(RngParams { n, seed, stream, k, row_offset, sigma, dim, per_step });
 
 /// Trips of `epoch_permute` (gather_rows, gather_labeled): the bit-width loop (≤ 16 trips),
 /// then a cycle walk of 4-round Feistel steps. A walk visits distinct values outside 0..k of a

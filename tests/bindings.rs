@@ -27,34 +27,35 @@ wgpu_gan::kernel! {
     trips: |_, _| 0;
 }
 
-/// ConvParams with `kh` and `kw` swapped: the same size and types, the wrong order.
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct SwappedParams {
-    n: u32,
-    cin: u32,
-    h: u32,
-    w: u32,
-    cout: u32,
-    oh: u32,
-    ow: u32,
-    kw: u32,
-    kh: u32,
-    stride_y: u32,
-    stride_x: u32,
-    pad_y: u32,
-    pad_x: u32,
-    dil_y: u32,
-    dil_x: u32,
-    tap_step_y: u32,
-    tap_step_x: u32,
-    flags: u32,
-    n_per: u32,
-    y_per: u32,
-    y_splits: u32,
-    _pad: [u32; 3],
+wgpu_gan::uniform! {
+    /// ConvParams with `kh` and `kw` swapped: the same size and types, the wrong order.
+    #[repr(C)]
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    struct SwappedParams {
+        n: u32,
+        cin: u32,
+        h: u32,
+        w: u32,
+        cout: u32,
+        oh: u32,
+        ow: u32,
+        kw: u32,
+        kh: u32,
+        stride_y: u32,
+        stride_x: u32,
+        pad_y: u32,
+        pad_x: u32,
+        dil_y: u32,
+        dil_x: u32,
+        tap_step_y: u32,
+        tap_step_x: u32,
+        flags: u32,
+        n_per: u32,
+        y_per: u32,
+        y_splits: u32,
+        _pad: [u32; 3],
+    }
 }
-wgpu_gan::uniform_layout!(SwappedParams { n, cin, h, w, cout, oh, ow, kw, kh, stride_y, stride_x, pad_y, pad_x, dil_y, dil_x, tap_step_y, tap_step_x, flags, n_per, y_per, y_splits, _pad });
 wgpu_gan::kernel! {
     /// conv2d_forward with a uniform whose fields kh and kw are swapped.
     SwappedFields = "conv" :: "conv2d_forward", SwappedParams { 1 x: Read, 2 wt: Read, 3 b: Read, 5 out: ReadWrite }

@@ -47,22 +47,22 @@ pub fn project_backward(dl: &[f32], labels: &[f32], classes: usize) -> Vec<f32> 
     out
 }
 
-/// Uniform of `shaders/cond.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct CondParams {
-    pub rows: u32,
-    pub dim: u32,
-    pub classes: u32,
-    pub plane: u32,
-    pub x_at: u32,
-    pub l_at: u32,
-    pub stride: u32,
-    /// append_onehot: the first output row written.
-    pub out_at: u32,
+crate::uniform! {
+    /// Uniform of `shaders/cond.wgsl`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct CondParams {
+        pub rows: u32,
+        pub dim: u32,
+        pub classes: u32,
+        pub plane: u32,
+        pub x_at: u32,
+        pub l_at: u32,
+        pub stride: u32,
+        /// append_onehot: the first output row written.
+        pub out_at: u32,
+    }
 }
-
-crate::uniform_layout!(CondParams { rows, dim, classes, plane, x_at, l_at, stride, out_at });
 
 crate::kernel! {
     /// out = [x rows | one-hot blocks of the labels].

@@ -222,7 +222,7 @@ pub struct Field {
 
 /// A kernel's uniform parameters, whose fields are compared with the WGSL struct when the kernel
 /// is built: names, offsets and types, member by member, so that two swapped fields (even of one
-/// type) fail there instead of computing wrong numbers. Declared with [`uniform_layout!`](crate::uniform_layout)
+/// type) fail there instead of computing wrong numbers. Declared with [`uniform!`](crate::uniform)
 /// beside the struct.
 pub trait Uniform: bytemuck::Pod {
     /// The fields in order; empty for a uniform whose fields are not declared (only its size is
@@ -285,7 +285,8 @@ pub fn field_type<S, T: FieldType>(_get: fn(&S) -> &T) -> String {
 }
 
 /// Declares the fields of a `#[repr(C)]` uniform struct in order, so that they are checked
-/// against the WGSL ([`Uniform`]): `uniform_layout!(ConvParams { n, cin, h, .. })`. A field
+/// against the WGSL ([`Uniform`]): `uniform_layout!(ConvParams { n, cin, h, .. })`. The crate's
+/// uniforms use [`uniform!`](crate::uniform), which writes this from the struct itself. A field
 /// named here that the struct lacks does not compile; one the struct has but this list lacks
 /// fails the check (the WGSL has a member the list does not).
 #[macro_export]
@@ -308,6 +309,24 @@ macro_rules! uniform_layout {
                 stringify!($t).to_string()
             }
         }
+    };
+}
+
+/// Declares a uniform struct and its [`Uniform`] layout in one place: the struct as written
+/// (its attributes, `#[repr(C)]` and the bytemuck derives included), with its fields listed once.
+///
+/// ```ignore
+/// crate::uniform! {
+///     #[repr(C)]
+///     #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+///     pub struct ActParams { pub n: u32, pub slope: f32, pub src: u32, pub dst: u32 }
+/// }
+/// ```
+#[macro_export]
+macro_rules! uniform {
+    ($(#[$m:meta])* $vis:vis struct $t:ident { $($(#[$fm:meta])* $fvis:vis $f:ident : $ft:ty),* $(,)? }) => {
+        $(#[$m])* $vis struct $t { $($(#[$fm])* $fvis $f: $ft),* }
+        $crate::uniform_layout!($t { $($f),* });
     };
 }
 

@@ -12,16 +12,16 @@ use crate::nn::{GpuNet, Grads, Init, Mode, NetSpec};
 use crate::optim::{GpuOptimizer, Optimizer};
 use std::path::Path;
 
-/// Uniform of `shaders/classify.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ClassifyParams {
-    pub n: u32,
-    pub classes: u32,
-    pub _pad: [u32; 2],
+crate::uniform! {
+    /// Uniform of `shaders/classify.wgsl`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct ClassifyParams {
+        pub n: u32,
+        pub classes: u32,
+        pub _pad: [u32; 2],
+    }
 }
-
-crate::uniform_layout!(ClassifyParams { n, classes, _pad });
 
 crate::kernel! {
     /// dlogits = (softmax(l) − onehot(label)) / n

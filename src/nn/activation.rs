@@ -86,18 +86,18 @@ pub fn act_backward(a: Act, x: &[f32], dy: &[f32]) -> Vec<f32> {
 
 // ---------------------------------------------------------------- kernels
 
-/// Uniform of `shaders/activation.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ActParams {
-    pub n: u32,
-    pub slope: f32,
-    /// copy_range only: first element read and written.
-    pub src: u32,
-    pub dst: u32,
+crate::uniform! {
+    /// Uniform of `shaders/activation.wgsl`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct ActParams {
+        pub n: u32,
+        pub slope: f32,
+        /// copy_range only: first element read and written.
+        pub src: u32,
+        pub dst: u32,
+    }
 }
-
-crate::uniform_layout!(ActParams { n, slope, src, dst });
 
 crate::kernel! {
     /// y = f(x) element-wise.

@@ -113,29 +113,29 @@ impl BnSaved {
 
 // ---------------------------------------------------------------- kernels
 
-/// Uniform of `shaders/batchnorm.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct BnParams {
-    pub n: u32,
-    pub c: u32,
-    pub hw: u32,
-    /// bit 0 batch statistics, bit 1 accumulate dγ/dβ, bit 2 update running, bit 3 write dγ/dβ,
-    /// bit 5 the backward kernels' dy is at the output of the fused activation after the layer,
-    /// bit 6 that activation is a ReLU.
-    pub flags: u32,
-    pub eps: f32,
-    pub momentum: f32,
-    /// Split reductions: samples and positions per tile, tiles along the positions.
-    pub n_per: u32,
-    pub p_per: u32,
-    pub p_splits: u32,
-    /// The fused LeakyReLU's negative slope.
-    pub slope: f32,
-    pub _pad: [u32; 2],
+crate::uniform! {
+    /// Uniform of `shaders/batchnorm.wgsl`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct BnParams {
+        pub n: u32,
+        pub c: u32,
+        pub hw: u32,
+        /// bit 0 batch statistics, bit 1 accumulate dγ/dβ, bit 2 update running, bit 3 write dγ/dβ,
+        /// bit 5 the backward kernels' dy is at the output of the fused activation after the layer,
+        /// bit 6 that activation is a ReLU.
+        pub flags: u32,
+        pub eps: f32,
+        pub momentum: f32,
+        /// Split reductions: samples and positions per tile, tiles along the positions.
+        pub n_per: u32,
+        pub p_per: u32,
+        pub p_splits: u32,
+        /// The fused LeakyReLU's negative slope.
+        pub slope: f32,
+        pub _pad: [u32; 2],
+    }
 }
-
-crate::uniform_layout!(BnParams { n, c, hw, flags, eps, momentum, n_per, p_per, p_splits, slope, _pad });
 
 pub const BN_BATCH: u32 = 1;
 pub const BN_ACCUMULATE: u32 = 2;

@@ -276,7 +276,7 @@ impl LayerImpl for Conv2d {
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
         let b = c.params.get(1).map(|t| t as &dyn AsArg);
-        lower::forward(c.gpu, c.ws, prog, &self.0.shape(c.n, false), c.x, &c.params[0], b, c.y)
+        lower::forward(&mut c.on(prog), &self.0.shape(c.n, false), c.x, &c.params[0], b, c.y)
     }
 
     /// The subgroup family's patch-matrix products store the activation too
@@ -285,7 +285,7 @@ impl LayerImpl for Conv2d {
         let Some((slope, relu)) = then.act.piecewise() else { return Ok(false) };
         let b = c.params.get(1).map(|t| t as &dyn AsArg);
         let epi = Epilogue::Act { post: then.buf, slope, relu };
-        lower::forward_fused(c.gpu, c.ws, prog, &self.0.shape(c.n, false), c.x, &c.params[0], b, c.y, epi)
+        lower::forward_fused(&mut c.on(prog), &self.0.shape(c.n, false), c.x, &c.params[0], b, c.y, epi)
     }
 
     fn has_grad_of_grad(&self) -> bool {
@@ -307,19 +307,19 @@ impl LayerImpl for Conv2d {
         let s = self.0.shape(c.n, false);
         let wt = &c.params[0];
         if let Some(o) = c.gbar_out {
-            lower::forward(c.gpu, c.ws, prog, &s, c.gbar_in, wt, None, o)?;
+            lower::forward(&mut c.on(prog), &s, c.gbar_in, wt, None, o)?;
         }
-        lower::grads(c.gpu, c.ws, prog, &s, c.gbar_in, c.g_out, None, c.grads, true)
+        lower::grads(&mut c.on(prog), &s, c.gbar_in, c.g_out, None, c.grads, true)
     }
 
     fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
         let s = self.0.shape(c.n, false);
         if c.weight_grads {
             let bias = self.0.bias.then_some((c.dy, (s.cout, s.oh, s.ow)));
-            lower::grads(c.gpu, c.ws, prog, &s, c.x, c.dy, bias, c.grads, c.accumulate)?;
+            lower::grads(&mut c.on(prog), &s, c.x, c.dy, bias, c.grads, c.accumulate)?;
         }
         if let Some(dx) = c.dx {
-            lower::backward_input(c.gpu, c.ws, prog, &s, c.dy, &c.params[0], None, dx)?;
+            lower::backward_input(&mut c.on(prog), &s, c.dy, &c.params[0], None, dx)?;
         }
         Ok(())
     }
@@ -334,10 +334,10 @@ impl LayerImpl for Conv2d {
         }
         if c.weight_grads {
             let bias = self.0.bias.then_some((c.dy, (s.cout, s.oh, s.ow)));
-            lower::grads(c.gpu, c.ws, prog, &s, c.x, c.dy, bias, c.grads, c.accumulate)?;
+            lower::grads(&mut c.on(prog), &s, c.x, c.dy, bias, c.grads, c.accumulate)?;
         }
         let epi = Epilogue::Dact { pre: below.buf, slope, relu };
-        lower::backward_input_fused(c.gpu, c.ws, prog, &s, c.dy, &c.params[0], dx, epi)?;
+        lower::backward_input_fused(&mut c.on(prog), &s, c.dy, &c.params[0], dx, epi)?;
         Ok(true)
     }
 }

@@ -95,7 +95,7 @@ impl LayerImpl for ConvTranspose2d {
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
         let b = c.params.get(1).map(|t| t as &dyn AsArg);
-        lower::backward_input(c.gpu, c.ws, prog, &self.0.shape(c.n, true), c.x, &c.params[0], b, c.y)
+        lower::backward_input(&mut c.on(prog), &self.0.shape(c.n, true), c.x, &c.params[0], b, c.y)
     }
 
     fn has_grad_of_grad(&self) -> bool {
@@ -117,9 +117,9 @@ impl LayerImpl for ConvTranspose2d {
         let s = self.0.shape(c.n, true);
         let wt = &c.params[0];
         if let Some(o) = c.gbar_out {
-            lower::backward_input(c.gpu, c.ws, prog, &s, c.gbar_in, wt, None, o)?;
+            lower::backward_input(&mut c.on(prog), &s, c.gbar_in, wt, None, o)?;
         }
-        lower::grads(c.gpu, c.ws, prog, &s, c.g_out, c.gbar_in, None, c.grads, true)
+        lower::grads(&mut c.on(prog), &s, c.g_out, c.gbar_in, None, c.grads, true)
     }
 
     fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
@@ -128,10 +128,10 @@ impl LayerImpl for ConvTranspose2d {
         let s = self.0.shape(c.n, true);
         if c.weight_grads {
             let bias = self.0.bias.then_some((c.dy, (s.cin, s.h, s.w)));
-            lower::grads(c.gpu, c.ws, prog, &s, c.dy, c.x, bias, c.grads, c.accumulate)?;
+            lower::grads(&mut c.on(prog), &s, c.dy, c.x, bias, c.grads, c.accumulate)?;
         }
         if let Some(dx) = c.dx {
-            lower::forward(c.gpu, c.ws, prog, &s, c.dy, &c.params[0], None, dx)?;
+            lower::forward(&mut c.on(prog), &s, c.dy, &c.params[0], None, dx)?;
         }
         Ok(())
     }

@@ -137,13 +137,13 @@ impl LayerImpl for Linear {
 
     fn gpu_forward(&self, c: &GpuForward<'_>, prog: &mut Program) -> Result<()> {
         let b = if self.bias { Some(&c.params[1] as &dyn AsArg) } else { None };
-        self.lower().forward(c.gpu, c.ws, prog, c.x, &c.params[0], b, c.y, c.n, None).map(|_| ())
+        self.lower().forward(&mut c.on(prog), c.x, &c.params[0], b, c.y, c.n, None).map(|_| ())
     }
 
     fn gpu_forward_fused(&self, c: &GpuForward<'_>, then: FusedAct<'_>, prog: &mut Program) -> Result<bool> {
         let Some((slope, relu)) = then.act.piecewise() else { return Ok(false) };
         let b = if self.bias { Some(&c.params[1] as &dyn AsArg) } else { None };
-        self.lower().forward(c.gpu, c.ws, prog, c.x, &c.params[0], b, c.y, c.n, Some(Epilogue::Act { post: then.buf, slope, relu }))
+        self.lower().forward(&mut c.on(prog), c.x, &c.params[0], b, c.y, c.n, Some(Epilogue::Act { post: then.buf, slope, relu }))
     }
 
     fn has_grad_of_grad(&self) -> bool {
@@ -162,18 +162,18 @@ impl LayerImpl for Linear {
 
     fn gpu_grad_of_grad(&self, c: &GpuGradOfGrad<'_>, prog: &mut Program) -> Result<()> {
         if let Some(o) = c.gbar_out {
-            self.lower().forward(c.gpu, c.ws, prog, c.gbar_in, &c.params[0], None, o, c.n, None)?;
+            self.lower().forward(&mut c.on(prog), c.gbar_in, &c.params[0], None, o, c.n, None)?;
         }
-        self.lower().weight_grad(c.gpu, c.ws, prog, c.g_out, c.gbar_in, c.n, &c.grads[0], true)
+        self.lower().weight_grad(&mut c.on(prog), c.g_out, c.gbar_in, c.n, &c.grads[0], true)
     }
 
     fn gpu_backward(&self, c: &GpuBackward<'_>, prog: &mut Program) -> Result<()> {
-        self.lower().backward(&self.backward_args(c), None, prog).map(|_| ())
+        self.lower().backward(&self.backward_args(c), None, &mut c.on(prog)).map(|_| ())
     }
 
     fn gpu_backward_fused(&self, c: &GpuBackward<'_>, below: FusedAct<'_>, prog: &mut Program) -> Result<bool> {
         let Some((slope, relu)) = below.act.piecewise() else { return Ok(false) };
-        self.lower().backward(&self.backward_args(c), Some(Epilogue::Dact { pre: below.buf, slope, relu }), prog)
+        self.lower().backward(&self.backward_args(c), Some(Epilogue::Dact { pre: below.buf, slope, relu }), &mut c.on(prog))
     }
 }
 
@@ -184,6 +184,6 @@ impl Linear {
     }
 
     fn backward_args<'a>(&self, c: &GpuBackward<'a>) -> Backward<'a> {
-        Backward { gpu: c.gpu, ws: c.ws, n: c.n, x: c.x, dy: c.dy, w: &c.params[0], dx: c.dx, grads: c.weight_grads.then_some((c.grads, c.accumulate)) }
+        Backward { n: c.n, x: c.x, dy: c.dy, w: &c.params[0], dx: c.dx, grads: c.weight_grads.then_some((c.grads, c.accumulate)) }
     }
 }

@@ -39,6 +39,7 @@ pub use reshape::Reshape;
 
 use crate::error::{Error, Result};
 use crate::gpu::{AsArg, Gpu, Program, Tensor};
+use crate::ops::Launch;
 
 /// A layer's running state: initial values, and its named parts with their lengths.
 pub type Running = (Vec<f32>, Vec<(&'static str, usize)>);
@@ -187,6 +188,11 @@ impl GpuGradOfGrad<'_> {
     pub fn x_len(&self) -> u32 {
         (self.n * self.width) as u32
     }
+
+    /// Where this layer's launches go: the `ops` functions' context, pushing into `prog`.
+    pub fn on<'p>(&'p self, prog: &'p mut Program) -> Launch<'p> {
+        Launch::new(self.gpu, self.ws, prog)
+    }
 }
 
 /// The error of a layer without [`LayerImpl::cpu_grad_of_grad`].
@@ -202,12 +208,22 @@ impl GpuForward<'_> {
     pub fn x_len(&self) -> u32 {
         (self.n * self.width) as u32
     }
+
+    /// Where this layer's launches go: the `ops` functions' context, pushing into `prog`.
+    pub fn on<'p>(&'p self, prog: &'p mut Program) -> Launch<'p> {
+        Launch::new(self.gpu, self.ws, prog)
+    }
 }
 
 impl GpuBackward<'_> {
     /// Values of the whole input batch.
     pub fn x_len(&self) -> u32 {
         (self.n * self.width) as u32
+    }
+
+    /// Where this layer's launches go: the `ops` functions' context, pushing into `prog`.
+    pub fn on<'p>(&'p self, prog: &'p mut Program) -> Launch<'p> {
+        Launch::new(self.gpu, self.ws, prog)
     }
 }
 

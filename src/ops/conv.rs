@@ -10,44 +10,44 @@ use super::conv_gemm::{self, KernelFamily};
 /// the forward pass storing the activation after it, and the input gradient through the one before.
 pub use super::conv_gemm::{backward_input_fused, forward_fused, input_fuses, Epilogue};
 use super::shape::{gcd, ConvShape};
-use super::split::{SplitSum, Workspace, ACCUMULATE};
+use super::split::{Launch, SplitSum, ACCUMULATE};
 use crate::error::Result;
 use crate::gpu::budget::{lp, plan_tiles, Tiles, STORE4X4};
-use crate::gpu::{AsArg, Dispatch, Gpu, Program, Tensor};
+use crate::gpu::{AsArg, Dispatch, Gpu, Tensor};
 
-/// Uniform of `shaders/conv.wgsl` (the conv view of [`ConvShape`]).
-#[repr(C)]
-#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ConvParams {
-    pub n: u32,
-    pub cin: u32,
-    pub h: u32,
-    pub w: u32,
-    pub cout: u32,
-    pub oh: u32,
-    pub ow: u32,
-    pub kh: u32,
-    pub kw: u32,
-    pub stride_y: u32,
-    pub stride_x: u32,
-    pub pad_y: u32,
-    pub pad_x: u32,
-    pub dil_y: u32,
-    pub dil_x: u32,
-    /// conv2d_backward_input: taps of one stride phase are this far apart (stride / gcd(stride, dilation)).
-    pub tap_step_y: u32,
-    pub tap_step_x: u32,
-    /// bit 0: add the bias; bit 1: accumulate into the output.
-    pub flags: u32,
-    /// Split reductions (conv2d_backward_weight, channel_sum): samples and output rows per tile,
-    /// tiles along the rows.
-    pub n_per: u32,
-    pub y_per: u32,
-    pub y_splits: u32,
-    pub _pad: [u32; 3],
+crate::uniform! {
+    /// Uniform of `shaders/conv.wgsl` (the conv view of [`ConvShape`]).
+    #[repr(C)]
+    #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct ConvParams {
+        pub n: u32,
+        pub cin: u32,
+        pub h: u32,
+        pub w: u32,
+        pub cout: u32,
+        pub oh: u32,
+        pub ow: u32,
+        pub kh: u32,
+        pub kw: u32,
+        pub stride_y: u32,
+        pub stride_x: u32,
+        pub pad_y: u32,
+        pub pad_x: u32,
+        pub dil_y: u32,
+        pub dil_x: u32,
+        /// conv2d_backward_input: taps of one stride phase are this far apart (stride / gcd(stride, dilation)).
+        pub tap_step_y: u32,
+        pub tap_step_x: u32,
+        /// bit 0: add the bias; bit 1: accumulate into the output.
+        pub flags: u32,
+        /// Split reductions (conv2d_backward_weight, channel_sum): samples and output rows per tile,
+        /// tiles along the rows.
+        pub n_per: u32,
+        pub y_per: u32,
+        pub y_splits: u32,
+        pub _pad: [u32; 3],
+    }
 }
-
-crate::uniform_layout!(ConvParams { n, cin, h, w, cout, oh, ow, kh, kw, stride_y, stride_x, pad_y, pad_x, dil_y, dil_x, tap_step_y, tap_step_x, flags, n_per, y_per, y_splits, _pad });
 
 
 /// bit 0 of [`ConvParams::flags`]: add the bias.
@@ -176,46 +176,46 @@ pub fn grads_scratch_len(s: &ConvShape, bias: Option<(usize, usize, usize)>, par
 }
 
 /// y = conv(x, W) [+ b] in the conv view, with the device's family of kernels.
-#[allow(clippy::too_many_arguments)]
-pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg) -> Result<()> {
+pub fn forward(l: &mut Launch<'_>, s: &ConvShape, x: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg) -> Result<()> {
+    let gpu = l.gpu;
     if KernelFamily::of(gpu).products() {
-        return conv_gemm::forward(gpu, ws, prog, s, x, wt, b, y);
+        return conv_gemm::forward(l, s, x, wt, b, y);
     }
     let p = ConvParams::new(s, CONV_BIAS * b.is_some() as u32);
-    prog.push(Dispatch::new(gpu, &ConvForward { x, wt, b: b.unwrap_or(wt), out: y }, &p, Some(p.forward_threads()))?);
+    l.prog.push(Dispatch::new(gpu, &ConvForward { x, wt, b: b.unwrap_or(wt), out: y }, &p, Some(p.forward_threads()))?);
     Ok(())
 }
 
 /// dx = [b +] the input gradient of the conv view for dy, with the device's family of kernels.
-#[allow(clippy::too_many_arguments)]
-pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, dx: &dyn AsArg) -> Result<()> {
+pub fn backward_input(l: &mut Launch<'_>, s: &ConvShape, dy: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, dx: &dyn AsArg) -> Result<()> {
+    let gpu = l.gpu;
     if KernelFamily::of(gpu).products() {
-        return conv_gemm::backward_input(gpu, ws, prog, s, dy, wt, b, dx);
+        return conv_gemm::backward_input(l, s, dy, wt, b, dx);
     }
     let p = ConvParams::new(s, CONV_BIAS * b.is_some() as u32);
-    prog.push(Dispatch::new(gpu, &ConvBackwardInput { wt, b: b.unwrap_or(wt), dy, out: dx }, &p, Some(p.backward_input_threads()))?);
+    l.prog.push(Dispatch::new(gpu, &ConvBackwardInput { wt, b: b.unwrap_or(wt), dy, out: dx }, &p, Some(p.backward_input_threads()))?);
     Ok(())
 }
 
 /// The weight gradient (conv view `s`; `x` and `dy` in the conv view's roles) and the bias
 /// gradient (a channel sum of `bias_src` over `bias` = (channels, rows, columns)) of a
 /// convolution of either kind, as split reductions.
-#[allow(clippy::too_many_arguments)]
-pub fn grads(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &dyn AsArg, dy: &dyn AsArg, bias: Option<(&dyn AsArg, (usize, usize, usize))>, grads: &[Tensor], accumulate: bool) -> Result<()> {
+pub fn grads(l: &mut Launch<'_>, s: &ConvShape, x: &dyn AsArg, dy: &dyn AsArg, bias: Option<(&dyn AsArg, (usize, usize, usize))>, grads: &[Tensor], accumulate: bool) -> Result<()> {
+    let gpu = l.gpu;
     let flags = |a: bool| ACCUMULATE * a as u32;
     if KernelFamily::of(gpu).products() {
-        conv_gemm::backward_weight(gpu, ws, prog, s, x, dy, &grads[0], accumulate)?;
+        conv_gemm::backward_weight(l, s, x, dy, &grads[0], accumulate)?;
     } else {
         let p = ConvParams::new(s, 0);
         let t = p.weight_tiles(gpu.parallel_invocations());
         let first = |o: &dyn AsArg, a: bool| Dispatch::new(gpu, &ConvBackwardWeight { x, dy, out: o }, &ConvParams { flags: flags(a), ..p.with_tiles(t) }, Some(t.count() * p.backward_weight_threads()));
-        ws.push_split(gpu, prog, SplitSum { first: &first, out: &grads[0], len: s.w_len(), tiles: t.count(), accumulate })?;
+        l.push_split(SplitSum { first: &first, out: &grads[0], len: s.w_len(), tiles: t.count(), accumulate })?;
     }
     if let Some((src, (c, r, k))) = bias {
         let p = ConvParams::new(&bias_view(s, c, r, k), 0);
         let t = p.channel_sum_tiles(gpu.parallel_invocations());
         let first = |o: &dyn AsArg, a: bool| Dispatch::new(gpu, &ChannelSum { dy: src, out: o }, &ConvParams { flags: flags(a), ..p.with_tiles(t) }, Some(t.count() * c as u32));
-        ws.push_split(gpu, prog, SplitSum { first: &first, out: &grads[1], len: c, tiles: t.count(), accumulate })?;
+        l.push_split(SplitSum { first: &first, out: &grads[1], len: c, tiles: t.count(), accumulate })?;
     }
     Ok(())
 }

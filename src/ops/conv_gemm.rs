@@ -18,11 +18,11 @@
 //! buffers live in the network's [`Workspace`] and are shared by its layers.
 
 use super::shape::{gcd, ConvShape};
-use super::split::SplitSum;
+use super::split::{Launch, SplitSum};
 use super::split::Workspace;
 use crate::error::{Error, Result};
 use crate::gpu::budget::lp;
-use crate::gpu::{AsArg, Dispatch, Gpu, Program, Tensor};
+use crate::gpu::{AsArg, Dispatch, Gpu, Tensor};
 pub use super::family::KernelFamily;
 pub use crate::gpu::Operands;
 
@@ -101,61 +101,61 @@ const TILED_TARGET_TILES: usize = 512;
 /// `tgemm_nt`: b is implicit (the patches of [`SgemmParams::geo`], read from the image).
 pub const IMPLICIT: u32 = 16;
 
-/// Uniform of `sgemm_nt` and `tgemm_nt`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct SgemmParams {
-    pub m: u32,
-    pub n: u32,
-    pub k4: u32,
-    pub k_per: u32,
-    pub splits: u32,
-    pub tiles_m: u32,
-    pub tiles_n: u32,
-    pub flags: u32,
-    pub p_len: u32,
-    pub s_n: u32,
-    pub s_m: u32,
-    pub off: u32,
-    pub slot: u32,
-    /// `sgemm_tn`: rows of a and b (k4 = ceil(k_rows / 4)).
-    pub k_rows: u32,
-    /// The fused activation's negative slope ([`Epilogue`]; flag [`RELU`] for a ReLU).
-    pub slope: f32,
-    pub _pad: u32,
-    /// `tgemm_nt` with [`IMPLICIT`]: the convolution whose patches b is.
-    pub geo: Geometry,
+crate::uniform! {
+    /// Uniform of `sgemm_nt` and `tgemm_nt`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct SgemmParams {
+        pub m: u32,
+        pub n: u32,
+        pub k4: u32,
+        pub k_per: u32,
+        pub splits: u32,
+        pub tiles_m: u32,
+        pub tiles_n: u32,
+        pub flags: u32,
+        pub p_len: u32,
+        pub s_n: u32,
+        pub s_m: u32,
+        pub off: u32,
+        pub slot: u32,
+        /// `sgemm_tn`: rows of a and b (k4 = ceil(k_rows / 4)).
+        pub k_rows: u32,
+        /// The fused activation's negative slope ([`Epilogue`]; flag [`RELU`] for a ReLU).
+        pub slope: f32,
+        pub _pad: u32,
+        /// `tgemm_nt` with [`IMPLICIT`]: the convolution whose patches b is.
+        pub geo: Geometry,
+    }
 }
 
-crate::uniform_layout!(SgemmParams { m, n, k4, k_per, splits, tiles_m, tiles_n, flags, p_len, s_n, s_m, off, slot, k_rows, slope, _pad, geo });
-
-/// Uniform of `im2col` and `col2im`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct Geometry {
-    pub n0: u32,
-    pub cols: u32,
-    pub rows: u32,
-    pub c: u32,
-    pub h: u32,
-    pub w: u32,
-    pub oh: u32,
-    pub ow: u32,
-    pub kh: u32,
-    pub kw: u32,
-    pub stride_y: u32,
-    pub stride_x: u32,
-    pub pad_y: u32,
-    pub pad_x: u32,
-    pub dil_y: u32,
-    pub dil_x: u32,
-    pub tap_step_y: u32,
-    pub tap_step_x: u32,
-    pub width: u32,
-    pub flags: u32,
+crate::uniform! {
+    /// Uniform of `im2col` and `col2im`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct Geometry {
+        pub n0: u32,
+        pub cols: u32,
+        pub rows: u32,
+        pub c: u32,
+        pub h: u32,
+        pub w: u32,
+        pub oh: u32,
+        pub ow: u32,
+        pub kh: u32,
+        pub kw: u32,
+        pub stride_y: u32,
+        pub stride_x: u32,
+        pub pad_y: u32,
+        pub pad_x: u32,
+        pub dil_y: u32,
+        pub dil_x: u32,
+        pub tap_step_y: u32,
+        pub tap_step_x: u32,
+        pub width: u32,
+        pub flags: u32,
+    }
 }
-
-crate::uniform_layout!(Geometry { n0, cols, rows, c, h, w, oh, ow, kh, kw, stride_y, stride_x, pad_y, pad_x, dil_y, dil_x, tap_step_y, tap_step_x, width, flags });
 
 /// Groups of 4 columns a lane of a subgroup product stores: two in the wide tile.
 fn quads(entry: &str) -> u64 {
@@ -276,37 +276,37 @@ crate::kernel! {
     };
 }
 
-/// Uniform of `col2im_phase` (see the shader).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct Phase {
-    pub n0: u32,
-    pub chunk: u32,
-    pub c: u32,
-    pub h: u32,
-    pub w: u32,
-    pub oh: u32,
-    pub ow: u32,
-    pub kh: u32,
-    pub kw: u32,
-    pub width: u32,
-    pub flags: u32,
-    pub stride_y: u32,
-    pub stride_x: u32,
-    pub iy0: u32,
-    pub ix0: u32,
-    pub ay: u32,
-    pub bx: u32,
-    pub ry: u32,
-    pub rx: u32,
-    pub cy: u32,
-    pub cx: u32,
-    pub ty: u32,
-    pub tx: u32,
-    pub _pad: u32,
+crate::uniform! {
+    /// Uniform of `col2im_phase` (see the shader).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct Phase {
+        pub n0: u32,
+        pub chunk: u32,
+        pub c: u32,
+        pub h: u32,
+        pub w: u32,
+        pub oh: u32,
+        pub ow: u32,
+        pub kh: u32,
+        pub kw: u32,
+        pub width: u32,
+        pub flags: u32,
+        pub stride_y: u32,
+        pub stride_x: u32,
+        pub iy0: u32,
+        pub ix0: u32,
+        pub ay: u32,
+        pub bx: u32,
+        pub ry: u32,
+        pub rx: u32,
+        pub cy: u32,
+        pub cx: u32,
+        pub ty: u32,
+        pub tx: u32,
+        pub _pad: u32,
+    }
 }
-
-crate::uniform_layout!(Phase { n0, chunk, c, h, w, oh, ow, kh, kw, width, flags, stride_y, stride_x, iy0, ix0, ay, bx, ry, rx, cy, cx, ty, tx, _pad });
 
 crate::kernel! {
     /// col2im over one stride phase (dilation 1).
@@ -330,14 +330,14 @@ fn phase_axis(size: usize, s: usize, pad: usize, k: usize, r: usize) -> (usize, 
 }
 
 /// The col2im dispatches of a chunk: one per stride phase without dilation, else the general one.
-#[allow(clippy::too_many_arguments)]
-fn push_col2im(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, b: Option<&dyn AsArg>, src: &dyn AsArg, dx: &dyn AsArg) -> Result<()> {
+fn push_col2im(l: &mut Launch<'_>, s: &ConvShape, n0: usize, nc: usize, b: Option<&dyn AsArg>, src: &dyn AsArg, dx: &dyn AsArg) -> Result<()> {
+    let gpu = l.gpu;
     let u = |v: usize| v as u32;
     let cols = nc * s.oh * s.ow;
     if s.dil != [1, 1] {
         let g = Geometry { width: cols as u32, flags: BIAS * b.is_some() as u32, ..geometry(s, n0, nc) };
         let elems = (nc * s.cin * s.h * s.w) as u32;
-        prog.push(Dispatch::new(gpu, &Col2im { bias: b.unwrap_or(src), src, dst: dx }, &g, Some(elems))?);
+        l.prog.push(Dispatch::new(gpu, &Col2im { bias: b.unwrap_or(src), src, dst: dx }, &g, Some(elems))?);
         return Ok(());
     }
     for [(iy0, ay, ry, ty, cy), (ix0, bx, rx, tx, cx)] in phases(s) {
@@ -349,7 +349,7 @@ fn push_col2im(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usiz
             iy0: u(iy0), ix0: u(ix0), ay: u(ay), bx: u(bx), ry: u(ry), rx: u(rx), cy: u(cy), cx: u(cx), ty: u(ty), tx: u(tx), _pad: 0,
         };
         let (bias, threads) = (b.unwrap_or(src), Some(cells));
-        prog.push(if ty == 2 && tx == 2 {
+        l.prog.push(if ty == 2 && tx == 2 {
             Dispatch::new(gpu, &Col2imPhase2x2 { bias, src, dst: dx }, &f, threads)?
         } else {
             Dispatch::new(gpu, &Col2imPhase { bias, src, dst: dx }, &f, threads)?
@@ -577,25 +577,27 @@ impl<'a> Product<'a> {
 
     /// C [+]= a·bᵀ with the reduction split ([`Product::splits`] for this device's family) and the partial sums added by
     /// `reduce_splits` (the map must be the plain one).
-    pub fn push_split(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, out: &dyn AsArg, accumulate: bool) -> Result<()> {
+    pub fn push_split(&self, l: &mut Launch<'_>, out: &dyn AsArg, accumulate: bool) -> Result<()> {
+        let gpu = l.gpu;
         if self.map != Product::rows(self.n) {
             return Err(Error::Shape(format!("a split product needs the plain map, not {:?}", self.map)));
         }
         let (splits, k_per) = self.splits(KernelFamily::of(gpu));
         let o = self.oriented();
         let tile = o.tile(gpu, splits, k_per)?;
-        o.push_split(gpu, ws, prog, tile, (splits, k_per), out, accumulate)
+        o.push_split(l, tile, (splits, k_per), out, accumulate)
     }
 
     /// C [+]= aᵀ·b for a (k_rows, m) and b (k_rows, n), both row-major with m and n multiples of 4
     /// (`self.k4` = ceil(k_rows / 4), the plain map), split like [`Product::push_split`]: the
     /// subgroup family's `sgemm_tn`, which needs neither operand transposed.
-    pub fn push_tn_split(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, k_rows: usize, out: &dyn AsArg, accumulate: bool) -> Result<()> {
+    pub fn push_tn_split(&self, l: &mut Launch<'_>, k_rows: usize, out: &dyn AsArg, accumulate: bool) -> Result<()> {
+        let gpu = l.gpu;
         if KernelFamily::of(gpu) != KernelFamily::Gemm || self.m % 4 != 0 || self.n % 4 != 0 || self.map != Product::rows(self.n) || self.bias.is_some() || self.k4 != k_rows.div_ceil(4) {
             return Err(Error::Shape(format!("sgemm_tn needs the subgroup family, M and N multiples of 4, the plain map, no bias and k4 = ceil(k_rows / 4) ({} × {} × {k_rows})", self.m, self.n)));
         }
         let o = Oriented { p: *self, bias_by_column: false, k_rows, implicit: None };
-        o.push_split(gpu, ws, prog, Tile::Tn, self.splits(KernelFamily::of(gpu)), out, accumulate)
+        o.push_split(l, Tile::Tn, self.splits(KernelFamily::of(gpu)), out, accumulate)
     }
 
     /// The whole reduction in one split.
@@ -661,10 +663,10 @@ impl<'a> Epilogue<'a> {
 
 impl Oriented<'_> {
     /// The split dispatch (`splits`, `k_per`) with `tile`, and `reduce_splits` adding its slots.
-    #[allow(clippy::too_many_arguments)]
-    fn push_split(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, tile: Tile, (splits, k_per): (usize, usize), out: &dyn AsArg, accumulate: bool) -> Result<()> {
+    fn push_split(&self, l: &mut Launch<'_>, tile: Tile, (splits, k_per): (usize, usize), out: &dyn AsArg, accumulate: bool) -> Result<()> {
+        let gpu = l.gpu;
         let first = |out: &dyn AsArg, add: bool| self.dispatch(gpu, out, add, tile, splits, k_per);
-        ws.push_split(gpu, prog, SplitSum { first: &first, out, len: self.p.m * self.p.n, tiles: splits as u32, accumulate })
+        l.push_split(SplitSum { first: &first, out, len: self.p.m * self.p.n, tiles: splits as u32, accumulate })
     }
 
     /// Whether the map keeps every aligned group of 4 columns contiguous and 16-byte aligned.
@@ -786,16 +788,16 @@ impl Oriented<'_> {
 }
 
 /// y = conv(x, W) [+ b] for the conv view `s`.
-#[allow(clippy::too_many_arguments)]
-pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg) -> Result<()> {
+pub fn forward(l: &mut Launch<'_>, s: &ConvShape, x: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg) -> Result<()> {
+    let (gpu, ws) = (l.gpu, l.ws);
     let d = dims(s);
     let [w0, w1, _] = [&ws.work[0], &ws.work[1], &ws.work[2]];
     if by_taps(gpu, ws, s) {
         // The weights by tap once, then per chunk x by position and the product.
-        push_tap_weights(gpu, prog, s, wt, w0, 0, None)?;
+        push_tap_weights(l, s, wt, w0, 0, None)?;
         for (n0, nc) in chunks_of(s, taps_chunk(s)) {
-            prog.push(pack(gpu, by_position(s, n0, nc), false, x, w1)?);
-            push_forward_taps(gpu, prog, s, n0, nc, w0, w1, b, y)?;
+            l.prog.push(pack(gpu, by_position(s, n0, nc), false, x, w1)?);
+            push_forward_taps(l, s, n0, nc, w0, w1, b, y)?;
         }
         return Ok(());
     }
@@ -803,25 +805,26 @@ pub fn forward(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: 
     let a = if d.k % 4 == 0 {
         wt
     } else {
-        prog.push(pack(gpu, matrix(0, s.cout, d.k), false, wt, w0)?);
+        l.prog.push(pack(gpu, matrix(0, s.cout, d.k), false, wt, w0)?);
         w0
     };
     if KernelFamily::of(gpu) == KernelFamily::Tiled {
         // Implicit GEMM: the product reads the patches from x itself, the whole batch at once.
-        prog.push(implicit_forward(gpu, s, x, a, b, y)?);
+        l.prog.push(implicit_forward(gpu, s, x, a, b, y)?);
         return Ok(());
     }
-    push_patch_forward(gpu, prog, s, x, a, w1, b, y, None)
+    push_patch_forward(l, s, x, a, w1, b, y, None)
 }
 
 /// Per chunk the patch matrix of x into `w1` and its product with `a` into y, storing the
 /// activation after the convolution too with `then` ([`Product::whole_fused`]).
 #[allow(clippy::too_many_arguments)]
-fn push_patch_forward(gpu: &Gpu, prog: &mut Program, s: &ConvShape, x: &dyn AsArg, a: &dyn AsArg, w1: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg, then: Option<Epilogue>) -> Result<()> {
+fn push_patch_forward(l: &mut Launch<'_>, s: &ConvShape, x: &dyn AsArg, a: &dyn AsArg, w1: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg, then: Option<Epilogue>) -> Result<()> {
+    let gpu = l.gpu;
     for (n0, nc) in chunks(s) {
-        prog.push(pack(gpu, geometry(s, n0, nc), false, x, w1)?);
+        l.prog.push(pack(gpu, geometry(s, n0, nc), false, x, w1)?);
         let prod = forward_product(s, n0, nc, a, w1, b);
-        prog.push(match then {
+        l.prog.push(match then {
             None => prod.whole(gpu, y)?,
             Some(epi) => prod.whole_fused(gpu, y, epi)?,
         });
@@ -840,8 +843,8 @@ fn forward_product<'a>(s: &ConvShape, n0: usize, nc: usize, a: &'a dyn AsArg, w1
 /// too (`epi`, [`Product::whole_fused`]): where the subgroup family runs the patch-matrix path
 /// with K a multiple of 4 and every store is a whole vec4. Ok(false), with nothing appended,
 /// elsewhere.
-#[allow(clippy::too_many_arguments)]
-pub fn forward_fused(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg, epi: Epilogue) -> Result<bool> {
+pub fn forward_fused(l: &mut Launch<'_>, s: &ConvShape, x: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg, epi: Epilogue) -> Result<bool> {
+    let (gpu, ws) = (l.gpu, l.ws);
     let d = dims(s);
     let w1 = &ws.work[1];
     if KernelFamily::of(gpu) != KernelFamily::Gemm || by_taps(gpu, ws, s) || d.k % 4 != 0 {
@@ -851,7 +854,7 @@ pub fn forward_fused(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShap
     if !all.iter().all(|&(n0, nc)| forward_product(s, n0, nc, wt, w1, b).fuses(gpu, y, &epi)) {
         return Ok(false);
     }
-    push_patch_forward(gpu, prog, s, x, wt, w1, b, y, Some(epi))?;
+    push_patch_forward(l, s, x, wt, w1, b, y, Some(epi))?;
     Ok(true)
 }
 
@@ -895,7 +898,8 @@ pub struct Implicit {
 /// The weights of `s` (W (COUT, CIN, KH, KW) in `wt`) packed as a `sgemm_taps` a operand into
 /// `dst` from vec4 `at`: forward (rows = output channels, all taps) or, for a stride phase, rows
 /// = input channels and the phase's taps (first tap (ky0, kx0), taps (ty, tx), one stride apart).
-fn push_tap_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &dyn AsArg, dst: &dyn AsArg, at: usize, phase: Option<[usize; 4]>) -> Result<()> {
+fn push_tap_weights(l: &mut Launch<'_>, s: &ConvShape, wt: &dyn AsArg, dst: &dyn AsArg, at: usize, phase: Option<[usize; 4]>) -> Result<()> {
+    let gpu = l.gpu;
     let u = |v: usize| v as u32;
     let plane = s.kh * s.kw;
     let (rows, chans, rs, cs) = if phase.is_some() { (s.cin, s.cout, plane, s.cin * plane) } else { (s.cout, s.cin, s.cin * plane, plane) };
@@ -905,7 +909,7 @@ fn push_tap_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &dyn AsArg
         c: u(rows), rows: u(chans), width: u(r4(chans) / 4), h: u(rs), w: u(cs), kh: u(s.kh), kw: u(s.kw),
         pad_y: u(ky0), pad_x: u(kx0), stride_y: u(step[0]), stride_x: u(step[1]), dil_y: u(ty), dil_x: u(tx), n0: u(at), ..Geometry::default()
     };
-    prog.push(Dispatch::new(gpu, &TapWeights { src: wt, dst4: dst }, &geo, Some(u(rows * ty * tx * r4(chans) / 4)))?);
+    l.prog.push(Dispatch::new(gpu, &TapWeights { src: wt, dst4: dst }, &geo, Some(u(rows * ty * tx * r4(chans) / 4)))?);
     Ok(())
 }
 
@@ -952,7 +956,8 @@ fn by_position(s: &ConvShape, n0: usize, nc: usize) -> Geometry {
 /// The forward pass of one chunk through `sgemm_taps`: W packed by tap in `wp` (by the caller),
 /// x by position in `xp`, y (NCHW) [+ bias].
 #[allow(clippy::too_many_arguments)]
-fn push_forward_taps(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, wp: &dyn AsArg, xp: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg) -> Result<()> {
+fn push_forward_taps(l: &mut Launch<'_>, s: &ConvShape, n0: usize, nc: usize, wp: &dyn AsArg, xp: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg) -> Result<()> {
+    let gpu = l.gpu;
     let u = |v: usize| v as u32;
     let (ci4, plane) = (r4(s.cin) / 4, s.oh * s.ow);
     let neg = |v: usize| (v as u32).wrapping_neg();
@@ -973,7 +978,7 @@ fn push_forward_taps(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc
         ..SgemmParams::default()
     };
     let tile = taps_tile(gpu, &p, nc * s.h * s.w * ci4 * 4, b.is_some(), y.size())?;
-    prog.push(taps_dispatch(gpu, tile, p, wp, xp, b, y, None)?);
+    l.prog.push(taps_dispatch(gpu, tile, p, wp, xp, b, y, None)?);
     Ok(())
 }
 
@@ -1001,10 +1006,10 @@ fn phases(s: &ConvShape) -> Vec<[(usize, usize, usize, usize, usize); 2]> {
 
 /// Every stride phase's weights, one block after another in `wp` (blocks of CIN·taps·COUT4 vec4s):
 /// once per pass, for all chunks.
-fn push_phase_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &dyn AsArg, wp: &dyn AsArg) -> Result<()> {
+fn push_phase_weights(l: &mut Launch<'_>, s: &ConvShape, wt: &dyn AsArg, wp: &dyn AsArg) -> Result<()> {
     let mut at = 0;
     for [(_, _, ry, ty, _), (_, _, rx, tx, _)] in phases(s) {
-        push_tap_weights(gpu, prog, s, wt, wp, at, Some([ry, rx, ty, tx]))?;
+        push_tap_weights(l, s, wt, wp, at, Some([ry, rx, ty, tx]))?;
         at += s.cin * ty * tx * r4(s.cout) / 4;
     }
     Ok(())
@@ -1013,7 +1018,8 @@ fn push_phase_weights(gpu: &Gpu, prog: &mut Program, s: &ConvShape, wt: &dyn AsA
 /// The input gradient of one chunk by stride phase: per phase one `sgemm_taps` from its weights
 /// in `wp` ([`push_phase_weights`]) and dy by position (`dyp`, packed by the caller) into dx.
 #[allow(clippy::too_many_arguments)]
-fn push_phases(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usize, wp: &dyn AsArg, dyp: &dyn AsArg, b: Option<&dyn AsArg>, dx: &dyn AsArg, below: Option<Epilogue>) -> Result<()> {
+fn push_phases(l: &mut Launch<'_>, s: &ConvShape, n0: usize, nc: usize, wp: &dyn AsArg, dyp: &dyn AsArg, b: Option<&dyn AsArg>, dx: &dyn AsArg, below: Option<Epilogue>) -> Result<()> {
+    let gpu = l.gpu;
     let u = |v: usize| v as u32;
     let co4 = r4(s.cout) / 4;
     let mut at = 0;
@@ -1032,7 +1038,7 @@ fn push_phases(gpu: &Gpu, prog: &mut Program, s: &ConvShape, n0: usize, nc: usiz
         };
         at += s.cin * k4;
         let tile = taps_tile(gpu, &p, nc * s.oh * s.ow * co4 * 4, b.is_some(), dx.size())?;
-        prog.push(taps_dispatch(gpu, tile, p, wp, dyp, b, dx, below)?);
+        l.prog.push(taps_dispatch(gpu, tile, p, wp, dyp, b, dx, below)?);
     }
     Ok(())
 }
@@ -1085,26 +1091,26 @@ fn taps_tile(gpu: &Gpu, p: &SgemmParams, b_len: usize, bias: bool, out_bytes: u6
 }
 
 /// dx = [b +] the input gradient of the conv view `s` for the output gradient dy.
-#[allow(clippy::too_many_arguments)]
-pub fn backward_input(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, dx: &dyn AsArg) -> Result<()> {
+pub fn backward_input(l: &mut Launch<'_>, s: &ConvShape, dy: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, dx: &dyn AsArg) -> Result<()> {
+    let (gpu, ws) = (l.gpu, l.ws);
     let d = dims(s);
     let [w0, w1, w2] = [&ws.work[0], &ws.work[1], &ws.work[2]];
     if by_phase(gpu, ws, s) {
-        return push_input_by_phase(gpu, ws, prog, s, dy, wt, b, dx, None);
+        return push_input_by_phase(l, s, dy, wt, b, dx, None);
     }
     // Wᵀ (K, COUT padded to 4), once for all chunks.
-    prog.push(pack(gpu, matrix(0, s.cout, d.k), true, wt, w1)?);
+    l.prog.push(pack(gpu, matrix(0, s.cout, d.k), true, wt, w1)?);
     for (n0, nc) in chunks(s) {
         let cols = nc * d.plane;
         // dy by position: the chunk's (cols, COUT) matrix, a 1 × 1 patch matrix of dy.
         let g = dy_matrix(s, n0, nc);
-        prog.push(pack(gpu, g, false, dy, w0)?);
+        l.prog.push(pack(gpu, g, false, dy, w0)?);
         // The patch gradient transposed, (K, cols): col2im's neighbouring invocations then read
         // neighbouring values (a (cols, K) layout has them K floats apart: R2's col2im took 88 ms
         // a step that way, 68 ms this way, in one kernel_bench run).
         let prod = Product { a: w1, b: w0, bias: None, m: d.k, n: cols, k4: r4(s.cout) / 4, map: Product::rows(cols) };
-        prog.push(prod.whole(gpu, w2)?);
-        push_col2im(gpu, prog, s, n0, nc, b, w2, dx)?;
+        l.prog.push(prod.whole(gpu, w2)?);
+        push_col2im(l, s, n0, nc, b, w2, dx)?;
     }
     Ok(())
 }
@@ -1119,40 +1125,40 @@ pub fn input_fuses(gpu: &Gpu, ws: &Workspace, s: &ConvShape, pre: &dyn AsArg) ->
 /// [`backward_input`] taken on through the ReLU or LeakyReLU before the convolution (`below`,
 /// an [`Epilogue::Dact`] whose `pre` is that activation's input): dx is then the gradient at the
 /// activation's input. Fails unless [`input_fuses`].
-#[allow(clippy::too_many_arguments)]
-pub fn backward_input_fused(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &dyn AsArg, wt: &dyn AsArg, dx: &dyn AsArg, below: Epilogue) -> Result<()> {
+pub fn backward_input_fused(l: &mut Launch<'_>, s: &ConvShape, dy: &dyn AsArg, wt: &dyn AsArg, dx: &dyn AsArg, below: Epilogue) -> Result<()> {
+    let (gpu, ws) = (l.gpu, l.ws);
     if !input_fuses(gpu, ws, s, below.buffer()) {
         return Err(Error::Shape("this convolution's input gradient cannot take the activation before it".into()));
     }
-    push_input_by_phase(gpu, ws, prog, s, dy, wt, None, dx, Some(below))
+    push_input_by_phase(l, s, dy, wt, None, dx, Some(below))
 }
 
 /// The input gradient by stride phase: the phases' weights once, then per chunk dy by position
 /// and one `sgemm_taps` per phase (through the activation before the convolution with `below`).
-#[allow(clippy::too_many_arguments)]
-fn push_input_by_phase(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, dy: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, dx: &dyn AsArg, below: Option<Epilogue>) -> Result<()> {
+fn push_input_by_phase(l: &mut Launch<'_>, s: &ConvShape, dy: &dyn AsArg, wt: &dyn AsArg, b: Option<&dyn AsArg>, dx: &dyn AsArg, below: Option<Epilogue>) -> Result<()> {
+    let (gpu, ws) = (l.gpu, l.ws);
     let [w0, w1] = [&ws.work[0], &ws.work[1]];
-    push_phase_weights(gpu, prog, s, wt, w1)?;
+    push_phase_weights(l, s, wt, w1)?;
     for (n0, nc) in chunks_of(s, phase_chunk(s)) {
-        prog.push(pack(gpu, dy_matrix(s, n0, nc), false, dy, w0)?);
-        push_phases(gpu, prog, s, n0, nc, w1, w0, b, dx, below)?;
+        l.prog.push(pack(gpu, dy_matrix(s, n0, nc), false, dy, w0)?);
+        push_phases(l, s, n0, nc, w1, w0, b, dx, below)?;
     }
     Ok(())
 }
 
 /// dW [+]= the weight gradient of the conv view `s` (x and dy in the conv view's roles).
-#[allow(clippy::too_many_arguments)]
-pub fn backward_weight(gpu: &Gpu, ws: &Workspace, prog: &mut Program, s: &ConvShape, x: &dyn AsArg, dy: &dyn AsArg, dw: &dyn AsArg, accumulate: bool) -> Result<()> {
+pub fn backward_weight(l: &mut Launch<'_>, s: &ConvShape, x: &dyn AsArg, dy: &dyn AsArg, dw: &dyn AsArg, accumulate: bool) -> Result<()> {
+    let (gpu, ws) = (l.gpu, l.ws);
     let d = dims(s);
     let [w0, w1] = [&ws.work[0], &ws.work[1]];
     for (i, (n0, nc)) in chunks(s).into_iter().enumerate() {
         let cols = nc * d.plane;
         // dy by channel: (COUT, cols padded to 4), the transposed 1 × 1 patch matrix of dy.
         let g = dy_matrix(s, n0, nc);
-        prog.push(pack(gpu, g, true, dy, w0)?);
-        prog.push(pack(gpu, geometry(s, n0, nc), true, x, w1)?);
+        l.prog.push(pack(gpu, g, true, dy, w0)?);
+        l.prog.push(pack(gpu, geometry(s, n0, nc), true, x, w1)?);
         let prod = Product { a: w0, b: w1, bias: None, m: s.cout, n: d.k, k4: r4(cols) / 4, map: Product::rows(d.k) };
-        prod.push_split(gpu, ws, prog, dw, accumulate || i > 0)?;
+        prod.push_split(l, dw, accumulate || i > 0)?;
     }
     Ok(())
 }

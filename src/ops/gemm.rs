@@ -5,25 +5,25 @@ use crate::gpu::budget::lp;
 use crate::error::Result;
 use crate::gpu::{AsArg, Dispatch, Gpu};
 
-/// Uniform of `shaders/gemm.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct GemmParams {
-    pub m: u32,
-    pub p: u32,
-    /// Reduction length / 4.
-    pub k4: u32,
-    /// vec4 steps per tile of a split reduction (k4 for one tile).
-    pub k_per: u32,
-    /// bit 0: add the bias; bit 1: add into the output.
-    pub flags: u32,
-    /// transpose_pad: source rows and columns, padded row count.
-    pub rows: u32,
-    pub cols: u32,
-    pub rows4: u32,
+crate::uniform! {
+    /// Uniform of `shaders/gemm.wgsl`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct GemmParams {
+        pub m: u32,
+        pub p: u32,
+        /// Reduction length / 4.
+        pub k4: u32,
+        /// vec4 steps per tile of a split reduction (k4 for one tile).
+        pub k_per: u32,
+        /// bit 0: add the bias; bit 1: add into the output.
+        pub flags: u32,
+        /// transpose_pad: source rows and columns, padded row count.
+        pub rows: u32,
+        pub cols: u32,
+        pub rows4: u32,
+    }
 }
-
-crate::uniform_layout!(GemmParams { m, p, k4, k_per, flags, rows, cols, rows4 });
 
 /// bit 0 of [`GemmParams::flags`]: add the bias.
 pub const GEMM_BIAS: u32 = 1;

@@ -6,10 +6,10 @@
 
 use super::conv_gemm::{self, Epilogue, KernelFamily, Product};
 use super::gemm::{blocks8, transpose, GemmNt, GemmParams, GEMM_BIAS};
-use super::split::{SplitSum, Workspace, ACCUMULATE};
+use super::split::{Launch, SplitSum, ACCUMULATE};
 use crate::error::Result;
 use crate::gpu::budget::{lp, plan_tiles, Tiles, STORE4X4};
-use crate::gpu::{AsArg, Bindings, Dispatch, Gpu, Program, Tensor};
+use crate::gpu::{AsArg, Bindings, Dispatch, Gpu, Tensor};
 
 /// The shape of a Linear layer: IN, OUT, and whether it adds a bias.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,8 +23,6 @@ pub struct Lin {
 /// its output, its weights W, where dx goes (None: not wanted), and the parameter gradients
 /// (dW, then db with a bias) with whether they add into what is there (None: not wanted).
 pub struct Backward<'a> {
-    pub gpu: &'a Gpu,
-    pub ws: &'a Workspace,
     pub n: usize,
     pub x: &'a dyn AsArg,
     pub dy: &'a dyn AsArg,
@@ -33,26 +31,26 @@ pub struct Backward<'a> {
     pub grads: Option<(&'a [Tensor], bool)>,
 }
 
-/// Uniform of `shaders/linear.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct LinearParams {
-    pub n: u32,
-    pub in_f: u32,
-    pub out_f: u32,
-    /// 1: add the weight/bias gradient into its buffer.
-    pub accumulate: u32,
-    /// Batch rows per tile of the bias gradient (a split reduction).
-    pub n_per: u32,
-    /// linear_forward: 1 adds the bias.
-    pub has_bias: u32,
-    /// linear_backward_input4_dact: the negative slope of the activation before the layer, and
-    /// 1 if it is a ReLU.
-    pub slope: f32,
-    pub relu: u32,
+crate::uniform! {
+    /// Uniform of `shaders/linear.wgsl`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct LinearParams {
+        pub n: u32,
+        pub in_f: u32,
+        pub out_f: u32,
+        /// 1: add the weight/bias gradient into its buffer.
+        pub accumulate: u32,
+        /// Batch rows per tile of the bias gradient (a split reduction).
+        pub n_per: u32,
+        /// linear_forward: 1 adds the bias.
+        pub has_bias: u32,
+        /// linear_backward_input4_dact: the negative slope of the activation before the layer, and
+        /// 1 if it is a ReLU.
+        pub slope: f32,
+        pub relu: u32,
+    }
 }
-
-crate::uniform_layout!(LinearParams { n, in_f, out_f, accumulate, n_per, has_bias, slope, relu });
 
 crate::kernel! {
     /// y = x Wᵀ [+ b], 4×4 blocks of scalar loads.
@@ -186,14 +184,15 @@ impl Lin {
     /// scalar kernel. With `then`, the product also stores the activation of y (its
     /// [`Epilogue::Act`]); Ok(false), with nothing pushed, where it cannot.
     #[allow(clippy::too_many_arguments)]
-    pub fn forward(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, x: &dyn AsArg, w: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg, n: usize, then: Option<Epilogue>) -> Result<bool> {
+    pub fn forward(&self, l: &mut Launch<'_>, x: &dyn AsArg, w: &dyn AsArg, b: Option<&dyn AsArg>, y: &dyn AsArg, n: usize, then: Option<Epilogue>) -> Result<bool> {
+        let (gpu, ws) = (l.gpu, l.ws);
         let (inp, out) = (self.inp, self.out);
         // Without a bias, any buffer fills the binding: the kernels do not read it.
         let bias = b.unwrap_or(w);
         let p = LinearParams { has_bias: b.is_some() as u32, ..LinearParams::new(n, inp, out, false) };
         if self.thin_in(n) {
             let threads = Some((n * out / 4) as u32);
-            prog.push(match then {
+            l.prog.push(match then {
                 Some(Epilogue::Act { post, slope, relu }) => {
                     let p = LinearParams { slope, relu: relu as u32, ..p };
                     Dispatch::new(gpu, &LinearForwardThinInAct { x, w4: w, out4: y, act4: post, b4: bias }, &p, threads)?
@@ -206,7 +205,7 @@ impl Lin {
             if then.is_some() {
                 return Ok(false);
             }
-            prog.push(Dispatch::new(gpu, &LinearForwardThinOut { b: bias, out: y, w4: w, x4: x }, &p, Some(n as u32))?);
+            l.prog.push(Dispatch::new(gpu, &LinearForwardThinOut { b: bias, out: y, w4: w, x4: x }, &p, Some(n as u32))?);
             return Ok(true);
         }
         if KernelFamily::of(gpu).products() && (inp % 4 == 0 || self.pads_x(n)) {
@@ -219,10 +218,10 @@ impl Lin {
                 return Ok(false);
             }
             if inp % 4 != 0 {
-                prog.push(conv_gemm::pack_matrix(gpu, x, w0, n, inp, false)?);
-                prog.push(conv_gemm::pack_matrix(gpu, w, w1, out, inp, false)?);
+                l.prog.push(conv_gemm::pack_matrix(gpu, x, w0, n, inp, false)?);
+                l.prog.push(conv_gemm::pack_matrix(gpu, w, w1, out, inp, false)?);
             }
-            prog.push(match then {
+            l.prog.push(match then {
                 Some(e) => prod.whole_fused(gpu, y, e)?,
                 None => prod.whole(gpu, y)?,
             });
@@ -231,9 +230,9 @@ impl Lin {
         } else if inp % 4 == 0 {
             // Both operands contiguous along IN, four at a time.
             let p = GemmParams { m: n as u32, p: out as u32, k4: (inp / 4) as u32, k_per: (inp / 4) as u32, flags: GEMM_BIAS * b.is_some() as u32, ..Default::default() };
-            prog.push(Dispatch::new(gpu, &GemmNt { a: x, b: w, bias, out: y }, &p, Some(blocks8(n, out)))?);
+            l.prog.push(Dispatch::new(gpu, &GemmNt { a: x, b: w, bias, out: y }, &p, Some(blocks8(n, out)))?);
         } else {
-            prog.push(Dispatch::new(gpu, &LinearForward { x, w, b: bias, out: y }, &p, Some(blocks4(n, out)))?);
+            l.prog.push(Dispatch::new(gpu, &LinearForward { x, w, b: bias, out: y }, &p, Some(blocks4(n, out)))?);
         }
         Ok(true)
     }
@@ -276,8 +275,8 @@ impl Lin {
     /// ([`Lin::thin_weight_grad`]); with the subgroup family and IN, OUT multiples of 4
     /// as `sgemm_tn` from dy and x themselves; otherwise as an NT product of dyᵀ (OUT, N4) and
     /// xᵀ (IN, N4), transposed and padded with zeros.
-    #[allow(clippy::too_many_arguments)]
-    pub fn weight_grad(&self, gpu: &Gpu, ws: &Workspace, prog: &mut Program, dy: &dyn AsArg, x: &dyn AsArg, n: usize, dw: &dyn AsArg, accumulate: bool) -> Result<()> {
+    pub fn weight_grad(&self, l: &mut Launch<'_>, dy: &dyn AsArg, x: &dyn AsArg, n: usize, dw: &dyn AsArg, accumulate: bool) -> Result<()> {
+        let (gpu, ws) = (l.gpu, l.ws);
         let (inp, out) = (self.inp, self.out);
         if self.thin_weight_grad() {
             let t = self.thin_tiles(n, gpu.parallel_invocations());
@@ -291,25 +290,25 @@ impl Lin {
                     Dispatch::new(gpu, &LinearWeightThinX { x, out: o, dy4: dy }, &p, threads)
                 }
             };
-            return ws.push_split(gpu, prog, SplitSum { first: &first, out: dw, len: inp * out, tiles: t.count(), accumulate });
+            return l.push_split(SplitSum { first: &first, out: dw, len: inp * out, tiles: t.count(), accumulate });
         }
         if KernelFamily::of(gpu) == KernelFamily::Gemm && inp % 4 == 0 && out % 4 == 0 {
             // dW = dyᵀ x straight from dy (N, OUT) and x (N, IN): no transposes.
             let prod = Product { a: dy, b: x, bias: None, m: out, n: inp, k4: n.div_ceil(4), map: Product::rows(inp) };
-            return prod.push_tn_split(gpu, ws, prog, n, dw, accumulate);
+            return prod.push_tn_split(l, n, dw, accumulate);
         }
         let [ta, tb] = [&ws.trans[0], &ws.trans[1]];
-        prog.push(transpose(gpu, dy, ta, n, out)?);
-        prog.push(transpose(gpu, x, tb, n, inp)?);
+        l.prog.push(transpose(gpu, dy, ta, n, out)?);
+        l.prog.push(transpose(gpu, x, tb, n, inp)?);
         if KernelFamily::of(gpu).products() {
             let prod = Product { a: ta, b: tb, bias: None, m: out, n: inp, k4: n.div_ceil(4), map: Product::rows(inp) };
-            return prod.push_split(gpu, ws, prog, dw, accumulate);
+            return prod.push_split(l, dw, accumulate);
         }
         let t = weight_tiles(n, inp, out, gpu.parallel_invocations());
         let g = GemmParams { m: out as u32, p: inp as u32, k4: n.div_ceil(4) as u32, k_per: t.n_per, ..Default::default() };
         // (The bias binding is unused with flag 0; any buffer will do.)
         let first = |o: &dyn AsArg, acc: bool| Dispatch::new(gpu, &GemmNt { a: ta, b: tb, bias: tb, out: o }, &GemmParams { flags: ACCUMULATE * acc as u32, ..g }, Some(t.count() * blocks8(out, inp)));
-        ws.push_split(gpu, prog, SplitSum { first: &first, out: dw, len: inp * out, tiles: t.count(), accumulate })
+        l.push_split(SplitSum { first: &first, out: dw, len: inp * out, tiles: t.count(), accumulate })
     }
 }
 
@@ -333,11 +332,11 @@ impl Lin {
     /// given). With `below`, the input gradient is taken on through that activation by the same
     /// kernel (`sgemm_nt_dact`, `linear_backward_input4_dact`); Ok(false), with nothing pushed,
     /// where this shape has no such kernel.
-    pub fn backward(&self, c: &Backward<'_>, below: Option<Epilogue>, prog: &mut Program) -> Result<bool> {
-        let (inp, out, n, gpu) = (self.inp, self.out, c.n, c.gpu);
+    pub fn backward(&self, c: &Backward<'_>, below: Option<Epilogue>, l: &mut Launch<'_>) -> Result<bool> {
+        let (inp, out, n, gpu, ws) = (self.inp, self.out, c.n, l.gpu, l.ws);
         let w = c.w;
-        let ta = &c.ws.trans[0];
-        let w0 = &c.ws.work[0];
+        let ta = &ws.trans[0];
+        let w0 = &ws.work[0];
         let how = if self.thin_input() {
             // dx = dy W as the thin forward pass of dy through Wᵀ (IN, OUT).
             InputGrad::ThinIn
@@ -371,12 +370,12 @@ impl Lin {
             (Some(_), None) => None,
         };
         if let Some((grads, accumulate)) = c.grads {
-            self.weight_grad(gpu, c.ws, prog, c.dy, c.x, n, &grads[0], accumulate)?;
+            self.weight_grad(l, c.dy, c.x, n, &grads[0], accumulate)?;
             if self.bias {
                 let p = LinearParams::new(n, inp, out, false);
                 let t = p.bias_tiles(gpu.parallel_invocations());
                 let first = |o: &dyn AsArg, acc: bool| Dispatch::new(gpu, &LinearBackwardBias { dy: c.dy, out: o }, &LinearParams { n_per: t.n_per, accumulate: acc as u32, ..p }, Some(t.count() * out as u32));
-                c.ws.push_split(gpu, prog, SplitSum { first: &first, out: &grads[1], len: out, tiles: t.count(), accumulate })?;
+                l.push_split(SplitSum { first: &first, out: &grads[1], len: out, tiles: t.count(), accumulate })?;
             }
         }
         let Some(dx) = c.dx else { return Ok(true) };
@@ -384,24 +383,24 @@ impl Lin {
         let p = LinearParams::new(n, inp, out, false);
         match how {
             InputGrad::Product(prod, padded_dy) => {
-                prog.push(transpose(gpu, w, ta, out, inp)?);
+                l.prog.push(transpose(gpu, w, ta, out, inp)?);
                 if padded_dy {
-                    prog.push(conv_gemm::pack_matrix(gpu, c.dy, w0, n, out, false)?);
+                    l.prog.push(conv_gemm::pack_matrix(gpu, c.dy, w0, n, out, false)?);
                 }
-                prog.push(match epi {
+                l.prog.push(match epi {
                     Some(e) => prod.whole_fused(gpu, dx, e)?,
                     None => prod.whole(gpu, dx)?,
                 });
             }
             InputGrad::GemmNt => {
                 // dx = dy W as gemm_nt: dy (N, OUT) and Wᵀ (IN, OUT).
-                prog.push(transpose(gpu, w, ta, out, inp)?);
+                l.prog.push(transpose(gpu, w, ta, out, inp)?);
                 let g = GemmParams { m: n as u32, p: inp as u32, k4: (out / 4) as u32, k_per: (out / 4) as u32, ..Default::default() };
-                prog.push(Dispatch::new(gpu, &GemmNt { a: c.dy, b: ta, bias: ta, out: dx }, &g, Some(blocks8(n, inp)))?);
+                l.prog.push(Dispatch::new(gpu, &GemmNt { a: c.dy, b: ta, bias: ta, out: dx }, &g, Some(blocks8(n, inp)))?);
             }
             InputGrad::Outer => {
                 let threads = Some((n * inp / 4) as u32);
-                prog.push(match epi {
+                l.prog.push(match epi {
                     Some(Epilogue::Dact { pre, slope, relu }) => {
                         let p = LinearParams { slope, relu: relu as u32, ..p };
                         Dispatch::new(gpu, &LinearBackwardInput4Dact { dy: c.dy, w4: w, out4: dx, pre4: pre }, &p, threads)?
@@ -410,11 +409,11 @@ impl Lin {
                 });
             }
             InputGrad::ThinIn => {
-                prog.push(transpose(gpu, w, ta, out, inp)?);
+                l.prog.push(transpose(gpu, w, ta, out, inp)?);
                 let p = LinearParams { n: n as u32, in_f: out as u32, out_f: inp as u32, has_bias: 0, ..p };
-                prog.push(Dispatch::new(gpu, &LinearForwardThinOut { b: ta, out: dx, w4: ta, x4: c.dy }, &p, Some(n as u32))?);
+                l.prog.push(Dispatch::new(gpu, &LinearForwardThinOut { b: ta, out: dx, w4: ta, x4: c.dy }, &p, Some(n as u32))?);
             }
-            InputGrad::Scalar => prog.push(Dispatch::new(gpu, &LinearBackwardInput { w, dy: c.dy, out: dx }, &p, Some(blocks4(n, inp)))?),
+            InputGrad::Scalar => l.prog.push(Dispatch::new(gpu, &LinearBackwardInput { w, dy: c.dy, out: dx }, &p, Some(blocks4(n, inp)))?),
         }
         Ok(true)
     }

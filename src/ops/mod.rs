@@ -22,7 +22,7 @@ pub mod split;
 
 pub use crate::gpu::Operands;
 pub use family::KernelFamily;
-pub use split::{SplitSum, Workspace, ACCUMULATE};
+pub use split::{Launch, SplitSum, Workspace, ACCUMULATE};
 
 use crate::error::Result;
 use crate::gpu::{Gpu, Program, Tensor};
@@ -118,11 +118,11 @@ fn time_convolutions(gpu: &Gpu, batch: usize) -> Result<f64> {
         let w = Tensor::from_slice(gpu, "family-timing.w", &crate::rng::uniform_fill(8, i as u32, s.w_len(), -0.05, 0.05))?;
         let y = t("y", s.y_len())?;
         let grads = [t("dw", s.w_len())?];
-        conv::forward(gpu, &ws, &mut prog, s, &input, &w, None, &y)?;
-        conv::grads(gpu, &ws, &mut prog, s, &input, &y, None, &grads, false)?;
+        conv::forward(&mut Launch::new(gpu, &ws, &mut prog), s, &input, &w, None, &y)?;
+        conv::grads(&mut Launch::new(gpu, &ws, &mut prog), s, &input, &y, None, &grads, false)?;
         if i == 1 {
             let dx = t("dx", s.x_len())?;
-            conv::backward_input(gpu, &ws, &mut prog, s, &y, &w, None, &dx)?;
+            conv::backward_input(&mut Launch::new(gpu, &ws, &mut prog), s, &y, &w, None, &dx)?;
         }
         input = y;
     }

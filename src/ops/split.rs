@@ -9,18 +9,18 @@ use crate::gpu::Tensor;
 use crate::error::{Error, Result};
 use crate::gpu::{AsArg, Dispatch, Gpu, Program};
 
-/// Uniform of `shaders/reduce.wgsl`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ReduceParams {
-    pub len: u32,
-    pub splits: u32,
-    /// bit 1: add into the output.
-    pub flags: u32,
-    pub _pad: u32,
+crate::uniform! {
+    /// Uniform of `shaders/reduce.wgsl`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+    pub struct ReduceParams {
+        pub len: u32,
+        pub splits: u32,
+        /// bit 1: add into the output.
+        pub flags: u32,
+        pub _pad: u32,
+    }
 }
-
-crate::uniform_layout!(ReduceParams { len, splits, flags, _pad });
 
 /// bit 1 of the split kernels' flags: add into the output instead of overwriting it.
 pub const ACCUMULATE: u32 = 2;
@@ -43,6 +43,36 @@ pub struct SplitSum<'a> {
     pub accumulate: bool,
 }
 
+/// Where a layer's launches go: the device, the network's shared buffers, and the program being
+/// built. The `ops` functions take one of these rather than the three apart.
+pub struct Launch<'a> {
+    pub gpu: &'a Gpu,
+    pub ws: &'a Workspace,
+    pub prog: &'a mut Program,
+}
+
+impl<'a> Launch<'a> {
+    pub fn new(gpu: &'a Gpu, ws: &'a Workspace, prog: &'a mut Program) -> Launch<'a> {
+        Launch { gpu, ws, prog }
+    }
+
+    /// Pushes a split reduction: with one tile the first pass writes (or adds into) the result;
+    /// otherwise it writes one partial sum per tile into the workspace's scratch buffer and
+    /// `reduce_splits` adds them into the result.
+    pub fn push_split(&mut self, r: SplitSum<'_>) -> Result<()> {
+        if r.tiles <= 1 {
+            self.prog.push((r.first)(r.out, r.accumulate)?);
+            return Ok(());
+        }
+        let scratch = &self.ws.scratch;
+        self.ws.check_scratch(r.tiles as usize * r.len, "a split reduction")?;
+        self.prog.push((r.first)(scratch, false)?);
+        let p = ReduceParams { len: r.len as u32, splits: r.tiles, flags: ACCUMULATE * r.accumulate as u32, _pad: 0 };
+        self.prog.push(Dispatch::new(self.gpu, &ReduceSplits { part: scratch, out: r.out }, &p, Some(r.len as u32))?);
+        Ok(())
+    }
+}
+
 /// Buffers the layers of one network share, one layer at a time (programs run in order): the
 /// partial sums of split reductions, and the transposed operands of the Linear layers.
 pub struct Workspace {
@@ -63,21 +93,6 @@ impl Workspace {
             trans: [t("trans0", trans[0])?, t("trans1", trans[1])?],
             work: [t("work0", work[0])?, t("work1", work[1])?, t("work2", work[2])?],
         })
-    }
-
-    /// Pushes a split reduction: with one tile the first pass writes (or adds into) the result;
-    /// otherwise it writes one partial sum per tile into the scratch buffer and `reduce_splits`
-    /// adds them into the result.
-    pub fn push_split(&self, gpu: &Gpu, prog: &mut Program, r: SplitSum<'_>) -> Result<()> {
-        if r.tiles <= 1 {
-            prog.push((r.first)(r.out, r.accumulate)?);
-            return Ok(());
-        }
-        self.check_scratch(r.tiles as usize * r.len, "a split reduction")?;
-        prog.push((r.first)(&self.scratch, false)?);
-        let p = ReduceParams { len: r.len as u32, splits: r.tiles, flags: ACCUMULATE * r.accumulate as u32, _pad: 0 };
-        prog.push(Dispatch::new(gpu, &ReduceSplits { part: &self.scratch, out: r.out }, &p, Some(r.len as u32))?);
-        Ok(())
     }
 
     /// Fails when `len` floats of partial sums do not fit in the scratch space.
