@@ -14,6 +14,25 @@ import torch.nn as nn
 
 FORMAT, VERSION = "wgpu-gan/sequential", 1
 
+_CONV_KINDS = ("Conv2d", "ConvTranspose2d")
+_CONV = {"in_channels", "out_channels", "input_size", "kernel_size", "stride", "padding", "dilation", "groups", "bias"}
+# The fields each layer kind may have (src/nn/*.rs, `describe`): anything else is refused by name
+# rather than dropped, so a description that asks for what this mapping cannot build (PyTorch's
+# padding_mode="reflect", say) fails instead of becoming another network.
+FIELDS = {
+    "Linear": {"in_features", "out_features", "bias"},
+    "Conv2d": _CONV,
+    "ConvTranspose2d": _CONV | {"output_padding"},
+    "BatchNorm1d": {"num_features", "positions", "eps", "momentum"},
+    "BatchNorm2d": {"num_features", "positions", "eps", "momentum"},
+    "ReLU": set(),
+    "LeakyReLU": {"negative_slope"},
+    "Tanh": set(),
+    "Sigmoid": set(),
+    "Flatten": {"start_dim", "end_dim"},
+    "Unflatten": {"dim", "unflattened_size"},
+}
+
 
 def build(desc):
     """nn.Sequential from a description (a dict, or its JSON text)."""
@@ -24,6 +43,15 @@ def build(desc):
     layers = []
     for i, l in enumerate(desc["layers"]):
         k = l["kind"]
+        if k not in FIELDS:
+            raise ValueError(f"layer {i}: unknown kind {k}")
+        unknown = sorted(set(l) - FIELDS[k] - {"kind"})
+        if unknown:
+            raise ValueError(f"layer {i} ({k}): field {unknown[0]!r} is not one this mapping reads "
+                             f"(it reads {sorted(FIELDS[k]) or 'none'}), so the layer cannot be built as described")
+        if k == "Flatten" and (l.get("start_dim", 1), l.get("end_dim", -1)) != (1, -1) \
+                or k == "Unflatten" and l.get("dim", 1) != 1 or k in _CONV_KINDS and l.get("groups", 1) != 1:
+            raise ValueError(f"layer {i} ({k}): only the values this crate writes are supported: {l}")
         if k == "Linear":
             m = nn.Linear(l["in_features"], l["out_features"], bias=l["bias"])
         elif k in ("Conv2d", "ConvTranspose2d"):

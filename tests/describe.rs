@@ -74,6 +74,25 @@ fn a_malformed_description_names_the_layer_and_field() {
     let err = NetSpec::from_description(&v).unwrap_err().to_string();
     println!("{err}");
     assert!(err.contains("layer 0") && err.contains("kernel_size"), "{err}");
+    v["layers"][0]["kernel_size"] = serde_json::json!([4, 4]);
+    NetSpec::from_description(&v).expect("the description as written parses");
+    // A field that this crate does not read is refused by name, not dropped: PyTorch's
+    // padding_mode (a reflect-padded convolution would otherwise become a zero-padded one),
+    // and a field that a layer ignores (a Flatten from the second dimension on).
+    v["layers"][0]["padding_mode"] = "reflect".into();
+    let err = NetSpec::from_description(&v).unwrap_err().to_string();
+    assert!(err.contains("layer 0") && err.contains("\"padding_mode\" is not one this crate reads"), "{err}");
+    v["layers"][0].as_object_mut().unwrap().remove("padding_mode");
+    let flat = v["layers"].as_array().unwrap().iter().position(|l| l["kind"] == "Flatten").expect("R2's D flattens");
+    v["layers"][flat]["start_dim"] = 2.into();
+    let err = NetSpec::from_description(&v).unwrap_err().to_string();
+    assert!(err.contains(&format!("layer {flat}")) && err.contains("\"start_dim\" is 2"), "{err}");
+    v["layers"][flat]["start_dim"] = 1.into();
+    // Fields that only repeat what the layer reads (its defaults) are fine; numbers compare as
+    // the f32 values they become.
+    let bn = v["layers"].as_array().unwrap().iter().position(|l| l["kind"].as_str().is_some_and(|k| k.starts_with("BatchNorm"))).expect("R2's D has batch norm");
+    v["layers"][bn]["eps"] = serde_json::json!(1e-5f32 as f64);
+    NetSpec::from_description(&v).expect("a description with the layer's own values parses");
     v["layers"][0]["kind"] = "Conv3d".into();
     let err = NetSpec::from_description(&v).unwrap_err().to_string();
     assert!(err.contains("unknown layer kind \"Conv3d\""), "{err}");

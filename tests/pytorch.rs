@@ -305,3 +305,36 @@ fn an_r6_checkpoint_loads_strictly_into_pytorchs_examples_dcgan() {
     assert!(e <= 1e-5, "the example's classes give other outputs from our checkpoint: {e:e}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The Python side of the descriptions (scripts/wgpu_gan_torch.py) refuses what it cannot build,
+/// naming it, as `NetSpec::from_description` does: a field it does not read (PyTorch's
+/// padding_mode) and a value it would not honour (a Flatten from the second dimension on); the
+/// description as the crate writes it builds.
+#[test]
+fn python_refuses_description_fields_it_does_not_read() {
+    if !torch("python_refuses_description_fields_it_does_not_read") {
+        return;
+    }
+    let dir = tmp("strict");
+    let v = wgpu_gan::models::r2_discriminator().describe();
+    let mut reflect = v.clone();
+    reflect["layers"][0]["padding_mode"] = "reflect".into();
+    let mut flat = v.clone();
+    let at = flat["layers"].as_array().unwrap().iter().position(|l| l["kind"] == "Flatten").expect("R2's D flattens");
+    flat["layers"][at]["start_dim"] = 2.into();
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+    for (name, desc, refused) in [("plain", &v, None), ("reflect", &reflect, Some("'padding_mode' is not one this mapping reads")), ("flat", &flat, Some("only the values this crate writes"))] {
+        let path = dir.join(format!("{name}.json"));
+        std::fs::write(&path, desc.to_string()).unwrap();
+        let code = format!("import sys, json; sys.path.insert(0, {:?}); import wgpu_gan_torch as w; print(w.build(json.load(open({:?}))))", scripts.display().to_string(), path.display().to_string());
+        let out = Command::new("python3").args(["-c", &code]).output().expect("python3 runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        match refused {
+            None => assert!(out.status.success(), "{name}: {err}"),
+            Some(msg) => {
+                println!("{name}: {}", err.lines().last().unwrap_or(""));
+                assert!(!out.status.success() && err.contains(msg), "{name} was not refused with {msg:?}: {err}");
+            }
+        }
+    }
+}

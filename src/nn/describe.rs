@@ -65,9 +65,28 @@ fn check_header(v: &Value) -> Result<()> {
     }
 }
 
+/// One layer from its description. Every field given must be one the layer reads, holding the
+/// value it took: a field it does not know (PyTorch's `padding_mode`, say) or does not honour
+/// would otherwise be dropped without a word, and the network would not be the one described.
 fn parse_layer(v: &Value) -> std::result::Result<Layer, String> {
     let kind = v["kind"].as_str().ok_or("no \"kind\"")?;
-    Layer::parse(kind, v)
+    let fields = v.as_object().ok_or("a layer must be a JSON object")?;
+    let layer = Layer::parse(kind, v)?;
+    let read = layer.imp().describe();
+    for (k, given) in fields.iter().filter(|(k, _)| k.as_str() != "kind") {
+        match read.get(k) {
+            None => {
+                let known: Vec<&String> = read.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+                let known = if known.is_empty() { "none".to_string() } else { known.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ") };
+                return Err(format!("{kind}: field \"{k}\" is not one this crate reads (it reads {known}), so the layer cannot be built as described"));
+            }
+            Some(taken) if given != taken && !same_number(given, taken) => {
+                return Err(format!("{kind}: \"{k}\" is {given}, which this crate does not support (it would build the layer with {taken})"));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(layer)
 }
 
 /// Typed reads of one layer's description, for the layers' `parse` functions.
