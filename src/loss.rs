@@ -4,6 +4,7 @@
 //! `shaders/loss.wgsl`. Tests: `tests/loss.rs`.
 
 use crate::gpu::budget::lp;
+use crate::gpu::{Dispatch, Gpu, Program, Tensor};
 use crate::nn::activation::sigmoid;
 
 /// Which GAN objective (SPEC.md §2). Discriminant values match the `kind` of `shaders/loss.wgsl`.
@@ -115,6 +116,63 @@ pub fn check_stats_layout() -> crate::Result<()> {
         return err(format!("struct Stats is {found:?} ({span} bytes) in the WGSL; the host's is {want:?} ({} bytes)", std::mem::size_of::<Stats>()));
     }
     Ok(())
+}
+
+/// The discriminator's loss on the GPU in one call, for use outside a training program (which
+/// launches [`GanLossD`] inside its step): `logits` are D's scores of `n_fake` generated samples,
+/// then of the real ones. Returns the statistics that a D loss fills (`d_loss`, `d_real`,
+/// `d_fake`, `acc_real`, `acc_fake`; the others 0) and d(loss)/d(logit) for every logit.
+///
+/// ```
+/// # fn main() -> wgpu_gan::Result<()> {
+/// use wgpu_gan::loss::{gpu_d_loss, LossKind};
+/// let gpu = wgpu_gan::gpu::Gpu::new()?;
+/// // Two generated samples scored -2 and 1, one real sample scored 3.
+/// let (stats, grad) = gpu_d_loss(&gpu, LossKind::Minimax, &[-2.0, 1.0, 3.0], 2)?;
+/// let cpu = wgpu_gan::loss::gan_loss_d_forward(&[-2.0, 1.0, 3.0], 2, LossKind::Minimax);
+/// assert!((stats.d_loss - cpu.d_loss).abs() < 1e-5 && stats.acc_fake == 0.5);
+/// assert_eq!(grad.len(), 3);
+/// # Ok(()) }
+/// ```
+pub fn gpu_d_loss(gpu: &Gpu, kind: LossKind, logits: &[f32], n_fake: usize) -> crate::Result<(Stats, Vec<f32>)> {
+    if n_fake == 0 || n_fake >= logits.len() {
+        return Err(crate::Error::Shape(format!("gpu_d_loss: {n_fake} generated among {} logits: both the generated and the real part need at least one", logits.len())));
+    }
+    let p = LossParams { n_fake: n_fake as u32, n_real: (logits.len() - n_fake) as u32, kind: kind as u32, _pad: 0 };
+    let (stats, grad) = run_loss(gpu, logits, |l, out, stats| Dispatch::new(gpu, &GanLossD { logits: l, out, stats }, &p, None))?;
+    Ok((stats, grad))
+}
+
+/// The generator's loss on the GPU in one call: `logits` are D's scores of generated samples.
+/// Returns the loss and d(loss)/d(logit) for every logit.
+///
+/// ```
+/// # fn main() -> wgpu_gan::Result<()> {
+/// use wgpu_gan::loss::{gpu_g_loss, LossKind};
+/// let gpu = wgpu_gan::gpu::Gpu::new()?;
+/// let (loss, grad) = gpu_g_loss(&gpu, LossKind::NonSaturating, &[-1.0, 0.5])?;
+/// assert!((loss - wgpu_gan::loss::gan_loss_g_forward(&[-1.0, 0.5], LossKind::NonSaturating)).abs() < 1e-5);
+/// assert_eq!(grad, wgpu_gan::loss::gan_loss_g_backward(&[-1.0, 0.5], LossKind::NonSaturating));
+/// # Ok(()) }
+/// ```
+pub fn gpu_g_loss(gpu: &Gpu, kind: LossKind, logits: &[f32]) -> crate::Result<(f32, Vec<f32>)> {
+    if logits.is_empty() {
+        return Err(crate::Error::Shape("gpu_g_loss: no logits".into()));
+    }
+    let p = LossParams { n_fake: logits.len() as u32, n_real: 0, kind: kind as u32, _pad: 0 };
+    let (stats, grad) = run_loss(gpu, logits, |l, out, stats| Dispatch::new(gpu, &GanLossG { logits: l, out, stats }, &p, None))?;
+    Ok((stats.g_loss, grad))
+}
+
+/// Runs one loss launch over `logits` into fresh buffers and reads back the statistics and the
+/// gradient.
+fn run_loss(gpu: &Gpu, logits: &[f32], launch: impl FnOnce(&Tensor, &Tensor, &Tensor) -> crate::Result<Dispatch>) -> crate::Result<(Stats, Vec<f32>)> {
+    let l = Tensor::from_slice(gpu, "loss.logits", logits)?;
+    let out = Tensor::zeros(gpu, "loss.grad", logits.len())?;
+    let stats = Tensor::zeros(gpu, "loss.stats", Stats::FIELDS.len())?;
+    Program { dispatches: vec![launch(&l, &out, &stats)?] }.run(gpu);
+    let s = stats.read(gpu)?;
+    Ok((bytemuck::pod_read_unaligned(bytemuck::cast_slice(&s)), out.read(gpu)?))
 }
 
 pub fn softplus(a: f32) -> f32 {

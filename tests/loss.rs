@@ -57,3 +57,29 @@ fn the_stats_struct_has_one_layout_on_both_sides() {
     wgpu_gan::loss::check_stats_layout().unwrap();
     assert_eq!(std::mem::size_of::<Stats>(), 28);
 }
+
+/// The one-call losses (`gpu_d_loss`, `gpu_g_loss`): typed results against the CPU reference for
+/// every kind, awkward sizes and batch 1,024; refused inputs are errors.
+#[test]
+fn one_call_losses_match_cpu() {
+    let gpu = gpu();
+    for &(nf, nr) in &[(1usize, 1usize), (5, 3), (1024, 1024)] {
+        let l = randv(nf + nr, (nf * 7 + nr) as u64, 6.0);
+        for kind in KINDS {
+            let tag = format!("{kind:?} fake={nf} real={nr}");
+            let (s, g) = wgpu_gan::loss::gpu_d_loss(&gpu, kind, &l, nf).unwrap();
+            let w = wgpu_gan::loss::gan_loss_d_forward(&l, nf, kind);
+            check(&format!("gpu_d_loss statistics {tag}"), &s.values()[..5], &w.values()[..5], TOL);
+            assert_eq!((s.g_loss, s.penalty), (0.0, 0.0), "{tag}: a D loss fills only its own fields");
+            check(&format!("gpu_d_loss gradient {tag}"), &g, &wgpu_gan::loss::gan_loss_d_backward(&l, nf, kind), TOL);
+            let (gl, gg) = wgpu_gan::loss::gpu_g_loss(&gpu, kind, &l[..nf]).unwrap();
+            check(&format!("gpu_g_loss {tag}"), &[gl], &[wgpu_gan::loss::gan_loss_g_forward(&l[..nf], kind)], TOL);
+            check(&format!("gpu_g_loss gradient {tag}"), &gg, &wgpu_gan::loss::gan_loss_g_backward(&l[..nf], kind), TOL);
+        }
+    }
+    for (l, nf) in [(vec![1.0f32, 2.0], 0usize), (vec![1.0, 2.0], 2), (vec![], 0)] {
+        let err = wgpu_gan::loss::gpu_d_loss(&gpu, LossKind::Minimax, &l, nf).err().expect("refused");
+        assert!(err.to_string().contains("gpu_d_loss"), "{err}");
+    }
+    assert!(wgpu_gan::loss::gpu_g_loss(&gpu, LossKind::Minimax, &[]).is_err());
+}
