@@ -49,6 +49,9 @@ def build(desc):
         if unknown:
             raise ValueError(f"layer {i} ({k}): field {unknown[0]!r} is not one this mapping reads "
                              f"(it reads {sorted(FIELDS[k]) or 'none'}), so the layer cannot be built as described")
+        if k.startswith("BatchNorm") and (l.get("positions", 1) == 1) != (k == "BatchNorm1d"):
+            raise ValueError(f"layer {i} ({k}): {l.get('positions')} positions per channel is "
+                             f"{'BatchNorm1d' if l.get('positions', 1) == 1 else 'BatchNorm2d'} in this crate")
         if k == "Flatten" and (l.get("start_dim", 1), l.get("end_dim", -1)) != (1, -1) \
                 or k == "Unflatten" and l.get("dim", 1) != 1 or k in _CONV_KINDS and l.get("groups", 1) != 1:
             raise ValueError(f"layer {i} ({k}): only the values this crate writes are supported: {l}")

@@ -22,7 +22,7 @@ impl Optimizer {
     /// silently run gradient ascent), or decay rates outside [0, 1), give a message saying which.
     pub fn validate(&self) -> std::result::Result<(), String> {
         let (lr, rates, eps): (f32, &[(&str, f32)], f32) = match self {
-            Optimizer::Sgd { lr, momentum } => (*lr, &[("momentum", *momentum)][..], 0.0),
+            Optimizer::Sgd { lr, momentum } => (*lr, &[("momentum", *momentum)][..], 1.0),
             Optimizer::Adam { lr, beta1, beta2, eps } => (*lr, &[("beta1", *beta1), ("beta2", *beta2)][..], *eps),
             Optimizer::RmsProp { lr, alpha, eps } => (*lr, &[("alpha", *alpha)][..], *eps),
         };
@@ -34,8 +34,10 @@ impl Optimizer {
                 return Err(format!("{name} {v} must lie in [0, 1)"));
             }
         }
-        if !(eps.is_finite() && eps >= 0.0) {
-            return Err(format!("eps {eps} must be finite and not negative"));
+        // (eps = 0 divides 0 by 0 wherever a gradient is 0 from the start: a NaN parameter, in
+        // PyTorch too; here also in the zeros between a block's tensors.)
+        if !(eps.is_finite() && eps > 0.0) {
+            return Err(format!("eps {eps} must be a finite number above 0"));
         }
         Ok(())
     }
@@ -207,6 +209,9 @@ impl GpuOptimizer {
         let layout = |b: &Block| (b.bounds(), b.lens());
         if layout(params) != layout(&self.state[0]) || layout(grads) != layout(&self.state[0]) {
             return Err(Error::Shape("the optimizer's parameters and gradients must be laid out as the block it was made for".into()));
+        }
+        if params.is_empty() {
+            return Ok(Program::default());
         }
         let n = params.whole.len;
         let u = OptimParams { parts: params.len() as u32, ..self.opt.params(n, t_mul, t_add, clip, decay_steps) };

@@ -93,6 +93,12 @@ fn a_malformed_description_names_the_layer_and_field() {
     let bn = v["layers"].as_array().unwrap().iter().position(|l| l["kind"].as_str().is_some_and(|k| k.starts_with("BatchNorm"))).expect("R2's D has batch norm");
     v["layers"][bn]["eps"] = serde_json::json!(1e-5f32 as f64);
     NetSpec::from_description(&v).expect("a description with the layer's own values parses");
+    // A batch norm's kind follows its positions per channel (1: BatchNorm1d).
+    let kind = v["layers"][bn]["kind"].as_str().unwrap().to_string();
+    v["layers"][bn]["kind"] = if kind == "BatchNorm2d" { "BatchNorm1d" } else { "BatchNorm2d" }.into();
+    let err = NetSpec::from_description(&v).unwrap_err().to_string();
+    assert!(err.contains(&format!("layer {bn}")) && err.contains(&format!("make a {kind}")), "{err}");
+    v["layers"][bn]["kind"] = kind.into();
     v["layers"][0]["kind"] = "Conv3d".into();
     let err = NetSpec::from_description(&v).unwrap_err().to_string();
     assert!(err.contains("unknown layer kind \"Conv3d\""), "{err}");

@@ -133,4 +133,8 @@ fn blocks_keep_their_tensors_apart() {
     let counter = Tensor::from_slice(&gpu, "counter", &[0u32]).unwrap();
     let err = opt.step(&gpu, &b, &other, &counter.buffer, 1, 0, 0.0, 0).err().expect("gradients laid out otherwise are refused");
     assert!(err.to_string().contains("laid out"), "{err}");
+    // A network without parameters: no launch.
+    let none = Block::zeros(&gpu, "none", &[]).unwrap();
+    let opt = GpuOptimizer::new(&gpu, Optimizer::adam(1e-3, 0.9, 0.99), &none, "none").unwrap();
+    assert_eq!(opt.step(&gpu, &none, &none, &counter.buffer, 1, 0, 0.0, 0).unwrap().dispatches.len(), 0);
 }

@@ -322,8 +322,11 @@ fn python_refuses_description_fields_it_does_not_read() {
     let mut flat = v.clone();
     let at = flat["layers"].as_array().unwrap().iter().position(|l| l["kind"] == "Flatten").expect("R2's D flattens");
     flat["layers"][at]["start_dim"] = 2.into();
+    let mut bn = v.clone();
+    let at = bn["layers"].as_array().unwrap().iter().position(|l| l["kind"] == "BatchNorm2d").expect("R2's D has a BatchNorm2d");
+    bn["layers"][at]["kind"] = "BatchNorm1d".into();
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
-    for (name, desc, refused) in [("plain", &v, None), ("reflect", &reflect, Some("'padding_mode' is not one this mapping reads")), ("flat", &flat, Some("only the values this crate writes"))] {
+    for (name, desc, refused) in [("plain", &v, None), ("reflect", &reflect, Some("'padding_mode' is not one this mapping reads")), ("flat", &flat, Some("only the values this crate writes")), ("bn", &bn, Some("positions per channel is BatchNorm2d"))] {
         let path = dir.join(format!("{name}.json"));
         std::fs::write(&path, desc.to_string()).unwrap();
         let code = format!("import sys, json; sys.path.insert(0, {:?}); import wgpu_gan_torch as w; print(w.build(json.load(open({:?}))))", scripts.display().to_string(), path.display().to_string());

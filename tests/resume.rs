@@ -168,7 +168,17 @@ fn cpu_training_loop_resumes_exactly_and_hands_over_to_the_gpu() {
     assert_eq!(resumed.read_state(), straight.read_state(), "4 + 4 CPU iterations differ from 8");
     // The CPU's checkpoint continues on the GPU.
     let gpu = common::gpu();
-    let (gan, _, start) = train(&gpu, cfg, &opts("split", 10, Some(dir.join("split/checkpoint.safetensors")))).unwrap();
+    let (gan, _, start) = train(&gpu, cfg.clone(), &opts("split", 10, Some(dir.join("split/checkpoint.safetensors")))).unwrap();
     assert_eq!((start, gan.steps_done()), (8, 10));
+    // What a run prepared (read once, before any GPU work) is the checkpoint its options name:
+    // prepared with one, the same checkpoint continues; prepared without, a run whose options
+    // resume is refused rather than started fresh.
+    use wgpu_gan::gan::images::{prepare_run, train_cpu_prepared};
+    let ck = dir.join("split/checkpoint.safetensors");
+    let o = opts("split", 11, Some(ck.clone()));
+    let (_, _, start) = train_cpu_prepared(cfg.clone(), &o, prepare_run(&cfg, &o.out, Some(&ck), None).unwrap()).unwrap();
+    assert_eq!(start, 10);
+    let err = train_cpu_prepared(cfg.clone(), &o, prepare_run(&cfg, &o.out, None, None).unwrap()).err().expect("a mismatched preparation is refused");
+    assert!(err.to_string().contains("prepare with the same options"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -15,6 +15,7 @@ fn bad_optimizer_settings_are_refused_by_name() {
         (Optimizer::adam(1e-3, 1.5, 0.999), "beta1 1.5"),
         (Optimizer::Sgd { lr: 0.1, momentum: f32::NAN }, "momentum NaN"),
         (Optimizer::RmsProp { lr: 1e-3, alpha: 0.99, eps: -1.0 }, "eps -1"),
+        (Optimizer::Adam { lr: 1e-3, beta1: 0.5, beta2: 0.999, eps: 0.0 }, "eps 0"),
     ];
     for (opt, what) in cases {
         for generator in [true, false] {

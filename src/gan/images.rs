@@ -113,6 +113,8 @@ pub fn sample_grid<T: Trainer>(gan: &mut T, opts: &RunOptions, path: &Path) -> R
 pub struct Prepared {
     resumed: Option<(GanState, u32)>,
     init: Option<NetWeights>,
+    /// The paths it read (a run checks that its options name the same).
+    paths: (Option<PathBuf>, Option<PathBuf>),
 }
 
 /// Each network's (parameters, running statistics): G's, then D's.
@@ -130,7 +132,7 @@ pub fn prepare_run(cfg: &GanConfig, out: &Path, resume: Option<&Path>, init_from
         }
         _ => None,
     };
-    Ok(Prepared { resumed, init })
+    Ok(Prepared { resumed, init, paths: (resume.map(Path::to_path_buf), init_from.map(Path::to_path_buf)) })
 }
 
 impl RunOptions {
@@ -169,7 +171,13 @@ pub fn train_cpu_prepared(cfg: GanConfig, opts: &RunOptions, prepared: Prepared)
 /// The training loop behind [`train`] and [`train_cpu`], for any [`Trainer`] that `make` builds
 /// from the config (its seed taken from the checkpoint when resuming) and the initial weights.
 pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32>]) -> Result<T>, mut cfg: GanConfig, opts: &RunOptions, prepared: Prepared) -> Result<(T, Vec<LogRow>, usize)> {
-    let Prepared { resumed, init } = prepared;
+    let Prepared { resumed, init, paths } = prepared;
+    if paths != (opts.resume.clone(), opts.init_from.clone()) {
+        return Err(Error::Shape(format!(
+            "the run's options name resume {:?} and init_from {:?}, but what was prepared read {:?} and {:?}: prepare with the same options",
+            opts.resume, opts.init_from, paths.0, paths.1
+        )));
+    }
     let resumed = resumed.map(|(state, seed)| {
         cfg.seed = seed;
         state
@@ -178,7 +186,7 @@ pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32
     let mut running = None;
     if let Some(((g, gr), (d, dr))) = init {
         (g0, d0, running) = (g, d, Some((gr, dr)));
-        println!("initial weights from {}", opts.init_from.as_ref().map_or("the caller".into(), |p| p.display().to_string()));
+        println!("initial weights from {}", opts.init_from.as_ref().map_or(String::new(), |p| p.display().to_string()));
     }
     let mut gan = make(&cfg, &g0, &d0)?;
     if let Some((g_running, d_running)) = running {
@@ -192,7 +200,7 @@ pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32
         if let Ok(text) = std::fs::read_to_string(&csv_path) {
             rows = parse_csv(&text, state.step as u64);
         }
-        println!("resumed from {} at iteration {} (seed {})", opts.resume.as_ref().map_or("a checkpoint".into(), |p| p.display().to_string()), state.step, cfg.seed);
+        println!("resumed from {} at iteration {} (seed {})", opts.resume.as_ref().map_or(String::new(), |p| p.display().to_string()), state.step, cfg.seed);
     }
     let start = gan.steps_done() as usize;
     if start > opts.iters {

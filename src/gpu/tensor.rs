@@ -138,7 +138,11 @@ impl Block {
             starts.push(at);
             at = at.checked_add(l.max(1).div_ceil(align) * align).ok_or_else(|| Error::Limit(format!("{label}: the tensors do not fit in memory")))?;
         }
-        let whole = Tensor::zeros(gpu, label, at)?;
+        // One buffer holds every tensor: a network too large for one storage binding says so.
+        let whole = Tensor::zeros(gpu, label, at).map_err(|e| match e {
+            Error::Limit(m) => Error::Limit(format!("{m} ({} tensors of {} values in all, kept in one buffer)", lens.len(), lens.iter().sum::<usize>())),
+            e => e,
+        })?;
         let parts = starts.iter().zip(lens).map(|(&s, &len)| Tensor { buffer: whole.buffer.clone(), offset: (s * 4) as u64, len }).collect();
         Ok(Block { whole, parts })
     }

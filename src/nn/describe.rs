@@ -72,6 +72,9 @@ fn parse_layer(v: &Value) -> std::result::Result<Layer, String> {
     let kind = v["kind"].as_str().ok_or("no \"kind\"")?;
     let fields = v.as_object().ok_or("a layer must be a JSON object")?;
     let layer = Layer::parse(kind, v)?;
+    if layer.imp().kind() != kind {
+        return Err(format!("{kind}: these fields make a {} (a batch norm over 1 position per channel is BatchNorm1d, over more BatchNorm2d)", layer.imp().kind()));
+    }
     let read = layer.imp().describe();
     for (k, given) in fields.iter().filter(|(k, _)| k.as_str() != "kind") {
         match read.get(k) {
