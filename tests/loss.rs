@@ -78,7 +78,7 @@ fn one_call_losses_match_cpu() {
         }
     }
     for (l, nf) in [(vec![1.0f32, 2.0], 0usize), (vec![1.0, 2.0], 2), (vec![], 0)] {
-        let err = wgpu_gan::loss::gpu_d_loss(&gpu, LossKind::Minimax, &l, nf).err().expect("refused");
+        let err = wgpu_gan::loss::gpu_d_loss(&gpu, LossKind::Minimax, &l, nf).expect_err("refused");
         assert!(err.to_string().contains("gpu_d_loss"), "{err}");
     }
     assert!(wgpu_gan::loss::gpu_g_loss(&gpu, LossKind::Minimax, &[]).is_err());
