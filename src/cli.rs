@@ -93,6 +93,10 @@ pub struct DeviceArgs {
     /// `WGPU_GAN_SUBGROUPS=off`.
     #[arg(long)]
     pub no_subgroups: bool,
+    /// Kernel family to run (default: the fastest this device can run, timed on first use where
+    /// there are several; also `WGPU_GAN_KERNELS=direct` or `tiled`).
+    #[arg(long, value_enum)]
+    pub kernels: Option<crate::gpu::KernelFamily>,
 }
 
 impl DeviceArgs {
@@ -105,6 +109,7 @@ impl DeviceArgs {
             no_tune: self.no_tune,
             no_subgroups: self.no_subgroups || env.no_subgroups,
             tune_dir: None,
+            kernels: self.kernels,
         }
     }
 

@@ -156,3 +156,19 @@ fn wgpu_validation_errors_are_errors() {
     gpu.wait().expect("the error was reported twice");
     assert_eq!(t.read(&gpu).unwrap(), vec![0.0; 4]);
 }
+
+/// The kernel family is an option of the device: the one named is what the layers run, and a
+/// family the device cannot run (subgroup products without subgroups) is refused when opening.
+#[test]
+fn the_kernel_family_is_an_option_of_the_device() {
+    use wgpu_gan::gpu::KernelFamily;
+    for family in [KernelFamily::Direct, KernelFamily::Tiled] {
+        let gpu = Gpu::with_options(&GpuOptions { kernels: Some(family), no_tune: true, ..GpuOptions::from_env() }).unwrap();
+        assert_eq!(KernelFamily::of(&gpu), family);
+        assert_eq!(wgpu_gan::ops::choose_family(&gpu), family, "a family named beforehand is not timed away");
+        assert!(gpu.describe().contains(family.name()), "{}", gpu.describe());
+    }
+    let err = Gpu::with_options(&GpuOptions { kernels: Some(KernelFamily::Gemm), no_subgroups: true, no_tune: true, ..GpuOptions::from_env() }).err().expect("no subgroups, no subgroup kernels").to_string();
+    println!("{err}");
+    assert!(err.contains("subgroup-gemm") && err.contains("8 lanes"), "{err}");
+}

@@ -3,6 +3,7 @@
 //! prebuilt dispatches that record into any compute pass, and asynchronous readback.
 
 pub mod bindings;
+mod family;
 pub mod budget;
 mod kernel;
 mod select;
@@ -14,7 +15,8 @@ pub use select::{Backend, GpuOptions, LimitsChoice};
 pub use bindings::{field_type, Access, Arg, AsArg, Bindings, Field, FieldType, Slot, Uniform};
 pub use operands::Operands;
 pub use kernel::{grid, mirror_fits, source, texture_file, texture_variant, validate, Dispatch, Kernel, Program, MIRROR_WIDTH, PRELUDE, SHADERS};
-pub use tensor::{Block, Tensor};
+pub use tensor::{Block, CpuTensor, Tensor};
+pub use family::KernelFamily;
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -143,7 +145,14 @@ impl Gpu {
                 v.push(describe_error(&e));
             }
         }));
-        Ok(Gpu { device, queue, info: Some(info), choices: Default::default(), kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)), uncaptured, mirrors: Default::default() })
+        let gpu = Gpu { device, queue, info: Some(info), choices: Default::default(), kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)), uncaptured, mirrors: Default::default() };
+        if let Some(f) = o.kernels {
+            if !f.runs_on(&gpu.device, gpu.info.as_ref()) {
+                return Err(Error::Device(format!("{}: the {} kernels need subgroup operations 8 lanes wide, which this device does not offer", gpu.describe(), f.name())));
+            }
+            gpu.set_choice(f, f.label());
+        }
+        Ok(gpu)
     }
 
     /// Uses a device and queue that the host application already owns. Everything this crate

@@ -59,6 +59,17 @@ pub struct GpuOptions {
     /// Where tuned kernel choices are kept (`None`: the user's cache directory, see
     /// [`super::tune`]).
     pub tune_dir: Option<std::path::PathBuf>,
+    /// Which family of matrix and convolution kernels to run (`None`: the fastest that the
+    /// device can run, timed on first use where there are several). Opening fails when the
+    /// device cannot run the one named (`Gemm` needs 8-wide subgroups).
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{Gpu, GpuOptions, KernelFamily};
+    /// let gpu = Gpu::with_options(&GpuOptions { kernels: Some(KernelFamily::Tiled), ..GpuOptions::from_env() })?;
+    /// assert_eq!(KernelFamily::of(&gpu), KernelFamily::Tiled);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
+    pub kernels: Option<super::KernelFamily>,
 }
 
 impl GpuOptions {

@@ -3,15 +3,30 @@
 use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 
-/// A flat f32 (or u32) array in a storage buffer, or in a range of one (a part of a [`Block`]);
-/// shapes are tracked by the layers that own them. Bind it to a kernel as itself (`x: &t`, which
-/// binds its range), not as `&t.buffer` (the whole buffer).
+/// An f32 (or u32) array in a storage buffer, or in a range of one (a part of a [`Block`]), with
+/// its shape: `[n, c, h, w]` for a batch of images, `[n, features]` for a batch of vectors, `[len]`
+/// for the flat buffers of the training code. Bind it to a kernel as itself (`x: &t`, which binds
+/// its range), not as `&t.buffer` (the whole buffer).
+///
+/// ```
+/// use wgpu_gan::gpu::{Gpu, Tensor};
+/// let gpu = Gpu::new()?;
+/// let x = Tensor::new(&gpu, &[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+/// assert_eq!(x.shape(), &[2, 3]);
+/// let x = x.reshape(&[3, 2])?;                  // the same buffer, another shape
+/// assert_eq!(x.read(&gpu)?, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+/// assert!(Tensor::new(&gpu, &[2, 2], &[1.0; 3]).is_err()); // 3 values for a 2 × 2 shape
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
+#[derive(Debug)]
 pub struct Tensor {
     /// The buffer it lies in: its own, or its block's.
     pub buffer: wgpu::Buffer,
     /// Where it starts in `buffer`, in bytes (0 unless it is a part of a block).
     pub offset: u64,
+    /// Values it holds: the product of its shape.
     pub len: usize,
+    shape: Vec<usize>,
 }
 
 impl crate::gpu::AsArg for Tensor {
@@ -31,7 +46,39 @@ impl Tensor {
         let buffer = gpu.checked(&format!("the buffer {label} ({bytes} bytes)"), || {
             gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size: bytes, usage: Self::USAGE, mapped_at_creation: false })
         })?;
-        Ok(Tensor { buffer, offset: 0, len })
+        Ok(Tensor { buffer, offset: 0, len, shape: vec![len] })
+    }
+
+    /// A tensor of this shape holding `data` (exactly as many values as the shape has).
+    pub fn new(gpu: &Gpu, shape: &[usize], data: &[f32]) -> Result<Tensor> {
+        let len = shape_len(shape)?;
+        if data.len() != len {
+            return Err(Error::Shape(format!("{} values for a tensor of shape {shape:?} ({len} values)", data.len())));
+        }
+        Tensor::from_slice(gpu, "tensor", data)?.reshape(shape)
+    }
+
+    /// Zeros of this shape.
+    pub fn zeros_shaped(gpu: &Gpu, label: &str, shape: &[usize]) -> Result<Tensor> {
+        Tensor::zeros(gpu, label, shape_len(shape)?)?.reshape(shape)
+    }
+
+    /// Its shape (its product is [`Tensor::len`]).
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The same values under another shape of as many values (PyTorch's `view`).
+    pub fn reshape(self, shape: &[usize]) -> Result<Tensor> {
+        if shape_len(shape)? != self.len {
+            return Err(Error::Shape(format!("a tensor of shape {:?} ({} values) cannot be viewed as {shape:?}", self.shape, self.len)));
+        }
+        Ok(Tensor { shape: shape.to_vec(), ..self })
+    }
+
+    /// Reads it back with its shape.
+    pub fn to_cpu(&self, gpu: &Gpu) -> Result<CpuTensor> {
+        CpuTensor::new(&self.shape, self.read(gpu)?)
     }
 
     /// Bytes it takes (at least 4: an empty tensor has a one-value buffer).
@@ -119,7 +166,7 @@ pub fn read_range_async(gpu: &Gpu, buffer: &wgpu::Buffer, offset: u64, len: usiz
 pub const PART_ALIGN: u64 = 256;
 
 /// Several tensors in one buffer (a network's parameters, their gradients, an optimizer's
-/// moments), each at an offset that is a multiple of [`PART_ALIGN`]; the gaps are zeros. Kernels
+/// moments), each at an offset that is a multiple of `PART_ALIGN` (256 bytes); the gaps are zeros. Kernels
 /// that treat the tensors alike (an optimizer's update, zeroing) run once over [`Block::whole`];
 /// layers bind the parts. It dereferences to the parts, so `block[i]` is the i-th tensor.
 pub struct Block {
@@ -143,7 +190,7 @@ impl Block {
             Error::Limit(m) => Error::Limit(format!("{m} ({} tensors of {} values in all, kept in one buffer)", lens.len(), lens.iter().sum::<usize>())),
             e => e,
         })?;
-        let parts = starts.iter().zip(lens).map(|(&s, &len)| Tensor { buffer: whole.buffer.clone(), offset: (s * 4) as u64, len }).collect();
+        let parts = starts.iter().zip(lens).map(|(&s, &len)| Tensor { buffer: whole.buffer.clone(), offset: (s * 4) as u64, len, shape: vec![len] }).collect();
         Ok(Block { whole, parts })
     }
 
@@ -202,5 +249,54 @@ impl<'a> IntoIterator for &'a Block {
     type IntoIter = std::slice::Iter<'a, Tensor>;
     fn into_iter(self) -> Self::IntoIter {
         self.parts.iter()
+    }
+}
+
+/// The number of values of a shape, or an error when it overflows.
+fn shape_len(shape: &[usize]) -> Result<usize> {
+    shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| Error::Limit(format!("a tensor of shape {shape:?} has more values than memory")))
+}
+
+/// Values in main memory with a shape: what a layer's CPU reference takes and gives, and what a
+/// [`Tensor`] reads back as.
+///
+/// ```
+/// use wgpu_gan::gpu::CpuTensor;
+/// let x = CpuTensor::new(&[2, 2], vec![1.0, 2.0, 3.0, 4.0])?;
+/// assert_eq!((x.shape(), x.data()), (&[2, 2][..], &[1.0, 2.0, 3.0, 4.0][..]));
+/// assert!(CpuTensor::new(&[3], vec![1.0]).is_err());
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct CpuTensor {
+    shape: Vec<usize>,
+    data: Vec<f32>,
+}
+
+impl CpuTensor {
+    /// `data` viewed as `shape` (exactly as many values as the shape has).
+    pub fn new(shape: &[usize], data: Vec<f32>) -> Result<CpuTensor> {
+        let len = shape_len(shape)?;
+        if data.len() != len {
+            return Err(Error::Shape(format!("{} values for a tensor of shape {shape:?} ({len} values)", data.len())));
+        }
+        Ok(CpuTensor { shape: shape.to_vec(), data })
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    pub fn into_data(self) -> Vec<f32> {
+        self.data
+    }
+
+    /// A copy on the device.
+    pub fn to_gpu(&self, gpu: &Gpu) -> Result<Tensor> {
+        Tensor::new(gpu, &self.shape, &self.data)
     }
 }

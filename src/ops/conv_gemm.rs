@@ -23,7 +23,7 @@ use super::split::Workspace;
 use crate::error::{Error, Result};
 use crate::gpu::budget::lp;
 use crate::gpu::{AsArg, Dispatch, Gpu, Tensor};
-pub use super::family::KernelFamily;
+pub use crate::gpu::KernelFamily;
 pub use crate::gpu::Operands;
 
 /// Floats one packed operand may hold: the batch is processed in chunks of samples under it.
@@ -70,7 +70,7 @@ impl Tile {
 
 /// Splits of an (m × n) product's reduction of k4 vec4 steps, and steps per split: enough
 /// tiles to occupy the device (the software adapter's threads with `Gemm`, counted in narrow
-/// tiles; a GPU's cores with `Tiled`), no split shorter than [`MIN_SPLIT_STEPS`] or longer than
+/// tiles; a GPU's cores with `Tiled`), no split shorter than `MIN_SPLIT_STEPS` or longer than
 /// a quarter of the loop budget. For `Gemm` the plan does not depend on the [`Tile`], so both
 /// tiles add the same terms in the same order: the tuner's choice never changes a result.
 pub fn split_plan(m: usize, n: usize, k4: usize, family: KernelFamily) -> (usize, usize) {
@@ -121,7 +121,7 @@ crate::uniform! {
         pub slot: u32,
         /// `sgemm_tn`: rows of a and b (k4 = ceil(k_rows / 4)).
         pub k_rows: u32,
-        /// The fused activation's negative slope ([`Epilogue`]; flag [`RELU`] for a ReLU).
+        /// The fused activation's negative slope ([`Epilogue`]; flag `RELU` for a ReLU).
         pub slope: f32,
         pub _pad: u32,
         /// `tgemm_nt` with [`IMPLICIT`]: the convolution whose patches b is.
@@ -535,7 +535,7 @@ fn pack(gpu: &Gpu, g: Geometry, transposed: bool, src: &dyn AsArg, dst: &dyn AsA
 pub struct Product<'a> {
     pub a: &'a dyn AsArg,
     pub b: &'a dyn AsArg,
-    /// bias[i] added to row i.
+    /// bias\[i\] added to row i.
     pub bias: Option<&'a dyn AsArg>,
     pub m: usize,
     pub n: usize,

@@ -14,14 +14,13 @@
 
 pub mod conv;
 pub mod conv_gemm;
-pub mod family;
 pub mod gemm;
 pub mod linear;
 pub mod shape;
 pub mod split;
 
 pub use crate::gpu::Operands;
-pub use family::KernelFamily;
+pub use crate::gpu::KernelFamily;
 pub use split::{Launch, SplitSum, Workspace, ACCUMULATE};
 
 use crate::error::Result;
@@ -43,15 +42,16 @@ const FAMILY_TIMING_BATCH: usize = 64;
 /// the tuner), and kept with the device ([`Gpu::set_choice`]). Networks call it when they are
 /// built (`crate::nn::GpuNet::new`), and the examples when they open the device.
 pub fn choose_family(gpu: &Gpu) -> KernelFamily {
-    if let Some(f) = gpu.choice::<KernelFamily>() {
-        return f;
-    }
-    let families = KernelFamily::candidates(&gpu.device, gpu.info.as_ref());
-    let f = KernelFamily::time_families(gpu, &families, FAMILY_TIMING_BATCH).unwrap_or_else(|e| {
-        eprintln!("wgpu-gan: timing the kernel families failed ({e}); using the direct kernels");
-        KernelFamily::Direct
+    // A family named beforehand (GpuOptions::kernels, KernelFamily::on) still gets its operands chosen.
+    let f = gpu.choice::<KernelFamily>().unwrap_or_else(|| {
+        let families = KernelFamily::candidates(&gpu.device, gpu.info.as_ref());
+        let f = KernelFamily::time_families(gpu, &families, FAMILY_TIMING_BATCH).unwrap_or_else(|e| {
+            eprintln!("wgpu-gan: timing the kernel families failed ({e}); using the direct kernels");
+            KernelFamily::Direct
+        });
+        gpu.set_choice(f, f.label());
+        f
     });
-    gpu.set_choice(f, f.label());
     if f == KernelFamily::Gemm && gpu.choice::<Operands>().is_none() {
         let o = Operands::from_env().map_or_else(|| time_operands(gpu, FAMILY_TIMING_BATCH), Ok).unwrap_or_else(|e| {
             eprintln!("wgpu-gan: timing the product operands failed ({e}); reading them from buffers");

@@ -27,9 +27,8 @@ pub fn gpu() -> Gpu {
 pub fn kernel_families() -> Vec<wgpu_gan::ops::conv_gemm::KernelFamily> {
     use wgpu_gan::ops::conv_gemm::KernelFamily;
     let g = gpu();
-    let gemm = g.device.features().contains(wgpu::Features::SUBGROUP) && g.info.as_ref().is_some_and(|i| i.subgroup_min_size == 8 && i.subgroup_max_size == 8);
     // The tiled (GPU) family runs anywhere; the subgroup one only with 8-wide subgroups.
-    if gemm {
+    if KernelFamily::Gemm.runs_on(&g.device, g.info.as_ref()) {
         vec![KernelFamily::Direct, KernelFamily::Gemm, KernelFamily::Tiled]
     } else {
         eprintln!("this adapter has no 8-wide subgroups: the subgroup kernel family is not tested");

@@ -1,10 +1,11 @@
 //! Which family of matrix and convolution kernels a device runs (chosen per device by
-//! [`super::choose_family`], kept with it as a [`Gpu::choice`]).
+//! `ops::choose_family` or named in [`super::GpuOptions::kernels`], kept with it as a
+//! [`Gpu::choice`]). The kernels themselves are `ops`'s; this layer only keeps the choice.
 
 use crate::gpu::Gpu;
 
 /// Which convolution kernels a device runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum KernelFamily {
     /// `shaders/conv.wgsl`: one invocation per 4 × 4 block of outputs, any device.
     Direct,
@@ -19,11 +20,11 @@ pub enum KernelFamily {
 impl KernelFamily {
     /// The families a device may run, the likely fastest first: `Gemm` alone when it has
     /// subgroup operations exactly 8 lanes wide (llvmpipe); on any other known adapter `Tiled`
-    /// then `Direct`, between which [`super::choose_family`] decides by timing them; `Direct` alone on a
+    /// then `Direct`, between which `ops::choose_family` decides by timing them; `Direct` alone on a
     /// device whose adapter is unknown. `WGPU_GAN_KERNELS=direct` or `tiled` names one (any
     /// device runs both).
     pub fn candidates(device: &wgpu::Device, info: Option<&wgpu::AdapterInfo>) -> Vec<KernelFamily> {
-        let can = device.features().contains(wgpu::Features::SUBGROUP) && info.is_some_and(|i| i.subgroup_min_size == 8 && i.subgroup_max_size == 8);
+        let can = KernelFamily::Gemm.runs_on(device, info);
         match std::env::var("WGPU_GAN_KERNELS").as_deref() {
             Ok("direct") => vec![KernelFamily::Direct],
             Ok("tiled") => vec![KernelFamily::Tiled],
@@ -33,12 +34,18 @@ impl KernelFamily {
         }
     }
 
+    /// Whether a device can run this family: `Gemm` needs subgroup operations exactly 8 lanes
+    /// wide; the others run anywhere.
+    pub fn runs_on(self, device: &wgpu::Device, info: Option<&wgpu::AdapterInfo>) -> bool {
+        self != KernelFamily::Gemm || device.features().contains(wgpu::Features::SUBGROUP) && info.is_some_and(|i| i.subgroup_min_size == 8 && i.subgroup_max_size == 8)
+    }
+
     /// The first of [`KernelFamily::candidates`]: the family chosen without timing.
     pub fn choose(device: &wgpu::Device, info: Option<&wgpu::AdapterInfo>) -> KernelFamily {
         Self::candidates(device, info)[0]
     }
 
-    /// The family `gpu` runs: its choice if one was made ([`super::choose_family`], which times
+    /// The family `gpu` runs: its choice if one was made (`ops::choose_family`, which times
     /// the candidates where there are several, or [`KernelFamily::on`]), else the first of the
     /// [`KernelFamily::candidates`].
     pub fn of(gpu: &Gpu) -> KernelFamily {
@@ -51,7 +58,7 @@ impl KernelFamily {
     }
 
     /// What [`Gpu::describe`] shows.
-    pub(super) fn label(self) -> String {
+    pub(crate) fn label(self) -> String {
         format!("kernels: {}", self.name())
     }
 
@@ -64,7 +71,7 @@ impl KernelFamily {
     }
 
     /// Whether convolutions and the larger matrix products go through the packing and products
-    /// of [`super::conv_gemm`] (Gemm, Tiled) rather than the direct kernels.
+    /// of `ops::conv_gemm` (Gemm, Tiled) rather than the direct kernels.
     pub fn products(self) -> bool {
         self != KernelFamily::Direct
     }
