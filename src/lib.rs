@@ -39,6 +39,7 @@ pub mod gan;
 pub mod loss;
 pub mod gpu;
 pub mod interop;
+pub mod layers;
 pub mod metrics;
 pub mod models;
 pub mod nn;

@@ -231,3 +231,83 @@ fn wrong_inputs_are_errors_not_panics() {
     assert!(e.contains("two values per channel"), "{e}");
     println!("refused: {e}");
 }
+
+/// The one-call layer API (`wgpu_gan::layers`) on the same fixtures: each layer built with
+/// PyTorch's arguments, its weights loaded from a state dict by PyTorch's names, run forward and
+/// backward on the GPU, against PyTorch's numbers.
+#[test]
+fn the_layer_api_matches_pytorch_fixtures() {
+    use wgpu_gan::gpu::CpuTensor;
+    use wgpu_gan::interop::{StateDict, Tensor as Stored};
+    use wgpu_gan::layers::{BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Module};
+    use wgpu_gan::max_rel_err;
+    let fx = Fixtures::load();
+    let g = common::gpu();
+    let mut names: Vec<_> = fx.cases.keys().cloned().collect();
+    names.sort();
+    let mut worst = 0f32;
+    for name in names {
+        let m = &fx.cases[&name];
+        let pair = |y: &str, x: &str, both: &str, default: usize| -> (usize, usize) {
+            let one = |k: &str| m.get(k).or(m.get(both)).map_or(default, |v| v.parse().unwrap());
+            (one(y), one(x))
+        };
+        let (n, h, w) = (num(m, "n"), m.get("h").map_or(1, |v| v.parse().unwrap()), m.get("w").map_or(1, |v| v.parse().unwrap()));
+        // (the layer, its input shape, state dict entry ← fixture tensor, gradient ← fixture tensor)
+        let (layer, shape, stored, grads): (Module, Vec<usize>, Vec<(&str, &str)>, Vec<(&str, &str)>) = match m["kind"].as_str() {
+            kind @ ("conv2d" | "conv_transpose2d") => {
+                let (cin, cout, k) = (num(m, "cin"), num(m, "cout"), (num(m, "kh"), num(m, "kw")));
+                let bias = m.get("bias").is_none_or(|b| b == "1");
+                let (s, p, d) = (pair("sh", "sw", "stride", 1), pair("ph", "pw", "pad", 0), pair("dh", "dw", "dilation", 1));
+                let layer: Module = if kind == "conv2d" {
+                    Conv2d::new(cin, cout, k).stride(s).padding(p).dilation(d).bias(bias).into()
+                } else {
+                    ConvTranspose2d::new(cin, cout, k).stride(s).padding(p).dilation(d).output_padding(pair("oph", "opw", "out_pad", 0)).bias(bias).into()
+                };
+                let (stored, grads) = if bias { (vec![("weight", "w"), ("bias", "b")], vec![("weight", "dw"), ("bias", "db")]) } else { (vec![("weight", "w")], vec![("weight", "dw")]) };
+                (layer, vec![n, cin, h, w], stored, grads)
+            }
+            "batchnorm" => {
+                let (c, hw, eps, momentum) = (num(m, "c"), num(m, "hw"), m["eps"].parse().unwrap(), m["momentum"].parse().unwrap());
+                let (layer, shape): (Module, _) = if hw == 1 { (BatchNorm1d::new(c).eps(eps).momentum(momentum).into(), vec![n, c]) } else { (BatchNorm2d::new(c).eps(eps).momentum(momentum).into(), vec![n, c, h, w]) };
+                let stored = vec![("weight", "gamma"), ("bias", "beta"), ("running_mean", "running_mean0"), ("running_var", "running_var0")];
+                (layer, shape, stored, vec![("weight", "dgamma"), ("bias", "dbeta")])
+            }
+            other => panic!("{name}: unknown fixture kind {other}"),
+        };
+        let mut layer = layer;
+        let shapes: std::collections::HashMap<&str, Vec<usize>> =
+            layer.param_names().into_iter().map(|p| (p, layer.param(p).unwrap().shape().to_vec())).chain(layer.running().into_iter().map(|(r, t)| (r, t.shape().to_vec()))).collect();
+        let tensors = stored.iter().map(|(ours, theirs)| (format!("netD.{ours}"), Stored { shape: shapes[ours].clone(), values: fx.get(&name, theirs), stored_as: safetensors::Dtype::F32 })).collect();
+        layer.load_state_dict(&StateDict { tensors }, "netD.").unwrap_or_else(|e| panic!("{name}: {e}"));
+        let x = CpuTensor::new(&shape, fx.get(&name, "x")).unwrap();
+        let y = layer.forward(&g, &x.to_gpu(&g).unwrap()).unwrap().to_cpu(&g).unwrap();
+        let dy = CpuTensor::new(y.shape(), fx.get(&name, "dy")).unwrap();
+        let back = layer.backward(&g, &x.to_gpu(&g).unwrap(), &dy.to_gpu(&g).unwrap()).unwrap();
+        let (dx, want_dx) = (back.input.read(&g).unwrap(), fx.get(&name, "dx"));
+        let dx_err = if m["kind"] == "batchnorm" {
+            // A batch norm's dx cancels (at batch 2 nearly to zero): measured against the scale of
+            // its terms, max |γ·invstd·dy|, as layers_match_pytorch_fixtures does.
+            let (c, hw) = (num(m, "c"), num(m, "hw"));
+            let gamma = fx.get(&name, "gamma");
+            let st = wgpu_gan::nn::batchnorm::batchnorm_stats(x.data(), n, c, hw, m["eps"].parse().unwrap(), 0.1, None);
+            let scale = dy.data().iter().enumerate().map(|(i, d)| (d * gamma[(i / hw) % c] * st.invstd[(i / hw) % c]).abs()).fold(0.0, f32::max);
+            dx.iter().zip(&want_dx).fold(0.0f32, |e, (a, b)| e.max((a - b).abs())) / scale
+        } else {
+            max_rel_err(&dx, &want_dx)
+        };
+        let mut errs = vec![("y", max_rel_err(y.data(), &fx.get(&name, "y"))), ("dx", dx_err)];
+        for (ours, theirs) in grads {
+            errs.push((theirs, max_rel_err(&back.param(ours).unwrap().read(&g).unwrap(), &fx.get(&name, theirs))));
+        }
+        // The training-mode forward moved the running statistics as PyTorch's did.
+        for (r, t) in layer.running() {
+            errs.push((r, max_rel_err(t.data(), &fx.get(&name, &format!("{r}1")))));
+        }
+        for (what, e) in errs {
+            assert!(e <= TOL, "{name} {what}: the layer API differs from PyTorch by {e:.2e}");
+            worst = worst.max(e);
+        }
+    }
+    println!("layer API vs PyTorch, every fixture case: worst max rel err {worst:.2e}");
+}
