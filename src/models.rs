@@ -177,7 +177,7 @@ impl R6 {
 
     /// The generator: z (nz) → (nz, 1, 1) → ConvT(nz → ngf·2^(s−1), 4, 1, 0) → BN → ReLU → s − 1
     /// times [ConvT(c → c/2, 4, 2, 1) → BN → ReLU] → ConvT(ngf → nc, 4, 2, 1) → Tanh, every
-    /// convolution without a bias (s = [`R6::stages`]; at 64 × 64: 512, 256, 128, 64 channels).
+    /// convolution without a bias (s = `R6::stages`; at 64 × 64: 512, 256, 128, 64 channels).
     pub fn generator(&self) -> NetSpec {
         let s = self.stages();
         let mut c = self.ngf << (s - 1);

@@ -156,7 +156,7 @@ pub fn shift_images(x: &[f32], h: usize, w: usize, max: u32, seed: u32, stream: 
     out
 }
 
-/// n rows of ε·a + (1 − ε)·b (rows of `dim`), ε = unit(random4(seed, stream, step, row)[0]).
+/// n rows of ε·a + (1 − ε)·b (rows of `dim`), ε = `unit(random4(seed, stream, step, row)[0])`.
 pub fn interpolate(a: &[f32], b: &[f32], n: usize, dim: usize, seed: u32, stream: u32, step: u32) -> Vec<f32> {
     (0..n * dim)
         .map(|i| {
@@ -166,7 +166,7 @@ pub fn interpolate(a: &[f32], b: &[f32], n: usize, dim: usize, seed: u32, stream
         .collect()
 }
 
-/// n class labels in 0..classes (as f32) for (seed, stream, step): label j = random4(.., j)[0] mod classes.
+/// n class labels in 0..classes (as f32) for (seed, stream, step): label j = `random4(.., j)[0]` mod classes.
 pub fn random_labels(n: usize, classes: usize, seed: u32, stream: u32, step: u32) -> Vec<f32> {
     (0..n as u32).map(|j| (random4(seed, stream, step, j)[0] % classes as u32) as f32).collect()
 }
@@ -205,7 +205,7 @@ fn epoch_permute_trips(p: &RngParams) -> u64 {
 }
 
 crate::kernel! {
-    /// n standard normals for (seed, stream, counter[0]).
+    /// n standard normals for (seed, stream, `counter[0]`).
     pub RandnFill = "rng" :: "randn_fill", RngParams { 2 counter: Read, 3 out: ReadWrite }
     trips: |_, _| 0;
 }
@@ -242,7 +242,7 @@ crate::kernel! {
     trips: |_, p| epoch_permute_trips(p);
 }
 crate::kernel! {
-    /// The step counter that the random-number and optimizer kernels read: counter[0] += 1 (one
+    /// The step counter that the random-number and optimizer kernels read: `counter[0] += 1` (one
     /// invocation; the last dispatch of a training step).
     pub AdvanceStep = "step" :: "advance_step" { 0 counter: ReadWrite }
     trips: |_, _| 0;

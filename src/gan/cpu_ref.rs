@@ -20,7 +20,7 @@ pub struct CpuGan {
     /// Last step's statistics: D loss, mean D(x), mean D(G(z)), accuracies, G loss.
     pub stats: Stats,
     work: Work,
-    /// What verification puts in place of this reference's own values (see [`Injected`]).
+    /// What verification puts in place of this reference's own values (see `Injected`).
     pub injected: Injected,
 }
 

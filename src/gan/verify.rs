@@ -78,7 +78,7 @@ pub struct Verification {
     pub g_grads: f32,
     /// Judged: for the gradients that are (nearly) zero, relative to the network's largest
     /// gradient: the size of a bias feeding a batch norm (zero in exact arithmetic), and the error
-    /// of any tensor below [`NEAR_ZERO`] of the largest.
+    /// of any tensor below `NEAR_ZERO` of the largest.
     pub zero_grads: f32,
     /// Reported: weights and samples after each step from identical state (worst).
     pub per_step: Agreement,

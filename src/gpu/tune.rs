@@ -161,7 +161,7 @@ pub fn time_dispatch(gpu: &Gpu, d: &Dispatch) -> Result<f64> {
     })
 }
 
-/// Seconds one call of `submit` (work it submits to the GPU) takes: the fastest of [`RUNS`],
+/// Seconds one call of `submit` (work it submits to the GPU) takes: the fastest of `RUNS`,
 /// each waited for, after an untimed one that builds the pipelines' code.
 pub fn time_runs(gpu: &Gpu, mut submit: impl FnMut()) -> Result<f64> {
     let mut best = f64::INFINITY;

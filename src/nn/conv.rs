@@ -280,7 +280,7 @@ impl LayerImpl for Conv2d {
     }
 
     /// The subgroup family's patch-matrix products store the activation too
-    /// ([`conv_gemm::forward_fused`]); the other paths decline.
+    /// ([`crate::ops::conv_gemm::forward_fused`]); the other paths decline.
     fn gpu_forward_fused(&self, c: &GpuForward<'_>, then: super::FusedAct<'_>, prog: &mut Program) -> Result<bool> {
         let Some((slope, relu)) = then.act.piecewise() else { return Ok(false) };
         let b = c.params.get(1).map(|t| t as &dyn AsArg);

@@ -119,7 +119,7 @@ impl Fields<'_> {
 
 /// Compares a saved description with the model's own, field by field: `Ok` when they describe
 /// the same network, otherwise an error listing every difference ("layer 3 (Conv2d): kernel_size
-/// is [4,4] in the checkpoint, [3,3] in this model").
+/// is \[4,4\] in the checkpoint, \[3,3\] in this model").
 pub fn compare(net: &str, saved: &Value, ours: &Value) -> Result<()> {
     check_header(saved).map_err(|e| Error::Checkpoint(format!("{net}: {e}")))?;
     let empty = Vec::new();

@@ -13,7 +13,7 @@
 //! its parser in [`Layer::parse`]; docs/ARCHITECTURE.md walks through it).
 //!
 //! [`CpuNet`] is the reference network; [`GpuNet`] builds the same computation as
-//! [`Program`](crate::gpu::Program)s of WGSL dispatches. Both keep the activations of each forward
+//! [`Program`]s of WGSL dispatches. Both keep the activations of each forward
 //! pass in a numbered *slot*, so that one network can run forward on two batches (a
 //! discriminator's real and generated halves, which batch normalisation must not mix) and then
 //! backpropagate each, adding the second pass's parameter gradients to the first's.

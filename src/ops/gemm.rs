@@ -35,7 +35,7 @@ pub fn gemm_trips(k_per: u64) -> u64 {
 }
 
 crate::kernel! {
-    /// out[m, p] = [bias[p] +] Σ_k a[m, k]·b[p, k], both operands contiguous along k (vec4).
+    /// `out[m, p] = [bias[p] +] Σ_k a[m, k]·b[p, k]`, both operands contiguous along k (vec4).
     pub GemmNt = "gemm" :: "gemm_nt", GemmParams { 1 a: Read, 2 b: Read, 3 bias: Read, 5 out: ReadWrite }
     trips: |_, p| gemm_trips(p.k_per as u64);
     flops: |_, p| 8.0 * p.m as f64 * p.p as f64 * p.k4 as f64;

@@ -161,7 +161,7 @@ fn split_len(t: Tiles, len: usize) -> usize {
 
 impl Lin {
     /// Whether the subgroup family's input gradient pads dy's OUT to a multiple of 4 rather than
-    /// run the scalar kernel (only for a large dx: see [`PADDED_PRODUCT_MIN`]).
+    /// run the scalar kernel (only for a large dx: see `PADDED_PRODUCT_MIN`).
     pub fn pads_dy(&self, n: usize) -> bool {
         self.out % 4 != 0 && n * self.inp >= PADDED_PRODUCT_MIN && !self.outer_input_grad(n)
     }
@@ -175,7 +175,7 @@ impl Lin {
 
     /// Whether the product families pad IN to a multiple of 4 for the forward pass rather than
     /// run the scalar kernel (a toy's 2-D input): worth two packing launches from
-    /// [`PADDED_FORWARD_MIN`] outputs.
+    /// `PADDED_FORWARD_MIN` outputs.
     pub fn pads_x(&self, n: usize) -> bool {
         self.inp % 4 != 0 && n * self.out >= PADDED_FORWARD_MIN && !self.thin_in(n)
     }
