@@ -171,7 +171,12 @@ impl GpuOptimizer {
 
     /// Reads the divergence watch: `None` while every update so far was finite.
     pub fn health(&self, gpu: &Gpu) -> Result<Option<Divergence>> {
-        let v = self.health.read(gpu)?[0].to_bits();
+        pollster::block_on(self.health_async(gpu))
+    }
+
+    /// [`GpuOptimizer::health`] without blocking (see [`crate::gpu::fetch`]).
+    pub async fn health_async(&self, gpu: &Gpu) -> Result<Option<Divergence>> {
+        let v = crate::gpu::fetch(gpu, &[&self.health]).await?[0][0].to_bits();
         Ok((v != u32::MAX).then_some(Divergence { step: v >> 10, tensor: (v & 1023) as usize }))
     }
 
@@ -183,7 +188,15 @@ impl GpuOptimizer {
     /// Reads the state back (one readback per moment): for each parameter, its 1 (SGD,
     /// RMSprop) or 2 (Adam) states.
     pub fn read_state(&self, gpu: &Gpu) -> Result<Vec<Vec<Vec<f32>>>> {
-        let moments = self.state.iter().map(|b| b.read(gpu)).collect::<Result<Vec<_>>>()?;
+        pollster::block_on(self.read_state_async(gpu))
+    }
+
+    /// [`GpuOptimizer::read_state`] without blocking.
+    pub async fn read_state_async(&self, gpu: &Gpu) -> Result<Vec<Vec<Vec<f32>>>> {
+        let mut moments = Vec::with_capacity(self.state.len());
+        for b in &self.state {
+            moments.push(b.read_async(gpu).await?);
+        }
         let tensors = self.state.first().map_or(0, |b| b.len());
         Ok((0..tensors).map(|i| moments.iter().map(|m| m[i].clone()).collect()).collect())
     }

@@ -4,7 +4,7 @@ use super::recipe::{self, Op};
 use super::{DataSource, GanConfig, GanState, SAMPLE_STREAM};
 use crate::data::stream::{Prefetcher, StepPlan, Stream};
 use crate::error::{Error, Result};
-use crate::gpu::{Dispatch, Gpu, Program, Tensor};
+use crate::gpu::{fetch, Dispatch, Gpu, Program, Tensor};
 use crate::loss::{GanLossD, GanLossG, LossParams, PenaltyParams, PenaltyRows, PenaltySum, Stats};
 use crate::nn::{copy_range, GpuNet, Grads, Mode, Tape};
 use crate::optim::GpuOptimizer;
@@ -585,31 +585,41 @@ impl GpuGan {
     /// The forward passes of the last phase run, as the CPU reference keeps them: the
     /// discriminator's (slot, tape) and, after a generator phase, the generator's.
     pub fn read_tapes(&self, g_phase: bool) -> Result<(Vec<(usize, Tape)>, Vec<(usize, Tape)>)> {
+        pollster::block_on(self.read_tapes_async(g_phase))
+    }
+
+    /// [`GpuGan::read_tapes`] without blocking (see [`crate::gpu::fetch`]).
+    pub async fn read_tapes_async(&self, g_phase: bool) -> Result<(Vec<(usize, Tape)>, Vec<(usize, Tape)>)> {
         let (gpu, b) = (&self.gpu, self.cfg.batch);
         // What the networks read: the conditioned inputs for a conditional GAN.
         // (A projection discriminator reads the samples themselves.)
         let planes = self.cond.as_ref().filter(|_| self.proj.is_none());
         let (d_in, d_in_real) = planes.map_or((&self.io.x_d, &self.io.x_real), |k| (&k.x, &k.x_real));
         let g_in = self.cond.as_ref().map_or(&self.io.z, |k| &k.zc);
-        let x = d_in.read(gpu)?;
+        let [x, x_real, z] = <[Vec<f32>; 3]>::try_from(fetch(gpu, &[d_in, d_in_real, g_in]).await?).expect("three reads");
         let mut d = Vec::new();
         if g_phase {
-            d.push((0, self.d.read_tape(gpu, 0, &x, b)?));
+            d.push((0, self.d.read_tape_async(gpu, 0, &x, b).await?));
         } else if self.cfg.separate_passes() {
-            d.push((1, self.d.read_tape(gpu, 1, &d_in_real.read(gpu)?, b)?));
-            d.push((0, self.d.read_tape(gpu, 0, &x, b)?));
+            d.push((1, self.d.read_tape_async(gpu, 1, &x_real, b).await?));
+            d.push((0, self.d.read_tape_async(gpu, 0, &x, b).await?));
         } else {
-            d.push((0, self.d.read_tape(gpu, 0, &x, 2 * b)?));
+            d.push((0, self.d.read_tape_async(gpu, 0, &x, 2 * b).await?));
         }
-        let g = if g_phase { vec![(0, self.g.read_tape(gpu, 0, &g_in.read(gpu)?, b)?)] } else { vec![] };
+        let g = if g_phase { vec![(0, self.g.read_tape_async(gpu, 0, &z, b).await?)] } else { vec![] };
         Ok((d, g))
     }
 
     /// The discriminator's logits of the last phase run: [generated; real] after a discriminator
     /// update, the generated batch's after the generator phase.
     pub fn read_logits(&self, g_phase: bool) -> Result<Vec<f32>> {
+        pollster::block_on(self.read_logits_async(g_phase))
+    }
+
+    /// [`GpuGan::read_logits`] without blocking.
+    pub async fn read_logits_async(&self, g_phase: bool) -> Result<Vec<f32>> {
         let b = self.cfg.batch;
-        let mut l = self.io.logits.read(&self.gpu)?;
+        let mut l = fetch(&self.gpu, &[&self.io.logits]).await?.remove(0);
         l.truncate(if g_phase { b } else { 2 * b });
         Ok(l)
     }
@@ -624,16 +634,28 @@ impl GpuGan {
     /// The critic's pass on the interpolates of the last discriminator update (WGAN-GP), as
     /// the CPU reference keeps it.
     pub fn read_gp_tape(&self) -> Result<Tape> {
-        self.d.read_tape(&self.gpu, 1, &self.penalty()?.xhat.read(&self.gpu)?, self.cfg.batch)
+        pollster::block_on(self.read_gp_tape_async())
+    }
+
+    /// [`GpuGan::read_gp_tape`] without blocking.
+    pub async fn read_gp_tape_async(&self) -> Result<Tape> {
+        let xhat = fetch(&self.gpu, &[&self.penalty()?.xhat]).await?.remove(0);
+        self.d.read_tape_async(&self.gpu, 1, &xhat, self.cfg.batch).await
     }
 
     /// The random inputs of the last phase run: the noise z (batch, z_dim) and the real batch
     /// (batch, dim; meaningful after a discriminator update).
     pub fn read_inputs(&self) -> Result<(Vec<f32>, Vec<f32>)> {
+        pollster::block_on(self.read_inputs_async())
+    }
+
+    /// [`GpuGan::read_inputs`] without blocking.
+    pub async fn read_inputs_async(&self) -> Result<(Vec<f32>, Vec<f32>)> {
         let (b, dim) = (self.cfg.batch, self.cfg.data.dim());
         let io = &self.io;
-        let real = if self.cfg.separate_passes() { io.x_real.read(&self.gpu)? } else { io.x_d.read(&self.gpu)?[b * dim..].to_vec() };
-        Ok((io.z.read(&self.gpu)?, real))
+        let [z, real] = <[Vec<f32>; 2]>::try_from(fetch(&self.gpu, &[&io.z, if self.cfg.separate_passes() { &io.x_real } else { &io.x_d }]).await?).expect("two reads");
+        let real = if self.cfg.separate_passes() { real } else { real[b * dim..].to_vec() };
+        Ok((z, real))
     }
 
     /// Number of dispatches in one training step.
@@ -645,11 +667,16 @@ impl GpuGan {
     /// the losses, or in any gradient or updated weight since the start (the optimizers' divergence
     /// watch), naming the first step and the tensor.
     pub fn stats(&self) -> Result<Stats> {
+        pollster::block_on(self.stats_async())
+    }
+
+    /// [`GpuGan::stats`] without blocking (a browser's page awaits it between frames).
+    pub async fn stats_async(&self) -> Result<Stats> {
         if let Some(e) = self.feed.as_ref().and_then(|f| f.error.as_ref()) {
             return Err(Error::Data(format!("training stopped: the real samples of {e}")));
         }
         for (net, opt, spec) in [("G", &self.opt.g, &self.cfg.generator), ("D", &self.opt.d, &self.cfg.discriminator)] {
-            if let Some(d) = opt.health(&self.gpu)? {
+            if let Some(d) = opt.health_async(&self.gpu).await? {
                 let name = spec.param_names().get(d.tensor).map_or(format!("#{}", d.tensor), |n| n.0.clone());
                 return Err(Error::NonFinite(format!(
                     "training diverged: in step {} the gradient or the updated value of {net}.{name} became NaN or infinite; \
@@ -658,7 +685,7 @@ impl GpuGan {
                 )));
             }
         }
-        let v = self.io.stats.read(&self.gpu)?;
+        let v = fetch(&self.gpu, &[&self.io.stats]).await?.remove(0);
         let s: Stats = *bytemuck::from_bytes(bytemuck::cast_slice(&v));
         if s.values().iter().any(|v| !v.is_finite()) {
             return Err(Error::NonFinite(format!(
@@ -671,15 +698,20 @@ impl GpuGan {
 
     /// Reads back everything the next step depends on (waits for the GPU).
     pub fn read_state(&self) -> Result<GanState> {
+        pollster::block_on(self.read_state_async())
+    }
+
+    /// [`GpuGan::read_state`] without blocking.
+    pub async fn read_state_async(&self) -> Result<GanState> {
         let gpu = &self.gpu;
         Ok(GanState {
-            g: self.g.read_params(gpu)?,
-            d: self.d.read_params(gpu)?,
-            opt_g: self.opt.g.read_state(gpu)?,
-            opt_d: self.opt.d.read_state(gpu)?,
-            g_running: self.g.read_running(gpu)?,
-            d_running: self.d.read_running(gpu)?,
-            step: self.clock.counter.read(gpu)?[0].to_bits(),
+            g: self.g.params.read_async(gpu).await?,
+            d: self.d.params.read_async(gpu).await?,
+            opt_g: self.opt.g.read_state_async(gpu).await?,
+            opt_d: self.opt.d.read_state_async(gpu).await?,
+            g_running: self.g.read_running_async(gpu).await?,
+            d_running: self.d.read_running_async(gpu).await?,
+            step: fetch(gpu, &[&self.clock.counter]).await?[0][0].to_bits(),
         })
     }
 
@@ -755,11 +787,16 @@ impl GpuGan {
     /// n generated samples (n, dim) from the fixed sampling noise of `seed`, read back.
     /// (A conditional GAN's samples are conditioned on [`super::grid_labels`]`(n, classes)`.)
     pub fn sample(&self, n: usize, seed: u32, mode: Mode) -> Result<Vec<f32>> {
+        pollster::block_on(self.sample_async(n, seed, mode))
+    }
+
+    /// [`GpuGan::sample`] without blocking.
+    pub async fn sample_async(&self, n: usize, seed: u32, mode: Mode) -> Result<Vec<f32>> {
         if self.cfg.classes > 0 && n <= self.sampler.capacity {
             self.set_sample_labels(&super::grid_labels(n, self.cfg.classes))?;
         }
         self.sample_program(n, seed, mode)?.run(&self.gpu);
-        let mut v = self.sampler.samples.read(&self.gpu)?;
+        let mut v = fetch(&self.gpu, &[&self.sampler.samples]).await?.remove(0);
         v.truncate(n * self.cfg.data.dim());
         Ok(v)
     }

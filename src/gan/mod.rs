@@ -28,6 +28,7 @@ mod ckpt;
 pub mod cond;
 mod cpu_ref;
 mod gpu;
+#[cfg(feature = "cli")]
 pub mod images;
 pub mod recipe;
 mod verify;
@@ -36,7 +37,7 @@ pub use ckpt::{load_checkpoint, load_generator, save_checkpoint};
 pub use cpu_ref::CpuGan;
 pub use gpu::{GpuGan, STEPS_IN_FLIGHT};
 pub use crate::loss::Stats;
-pub use verify::{verify, Agreement, Verification};
+pub use verify::{verify, verify_async, Agreement, Verification};
 
 use crate::loss::LossKind;
 use crate::data::Mixture;

@@ -120,11 +120,10 @@ impl fmt::Display for Verification {
 pub const NEAR_ZERO: f32 = 1e-2;
 
 /// (worst max rel err over the judged gradient tensors, worst (nearly) zero figure).
-fn grads(gpu: &Gpu, g: &GpuNet, c: &CpuNet) -> Result<(f32, f32)> {
+async fn grads(gpu: &Gpu, g: &GpuNet, c: &CpuNet) -> Result<(f32, f32)> {
     let scale = c.grads.iter().flatten().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-30);
     let (mut judged, mut zero) = (0.0f32, 0.0f32);
-    for (i, (t, want)) in g.grads.iter().zip(&c.grads).enumerate() {
-        let got = t.read(gpu)?;
+    for (i, (got, want)) in g.grads.read_async(gpu).await?.into_iter().zip(&c.grads).enumerate() {
         let own = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         if g.spec.structurally_zero(i) {
             zero = worst(&[zero, got.iter().fold(0.0f32, |m, v| m.max(v.abs())) / scale]);
@@ -137,18 +136,23 @@ fn grads(gpu: &Gpu, g: &GpuNet, c: &CpuNet) -> Result<(f32, f32)> {
     Ok((judged, zero))
 }
 
-fn weights(gan: &GpuGan, cpu: &mut CpuGan, n: usize, seed: u32) -> Result<Agreement> {
+async fn weights(gan: &GpuGan, cpu: &mut CpuGan, n: usize, seed: u32) -> Result<Agreement> {
     let gpu = &gan.gpu;
     let flat = |p: Vec<Vec<f32>>, r: Vec<Vec<f32>>| [p, r].concat().concat();
     Ok(Agreement {
-        g_weights: max_rel_err(&flat(gan.g.read_params(gpu)?, gan.g.read_running(gpu)?), &flat(cpu.g.params.clone(), cpu.g.running.clone())),
-        d_weights: max_rel_err(&flat(gan.d.read_params(gpu)?, gan.d.read_running(gpu)?), &flat(cpu.d.params.clone(), cpu.d.running.clone())),
-        samples: max_rel_err(&gan.sample(n, seed, Mode::BatchStats)?, &cpu.sample(n, seed, Mode::BatchStats)?),
+        g_weights: max_rel_err(&flat(gan.g.params.read_async(gpu).await?, gan.g.read_running_async(gpu).await?), &flat(cpu.g.params.clone(), cpu.g.running.clone())),
+        d_weights: max_rel_err(&flat(gan.d.params.read_async(gpu).await?, gan.d.read_running_async(gpu).await?), &flat(cpu.d.params.clone(), cpu.d.running.clone())),
+        samples: max_rel_err(&gan.sample_async(n, seed, Mode::BatchStats).await?, &cpu.sample(n, seed, Mode::BatchStats)?),
     })
 }
 
 /// Runs `steps` training steps of `cfg` both ways, comparing `n` samples of the fixed noise `seed`.
 pub fn verify(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> Result<Verification> {
+    pollster::block_on(verify_async(gpu, cfg, steps, n, seed))
+}
+
+/// [`verify`] without blocking: what a browser's page runs (see [`crate::gpu::fetch`]).
+pub async fn verify_async(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> Result<Verification> {
     let (g0, d0) = cfg.init_params();
     let mut gan = GpuGan::new(gpu, cfg.clone(), &g0, &d0, n)?;
     let mut cpu = CpuGan::new(cfg.clone(), g0.clone(), d0.clone())?;
@@ -170,23 +174,23 @@ pub fn verify(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> 
         let phases = extra.iter().enumerate().map(|(i, ops)| (ops, true, i)).chain(usual.iter().enumerate().map(|(i, ops)| (ops, false, i)));
         for (ops, is_extra, i) in phases {
             let g_phase = !is_extra && i == cfg.k;
-            cpu.load_state(&gan.read_state()?)?;
+            cpu.load_state(&gan.read_state_async().await?)?;
             if is_extra {
                 gan.run_burst_phase(i)?;
             } else {
                 gan.run_phase(i)?;
             }
-            cpu.injected.tapes = Some(gan.read_tapes(g_phase)?);
-            cpu.injected.logits = Some(gan.read_logits(g_phase)?);
+            cpu.injected.tapes = Some(gan.read_tapes_async(g_phase).await?);
+            cpu.injected.logits = Some(gan.read_logits_async(g_phase).await?);
             if cfg.gp_lambda > 0.0 && !g_phase {
-                cpu.injected.gp_tape = Some(gan.read_gp_tape()?);
+                cpu.injected.gp_tape = Some(gan.read_gp_tape_async().await?);
             }
-            let (z, real) = gan.read_inputs()?;
+            let (z, real) = gan.read_inputs_async().await?;
             cpu.run_phase(ops, Some(z), (!g_phase).then_some(real));
-            let (s, c) = (gan.stats()?, cpu.stats);
+            let (s, c) = (gan.stats_async().await?, cpu.stats);
             let (got, want) = if g_phase { (vec![s.g_loss], vec![c.g_loss]) } else { (vec![s.d_loss, s.d_real, s.d_fake], vec![c.d_loss, c.d_real, c.d_fake]) };
             v.losses = worst(&[v.losses, max_rel_err(&got, &want)]);
-            let (j, z) = if g_phase { grads(gpu, &gan.g, &cpu.g)? } else { grads(gpu, &gan.d, &cpu.d)? };
+            let (j, z) = if g_phase { grads(gpu, &gan.g, &cpu.g).await? } else { grads(gpu, &gan.d, &cpu.d).await? };
             if g_phase {
                 v.g_grads = worst(&[v.g_grads, j]);
             } else {
@@ -194,7 +198,7 @@ pub fn verify(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> 
             }
             v.zero_grads = worst(&[v.zero_grads, z]);
         }
-        v.per_step = v.per_step.max(weights(&gan, &mut cpu, n, seed)?);
+        v.per_step = v.per_step.max(weights(&gan, &mut cpu, n, seed).await?);
     }
     let mut gan = GpuGan::new(gpu, cfg.clone(), &g0, &d0, n)?;
     let mut cpu = CpuGan::new(cfg.clone(), g0, d0)?;
@@ -202,6 +206,6 @@ pub fn verify(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> 
     for _ in 0..steps {
         cpu.train_step();
     }
-    v.trajectory = weights(&gan, &mut cpu, n, seed)?;
+    v.trajectory = weights(&gan, &mut cpu, n, seed).await?;
     Ok(v)
 }

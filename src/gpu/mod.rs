@@ -15,7 +15,7 @@ pub use select::{Backend, GpuOptions, LimitsChoice};
 pub use bindings::{field_type, Access, Arg, AsArg, Bindings, Field, FieldType, Slot, Uniform};
 pub use operands::Operands;
 pub use kernel::{grid, mirror_fits, source, texture_file, texture_variant, validate, Dispatch, Kernel, Program, MIRROR_WIDTH, PRELUDE, SHADERS};
-pub use tensor::{Block, CpuTensor, Tensor};
+pub use tensor::{fetch, Block, CpuTensor, Tensor};
 pub use family::KernelFamily;
 
 use crate::error::{Error, Result};
@@ -46,6 +46,7 @@ pub struct Gpu {
 }
 
 /// See [`Gpu::checked`]; for code that has a device but no [`Gpu`] yet.
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn capture<T>(device: &wgpu::Device, what: &str, build: impl FnOnce() -> T) -> Result<T> {
     let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
     let invalid = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -58,6 +59,14 @@ pub(crate) fn capture<T>(device: &wgpu::Device, what: &str, build: impl FnOnce()
         Some(wgpu::Error::OutOfMemory { .. }) => Err(Error::Limit(format!("{what}: the device is out of memory"))),
         Some(e) => Err(Error::Gpu { what: what.to_string(), message: describe_error(&e) }),
     }
+}
+
+/// In a browser an error scope resolves only after control returns to the page, and nothing may
+/// block until it does: what goes wrong there reaches the uncaptured-error handler instead, and
+/// [`Gpu::wait`] (which every readback calls first, see [`fetch`]) returns it.
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn capture<T>(_device: &wgpu::Device, _what: &str, build: impl FnOnce() -> T) -> Result<T> {
+    Ok(build())
 }
 
 /// wgpu's description of an error (its `Display` says only which kind it is).
@@ -135,7 +144,9 @@ impl Gpu {
             })
             .await
             .map_err(|e| Error::Device(e.to_string()))?;
-        let tuner = tune::Tuner::new(o.no_tune || tune::off_by_env(), Some(&identity(&info)), o.tune_dir.clone());
+        // No tuning in a browser: timing needs a clock and a device that can be waited on.
+        let no_tune = o.no_tune || tune::off_by_env() || cfg!(target_arch = "wasm32");
+        let tuner = tune::Tuner::new(no_tune, Some(&identity(&info)), o.tune_dir.clone());
         // wgpu's default handler panics on an error no scope caught; keep it instead, so that
         // `wait` and readbacks return it as an error (the builders catch their own with scopes).
         let uncaptured: Arc<Mutex<Vec<String>>> = Default::default();
@@ -181,6 +192,8 @@ impl Gpu {
         labels.sort();
         let chosen = if labels.is_empty() { String::new() } else { format!("; {}", labels.join("; ")) };
         match &self.info {
+            // A browser gives no name or driver (WebGPU keeps them from pages).
+            Some(i) if i.name.is_empty() && i.driver.is_empty() => format!("an unnamed adapter ({:?}, {:?}{chosen})", i.backend, i.device_type),
             Some(i) => format!("{} ({:?}, {:?}, driver {} {}{chosen})", i.name, i.backend, i.device_type, i.driver, i.driver_info),
             None => format!("host-provided device{chosen}"),
         }

@@ -129,6 +129,21 @@ impl Tensor {
     }
 }
 
+/// Reads several tensors back: every copy is submitted first, then the device is polled (a
+/// native device waits there; in a browser the awaits below yield to the page until the buffers
+/// are mapped), so that the same code reads back on both without blocking a browser. Readers that
+/// have a blocking form and an `_async` one are built on it: the blocking one is the async one run
+/// to completion.
+pub async fn fetch(gpu: &Gpu, tensors: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
+    let pending: Vec<_> = tensors.iter().map(|t| t.read_async(gpu)).collect();
+    gpu.wait()?;
+    let mut out = Vec::with_capacity(pending.len());
+    for p in pending {
+        out.push(p.await?);
+    }
+    Ok(out)
+}
+
 /// Reads `len` f32 from byte `offset` (a multiple of 4) of a buffer that has COPY_SRC usage.
 pub fn read_range_async(gpu: &Gpu, buffer: &wgpu::Buffer, offset: u64, len: usize) -> impl std::future::Future<Output = Result<Vec<f32>>> + use<> {
     let bytes = (len.max(1) * 4) as u64;
@@ -217,7 +232,12 @@ impl Block {
 
     /// Every part, from one readback of the buffer.
     pub fn read(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
-        let all = self.whole.read(gpu)?;
+        pollster::block_on(self.read_async(gpu))
+    }
+
+    /// [`Block::read`] without blocking (see [`fetch`]).
+    pub async fn read_async(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
+        let all = fetch(gpu, &[&self.whole]).await?.remove(0);
         Ok(self.parts.iter().map(|t| all[(t.offset / 4) as usize..][..t.len].to_vec()).collect())
     }
 

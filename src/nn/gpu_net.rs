@@ -311,26 +311,40 @@ impl GpuNet {
 
     /// Reads back the training-mode pass kept in `slot` at batch `n` whose input was `input`.
     pub fn read_tape(&self, gpu: &Gpu, slot: usize, input: &[f32], n: usize) -> Result<Tape> {
+        pollster::block_on(self.read_tape_async(gpu, slot, input, n))
+    }
+
+    /// [`GpuNet::read_tape`] without blocking (see [`crate::gpu::fetch`]).
+    pub async fn read_tape_async(&self, gpu: &Gpu, slot: usize, input: &[f32], n: usize) -> Result<Tape> {
         self.check(n, slot)?;
         if input.len() < n * self.widths[0] {
             return Err(Error::Shape(format!("read_tape: {} input values for {n} rows of {}", input.len(), self.widths[0])));
         }
+        // Every buffer at once: the layers' outputs, then what they saved.
+        let acts: Vec<&Tensor> = self.acts[slot].iter().flatten().collect();
+        let saved: Vec<&Tensor> = self.saved[slot].iter().flatten().collect();
+        let mut read = crate::gpu::fetch(gpu, &[acts, saved].concat()).await?.into_iter();
         let mut inputs = vec![input[..n * self.widths[0]].to_vec()];
         for li in 1..self.views.len() {
             // A view's output is the buffer before it: the same values.
             let v = match &self.acts[slot][li - 1] {
-                Some(t) => t.read(gpu)?[..n * self.widths[li]].to_vec(),
+                Some(_) => read.next().expect("one read per buffer")[..n * self.widths[li]].to_vec(),
                 None => inputs[li - 1].clone(),
             };
             inputs.push(v);
         }
-        let saved = self.saved[slot].iter().map(|t| t.as_ref().map_or(Ok(Vec::new()), |t| t.read(gpu))).collect::<Result<_>>()?;
+        let saved = self.saved[slot].iter().map(|t| t.as_ref().map_or(Vec::new(), |_| read.next().expect("one read per buffer"))).collect();
         Ok(Tape { n, inputs, saved, g_outs: Vec::new() })
     }
 
     /// Reads the running state (batch-norm statistics) back.
     pub fn read_running(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
-        self.running.iter().map(|t| t.read(gpu)).collect()
+        pollster::block_on(self.read_running_async(gpu))
+    }
+
+    /// [`GpuNet::read_running`] without blocking.
+    pub async fn read_running_async(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
+        crate::gpu::fetch(gpu, &self.running.iter().collect::<Vec<_>>()).await
     }
 
     /// Overwrites parameters and running statistics (loading a checkpoint).
