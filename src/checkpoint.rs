@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -125,7 +125,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8], what: &str) -> Result<()> {
     }
     // Make the rename itself durable where directories can be synced (best effort).
     #[cfg(unix)]
-    if let Ok(d) = File::open(dir.unwrap_or(Path::new("."))) {
+    if let Ok(d) = fs::File::open(dir.unwrap_or(Path::new("."))) {
         let _ = d.sync_all();
     }
     Ok(())

@@ -31,6 +31,7 @@
 //! ```
 
 pub mod checkpoint;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod data;
 pub mod fuzz;

@@ -5,7 +5,8 @@
 use crate::gpu::Gpu;
 
 /// Which convolution kernels a device runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum KernelFamily {
     /// `shaders/conv.wgsl`: one invocation per 4 × 4 block of outputs, any device.
     Direct,

@@ -4,7 +4,8 @@
 use crate::error::{Error, Result};
 
 /// Which graphics API wgpu goes through.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Backend {
     /// Whatever is present, preferring a hardware GPU, then Vulkan, Metal, DX12 and GL in that order
     /// (`WGPU_BACKEND` narrows the search as in wgpu).
@@ -29,7 +30,8 @@ impl Backend {
 }
 
 /// Which limits the device is opened with.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum LimitsChoice {
     /// Everything the adapter offers (the default: larger batches and layers fit).
     #[default]

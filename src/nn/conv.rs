@@ -82,7 +82,7 @@ impl ConvSpec {
         let what = if transposed { "ConvTranspose2d" } else { "Conv2d" };
         // (Descriptions come from files: bound every size before any arithmetic on them.)
         let all = [c.cin, c.cout, c.h, c.w, c.kh, c.kw, c.stride[0], c.stride[1], c.pad[0], c.pad[1], c.out_pad[0], c.out_pad[1], c.dilation[0], c.dilation[1]];
-        if all.iter().any(|&v| v > 1 << 20) || c.cin.checked_mul(c.h).and_then(|v| v.checked_mul(c.w)).is_none_or(|v| v > 1 << 40) {
+        if all.iter().any(|&v| v > 1 << 20) || c.cin.checked_mul(c.h).and_then(|v| v.checked_mul(c.w)).is_none_or(|v| v as u64 > 1 << 40) {
             return Err(Error::Shape(format!("{what} {c:?}: sizes beyond 2^20 (or an input beyond 2^40 values) are not supported")));
         }
         if [c.cin, c.cout, c.h, c.w, c.kh, c.kw, c.stride[0], c.stride[1], c.dilation[0], c.dilation[1]].contains(&0) {

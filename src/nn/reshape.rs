@@ -52,7 +52,7 @@ impl LayerImpl for Reshape {
     fn validate(&self) -> Result<()> {
         match *self {
             Reshape::Unflatten { c, h, w } if c == 0 || h == 0 || w == 0 => Err(Error::Shape(format!("{self:?}: every size must be at least 1"))),
-            Reshape::Unflatten { c, h, w } if c.checked_mul(h).and_then(|v| v.checked_mul(w)).is_none_or(|v| v > 1 << 40) => {
+            Reshape::Unflatten { c, h, w } if c.checked_mul(h).and_then(|v| v.checked_mul(w)).is_none_or(|v| v as u64 > 1 << 40) => {
                 Err(Error::Shape(format!("{self:?}: more than 2^40 values per sample")))
             }
             _ => Ok(()),
