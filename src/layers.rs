@@ -7,7 +7,7 @@
 //! let gpu = Gpu::new()?;
 //! let conv = Conv2d::new(3, 8, 3).stride(2).padding(1).dilation((2, 1)).bias(false);
 //! let x = CpuTensor::new(&[4, 3, 17, 13], (0..4 * 3 * 17 * 13).map(|i| (i % 7) as f32 - 3.0).collect())?;
-//! let y = conv.forward(&gpu, &x.to_gpu(&gpu)?)?;         // shape [4, 8, 7, 7]
+//! let y = conv.forward(&gpu, &x.to_gpu(&gpu)?)?;         // shape [4, 8, 8, 7]
 //! let want = conv.forward_cpu(&x)?;                      // the CPU reference
 //! assert_eq!(y.shape(), want.shape());
 //! assert!(wgpu_gan::max_rel_err(y.to_cpu(&gpu)?.data(), want.data()) < 1e-4);
@@ -82,8 +82,10 @@ struct Built {
     net: GpuNet,
 }
 
-/// Where seeds come from when none is given: each new module takes the next, so that two layers
-/// of one shape start different, and a program builds the same weights on every run.
+/// Where seeds come from when none is given: each new module takes the next value of this
+/// process-wide counter, so that two layers of one shape start different. The order of
+/// construction decides (threads building layers at once may interleave): `.seed(s)` gives
+/// weights that depend on nothing else.
 static NEXT_SEED: AtomicU32 = AtomicU32::new(0);
 
 /// A layer with its parameters, run one call at a time (see the module documentation). Made by
@@ -168,32 +170,26 @@ impl Module {
     /// Fresh parameters (PyTorch's initialisation, from this module's seed) and running state,
     /// after a change of hyper-parameters.
     fn reset(&mut self) {
-        // The parameters' shapes do not depend on the input size: any will do.
-        let template = match self.kind {
-            Kind::Conv { .. } => self.spec(&[self.in_channels(), 64, 64]),
-            Kind::Linear { inp, .. } => self.spec(&[inp]),
-            Kind::BatchNorm { c, two_d: true, .. } => self.spec(&[c, 2, 2]),
-            Kind::BatchNorm { c, two_d: false, .. } => self.spec(&[c]),
-            Kind::Act(_) => self.spec(&[1]),
+        // The parameters' shapes do not depend on the input size (1 × 1 here; nothing is checked
+        // until a call brings an input).
+        let layer = match self.kind {
+            Kind::Conv { transposed, cin, cout, k, stride, pad, dil, out_pad, bias } => {
+                let s = ConvSpec { cin, cout, h: 1, w: 1, kh: k[0], kw: k[1], stride, pad, out_pad, dilation: dil, bias };
+                if transposed { Layer::ConvT2d(s) } else { Layer::Conv2d(s) }
+            }
+            Kind::Linear { inp, out, bias } => Layer::Linear(crate::nn::Linear { inp, out, bias }),
+            Kind::BatchNorm { c, eps, momentum, .. } => Layer::BatchNorm(BnSpec { c, hw: 1, eps, momentum }),
+            Kind::Act(a) => Layer::Act(a),
         };
-        let (params, running) = match template {
-            Ok((spec, _)) => (
-                spec.params().into_iter().zip(spec.init(self.seed, 0, Init::PyTorch)).map(|((_, p), v)| (p.name, CpuTensor::new(&p.shape, v).expect("init gives each shape its values"))).collect(),
-                spec.init_running().concat(),
-            ),
-            // Hyper-parameters no layer can have (a zero size): every call says so.
-            Err(_) => (Vec::new(), Vec::new()),
-        };
-        self.params = params;
-        *self.running.get_mut().unwrap_or_else(|e| e.into_inner()) = running;
+        let spec = NetSpec { layers: vec![layer] };
+        self.params = spec
+            .params()
+            .into_iter()
+            .zip(spec.init(self.seed, 0, Init::PyTorch))
+            .map(|((_, p), v)| (p.name, CpuTensor::new(&p.shape, v).expect("init gives each shape its values")))
+            .collect();
+        *self.running.get_mut().unwrap_or_else(|e| e.into_inner()) = spec.init_running().concat();
         *self.built.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-
-    fn in_channels(&self) -> usize {
-        match self.kind {
-            Kind::Conv { cin, .. } => cin,
-            _ => 0,
-        }
     }
 
     /// The names of the parameters, in PyTorch's order ("weight", "bias").
@@ -420,8 +416,8 @@ fn whole_buffer(gpu: &Gpu, t: &Tensor) -> Result<wgpu::Buffer> {
 macro_rules! common {
     ($t:ident) => {
         impl $t {
-            /// Parameters drawn from this seed (by default each new layer takes the next of a
-            /// counter from 0, so a program builds the same weights on every run).
+            /// Parameters drawn from this seed (by default each new layer takes the next value of
+            /// a process-wide counter from 0: the same weights for the same order of construction).
             pub fn seed(mut self, seed: u32) -> $t {
                 self.0.seed = seed;
                 self.0.reset();

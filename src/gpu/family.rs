@@ -10,10 +10,10 @@ use crate::gpu::Gpu;
 pub enum KernelFamily {
     /// `shaders/conv.wgsl`: one invocation per 4 × 4 block of outputs, any device.
     Direct,
-    /// This module: packing + subgroup matrix products, for devices with 8-wide subgroups (the
+    /// `ops::conv_gemm`'s packing + subgroup matrix products, for devices with 8-wide subgroups (the
     /// software adapter, llvmpipe, on AVX2 machines).
     Gemm,
-    /// This module's packing with `shaders/tiled.wgsl`'s product: 64 × 64 tiles staged through
+    /// `ops::conv_gemm`'s packing with `shaders/tiled.wgsl`'s product: 64 × 64 tiles staged through
     /// workgroup memory by 256 invocations, the shape a real GPU wants. Any device can run it.
     Tiled,
 }

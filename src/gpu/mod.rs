@@ -159,7 +159,7 @@ impl Gpu {
         let gpu = Gpu { device, queue, info: Some(info), choices: Default::default(), kernels: Default::default(), tuner: Arc::new(Mutex::new(tuner)), uncaptured, mirrors: Default::default() };
         if let Some(f) = o.kernels {
             if !f.runs_on(&gpu.device, gpu.info.as_ref()) {
-                return Err(Error::Device(format!("{}: the {} kernels need subgroup operations 8 lanes wide, which this device does not offer", gpu.describe(), f.name())));
+                return Err(Error::Device(format!("{}: the {} kernels (--kernels gemm) need subgroup operations 8 lanes wide, which this device does not offer", gpu.describe(), f.name())));
             }
             gpu.set_choice(f, f.label());
         }
@@ -168,6 +168,15 @@ impl Gpu {
 
     /// Uses a device and queue that the host application already owns. Everything this crate
     /// creates lives on that device, and its programs can be recorded into the host's own passes.
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{Gpu, Tensor};
+    /// let app = Gpu::new()?;                  // (stands for your application's device and queue)
+    /// let gpu = Gpu::from_device(app.device.clone(), app.queue.clone());
+    /// let t = Tensor::new(&gpu, &[2], &[1.0, 2.0])?;
+    /// assert_eq!(t.read(&app)?, [1.0, 2.0]);  // the same device
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Gpu {
         // Without adapter information there is nothing to key choices on: no tuning.
         let tuner = tune::Tuner::new(true, None, None);

@@ -18,7 +18,7 @@ use crate::gpu::Gpu;
 /// assert!(Tensor::new(&gpu, &[2, 2], &[1.0; 3]).is_err()); // 3 values for a 2 × 2 shape
 /// # Ok::<(), wgpu_gan::Error>(())
 /// ```
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Tensor {
     /// The buffer it lies in: its own, or its block's.
     pub buffer: wgpu::Buffer,
@@ -134,6 +134,15 @@ impl Tensor {
 /// are mapped), so that the same code reads back on both without blocking a browser. Readers that
 /// have a blocking form and an `_async` one are built on it: the blocking one is the async one run
 /// to completion.
+///
+/// ```
+/// use wgpu_gan::gpu::{fetch, Gpu, Tensor};
+/// let gpu = Gpu::new()?;
+/// let (a, b) = (Tensor::new(&gpu, &[2], &[1.0, 2.0])?, Tensor::new(&gpu, &[1], &[3.0])?);
+/// let both = pollster::block_on(fetch(&gpu, &[&a, &b]))?;   // in a page: fetch(..).await
+/// assert_eq!(both, [vec![1.0, 2.0], vec![3.0]]);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub async fn fetch(gpu: &Gpu, tensors: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
     let pending: Vec<_> = tensors.iter().map(|t| t.read_async(gpu)).collect();
     gpu.wait()?;
@@ -141,6 +150,8 @@ pub async fn fetch(gpu: &Gpu, tensors: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
     for p in pending {
         out.push(p.await?);
     }
+    // In a browser the errors of the work just read arrive while awaiting: report them now.
+    gpu.take_uncaptured()?;
     Ok(out)
 }
 
@@ -181,9 +192,19 @@ pub fn read_range_async(gpu: &Gpu, buffer: &wgpu::Buffer, offset: u64, len: usiz
 pub const PART_ALIGN: u64 = 256;
 
 /// Several tensors in one buffer (a network's parameters, their gradients, an optimizer's
-/// moments), each at an offset that is a multiple of `PART_ALIGN` (256 bytes); the gaps are zeros. Kernels
-/// that treat the tensors alike (an optimizer's update, zeroing) run once over [`Block::whole`];
-/// layers bind the parts. It dereferences to the parts, so `block[i]` is the i-th tensor.
+/// moments), each at an offset that is a multiple of `PART_ALIGN` (256 bytes); the gaps are
+/// zeros. Kernels that treat the tensors alike (an optimizer's update, zeroing) run once over
+/// [`Block::whole`]; layers bind the parts. It dereferences to the parts, so `block[i]` is the
+/// i-th tensor.
+///
+/// ```
+/// use wgpu_gan::gpu::{Block, Gpu};
+/// let gpu = Gpu::new()?;
+/// let b = Block::from_slices(&gpu, "params", &[vec![1.0; 3], vec![2.0; 5]])?;
+/// assert_eq!(b[1].offset, 256);                     // the second part starts 256 bytes in
+/// assert_eq!(b.read(&gpu)?, [vec![1.0; 3], vec![2.0; 5]]);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct Block {
     /// The whole buffer as one tensor: every part and the gaps between them.
     pub whole: Tensor,
