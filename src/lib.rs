@@ -18,13 +18,13 @@
 //! - [`data`], [`metrics`], [`plot`]: toy mixtures and MNIST, mode coverage (M1) and FID-MNIST
 //!   (M2), scatter plots, image grids and loss curves.
 //!
-//! ```no_run
+//! ```
 //! use wgpu_gan::{gan::{GanConfig, GpuGan}, data::Mixture, gpu::Gpu};
 //! let gpu = Gpu::new()?;                       // or Gpu::from_device(device, queue)
 //! let cfg = GanConfig::r1(Mixture::ring(), 2, 128);
 //! let (g, d) = cfg.init_params();
 //! let mut gan = GpuGan::new(&gpu, cfg, &g, &d, 2500)?;
-//! gan.train_steps(100);                        // one submission per step
+//! gan.train_steps(20);                         // one submission per step
 //! println!("{:?}", gan.stats()?);
 //! let points = gan.sample(2500, 7, wgpu_gan::nn::Mode::Eval)?;
 //! # Ok::<(), wgpu_gan::Error>(())

@@ -6,6 +6,14 @@ use crate::error::{Error, Result};
 use crate::gpu::budget::lp;
 use crate::gpu::{Block, Dispatch, Gpu, Program, Tensor};
 
+/// An optimizer and its hyper-parameters (PyTorch's meanings), run by [`GpuOptimizer`] and
+/// [`CpuOptimizer`].
+///
+/// ```
+/// use wgpu_gan::optim::Optimizer;
+/// let adam = Optimizer::adam(2e-4, 0.5, 0.999);   // DCGAN's; eps 1e-8
+/// assert_eq!(adam, Optimizer::Adam { lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8 });
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Optimizer {
     Sgd { lr: f32, momentum: f32 },

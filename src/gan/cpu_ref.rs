@@ -11,6 +11,20 @@ use crate::rng;
 /// Shapes are checked when the GAN is built ([`GanConfig::validate`]); a failure here is a bug.
 const CHECKED: &str = "shapes checked by GanConfig::validate";
 
+/// The training procedure on the CPU reference: every layer, loss and optimizer in plain loops,
+/// the same recipe and random numbers as [`super::GpuGan`] (what `--verify` compares it with).
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, gan::{CpuGan, GanConfig}, nn::Mode};
+/// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+/// cfg.batch = 32;
+/// let (g, d) = cfg.init_params();
+/// let mut cpu = CpuGan::new(cfg, g, d)?;
+/// cpu.train_step();
+/// assert!(cpu.stats.d_loss.is_finite());
+/// assert_eq!(cpu.sample(10, 7, Mode::Eval)?.len(), 20);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct CpuGan {
     pub cfg: GanConfig,
     pub g: CpuNet,

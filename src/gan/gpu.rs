@@ -19,6 +19,20 @@ const SAMPLE_SLOT: usize = 1;
 
 /// A GAN training step on the GPU: the two networks and their optimizers, and the named parts
 /// the step is built from.
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+/// let gpu = Gpu::new()?;
+/// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 32);   // R1, narrower
+/// cfg.batch = 64;
+/// let (g, d) = cfg.init_params();
+/// let mut gan = GpuGan::new(&gpu, cfg, &g, &d, 100)?;    // can sample up to 100 points at once
+/// gan.train_steps(5);                                    // submitted, nothing read back
+/// assert_eq!(gan.steps_done(), 5);
+/// assert!(gan.stats()?.d_loss.is_finite());              // waits for the GPU
+/// assert_eq!(gan.sample(100, 7, Mode::Eval)?.len(), 200);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct GpuGan {
     pub gpu: Gpu,
     pub cfg: GanConfig,

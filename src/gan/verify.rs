@@ -36,7 +36,7 @@
 //! cancels to ~1e-4 of its terms.
 
 use super::{recipe, CpuGan, GanConfig, GpuGan};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::Gpu;
 use crate::max_rel_err;
 use crate::nn::{CpuNet, GpuNet, Mode};
@@ -147,6 +147,15 @@ async fn weights(gan: &GpuGan, cpu: &mut CpuGan, n: usize, seed: u32) -> Result<
 }
 
 /// Runs `steps` training steps of `cfg` both ways, comparing `n` samples of the fixed noise `seed`.
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, gan::{verify, GanConfig}, gpu::Gpu};
+/// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+/// cfg.batch = 32;
+/// let v = verify(&Gpu::new()?, &cfg, 1, 64, 7)?;
+/// assert!(v.passed(1e-4), "{v}");                 // losses and gradients, phase by phase
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn verify(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> Result<Verification> {
     pollster::block_on(verify_async(gpu, cfg, steps, n, seed))
 }
@@ -154,6 +163,21 @@ pub fn verify(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> 
 /// [`verify`] without blocking: what a browser's page runs (see [`crate::gpu::fetch`]).
 pub async fn verify_async(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> Result<Verification> {
     let (g0, d0) = cfg.init_params();
+    // The free-running CPU steps (the trajectory below) need nothing from the GPU: where there
+    // are threads they run on one of their own, beside the phase-by-phase comparison (the CPU
+    // reference is single-threaded, and it is most of the time a verification takes).
+    let free_cpu = {
+        let (cfg, g0, d0) = (cfg.clone(), g0.clone(), d0.clone());
+        move || -> Result<CpuGan> {
+            let mut cpu = CpuGan::new(cfg, g0, d0)?;
+            for _ in 0..steps {
+                cpu.train_step();
+            }
+            Ok(cpu)
+        }
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    let free_cpu = std::thread::spawn(free_cpu);
     let mut gan = GpuGan::new(gpu, cfg.clone(), &g0, &d0, n)?;
     let mut cpu = CpuGan::new(cfg.clone(), g0.clone(), d0.clone())?;
     let mut v = Verification {
@@ -201,11 +225,11 @@ pub async fn verify_async(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, se
         v.per_step = v.per_step.max(weights(&gan, &mut cpu, n, seed).await?);
     }
     let mut gan = GpuGan::new(gpu, cfg.clone(), &g0, &d0, n)?;
-    let mut cpu = CpuGan::new(cfg.clone(), g0, d0)?;
     gan.train_steps(steps);
-    for _ in 0..steps {
-        cpu.train_step();
-    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let mut cpu = free_cpu.join().map_err(|_| Error::Shape("the CPU reference's free-running steps panicked".into()))??;
+    #[cfg(target_arch = "wasm32")]
+    let mut cpu = free_cpu()?;
     v.trajectory = weights(&gan, &mut cpu, n, seed).await?;
     Ok(v)
 }

@@ -3,6 +3,18 @@
 use super::{CpuBackward, CpuForward, CpuGradOfGrad, Mode, NetSpec, Tape};
 use crate::error::{Error, Result};
 
+/// A sequential network run by each layer's CPU reference.
+///
+/// ```
+/// use wgpu_gan::nn::{Act, CpuNet, Init, NetSpec};
+/// let spec = NetSpec::mlp(&[3, 8, 2], Act::Relu, None);
+/// let params = spec.init(1, 0, Init::PyTorch);
+/// let mut net = CpuNet::new(spec, params)?;
+/// let y = net.forward(&[0.5; 3 * 4], 4)?;               // a batch of 4
+/// let dx = net.backward(&vec![1.0; y.len()], 4, true)?;   // and net.grads, the weights'
+/// assert_eq!((y.len(), dx.len(), net.grads.len()), (8, 12, 4));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct CpuNet {
     pub spec: NetSpec,
     pub params: Vec<Vec<f32>>,

@@ -13,6 +13,22 @@ pub fn fusion_on() -> bool {
     std::env::var("WGPU_GAN_FUSE").map_or(true, |v| v != "off")
 }
 
+/// A sequential network on the GPU, built for batches up to a maximum; its passes are programs
+/// ([`crate::gpu::Program`]) that are built once and recorded or run as often as needed.
+///
+/// ```
+/// use wgpu_gan::gpu::{Gpu, Tensor};
+/// use wgpu_gan::nn::{Act, GpuNet, Init, Mode, NetSpec};
+/// let gpu = Gpu::new()?;
+/// let spec = NetSpec::mlp(&[3, 8, 2], Act::Relu, None);
+/// let params = spec.init(1, 0, Init::PyTorch);
+/// let net = GpuNet::new(&gpu, spec, &params, 4, 1, "net")?;      // batches up to 4, one slot
+/// let x = Tensor::new(&gpu, &[4, 3], &[0.5; 12])?;
+/// let y = Tensor::zeros_shaped(&gpu, "y", &[4, 2])?;
+/// net.forward(&gpu, 0, &x.buffer, &y.buffer, 4, Mode::Train)?.run(&gpu);
+/// assert_eq!(y.read(&gpu)?.len(), 8);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct GpuNet {
     pub spec: NetSpec,
     /// Values per sample before each layer, and after the last.

@@ -380,6 +380,14 @@ pub struct NetSpec {
 
 impl NetSpec {
     /// Linear layers of the given widths with `hidden` between them and `last` after the last.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, NetSpec};
+    /// let d = NetSpec::mlp(&[2, 16, 1], Act::LeakyRelu(0.2), None);
+    /// assert_eq!(d.widths()?, [16, 16, 1]);                   // Linear, LeakyReLU, Linear
+    /// assert_eq!(NetSpec::from_description(&d.describe())?, d); // its JSON description, read back
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn mlp(widths: &[usize], hidden: Act, last: Option<Act>) -> NetSpec {
         let mut layers = Vec::new();
         for (i, w) in widths.windows(2).enumerate() {
