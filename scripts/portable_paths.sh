@@ -15,7 +15,7 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 # A scratch tuning cache, so that this run times the families and tiles as a first run would.
 export WGPU_GAN_CACHE_DIR="$out/cache"
-run() { echo "+ $*"; "$@"; }
+run() { local t=$SECONDS; echo "+ $*"; "$@"; echo "+ $(( SECONDS - t )) s"; }
 ex() { run cargo run --release --quiet --example "$@"; }
 
 echo "== without subgroups"

@@ -6,14 +6,19 @@
 #                                    # check the run and the page's GPU-vs-CPU step (CI runs this)
 #   bash scripts/web.sh build        # only build web/pkg
 #
-# The toolchain is Debian's (../shared/docs/BROWSER.md): rustc-web 1.96 builds std for wasm32 from
-# rust-web-src; it is installed here when missing, and kept apart from rustup's (its own CARGO_HOME).
+# The toolchain is Debian's: rustc-web 1.96 builds std for wasm32 from rust-web-src (with
+# RUSTC_BOOTSTRAP for -Zbuild-std); it is installed here when missing (apt-get: root), and kept
+# apart from rustup's (its own CARGO_HOME, target/cargo-web).
 # wasm-bindgen's JavaScript glue comes from web/bindgen, a small native tool built with the
 # usual cargo. Chromium runs WebGPU on its bundled software adapter (SwiftShader).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-build}
 steps=${2:-600}
+case "$mode" in
+  build|serve|test) ;;
+  *) echo "usage: bash scripts/web.sh build|serve|test [STEPS]" >&2; exit 2 ;;
+esac
 
 native_cargo=$(command -v cargo || true)
 if [ -z "$native_cargo" ]; then
@@ -21,7 +26,7 @@ if [ -z "$native_cargo" ]; then
   exit 1
 fi
 want=(rustc-web cargo-web rust-web-src lld-22)
-[ "$mode" = build ] || want+=(chromium)
+[ "$mode" = test ] && want+=(chromium)
 missing=()
 for p in "${want[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -54,22 +59,33 @@ case "$mode" in
     rm -f "$out/result.json" "$out/result.png"
     python3 web/serve.py --port 0 --result "$out/result.json" >"$out/server.log" 2>&1 &
     server=$!
-    for _ in $(seq 50); do grep -q serving "$out/server.log" 2>/dev/null && break; sleep 0.1; done
-    port=$(sed -n 's|.*127.0.0.1:\([0-9]*\)/.*|\1|p' "$out/server.log")
+    disown "$server"
+    browser=
     profile=$(mktemp -d)
+    # Whatever happens, neither the server nor the browser outlives the test.
+    trap 'kill -9 $server $browser 2>/dev/null || true; rm -rf "$profile"' EXIT
+    for _ in $(seq 100); do grep -q serving "$out/server.log" 2>/dev/null && break; sleep 0.1; done
+    port=$(sed -n 's|.*127.0.0.1:\([0-9]*\)/.*|\1|p' "$out/server.log")
+    if [ -z "$port" ]; then
+      echo "the page's server did not start:" >&2
+      cat "$out/server.log" >&2
+      exit 1
+    fi
     # (--no-sandbox: CI runs as root; --enable-unsafe-webgpu: WebGPU on Linux.)
     chromium --headless=new --no-sandbox --enable-unsafe-webgpu --enable-logging=stderr \
       --disable-background-networking --disable-component-update --no-first-run --user-data-dir="$profile" \
       "http://127.0.0.1:$port/index.html?steps=$steps&test=1${WEB_QUERY:+&$WEB_QUERY}" >"$out/chromium.log" 2>&1 &
     browser=$!
-    # The server exits once the page has reported; give up after 15 minutes.
-    for _ in $(seq 900); do kill -0 "$server" 2>/dev/null || break; sleep 1; done
-    kill "$browser" 2>/dev/null || true
-    kill "$server" 2>/dev/null || true
-    wait "$browser" 2>/dev/null || true
-    rm -rf "$profile"
+    disown "$browser"   # (killed at the end without the shell reporting it)
+    # The server exits once the page has reported; give up after 15 minutes, or when the browser
+    # has gone.
+    for _ in $(seq 900); do
+      kill -0 "$server" 2>/dev/null && kill -0 "$browser" 2>/dev/null || break
+      sleep 1
+    done
+    sleep 1
     if [ ! -f "$out/result.json" ]; then
-      echo "the page reported nothing within 15 minutes; Chromium's log:" >&2
+      echo "the page reported nothing (Chromium gone, or 15 minutes passed); Chromium's log:" >&2
       grep -v "^\[.*:INFO:" "$out/chromium.log" | tail -40 >&2
       exit 1
     fi
@@ -90,5 +106,4 @@ print("browser test passed")
 PY
     echo "the canvas after training: $out/result.png"
     ;;
-  *) echo "usage: bash scripts/web.sh build|serve|test [STEPS]" >&2; exit 2 ;;
 esac
