@@ -109,26 +109,41 @@ impl Module {
 
     /// The network this layer is on inputs whose samples have shape `sample`, and the output
     /// sample shape.
+    /// The network layer this module is on images of `h` × `w` (convolutions) or with `hw`
+    /// positions per channel (batch norm); the other kinds take neither.
+    fn layer(&self, h: usize, w: usize, hw: usize) -> Layer {
+        match self.kind {
+            Kind::Conv { transposed, cin, cout, k, stride, pad, dil, out_pad, bias } => {
+                let s = ConvSpec { cin, cout, h, w, kh: k[0], kw: k[1], stride, pad, out_pad, dilation: dil, bias };
+                if transposed { Layer::ConvT2d(s) } else { Layer::Conv2d(s) }
+            }
+            Kind::Linear { inp, out, bias } => Layer::Linear(crate::nn::Linear { inp, out, bias }),
+            Kind::BatchNorm { c, eps, momentum, .. } => Layer::BatchNorm(BnSpec { c, hw, eps, momentum }),
+            Kind::Act(a) => Layer::Act(a),
+        }
+    }
+
     fn spec(&self, sample: &[usize]) -> Result<(NetSpec, Vec<usize>)> {
         let name = self.name();
         let wrong = |want: &str| Error::Shape(format!("{name} takes inputs of shape {want}; got a sample of shape {sample:?} (the shape without its batch)"));
         let (layers, out) = match self.kind {
-            Kind::Conv { transposed, cin, cout, k, stride, pad, dil, out_pad, bias } => {
+            Kind::Conv { transposed, cin, .. } => {
                 let &[c, h, w] = sample else { return Err(wrong(&format!("[n, {cin}, height, width]"))) };
                 if c != cin {
                     return Err(wrong(&format!("[n, {cin}, height, width]")));
                 }
-                let s = ConvSpec { cin, cout, h, w, kh: k[0], kw: k[1], stride, pad, out_pad, dilation: dil, bias };
+                let layer = self.layer(h, w, 1);
+                let (Layer::Conv2d(s) | Layer::ConvT2d(s)) = layer else { unreachable!("a convolution") };
                 let (oc, oh, ow) = s.out_chw(transposed);
-                (vec![if transposed { Layer::ConvT2d(s) } else { Layer::Conv2d(s) }], vec![oc, oh, ow])
+                (vec![layer], vec![oc, oh, ow])
             }
-            Kind::Linear { inp, out, bias } => {
+            Kind::Linear { inp, out, .. } => {
                 if sample != [inp] {
                     return Err(wrong(&format!("[n, {inp}]")));
                 }
-                (vec![Layer::Linear(crate::nn::Linear { inp, out, bias })], vec![out])
+                (vec![self.layer(1, 1, 1)], vec![out])
             }
-            Kind::BatchNorm { c, eps, momentum, two_d } => {
+            Kind::BatchNorm { c, two_d, .. } => {
                 let hw = match (two_d, sample) {
                     (true, &[ch, h, w]) if ch == c => h * w,
                     (false, &[ch]) if ch == c => 1,
@@ -136,12 +151,12 @@ impl Module {
                     (true, _) => return Err(wrong(&format!("[n, {c}, height, width]"))),
                     (false, _) => return Err(wrong(&format!("[n, {c}] or [n, {c}, length]"))),
                 };
-                (vec![Layer::BatchNorm(BnSpec { c, hw, eps, momentum })], sample.to_vec())
+                (vec![self.layer(1, 1, hw)], sample.to_vec())
             }
-            Kind::Act(a) => {
+            Kind::Act(_) => {
                 // A network must start with a layer that fixes its width: a reshape that changes nothing.
                 let len = sample.iter().product();
-                (vec![Layer::Reshape(Reshape::Unflatten { c: len, h: 1, w: 1 }), Layer::Act(a)], sample.to_vec())
+                (vec![Layer::Reshape(Reshape::Unflatten { c: len, h: 1, w: 1 }), self.layer(1, 1, 1)], sample.to_vec())
             }
         };
         let spec = NetSpec { layers };
@@ -172,16 +187,7 @@ impl Module {
     fn reset(&mut self) {
         // The parameters' shapes do not depend on the input size (1 × 1 here; nothing is checked
         // until a call brings an input).
-        let layer = match self.kind {
-            Kind::Conv { transposed, cin, cout, k, stride, pad, dil, out_pad, bias } => {
-                let s = ConvSpec { cin, cout, h: 1, w: 1, kh: k[0], kw: k[1], stride, pad, out_pad, dilation: dil, bias };
-                if transposed { Layer::ConvT2d(s) } else { Layer::Conv2d(s) }
-            }
-            Kind::Linear { inp, out, bias } => Layer::Linear(crate::nn::Linear { inp, out, bias }),
-            Kind::BatchNorm { c, eps, momentum, .. } => Layer::BatchNorm(BnSpec { c, hw: 1, eps, momentum }),
-            Kind::Act(a) => Layer::Act(a),
-        };
-        let spec = NetSpec { layers: vec![layer] };
+        let spec = NetSpec { layers: vec![self.layer(1, 1, 1)] };
         self.params = spec
             .params()
             .into_iter()

@@ -123,9 +123,7 @@ impl Tensor {
 
     /// Blocking readback: submits the copy, waits for the device, returns the values.
     pub fn read(&self, gpu: &Gpu) -> Result<Vec<f32>> {
-        let fut = self.read_async(gpu);
-        gpu.wait()?;
-        pollster::block_on(fut)
+        Ok(pollster::block_on(fetch(gpu, &[self]))?.remove(0))
     }
 }
 
