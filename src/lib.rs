@@ -34,6 +34,7 @@ pub mod checkpoint;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod data;
+#[doc(hidden)]
 pub mod fuzz;
 pub mod error;
 pub mod gan;
@@ -44,6 +45,7 @@ pub mod layers;
 pub mod metrics;
 pub mod models;
 pub mod nn;
+#[doc(hidden)]
 pub mod ops;
 pub mod optim;
 pub mod plot;

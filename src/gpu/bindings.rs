@@ -164,6 +164,7 @@ pub fn check(kernel: &str, declared: &[Slot], params_size: usize, found: &Reflec
 /// the fields: `trips: |entry, params| ...;` (required) and `flops: |entry, params| ...;`
 /// (optional), closures over the entry point's name and the typed uniform, and `textures: [a,
 /// b];` (optional, [`Bindings::TEXTURES`]).
+#[doc(hidden)]
 #[macro_export]
 macro_rules! kernel {
     (@params) => { () };
@@ -183,6 +184,7 @@ macro_rules! kernel {
     ($(#[$m:meta])* $vis:vis $name:ident = $file:literal :: $entry:literal $(, $p:ty)? { $($bind:literal $field:ident : $acc:ident),* $(,)? }
      trips: $trips:expr; $(flops: $flops:expr;)? $(textures: [$($tex:ident),+ $(,)?];)?) => {
         $(#[$m])*
+        #[doc(hidden)]
         $vis struct $name<'a> { $(pub $field: &'a dyn $crate::gpu::AsArg),* }
         impl $crate::gpu::Bindings for $name<'_> {
             type Params = $crate::kernel!(@params $($p)?);
@@ -197,6 +199,7 @@ macro_rules! kernel {
     ($(#[$m:meta])* $vis:vis $name:ident = $file:literal :: [$($entry:literal),+ $(,)?] $(, $p:ty)? { $($bind:literal $field:ident : $acc:ident),* $(,)? }
      trips: $trips:expr; $(flops: $flops:expr;)? $(textures: [$($tex:ident),+ $(,)?];)?) => {
         $(#[$m])*
+        #[doc(hidden)]
         $vis struct $name<'a> { pub entry: &'static str, $(pub $field: &'a dyn $crate::gpu::AsArg),* }
         impl $crate::gpu::Bindings for $name<'_> {
             type Params = $crate::kernel!(@params $($p)?);
@@ -289,6 +292,7 @@ pub fn field_type<S, T: FieldType>(_get: fn(&S) -> &T) -> String {
 /// uniforms use [`uniform!`](crate::uniform), which writes this from the struct itself. A field
 /// named here that the struct lacks does not compile; one the struct has but this list lacks
 /// fails the check (the WGSL has a member the list does not).
+#[doc(hidden)]
 #[macro_export]
 macro_rules! uniform_layout {
     ($t:ident { $($f:ident),* $(,)? }) => {
@@ -322,10 +326,11 @@ macro_rules! uniform_layout {
 ///     pub struct ActParams { pub n: u32, pub slope: f32, pub src: u32, pub dst: u32 }
 /// }
 /// ```
+#[doc(hidden)]
 #[macro_export]
 macro_rules! uniform {
     ($(#[$m:meta])* $vis:vis struct $t:ident { $($(#[$fm:meta])* $fvis:vis $f:ident : $ft:ty),* $(,)? }) => {
-        $(#[$m])* $vis struct $t { $($(#[$fm])* $fvis $f: $ft),* }
+        $(#[$m])* #[doc(hidden)] $vis struct $t { $($(#[$fm])* $fvis $f: $ft),* }
         $crate::uniform_layout!($t { $($f),* });
     };
 }

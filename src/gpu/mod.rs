@@ -2,19 +2,25 @@
 //! f32 tensors in storage buffers, a cache of compute pipelines with explicit bind group layouts,
 //! prebuilt dispatches that record into any compute pass, and asynchronous readback.
 
+#[doc(hidden)]
 pub mod bindings;
 mod family;
+#[doc(hidden)]
 pub mod budget;
 mod kernel;
 mod select;
 mod tensor;
+#[doc(hidden)]
 pub mod tune;
 pub mod operands;
 
 pub use select::{Backend, GpuOptions, LimitsChoice};
+#[doc(hidden)]
 pub use bindings::{field_type, Access, Arg, AsArg, Bindings, Field, FieldType, Slot, Uniform};
 pub use operands::Operands;
-pub use kernel::{grid, mirror_fits, source, texture_file, texture_variant, validate, Dispatch, Kernel, Program, MIRROR_WIDTH, PRELUDE, SHADERS};
+pub use kernel::{Dispatch, Program};
+#[doc(hidden)]
+pub use kernel::{grid, mirror_fits, source, texture_file, texture_variant, validate, Kernel, MIRROR_WIDTH, PRELUDE, SHADERS};
 pub use tensor::{fetch, Block, CpuTensor, Tensor};
 pub use family::KernelFamily;
 

@@ -8,7 +8,9 @@ use super::{CpuBackward, CpuForward, CpuGradOfGrad, GpuBackward, GpuForward, Gpu
 use crate::error::{Error, Result};
 use crate::gpu::{AsArg, Gpu, Program};
 use crate::ops::conv::{self as lower, Epilogue};
+#[doc(hidden)]
 pub use crate::ops::conv::{ChannelSum, ConvBackwardInput, ConvBackwardWeight, ConvForward, ConvParams, CONV_BIAS};
+#[doc(hidden)]
 pub use crate::ops::shape::{gcd, ConvShape};
 use super::describe::Fields;
 use super::Layer;

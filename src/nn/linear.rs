@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::gpu::{AsArg, Gpu, Program};
 use crate::ops::conv_gemm::Epilogue;
 use crate::ops::linear::{Backward, Lin};
+#[doc(hidden)]
 pub use crate::ops::linear::{blocks4, LinearParams};
 use super::describe::Fields;
 use super::Layer;

@@ -30,9 +30,12 @@ pub mod reshape;
 
 pub use activation::{copy_range, Act};
 pub use batchnorm::BnSpec;
-pub use conv::{ConvShape, ConvSpec};
+pub use conv::ConvSpec;
+#[doc(hidden)]
+pub use conv::ConvShape;
 pub use cpu_net::CpuNet;
 pub use gpu_net::{GpuNet, Grads};
+#[doc(hidden)]
 pub use crate::ops::Workspace;
 pub use linear::Linear;
 pub use reshape::Reshape;
