@@ -25,9 +25,28 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Value of `metadata["format"]` in every checkpoint this crate writes.
+///
+/// ```
+/// use wgpu_gan::checkpoint::{Checkpoint, FORMAT};
+/// # let dir = std::env::temp_dir().join(format!("format_{}", std::process::id()));
+/// assert_eq!(Checkpoint::new().meta("format")?, FORMAT);
+/// let mut foreign = Checkpoint::new();
+/// foreign.set_meta("format", "someone-else-v3");
+/// foreign.save(&dir.join("f.safetensors"))?;
+/// assert!(Checkpoint::load(&dir.join("f.safetensors")).is_err()); // not this crate's: refused
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub const FORMAT: &str = "wgpu-gan-checkpoint-v1";
 
 /// The elements of one tensor.
+///
+/// ```
+/// use wgpu_gan::checkpoint::{Checkpoint, Data};
+/// let mut ck = Checkpoint::new();
+/// ck.push_u32("rng", &[2], &[7, 8]);
+/// assert_eq!(ck.entries[0].data, Data::U32(vec![7, 8]));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Data {
     F32(Vec<f32>),
@@ -62,6 +81,13 @@ impl Data {
 }
 
 /// One named tensor.
+///
+/// ```
+/// use wgpu_gan::checkpoint::{Checkpoint, Data, Entry};
+/// let mut ck = Checkpoint::new();
+/// ck.push_f32("w", &[2, 1], &[0.5, -0.5]);
+/// assert_eq!(ck.entries, [Entry { name: "w".into(), shape: vec![2, 1], data: Data::F32(vec![0.5, -0.5]) }]);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
     pub name: String,
@@ -73,6 +99,22 @@ pub struct Entry {
 ///
 /// After [`Checkpoint::load`] the entries are in file order (safetensors orders them by dtype,
 /// then name), not in the order they were pushed; look tensors up by name.
+///
+/// ```
+/// use wgpu_gan::checkpoint::Checkpoint;
+/// # let dir = std::env::temp_dir().join(format!("checkpoint_{}", std::process::id()));
+/// let mut ck = Checkpoint::new();
+/// ck.push_f32("g.0.weight", &[2, 2], &[1.0, 2.0, 3.0, 4.0]);
+/// ck.push_i64("step", &[1], &[500]);
+/// ck.set_meta("model", "r1");
+/// ck.save(&dir.join("ck.safetensors"))?;
+/// let back = Checkpoint::load(&dir.join("ck.safetensors"))?;
+/// assert_eq!(back.f32("g.0.weight", &[2, 2])?, [1.0, 2.0, 3.0, 4.0]);
+/// assert_eq!((back.i64("step", &[1])?, back.meta("model")?), (&[500][..], "r1"));
+/// assert!(back.f32("g.0.weight", &[4]).is_err());        // another shape: refused
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checkpoint {
     pub entries: Vec<Entry>,
@@ -97,6 +139,19 @@ fn ck<T>(msg: String) -> Result<T> {
 /// flushed and synced, then renamed over `path`, then the directory synced where possible. A crash
 /// leaves the old file or the new one, never half of either. `what` names the file in errors.
 /// Every file this crate writes (checkpoints, pictures, logs) goes through here.
+///
+/// ```
+/// use wgpu_gan::checkpoint::write_atomic;
+/// # let dir = std::env::temp_dir().join(format!("write_atomic_{}", std::process::id()));
+/// let path = dir.join("logs/loss.csv");                  // the directory is created
+/// write_atomic(&path, b"step,loss\n", "loss log")?;
+/// write_atomic(&path, b"step,loss\n0,0.7\n", "loss log")?; // replaced whole
+/// assert_eq!(std::fs::read_to_string(&path)?, "step,loss\n0,0.7\n");
+/// assert!(!dir.join("logs/loss.csv.tmp").exists());
+/// assert!(write_atomic(std::path::Path::new("/"), b"", "root").is_err()); // not a file path
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn write_atomic(path: &Path, bytes: &[u8], what: &str) -> Result<()> {
     let Some(file_name) = path.file_name() else {
         return ck(format!("{}: not a file path", path.display()));
@@ -397,6 +452,19 @@ impl Checkpoint {
 
 /// Creates the output directory and proves it writable (a probe file written and removed), so that
 /// a bad `--out` is reported before any training rather than after it, naming the path.
+///
+/// ```
+/// use wgpu_gan::checkpoint::prepare_out_dir;
+/// # let dir = std::env::temp_dir().join(format!("prepare_out_dir_{}", std::process::id()));
+/// prepare_out_dir(&dir.join("run/1"))?;
+/// assert!(dir.join("run/1").is_dir());
+/// assert_eq!(std::fs::read_dir(dir.join("run/1"))?.count(), 0);   // the probe is gone
+/// std::fs::write(dir.join("file"), "")?;
+/// let err = prepare_out_dir(&dir.join("file/out")).unwrap_err().to_string();
+/// assert!(err.contains("file/out"));                               // refused, named
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn prepare_out_dir(dir: &std::path::Path) -> Result<()> {
     let fail = |what: &str, e: std::io::Error| Error::Io(std::io::Error::new(e.kind(), format!("output directory {}: {what}: {e}", dir.display())));
     std::fs::create_dir_all(dir).map_err(|e| fail("cannot create it", e))?;

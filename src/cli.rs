@@ -5,6 +5,14 @@
 use crate::gpu::{Backend, Gpu, GpuOptions, LimitsChoice};
 
 /// A count that must be at least 1 (steps, iterations, epochs, batch sizes, intervals).
+///
+/// ```
+/// use wgpu_gan::cli::at_least_one;
+/// assert_eq!(at_least_one(" 64 "), Ok(64));
+/// for bad in ["0", "-3", "2.5", ""] {
+///     assert!(at_least_one(bad).is_err(), "{bad:?}");
+/// }
+/// ```
 pub fn at_least_one(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
@@ -14,6 +22,14 @@ pub fn at_least_one(s: &str) -> Result<usize, String> {
 }
 
 /// A finite number above 0 (learning rates).
+///
+/// ```
+/// use wgpu_gan::cli::positive_f32;
+/// assert_eq!(positive_f32("2e-4"), Ok(2e-4));
+/// for bad in ["0", "-1e-3", "inf", "NaN", "fast"] {
+///     assert!(positive_f32(bad).is_err(), "{bad:?}");
+/// }
+/// ```
 pub fn positive_f32(s: &str) -> Result<f32, String> {
     match s.trim().parse::<f32>() {
         Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
@@ -27,6 +43,17 @@ pub use crate::checkpoint::prepare_out_dir;
 
 /// The `--loss` flag of the training examples: every objective of [`crate::loss::LossKind`], and
 /// the two WGAN training schemes (SPEC.md §2, R4).
+///
+/// ```
+/// use clap::ValueEnum;
+/// use wgpu_gan::{cli::LossChoice, data::Mixture, gan::GanConfig, loss::LossKind};
+/// let cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+/// assert_eq!(LossChoice::Hinge.apply(cfg.clone()).loss, LossKind::Hinge);
+/// let choice = LossChoice::from_str("wgan-gp", false).unwrap();   // --loss wgan-gp
+/// let gp = choice.apply(cfg);
+/// assert!(choice.is_wgan());
+/// assert_eq!((gp.loss, gp.k, gp.gp_lambda), (LossKind::Wasserstein, 5, 10.0));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum LossChoice {
     /// The non-saturating GAN loss (the default).
@@ -73,6 +100,20 @@ impl LossChoice {
 }
 
 /// The device flags every example takes (`#[command(flatten)]`).
+///
+/// ```
+/// use clap::Parser;
+/// use wgpu_gan::{cli::DeviceArgs, gpu::{Backend, LimitsChoice}};
+/// #[derive(Parser)]
+/// struct Args {
+///     #[command(flatten)]
+///     device: DeviceArgs,
+/// }
+/// let a = Args::parse_from(["demo", "--backend", "vulkan", "--limits", "default", "--no-tune"]);
+/// let o = a.device.options();
+/// assert_eq!((o.backend, o.limits, o.no_tune), (Backend::Vulkan, LimitsChoice::Default, true));
+/// assert!(Args::try_parse_from(["demo", "--backend", "glide"]).is_err());
+/// ```
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct DeviceArgs {
     /// Graphics API to run on.

@@ -2,6 +2,16 @@
 
 use std::fmt;
 
+/// What every fallible call of this crate returns; its `Display` says what to change.
+///
+/// ```
+/// use wgpu_gan::{gpu::CpuTensor, Error};
+/// let e = CpuTensor::new(&[2, 2], vec![1.0; 3]).unwrap_err(); // 3 values for 4 places
+/// assert!(matches!(e, Error::Shape(_)));
+/// assert!(e.to_string().starts_with("invalid shape or setting"));
+/// let io: Error = std::io::Error::from(std::io::ErrorKind::NotFound).into();
+/// assert!(matches!(io, Error::Io(_)));
+/// ```
 #[derive(Debug)]
 pub enum Error {
     /// No Vulkan/Metal/DX12 adapter could be opened.
@@ -66,4 +76,12 @@ impl From<std::io::Error> for Error {
     }
 }
 
+/// This crate's result, with [`Error`].
+///
+/// ```
+/// fn two_by_two(v: Vec<f32>) -> wgpu_gan::Result<wgpu_gan::gpu::CpuTensor> {
+///     wgpu_gan::gpu::CpuTensor::new(&[2, 2], v)
+/// }
+/// assert!(two_by_two(vec![0.0; 4]).is_ok() && two_by_two(vec![0.0; 5]).is_err());
+/// ```
 pub type Result<T> = std::result::Result<T, Error>;

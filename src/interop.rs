@@ -18,6 +18,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// One tensor of a state dict, as f32, with the dtype it was stored in.
+///
+/// ```
+/// use safetensors::{tensor::TensorView, Dtype};
+/// use wgpu_gan::interop::StateDict;
+/// let half: Vec<u8> = [0x3c00u16, 0xc000].iter().flat_map(|h| h.to_le_bytes()).collect(); // 1, −2
+/// let view = TensorView::new(Dtype::F16, vec![2], &half).unwrap();
+/// let bytes = safetensors::serialize([("w", view)], None).unwrap();
+/// let t = &StateDict::from_bytes(&bytes).unwrap().tensors["w"];
+/// assert_eq!((t.shape.as_slice(), t.values.as_slice(), t.stored_as), (&[2][..], &[1.0, -2.0][..], Dtype::F16));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {
     pub shape: Vec<usize>,
@@ -27,12 +37,34 @@ pub struct Tensor {
 
 /// A state dict: tensor name → tensor (floating-point tensors only; integer ones such as
 /// `num_batches_tracked` are skipped).
+///
+/// ```
+/// use wgpu_gan::{checkpoint::Checkpoint, interop::StateDict, nn::{Act, NetSpec}};
+/// let mut ck = Checkpoint::new();                        // any safetensors writer will do
+/// ck.push_f32("D.0.weight", &[1, 2], &[0.5, -0.5]);
+/// ck.push_f32("D.0.bias", &[1], &[0.1]);
+/// ck.push_i64("D.num_batches_tracked", &[1], &[3]);
+/// let sd = StateDict::from_bytes(&ck.to_bytes()?).unwrap();
+/// assert_eq!(sd.tensors.len(), 2);                       // integer tensors are skipped
+/// let (params, running) = sd.net("D.", &NetSpec::mlp(&[2, 1], Act::Relu, None))?;
+/// assert_eq!((params, running.len()), (vec![vec![0.5, -0.5], vec![0.1]], 0));
+/// assert!(sd.net("D.", &NetSpec::mlp(&[3, 1], Act::Relu, None)).is_err()); // 0.weight is not [1, 3]
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct StateDict {
     pub tensors: BTreeMap<String, Tensor>,
 }
 
 /// IEEE half precision to f32 (every f16 value is exact in f32).
+///
+/// ```
+/// use wgpu_gan::interop::f16_to_f32;
+/// assert_eq!((f16_to_f32(0x3c00), f16_to_f32(0xc000)), (1.0, -2.0));
+/// assert_eq!(f16_to_f32(0x7bff), 65504.0);                // the largest finite half
+/// assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));          // the smallest subnormal
+/// assert!(f16_to_f32(0xfc00) == f32::NEG_INFINITY && f16_to_f32(0x7e00).is_nan());
+/// ```
 pub fn f16_to_f32(h: u16) -> f32 {
     let sign = ((h >> 15) as u32) << 31;
     let exp = ((h >> 10) & 0x1f) as u32;
@@ -51,6 +83,13 @@ pub fn f16_to_f32(h: u16) -> f32 {
 }
 
 /// bfloat16 to f32: the top half of an f32.
+///
+/// ```
+/// use wgpu_gan::interop::bf16_to_f32;
+/// assert_eq!(bf16_to_f32(0x3f80), 1.0);
+/// assert_eq!(bf16_to_f32(0xc0a0), -5.0);
+/// assert_eq!(bf16_to_f32((0.15625f32.to_bits() >> 16) as u16), 0.15625); // low half zero: exact
+/// ```
 pub fn bf16_to_f32(b: u16) -> f32 {
     f32::from_bits((b as u32) << 16)
 }

@@ -33,6 +33,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
 /// One value for both axes (`3`) or one per axis (`(3, 1)`: height, width), as PyTorch takes them.
+///
+/// ```
+/// use wgpu_gan::layers::Pair;
+/// assert_eq!(3usize.pair(), [3, 3]);
+/// assert_eq!((3, 1).pair(), [3, 1]);
+/// ```
 pub trait Pair {
     fn pair(self) -> [usize; 2];
 }
@@ -60,6 +66,18 @@ enum Kind {
 
 /// Parameter gradients by name beside the input gradient, from [`Module::backward`] (GPU
 /// tensors) or [`Module::backward_cpu`].
+///
+/// ```
+/// use wgpu_gan::{gpu::CpuTensor, layers::Linear};
+/// let mut fc = Linear::new(2, 1).bias(false);
+/// fc.set_param("weight", CpuTensor::new(&[1, 2], vec![1.0, 2.0])?)?;
+/// let x = CpuTensor::new(&[3, 2], vec![1.0, 0.0, 0.0, 1.0, 2.0, 2.0])?;
+/// let g = fc.backward_cpu(&x, &CpuTensor::new(&[3, 1], vec![1.0; 3])?)?;
+/// assert_eq!(g.input.data(), &[1.0, 2.0, 1.0, 2.0, 1.0, 2.0]); // dy · W per row
+/// assert_eq!(g.param("weight").unwrap().data(), &[3.0, 3.0]); // Σ dy · x over the batch
+/// assert!(g.param("bias").is_none() && g.params.len() == 1);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Gradients<T> {
     /// The gradient with respect to the layer's input.
@@ -90,6 +108,17 @@ static NEXT_SEED: AtomicU32 = AtomicU32::new(0);
 
 /// A layer with its parameters, run one call at a time (see the module documentation). Made by
 /// the builders of this module, which dereference to it.
+///
+/// ```
+/// use wgpu_gan::{gpu::CpuTensor, layers::{Linear, Module}};
+/// let mut fc: Module = Linear::new(2, 1).bias(false).into();
+/// assert_eq!((fc.name(), fc.param_names()), ("Linear", vec!["weight"]));
+/// fc.set_param("weight", CpuTensor::new(&[1, 2], vec![1.0, -1.0])?)?;
+/// assert!(fc.set_param("weight", CpuTensor::new(&[2, 1], vec![1.0, -1.0])?).is_err()); // shape
+/// let y = fc.forward_cpu(&CpuTensor::new(&[2, 2], vec![3.0, 1.0, 0.5, 2.0])?)?;
+/// assert_eq!((y.shape(), y.data()), (&[2, 1][..], &[2.0, -1.5][..]));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct Module {
     kind: Kind,
     seed: u32,
@@ -107,8 +136,6 @@ impl Module {
         m
     }
 
-    /// The network this layer is on inputs whose samples have shape `sample`, and the output
-    /// sample shape.
     /// The network layer this module is on images of `h` × `w` (convolutions) or with `hw`
     /// positions per channel (batch norm); the other kinds take neither.
     fn layer(&self, h: usize, w: usize, hw: usize) -> Layer {
@@ -303,7 +330,7 @@ impl Module {
         let (spec, out) = self.spec(sample)?;
         self.check_backward(n, &out, dy.shape())?;
         let dx = Tensor::zeros_shaped(gpu, "dx", x.shape())?;
-        let y = Tensor::zeros(gpu, "y", dy.len)?;
+        let y = Tensor::zeros(gpu, "y", dy.len())?;
         let (xb, dyb) = (whole_buffer(gpu, x)?, whole_buffer(gpu, dy)?);
         let params = self.on_gpu(gpu, spec, sample, n, |net| {
             let mut prog = net.forward(gpu, 0, &xb, &y.buffer, n, Mode::BatchStats)?;
@@ -411,7 +438,7 @@ fn whole_buffer(gpu: &Gpu, t: &Tensor) -> Result<wgpu::Buffer> {
     if t.offset == 0 {
         return Ok(t.buffer.clone());
     }
-    let copy = Tensor::zeros(gpu, "input", t.len)?;
+    let copy = Tensor::zeros(gpu, "input", t.len())?;
     let mut encoder = gpu.device.create_command_encoder(&Default::default());
     encoder.copy_buffer_to_buffer(&t.buffer, t.offset, &copy.buffer, 0, t.bytes());
     gpu.queue.submit([encoder.finish()]);

@@ -57,6 +57,13 @@ pub use error::{Error, Result};
 /// 1e-30 so that two zero tensors compare as 0). Elementwise relative error is meaningless for
 /// entries near zero (a gradient sum that cancels), so every GPU-vs-CPU figure in this crate is
 /// this one.
+///
+/// ```
+/// use wgpu_gan::max_rel_err;
+/// assert_eq!(max_rel_err(&[1.0, 4.5], &[1.0, 4.0]), 0.125); // 0.5 / 4
+/// assert_eq!(max_rel_err(&[0.0; 3], &[0.0; 3]), 0.0);
+/// assert!(max_rel_err(&[f32::NAN], &[1.0]).is_nan());
+/// ```
 pub fn max_rel_err(got: &[f32], want: &[f32]) -> f32 {
     assert_eq!(got.len(), want.len(), "comparing tensors of different lengths");
     let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-30);

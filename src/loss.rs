@@ -20,6 +20,12 @@ use crate::nn::activation::sigmoid;
 /// - `Hinge` (raw output): D minimises mean relu(1 − l_r) + mean relu(1 + l_f); G minimises −mean l_f.
 /// - `LeastSquares` (LSGAN, targets 1 for real and 0 for generated, raw output): D minimises
 ///   ½ mean (l_r − 1)² + ½ mean l_f²; G minimises ½ mean (l_f − 1)².
+///
+/// ```
+/// use wgpu_gan::loss::LossKind;
+/// assert!(LossKind::NonSaturating.uses_sigmoid() && !LossKind::Wasserstein.uses_sigmoid());
+/// assert_eq!(LossKind::Hinge as u32, 3); // the `kind` the kernels read
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LossKind {
     Minimax = 0,
@@ -38,6 +44,15 @@ impl LossKind {
 }
 
 /// The discriminator's loss term for logit `l` of a real or generated sample, and its derivative.
+///
+/// ```
+/// use wgpu_gan::loss::{d_term, LossKind};
+/// assert_eq!(d_term(LossKind::Hinge, 0.5, true), (0.5, -1.0)); // relu(1 − l)
+/// assert_eq!(d_term(LossKind::Hinge, -2.0, false), (0.0, 0.0)); // relu(1 + l): saturated
+/// assert_eq!(d_term(LossKind::Wasserstein, 2.0, false), (2.0, 1.0));
+/// let (loss, grad) = d_term(LossKind::Minimax, 0.0, true); // softplus(−0) = ln 2
+/// assert!((loss - 2f64.ln()).abs() < 1e-6 && grad == -0.5);
+/// ```
 pub fn d_term(kind: LossKind, l: f32, real: bool) -> (f64, f32) {
     let l64 = l as f64;
     match (kind, real) {
@@ -53,6 +68,14 @@ pub fn d_term(kind: LossKind, l: f32, real: bool) -> (f64, f32) {
 }
 
 /// The generator's loss term for the logit of a generated sample, and its derivative.
+///
+/// ```
+/// use wgpu_gan::loss::{g_term, LossKind};
+/// assert_eq!(g_term(LossKind::LeastSquares, 3.0), (2.0, 2.0)); // ½ (l − 1)²
+/// assert_eq!(g_term(LossKind::Wasserstein, 1.5), (-1.5, -1.0));
+/// let (loss, grad) = g_term(LossKind::NonSaturating, 0.0); // softplus(−l)
+/// assert!((loss - 2f64.ln()).abs() < 1e-6 && grad == -0.5);
+/// ```
 pub fn g_term(kind: LossKind, l: f32) -> (f64, f32) {
     match kind {
         LossKind::Minimax => (-softplus(l) as f64, -sigmoid(l)),
@@ -67,6 +90,14 @@ pub fn g_term(kind: LossKind, l: f32) -> (f64, f32) {
 /// least squares), accuracy on real and on generated samples, the generator's loss and WGAN-GP's
 /// penalty. The GPU writes it as `struct Stats` of `shaders/prelude.wgsl` (from loss.wgsl and
 /// penalty.wgsl), whose layout is checked against this one ([`check_stats_layout`]).
+///
+/// ```
+/// use wgpu_gan::loss::Stats;
+/// let s = Stats { d_loss: 1.25, penalty: 0.5, ..Default::default() };
+/// assert_eq!(s.values(), [1.25, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5]);
+/// assert_eq!(Stats::FIELDS[6], ("penalty", 24));
+/// assert_eq!(std::mem::size_of::<Stats>(), 28);
+/// ```
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Stats {
@@ -100,6 +131,11 @@ impl Stats {
 
 /// Checks that `struct Stats` of `shaders/prelude.wgsl` has [`Stats`]'s fields at its offsets and
 /// its size, naming the first difference.
+///
+/// ```
+/// // Reads the embedded WGSL with naga: no device needed.
+/// assert!(wgpu_gan::loss::check_stats_layout().is_ok());
+/// ```
 pub fn check_stats_layout() -> crate::Result<()> {
     let src = crate::gpu::source("loss").expect("loss.wgsl is embedded"); // (the prelude defines it)
     let (module, _) = crate::gpu::validate("loss", &src)?;
@@ -175,6 +211,14 @@ fn run_loss(gpu: &Gpu, logits: &[f32], launch: impl FnOnce(&Tensor, &Tensor, &Te
     Ok((bytemuck::pod_read_unaligned(bytemuck::cast_slice(&s)), out.read(gpu)?))
 }
 
+/// log(1 + eˣ), in the form that neither overflows for large x nor loses small values.
+///
+/// ```
+/// use wgpu_gan::loss::softplus;
+/// assert!((softplus(0.0) - 2f32.ln()).abs() < 1e-7);
+/// assert_eq!(softplus(100.0), 100.0);
+/// assert!(softplus(-100.0) > 0.0 && softplus(-100.0) < 1e-40);
+/// ```
 pub fn softplus(a: f32) -> f32 {
     a.max(0.0) + (-a.abs()).exp().ln_1p()
 }
@@ -183,6 +227,14 @@ pub fn softplus(a: f32) -> f32 {
 
 /// l (n_fake + n_real): fake rows first (target 0), then real rows (target 1) -> the D loss and
 /// statistics (g_loss and penalty 0).
+///
+/// ```
+/// use wgpu_gan::loss::{gan_loss_d_forward, LossKind};
+/// // One generated sample scored −2, one real scored 0.5: hinge terms 0 and 0.5.
+/// let s = gan_loss_d_forward(&[-2.0, 0.5], 1, LossKind::Hinge);
+/// assert_eq!((s.d_loss, s.d_fake, s.d_real), (0.5, -2.0, 0.5)); // raw scores: no sigmoid
+/// assert_eq!((s.acc_fake, s.acc_real, s.g_loss), (1.0, 1.0, 0.0));
+/// ```
 pub fn gan_loss_d_forward(l: &[f32], n_fake: usize, kind: LossKind) -> Stats {
     let (fake, real) = l.split_at(n_fake);
     let mean = |it: &mut dyn Iterator<Item = f64>, n: usize| (it.sum::<f64>() / n.max(1) as f64) as f32;
@@ -199,17 +251,35 @@ pub fn gan_loss_d_forward(l: &[f32], n_fake: usize, kind: LossKind) -> Stats {
 }
 
 /// l (n_fake + n_real) -> dl (n_fake + n_real), the gradient of the D loss.
+///
+/// ```
+/// use wgpu_gan::loss::{gan_loss_d_backward, LossKind};
+/// // Wasserstein: mean l_f − mean l_r, two generated rows then one real.
+/// assert_eq!(gan_loss_d_backward(&[3.0, -1.0, 2.0], 2, LossKind::Wasserstein), [0.5, 0.5, -1.0]);
+/// ```
 pub fn gan_loss_d_backward(l: &[f32], n_fake: usize, kind: LossKind) -> Vec<f32> {
     let n_real = l.len() - n_fake;
     l.iter().enumerate().map(|(i, &v)| d_term(kind, v, i >= n_fake).1 / if i < n_fake { n_fake } else { n_real } as f32).collect()
 }
 
 /// l (n) on generated samples -> the G loss.
+///
+/// ```
+/// use wgpu_gan::loss::{gan_loss_g_forward, LossKind};
+/// assert_eq!(gan_loss_g_forward(&[1.0, 3.0], LossKind::Wasserstein), -2.0);
+/// assert_eq!(gan_loss_g_forward(&[1.0, 3.0], LossKind::LeastSquares), 1.0); // (0 + 2) / 2
+/// ```
 pub fn gan_loss_g_forward(l: &[f32], kind: LossKind) -> f32 {
     (l.iter().map(|&v| g_term(kind, v).0).sum::<f64>() / l.len().max(1) as f64) as f32
 }
 
 /// l (n) -> dl (n), the gradient of the G loss.
+///
+/// ```
+/// use wgpu_gan::loss::{gan_loss_g_backward, LossKind};
+/// assert_eq!(gan_loss_g_backward(&[1.0, 3.0], LossKind::LeastSquares), [0.0, 1.0]); // (l − 1) / n
+/// assert_eq!(gan_loss_g_backward(&[1.0, 3.0], LossKind::Hinge), [-0.5, -0.5]);
+/// ```
 pub fn gan_loss_g_backward(l: &[f32], kind: LossKind) -> Vec<f32> {
     let n = l.len() as f32;
     l.iter().map(|&v| g_term(kind, v).1 / n).collect()
@@ -217,6 +287,14 @@ pub fn gan_loss_g_backward(l: &[f32], kind: LossKind) -> Vec<f32> {
 
 /// WGAN-GP's penalty on g (n, dim), the critic's gradient at each interpolate: (λ·mean_n
 /// (‖g_n‖ − 1)², its gradient with respect to g).
+///
+/// ```
+/// use wgpu_gan::loss::gradient_penalty;
+/// // Rows of norm 5 and 0, λ = 10: 10 · ((5 − 1)² + (0 − 1)²) / 2.
+/// let (p, grad) = gradient_penalty(&[3.0, 4.0, 0.0, 0.0], 2, 2, 10.0);
+/// assert_eq!(p, 85.0);
+/// assert_eq!(grad, [24.0, 32.0, 0.0, 0.0]); // 2λ(‖g‖ − 1)/(n‖g‖) · g; 0 at g = 0
+/// ```
 pub fn gradient_penalty(g: &[f32], n: usize, dim: usize, lambda: f32) -> (f32, Vec<f32>) {
     let mut total = 0.0f64;
     let mut gbar = vec![0.0; n * dim];

@@ -10,6 +10,13 @@ use std::sync::Arc;
 /// R2's generator: z → Linear(z, 128·7·7) → BatchNorm1d → ReLU → Unflatten(128, 7, 7) →
 /// ConvT(128→64, k4 s2 p1) → BatchNorm2d → ReLU → ConvT(64→1, k4 s2 p1) → Tanh → (1, 28, 28).
 /// The same modules as the PyTorch `nn.Sequential`, so the parameters have its indices.
+///
+/// ```
+/// use wgpu_gan::models::r2_generator;
+/// let g = r2_generator(100);
+/// assert_eq!((g.in_dim(), g.out_dim()), (100, 28 * 28));
+/// assert_eq!(g.param_names()[0], ("0.weight".to_string(), vec![128 * 7 * 7, 100])); // PyTorch's
+/// ```
 pub fn r2_generator(z_dim: usize) -> NetSpec {
     NetSpec {
         layers: vec![
@@ -28,6 +35,12 @@ pub fn r2_generator(z_dim: usize) -> NetSpec {
 
 /// R2's discriminator: (1, 28, 28) → Conv(1→64, k4 s2 p1) → LeakyReLU(0.2) → Conv(64→128, k4 s2 p1)
 /// → BatchNorm2d → LeakyReLU(0.2) → Flatten → Linear(6272, 1) → logit.
+///
+/// ```
+/// use wgpu_gan::models::r2_discriminator;
+/// let d = r2_discriminator();
+/// assert_eq!((d.in_dim(), d.out_dim(), d.has_batchnorm()), (28 * 28, 1, true));
+/// ```
 pub fn r2_discriminator() -> NetSpec {
     NetSpec {
         layers: vec![
@@ -43,6 +56,12 @@ pub fn r2_discriminator() -> NetSpec {
 }
 
 /// R3's generator (CGAN-MNIST): R2's with z followed by a one-hot label of 10 classes (110 values).
+///
+/// ```
+/// use wgpu_gan::models::r3_generator;
+/// let g = r3_generator(100);
+/// assert_eq!((g.in_dim(), g.out_dim()), (100 + 10, 28 * 28));
+/// ```
 pub fn r3_generator(z_dim: usize) -> NetSpec {
     let mut g = r2_generator(z_dim + 10);
     if let Layer::Linear(l) = &mut g.layers[0] {
@@ -52,6 +71,17 @@ pub fn r3_generator(z_dim: usize) -> NetSpec {
 }
 
 /// R3's discriminator: R2's with the label given as 10 constant planes after the image (11×28×28).
+///
+/// ```
+/// use std::sync::Arc;
+/// use wgpu_gan::{gan::{GanConfig, Table}, models::r3_discriminator};
+/// assert_eq!(r3_discriminator().in_dim(), 11 * 28 * 28);
+/// let digit = Table::with_labels(vec![0.0; 784], 784, vec![3])?; // one image, labelled 3
+/// let cfg = GanConfig::r3(Arc::new(digit));
+/// cfg.validate()?;
+/// assert_eq!(cfg.label_plane(), 28 * 28);          // a whole plane per class
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn r3_discriminator() -> NetSpec {
     let mut d = r2_discriminator();
     if let Layer::Conv2d(c) = &mut d.layers[0] {
@@ -61,11 +91,23 @@ pub fn r3_discriminator() -> NetSpec {
 }
 
 /// R5's generator: z(100) → 256 → 512 → 784, LeakyReLU(0.2) hidden, Tanh out.
+///
+/// ```
+/// use wgpu_gan::models::r5_generator;
+/// assert_eq!(r5_generator(100).widths()?, [256, 256, 512, 512, 784, 784]); // Linear, then activation
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn r5_generator(z_dim: usize) -> NetSpec {
     NetSpec::mlp(&[z_dim, 256, 512, 784], Act::LeakyRelu(0.2), Some(Act::Tanh))
 }
 
 /// R5's discriminator: 784 → 512 → 256 → 1, LeakyReLU(0.2) hidden.
+///
+/// ```
+/// use wgpu_gan::models::r5_discriminator;
+/// assert_eq!(r5_discriminator().widths()?, [512, 512, 256, 256, 1]);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn r5_discriminator() -> NetSpec {
     NetSpec::mlp(&[784, 512, 256, 1], Act::LeakyRelu(0.2), None)
 }
@@ -73,6 +115,13 @@ pub fn r5_discriminator() -> NetSpec {
 /// The LeNet-style MNIST classifier whose penultimate features FID-MNIST compares:
 /// Conv(1→16, k5 s2 p2) → ReLU → Conv(16→32, k5 s2 p2) → ReLU → Flatten → Linear(1568, 128) → ReLU
 /// → Linear(128, 10). Strided convolutions stand in for LeNet's pooling.
+///
+/// ```
+/// use wgpu_gan::models::lenet;
+/// let net = lenet();
+/// assert_eq!(net.widths()?, [16 * 14 * 14, 3136, 32 * 7 * 7, 1568, 1568, 128, 128, 10]);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn lenet() -> NetSpec {
     NetSpec {
         layers: vec![
@@ -89,6 +138,14 @@ pub fn lenet() -> NetSpec {
 }
 
 /// Layers of [`lenet`] up to and including the penultimate activation (the FID features, 128 wide).
+///
+/// ```
+/// use wgpu_gan::models::{lenet, LENET_FEATURE_LAYERS};
+/// let widths = lenet().widths()?;
+/// assert_eq!(widths[LENET_FEATURE_LAYERS - 1], 128);   // the features, after the ReLU
+/// assert_eq!(widths.len() - LENET_FEATURE_LAYERS, 1);  // only the class layer is left out
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub const LENET_FEATURE_LAYERS: usize = 7;
 
 impl GanConfig {
@@ -140,6 +197,18 @@ impl GanConfig {
 /// `image_size` (a power of two from 16: 64 is the paper's) with `nc` channels, noise of `nz`,
 /// and `ngf` / `ndf` the widths of G's last and D's first layer. PyTorch's example fixes 64; other
 /// sizes add or remove one stride-2 stage per factor of two, doubling the widths inward.
+///
+/// ```
+/// use wgpu_gan::models::R6;
+/// let r6 = R6::default();                             // 64 × 64 RGB
+/// r6.validate()?;
+/// assert_eq!((r6.generator().in_dim(), r6.generator().out_dim()), (100, 3 * 64 * 64));
+/// assert_eq!(r6.discriminator().out_dim(), 1);
+/// let small = R6 { image_size: 16, nc: 1, ..r6 };       // 16 × 16 grey
+/// assert_eq!(small.discriminator().in_dim(), 16 * 16);
+/// assert!(R6 { image_size: 48, ..r6 }.validate().is_err()); // not a power of two
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct R6 {
     pub image_size: usize,

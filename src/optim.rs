@@ -91,8 +91,7 @@ impl Optimizer {
         }
     }
 
-    /// The same optimizer with its learning rate multiplied by `scale`.
-    /// The same optimizer with learning rate `lr`.
+    /// The same optimizer with learning rate `new`.
     pub fn with_lr(&self, new: f32) -> Optimizer {
         let mut o = *self;
         match &mut o {
@@ -101,6 +100,7 @@ impl Optimizer {
         o
     }
 
+    /// The same optimizer with its learning rate multiplied by `scale`.
     pub fn scaled(&self, scale: f32) -> Optimizer {
         let mut o = *self;
         match &mut o {
@@ -145,6 +145,19 @@ crate::uniform! {
 
 /// Optimizer state on the GPU for one network's parameters: each moment one [`Block`] laid out
 /// as the parameters, so that one launch updates the whole network.
+///
+/// ```
+/// use wgpu_gan::{gpu::{Block, Gpu, Tensor}, optim::{GpuOptimizer, Optimizer}};
+/// let gpu = Gpu::new()?;
+/// let params = Block::from_slices(&gpu, "p", &[vec![1.0, 2.0], vec![3.0]])?;
+/// let sgd = GpuOptimizer::new(&gpu, Optimizer::Sgd { lr: 0.5, momentum: 0.0 }, &params, "net")?;
+/// let grads = Block::from_slices(&gpu, "g", &[vec![1.0, -1.0], vec![4.0]])?;
+/// let counter = Tensor::from_slice(&gpu, "counter", &[0u32])?;   // steps done
+/// sgd.step(&gpu, &params, &grads, &counter.buffer, 1, 0, 0.0, 0)?.run(&gpu); // one launch
+/// assert_eq!(params.read(&gpu)?, [vec![0.5, 2.5], vec![1.0]]);     // p − lr·g
+/// assert_eq!(sgd.health(&gpu)?, None);                            // every value finite
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct GpuOptimizer {
     pub opt: Optimizer,
     /// The moments: one block (SGD's velocity, RMSprop's mean square) or two (Adam's).
@@ -157,6 +170,18 @@ pub struct GpuOptimizer {
 }
 
 /// Where training first went non-finite, as the optimizer saw it.
+///
+/// ```
+/// use wgpu_gan::{gpu::{Block, Gpu, Tensor}, optim::{Divergence, GpuOptimizer, Optimizer}};
+/// let gpu = Gpu::new()?;
+/// let params = Block::from_slices(&gpu, "p", &[vec![1.0, 2.0], vec![3.0]])?;
+/// let sgd = GpuOptimizer::new(&gpu, Optimizer::Sgd { lr: 0.5, momentum: 0.0 }, &params, "net")?;
+/// let grads = Block::from_slices(&gpu, "g", &[vec![1.0, 1.0], vec![f32::NAN]])?;
+/// let counter = Tensor::from_slice(&gpu, "counter", &[2u32])?;   // the third step
+/// sgd.step(&gpu, &params, &grads, &counter.buffer, 1, 0, 0.0, 0)?.run(&gpu);
+/// assert_eq!(sgd.health(&gpu)?, Some(Divergence { step: 2, tensor: 1 }));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Divergence {
     /// Steps completed before that update (0 in the first; saturates at 2²² − 1).
@@ -234,7 +259,7 @@ impl GpuOptimizer {
         if params.is_empty() {
             return Ok(Program::default());
         }
-        let n = params.whole.len;
+        let n = params.whole.len();
         let u = OptimParams { parts: params.len() as u32, ..self.opt.params(n, t_mul, t_add, clip, decay_steps) };
         let (grad, param, health, bounds) = (&grads.whole, &params.whole, &self.health, &self.bounds);
         let threads = Some((n / 4) as u32);
@@ -261,6 +286,17 @@ crate::kernel! {
 }
 
 /// Optimizer state on the CPU.
+///
+/// ```
+/// use wgpu_gan::optim::{CpuOptimizer, Optimizer};
+/// let mut opt = CpuOptimizer::new(Optimizer::adam(0.1, 0.9, 0.999), &[2, 1]);
+/// assert_eq!((opt.state.len(), opt.state[0].len()), (2, 2)); // 2 tensors, 2 moments each
+/// let mut p = vec![vec![1.0, 1.0], vec![0.0]];
+/// opt.step(&mut p, &[vec![0.5, -2.0], vec![0.0]], 1, 0.0, 1.0);
+/// // Adam's first step: about lr against the gradient's sign, whatever its size.
+/// assert!((p[0][0] - 0.9).abs() < 1e-5 && (p[0][1] - 1.1).abs() < 1e-5);
+/// assert_eq!(p[1], [0.0]);                           // no gradient, no move
+/// ```
 pub struct CpuOptimizer {
     pub opt: Optimizer,
     pub state: Vec<Vec<Vec<f32>>>,
@@ -282,6 +318,13 @@ impl CpuOptimizer {
 
 /// The learning-rate factor at `step` for a linear decay to zero over `decay_steps` (0: none),
 /// computed exactly as `shaders/optim.wgsl::lr_now` does.
+///
+/// ```
+/// use wgpu_gan::optim::lr_scale;
+/// assert_eq!(lr_scale(7, 0), 1.0);                   // no decay
+/// assert_eq!(lr_scale(5, 20), 0.75);
+/// assert_eq!(lr_scale(30, 20), 0.0);                 // past the end: zero, not negative
+/// ```
 pub fn lr_scale(step: u32, decay_steps: u32) -> f32 {
     if decay_steps == 0 {
         1.0
@@ -297,6 +340,15 @@ fn clip(v: f32, c: f32) -> f32 {
 }
 
 /// v ← μ v + g ; p ← p − lr v
+///
+/// ```
+/// use wgpu_gan::optim::sgd_step;
+/// let (mut p, mut v) = (vec![1.0, -1.0], vec![0.0; 2]);
+/// sgd_step(&mut p, &[1.0, 1.0], &mut v, 0.5, 0.5, 0.0);
+/// assert_eq!((&p[..], &v[..]), (&[0.5, -1.5][..], &[1.0, 1.0][..]));
+/// sgd_step(&mut p, &[1.0, 1.0], &mut v, 0.5, 0.5, 0.6); // v = 1.5; clamp to [−0.6, 0.6]
+/// assert_eq!(p, [-0.25, -0.6]);
+/// ```
 pub fn sgd_step(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, momentum: f32, clip_at: f32) {
     for i in 0..p.len() {
         v[i] = momentum * v[i] + g[i];
@@ -305,6 +357,16 @@ pub fn sgd_step(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, momentum: f32,
 }
 
 /// Adam with bias correction at step t (1-based).
+///
+/// ```
+/// use wgpu_gan::optim::adam_step;
+/// let (mut p, mut m, mut v) = (vec![1.0, 1.0], vec![0.0; 2], vec![0.0; 2]);
+/// adam_step(&mut p, &[0.5, -2.0], &mut m, &mut v, 1, 0.1, 0.9, 0.999, 1e-8, 1.05);
+/// assert!((m[0] - 0.05).abs() < 1e-6 && (v[1] - 0.004).abs() < 1e-6);
+/// // Bias-corrected, step 1 moves each weight by about lr: to 0.9, and to 1.1 clamped at 1.05.
+/// assert!((p[0] - 0.9).abs() < 1e-5);
+/// assert_eq!(p[1], 1.05);
+/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn adam_step(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], t: u32, lr: f32, b1: f32, b2: f32, eps: f32, clip_at: f32) {
     let c1 = (1.0 - (b1 as f64).powi(t as i32)) as f32;
@@ -317,6 +379,14 @@ pub fn adam_step(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], t: u32,
 }
 
 /// v ← α v + (1−α) g² ; p ← p − lr g / (sqrt(v) + eps)
+///
+/// ```
+/// use wgpu_gan::optim::rmsprop_step;
+/// let (mut p, mut v) = (vec![1.0], vec![0.0]);
+/// rmsprop_step(&mut p, &[2.0], &mut v, 0.01, 0.99, 1e-8, 0.0);
+/// // v = 0.01·2² = 0.04, so p moves by lr·2 / √0.04 = 10·lr.
+/// assert!((v[0] - 0.04).abs() < 1e-6 && (p[0] - 0.9).abs() < 1e-5);
+/// ```
 pub fn rmsprop_step(p: &mut [f32], g: &[f32], v: &mut [f32], lr: f32, alpha: f32, eps: f32, clip_at: f32) {
     for i in 0..p.len() {
         v[i] = alpha * v[i] + (1.0 - alpha) * g[i] * g[i];

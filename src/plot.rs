@@ -12,6 +12,15 @@ const CENTRE: Rgb<u8> = Rgb([220, 40, 40]);
 
 /// A square scatter plot of the region [−extent, extent]²: real points grey, generated points blue,
 /// mixture centres as red crosses, the axes in light grey.
+///
+/// ```
+/// use wgpu_gan::plot::scatter;
+/// let img = scatter(100, 1.0, &[0.5, 0.5], &[-0.5, -0.5], &[]);
+/// assert_eq!(img.dimensions(), (100, 100));
+/// assert_eq!(img.get_pixel(75, 25).0, [150, 150, 150]);   // the real point, up and right: grey
+/// assert_eq!(img.get_pixel(25, 75).0, [30, 90, 200]);     // the generated one: blue
+/// assert_eq!(img.get_pixel(10, 10).0, [255, 255, 255]);   // background
+/// ```
 pub fn scatter(size: u32, extent: f32, real: &[f32], fake: &[f32], centres: &[[f32; 2]]) -> RgbImage {
     let mut img = RgbImage::from_pixel(size, size, BG);
     let to_px = |x: f32, y: f32| -> Option<(i64, i64)> {
@@ -57,6 +66,14 @@ pub fn scatter(size: u32, extent: f32, real: &[f32], fake: &[f32], centres: &[[f
 }
 
 /// Places panels left to right with a 4-pixel gap.
+///
+/// ```
+/// use image::RgbImage;
+/// use wgpu_gan::plot::row;
+/// let out = row(&[RgbImage::new(10, 8), RgbImage::new(20, 5)]);
+/// assert_eq!(out.dimensions(), (10 + 4 + 20, 8));
+/// assert_eq!(out.get_pixel(12, 0).0, [90, 90, 90]);       // the gap
+/// ```
 pub fn row(panels: &[RgbImage]) -> RgbImage {
     let h = panels.iter().map(|p| p.height()).max().unwrap_or(1);
     let w = panels.iter().map(|p| p.width() + 4).sum::<u32>().saturating_sub(4).max(1);
@@ -70,6 +87,19 @@ pub fn row(panels: &[RgbImage]) -> RgbImage {
 }
 
 /// Writes a PNG atomically (temporary file, then rename), creating the directory if needed.
+///
+/// ```
+/// use image::{Rgb, RgbImage};
+/// use wgpu_gan::plot::save_png;
+/// # let dir = std::env::temp_dir().join(format!("save_png_{}", std::process::id()));
+/// let path = dir.join("sub/pic.png");                    // the directories are created
+/// save_png(&RgbImage::from_pixel(3, 2, Rgb([1, 2, 3])), &path)?;
+/// let back = image::open(&path).unwrap().to_rgb8();
+/// assert_eq!((back.dimensions(), back.get_pixel(2, 1).0), ((3, 2), [1, 2, 3]));
+/// assert!(!dir.join("sub/pic.png.tmp").exists());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
     let mut png = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).map_err(|e| Error::Image(format!("{}: {e}", path.display())))?;
@@ -84,12 +114,33 @@ const GRID_GAP: Rgb<u8> = Rgb([60, 60, 60]);
 /// block and neighbouring cells are separated by a 2-pixel dark-grey gap (no border around the
 /// outside), so the result is `cols·w·scale + 2·(cols−1)` wide and `rows·h·scale + 2·(rows−1)` high
 /// with `rows = ⌈n / cols⌉` (at least 1). Cells past the `n`-th are left dark grey.
+///
+/// ```
+/// use wgpu_gan::plot::image_grid;
+/// // three 2 × 2 images (black, white, mid-grey), 2 per row, each pixel drawn 3 × 3
+/// let images = [[-1.0; 4], [1.0; 4], [0.0; 4]].concat();
+/// let g = image_grid(&images, 3, 2, 2, 2, 3);
+/// assert_eq!(g.dimensions(), (2 * 6 + 2, 2 * 6 + 2));
+/// assert_eq!(g.get_pixel(0, 0).0, [0; 3]);
+/// assert_eq!(g.get_pixel(8, 0).0, [255; 3]);   // the second cell starts at x = 6 + 2
+/// assert_eq!(g.get_pixel(0, 8).0, [128; 3]);   // 0 → 127.5, rounded
+/// assert_eq!(g.get_pixel(8, 8).0, [60; 3]);    // no fourth image: dark grey
+/// ```
 pub fn image_grid(images: &[f32], n: usize, h: usize, w: usize, cols: usize, scale: u32) -> RgbImage {
     image_grid_channels(images, n, 1, h, w, cols, scale)
 }
 
 /// [`image_grid`] for images of `c` channels stored plane after plane (c × h × w each): grey for
 /// one channel, RGB for three.
+///
+/// ```
+/// use wgpu_gan::plot::image_grid_channels;
+/// // one RGB image of 1 × 2 pixels, plane after plane: a red pixel and a green one
+/// let img = [1.0, -1.0, /* G */ -1.0, 1.0, /* B */ -1.0, -1.0];
+/// let g = image_grid_channels(&img, 1, 3, 1, 2, 1, 1);
+/// assert_eq!(g.dimensions(), (2, 1));
+/// assert_eq!((g.get_pixel(0, 0).0, g.get_pixel(1, 0).0), ([255, 0, 0], [0, 255, 0]));
+/// ```
 pub fn image_grid_channels(images: &[f32], n: usize, c: usize, h: usize, w: usize, cols: usize, scale: u32) -> RgbImage {
     assert!(c == 1 || c == 3, "image_grid: {c} channels (1 or 3)");
     assert!(images.len() >= n * c * h * w, "image_grid: {} values given for {n} images of {c}×{h}×{w}", images.len());
@@ -119,6 +170,14 @@ pub fn image_grid_channels(images: &[f32], n: usize, c: usize, h: usize, w: usiz
 }
 
 /// Series colours of [`line_chart`], in order (then repeated).
+///
+/// ```
+/// use wgpu_gan::plot::{line_chart, SERIES_COLOURS};
+/// let xs = [0.0, 1.0, 2.0];
+/// let chart = line_chart(&xs, &[("d", &[0.0, 1.0, 2.0]), ("g", &[2.0, 1.0, 0.0])], 200, 100);
+/// let drawn = |c: image::Rgb<u8>| chart.pixels().any(|p| *p == c);
+/// assert!(drawn(SERIES_COLOURS[0]) && drawn(SERIES_COLOURS[1]) && !drawn(SERIES_COLOURS[2]));
+/// ```
 pub const SERIES_COLOURS: [Rgb<u8>; 8] = [
     Rgb([31, 119, 180]),
     Rgb([255, 127, 14]),
@@ -257,6 +316,17 @@ fn draw_line(img: &mut RgbImage, (x0, y0): (i64, i64), (x1, y1): (i64, i64), c: 
 /// max values in the same font, and a light line marks y = 0 when it is in range.
 /// Points where x or y is not finite are skipped and break the line there; a series longer or
 /// shorter than `xs` is cut to the common length.
+///
+/// ```
+/// use wgpu_gan::plot::{line_chart, SERIES_COLOURS};
+/// let steps: Vec<f32> = (0..10).map(|i| i as f32).collect();
+/// let mut loss: Vec<f32> = steps.iter().map(|s| (-s).exp()).collect();
+/// loss[4] = f32::NAN;                                       // breaks the line, nothing more
+/// let chart = line_chart(&steps, &[("loss", &loss)], 320, 200);
+/// assert_eq!(chart.dimensions(), (320, 200));
+/// assert!(chart.pixels().any(|p| *p == SERIES_COLOURS[0]));
+/// assert_eq!(line_chart(&steps, &[], 0, 0).dimensions(), (1, 1));
+/// ```
 pub fn line_chart(xs: &[f32], series: &[(&str, &[f32])], width: u32, height: u32) -> RgbImage {
     let (width, height) = (width.max(1), height.max(1));
     let mut img = RgbImage::from_pixel(width, height, BG);

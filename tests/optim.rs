@@ -50,9 +50,9 @@ fn five_updates(gpu: &wgpu_gan::gpu::Gpu, opt: Optimizer, lens: &[usize], clip: 
         }
     }
     // Everything outside the tensors is still zero: parameters and moments.
-    let mut inside = vec![false; params.whole.len];
+    let mut inside = vec![false; params.whole.len()];
     for t in params.iter() {
-        inside[(t.offset / 4) as usize..][..t.len].fill(true);
+        inside[(t.offset / 4) as usize..][..t.len()].fill(true);
     }
     for (what, whole) in std::iter::once(("params", &params.whole)).chain(gpu_opt.state.iter().map(|b| ("state", &b.whole))) {
         let v = whole.read(gpu).unwrap();

@@ -146,7 +146,7 @@ fn penalty_on_gpu(gpu: &wgpu_gan::gpu::Gpu, name: &str, spec: &NetSpec, n: usize
     prog.extend(net.penalty_backward(&gpu, 0, &tx.buffer, &ones.buffer, &gbar0.buffer, n).unwrap());
     let mut zero = Program::default();
     for g in &net.grads {
-        zero.push(wgpu_gan::nn::copy_range(&gpu, &t(&vec![0.0; g.len]).buffer, 0, &g.buffer, 0, g.len).unwrap());
+        zero.push(wgpu_gan::nn::copy_range(&gpu, &t(&vec![0.0; g.len()]).buffer, 0, &g.buffer, 0, g.len()).unwrap());
     }
     zero.run(&gpu);
     prog.run(&gpu);

@@ -18,6 +18,14 @@ use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
 /// Images as rows: `count` rows of `nc × size × size` values in [−1, 1].
+///
+/// ```
+/// use wgpu_gan::data::images::fake;
+/// let set = fake(4, 3, 8, 1);
+/// assert_eq!((set.count, set.dim(), set.rows.len()), (4, 3 * 8 * 8, 4 * 192));
+/// assert!(set.rows.iter().all(|v| (-1.0..=1.0).contains(v)));
+/// assert!(set.labels.is_none() && set.skipped_report().is_none());
+/// ```
 #[derive(Clone, Debug)]
 pub struct ImageSet {
     pub rows: Vec<f32>,
@@ -43,9 +51,36 @@ impl ImageSet {
 }
 
 /// The most pixels along either side, and the most bytes, that decoding one file may take.
+///
+/// ```
+/// use image::RgbImage;
+/// use wgpu_gan::{data::images::{scan_folder, FolderOptions, DECODE_LIMITS}, plot::save_png};
+/// # let dir = std::env::temp_dir().join(format!("decode_limits_{}", std::process::id()));
+/// save_png(&RgbImage::new(4, 4), &dir.join("a.png"))?;
+/// save_png(&RgbImage::new(DECODE_LIMITS.0 + 1, 1), &dir.join("b.png"))?; // a pixel too wide
+/// let scan = scan_folder(&dir, FolderOptions { size: 4, nc: 3, min_side: 0, max_images: None })?;
+/// assert_eq!(scan.files, [dir.join("a.png")]);
+/// assert_eq!(scan.skipped[0].0, dir.join("b.png"));                    // refused, not decoded
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub const DECODE_LIMITS: (u32, u64) = (16_384, 256 << 20);
 
 /// How [`load_folder`] reads a folder.
+///
+/// ```
+/// use image::RgbImage;
+/// use wgpu_gan::{data::images::{load_folder, FolderOptions}, plot::save_png};
+/// # let dir = std::env::temp_dir().join(format!("folder_options_{}", std::process::id()));
+/// for i in 0..3 {
+///     save_png(&RgbImage::new(8, 6), &dir.join(format!("{i}.png")))?;
+/// }
+/// let o = FolderOptions { size: 4, nc: 1, min_side: 0, max_images: Some(2) };
+/// assert_eq!(load_folder(&dir, o)?.rows.len(), 2 * 4 * 4);             // two grey 4 × 4 images
+/// assert!(load_folder(&dir, FolderOptions { min_side: 7, ..o }).is_err()); // 6 pixels high
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct FolderOptions {
     /// Output side (pixels).
@@ -61,6 +96,20 @@ pub struct FolderOptions {
 
 /// Every image under `dir` (see the module documentation), decoded into memory. For a folder
 /// too large to hold, [`crate::data::stream::FolderRows`] reads the same images on demand.
+///
+/// ```
+/// use image::{Rgb, RgbImage};
+/// use wgpu_gan::{data::images::{load_folder, FolderOptions}, plot::save_png};
+/// # let dir = std::env::temp_dir().join(format!("load_folder_{}", std::process::id()));
+/// save_png(&RgbImage::from_pixel(6, 4, Rgb([255, 0, 0])), &dir.join("red.png"))?;
+/// std::fs::write(dir.join("notes.txt"), "not an image")?;
+/// let set = load_folder(&dir, FolderOptions { size: 2, nc: 3, min_side: 0, max_images: None })?;
+/// assert_eq!((set.count, set.dim()), (1, 3 * 2 * 2));
+/// assert_eq!(set.rows, [[1.0; 4], [-1.0; 4], [-1.0; 4]].concat());     // planes R, G, B
+/// assert_eq!(set.skipped[0].0, dir.join("notes.txt"));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn load_folder(dir: &Path, o: FolderOptions) -> Result<ImageSet> {
     load_scanned(dir, scan_folder(dir, o)?, o)
 }
@@ -69,6 +118,23 @@ pub fn load_folder(dir: &Path, o: FolderOptions) -> Result<ImageSet> {
 /// but whose body does not decode is reported (in `skipped`) and its row is the next image in
 /// path order that does, as [`crate::data::stream::FolderRows`] reads it: a folder gives the same
 /// rows held or streamed, so either run may resume the other.
+///
+/// ```
+/// use image::{Rgb, RgbImage};
+/// use wgpu_gan::{data::images::{load_scanned, scan_folder, FolderOptions}, plot::save_png};
+/// # let dir = std::env::temp_dir().join(format!("load_scanned_{}", std::process::id()));
+/// let o = FolderOptions { size: 2, nc: 1, min_side: 0, max_images: None };
+/// save_png(&RgbImage::from_pixel(2, 2, Rgb([255; 3])), &dir.join("a.png"))?;
+/// save_png(&RgbImage::new(2, 2), &dir.join("b.png"))?;
+/// let png = std::fs::read(dir.join("a.png"))?;
+/// std::fs::write(dir.join("a.png"), &png[..png.len() - 20])?; // header intact, body cut
+/// let scan = scan_folder(&dir, o)?;
+/// assert_eq!(scan.files.len(), 2);                             // a.png's header reads
+/// let set = load_scanned(&dir, scan, o)?;
+/// assert_eq!((set.rows, set.skipped.len()), (vec![-1.0; 8], 1)); // b.png's black, twice
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn load_scanned(dir: &Path, scan: FolderScan, o: FolderOptions) -> Result<ImageSet> {
     let mut skipped = scan.skipped;
     let decoded: Vec<Option<Vec<f32>>> = scan
@@ -96,6 +162,20 @@ pub fn load_scanned(dir: &Path, scan: FolderScan, o: FolderOptions) -> Result<Im
 
 /// The image files of a folder as [`scan_folder`] finds them: those whose header reads as a PNG
 /// or JPEG image of an accepted size, in path order, and the others with why.
+///
+/// ```
+/// use image::RgbImage;
+/// use wgpu_gan::{data::images::{scan_folder, FolderOptions}, plot::save_png};
+/// # let dir = std::env::temp_dir().join(format!("folder_scan_{}", std::process::id()));
+/// for name in ["b.png", "a.png"] {
+///     save_png(&RgbImage::new(3, 3), &dir.join(name))?;
+/// }
+/// let scan = scan_folder(&dir, FolderOptions { size: 3, nc: 3, min_side: 0, max_images: None })?;
+/// assert_eq!(scan.files, [dir.join("a.png"), dir.join("b.png")]); // in path order
+/// assert!(scan.skipped.is_empty());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct FolderScan {
     pub files: Vec<PathBuf>,
@@ -106,6 +186,20 @@ pub struct FolderScan {
 /// decoded): files that are not PNG or JPEG, or whose header does not read, are skipped with why;
 /// a directory that does not exist, a folder without an image, and an image whose shorter side
 /// is below `o.min_side` are errors. At most `o.max_images` images, in path order.
+///
+/// ```
+/// use image::RgbImage;
+/// use wgpu_gan::{data::images::{scan_folder, FolderOptions}, plot::save_png};
+/// # let dir = std::env::temp_dir().join(format!("scan_folder_{}", std::process::id()));
+/// let o = FolderOptions { size: 8, nc: 3, min_side: 0, max_images: None };
+/// assert!(scan_folder(&dir, o).is_err());                      // does not exist yet
+/// save_png(&RgbImage::new(5, 5), &dir.join("sub/x.png"))?;
+/// std::fs::write(dir.join("a.txt"), "text")?;
+/// let scan = scan_folder(&dir, o)?;                            // recursive
+/// assert_eq!((scan.files, scan.skipped.len()), (vec![dir.join("sub/x.png")], 1));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn scan_folder(dir: &Path, o: FolderOptions) -> Result<FolderScan> {
     if o.size == 0 || !(o.nc == 1 || o.nc == 3) {
         return Err(Error::Shape(format!("image folder: size {} and {} channels (1 or 3 wanted)", o.size, o.nc)));
@@ -143,6 +237,16 @@ fn no_image(dir: &Path, skipped: &[(PathBuf, String)]) -> Error {
 }
 
 /// A line for the log: how many files were skipped and the first few, or nothing.
+///
+/// ```
+/// use std::path::PathBuf;
+/// use wgpu_gan::data::images::skipped_report;
+/// assert_eq!(skipped_report(&[]), None);
+/// let skipped: Vec<(PathBuf, String)> = (0..5).map(|i| (format!("f{i}.txt").into(), "not an image".into())).collect();
+/// let line = skipped_report(&skipped).unwrap();
+/// assert!(line.starts_with("skipped 5 file(s)") && line.contains("f2.txt (not an image)"));
+/// assert!(!line.contains("f3.txt") && line.ends_with("; ..."));   // the first three only
+/// ```
 pub fn skipped_report(skipped: &[(PathBuf, String)]) -> Option<String> {
     if skipped.is_empty() {
         return None;
@@ -198,6 +302,20 @@ fn decode(path: &Path) -> std::result::Result<image::DynamicImage, String> {
 }
 
 /// One file as a row of nc × size × size values in [−1, 1] (see [`load_folder`]), or why not.
+///
+/// ```
+/// use image::{Rgb, RgbImage};
+/// use wgpu_gan::data::images::read_image;
+/// # let dir = std::env::temp_dir().join(format!("read_image_{}", std::process::id()));
+/// let path = dir.join("white.png");
+/// wgpu_gan::plot::save_png(&RgbImage::from_pixel(8, 4, Rgb([255; 3])), &path)?;
+/// // 8 × 4 is resized to 4 × 2, then its centre 2 × 2 is cut out
+/// assert_eq!(read_image(&path, 2, 1), Ok(vec![1.0; 4]));
+/// assert_eq!(read_image(&path, 2, 3).map(|row| row.len()), Ok(3 * 2 * 2));
+/// assert!(read_image(&dir.join("missing.png"), 2, 1).is_err());
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn read_image(path: &Path, size: usize, nc: usize) -> std::result::Result<Vec<f32>, String> {
     decode(path).map(|img| to_row(&img, size, nc))
 }
@@ -228,16 +346,51 @@ fn to_row(img: &image::DynamicImage, size: usize, nc: usize) -> Vec<f32> {
 }
 
 /// `count` images of uniform noise in [−1, 1] (PyTorch's `FakeData`), from `seed`.
+///
+/// ```
+/// use wgpu_gan::data::images::fake;
+/// let a = fake(2, 1, 4, 7);
+/// assert_eq!(a.rows.len(), 2 * 4 * 4);
+/// assert_eq!(a.rows, fake(2, 1, 4, 7).rows);       // the same seed, the same noise
+/// assert_ne!(a.rows, fake(2, 1, 4, 8).rows);
+/// ```
 pub fn fake(count: usize, nc: usize, size: usize, seed: u32) -> ImageSet {
     let rows = crate::rng::uniform_fill(seed, 0x0fa6e, count * nc * size * size, -1.0, 1.0);
     ImageSet { rows, count, nc, size, labels: None, skipped: Vec::new() }
 }
 
 /// The shapes of [`shapes`].
+///
+/// ```
+/// use wgpu_gan::data::images::{shapes, COLOURS, SHAPES};
+/// let set = shapes(9, 16, 0)?;
+/// let class = set.labels.as_ref().unwrap()[7] as usize;   // image 7 is of class 7
+/// assert_eq!((SHAPES[class / 3], COLOURS[class % 3]), ("triangle", "green"));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub const SHAPES: [&str; 3] = ["square", "disc", "triangle"];
 /// The colours of [`shapes`] (RGB in [−1, 1]: one channel bright, the others dark).
+///
+/// ```
+/// use wgpu_gan::data::images::{shapes, COLOURS};
+/// let set = shapes(3, 16, 1)?;                    // a red, a green and a blue square
+/// let plane = 16 * 16;
+/// let mean = |i: usize, c: usize| set.rows[(3 * i + c) * plane..][..plane].iter().sum::<f32>() / plane as f32;
+/// for (i, colour) in COLOURS.iter().enumerate() {
+///     assert!(mean(i, i) > mean(i, (i + 1) % 3), "{colour}: its channel is the bright one");
+/// }
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub const COLOURS: [&str; 3] = ["red", "green", "blue"];
 /// Classes of [`shapes`]: shape × colour.
+///
+/// ```
+/// use wgpu_gan::data::images::{shapes, SHAPE_CLASSES};
+/// let labels = shapes(2 * SHAPE_CLASSES, 16, 0)?.labels.unwrap();
+/// assert_eq!(SHAPE_CLASSES, 9);
+/// assert!((0..SHAPE_CLASSES).all(|c| labels.iter().filter(|&&l| l == c as f32).count() == 2));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub const SHAPE_CLASSES: usize = SHAPES.len() * COLOURS.len();
 /// The background value of every channel of [`shapes`].
 const BACKGROUND: f32 = -0.8;
@@ -245,12 +398,32 @@ const BACKGROUND: f32 = -0.8;
 /// too easy to tell from a generator's first attempts: PyTorch's own examples/dcgan networks
 /// (32 × 32, ngf = ndf = 32) trained on the noise-free toy had D(G(z)) at 0.001 after 1,500
 /// iterations and drew nothing; with 0.15 they drew 7 of the 9 classes (docs/BENCHMARKS.md).
+///
+/// ```
+/// use wgpu_gan::data::images::{shapes, SHAPE_NOISE};
+/// let set = shapes(3, 32, 2)?;
+/// let red_of_blue = &set.rows[6 * 32 * 32..7 * 32 * 32];   // image 2 (blue): red is background
+/// let mean = red_of_blue.iter().sum::<f32>() / 1024.0;
+/// let sd = (red_of_blue.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / 1024.0).sqrt();
+/// assert!((mean + 0.8).abs() < 0.05 && (sd - SHAPE_NOISE).abs() < 0.03); // −0.8 ± noise (clamped at −1)
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub const SHAPE_NOISE: f32 = 0.15;
 
 /// `count` RGB images of `size` (at least 16): each one filled shape of class (shape, colour) =
 /// (class / 3, class % 3), its size 35–70 % of the image and its position drawn at random (from
 /// `seed`), on a dark background, with Gaussian noise ([`SHAPE_NOISE`]) on every value, clamped
 /// to [−1, 1]; classes in turn, so every class has count / 9 images.
+///
+/// ```
+/// use wgpu_gan::data::images::shapes;
+/// let set = shapes(9, 32, 0)?;
+/// assert_eq!((set.count, set.nc, set.dim()), (9, 3, 3 * 32 * 32));
+/// assert_eq!(set.labels.unwrap(), [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]);
+/// assert!(set.rows.iter().all(|v| (-1.0..=1.0).contains(v)));
+/// assert!(shapes(9, 8, 0).is_err());                      // under 16 pixels
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn shapes(count: usize, size: usize, seed: u32) -> Result<ImageSet> {
     if size < 16 {
         return Err(Error::Shape(format!("the shapes toy needs images of at least 16 pixels, not {size}")));
@@ -305,6 +478,18 @@ fn inside(shape: usize, x: usize, y: usize, side: usize) -> bool {
 /// half as in its bottom half, a square and a disc as many; a square fills its box (≈ 1) and its
 /// corners, a disc π/4 of it and not its corners. These hold for soft edges and holes too (a
 /// generator's; the toy blurred, or with a grid of holes: tested).
+///
+/// ```
+/// use wgpu_gan::data::images::{shape_class, shapes};
+/// let set = shapes(18, 32, 5)?;
+/// let labels = set.labels.as_ref().unwrap();
+/// for (img, &label) in set.rows.chunks(set.dim()).zip(labels) {
+///     assert_eq!(shape_class(img, 32), Some(label as usize));
+/// }
+/// assert_eq!(shape_class(&[-0.8; 3 * 32 * 32], 32), None);   // nothing drawn
+/// assert_eq!(shape_class(&[1.0; 10], 32), None);             // not a 3 × 32 × 32 image
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn shape_class(img: &[f32], size: usize) -> Option<usize> {
     let plane = size * size;
     if img.len() != 3 * plane {
@@ -374,6 +559,16 @@ fn box_blur(img: &[f32], size: usize) -> Vec<f32> {
 /// Mode coverage of generated shapes images (M1's idea for images): how many of the
 /// [`SHAPE_CLASSES`] classes appear among `n` images, how many images are of a clear class, and
 /// the count per class.
+///
+/// ```
+/// use wgpu_gan::data::images::{shape_coverage, shapes};
+/// let set = shapes(9, 32, 0)?;
+/// assert_eq!(shape_coverage(&set.rows, 9, 32), (9, 9, [1; 9]));      // every class, once
+/// let mut rows = set.rows[..3 * set.dim()].to_vec();                  // classes 0, 1, 2 ...
+/// rows.extend(vec![-0.8; set.dim()]);                                 // ... and a blank image
+/// assert_eq!(shape_coverage(&rows, 4, 32), (3, 3, [1, 1, 1, 0, 0, 0, 0, 0, 0]));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn shape_coverage(images: &[f32], n: usize, size: usize) -> (usize, usize, [usize; SHAPE_CLASSES]) {
     let dim = 3 * size * size;
     let mut per = [0usize; SHAPE_CLASSES];

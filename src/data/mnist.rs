@@ -17,11 +17,35 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Magic number of an IDX file holding unsigned bytes in 3 dimensions (images).
+///
+/// ```
+/// use wgpu_gan::data::mnist::{parse_images, IMAGES_MAGIC};
+/// let mut idx: Vec<u8> = [IMAGES_MAGIC, 1, 2, 2].iter().flat_map(|v| v.to_be_bytes()).collect();
+/// idx.extend([0, 255, 0, 255]);                          // 1 image of 2 × 2
+/// assert_eq!(&idx[..4], [0, 0, 8, 3]);
+/// assert_eq!(parse_images(&idx, "x")?, (1, 2, 2, vec![0, 255, 0, 255]));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
 /// Magic number of an IDX file holding unsigned bytes in 1 dimension (labels).
+///
+/// ```
+/// use wgpu_gan::data::mnist::{parse_labels, IMAGES_MAGIC, LABELS_MAGIC};
+/// let idx = |magic: u32| [&magic.to_be_bytes()[..], &2u32.to_be_bytes(), &[3, 9]].concat();
+/// assert_eq!(parse_labels(&idx(LABELS_MAGIC), "y")?, [3, 9]);
+/// let err = parse_labels(&idx(IMAGES_MAGIC), "y").unwrap_err();
+/// assert!(err.to_string().contains("is this the images file?"));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub const LABELS_MAGIC: u32 = 0x0000_0801;
 
 /// Which half of MNIST to read.
+///
+/// ```
+/// use wgpu_gan::data::mnist::Split;
+/// assert_eq!(Split::Test.file_names(), ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"));
+/// assert_eq!(Split::Train.file_names().1, "train-labels-idx1-ubyte");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Split {
     /// The `train-*` files.
@@ -41,6 +65,23 @@ impl Split {
 }
 
 /// A set of labelled digits, pixels already scaled to [−1, 1].
+///
+/// ```
+/// use wgpu_gan::data::mnist::{Mnist, Split, IMAGES_MAGIC, LABELS_MAGIC};
+/// # let dir = std::env::temp_dir().join(format!("mnist_{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let be = |v: &[u32]| v.iter().flat_map(|x| x.to_be_bytes()).collect::<Vec<u8>>();
+/// // two 2 × 2 images and their labels, unpacked (`.gz` files are read too)
+/// std::fs::write(dir.join("t10k-images-idx3-ubyte"), [be(&[IMAGES_MAGIC, 2, 2, 2]), vec![0, 255, 0, 255, 255, 255, 255, 255]].concat())?;
+/// std::fs::write(dir.join("t10k-labels-idx1-ubyte"), [be(&[LABELS_MAGIC, 2]), vec![7, 1]].concat())?;
+/// let m = Mnist::load(&dir, Split::Test)?;
+/// assert_eq!((m.count, m.dim(), m.labels.as_slice()), (2, 4, &[7, 1][..]));
+/// assert_eq!((m.image(0), m.take(1).count), (&[-1.0, 1.0, -1.0, 1.0][..], 1));
+/// assert!(m.expect_size(28, 28, "lenet").is_err());
+/// assert!(Mnist::load(&dir, Split::Train).is_err());        // no train-* files
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mnist {
     /// `count` images of `rows × cols` pixels, back to back, row-major; −1 is background (0) and
@@ -125,6 +166,17 @@ const WHERE_HINT: &str = "pass the directory holding the MNIST IDX files with th
 
 /// Chooses the directory to read MNIST from: `flag` (the `--mnist-dir` value) when given,
 /// otherwise the `MNIST_DIR` environment variable; with neither, an [`Error::Data`] that names both.
+///
+/// ```
+/// use std::path::{Path, PathBuf};
+/// use wgpu_gan::data::mnist::resolve_dir;
+/// assert_eq!(resolve_dir(Some(Path::new("/data/mnist")))?, PathBuf::from("/data/mnist"));
+/// match std::env::var_os("MNIST_DIR") {
+///     Some(v) if !v.is_empty() => assert_eq!(resolve_dir(None)?, PathBuf::from(v)),
+///     _ => assert!(resolve_dir(None).unwrap_err().to_string().contains("--mnist-dir")),
+/// }
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn resolve_dir(flag: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = flag {
         return Ok(p.to_path_buf());
@@ -153,8 +205,36 @@ fn find_file(dir: &Path, name: &str) -> Result<PathBuf> {
 
 /// Largest IDX file (header and data) this reader accepts: 1 GiB, twenty times the full MNIST
 /// training set. A header claiming more is refused before anything is decompressed.
+///
+/// ```
+/// use wgpu_gan::data::mnist::{Mnist, Split, IMAGES_MAGIC, MAX_IDX_BYTES};
+/// # let dir = std::env::temp_dir().join(format!("max_idx_bytes_{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// // a 16-byte file whose header claims 2^20 images of 32 × 32 pixels
+/// let head: Vec<u8> = [IMAGES_MAGIC, 1 << 20, 32, 32].iter().flat_map(|v| v.to_be_bytes()).collect();
+/// assert!(16 + (1 << 20) * 32 * 32 > MAX_IDX_BYTES);
+/// std::fs::write(dir.join("train-images-idx3-ubyte"), head)?;
+/// std::fs::write(dir.join("train-labels-idx1-ubyte"), [0u8; 8])?;
+/// let err = Mnist::load(&dir, Split::Train).unwrap_err().to_string();
+/// assert!(err.contains(&format!("more than the {MAX_IDX_BYTES} bytes")), "{err}");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub const MAX_IDX_BYTES: usize = 1 << 30;
 /// Largest image side accepted in a header.
+///
+/// ```
+/// use wgpu_gan::data::mnist::{Mnist, Split, IMAGES_MAGIC, MAX_SIDE};
+/// # let dir = std::env::temp_dir().join(format!("max_side_{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// let head: Vec<u8> = [IMAGES_MAGIC, 1, MAX_SIDE as u32 + 1, 1].iter().flat_map(|v| v.to_be_bytes()).collect();
+/// std::fs::write(dir.join("train-images-idx3-ubyte"), head)?;
+/// std::fs::write(dir.join("train-labels-idx1-ubyte"), [0u8; 8])?;
+/// let err = Mnist::load(&dir, Split::Train).unwrap_err().to_string();
+/// assert!(err.contains(&format!("larger than the {MAX_SIDE}×{MAX_SIDE}")), "{err}");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub const MAX_SIDE: usize = 4096;
 
 /// The file's bytes (gunzipped when its name ends in `.gz`, any number of gzip members), read as a
@@ -222,6 +302,16 @@ fn check_magic(bytes: &[u8], expected: u32, kind: &str, what: &str) -> Result<()
 
 /// Parses an (already decompressed) IDX image file. `what` names the source in error messages.
 /// Returns `(count, rows, cols, pixels)` with `pixels.len() == count · rows · cols`.
+///
+/// ```
+/// use wgpu_gan::data::mnist::{parse_images, IMAGES_MAGIC};
+/// let head: Vec<u8> = [IMAGES_MAGIC, 2, 1, 3].iter().flat_map(|v| v.to_be_bytes()).collect();
+/// let (n, rows, cols, px) = parse_images(&[&head[..], &[1, 2, 3, 4, 5, 6]].concat(), "x")?;
+/// assert_eq!((n, rows, cols, px), (2, 1, 3, vec![1, 2, 3, 4, 5, 6]));
+/// let err = parse_images(&[&head[..], &[1, 2, 3]].concat(), "short.idx").unwrap_err();
+/// assert!(err.to_string().contains("short.idx: truncated"));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn parse_images(bytes: &[u8], what: &str) -> Result<(usize, usize, usize, Vec<u8>)> {
     check_magic(bytes, IMAGES_MAGIC, "an IDX image file", what)?;
     if bytes.len() < 16 {
@@ -262,6 +352,15 @@ pub fn parse_images(bytes: &[u8], what: &str) -> Result<(usize, usize, usize, Ve
 
 /// Parses an (already decompressed) IDX label file; every label must be a digit 0..=9.
 /// `what` names the source in error messages.
+///
+/// ```
+/// use wgpu_gan::data::mnist::{parse_labels, LABELS_MAGIC};
+/// let head: Vec<u8> = [LABELS_MAGIC, 3].iter().flat_map(|v| v.to_be_bytes()).collect();
+/// assert_eq!(parse_labels(&[&head[..], &[0, 9, 4]].concat(), "y")?, [0, 9, 4]);
+/// assert!(parse_labels(&[&head[..], &[0, 10, 4]].concat(), "y").is_err());   // 10 is no digit
+/// assert!(parse_labels(&[&head[..], &[0, 9]].concat(), "y").is_err());       // 2 labels, 3 claimed
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn parse_labels(bytes: &[u8], what: &str) -> Result<Vec<u8>> {
     check_magic(bytes, LABELS_MAGIC, "an IDX label file", what)?;
     if bytes.len() < 8 {

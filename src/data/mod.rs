@@ -6,6 +6,14 @@ pub mod mnist;
 pub mod stream;
 
 /// An equal-weight mixture of isotropic 2-D Gaussians.
+///
+/// ```
+/// use wgpu_gan::data::Mixture;
+/// let grid = Mixture::grid();
+/// assert_eq!((grid.centres.len(), grid.sigma), (25, 0.05));
+/// assert_eq!(grid.flat_centres()[..4], [-4.0, -4.0, -4.0, -2.0]); // x, y of the first two
+/// assert_eq!(grid.extent(), 4.0 * 1.5 + 0.1);                   // plots show [−6.1, 6.1]²
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mixture {
     pub name: &'static str,

@@ -17,6 +17,22 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 /// A data set whose rows are read when asked for.
+///
+/// ```
+/// use wgpu_gan::data::stream::RowSource;
+/// // Row i is [i, i].
+/// struct Counting;
+/// impl RowSource for Counting {
+///     fn count(&self) -> usize { 5 }
+///     fn dim(&self) -> usize { 2 }
+///     fn read(&self, i: usize, out: &mut [f32]) -> wgpu_gan::Result<()> { out.fill(i as f32); Ok(()) }
+///     fn describe(&self) -> String { "5 counting rows".into() }
+/// }
+/// let mut row = [0.0; 2];
+/// Counting.read(3, &mut row)?;
+/// assert_eq!((row, Counting.problems()), ([3.0, 3.0], None));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub trait RowSource: Send + Sync {
     /// Rows in the data set.
     fn count(&self) -> usize;
@@ -35,6 +51,19 @@ pub trait RowSource: Send + Sync {
 
 /// A shared [`RowSource`], as [`crate::gan::DataSource::Stream`] holds it. Two are equal when
 /// they are the same source.
+///
+/// ```
+/// # use wgpu_gan::data::stream::RowSource;
+/// # struct Rows; // 6 rows, row i = [i, i]
+/// # impl RowSource for Rows { fn count(&self) -> usize { 6 } fn dim(&self) -> usize { 2 } fn read(&self, i: usize, out: &mut [f32]) -> wgpu_gan::Result<()> { out.fill(i as f32); Ok(()) } fn describe(&self) -> String { "6 rows".into() } }
+/// use std::sync::Arc;
+/// use wgpu_gan::data::stream::Stream;
+/// let source: Arc<dyn RowSource> = Arc::new(Rows);
+/// let a = Stream::new(source.clone());
+/// assert_eq!(a, Stream::new(source));           // the same source
+/// assert_ne!(a, Stream::new(Arc::new(Rows)));   // another one, however alike
+/// assert!(format!("{a:?}").starts_with("Stream(6 rows"));
+/// ```
 #[derive(Clone)]
 pub struct Stream {
     pub source: Arc<dyn RowSource>,
@@ -62,6 +91,21 @@ impl PartialEq for Stream {
 
 /// Which rows one training step reads: `draws` draws (the discriminator updates) of `batch`
 /// rows each, from a data set of `count` rows, in the epoch order of `seed`.
+///
+/// ```
+/// # use wgpu_gan::data::stream::RowSource;
+/// # struct Rows; // 6 rows, row i = [i, i]
+/// # impl RowSource for Rows { fn count(&self) -> usize { 6 } fn dim(&self) -> usize { 2 } fn read(&self, i: usize, out: &mut [f32]) -> wgpu_gan::Result<()> { out.fill(i as f32); Ok(()) } fn describe(&self) -> String { "6 rows".into() } }
+/// use wgpu_gan::data::stream::StepPlan;
+/// let plan = StepPlan { seed: 1, draws: 2, batch: 3 };
+/// let mut rows = Vec::new();
+/// plan.read(&Rows, 0, &mut rows)?;
+/// assert_eq!(rows.len(), plan.len(Rows.dim()));             // 2 draws × 3 rows × 2 values
+/// let mut firsts: Vec<f32> = rows.iter().step_by(2).copied().collect();
+/// firsts.sort_by(f32::total_cmp);
+/// assert_eq!(firsts, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);       // step 0 is epoch 0: each row once
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StepPlan {
     pub seed: u32,
@@ -97,6 +141,14 @@ impl StepPlan {
 }
 
 /// How far a [`Prefetcher`] reads ahead.
+///
+/// ```
+/// use wgpu_gan::data::stream::PrefetchOptions;
+/// let o = PrefetchOptions { workers: 2, depth: 3 };
+/// assert_eq!(o.bound(10), (2 * (3 + 1) + 1) * 10);   // at most 90 values held at once
+/// let d = PrefetchOptions::default();
+/// assert!((1..=4).contains(&d.workers) && d.depth == 2);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PrefetchOptions {
     /// Background threads, each reading whole steps (worker w reads steps w, w + workers, ...).
@@ -125,6 +177,23 @@ impl PrefetchOptions {
 /// worker owns every `workers`-th step and a queue of `depth` finished steps, so at most
 /// [`PrefetchOptions::bound`] values are held however large the data set. Dropping it stops
 /// the workers.
+///
+/// ```
+/// # use wgpu_gan::data::stream::RowSource;
+/// # struct Rows; // 6 rows, row i = [i, i]
+/// # impl RowSource for Rows { fn count(&self) -> usize { 6 } fn dim(&self) -> usize { 2 } fn read(&self, i: usize, out: &mut [f32]) -> wgpu_gan::Result<()> { out.fill(i as f32); Ok(()) } fn describe(&self) -> String { "6 rows".into() } }
+/// use std::sync::Arc;
+/// use wgpu_gan::data::stream::{PrefetchOptions, Prefetcher, StepPlan};
+/// let plan = StepPlan { seed: 3, draws: 1, batch: 4 };
+/// let mut p = Prefetcher::start(Arc::new(Rows), plan, 5, PrefetchOptions { workers: 2, depth: 1 });
+/// for step in 5..8 {
+///     let mut want = Vec::new();
+///     plan.read(&Rows, step, &mut want)?;
+///     assert_eq!(p.next_step(), step);
+///     assert_eq!(p.next_rows()?, want);         // what a direct read gives, in step order
+/// }
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct Prefetcher {
     queues: Vec<Receiver<Result<Vec<f32>>>>,
     workers: Vec<JoinHandle<()>>,
@@ -194,6 +263,23 @@ impl Drop for Prefetcher {
 /// the scan but does not decode in full (a truncated body) is replaced by the next one that
 /// does, in path order, and reported by [`RowSource::problems`]; the same files give the same
 /// rows in every run.
+///
+/// ```
+/// use image::{Rgb, RgbImage};
+/// use wgpu_gan::data::{images::FolderOptions, stream::{FolderRows, RowSource}};
+/// # let dir = std::env::temp_dir().join(format!("folder_rows_{}", std::process::id()));
+/// for (name, v) in [("a.png", 0), ("b.png", 255)] {
+///     wgpu_gan::plot::save_png(&RgbImage::from_pixel(4, 4, Rgb([v; 3])), &dir.join(name))?;
+/// }
+/// let rows = FolderRows::scan(&dir, FolderOptions { size: 2, nc: 1, min_side: 0, max_images: None })?;
+/// assert_eq!((rows.count(), rows.dim(), rows.bytes()), (2, 4, 2 * 4 * 4));
+/// let mut row = [0.0; 4];
+/// rows.read(1, &mut row)?;
+/// assert_eq!(row, [1.0; 4]);                                 // b.png: white
+/// assert_eq!(rows.load()?.rows, [[-1.0; 4], [1.0; 4]].concat()); // all of them, held
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct FolderRows {
     files: Vec<PathBuf>,
     options: FolderOptions,

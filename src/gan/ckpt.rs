@@ -119,6 +119,21 @@ fn fingerprint(cfg: &GanConfig) -> Vec<(&'static str, String)> {
 }
 
 /// Writes `state` of a run of `cfg` to `path` atomically.
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, gan::{load_checkpoint, save_checkpoint, CpuGan, GanConfig}};
+/// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+/// (cfg.batch, cfg.seed) = (8, 3);
+/// let (g, d) = cfg.init_params();
+/// let mut cpu = CpuGan::new(cfg.clone(), g, d)?;
+/// cpu.train_step();
+/// let dir = std::env::temp_dir().join(format!("save_checkpoint_{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// save_checkpoint(&dir.join("ck.safetensors"), &cfg, &cpu.read_state())?;
+/// assert_eq!(load_checkpoint(&dir.join("ck.safetensors"), &cfg)?, (cpu.read_state(), 3)); // and the seed
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn save_checkpoint(path: &Path, cfg: &GanConfig, state: &GanState) -> Result<()> {
     let mut ck = Checkpoint::new();
     let (gp, dp) = cfg.passes_per_step();
@@ -154,6 +169,28 @@ pub fn save_checkpoint(path: &Path, cfg: &GanConfig, state: &GanState) -> Result
 /// Reads a checkpoint written by [`save_checkpoint`] for a run of `cfg`. The seed comes back in
 /// the second value; a checkpoint for other architectures, optimizer kinds, batch size, k, loss
 /// or data is refused with a message naming the difference.
+///
+/// ```
+/// # use wgpu_gan::{data::Mixture, gan::{CpuGan, GanConfig}};
+/// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+/// # (cfg.batch, cfg.seed) = (8, 3);
+/// # let (g, d) = cfg.init_params();
+/// # let mut cpu = CpuGan::new(cfg.clone(), g, d)?;
+/// # cpu.train_step();
+/// # let dir = std::env::temp_dir().join(format!("load_checkpoint_{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let path = dir.join("checkpoint.safetensors");
+/// # wgpu_gan::gan::save_checkpoint(&path, &cfg, &cpu.read_state())?;
+/// use wgpu_gan::gan::load_checkpoint;
+/// // `path`: a checkpoint of `cfg` (batch 8, seed 3) saved after one step.
+/// let (state, seed) = load_checkpoint(&path, &cfg)?;
+/// assert_eq!((state.step, seed), (1, 3));
+/// let other = GanConfig { batch: 16, ..cfg.clone() };
+/// let err = load_checkpoint(&path, &other).unwrap_err();
+/// assert!(err.to_string().contains("batch"), "{err}");  // names the difference
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn load_checkpoint(path: &Path, cfg: &GanConfig) -> Result<(GanState, u32)> {
     let ck = Checkpoint::load(path)?;
     check_net(&ck, path, "generator", &cfg.generator)?;
@@ -188,6 +225,25 @@ pub fn load_checkpoint(path: &Path, cfg: &GanConfig) -> Result<(GanState, u32)> 
 
 /// Only the generator of a checkpoint: its parameters, BatchNorm running statistics and the step
 /// it was saved at (for sampling and scoring; the rest of the run's settings do not matter then).
+///
+/// ```
+/// # use wgpu_gan::{data::Mixture, gan::{CpuGan, GanConfig}};
+/// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+/// # (cfg.batch, cfg.seed) = (8, 3);
+/// # let (g, d) = cfg.init_params();
+/// # let mut cpu = CpuGan::new(cfg.clone(), g, d)?;
+/// # cpu.train_step();
+/// # let dir = std::env::temp_dir().join(format!("load_generator_{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let path = dir.join("checkpoint.safetensors");
+/// # wgpu_gan::gan::save_checkpoint(&path, &cfg, &cpu.read_state())?;
+/// use wgpu_gan::gan::load_generator;
+/// // `path`: a checkpoint of `cfg` saved after one step.
+/// let (params, running, step) = load_generator(&path, &cfg.generator)?;
+/// assert_eq!((params, running.len(), step), (cpu.read_state().g, 0, 1)); // no batch norm
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn load_generator(path: &Path, generator: &NetSpec) -> Result<(Vec<Vec<f32>>, Vec<Vec<f32>>, u32)> {
     let ck = Checkpoint::load(path)?;
     check_net(&ck, path, "generator", generator)?;

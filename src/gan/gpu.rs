@@ -73,6 +73,14 @@ struct Feed {
 
 /// Streamed steps submitted and not yet finished, at most (each holds its rows in a staging
 /// buffer until the GPU has copied them).
+///
+/// ```
+/// use wgpu_gan::{data::stream::StepPlan, gan::STEPS_IN_FLIGHT};
+/// // The most a run streaming 28 × 28 images at batch 64 (k = 1) holds in upload buffers:
+/// let plan = StepPlan { seed: 0, draws: 1, batch: 64 };
+/// let bytes = STEPS_IN_FLIGHT * plan.len(28 * 28) * 4;
+/// assert_eq!(bytes, 3 * 64 * 784 * 4);                 // about 0.6 MB
+/// ```
 pub const STEPS_IN_FLIGHT: usize = 3;
 
 impl Feed {

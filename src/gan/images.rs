@@ -11,6 +11,25 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Where and how often a run writes what it writes.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use wgpu_gan::{gan::{images::*, CpuGan, DataSource, GanConfig, Table}, nn::{Act, Mode, NetSpec}};
+/// # let rows: Vec<f32> = (0..8 * 16).map(|i| (i % 5) as f32 / 2.0 - 1.0).collect(); // 8 images of 4 × 4
+/// # let (g, d) = (NetSpec::mlp(&[4, 16, 16], Act::Relu, Some(Act::Tanh)), NetSpec::mlp(&[16, 16, 1], Act::LeakyRelu(0.2), None));
+/// # let mut cfg = GanConfig::new(g, d, DataSource::Table(Arc::new(Table::new(rows, 16)?)));
+/// # cfg.batch = 4;
+/// # let out = std::env::temp_dir().join(format!("RunOptions_{}", std::process::id()));
+/// // `cfg`: a tiny GAN of 4 × 4 grey images.
+/// let opts = RunOptions { out: out.clone(), iters: 4, sample_every: 2, checkpoint_every: 2, log_every: 1,
+///     resume: None, init_from: None, grid: 4, grid_seed: 7, grid_mode: Mode::Eval, image_hw: (4, 4), channels: 1 };
+/// train_cpu(cfg, &opts)?;
+/// for f in ["losses.csv", "samples_000002.png", "samples_final.png", "checkpoint.safetensors", "loss_curve.png"] {
+///     assert!(out.join(f).exists(), "{f}");
+/// }
+/// # std::fs::remove_dir_all(&out)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct RunOptions {
     pub out: PathBuf,
@@ -40,8 +59,19 @@ pub struct RunOptions {
 
 /// Iterations of a run: `iters` when given, else `epochs` passes over `images` at `batch`, with
 /// checked arithmetic (a huge `--epochs` is an error, not a wrapped count) and at least one.
+///
+/// ```
+/// use wgpu_gan::gan::images::iterations;
+/// assert_eq!(iterations(None, 2, 60_000, 64)?, 1875);    // 2 epochs of MNIST
+/// assert_eq!(iterations(Some(10), 2, 60_000, 64)?, 10);  // --iters wins
+/// assert!(iterations(None, 1, 50, 64).is_err());         // the batch is larger than the data
+/// assert!(iterations(None, usize::MAX, 60_000, 64).is_err());
+/// assert!(iterations(Some(0), 2, 60_000, 64).unwrap_err().to_string().contains("--iters 0"));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn iterations(iters: Option<usize>, epochs: usize, images: usize, batch: usize) -> Result<usize> {
     let n = match iters {
+        Some(0) => return Err(Error::Shape("--iters 0: no iteration to run".into())),
         Some(i) => i,
         None => epochs.checked_mul(images).ok_or_else(|| Error::Shape(format!("--epochs {epochs}: too many to count")))? / batch.max(1),
     };
@@ -52,6 +82,26 @@ pub fn iterations(iters: Option<usize>, epochs: usize, images: usize, batch: usi
 }
 
 /// One row of the loss log.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use wgpu_gan::{gan::{images::*, CpuGan, DataSource, GanConfig, Table}, nn::{Act, Mode, NetSpec}};
+/// # let rows: Vec<f32> = (0..8 * 16).map(|i| (i % 5) as f32 / 2.0 - 1.0).collect(); // 8 images of 4 × 4
+/// # let (g, d) = (NetSpec::mlp(&[4, 16, 16], Act::Relu, Some(Act::Tanh)), NetSpec::mlp(&[16, 16, 1], Act::LeakyRelu(0.2), None));
+/// # let mut cfg = GanConfig::new(g, d, DataSource::Table(Arc::new(Table::new(rows, 16)?)));
+/// # cfg.batch = 4;
+/// # let out = std::env::temp_dir().join(format!("LogRow_{}", std::process::id()));
+/// # let opts = RunOptions { out: out.clone(), iters: 4, sample_every: 2, checkpoint_every: 2, log_every: 1, resume: None,
+/// #     init_from: None, grid: 4, grid_seed: 7, grid_mode: Mode::Eval, image_hw: (4, 4), channels: 1 };
+/// // `cfg`, `opts`: 4 iterations of a tiny GAN, logged at every one.
+/// let (_, rows, _): (_, Vec<LogRow>, _) = train_cpu(cfg, &opts)?;
+/// assert_eq!(rows.iter().map(|r| r.step).collect::<Vec<_>>(), [1, 2, 3, 4]);
+/// assert!(rows.iter().all(|r| r.stats.d_loss.is_finite() && r.secs >= 0.0));
+/// let csv = std::fs::read_to_string(out.join("losses.csv"))?;
+/// assert_eq!(csv.lines().count(), 1 + rows.len());      // a header, then a line per row
+/// # std::fs::remove_dir_all(&out)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LogRow {
     pub step: u64,
@@ -83,6 +133,18 @@ fn parse_csv(text: &str, up_to: u64) -> Vec<LogRow> {
 /// The loss curve: both losses and the mean D outputs against the iteration; for the Wasserstein
 /// loss also the critic's estimate of the Wasserstein distance, mean D(x) − mean D(G(z)) (M4: it
 /// should fall as G improves).
+///
+/// ```
+/// use wgpu_gan::{gan::{images::{loss_curve, LogRow}, Stats}, loss::LossKind};
+/// let stats = |i: u64| Stats { d_loss: 1.0 / i as f32, g_loss: 0.7, ..Stats::default() };
+/// let rows: Vec<LogRow> = (1..=5).map(|i| LogRow { step: 10 * i, stats: stats(i), secs: i as f64 }).collect();
+/// let out = std::env::temp_dir().join(format!("loss_curve_{}", std::process::id()));
+/// std::fs::create_dir_all(&out)?;
+/// loss_curve(&rows, &out.join("curve.png"), LossKind::Wasserstein)?; // with the W estimate
+/// assert_eq!(image::image_dimensions(out.join("curve.png")).unwrap(), (720, 360));
+/// # std::fs::remove_dir_all(&out)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn loss_curve(rows: &[LogRow], path: &Path, loss: crate::loss::LossKind) -> Result<()> {
     let xs: Vec<f32> = rows.iter().map(|r| r.step as f32).collect();
     let col = |f: fn(&Stats) -> f32| rows.iter().map(|r| f(&r.stats)).collect::<Vec<f32>>();
@@ -97,6 +159,28 @@ pub fn loss_curve(rows: &[LogRow], path: &Path, loss: crate::loss::LossKind) -> 
 }
 
 /// A grid of `opts.grid` samples from the fixed noise, as a PNG.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use wgpu_gan::{gan::{images::*, CpuGan, DataSource, GanConfig, Table}, nn::{Act, Mode, NetSpec}};
+/// # let rows: Vec<f32> = (0..8 * 16).map(|i| (i % 5) as f32 / 2.0 - 1.0).collect(); // 8 images of 4 × 4
+/// # let (g, d) = (NetSpec::mlp(&[4, 16, 16], Act::Relu, Some(Act::Tanh)), NetSpec::mlp(&[16, 16, 1], Act::LeakyRelu(0.2), None));
+/// # let mut cfg = GanConfig::new(g, d, DataSource::Table(Arc::new(Table::new(rows, 16)?)));
+/// # cfg.batch = 4;
+/// # let out = std::env::temp_dir().join(format!("sample_grid_{}", std::process::id()));
+/// # let opts = RunOptions { out: out.clone(), iters: 4, sample_every: 2, checkpoint_every: 2, log_every: 1, resume: None,
+/// #     init_from: None, grid: 4, grid_seed: 7, grid_mode: Mode::Eval, image_hw: (4, 4), channels: 1 };
+/// // `cfg`: a GAN of 4 × 4 grey images; `opts.grid`: 4 samples of seed `opts.grid_seed`.
+/// let (g, d) = cfg.init_params();
+/// let mut gan = CpuGan::new(cfg, g, d)?;
+/// std::fs::create_dir_all(&out)?;
+/// sample_grid(&mut gan, &opts, &out.join("grid.png"))?;
+/// let samples = gan.sample(4, opts.grid_seed, opts.grid_mode)?;
+/// let want = wgpu_gan::plot::image_grid_channels(&samples, 4, 1, 4, 4, 2, 2); // 2 × 2, scaled 2×
+/// assert_eq!(image::open(out.join("grid.png")).unwrap().to_rgb8(), want);
+/// # std::fs::remove_dir_all(&out)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn sample_grid<T: Trainer>(gan: &mut T, opts: &RunOptions, path: &Path) -> Result<()> {
     let (h, w) = opts.image_hw;
     let n = opts.grid.min(gan.sample_capacity());
@@ -110,6 +194,26 @@ pub fn sample_grid<T: Trainer>(gan: &mut T, opts: &RunOptions, path: &Path) -> R
 /// seed) or the weights it starts from (each network's parameters and running statistics), after
 /// checking that the output directory can be written. [`prepare_run`] makes one before any GPU
 /// work, so a bad path fails at once; [`train_prepared`] takes it.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use wgpu_gan::{gan::{images::*, CpuGan, DataSource, GanConfig, Table}, nn::{Act, Mode, NetSpec}};
+/// # let rows: Vec<f32> = (0..8 * 16).map(|i| (i % 5) as f32 / 2.0 - 1.0).collect(); // 8 images of 4 × 4
+/// # let (g, d) = (NetSpec::mlp(&[4, 16, 16], Act::Relu, Some(Act::Tanh)), NetSpec::mlp(&[16, 16, 1], Act::LeakyRelu(0.2), None));
+/// # let mut cfg = GanConfig::new(g, d, DataSource::Table(Arc::new(Table::new(rows, 16)?)));
+/// # cfg.batch = 4;
+/// # let out = std::env::temp_dir().join(format!("Prepared_{}", std::process::id()));
+/// # let opts = RunOptions { out: out.clone(), iters: 4, sample_every: 2, checkpoint_every: 2, log_every: 1, resume: None,
+/// #     init_from: None, grid: 4, grid_seed: 7, grid_mode: Mode::Eval, image_hw: (4, 4), channels: 1 };
+/// // `cfg`, `opts`: 4 iterations of a tiny GAN.
+/// let missing = RunOptions { resume: Some(out.join("no_such.safetensors")), ..opts.clone() };
+/// assert!(missing.prepare(&cfg).is_err());              // before any training
+/// let prepared: Prepared = opts.prepare(&cfg)?;
+/// let (gan, _, start) = train_cpu_prepared(cfg, &opts, prepared)?;
+/// assert_eq!((start, gan.step), (0, 4));
+/// # std::fs::remove_dir_all(&out)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct Prepared {
     resumed: Option<(GanState, u32)>,
     init: Option<NetWeights>,
@@ -122,6 +226,24 @@ type NetWeights = ((Vec<Vec<f32>>, Vec<Vec<f32>>), (Vec<Vec<f32>>, Vec<Vec<f32>>
 
 /// Checks `out` and reads `resume` (a checkpoint of `cfg`) or, when not resuming, `init_from`
 /// (a weights-only safetensors file, see [`RunOptions::init_from`]).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use wgpu_gan::{gan::{images::*, CpuGan, DataSource, GanConfig, Table}, nn::{Act, Mode, NetSpec}};
+/// # let rows: Vec<f32> = (0..8 * 16).map(|i| (i % 5) as f32 / 2.0 - 1.0).collect(); // 8 images of 4 × 4
+/// # let (g, d) = (NetSpec::mlp(&[4, 16, 16], Act::Relu, Some(Act::Tanh)), NetSpec::mlp(&[16, 16, 1], Act::LeakyRelu(0.2), None));
+/// # let mut cfg = GanConfig::new(g, d, DataSource::Table(Arc::new(Table::new(rows, 16)?)));
+/// # cfg.batch = 4;
+/// # let out = std::env::temp_dir().join(format!("prepare_run_{}", std::process::id()));
+/// // `cfg`: a tiny GAN; `out`: a fresh directory.
+/// std::fs::create_dir_all(&out)?;
+/// std::fs::write(out.join("a_file"), b"")?;
+/// assert!(prepare_run(&cfg, &out.join("a_file/run"), None, None).is_err()); // not a directory
+/// prepare_run(&cfg, &out.join("run"), None, None)?;
+/// assert!(out.join("run").is_dir());                    // made, and found writable
+/// # std::fs::remove_dir_all(&out)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn prepare_run(cfg: &GanConfig, out: &Path, resume: Option<&Path>, init_from: Option<&Path>) -> Result<Prepared> {
     crate::checkpoint::prepare_out_dir(out)?;
     let resumed = resume.map(|p| load_checkpoint(p, cfg)).transpose()?;
@@ -145,12 +267,50 @@ impl RunOptions {
 /// Trains `cfg` (from a checkpoint when `opts.resume` is set) up to `opts.iters` iterations.
 /// Returns the trained GAN, the whole loss log (a resumed run's includes the earlier rows) and the
 /// iteration it started from.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use wgpu_gan::{gan::{images::*, CpuGan, DataSource, GanConfig, Table}, nn::{Act, Mode, NetSpec}};
+/// # let rows: Vec<f32> = (0..8 * 16).map(|i| (i % 5) as f32 / 2.0 - 1.0).collect(); // 8 images of 4 × 4
+/// # let (g, d) = (NetSpec::mlp(&[4, 16, 16], Act::Relu, Some(Act::Tanh)), NetSpec::mlp(&[16, 16, 1], Act::LeakyRelu(0.2), None));
+/// # let mut cfg = GanConfig::new(g, d, DataSource::Table(Arc::new(Table::new(rows, 16)?)));
+/// # cfg.batch = 4;
+/// # let out = std::env::temp_dir().join(format!("train_{}", std::process::id()));
+/// # let opts = RunOptions { out: out.clone(), iters: 4, sample_every: 2, checkpoint_every: 2, log_every: 1, resume: None,
+/// #     init_from: None, grid: 4, grid_seed: 7, grid_mode: Mode::Eval, image_hw: (4, 4), channels: 1 };
+/// // `cfg`, `opts`: 4 iterations of a tiny GAN, checkpointed every 2.
+/// let gpu = wgpu_gan::gpu::Gpu::new()?;
+/// let (gan, rows, start) = train(&gpu, cfg, &opts)?;
+/// assert_eq!((gan.steps_done(), rows.len(), start), (4, 4, 0));
+/// assert!(out.join("checkpoint.safetensors").exists());
+/// # std::fs::remove_dir_all(&out)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn train(gpu: &Gpu, cfg: GanConfig, opts: &RunOptions) -> Result<(GpuGan, Vec<LogRow>, usize)> {
     let prepared = opts.prepare(&cfg)?;
     train_prepared(gpu, cfg, opts, prepared)
 }
 
 /// [`train`] with what [`prepare_run`] read already.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use wgpu_gan::{gan::{images::*, CpuGan, DataSource, GanConfig, Table}, nn::{Act, Mode, NetSpec}};
+/// # let rows: Vec<f32> = (0..8 * 16).map(|i| (i % 5) as f32 / 2.0 - 1.0).collect(); // 8 images of 4 × 4
+/// # let (g, d) = (NetSpec::mlp(&[4, 16, 16], Act::Relu, Some(Act::Tanh)), NetSpec::mlp(&[16, 16, 1], Act::LeakyRelu(0.2), None));
+/// # let mut cfg = GanConfig::new(g, d, DataSource::Table(Arc::new(Table::new(rows, 16)?)));
+/// # cfg.batch = 4;
+/// # let out = std::env::temp_dir().join(format!("train_prepared_{}", std::process::id()));
+/// # let opts = RunOptions { out: out.clone(), iters: 4, sample_every: 2, checkpoint_every: 2, log_every: 1, resume: None,
+/// #     init_from: None, grid: 4, grid_seed: 7, grid_mode: Mode::Eval, image_hw: (4, 4), channels: 1 };
+/// // `cfg`, `opts`: 4 iterations of a tiny GAN.
+/// let prepared = opts.prepare(&cfg)?;                   // a bad path fails here, before the GPU
+/// let gpu = wgpu_gan::gpu::Gpu::new()?;
+/// let (gan, _, _) = train_prepared(&gpu, cfg, &opts, prepared)?;
+/// assert_eq!(gan.steps_done(), 4);
+/// # std::fs::remove_dir_all(&out)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn train_prepared(gpu: &Gpu, cfg: GanConfig, opts: &RunOptions, prepared: Prepared) -> Result<(GpuGan, Vec<LogRow>, usize)> {
     let grid = opts.grid.max(1);
     train_on(|cfg, g0, d0| GpuGan::new(gpu, cfg.clone(), g0, d0, grid), cfg, opts, prepared)
@@ -158,18 +318,80 @@ pub fn train_prepared(gpu: &Gpu, cfg: GanConfig, opts: &RunOptions, prepared: Pr
 
 /// [`train`] on the CPU reference (`--cpu`): the same loop, files and checkpoints, at the speed of
 /// an f64 reference on one core (seconds per R2 iteration; fine for R5 or a few steps).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use wgpu_gan::{gan::{images::*, CpuGan, DataSource, GanConfig, Table}, nn::{Act, Mode, NetSpec}};
+/// # let rows: Vec<f32> = (0..8 * 16).map(|i| (i % 5) as f32 / 2.0 - 1.0).collect(); // 8 images of 4 × 4
+/// # let (g, d) = (NetSpec::mlp(&[4, 16, 16], Act::Relu, Some(Act::Tanh)), NetSpec::mlp(&[16, 16, 1], Act::LeakyRelu(0.2), None));
+/// # let mut cfg = GanConfig::new(g, d, DataSource::Table(Arc::new(Table::new(rows, 16)?)));
+/// # cfg.batch = 4;
+/// # let out = std::env::temp_dir().join(format!("train_cpu_{}", std::process::id()));
+/// # let opts = RunOptions { out: out.clone(), iters: 4, sample_every: 2, checkpoint_every: 2, log_every: 1, resume: None,
+/// #     init_from: None, grid: 4, grid_seed: 7, grid_mode: Mode::Eval, image_hw: (4, 4), channels: 1 };
+/// // `cfg`, `opts`: 4 iterations of a tiny GAN, checkpointed every 2.
+/// let (_, _, start) = train_cpu(cfg.clone(), &opts)?;
+/// assert_eq!(start, 0);
+/// let more = RunOptions { iters: 6, resume: Some(out.join("checkpoint.safetensors")), ..opts };
+/// let (gan, rows, start) = train_cpu(cfg, &more)?;     // on from the checkpoint
+/// assert_eq!((start, gan.step, rows.len()), (4, 6, 6)); // the log keeps the first 4 rows
+/// # std::fs::remove_dir_all(&out)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn train_cpu(cfg: GanConfig, opts: &RunOptions) -> Result<(CpuGan, Vec<LogRow>, usize)> {
     let prepared = opts.prepare(&cfg)?;
     train_cpu_prepared(cfg, opts, prepared)
 }
 
 /// [`train_cpu`] with what [`prepare_run`] read already.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use wgpu_gan::{gan::{images::*, CpuGan, DataSource, GanConfig, Table}, nn::{Act, Mode, NetSpec}};
+/// # let rows: Vec<f32> = (0..8 * 16).map(|i| (i % 5) as f32 / 2.0 - 1.0).collect(); // 8 images of 4 × 4
+/// # let (g, d) = (NetSpec::mlp(&[4, 16, 16], Act::Relu, Some(Act::Tanh)), NetSpec::mlp(&[16, 16, 1], Act::LeakyRelu(0.2), None));
+/// # let mut cfg = GanConfig::new(g, d, DataSource::Table(Arc::new(Table::new(rows, 16)?)));
+/// # cfg.batch = 4;
+/// # let out = std::env::temp_dir().join(format!("train_cpu_prepared_{}", std::process::id()));
+/// # let opts = RunOptions { out: out.clone(), iters: 4, sample_every: 2, checkpoint_every: 2, log_every: 1, resume: None,
+/// #     init_from: None, grid: 4, grid_seed: 7, grid_mode: Mode::Eval, image_hw: (4, 4), channels: 1 };
+/// // `cfg`, `opts`: 4 iterations of a tiny GAN.
+/// let other = RunOptions { init_from: Some(out.join("w.safetensors")), ..opts.clone() };
+/// let prepared = opts.prepare(&cfg)?;
+/// assert!(train_cpu_prepared(cfg.clone(), &other, prepared).is_err()); // prepared for other options
+/// let prepared = opts.prepare(&cfg)?;
+/// assert_eq!(train_cpu_prepared(cfg, &opts, prepared)?.0.step, 4);
+/// # std::fs::remove_dir_all(&out)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn train_cpu_prepared(cfg: GanConfig, opts: &RunOptions, prepared: Prepared) -> Result<(CpuGan, Vec<LogRow>, usize)> {
     train_on(|cfg, g0, d0| CpuGan::new(cfg.clone(), g0.to_vec(), d0.to_vec()), cfg, opts, prepared)
 }
 
 /// The training loop behind [`train`] and [`train_cpu`], for any [`Trainer`] that `make` builds
 /// from the config (its seed taken from the checkpoint when resuming) and the initial weights.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use wgpu_gan::{gan::{images::*, CpuGan, DataSource, GanConfig, Table}, nn::{Act, Mode, NetSpec}};
+/// # let rows: Vec<f32> = (0..8 * 16).map(|i| (i % 5) as f32 / 2.0 - 1.0).collect(); // 8 images of 4 × 4
+/// # let (g, d) = (NetSpec::mlp(&[4, 16, 16], Act::Relu, Some(Act::Tanh)), NetSpec::mlp(&[16, 16, 1], Act::LeakyRelu(0.2), None));
+/// # let mut cfg = GanConfig::new(g, d, DataSource::Table(Arc::new(Table::new(rows, 16)?)));
+/// # cfg.batch = 4;
+/// # let out = std::env::temp_dir().join(format!("train_on_{}", std::process::id()));
+/// # let opts = RunOptions { out: out.clone(), iters: 4, sample_every: 2, checkpoint_every: 2, log_every: 1, resume: None,
+/// #     init_from: None, grid: 4, grid_seed: 7, grid_mode: Mode::Eval, image_hw: (4, 4), channels: 1 };
+/// // `cfg`, `opts`: 4 iterations of a tiny GAN.
+/// let make = |c: &GanConfig, g: &[Vec<f32>], d: &[Vec<f32>]| {
+///     assert_eq!(g, c.init_params().0);                 // no checkpoint or weights to start from
+///     CpuGan::new(c.clone(), g.to_vec(), d.to_vec())
+/// };
+/// let prepared = opts.prepare(&cfg)?;
+/// let (gan, rows, _) = train_on(make, cfg, &opts, prepared)?;
+/// assert_eq!((gan.step, rows.len()), (4, 4));
+/// # std::fs::remove_dir_all(&out)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32>]) -> Result<T>, mut cfg: GanConfig, opts: &RunOptions, prepared: Prepared) -> Result<(T, Vec<LogRow>, usize)> {
     let Prepared { resumed, init, paths } = prepared;
     if paths != (opts.resume.clone(), opts.init_from.clone()) {

@@ -17,7 +17,8 @@
 //!
 //! Random numbers are keyed by (seed, stream, step): D update i draws noise from stream 2i and real
 //! mixture data from stream 2i+1 (image data: draw i of the step, in epoch order); the generator
-//! phase draws from stream 2k.
+//! phase draws from stream 2k. The extra updates of a long critic phase (`critic_burst`, i ≥ k)
+//! skip the generator's streams: 2(i+1) and 2(i+1)+1.
 //!
 //! With a gradient penalty (WGAN-GP, `gp_lambda` > 0) each critic update then also forms
 //! x̂ = ε·real + (1 − ε)·fake per sample (ε from stream 0x4000_0000 + i), runs the critic on x̂
@@ -49,6 +50,17 @@ use std::sync::Arc;
 
 /// A table of real samples (images flattened to rows), drawn in epochs: every epoch visits each
 /// row once, in a fresh order (see `shaders/rng.wgsl::gather_rows`).
+///
+/// ```
+/// use wgpu_gan::gan::Table;
+/// let t = Table::new(vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0], 3)?;      // two rows of 3
+/// assert_eq!((t.count, t.dim), (2, 3));
+/// assert!(Table::new(vec![0.0; 5], 3).is_err());                   // not whole rows
+/// let l = Table::with_labels(t.rows.clone(), 3, vec![1, 0])?;
+/// assert_eq!(l.labels, Some(vec![1, 0]));
+/// assert!(Table::with_labels(t.rows, 3, vec![0]).is_err());        // one label per row
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
     pub rows: Vec<f32>,
@@ -78,6 +90,16 @@ impl Table {
 }
 
 /// Where the real samples come from.
+///
+/// ```
+/// use std::sync::Arc;
+/// use wgpu_gan::{data::Mixture, gan::{DataSource, Table}};
+/// let ring = DataSource::Mixture(Mixture::ring());
+/// assert_eq!((ring.dim(), ring.mixture().map(|m| m.centres.len())), (2, Some(8)));
+/// let table: DataSource = Arc::new(Table::new(vec![0.0; 4 * 16], 16)?).into();
+/// assert_eq!((table.dim(), table.mixture()), (16, None));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum DataSource {
     /// A toy 2-D mixture sampled on the GPU.
@@ -136,6 +158,18 @@ impl DataSource {
 }
 
 /// Everything that defines a training run.
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, gan::{DataSource, GanConfig}, nn::{Act, NetSpec}};
+/// let g = NetSpec::mlp(&[4, 16, 2], Act::Relu, None);
+/// let d = NetSpec::mlp(&[2, 16, 1], Act::LeakyRelu(0.2), None);
+/// let cfg = GanConfig::new(g, d, DataSource::Mixture(Mixture::ring()));
+/// assert_eq!((cfg.z_dim(), cfg.batch, cfg.k), (4, 64, 1));
+/// cfg.validate()?;
+/// let d3 = NetSpec::mlp(&[3, 16, 1], Act::LeakyRelu(0.2), None);
+/// assert!(GanConfig { discriminator: d3, ..cfg }.validate().is_err()); // G makes 2 values, D takes 3
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct GanConfig {
     pub generator: NetSpec,
@@ -173,6 +207,17 @@ pub struct GanConfig {
 /// `first` steps and in every step whose index is a multiple of `every`. The original WGAN used
 /// 100, 25 and 500, so that the critic is near its optimum before the generator learns and
 /// again from time to time ([`CriticBurst::ORIGINAL`]).
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, gan::{CriticBurst, GanConfig}};
+/// let b = CriticBurst::ORIGINAL;
+/// assert!(b.applies(0) && b.applies(24) && !b.applies(25) && b.applies(500));
+/// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16).wgan_clip(0.01, 5, 5e-5);
+/// cfg.critic_burst = Some(b);
+/// cfg.validate()?;                                  // an RMSprop critic: allowed
+/// assert_eq!((cfg.critic_updates(0), cfg.critic_updates(30)), (100, 5));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CriticBurst {
     pub k: usize,
@@ -432,6 +477,22 @@ impl GanConfig {
 }
 
 /// Everything a training step depends on: weights, optimizer state and the step counter.
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, gan::{CpuGan, GanConfig}};
+/// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+/// cfg.batch = 8;
+/// let (g, d) = cfg.init_params();
+/// let mut cpu = CpuGan::new(cfg, g.clone(), d)?;
+/// let start = cpu.read_state();
+/// assert_eq!((&start.g, start.step), (&g, 0));
+/// assert_eq!((start.opt_g.len(), start.opt_g[0].len()), (g.len(), 2)); // Adam: 2 moments a tensor
+/// cpu.train_step();
+/// assert_eq!(cpu.read_state().step, 1);
+/// cpu.load_state(&start)?;                          // back to the start
+/// assert_eq!(cpu.read_state(), start);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct GanState {
     pub g: Vec<Vec<f32>>,
@@ -446,6 +507,21 @@ pub struct GanState {
 
 /// What a training loop needs of a GAN, whether it runs on the GPU ([`GpuGan`]) or on the CPU
 /// reference ([`CpuGan`], for machines with no adapter at all: `--cpu`).
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, gan::{CpuGan, GanConfig, Trainer}, nn::Mode};
+/// fn run<T: Trainer>(gan: &mut T) -> wgpu_gan::Result<usize> {
+///     gan.train_steps(3);
+///     gan.stats()?;                                 // an error if training diverged
+///     Ok(gan.sample(4, 7, Mode::Eval)?.len())
+/// }
+/// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+/// cfg.batch = 8;
+/// let (g, d) = cfg.init_params();
+/// let mut cpu = CpuGan::new(cfg, g, d)?;
+/// assert_eq!((run(&mut cpu)?, cpu.steps_done()), (8, 3)); // 4 points of 2; 3 steps
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub trait Trainer {
     /// Runs `n` training steps.
     fn train_steps(&mut self, n: usize);
@@ -522,9 +598,27 @@ impl Trainer for CpuGan {
 
 /// Labels for a grid of `n` conditional samples: the classes in order, each over an equal run of
 /// rows (n = 100, 10 classes: one class per row of a 10 × 10 grid).
+///
+/// ```
+/// use wgpu_gan::gan::grid_labels;
+/// assert_eq!(grid_labels(6, 3), [0, 0, 1, 1, 2, 2]);
+/// assert_eq!(grid_labels(100, 10)[10..20], [1; 10]);    // row 1 of a 10 × 10 grid
+/// ```
 pub fn grid_labels(n: usize, classes: usize) -> Vec<u32> {
     (0..n).map(|r| (r * classes / n.max(1)) as u32).collect()
 }
 
 /// The stream for sampling from fixed noise (plots, metrics): distinct from every training stream.
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, gan::{CpuGan, GanConfig, SAMPLE_STREAM}, nn::{CpuNet, Mode}, rng::randn_fill};
+/// let cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+/// let (g, d) = cfg.init_params();
+/// let mut net = CpuNet::new(cfg.generator.clone(), g.clone())?;
+/// let mut cpu = CpuGan::new(cfg, g, d)?;
+/// // Samples of seed 7: the generator on the normals of (seed 7, SAMPLE_STREAM, step 0).
+/// let z = randn_fill(3 * 2, 7, SAMPLE_STREAM, 0);
+/// assert_eq!(cpu.sample(3, 7, Mode::Eval)?, net.forward(&z, 3)?);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub const SAMPLE_STREAM: u32 = 0xFFFF_0000;

@@ -44,6 +44,13 @@ use std::fmt;
 
 /// Max relative errors (max norm) of the weights (with BatchNorm running statistics) and of
 /// generated samples (batch statistics).
+///
+/// ```
+/// use wgpu_gan::gan::Agreement;
+/// let a = Agreement { g_weights: 1e-6, d_weights: 4e-6, samples: 2e-6 };
+/// assert_eq!(a.worst(), 4e-6);
+/// assert!(Agreement { samples: f32::NAN, ..a }.worst().is_nan()); // a NaN is never hidden
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Agreement {
     pub g_weights: f32,
@@ -68,6 +75,17 @@ fn worst(v: &[f32]) -> f32 {
     v.iter().fold(0.0, |a, &b| a.max(b))
 }
 
+/// What [`verify`] found: the judged figures, which [`Verification::passed`] holds to a
+/// tolerance, and the reported ones.
+///
+/// ```
+/// use wgpu_gan::gan::{Agreement, Verification};
+/// let drift = Agreement { g_weights: 0.5, ..Agreement::default() };
+/// let v = Verification { steps: 1, losses: 1e-7, d_grads: 3e-6, g_grads: 2e-6, zero_grads: 0.0, per_step: drift, trajectory: drift };
+/// assert_eq!(v.judged(), 3e-6);
+/// assert!(v.passed(1e-5) && !v.passed(1e-6));       // the reported drift is not judged
+/// assert!(v.to_string().contains("discriminator gradients"));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Verification {
     pub steps: usize,
@@ -161,6 +179,17 @@ pub fn verify(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> 
 }
 
 /// [`verify`] without blocking: what a browser's page runs (see [`crate::gpu::fetch`]).
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, gan::{verify_async, GanConfig}, gpu::Gpu};
+/// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+/// cfg.batch = 8;
+/// let gpu = Gpu::new()?;
+/// let v = pollster::block_on(verify_async(&gpu, &cfg, 1, 8, 7))?; // a page awaits it instead
+/// assert_eq!(v.steps, 1);
+/// assert!(v.passed(1e-4), "{v}");
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub async fn verify_async(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, seed: u32) -> Result<Verification> {
     let (g0, d0) = cfg.init_params();
     // The free-running CPU steps (the trajectory below) need nothing from the GPU: where there

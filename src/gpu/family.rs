@@ -4,7 +4,18 @@
 
 use crate::gpu::Gpu;
 
-/// Which convolution kernels a device runs.
+/// Which matrix-product and convolution kernels a device runs.
+///
+/// ```
+/// use wgpu_gan::gpu::{Gpu, KernelFamily};
+/// let gpu = Gpu::new()?;
+/// assert!(KernelFamily::Tiled.runs_on(&gpu.device, gpu.info.as_ref())); // any device
+/// let direct = KernelFamily::Direct.on(&gpu);
+/// assert_eq!(KernelFamily::of(&direct), KernelFamily::Direct);
+/// assert!(direct.describe().contains("kernels: direct"));
+/// assert!(!KernelFamily::Direct.products() && KernelFamily::Gemm.products());
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum KernelFamily {

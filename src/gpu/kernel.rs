@@ -342,6 +342,18 @@ fn check_limits(device: &wgpu::Device, file: &str, entry: &str, module: &naga::M
 
 /// One kernel launch with its bind group and parameters, created once and recorded into as many
 /// passes as needed. Holds its own small uniform buffer.
+///
+/// ```
+/// use wgpu_gan::gpu::{Gpu, Program, Tensor};
+/// let gpu = Gpu::new()?;
+/// let src = Tensor::new(&gpu, &[4], &[1.0, 2.0, 3.0, 4.0])?;
+/// let dst = Tensor::zeros(&gpu, "dst", 4)?;
+/// let d = wgpu_gan::nn::copy_range(&gpu, &src, 1, &dst, 0, 2)?; // dst[0..2] = src[1..3]
+/// assert_eq!(d.groups, [1, 1, 1]); // 2 invocations: one workgroup
+/// Program { dispatches: vec![d] }.run(&gpu);
+/// assert_eq!(dst.read(&gpu)?, [2.0, 3.0, 0.0, 0.0]);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct Dispatch {
     pub name: String,
     /// Loop iterations one invocation runs (its declaration's bound, [`Bindings::trips`]).
@@ -592,6 +604,21 @@ pub fn grid(threads: u32, wg: u32, max_dim: u32) -> Result<[u32; 3]> {
 
 /// An ordered list of dispatches: a forward pass, a training step, a sampler. Recording it into a
 /// pass is all a host application needs; `run` does it in one submission.
+///
+/// ```
+/// use wgpu_gan::{gpu::{Gpu, Program, Tensor}, nn::copy_range};
+/// let gpu = Gpu::new()?;
+/// let a = Tensor::new(&gpu, &[4], &[1.0, 2.0, 0.0, 0.0])?;
+/// let b = Tensor::zeros(&gpu, "b", 2)?;
+/// let mut prog = Program::default();
+/// prog.push(copy_range(&gpu, &a, 0, &b, 0, 2)?); // b = a[0..2]
+/// prog.push(copy_range(&gpu, &b, 0, &a, 2, 2)?); // then a[2..4] = b
+/// let mut encoder = gpu.device.create_command_encoder(&Default::default());
+/// prog.encode(&mut encoder); // into the host's own encoder
+/// gpu.queue.submit([encoder.finish()]);
+/// assert_eq!(a.read(&gpu)?, [1.0, 2.0, 1.0, 2.0]);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Default)]
 pub struct Program {
     pub dispatches: Vec<Dispatch>,
@@ -640,7 +667,8 @@ impl Program {
     }
 
     /// Runs each dispatch in its own submission and waits for it: (kernel name, with
-    /// " (textures)" for a launch that reads buffers through textures, and seconds) per dispatch. For finding where the time goes; the per-submission overhead is included.
+    /// " (textures)" for a launch that reads buffers through textures, and seconds) per dispatch.
+    /// For finding where the time goes; the per-submission overhead is included.
     pub fn profile(&self, gpu: &Gpu) -> Result<Vec<(String, f64)>> {
         let mut out = Vec::new();
         for d in &self.dispatches {

@@ -30,6 +30,17 @@ use std::sync::{Arc, Mutex};
 
 /// A device and queue plus what this crate keeps beside them (adapter description, pipelines).
 /// Cheap to clone.
+///
+/// ```
+/// use wgpu_gan::gpu::{Gpu, Tensor};
+/// let gpu = Gpu::new()?;
+/// println!("{}", gpu.describe()); // adapter, backend, driver
+/// let t = Tensor::new(&gpu, &[3], &[1.0, 2.0, 3.0])?;
+/// let clone = gpu.clone(); // the same device and queue
+/// assert_eq!(t.read(&clone)?, [1.0, 2.0, 3.0]);
+/// assert!(gpu.check_size("a buffer of 2⁶⁴ bytes", u64::MAX).is_err());
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Gpu {
     pub device: wgpu::Device,

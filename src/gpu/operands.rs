@@ -12,6 +12,16 @@ use super::Gpu;
 /// so which is faster depends on the CPU: `ops::choose_family` times both
 /// (`WGPU_GAN_OPERANDS=buffers` or `textures` names one). Kept with the device as a
 /// [`Gpu::choice`].
+///
+/// ```
+/// use wgpu_gan::gpu::{Gpu, Operands};
+/// let gpu = Gpu::new()?;
+/// let tex = Operands::Textures.on(&gpu);
+/// assert_eq!(Operands::of(&tex), Operands::Textures);
+/// assert_eq!(Operands::of(&gpu), Operands::Buffers); // the original keeps its own (none yet)
+/// assert_eq!(Operands::ALL.map(Operands::name), ["buffers", "textures"]);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operands {
     Buffers,

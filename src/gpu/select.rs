@@ -4,6 +4,22 @@
 use crate::error::{Error, Result};
 
 /// Which graphics API wgpu goes through.
+///
+/// ```
+/// use wgpu_gan::gpu::{Backend, Gpu, GpuOptions};
+/// let gpu = Gpu::with_options(&GpuOptions { backend: Backend::Auto, ..GpuOptions::from_env() })?;
+/// let info = gpu.info.clone().unwrap();
+/// let api = match info.backend {
+///     wgpu::Backend::Vulkan => Backend::Vulkan,
+///     wgpu::Backend::Metal => Backend::Metal,
+///     wgpu::Backend::Dx12 => Backend::Dx12,
+///     _ => Backend::Gl,
+/// };
+/// // Naming the API that `Auto` found opens the same adapter.
+/// let again = Gpu::with_options(&GpuOptions { backend: api, ..GpuOptions::from_env() })?;
+/// assert_eq!(again.info.unwrap().name, info.name);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Backend {
@@ -30,6 +46,15 @@ impl Backend {
 }
 
 /// Which limits the device is opened with.
+///
+/// ```
+/// use wgpu_gan::gpu::{Gpu, GpuOptions, LimitsChoice};
+/// assert_eq!(LimitsChoice::default(), LimitsChoice::Adapter);
+/// let gpu = Gpu::with_options(&GpuOptions { limits: LimitsChoice::Default, ..GpuOptions::from_env() })?;
+/// let portable = wgpu::Limits::defaults().max_storage_buffer_binding_size;
+/// assert_eq!(gpu.device.limits().max_storage_buffer_binding_size, portable);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum LimitsChoice {
@@ -46,6 +71,16 @@ pub enum LimitsChoice {
 }
 
 /// How [`super::Gpu::with_options`] picks its adapter and device.
+///
+/// ```
+/// use wgpu_gan::{gpu::{Gpu, GpuOptions}, Error};
+/// let none = GpuOptions { adapter_name: Some("no such adapter".into()), ..GpuOptions::from_env() };
+/// assert!(matches!(Gpu::with_options(&none), Err(Error::NoAdapter(_)))); // lists those found
+/// let o = GpuOptions { no_tune: true, no_subgroups: true, ..GpuOptions::from_env() };
+/// let gpu = Gpu::with_options(&o)?;
+/// assert!(!gpu.device.features().contains(wgpu::Features::SUBGROUP));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GpuOptions {
     pub backend: Backend,

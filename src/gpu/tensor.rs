@@ -25,7 +25,7 @@ pub struct Tensor {
     /// Where it starts in `buffer`, in bytes (0 unless it is a part of a block).
     pub offset: u64,
     /// Values it holds: the product of its shape.
-    pub len: usize,
+    len: usize,
     shape: Vec<usize>,
 }
 
@@ -79,6 +79,23 @@ impl Tensor {
     /// Reads it back with its shape.
     pub fn to_cpu(&self, gpu: &Gpu) -> Result<CpuTensor> {
         CpuTensor::new(&self.shape, self.read(gpu)?)
+    }
+
+    /// Values it holds: the product of its shape.
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let t = wgpu_gan::gpu::Tensor::zeros_shaped(&gpu, "t", &[2, 3])?;
+    /// assert_eq!((t.len(), t.is_empty()), (6, false));
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it holds no values.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Bytes it takes (at least 4: an empty tensor has a one-value buffer).

@@ -31,6 +31,15 @@ crate::kernel! {
 
 /// Mean cross-entropy of softmax(logits) (n, classes) against `labels`, and the share of rows
 /// whose largest logit is the label.
+///
+/// ```
+/// use wgpu_gan::metrics::classifier::softmax_xent;
+/// // two rows of 2 classes: equal logits (loss ln 2, argmax the first), and a sure right answer
+/// let (loss, accuracy) = softmax_xent(&[0.0, 0.0, 0.0, 20.0], &[0.0, 1.0], 2);
+/// assert!((loss - 2f32.ln() / 2.0).abs() < 1e-6);
+/// assert_eq!(accuracy, 1.0);
+/// assert_eq!(softmax_xent(&[0.0, 20.0], &[0.0], 2).1, 0.0);
+/// ```
 pub fn softmax_xent(logits: &[f32], labels: &[f32], classes: usize) -> (f32, f32) {
     let n = labels.len();
     let (mut loss, mut correct) = (0.0f64, 0usize);
@@ -46,6 +55,17 @@ pub fn softmax_xent(logits: &[f32], labels: &[f32], classes: usize) -> (f32, f32
 }
 
 /// logits (n, classes), labels (n) -> d(mean cross-entropy)/dlogits
+///
+/// ```
+/// use wgpu_gan::metrics::classifier::{softmax_xent, softmax_xent_backward};
+/// let (logits, labels) = ([0.0, 0.0, 3.0, 1.0], [1.0, 0.0]);
+/// let g = softmax_xent_backward(&logits, &labels, 2);
+/// assert_eq!(g[..2], [0.25, -0.25]);                  // (softmax (½, ½) − one-hot (0, 1)) / n
+/// let (mut up, mut down) = (logits, logits);
+/// (up[2], down[2]) = (3.01, 2.99);
+/// let numeric = (softmax_xent(&up, &labels, 2).0 - softmax_xent(&down, &labels, 2).0) / 0.02;
+/// assert!((numeric - g[2]).abs() < 1e-3);
+/// ```
 pub fn softmax_xent_backward(logits: &[f32], labels: &[f32], classes: usize) -> Vec<f32> {
     let n = labels.len();
     let mut out = vec![0.0; logits.len()];
@@ -61,12 +81,43 @@ pub fn softmax_xent_backward(logits: &[f32], labels: &[f32], classes: usize) -> 
     out
 }
 
+/// Digits 0..=9: the classifier's outputs.
+///
+/// ```
+/// use wgpu_gan::{metrics::classifier::CLASSES, models::lenet};
+/// assert_eq!(lenet().out_dim(), CLASSES);              // one logit per digit
+/// ```
 pub const CLASSES: usize = 10;
 /// Width of the features FID compares.
+///
+/// ```
+/// use wgpu_gan::{metrics::classifier::{Classifier, On, FEATURES}, models::lenet, nn::Init};
+/// let spec = lenet();
+/// let clf = Classifier { params: spec.init(0, 1, Init::PyTorch), spec }; // untrained
+/// let features = clf.features(On::Cpu, &[0.0; 2 * 784])?;
+/// assert_eq!(features.len(), 2 * FEATURES);
+/// assert!(features.iter().all(|&f| f >= 0.0));         // after a ReLU
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub const FEATURES: usize = 128;
 const CHUNK: usize = 500;
 
 /// A trained classifier: the architecture and its parameters.
+///
+/// ```
+/// use wgpu_gan::{metrics::classifier::{Classifier, On}, models::lenet, nn::Init};
+/// # let dir = std::env::temp_dir().join(format!("classifier_{}", std::process::id()));
+/// let spec = lenet();
+/// let clf = Classifier { params: spec.init(0, 1, Init::PyTorch), spec }; // untrained
+/// let x = wgpu_gan::rng::uniform_fill(1, 2, 3 * 784, -1.0, 1.0);  // three noise "images"
+/// let digits = clf.predict(On::Cpu, &x)?;
+/// assert!(digits.len() == 3 && digits.iter().all(|&d| d < 10));
+/// assert_eq!(clf.accuracy(On::Cpu, &x, &digits)?, 1.0);
+/// clf.save(&dir.join("clf.safetensors"))?;
+/// assert_eq!(Classifier::load(&dir.join("clf.safetensors"))?.params, clf.params);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Classifier {
     pub spec: NetSpec,
@@ -74,6 +125,19 @@ pub struct Classifier {
 }
 
 /// Training settings.
+///
+/// ```
+/// use wgpu_gan::{gpu::Gpu, metrics::classifier::{Classifier, TrainSettings}};
+/// let gpu = Gpu::new()?;
+/// let images = wgpu_gan::rng::uniform_fill(0, 0, 8 * 784, -1.0, 1.0);   // 8 noise "digits"
+/// let labels = [0, 1, 2, 3, 4, 5, 6, 7];
+/// let s = TrainSettings { epochs: 1, batch: 4, ..TrainSettings::default() }; // 2 iterations
+/// let mut calls = Vec::new();
+/// let clf = Classifier::train(&gpu, &images, &labels, s, &mut |done, total| calls.push((done, total)))?;
+/// assert_eq!((calls, clf.params.len()), (vec![(2, 2)], 8));
+/// assert!(Classifier::train(&gpu, &images, &labels[..7], s, &mut |_, _| {}).is_err()); // 7 labels
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct TrainSettings {
     pub epochs: usize,
@@ -214,6 +278,18 @@ impl Classifier {
 }
 
 /// Where a trained classifier runs: on a GPU (`&gpu` converts) or on the CPU reference.
+///
+/// ```
+/// use wgpu_gan::{gpu::Gpu, metrics::classifier::{Classifier, On}, models::lenet, nn::Init};
+/// let spec = lenet();
+/// let clf = Classifier { params: spec.init(3, 1, Init::PyTorch), spec };
+/// let x = wgpu_gan::rng::uniform_fill(4, 0, 2 * 784, -1.0, 1.0);
+/// let gpu = Gpu::new()?;
+/// let (on_gpu, on_cpu) = (clf.logits(&gpu, &x)?, clf.logits(On::Cpu, &x)?);
+/// assert_eq!(on_gpu.len(), 2 * 10);
+/// assert!(wgpu_gan::max_rel_err(&on_gpu, &on_cpu) < 1e-4);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy)]
 pub enum On<'a> {
     Gpu(&'a Gpu),
@@ -228,6 +304,18 @@ impl<'a> From<&'a Gpu> for On<'a> {
 
 /// FID-MNIST (M2) of `generated` against `reference` images (both (n, 784)), on the classifier's
 /// penultimate features. Compare only at equal counts (2,000 here): the figure is biased by n.
+///
+/// ```
+/// use wgpu_gan::{gpu::Gpu, metrics::classifier::{fid_mnist, Classifier}, models::lenet, nn::Init};
+/// let gpu = Gpu::new()?;
+/// let spec = lenet();
+/// let clf = Classifier { params: spec.init(0, 1, Init::PyTorch), spec }; // untrained
+/// let a = wgpu_gan::rng::uniform_fill(1, 0, 4 * 784, -1.0, 1.0);
+/// let b = vec![-1.0; 4 * 784];                          // four blank images
+/// let (same, apart) = (fid_mnist(&gpu, &clf, &a, &a)?, fid_mnist(&gpu, &clf, &a, &b)?);
+/// assert!(apart > 0.0 && same < 1e-3 * apart);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn fid_mnist(gpu: &Gpu, clf: &Classifier, generated: &[f32], reference: &[f32]) -> Result<f64> {
     let a = clf.features(gpu, generated)?;
     let b = clf.features(gpu, reference)?;

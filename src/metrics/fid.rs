@@ -47,6 +47,14 @@ use crate::error::{Error, Result};
 use nalgebra::{DMatrix, SymmetricEigen};
 
 /// A Gaussian fitted to a set of feature vectors.
+///
+/// ```
+/// use wgpu_gan::metrics::fid::{frechet_distance, Gaussian};
+/// let a = Gaussian { mean: vec![0.0, 0.0], cov: vec![1.0, 0.0, 0.0, 1.0], dim: 2, count: 2000 };
+/// let b = Gaussian { mean: vec![3.0, 4.0], ..a.clone() };
+/// assert!((frechet_distance(&a, &b)? - 25.0).abs() < 1e-9); // ‖μ₁ − μ₂‖²; the covariances cancel
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gaussian {
     /// Sample mean, length `dim`.
@@ -65,6 +73,15 @@ pub struct Gaussian {
 ///
 /// Errors: [`Error::Shape`] when `dim` is 0, the length is not a multiple of `dim`, or there are
 /// fewer than 2 rows; [`Error::NonFinite`] when a feature is NaN or infinite.
+///
+/// ```
+/// use wgpu_gan::metrics::fid::gaussian;
+/// let g = gaussian(&[0.0, 0.0, 2.0, 0.0, 1.0, 3.0], 2)?;   // (0, 0), (2, 0), (1, 3)
+/// assert_eq!((g.mean, g.count), (vec![1.0, 1.0], 3));
+/// assert_eq!(g.cov, [1.0, 0.0, 0.0, 3.0]);                 // sums of squares 2 and 6, over n − 1
+/// assert!(gaussian(&[1.0, 2.0], 2).is_err());              // one row: no covariance
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn gaussian(features: &[f32], dim: usize) -> Result<Gaussian> {
     if dim == 0 {
         return Err(Error::Shape("FID features: dimension 0".into()));
@@ -166,6 +183,17 @@ fn trace_sqrt_product(s1: &DMatrix<f64>, s2: &DMatrix<f64>) -> f64 {
 ///
 /// Errors: [`Error::Shape`] when the dimensions differ or a Gaussian is inconsistent;
 /// [`Error::NonFinite`] when an input or the result is not finite.
+///
+/// ```
+/// use wgpu_gan::metrics::fid::{frechet_distance, Gaussian};
+/// // equal means, covariances diag(1, 4) and diag(4, 1): 5 + 5 − 2·Tr(diag(2, 2)) = 2
+/// let a = Gaussian { mean: vec![0.0; 2], cov: vec![1.0, 0.0, 0.0, 4.0], dim: 2, count: 10 };
+/// let b = Gaussian { cov: vec![4.0, 0.0, 0.0, 1.0], ..a.clone() };
+/// assert!((frechet_distance(&a, &b)? - 2.0).abs() < 1e-9);
+/// let c = Gaussian { mean: vec![0.0; 3], cov: vec![0.0; 9], dim: 3, count: 10 };
+/// assert!(frechet_distance(&a, &c).is_err());              // dimensions differ
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn frechet_distance(a: &Gaussian, b: &Gaussian) -> Result<f64> {
     check(a, "a")?;
     check(b, "b")?;
@@ -199,6 +227,16 @@ pub fn frechet_distance(a: &Gaussian, b: &Gaussian) -> Result<f64> {
 /// FID between two sets of feature vectors (each row-major, n × `dim`): [`gaussian`] of both, then
 /// [`frechet_distance`]. Use the same number of vectors on both sides and across comparisons
 /// (2000 in this project): the estimate is biased by the sample count.
+///
+/// ```
+/// use wgpu_gan::metrics::fid::fid;
+/// let a = [0.0, 0.0, 2.0, 0.0, 1.0, 3.0];                   // three 2-D feature vectors
+/// let shifted: Vec<f32> = a.iter().map(|v| v + 1.0).collect();
+/// assert!(fid(&a, &a, 2)? < 1e-9);
+/// assert!((fid(&a, &shifted, 2)? - 2.0).abs() < 1e-9);     // ‖(1, 1)‖², the same covariance
+/// assert!(fid(&a, &[f32::NAN; 6], 2).is_err());
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn fid(feat_a: &[f32], feat_b: &[f32], dim: usize) -> Result<f64> {
     let a = gaussian(feat_a, dim)?;
     let b = gaussian(feat_b, dim)?;

@@ -11,6 +11,17 @@ pub mod fid;
 
 use crate::data::Mixture;
 
+/// M1 of a set of points (see [`mode_coverage`]).
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, metrics::mode_coverage};
+/// // three points on mode 0 (1, 0), one on mode 2 (0, 1), one between modes
+/// let points = [1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.5, 0.5];
+/// let m = mode_coverage(&points, &Mixture::ring());
+/// assert_eq!((m.samples, m.modes_total, m.modes_covered, m.high_quality_pct), (5, 8, 2, 80.0));
+/// assert_eq!(m.counts, [3, 0, 1, 0, 0, 0, 0, 0]);
+/// assert!(m.to_string().starts_with("modes 2/8"));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModeCoverage {
     pub samples: usize,
@@ -40,6 +51,16 @@ impl std::fmt::Display for ModeCoverage {
 /// M1 per condition for a conditional toy GAN: for each component c, the share (percent) of the
 /// samples asked for with label c that are high quality (within 3σ of their nearest centre) and
 /// land in mode c.
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, metrics::conditional_hits};
+/// let ring = Mixture::ring();
+/// let c = ring.flat_centres();
+/// // both asked for mode 0: one lands on it, the other on mode 1
+/// let hits = conditional_hits(&[c[0], c[1], c[2], c[3]], &[0, 0], &ring);
+/// assert_eq!(hits.len(), 8);
+/// assert_eq!((hits[0], hits[1]), (50.0, 0.0));         // mode 1 was never asked for
+/// ```
 pub fn conditional_hits(points: &[f32], labels: &[u32], mix: &Mixture) -> Vec<f32> {
     let limit = 3.0 * mix.sigma;
     let mut asked = vec![0usize; mix.centres.len()];
@@ -55,6 +76,16 @@ pub fn conditional_hits(points: &[f32], labels: &[u32], mix: &Mixture) -> Vec<f3
 }
 
 /// M1 for points (n,2) against a mixture.
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, metrics::mode_coverage};
+/// let ring = Mixture::ring();
+/// let every = mode_coverage(&ring.flat_centres(), &ring);        // one point per mode
+/// assert_eq!((every.modes_covered, every.modes_strict, every.reverse_kl), (8, 8, 0.0));
+/// let one = mode_coverage(&[1.0, 0.0, 1.0, 0.0], &ring);         // all on mode 0
+/// assert!(one.modes_covered == 1 && (one.reverse_kl - 8f32.ln()).abs() < 1e-6);
+/// assert_eq!(mode_coverage(&[9.0, 9.0], &ring).reverse_kl, f32::INFINITY); // nothing near
+/// ```
 pub fn mode_coverage(points: &[f32], mix: &Mixture) -> ModeCoverage {
     let n = points.len() / 2;
     let mut counts = vec![0usize; mix.centres.len()];

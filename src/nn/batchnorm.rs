@@ -13,6 +13,15 @@ use super::Layer;
 use serde_json::{json, Value};
 
 /// Batch normalisation over `c` channels of `hw` positions each (hw = 1: BatchNorm1d).
+///
+/// ```
+/// use wgpu_gan::nn::{BnSpec, LayerImpl, Mode};
+/// let bn = BnSpec::new(3, 4);                                 // BatchNorm2d(3) on 2 × 2 maps
+/// assert_eq!((bn.kind(), bn.eps, bn.momentum), ("BatchNorm2d", 1e-5, 0.1));
+/// assert_eq!(bn.params().iter().map(|p| p.len()).collect::<Vec<_>>(), [3, 3]); // γ, β
+/// assert!(bn.check_batch(1, Mode::Train).is_ok());            // 4 values per channel
+/// assert!(BnSpec::new(3, 1).check_batch(1, Mode::Train).is_err()); // 1 value: no variance
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BnSpec {
     pub c: usize,
@@ -37,6 +46,13 @@ impl BnSpec {
 // ---------------------------------------------------------------- CPU reference
 
 /// Statistics of one batch-norm pass: per channel mean and 1/√(var + eps), var biased.
+///
+/// ```
+/// use wgpu_gan::nn::batchnorm::BnSaved;
+/// let st = BnSaved { mean: vec![1.0, 2.0], invstd: vec![0.5, 0.25] };
+/// assert_eq!(st.flat(), [1.0, 2.0, 0.5, 0.25]);
+/// assert_eq!(BnSaved::from_flat(&st.flat(), 2), st);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct BnSaved {
     pub mean: Vec<f32>,
@@ -45,6 +61,15 @@ pub struct BnSaved {
 
 /// Training-mode statistics of x (n, c, hw); updates `running` = (mean c, var c) by momentum with
 /// the unbiased variance when given.
+///
+/// ```
+/// use wgpu_gan::nn::batchnorm::batchnorm_stats;
+/// let x = [1.0, 10.0, 3.0, 20.0];                  // n = 2 samples of c = 2 channels, hw = 1
+/// let mut running = vec![0.0, 0.0, 1.0, 1.0];      // mean ++ var
+/// let st = batchnorm_stats(&x, 2, 2, 1, 0.0, 0.5, Some(&mut running));
+/// assert_eq!((st.mean, st.invstd), (vec![2.0, 15.0], vec![1.0, 0.2])); // variances 1 and 25
+/// assert_eq!(running, [1.0, 7.5, 1.5, 25.5]);      // halfway to the means and unbiased variances 2, 50
+/// ```
 pub fn batchnorm_stats(x: &[f32], n: usize, c: usize, hw: usize, eps: f32, momentum: f32, running: Option<&mut [f32]>) -> BnSaved {
     let m = (n * hw) as f64;
     let vals = |ch: usize| (0..n).flat_map(move |i| x[(i * c + ch) * hw..(i * c + ch + 1) * hw].iter().map(|&v| v as f64));
@@ -65,6 +90,13 @@ pub fn batchnorm_stats(x: &[f32], n: usize, c: usize, hw: usize, eps: f32, momen
 
 /// y = (x − mean)·invstd·γ + β with the given statistics (batch ones in training, running ones in
 /// evaluation: see [`bn_eval_stats`]).
+///
+/// ```
+/// use wgpu_gan::nn::batchnorm::{batchnorm_forward, BnSaved};
+/// let st = BnSaved { mean: vec![2.0, 15.0], invstd: vec![1.0, 0.2] };
+/// let y = batchnorm_forward(&[1.0, 10.0, 3.0, 20.0], &[1.0, 2.0], &[0.0, 1.0], &st, 2, 1);
+/// assert_eq!(y, [-1.0, -1.0, 1.0, 3.0]);           // (x − mean)·invstd·γ + β, channels alternating
+/// ```
 pub fn batchnorm_forward(x: &[f32], gamma: &[f32], beta: &[f32], st: &BnSaved, c: usize, hw: usize) -> Vec<f32> {
     x.iter()
         .enumerate()
@@ -76,6 +108,12 @@ pub fn batchnorm_forward(x: &[f32], gamma: &[f32], beta: &[f32], st: &BnSaved, c
 }
 
 /// Evaluation-mode statistics from running (mean c, var c).
+///
+/// ```
+/// use wgpu_gan::nn::batchnorm::bn_eval_stats;
+/// let st = bn_eval_stats(&[1.0, 2.0, 4.0, 0.25], 2, 0.0);
+/// assert_eq!((st.mean, st.invstd), (vec![1.0, 2.0], vec![0.5, 2.0]));
+/// ```
 pub fn bn_eval_stats(running: &[f32], c: usize, eps: f32) -> BnSaved {
     BnSaved {
         mean: running[..c].to_vec(),
@@ -84,6 +122,17 @@ pub fn bn_eval_stats(running: &[f32], c: usize, eps: f32) -> BnSaved {
 }
 
 /// Training-mode backward: returns (dx, dγ, dβ) for x (n, c, hw) and upstream dy.
+///
+/// ```
+/// use wgpu_gan::nn::batchnorm::{batchnorm_backward, batchnorm_stats};
+/// let x = [0.0, 1.0, 5.0];                                    // n = 3, one channel
+/// let st = batchnorm_stats(&x, 3, 1, 1, 1e-5, 0.1, None);
+/// let (dx, dgamma, dbeta) = batchnorm_backward(&x, &[1.0, 2.0, 3.0], &[1.0], &st, 3, 1, 1);
+/// let xhat: Vec<f32> = x.iter().map(|v| (v - st.mean[0]) * st.invstd[0]).collect();
+/// assert!((dgamma[0] - (xhat[0] + 2.0 * xhat[1] + 3.0 * xhat[2])).abs() < 1e-5); // Σ dy·x̂
+/// assert_eq!(dbeta, [6.0]);                                   // Σ dy
+/// assert!(dx.iter().sum::<f32>().abs() < 1e-5);               // shifting x changes nothing
+/// ```
 pub fn batchnorm_backward(x: &[f32], dy: &[f32], gamma: &[f32], st: &BnSaved, n: usize, c: usize, hw: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let m = (n * hw) as f64;
     let idx = |ch: usize| (0..n).flat_map(move |i| (i * c + ch) * hw..(i * c + ch + 1) * hw);
@@ -137,15 +186,24 @@ crate::uniform! {
     }
 }
 
+// The bits of `BnParams::flags`. Public for the crate's own modules and tests, not API.
+#[doc(hidden)]
 pub const BN_BATCH: u32 = 1;
+#[doc(hidden)]
 pub const BN_ACCUMULATE: u32 = 2;
+#[doc(hidden)]
 pub const BN_UPDATE_RUNNING: u32 = 4;
+#[doc(hidden)]
 pub const BN_PARAM_GRADS: u32 = 8;
+#[doc(hidden)]
 pub const BN_FUSED_ACT: u32 = 32;
+#[doc(hidden)]
 pub const BN_RELU: u32 = 64;
 
 /// Trips of the batch-norm partial-sum kernels for a tile of `n_per` samples × `p_per` positions
 /// (the statistics walk it twice: its mean, then its centred squares; the backward once).
+// Public for the crate's own modules and tests, not API: the kernels' loop budget.
+#[doc(hidden)]
 pub fn bn_tile_trips(n_per: u64, p_per: u64) -> u64 {
     2 * (lp(n_per) + n_per * lp(p_per))
 }
@@ -265,6 +323,8 @@ impl BnParams {
 // ---------------------------------------------------------------- the layer
 
 /// The layer from its description, if `kind` is this layer's.
+// Public for the crate's own modules and tests, not API: a description parser that only Layer::parse calls.
+#[doc(hidden)]
 pub fn parse(kind: &str, v: &Value) -> Option<std::result::Result<Layer, String>> {
     let f = Fields { kind, v };
     matches!(kind, "BatchNorm1d" | "BatchNorm2d").then(|| Ok(Layer::BatchNorm(BnSpec { c: f.uint("num_features")?, hw: f.uint("positions")?, eps: f.float("eps")?, momentum: f.float("momentum")? })))

@@ -10,8 +10,9 @@ use crate::gpu::{AsArg, Gpu, Program};
 use crate::ops::conv::{self as lower, Epilogue};
 #[doc(hidden)]
 pub use crate::ops::conv::{ChannelSum, ConvBackwardInput, ConvBackwardWeight, ConvForward, ConvParams, CONV_BIAS};
+pub use crate::ops::shape::ConvShape;
 #[doc(hidden)]
-pub use crate::ops::shape::{gcd, ConvShape};
+pub use crate::ops::shape::gcd;
 use super::describe::Fields;
 use super::Layer;
 use serde_json::{json, Value};
@@ -20,6 +21,15 @@ use serde_json::{json, Value};
 /// (cin, h, w), kernel kh × kw, stride, padding, dilation, the output padding of a transposed
 /// convolution (0 for Conv2d), and whether it adds a bias. (`groups` is not supported: every
 /// kernel's 4-channel blocks would have to respect group boundaries.)
+///
+/// ```
+/// use wgpu_gan::nn::{ConvSpec, Layer, NetSpec};
+/// let c = ConvSpec::new(1, 8, 28, 28, 4, 2, 1);   // 1 → 8 channels, 4 × 4 kernel, stride 2, pad 1
+/// assert_eq!(c.out_chw(false), (8, 14, 14));      // as a Conv2d
+/// assert_eq!(c.out_chw(true), (8, 56, 56));       // as a ConvTranspose2d
+/// let net = NetSpec { layers: vec![Layer::Conv2d(c.no_bias())] };
+/// assert_eq!(net.param_lens(), [8 * 1 * 4 * 4]);  // the weight only
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvSpec {
     pub cin: usize,
@@ -182,6 +192,14 @@ fn round(v: Vec<f64>) -> Vec<f32> {
 }
 
 /// x, wt (cout, cin, kh, kw), optional bias (cout) -> y (n, cout, oh, ow)
+///
+/// ```
+/// use wgpu_gan::nn::{conv::conv2d_forward, ConvSpec};
+/// let s = ConvSpec::new(1, 1, 3, 3, 2, 1, 0).shape(1, false); // batch 1, 3 × 3 → 2 × 2
+/// let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+/// let y = conv2d_forward(&x, &[1.0; 4], Some(&[1.0]), &s);    // 2 × 2 window sums, plus 1
+/// assert_eq!(y, [13.0, 17.0, 25.0, 29.0]);
+/// ```
 pub fn conv2d_forward(x: &[f32], wt: &[f32], b: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
     let plane = s.oh * s.ow;
     let mut y: Vec<f64> = (0..s.y_len()).map(|i| b.map_or(0.0, |b| b[(i / plane) % s.cout] as f64)).collect();
@@ -191,6 +209,13 @@ pub fn conv2d_forward(x: &[f32], wt: &[f32], b: Option<&[f32]>, s: &ConvShape) -
 
 /// dy (n, cout, oh, ow), wt, optional bias (cin) -> dx (n, cin, h, w): the scatter of every output
 /// gradient back through the taps that produced it (the bias is a transposed layer's).
+///
+/// ```
+/// use wgpu_gan::nn::{conv::conv2d_backward_input, ConvSpec};
+/// let s = ConvSpec::new(1, 1, 3, 3, 2, 1, 0).shape(1, false);
+/// let dx = conv2d_backward_input(&[1.0; 4], &[1.0; 4], None, &s);
+/// assert_eq!(dx, [1.0, 2.0, 1.0, 2.0, 4.0, 2.0, 1.0, 2.0, 1.0]); // windows covering each pixel
+/// ```
 pub fn conv2d_backward_input(dy: &[f32], wt: &[f32], b: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
     let plane = s.h * s.w;
     let mut dx: Vec<f64> = (0..s.x_len()).map(|i| b.map_or(0.0, |b| b[(i / plane) % s.cin] as f64)).collect();
@@ -199,6 +224,14 @@ pub fn conv2d_backward_input(dy: &[f32], wt: &[f32], b: Option<&[f32]>, s: &Conv
 }
 
 /// dy (n, cout, oh, ow), x -> dwt (cout, cin, kh, kw)
+///
+/// ```
+/// use wgpu_gan::nn::{conv::conv2d_backward_weight, ConvSpec};
+/// let s = ConvSpec::new(1, 1, 3, 3, 2, 1, 0).shape(1, false);
+/// let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+/// let dw = conv2d_backward_weight(&[1.0; 4], &x, &s);
+/// assert_eq!(dw, [12.0, 16.0, 24.0, 28.0]);  // each tap: the inputs it met, summed
+/// ```
 pub fn conv2d_backward_weight(dy: &[f32], x: &[f32], s: &ConvShape) -> Vec<f32> {
     let mut dw = vec![0.0f64; s.w_len()];
     for_each_tap(s, |yi, xi, wi| dw[wi] += dy[yi] as f64 * x[xi] as f64);
@@ -206,6 +239,12 @@ pub fn conv2d_backward_weight(dy: &[f32], x: &[f32], s: &ConvShape) -> Vec<f32> 
 }
 
 /// dy (n, c, hw) -> (c): the bias gradient of a convolution (either kind).
+///
+/// ```
+/// use wgpu_gan::nn::conv::channel_sum;
+/// let dy = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];     // n = 2, c = 2, hw = 2
+/// assert_eq!(channel_sum(&dy, 2, 2, 2), [1.0 + 2.0 + 5.0 + 6.0, 3.0 + 4.0 + 7.0 + 8.0]);
+/// ```
 pub fn channel_sum(dy: &[f32], n: usize, c: usize, hw: usize) -> Vec<f32> {
     (0..c)
         .map(|ch| (0..n).flat_map(|i| dy[(i * c + ch) * hw..(i * c + ch + 1) * hw].iter()).map(|&v| v as f64).sum::<f64>() as f32)
@@ -216,11 +255,21 @@ pub fn channel_sum(dy: &[f32], n: usize, c: usize, hw: usize) -> Vec<f32> {
 // ---------------------------------------------------------------- the layer
 
 /// The layer from its description, if `kind` is this layer's.
+// Public for the crate's own modules and tests, not API: a description parser that only Layer::parse calls.
+#[doc(hidden)]
 pub fn parse(kind: &str, v: &Value) -> Option<std::result::Result<Layer, String>> {
     (kind == "Conv2d").then(|| ConvSpec::parse(&Fields { kind, v }, false).map(Layer::Conv2d))
 }
 
 /// `nn.Conv2d` with the geometry of its [`ConvSpec`].
+///
+/// ```
+/// use wgpu_gan::nn::{conv::Conv2d, ConvSpec, LayerImpl};
+/// let l = Conv2d(ConvSpec::new(3, 8, 32, 32, 3, 1, 1));
+/// assert_eq!((l.kind(), l.in_len(), l.out_len(3 * 32 * 32)), ("Conv2d", Some(3 * 32 * 32), 8 * 32 * 32));
+/// assert_eq!(l.params()[0].shape, [8, 3, 3, 3]);               // (cout, cin, kh, kw), then the bias
+/// assert!(Conv2d(ConvSpec::new(3, 8, 2, 2, 5, 1, 0)).validate().is_err()); // kernel beyond the input
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2d(pub ConvSpec);
 

@@ -15,16 +15,37 @@ use crate::gpu::{AsArg, Program};
 
 /// ConvTranspose2d forward: x (n, tcin, h, w), weights (tcin, tcout, kh, kw), bias (tcout).
 /// `s` comes from [`ConvSpec::shape`] with `transposed`.
+///
+/// ```
+/// use wgpu_gan::nn::{conv_transpose::conv_transpose2d_forward, ConvSpec};
+/// let s = ConvSpec::new(1, 1, 1, 1, 2, 1, 0).shape(1, true);     // 1 × 1 → 2 × 2
+/// let y = conv_transpose2d_forward(&[2.0], &[1.0, 2.0, 3.0, 4.0], Some(&[1.0]), &s);
+/// assert_eq!(y, [3.0, 5.0, 7.0, 9.0]);                           // the kernel times x, plus b
+/// ```
 pub fn conv_transpose2d_forward(x: &[f32], wt: &[f32], b: Option<&[f32]>, s: &ConvShape) -> Vec<f32> {
     conv2d_backward_input(x, wt, b, s)
 }
 
 /// ConvTranspose2d input gradient: dy (n, tcout, H, W) -> dx (n, tcin, h, w).
+///
+/// ```
+/// use wgpu_gan::nn::{conv_transpose::conv_transpose2d_backward_input, ConvSpec};
+/// let s = ConvSpec::new(1, 1, 1, 1, 2, 1, 0).shape(1, true);
+/// let dx = conv_transpose2d_backward_input(&[1.0, 1.0, 0.0, 2.0], &[1.0, 2.0, 3.0, 4.0], &s);
+/// assert_eq!(dx, [1.0 + 2.0 + 2.0 * 4.0]);                       // Σ dy·w
+/// ```
 pub fn conv_transpose2d_backward_input(dy: &[f32], wt: &[f32], s: &ConvShape) -> Vec<f32> {
     conv2d_forward(dy, wt, None, s)
 }
 
 /// ConvTranspose2d weight gradient (tcin, tcout, kh, kw) from its input x and output gradient dy.
+///
+/// ```
+/// use wgpu_gan::nn::{conv_transpose::conv_transpose2d_backward_weight, ConvSpec};
+/// let s = ConvSpec::new(1, 1, 1, 1, 2, 1, 0).shape(1, true);
+/// let dw = conv_transpose2d_backward_weight(&[1.0, 0.0, 0.0, 1.0], &[2.0], &s);
+/// assert_eq!(dw, [2.0, 0.0, 0.0, 2.0]);                          // x·dy
+/// ```
 pub fn conv_transpose2d_backward_weight(dy: &[f32], x: &[f32], s: &ConvShape) -> Vec<f32> {
     conv2d_backward_weight(x, dy, s)
 }
@@ -33,11 +54,22 @@ pub fn conv_transpose2d_backward_weight(dy: &[f32], x: &[f32], s: &ConvShape) ->
 // ---------------------------------------------------------------- the layer
 
 /// The layer from its description, if `kind` is this layer's.
+// Public for the crate's own modules and tests, not API: a description parser that only Layer::parse calls.
+#[doc(hidden)]
 pub fn parse(kind: &str, v: &Value) -> Option<std::result::Result<Layer, String>> {
     (kind == "ConvTranspose2d").then(|| ConvSpec::parse(&Fields { kind, v }, true).map(Layer::ConvT2d))
 }
 
 /// `nn.ConvTranspose2d` with the geometry of its [`ConvSpec`] (h × w is its input size).
+///
+/// ```
+/// use wgpu_gan::nn::{conv_transpose::ConvTranspose2d, ConvSpec, LayerImpl};
+/// let l = ConvTranspose2d(ConvSpec::new(128, 64, 7, 7, 4, 2, 1)); // DCGAN's 7 × 7 → 14 × 14
+/// assert_eq!(l.out_len(128 * 7 * 7), 64 * 14 * 14);
+/// assert_eq!(l.params()[0].shape, [128, 64, 4, 4]);              // (cin, cout, kh, kw), as PyTorch
+/// let op = ConvSpec::new(1, 1, 4, 4, 3, 1, 1).out_pad(1);        // output padding ≥ stride
+/// assert!(ConvTranspose2d(op).validate().is_err());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvTranspose2d(pub ConvSpec);
 

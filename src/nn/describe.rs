@@ -17,8 +17,25 @@ use super::{Layer, NetSpec};
 use crate::error::{Error, Result};
 use serde_json::{json, Value};
 
+/// The `format` field of every description; another is refused.
+///
+/// ```
+/// use wgpu_gan::nn::{describe::FORMAT, Act, NetSpec};
+/// let mut v = NetSpec::mlp(&[2, 1], Act::Relu, None).describe();
+/// assert_eq!(v["format"], FORMAT);
+/// v["format"] = "keras/sequential".into();
+/// assert!(NetSpec::from_description(&v).is_err());
+/// ```
 pub const FORMAT: &str = "wgpu-gan/sequential";
 /// Version 1: the layers of this crate as of its first description format.
+///
+/// ```
+/// use wgpu_gan::nn::{describe::VERSION, Act, NetSpec};
+/// let mut v = NetSpec::mlp(&[2, 1], Act::Relu, None).describe();
+/// assert_eq!(v["version"], VERSION);
+/// v["version"] = (VERSION + 1).into();                    // a later crate's description
+/// assert!(NetSpec::from_description(&v).is_err());
+/// ```
 pub const VERSION: u64 = 1;
 
 impl NetSpec {
@@ -93,6 +110,8 @@ fn parse_layer(v: &Value) -> std::result::Result<Layer, String> {
 }
 
 /// Typed reads of one layer's description, for the layers' `parse` functions.
+// Public for the crate's own modules and tests, not API: the layers' description parsers read through it.
+#[doc(hidden)]
 pub struct Fields<'a> {
     pub kind: &'a str,
     pub v: &'a Value,
@@ -120,6 +139,14 @@ impl Fields<'_> {
 /// Compares a saved description with the model's own, field by field: `Ok` when they describe
 /// the same network, otherwise an error listing every difference ("layer 3 (Conv2d): kernel_size
 /// is \[4,4\] in the checkpoint, \[3,3\] in this model").
+///
+/// ```
+/// use wgpu_gan::nn::{describe::compare, Act, NetSpec};
+/// let (a, b) = (NetSpec::mlp(&[2, 8, 1], Act::Relu, None), NetSpec::mlp(&[2, 16, 1], Act::Relu, None));
+/// assert!(compare("D", &a.describe(), &a.describe()).is_ok());
+/// let e = compare("D", &a.describe(), &b.describe()).unwrap_err().to_string();
+/// assert!(e.contains("layer 0 (Linear): out_features is 8 in the checkpoint, 16 in this model"), "{e}");
+/// ```
 pub fn compare(net: &str, saved: &Value, ours: &Value) -> Result<()> {
     check_header(saved).map_err(|e| Error::Checkpoint(format!("{net}: {e}")))?;
     let empty = Vec::new();
@@ -150,6 +177,15 @@ pub fn compare(net: &str, saved: &Value, ours: &Value) -> Result<()> {
 
 /// Checks a description saved as JSON text (a checkpoint's metadata) against `spec`: an error
 /// names every difference, or says that the text is not a description (an older checkpoint).
+///
+/// ```
+/// use wgpu_gan::nn::{describe::check_saved, Act, NetSpec};
+/// let spec = NetSpec::mlp(&[2, 8, 1], Act::Relu, None);
+/// check_saved("D", &spec.describe().to_string(), &spec)?;
+/// let e = check_saved("D", "[Linear { inp: 2 }]", &spec).unwrap_err();
+/// assert!(e.to_string().contains("no model description"), "{e}");
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn check_saved(net: &str, saved: &str, spec: &NetSpec) -> Result<()> {
     let saved: Value = serde_json::from_str(saved).map_err(|_| {
         Error::Checkpoint(format!("the {net} has no model description (written by an older version of this crate); it cannot be checked, so it is not loaded"))

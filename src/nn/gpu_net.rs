@@ -366,7 +366,7 @@ impl GpuNet {
     /// Overwrites parameters and running statistics (loading a checkpoint).
     pub fn load(&self, gpu: &Gpu, params: &[Vec<f32>], running: &[Vec<f32>]) -> Result<()> {
         self.spec.check_params(params, "loading a network")?;
-        if running.len() != self.running.len() || running.iter().zip(&self.running).any(|(a, b)| a.len() != b.len) {
+        if running.len() != self.running.len() || running.iter().zip(&self.running).any(|(a, b)| a.len() != b.len()) {
             return Err(Error::Shape("running statistics do not match the network's BatchNorm layers".into()));
         }
         self.params.write(gpu, params)?;
@@ -378,6 +378,21 @@ impl GpuNet {
 }
 
 /// What a backward pass does with the parameter gradients.
+///
+/// ```
+/// use wgpu_gan::gpu::{Gpu, Tensor};
+/// use wgpu_gan::nn::{Grads, GpuNet, Layer, Mode, NetSpec};
+/// let gpu = Gpu::new()?;
+/// let spec = NetSpec { layers: vec![Layer::linear(2, 1)] };
+/// let net = GpuNet::new(&gpu, spec, &[vec![0.5, -0.5], vec![0.0]], 2, 1, "d")?;
+/// let (x, y, dy) = (Tensor::new(&gpu, &[4], &[1.0, 2.0, 3.0, 4.0])?, Tensor::zeros(&gpu, "y", 2)?, Tensor::new(&gpu, &[2], &[1.0, 1.0])?);
+/// net.forward(&gpu, 0, &x.buffer, &y.buffer, 2, Mode::Train)?.run(&gpu);
+/// net.backward(&gpu, 0, &x.buffer, &dy.buffer, None, 2, Grads::Write)?.run(&gpu);
+/// assert_eq!(net.grads.read(&gpu)?, [vec![4.0, 6.0], vec![2.0]]);  // dyᵀ x, Σ dy
+/// net.backward(&gpu, 0, &x.buffer, &dy.buffer, None, 2, Grads::Add)?.run(&gpu);
+/// assert_eq!(net.grads.read(&gpu)?, [vec![8.0, 12.0], vec![4.0]]); // added to those
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Grads {
     /// Not computed (backpropagating through a frozen network to its input).

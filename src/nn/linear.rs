@@ -14,6 +14,16 @@ use super::Layer;
 use serde_json::{json, Value};
 
 /// `nn.Linear(inp, out, bias)`.
+///
+/// ```
+/// use wgpu_gan::nn::{Layer, LayerImpl, Linear};
+/// let l = Linear { inp: 3, out: 2, bias: true };
+/// assert_eq!(Layer::linear(3, 2), Layer::Linear(l));
+/// let shapes: Vec<Vec<usize>> = l.params().into_iter().map(|p| p.shape).collect();
+/// assert_eq!(shapes, [vec![2, 3], vec![2]]);                  // W (out, in), b
+/// assert_eq!(l.describe()["in_features"], 3);
+/// assert!(Linear { inp: 0, ..l }.validate().is_err());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Linear {
     pub inp: usize,
@@ -24,6 +34,12 @@ pub struct Linear {
 // ---------------------------------------------------------------- CPU reference
 
 /// x (n,inp), w (out,inp), optional b (out) -> y (n,out);  y = x Wᵀ + b
+///
+/// ```
+/// use wgpu_gan::nn::linear::linear_forward;
+/// let w = [1.0, 0.0, 1.0, 1.0];                               // rows: output 0, output 1
+/// assert_eq!(linear_forward(&[1.0, 2.0], &w, Some(&[0.5, 0.0]), 1, 2, 2), [1.5, 3.0]);
+/// ```
 pub fn linear_forward(x: &[f32], w: &[f32], b: Option<&[f32]>, n: usize, inp: usize, out: usize) -> Vec<f32> {
     let mut y = vec![0.0; n * out];
     for r in 0..n {
@@ -36,6 +52,12 @@ pub fn linear_forward(x: &[f32], w: &[f32], b: Option<&[f32]>, n: usize, inp: us
 }
 
 /// dy (n,out), w (out,inp) -> dx (n,inp);  dx = dy W
+///
+/// ```
+/// use wgpu_gan::nn::linear::linear_backward_input;
+/// let w = [1.0, 0.0, 1.0, 1.0];
+/// assert_eq!(linear_backward_input(&[1.0, 1.0], &w, 1, 2, 2), [2.0, 1.0]); // the rows of W, summed
+/// ```
 pub fn linear_backward_input(dy: &[f32], w: &[f32], n: usize, inp: usize, out: usize) -> Vec<f32> {
     let mut dx = vec![0.0; n * inp];
     for r in 0..n {
@@ -48,6 +70,12 @@ pub fn linear_backward_input(dy: &[f32], w: &[f32], n: usize, inp: usize, out: u
 }
 
 /// dy (n,out), x (n,inp) -> dw (out,inp);  dw = dyᵀ x
+///
+/// ```
+/// use wgpu_gan::nn::linear::linear_backward_weight;
+/// let x = [1.0, 2.0, 3.0, 4.0];                               // n = 2 rows of 2
+/// assert_eq!(linear_backward_weight(&[1.0, 2.0], &x, 2, 2, 1), [1.0 + 2.0 * 3.0, 2.0 + 2.0 * 4.0]);
+/// ```
 pub fn linear_backward_weight(dy: &[f32], x: &[f32], n: usize, inp: usize, out: usize) -> Vec<f32> {
     let mut dw = vec![0.0; out * inp];
     for o in 0..out {
@@ -60,6 +88,11 @@ pub fn linear_backward_weight(dy: &[f32], x: &[f32], n: usize, inp: usize, out: 
 }
 
 /// dy (n,out) -> db (out);  db = Σ_rows dy
+///
+/// ```
+/// use wgpu_gan::nn::linear::linear_backward_bias;
+/// assert_eq!(linear_backward_bias(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 2, 3), [5.0, 7.0, 9.0]);
+/// ```
 pub fn linear_backward_bias(dy: &[f32], n: usize, out: usize) -> Vec<f32> {
     (0..out).map(|o| (0..n).map(|r| dy[r * out + o] as f64).sum::<f64>() as f32).collect()
 }
@@ -67,6 +100,8 @@ pub fn linear_backward_bias(dy: &[f32], n: usize, out: usize) -> Vec<f32> {
 // ---------------------------------------------------------------- the layer
 
 /// The layer from its description, if `kind` is this layer's.
+// Public for the crate's own modules and tests, not API: a description parser that only Layer::parse calls.
+#[doc(hidden)]
 pub fn parse(kind: &str, v: &Value) -> Option<std::result::Result<Layer, String>> {
     let f = Fields { kind, v };
     (kind == "Linear").then(|| Ok(Layer::Linear(Linear { inp: f.uint("in_features")?, out: f.uint("out_features")?, bias: f.flag("bias")? })))

@@ -30,12 +30,9 @@ pub mod reshape;
 
 pub use activation::{copy_range, Act};
 pub use batchnorm::BnSpec;
-pub use conv::ConvSpec;
-#[doc(hidden)]
-pub use conv::ConvShape;
+pub use conv::{ConvShape, ConvSpec};
 pub use cpu_net::CpuNet;
 pub use gpu_net::{GpuNet, Grads};
-#[doc(hidden)]
 pub use crate::ops::Workspace;
 pub use linear::Linear;
 pub use reshape::Reshape;
@@ -45,13 +42,36 @@ use crate::gpu::{AsArg, Gpu, Program, Tensor};
 use crate::ops::Launch;
 
 /// A layer's running state: initial values, and its named parts with their lengths.
+///
+/// ```
+/// use wgpu_gan::nn::{BnSpec, LayerImpl, Running};
+/// let (init, parts): Running = BnSpec::new(2, 1).running().unwrap();
+/// assert_eq!(init, [0.0, 0.0, 1.0, 1.0]);                       // mean 0, var 1
+/// assert_eq!(parts, [("running_mean", 2), ("running_var", 2)]);
+/// ```
 pub type Running = (Vec<f32>, Vec<(&'static str, usize)>);
 /// A layer kind's description reader: `None` when `kind` is not its.
-pub type Parser = fn(&str, &serde_json::Value) -> Option<std::result::Result<Layer, String>>;
+pub(crate) type Parser = fn(&str, &serde_json::Value) -> Option<std::result::Result<Layer, String>>;
 /// A network's weights: its parameters and its layers' running state.
+///
+/// ```
+/// use wgpu_gan::nn::{BnSpec, Init, Layer, NetSpec, Weights};
+/// let spec = NetSpec { layers: vec![Layer::linear(2, 4), Layer::BatchNorm(BnSpec::new(4, 1))] };
+/// let (params, running): Weights = (spec.init(3, 0, Init::PyTorch), spec.init_running());
+/// assert_eq!(params.iter().map(Vec::len).collect::<Vec<_>>(), [8, 4, 4, 4]); // W, b, γ, β
+/// assert_eq!(running, [vec![0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]]);      // mean ++ var
+/// ```
 pub type Weights = (Vec<Vec<f32>>, Vec<Vec<f32>>);
 
 /// What a parameter tensor is, for initialisation and for diagnostics.
+///
+/// ```
+/// use wgpu_gan::nn::{BnSpec, Init, Layer, NetSpec, Role};
+/// let spec = NetSpec { layers: vec![Layer::linear(2, 3), Layer::BatchNorm(BnSpec::new(3, 1))] };
+/// let roles: Vec<Role> = spec.params().iter().map(|(_, p)| p.role).collect();
+/// assert_eq!(roles, [Role::Weight, Role::Bias, Role::Scale, Role::Shift]);
+/// assert_eq!(spec.init(1, 0, Init::PyTorch)[2], [1.0; 3]);     // γ starts at 1
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     /// A weight matrix or kernel: initialised from its fan-in.
@@ -65,6 +85,13 @@ pub enum Role {
 }
 
 /// One parameter tensor of a layer: PyTorch's attribute name, shape and role.
+///
+/// ```
+/// use wgpu_gan::nn::{Param, Role};
+/// let p = Param::new("weight", vec![8, 3, 4, 4], Role::Weight);
+/// assert_eq!(p.len(), 384);
+/// assert!(!p.is_empty() && Param::new("bias", vec![0], Role::Bias).is_empty());
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Param {
     pub name: &'static str,
@@ -85,6 +112,14 @@ impl Param {
 }
 
 /// A CPU forward pass of one layer.
+///
+/// ```
+/// use wgpu_gan::nn::{CpuForward, Layer, Mode};
+/// let params = [vec![1.0, 2.0], vec![0.5]];                   // Linear(2, 1): W, b
+/// let c = CpuForward { x: &[1.0, 1.0, 2.0, 0.0], n: 2, params: &params, running: None, mode: Mode::Train };
+/// let (y, saved) = Layer::linear(2, 1).imp().cpu_forward(c);
+/// assert_eq!((y, saved.len()), (vec![3.5, 2.5], 0));          // x Wᵀ + b; nothing kept
+/// ```
 pub struct CpuForward<'a> {
     pub x: &'a [f32],
     pub n: usize,
@@ -95,6 +130,15 @@ pub struct CpuForward<'a> {
 }
 
 /// A CPU backward pass of one layer through a training-mode forward pass.
+///
+/// ```
+/// use wgpu_gan::nn::{CpuBackward, Layer};
+/// let params = [vec![1.0, 2.0], vec![0.5]];                   // Linear(2, 1)
+/// let c = CpuBackward { x: &[1.0, 1.0, 2.0, 0.0], dy: &[1.0, -1.0], n: 2, params: &params, saved: &[], weight_grads: true };
+/// let (dx, grads) = Layer::linear(2, 1).imp().cpu_backward(c);
+/// assert_eq!(dx, [1.0, 2.0, -1.0, -2.0]);                     // dy W
+/// assert_eq!(grads, [vec![-1.0, 1.0], vec![0.0]]);            // dyᵀ x, Σ dy
+/// ```
 pub struct CpuBackward<'a> {
     /// The layer's input in that pass.
     pub x: &'a [f32],
@@ -108,6 +152,22 @@ pub struct CpuBackward<'a> {
 }
 
 /// A GPU forward pass of one layer at batch `n` in `mode`.
+///
+/// ```
+/// use wgpu_gan::nn::{Act, GpuForward, Layer, Mode, Workspace};
+/// use wgpu_gan::gpu::{Gpu, Program, Tensor};
+/// # let gpu = Gpu::new()?;
+/// # let t = |v: &[f32]| Tensor::new(&gpu, &[v.len()], v);
+/// # let ws = Workspace::new(&gpu, "ws", 1, [1, 1], [1; 3])?;  // a network's shared buffers
+/// let (x, y) = (t(&[-1.0, 2.0, -3.0, 4.0])?, t(&[0.0; 4])?);
+/// let c = GpuForward { gpu: &gpu, n: 2, width: 2, mode: Mode::Train, x: &x, y: &y, params: &[], running: None, saved: None, ws: &ws };
+/// assert_eq!(c.x_len(), 4);
+/// let mut prog = Program::default();
+/// Layer::Act(Act::Relu).imp().gpu_forward(&c, &mut prog)?;
+/// prog.run(&gpu);
+/// assert_eq!(y.read(&gpu)?, [0.0, 2.0, 0.0, 4.0]);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct GpuForward<'a> {
     pub gpu: &'a Gpu,
     pub n: usize,
@@ -125,6 +185,24 @@ pub struct GpuForward<'a> {
 
 /// An activation that a neighbouring layer runs inside its own kernels ([`GpuNet`] offers each
 /// ReLU or LeakyReLU to the layer before it: see [`LayerImpl::gpu_forward_fused`]).
+///
+/// ```
+/// use wgpu_gan::nn::{Act, BnSpec, FusedAct, GpuForward, LayerImpl, Mode, Workspace};
+/// use wgpu_gan::gpu::{Gpu, Program, Tensor};
+/// # let gpu = Gpu::new()?;
+/// # let t = |v: &[f32]| Tensor::new(&gpu, &[v.len()], v);
+/// let bn = BnSpec::new(1, 1);                                  // BatchNorm1d(1), then a ReLU
+/// let (x, y, relu, saved) = (t(&[1.0, 3.0])?, t(&[0.0; 2])?, t(&[0.0; 2])?, t(&[0.0; 4])?);
+/// let (params, running) = ([t(&[1.0])?, t(&[0.0])?], t(&[0.0, 1.0])?);
+/// let ws = Workspace::new(&gpu, "ws", bn.scratch_len(2, gpu.parallel_invocations()).max(1), [1, 1], [1; 3])?;
+/// let c = GpuForward { gpu: &gpu, n: 2, width: 1, mode: Mode::Train, x: &x, y: &y, params: &params, running: Some(&running), saved: Some(&saved), ws: &ws };
+/// let mut prog = Program::default();
+/// assert!(bn.gpu_forward_fused(&c, FusedAct { act: Act::Relu, buf: &relu }, &mut prog)?);
+/// prog.run(&gpu);
+/// let (y, r) = (y.read(&gpu)?, relu.read(&gpu)?);               // y ≈ (−1, 1), r = relu(y)
+/// assert!((y[0] + 1.0).abs() < 1e-4 && r[0] == 0.0 && (r[1] - 1.0).abs() < 1e-4);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy)]
 pub struct FusedAct<'a> {
     pub act: Act,
@@ -133,6 +211,21 @@ pub struct FusedAct<'a> {
 }
 
 /// A GPU backward pass of one layer through the pass that read `x`.
+///
+/// ```
+/// use wgpu_gan::nn::{Act, GpuBackward, Layer, Workspace};
+/// use wgpu_gan::gpu::{Gpu, Program, Tensor};
+/// # let gpu = Gpu::new()?;
+/// # let t = |v: &[f32]| Tensor::new(&gpu, &[v.len()], v);
+/// # let ws = Workspace::new(&gpu, "ws", 1, [1, 1], [1; 3])?;  // a network's shared buffers
+/// let (x, dy, dx) = (t(&[-1.0, 2.0, -3.0, 4.0])?, t(&[1.0; 4])?, t(&[9.0; 4])?);
+/// let c = GpuBackward { gpu: &gpu, n: 4, width: 1, x: &x, dy: &dy, dx: Some(&dx), params: &[], grads: &[], saved: None, weight_grads: false, accumulate: false, ws: &ws };
+/// let mut prog = Program::default();
+/// Layer::Act(Act::Relu).imp().gpu_backward(&c, &mut prog)?;
+/// prog.run(&gpu);
+/// assert_eq!(dx.read(&gpu)?, [0.0, 1.0, 0.0, 1.0]);           // dy where x > 0
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct GpuBackward<'a> {
     pub gpu: &'a Gpu,
     pub n: usize,
@@ -159,6 +252,17 @@ pub struct GpuBackward<'a> {
 /// depend on x (or only through a mask that is constant almost everywhere), so both are the
 /// layer's own kernels with other operands: Linear's ḡ_out = ḡ_in Wᵀ (the forward pass without
 /// bias) and ∂W = g_outᵀ ḡ_in (the weight gradient with dy := g_out, x := ḡ_in).
+///
+/// ```
+/// use wgpu_gan::nn::{CpuGradOfGrad, Layer};
+/// // Linear(2, 1) with W = (1, 2): g_in = g_out·W. Penalty g_in[0] at g_out = 3: ḡ_in = (1, 0).
+/// let params = [vec![1.0, 2.0], vec![0.0]];
+/// let c = CpuGradOfGrad { x: &[5.0, 5.0], g_out: &[3.0], gbar_in: &[1.0, 0.0], n: 1, params: &params };
+/// let (gbar_out, grads) = Layer::linear(2, 1).imp().cpu_grad_of_grad(c)?;
+/// assert_eq!(gbar_out, [1.0]);                       // ∂penalty/∂g_out = W[0]
+/// assert_eq!(grads, [vec![3.0, 0.0], vec![0.0]]);    // ∂penalty/∂W = (g_out, 0); no bias in g_in
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct CpuGradOfGrad<'a> {
     /// The layer's input in the forward pass.
     pub x: &'a [f32],
@@ -171,6 +275,22 @@ pub struct CpuGradOfGrad<'a> {
 }
 
 /// [`CpuGradOfGrad`] on the GPU; parameter gradients are added to `grads`.
+///
+/// ```
+/// use wgpu_gan::nn::{Act, GpuGradOfGrad, LayerImpl, Workspace};
+/// use wgpu_gan::gpu::{Gpu, Program, Tensor};
+/// # let gpu = Gpu::new()?;
+/// # let t = |v: &[f32]| Tensor::new(&gpu, &[v.len()], v);
+/// # let ws = Workspace::new(&gpu, "ws", 1, [1, 1], [1; 3])?;  // a network's shared buffers
+/// let (x, g_out, gbar_in, gbar_out) = (t(&[-1.0, 2.0, -3.0, 4.0])?, t(&[1.0; 4])?, t(&[5.0; 4])?, t(&[0.0; 4])?);
+/// let c = GpuGradOfGrad { gpu: &gpu, n: 4, width: 1, x: &x, g_out: &g_out, gbar_in: &gbar_in, gbar_out: Some(&gbar_out), params: &[], grads: &[], ws: &ws };
+/// let mut prog = Program::default();
+/// Act::Relu.gpu_grad_of_grad(&c, &mut prog)?;                  // ḡ_out = ḡ_in where x > 0
+/// prog.run(&gpu);
+/// assert_eq!(gbar_out.read(&gpu)?, [0.0, 5.0, 0.0, 5.0]);
+/// assert!(Act::Tanh.gpu_grad_of_grad(&c, &mut prog).is_err()); // not provided
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct GpuGradOfGrad<'a> {
     pub gpu: &'a Gpu,
     pub n: usize,
@@ -199,6 +319,14 @@ impl GpuGradOfGrad<'_> {
 }
 
 /// The error of a layer without [`LayerImpl::cpu_grad_of_grad`].
+///
+/// ```
+/// use wgpu_gan::nn::{no_grad_of_grad, Act, CpuGradOfGrad, LayerImpl};
+/// let c = CpuGradOfGrad { x: &[0.0], g_out: &[1.0], gbar_in: &[1.0], n: 1, params: &[] };
+/// let e = Act::Tanh.cpu_grad_of_grad(c).unwrap_err();
+/// assert!(matches!(e, wgpu_gan::Error::Shape(_)) && e.to_string().starts_with("invalid shape or setting: Tanh:"));
+/// assert_eq!(e.to_string(), no_grad_of_grad("Tanh").to_string());
+/// ```
 pub fn no_grad_of_grad(kind: &str) -> Error {
     Error::Shape(format!(
         "{kind}: a gradient penalty needs the gradient of this layer's input gradient, which it does not provide \
@@ -232,6 +360,16 @@ impl GpuBackward<'_> {
 
 /// What every layer kind provides. The network code ([`CpuNet`], [`GpuNet`], checkpoints,
 /// initialisation) goes through this trait only.
+///
+/// ```
+/// use wgpu_gan::nn::{BnSpec, Layer, LayerImpl, Mode};
+/// let l: Box<dyn LayerImpl> = Layer::BatchNorm(BnSpec::new(16, 49)).imp();
+/// assert_eq!((l.kind(), l.in_len(), l.out_len(784)), ("BatchNorm2d", Some(784), 784));
+/// assert_eq!((l.params().len(), l.saved_len()), (2, 4 * 16));   // γ, β; mean, 1/σ and two sums
+/// assert!(l.running().is_some() && !l.is_view() && !l.has_grad_of_grad());
+/// assert_eq!(l.describe()["num_features"], 16);
+/// assert!(l.check_batch(1, Mode::Eval).is_ok());
+/// ```
 pub trait LayerImpl {
     /// PyTorch's class name of the layer ("Conv2d").
     fn kind(&self) -> &'static str;
@@ -325,6 +463,16 @@ pub trait LayerImpl {
 }
 
 /// One layer of a sequential network.
+///
+/// ```
+/// use wgpu_gan::nn::{Act, Layer, Linear};
+/// let l = Layer::linear(100, 256);
+/// assert_eq!(l, Layer::Linear(Linear { inp: 100, out: 256, bias: true }));
+/// assert_eq!(l.param_shapes(), [("weight", vec![256, 100]), ("bias", vec![256])]);
+/// let v = serde_json::json!({ "negative_slope": 0.2 });
+/// assert_eq!(Layer::parse("LeakyReLU", &v), Ok(Layer::Act(Act::LeakyRelu(0.2))));
+/// assert!(Layer::parse("Dropout", &v).is_err());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Layer {
     Linear(Linear),
@@ -367,6 +515,16 @@ impl Layer {
 }
 
 /// How parameters start.
+///
+/// ```
+/// use wgpu_gan::nn::{BnSpec, Init, Layer, NetSpec};
+/// let spec = NetSpec { layers: vec![Layer::linear(4, 2), Layer::BatchNorm(BnSpec::new(2, 1))] };
+/// let p = spec.init(7, 0, Init::PyTorch);
+/// assert!(p[0].iter().all(|w| w.abs() <= 0.5) && p[2] == [1.0, 1.0]); // U(±1/√4); γ = 1
+/// let d = spec.init(7, 0, Init::Dcgan);
+/// assert_eq!((&d[1], &d[3]), (&vec![0.0, 0.0], &vec![0.0, 0.0]));      // bias and β 0
+/// assert_eq!(spec.init(7, 0, Init::Dcgan), d);                        // same seed, same weights
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {
     /// PyTorch's defaults: weights and biases U(−1/√fan_in, 1/√fan_in); BatchNorm γ = 1, β = 0.
@@ -376,6 +534,16 @@ pub enum Init {
 }
 
 /// A sequential network's architecture.
+///
+/// ```
+/// use wgpu_gan::nn::{Act, BnSpec, Layer, NetSpec};
+/// let g = NetSpec { layers: vec![Layer::linear(4, 8), Layer::BatchNorm(BnSpec::new(8, 1)), Layer::Act(Act::Relu), Layer::linear(8, 2)] };
+/// assert_eq!((g.in_dim(), g.out_dim(), g.has_batchnorm()), (4, 2, true));
+/// assert_eq!(g.param_names()[2], ("1.weight".to_string(), vec![8])); // the batch norm's γ
+/// assert!(g.structurally_zero(1));                                 // the bias before it
+/// let bad = NetSpec { layers: vec![Layer::linear(4, 8), Layer::linear(9, 2)] };
+/// assert!(bad.widths().is_err());                                  // 8 values into 9
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetSpec {
     pub layers: Vec<Layer>,
@@ -547,6 +715,14 @@ impl NetSpec {
 }
 
 /// Prefixes a shape error with the layer it concerns.
+///
+/// ```
+/// use wgpu_gan::{nn::at_layer, Error};
+/// let e = at_layer(3)(Error::Shape("too wide".into()));
+/// assert!(matches!(&e, Error::Shape(m) if m == "layer 3: too wide"));
+/// let e = at_layer(3)(Error::Checkpoint("bad".into()));
+/// assert!(matches!(&e, Error::Checkpoint(m) if m == "bad"));   // other errors pass unchanged
+/// ```
 pub fn at_layer(i: usize) -> impl Fn(Error) -> Error {
     move |e| match e {
         Error::Shape(m) => Error::Shape(format!("layer {i}: {m}")),
@@ -556,6 +732,18 @@ pub fn at_layer(i: usize) -> impl Fn(Error) -> Error {
 
 /// Whether batch normalisation uses the batch's statistics (and updates the running ones) or the
 /// running statistics.
+///
+/// ```
+/// use wgpu_gan::nn::{BnSpec, CpuNet, Layer, Mode, NetSpec};
+/// let spec = NetSpec { layers: vec![Layer::linear(1, 1), Layer::BatchNorm(BnSpec::new(1, 1))] };
+/// let mut net = CpuNet::new(spec, vec![vec![1.0], vec![0.0], vec![1.0], vec![0.0]])?;
+/// net.run(0, &[1.0, 3.0], 2, Mode::BatchStats)?;
+/// assert_eq!(net.running, [vec![0.0, 1.0]]);                   // left alone
+/// net.run(0, &[1.0, 3.0], 2, Mode::Train)?;
+/// assert_eq!(net.running, [vec![0.2, 1.1]]);                   // 10% of the way to mean 2, var 2
+/// assert!(net.run(0, &[1.0], 1, Mode::Train).is_err() && net.run(0, &[1.0], 1, Mode::Eval).is_ok());
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// Batch statistics, and the running statistics move towards them (PyTorch's `train()`).
@@ -569,6 +757,17 @@ pub enum Mode {
 
 /// What one forward pass keeps for its backward pass: each layer's input and what each layer
 /// saved (empty for most; a batch norm's mean and 1/σ).
+///
+/// ```
+/// use wgpu_gan::nn::{CpuNet, Layer, NetSpec, Tape};
+/// let spec = NetSpec { layers: vec![Layer::linear(2, 1)] };
+/// let mut net = CpuNet::new(spec, vec![vec![1.0, 2.0], vec![0.0]])?;
+/// let tape = Tape { n: 1, inputs: vec![vec![3.0, 4.0]], saved: vec![vec![]], g_outs: vec![] };
+/// net.set_tape(0, tape);                          // a pass that read (3, 4), say a GPU one
+/// let dx = net.backward(&[1.0], 1, true)?;
+/// assert_eq!((dx, &net.grads[0]), (vec![1.0, 2.0], &vec![3.0, 4.0])); // dy W, dyᵀ x
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct Tape {
     pub n: usize,

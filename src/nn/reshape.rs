@@ -13,6 +13,20 @@ use crate::error::{Error, Result};
 use crate::gpu::Program;
 use serde_json::{json, Value};
 
+/// A reshape layer: no parameters, no values changed.
+///
+/// ```
+/// use wgpu_gan::nn::{ConvSpec, Layer, NetSpec, Reshape};
+/// let spec = NetSpec { layers: vec![
+///     Layer::Reshape(Reshape::Unflatten { c: 1, h: 4, w: 4 }),
+///     Layer::Conv2d(ConvSpec::new(1, 2, 4, 4, 3, 1, 1)),
+///     Layer::Reshape(Reshape::Flatten),
+///     Layer::linear(32, 1),
+/// ] };
+/// assert_eq!(spec.widths()?, [16, 32, 32, 1]);
+/// assert_eq!(spec.param_names()[2].0, "3.weight");       // nn.Sequential's index, as in PyTorch
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reshape {
     /// `nn.Flatten()`: (C, H, W) → (C·H·W).
@@ -22,6 +36,8 @@ pub enum Reshape {
 }
 
 /// The layer from its description, if `kind` is a reshape.
+// Public for the crate's own modules and tests, not API: a description parser that only Layer::parse calls.
+#[doc(hidden)]
 pub fn parse(kind: &str, v: &Value) -> Option<std::result::Result<Layer, String>> {
     match kind {
         "Flatten" => Some(Ok(Layer::Reshape(Reshape::Flatten))),

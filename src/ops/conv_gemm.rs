@@ -929,7 +929,7 @@ fn by_phase(gpu: &Gpu, ws: &Workspace, s: &ConvShape) -> bool {
     let need = [nc * s.oh * s.ow * r4(s.cout), packed * 4];
     // (A phase has at most ⌈KH / stride⌉ × ⌈KW / stride⌉ taps.)
     let taps = s.kh.div_ceil(s.stride[0]) * s.kw.div_ceil(s.stride[1]);
-    s.dil == [1, 1] && s.kh >= s.stride[0] && s.kw >= s.stride[1] && short_taps(taps, s.cout) && taps_fit(gpu, s.cin, nc * s.h * s.w, packed, need, [ws.work[0].len, ws.work[1].len])
+    s.dil == [1, 1] && s.kh >= s.stride[0] && s.kw >= s.stride[1] && short_taps(taps, s.cout) && taps_fit(gpu, s.cin, nc * s.h * s.w, packed, need, [ws.work[0].len(), ws.work[1].len()])
 }
 
 /// Whether a `sgemm_taps` reduction of `taps` taps over `chans` channels stays within one tile's
@@ -945,7 +945,7 @@ fn by_taps(gpu: &Gpu, ws: &Workspace, s: &ConvShape) -> bool {
     let nc = taps_chunk(s);
     let packed = s.cout * s.kh * s.kw * r4(s.cin) / 4;
     let need = [packed * 4, nc * s.h * s.w * r4(s.cin)];
-    s.cin >= 4 && short_taps(s.kh * s.kw, s.cin) && taps_fit(gpu, s.cout, nc * s.oh * s.ow, packed, need, [ws.work[0].len, ws.work[1].len])
+    s.cin >= 4 && short_taps(s.kh * s.kw, s.cin) && taps_fit(gpu, s.cout, nc * s.oh * s.ow, packed, need, [ws.work[0].len(), ws.work[1].len()])
 }
 
 /// x by position (NHWC, channels padded to 4) for a chunk: the 1 × 1 patch matrix of x.

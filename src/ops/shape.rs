@@ -2,7 +2,19 @@
 //! (`conv`, `conv_transpose`) and the matrix-product lowering that runs them (`conv_gemm`), so
 //! that neither of those two has to import the other for it.
 
-/// A convolution x (n, cin, h, w) → y (n, cout, oh, ow) with weights (cout, cin, kh, kw).
+/// A convolution x (n, cin, h, w) → y (n, cout, oh, ow) with weights (cout, cin, kh, kw), as the
+/// CPU references and kernels take it; [`crate::nn::ConvSpec::shape`] makes one for a batch.
+///
+/// ```
+/// use wgpu_gan::nn::{ConvShape, ConvSpec};
+/// // DCGAN's 4 × 4, stride 2, padding 1 convolution halves 28 × 28 to 14 × 14.
+/// let spec = ConvSpec::new(1, 64, 28, 28, 4, 2, 1);
+/// let s: ConvShape = spec.shape(8, false);
+/// assert_eq!((s.oh, s.ow), (14, 14));
+/// assert_eq!((s.x_len(), s.y_len(), s.w_len()), (8 * 28 * 28, 8 * 64 * 14 * 14, 64 * 16));
+/// assert_eq!(s.tap(0, 0, 0), None); // row −1 is padding
+/// assert_eq!(s.tap(0, 0, 1), Some(0));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvShape {
     pub n: usize,

@@ -75,6 +75,17 @@ impl<'a> Launch<'a> {
 
 /// Buffers the layers of one network share, one layer at a time (programs run in order): the
 /// partial sums of split reductions, and the transposed operands of the Linear layers.
+/// [`crate::nn::GpuNet`] sizes and owns one; a layer's passes run by hand
+/// ([`crate::nn::GpuForward`]) take one sized by the layer's `scratch_len` and `work_lens`.
+///
+/// ```
+/// use wgpu_gan::{gpu::Gpu, nn::Workspace};
+/// let gpu = Gpu::new()?;
+/// let ws = Workspace::new(&gpu, "mine", 1024, [16, 16], [0; 3])?;
+/// assert_eq!(ws.scratch.len(), 1024);
+/// assert_eq!(ws.trans[0].len(), 16);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct Workspace {
     pub scratch: Tensor,
     pub trans: [Tensor; 2],
@@ -97,8 +108,8 @@ impl Workspace {
 
     /// Fails when `len` floats of partial sums do not fit in the scratch space.
     pub fn check_scratch(&self, len: usize, what: &str) -> Result<()> {
-        if len > self.scratch.len {
-            return Err(Error::Shape(format!("{what}: {len} partial sums exceed this network's scratch space ({})", self.scratch.len)));
+        if len > self.scratch.len() {
+            return Err(Error::Shape(format!("{what}: {len} partial sums exceed this network's scratch space ({})", self.scratch.len())));
         }
         Ok(())
     }
