@@ -187,9 +187,13 @@ fn linear_backward_bias(@builtin(global_invocation_id) gid: vec3<u32>,
 //                                   quad c of IN): Σ_r dy[r, o] · x4[r, c], one vec4 store.
 //   linear_backward_weight_thin_x   IN < 4, OUT a multiple of 4: one per (tile, i, quad c of OUT):
 //                                   Σ_r dy4[r, c] · x[r, i], four values of column i.
+// Both can store the bias gradient too (below): one launch fewer, and no second pass over dy.
 // tiles() · OUT · IN / 4 invocations.
 @group(0) @binding(9) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(10) var<storage, read> dy4: array<vec4<f32>>;
+// With has_bias = 1 (one tile only: the host checks), the thin weight-gradient kernels also store
+// the bias gradient db = Σ_r dy (OUT), adding into it under `accumulate` like dW.
+@group(0) @binding(13) var<storage, read_write> db: array<f32>;
 
 // A thin weight-gradient invocation's place among `rows` rows of `q` quads per tile: (tile, row,
 // quad, the tile's end in the batch); tile ≥ tiles() past the last.
@@ -207,8 +211,11 @@ fn linear_backward_weight_thin_dy(@builtin(global_invocation_id) gid: vec3<u32>,
     let t = thin_cell(flat_index(gid, nwg), p.out_f, q);
     if (t.x >= tiles()) { return; }
     var acc = vec4<f32>(0.0);
+    var sum = 0.0;
     for (var r = t.x * p.n_per; r < t.w; r++) {
-        acc += dy[r * p.out_f + t.y] * x4[r * q + t.z];
+        let d = dy[r * p.out_f + t.y];
+        acc += d * x4[r * q + t.z];
+        sum += d;
     }
     // dW row-major: row o, quad c is vec4 o·q + c of the slot.
     let at = (t.x * p.out_f + t.y) * q + t.z;
@@ -216,6 +223,11 @@ fn linear_backward_weight_thin_dy(@builtin(global_invocation_id) gid: vec3<u32>,
         out4[at] += acc;
     } else {
         out4[at] = acc;
+    }
+    // db[o] = Σ_r dy[r, o], which this loop read anyway: stored by the quad-0 invocation.
+    if (p.has_bias != 0u && t.z == 0u) {
+        let o = t.x * p.out_f + t.y;
+        db[o] = select(0.0, db[o], p.accumulate != 0u) + sum;
     }
 }
 
@@ -228,8 +240,21 @@ fn linear_backward_weight_thin_x(@builtin(global_invocation_id) gid: vec3<u32>,
     let i = t.y;
     let c = t.z;
     var acc = vec4<f32>(0.0);
+    var sum = vec4<f32>(0.0);
     for (var r = t.x * p.n_per; r < t.w; r++) {
-        acc += dy4[r * q + c] * x[r * p.in_f + i];
+        let d = dy4[r * q + c];
+        acc += d * x[r * p.in_f + i];
+        sum += d;
+    }
+    // db[4c .. 4c + 3] = Σ_r dy4[r, c], which this loop read anyway: stored by the column-0
+    // invocations.
+    if (p.has_bias != 0u && i == 0u) {
+        let o = t.x * p.out_f + 4u * c;
+        let keep = p.accumulate != 0u;
+        db[o] = select(0.0, db[o], keep) + sum.x;
+        db[o + 1u] = select(0.0, db[o + 1u], keep) + sum.y;
+        db[o + 2u] = select(0.0, db[o + 2u], keep) + sum.z;
+        db[o + 3u] = select(0.0, db[o + 3u], keep) + sum.w;
     }
     // Rows 4c .. 4c + 3 of dW, column i.
     let at = t.x * p.out_f * p.in_f + 4u * c * p.in_f + i;
@@ -333,5 +358,40 @@ fn linear_forward_thin_out(@builtin(global_invocation_id) gid: vec3<u32>,
     let last = p.out_f - 1u;
     for (var o = 0u; o < p.out_f; o++) {
         out[r * p.out_f + o] = acc[o] + select(0.0, b[min(o, last)], p.has_bias != 0u);
+    }
+}
+
+// The input gradient of a thin-input layer, dx = dy W (N, IN) for IN < 4 and OUT a multiple of 4,
+// straight from W (OUT, IN): one invocation per row, a loop over the quads c of OUT. As in
+// linear_forward_thin_in, rows 4c .. 4c + 3 of W are IN whole vec4s whose columns are picked out
+// in registers, so W needs no transposed copy (one launch fewer than linear_forward_thin_out
+// through Wᵀ).
+@compute @workgroup_size(WG)
+fn linear_backward_input_thin_in(@builtin(global_invocation_id) gid: vec3<u32>,
+                                 @builtin(num_workgroups) nwg: vec3<u32>) {
+    let r = flat_index(gid, nwg);
+    if (r >= p.n) { return; }
+    let q = p.out_f / 4u;
+    let s = p.in_f;
+    let last = s * q - 1u;
+    var acc = vec3<f32>(0.0);
+    for (var c = 0u; c < q; c++) {
+        let d = dy4[r * q + c];
+        let v0 = w4[min(c * s, last)];
+        if (s == 1u) {
+            acc.x += dot(d, v0);
+        } else if (s == 2u) {
+            let v1 = w4[min(c * s + 1u, last)];
+            acc.x += dot(d, vec4<f32>(v0.x, v0.z, v1.x, v1.z));
+            acc.y += dot(d, vec4<f32>(v0.y, v0.w, v1.y, v1.w));
+        } else {
+            let v1 = w4[min(c * s + 1u, last)];
+            let v2 = w4[min(c * s + 2u, last)];
+            acc += vec3<f32>(dot(d, vec4<f32>(v0.x, v0.w, v1.z, v2.y)), dot(d, vec4<f32>(v0.y, v1.x, v1.w, v2.z)), dot(d, vec4<f32>(v0.z, v1.y, v2.x, v2.w)));
+        }
+    }
+    let last_i = s - 1u;
+    for (var i = 0u; i < s; i++) {
+        out[r * s + i] = acc[min(i, last_i)];
     }
 }

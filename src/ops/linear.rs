@@ -78,19 +78,21 @@ crate::kernel! {
     pub LinearBackwardInput4Dact = "linear" :: "linear_backward_input4_dact", LinearParams { 4 dy: Read, 6 w4: Read, 7 out4: ReadWrite, 8 pre4: Read }
     trips: |_, p| lp(p.out_f as u64);
     flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
-    textures: [dy, w4];
+    textures: [dy, w4, pre4];
 }
 crate::kernel! {
     /// dW = dyᵀ x over one tile of rows for OUT < 4 and IN a multiple of 4 (`x4`: x, `out4`: the
     /// gradient or its slot, as vec4s).
-    pub LinearWeightThinDy = "linear" :: "linear_backward_weight_thin_dy", LinearParams { 4 dy: Read, 7 out4: ReadWrite, 9 x4: Read }
+    /// With `has_bias`, also db = Σ dy into `db` (one tile only).
+    pub LinearWeightThinDy = "linear" :: "linear_backward_weight_thin_dy", LinearParams { 4 dy: Read, 7 out4: ReadWrite, 9 x4: Read, 13 db: ReadWrite }
     trips: |_, p| lp(p.n_per as u64);
     flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
     textures: [dy, x4];
 }
 crate::kernel! {
     /// dW = dyᵀ x over one tile of rows for IN < 4 and OUT a multiple of 4 (`dy4`: dy as vec4s).
-    pub LinearWeightThinX = "linear" :: "linear_backward_weight_thin_x", LinearParams { 1 x: Read, 5 out: ReadWrite, 10 dy4: Read }
+    /// With `has_bias`, also db = Σ dy into `db` (one tile only).
+    pub LinearWeightThinX = "linear" :: "linear_backward_weight_thin_x", LinearParams { 1 x: Read, 5 out: ReadWrite, 10 dy4: Read, 13 db: ReadWrite }
     trips: |_, p| lp(p.n_per as u64);
     flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
     textures: [x, dy4];
@@ -102,14 +104,14 @@ crate::kernel! {
     // No loop: IN < 4 is unrolled.
     trips: |_, _| 0;
     flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
-    textures: [x, w4];
+    textures: [x, w4, b4];
 }
 crate::kernel! {
     /// [`LinearForwardThinIn`] with the activation after the layer.
     pub LinearForwardThinInAct = "linear" :: "linear_forward_thin_in_act", LinearParams { 1 x: Read, 6 w4: Read, 7 out4: ReadWrite, 11 act4: ReadWrite, 12 b4: Read }
     trips: |_, _| 0;
     flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
-    textures: [x, w4];
+    textures: [x, w4, b4];
 }
 crate::kernel! {
     /// y = x Wᵀ [+ b] for OUT < 4 and IN a multiple of 4, one row per invocation (`x4`, `w4`: x
@@ -119,6 +121,14 @@ crate::kernel! {
     trips: |_, p| lp(p.in_f as u64 / 4) + 2 * lp(0) + lp(p.out_f as u64);
     flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
     textures: [w4, x4];
+}
+crate::kernel! {
+    /// dx = dy W for IN < 4 and OUT a multiple of 4, one row per invocation, from W itself
+    /// (`dy4`, `w4`: dy and W as vec4s).
+    pub LinearBackwardInputThinIn = "linear" :: "linear_backward_input_thin_in", LinearParams { 5 out: ReadWrite, 6 w4: Read, 10 dy4: Read }
+    trips: |_, p| lp(p.out_f as u64 / 4) + lp(p.in_f as u64);
+    flops: |_, p| 2.0 * p.n as f64 * p.in_f as f64 * p.out_f as f64;
+    textures: [w4, dy4];
 }
 crate::kernel! {
     /// db = Σ_n dy over one tile of rows.
@@ -276,39 +286,52 @@ impl Lin {
     /// as `sgemm_tn` from dy and x themselves; otherwise as an NT product of dyᵀ (OUT, N4) and
     /// xᵀ (IN, N4), transposed and padded with zeros.
     pub fn weight_grad(&self, l: &mut Launch<'_>, dy: &dyn AsArg, x: &dyn AsArg, n: usize, dw: &dyn AsArg, accumulate: bool) -> Result<()> {
+        self.weight_and_bias_grad(l, dy, x, n, dw, None, accumulate).map(|_| ())
+    }
+
+    /// [`Lin::weight_grad`], and with `db` the bias gradient db (+)= Σ dy by the same launch
+    /// where a thin kernel takes the whole batch in one tile: Ok(true) if it did.
+    #[allow(clippy::too_many_arguments)]
+    fn weight_and_bias_grad(&self, l: &mut Launch<'_>, dy: &dyn AsArg, x: &dyn AsArg, n: usize, dw: &dyn AsArg, db: Option<&dyn AsArg>, accumulate: bool) -> Result<bool> {
         let (gpu, ws) = (l.gpu, l.ws);
         let (inp, out) = (self.inp, self.out);
         if self.thin_weight_grad() {
             let t = self.thin_tiles(n, gpu.parallel_invocations());
-            let p = LinearParams { n_per: t.n_per, ..LinearParams::new(n, inp, out, false) };
+            // The bias rides along only without a split: its slots would need a reduction of
+            // their own.
+            let db = db.filter(|_| t.count() == 1);
+            let p = LinearParams { n_per: t.n_per, has_bias: db.is_some() as u32, ..LinearParams::new(n, inp, out, false) };
             let threads = Some(t.count() * (inp * out / 4) as u32);
+            // Without a bias the kernels do not write db: any buffer fills the binding.
+            let db_arg = db.unwrap_or(dw);
             let first = |o: &dyn AsArg, acc: bool| {
                 let p = LinearParams { accumulate: acc as u32, ..p };
                 if out < 4 {
-                    Dispatch::new(gpu, &LinearWeightThinDy { dy, out4: o, x4: x }, &p, threads)
+                    Dispatch::new(gpu, &LinearWeightThinDy { dy, out4: o, x4: x, db: db_arg }, &p, threads)
                 } else {
-                    Dispatch::new(gpu, &LinearWeightThinX { x, out: o, dy4: dy }, &p, threads)
+                    Dispatch::new(gpu, &LinearWeightThinX { x, out: o, dy4: dy, db: db_arg }, &p, threads)
                 }
             };
-            return l.push_split(SplitSum { first: &first, out: dw, len: inp * out, tiles: t.count(), accumulate });
+            l.push_split(SplitSum { first: &first, out: dw, len: inp * out, tiles: t.count(), accumulate })?;
+            return Ok(db.is_some());
         }
         if KernelFamily::of(gpu) == KernelFamily::Gemm && inp % 4 == 0 && out % 4 == 0 {
             // dW = dyᵀ x straight from dy (N, OUT) and x (N, IN): no transposes.
             let prod = Product { a: dy, b: x, bias: None, m: out, n: inp, k4: n.div_ceil(4), map: Product::rows(inp) };
-            return prod.push_tn_split(l, n, dw, accumulate);
+            return prod.push_tn_split(l, n, dw, accumulate).map(|_| false);
         }
         let [ta, tb] = [&ws.trans[0], &ws.trans[1]];
         l.prog.push(transpose(gpu, dy, ta, n, out)?);
         l.prog.push(transpose(gpu, x, tb, n, inp)?);
         if KernelFamily::of(gpu).products() {
             let prod = Product { a: ta, b: tb, bias: None, m: out, n: inp, k4: n.div_ceil(4), map: Product::rows(inp) };
-            return prod.push_split(l, dw, accumulate);
+            return prod.push_split(l, dw, accumulate).map(|_| false);
         }
         let t = weight_tiles(n, inp, out, gpu.parallel_invocations());
         let g = GemmParams { m: out as u32, p: inp as u32, k4: n.div_ceil(4) as u32, k_per: t.n_per, ..Default::default() };
         // (The bias binding is unused with flag 0; any buffer will do.)
         let first = |o: &dyn AsArg, acc: bool| Dispatch::new(gpu, &GemmNt { a: ta, b: tb, bias: tb, out: o }, &GemmParams { flags: ACCUMULATE * acc as u32, ..g }, Some(t.count() * blocks8(out, inp)));
-        l.push_split(SplitSum { first: &first, out: dw, len: inp * out, tiles: t.count(), accumulate })
+        l.push_split(SplitSum { first: &first, out: dw, len: inp * out, tiles: t.count(), accumulate }).map(|_| false)
     }
 }
 
@@ -321,7 +344,7 @@ enum InputGrad<'a> {
     GemmNt,
     /// linear_backward_input4 (OUT under 4).
     Outer,
-    /// linear_forward_thin_out of dy through Wᵀ (IN under 4).
+    /// linear_backward_input_thin_in (IN under 4).
     ThinIn,
     /// linear_backward_input (scalar 4 × 4 blocks).
     Scalar,
@@ -338,7 +361,7 @@ impl Lin {
         let ta = &ws.trans[0];
         let w0 = &ws.work[0];
         let how = if self.thin_input() {
-            // dx = dy W as the thin forward pass of dy through Wᵀ (IN, OUT).
+            // dx = dy W, one row per invocation, from W as it is.
             InputGrad::ThinIn
         } else if KernelFamily::of(gpu).products() && (out % 4 == 0 || self.pads_dy(n)) {
             // dxᵀ (IN, N) = Wᵀ dyᵀ through the subgroup product, stored into dx (N, IN): Wᵀ
@@ -370,8 +393,9 @@ impl Lin {
             (Some(_), None) => None,
         };
         if let Some((grads, accumulate)) = c.grads {
-            self.weight_grad(l, c.dy, c.x, n, &grads[0], accumulate)?;
-            if self.bias {
+            let db = self.bias.then(|| &grads[1] as &dyn AsArg);
+            let bias_done = self.weight_and_bias_grad(l, c.dy, c.x, n, &grads[0], db, accumulate)?;
+            if self.bias && !bias_done {
                 let p = LinearParams::new(n, inp, out, false);
                 let t = p.bias_tiles(gpu.parallel_invocations());
                 let first = |o: &dyn AsArg, acc: bool| Dispatch::new(gpu, &LinearBackwardBias { dy: c.dy, out: o }, &LinearParams { n_per: t.n_per, accumulate: acc as u32, ..p }, Some(t.count() * out as u32));
@@ -408,11 +432,7 @@ impl Lin {
                     _ => Dispatch::new(gpu, &LinearBackwardInput4 { dy: c.dy, w4: w, out4: dx }, &p, threads)?,
                 });
             }
-            InputGrad::ThinIn => {
-                l.prog.push(transpose(gpu, w, ta, out, inp)?);
-                let p = LinearParams { n: n as u32, in_f: out as u32, out_f: inp as u32, has_bias: 0, ..p };
-                l.prog.push(Dispatch::new(gpu, &LinearForwardThinOut { b: ta, out: dx, w4: ta, x4: c.dy }, &p, Some(n as u32))?);
-            }
+            InputGrad::ThinIn => l.prog.push(Dispatch::new(gpu, &LinearBackwardInputThinIn { out: dx, w4: w, dy4: c.dy }, &p, Some(n as u32))?),
             InputGrad::Scalar => l.prog.push(Dispatch::new(gpu, &LinearBackwardInput { w, dy: c.dy, out: dx }, &p, Some(blocks4(n, inp)))?),
         }
         Ok(true)
