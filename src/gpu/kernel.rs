@@ -368,6 +368,8 @@ pub struct Dispatch {
     bind_group: wgpu::BindGroup,
     /// The buffers bound as textures, with their mirrors: copied before each launch.
     mirrors: Vec<Mirror>,
+    /// The ranges it may write (its read_write bindings): (buffer, offset, bytes).
+    writes: Vec<(wgpu::Buffer, u64, u64)>,
 }
 
 /// A buffer (or a range of one, from `offset`) that a launch reads through a texture: `texels`
@@ -406,10 +408,12 @@ impl Dispatch {
                 return Err(Error::Shape(format!("{}: the buffer bound to `{}` has {} bytes; it needs at least {need}", kernel.name, slot.name, b.size)));
             }
         }
-        let mut mirrors = Vec::new();
+        let (mut mirrors, mut writes) = (Vec::new(), Vec::new());
         for (&(binding, slot), b) in kernel.slots.iter().filter(|s| s.1 != Slot::Uniform).zip(&buffers) {
-            if slot == Slot::Texture {
-                mirrors.push(Mirror { buffer: b.buffer.clone(), offset: b.offset, texture: gpu.mirror(binding, b.size)?, texels: b.size / 16 });
+            match slot {
+                Slot::Texture => mirrors.push(Mirror { buffer: b.buffer.clone(), offset: b.offset, texture: gpu.mirror(binding, b.buffer, b.offset, b.size)?, texels: b.size / 16 }),
+                Slot::ReadWrite => writes.push((b.buffer.clone(), b.offset, b.size)),
+                Slot::Read | Slot::Uniform => {}
             }
         }
         let bind_group = gpu.checked(&format!("the launch of kernel {}", kernel.name), || bind(gpu, &kernel, params, &buffers, &mirrors))?;
@@ -417,7 +421,7 @@ impl Dispatch {
             None => [1, 1, 1],
             Some(t) => grid(t.max(1), kernel.workgroup_x, gpu.device.limits().max_compute_workgroups_per_dimension)?,
         };
-        Ok(Dispatch { name: kernel.name.clone(), trips, flops, params: params.to_vec(), pipeline: kernel.pipeline.clone(), bind_group, groups, mirrors })
+        Ok(Dispatch { name: kernel.name.clone(), trips, flops, params: params.to_vec(), pipeline: kernel.pipeline.clone(), bind_group, groups, mirrors, writes })
     }
 
     /// Records the launch into a pass. A launch that reads buffers through textures
@@ -728,17 +732,52 @@ impl Program {
     }
 }
 
-/// Records `dispatches` in order: consecutive launches share a compute pass; a launch with
-/// texture copies ends the pass before it, encodes its copies and starts the next.
+/// What each texture mirror holds at a point of an encoder: the buffer range last copied into it,
+/// while no launch recorded since has written that range.
+#[derive(Default)]
+struct Mirrored(Vec<(wgpu::Texture, wgpu::Buffer, u64, u64)>);
+
+impl Mirrored {
+    /// Whether `m.texture` holds what `m` would copy into it.
+    fn holds(&self, m: &Mirror) -> bool {
+        self.0.iter().any(|(t, b, o, texels)| *t == m.texture && *b == m.buffer && *o == m.offset && *texels >= m.texels)
+    }
+
+    fn copied(&mut self, m: &Mirror) {
+        self.0.retain(|(t, ..)| *t != m.texture);
+        self.0.push((m.texture.clone(), m.buffer.clone(), m.offset, m.texels));
+    }
+
+    /// Forgets every mirror of a range that `d` may write.
+    fn written_by(&mut self, d: &Dispatch) {
+        self.0.retain(|(_, b, o, texels)| !d.writes.iter().any(|(wb, wo, bytes)| wb == b && *wo < o + texels * 16 && *o < wo + bytes));
+    }
+}
+
+/// Records `dispatches` in order into compute passes. A launch that reads buffers through
+/// textures ends the pass before it to copy them into their mirrors, except where every mirror
+/// already holds that range, copied earlier in this encoder and not written since (a layer's
+/// weights read by its forward pass and its input gradient, an activation read by the next
+/// layer and by its weight gradient): those launches run on in the same pass, without a copy.
+/// Nothing is assumed about what a mirror holds from an earlier encoder.
 fn encode_dispatches<'a>(encoder: &mut wgpu::CommandEncoder, dispatches: impl Iterator<Item = &'a Dispatch>) {
-    let mut dispatches = dispatches.peekable();
-    while let Some(first) = dispatches.next() {
-        first.copy_mirrors(encoder);
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgpu-gan"), timestamp_writes: None });
-        first.record(&mut pass);
-        while let Some(d) = dispatches.next_if(|d| !d.mirrored()) {
-            d.record(&mut pass);
+    let mut held = Mirrored::default();
+    let mut pass: Option<wgpu::ComputePass<'static>> = None;
+    for d in dispatches {
+        let copies: Vec<&Mirror> = d.mirrors.iter().filter(|m| !held.holds(m)).collect();
+        if pass.is_none() || !copies.is_empty() {
+            // The pass borrows the encoder: it ends before the copies are encoded.
+            drop(pass.take());
+            for m in copies {
+                copy_to_mirror(encoder, &m.buffer, m.offset, &m.texture, m.texels);
+                held.copied(m);
+            }
+            pass = Some(encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgpu-gan"), timestamp_writes: None }).forget_lifetime());
         }
+        if let Some(p) = pass.as_mut() {
+            d.record(p);
+        }
+        held.written_by(d);
     }
 }
 

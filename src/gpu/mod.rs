@@ -56,13 +56,18 @@ pub struct Gpu {
     /// Errors wgpu reported outside any error scope (a device this crate opened only; see
     /// [`Gpu::take_uncaptured`]).
     uncaptured: Arc<Mutex<Vec<String>>>,
-    /// Textures that launches copy the buffers they read as textures into, before they run: one
-    /// per binding number and power-of-two height, shared by every launch (each copies its own
-    /// buffer in first, and the launches run in order), so that their memory is bounded.
-    mirrors: Arc<Mutex<HashMap<(u32, u32), wgpu::Texture>>>,
+    /// Textures that launches copy the buffers they read as textures into, before they run
+    /// ([`Gpu::mirror`]), by (binding, power-of-two height, source: 0 for a shared one), and the
+    /// bytes of those kept for one source.
+    mirrors: Arc<Mutex<(HashMap<(u32, u32, u64), wgpu::Texture>, u64)>>,
 }
 
 /// See [`Gpu::checked`]; for code that has a device but no [`Gpu`] yet.
+/// The largest buffer range that gets a texture mirror of its own ([`Gpu::mirror`]).
+pub(crate) const OWN_MIRROR_MAX: u64 = 4 << 20;
+/// The bytes of texture mirrors a device keeps for one buffer range each ([`Gpu::mirror`]).
+pub(crate) const OWN_MIRRORS_BUDGET: u64 = 128 << 20;
+
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn capture<T>(device: &wgpu::Device, what: &str, build: impl FnOnce() -> T) -> Result<T> {
     let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
@@ -308,17 +313,40 @@ impl Gpu {
         Err(Error::Gpu { what: "submitted work".into(), message: all })
     }
 
-    /// A texture that `buffer`, bound at `binding`, can be copied into to be read as a texture
-    /// ([`bindings::Access::Texture`]): shared with every launch that binds a buffer of as many
-    /// rows (rounded up to a power of two) at that binding.
-    pub(crate) fn mirror(&self, binding: u32, bytes: u64) -> Result<wgpu::Texture> {
+    /// A texture that `buffer` (from byte `offset`, `bytes` long), bound at `binding`, can be
+    /// copied into to be read as a texture ([`bindings::Access::Texture`]).
+    ///
+    /// A range of up to [`OWN_MIRROR_MAX`] bytes gets a texture of its own, while those of
+    /// this device take at most [`OWN_MIRRORS_BUDGET`] bytes in all: a launch that reads what
+    /// an earlier launch of the same submission copied there, unwritten since, needs no copy (a
+    /// layer's weights, an activation read again by the weight gradient). Larger ranges, and
+    /// any past the budget, share one texture per binding and height with every launch that
+    /// binds as many rows there (each copies its buffer in first, the launches run in order), so
+    /// that the memory stays bounded.
+    pub(crate) fn mirror(&self, binding: u32, buffer: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<wgpu::Texture> {
+        use std::hash::{Hash, Hasher};
         let rows = kernel::mirror_rows(&self.device, bytes)?;
-        let mut mirrors = self.mirrors.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(t) = mirrors.get(&(binding, rows)) {
+        let texture_bytes = rows as u64 * kernel::MIRROR_WIDTH as u64 * 16;
+        let mut guard = self.mirrors.lock().unwrap_or_else(|p| p.into_inner());
+        let (mirrors, own_bytes) = &mut *guard;
+        // A source by its buffer and offset (a hash collision would only share a texture, which
+        // is always correct: whether a copy may be skipped is decided from the buffers).
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (buffer, offset).hash(&mut h);
+        let source = h.finish() | 1;
+        if let Some(t) = mirrors.get(&(binding, rows, source)) {
+            return Ok(t.clone());
+        }
+        let own = bytes <= OWN_MIRROR_MAX && *own_bytes + texture_bytes <= OWN_MIRRORS_BUDGET;
+        let key = (binding, rows, if own { source } else { 0 });
+        if let Some(t) = mirrors.get(&key) {
             return Ok(t.clone());
         }
         let t = self.checked("a texture mirror", || kernel::new_mirror(&self.device, rows))?;
-        mirrors.insert((binding, rows), t.clone());
+        mirrors.insert(key, t.clone());
+        if own {
+            *own_bytes += texture_bytes;
+        }
         Ok(t)
     }
 
