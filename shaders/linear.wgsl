@@ -1,10 +1,13 @@
 // Linear layer, y = x Wᵀ + b (PyTorch's layout: W is (OUT, IN)): the scalar forward, input-gradient
-// and bias-gradient kernels (the weight gradient, and every product whose reduction length is a
-// multiple of 4, run on shaders/gemm.wgsl).
+// and bias-gradient kernels, and the kernels of layers thin on one side (below: a 2-D input, a
+// score); every other product whose reduction length is a multiple of 4 runs on the products of
+// shaders/gemm.wgsl or shaders/conv_gemm.wgsl.
 //
 //   linear_forward          x (N,IN), w (OUT,IN), b (OUT) -> y  (N,OUT)
 //   linear_backward_input   dy (N,OUT), w (OUT,IN)        -> dx (N,IN)     dx = dy W
 //   linear_backward_bias    dy (N,OUT)                    -> db (OUT)      db = Σ_n dy
+//   thin layers (IN or OUT under 4): linear_forward_thin_in(_act), linear_forward_thin_out,
+//   linear_backward_input4(_dact), linear_backward_input_thin_in, linear_backward_weight_thin_*
 //
 // The bias gradient overwrites its buffer, or adds into it when `accumulate` is 1 (a layer
 // applied to two batches: a discriminator's real and generated passes). Every kernel honours the
@@ -20,8 +23,8 @@
 // (index = x + y * 64 * num_workgroups.x) so that more than 65535 * 64 invocations fit.
 //   matrix kernels: ceil(rows/4) * ceil(cols/4) invocations;  linear_backward_bias: OUT.
 //
-// These are the scalar kernels, used where a reduction length is not a multiple of 4; otherwise
-// the layer runs on the vec4 products of shaders/gemm.wgsl (always for the weight gradient).
+// The scalar kernels run where a reduction length is not a multiple of 4 and the layer is not
+// thin; otherwise the layer runs on the vec4 products (the weight gradient too, unless thin).
 // The bias gradient sums over the batch, so it is a split reduction: each tile of N_PER rows is
 // summed by its own invocations into slot `split` of `out` (offset split × OUT), and
 // `shaders/reduce.wgsl` adds the slots; with one tile it writes the gradient directly. The host
@@ -33,8 +36,9 @@ struct Params {
     in_f: u32,   // input features
     out_f: u32,  // output features
     accumulate: u32,
-    n_per: u32,  // batch rows per tile of the bias gradient
-    has_bias: u32, // linear_forward: 1 adds b (a layer built with bias = false passes 0)
+    n_per: u32,  // batch rows per tile of a split gradient (bias, thin weights)
+    has_bias: u32, // forward kernels: 1 adds b (a layer built with bias = false passes 0);
+                   // thin weight-gradient kernels: 1 also stores db
     slope: f32,  // linear_backward_input4_dact: the activation before the layer (see there)
     relu: u32,
 }
@@ -282,9 +286,8 @@ fn linear_backward_weight_thin_x(@builtin(global_invocation_id) gid: vec3<u32>,
 //                             IN long), loaded as such and its columns picked out in registers:
 //                             on llvmpipe every load is a loop over the lanes, the picking is not.
 //   linear_forward_thin_out   OUT < 4 (a score, a 2-D output), IN a multiple of 4: one per row,
-//                             y[r, o] = Σ_c x4[r, c] · w4[o, c] (+ b), n invocations. Also the
-//                             input gradient of a thin-input layer: dx = dy W is this with x := dy
-//                             and W := Wᵀ, without bias. One loop per OUT, each loading only the
+//                             y[r, o] = Σ_c x4[r, c] · w4[o, c] (+ b), n invocations. One loop
+//                             per OUT, each loading only the
 //                             rows of W it uses (the loops of the other cases, masked off, stop
 //                             at once).
 @group(0) @binding(11) var<storage, read_write> act4: array<vec4<f32>>;

@@ -16,7 +16,7 @@
 //   mixture_labeled as mixture_sample, and each point's component m -> out_labels[row] (as f32)
 //   gather_labeled  as gather_rows, and labels (k) -> out_labels[row_offset + j] (as f32)
 //   interpolate     a, b (rows of dim from a_at, b_at) -> out (n, dim): out = ε·a + (1 − ε)·b with
-//                   ε = unit(first word of the hash of (seed, stream, step, row)), uniform in (0, 1)
+//                   ε = unit(first word of the hash of (seed, stream, step, row)), uniform in (0, 1]
 //                   per row (WGAN-GP's points between real and generated samples; a_at = row_offset,
 //                   b_at = k, in rows)
 //   random_labels   -> out[row_offset + j] = (first word of the hash of (seed, stream, step, j)) mod k,
@@ -65,7 +65,8 @@ fn random4(index: u32) -> vec4<u32> {
     return pcg4d(pcg4d(vec4<u32>(index, counter[0], p.stream, p.seed)));
 }
 
-// Uniform in (0, 1): the top 24 bits, centred in their interval, so that log() never sees 0.
+// Uniform in (0, 1]: the top 24 bits, centred in their interval, so that log() never sees 0
+// (the f32 sum rounds to 1 for the top 256 words: harmless, log(1) = 0; as rng::unit).
 fn unit(u: u32) -> f32 {
     return (f32(u >> 8u) + 0.5) * (1.0 / 16777216.0);
 }

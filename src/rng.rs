@@ -65,14 +65,14 @@ pub fn box_muller(u1: u32, u2: u32) -> [f32; 2] {
     [r * th.cos(), r * th.sin()]
 }
 
-/// Uniform values in [lo, hi), keyed like the GPU draws (used for weight initialisation, so that a
+/// Uniform values in (lo, hi] (`lo + (hi − lo)·unit(..)`: see [`unit`]), keyed like the GPU draws (used for weight initialisation, so that a
 /// model starts from the same weights on every machine).
 ///
 /// ```
 /// use wgpu_gan::rng::{random4, uniform_fill, unit};
 /// let w = uniform_fill(7, 1, 8, -0.5, 0.5);
 /// assert_eq!(w.len(), 8);
-/// assert!(w.iter().all(|v| (-0.5..0.5).contains(v)));
+/// assert!(w.iter().all(|v| *v > -0.5 && *v <= 0.5));
 /// assert_eq!(w[3], -0.5 + unit(random4(7, 1, 0, 3)[0]));
 /// assert_eq!(w, uniform_fill(7, 1, 8, -0.5, 0.5));
 /// ```
@@ -343,7 +343,7 @@ crate::kernel! {
     trips: |e, p| if e == "gather_rows" { epoch_permute_trips(p) } else { 0 };
 }
 crate::kernel! {
-    /// out = ε·a + (1 − ε)·b per row, ε ~ U(0, 1) from (seed, stream, step, row); `a` from row
+    /// out = ε·a + (1 − ε)·b per row, ε ~ U(0, 1] from (seed, stream, step, row); `a` from row
     /// `row_offset`, `b` from row `k`.
     pub Interpolate = "rng" :: "interpolate", RngParams { 2 counter: Read, 3 out: ReadWrite, 6 a: Read, 7 b: Read }
     trips: |_, _| 0;

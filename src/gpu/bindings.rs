@@ -52,6 +52,17 @@ pub struct Slot {
 }
 
 /// What a storage binding binds: a buffer, or a range of one (a tensor in a [`super::Block`]).
+///
+/// ```
+/// use wgpu_gan::gpu::{AsArg, Block, Gpu};
+/// let gpu = Gpu::new()?;
+/// let block = Block::zeros(&gpu, "two", &[3, 5])?;
+/// let a = block.parts[1].arg();                  // the second tensor: a range of the block
+/// assert_eq!(a.buffer, &block.whole.buffer);
+/// assert!(a.offset > 0 && a.offset % 4 == 0);
+/// assert_eq!(a.size, 5 * 4);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Arg<'a> {
     pub buffer: &'a wgpu::Buffer,
@@ -62,7 +73,17 @@ pub struct Arg<'a> {
 }
 
 impl Arg<'_> {
-    /// The bind group's view of it.
+    /// The bind group's view of it: the whole buffer as such, a range by offset and size.
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{AsArg, Gpu, Tensor};
+    /// let gpu = Gpu::new()?;
+    /// let t = Tensor::zeros(&gpu, "t", 8)?;
+    /// let arg = t.arg();
+    /// let wgpu::BindingResource::Buffer(b) = arg.binding() else { panic!("a buffer binding") };
+    /// assert_eq!((b.offset, b.size), (0, None)); // a tensor with a buffer of its own: all of it
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn binding(&self) -> wgpu::BindingResource<'_> {
         // The whole buffer binds as such (its size left to the driver), a range by offset and size.
         let size = if self.offset == 0 && self.size == self.buffer.size() { None } else { std::num::NonZeroU64::new(self.size) };
@@ -71,8 +92,19 @@ impl Arg<'_> {
 }
 
 /// Something a kernel can bind as a storage buffer: a whole `wgpu::Buffer`, or a
-/// [`super::Tensor`] (which may be a range of a larger buffer). The fields of the structs that
-/// [`kernel!`](crate::kernel) declares take either.
+/// [`super::Tensor`] (which may be a range of a larger buffer). Launches such as
+/// [`crate::nn::copy_range`] and the kernels' binding structs take either.
+///
+/// ```
+/// use wgpu_gan::gpu::{AsArg, Gpu, Tensor};
+/// let gpu = Gpu::new()?;
+/// let t = Tensor::zeros(&gpu, "t", 6)?;
+/// assert_eq!(t.size(), 24);                      // bytes bound
+/// let raw: &dyn AsArg = &t.buffer;              // the buffer itself, whole
+/// assert_eq!(raw.arg().offset, 0);
+/// assert!(raw.size() >= 24);
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub trait AsArg {
     fn arg(&self) -> Arg<'_>;
     /// Bytes bound.

@@ -254,7 +254,7 @@ impl Lin {
     }
 
     /// IN under 4 (a 2-D input) and OUT a multiple of 4: the shape of `linear_forward_thin_in`,
-    /// `linear_backward_weight_thin_x`, and of an input gradient by `linear_forward_thin_out`.
+    /// `linear_backward_weight_thin_x` and `linear_backward_input_thin_in`.
     fn thin_input(&self) -> bool {
         self.inp < 4 && self.out % 4 == 0
     }
@@ -302,8 +302,9 @@ impl Lin {
             let db = db.filter(|_| t.count() == 1);
             let p = LinearParams { n_per: t.n_per, has_bias: db.is_some() as u32, ..LinearParams::new(n, inp, out, false) };
             let threads = Some(t.count() * (inp * out / 4) as u32);
-            // Without a bias the kernels do not write db: any buffer fills the binding.
-            let db_arg = db.unwrap_or(dw);
+            // Without a bias the kernels do not write db: a buffer that no other binding of the
+            // launch overlaps fills it (WebGPU refuses a writable binding aliasing another).
+            let db_arg = db.unwrap_or(&ws.trans[1]);
             let first = |o: &dyn AsArg, acc: bool| {
                 let p = LinearParams { accumulate: acc as u32, ..p };
                 if out < 4 {

@@ -97,6 +97,14 @@ pub struct Workspace {
 impl Workspace {
     /// The buffers for `label`'s layers: `scratch` floats of partial sums, the two transposed
     /// operands and the three work buffers of the given lengths (each at least one float).
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::Gpu, nn::Workspace};
+    /// let gpu = Gpu::new()?;
+    /// let ws = Workspace::new(&gpu, "d", 64, [8, 0], [0, 0, 32])?;
+    /// assert_eq!((ws.scratch.len(), ws.trans[0].len(), ws.work[2].len()), (64, 8, 32));
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(gpu: &crate::gpu::Gpu, label: &str, scratch: usize, trans: [usize; 2], work: [usize; 3]) -> crate::error::Result<Workspace> {
         let t = |part: &str, len: usize| Tensor::zeros(gpu, &format!("{label}.{part}"), len);
         Ok(Workspace {
@@ -107,6 +115,15 @@ impl Workspace {
     }
 
     /// Fails when `len` floats of partial sums do not fit in the scratch space.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::Gpu, nn::Workspace};
+    /// let gpu = Gpu::new()?;
+    /// let ws = Workspace::new(&gpu, "d", 64, [1, 1], [1; 3])?;
+    /// assert!(ws.check_scratch(64, "a split sum").is_ok());
+    /// assert!(ws.check_scratch(65, "a split sum").unwrap_err().to_string().contains("scratch"));
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn check_scratch(&self, len: usize, what: &str) -> Result<()> {
         if len > self.scratch.len() {
             return Err(Error::Shape(format!("{what}: {len} partial sums exceed this network's scratch space ({})", self.scratch.len())));
