@@ -210,6 +210,14 @@ fn decode<const N: usize, T>(bytes: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
 
 impl Checkpoint {
     /// An empty checkpoint whose metadata already holds `format` = [`FORMAT`].
+    ///
+    /// ```
+    /// use wgpu_gan::checkpoint::{Checkpoint, FORMAT};
+    /// let ck = Checkpoint::new();
+    /// assert!(ck.entries.is_empty());
+    /// assert_eq!(ck.meta("format")?, FORMAT);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new() -> Checkpoint {
         let mut metadata = BTreeMap::new();
         metadata.insert("format".to_string(), FORMAT.to_string());
@@ -244,21 +252,60 @@ impl Checkpoint {
 
     /// Adds an f32 tensor. Panics if the shape's product differs from `v.len()` or the name is
     /// already used (programming errors).
+    ///
+    /// ```
+    /// use wgpu_gan::checkpoint::Checkpoint;
+    /// let mut ck = Checkpoint::new();
+    /// ck.push_f32("w", &[2, 2], &[1.0, 2.0, 3.0, 4.0]);
+    /// assert_eq!(ck.f32("w", &[2, 2])?, [1.0, 2.0, 3.0, 4.0]);
+    /// let twice = std::panic::catch_unwind(move || ck.push_f32("w", &[1], &[0.0]));
+    /// assert!(twice.is_err());                                 // one tensor per name
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn push_f32(&mut self, name: &str, shape: &[usize], v: &[f32]) {
         self.push(name, shape, Data::F32(v.to_vec()));
     }
 
     /// Adds an i64 tensor. Panics like [`Checkpoint::push_f32`].
+    ///
+    /// ```
+    /// use wgpu_gan::checkpoint::Checkpoint;
+    /// let mut ck = Checkpoint::new();
+    /// ck.push_i64("step", &[1], &[-3]);
+    /// assert_eq!(ck.i64("step", &[1])?, [-3]);
+    /// assert!(ck.f32("step", &[1]).is_err());                  // not an f32 tensor
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn push_i64(&mut self, name: &str, shape: &[usize], v: &[i64]) {
         self.push(name, shape, Data::I64(v.to_vec()));
     }
 
     /// Adds a u32 tensor. Panics like [`Checkpoint::push_f32`].
+    ///
+    /// ```
+    /// use wgpu_gan::checkpoint::Checkpoint;
+    /// let mut ck = Checkpoint::new();
+    /// ck.push_u32("rng", &[2, 2], &[1, 2, 3, 4]);
+    /// assert_eq!(ck.u32("rng", &[2, 2])?, [1, 2, 3, 4]);
+    /// assert!(std::panic::catch_unwind(move || ck.push_u32("s", &[3], &[1])).is_err()); // 3 ≠ 1 value
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn push_u32(&mut self, name: &str, shape: &[usize], v: &[u32]) {
         self.push(name, shape, Data::U32(v.to_vec()));
     }
 
     /// The safetensors bytes of this checkpoint.
+    ///
+    /// ```
+    /// use wgpu_gan::{checkpoint::Checkpoint, interop::StateDict};
+    /// let mut ck = Checkpoint::new();
+    /// ck.push_f32("w", &[2], &[0.5, -1.0]);
+    /// let bytes = ck.to_bytes()?;
+    /// let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize; // header length
+    /// assert_eq!(bytes.len(), 8 + n + 2 * 4);                  // then the two f32
+    /// assert_eq!(StateDict::from_bytes(&bytes).unwrap().tensors["w"].values, [0.5, -1.0]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let bytes: Vec<Vec<u8>> = self.entries.iter().map(|e| e.data.le_bytes()).collect();
         let mut views = Vec::with_capacity(self.entries.len());
@@ -280,6 +327,21 @@ impl Checkpoint {
 
     /// Writes the checkpoint to `path` atomically (`<path>.tmp`, flush, sync, rename), creating
     /// the parent directory if needed. An existing file at `path` is replaced.
+    ///
+    /// ```
+    /// use wgpu_gan::checkpoint::Checkpoint;
+    /// # let dir = std::env::temp_dir().join(format!("checkpoint_save_{}", std::process::id()));
+    /// let path = dir.join("run/ck.safetensors");               // run/ is created
+    /// let mut ck = Checkpoint::new();
+    /// ck.push_i64("step", &[1], &[1]);
+    /// ck.save(&path)?;
+    /// ck.set_meta("note", "second");
+    /// ck.save(&path)?;                                         // replaces the first
+    /// assert_eq!(Checkpoint::load(&path)?, ck);
+    /// assert!(!dir.join("run/ck.safetensors.tmp").exists());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn save(&self, path: &Path) -> Result<()> {
         let bytes = self.to_bytes().map_err(|e| match e {
             Error::Checkpoint(m) => Error::Checkpoint(format!("{}: {m}", path.display())),
@@ -291,6 +353,22 @@ impl Checkpoint {
     /// Reads a checkpoint written by [`Checkpoint::save`], refusing files that are missing,
     /// truncated, not safetensors, not tagged with [`FORMAT`], or hold other dtypes than
     /// F32 / I64 / U32.
+    ///
+    /// ```
+    /// use wgpu_gan::checkpoint::Checkpoint;
+    /// # let dir = std::env::temp_dir().join(format!("checkpoint_load_{}", std::process::id()));
+    /// let path = dir.join("ck.safetensors");
+    /// let mut ck = Checkpoint::new();
+    /// ck.push_u32("rng", &[1], &[9]);
+    /// ck.save(&path)?;
+    /// assert_eq!(Checkpoint::load(&path)?.u32("rng", &[1])?, [9]);
+    /// let bytes = std::fs::read(&path)?;
+    /// std::fs::write(&path, &bytes[..bytes.len() - 1])?;       // one byte short
+    /// assert!(Checkpoint::load(&path).is_err());
+    /// assert!(Checkpoint::load(&dir.join("missing.safetensors")).is_err());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn load(path: &Path) -> Result<Checkpoint> {
         let p = path.display();
         let buf = match fs::read(path) {
@@ -395,6 +473,17 @@ impl Checkpoint {
     }
 
     /// The f32 tensor `name`, which must have exactly `shape`.
+    ///
+    /// ```
+    /// use wgpu_gan::checkpoint::Checkpoint;
+    /// let mut ck = Checkpoint::new();
+    /// ck.push_f32("b", &[2], &[0.1, 0.2]);
+    /// assert_eq!(ck.f32("b", &[2])?, [0.1, 0.2]);
+    /// let err = ck.f32("b", &[3]).unwrap_err().to_string();
+    /// assert!(err.contains("tensor b has shape [2]"));         // named, with the shape it has
+    /// assert!(ck.f32("w", &[2]).is_err());                     // missing
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn f32(&self, name: &str, shape: &[usize]) -> Result<&[f32]> {
         match &self.get(name, shape, "F32")?.data {
             Data::F32(v) => Ok(v),
@@ -405,6 +494,17 @@ impl Checkpoint {
     /// The f32 tensor `name` of `shape`, refused when it holds a NaN or an infinity: weights from
     /// a diverged run (or a damaged file) would train or score garbage. (The container itself
     /// stores any bits; this is for model weights and optimizer state.)
+    ///
+    /// ```
+    /// use wgpu_gan::checkpoint::Checkpoint;
+    /// let mut ck = Checkpoint::new();
+    /// ck.push_f32("w", &[3], &[1.0, f32::NAN, 2.0]);
+    /// assert!(ck.f32("w", &[3]).is_ok());                      // stored and read as any bits
+    /// assert!(ck.f32_finite("w", &[3]).unwrap_err().to_string().contains("index 1"));
+    /// ck.push_f32("b", &[1], &[0.5]);
+    /// assert_eq!(ck.f32_finite("b", &[1])?, [0.5]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn f32_finite(&self, name: &str, shape: &[usize]) -> Result<&[f32]> {
         let v = self.f32(name, shape)?;
         match v.iter().position(|x| !x.is_finite()) {
@@ -414,6 +514,15 @@ impl Checkpoint {
     }
 
     /// The first f32 tensor holding a NaN or an infinity, and the index of that value.
+    ///
+    /// ```
+    /// use wgpu_gan::checkpoint::Checkpoint;
+    /// let mut ck = Checkpoint::new();
+    /// ck.push_f32("a", &[2], &[0.0, 1.0]);
+    /// assert_eq!(ck.first_non_finite(), None);
+    /// ck.push_f32("b", &[3], &[0.0, 1.0, f32::INFINITY]);
+    /// assert_eq!(ck.first_non_finite(), Some(("b", 2)));
+    /// ```
     pub fn first_non_finite(&self) -> Option<(&str, usize)> {
         self.entries.iter().find_map(|e| match &e.data {
             Data::F32(v) => v.iter().position(|x| !x.is_finite()).map(|i| (e.name.as_str(), i)),
@@ -422,6 +531,16 @@ impl Checkpoint {
     }
 
     /// The i64 tensor `name`, which must have exactly `shape`.
+    ///
+    /// ```
+    /// use wgpu_gan::checkpoint::Checkpoint;
+    /// let mut ck = Checkpoint::new();
+    /// ck.push_i64("step", &[2], &[7, -1]);
+    /// assert_eq!(ck.i64("step", &[2])?, [7, -1]);
+    /// assert!(ck.i64("step", &[1, 2]).is_err());               // another shape
+    /// assert!(ck.u32("step", &[2]).is_err());                  // another dtype
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn i64(&self, name: &str, shape: &[usize]) -> Result<&[i64]> {
         match &self.get(name, shape, "I64")?.data {
             Data::I64(v) => Ok(v),
@@ -430,6 +549,16 @@ impl Checkpoint {
     }
 
     /// The u32 tensor `name`, which must have exactly `shape`.
+    ///
+    /// ```
+    /// use wgpu_gan::checkpoint::Checkpoint;
+    /// let mut ck = Checkpoint::new();
+    /// ck.push_u32("rng", &[1, 2], &[5, 6]);
+    /// assert_eq!(ck.u32("rng", &[1, 2])?, [5, 6]);
+    /// let err = ck.i64("rng", &[1, 2]).unwrap_err().to_string();
+    /// assert!(err.contains("dtype U32"));                      // another dtype, named
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn u32(&self, name: &str, shape: &[usize]) -> Result<&[u32]> {
         match &self.get(name, shape, "U32")?.data {
             Data::U32(v) => Ok(v),
@@ -438,6 +567,15 @@ impl Checkpoint {
     }
 
     /// The metadata value under `key`.
+    ///
+    /// ```
+    /// use wgpu_gan::checkpoint::Checkpoint;
+    /// let mut ck = Checkpoint::new();
+    /// ck.set_meta("model", "r1");
+    /// assert_eq!(ck.meta("model")?, "r1");
+    /// assert!(ck.meta("seed").unwrap_err().to_string().contains("metadata key seed"));
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn meta(&self, key: &str) -> Result<&str> {
         self.metadata.get(key).map(String::as_str).ok_or_else(|| {
             Error::Checkpoint(format!("metadata key {key} is missing from the checkpoint"))
@@ -445,6 +583,16 @@ impl Checkpoint {
     }
 
     /// Sets (or replaces) the metadata value under `key`.
+    ///
+    /// ```
+    /// use wgpu_gan::checkpoint::Checkpoint;
+    /// let mut ck = Checkpoint::new();
+    /// ck.set_meta("step", 500);                                // anything ToString
+    /// ck.set_meta("step", 501);                                // replaced
+    /// assert_eq!(ck.meta("step")?, "501");
+    /// assert_eq!(ck.metadata.len(), 2);                        // "step" and "format"
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn set_meta(&mut self, key: &str, value: impl ToString) {
         self.metadata.insert(key.to_string(), value.to_string());
     }

@@ -77,6 +77,17 @@ impl LossChoice {
     /// of critic updates with R4's (an example may then set the learning rates again, as
     /// dcgan_mnist's --lr-d/--lr-g do; gaussian_ring's --opt, --k and learning rates give way),
     /// and the critic loses its batch normalisation (R4: a gradient penalty is per sample).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wgpu_gan::{cli::LossChoice, gan::{GanConfig, Table}, loss::LossKind};
+    /// let r2 = GanConfig::r2(Arc::new(Table::new(vec![0.0; 784], 784)?));
+    /// assert_eq!(LossChoice::LeastSquares.apply(r2.clone()).loss, LossKind::LeastSquares);
+    /// let wgan = LossChoice::WganClip.apply(r2);
+    /// assert_eq!((wgan.loss, wgan.clip_d, wgan.k), (LossKind::Wasserstein, 0.01, 5));
+    /// assert!(!wgan.discriminator.has_batchnorm());         // R2's D loses its batch norm
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn apply(self, cfg: crate::gan::GanConfig) -> crate::gan::GanConfig {
         use crate::loss::LossKind;
         let no_bn = |mut c: crate::gan::GanConfig| {
@@ -94,6 +105,12 @@ impl LossChoice {
     }
 
     /// Whether this choice sets the optimizers and k itself.
+    ///
+    /// ```
+    /// use wgpu_gan::cli::LossChoice;
+    /// assert!(LossChoice::WganClip.is_wgan() && LossChoice::WganGp.is_wgan());
+    /// assert!(!LossChoice::Hinge.is_wgan() && !LossChoice::NonSaturating.is_wgan());
+    /// ```
     pub fn is_wgan(self) -> bool {
         matches!(self, LossChoice::WganClip | LossChoice::WganGp)
     }
@@ -141,6 +158,15 @@ pub struct DeviceArgs {
 }
 
 impl DeviceArgs {
+    /// The [`GpuOptions`] these flags ask for (the adapter name and subgroups also from the
+    /// environment, see [`GpuOptions::from_env`]).
+    ///
+    /// ```
+    /// use wgpu_gan::{cli::DeviceArgs, gpu::{Backend, LimitsChoice}};
+    /// let args = DeviceArgs { backend: Backend::Vulkan, limits: LimitsChoice::Downlevel, no_tune: true, ..Default::default() };
+    /// let o = args.options();
+    /// assert_eq!((o.backend, o.limits, o.no_tune, o.tune_dir), (Backend::Vulkan, LimitsChoice::Downlevel, true, None));
+    /// ```
     pub fn options(&self) -> GpuOptions {
         let env = GpuOptions::from_env();
         GpuOptions {
@@ -155,6 +181,13 @@ impl DeviceArgs {
     }
 
     /// Opens the device and prints the adapter and backend first, as every example does.
+    ///
+    /// ```
+    /// use wgpu_gan::cli::DeviceArgs;
+    /// let gpu = DeviceArgs { no_tune: true, ..Default::default() }.open()?; // prints "adapter: ..."
+    /// assert!(!gpu.describe().is_empty());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn open(&self) -> crate::Result<Gpu> {
         let gpu = Gpu::with_options(&self.options())?;
         // The kernel family is chosen (and timed, where a device can run more than one) now, so

@@ -96,12 +96,36 @@ pub fn bf16_to_f32(b: u16) -> f32 {
 
 impl StateDict {
     /// Reads a safetensors file written by anyone (PyTorch's `save_file`, this crate, ...).
+    ///
+    /// ```
+    /// use wgpu_gan::{checkpoint::Checkpoint, interop::StateDict};
+    /// let dir = std::env::temp_dir().join(format!("state_dict_load_{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let mut ck = Checkpoint::new();
+    /// ck.push_f32("w", &[2], &[1.0, 2.0]);
+    /// ck.save(&dir.join("sd.safetensors"))?;
+    /// assert_eq!(StateDict::load(&dir.join("sd.safetensors"))?.tensors["w"].values, [1.0, 2.0]);
+    /// assert!(StateDict::load(&dir.join("missing.safetensors")).is_err());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn load(path: &Path) -> Result<StateDict> {
         let p = path.display();
         let bytes = std::fs::read(path).map_err(|e| Error::Checkpoint(format!("{p}: {e}")))?;
         Self::from_bytes(&bytes).map_err(|e| Error::Checkpoint(format!("{p}: {e}")))
     }
 
+    /// Parses safetensors bytes; the error says why they are not a state dict.
+    ///
+    /// ```
+    /// use wgpu_gan::{checkpoint::Checkpoint, interop::StateDict};
+    /// let mut ck = Checkpoint::new();
+    /// ck.push_f32("0.bias", &[3], &[0.5, 0.0, -1.0]);
+    /// let sd = StateDict::from_bytes(&ck.to_bytes()?).unwrap();
+    /// assert_eq!(sd.tensors["0.bias"].shape, [3]);
+    /// assert!(StateDict::from_bytes(b"not safetensors").is_err());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn from_bytes(bytes: &[u8]) -> std::result::Result<StateDict, String> {
         let st = SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
         let mut tensors = BTreeMap::new();
@@ -124,6 +148,18 @@ impl StateDict {
     /// The parameters (in [`NetSpec::param_names`] order) and running statistics (in
     /// [`NetSpec::running`] order) of `spec`, from the tensors named `{prefix}{index}.{name}`.
     /// Every missing or mis-shaped tensor is listed in the error; non-finite values are refused.
+    ///
+    /// ```
+    /// use wgpu_gan::{checkpoint::Checkpoint, interop::StateDict, nn::{Act, NetSpec}};
+    /// let mut ck = Checkpoint::new();
+    /// ck.push_f32("G.0.weight", &[1, 2], &[0.5, -0.5]);
+    /// ck.push_f32("G.0.bias", &[1], &[0.1]);
+    /// let sd = StateDict::from_bytes(&ck.to_bytes()?).unwrap();
+    /// let (params, _) = sd.net("G.", &NetSpec::mlp(&[2, 1], Act::Relu, None))?;
+    /// assert_eq!(params, [vec![0.5, -0.5], vec![0.1]]);
+    /// assert!(sd.net("D.", &NetSpec::mlp(&[2, 1], Act::Relu, None)).is_err()); // no D. tensors
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn net(&self, prefix: &str, spec: &NetSpec) -> Result<Weights> {
         spec.widths()?;
         let mut problems = Vec::new();

@@ -88,6 +88,17 @@ pub struct Gradients<T> {
 
 impl<T> Gradients<T> {
     /// The gradient of the parameter PyTorch calls `name` ("weight", "bias").
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::Linear};
+    /// let fc = Linear::new(3, 2);
+    /// let x = CpuTensor::new(&[1, 3], vec![1.0, 2.0, 3.0])?;
+    /// let g = fc.backward_cpu(&x, &CpuTensor::new(&[1, 2], vec![1.0, 0.0])?)?;
+    /// assert_eq!(g.param("weight").unwrap().data(), &[1.0, 2.0, 3.0, 0.0, 0.0, 0.0]); // dy ⊗ x
+    /// assert_eq!(g.param("bias").unwrap().data(), &[1.0, 0.0]);
+    /// assert!(g.param("running_mean").is_none());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn param(&self, name: &str) -> Option<&T> {
         self.params.iter().find(|(n, _)| *n == name).map(|(_, t)| t)
     }
@@ -195,6 +206,13 @@ impl Module {
     }
 
     /// PyTorch's class name of this layer.
+    ///
+    /// ```
+    /// use wgpu_gan::layers::{Activation, ConvTranspose2d, Module};
+    /// assert_eq!(ConvTranspose2d::new(1, 1, 2).name(), "ConvTranspose2d");
+    /// let m: Module = Activation::leaky_relu(0.2).into();
+    /// assert_eq!(m.name(), "LeakyReLU");
+    /// ```
     pub fn name(&self) -> &'static str {
         match self.kind {
             Kind::Conv { transposed: false, .. } => "Conv2d",
@@ -226,16 +244,42 @@ impl Module {
     }
 
     /// The names of the parameters, in PyTorch's order ("weight", "bias").
+    ///
+    /// ```
+    /// use wgpu_gan::layers::{Activation, BatchNorm2d, Conv2d};
+    /// assert_eq!(Conv2d::new(1, 2, 3).param_names(), ["weight", "bias"]);
+    /// assert_eq!(BatchNorm2d::new(4).param_names(), ["weight", "bias"]); // scale, shift
+    /// assert!(Activation::relu().param_names().is_empty());
+    /// ```
     pub fn param_names(&self) -> Vec<&'static str> {
         self.params.iter().map(|(n, _)| *n).collect()
     }
 
     /// The parameter PyTorch calls `name`.
+    ///
+    /// ```
+    /// use wgpu_gan::layers::BatchNorm1d;
+    /// let bn = BatchNorm1d::new(3);
+    /// assert_eq!(bn.param("weight").unwrap().data(), &[1.0; 3]); // PyTorch's start: scale 1
+    /// assert_eq!(bn.param("bias").unwrap().data(), &[0.0; 3]);   // and shift 0
+    /// assert!(bn.param("running_mean").is_none());               // see Module::running
+    /// ```
     pub fn param(&self, name: &str) -> Option<&CpuTensor> {
         self.params.iter().find(|(n, _)| *n == name).map(|(_, t)| t)
     }
 
     /// Replaces the parameter PyTorch calls `name` with `value`, which must have its shape.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::Linear};
+    /// let mut fc = Linear::new(2, 1);
+    /// fc.set_param("bias", CpuTensor::new(&[1], vec![0.5])?)?;
+    /// assert_eq!(fc.param("bias").unwrap().data(), &[0.5]);
+    /// assert!(fc.set_param("bias", CpuTensor::new(&[2], vec![0.5, 0.5])?).is_err()); // not [1]
+    /// assert!(fc.set_param("bias", CpuTensor::new(&[1], vec![f32::NAN])?).is_err());
+    /// assert!(fc.set_param("gamma", CpuTensor::new(&[1], vec![1.0])?).is_err());   // no such name
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn set_param(&mut self, name: &str, value: CpuTensor) -> Result<()> {
         let layer = self.name();
         let names = self.param_names();
@@ -253,6 +297,17 @@ impl Module {
 
     /// A batch norm's running statistics by PyTorch's names ("running_mean", "running_var");
     /// empty for other layers.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::{BatchNorm1d, Linear}};
+    /// let bn = BatchNorm1d::new(1).momentum(1.0);             // running = the last batch's
+    /// bn.forward_cpu(&CpuTensor::new(&[2, 1], vec![1.0, 3.0])?)?;
+    /// let r = bn.running();
+    /// assert_eq!((r[0].0, r[0].1.data()), ("running_mean", &[2.0][..]));
+    /// assert_eq!((r[1].0, r[1].1.data()), ("running_var", &[2.0][..])); // unbiased: (1 + 1) / 1
+    /// assert!(Linear::new(1, 1).running().is_empty());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn running(&self) -> Vec<(&'static str, CpuTensor)> {
         let values = self.running.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let c = values.len() / 2;
@@ -266,6 +321,20 @@ impl Module {
     /// the tensors named `{prefix}weight`, `{prefix}bias`, ... (`prefix` as "features.0." for
     /// layer 0 of a module's `features`, or "" for the layer's own state dict). Every missing or
     /// mis-shaped tensor is named in the error, and nothing changes unless all of them fit.
+    ///
+    /// ```
+    /// use wgpu_gan::{checkpoint::Checkpoint, interop::StateDict, layers::Linear};
+    /// let mut ck = Checkpoint::new();                          // any safetensors file will do
+    /// ck.push_f32("fc.weight", &[1, 2], &[0.5, -0.5]);
+    /// ck.push_f32("fc.bias", &[1], &[0.25]);
+    /// let sd = StateDict::from_bytes(&ck.to_bytes()?).unwrap();
+    /// let mut fc = Linear::new(2, 1);
+    /// fc.load_state_dict(&sd, "fc.")?;
+    /// assert_eq!(fc.param("weight").unwrap().data(), &[0.5, -0.5]);
+    /// let err = Linear::new(3, 1).load_state_dict(&sd, "fc.").unwrap_err().to_string();
+    /// assert!(err.contains("fc.weight has shape [1, 2], the layer needs [1, 3]"));
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn load_state_dict(&mut self, sd: &StateDict, prefix: &str) -> Result<()> {
         let mut problems = Vec::new();
         let mut take = |name: &str, shape: &[usize]| match sd.tensors.get(&format!("{prefix}{name}")) {
@@ -297,16 +366,47 @@ impl Module {
     /// Whether a batch norm uses the batch's statistics and updates its running ones
     /// ([`Mode::Train`], PyTorch's `train()`, the default) or uses its running ones
     /// ([`Mode::Eval`]). Other layers behave the same in every mode.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::BatchNorm1d, nn::Mode};
+    /// let mut bn = BatchNorm1d::new(1);
+    /// let x = CpuTensor::new(&[2, 1], vec![1.0, 3.0])?;
+    /// bn.set_mode(Mode::Eval);                                 // running mean 0, variance 1
+    /// assert!((bn.forward_cpu(&x)?.data()[0] - 1.0).abs() < 1e-4);
+    /// assert_eq!(bn.running()[0].1.data(), &[0.0]);            // left alone
+    /// bn.set_mode(Mode::Train);                                // batch mean 2, variance 1
+    /// assert!((bn.forward_cpu(&x)?.data()[0] + 1.0).abs() < 1e-4);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn set_mode(&mut self, mode: Mode) {
         self.mode = mode;
     }
 
+    /// The mode set by [`Module::set_mode`] or the builders' `eval()`.
+    ///
+    /// ```
+    /// use wgpu_gan::{layers::BatchNorm2d, nn::Mode};
+    /// assert_eq!(BatchNorm2d::new(2).mode(), Mode::Train);     // PyTorch's default
+    /// assert_eq!(BatchNorm2d::new(2).eval().mode(), Mode::Eval);
+    /// ```
     pub fn mode(&self) -> Mode {
         self.mode
     }
 
     /// The output of the layer on `x` (shape `[n, ...]`), on the GPU. In training mode a batch
     /// norm's running statistics move, as in PyTorch (and this call waits to read them back).
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{CpuTensor, Gpu, Tensor}, layers::Linear};
+    /// let gpu = Gpu::new()?;
+    /// let mut fc = Linear::new(2, 1);
+    /// fc.set_param("weight", CpuTensor::new(&[1, 2], vec![1.0, -1.0])?)?;
+    /// fc.set_param("bias", CpuTensor::new(&[1], vec![0.5])?)?;
+    /// let y = fc.forward(&gpu, &Tensor::new(&gpu, &[2, 2], &[3.0, 1.0, 0.0, 2.0])?)?;
+    /// assert_eq!(y.to_cpu(&gpu)?.data(), &[2.5, -1.5]);
+    /// assert!(fc.forward(&gpu, &Tensor::new(&gpu, &[1, 3], &[0.0; 3])?).is_err()); // takes [n, 2]
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn forward(&self, gpu: &Gpu, x: &Tensor) -> Result<Tensor> {
         let (n, sample) = split_batch(self.name(), x.shape())?;
         let (spec, out) = self.spec(sample)?;
@@ -325,6 +425,19 @@ impl Module {
     /// The gradients with respect to the input and to every parameter, given the gradient `dy`
     /// at the output of the layer on `x`, on the GPU. The forward pass runs again inside (with
     /// batch statistics, as after a training-mode forward, leaving the running ones alone).
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{CpuTensor, Gpu, Tensor}, layers::Linear};
+    /// let gpu = Gpu::new()?;
+    /// let mut fc = Linear::new(2, 1).bias(false);
+    /// fc.set_param("weight", CpuTensor::new(&[1, 2], vec![1.0, -1.0])?)?;
+    /// let x = Tensor::new(&gpu, &[1, 2], &[1.0, 2.0])?;
+    /// let g = fc.backward(&gpu, &x, &Tensor::new(&gpu, &[1, 1], &[3.0])?)?;
+    /// assert_eq!(g.input.to_cpu(&gpu)?.data(), &[3.0, -3.0]);                  // dy · W
+    /// assert_eq!(g.param("weight").unwrap().to_cpu(&gpu)?.data(), &[3.0, 6.0]); // dy · x
+    /// assert!(fc.backward(&gpu, &x, &Tensor::new(&gpu, &[1, 2], &[1.0; 2])?).is_err()); // dy's shape
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn backward(&self, gpu: &Gpu, x: &Tensor, dy: &Tensor) -> Result<Gradients<Tensor>> {
         let (n, sample) = split_batch(self.name(), x.shape())?;
         let (spec, out) = self.spec(sample)?;
@@ -355,6 +468,16 @@ impl Module {
     }
 
     /// The CPU reference of [`Module::forward`].
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::Conv2d};
+    /// let mut conv = Conv2d::new(1, 1, 2).bias(false);
+    /// conv.set_param("weight", CpuTensor::new(&[1, 1, 2, 2], vec![1.0; 4])?)?; // sums 2 × 2 windows
+    /// let y = conv.forward_cpu(&CpuTensor::new(&[1, 1, 2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])?)?;
+    /// assert_eq!((y.shape(), y.data()), (&[1, 1, 1, 2][..], &[12.0, 16.0][..]));
+    /// assert!(conv.forward_cpu(&CpuTensor::new(&[1, 2, 2, 3], vec![0.0; 12])?).is_err()); // 2 channels
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn forward_cpu(&self, x: &CpuTensor) -> Result<CpuTensor> {
         let (n, sample) = split_batch(self.name(), x.shape())?;
         let (spec, out) = self.spec(sample)?;
@@ -367,6 +490,15 @@ impl Module {
     }
 
     /// The CPU reference of [`Module::backward`].
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::{Activation, BatchNorm1d}};
+    /// let (x, dy) = (CpuTensor::new(&[1, 2], vec![0.0; 2])?, CpuTensor::new(&[1, 2], vec![1.0, 2.0])?);
+    /// let g = Activation::sigmoid().backward_cpu(&x, &dy)?;
+    /// assert_eq!(g.input.data(), &[0.25, 0.5]);                // dy · σ(x)(1 − σ(x)), σ(0) = ½
+    /// assert!(BatchNorm1d::new(2).eval().backward_cpu(&x, &dy).is_err()); // not in eval mode
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn backward_cpu(&self, x: &CpuTensor, dy: &CpuTensor) -> Result<Gradients<CpuTensor>> {
         let (n, sample) = split_batch(self.name(), x.shape())?;
         let (spec, out) = self.spec(sample)?;
@@ -445,12 +577,14 @@ fn whole_buffer(gpu: &Gpu, t: &Tensor) -> Result<wgpu::Buffer> {
     Ok(copy.buffer)
 }
 
-/// The builder methods every layer has.
+/// The builder methods every layer has: `$new` builds one for the examples.
 macro_rules! common {
-    ($t:ident) => {
+    ($t:ident, $new:literal) => {
         impl $t {
             /// Parameters drawn from this seed (by default each new layer takes the next value of
             /// a process-wide counter from 0: the same weights for the same order of construction).
+            ///
+            #[doc = concat!("```\nuse wgpu_gan::layers::*;\nlet (a, b) = (", $new, ".seed(7), ", $new, ".seed(7));\nfor name in a.param_names() {\n    assert_eq!(a.param(name), b.param(name)); // the same seed, the same values\n}\n```")]
             pub fn seed(mut self, seed: u32) -> $t {
                 self.0.seed = seed;
                 self.0.reset();
@@ -458,12 +592,16 @@ macro_rules! common {
             }
 
             /// Evaluation mode (PyTorch's `eval()`): see [`Module::set_mode`].
+            ///
+            #[doc = concat!("```\nuse wgpu_gan::{layers::*, nn::Mode};\nassert_eq!(", $new, ".mode(), Mode::Train);\nassert_eq!(", $new, ".eval().mode(), Mode::Eval);\n```")]
             pub fn eval(mut self) -> $t {
                 self.0.mode = Mode::Eval;
                 self
             }
 
             /// The module itself.
+            ///
+            #[doc = concat!("```\nuse wgpu_gan::layers::*;\nlet layer = ", $new, ".seed(3);\nlet names = layer.param_names();\nlet m: Module = layer.into_module();\nassert_eq!(m.param_names(), names);\n```")]
             pub fn into_module(self) -> Module {
                 self.0
             }
@@ -502,29 +640,40 @@ macro_rules! set {
     }};
 }
 
-/// Builder methods of the two convolutions.
+/// Builder methods of the two convolutions: `$new` builds a 1 → 1 channel, 3 × 3 one for the
+/// examples, and the shapes are its outputs on a 5 × 5 input with stride 2, padding 1, dilation 2.
 macro_rules! conv_builders {
-    ($t:ident) => {
+    ($t:ident, $new:literal, $strided:literal, $padded:literal, $dilated:literal) => {
         impl $t {
+            /// Steps between the kernel's positions (PyTorch's `stride`): one value, or (height, width).
+            ///
+            #[doc = concat!("```\nuse wgpu_gan::{gpu::CpuTensor, layers::*};\nlet x = CpuTensor::new(&[1, 1, 5, 5], vec![1.0; 25])?;\nassert_eq!(", $new, ".stride(2).forward_cpu(&x)?.shape(), &", $strided, ");\n# Ok::<(), wgpu_gan::Error>(())\n```")]
             pub fn stride(mut self, s: impl Pair) -> $t {
                 set!(self, Conv { stride } = s.pair())
             }
 
             /// Zeros added on each side (PyTorch's `padding`).
+            ///
+            #[doc = concat!("```\nuse wgpu_gan::{gpu::CpuTensor, layers::*};\nlet x = CpuTensor::new(&[1, 1, 5, 5], vec![1.0; 25])?;\nassert_eq!(", $new, ".padding(1).forward_cpu(&x)?.shape(), &", $padded, ");\n# Ok::<(), wgpu_gan::Error>(())\n```")]
             pub fn padding(mut self, p: impl Pair) -> $t {
                 set!(self, Conv { pad } = p.pair())
             }
 
+            /// Spacing between the kernel's taps (PyTorch's `dilation`).
+            ///
+            #[doc = concat!("```\nuse wgpu_gan::{gpu::CpuTensor, layers::*};\nlet x = CpuTensor::new(&[1, 1, 5, 5], vec![1.0; 25])?;\nassert_eq!(", $new, ".dilation(2).forward_cpu(&x)?.shape(), &", $dilated, ");\n# Ok::<(), wgpu_gan::Error>(())\n```")]
             pub fn dilation(mut self, d: impl Pair) -> $t {
                 set!(self, Conv { dil } = d.pair())
             }
 
             /// Whether it adds a bias (default true).
+            ///
+            #[doc = concat!("```\nuse wgpu_gan::layers::*;\nassert_eq!(", $new, ".param_names(), [\"weight\", \"bias\"]);\nassert_eq!(", $new, ".bias(false).param_names(), [\"weight\"]);\n```")]
             pub fn bias(mut self, on: bool) -> $t {
                 set!(self, Conv { bias } = on)
             }
         }
-        common!($t);
+        common!($t, $new);
     };
 }
 
@@ -543,11 +692,22 @@ pub struct Conv2d(Module);
 impl Conv2d {
     /// `cin` input channels, `cout` output channels, kernel `k` (one size or (height, width)),
     /// stride 1, no padding, dilation 1, with a bias.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::Conv2d};
+    /// let conv = Conv2d::new(3, 8, (3, 2));
+    /// assert_eq!(conv.param("weight").unwrap().shape(), &[8, 3, 3, 2]);
+    /// let y = conv.forward_cpu(&CpuTensor::new(&[1, 3, 4, 4], vec![0.0; 48])?)?;
+    /// assert_eq!(y.shape(), &[1, 8, 2, 3]);                    // valid positions only
+    /// let b0 = conv.param("bias").unwrap().data()[0];
+    /// assert!(y.data()[..6].iter().all(|v| *v == b0));        // zeros in: channel 0's bias out
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(cin: usize, cout: usize, k: impl Pair) -> Conv2d {
         Conv2d(Module::new(Kind::Conv { transposed: false, cin, cout, k: k.pair(), stride: [1; 2], pad: [0; 2], dil: [1; 2], out_pad: [0; 2], bias: true }))
     }
 }
-conv_builders!(Conv2d);
+conv_builders!(Conv2d, "Conv2d::new(1, 1, 3)", "[1, 1, 2, 2]", "[1, 1, 5, 5]", "[1, 1, 1, 1]");
 
 /// PyTorch's `nn.ConvTranspose2d(cin, cout, k)`: inputs `[n, cin, h, w]`.
 ///
@@ -563,16 +723,34 @@ pub struct ConvTranspose2d(Module);
 
 impl ConvTranspose2d {
     /// `cin` input channels, `cout` output channels, kernel `k`, stride 1, no padding.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::ConvTranspose2d};
+    /// let up = ConvTranspose2d::new(4, 2, 3);
+    /// assert_eq!(up.param("weight").unwrap().shape(), &[4, 2, 3, 3]); // PyTorch's (cin, cout, kh, kw)
+    /// let y = up.forward_cpu(&CpuTensor::new(&[1, 4, 2, 2], vec![1.0; 16])?)?;
+    /// assert_eq!(y.shape(), &[1, 2, 4, 4]);                         // (2 − 1) + 3
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(cin: usize, cout: usize, k: impl Pair) -> ConvTranspose2d {
         ConvTranspose2d(Module::new(Kind::Conv { transposed: true, cin, cout, k: k.pair(), stride: [1; 2], pad: [0; 2], dil: [1; 2], out_pad: [0; 2], bias: true }))
     }
 
     /// Rows and columns added at the bottom and right of the output (PyTorch's `output_padding`).
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::ConvTranspose2d};
+    /// let x = CpuTensor::new(&[1, 1, 3, 3], vec![1.0; 9])?;
+    /// let up = ConvTranspose2d::new(1, 1, 3).stride(2).padding(1);
+    /// assert_eq!(up.forward_cpu(&x)?.shape(), &[1, 1, 5, 5]);
+    /// assert_eq!(up.output_padding(1).forward_cpu(&x)?.shape(), &[1, 1, 6, 6]); // twice the input
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn output_padding(mut self, p: impl Pair) -> ConvTranspose2d {
         set!(self, Conv { out_pad } = p.pair())
     }
 }
-conv_builders!(ConvTranspose2d);
+conv_builders!(ConvTranspose2d, "ConvTranspose2d::new(1, 1, 3)", "[1, 1, 11, 11]", "[1, 1, 5, 5]", "[1, 1, 9, 9]");
 
 /// PyTorch's `nn.Linear(inp, out)`: inputs `[n, inp]`.
 ///
@@ -587,32 +765,54 @@ conv_builders!(ConvTranspose2d);
 pub struct Linear(Module);
 
 impl Linear {
+    /// `inp` inputs, `out` outputs, with a bias.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::Linear};
+    /// let mut fc = Linear::new(2, 1);
+    /// fc.set_param("weight", CpuTensor::new(&[1, 2], vec![2.0, -1.0])?)?;
+    /// fc.set_param("bias", CpuTensor::new(&[1], vec![0.5])?)?;
+    /// let y = fc.forward_cpu(&CpuTensor::new(&[1, 2], vec![3.0, 4.0])?)?;
+    /// assert_eq!(y.data(), &[2.5]); // 2·3 − 4 + 0.5
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(inp: usize, out: usize) -> Linear {
         Linear(Module::new(Kind::Linear { inp, out, bias: true }))
     }
 
     /// Whether it adds a bias (default true).
+    ///
+    /// ```
+    /// use wgpu_gan::layers::Linear;
+    /// assert_eq!(Linear::new(4, 2).param_names(), ["weight", "bias"]);
+    /// assert_eq!(Linear::new(4, 2).bias(false).param_names(), ["weight"]);
+    /// ```
     pub fn bias(mut self, on: bool) -> Linear {
         set!(self, Linear { bias } = on)
     }
 }
-common!(Linear);
+common!(Linear, "Linear::new(2, 3)");
 
-/// Builder methods of the two batch norms.
+/// Builder methods of the two batch norms: `$new` builds a one-channel one for the examples,
+/// `$shape` is the shape of two values of its channel.
 macro_rules! bn_builders {
-    ($t:ident) => {
+    ($t:ident, $new:literal, $shape:literal) => {
         impl $t {
             /// Added to the variance before its square root (default 1e-5).
+            ///
+            #[doc = concat!("```\nuse wgpu_gan::{gpu::CpuTensor, layers::*};\nlet x = CpuTensor::new(&", $shape, ", vec![1.0, 3.0])?; // mean 2, variance 1\nlet y = ", $new, ".eps(3.0).forward_cpu(&x)?;\nassert!((y.data()[1] - 0.5).abs() < 1e-6); // (3 − 2) / √(1 + 3)\n# Ok::<(), wgpu_gan::Error>(())\n```")]
             pub fn eps(mut self, eps: f32) -> $t {
                 set!(self, BatchNorm { eps } = eps)
             }
 
             /// How far the running statistics move towards each batch's (default 0.1).
+            ///
+            #[doc = concat!("```\nuse wgpu_gan::{gpu::CpuTensor, layers::*};\nlet bn = ", $new, ".momentum(0.25);\nbn.forward_cpu(&CpuTensor::new(&", $shape, ", vec![1.0, 7.0])?)?;\nassert_eq!(bn.running()[0].1.data(), &[1.0]); // a quarter of the way from 0 to the mean, 4\n# Ok::<(), wgpu_gan::Error>(())\n```")]
             pub fn momentum(mut self, m: f32) -> $t {
                 set!(self, BatchNorm { momentum } = m)
             }
         }
-        common!($t);
+        common!($t, $new);
     };
 }
 
@@ -629,11 +829,21 @@ pub struct BatchNorm2d(Module);
 
 impl BatchNorm2d {
     /// `c` channels, eps 1e-5, momentum 0.1, with a scale and a shift.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::BatchNorm2d};
+    /// let bn = BatchNorm2d::new(2);
+    /// let x = CpuTensor::new(&[1, 2, 1, 2], vec![1.0, 3.0, -5.0, 5.0])?; // channel means 2 and 0
+    /// let y = bn.forward_cpu(&x)?;
+    /// assert!(y.data().iter().zip([-1.0, 1.0, -1.0, 1.0]).all(|(a, b)| (a - b).abs() < 1e-4));
+    /// assert_eq!(bn.running()[0].1.data(), &[0.2, 0.0]);       // mean moved 0.1 of the way
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(c: usize) -> BatchNorm2d {
         BatchNorm2d(Module::new(Kind::BatchNorm { c, eps: 1e-5, momentum: 0.1, two_d: true }))
     }
 }
-bn_builders!(BatchNorm2d);
+bn_builders!(BatchNorm2d, "BatchNorm2d::new(1)", "[1, 1, 1, 2]");
 
 /// PyTorch's `nn.BatchNorm1d(c)`: inputs `[n, c]` or `[n, c, length]`.
 ///
@@ -648,11 +858,20 @@ pub struct BatchNorm1d(Module);
 
 impl BatchNorm1d {
     /// `c` features, eps 1e-5, momentum 0.1, with a scale and a shift.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::BatchNorm1d};
+    /// let bn = BatchNorm1d::new(2);
+    /// assert_eq!(bn.param("weight").unwrap().shape(), &[2]);
+    /// assert!(bn.forward_cpu(&CpuTensor::new(&[2, 2, 3], vec![0.5; 12])?).is_ok()); // [n, c, length] too
+    /// assert!(bn.forward_cpu(&CpuTensor::new(&[2, 3], vec![0.5; 6])?).is_err());    // 3 features
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(c: usize) -> BatchNorm1d {
         BatchNorm1d(Module::new(Kind::BatchNorm { c, eps: 1e-5, momentum: 0.1, two_d: false }))
     }
 }
-bn_builders!(BatchNorm1d);
+bn_builders!(BatchNorm1d, "BatchNorm1d::new(1)", "[2, 1]");
 
 /// An element-wise activation on inputs of any shape: PyTorch's `nn.ReLU`, `nn.LeakyReLU`,
 /// `nn.Tanh`, `nn.Sigmoid`.
@@ -666,21 +885,55 @@ bn_builders!(BatchNorm1d);
 pub struct Activation(Module);
 
 impl Activation {
+    /// PyTorch's `nn.ReLU`: max(x, 0).
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::Activation};
+    /// let y = Activation::relu().forward_cpu(&CpuTensor::new(&[1, 3], vec![-2.0, 0.0, 1.5])?)?;
+    /// assert_eq!(y.data(), &[0.0, 0.0, 1.5]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn relu() -> Activation {
         Activation(Module::new(Kind::Act(Act::Relu)))
     }
 
     /// max(x, 0) + slope · min(x, 0).
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::Activation};
+    /// let y = Activation::leaky_relu(0.5).forward_cpu(&CpuTensor::new(&[2, 1], vec![-4.0, 4.0])?)?;
+    /// assert_eq!(y.data(), &[-2.0, 4.0]);
+    /// assert_eq!(Activation::leaky_relu(0.5).name(), "LeakyReLU");
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn leaky_relu(slope: f32) -> Activation {
         Activation(Module::new(Kind::Act(Act::LeakyRelu(slope))))
     }
 
+    /// PyTorch's `nn.Tanh`: values into (−1, 1).
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::Activation};
+    /// let y = Activation::tanh().forward_cpu(&CpuTensor::new(&[1, 3], vec![0.0, 20.0, -20.0])?)?;
+    /// assert_eq!(y.data()[0], 0.0);
+    /// assert!((y.data()[1] - 1.0).abs() < 1e-6 && (y.data()[2] + 1.0).abs() < 1e-6);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn tanh() -> Activation {
         Activation(Module::new(Kind::Act(Act::Tanh)))
     }
 
+    /// PyTorch's `nn.Sigmoid`: 1 / (1 + e^−x), values into (0, 1).
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::CpuTensor, layers::Activation};
+    /// let y = Activation::sigmoid().forward_cpu(&CpuTensor::new(&[1, 2], vec![0.0, 2.0])?)?;
+    /// assert_eq!(y.data()[0], 0.5);
+    /// assert!((y.data()[1] - 1.0 / (1.0 + (-2.0f32).exp())).abs() < 1e-6);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn sigmoid() -> Activation {
         Activation(Module::new(Kind::Act(Act::Sigmoid)))
     }
 }
-common!(Activation);
+common!(Activation, "Activation::leaky_relu(0.2)");

@@ -38,6 +38,14 @@ pub enum LossKind {
 impl LossKind {
     /// Whether the loss reads the discriminator's output through a sigmoid (its statistics are
     /// then probabilities; otherwise raw outputs).
+    ///
+    /// ```
+    /// use wgpu_gan::loss::LossKind;
+    /// assert!(LossKind::Minimax.uses_sigmoid() && LossKind::NonSaturating.uses_sigmoid());
+    /// for raw in [LossKind::Wasserstein, LossKind::Hinge, LossKind::LeastSquares] {
+    ///     assert!(!raw.uses_sigmoid());
+    /// }
+    /// ```
     pub fn uses_sigmoid(self) -> bool {
         matches!(self, LossKind::Minimax | LossKind::NonSaturating)
     }
@@ -113,6 +121,12 @@ pub struct Stats {
 
 impl Stats {
     /// Field names and byte offsets, in order (what the WGSL struct must match).
+    ///
+    /// ```
+    /// use wgpu_gan::loss::Stats;
+    /// assert_eq!(Stats::FIELDS[0], ("d_loss", 0));
+    /// assert_eq!(Stats::FIELDS.len() * 4, std::mem::size_of::<Stats>()); // seven f32, no padding
+    /// ```
     pub const FIELDS: [(&'static str, usize); 7] = [
         ("d_loss", std::mem::offset_of!(Stats, d_loss)),
         ("d_real", std::mem::offset_of!(Stats, d_real)),
@@ -124,6 +138,13 @@ impl Stats {
     ];
 
     /// As a list of floats (for comparisons and logs), in field order.
+    ///
+    /// ```
+    /// use wgpu_gan::loss::Stats;
+    /// let s = Stats { d_real: 0.75, g_loss: 0.5, ..Default::default() };
+    /// assert_eq!((s.values()[1], s.values()[5]), (0.75, 0.5));
+    /// assert_eq!(s.values().len(), Stats::FIELDS.len());    // one per field, in order
+    /// ```
     pub fn values(&self) -> [f32; 7] {
         [self.d_loss, self.d_real, self.d_fake, self.acc_real, self.acc_fake, self.g_loss, self.penalty]
     }

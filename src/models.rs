@@ -152,12 +152,30 @@ impl GanConfig {
     /// R2, DCGAN-MNIST (SPEC.md §4): Adam 2e-4, β (0.5, 0.999), batch 64, non-saturating loss, k = 1,
     /// DCGAN initialisation; the generator phase reuses the discriminator phase's G(z), as the
     /// PyTorch anchor (../shared/bench/torch_dcgan.py) does.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wgpu_gan::{gan::{GanConfig, Table}, nn::Init};
+    /// let cfg = GanConfig::r2(Arc::new(Table::new(vec![0.0; 2 * 784], 784)?)); // two blank digits
+    /// assert_eq!((cfg.batch, cfg.init, cfg.reuse_fake, cfg.z_dim()), (64, Init::Dcgan, true, 100));
+    /// cfg.validate()?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn r2(data: Arc<Table>) -> GanConfig {
         GanConfig { init: Init::Dcgan, reuse_fake: true, ..GanConfig::new(r2_generator(100), r2_discriminator(), DataSource::Table(data)) }
     }
 
     /// Reference model R1 (SPEC.md §4) for a toy mixture, z of `z_dim`, hidden width `hidden`:
     /// MLPs, batch 256, Adam with D's learning rate 4× G's (tuned on the ring, docs/BENCHMARKS.md).
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::GanConfig, optim::Optimizer};
+    /// let cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+    /// assert_eq!((cfg.z_dim(), cfg.batch, cfg.generator.out_dim()), (2, 256, 2));
+    /// assert_eq!(cfg.opt_d, Optimizer::adam(2e-3, 0.5, 0.999)); // 4× G's 5e-4
+    /// cfg.validate()?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn r1(data: Mixture, z_dim: usize, hidden: usize) -> GanConfig {
         GanConfig {
             batch: 256,
@@ -173,6 +191,17 @@ impl GanConfig {
 
     /// R3, CGAN-MNIST (SPEC.md §4): R2 with the label given to both networks (one-hot after z;
     /// 10 constant planes after the image). The table must carry labels 0..9.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wgpu_gan::gan::{GanConfig, Table};
+    /// let cfg = GanConfig::r3(Arc::new(Table::with_labels(vec![0.0; 2 * 784], 784, vec![3, 9])?));
+    /// assert_eq!((cfg.classes, cfg.z_dim(), cfg.generator.in_dim()), (10, 100, 110));
+    /// cfg.validate()?;
+    /// let unlabelled = Arc::new(Table::new(vec![0.0; 784], 784)?);
+    /// assert!(GanConfig::r3(unlabelled).validate().is_err());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn r3(data: Arc<Table>) -> GanConfig {
         GanConfig { generator: r3_generator(100), discriminator: r3_discriminator(), classes: 10, ..GanConfig::r2(data) }
     }
@@ -182,6 +211,16 @@ impl GanConfig {
     /// generator's learning rate raised to 1e-3: at 2e-4 the discriminator won (D(G(z)) ≈ 0.1) and
     /// 2,500 iterations gave only blobs; at 1e-3 digits of every class appear by ~1,500
     /// (docs/BENCHMARKS.md).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wgpu_gan::{gan::{GanConfig, Table}, nn::Init, optim::Optimizer};
+    /// let cfg = GanConfig::r5(Arc::new(Table::new(vec![0.0; 2 * 784], 784)?));
+    /// assert_eq!((cfg.init, cfg.opt_g), (Init::PyTorch, Optimizer::adam(1e-3, 0.5, 0.999)));
+    /// assert!(!cfg.separate_passes());                      // no batch norm
+    /// cfg.validate()?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn r5(data: Arc<Table>) -> GanConfig {
         GanConfig {
             generator: r5_generator(100),
@@ -228,6 +267,14 @@ impl Default for R6 {
 impl R6 {
     /// Checks the sizes: an image size that is a power of two from 16 to 1,024, and every count
     /// at least 1.
+    ///
+    /// ```
+    /// use wgpu_gan::models::R6;
+    /// R6 { image_size: 32, ..R6::default() }.validate()?;
+    /// assert!(R6 { image_size: 8, ..R6::default() }.validate().is_err());   // below 16
+    /// assert!(R6 { nz: 0, ..R6::default() }.validate().is_err());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn validate(&self) -> crate::Result<()> {
         let s = self.image_size;
         if !(16..=1024).contains(&s) || !s.is_power_of_two() {
@@ -247,6 +294,13 @@ impl R6 {
     /// The generator: z (nz) → (nz, 1, 1) → ConvT(nz → ngf·2^(s−1), 4, 1, 0) → BN → ReLU → s − 1
     /// times [ConvT(c → c/2, 4, 2, 1) → BN → ReLU] → ConvT(ngf → nc, 4, 2, 1) → Tanh, every
     /// convolution without a bias (s = `R6::stages`; at 64 × 64: 512, 256, 128, 64 channels).
+    ///
+    /// ```
+    /// use wgpu_gan::models::R6;
+    /// let g = R6 { image_size: 16, nc: 1, nz: 8, ngf: 4, ndf: 4 }.generator();
+    /// assert_eq!((g.in_dim(), g.out_dim()), (8, 16 * 16));
+    /// assert!(g.has_batchnorm());
+    /// ```
     pub fn generator(&self) -> NetSpec {
         let s = self.stages();
         let mut c = self.ngf << (s - 1);
@@ -271,6 +325,12 @@ impl R6 {
     /// The discriminator: (nc, size, size) → Conv(nc → ndf, 4, 2, 1) → LeakyReLU(0.2) → s − 1 times
     /// [Conv(c → 2c, 4, 2, 1) → BN → LeakyReLU(0.2)] → Conv(ndf·2^(s−1) → 1, 4, 1, 0) → logit, every
     /// convolution without a bias; the sigmoid is the loss's.
+    ///
+    /// ```
+    /// use wgpu_gan::models::R6;
+    /// let d = R6 { image_size: 32, nc: 3, nz: 8, ngf: 4, ndf: 4 }.discriminator();
+    /// assert_eq!((d.in_dim(), d.out_dim()), (3 * 32 * 32, 1)); // one logit per image
+    /// ```
     pub fn discriminator(&self) -> NetSpec {
         let s = self.stages();
         let (mut c, mut hw) = (self.ndf, self.image_size / 2);
@@ -291,6 +351,16 @@ impl GanConfig {
     /// settings, which are R2's (Adam 2e-4, β (0.5, 0.999), batch 64, non-saturating loss, DCGAN
     /// initialisation; PyTorch's example also feeds G's phase the discriminator phase's G(z)).
     /// The data: an `Arc<Table>` held on the GPU, or a [`crate::data::stream::Stream`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wgpu_gan::{gan::{GanConfig, Table}, models::R6};
+    /// let shape = R6 { image_size: 16, nc: 1, nz: 8, ngf: 4, ndf: 4 };
+    /// let cfg = GanConfig::r6(Arc::new(Table::new(vec![0.0; 2 * 256], 256)?), &shape);
+    /// assert_eq!((cfg.z_dim(), cfg.reuse_fake), (8, true));
+    /// cfg.validate()?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn r6(data: impl Into<DataSource>, shape: &R6) -> GanConfig {
         GanConfig { init: Init::Dcgan, reuse_fake: true, ..GanConfig::new(shape.generator(), shape.discriminator(), data.into()) }
     }

@@ -22,12 +22,28 @@ pub enum Optimizer {
 }
 
 impl Optimizer {
+    /// Adam with PyTorch's default eps, 1e-8.
+    ///
+    /// ```
+    /// use wgpu_gan::optim::Optimizer;
+    /// let adam = Optimizer::adam(1e-3, 0.9, 0.999);
+    /// assert!(matches!(adam, Optimizer::Adam { lr, eps, .. } if lr == 1e-3 && eps == 1e-8));
+    /// assert_eq!(adam.state_count(), 2);
+    /// ```
     pub fn adam(lr: f32, beta1: f32, beta2: f32) -> Optimizer {
         Optimizer::Adam { lr, beta1, beta2, eps: 1e-8 }
     }
 
     /// Checks the settings: a learning rate that is NaN, infinite, zero or negative (which would
     /// silently run gradient ascent), or decay rates outside [0, 1), give a message saying which.
+    ///
+    /// ```
+    /// use wgpu_gan::optim::Optimizer;
+    /// assert!(Optimizer::adam(1e-3, 0.9, 0.999).validate().is_ok());
+    /// assert!(Optimizer::Sgd { lr: -0.1, momentum: 0.0 }.validate().unwrap_err().contains("learning rate"));
+    /// assert!(Optimizer::adam(1e-3, 1.0, 0.999).validate().unwrap_err().contains("beta1"));
+    /// assert!(Optimizer::RmsProp { lr: 1e-3, alpha: 0.99, eps: 0.0 }.validate().is_err());
+    /// ```
     pub fn validate(&self) -> std::result::Result<(), String> {
         let (lr, rates, eps): (f32, &[(&str, f32)], f32) = match self {
             Optimizer::Sgd { lr, momentum } => (*lr, &[("momentum", *momentum)][..], 1.0),
@@ -51,6 +67,13 @@ impl Optimizer {
     }
 
     /// Number of state tensors per parameter (momentum / first and second moments).
+    ///
+    /// ```
+    /// use wgpu_gan::optim::Optimizer;
+    /// assert_eq!(Optimizer::Sgd { lr: 0.1, momentum: 0.9 }.state_count(), 1);  // velocity
+    /// assert_eq!(Optimizer::adam(1e-3, 0.9, 0.999).state_count(), 2);           // m and v
+    /// assert_eq!(Optimizer::RmsProp { lr: 1e-3, alpha: 0.99, eps: 1e-8 }.state_count(), 1);
+    /// ```
     pub fn state_count(&self) -> usize {
         match self {
             Optimizer::Sgd { .. } | Optimizer::RmsProp { .. } => 1,
@@ -59,6 +82,15 @@ impl Optimizer {
     }
 
     /// The uniform for `shaders/optim.wgsl`.
+    ///
+    /// ```
+    /// use wgpu_gan::optim::Optimizer;
+    /// let p = Optimizer::adam(0.1, 0.5, 0.9).params(8, 1, 0, 0.0, 0);
+    /// assert_eq!((p.n, p.lr, p.beta1, p.beta2), (8, 0.1, 0.5, 0.9));
+    /// assert!((p.ln_beta1 - 0.5f32.ln()).abs() < 1e-7);     // for β^t in the kernel
+    /// let s = Optimizer::Sgd { lr: 0.2, momentum: 0.7 }.params(4, 1, 0, 0.01, 0);
+    /// assert_eq!((s.lr, s.beta1, s.clip), (0.2, 0.7, 0.01)); // momentum in beta1
+    /// ```
     pub fn params(&self, n: usize, t_mul: u32, t_add: u32, clip: f32, decay_steps: u32) -> OptimParams {
         let mut p = OptimParams { n: n as u32, t_mul, t_add, clip, decay_steps, ..Default::default() };
         match *self {
@@ -83,6 +115,13 @@ impl Optimizer {
         p
     }
 
+    /// The entry point of `shaders/optim.wgsl` that runs this optimizer.
+    ///
+    /// ```
+    /// use wgpu_gan::optim::Optimizer;
+    /// assert_eq!(Optimizer::adam(1e-3, 0.9, 0.999).entry(), "adam_step");
+    /// assert_eq!(Optimizer::Sgd { lr: 0.1, momentum: 0.0 }.entry(), "sgd_step");
+    /// ```
     pub fn entry(&self) -> &'static str {
         match self {
             Optimizer::Sgd { .. } => "sgd_step",
@@ -92,6 +131,12 @@ impl Optimizer {
     }
 
     /// The same optimizer with learning rate `new`.
+    ///
+    /// ```
+    /// use wgpu_gan::optim::Optimizer;
+    /// let rms = Optimizer::RmsProp { lr: 5e-5, alpha: 0.99, eps: 1e-8 };
+    /// assert_eq!(rms.with_lr(1e-4), Optimizer::RmsProp { lr: 1e-4, alpha: 0.99, eps: 1e-8 });
+    /// ```
     pub fn with_lr(&self, new: f32) -> Optimizer {
         let mut o = *self;
         match &mut o {
@@ -101,6 +146,13 @@ impl Optimizer {
     }
 
     /// The same optimizer with its learning rate multiplied by `scale`.
+    ///
+    /// ```
+    /// use wgpu_gan::optim::Optimizer;
+    /// let sgd = Optimizer::Sgd { lr: 0.5, momentum: 0.9 };
+    /// assert_eq!(sgd.scaled(0.25), Optimizer::Sgd { lr: 0.125, momentum: 0.9 });
+    /// assert_eq!(Optimizer::adam(2e-4, 0.5, 0.999).scaled(1.0), Optimizer::adam(2e-4, 0.5, 0.999));
+    /// ```
     pub fn scaled(&self, scale: f32) -> Optimizer {
         let mut o = *self;
         match &mut o {
@@ -110,6 +162,14 @@ impl Optimizer {
     }
 
     /// One CPU reference update of `p` with gradient `g` at step `t` (1-based), state in `s`.
+    ///
+    /// ```
+    /// use wgpu_gan::optim::Optimizer;
+    /// let sgd = Optimizer::Sgd { lr: 0.5, momentum: 0.0 };
+    /// let (mut p, mut s) = (vec![1.0, 2.0], vec![vec![0.0; 2]]); // one state: the velocity
+    /// sgd.cpu_step(&mut p, &[1.0, -1.0], &mut s, 1, 0.0);
+    /// assert_eq!((p, &s[0]), (vec![0.5, 2.5], &vec![1.0, -1.0]));
+    /// ```
     pub fn cpu_step(&self, p: &mut [f32], g: &[f32], s: &mut [Vec<f32>], t: u32, clip: f32) {
         match *self {
             Optimizer::Sgd { lr, momentum } => sgd_step(p, g, &mut s[0], lr, momentum, clip),
@@ -191,6 +251,17 @@ pub struct Divergence {
 }
 
 impl GpuOptimizer {
+    /// Zeroed state for `params`; an error past 1,023 tensors (what the divergence watch can number).
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{Block, Gpu}, optim::{GpuOptimizer, Optimizer}};
+    /// let gpu = Gpu::new()?;
+    /// let params = Block::from_slices(&gpu, "p", &[vec![1.0, 2.0], vec![3.0]])?;
+    /// let adam = GpuOptimizer::new(&gpu, Optimizer::adam(1e-3, 0.9, 0.999), &params, "net")?;
+    /// assert_eq!(adam.state.len(), 2);                      // m and v, each laid out as params
+    /// assert_eq!(adam.read_state(&gpu)?, [vec![vec![0.0; 2]; 2], vec![vec![0.0]; 2]]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(gpu: &Gpu, opt: Optimizer, params: &Block, label: &str) -> Result<GpuOptimizer> {
         // Tensors 0..=1022: with 1023 the key of a saturated step would equal the healthy u32::MAX.
         if params.len() > 1023 {
@@ -203,28 +274,90 @@ impl GpuOptimizer {
     }
 
     /// Reads the divergence watch: `None` while every update so far was finite.
+    ///
+    /// ```
+    /// # use wgpu_gan::{gpu::{Block, Gpu, Tensor}, optim::{GpuOptimizer, Optimizer}};
+    /// # let gpu = Gpu::new()?;
+    /// # let params = Block::from_slices(&gpu, "p", &[vec![1.0, 2.0], vec![3.0]])?;
+    /// # let sgd = GpuOptimizer::new(&gpu, Optimizer::Sgd { lr: 0.5, momentum: 0.0 }, &params, "net")?;
+    /// # let counter = Tensor::from_slice(&gpu, "counter", &[0u32])?;
+    /// # use wgpu_gan::optim::Divergence;
+    /// assert_eq!(sgd.health(&gpu)?, None);
+    /// let grads = Block::from_slices(&gpu, "g", &[vec![f32::INFINITY, 0.0], vec![0.0]])?;
+    /// sgd.step(&gpu, &params, &grads, &counter.buffer, 1, 0, 0.0, 0)?.run(&gpu);
+    /// assert_eq!(sgd.health(&gpu)?, Some(Divergence { step: 0, tensor: 0 }));
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn health(&self, gpu: &Gpu) -> Result<Option<Divergence>> {
         pollster::block_on(self.health_async(gpu))
     }
 
     /// [`GpuOptimizer::health`] without blocking (see [`crate::gpu::fetch`]).
+    ///
+    /// ```
+    /// # use wgpu_gan::{gpu::{Block, Gpu, Tensor}, optim::{GpuOptimizer, Optimizer}};
+    /// # let gpu = Gpu::new()?;
+    /// # let params = Block::from_slices(&gpu, "p", &[vec![1.0, 2.0], vec![3.0]])?;
+    /// # let sgd = GpuOptimizer::new(&gpu, Optimizer::Sgd { lr: 0.5, momentum: 0.0 }, &params, "net")?;
+    /// # let counter = Tensor::from_slice(&gpu, "counter", &[0u32])?;
+    /// assert_eq!(pollster::block_on(sgd.health_async(&gpu))?, None);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub async fn health_async(&self, gpu: &Gpu) -> Result<Option<Divergence>> {
         let v = crate::gpu::fetch(gpu, &[&self.health]).await?[0][0].to_bits();
         Ok((v != u32::MAX).then_some(Divergence { step: v >> 10, tensor: (v & 1023) as usize }))
     }
 
     /// Clears the divergence watch (after loading a good state).
+    ///
+    /// ```
+    /// # use wgpu_gan::{gpu::{Block, Gpu, Tensor}, optim::{GpuOptimizer, Optimizer}};
+    /// # let gpu = Gpu::new()?;
+    /// # let params = Block::from_slices(&gpu, "p", &[vec![1.0, 2.0], vec![3.0]])?;
+    /// # let sgd = GpuOptimizer::new(&gpu, Optimizer::Sgd { lr: 0.5, momentum: 0.0 }, &params, "net")?;
+    /// # let counter = Tensor::from_slice(&gpu, "counter", &[0u32])?;
+    /// let grads = Block::from_slices(&gpu, "g", &[vec![f32::NAN, 0.0], vec![0.0]])?;
+    /// sgd.step(&gpu, &params, &grads, &counter.buffer, 1, 0, 0.0, 0)?.run(&gpu);
+    /// assert!(sgd.health(&gpu)?.is_some());
+    /// sgd.reset_health(&gpu)?;
+    /// assert_eq!(sgd.health(&gpu)?, None);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn reset_health(&self, gpu: &Gpu) -> Result<()> {
         self.health.write(gpu, &[u32::MAX, u32::MAX])
     }
 
     /// Reads the state back (one readback per moment): for each parameter, its 1 (SGD,
     /// RMSprop) or 2 (Adam) states.
+    ///
+    /// ```
+    /// # use wgpu_gan::{gpu::{Block, Gpu, Tensor}, optim::{GpuOptimizer, Optimizer}};
+    /// # let gpu = Gpu::new()?;
+    /// # let params = Block::from_slices(&gpu, "p", &[vec![1.0, 2.0], vec![3.0]])?;
+    /// # let sgd = GpuOptimizer::new(&gpu, Optimizer::Sgd { lr: 0.5, momentum: 0.0 }, &params, "net")?;
+    /// # let counter = Tensor::from_slice(&gpu, "counter", &[0u32])?;
+    /// let grads = Block::from_slices(&gpu, "g", &[vec![1.0, -1.0], vec![4.0]])?;
+    /// sgd.step(&gpu, &params, &grads, &counter.buffer, 1, 0, 0.0, 0)?.run(&gpu);
+    /// // SGD without momentum: the velocity is the last gradient; one state per tensor.
+    /// assert_eq!(sgd.read_state(&gpu)?, [vec![vec![1.0, -1.0]], vec![vec![4.0]]]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn read_state(&self, gpu: &Gpu) -> Result<Vec<Vec<Vec<f32>>>> {
         pollster::block_on(self.read_state_async(gpu))
     }
 
     /// [`GpuOptimizer::read_state`] without blocking.
+    ///
+    /// ```
+    /// # use wgpu_gan::{gpu::{Block, Gpu, Tensor}, optim::{GpuOptimizer, Optimizer}};
+    /// # let gpu = Gpu::new()?;
+    /// # let params = Block::from_slices(&gpu, "p", &[vec![1.0, 2.0], vec![3.0]])?;
+    /// # let sgd = GpuOptimizer::new(&gpu, Optimizer::Sgd { lr: 0.5, momentum: 0.0 }, &params, "net")?;
+    /// # let counter = Tensor::from_slice(&gpu, "counter", &[0u32])?;
+    /// let s = pollster::block_on(sgd.read_state_async(&gpu))?;
+    /// assert_eq!(s, [vec![vec![0.0; 2]], vec![vec![0.0]]]);  // zero before any step
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub async fn read_state_async(&self, gpu: &Gpu) -> Result<Vec<Vec<Vec<f32>>>> {
         let mut moments = Vec::with_capacity(self.state.len());
         for b in &self.state {
@@ -235,6 +368,19 @@ impl GpuOptimizer {
     }
 
     /// Overwrites the state (resuming from a checkpoint); shapes as [`GpuOptimizer::read_state`] gives.
+    ///
+    /// ```
+    /// # use wgpu_gan::{gpu::{Block, Gpu, Tensor}, optim::{GpuOptimizer, Optimizer}};
+    /// # let gpu = Gpu::new()?;
+    /// # let params = Block::from_slices(&gpu, "p", &[vec![1.0, 2.0], vec![3.0]])?;
+    /// # let sgd = GpuOptimizer::new(&gpu, Optimizer::Sgd { lr: 0.5, momentum: 0.0 }, &params, "net")?;
+    /// # let counter = Tensor::from_slice(&gpu, "counter", &[0u32])?;
+    /// let state = vec![vec![vec![0.5, 0.25]], vec![vec![-1.0]]];
+    /// sgd.load_state(&gpu, &state)?;
+    /// assert_eq!(sgd.read_state(&gpu)?, state);
+    /// assert!(sgd.load_state(&gpu, &state[..1]).is_err());  // a tensor short
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn load_state(&self, gpu: &Gpu, state: &[Vec<Vec<f32>>]) -> Result<()> {
         let lens = self.state.first().map(|b| b.lens()).unwrap_or_default();
         if state.len() != lens.len() || state.iter().zip(&lens).any(|(s, &l)| s.len() != self.state.len() || s.iter().any(|x| x.len() != l)) {
@@ -250,6 +396,20 @@ impl GpuOptimizer {
     /// out as the block this optimizer was made for). Adam's step is t = `counter[0]`·t_mul +
     /// t_add + 1; with `decay_steps` > 0 the learning rate decays linearly to 0 at `counter[0]` =
     /// decay_steps.
+    ///
+    /// ```
+    /// # use wgpu_gan::{gpu::{Block, Gpu, Tensor}, optim::{GpuOptimizer, Optimizer}};
+    /// # let gpu = Gpu::new()?;
+    /// # let params = Block::from_slices(&gpu, "p", &[vec![1.0, 2.0], vec![3.0]])?;
+    /// # let sgd = GpuOptimizer::new(&gpu, Optimizer::Sgd { lr: 0.5, momentum: 0.0 }, &params, "net")?;
+    /// # let counter = Tensor::from_slice(&gpu, "counter", &[0u32])?;
+    /// let grads = Block::from_slices(&gpu, "g", &[vec![2.0, 2.0], vec![-2.0]])?;
+    /// sgd.step(&gpu, &params, &grads, &counter.buffer, 1, 0, 0.0, 0)?.run(&gpu);
+    /// assert_eq!(params.read(&gpu)?, [vec![0.0, 1.0], vec![4.0]]);   // p − 0.5·g
+    /// let wrong = Block::from_slices(&gpu, "w", &[vec![0.0; 3]])?;
+    /// assert!(sgd.step(&gpu, &params, &wrong, &counter.buffer, 1, 0, 0.0, 0).is_err());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     #[allow(clippy::too_many_arguments)]
     pub fn step(&self, gpu: &Gpu, params: &Block, grads: &Block, counter: &wgpu::Buffer, t_mul: u32, t_add: u32, clip: f32, decay_steps: u32) -> Result<Program> {
         let layout = |b: &Block| (b.bounds(), b.lens());
@@ -303,11 +463,26 @@ pub struct CpuOptimizer {
 }
 
 impl CpuOptimizer {
+    /// Zeroed state for tensors of `lens` values.
+    ///
+    /// ```
+    /// use wgpu_gan::optim::{CpuOptimizer, Optimizer};
+    /// let opt = CpuOptimizer::new(Optimizer::Sgd { lr: 0.1, momentum: 0.9 }, &[3, 1]);
+    /// assert_eq!(opt.state, [vec![vec![0.0; 3]], vec![vec![0.0]]]); // one velocity a tensor
+    /// ```
     pub fn new(opt: Optimizer, lens: &[usize]) -> CpuOptimizer {
         CpuOptimizer { opt, state: lens.iter().map(|&l| vec![vec![0.0; l]; opt.state_count()]).collect() }
     }
 
     /// `lr_scale` as [`lr_scale`] computes it for the current step.
+    ///
+    /// ```
+    /// use wgpu_gan::optim::{CpuOptimizer, Optimizer};
+    /// let mut opt = CpuOptimizer::new(Optimizer::Sgd { lr: 1.0, momentum: 0.0 }, &[2]);
+    /// let mut p = vec![vec![1.0, 1.0]];
+    /// opt.step(&mut p, &[vec![1.0, -2.0]], 1, 0.0, 0.5);  // learning rate halved
+    /// assert_eq!(p[0], [0.5, 2.0]);
+    /// ```
     pub fn step(&mut self, params: &mut [Vec<f32>], grads: &[Vec<f32>], t: u32, clip: f32, lr_scale: f32) {
         let opt = self.opt.scaled(lr_scale);
         for ((p, g), s) in params.iter_mut().zip(grads).zip(self.state.iter_mut()) {

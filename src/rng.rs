@@ -65,7 +65,7 @@ pub fn box_muller(u1: u32, u2: u32) -> [f32; 2] {
     [r * th.cos(), r * th.sin()]
 }
 
-/// Uniform values in (lo, hi] (`lo + (hi − lo)·unit(..)`: see [`unit`]), keyed like the GPU draws (used for weight initialisation, so that a
+/// Uniform values in (lo, hi] (`lo + (hi − lo)·unit(..)`: see [`unit()`]), keyed like the GPU draws (used for weight initialisation, so that a
 /// model starts from the same weights on every machine).
 ///
 /// ```

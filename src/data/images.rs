@@ -40,11 +40,27 @@ pub struct ImageSet {
 
 impl ImageSet {
     /// Values per image.
+    ///
+    /// ```
+    /// use wgpu_gan::data::images::fake;
+    /// let set = fake(2, 3, 4, 0);                              // 2 RGB images of 4 × 4
+    /// assert_eq!(set.dim(), 3 * 4 * 4);
+    /// assert_eq!(set.rows.len(), set.count * set.dim());
+    /// ```
     pub fn dim(&self) -> usize {
         self.nc * self.size * self.size
     }
 
     /// A line for the log: how many files were skipped and the first few, or nothing.
+    ///
+    /// ```
+    /// use wgpu_gan::data::images::fake;
+    /// let mut set = fake(1, 1, 2, 0);
+    /// assert_eq!(set.skipped_report(), None);
+    /// set.skipped.push(("a/notes.txt".into(), "not an image".into()));
+    /// let line = set.skipped_report().unwrap();
+    /// assert!(line.contains("skipped 1 file(s)") && line.contains("a/notes.txt (not an image)"));
+    /// ```
     pub fn skipped_report(&self) -> Option<String> {
         skipped_report(&self.skipped)
     }

@@ -56,6 +56,13 @@ pub enum Split {
 
 impl Split {
     /// File names (without `.gz`) of the images and labels of this split.
+    ///
+    /// ```
+    /// use wgpu_gan::data::mnist::Split;
+    /// let (images, labels) = Split::Train.file_names();
+    /// assert_eq!((images, labels), ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"));
+    /// assert!(Split::Test.file_names().0.starts_with("t10k-"));
+    /// ```
     pub fn file_names(self) -> (&'static str, &'static str) {
         match self {
             Split::Train => ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -97,6 +104,22 @@ pub struct Mnist {
 impl Mnist {
     /// Reads one split from `dir`. Pixels go from 0..=255 to `x / 127.5 − 1`, so that 0 maps to
     /// exactly −1 and 255 to exactly +1.
+    ///
+    /// ```
+    /// use wgpu_gan::data::mnist::{Mnist, Split, IMAGES_MAGIC, LABELS_MAGIC};
+    /// # let dir = std::env::temp_dir().join(format!("mnist_load_{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let be = |v: &[u32]| v.iter().flat_map(|x| x.to_be_bytes()).collect::<Vec<u8>>();
+    /// std::fs::write(dir.join("train-images-idx3-ubyte"), [be(&[IMAGES_MAGIC, 1, 1, 3]), vec![0, 51, 255]].concat())?;
+    /// std::fs::write(dir.join("train-labels-idx1-ubyte"), [be(&[LABELS_MAGIC, 1]), vec![4]].concat())?;
+    /// let m = Mnist::load(&dir, Split::Train)?;
+    /// assert_eq!((m.rows, m.cols, m.labels.as_slice()), (1, 3, &[4][..]));
+    /// assert_eq!(m.images, [-1.0, 51.0 / 127.5 - 1.0, 1.0]);   // 0 → −1, 255 → +1
+    /// std::fs::write(dir.join("train-labels-idx1-ubyte"), [be(&[LABELS_MAGIC, 2]), vec![4, 5]].concat())?;
+    /// assert!(Mnist::load(&dir, Split::Train).is_err());       // 1 image, 2 labels
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn load(dir: &Path, split: Split) -> Result<Mnist> {
         if !dir.is_dir() {
             return Err(Error::Data(format!(
@@ -125,11 +148,25 @@ impl Mnist {
     }
 
     /// Pixels per image, `rows · cols`.
+    ///
+    /// ```
+    /// use wgpu_gan::data::mnist::Mnist;
+    /// let m = Mnist { images: vec![0.0; 2 * 6], labels: vec![3, 8], count: 2, rows: 2, cols: 3 };
+    /// assert_eq!(m.dim(), 6);
+    /// assert_eq!(m.images.len(), m.count * m.dim());
+    /// ```
     pub fn dim(&self) -> usize {
         self.rows * self.cols
     }
 
     /// The `i`-th image's pixels (row-major). Panics if `i >= count`.
+    ///
+    /// ```
+    /// use wgpu_gan::data::mnist::Mnist;
+    /// let m = Mnist { images: vec![-1.0, -1.0, 1.0, 0.5], labels: vec![3, 8], count: 2, rows: 1, cols: 2 };
+    /// assert_eq!(m.image(1), [1.0, 0.5]);
+    /// assert!(std::panic::catch_unwind(|| m.image(2).len()).is_err()); // out of range
+    /// ```
     pub fn image(&self, i: usize) -> &[f32] {
         assert!(i < self.count, "image index {i} out of range (count {})", self.count);
         let d = self.dim();
@@ -138,6 +175,14 @@ impl Mnist {
 
     /// Refuses images of another size than a model needs (a 14×56 file has as many pixels as a
     /// 28×28 one and would otherwise train on scrambled digits).
+    ///
+    /// ```
+    /// use wgpu_gan::data::mnist::Mnist;
+    /// let m = Mnist { images: vec![0.0; 14 * 56], labels: vec![1], count: 1, rows: 14, cols: 56 };
+    /// assert!(m.expect_size(14, 56, "this model").is_ok());
+    /// let err = m.expect_size(28, 28, "lenet").unwrap_err().to_string();
+    /// assert!(err.contains("lenet needs 28×28 images, but these are 14×56"));
+    /// ```
     pub fn expect_size(&self, rows: usize, cols: usize, what: &str) -> Result<()> {
         if (self.rows, self.cols) != (rows, cols) {
             return Err(Error::Data(format!(
@@ -149,6 +194,14 @@ impl Mnist {
     }
 
     /// A copy of the first `n` items (all of them if `n >= count`), e.g. for quick tests.
+    ///
+    /// ```
+    /// use wgpu_gan::data::mnist::Mnist;
+    /// let m = Mnist { images: vec![1.0, 2.0, 3.0], labels: vec![4, 5, 6], count: 3, rows: 1, cols: 1 };
+    /// let two = m.take(2);
+    /// assert_eq!((two.count, two.images, two.labels), (2, vec![1.0, 2.0], vec![4, 5]));
+    /// assert_eq!(m.take(10), m);                               // all of them
+    /// ```
     pub fn take(&self, n: usize) -> Mnist {
         let n = n.min(self.count);
         Mnist {

@@ -42,6 +42,13 @@ impl Mixture {
     }
 
     /// 25 Gaussians at {−4,−2,0,2,4}², σ = 0.05 (PacGAN's grid).
+    ///
+    /// ```
+    /// use wgpu_gan::data::Mixture;
+    /// let grid = Mixture::grid();
+    /// assert_eq!((grid.name, grid.centres.len(), grid.sigma), ("grid", 25, 0.05));
+    /// assert_eq!((grid.centres[0], grid.centres[24]), ([-4.0, -4.0], [4.0, 4.0]));
+    /// ```
     pub fn grid() -> Mixture {
         let mut centres = Vec::new();
         for i in 0..5 {
@@ -52,11 +59,27 @@ impl Mixture {
         Mixture { name: "grid", centres, sigma: 0.05 }
     }
 
+    /// The centres back to back, x then y of each.
+    ///
+    /// ```
+    /// use wgpu_gan::data::Mixture;
+    /// let ring = Mixture::ring();
+    /// let flat = ring.flat_centres();
+    /// assert_eq!(flat.len(), 2 * 8);
+    /// assert_eq!(flat[2..4], ring.centres[1]);                 // x, y of centre 1
+    /// ```
     pub fn flat_centres(&self) -> Vec<f32> {
         self.centres.iter().flat_map(|c| *c).collect()
     }
 
     /// Half-width of a square that holds the mixture with a margin, for plots.
+    ///
+    /// ```
+    /// use wgpu_gan::data::Mixture;
+    /// assert_eq!(Mixture::ring().extent(), 1.0 * 1.5 + 0.1);  // radius 1
+    /// let one = Mixture { name: "one", centres: vec![[0.5, -2.0]], sigma: 0.1 };
+    /// assert_eq!(one.extent(), 2.0 * 1.5 + 0.1);               // the largest |coordinate|, 2
+    /// ```
     pub fn extent(&self) -> f32 {
         let r = self.centres.iter().flat_map(|c| c.iter().map(|v| v.abs())).fold(0.0, f32::max);
         r * 1.5 + 0.1

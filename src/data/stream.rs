@@ -72,6 +72,17 @@ pub struct Stream {
 }
 
 impl Stream {
+    /// The rows of `source`, read ahead with the default [`PrefetchOptions`].
+    ///
+    /// ```
+    /// # use wgpu_gan::data::stream::RowSource;
+    /// # struct Rows; // 6 rows, row i = [i, i]
+    /// # impl RowSource for Rows { fn count(&self) -> usize { 6 } fn dim(&self) -> usize { 2 } fn read(&self, i: usize, out: &mut [f32]) -> wgpu_gan::Result<()> { out.fill(i as f32); Ok(()) } fn describe(&self) -> String { "6 rows".into() } }
+    /// use std::sync::Arc;
+    /// use wgpu_gan::data::stream::{PrefetchOptions, Stream};
+    /// let s = Stream::new(Arc::new(Rows));
+    /// assert_eq!((s.source.count(), s.prefetch), (6, PrefetchOptions::default()));
+    /// ```
     pub fn new(source: Arc<dyn RowSource>) -> Stream {
         Stream { source, prefetch: PrefetchOptions::default() }
     }
@@ -115,11 +126,32 @@ pub struct StepPlan {
 
 impl StepPlan {
     /// Values one step reads.
+    ///
+    /// ```
+    /// use wgpu_gan::data::stream::StepPlan;
+    /// let plan = StepPlan { seed: 0, draws: 5, batch: 8 };
+    /// assert_eq!(plan.len(2), 5 * 8 * 2);                      // 5 draws of 8 rows of 2 values
+    /// ```
     pub fn len(&self, dim: usize) -> usize {
         self.draws * self.batch * dim
     }
 
     /// The rows of step `step`, draw after draw, into `out` (resized to [`StepPlan::len`]).
+    ///
+    /// ```
+    /// # use wgpu_gan::data::stream::RowSource;
+    /// # struct Rows; // 6 rows, row i = [i, i]
+    /// # impl RowSource for Rows { fn count(&self) -> usize { 6 } fn dim(&self) -> usize { 2 } fn read(&self, i: usize, out: &mut [f32]) -> wgpu_gan::Result<()> { out.fill(i as f32); Ok(()) } fn describe(&self) -> String { "6 rows".into() } }
+    /// use wgpu_gan::data::stream::StepPlan;
+    /// let plan = StepPlan { seed: 1, draws: 3, batch: 2 };
+    /// let mut rows = vec![9.0; 100];
+    /// plan.read(&Rows, 4, &mut rows)?;
+    /// assert_eq!(rows.len(), plan.len(2));                     // resized: 3 × 2 × 2
+    /// let mut draw1 = [0.0; 4];
+    /// plan.read_draw(&Rows, 4, 1, &mut draw1)?;
+    /// assert_eq!(rows[4..8], draw1);                           // draw after draw
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn read(&self, src: &dyn RowSource, step: u64, out: &mut Vec<f32>) -> Result<()> {
         let n = self.batch * src.dim();
         out.resize(self.draws * n, 0.0);
@@ -130,6 +162,21 @@ impl StepPlan {
     }
 
     /// The `batch` rows of draw `draw` of step `step` into `out`.
+    ///
+    /// ```
+    /// # use wgpu_gan::data::stream::RowSource;
+    /// # struct Rows; // 6 rows, row i = [i, i]
+    /// # impl RowSource for Rows { fn count(&self) -> usize { 6 } fn dim(&self) -> usize { 2 } fn read(&self, i: usize, out: &mut [f32]) -> wgpu_gan::Result<()> { out.fill(i as f32); Ok(()) } fn describe(&self) -> String { "6 rows".into() } }
+    /// use wgpu_gan::data::stream::StepPlan;
+    /// let plan = StepPlan { seed: 7, draws: 2, batch: 3 };
+    /// let mut out = [-1.0; 3 * 2];
+    /// plan.read_draw(&Rows, 0, 1, &mut out)?;
+    /// let mut ids: Vec<f32> = out.chunks(2).map(|r| r[0]).collect();
+    /// ids.sort_by(f32::total_cmp);
+    /// ids.dedup();
+    /// assert!(ids.len() == 3 && out.iter().all(|v| (0.0..6.0).contains(v))); // 3 rows, no repeat
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn read_draw(&self, src: &dyn RowSource, step: u64, draw: usize, out: &mut [f32]) -> Result<()> {
         let (count, dim) = (src.count() as u32, src.dim());
         for (j, row) in out.chunks_mut(dim).take(self.batch).enumerate() {
@@ -168,6 +215,13 @@ impl Default for PrefetchOptions {
 impl PrefetchOptions {
     /// The most values the queue holds at once: every worker's ready steps and the one it is
     /// reading, and the one handed out.
+    ///
+    /// ```
+    /// use wgpu_gan::data::stream::PrefetchOptions;
+    /// let one = PrefetchOptions { workers: 1, depth: 0 };
+    /// assert_eq!(one.bound(100), 2 * 100);                     // the step being read, the one handed out
+    /// assert_eq!(PrefetchOptions { workers: 4, depth: 2 }.bound(1), 4 * 3 + 1);
+    /// ```
     pub fn bound(&self, step_len: usize) -> usize {
         (self.workers * (self.depth + 1) + 1) * step_len
     }
@@ -203,6 +257,21 @@ pub struct Prefetcher {
 }
 
 impl Prefetcher {
+    /// Starts `o.workers` threads (at least one) reading the steps of `plan` from `first` on.
+    ///
+    /// ```
+    /// # use wgpu_gan::data::stream::RowSource;
+    /// # struct Rows; // 6 rows, row i = [i, i]
+    /// # impl RowSource for Rows { fn count(&self) -> usize { 6 } fn dim(&self) -> usize { 2 } fn read(&self, i: usize, out: &mut [f32]) -> wgpu_gan::Result<()> { out.fill(i as f32); Ok(()) } fn describe(&self) -> String { "6 rows".into() } }
+    /// use std::sync::Arc;
+    /// use wgpu_gan::data::stream::{PrefetchOptions, Prefetcher, StepPlan};
+    /// let plan = StepPlan { seed: 0, draws: 2, batch: 2 };
+    /// let mut p = Prefetcher::start(Arc::new(Rows), plan, 10, PrefetchOptions { workers: 0, depth: 1 });
+    /// let mut want = Vec::new();
+    /// plan.read(&Rows, 10, &mut want)?;
+    /// assert_eq!(p.next_rows()?, want);                        // no workers asked for: one anyway
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn start(source: Arc<dyn RowSource>, plan: StepPlan, first: u64, o: PrefetchOptions) -> Prefetcher {
         let stop = Arc::new(AtomicBool::new(false));
         let n = o.workers.max(1);
@@ -234,11 +303,37 @@ impl Prefetcher {
     }
 
     /// The step whose rows [`Prefetcher::next_rows`] gives next.
+    ///
+    /// ```
+    /// # use wgpu_gan::data::stream::RowSource;
+    /// # struct Rows; // 6 rows, row i = [i, i]
+    /// # impl RowSource for Rows { fn count(&self) -> usize { 6 } fn dim(&self) -> usize { 2 } fn read(&self, i: usize, out: &mut [f32]) -> wgpu_gan::Result<()> { out.fill(i as f32); Ok(()) } fn describe(&self) -> String { "6 rows".into() } }
+    /// use std::sync::Arc;
+    /// use wgpu_gan::data::stream::{PrefetchOptions, Prefetcher, StepPlan};
+    /// let plan = StepPlan { seed: 0, draws: 1, batch: 2 };
+    /// let mut p = Prefetcher::start(Arc::new(Rows), plan, 3, PrefetchOptions { workers: 2, depth: 1 });
+    /// assert_eq!(p.next_step(), 3);
+    /// p.next_rows()?;
+    /// p.next_rows()?;
+    /// assert_eq!(p.next_step(), 5);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn next_step(&self) -> u64 {
         self.next
     }
 
     /// The rows of the next step (waits for its worker).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wgpu_gan::data::stream::{PrefetchOptions, Prefetcher, RowSource, StepPlan};
+    /// # struct Failing; // 4 rows of 1 value, none readable: "disk gone"
+    /// # impl RowSource for Failing { fn count(&self) -> usize { 4 } fn dim(&self) -> usize { 1 } fn read(&self, _: usize, _: &mut [f32]) -> wgpu_gan::Result<()> { Err(wgpu_gan::Error::Data("disk gone".into())) } fn describe(&self) -> String { "failing".into() } }
+    /// let plan = StepPlan { seed: 0, draws: 1, batch: 2 };
+    /// let mut p = Prefetcher::start(Arc::new(Failing), plan, 0, PrefetchOptions { workers: 1, depth: 1 });
+    /// assert!(p.next_rows().unwrap_err().to_string().contains("disk gone")); // the read's error
+    /// assert!(p.next_rows().is_err());                         // and the worker has stopped
+    /// ```
     pub fn next_rows(&mut self) -> Result<Vec<f32>> {
         let q = &self.queues[((self.next - self.first) % self.queues.len() as u64) as usize];
         let r = q.recv().map_err(|_| Error::Data(format!("the data worker for step {} stopped", self.next)))?;
@@ -290,23 +385,77 @@ pub struct FolderRows {
 }
 
 impl FolderRows {
+    /// Lists the images under `dir` as [`scan_folder`] does (headers only, nothing decoded).
+    ///
+    /// ```
+    /// use image::RgbImage;
+    /// use wgpu_gan::data::{images::FolderOptions, stream::{FolderRows, RowSource}};
+    /// # let dir = std::env::temp_dir().join(format!("folder_rows_scan_{}", std::process::id()));
+    /// let o = FolderOptions { size: 2, nc: 3, min_side: 0, max_images: None };
+    /// assert!(FolderRows::scan(&dir, o).is_err());             // no such directory yet
+    /// wgpu_gan::plot::save_png(&RgbImage::new(3, 3), &dir.join("a.png"))?;
+    /// std::fs::write(dir.join("b.txt"), "text")?;
+    /// let rows = FolderRows::scan(&dir, o)?;
+    /// assert_eq!((rows.count(), rows.dim(), rows.skipped.len()), (1, 3 * 2 * 2, 1));
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn scan(dir: &Path, options: FolderOptions) -> Result<FolderRows> {
         let scan = scan_folder(dir, options)?;
         Ok(FolderRows { files: scan.files, options, dir: dir.to_path_buf(), skipped: scan.skipped, failed: Mutex::new(Vec::new()) })
     }
 
     /// The files, in row order.
+    ///
+    /// ```
+    /// use image::RgbImage;
+    /// use wgpu_gan::data::{images::FolderOptions, stream::FolderRows};
+    /// # let dir = std::env::temp_dir().join(format!("folder_rows_files_{}", std::process::id()));
+    /// for name in ["sub/b.png", "a.png"] {
+    ///     wgpu_gan::plot::save_png(&RgbImage::new(2, 2), &dir.join(name))?;
+    /// }
+    /// let rows = FolderRows::scan(&dir, FolderOptions { size: 2, nc: 1, min_side: 0, max_images: None })?;
+    /// assert_eq!(rows.files(), [dir.join("a.png"), dir.join("sub/b.png")]); // recursive, path order
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn files(&self) -> &[PathBuf] {
         &self.files
     }
 
     /// Bytes the rows would take held whole, as f32.
+    ///
+    /// ```
+    /// use image::RgbImage;
+    /// use wgpu_gan::data::{images::FolderOptions, stream::FolderRows};
+    /// # let dir = std::env::temp_dir().join(format!("folder_rows_bytes_{}", std::process::id()));
+    /// for i in 0..3 {
+    ///     wgpu_gan::plot::save_png(&RgbImage::new(8, 8), &dir.join(format!("{i}.png")))?;
+    /// }
+    /// let rows = FolderRows::scan(&dir, FolderOptions { size: 4, nc: 3, min_side: 0, max_images: None })?;
+    /// assert_eq!(rows.bytes(), 3 * (3 * 4 * 4) * 4);           // 3 rows of 48 f32
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn bytes(&self) -> u64 {
         (self.files.len() * self.dim() * 4) as u64
     }
 
     /// Every image decoded into memory (as [`crate::data::images::load_folder`], without
     /// scanning again).
+    ///
+    /// ```
+    /// use image::{Rgb, RgbImage};
+    /// use wgpu_gan::data::{images::{load_folder, FolderOptions}, stream::FolderRows};
+    /// # let dir = std::env::temp_dir().join(format!("folder_rows_load_{}", std::process::id()));
+    /// wgpu_gan::plot::save_png(&RgbImage::from_pixel(2, 2, Rgb([255; 3])), &dir.join("a.png"))?;
+    /// let o = FolderOptions { size: 2, nc: 1, min_side: 0, max_images: None };
+    /// let set = FolderRows::scan(&dir, o)?.load()?;
+    /// assert_eq!((set.count, &set.rows), (1, &vec![1.0; 4]));  // one white grey image
+    /// assert_eq!(set.rows, load_folder(&dir, o)?.rows);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn load(self) -> Result<ImageSet> {
         load_scanned(&self.dir, FolderScan { files: self.files, skipped: self.skipped }, self.options)
     }

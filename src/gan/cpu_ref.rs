@@ -80,6 +80,17 @@ pub struct Injected {
 }
 
 impl CpuGan {
+    /// The reference GAN of `cfg` from these initial weights (see [`GanConfig::init_params`]).
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::{CpuGan, GanConfig}};
+    /// let cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// let (g, d) = cfg.init_params();
+    /// let cpu = CpuGan::new(cfg.clone(), g.clone(), d.clone())?;
+    /// assert_eq!((cpu.read_state().g, cpu.read_state().step), (g.clone(), 0));
+    /// assert!(CpuGan::new(cfg, d, g).is_err());             // G's and D's weights swapped
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(cfg: GanConfig, g_params: Vec<Vec<f32>>, d_params: Vec<Vec<f32>>) -> Result<CpuGan> {
         cfg.validate()?;
         let opt_g = CpuOptimizer::new(cfg.opt_g, &cfg.generator.param_lens());
@@ -97,6 +108,19 @@ impl CpuGan {
     }
 
     /// Everything the next step depends on, as `GpuGan::read_state` gives it.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{CpuGan, GanConfig}, nn::Mode};
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut cpu = CpuGan::new(cfg.clone(), g.clone(), d.clone())?;
+    /// let s = cpu.read_state();
+    /// assert_eq!((&s.g, &s.d, s.step), (&g, &d, 0));
+    /// assert_eq!((s.opt_d.len(), s.opt_d[0].len()), (d.len(), 2));   // Adam: 2 moments a tensor
+    /// assert!(s.opt_d.iter().flatten().flatten().all(|&m| m == 0.0)); // before any step
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn read_state(&self) -> GanState {
         GanState {
             g: self.g.params.clone(),
@@ -110,6 +134,22 @@ impl CpuGan {
     }
 
     /// Continues from another implementation's exact state (see `GpuGan::read_state`).
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{CpuGan, GanConfig}, nn::Mode};
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut cpu = CpuGan::new(cfg.clone(), g.clone(), d.clone())?;
+    /// let start = cpu.read_state();
+    /// cpu.train_step();
+    /// cpu.load_state(&start)?;
+    /// assert_eq!(cpu.read_state(), start);
+    /// let mut bad = start.clone();
+    /// bad.g.pop();                                          // a tensor short
+    /// assert!(cpu.load_state(&bad).is_err());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn load_state(&mut self, s: &GanState) -> Result<()> {
         let fits = |a: &[Vec<f32>], b: &[Vec<f32>]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.len() == y.len());
         let fits_opt = |a: &[Vec<Vec<f32>>], b: &[Vec<Vec<f32>>]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| fits(x, y));
@@ -184,6 +224,20 @@ impl CpuGan {
         }
     }
 
+    /// One training step: the recipe's phases for the current step (see [`crate::gan::recipe::step_at`]).
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{CpuGan, GanConfig}, nn::Mode};
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut cpu = CpuGan::new(cfg.clone(), g.clone(), d.clone())?;
+    /// cpu.train_step();
+    /// let s = cpu.read_state();
+    /// assert_eq!(s.step, 1);
+    /// assert!(s.g != g && s.d != d);                        // both networks moved
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn train_step(&mut self) {
         for ops in recipe::step_at(&self.cfg, self.step as u64) {
             self.run_phase(&ops, None, None);
@@ -196,6 +250,20 @@ impl CpuGan {
     ///
     /// # Panics
     /// When `z` or `real` does not hold a batch (`batch × z_dim`, `batch × dim` values).
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{CpuGan, GanConfig}, nn::Mode};
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut cpu = CpuGan::new(cfg.clone(), g.clone(), d.clone())?;
+    /// let phases = wgpu_gan::gan::recipe::step_at(&cfg, 0);
+    /// assert_eq!(phases.len(), 2);                          // k = 1 D update, then G's
+    /// cpu.run_phase(&phases[0], Some(vec![0.0; 4 * 2]), None); // z = 0 for the batch of 4
+    /// let s = cpu.read_state();
+    /// assert!(s.d != d && s.g == g);                        // only D stepped
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn run_phase(&mut self, ops: &[Op], z: Option<Vec<f32>>, real: Option<Vec<f32>>) {
         let c = &self.cfg;
         assert!(z.as_ref().is_none_or(|z| z.len() == c.batch * c.z_dim()), "run_phase: z must hold batch × z_dim = {} values", c.batch * c.z_dim());
@@ -311,6 +379,19 @@ impl CpuGan {
 
     /// n generated samples (n, dim) from the fixed sampling noise of `seed` (in slot 1, apart from
     /// the training pass; `Train` is taken as `BatchStats`: sampling leaves the running statistics alone).
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{CpuGan, GanConfig}, nn::Mode};
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut cpu = CpuGan::new(cfg.clone(), g.clone(), d.clone())?;
+    /// let a = cpu.sample(3, 7, Mode::Eval)?;
+    /// assert_eq!(a.len(), 3 * 2);                           // 3 points of 2
+    /// assert_eq!(cpu.sample(3, 7, Mode::Eval)?, a);         // fixed noise: the same samples
+    /// assert_ne!(cpu.sample(3, 8, Mode::Eval)?, a);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn sample(&mut self, n: usize, seed: u32, mode: Mode) -> Result<Vec<f32>> {
         let mode = if mode == Mode::Train { Mode::BatchStats } else { mode };
         let z = rng::randn_fill(n * self.cfg.z_dim(), seed, SAMPLE_STREAM, 0);

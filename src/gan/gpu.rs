@@ -190,6 +190,19 @@ struct Sampler {
 impl GpuGan {
     /// Builds every buffer, pipeline, bind group and the step program. `sample_capacity` bounds the
     /// number of samples one [`GpuGan::sample`] call can generate.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// let gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// assert_eq!((gan.steps_done(), gan.sample_capacity()), (0, 8));
+    /// cfg.batch = 0;
+    /// assert!(GpuGan::new(&gpu, cfg, &g, &d, 8).is_err()); // the config is checked first
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(gpu: &Gpu, cfg: GanConfig, g_params: &[Vec<f32>], d_params: &[Vec<f32>], sample_capacity: usize) -> Result<GpuGan> {
         cfg.validate()?;
         let b = cfg.batch;
@@ -489,6 +502,19 @@ impl GpuGan {
 
     /// The whole training step, for a host that records it into its own compute pass. Each
     /// recording advances the step counter on the GPU when it runs.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// gan.step_program().run(&gpu);                         // recorded and run by the host
+    /// assert_eq!(gan.read_state()?.step, 1);                // the GPU's counter advanced
+    /// assert_eq!(gan.step_program().dispatches.len(), gan.dispatches_per_step());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn step_program(&self) -> &Program {
         &self.program.step
     }
@@ -499,6 +525,19 @@ impl GpuGan {
     /// With streamed data each step first takes its rows from the prefetcher (waiting for them
     /// if the workers are behind); if they cannot be read, training stops at that step and the
     /// next [`GpuGan::stats`] returns the error.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// gan.train_steps(2);
+    /// assert_eq!(gan.steps_done(), 2);
+    /// assert_eq!(gan.read_state()?.step, 2);                // waits for the GPU
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn train_steps(&mut self, n: usize) {
         for _ in 0..n {
             if self.long_step() {
@@ -542,12 +581,40 @@ impl GpuGan {
     }
 
     /// Whether the next step is a long one of [`GanConfig::critic_burst`].
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{CriticBurst, GanConfig, GpuGan}, gpu::Gpu};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8).wgan_clip(0.01, 1, 5e-5);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// cfg.critic_burst = Some(CriticBurst { k: 2, first: 1, every: 0 }); // step 0 only
+    /// let mut gan = GpuGan::new(&gpu, cfg, &g, &d, 8)?;
+    /// assert!(gan.long_step());
+    /// gan.train_steps(1);
+    /// assert!(!gan.long_step());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn long_step(&self) -> bool {
         self.cfg.critic_burst.is_some_and(|b| b.applies(self.clock.steps_done))
     }
 
     /// Runs extra critic update `j` of a long step alone (for verification: the updates of
     /// [`recipe::burst`], before the step's own phases). Waits for the GPU.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{CriticBurst, GanConfig, GpuGan}, gpu::Gpu};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8).wgan_clip(0.01, 1, 5e-5);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// cfg.critic_burst = Some(CriticBurst { k: 2, first: 1, every: 0 }); // 2 updates, not 1
+    /// let mut gan = GpuGan::new(&gpu, cfg, &g, &d, 8)?;
+    /// gan.run_burst_phase(0)?;                              // the one extra update
+    /// assert!(gan.run_burst_phase(1).is_err());
+    /// assert_ne!(gan.read_state()?.d, d);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn run_burst_phase(&mut self, j: usize) -> Result<()> {
         let p = &self.program;
         if j >= p.burst_ends.len() {
@@ -561,6 +628,21 @@ impl GpuGan {
     /// Runs phase `i` of the current step alone (for verification; see [`recipe::step`]: phases
     /// 0..k are the discriminator updates, phase k the generator update, which advances the step
     /// counter). Waits for the GPU.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// gan.run_phase(0)?;                                    // the D update (k = 1)
+    /// assert_eq!(gan.steps_done(), 0);
+    /// gan.run_phase(1)?;                                    // the G update ends the step
+    /// assert_eq!(gan.steps_done(), 1);
+    /// assert!(gan.run_phase(2).is_err());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn run_phase(&mut self, i: usize) -> Result<()> {
         self.check_phase(i)?;
         if let (Some(f), 0) = (&self.feed, i) {
@@ -581,6 +663,20 @@ impl GpuGan {
     /// Runs phase `i` with the given noise (batch, z_dim) and real batch (batch, dim) in place of
     /// its own draws: a phase of another implementation's run replayed here (PyTorch's, in
     /// tests/pytorch.rs). Waits for the GPU.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// let (z, real) = (vec![0.5; 4 * 2], vec![1.0; 4 * 2]); // batch 4, z_dim 2, points of 2
+    /// gan.run_phase_with(0, &z, Some(&real))?;
+    /// assert_eq!(gan.read_inputs()?, (z.clone(), real));    // used in place of its own draws
+    /// assert!(gan.run_phase_with(2, &z, None).is_err());    // a step has 2 phases
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn run_phase_with(&mut self, i: usize, z: &[f32], real: Option<&[f32]>) -> Result<()> {
         self.check_phase(i)?;
         let (b, dim) = (self.cfg.batch, self.cfg.data.dim());
@@ -606,11 +702,39 @@ impl GpuGan {
 
     /// The forward passes of the last phase run, as the CPU reference keeps them: the
     /// discriminator's (slot, tape) and, after a generator phase, the generator's.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// gan.run_phase(0)?;
+    /// let (d_tapes, g_tapes) = gan.read_tapes(false)?;
+    /// assert_eq!((d_tapes.len(), d_tapes[0].1.n, g_tapes.len()), (1, 2 * 4, 0)); // one [fake; real] pass
+    /// gan.run_phase(1)?;
+    /// assert_eq!(gan.read_tapes(true)?.1.len(), 1);         // the generator's pass too
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn read_tapes(&self, g_phase: bool) -> Result<(Vec<(usize, Tape)>, Vec<(usize, Tape)>)> {
         pollster::block_on(self.read_tapes_async(g_phase))
     }
 
     /// [`GpuGan::read_tapes`] without blocking (see [`crate::gpu::fetch`]).
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// gan.run_phase(0)?;
+    /// let (d_tapes, _) = pollster::block_on(gan.read_tapes_async(false))?;
+    /// assert_eq!((d_tapes[0].0, d_tapes[0].1.n), (0, 2 * 4)); // slot 0, fake and real rows
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub async fn read_tapes_async(&self, g_phase: bool) -> Result<(Vec<(usize, Tape)>, Vec<(usize, Tape)>)> {
         let (gpu, b) = (&self.gpu, self.cfg.batch);
         // What the networks read: the conditioned inputs for a conditional GAN.
@@ -634,11 +758,38 @@ impl GpuGan {
 
     /// The discriminator's logits of the last phase run: [generated; real] after a discriminator
     /// update, the generated batch's after the generator phase.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// gan.run_phase(0)?;
+    /// assert_eq!(gan.read_logits(false)?.len(), 2 * 4);     // [generated; real]
+    /// gan.run_phase(1)?;
+    /// assert_eq!(gan.read_logits(true)?.len(), 4);          // the generated batch
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn read_logits(&self, g_phase: bool) -> Result<Vec<f32>> {
         pollster::block_on(self.read_logits_async(g_phase))
     }
 
     /// [`GpuGan::read_logits`] without blocking.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// gan.run_phase(0)?;
+    /// let l = pollster::block_on(gan.read_logits_async(false))?;
+    /// assert!(l.len() == 8 && l.iter().all(|v| v.is_finite()));
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub async fn read_logits_async(&self, g_phase: bool) -> Result<Vec<f32>> {
         let b = self.cfg.batch;
         let mut l = fetch(&self.gpu, &[&self.io.logits]).await?.remove(0);
@@ -655,11 +806,37 @@ impl GpuGan {
 
     /// The critic's pass on the interpolates of the last discriminator update (WGAN-GP), as
     /// the CPU reference keeps it.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// let mut wgan = GpuGan::new(&gpu, cfg.wgan_gp(10.0, 1, 1e-4), &g, &d, 8)?;
+    /// wgan.run_phase(0)?;
+    /// assert_eq!(wgan.read_gp_tape()?.n, 4);                // the batch of interpolates
+    /// assert!(gan.read_gp_tape().is_err());                 // no gradient penalty
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn read_gp_tape(&self) -> Result<Tape> {
         pollster::block_on(self.read_gp_tape_async())
     }
 
     /// [`GpuGan::read_gp_tape`] without blocking.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// gan.run_phase(0)?;
+    /// assert!(pollster::block_on(gan.read_gp_tape_async()).is_err()); // only with WGAN-GP
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub async fn read_gp_tape_async(&self) -> Result<Tape> {
         let xhat = fetch(&self.gpu, &[&self.penalty()?.xhat]).await?.remove(0);
         self.d.read_tape_async(&self.gpu, 1, &xhat, self.cfg.batch).await
@@ -667,11 +844,38 @@ impl GpuGan {
 
     /// The random inputs of the last phase run: the noise z (batch, z_dim) and the real batch
     /// (batch, dim; meaningful after a discriminator update).
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// gan.run_phase(0)?;
+    /// let (z, real) = gan.read_inputs()?;
+    /// assert_eq!((z.len(), real.len()), (4 * 2, 4 * 2));    // batch × z_dim, batch × dim
+    /// assert!(z.iter().any(|&v| v != 0.0));
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn read_inputs(&self) -> Result<(Vec<f32>, Vec<f32>)> {
         pollster::block_on(self.read_inputs_async())
     }
 
     /// [`GpuGan::read_inputs`] without blocking.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// gan.run_phase(0)?;
+    /// let (z, real) = pollster::block_on(gan.read_inputs_async())?;
+    /// assert_eq!((z, real), gan.read_inputs()?);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub async fn read_inputs_async(&self) -> Result<(Vec<f32>, Vec<f32>)> {
         let (b, dim) = (self.cfg.batch, self.cfg.data.dim());
         let io = &self.io;
@@ -681,6 +885,18 @@ impl GpuGan {
     }
 
     /// Number of dispatches in one training step.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// let n = gan.dispatches_per_step();
+    /// assert!(n > 0 && n == gan.step_program().dispatches.len());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn dispatches_per_step(&self) -> usize {
         self.program.step.dispatches.len()
     }
@@ -688,11 +904,40 @@ impl GpuGan {
     /// Reads the last step's losses and D statistics (waits for the GPU). Fails on NaN/inf: in
     /// the losses, or in any gradient or updated weight since the start (the optimizers' divergence
     /// watch), naming the first step and the tensor.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// gan.train_steps(1);
+    /// let s = gan.stats()?;
+    /// assert!(s.d_loss > 0.0 && s.penalty == 0.0);          // no penalty without WGAN-GP
+    /// assert!((0.0..=1.0).contains(&s.acc_real));
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn stats(&self) -> Result<Stats> {
         pollster::block_on(self.stats_async())
     }
 
     /// [`GpuGan::stats`] without blocking (a browser's page awaits it between frames).
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// let mut s = gan.read_state()?;
+    /// s.d[0][0] = f32::NAN;                                 // a poisoned weight
+    /// gan.load_state(&s)?;
+    /// gan.train_steps(1);
+    /// assert!(pollster::block_on(gan.stats_async()).is_err()); // training diverged
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub async fn stats_async(&self) -> Result<Stats> {
         if let Some(e) = self.feed.as_ref().and_then(|f| f.error.as_ref()) {
             return Err(Error::Data(format!("training stopped: the real samples of {e}")));
@@ -719,11 +964,37 @@ impl GpuGan {
     }
 
     /// Reads back everything the next step depends on (waits for the GPU).
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// let s = gan.read_state()?;
+    /// assert_eq!((&s.g, &s.d, s.step), (&g, &d, 0));
+    /// gan.train_steps(1);
+    /// assert_eq!(gan.read_state()?.step, 1);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn read_state(&self) -> Result<GanState> {
         pollster::block_on(self.read_state_async())
     }
 
     /// [`GpuGan::read_state`] without blocking.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// let s = pollster::block_on(gan.read_state_async())?;
+    /// assert_eq!((s.opt_g.len(), s.opt_g[0].len()), (g.len(), 2)); // Adam: 2 moments a tensor
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub async fn read_state_async(&self) -> Result<GanState> {
         let gpu = &self.gpu;
         Ok(GanState {
@@ -739,6 +1010,23 @@ impl GpuGan {
 
     /// Continues from a saved state (a checkpoint): weights, optimizer moments, running
     /// statistics and the step counter.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// let start = gan.read_state()?;
+    /// gan.train_steps(2);
+    /// gan.load_state(&start)?;
+    /// assert_eq!((gan.steps_done(), gan.read_state()?), (0, start.clone()));
+    /// let mut bad = start;
+    /// bad.g.pop();
+    /// assert!(gan.load_state(&bad).is_err());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn load_state(&mut self, s: &GanState) -> Result<()> {
         let gpu = &self.gpu;
         self.g.load(gpu, &s.g, &s.g_running)?;
@@ -759,6 +1047,20 @@ impl GpuGan {
     /// A program that writes G(z) for `n` samples of the fixed sampling noise of `seed` into
     /// [`GpuGan::samples`] (rows [0, n)), batch normalisation in `mode` (never `Train`: sampling
     /// leaves the running statistics alone). Record it into your own pass, or see [`GpuGan::sample`].
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// gan.sample_program(3, 7, Mode::Eval)?.run(&gpu);
+    /// let rows = gan.samples().read(&gpu)?;
+    /// assert_eq!(rows[..3 * 2], gan.sample(3, 7, Mode::Eval)?[..]);
+    /// assert!(gan.sample_program(9, 7, Mode::Eval).is_err()); // capacity 8
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn sample_program(&self, n: usize, seed: u32, mode: Mode) -> Result<Program> {
         let mode = if mode == Mode::Train { Mode::BatchStats } else { mode };
         let sm = &self.sampler;
@@ -779,6 +1081,22 @@ impl GpuGan {
     }
 
     /// The labels the sampler conditions on (conditional GANs): one per sample, < classes.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// let cond = cfg.conditional();                       // one class per ring component
+    /// let (cg, cd) = cond.init_params();
+    /// let cgan = GpuGan::new(&gpu, cond, &cg, &cd, 8)?;
+    /// cgan.set_sample_labels(&[0, 3])?;
+    /// assert!(cgan.set_sample_labels(&[8]).is_err());       // the ring has 8 classes: 0..8
+    /// assert!(gan.set_sample_labels(&[0]).is_err());        // not a conditional GAN
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn set_sample_labels(&self, labels: &[u32]) -> Result<()> {
         let cap = self.sampler.capacity;
         let bad = || Error::Shape(format!("{} labels for a sampler of {cap} samples and {} classes", labels.len(), self.cfg.classes));
@@ -792,27 +1110,90 @@ impl GpuGan {
 
     /// The sampler's output buffer: [`GpuGan::sample_program`] writes its samples there, rows
     /// [0, n), (capacity, dim); a host can bind it.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// assert_eq!(gan.samples().len(), 8 * 2);               // capacity × dim
+    /// gan.sample_program(2, 7, Mode::Eval)?.run(&gpu);
+    /// assert_eq!(gan.samples().read(&gpu)?[..4], gan.sample(2, 7, Mode::Eval)?[..]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn samples(&self) -> &Tensor {
         &self.sampler.samples
     }
 
     /// The most samples one [`GpuGan::sample`] call can generate.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// assert_eq!(gan.sample_capacity(), 8);
+    /// assert!(gan.sample(8, 7, Mode::Eval).is_ok() && gan.sample(9, 7, Mode::Eval).is_err());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn sample_capacity(&self) -> usize {
         self.sampler.capacity
     }
 
     /// Steps taken so far.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// gan.train_steps(3);
+    /// assert_eq!(gan.steps_done(), 3);                      // counted on the host: no wait
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn steps_done(&self) -> u64 {
         self.clock.steps_done
     }
 
     /// n generated samples (n, dim) from the fixed sampling noise of `seed`, read back.
     /// (A conditional GAN's samples are conditioned on [`super::grid_labels`]`(n, classes)`.)
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// let a = gan.sample(3, 7, Mode::Eval)?;
+    /// assert_eq!(a.len(), 3 * 2);
+    /// assert_eq!(gan.sample(3, 7, Mode::Eval)?, a);         // fixed noise: the same samples
+    /// assert_ne!(gan.sample(3, 8, Mode::Eval)?, a);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn sample(&self, n: usize, seed: u32, mode: Mode) -> Result<Vec<f32>> {
         pollster::block_on(self.sample_async(n, seed, mode))
     }
 
     /// [`GpuGan::sample`] without blocking.
+    ///
+    /// ```
+    /// # use wgpu_gan::{data::Mixture, gan::{GanConfig, GpuGan}, gpu::Gpu, nn::Mode};
+    /// # let gpu = Gpu::new()?;
+    /// # let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// # cfg.batch = 4;
+    /// # let (g, d) = cfg.init_params();
+    /// # let mut gan = GpuGan::new(&gpu, cfg.clone(), &g, &d, 8)?;
+    /// let a = pollster::block_on(gan.sample_async(2, 7, Mode::Eval))?;
+    /// assert_eq!(a, gan.sample(2, 7, Mode::Eval)?);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub async fn sample_async(&self, n: usize, seed: u32, mode: Mode) -> Result<Vec<f32>> {
         if self.cfg.classes > 0 && n <= self.sampler.capacity {
             self.set_sample_labels(&super::grid_labels(n, self.cfg.classes))?;

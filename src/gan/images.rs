@@ -259,6 +259,22 @@ pub fn prepare_run(cfg: &GanConfig, out: &Path, resume: Option<&Path>, init_from
 
 impl RunOptions {
     /// [`prepare_run`] with these options' paths.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use wgpu_gan::{gan::{images::*, DataSource, GanConfig, Table}, nn::{Act, Mode, NetSpec}};
+    /// # let (g, d) = (NetSpec::mlp(&[4, 8, 16], Act::Relu, Some(Act::Tanh)), NetSpec::mlp(&[16, 8, 1], Act::LeakyRelu(0.2), None));
+    /// # let cfg = GanConfig::new(g, d, DataSource::Table(Arc::new(Table::new(vec![0.0; 2 * 16], 16)?)));
+    /// # let out = std::env::temp_dir().join(format!("prepare_{}", std::process::id()));
+    /// let mut opts = RunOptions { out: out.join("run"), iters: 1, sample_every: 1, checkpoint_every: 1, log_every: 1,
+    ///     resume: None, init_from: None, grid: 4, grid_seed: 7, grid_mode: Mode::Eval, image_hw: (4, 4), channels: 1 };
+    /// opts.prepare(&cfg)?;
+    /// assert!(out.join("run").is_dir());                    // made, and found writable
+    /// opts.resume = Some(out.join("missing.safetensors"));
+    /// assert!(opts.prepare(&cfg).is_err());                 // no checkpoint to resume from
+    /// # std::fs::remove_dir_all(&out)?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn prepare(&self, cfg: &GanConfig) -> Result<Prepared> {
         prepare_run(cfg, &self.out, self.resume.as_deref(), self.init_from.as_deref())
     }

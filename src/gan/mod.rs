@@ -71,6 +71,15 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table of `rows.len() / dim` unlabelled rows; an error unless `rows` holds whole rows.
+    ///
+    /// ```
+    /// use wgpu_gan::gan::Table;
+    /// let t = Table::new(vec![1.0, 2.0, 3.0, 4.0], 2)?;
+    /// assert_eq!((t.count, t.dim, t.labels), (2, 2, None));
+    /// assert!(Table::new(vec![], 2).is_err() && Table::new(vec![1.0], 0).is_err());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(rows: Vec<f32>, dim: usize) -> Result<Table> {
         if dim == 0 || rows.is_empty() || rows.len() % dim != 0 {
             return Err(Error::Shape(format!("a data table of {} values cannot hold rows of {dim}", rows.len())));
@@ -80,6 +89,14 @@ impl Table {
     }
 
     /// A table whose rows carry class labels in 0..classes.
+    ///
+    /// ```
+    /// use wgpu_gan::gan::Table;
+    /// let t = Table::with_labels(vec![0.0; 6], 2, vec![0, 1, 1])?;   // three rows of 2
+    /// assert_eq!((t.count, t.labels.as_deref()), (3, Some(&[0, 1, 1][..])));
+    /// assert!(Table::with_labels(vec![0.0; 6], 2, vec![0, 1]).is_err());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn with_labels(rows: Vec<f32>, dim: usize, labels: Vec<u32>) -> Result<Table> {
         let t = Table::new(rows, dim)?;
         if labels.len() != t.count {
@@ -141,6 +158,16 @@ impl crate::data::stream::RowSource for Table {
 }
 
 impl DataSource {
+    /// The mixture, for a [`DataSource::Mixture`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wgpu_gan::{data::Mixture, gan::{DataSource, Table}};
+    /// assert_eq!(DataSource::Mixture(Mixture::ring()).mixture(), Some(&Mixture::ring()));
+    /// let table = DataSource::Table(Arc::new(Table::new(vec![0.0; 4], 2)?));
+    /// assert!(table.mixture().is_none());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn mixture(&self) -> Option<&Mixture> {
         match self {
             DataSource::Mixture(m) => Some(m),
@@ -148,6 +175,15 @@ impl DataSource {
         }
     }
 
+    /// Values per sample.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wgpu_gan::{data::Mixture, gan::{DataSource, Table}};
+    /// assert_eq!(DataSource::Mixture(Mixture::ring()).dim(), 2);
+    /// assert_eq!(DataSource::Table(Arc::new(Table::new(vec![0.0; 6], 3)?)).dim(), 3);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn dim(&self) -> usize {
         match self {
             DataSource::Mixture(_) => 2,
@@ -226,9 +262,24 @@ pub struct CriticBurst {
 }
 
 impl CriticBurst {
+    /// The original WGAN's schedule: 100 critic updates per generator update in the first 25
+    /// generator steps and in every 500th.
+    ///
+    /// ```
+    /// use wgpu_gan::gan::CriticBurst;
+    /// let b = CriticBurst::ORIGINAL;
+    /// assert_eq!((b.k, b.first, b.every), (100, 25, 500));
+    /// ```
     pub const ORIGINAL: CriticBurst = CriticBurst { k: 100, first: 25, every: 500 };
 
     /// Whether step `step` (0-based generator updates) is one of the long ones.
+    ///
+    /// ```
+    /// use wgpu_gan::gan::CriticBurst;
+    /// let b = CriticBurst { k: 10, first: 2, every: 5 };
+    /// assert_eq!((0..11).filter(|&s| b.applies(s)).collect::<Vec<_>>(), [0, 1, 5, 10]);
+    /// assert!(!CriticBurst { every: 0, ..b }.applies(5)); // every 0: the first steps only
+    /// ```
     pub fn applies(&self, step: u64) -> bool {
         step < self.first || (self.every > 0 && step.is_multiple_of(self.every))
     }
@@ -240,6 +291,16 @@ impl GanConfig {
     /// k = 1, batch 64, Adam 2e-4 (β 0.5, 0.999) for both networks, a fresh G(z) for the
     /// generator phase, no clipping, penalty, classes, learning-rate decay or critic burst, seed 0.
     /// The reference models (`r1` here, `r2`, `r3`, `r5` in [`crate::models`]) change what they need.
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::{DataSource, GanConfig}, loss::LossKind, nn::{Act, NetSpec}};
+    /// let g = NetSpec::mlp(&[3, 8, 2], Act::Relu, None);
+    /// let d = NetSpec::mlp(&[2, 8, 1], Act::LeakyRelu(0.2), None);
+    /// let cfg = GanConfig::new(g, d, DataSource::Mixture(Mixture::ring()));
+    /// assert_eq!((cfg.batch, cfg.k, cfg.loss, cfg.seed, cfg.z_dim()), (64, 1, LossKind::NonSaturating, 0, 3));
+    /// cfg.validate()?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(generator: NetSpec, discriminator: NetSpec, data: DataSource) -> GanConfig {
         GanConfig {
             generator,
@@ -264,6 +325,15 @@ impl GanConfig {
     /// The same models trained as a WGAN-GP (SPEC.md §2, R4): Wasserstein loss with gradient
     /// penalty λ, `n_critic` critic updates per generator update, Adam(lr, β = (0.5, 0.9)) for both.
     /// The critic must have no batch normalisation and no final sigmoid.
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::GanConfig, loss::LossKind, optim::Optimizer};
+    /// let cfg = GanConfig::r1(Mixture::ring(), 2, 8).wgan_gp(10.0, 5, 1e-4);
+    /// assert_eq!((cfg.loss, cfg.gp_lambda, cfg.k), (LossKind::Wasserstein, 10.0, 5));
+    /// assert_eq!(cfg.opt_d, Optimizer::adam(1e-4, 0.5, 0.9));
+    /// cfg.validate()?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn wgan_gp(self, lambda: f32, n_critic: usize, lr: f32) -> GanConfig {
         let adam = Optimizer::adam(lr, 0.5, 0.9);
         GanConfig { loss: LossKind::Wasserstein, gp_lambda: lambda, clip_d: 0.0, k: n_critic, opt_d: adam, opt_g: adam, reuse_fake: false, ..self }
@@ -271,6 +341,15 @@ impl GanConfig {
 
     /// The same models trained as the original WGAN (R4): Wasserstein loss, the critic's weights
     /// clamped to [−c, c] after each update, `n_critic` critic updates, RMSprop(lr) for both.
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::GanConfig, loss::LossKind, optim::Optimizer};
+    /// let cfg = GanConfig::r1(Mixture::ring(), 2, 8).wgan_clip(0.01, 5, 5e-5);
+    /// assert_eq!((cfg.loss, cfg.clip_d, cfg.k), (LossKind::Wasserstein, 0.01, 5));
+    /// assert_eq!(cfg.opt_g, Optimizer::RmsProp { lr: 5e-5, alpha: 0.99, eps: 1e-8 });
+    /// cfg.validate()?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn wgan_clip(self, c: f32, n_critic: usize, lr: f32) -> GanConfig {
         let rms = Optimizer::RmsProp { lr, alpha: 0.99, eps: 1e-8 };
         GanConfig { loss: LossKind::Wasserstein, gp_lambda: 0.0, clip_d: c, k: n_critic, opt_d: rms, opt_g: rms, reuse_fake: false, ..self }
@@ -278,6 +357,15 @@ impl GanConfig {
 
     /// R1 made conditional: the component's index given to both networks (one-hot after z and
     /// after the point), so that each label asks for one mode.
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::GanConfig};
+    /// let cfg = GanConfig::r1(Mixture::ring(), 2, 8).conditional();   // 8 components: 8 classes
+    /// assert_eq!((cfg.classes, cfg.z_dim()), (8, 2));
+    /// assert_eq!((cfg.generator.in_dim(), cfg.discriminator.in_dim()), (2 + 8, 2 + 8));
+    /// cfg.validate()?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn conditional(self) -> GanConfig {
         let classes = match &self.data {
             DataSource::Mixture(m) => m.centres.len(),
@@ -293,6 +381,14 @@ impl GanConfig {
         GanConfig { generator: g, discriminator: d, classes, ..self }
     }
 
+    /// The noise values per sample: the generator's input less a conditional GAN's one-hot label.
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::GanConfig};
+    /// let cfg = GanConfig::r1(Mixture::ring(), 3, 8);
+    /// assert_eq!(cfg.z_dim(), 3);
+    /// assert_eq!(cfg.conditional().z_dim(), 3);             // the generator now takes 3 + 8
+    /// ```
     pub fn z_dim(&self) -> usize {
         self.generator.in_dim().saturating_sub(self.classes)
     }
@@ -301,6 +397,15 @@ impl GanConfig {
     /// SPEC.md R3 allows it) instead of label blocks: the blocks leave its first layer's input
     /// (a Linear layer's inputs, or a convolution's label planes) and its last Linear layer gains
     /// one output per class, the class embeddings.
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::GanConfig};
+    /// let cfg = GanConfig::r1(Mixture::ring(), 2, 8).conditional().with_projection()?;
+    /// assert_eq!((cfg.discriminator.in_dim(), cfg.discriminator.out_dim()), (2, 1 + 8));
+    /// assert!(GanConfig::r1(Mixture::ring(), 2, 8).with_projection().is_err()); // not conditional
+    /// assert!(cfg.with_projection().is_err());                                 // already projected
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn with_projection(self) -> Result<GanConfig> {
         if self.classes == 0 || self.projection() {
             return Err(Error::Shape("a projection discriminator needs a conditional GAN with label blocks to replace".into()));
@@ -324,12 +429,29 @@ impl GanConfig {
     /// Whether the discriminator is conditioned by projection ([`cond::project`]): a conditional
     /// GAN whose discriminator reads the sample alone (no label blocks) and outputs 1 + classes
     /// values per sample.
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::GanConfig};
+    /// let cgan = GanConfig::r1(Mixture::ring(), 2, 8).conditional();
+    /// assert!(!cgan.projection());                          // label blocks
+    /// assert!(cgan.with_projection()?.projection());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn projection(&self) -> bool {
         self.classes > 0 && self.discriminator.in_dim() == self.data.dim()
     }
 
     /// Values per class block of the discriminator's conditioned input (1, or an image plane;
     /// 0 with a projection discriminator).
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::GanConfig};
+    /// let r1 = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// assert_eq!(r1.label_plane(), 0);                      // unconditional
+    /// assert_eq!(r1.clone().conditional().label_plane(), 1); // one value per class
+    /// assert_eq!(r1.conditional().with_projection()?.label_plane(), 0);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn label_plane(&self) -> usize {
         match self.classes {
             0 => 0,
@@ -337,6 +459,16 @@ impl GanConfig {
         }
     }
 
+    /// Checks that the networks, data and settings fit together; the error says what does not.
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::GanConfig};
+    /// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// cfg.validate()?;
+    /// cfg.k = 0;
+    /// assert!(cfg.validate().is_err());                     // no critic update
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn validate(&self) -> Result<()> {
         self.generator.widths()?;
         self.discriminator.widths()?;
@@ -429,6 +561,16 @@ impl GanConfig {
     }
 
     /// Initial (G, D) parameters for this config's seed.
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::GanConfig};
+    /// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8);
+    /// let (g, d) = cfg.init_params();
+    /// assert_eq!(g.iter().map(Vec::len).collect::<Vec<_>>(), cfg.generator.param_lens());
+    /// assert_eq!(cfg.init_params(), (g.clone(), d));        // the same seed, the same weights
+    /// cfg.seed = 1;
+    /// assert_ne!(cfg.init_params().0, g);
+    /// ```
     pub fn init_params(&self) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
         let mut d = self.discriminator.init(self.seed, 2000, self.init);
         if self.projection() {
@@ -449,6 +591,15 @@ impl GanConfig {
 
     /// Whether the discriminator sees real and generated batches in two passes (it has batch
     /// normalisation) rather than as one [fake; real] batch.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wgpu_gan::{data::Mixture, gan::{GanConfig, Table}};
+    /// assert!(!GanConfig::r1(Mixture::ring(), 2, 8).separate_passes());
+    /// let mnist = Arc::new(Table::new(vec![0.0; 2 * 784], 784)?);
+    /// assert!(GanConfig::r2(mnist).separate_passes());      // R2's D has batch norm
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn separate_passes(&self) -> bool {
         self.discriminator.has_batchnorm()
     }
@@ -468,6 +619,14 @@ impl GanConfig {
     }
 
     /// Critic updates in step `step`: `k`, or the burst's in the steps it covers.
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::{CriticBurst, GanConfig}};
+    /// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 8).wgan_clip(0.01, 5, 5e-5);
+    /// assert_eq!(cfg.critic_updates(0), 5);
+    /// cfg.critic_burst = Some(CriticBurst { k: 20, first: 1, every: 0 });
+    /// assert_eq!((cfg.critic_updates(0), cfg.critic_updates(1)), (20, 5));
+    /// ```
     pub fn critic_updates(&self, step: u64) -> usize {
         match self.critic_burst {
             Some(b) if b.applies(step) => b.k.max(self.k),

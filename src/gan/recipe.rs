@@ -33,7 +33,7 @@ pub enum Op {
     /// Backpropagation to the discriminator's weights (the passes of [`Op::DiscriminateBoth`]; with
     /// two passes their gradients are added).
     DBackward { joint: bool },
-    /// WGAN-GP: x̂ = ε·real + (1 − ε)·fake per sample, ε ~ U(0, 1) (update `update`'s stream).
+    /// WGAN-GP: x̂ = ε·real + (1 − ε)·fake per sample, ε ~ U(0, 1] (`rng::unit`; update `update`'s stream).
     Interpolate { update: usize },
     /// WGAN-GP: the critic on x̂ (its slot 1), its gradient g with respect to x̂, the penalty
     /// λ·mean(‖g‖ − 1)² (added to the D loss), and the penalty's gradient with respect to the

@@ -59,6 +59,13 @@ pub struct Agreement {
 }
 
 impl Agreement {
+    /// The largest of the three errors (NaN if any is NaN).
+    ///
+    /// ```
+    /// use wgpu_gan::gan::Agreement;
+    /// assert_eq!(Agreement { g_weights: 1e-3, d_weights: 0.0, samples: 2e-3 }.worst(), 2e-3);
+    /// assert_eq!(Agreement::default().worst(), 0.0);
+    /// ```
     pub fn worst(&self) -> f32 {
         worst(&[self.g_weights, self.d_weights, self.samples])
     }
@@ -106,10 +113,27 @@ pub struct Verification {
 
 impl Verification {
     /// The judged figures, worst first.
+    ///
+    /// ```
+    /// use wgpu_gan::gan::{Agreement, Verification};
+    /// let v = Verification { steps: 2, losses: 1e-6, d_grads: 2e-6, g_grads: 5e-6, zero_grads: 0.0,
+    ///                        per_step: Agreement::default(), trajectory: Agreement::default() };
+    /// assert_eq!(v.judged(), 5e-6);
+    /// assert!(Verification { losses: f32::NAN, ..v }.judged().is_nan());
+    /// ```
     pub fn judged(&self) -> f32 {
         worst(&[self.losses, self.d_grads, self.g_grads, self.zero_grads])
     }
 
+    /// Whether every judged figure is within `tol` (a NaN never passes).
+    ///
+    /// ```
+    /// use wgpu_gan::gan::{Agreement, Verification};
+    /// let v = Verification { steps: 2, losses: 1e-6, d_grads: 2e-6, g_grads: 5e-6, zero_grads: 0.0,
+    ///                        per_step: Agreement::default(), trajectory: Agreement::default() };
+    /// assert!(v.passed(5e-6) && !v.passed(4e-6));
+    /// assert!(!Verification { g_grads: f32::NAN, ..v }.passed(1.0));
+    /// ```
     pub fn passed(&self, tol: f32) -> bool {
         self.judged() <= tol
     }

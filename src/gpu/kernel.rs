@@ -366,7 +366,8 @@ pub struct Dispatch {
     pub groups: [u32; 3],
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
-    /// The buffers bound as textures, with their mirrors: copied before each launch.
+    /// The buffers bound as textures, with their mirrors: copied before the launch unless the
+    /// mirror holds that range already (`encode_dispatches`).
     mirrors: Vec<Mirror>,
     /// The ranges it may write (its read_write bindings): (buffer, offset, bytes).
     writes: Vec<(wgpu::Buffer, u64, u64)>,
@@ -394,6 +395,18 @@ impl Dispatch {
     /// ([`Bindings::TEXTURES`]) and the device reads them so ([`super::Operands::Textures`]), the
     /// launch runs the kernel's texture variant, each such buffer copied into a texture before it
     /// (every one of them a whole number of vec4s that fits one; else the plain kernel runs).
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{Dispatch, Gpu, Program, Tensor}, nn::activation::{ActForward, ActParams}};
+    /// let gpu = Gpu::new()?;
+    /// let (x, y) = (Tensor::new(&gpu, &[4], &[-1.0, 2.0, -3.0, 4.0])?, Tensor::zeros(&gpu, "y", 4)?);
+    /// let p = ActParams { n: 4, ..Default::default() };
+    /// let relu = Dispatch::new(&gpu, &ActForward { entry: "relu_forward", x: &x, out: &y }, &p, Some(4))?;
+    /// Program { dispatches: vec![relu] }.run(&gpu);
+    /// assert_eq!(y.read(&gpu)?, [0.0, 2.0, 0.0, 4.0]);
+    /// assert!(Dispatch::new(&gpu, &ActForward { entry: "copy_range", x: &x, out: &y }, &p, None).is_err());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new<B: Bindings>(gpu: &Gpu, bindings: &B, params: &B::Params, threads: Option<u32>) -> Result<Dispatch> {
         let buffers = bindings.buffers();
         let textures = !B::TEXTURES.is_empty()
@@ -427,6 +440,18 @@ impl Dispatch {
     /// Records the launch into a pass. A launch that reads buffers through textures
     /// ([`Dispatch::mirrored`]) needs their copies encoded first ([`Dispatch::copy_mirrors`]),
     /// outside any pass: [`Program::encode`] does both.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{Gpu, Tensor}, nn::copy_range};
+    /// let gpu = Gpu::new()?;
+    /// let (a, b) = (Tensor::new(&gpu, &[2], &[1.0, 2.0])?, Tensor::zeros(&gpu, "b", 2)?);
+    /// let d = copy_range(&gpu, &a, 0, &b, 0, 2)?;
+    /// let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    /// d.record(&mut encoder.begin_compute_pass(&Default::default())); // the host's own pass
+    /// gpu.queue.submit([encoder.finish()]);
+    /// assert_eq!(b.read(&gpu)?, [1.0, 2.0]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);
@@ -434,11 +459,38 @@ impl Dispatch {
     }
 
     /// Whether the launch reads some of its buffers through texture mirrors ([`Access::Texture`]).
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{Block, Gpu, Operands, Tensor}, optim::{GpuOptimizer, Optimizer}};
+    /// let gpu = Gpu::new()?;
+    /// let (p, g) = (Block::from_slices(&gpu, "p", &[vec![1.0; 4]])?, Block::from_slices(&gpu, "g", &[vec![1.0; 4]])?);
+    /// let sgd = GpuOptimizer::new(&gpu, Optimizer::Sgd { lr: 0.5, momentum: 0.0 }, &p, "net")?;
+    /// let counter = Tensor::from_slice(&gpu, "counter", &[0u32])?;
+    /// let step = |gpu: &Gpu| sgd.step(gpu, &p, &g, &counter.buffer, 1, 0, 0.0, 0);
+    /// assert!(!step(&gpu)?.dispatches[0].mirrored());
+    /// assert!(step(&Operands::Textures.on(&gpu))?.dispatches[0].mirrored()); // the gradient as a texture
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn mirrored(&self) -> bool {
         !self.mirrors.is_empty()
     }
 
     /// Encodes the copies of the buffers this launch reads as textures into their mirrors.
+    ///
+    /// ```
+    /// # use wgpu_gan::{gpu::{Block, Gpu, Operands, Tensor}, optim::{GpuOptimizer, Optimizer}};
+    /// let gpu = Operands::Textures.on(&Gpu::new()?);
+    /// let (p, g) = (Block::from_slices(&gpu, "p", &[vec![1.0, 2.0]])?, Block::from_slices(&gpu, "g", &[vec![1.0, 1.0]])?);
+    /// # let sgd = GpuOptimizer::new(&gpu, Optimizer::Sgd { lr: 0.5, momentum: 0.0 }, &p, "net")?;
+    /// # let counter = Tensor::from_slice(&gpu, "counter", &[0u32])?;
+    /// let d = sgd.step(&gpu, &p, &g, &counter.buffer, 1, 0, 0.0, 0)?.dispatches.remove(0); // p -= 0.5 g
+    /// let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    /// d.copy_mirrors(&mut encoder); // outside any pass
+    /// d.record(&mut encoder.begin_compute_pass(&Default::default()));
+    /// gpu.queue.submit([encoder.finish()]);
+    /// assert_eq!(p.read(&gpu)?, [vec![0.5, 1.5]]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn copy_mirrors(&self, encoder: &mut wgpu::CommandEncoder) {
         for m in &self.mirrors {
             copy_to_mirror(encoder, &m.buffer, m.offset, &m.texture, m.texels);
@@ -448,6 +500,21 @@ impl Dispatch {
     /// Copies only the first `texels[i]` vec4s of the i-th buffer read as a texture (where that
     /// is less than the buffer): what the launch can read, for an operand that lies at the start
     /// of a larger buffer (a workspace).
+    ///
+    /// ```
+    /// # use wgpu_gan::{gpu::{Block, Gpu, Operands, Program, Tensor}, optim::{GpuOptimizer, Optimizer}};
+    /// let gpu = Operands::Textures.on(&Gpu::new()?);
+    /// let p = Block::from_slices(&gpu, "p", &[vec![1.0, 2.0], vec![3.0]])?;
+    /// let g = Block::from_slices(&gpu, "g", &[vec![1.0, 1.0], vec![1.0]])?;
+    /// # let sgd = GpuOptimizer::new(&gpu, Optimizer::Sgd { lr: 0.5, momentum: 0.0 }, &p, "net")?;
+    /// # let counter = Tensor::from_slice(&gpu, "counter", &[0u32])?;
+    /// let d = sgd.step(&gpu, &p, &g, &counter.buffer, 1, 0, 0.0, 0)?.dispatches.remove(0); // p -= 0.5 g
+    /// let d = d.with_mirror_extents(&[16]); // 16 vec4s: the first part's 64-value slot only
+    /// Program { dispatches: vec![d] }.run(&gpu);
+    /// // The second part's gradient was never copied: its texels read as zeros.
+    /// assert_eq!(p.read(&gpu)?, [vec![0.5, 1.5], vec![3.0]]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn with_mirror_extents(mut self, texels: &[u64]) -> Dispatch {
         for (m, &t) in self.mirrors.iter_mut().zip(texels) {
             m.texels = m.texels.min(t.max(1));
@@ -456,6 +523,20 @@ impl Dispatch {
     }
 
     /// Records the launch, and the copies it needs first, into an encoder.
+    ///
+    /// ```
+    /// # use wgpu_gan::{gpu::{Block, Gpu, Operands, Tensor}, optim::{GpuOptimizer, Optimizer}};
+    /// let gpu = Operands::Textures.on(&Gpu::new()?);
+    /// let (p, g) = (Block::from_slices(&gpu, "p", &[vec![1.0, 2.0]])?, Block::from_slices(&gpu, "g", &[vec![1.0, 1.0]])?);
+    /// # let sgd = GpuOptimizer::new(&gpu, Optimizer::Sgd { lr: 0.5, momentum: 0.0 }, &p, "net")?;
+    /// # let counter = Tensor::from_slice(&gpu, "counter", &[0u32])?;
+    /// let d = sgd.step(&gpu, &p, &g, &counter.buffer, 1, 0, 0.0, 0)?.dispatches.remove(0); // p -= 0.5 g
+    /// let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    /// d.encode(&mut encoder); // the gradient's copy, then the launch
+    /// gpu.queue.submit([encoder.finish()]);
+    /// assert_eq!(p.read(&gpu)?, [vec![0.5, 1.5]]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
         self.copy_mirrors(encoder);
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(&self.name), timestamp_writes: None });
@@ -629,10 +710,36 @@ pub struct Program {
 }
 
 impl Program {
+    /// Appends a launch.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{Gpu, Program, Tensor}, nn::copy_range};
+    /// let gpu = Gpu::new()?;
+    /// let (a, b) = (Tensor::new(&gpu, &[2], &[1.0, 2.0])?, Tensor::zeros(&gpu, "b", 2)?);
+    /// let mut prog = Program::default();
+    /// prog.push(copy_range(&gpu, &a, 1, &b, 0, 1)?); // b[0] = a[1]
+    /// assert_eq!(prog.dispatches.len(), 1);
+    /// prog.run(&gpu);
+    /// assert_eq!(b.read(&gpu)?, [2.0, 0.0]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn push(&mut self, d: Dispatch) {
         self.dispatches.push(d);
     }
 
+    /// Appends the launches of `other`, to run after its own.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{Gpu, Program, Tensor}, nn::copy_range};
+    /// let gpu = Gpu::new()?;
+    /// let (a, b) = (Tensor::new(&gpu, &[2], &[1.0, 2.0])?, Tensor::zeros(&gpu, "b", 2)?);
+    /// let mut prog = Program { dispatches: vec![copy_range(&gpu, &a, 0, &b, 0, 2)?] }; // b = a
+    /// prog.extend(Program { dispatches: vec![copy_range(&gpu, &b, 0, &a, 1, 1)?] }); // a[1] = b[0]
+    /// assert_eq!(prog.dispatches.len(), 2);
+    /// prog.run(&gpu);
+    /// assert_eq!(a.read(&gpu)?, [1.0, 1.0]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn extend(&mut self, other: Program) {
         self.dispatches.extend(other.dispatches);
     }
@@ -641,6 +748,18 @@ impl Program {
     /// barriers between dispatches that touch the same buffers. Fails for a program with
     /// launches that read buffers through textures ([`Dispatch::mirrored`]): their copies go
     /// between passes, so record those with [`Program::encode`].
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{Gpu, Program, Tensor}, nn::copy_range};
+    /// let gpu = Gpu::new()?;
+    /// let (a, b) = (Tensor::new(&gpu, &[2], &[1.0, 2.0])?, Tensor::zeros(&gpu, "b", 2)?);
+    /// let prog = Program { dispatches: vec![copy_range(&gpu, &a, 0, &b, 0, 2)?] };
+    /// let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    /// prog.record(&mut encoder.begin_compute_pass(&Default::default()))?; // the host's own pass
+    /// gpu.queue.submit([encoder.finish()]);
+    /// assert_eq!(b.read(&gpu)?, [1.0, 2.0]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) -> Result<()> {
         if let Some(d) = self.dispatches.iter().find(|d| d.mirrored()) {
             return Err(Error::Shape(format!("{} reads buffers through texture copies, which cannot be recorded into a compute pass: use Program::encode", d.name)));
@@ -653,6 +772,19 @@ impl Program {
 
     /// Records into the caller's encoder: one compute pass, or a new one after each launch's
     /// texture copies where there are any.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{Gpu, Program, Tensor}, nn::copy_range};
+    /// let gpu = Gpu::new()?;
+    /// let (a, b) = (Tensor::new(&gpu, &[2], &[1.0, 2.0])?, Tensor::zeros(&gpu, "b", 2)?);
+    /// let prog = Program { dispatches: vec![copy_range(&gpu, &a, 0, &b, 0, 2)?] }; // b = a
+    /// let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    /// encoder.clear_buffer(&a.buffer, 0, None); // the host's own work first
+    /// prog.encode(&mut encoder);
+    /// gpu.queue.submit([encoder.finish()]);
+    /// assert_eq!(b.read(&gpu)?, [0.0, 0.0]); // the copy saw a cleared
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn encode(&self, encoder: &mut wgpu::CommandEncoder) {
         encode_dispatches(encoder, self.dispatches.iter());
     }
@@ -660,6 +792,17 @@ impl Program {
     /// The host's share of running this program: seconds to record its prebuilt dispatches
     /// (pipelines and bind groups exist already) into a command buffer, the mean of `reps`
     /// recordings, nothing submitted.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{Gpu, Program, Tensor}, nn::copy_range};
+    /// let gpu = Gpu::new()?;
+    /// let (a, b) = (Tensor::new(&gpu, &[2], &[1.0, 2.0])?, Tensor::zeros(&gpu, "b", 2)?);
+    /// let prog = Program { dispatches: vec![copy_range(&gpu, &a, 0, &b, 0, 2)?] };
+    /// let s = prog.record_seconds(&gpu, 3);
+    /// assert!(s.is_finite() && s >= 0.0);
+    /// assert_eq!(b.read(&gpu)?, [0.0, 0.0]); // recorded three times, never submitted
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn record_seconds(&self, gpu: &Gpu, reps: usize) -> f64 {
         let t = std::time::Instant::now();
         for _ in 0..reps.max(1) {
@@ -673,6 +816,18 @@ impl Program {
     /// Runs each dispatch in its own submission and waits for it: (kernel name, with
     /// " (textures)" for a launch that reads buffers through textures, and seconds) per dispatch.
     /// For finding where the time goes; the per-submission overhead is included.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{Gpu, Program, Tensor}, nn::copy_range};
+    /// let gpu = Gpu::new()?;
+    /// let (a, b, c) = (Tensor::new(&gpu, &[2], &[1.0, 2.0])?, Tensor::zeros(&gpu, "b", 2)?, Tensor::zeros(&gpu, "c", 2)?);
+    /// let prog = Program { dispatches: vec![copy_range(&gpu, &a, 0, &b, 0, 2)?, copy_range(&gpu, &b, 0, &c, 0, 2)?] };
+    /// let times = prog.profile(&gpu)?;
+    /// assert_eq!(times.len(), 2);
+    /// assert!(times.iter().all(|(name, s)| name == "activation::copy_range" && *s > 0.0));
+    /// assert_eq!(c.read(&gpu)?, [1.0, 2.0]); // both ran, in order
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn profile(&self, gpu: &Gpu) -> Result<Vec<(String, f64)>> {
         let mut out = Vec::new();
         for d in &self.dispatches {
@@ -688,6 +843,17 @@ impl Program {
     }
 
     /// [`Program::profile`] summed by kernel: (name, seconds, launches), the most time first.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{Gpu, Program, Tensor}, nn::copy_range};
+    /// let gpu = Gpu::new()?;
+    /// let (a, b) = (Tensor::new(&gpu, &[2], &[1.0, 2.0])?, Tensor::zeros(&gpu, "b", 2)?);
+    /// let prog = Program { dispatches: vec![copy_range(&gpu, &a, 0, &b, 0, 1)?, copy_range(&gpu, &a, 1, &b, 1, 1)?] };
+    /// let by_kernel = prog.profile_by_kernel(&gpu)?;
+    /// assert_eq!(by_kernel.len(), 1); // one kernel, launched twice
+    /// assert_eq!((by_kernel[0].0.as_str(), by_kernel[0].2), ("activation::copy_range", 2));
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn profile_by_kernel(&self, gpu: &Gpu) -> Result<Vec<(String, f64, usize)>> {
         let mut by_kernel: Vec<(String, f64, usize)> = Vec::new();
         for (name, t) in self.profile(gpu)? {
@@ -704,17 +870,48 @@ impl Program {
     }
 
     /// Runs dispatches `range` only (one encoder, one pass, one submission).
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{Gpu, Program, Tensor}, nn::copy_range};
+    /// let gpu = Gpu::new()?;
+    /// let (a, b) = (Tensor::new(&gpu, &[2], &[1.0, 2.0])?, Tensor::zeros(&gpu, "b", 2)?);
+    /// let prog = Program { dispatches: vec![copy_range(&gpu, &a, 0, &b, 0, 1)?, copy_range(&gpu, &a, 1, &b, 1, 1)?] };
+    /// prog.run_range(&gpu, 1..2); // the second launch only
+    /// assert_eq!(b.read(&gpu)?, [0.0, 2.0]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn run_range(&self, gpu: &Gpu, range: std::ops::Range<usize>) {
         self.run_ranges(gpu, &[range]);
     }
 
     /// Runs the dispatches of each range, in order, in one pass and one submission.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{Gpu, Program, Tensor}, nn::copy_range};
+    /// let gpu = Gpu::new()?;
+    /// let (a, b) = (Tensor::new(&gpu, &[2], &[1.0, 2.0])?, Tensor::zeros(&gpu, "b", 2)?);
+    /// let prog = Program { dispatches: vec![copy_range(&gpu, &a, 0, &b, 0, 2)?, copy_range(&gpu, &b, 1, &a, 0, 1)?] };
+    /// prog.run_ranges(&gpu, &[1..2, 0..1]); // a[0] = b[1] (still 0), then b = a
+    /// assert_eq!(b.read(&gpu)?, [0.0, 2.0]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn run_ranges(&self, gpu: &Gpu, ranges: &[std::ops::Range<usize>]) {
         let _ = self.run_ranges_after(gpu, ranges, |_| ());
     }
 
     /// [`Program::run`], in a submission whose encoder `before` records into first (copies
     /// that the dispatches then see).
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{Gpu, Program, Tensor}, nn::copy_range};
+    /// let gpu = Gpu::new()?;
+    /// let (a, b) = (Tensor::new(&gpu, &[2], &[1.0, 2.0])?, Tensor::zeros(&gpu, "b", 2)?);
+    /// let prog = Program { dispatches: vec![copy_range(&gpu, &a, 0, &b, 0, 2)?] }; // b = a
+    /// let fresh = Tensor::new(&gpu, &[2], &[5.0, 6.0])?;
+    /// prog.run_after(&gpu, |e| e.copy_buffer_to_buffer(&fresh.buffer, 0, &a.buffer, 0, 8)); // a = fresh
+    /// assert_eq!(b.read(&gpu)?, [5.0, 6.0]); // the launch saw the copy
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn run_after(&self, gpu: &Gpu, before: impl FnOnce(&mut wgpu::CommandEncoder)) -> wgpu::SubmissionIndex {
         self.run_ranges_after(gpu, &[0..self.dispatches.len()], before)
     }
@@ -727,6 +924,16 @@ impl Program {
     }
 
     /// One encoder, one pass, one submission.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::{Gpu, Program, Tensor}, nn::copy_range};
+    /// let gpu = Gpu::new()?;
+    /// let (a, b) = (Tensor::new(&gpu, &[2], &[1.0, 2.0])?, Tensor::zeros(&gpu, "b", 2)?);
+    /// let prog = Program { dispatches: vec![copy_range(&gpu, &a, 0, &b, 0, 2)?] };
+    /// prog.run(&gpu); // returns at once; the readback waits for it
+    /// assert_eq!(b.read(&gpu)?, [1.0, 2.0]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn run(&self, gpu: &Gpu) {
         self.run_range(gpu, 0..self.dispatches.len());
     }

@@ -112,6 +112,15 @@ pub struct GpuOptions {
 impl GpuOptions {
     /// The defaults with `WGPU_ADAPTER_NAME` honoured, as wgpu's own helpers do, and
     /// `WGPU_GAN_SUBGROUPS=off` (or `0`, `no`, `false`) setting [`GpuOptions::no_subgroups`].
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::GpuOptions;
+    /// std::env::set_var("WGPU_GAN_SUBGROUPS", "off");
+    /// std::env::set_var("WGPU_ADAPTER_NAME", "llvmpipe");
+    /// let o = GpuOptions::from_env();
+    /// assert!(o.no_subgroups && o.adapter_name.as_deref() == Some("llvmpipe"));
+    /// assert_eq!(o.kernels, None); // the rest as `GpuOptions::default()`
+    /// ```
     pub fn from_env() -> GpuOptions {
         GpuOptions {
             adapter_name: std::env::var("WGPU_ADAPTER_NAME").ok().filter(|s| !s.is_empty()),

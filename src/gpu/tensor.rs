@@ -40,6 +40,16 @@ impl Tensor {
         .union(wgpu::BufferUsages::COPY_SRC)
         .union(wgpu::BufferUsages::COPY_DST);
 
+    /// `len` zeros, a flat tensor named `label` (an empty one still has a one-value buffer).
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{Gpu, Tensor};
+    /// let gpu = Gpu::new()?;
+    /// let t = Tensor::zeros(&gpu, "t", 3)?;
+    /// assert_eq!((t.shape(), t.read(&gpu)?), (&[3][..], vec![0.0; 3]));
+    /// assert_eq!(Tensor::zeros(&gpu, "none", 0)?.bytes(), 4);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn zeros(gpu: &Gpu, label: &str, len: usize) -> Result<Tensor> {
         let bytes = len.max(1).checked_mul(4).map(|b| b as u64).ok_or_else(|| Error::Limit(format!("{label}: {len} values do not fit in memory")))?;
         gpu.check_size(label, bytes)?;
@@ -50,6 +60,15 @@ impl Tensor {
     }
 
     /// A tensor of this shape holding `data` (exactly as many values as the shape has).
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{Gpu, Tensor};
+    /// let gpu = Gpu::new()?;
+    /// let t = Tensor::new(&gpu, &[2, 2], &[1.0, 2.0, 3.0, 4.0])?;
+    /// assert_eq!((t.shape(), t.read(&gpu)?), (&[2, 2][..], vec![1.0, 2.0, 3.0, 4.0]));
+    /// assert!(Tensor::new(&gpu, &[2, 2], &[0.0; 5]).is_err()); // 5 values for 4
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(gpu: &Gpu, shape: &[usize], data: &[f32]) -> Result<Tensor> {
         let len = shape_len(shape)?;
         if data.len() != len {
@@ -59,16 +78,41 @@ impl Tensor {
     }
 
     /// Zeros of this shape.
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let t = wgpu_gan::gpu::Tensor::zeros_shaped(&gpu, "images", &[2, 1, 2, 2])?;
+    /// assert_eq!((t.len(), t.shape()), (8, &[2, 1, 2, 2][..]));
+    /// assert_eq!(t.read(&gpu)?, [0.0; 8]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn zeros_shaped(gpu: &Gpu, label: &str, shape: &[usize]) -> Result<Tensor> {
         Tensor::zeros(gpu, label, shape_len(shape)?)?.reshape(shape)
     }
 
     /// Its shape (its product is [`Tensor::len`]).
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let t = wgpu_gan::gpu::Tensor::zeros_shaped(&gpu, "t", &[4, 3])?;
+    /// assert_eq!(t.shape(), &[4, 3]);
+    /// assert_eq!(t.shape().iter().product::<usize>(), t.len());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
 
     /// The same values under another shape of as many values (PyTorch's `view`).
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let t = wgpu_gan::gpu::Tensor::new(&gpu, &[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+    /// let flat = t.clone().reshape(&[6])?;
+    /// assert_eq!((flat.shape(), flat.buffer == t.buffer), (&[6][..], true)); // no copy
+    /// assert!(t.reshape(&[4]).is_err()); // 6 values cannot be viewed as 4
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn reshape(self, shape: &[usize]) -> Result<Tensor> {
         if shape_len(shape)? != self.len {
             return Err(Error::Shape(format!("a tensor of shape {:?} ({} values) cannot be viewed as {shape:?}", self.shape, self.len)));
@@ -77,6 +121,14 @@ impl Tensor {
     }
 
     /// Reads it back with its shape.
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{CpuTensor, Gpu, Tensor};
+    /// let gpu = Gpu::new()?;
+    /// let t = Tensor::new(&gpu, &[1, 2], &[0.5, -1.0])?;
+    /// assert_eq!(t.to_cpu(&gpu)?, CpuTensor::new(&[1, 2], vec![0.5, -1.0])?);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn to_cpu(&self, gpu: &Gpu) -> Result<CpuTensor> {
         CpuTensor::new(&self.shape, self.read(gpu)?)
     }
@@ -94,15 +146,40 @@ impl Tensor {
     }
 
     /// Whether it holds no values.
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// use wgpu_gan::gpu::Tensor;
+    /// assert!(Tensor::zeros(&gpu, "none", 0)?.is_empty());
+    /// assert!(!Tensor::zeros_shaped(&gpu, "one", &[1, 1])?.is_empty());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Bytes it takes (at least 4: an empty tensor has a one-value buffer).
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// use wgpu_gan::gpu::Tensor;
+    /// assert_eq!(Tensor::zeros(&gpu, "t", 3)?.bytes(), 12);
+    /// assert_eq!(Tensor::zeros(&gpu, "none", 0)?.bytes(), 4); // a one-value buffer
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn bytes(&self) -> u64 {
         (self.len.max(1) * 4) as u64
     }
 
+    /// A flat tensor named `label` holding `data` (f32 values, or u32 ones: counters, indices).
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let t = wgpu_gan::gpu::Tensor::from_slice(&gpu, "counter", &[7u32, 1])?;
+    /// let bits: Vec<u32> = t.read(&gpu)?.iter().map(|v| v.to_bits()).collect();
+    /// assert_eq!((t.shape(), bits), (&[2][..], vec![7, 1])); // read as f32: the same bits
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn from_slice<T: bytemuck::Pod>(gpu: &Gpu, label: &str, data: &[T]) -> Result<Tensor> {
         let t = Tensor::zeros(gpu, label, data.len())?;
         if !data.is_empty() {
@@ -112,6 +189,15 @@ impl Tensor {
     }
 
     /// Overwrites the whole tensor (f32 or u32 values).
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let t = wgpu_gan::gpu::Tensor::zeros(&gpu, "t", 2)?;
+    /// t.write(&gpu, &[3.0f32, 4.0])?;
+    /// assert_eq!(t.read(&gpu)?, [3.0, 4.0]);
+    /// assert!(t.write(&gpu, &[1.0f32]).is_err()); // 1 value for 2
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn write<T: bytemuck::Pod>(&self, gpu: &Gpu, data: &[T]) -> Result<()> {
         if data.len() != self.len {
             return Err(Error::Shape(format!("writing {} values into a tensor of {}", data.len(), self.len)));
@@ -123,6 +209,15 @@ impl Tensor {
     }
 
     /// Writes `len` values of `data` (which must have exactly that many) from element `at`.
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let t = wgpu_gan::gpu::Tensor::zeros(&gpu, "t", 4)?;
+    /// t.write_at(&gpu, 1, &[5.0f32, 6.0], 2)?;
+    /// assert_eq!(t.read(&gpu)?, [0.0, 5.0, 6.0, 0.0]);
+    /// assert!(t.write_at(&gpu, 3, &[1.0f32, 2.0], 2).is_err()); // past the end
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn write_at<T: bytemuck::Pod>(&self, gpu: &Gpu, at: usize, data: &[T], len: usize) -> Result<()> {
         if data.len() != len || at + len > self.len {
             return Err(Error::Shape(format!("writing {} values (expected {len}) at {at} into a tensor of {}", data.len(), self.len)));
@@ -134,11 +229,29 @@ impl Tensor {
     /// Copies the tensor into a staging buffer and resolves once it is mapped. The copy is its own
     /// submission, queued after whatever was submitted before; nothing waits until the future is
     /// polled (`gpu.device.poll` drives it; [`Tensor::read`] does both).
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let t = wgpu_gan::gpu::Tensor::new(&gpu, &[2], &[1.0, 2.0])?;
+    /// let pending = t.read_async(&gpu); // the copy is submitted
+    /// gpu.wait()?;                      // the device runs it and maps the staging buffer
+    /// assert_eq!(pollster::block_on(pending)?, [1.0, 2.0]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn read_async(&self, gpu: &Gpu) -> impl std::future::Future<Output = Result<Vec<f32>>> + use<> {
         read_range_async(gpu, &self.buffer, self.offset, self.len)
     }
 
     /// Blocking readback: submits the copy, waits for the device, returns the values.
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{Block, Gpu, Tensor};
+    /// let gpu = Gpu::new()?;
+    /// assert_eq!(Tensor::new(&gpu, &[3], &[1.0, 2.0, 3.0])?.read(&gpu)?, [1.0, 2.0, 3.0]);
+    /// let b = Block::from_slices(&gpu, "b", &[vec![1.0], vec![2.0, 3.0]])?;
+    /// assert_eq!(b[1].read(&gpu)?, [2.0, 3.0]); // a part reads its own range
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn read(&self, gpu: &Gpu) -> Result<Vec<f32>> {
         Ok(pollster::block_on(fetch(gpu, &[self]))?.remove(0))
     }
@@ -228,6 +341,15 @@ pub struct Block {
 
 impl Block {
     /// Zeroed tensors of `lens` values, named `label`.
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let b = wgpu_gan::gpu::Block::zeros(&gpu, "grads", &[3, 70])?;
+    /// assert_eq!((b.len(), b[1].offset), (2, 256)); // 3 values take one 64-value slot
+    /// assert_eq!(b.whole.len(), 64 + 128);          // 70 values take two
+    /// assert_eq!(b.read(&gpu)?, [vec![0.0; 3], vec![0.0; 70]]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn zeros(gpu: &Gpu, label: &str, lens: &[usize]) -> Result<Block> {
         let align = (PART_ALIGN / 4) as usize;
         let mut starts = Vec::with_capacity(lens.len());
@@ -246,6 +368,14 @@ impl Block {
     }
 
     /// Tensors holding `data`, named `label`.
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let b = wgpu_gan::gpu::Block::from_slices(&gpu, "p", &[vec![1.0, 2.0], vec![3.0]])?;
+    /// assert_eq!(b.lens(), [2, 1]);
+    /// assert_eq!(b[1].read(&gpu)?, [3.0]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn from_slices(gpu: &Gpu, label: &str, data: &[Vec<f32>]) -> Result<Block> {
         let b = Block::zeros(gpu, label, &data.iter().map(Vec::len).collect::<Vec<_>>())?;
         b.write(gpu, data)?;
@@ -253,31 +383,80 @@ impl Block {
     }
 
     /// Zeroed tensors laid out as these.
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let p = wgpu_gan::gpu::Block::from_slices(&gpu, "p", &[vec![1.0; 3], vec![2.0; 100]])?;
+    /// let g = p.zeros_like(&gpu, "g")?;
+    /// assert_eq!((g.lens(), g.bounds()), (p.lens(), p.bounds()));
+    /// assert_eq!(g.read(&gpu)?, [vec![0.0; 3], vec![0.0; 100]]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn zeros_like(&self, gpu: &Gpu, label: &str) -> Result<Block> {
         Block::zeros(gpu, label, &self.lens())
     }
 
+    /// Each part's length, in values.
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let b = wgpu_gan::gpu::Block::zeros(&gpu, "b", &[4, 0, 9])?;
+    /// assert_eq!(b.lens(), [4, 0, 9]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn lens(&self) -> Vec<usize> {
         self.parts.iter().map(|t| t.len).collect()
     }
 
     /// Each part's first value, in values from the buffer's start, then the buffer's length.
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let b = wgpu_gan::gpu::Block::zeros(&gpu, "b", &[3, 100])?;
+    /// assert_eq!(b.bounds(), [0, 64, 192]); // parts start on 64-value (256-byte) boundaries
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn bounds(&self) -> Vec<u32> {
         self.parts.iter().map(|t| (t.offset / 4) as u32).chain([self.whole.len as u32]).collect()
     }
 
     /// Every part, from one readback of the buffer.
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let b = wgpu_gan::gpu::Block::from_slices(&gpu, "b", &[vec![1.0], vec![2.0, 3.0]])?;
+    /// assert_eq!(b.read(&gpu)?, [vec![1.0], vec![2.0, 3.0]]); // without the gaps
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn read(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
         pollster::block_on(self.read_async(gpu))
     }
 
     /// [`Block::read`] without blocking (see [`fetch`]).
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let b = wgpu_gan::gpu::Block::from_slices(&gpu, "b", &[vec![1.0], vec![2.0, 3.0]])?;
+    /// let parts = pollster::block_on(b.read_async(&gpu))?; // in a page: b.read_async(&gpu).await
+    /// assert_eq!(parts, [vec![1.0], vec![2.0, 3.0]]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub async fn read_async(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
         let all = fetch(gpu, &[&self.whole]).await?.remove(0);
         Ok(self.parts.iter().map(|t| all[(t.offset / 4) as usize..][..t.len].to_vec()).collect())
     }
 
     /// Overwrites every part (as many vectors as parts, each of its part's length).
+    ///
+    /// ```
+    /// # let gpu = wgpu_gan::gpu::Gpu::new()?;
+    /// let b = wgpu_gan::gpu::Block::zeros(&gpu, "b", &[2, 1])?;
+    /// b.write(&gpu, &[vec![1.0, 2.0], vec![3.0]])?;
+    /// assert_eq!(b.read(&gpu)?, [vec![1.0, 2.0], vec![3.0]]);
+    /// assert!(b.write(&gpu, &[vec![1.0, 2.0]]).is_err());         // one vector for two parts
+    /// assert!(b.write(&gpu, &[vec![1.0], vec![3.0]]).is_err());   // part 0 has 2 values
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn write(&self, gpu: &Gpu, data: &[Vec<f32>]) -> Result<()> {
         if data.len() != self.parts.len() {
             return Err(Error::Shape(format!("writing {} tensors into a block of {}", data.len(), self.parts.len())));
@@ -331,6 +510,14 @@ pub struct CpuTensor {
 
 impl CpuTensor {
     /// `data` viewed as `shape` (exactly as many values as the shape has).
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::CpuTensor;
+    /// let x = CpuTensor::new(&[2, 3], vec![0.0; 6])?;
+    /// assert_eq!(x.shape(), &[2, 3]);
+    /// assert!(CpuTensor::new(&[2, 3], vec![0.0; 5]).is_err());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(shape: &[usize], data: Vec<f32>) -> Result<CpuTensor> {
         let len = shape_len(shape)?;
         if data.len() != len {
@@ -339,19 +526,50 @@ impl CpuTensor {
         Ok(CpuTensor { shape: shape.to_vec(), data })
     }
 
+    /// Its shape.
+    ///
+    /// ```
+    /// let x = wgpu_gan::gpu::CpuTensor::new(&[1, 2, 2], vec![1.0; 4])?;
+    /// assert_eq!(x.shape(), &[1, 2, 2]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
 
+    /// Its values, row-major.
+    ///
+    /// ```
+    /// let x = wgpu_gan::gpu::CpuTensor::new(&[2, 2], vec![1.0, 2.0, 3.0, 4.0])?;
+    /// assert_eq!(x.data()[2], 3.0); // row 1, column 0
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn data(&self) -> &[f32] {
         &self.data
     }
 
+    /// Its values, without a copy.
+    ///
+    /// ```
+    /// let x = wgpu_gan::gpu::CpuTensor::new(&[3], vec![1.0, 2.0, 3.0])?;
+    /// let v: Vec<f32> = x.into_data();
+    /// assert_eq!(v, [1.0, 2.0, 3.0]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn into_data(self) -> Vec<f32> {
         self.data
     }
 
     /// A copy on the device.
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{CpuTensor, Gpu};
+    /// let gpu = Gpu::new()?;
+    /// let x = CpuTensor::new(&[2, 1], vec![1.5, -2.0])?;
+    /// let t = x.to_gpu(&gpu)?;
+    /// assert_eq!(t.to_cpu(&gpu)?, x); // a round trip, shape and all
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn to_gpu(&self, gpu: &Gpu) -> Result<Tensor> {
         Tensor::new(gpu, &self.shape, &self.data)
     }

@@ -159,6 +159,17 @@ impl Classifier {
     /// cross-entropy with the learning rate decaying linearly to zero over the run, epochs drawn
     /// on the GPU in shuffled order, each image shifted by up to `max_shift` pixels. `progress(done, total)` is
     /// called every few hundred iterations.
+    ///
+    /// ```
+    /// use wgpu_gan::{gpu::Gpu, metrics::classifier::{Classifier, On, TrainSettings}};
+    /// let gpu = Gpu::new()?;
+    /// let images = wgpu_gan::rng::uniform_fill(0, 0, 4 * 784, -1.0, 1.0);   // 4 noise "digits"
+    /// let s = TrainSettings { epochs: 1, batch: 2, ..TrainSettings::default() };
+    /// let clf = Classifier::train(&gpu, &images, &[0, 1, 2, 3], s, &mut |_, _| {})?;
+    /// assert_eq!(clf.predict(On::Cpu, &images)?.len(), 4);
+    /// assert!(Classifier::train(&gpu, &images, &[0, 1, 2, 10], s, &mut |_, _| {}).is_err()); // not a digit
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn train(gpu: &Gpu, images: &[f32], labels: &[u8], s: TrainSettings, progress: &mut dyn FnMut(usize, usize)) -> Result<Classifier> {
         let spec = lenet();
         let dim = spec.in_dim();
@@ -236,26 +247,85 @@ impl Classifier {
     }
 
     /// Logits (n, 10).
+    ///
+    /// ```
+    /// # use wgpu_gan::{metrics::classifier::{Classifier, On}, models::lenet, nn::Init};
+    /// # let spec = lenet();
+    /// # let clf = Classifier { params: spec.init(0, 1, Init::PyTorch), spec };    // untrained
+    /// # let x = wgpu_gan::rng::uniform_fill(1, 2, 2 * 784, -1.0, 1.0);           // two noise "images"
+    /// let l = clf.logits(On::Cpu, &x)?;
+    /// assert_eq!(l.len(), 2 * 10);                          // 10 per image
+    /// assert!(clf.logits(On::Cpu, &x[..100]).is_err());     // not a whole image
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn logits<'a>(&self, on: impl Into<On<'a>>, x: &[f32]) -> Result<Vec<f32>> {
         self.run(on, self.spec.layers.len(), x)
     }
 
     /// Predicted digit of every image.
+    ///
+    /// ```
+    /// # use wgpu_gan::{metrics::classifier::{Classifier, On}, models::lenet, nn::Init};
+    /// # let spec = lenet();
+    /// # let clf = Classifier { params: spec.init(0, 1, Init::PyTorch), spec };    // untrained
+    /// # let x = wgpu_gan::rng::uniform_fill(1, 2, 2 * 784, -1.0, 1.0);           // two noise "images"
+    /// let (p, l) = (clf.predict(On::Cpu, &x)?, clf.logits(On::Cpu, &x)?);
+    /// let argmax = |r: &[f32]| (0..10).fold(0, |b, c| if r[c] > r[b] { c } else { b }) as u8;
+    /// assert_eq!(p, [argmax(&l[..10]), argmax(&l[10..])]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn predict<'a>(&self, on: impl Into<On<'a>>, x: &[f32]) -> Result<Vec<u8>> {
         Ok(self.logits(on, x)?.chunks_exact(CLASSES).map(|r| (0..CLASSES).fold(0, |b, c| if r[c] > r[b] { c } else { b }) as u8).collect())
     }
 
     /// Share of images classified as their label.
+    ///
+    /// ```
+    /// # use wgpu_gan::{metrics::classifier::{Classifier, On}, models::lenet, nn::Init};
+    /// # let spec = lenet();
+    /// # let clf = Classifier { params: spec.init(0, 1, Init::PyTorch), spec };    // untrained
+    /// # let x = wgpu_gan::rng::uniform_fill(1, 2, 2 * 784, -1.0, 1.0);           // two noise "images"
+    /// let p = clf.predict(On::Cpu, &x)?;
+    /// assert_eq!(clf.accuracy(On::Cpu, &x, &p)?, 1.0);
+    /// let wrong = [(p[0] + 1) % 10, p[1]];                  // one of two wrong
+    /// assert_eq!(clf.accuracy(On::Cpu, &x, &wrong)?, 0.5);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn accuracy<'a>(&self, on: impl Into<On<'a>>, x: &[f32], labels: &[u8]) -> Result<f32> {
         let p = self.predict(on, x)?;
         Ok(p.iter().zip(labels).filter(|(a, b)| a == b).count() as f32 / labels.len().max(1) as f32)
     }
 
     /// Penultimate-layer features (n, 128): what FID-MNIST compares.
+    ///
+    /// ```
+    /// # use wgpu_gan::{metrics::classifier::{Classifier, On}, models::lenet, nn::Init};
+    /// # let spec = lenet();
+    /// # let clf = Classifier { params: spec.init(0, 1, Init::PyTorch), spec };    // untrained
+    /// # let x = wgpu_gan::rng::uniform_fill(1, 2, 2 * 784, -1.0, 1.0);           // two noise "images"
+    /// let f = clf.features(On::Cpu, &x)?;
+    /// assert_eq!(f.len(), 2 * wgpu_gan::metrics::classifier::FEATURES);
+    /// assert!(f.iter().all(|&v| v >= 0.0));                 // taken after a ReLU
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn features<'a>(&self, on: impl Into<On<'a>>, x: &[f32]) -> Result<Vec<f32>> {
         self.run(on, LENET_FEATURE_LAYERS, x)
     }
 
+    /// Writes the parameters, with the architecture in the metadata, as safetensors.
+    ///
+    /// ```
+    /// # use wgpu_gan::{metrics::classifier::{Classifier, On}, models::lenet, nn::Init};
+    /// # let spec = lenet();
+    /// # let clf = Classifier { params: spec.init(0, 1, Init::PyTorch), spec };    // untrained
+    /// # let x = wgpu_gan::rng::uniform_fill(1, 2, 2 * 784, -1.0, 1.0);           // two noise "images"
+    /// let dir = std::env::temp_dir().join(format!("classifier_save_{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// clf.save(&dir.join("clf.safetensors"))?;
+    /// assert_eq!(Classifier::load(&dir.join("clf.safetensors"))?.params, clf.params);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut ck = Checkpoint::new();
         for ((name, shape), p) in self.spec.param_names().iter().zip(&self.params) {
@@ -265,6 +335,21 @@ impl Classifier {
         ck.save(path)
     }
 
+    /// Reads what [`Classifier::save`] wrote; an error for another architecture.
+    ///
+    /// ```
+    /// # use wgpu_gan::{metrics::classifier::{Classifier, On}, models::lenet, nn::Init};
+    /// # let spec = lenet();
+    /// # let clf = Classifier { params: spec.init(0, 1, Init::PyTorch), spec };    // untrained
+    /// # let x = wgpu_gan::rng::uniform_fill(1, 2, 2 * 784, -1.0, 1.0);           // two noise "images"
+    /// let dir = std::env::temp_dir().join(format!("classifier_load_{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// clf.save(&dir.join("clf.safetensors"))?;
+    /// assert_eq!(Classifier::load(&dir.join("clf.safetensors"))?.logits(On::Cpu, &x)?, clf.logits(On::Cpu, &x)?);
+    /// assert!(Classifier::load(&dir.join("missing.safetensors")).is_err());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn load(path: &Path) -> Result<Classifier> {
         let ck = Checkpoint::load(path)?;
         let spec = lenet();

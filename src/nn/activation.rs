@@ -30,6 +30,13 @@ pub enum Act {
 impl Act {
     /// (negative slope, whether a ReLU) for the piecewise-linear activations, which the layer
     /// before them can fuse into its stores; None for the others.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::Act;
+    /// assert_eq!(Act::Relu.piecewise(), Some((0.0, true)));
+    /// assert_eq!(Act::LeakyRelu(0.2).piecewise(), Some((0.2, false)));
+    /// assert_eq!(Act::Sigmoid.piecewise(), None);
+    /// ```
     pub fn piecewise(self) -> Option<(f32, bool)> {
         match self {
             Act::Relu => Some((0.0, true)),

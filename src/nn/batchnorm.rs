@@ -33,11 +33,24 @@ pub struct BnSpec {
 impl BnSpec {
     /// Whether the element-wise kernels run four values at a time: four consecutive values share
     /// one channel (HW a multiple of 4) or are four channels (HW = 1, C a multiple of 4).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::BnSpec;
+    /// assert!(BnSpec::new(3, 16).vec4());                  // 4 × 4 maps: four values of one channel
+    /// assert!(BnSpec::new(8, 1).vec4());                   // BatchNorm1d(8): four channels side by side
+    /// assert!(!BnSpec::new(3, 1).vec4() && !BnSpec::new(4, 9).vec4());
+    /// ```
     pub fn vec4(&self) -> bool {
         self.hw % 4 == 0 || (self.hw == 1 && self.c % 4 == 0)
     }
 
     /// PyTorch's defaults: eps 1e-5, momentum 0.1.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::BnSpec;
+    /// let bn = BnSpec::new(8, 49);                         // BatchNorm2d(8) on 7 × 7 maps
+    /// assert_eq!(bn, BnSpec { c: 8, hw: 49, eps: 1e-5, momentum: 0.1 });
+    /// ```
     pub fn new(c: usize, hw: usize) -> BnSpec {
         BnSpec { c, hw, eps: 1e-5, momentum: 0.1 }
     }
@@ -150,11 +163,23 @@ pub fn batchnorm_backward(x: &[f32], dy: &[f32], gamma: &[f32], st: &BnSaved, n:
 
 impl BnSaved {
     /// mean ++ invstd, as a network's tape keeps it.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::batchnorm::BnSaved;
+    /// let st = BnSaved { mean: vec![0.5, 1.0], invstd: vec![2.0, 4.0] };
+    /// assert_eq!(st.flat(), [0.5, 1.0, 2.0, 4.0]);
+    /// ```
     pub fn flat(&self) -> Vec<f32> {
         [self.mean.as_slice(), &self.invstd].concat()
     }
 
     /// From mean ++ invstd (the GPU keeps two more per-channel sums after them).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::batchnorm::BnSaved;
+    /// let st = BnSaved::from_flat(&[1.0, 2.0, 0.5, 0.25, 9.0, 9.0, 9.0, 9.0], 2); // the GPU's sums ignored
+    /// assert_eq!((st.mean, st.invstd), (vec![1.0, 2.0], vec![0.5, 0.25]));
+    /// ```
     pub fn from_flat(v: &[f32], c: usize) -> BnSaved {
         BnSaved { mean: v[..c].to_vec(), invstd: v[c..2 * c].to_vec() }
     }

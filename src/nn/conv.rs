@@ -47,21 +47,51 @@ pub struct ConvSpec {
 
 impl ConvSpec {
     /// Square kernel `k`, stride `s`, padding `p` on a (cin, h, w) input, with a bias.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::ConvSpec;
+    /// let c = ConvSpec::new(3, 8, 32, 32, 5, 1, 2);
+    /// assert_eq!((c.kh, c.kw, c.stride, c.pad, c.dilation, c.bias), (5, 5, [1, 1], [2, 2], [1, 1], true));
+    /// assert_eq!(c.out_chw(false), (8, 32, 32));          // "same" padding
+    /// ```
     pub fn new(cin: usize, cout: usize, h: usize, w: usize, k: usize, s: usize, p: usize) -> ConvSpec {
         ConvSpec { cin, cout, h, w, kh: k, kw: k, stride: [s; 2], pad: [p; 2], out_pad: [0; 2], dilation: [1; 2], bias: true }
     }
 
     /// The same layer with output padding `op` on both axes (transposed convolutions).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::ConvSpec;
+    /// let c = ConvSpec::new(8, 4, 7, 7, 3, 2, 1);
+    /// assert_eq!(c.out_chw(true), (4, 13, 13));           // ConvTranspose2d: (7 − 1)·2 − 2 + 3
+    /// assert_eq!(c.out_pad(1).out_chw(true), (4, 14, 14)); // one more row and column
+    /// ```
     pub fn out_pad(self, op: usize) -> ConvSpec {
         ConvSpec { out_pad: [op; 2], ..self }
     }
 
     /// The same layer without a bias (PyTorch's `bias=False`).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{ConvSpec, Layer};
+    /// let c = ConvSpec::new(1, 8, 28, 28, 4, 2, 1);
+    /// assert_eq!(Layer::Conv2d(c).param_shapes().len(), 2); // weight, bias
+    /// assert_eq!(Layer::Conv2d(c.no_bias()).param_shapes(), [("weight", vec![8, 1, 4, 4])]);
+    /// ```
     pub fn no_bias(self) -> ConvSpec {
         ConvSpec { bias: false, ..self }
     }
 
     /// The kernels' view of this layer at batch n (see [`ConvShape`]).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::ConvSpec;
+    /// let c = ConvSpec::new(1, 8, 28, 28, 4, 2, 1);
+    /// let s = c.shape(5, false);                          // Conv2d at batch 5: 1 × 28 × 28 → 8 × 14 × 14
+    /// assert_eq!((s.n, s.cin, s.h, s.cout, s.oh), (5, 1, 28, 8, 14));
+    /// let t = c.shape(5, true);                           // ConvTranspose2d: the convolution 56 × 56 → 28 × 28
+    /// assert_eq!((t.cin, t.h, t.cout, t.oh), (8, 56, 1, 28));
+    /// ```
     pub fn shape(&self, n: usize, transposed: bool) -> ConvShape {
         let c = self;
         let (k, s, p, d) = ([c.kh, c.kw], c.stride, c.pad, c.dilation);
@@ -80,6 +110,13 @@ impl ConvSpec {
     }
 
     /// Output (channels, height, width).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::ConvSpec;
+    /// let c = ConvSpec::new(16, 1, 14, 14, 4, 2, 1);
+    /// assert_eq!(c.out_chw(false), (1, 7, 7));            // (14 + 2 − 4) / 2 + 1
+    /// assert_eq!(c.out_chw(true), (1, 28, 28));           // (14 − 1)·2 − 2 + 4
+    /// ```
     pub fn out_chw(&self, transposed: bool) -> (usize, usize, usize) {
         let s = self.shape(1, transposed);
         if transposed {

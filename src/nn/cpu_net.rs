@@ -28,6 +28,17 @@ pub struct CpuNet {
 }
 
 impl CpuNet {
+    /// A network of `spec` with these parameters (checked: [`NetSpec::check_params`]), zero gradients
+    /// and fresh running state.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{CpuNet, Layer, NetSpec};
+    /// let spec = NetSpec { layers: vec![Layer::linear(2, 1)] };
+    /// let net = CpuNet::new(spec.clone(), vec![vec![1.0, 2.0], vec![0.0]])?;
+    /// assert_eq!(net.grads, [vec![0.0, 0.0], vec![0.0]]);
+    /// assert!(CpuNet::new(spec, vec![vec![1.0], vec![0.0]]).is_err()); // W needs 2 values
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(spec: NetSpec, params: Vec<Vec<f32>>) -> Result<CpuNet> {
         spec.check_params(&params, "CPU network")?;
         let grads = spec.param_lens().iter().map(|&l| vec![0.0; l]).collect();
@@ -37,12 +48,30 @@ impl CpuNet {
     }
 
     /// Training-mode forward in slot 0: x (n, in) -> y (n, out).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{CpuNet, Layer, NetSpec};
+    /// let mut net = CpuNet::new(NetSpec { layers: vec![Layer::linear(2, 1)] }, vec![vec![1.0, 2.0], vec![0.5]])?;
+    /// assert_eq!(net.forward(&[1.0, 1.0, 2.0, 0.0], 2)?, [3.5, 2.5]); // x Wᵀ + b
+    /// assert!(net.forward(&[1.0; 3], 2).is_err());                    // 2 rows need 4 values
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn forward(&mut self, x: &[f32], n: usize) -> Result<Vec<f32>> {
         self.run(0, x, n, Mode::Train)
     }
 
     /// Forward pass keeping its activations in `slot`. Fails on an input of the wrong length or a
     /// batch that batch normalisation cannot use.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, CpuNet, Mode, NetSpec};
+    /// let spec = NetSpec::mlp(&[1, 1], Act::Relu, Some(Act::Relu)); // relu(2x − 1)
+    /// let mut net = CpuNet::new(spec, vec![vec![2.0], vec![-1.0]])?;
+    /// assert_eq!(net.run(0, &[1.0, 0.0], 2, Mode::Eval)?, [1.0, 0.0]);
+    /// assert_eq!(net.run(1, &[3.0], 1, Mode::Train)?, [5.0]);      // another pass, in slot 1
+    /// assert_eq!(net.saved_inputs()[0], [1.0, 0.0]);               // slot 0's is still there
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn run(&mut self, slot: usize, x: &[f32], n: usize, mode: Mode) -> Result<Vec<f32>> {
         let want = n * self.spec.in_dim();
         if n == 0 || x.len() != want {
@@ -68,6 +97,15 @@ impl CpuNet {
 
     /// Replaces the pass kept in `slot` (verification: backpropagating through another
     /// implementation's forward activations, see `gan::verify`).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{CpuNet, Layer, NetSpec, Tape};
+    /// let mut net = CpuNet::new(NetSpec { layers: vec![Layer::linear(1, 1)] }, vec![vec![2.0], vec![0.0]])?;
+    /// net.set_tape(1, Tape { n: 2, inputs: vec![vec![1.0, 3.0]], saved: vec![vec![]], g_outs: vec![] });
+    /// net.backward_slot(1, &[1.0, 1.0], 2, true, false)?;
+    /// assert_eq!(net.grads[0], [4.0]);                            // dyᵀ x through the given pass
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn set_tape(&mut self, slot: usize, tape: Tape) {
         if self.tapes.len() <= slot {
             self.tapes.resize(slot + 1, Tape::default());
@@ -76,17 +114,47 @@ impl CpuNet {
     }
 
     /// What each layer received in the last forward pass of slot 0.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, CpuNet, NetSpec};
+    /// let mut net = CpuNet::new(NetSpec::mlp(&[1, 1], Act::Relu, Some(Act::Relu)), vec![vec![-1.0], vec![0.0]])?;
+    /// net.forward(&[2.0], 1)?;
+    /// assert_eq!(net.saved_inputs(), [vec![2.0], vec![-2.0]]);     // the Linear's input, the ReLU's
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn saved_inputs(&self) -> &[Vec<f32>] {
         &self.tapes[0].inputs
     }
 
     /// Backward through slot 0, overwriting parameter gradients when `weight_grads`.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{CpuNet, Layer, NetSpec};
+    /// let mut net = CpuNet::new(NetSpec { layers: vec![Layer::linear(2, 1)] }, vec![vec![1.0, 2.0], vec![0.0]])?;
+    /// net.forward(&[1.0, 1.0, 2.0, 0.0], 2)?;
+    /// assert_eq!(net.backward(&[1.0, -1.0], 2, true)?, [1.0, 2.0, -1.0, -2.0]); // dy W
+    /// assert_eq!(net.grads, [vec![-1.0, 1.0], vec![0.0]]);                      // dyᵀ x, Σ dy
+    /// assert!(net.backward(&[1.0], 1, true).is_err());                           // not the pass's batch
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn backward(&mut self, dy: &[f32], n: usize, weight_grads: bool) -> Result<Vec<f32>> {
         self.backward_slot(0, dy, n, weight_grads, false)
     }
 
     /// dy (n, out) -> dx (n, in) through the pass kept in `slot` (a training-mode pass). Parameter
     /// gradients are written when `weight_grads`, added to the existing ones when `accumulate`.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{CpuNet, Layer, Mode, NetSpec};
+    /// let mut net = CpuNet::new(NetSpec { layers: vec![Layer::linear(1, 1)] }, vec![vec![2.0], vec![0.0]])?;
+    /// net.run(0, &[1.0], 1, Mode::Train)?;
+    /// net.run(1, &[3.0], 1, Mode::Train)?;
+    /// net.backward_slot(0, &[1.0], 1, true, false)?;
+    /// assert_eq!(net.backward_slot(1, &[1.0], 1, true, true)?, [2.0]); // dx = dy W
+    /// assert_eq!(net.grads, [vec![4.0], vec![2.0]]);                   // 1 + 3 and 1 + 1: summed
+    /// assert!(net.backward_slot(2, &[1.0], 1, true, false).is_err());  // no pass in slot 2
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn backward_slot(&mut self, slot: usize, dy: &[f32], n: usize, weight_grads: bool, accumulate: bool) -> Result<Vec<f32>> {
         let tape = self.tapes.get(slot).ok_or_else(|| Error::Shape(format!("no forward pass kept in slot {slot}")))?;
         if tape.n != n || tape.inputs.is_empty() {
@@ -124,6 +192,17 @@ impl CpuNet {
     /// Adds to the parameter gradients the gradient of a penalty on the input gradient of the
     /// last backward pass through `slot`, given `gbar0`, the penalty's gradient with respect to
     /// that input gradient (WGAN-GP; see [`super::CpuGradOfGrad`]).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{CpuNet, Layer, NetSpec};
+    /// let mut net = CpuNet::new(NetSpec { layers: vec![Layer::linear(2, 1)] }, vec![vec![1.0, 2.0], vec![0.0]])?;
+    /// net.forward(&[5.0, 5.0], 1)?;
+    /// assert_eq!(net.backward(&[1.0], 1, false)?, [1.0, 2.0]);    // input gradient W
+    /// net.penalty_backward(0, &[1.0, 0.0], 1)?;                   // penalty: its first component
+    /// assert_eq!(net.grads, [vec![1.0, 0.0], vec![0.0]]);         // ∂penalty/∂W = dy ⊗ (1, 0)
+    /// assert!(net.penalty_backward(1, &[1.0, 0.0], 1).is_err());  // no pass in slot 1
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn penalty_backward(&mut self, slot: usize, gbar0: &[f32], n: usize) -> Result<()> {
         let tape = self.tapes.get(slot).ok_or_else(|| Error::Shape(format!("no forward pass kept in slot {slot}")))?;
         if tape.n != n || tape.g_outs.len() != self.spec.layers.len() {

@@ -40,6 +40,12 @@ pub const VERSION: u64 = 1;
 
 impl NetSpec {
     /// This network's description (see the module documentation).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Layer, NetSpec};
+    /// let v = NetSpec { layers: vec![Layer::linear(3, 2)] }.describe();
+    /// assert_eq!(v["layers"][0], serde_json::json!({ "kind": "Linear", "in_features": 3, "out_features": 2, "bias": true }));
+    /// ```
     pub fn describe(&self) -> Value {
         let layers: Vec<Value> = self
             .layers
@@ -58,6 +64,16 @@ impl NetSpec {
 
     /// Rebuilds a network from its description; fails with the layer and field that is missing or
     /// wrong.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, NetSpec};
+    /// let d = NetSpec::mlp(&[4, 8, 1], Act::Relu, Some(Act::Sigmoid));
+    /// assert_eq!(NetSpec::from_description(&d.describe())?, d);
+    /// let mut v = d.describe();
+    /// v["layers"][0]["padding_mode"] = "zeros".into();            // a field no Linear reads
+    /// assert!(NetSpec::from_description(&v).is_err());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn from_description(v: &Value) -> Result<NetSpec> {
         check_header(v)?;
         let layers = v["layers"].as_array().ok_or_else(|| bad("the description has no \"layers\" list".into()))?;

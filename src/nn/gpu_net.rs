@@ -61,6 +61,18 @@ pub struct GpuNet {
 
 impl GpuNet {
     /// Buffers for batches up to `max_batch` and `slots` forward passes kept at once.
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::Gpu;
+    /// use wgpu_gan::nn::{Act, GpuNet, Init, NetSpec};
+    /// let gpu = Gpu::new()?;
+    /// let spec = NetSpec::mlp(&[2, 8, 1], Act::Relu, None);
+    /// let params = spec.init(1, 0, Init::PyTorch);
+    /// let net = GpuNet::new(&gpu, spec.clone(), &params, 4, 2, "d")?; // batches up to 4, two slots
+    /// assert_eq!((net.max_batch, net.read_params(&gpu)?), (4, params.clone()));
+    /// assert!(GpuNet::new(&gpu, spec, &params[..2], 4, 2, "d").is_err()); // the second Linear missing
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(gpu: &Gpu, spec: NetSpec, params: &[Vec<f32>], max_batch: usize, slots: usize, label: &str) -> Result<GpuNet> {
         spec.check_params(params, label)?;
         // The device's kernel family, timed now where it can run several (once per device): the
@@ -174,6 +186,18 @@ impl GpuNet {
 
     /// input (n, in) -> output (n, out) in `slot`. `output` may be a larger buffer; rows [0, n)
     /// are written.
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{Gpu, Tensor};
+    /// use wgpu_gan::nn::{GpuNet, Layer, Mode, NetSpec};
+    /// let gpu = Gpu::new()?;
+    /// let net = GpuNet::new(&gpu, NetSpec { layers: vec![Layer::linear(2, 1)] }, &[vec![1.0, 2.0], vec![0.5]], 2, 1, "d")?;
+    /// let (x, y) = (Tensor::new(&gpu, &[2, 2], &[1.0, 1.0, 2.0, 0.0])?, Tensor::zeros(&gpu, "y", 2)?);
+    /// net.forward(&gpu, 0, &x.buffer, &y.buffer, 2, Mode::Train)?.run(&gpu);
+    /// assert_eq!(y.read(&gpu)?, [3.5, 2.5]);                                   // x Wᵀ + b
+    /// assert!(net.forward(&gpu, 0, &x.buffer, &y.buffer, 3, Mode::Train).is_err()); // beyond batch 2
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn forward(&self, gpu: &Gpu, slot: usize, input: &wgpu::Buffer, output: &wgpu::Buffer, n: usize, mode: Mode) -> Result<Program> {
         self.check(n, slot)?;
         self.check_buffers(n, &[("input", input, 0), ("output", output, self.widths.len() - 1)])?;
@@ -217,6 +241,20 @@ impl GpuNet {
     /// and after an `Eval` pass the slot's saved batch statistics are stale (the CPU reference
     /// refuses that case). Writes parameter gradients when `grads` is given (added to the present
     /// ones when it says so), and the input gradient into `dinput` when given.
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{Gpu, Tensor};
+    /// use wgpu_gan::nn::{GpuNet, Grads, Layer, Mode, NetSpec};
+    /// let gpu = Gpu::new()?;
+    /// let net = GpuNet::new(&gpu, NetSpec { layers: vec![Layer::linear(2, 1)] }, &[vec![1.0, 2.0], vec![0.0]], 2, 1, "d")?;
+    /// # let t = |v: &[f32]| Tensor::new(&gpu, &[v.len()], v);
+    /// let (x, y, dy, dx) = (t(&[1.0, 1.0, 2.0, 0.0])?, t(&[0.0; 2])?, t(&[1.0, -1.0])?, t(&[0.0; 4])?);
+    /// net.forward(&gpu, 0, &x.buffer, &y.buffer, 2, Mode::Train)?.run(&gpu);
+    /// net.backward(&gpu, 0, &x.buffer, &dy.buffer, Some(&dx.buffer), 2, Grads::Write)?.run(&gpu);
+    /// assert_eq!(dx.read(&gpu)?, [1.0, 2.0, -1.0, -2.0]);                // dy W
+    /// assert_eq!(net.grads.read(&gpu)?, [vec![-1.0, 1.0], vec![0.0]]);   // dyᵀ x, Σ dy
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     #[allow(clippy::too_many_arguments)]
     pub fn backward(&self, gpu: &Gpu, slot: usize, input: &wgpu::Buffer, dout: &wgpu::Buffer, dinput: Option<&wgpu::Buffer>, n: usize, grads: Grads) -> Result<Program> {
         self.check(n, slot)?;
@@ -281,6 +319,20 @@ impl GpuNet {
 
     /// Allocates what [`GpuNet::penalty_backward`] needs (once; a network without a penalty
     /// does without it).
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{Gpu, Tensor};
+    /// use wgpu_gan::nn::{Act, GpuNet, Init, NetSpec};
+    /// let gpu = Gpu::new()?;
+    /// let spec = NetSpec::mlp(&[2, 4, 1], Act::LeakyRelu(0.2), None);
+    /// let mut net = GpuNet::new(&gpu, spec.clone(), &spec.init(1, 0, Init::PyTorch), 2, 1, "d")?;
+    /// let (x, dy, g) = (Tensor::zeros(&gpu, "x", 4)?, Tensor::zeros(&gpu, "dy", 2)?, Tensor::zeros(&gpu, "g", 4)?);
+    /// let penalty = |net: &GpuNet| net.penalty_backward(&gpu, 0, &x.buffer, &dy.buffer, &g.buffer, 2).map(|_| ());
+    /// assert!(penalty(&net).is_err());                            // no buffers for it yet
+    /// net.enable_penalty(&gpu)?;
+    /// assert!(penalty(&net).is_ok());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn enable_penalty(&mut self, gpu: &Gpu) -> Result<()> {
         if self.gbars.is_empty() {
             let last = self.widths.len() - 1;
@@ -294,6 +346,22 @@ impl GpuNet {
     /// `dout`), given `gbar0`, the penalty's gradient with respect to that input gradient
     /// (WGAN-GP; see [`super::GpuGradOfGrad`]). Must follow that backward pass in the same
     /// program, with nothing in between that backpropagates through this network.
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{Gpu, Tensor};
+    /// use wgpu_gan::nn::{GpuNet, Grads, Layer, Mode, NetSpec};
+    /// let gpu = Gpu::new()?;
+    /// let mut net = GpuNet::new(&gpu, NetSpec { layers: vec![Layer::linear(2, 1)] }, &[vec![1.0, 2.0], vec![0.0]], 1, 1, "d")?;
+    /// net.enable_penalty(&gpu)?;
+    /// # let t = |v: &[f32]| Tensor::new(&gpu, &[v.len()], v);
+    /// let (x, y, dy, gbar) = (t(&[5.0, 5.0])?, t(&[0.0])?, t(&[1.0])?, t(&[1.0, 0.0])?); // penalty: dx[0]
+    /// let mut prog = net.forward(&gpu, 0, &x.buffer, &y.buffer, 1, Mode::Train)?;
+    /// prog.extend(net.backward(&gpu, 0, &x.buffer, &dy.buffer, None, 1, Grads::Write)?);
+    /// prog.extend(net.penalty_backward(&gpu, 0, &x.buffer, &dy.buffer, &gbar.buffer, 1)?);
+    /// prog.run(&gpu);
+    /// assert_eq!(net.grads.read(&gpu)?, [vec![6.0, 5.0], vec![1.0]]);  // dyᵀ x = (5, 5), plus dy ⊗ (1, 0)
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn penalty_backward(&self, gpu: &Gpu, slot: usize, input: &wgpu::Buffer, dout: &wgpu::Buffer, gbar0: &wgpu::Buffer, n: usize) -> Result<Program> {
         self.check(n, slot)?;
         if self.gbars.len() + 2 != self.widths.len() {
@@ -321,16 +389,50 @@ impl GpuNet {
     }
 
     /// Reads every parameter back (in [`NetSpec::param_names`] order), in one readback.
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::Gpu;
+    /// use wgpu_gan::nn::{GpuNet, Layer, NetSpec};
+    /// let gpu = Gpu::new()?;
+    /// let net = GpuNet::new(&gpu, NetSpec { layers: vec![Layer::linear(2, 1)] }, &[vec![1.0, 2.0], vec![0.5]], 1, 1, "d")?;
+    /// assert_eq!(net.read_params(&gpu)?, [vec![1.0, 2.0], vec![0.5]]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn read_params(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
         self.params.read(gpu)
     }
 
     /// Reads back the training-mode pass kept in `slot` at batch `n` whose input was `input`.
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{Gpu, Tensor};
+    /// use wgpu_gan::nn::{Act, GpuNet, Mode, NetSpec};
+    /// let gpu = Gpu::new()?;
+    /// let spec = NetSpec::mlp(&[2, 1], Act::Relu, Some(Act::Relu));  // relu(x Wᵀ + b)
+    /// let net = GpuNet::new(&gpu, spec, &[vec![1.0, -2.0], vec![0.0]], 1, 1, "d")?;
+    /// let (x, y) = (Tensor::new(&gpu, &[2], &[1.0, 1.0])?, Tensor::zeros(&gpu, "y", 1)?);
+    /// net.forward(&gpu, 0, &x.buffer, &y.buffer, 1, Mode::Train)?.run(&gpu);
+    /// assert_eq!(net.read_tape(&gpu, 0, &[1.0, 1.0], 1)?.inputs, [vec![1.0, 1.0], vec![-1.0]]); // each layer's input
+    /// assert!(net.read_tape(&gpu, 0, &[1.0], 1).is_err());                  // too short an input
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn read_tape(&self, gpu: &Gpu, slot: usize, input: &[f32], n: usize) -> Result<Tape> {
         pollster::block_on(self.read_tape_async(gpu, slot, input, n))
     }
 
     /// [`GpuNet::read_tape`] without blocking (see [`crate::gpu::fetch`]).
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{Gpu, Tensor};
+    /// use wgpu_gan::nn::{GpuNet, Layer, Mode, NetSpec};
+    /// let gpu = Gpu::new()?;
+    /// let net = GpuNet::new(&gpu, NetSpec { layers: vec![Layer::linear(1, 1)] }, &[vec![2.0], vec![0.0]], 1, 1, "d")?;
+    /// let (x, y) = (Tensor::new(&gpu, &[1], &[3.0])?, Tensor::zeros(&gpu, "y", 1)?);
+    /// net.forward(&gpu, 0, &x.buffer, &y.buffer, 1, Mode::Train)?.run(&gpu);
+    /// let tape = pollster::block_on(net.read_tape_async(&gpu, 0, &[3.0], 1))?;
+    /// assert_eq!((tape.n, tape.inputs, tape.saved), (1, vec![vec![3.0]], vec![vec![]]));
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub async fn read_tape_async(&self, gpu: &Gpu, slot: usize, input: &[f32], n: usize) -> Result<Tape> {
         self.check(n, slot)?;
         if input.len() < n * self.widths[0] {
@@ -354,16 +456,53 @@ impl GpuNet {
     }
 
     /// Reads the running state (batch-norm statistics) back.
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{Gpu, Tensor};
+    /// use wgpu_gan::nn::{BnSpec, GpuNet, Layer, Mode, NetSpec};
+    /// let gpu = Gpu::new()?;
+    /// let spec = NetSpec { layers: vec![Layer::linear(1, 1), Layer::BatchNorm(BnSpec::new(1, 1))] };
+    /// let net = GpuNet::new(&gpu, spec, &[vec![1.0], vec![0.0], vec![1.0], vec![0.0]], 2, 1, "g")?;
+    /// assert_eq!(net.read_running(&gpu)?, [vec![0.0, 1.0]]);           // mean 0, var 1
+    /// let (x, y) = (Tensor::new(&gpu, &[2], &[1.0, 3.0])?, Tensor::zeros(&gpu, "y", 2)?);
+    /// net.forward(&gpu, 0, &x.buffer, &y.buffer, 2, Mode::Train)?.run(&gpu);
+    /// let r = &net.read_running(&gpu)?[0];                             // 10% of the way to mean 2, var 2
+    /// assert!((r[0] - 0.2).abs() < 1e-5 && (r[1] - 1.1).abs() < 1e-5);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn read_running(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
         pollster::block_on(self.read_running_async(gpu))
     }
 
     /// [`GpuNet::read_running`] without blocking.
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::Gpu;
+    /// use wgpu_gan::nn::{BnSpec, GpuNet, Layer, NetSpec};
+    /// let gpu = Gpu::new()?;
+    /// let params = [vec![1.0], vec![0.0], vec![1.0], vec![0.0]];
+    /// let spec = NetSpec { layers: vec![Layer::linear(1, 1), Layer::BatchNorm(BnSpec::new(1, 1))] };
+    /// let net = GpuNet::new(&gpu, spec, &params, 2, 1, "g")?;
+    /// net.load(&gpu, &params, &[vec![0.5, 2.0]])?;
+    /// assert_eq!(pollster::block_on(net.read_running_async(&gpu))?, [vec![0.5, 2.0]]);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub async fn read_running_async(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
         crate::gpu::fetch(gpu, &self.running.iter().collect::<Vec<_>>()).await
     }
 
     /// Overwrites parameters and running statistics (loading a checkpoint).
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::Gpu;
+    /// use wgpu_gan::nn::{GpuNet, Layer, NetSpec};
+    /// let gpu = Gpu::new()?;
+    /// let net = GpuNet::new(&gpu, NetSpec { layers: vec![Layer::linear(2, 1)] }, &[vec![0.0; 2], vec![0.0]], 1, 1, "d")?;
+    /// net.load(&gpu, &[vec![1.0, 2.0], vec![3.0]], &[])?;
+    /// assert_eq!(net.read_params(&gpu)?, [vec![1.0, 2.0], vec![3.0]]);
+    /// assert!(net.load(&gpu, &[vec![1.0, 2.0], vec![3.0]], &[vec![0.0, 1.0]]).is_err()); // no batch norm
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn load(&self, gpu: &Gpu, params: &[Vec<f32>], running: &[Vec<f32>]) -> Result<()> {
         self.spec.check_params(params, "loading a network")?;
         if running.len() != self.running.len() || running.iter().zip(&self.running).any(|(a, b)| a.len() != b.len()) {

@@ -100,12 +100,32 @@ pub struct Param {
 }
 
 impl Param {
+    /// A parameter called `name` of this shape.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Param, Role};
+    /// let p = Param::new("weight", vec![4, 2], Role::Weight);
+    /// assert_eq!((p.name, p.shape.as_slice(), p.role), ("weight", &[4, 2][..], Role::Weight));
+    /// ```
     pub fn new(name: &'static str, shape: Vec<usize>, role: Role) -> Param {
         Param { name, shape, role }
     }
+    /// Number of values: the product of the shape.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Param, Role};
+    /// assert_eq!(Param::new("weight", vec![8, 1, 4, 4], Role::Weight).len(), 128);
+    /// ```
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }
+    /// Whether it holds no value (a zero in its shape).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Param, Role};
+    /// assert!(Param::new("weight", vec![0, 3], Role::Weight).is_empty());
+    /// assert!(!Param::new("bias", vec![3], Role::Bias).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -308,11 +328,24 @@ pub struct GpuGradOfGrad<'a> {
 
 impl GpuGradOfGrad<'_> {
     /// Values of the whole input batch.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{GpuGradOfGrad, Workspace};
+    /// use wgpu_gan::gpu::{Gpu, Tensor};
+    /// # let gpu = Gpu::new()?;
+    /// # let ws = Workspace::new(&gpu, "ws", 1, [1, 1], [1; 3])?;
+    /// let x = Tensor::zeros(&gpu, "x", 12)?;
+    /// let c = GpuGradOfGrad { gpu: &gpu, n: 4, width: 3, x: &x, g_out: &x, gbar_in: &x, gbar_out: None, params: &[], grads: &[], ws: &ws };
+    /// assert_eq!(c.x_len(), 12);                                   // n · width
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn x_len(&self) -> u32 {
         (self.n * self.width) as u32
     }
 
+    // Public for the layers' modules (it returns a launch context of the hidden `ops` module), not API.
     /// Where this layer's launches go: the `ops` functions' context, pushing into `prog`.
+    #[doc(hidden)]
     pub fn on<'p>(&'p self, prog: &'p mut Program) -> Launch<'p> {
         Launch::new(self.gpu, self.ws, prog)
     }
@@ -336,11 +369,24 @@ pub fn no_grad_of_grad(kind: &str) -> Error {
 
 impl GpuForward<'_> {
     /// Values of the whole input batch.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{GpuForward, Mode, Workspace};
+    /// use wgpu_gan::gpu::{Gpu, Tensor};
+    /// # let gpu = Gpu::new()?;
+    /// # let ws = Workspace::new(&gpu, "ws", 1, [1, 1], [1; 3])?;
+    /// let x = Tensor::zeros(&gpu, "x", 12)?;
+    /// let c = GpuForward { gpu: &gpu, n: 4, width: 3, mode: Mode::Train, x: &x, y: &x, params: &[], running: None, saved: None, ws: &ws };
+    /// assert_eq!(c.x_len(), 12);                                   // n · width
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn x_len(&self) -> u32 {
         (self.n * self.width) as u32
     }
 
+    // Public for the layers' modules (it returns a launch context of the hidden `ops` module), not API.
     /// Where this layer's launches go: the `ops` functions' context, pushing into `prog`.
+    #[doc(hidden)]
     pub fn on<'p>(&'p self, prog: &'p mut Program) -> Launch<'p> {
         Launch::new(self.gpu, self.ws, prog)
     }
@@ -348,11 +394,24 @@ impl GpuForward<'_> {
 
 impl GpuBackward<'_> {
     /// Values of the whole input batch.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{GpuBackward, Workspace};
+    /// use wgpu_gan::gpu::{Gpu, Tensor};
+    /// # let gpu = Gpu::new()?;
+    /// # let ws = Workspace::new(&gpu, "ws", 1, [1, 1], [1; 3])?;
+    /// let x = Tensor::zeros(&gpu, "x", 12)?;
+    /// let c = GpuBackward { gpu: &gpu, n: 4, width: 3, x: &x, dy: &x, dx: None, params: &[], grads: &[], saved: None, weight_grads: false, accumulate: false, ws: &ws };
+    /// assert_eq!(c.x_len(), 12);                                   // n · width
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn x_len(&self) -> u32 {
         (self.n * self.width) as u32
     }
 
+    // Public for the layers' modules (it returns a launch context of the hidden `ops` module), not API.
     /// Where this layer's launches go: the `ops` functions' context, pushing into `prog`.
+    #[doc(hidden)]
     pub fn on<'p>(&'p self, prog: &'p mut Program) -> Launch<'p> {
         Launch::new(self.gpu, self.ws, prog)
     }
@@ -485,6 +544,13 @@ pub enum Layer {
 
 impl Layer {
     /// The layer's implementation (the one place that maps a kind to its module).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{BnSpec, Layer};
+    /// assert_eq!(Layer::BatchNorm(BnSpec::new(4, 1)).imp().kind(), "BatchNorm1d");
+    /// let l = Layer::linear(3, 2).imp();
+    /// assert_eq!((l.in_len(), l.out_len(3), l.params().len()), (Some(3), 2, 2));
+    /// ```
     pub fn imp(&self) -> Box<dyn LayerImpl> {
         match *self {
             Layer::Linear(l) => Box::new(l),
@@ -497,6 +563,15 @@ impl Layer {
     }
 
     /// The layer a description names (see [`describe`]): each module reads its own kinds.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Layer, Linear};
+    /// use serde_json::json;
+    /// let v = json!({ "in_features": 3, "out_features": 2, "bias": false });
+    /// assert_eq!(Layer::parse("Linear", &v), Ok(Layer::Linear(Linear { inp: 3, out: 2, bias: false })));
+    /// assert!(Layer::parse("Linear", &json!({ "in_features": 3 })).is_err()); // out_features missing
+    /// assert_eq!(Layer::parse("GRU", &v), Err("unknown layer kind \"GRU\"".to_string()));
+    /// ```
     pub fn parse(kind: &str, v: &serde_json::Value) -> std::result::Result<Layer, String> {
         const PARSERS: &[Parser] =
             &[linear::parse, conv::parse, conv_transpose::parse, batchnorm::parse, activation::parse, reshape::parse];
@@ -504,11 +579,24 @@ impl Layer {
     }
 
     /// Linear(inp → out) with a bias.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Layer, Linear, NetSpec};
+    /// assert_eq!(Layer::linear(4, 2), Layer::Linear(Linear { inp: 4, out: 2, bias: true }));
+    /// assert_eq!(NetSpec { layers: vec![Layer::linear(4, 2)] }.param_lens(), [8, 2]);
+    /// ```
     pub fn linear(inp: usize, out: usize) -> Layer {
         Layer::Linear(Linear { inp, out, bias: true })
     }
 
     /// Parameter tensors: (PyTorch name suffix, shape).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, BnSpec, ConvSpec, Layer};
+    /// assert_eq!(Layer::BatchNorm(BnSpec::new(8, 4)).param_shapes(), [("weight", vec![8]), ("bias", vec![8])]);
+    /// assert_eq!(Layer::Conv2d(ConvSpec::new(1, 8, 28, 28, 4, 2, 1)).param_shapes()[0], ("weight", vec![8, 1, 4, 4]));
+    /// assert!(Layer::Act(Act::Tanh).param_shapes().is_empty());
+    /// ```
     pub fn param_shapes(&self) -> Vec<(&'static str, Vec<usize>)> {
         self.imp().params().into_iter().map(|p| (p.name, p.shape)).collect()
     }
@@ -574,6 +662,15 @@ impl NetSpec {
     }
 
     /// Values per sample after each layer; checks every layer and that consecutive layers fit.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, ConvSpec, Layer, NetSpec};
+    /// let d = NetSpec { layers: vec![Layer::Conv2d(ConvSpec::new(1, 4, 8, 8, 4, 2, 1)), Layer::Act(Act::Relu), Layer::linear(64, 1)] };
+    /// assert_eq!(d.widths()?, [64, 64, 1]);                         // 4 × 4 × 4, flattened into the Linear
+    /// assert!(NetSpec { layers: vec![] }.widths().is_err());
+    /// assert!(NetSpec { layers: vec![Layer::Act(Act::Relu)] }.widths().is_err()); // no input width
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn widths(&self) -> Result<Vec<usize>> {
         let mut w = None::<usize>;
         let mut out = Vec::new();
@@ -603,25 +700,59 @@ impl NetSpec {
         Ok(out)
     }
 
+    /// Values per sample of the input (0 when the first layer takes any width).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, Layer, NetSpec};
+    /// assert_eq!(NetSpec::mlp(&[100, 256, 784], Act::Relu, Some(Act::Tanh)).in_dim(), 100);
+    /// assert_eq!(NetSpec { layers: vec![Layer::Act(Act::Relu)] }.in_dim(), 0);
+    /// ```
     pub fn in_dim(&self) -> usize {
         self.layers.first().and_then(|l| l.imp().in_len()).unwrap_or(0)
     }
 
+    /// Values per sample of the output (0 when the layers do not fit together).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, Layer, NetSpec};
+    /// assert_eq!(NetSpec::mlp(&[100, 256, 784], Act::Relu, Some(Act::Tanh)).out_dim(), 784);
+    /// assert_eq!(NetSpec { layers: vec![Layer::linear(4, 8), Layer::linear(9, 2)] }.out_dim(), 0);
+    /// ```
     pub fn out_dim(&self) -> usize {
         self.widths().ok().and_then(|w| w.last().copied()).unwrap_or(0)
     }
 
+    /// Whether any layer is a batch norm.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, BnSpec, Layer, NetSpec};
+    /// assert!(!NetSpec::mlp(&[2, 8, 1], Act::Relu, None).has_batchnorm());
+    /// assert!(NetSpec { layers: vec![Layer::linear(2, 8), Layer::BatchNorm(BnSpec::new(8, 1))] }.has_batchnorm());
+    /// ```
     pub fn has_batchnorm(&self) -> bool {
         self.layers.iter().any(|l| matches!(l, Layer::BatchNorm(_)))
     }
 
     /// Every layer's parameters in order, with the index of the layer that owns each.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, NetSpec};
+    /// let p = NetSpec::mlp(&[2, 3, 1], Act::Relu, None).params();  // Linear, ReLU, Linear
+    /// assert_eq!(p.iter().map(|(i, p)| (*i, p.name)).collect::<Vec<_>>(), [(0, "weight"), (0, "bias"), (2, "weight"), (2, "bias")]);
+    /// assert_eq!(p[2].1.shape, [1, 3]);
+    /// ```
     pub fn params(&self) -> Vec<(usize, Param)> {
         self.layers.iter().enumerate().flat_map(|(i, l)| l.imp().params().into_iter().map(move |p| (i, p))).collect()
     }
 
     /// Where each layer's tensors sit: (its first parameter, its parameter count, its index among
     /// the layers with running state), in layer order.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, BnSpec, Layer, NetSpec};
+    /// let spec = NetSpec { layers: vec![Layer::linear(2, 4), Layer::BatchNorm(BnSpec::new(4, 1)), Layer::Act(Act::Relu), Layer::linear(4, 1)] };
+    /// assert_eq!(spec.layout(), [(0, 2, None), (2, 2, Some(0)), (4, 0, None), (4, 2, None)]);
+    /// ```
     pub fn layout(&self) -> Vec<(usize, usize, Option<usize>)> {
         let (mut pi, mut ri) = (0, 0);
         self.layers
@@ -640,12 +771,24 @@ impl NetSpec {
     }
 
     /// Parameter lengths in order: each layer's weight then bias.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, NetSpec};
+    /// assert_eq!(NetSpec::mlp(&[3, 8, 2], Act::Relu, None).param_lens(), [24, 8, 16, 2]);
+    /// ```
     pub fn param_lens(&self) -> Vec<usize> {
         self.params().iter().map(|(_, p)| p.len()).collect()
     }
 
     /// Parameter names as a PyTorch `nn.Sequential` of these layers would call them
     /// ("3.weight" is the weight of layer 3), with their shapes.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, NetSpec};
+    /// let names = NetSpec::mlp(&[3, 8, 2], Act::Relu, None).param_names(); // layers 0 and 2 have some
+    /// assert_eq!(names[0], ("0.weight".to_string(), vec![8, 3]));
+    /// assert_eq!(names[3], ("2.bias".to_string(), vec![2]));
+    /// ```
     pub fn param_names(&self) -> Vec<(String, Vec<usize>)> {
         self.params().into_iter().map(|(i, p)| (format!("{i}.{}", p.name), p.shape)).collect()
     }
@@ -653,6 +796,14 @@ impl NetSpec {
     /// Whether parameter `i` (in [`NetSpec::param_names`] order) is the bias of a layer whose
     /// output goes straight into a batch norm: batch norm subtracts every per-channel shift, so its
     /// gradient is zero in exact arithmetic and rounding noise in practice.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, BnSpec, Layer, NetSpec};
+    /// let spec = NetSpec { layers: vec![Layer::linear(2, 4), Layer::BatchNorm(BnSpec::new(4, 1)), Layer::Act(Act::Relu), Layer::linear(4, 1)] };
+    /// assert!(spec.structurally_zero(1));                                  // 0.bias, into the batch norm
+    /// assert!(!spec.structurally_zero(0) && !spec.structurally_zero(5));   // a weight; the last bias
+    /// assert!(!spec.structurally_zero(9));                                 // no such parameter
+    /// ```
     pub fn structurally_zero(&self, i: usize) -> bool {
         // The next layer that is not a view (a reshape) decides.
         let next = |li: usize| self.layers[li + 1..].iter().find(|l| !l.imp().is_view());
@@ -661,17 +812,42 @@ impl NetSpec {
 
     /// The layers with running state: (layer index, initial values). Checkpoints call its parts by
     /// name (a batch norm's `running_mean`, `running_var`).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{BnSpec, Layer, NetSpec};
+    /// let r = NetSpec { layers: vec![Layer::linear(2, 3), Layer::BatchNorm(BnSpec::new(3, 1))] }.running();
+    /// assert_eq!(r.len(), 1);
+    /// assert_eq!((r[0].0, &r[0].2), (1, &vec![("running_mean", 3), ("running_var", 3)]));
+    /// assert_eq!(r[0].1, [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+    /// ```
     pub fn running(&self) -> Vec<(usize, Vec<f32>, Vec<(&'static str, usize)>)> {
         self.layers.iter().enumerate().filter_map(|(i, l)| l.imp().running().map(|(v, parts)| (i, v, parts))).collect()
     }
 
     /// Fresh running state of every layer that has one (PyTorch's batch norm: mean 0, var 1).
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, BnSpec, Layer, NetSpec};
+    /// let spec = NetSpec { layers: vec![Layer::linear(1, 2), Layer::BatchNorm(BnSpec::new(2, 1))] };
+    /// assert_eq!(spec.init_running(), [vec![0.0, 0.0, 1.0, 1.0]]);
+    /// assert!(NetSpec::mlp(&[2, 1], Act::Relu, None).init_running().is_empty());
+    /// ```
     pub fn init_running(&self) -> Vec<Vec<f32>> {
         self.running().into_iter().map(|(_, v, _)| v).collect()
     }
 
     /// Initial parameters drawn from the counter-based generator (streams from `stream` upward,
     /// two per layer with parameters), so that the same seed gives the same weights on every machine.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, Init, NetSpec};
+    /// let spec = NetSpec::mlp(&[4, 2], Act::Relu, None);            // Linear(4, 2)
+    /// let p = spec.init(3, 0, Init::PyTorch);
+    /// assert_eq!(p.iter().map(Vec::len).collect::<Vec<_>>(), [8, 2]);
+    /// assert!(p.iter().flatten().all(|v| v.abs() <= 0.5));            // U(±1/√4)
+    /// assert_eq!(spec.init(3, 0, Init::PyTorch), p);                   // same seed, same weights
+    /// assert_ne!(spec.init(4, 0, Init::PyTorch), p);
+    /// ```
     pub fn init(&self, seed: u32, stream: u32, how: Init) -> Vec<Vec<f32>> {
         let mut out = Vec::new();
         let mut s = stream;
@@ -699,6 +875,15 @@ impl NetSpec {
     }
 
     /// Checks that `params` has this network's tensors with their lengths.
+    ///
+    /// ```
+    /// use wgpu_gan::nn::{Act, NetSpec};
+    /// let spec = NetSpec::mlp(&[2, 1], Act::Relu, None);
+    /// assert!(spec.check_params(&[vec![0.0; 2], vec![0.0]], "d").is_ok());
+    /// let e = spec.check_params(&[vec![0.0; 3], vec![0.0]], "d").unwrap_err();
+    /// assert!(e.to_string().ends_with("d: parameter 0.weight [1, 2] needs 2 values, got 3"));
+    /// assert!(spec.check_params(&[vec![0.0; 2]], "d").is_err());        // the bias missing
+    /// ```
     pub fn check_params(&self, params: &[Vec<f32>], what: &str) -> Result<()> {
         self.widths()?;
         let names = self.param_names();
