@@ -971,13 +971,17 @@ fn encode_dispatches<'a>(encoder: &mut wgpu::CommandEncoder, dispatches: impl It
     let mut held = Mirrored::default();
     let mut pass: Option<wgpu::ComputePass<'static>> = None;
     for d in dispatches {
-        let copies: Vec<&Mirror> = d.mirrors.iter().filter(|m| !held.holds(m)).collect();
-        if pass.is_none() || !copies.is_empty() {
+        // (No list of the copies: this runs for every launch of every step.)
+        if pass.is_none() || d.mirrors.iter().any(|m| !held.holds(m)) {
             // The pass borrows the encoder: it ends before the copies are encoded.
             drop(pass.take());
-            for m in copies {
-                copy_to_mirror(encoder, &m.buffer, m.offset, &m.texture, m.texels);
-                held.copied(m);
+            // A launch's mirrors are distinct textures (one per binding): copying one does not
+            // change whether another holds its range.
+            for m in &d.mirrors {
+                if !held.holds(m) {
+                    copy_to_mirror(encoder, &m.buffer, m.offset, &m.texture, m.texels);
+                    held.copied(m);
+                }
             }
             pass = Some(encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("wgpu-gan"), timestamp_writes: None }).forget_lifetime());
         }
