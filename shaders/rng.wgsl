@@ -34,6 +34,13 @@ struct Params {
     sigma: f32,
     dim: u32,         // gather: values per row
     per_step: u32,    // gather: draws per step (k discriminator updates)
+    // A data-parallel rank's shard: the global index of its first draw, and the draws of one
+    // call over all ranks (0: n, one process). Rank r of N at batch n draws what one process at
+    // batch N·n draws in rows [r·n, (r+1)·n).
+    first: u32,
+    total: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -82,7 +89,7 @@ fn box_muller(u1: u32, u2: u32) -> vec2<f32> {
 fn randn_fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let j = flat_index(gid, nwg);
     if (2u * j >= p.n) { return; }
-    let r = random4(j);
+    let r = random4(p.first + j);
     let z = box_muller(r.x, r.y);
     out[2u * j] = z.x;
     if (2u * j + 1u < p.n) {
@@ -99,7 +106,7 @@ fn mixture_sample(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
 
 // Point j of the mixture into row row_offset + j; returns its component.
 fn mixture_point(j: u32) -> u32 {
-    let r = random4(j);
+    let r = random4(p.first + j);
     let m = r.z % p.k;
     let e = box_muller(r.x, r.y);
     let row = p.row_offset + j;
@@ -141,7 +148,7 @@ fn epoch_permute(j: u32, count: u32, seed: u32, epoch: u32) -> u32 {
 }
 
 fn gather_source(j: u32) -> u32 {
-    let t = (counter[0] * p.per_step + p.stream) * p.n + j;
+    let t = (counter[0] * p.per_step + p.stream) * select(p.total, p.n, p.total == 0u) + p.first + j;
     return epoch_permute(t % p.k, p.k, p.seed, t / p.k);
 }
 
@@ -195,7 +202,7 @@ fn interpolate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let i = flat_index(gid, nwg);
     if (i >= p.n * p.dim) { return; }
     let row = i / p.dim;
-    let e = unit(random4(row).x);
+    let e = unit(random4(p.first + row).x);
     out[i] = e * a[p.row_offset * p.dim + i] + (1.0 - e) * b[p.k * p.dim + i];
 }
 
@@ -203,5 +210,5 @@ fn interpolate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 fn random_labels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let j = flat_index(gid, nwg);
     if (j >= p.n) { return; }
-    out[p.row_offset + j] = f32(random4(j).x % p.k);
+    out[p.row_offset + j] = f32(random4(p.first + j).x % p.k);
 }

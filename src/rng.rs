@@ -309,6 +309,13 @@ crate::uniform! {
         /// gather_rows: values per row, and draws per step.
         pub dim: u32,
         pub per_step: u32,
+        /// A data-parallel rank's shard ([`crate::gan::Shard`]): the global index of its first
+        /// draw (a pair of normals for `randn_fill`), and the draws of one call over all ranks
+        /// (0: `n`, one process).
+        pub first: u32,
+        pub total: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
     }
 }
 

@@ -45,7 +45,7 @@ fn shift_images_matches_cpu() {
         let x = randv(n * h * w, n as u64, 1.0);
         let counter = wgpu_gan::gpu::Tensor::from_slice(&gpu, "counter", &[9u32]).unwrap();
         let (tx, tout) = (tensor(&gpu, &x), tensor(&gpu, &vec![0.0; x.len()]));
-        let p = wgpu_gan::rng::RngParams { n: n as u32, seed: 4, stream: 1, k: w as u32, row_offset: 0, sigma: 0.0, dim: (h * w) as u32, per_step: max };
+        let p = wgpu_gan::rng::RngParams { n: n as u32, seed: 4, stream: 1, k: w as u32, row_offset: 0, sigma: 0.0, dim: (h * w) as u32, per_step: max, ..Default::default() };
         launch(&gpu, &wgpu_gan::rng::GatherRows { entry: "shift_images", centres: &tx.buffer, counter: &counter.buffer, out: &tout.buffer }, &p, Some((n * h * w) as u32));
         let want = wgpu_gan::rng::shift_images(&x, h, w, max, 4, 1, 9);
         check(&format!("shift_images n={n} {h}x{w} max {max}"), &tout.read(&gpu).unwrap(), &want, 0.0);

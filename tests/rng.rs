@@ -58,7 +58,7 @@ fn gather_rows_visits_every_row_once_per_epoch() {
     for step in 0..10u32 {
         counter.write(&gpu, &[step]).unwrap();
         for draw in 0..2u32 {
-            let p = RngParams { n: n as u32, seed: 4, stream: draw, k: count as u32, row_offset: 3, sigma: 0.0, dim: dim as u32, per_step: 2 };
+            let p = RngParams { n: n as u32, seed: 4, stream: draw, k: count as u32, row_offset: 3, sigma: 0.0, dim: dim as u32, per_step: 2, ..Default::default() };
             launch(&gpu, &GatherRows { entry: "gather_rows", centres: &tt.buffer, counter: &counter.buffer, out: &out.buffer }, &p, Some((n * dim) as u32));
             let (want, idx) = wgpu_gan::rng::gather_rows(&table, dim, n, 4, draw, step, 2);
             check(&format!("gather_rows step {step} draw {draw}"), &out.read(&gpu).unwrap()[3 * dim..], &want, 0.0);

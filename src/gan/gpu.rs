@@ -1,6 +1,7 @@
 //! A GAN training step on the GPU, built once as a [`Program`] and submitted as one command buffer.
 
 use super::recipe::{self, Op};
+use super::dist::Shard;
 use super::{DataSource, GanConfig, GanState, SAMPLE_STREAM};
 use crate::data::stream::{Prefetcher, StepPlan, Stream};
 use crate::error::{Error, Result};
@@ -51,6 +52,8 @@ pub struct GpuGan {
     sampler: Sampler,
     /// Streamed data only.
     feed: Option<Feed>,
+    /// Which rows of a data-parallel run's global batch this process draws (all of them alone).
+    shard: Shard,
 }
 
 /// Streamed data ([`DataSource::Stream`]): the rows of the coming steps read ahead on background
@@ -175,6 +178,22 @@ struct StepProgram {
     /// run before `step`, and where each of them ends.
     burst: Program,
     burst_ends: Vec<usize>,
+    /// Where each optimizer launch starts in `step` and in `burst`, and whether it updates the
+    /// generator: a data-parallel run sums the gradients over its ranks there.
+    step_updates: Vec<(usize, bool)>,
+    burst_updates: Vec<(usize, bool)>,
+}
+
+/// Where each optimizer launch of a program starts (its operations' dispatch ranges), and
+/// whether it is the generator's.
+fn updates(ops: &[(Op, std::ops::Range<usize>)]) -> Vec<(usize, bool)> {
+    ops.iter()
+        .filter_map(|(op, r)| match op {
+            Op::DStep { .. } => Some((r.start, false)),
+            Op::GStep => Some((r.start, true)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Generating samples from fixed noise: at most `capacity` at once, into `samples`.
@@ -204,7 +223,15 @@ impl GpuGan {
     /// # Ok::<(), wgpu_gan::Error>(())
     /// ```
     pub fn new(gpu: &Gpu, cfg: GanConfig, g_params: &[Vec<f32>], d_params: &[Vec<f32>], sample_capacity: usize) -> Result<GpuGan> {
+        GpuGan::new_shard(gpu, cfg, g_params, d_params, sample_capacity, Shard::ALONE)
+    }
+
+    /// [`GpuGan::new`] for one rank of a data-parallel run: `cfg.batch` is this rank's share of
+    /// the global batch of `shard.ranks · cfg.batch`, and its noise and real rows are those rows
+    /// of that batch (see [`super::dist`]).
+    pub(crate) fn new_shard(gpu: &Gpu, cfg: GanConfig, g_params: &[Vec<f32>], d_params: &[Vec<f32>], sample_capacity: usize, shard: Shard) -> Result<GpuGan> {
         cfg.validate()?;
+        shard.check(&cfg)?;
         let b = cfg.batch;
         let zd = cfg.z_dim();
         let dim = cfg.data.dim();
@@ -286,7 +313,15 @@ impl GpuGan {
             z: Tensor::zeros(gpu, "z_sample", sample_capacity * zd)?,
             samples: Tensor::zeros(gpu, "samples", sample_capacity * dim)?,
         };
-        let program = StepProgram { step: Program::default(), phase_ends: Vec::new(), op_ranges: Vec::new(), burst: Program::default(), burst_ends: Vec::new() };
+        let program = StepProgram {
+            step: Program::default(),
+            phase_ends: Vec::new(),
+            op_ranges: Vec::new(),
+            burst: Program::default(),
+            burst_ends: Vec::new(),
+            step_updates: Vec::new(),
+            burst_updates: Vec::new(),
+        };
         let mut gan = GpuGan {
             clock: Clock { counter: Tensor::from_slice(gpu, "counter", &[0u32])?, steps_done: 0 },
             io,
@@ -296,6 +331,7 @@ impl GpuGan {
             program,
             sampler,
             feed,
+            shard,
             gpu: gpu.clone(),
             cfg,
             g,
@@ -311,12 +347,19 @@ impl GpuGan {
             }
             gan.program.phase_ends.push(step.dispatches.len());
         }
+        gan.program.step_updates = updates(&gan.program.op_ranges);
         gan.program.step = step;
         let mut burst = Program::default();
+        let mut burst_ops = Vec::new();
         for ops in recipe::burst(&gan.cfg) {
-            burst.extend(gan.build(&ops)?);
+            for op in ops {
+                let start = burst.dispatches.len();
+                burst.extend(gan.build(&[op])?);
+                burst_ops.push((op, start..burst.dispatches.len()));
+            }
             gan.program.burst_ends.push(burst.dispatches.len());
         }
+        gan.program.burst_updates = updates(&burst_ops);
         gan.program.burst = burst;
         if gan.cond.is_some() {
             gan.set_sample_labels(&super::grid_labels(sample_capacity, gan.cfg.classes))?;
@@ -325,7 +368,9 @@ impl GpuGan {
     }
 
     fn randn(&self, out: &Tensor, n: usize, seed: u32, stream: u32, counter: &Tensor) -> Result<Dispatch> {
-        let p = RngParams { n: n as u32, seed, stream, ..Default::default() };
+        // Each invocation draws a pair of values: this shard's first pair (n is even on a rank).
+        let first = (self.shard.rank * n / 2) as u32;
+        let p = RngParams { n: n as u32, seed, stream, first, ..Default::default() };
         Dispatch::new(&self.gpu, &RandnFill { counter: &counter.buffer, out: &out.buffer }, &p, Some((n as u32).div_ceil(2)))
     }
 
@@ -333,17 +378,18 @@ impl GpuGan {
     fn real_batch(&self, i: usize, out: &Tensor, row_offset: u32) -> Result<Dispatch> {
         let (gpu, c) = (&self.gpu, &self.cfg);
         let nb = c.batch as u32;
+        let (first, total) = self.shard.rows(nb);
         let (centres, counter, out) = (&self.io.table.buffer, &self.clock.counter.buffer, &out.buffer);
         match &c.data {
             DataSource::Mixture(m) => {
-                let rp = RngParams { n: nb, seed: c.seed, stream: c.noise_stream(Some(i)) + 1, k: m.centres.len() as u32, row_offset, sigma: m.sigma, ..Default::default() };
+                let rp = RngParams { n: nb, seed: c.seed, stream: c.noise_stream(Some(i)) + 1, k: m.centres.len() as u32, row_offset, sigma: m.sigma, first, ..Default::default() };
                 if let Some(k) = &self.cond {
                     return Dispatch::new(gpu, &MixtureLabeled { centres, counter, out, out_labels: &k.labels_real.buffer }, &rp, Some(nb));
                 }
                 Dispatch::new(gpu, &MixtureSample { centres, counter, out }, &rp, Some(nb))
             }
             DataSource::Table(t) => {
-                let rp = RngParams { n: nb, seed: c.seed, stream: i as u32, k: t.count as u32, row_offset, sigma: 0.0, dim: t.dim as u32, per_step: c.k as u32 };
+                let rp = RngParams { n: nb, seed: c.seed, stream: i as u32, k: t.count as u32, row_offset, sigma: 0.0, dim: t.dim as u32, per_step: c.k as u32, first, total, ..Default::default() };
                 if let (Some(k), Some(labels)) = (&self.cond, &self.io.table_labels) {
                     let g = GatherLabeled { centres, counter, out, labels: &labels.buffer, out_labels: &k.labels_real.buffer };
                     return Dispatch::new(gpu, &g, &rp, Some(nb * t.dim as u32));
@@ -402,7 +448,7 @@ impl GpuGan {
                 Op::Noise { stream } => {
                     prog.push(self.randn(&io.z, b * c.z_dim(), c.seed, stream, &self.clock.counter)?);
                     if let Some(k) = cn {
-                        let p = RngParams { n: nb, seed: c.seed, stream: stream + LABEL_STREAM, k: classes as u32, ..Default::default() };
+                        let p = RngParams { n: nb, seed: c.seed, stream: stream + LABEL_STREAM, k: classes as u32, first: self.shard.rows(nb).0, ..Default::default() };
                         prog.push(Dispatch::new(gpu, &RandomLabels { counter, out: &k.labels_fake.buffer }, &p, Some(nb))?);
                         prog.push(cond::append(gpu, z, &k.labels_fake.buffer, &k.zc.buffer, b, c.z_dim(), classes, 1, [0, 0, 0])?);
                     }
@@ -475,7 +521,7 @@ impl GpuGan {
                 Op::Interpolate { update } => {
                     // x̂ = ε·real + (1 − ε)·fake from the joint batch [fake; real] (no batch norm
                     // in a GP critic, so the discriminator always sees one joint batch).
-                    let p = RngParams { n: nb, seed: c.seed, stream: c.interpolate_stream(update), row_offset: nb, k: 0, dim: c.data.dim() as u32, ..Default::default() };
+                    let p = RngParams { n: nb, seed: c.seed, stream: c.interpolate_stream(update), row_offset: nb, k: 0, dim: c.data.dim() as u32, first: self.shard.rows(nb).0, ..Default::default() };
                     let it = Interpolate { counter, out: &self.penalty()?.xhat.buffer, a: x, b: x };
                     prog.push(Dispatch::new(gpu, &it, &p, Some(nb * c.data.dim() as u32))?);
                 }
@@ -517,6 +563,26 @@ impl GpuGan {
     /// ```
     pub fn step_program(&self) -> &Program {
         &self.program.step
+    }
+
+    /// The extra critic updates of a long step (empty without [`GanConfig::critic_burst`]).
+    pub(crate) fn burst_program(&self) -> &Program {
+        &self.program.burst
+    }
+
+    /// Where the optimizer launches of the step start, and whether each is the generator's.
+    pub(crate) fn step_updates(&self) -> &[(usize, bool)] {
+        &self.program.step_updates
+    }
+
+    /// The same for the extra critic updates.
+    pub(crate) fn burst_updates(&self) -> &[(usize, bool)] {
+        &self.program.burst_updates
+    }
+
+    /// Counts a step that a data-parallel run ([`super::dist`]) submitted itself.
+    pub(crate) fn count_step(&mut self) {
+        self.clock.steps_done += 1;
     }
 
     /// Runs `n` training steps, each its own submission (a long step of the critic schedule,

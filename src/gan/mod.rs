@@ -28,6 +28,7 @@
 mod ckpt;
 pub mod cond;
 mod cpu_ref;
+pub mod dist;
 mod gpu;
 #[cfg(feature = "cli")]
 pub mod images;
@@ -694,6 +695,15 @@ pub trait Trainer {
     fn load_state(&mut self, s: &GanState) -> Result<()>;
     /// Steps taken so far (the step counter).
     fn steps_done(&self) -> u64;
+    /// Whether this process writes the run's files and prints its progress: all but the
+    /// ranks after the first of a data-parallel run ([`dist::DistGan`]).
+    fn leader(&self) -> bool {
+        true
+    }
+    /// Fails unless every process of the run holds the same state (alone: always fine).
+    fn agree(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl Trainer for GpuGan {

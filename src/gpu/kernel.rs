@@ -371,6 +371,9 @@ pub struct Dispatch {
     mirrors: Vec<Mirror>,
     /// The ranges it may write (its read_write bindings): (buffer, offset, bytes).
     writes: Vec<(wgpu::Buffer, u64, u64)>,
+    /// A batch norm's finish launch: what a data-parallel run combines over its ranks before it
+    /// (SyncBatchNorm, [`crate::gan::dist`]); a single process runs it as it is.
+    sync: Option<Box<crate::nn::batchnorm::BnSync>>,
 }
 
 /// A buffer (or a range of one, from `offset`) that a launch reads through a texture: `texels`
@@ -434,7 +437,19 @@ impl Dispatch {
             None => [1, 1, 1],
             Some(t) => grid(t.max(1), kernel.workgroup_x, gpu.device.limits().max_compute_workgroups_per_dimension)?,
         };
-        Ok(Dispatch { name: kernel.name.clone(), trips, flops, params: params.to_vec(), pipeline: kernel.pipeline.clone(), bind_group, groups, mirrors, writes })
+        Ok(Dispatch { name: kernel.name.clone(), trips, flops, params: params.to_vec(), pipeline: kernel.pipeline.clone(), bind_group, groups, mirrors, writes, sync: None })
+    }
+
+    /// Marks the launch as a batch norm's finish, whose partial sums a data-parallel run combines
+    /// over its ranks first.
+    pub(crate) fn with_sync(mut self, s: crate::nn::batchnorm::BnSync) -> Dispatch {
+        self.sync = Some(Box::new(s));
+        self
+    }
+
+    /// The batch-norm sums to combine over ranks before this launch, if it is a finish.
+    pub(crate) fn sync(&self) -> Option<&crate::nn::batchnorm::BnSync> {
+        self.sync.as_deref()
     }
 
     /// Records the launch into a pass. A launch that reads buffers through textures

@@ -23,6 +23,7 @@ pub use kernel::{Dispatch, Program};
 #[doc(hidden)]
 pub use kernel::{grid, mirror_fits, source, texture_file, texture_variant, validate, Kernel, MIRROR_WIDTH, PRELUDE, SHADERS};
 pub use tensor::{fetch, Block, CpuTensor, Tensor};
+pub(crate) use tensor::read_range_async;
 pub use family::KernelFamily;
 
 use crate::error::{Error, Result};

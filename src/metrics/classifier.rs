@@ -190,11 +190,11 @@ impl Classifier {
         let x_raw = Tensor::zeros(gpu, "x_raw", b * dim)?;
         let (x, y, logits, dlogits) = (Tensor::zeros(gpu, "x", b * dim)?, Tensor::zeros(gpu, "y", b)?, Tensor::zeros(gpu, "logits", b * CLASSES)?, Tensor::zeros(gpu, "dlogits", b * CLASSES)?);
         let mut step = Program::default();
-        let rp = RngParams { n: b as u32, seed: s.seed, stream: 0, k: count as u32, row_offset: 0, sigma: 0.0, dim: dim as u32, per_step: 1 };
+        let rp = RngParams { n: b as u32, seed: s.seed, stream: 0, k: count as u32, row_offset: 0, sigma: 0.0, dim: dim as u32, per_step: 1, ..Default::default() };
         let gather = GatherLabeled { centres: &table.buffer, counter: &counter.buffer, out: &x_raw.buffer, labels: &label_table.buffer, out_labels: &y.buffer };
         step.push(Dispatch::new(gpu, &gather, &rp, Some((b * dim) as u32))?);
         let side = (dim as f64).sqrt() as u32;
-        let sp = RngParams { n: b as u32, seed: s.seed, stream: 1, k: side, row_offset: 0, sigma: 0.0, dim: dim as u32, per_step: s.max_shift };
+        let sp = RngParams { n: b as u32, seed: s.seed, stream: 1, k: side, row_offset: 0, sigma: 0.0, dim: dim as u32, per_step: s.max_shift, ..Default::default() };
         let shift = GatherRows { entry: "shift_images", centres: &x_raw.buffer, counter: &counter.buffer, out: &x.buffer };
         step.push(Dispatch::new(gpu, &shift, &sp, Some((b * dim) as u32))?);
         step.extend(net.forward(gpu, 0, &x.buffer, &logits.buffer, b, Mode::Train)?);

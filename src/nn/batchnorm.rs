@@ -345,6 +345,84 @@ impl BnParams {
     }
 }
 
+/// A batch norm's finish launch, as a data-parallel run sees it (SyncBatchNorm,
+/// [`crate::gan::dist`]): the partial sums in `part` that it reduces, per tile and channel.
+///
+/// Statistics (`backward` false): each tile's mean and Σ (x − mean)², which the ranks combine
+/// into the whole batch's; the finish then runs with [`BnSync::global_params`] on one tile
+/// holding them, so that it also updates the running statistics with the whole batch's count.
+/// Gradients (`backward` true): each tile's Σ dy and Σ dy·x̂, averaged over the ranks (each
+/// rank's dy is that of its own mean loss, 1/N of the whole batch's) before the finish.
+// Public for the crate's own modules, not API.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct BnSync {
+    pub backward: bool,
+    pub part: crate::gpu::Tensor,
+    pub params: BnParams,
+    pub stats: wgpu::Buffer,
+    pub running: wgpu::Buffer,
+}
+
+impl BnSync {
+    /// Values of `part` the launch reads: two per tile and channel.
+    pub fn part_len(&self) -> usize {
+        2 * self.params.tiles() as usize * self.params.c as usize
+    }
+
+    /// Values (samples × positions) of each tile, as the kernels' `tile_count`.
+    pub fn tile_counts(&self) -> Vec<f64> {
+        let p = &self.params;
+        (0..p.tiles())
+            .map(|k| {
+                let n0 = (k / p.p_splits) * p.n_per;
+                let i0 = (k % p.p_splits) * p.p_per;
+                ((n0 + p.n_per).min(p.n) - n0) as f64 * ((i0 + p.p_per).min(p.hw) - i0) as f64
+            })
+            .collect()
+    }
+
+    /// The statistics finish over `ranks` equal shards: one tile of the whole batch, whose mean
+    /// and centred sum the host writes into `part` first.
+    pub fn global_params(&self, ranks: usize) -> BnParams {
+        let n = self.params.n * ranks as u32;
+        BnParams { n, n_per: n, p_per: self.params.hw, p_splits: 1, ..self.params }
+    }
+
+    /// Per channel (count, mean, Σ (x − mean)²) of this rank's batch from its tiles' `part`
+    /// values, combined in f64 (Chan et al.'s pairwise update).
+    pub fn local_moments(&self, part: &[f32]) -> Vec<[f64; 3]> {
+        let c = self.params.c as usize;
+        let counts = self.tile_counts();
+        (0..c)
+            .map(|ch| {
+                let mut acc = [0.0f64; 3];
+                for (k, &cnt) in counts.iter().enumerate() {
+                    acc = combine_moments(acc, [cnt, part[2 * k * c + ch] as f64, part[(2 * k + 1) * c + ch] as f64]);
+                }
+                acc
+            })
+            .collect()
+    }
+}
+
+/// Two groups' (count, mean, Σ (x − mean)²) as one's.
+///
+/// ```
+/// use wgpu_gan::nn::batchnorm::combine_moments;
+/// // {1, 3} and {5}: count 3, mean 3, Σ (x − 3)² = 4 + 0 + 4
+/// assert_eq!(combine_moments([2.0, 2.0, 2.0], [1.0, 5.0, 0.0]), [3.0, 3.0, 8.0]);
+/// assert_eq!(combine_moments([0.0; 3], [1.0, 5.0, 0.0]), [1.0, 5.0, 0.0]); // an empty group
+/// ```
+pub fn combine_moments(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
+    let n = a[0] + b[0];
+    if n == 0.0 {
+        return [0.0; 3];
+    }
+    let d = b[1] - a[1];
+    [n, a[1] + d * b[0] / n, a[2] + b[2] + d * d * a[0] * b[0] / n]
+}
+
 // ---------------------------------------------------------------- the layer
 
 /// The layer from its description, if `kind` is this layer's.
@@ -469,7 +547,8 @@ impl BnSpec {
             c.ws.check_scratch(2 * p.tiles() as usize * bn.c, "batch norm statistics")?;
             p.flags = BN_BATCH | if c.mode == Mode::Train { BN_UPDATE_RUNNING } else { 0 };
             prog.push(Dispatch::new(gpu, &BnStatsPartial { x: c.x, part }, &p, Some(p.tiles() * bn.c as u32))?);
-            prog.push(Dispatch::new(gpu, &BnStatsFinish { stats, running, part }, &p, Some(bn.c as u32))?);
+            let sync = BnSync { backward: false, part: part.clone(), params: p, stats: stats.clone(), running: running.clone() };
+            prog.push(Dispatch::new(gpu, &BnStatsFinish { stats, running, part }, &p, Some(bn.c as u32))?.with_sync(sync));
             p.flags = BN_BATCH;
         }
         // The `_act` entries store the activation after the layer too; the plain ones bind their
@@ -516,7 +595,8 @@ impl BnSpec {
         prog.push(Dispatch::new(gpu, &BnBackwardPartial { x: c.x, gamma, beta, dy: c.dy, stats, part }, &p, Some(p.tiles() * bn.c as u32))?);
         // Without parameter gradients the kernel does not write them; the buffers fill the bindings.
         let (dgamma, dbeta) = (&c.grads[0], &c.grads[1]);
-        prog.push(Dispatch::new(gpu, &BnBackwardFinish { stats, out: dgamma, out2: dbeta, part }, &p, Some(bn.c as u32))?);
+        let sync = BnSync { backward: true, part: part.clone(), params: p, stats: stats.clone(), running: stats.clone() };
+        prog.push(Dispatch::new(gpu, &BnBackwardFinish { stats, out: dgamma, out2: dbeta, part }, &p, Some(bn.c as u32))?.with_sync(sync));
         if let Some(dx) = c.dx {
             let len = (n * bn.c * bn.hw) as u32;
             let planes = (n * bn.c) as u32;

@@ -1,0 +1,573 @@
+//! Data-parallel training: N processes (ranks), one per GPU, each holding both networks and
+//! training on its own rows of every global batch, the gradients averaged over the ranks before
+//! every optimizer launch — the same step as one process on the whole batch, to float rounding.
+//!
+//! - **Shards.** Rank r of N at batch B draws the noise and real rows that one process at batch
+//!   N·B draws in rows [r·B, (r+1)·B): every random number is a function of its global index
+//!   (`shaders/rng.wgsl`), so nothing but the index changes.
+//! - **Gradients.** Each rank's backward pass gives the gradient of its own mean loss; the mean
+//!   of those over the ranks is the whole batch's. It is taken on each network's one gradient
+//!   buffer (`GpuNet::grads.whole`), once per optimizer launch.
+//! - **Batch norm (SyncBatchNorm).** With `sync_bn`, each batch-norm layer's statistics are the
+//!   whole batch's: the ranks combine their tiles' means and centred sums (in f64, in rank
+//!   order, so every rank gets the same bits), and average the backward pass's Σ dy and Σ dy·x̂.
+//!   Without it, each rank normalises by its own rows (what plain DistributedDataParallel does).
+//!
+//! The transport is a [`Collective`]: MPI (`wgpu_gan::mpi`, the `mpi` feature) between
+//! processes, or [`Threads`] between threads of one process (tests, and one machine with
+//! several adapters and no MPI).
+//!
+//! ```
+//! use wgpu_gan::{data::Mixture, gan::{dist::{DistGan, Threads}, GanConfig, GpuGan, Trainer}, gpu::Gpu};
+//! let gpu = Gpu::new()?;
+//! let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+//! cfg.batch = 8;                                         // per rank: 2 × 8 rows a step
+//! let (g, d) = cfg.init_params();
+//! let ranks: Vec<_> = Threads::group(2).into_iter().map(|t| {
+//!     let (gpu, cfg, g, d) = (gpu.clone(), cfg.clone(), g.clone(), d.clone());
+//!     std::thread::spawn(move || -> wgpu_gan::Result<_> {
+//!         let mut gan = DistGan::new(&gpu, cfg, &g, &d, 8, Box::new(t), true)?;
+//!         gan.train_steps(2);
+//!         gan.stats()?;
+//!         gan.gan.read_state()
+//!     })
+//! }).collect();
+//! let states: Vec<_> = ranks.into_iter().map(|h| h.join().unwrap()).collect::<Result<_, _>>()?;
+//! // One process at batch 16 takes the same two steps.
+//! let mut one = GpuGan::new(&gpu, GanConfig { batch: 16, ..cfg }, &g, &d, 8)?;
+//! one.train_steps(2);
+//! let want = one.read_state()?;
+//! for s in &states {
+//!     for (a, b) in s.g.iter().chain(&s.d).zip(want.g.iter().chain(&want.d)) {
+//!         assert!(wgpu_gan::max_rel_err(a, b) < 1e-5);
+//!     }
+//! }
+//! # Ok::<(), wgpu_gan::Error>(())
+//! ```
+
+use super::{GanConfig, GanState, GpuGan, Stats, Trainer};
+use crate::error::{Error, Result};
+use crate::gpu::{read_range_async, Dispatch, Gpu, Tensor};
+use crate::nn::batchnorm::{combine_moments, BnStatsFinish, BnSync};
+use crate::nn::Mode;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Which rows of a data-parallel run's global batch a process draws: rank `rank` of `ranks`.
+///
+/// ```
+/// use wgpu_gan::gan::dist::Shard;
+/// assert_eq!(Shard::ALONE, Shard { rank: 0, ranks: 1 });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub rank: usize,
+    pub ranks: usize,
+}
+
+impl Shard {
+    /// One process, the whole batch.
+    pub const ALONE: Shard = Shard { rank: 0, ranks: 1 };
+
+    /// (global index of this rank's first row, rows over all ranks) for a per-rank batch `n`.
+    pub(crate) fn rows(&self, n: u32) -> (u32, u32) {
+        (self.rank as u32 * n, self.ranks as u32 * n)
+    }
+
+    /// What a data-parallel run cannot do, as an error before anything is built.
+    pub(crate) fn check(&self, cfg: &GanConfig) -> Result<()> {
+        if self.ranks == 0 || self.rank >= self.ranks {
+            return Err(Error::Shape(format!("rank {} of {}: a rank is below the number of ranks", self.rank, self.ranks)));
+        }
+        if self.ranks == 1 {
+            return Ok(());
+        }
+        if matches!(cfg.data, super::DataSource::Stream(_)) {
+            return Err(Error::Shape("data-parallel training reads its real rows from a table or a mixture on the GPU; streamed image folders are not sharded yet".into()));
+        }
+        if (cfg.batch * cfg.z_dim()) % 2 == 1 {
+            return Err(Error::Shape(format!(
+                "data-parallel training needs batch × z_dim even (the noise is drawn in pairs); batch {} × z_dim {} is odd",
+                cfg.batch,
+                cfg.z_dim()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What data-parallel training needs of its transport: every rank calls the same methods in the
+/// same order, and each returns only when every rank has called it.
+pub trait Collective {
+    /// This process's rank, 0..ranks.
+    fn rank(&self) -> usize;
+    fn ranks(&self) -> usize;
+    /// Replaces `values` by their sum over the ranks (element by element; the same bits on
+    /// every rank).
+    fn sum(&self, values: &mut [f32]) -> Result<()>;
+    /// Every rank's `values` (each rank gives as many), in rank order.
+    fn gather(&self, values: &[f64]) -> Result<Vec<f64>>;
+}
+
+/// A [`Collective`] between threads of one process: ranks that share a machine (and perhaps one
+/// adapter), with no MPI. A rank that waits longer than the timeout for the others gets an error.
+///
+/// ```
+/// use wgpu_gan::gan::dist::{Collective, Threads};
+/// let ranks = Threads::group(3);
+/// let out: Vec<_> = ranks.into_iter().map(|t| std::thread::spawn(move || {
+///     let mut v = [t.rank() as f32, 1.0];
+///     t.sum(&mut v).unwrap();
+///     (v, t.gather(&[t.rank() as f64]).unwrap())
+/// })).map(|h| h.join().unwrap()).collect();
+/// assert!(out.iter().all(|(v, g)| *v == [3.0, 3.0] && *g == [0.0, 1.0, 2.0]));
+/// ```
+pub struct Threads {
+    rank: usize,
+    shared: Arc<Exchange>,
+    timeout: Duration,
+}
+
+struct Exchange {
+    ranks: usize,
+    round: Mutex<Round>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct Round {
+    /// Rounds completed.
+    done: u64,
+    given: Vec<Option<Vec<f64>>>,
+    /// The last round's values, and how many ranks have yet to take them.
+    result: Arc<Vec<Vec<f64>>>,
+    unread: usize,
+}
+
+impl Threads {
+    /// `ranks` members of one group, to hand one to each thread (a 60 s timeout).
+    pub fn group(ranks: usize) -> Vec<Threads> {
+        let shared = Arc::new(Exchange { ranks, round: Mutex::new(Round { given: vec![None; ranks], ..Default::default() }), changed: Condvar::new() });
+        (0..ranks).map(|rank| Threads { rank, shared: shared.clone(), timeout: Duration::from_secs(60) }).collect()
+    }
+
+    /// The same rank, waiting at most `timeout` for the others in each call.
+    ///
+    /// ```
+    /// use wgpu_gan::gan::dist::{Collective, Threads};
+    /// let lone = Threads::group(2).remove(0).with_timeout(std::time::Duration::from_millis(10));
+    /// assert!(lone.sum(&mut [1.0]).is_err());              // rank 1 never calls
+    /// ```
+    pub fn with_timeout(self, timeout: Duration) -> Threads {
+        Threads { timeout, ..self }
+    }
+
+    /// Every rank's values, once all have given theirs.
+    fn exchange(&self, mine: Vec<f64>) -> Result<Arc<Vec<Vec<f64>>>> {
+        let ex = &*self.shared;
+        let lost = || Error::Shape(format!("rank {}: the other ranks did not answer within {:?} (one of them stopped)", self.rank, self.timeout));
+        let deadline = Instant::now() + self.timeout;
+        fn wait<'a>(ex: &Exchange, g: std::sync::MutexGuard<'a, Round>, deadline: Instant, lost: &dyn Fn() -> Error) -> Result<std::sync::MutexGuard<'a, Round>> {
+            let left = deadline.checked_duration_since(Instant::now()).ok_or_else(lost)?;
+            Ok(ex.changed.wait_timeout(g, left).map_err(|_| lost())?.0)
+        }
+        let mut r = ex.round.lock().map_err(|_| lost())?;
+        // The last round's values must be taken by every rank before this one is filled.
+        while r.unread > 0 || r.given[self.rank].is_some() {
+            r = wait(ex, r, deadline, &lost)?;
+        }
+        r.given[self.rank] = Some(mine);
+        let round = r.done;
+        if r.given.iter().all(Option::is_some) {
+            r.result = Arc::new(r.given.iter_mut().map(|v| v.take().expect("given")).collect());
+            r.unread = ex.ranks;
+            r.done += 1;
+            ex.changed.notify_all();
+        }
+        while r.done == round {
+            r = wait(ex, r, deadline, &lost)?;
+        }
+        let out = r.result.clone();
+        r.unread -= 1;
+        if r.unread == 0 {
+            ex.changed.notify_all();
+        }
+        Ok(out)
+    }
+}
+
+impl Collective for Threads {
+    fn rank(&self) -> usize {
+        self.rank
+    }
+    fn ranks(&self) -> usize {
+        self.shared.ranks
+    }
+    fn sum(&self, values: &mut [f32]) -> Result<()> {
+        let all = self.exchange(values.iter().map(|&v| v as f64).collect())?;
+        for (i, v) in values.iter_mut().enumerate() {
+            // In f32, in rank order, as an MPI sum of f32 would.
+            *v = all.iter().fold(0.0f32, |s, r| s + r[i] as f32);
+        }
+        Ok(())
+    }
+    fn gather(&self, values: &[f64]) -> Result<Vec<f64>> {
+        Ok(self.exchange(values.to_vec())?.concat())
+    }
+}
+
+/// Time and bytes a rank spent in its collectives: what data-parallel training costs a step
+/// beyond the step itself.
+///
+/// ```
+/// use wgpu_gan::gan::dist::CommStats;
+/// let c = CommStats::default();
+/// assert_eq!((c.calls, c.bytes, c.seconds), (0, 0, 0.0));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CommStats {
+    /// Collective calls (gradient sums, batch-norm combinations, statistics).
+    pub calls: u64,
+    /// Bytes this rank gave to them.
+    pub bytes: u64,
+    /// Seconds from handing over the values to having the result (waiting for the slowest rank
+    /// included), and reading the values back from the GPU and writing the result.
+    pub seconds: f64,
+}
+
+/// One rank of a data-parallel run: its [`GpuGan`] at this rank's batch, and the group.
+///
+/// [`DistGan::new`] checks that every rank starts from the same weights and settings (a
+/// checksum gathered from all); [`Trainer::stats`] is the whole batch's (the ranks' mean);
+/// [`Trainer::agree`] checks the ranks still hold the same state (the training loop does so at
+/// each checkpoint). See the module's documentation.
+pub struct DistGan {
+    pub gan: GpuGan,
+    group: Box<dyn Collective>,
+    sync_bn: bool,
+    /// The statistics finish over the whole batch, by its launch's index in the step and in
+    /// the burst program.
+    finish: [HashMap<usize, Dispatch>; 2],
+    /// The first error of a step ([`Trainer::train_steps`] returns none): [`Trainer::stats`]
+    /// returns it.
+    error: RefCell<Option<Error>>,
+    comm: Cell<CommStats>,
+}
+
+impl DistGan {
+    /// Builds this rank's GAN (`cfg.batch` rows of a global batch of `ranks · cfg.batch`) and
+    /// checks, with the other ranks, that all start alike. Every rank calls it.
+    pub fn new(gpu: &Gpu, cfg: GanConfig, g_params: &[Vec<f32>], d_params: &[Vec<f32>], sample_capacity: usize, group: Box<dyn Collective>, sync_bn: bool) -> Result<DistGan> {
+        let shard = Shard { rank: group.rank(), ranks: group.ranks() };
+        let gan = GpuGan::new_shard(gpu, cfg, g_params, d_params, sample_capacity, shard)?;
+        let mut finish = [HashMap::new(), HashMap::new()];
+        for (map, prog) in finish.iter_mut().zip([gan.step_program(), gan.burst_program()]) {
+            for (i, d) in prog.dispatches.iter().enumerate() {
+                if let Some(s) = d.sync().filter(|s| !s.backward) {
+                    let f = BnStatsFinish { stats: &s.stats, running: &s.running, part: &s.part };
+                    map.insert(i, Dispatch::new(gpu, &f, &s.global_params(shard.ranks), Some(s.params.c))?);
+                }
+            }
+        }
+        let dist = DistGan { gan, group, sync_bn, finish, error: RefCell::new(None), comm: Cell::new(CommStats::default()) };
+        dist.agree_on(&dist.gan.read_state()?, "start")?;
+        Ok(dist)
+    }
+
+    /// This rank and the number of ranks.
+    pub fn shard(&self) -> Shard {
+        Shard { rank: self.group.rank(), ranks: self.group.ranks() }
+    }
+
+    /// What the collectives have cost this rank so far.
+    pub fn comm(&self) -> CommStats {
+        self.comm.get()
+    }
+
+    /// Fails unless every rank's settings and `state` hash alike (`when` names the moment).
+    fn agree_on(&self, state: &GanState, when: &str) -> Result<()> {
+        let h = fingerprint(&self.gan.cfg, state);
+        let all = self.collect_gather(&[(h >> 32) as f64, (h & 0xffff_ffff) as f64])?;
+        let odd: Vec<usize> = all.chunks(2).enumerate().filter(|(_, v)| v[0] != all[0] || v[1] != all[1]).map(|(r, _)| r).collect();
+        if !odd.is_empty() {
+            return Err(Error::Shape(format!(
+                "at the {when}, ranks {odd:?} hold other weights or settings than rank 0 (every rank needs the same model, \
+                 per-rank batch, seed and checkpoint)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn timed<T>(&self, bytes: usize, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let t = Instant::now();
+        let out = f();
+        let mut c = self.comm.get();
+        c.calls += 1;
+        c.bytes += bytes as u64;
+        c.seconds += t.elapsed().as_secs_f64();
+        self.comm.set(c);
+        out
+    }
+
+    fn collect_gather(&self, v: &[f64]) -> Result<Vec<f64>> {
+        self.timed(v.len() * 8, || self.group.gather(v))
+    }
+
+    /// The mean over the ranks of a buffer's `len` values from its start, in place on the GPU.
+    fn average(&self, t: &Tensor, len: usize) -> Result<()> {
+        let gpu = &self.gan.gpu;
+        self.timed(len * 4, || {
+            let mut v = read_buffer(gpu, t, len)?;
+            self.group.sum(&mut v)?;
+            let inv = 1.0 / self.group.ranks() as f32;
+            v.iter_mut().for_each(|x| *x *= inv);
+            gpu.queue.write_buffer(&t.buffer, t.offset, bytemuck::cast_slice(&v));
+            Ok(())
+        })
+    }
+
+    /// Batch norm's statistics over the whole batch, into its `part` as one tile.
+    fn combine_stats(&self, s: &BnSync) -> Result<()> {
+        let (gpu, c) = (&self.gan.gpu, s.params.c as usize);
+        self.timed(3 * c * 8, || {
+            let part = read_buffer(gpu, &s.part, s.part_len())?;
+            let mine: Vec<f64> = s.local_moments(&part).into_iter().flatten().collect();
+            let all = self.group.gather(&mine)?;
+            let mut out = vec![0.0f32; 2 * c];
+            for ch in 0..c {
+                let m = all.chunks(3 * c).fold([0.0; 3], |acc, r| combine_moments(acc, [r[3 * ch], r[3 * ch + 1], r[3 * ch + 2]]));
+                (out[ch], out[c + ch]) = (m[1] as f32, m[2] as f32);
+            }
+            gpu.queue.write_buffer(&s.part.buffer, s.part.offset, bytemuck::cast_slice(&out));
+            Ok(())
+        })
+    }
+
+    /// Runs `prog` (the step, or the burst when `which` is 1) with the collectives where they
+    /// fall: the gradients averaged before each optimizer launch, and with SyncBN each batch
+    /// norm's sums combined before its finish.
+    fn run(&self, which: usize) -> Result<()> {
+        let (prog, updates) = if which == 0 { (self.gan.step_program(), self.gan.step_updates()) } else { (self.gan.burst_program(), self.gan.burst_updates()) };
+        let gpu = &self.gan.gpu;
+        let mut from = 0;
+        for (i, d) in prog.dispatches.iter().enumerate() {
+            let update = updates.iter().find(|u| u.0 == i);
+            let bn = d.sync().filter(|_| self.sync_bn);
+            if update.is_none() && bn.is_none() {
+                continue;
+            }
+            prog.run_range(gpu, from..i);
+            from = i;
+            if let Some(&(_, generator)) = update {
+                let net = if generator { &self.gan.g } else { &self.gan.d };
+                self.average(&net.grads.whole, net.grads.whole.len())?;
+            }
+            match bn {
+                Some(s) if s.backward => self.average(&s.part, s.part_len())?,
+                Some(s) => {
+                    self.combine_stats(s)?;
+                    run_one(gpu, &self.finish[which][&i]);
+                    from = i + 1;
+                }
+                None => {}
+            }
+        }
+        prog.run_range(gpu, from..prog.dispatches.len());
+        Ok(())
+    }
+
+    fn step(&mut self) -> Result<()> {
+        if self.gan.long_step() {
+            self.run(1)?;
+        }
+        self.run(0)?;
+        self.gan.count_step();
+        Ok(())
+    }
+}
+
+/// Runs one launch on its own.
+fn run_one(gpu: &Gpu, d: &Dispatch) {
+    let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-gan sync") });
+    d.encode(&mut encoder);
+    gpu.queue.submit([encoder.finish()]);
+}
+
+/// The first `len` values of a tensor (waits for the GPU).
+fn read_buffer(gpu: &Gpu, t: &Tensor, len: usize) -> Result<Vec<f32>> {
+    let pending = read_range_async(gpu, &t.buffer, t.offset, len);
+    gpu.wait()?;
+    pollster::block_on(pending)
+}
+
+/// A 64-bit FNV-1a hash of what must be alike on every rank: the networks' descriptions, the
+/// per-rank batch, seed, loss and schedule, and the whole training state.
+fn fingerprint(cfg: &GanConfig, s: &GanState) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut eat = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    };
+    eat(cfg.generator.describe().to_string().as_bytes());
+    eat(cfg.discriminator.describe().to_string().as_bytes());
+    eat(format!("{} {} {} {:?} {:?} {:?}", cfg.batch, cfg.seed, cfg.k, cfg.loss, cfg.opt_g, cfg.opt_d).as_bytes());
+    for t in s.g.iter().chain(&s.d).chain(&s.g_running).chain(&s.d_running).chain(s.opt_g.iter().chain(&s.opt_d).flatten()) {
+        eat(bytemuck::cast_slice(t));
+    }
+    eat(&s.step.to_le_bytes());
+    h
+}
+
+impl Trainer for DistGan {
+    /// Runs `n` steps (each waits for the collectives in it); after an error none runs, and
+    /// [`Trainer::stats`] returns it.
+    fn train_steps(&mut self, n: usize) {
+        for _ in 0..n {
+            if self.error.borrow().is_some() {
+                return;
+            }
+            if let Err(e) = self.step() {
+                *self.error.borrow_mut() = Some(e);
+            }
+        }
+    }
+
+    /// The last step's statistics over the whole batch (the ranks' mean). Every rank calls it.
+    fn stats(&self) -> Result<Stats> {
+        if let Some(e) = self.error.borrow_mut().take() {
+            return Err(e);
+        }
+        let s = self.gan.stats()?;
+        let mut v = s.values().to_vec();
+        self.timed(v.len() * 4, || self.group.sum(&mut v))?;
+        let n = self.group.ranks() as f32;
+        let mean: Vec<f32> = v.iter().map(|x| x / n).collect();
+        Ok(*bytemuck::from_bytes(bytemuck::cast_slice(&mean)))
+    }
+
+    fn sample(&mut self, n: usize, seed: u32, mode: Mode) -> Result<Vec<f32>> {
+        self.gan.sample(n, seed, mode)
+    }
+
+    fn sample_capacity(&self) -> usize {
+        self.gan.sample_capacity()
+    }
+
+    fn read_state(&self) -> Result<GanState> {
+        self.gan.read_state()
+    }
+
+    fn load_state(&mut self, s: &GanState) -> Result<()> {
+        self.gan.load_state(s)
+    }
+
+    fn steps_done(&self) -> u64 {
+        self.gan.steps_done()
+    }
+
+    /// Rank 0 writes the run's files and prints its progress.
+    fn leader(&self) -> bool {
+        self.group.rank() == 0
+    }
+
+    fn agree(&self) -> Result<()> {
+        self.agree_on(&self.gan.read_state()?, &format!("step {}", self.gan.steps_done()))
+    }
+}
+
+/// A tensor read on both sides, compared.
+fn compare(gpu: &Gpu, got: &Tensor, want: &Tensor) -> Result<f32> {
+    Ok(crate::max_rel_err(&got.read(gpu)?, &want.read(gpu)?))
+}
+
+/// One step of [`check_against_one`]: how far the ranks' step is from one process's step on the
+/// whole batch from the same state, as max |a − b| / max |b|, and how far the two runs have
+/// drifted apart when each runs freely.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepCheck {
+    pub step: usize,
+    /// The losses and statistics ([`Stats`]), against the largest of them.
+    pub stats: f32,
+    /// The averaged gradients of D (its last update's) and of G: each network's one gradient
+    /// buffer against its largest value. (Tensor by tensor, a sum that cancels — the score's
+    /// bias, Σ (σ(l) − y)/n — or a bias into a batch norm, whose gradient is zero in exact
+    /// arithmetic, would be measured against its own rounding.)
+    pub d_grads: f32,
+    pub g_grads: f32,
+    /// The weights after the step, each network's against its largest weight, leaving out the
+    /// biases into a batch norm: their gradient is rounding noise in both runs, which Adam turns
+    /// into steps of ±lr in directions set by that noise.
+    pub weights: f32,
+    /// The batch norms' running variances after the step, each network's against its largest.
+    pub running_var: f32,
+    /// Reported, not judged: the running means (a batch norm after a bias follows that bias's
+    /// noise steps, momentum × lr each), and the weights of the two runs left to run freely
+    /// from the start (Adam's ±lr steps on gradients that cancel to rounding level grow apart).
+    pub running_mean: f32,
+    pub drift: f32,
+}
+
+impl StepCheck {
+    /// The largest of the judged figures (not `running_mean` and `drift`).
+    ///
+    /// ```
+    /// use wgpu_gan::gan::dist::StepCheck;
+    /// let c = StepCheck { step: 1, stats: 1e-7, weights: 3e-6, drift: 1e-3, ..Default::default() };
+    /// assert_eq!(c.worst(), 3e-6);
+    /// ```
+    pub fn worst(&self) -> f32 {
+        [self.stats, self.d_grads, self.g_grads, self.weights, self.running_var].into_iter().fold(0.0, f32::max)
+    }
+}
+
+/// Each network's weights (biases into a batch norm left out), and its batch norms' running
+/// means and variances, flat: [G weights, D weights, G means, D means, G variances, D variances].
+fn flat_state(cfg: &GanConfig, s: &GanState) -> [Vec<f32>; 6] {
+    let keep = |spec: &crate::nn::NetSpec, p: &[Vec<f32>]| p.iter().enumerate().filter(|(i, _)| !spec.structurally_zero(*i)).flat_map(|(_, t)| t.clone()).collect();
+    // Each batch norm's running state is [mean (c), var (c)].
+    let half = |r: &[Vec<f32>], second: bool| r.iter().flat_map(|t| if second { t[t.len() / 2..].to_vec() } else { t[..t.len() / 2].to_vec() }).collect();
+    [keep(&cfg.generator, &s.g), keep(&cfg.discriminator, &s.d), half(&s.g_running, false), half(&s.d_running, false), half(&s.g_running, true), half(&s.d_running, true)]
+}
+
+/// Trains `steps` steps as this rank of `group` (each rank at `cfg.batch`) and, on rank 0 only,
+/// one process on the whole batch (`ranks · cfg.batch`) beside it: before each step it is given
+/// the ranks' state, so that each step is judged on its own; a second one runs freely from the
+/// same initial weights. Returns on rank 0 each step's differences ([`StepCheck`]), on the
+/// others nothing. Every rank calls it.
+pub fn check_against_one(gpu: &Gpu, cfg: &GanConfig, group: Box<dyn Collective>, steps: usize, sync_bn: bool) -> Result<Vec<StepCheck>> {
+    let (g0, d0) = cfg.init_params();
+    let ranks = group.ranks();
+    let lead = group.rank() == 0;
+    let mut dist = DistGan::new(gpu, cfg.clone(), &g0, &d0, 1, group, sync_bn)?;
+    let whole = GanConfig { batch: cfg.batch * ranks, ..cfg.clone() };
+    let mut refs = if lead { Some((GpuGan::new(gpu, whole.clone(), &g0, &d0, 1)?, GpuGan::new(gpu, whole, &g0, &d0, 1)?)) } else { None };
+    let mut out = Vec::new();
+    for step in 1..=steps {
+        if let Some((one, _)) = refs.as_mut() {
+            one.load_state(&dist.gan.read_state()?)?;
+        }
+        dist.train_steps(1);
+        let s = dist.stats()?;
+        let Some((one, free)) = refs.as_mut() else { continue };
+        one.train_steps(1);
+        free.train_steps(1);
+        let want = one.stats()?;
+        let a = flat_state(cfg, &dist.gan.read_state()?);
+        let (b, f) = (flat_state(cfg, &one.read_state()?), flat_state(cfg, &free.read_state()?));
+        let rel = |x: &[Vec<f32>; 6], y: &[Vec<f32>; 6], i: usize| if y[i].is_empty() { 0.0 } else { crate::max_rel_err(&x[i], &y[i]) };
+        out.push(StepCheck {
+            step,
+            stats: crate::max_rel_err(&s.values(), &want.values()),
+            d_grads: compare(gpu, &dist.gan.d.grads.whole, &one.d.grads.whole)?,
+            g_grads: compare(gpu, &dist.gan.g.grads.whole, &one.g.grads.whole)?,
+            weights: rel(&a, &b, 0).max(rel(&a, &b, 1)),
+            running_var: rel(&a, &b, 4).max(rel(&a, &b, 5)),
+            running_mean: rel(&a, &b, 2).max(rel(&a, &b, 3)),
+            drift: rel(&a, &f, 0).max(rel(&a, &f, 1)),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,144 @@
+//! Data-parallel training (issue 26) between threads of one process: N ranks at batch B take the
+//! same steps as one process at batch N·B — losses, averaged gradients, updated weights and
+//! running statistics to float rounding — with SyncBatchNorm; without it only the batch-norm
+//! statistics differ. (tests/mpi.rs runs the same check between processes over MPI.)
+
+mod common;
+
+use std::sync::Arc;
+use wgpu_gan::data::Mixture;
+use wgpu_gan::gan::dist::{check_against_one, Collective, DistGan, StepCheck, Threads};
+use wgpu_gan::gan::{GanConfig, Table, Trainer};
+
+/// Runs `check_against_one` on `ranks` threads; rank 0's result.
+fn threads(cfg: &GanConfig, ranks: usize, steps: usize, sync_bn: bool) -> Vec<StepCheck> {
+    let gpu = common::gpu();
+    let handles: Vec<_> = Threads::group(ranks)
+        .into_iter()
+        .map(|t| {
+            let (gpu, cfg) = (gpu.clone(), cfg.clone());
+            std::thread::spawn(move || check_against_one(&gpu, &cfg, Box::new(t), steps, sync_bn))
+        })
+        .collect();
+    let mut out: Vec<_> = handles.into_iter().map(|h| h.join().expect("a rank panicked").expect("a rank failed")).collect();
+    assert!(out[1..].iter().all(|v| v.is_empty()), "only rank 0 compares");
+    out.swap_remove(0)
+}
+
+fn report(name: &str, checks: &[StepCheck]) {
+    for c in checks {
+        println!(
+            "{name} step {}: max rel err: stats {:.2e}, D grads {:.2e}, G grads {:.2e}, weights {:.2e}, \
+             running var {:.2e}; reported: running mean {:.2e}, free-running weights {:.2e}",
+            c.step, c.stats, c.d_grads, c.g_grads, c.weights, c.running_var, c.running_mean, c.drift
+        );
+    }
+}
+
+/// 28 × 28 "digits" of noise in [−1, 1]: R2's shapes without reading MNIST.
+fn fake_digits(n: usize) -> Arc<Table> {
+    Arc::new(Table::new(common::randv(n * 784, 5, 1.0), 784).unwrap())
+}
+
+fn r2(batch: usize) -> GanConfig {
+    let mut cfg = GanConfig::r2(fake_digits(64));
+    cfg.batch = batch;
+    cfg
+}
+
+#[test]
+fn r1_two_ranks_match_one_process_at_twice_the_batch() {
+    let mut cfg = GanConfig::r1(Mixture::ring(), 2, 128);
+    cfg.batch = 128;
+    let checks = threads(&cfg, 2, 3, true);
+    report("R1, 2 × 128 vs 1 × 256", &checks);
+    assert_eq!(checks.len(), 3);
+    for c in &checks {
+        assert!(c.worst() <= 1e-5, "{c:?}");
+    }
+    // R1 has no batch norm: without SyncBN it is the same run.
+    let off = threads(&cfg, 2, 2, false);
+    report("R1 without SyncBN", &off);
+    assert!(off.iter().all(|c| c.worst() <= 1e-5), "{off:?}");
+}
+
+#[test]
+fn r2_two_ranks_with_sync_bn_match_one_process_at_twice_the_batch() {
+    let checks = threads(&r2(8), 2, 3, true);
+    report("R2, 2 × 8 vs 1 × 16, SyncBN", &checks);
+    assert_eq!(checks.len(), 3);
+    for c in &checks {
+        assert!(c.worst() <= 1e-5, "{c:?}");
+    }
+}
+
+#[test]
+fn r2_without_sync_bn_differs_through_the_batch_statistics() {
+    let checks = threads(&r2(8), 2, 1, false);
+    report("R2, 2 × 8 vs 1 × 16, per-rank batch norm", &checks);
+    // Each rank normalises by its own 8 rows: the losses, gradients and running statistics
+    // move away from the whole batch's by far more than rounding.
+    let c = checks[0];
+    assert!(c.d_grads > 1e-3 && c.running_var > 1e-4, "{c:?}");
+}
+
+#[test]
+fn three_ranks_and_a_burst_of_critic_updates() {
+    // WGAN with weight clipping and the original schedule's long first steps: the extra critic
+    // updates run their own program, whose gradients the ranks average too.
+    // (Plain SGD: RMSprop's first step is ±10·lr for every gradient, so a gradient that cancels
+    // to rounding level steps by ±10·lr in a direction rounding sets, and five critic updates in
+    // one step carry that on. The averaging is the same for every optimizer.)
+    let mut cfg = GanConfig::r1(Mixture::ring(), 2, 32).wgan_clip(0.5, 2, 5e-5);
+    cfg.opt_d = wgpu_gan::optim::Optimizer::Sgd { lr: 0.05, momentum: 0.5 };
+    cfg.critic_burst = Some(wgpu_gan::gan::CriticBurst { k: 3, first: 1, every: 0 });
+    cfg.batch = 20;
+    let checks = threads(&cfg, 3, 2, true);
+    report("R1 WGAN-clip, 3 × 20 vs 1 × 60, a long first step", &checks);
+    for c in &checks {
+        assert!(c.worst() <= 1e-5, "{c:?}");
+    }
+}
+
+#[test]
+fn ranks_that_start_from_different_weights_are_refused() {
+    let gpu = common::gpu();
+    let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+    cfg.batch = 8;
+    let handles: Vec<_> = Threads::group(2)
+        .into_iter()
+        .map(|t| {
+            let (gpu, mut cfg) = (gpu.clone(), cfg.clone());
+            cfg.seed = t.rank() as u32; // a different seed on each rank
+            std::thread::spawn(move || {
+                let (g, d) = cfg.init_params();
+                DistGan::new(&gpu, cfg, &g, &d, 1, Box::new(t), true).err().map(|e| e.to_string())
+            })
+        })
+        .collect();
+    for h in handles {
+        let e = h.join().unwrap().expect("a rank with other weights must be refused");
+        assert!(e.contains("ranks [1]"), "{e}");
+    }
+}
+
+#[test]
+fn a_rank_that_stops_answering_is_an_error_not_a_hang() {
+    let mut ranks = Threads::group(2);
+    let lone = ranks.remove(0).with_timeout(std::time::Duration::from_millis(300));
+    drop(ranks); // rank 1 never calls
+    let t = std::time::Instant::now();
+    let e = lone.sum(&mut [1.0]).unwrap_err().to_string();
+    assert!(e.contains("did not answer") && t.elapsed().as_secs_f64() < 5.0, "{e}");
+}
+
+#[test]
+fn an_odd_noise_size_is_refused_on_several_ranks() {
+    let gpu = common::gpu();
+    let mut cfg = GanConfig::r1(Mixture::ring(), 3, 16); // z_dim 3
+    cfg.batch = 5;
+    let t = Threads::group(2).remove(0);
+    let (g, d) = cfg.init_params();
+    let e = DistGan::new(&gpu, cfg, &g, &d, 1, Box::new(t), true).err().expect("refused").to_string();
+    assert!(e.contains("even"), "{e}");
+}
