@@ -177,7 +177,24 @@ impl DeviceArgs {
             no_subgroups: self.no_subgroups || env.no_subgroups,
             tune_dir: None,
             kernels: self.kernels,
+            adapter_index: None,
         }
+    }
+
+    /// [`DeviceArgs::open`] for one rank of a data-parallel run: the `local_rank`-th adapter of
+    /// the best kind on this machine (modulo their number), unless `--adapter` names one.
+    ///
+    /// ```
+    /// use wgpu_gan::cli::DeviceArgs;
+    /// let args = DeviceArgs { no_tune: true, ..Default::default() };
+    /// let gpu = args.open_for_rank(Some(0))?;               // rank 0 of this machine
+    /// assert_eq!(gpu.describe(), args.open()?.describe());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
+    pub fn open_for_rank(&self, local_rank: Option<usize>) -> crate::Result<Gpu> {
+        let mut o = self.options();
+        o.adapter_index = local_rank;
+        self.open_with(o)
     }
 
     /// Opens the device and prints the adapter and backend first, as every example does.
@@ -189,7 +206,11 @@ impl DeviceArgs {
     /// # Ok::<(), wgpu_gan::Error>(())
     /// ```
     pub fn open(&self) -> crate::Result<Gpu> {
-        let gpu = Gpu::with_options(&self.options())?;
+        self.open_with(self.options())
+    }
+
+    fn open_with(&self, options: GpuOptions) -> crate::Result<Gpu> {
+        let gpu = Gpu::with_options(&options)?;
         // The kernel family is chosen (and timed, where a device can run more than one) now, so
         // that the line below names it and no step pays for the timing.
         crate::ops::choose_family(&gpu);
@@ -201,5 +222,108 @@ impl DeviceArgs {
             );
         }
         Ok(gpu)
+    }
+}
+
+/// The data-parallel flags of the training examples (issue 26; see [`crate::gan::dist`]).
+///
+/// ```
+/// use clap::Parser;
+/// use wgpu_gan::cli::DistArgs;
+/// #[derive(Parser)]
+/// struct Args {
+///     #[command(flatten)]
+///     dist: DistArgs,
+/// }
+/// let a = Args::parse_from(["demo", "--sync-bn", "off", "--mpi-timeout", "30"]);
+/// assert!(!a.dist.distributed && !a.dist.sync_bn() && a.dist.mpi_timeout == 30);
+/// assert!(Args::parse_from(["demo"]).dist.sync_bn());   // on by default
+/// ```
+#[derive(Clone, Debug, clap::Args)]
+pub struct DistArgs {
+    /// Train as one rank of a data-parallel run started by `mpirun -np N` (a build with the `mpi`
+    /// feature): every rank holds both networks and takes --batch rows of each global batch of
+    /// N × --batch; gradients are averaged over the ranks before every update; rank 0 writes
+    /// the files. Implied when mpirun starts several ranks.
+    #[arg(long)]
+    pub distributed: bool,
+    /// Batch-norm statistics of the whole global batch ("on": SyncBatchNorm, the same step as
+    /// one process at N × --batch) or of each rank's own rows ("off": plain data parallelism,
+    /// fewer exchanges per step).
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    pub sync_bn: String,
+    /// Seconds a rank waits for the others in one exchange before it decides one was lost and
+    /// exits (mpirun then stops the rest).
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub mpi_timeout: u64,
+}
+
+impl DistArgs {
+    /// Whether `--sync-bn` is on.
+    pub fn sync_bn(&self) -> bool {
+        self.sync_bn == "on"
+    }
+
+    /// Joins the MPI run when asked to (or when started by mpirun as one of several ranks);
+    /// `None` for a run alone. Without the `mpi` feature that is an error saying how to build.
+    ///
+    /// ```
+    /// use wgpu_gan::cli::DistArgs;
+    /// let alone = DistArgs { distributed: false, sync_bn: "on".into(), mpi_timeout: 60 };
+    /// # std::env::remove_var("OMPI_COMM_WORLD_SIZE");
+    /// assert!(alone.start()?.is_none());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
+    pub fn start(&self) -> crate::Result<Option<Rank>> {
+        if !self.distributed && !crate::gan::dist::launched_as_ranks() {
+            return Ok(None);
+        }
+        #[cfg(feature = "mpi")]
+        {
+            let mpi = std::sync::Arc::new(crate::mpi::Mpi::init(std::time::Duration::from_secs(self.mpi_timeout))?);
+            use crate::gan::dist::Collective;
+            Ok(Some(Rank { rank: mpi.rank(), ranks: mpi.ranks(), local_rank: mpi.local_rank(), sync_bn: self.sync_bn(), mpi }))
+        }
+        #[cfg(not(feature = "mpi"))]
+        Err(crate::Error::Device(
+            "data-parallel training (--distributed, or several ranks under mpirun) needs a build with the `mpi` feature: \
+             `cargo build --release --features mpi` (Debian: apt-get install openmpi-bin libopenmpi-dev libclang-dev)"
+                .into(),
+        ))
+    }
+}
+
+/// This process's place in a data-parallel run ([`DistArgs::start`]).
+pub struct Rank {
+    pub rank: usize,
+    pub ranks: usize,
+    /// Among the ranks on this machine: which adapter to open ([`DeviceArgs::open_for_rank`]).
+    pub local_rank: usize,
+    pub sync_bn: bool,
+    #[cfg(feature = "mpi")]
+    mpi: std::sync::Arc<crate::mpi::Mpi>,
+}
+
+impl Rank {
+    /// Whether this rank prints the run's progress and writes its files (rank 0).
+    pub fn leader(&self) -> bool {
+        self.rank == 0
+    }
+
+    /// The transport, for [`crate::gan::dist::DistGan::new`].
+    pub fn group(&self) -> Box<dyn crate::gan::dist::Collective> {
+        #[cfg(feature = "mpi")]
+        return Box::new(self.mpi.clone());
+        #[cfg(not(feature = "mpi"))]
+        unreachable!("a Rank exists only with the mpi feature")
+    }
+
+    /// Stops every rank of the run after printing `msg` (an error on this rank must not leave
+    /// the others waiting for it).
+    pub fn abort(&self, msg: &str) -> ! {
+        #[cfg(feature = "mpi")]
+        self.mpi.abort(msg, 1);
+        #[cfg(not(feature = "mpi"))]
+        unreachable!("a Rank exists only with the mpi feature: {msg}")
     }
 }

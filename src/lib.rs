@@ -44,6 +44,8 @@ pub mod interop;
 pub mod layers;
 pub mod metrics;
 pub mod models;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod nn;
 #[doc(hidden)]
 pub mod ops;

@@ -29,8 +29,8 @@ fn report(name: &str, checks: &[StepCheck]) {
     for c in checks {
         println!(
             "{name} step {}: max rel err: stats {:.2e}, D grads {:.2e}, G grads {:.2e}, weights {:.2e}, \
-             running var {:.2e}; reported: running mean {:.2e}, free-running weights {:.2e}",
-            c.step, c.stats, c.d_grads, c.g_grads, c.weights, c.running_var, c.running_mean, c.drift
+             running var {:.2e}; reported: running mean {:.2e}, free-running weights {:.2e}, {} of {} weights left out",
+            c.step, c.stats, c.d_grads, c.g_grads, c.weights, c.running_var, c.running_mean, c.drift, c.left_out.0, c.left_out.1
         );
     }
 }

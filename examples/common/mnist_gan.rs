@@ -14,6 +14,8 @@ use wgpu_gan::optim::Optimizer;
 pub struct Args {
     #[command(flatten)]
     pub device: wgpu_gan::cli::DeviceArgs,
+    #[command(flatten)]
+    pub dist: wgpu_gan::cli::DistArgs,
     /// Directory with the MNIST IDX files (train-images-idx3-ubyte[.gz], …); default $MNIST_DIR.
     #[arg(long)]
     pub mnist_dir: Option<PathBuf>,
@@ -96,8 +98,18 @@ pub struct Args {
 
 pub fn main_with(name: &str, make: fn(Arc<Table>) -> GanConfig, default_epochs: usize) -> ExitCode {
     let a = Args::parse();
-    match run(name, make, &a, default_epochs) {
+    // One rank of a data-parallel run (--distributed, or started by mpirun), or a run alone.
+    let rank = match a.dist.start() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(name, make, &a, default_epochs, rank.as_ref()) {
         Ok(code) => code,
+        // An error on one rank stops them all (the others would wait for it forever).
+        Err(e) if rank.is_some() => rank.expect("a rank").abort(&e.to_string()),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -113,7 +125,12 @@ pub fn bn_mode(s: &str) -> wgpu_gan::Result<Mode> {
     }
 }
 
-fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: usize) -> wgpu_gan::Result<ExitCode> {
+fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: usize, rank: Option<&wgpu_gan::cli::Rank>) -> wgpu_gan::Result<ExitCode> {
+    if rank.is_some() && (a.verify || a.cpu || a.digit.is_some()) {
+        return Err(wgpu_gan::Error::Shape("--distributed trains on GPUs: not with --verify, --cpu or --digit".into()));
+    }
+    // Rank 0 of a data-parallel run speaks for all.
+    let lead = rank.is_none_or(|r| r.leader());
     if a.batch < 2 {
         return Err(wgpu_gan::Error::Shape(format!("--batch {}: batch normalisation and the D statistics need at least 2", a.batch)));
     }
@@ -121,7 +138,9 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
     let dir = resolve_dir(a.mnist_dir.as_deref())?;
     let train_set = Mnist::load(&dir, Split::Train)?;
     train_set.expect_size(28, 28, name)?;
-    println!("MNIST: {} training images from {}", train_set.count, dir.display());
+    if lead {
+        println!("MNIST: {} training images from {}", train_set.count, dir.display());
+    }
     // The labels travel with the images (a conditional GAN reads them; the others do not).
     let labels = train_set.labels.iter().map(|&l| l as u32).collect();
     let table = Arc::new(Table::with_labels(train_set.images, train_set.rows * train_set.cols, labels)?);
@@ -157,7 +176,7 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
         println!("adapter: none (CPU reference, --cpu)");
         None
     } else {
-        Some(a.device.open()?)
+        Some(a.device.open_for_rank(rank.map(|r| r.local_rank))?)
     };
     if let (true, Some(gpu)) = (a.verify, &gpu) {
         cfg.batch = a.verify_batch;
@@ -168,7 +187,9 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
         println!("{}: judged {:.2e}, tolerance {:.0e}", if ok { "verify: PASS" } else { "verify: FAIL" }, v.judged(), a.tolerance);
         return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
-    let iters = iterations(a.iters, a.epochs.unwrap_or(default_epochs), train_set.count, a.batch)?;
+    // Epochs count global batches: --batch rows from each rank.
+    let ranks = rank.map_or(1, |r| r.ranks);
+    let iters = iterations(a.iters, a.epochs.unwrap_or(default_epochs), train_set.count, a.batch * ranks)?;
     let opts = RunOptions {
         out,
         iters,
@@ -184,30 +205,57 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
         image_hw: (train_set.rows, train_set.cols),
         channels: 1,
     };
-    println!(
-        "{name}: {iters} iterations at batch {} ({:.1} epochs), {:?} loss, k {}, G {:?}, D {:?}",
-        cfg.batch,
-        (iters * cfg.batch) as f64 / train_set.count as f64,
-        cfg.loss,
-        cfg.k,
-        cfg.opt_g,
-        cfg.opt_d
-    );
+    if lead {
+        let per_rank = match rank {
+            Some(r) => format!(" ({} ranks × {}, batch norm {})", r.ranks, cfg.batch, if r.sync_bn { "over the whole batch" } else { "per rank" }),
+            None => String::new(),
+        };
+        println!(
+            "{name}: {iters} iterations at batch {}{per_rank} ({:.1} epochs), {:?} loss, k {}, G {:?}, D {:?}",
+            cfg.batch * ranks,
+            (iters * cfg.batch * ranks) as f64 / train_set.count as f64,
+            cfg.loss,
+            cfg.k,
+            cfg.opt_g,
+            cfg.opt_d
+        );
+    }
     let t0 = std::time::Instant::now();
     let prepared = match prepared {
         Some(p) => p,
         None => opts.prepare(&cfg)?,
     };
-    let (s, start) = match &gpu {
-        Some(gpu) => {
+    let (s, start) = match (&gpu, rank) {
+        (Some(gpu), Some(r)) => {
+            let grid = opts.grid;
+            let make = |c: &GanConfig, g: &[Vec<f32>], d: &[Vec<f32>]| wgpu_gan::gan::dist::DistGan::new(gpu, c.clone(), g, d, grid, r.group(), r.sync_bn);
+            let (gan, _, start) = wgpu_gan::gan::images::train_on(make, cfg, &opts, prepared)?;
+            let s = Trainer::stats(&gan)?;
+            if lead {
+                let c = gan.comm();
+                let steps = (iters - start).max(1) as f64;
+                println!(
+                    "data parallel: {} exchanges with the other ranks, {:.1} MB sent by this rank, {:.2} s in them ({:.1} ms a step)",
+                    c.calls,
+                    c.bytes as f64 / 1e6,
+                    c.seconds,
+                    1e3 * c.seconds / steps
+                );
+            }
+            (s, start)
+        }
+        (Some(gpu), None) => {
             let (gan, _, start) = train_prepared(gpu, cfg, &opts, prepared)?;
             (gan.stats()?, start)
         }
-        None => {
+        (None, _) => {
             let (gan, _, start) = train_cpu_prepared(cfg, &opts, prepared)?;
             (Trainer::stats(&gan)?, start)
         }
     };
+    if !lead {
+        return Ok(ExitCode::SUCCESS);
+    }
     let secs = t0.elapsed().as_secs_f64();
     let ran = iters - start;
     println!("{ran} iterations in {:.0} s ({:.3} s per iteration)", secs, secs / ran.max(1) as f64);

@@ -111,6 +111,39 @@ pub trait Collective {
     fn gather(&self, values: &[f64]) -> Result<Vec<f64>>;
 }
 
+/// A shared transport is one too (the caller keeps a handle, e.g. to abort every rank).
+impl<C: Collective + ?Sized> Collective for Arc<C> {
+    fn rank(&self) -> usize {
+        (**self).rank()
+    }
+    fn ranks(&self) -> usize {
+        (**self).ranks()
+    }
+    fn sum(&self, values: &mut [f32]) -> Result<()> {
+        (**self).sum(values)
+    }
+    fn gather(&self, values: &[f64]) -> Result<Vec<f64>> {
+        (**self).gather(values)
+    }
+}
+
+/// Whether this process was started by `mpirun` (or another MPI launcher) as one of several
+/// ranks: Open MPI, MPICH and Slurm's PMI say so in the environment. (A program built without
+/// MPI checks it to refuse to train N copies alone into one output directory.)
+///
+/// ```
+/// std::env::remove_var("OMPI_COMM_WORLD_SIZE");
+/// std::env::set_var("PMI_SIZE", "1");                 // one rank: not a data-parallel run
+/// assert!(!wgpu_gan::gan::dist::launched_as_ranks());
+/// std::env::set_var("OMPI_COMM_WORLD_SIZE", "2");
+/// assert!(wgpu_gan::gan::dist::launched_as_ranks());
+/// ```
+pub fn launched_as_ranks() -> bool {
+    ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"]
+        .iter()
+        .any(|v| std::env::var(v).ok().and_then(|s| s.parse::<usize>().ok()).is_some_and(|n| n > 1))
+}
+
 /// A [`Collective`] between threads of one process: ranks that share a machine (and perhaps one
 /// adapter), with no MPI. A rank that waits longer than the timeout for the others gets an error.
 ///
@@ -224,7 +257,7 @@ impl Collective for Threads {
 /// ```
 /// use wgpu_gan::gan::dist::CommStats;
 /// let c = CommStats::default();
-/// assert_eq!((c.calls, c.bytes, c.seconds), (0, 0, 0.0));
+/// assert_eq!((c.calls, c.bytes, c.seconds, c.exchange_seconds), (0, 0, 0.0, 0.0));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct CommStats {
@@ -232,9 +265,12 @@ pub struct CommStats {
     pub calls: u64,
     /// Bytes this rank gave to them.
     pub bytes: u64,
-    /// Seconds from handing over the values to having the result (waiting for the slowest rank
-    /// included), and reading the values back from the GPU and writing the result.
+    /// Seconds from asking the GPU for the values to having written the result back: the GPU
+    /// finishing the work queued before them, the readback, the exchange and the write.
     pub seconds: f64,
+    /// Of those, the seconds inside the exchanges themselves (the transport, and waiting for
+    /// the slowest rank to arrive).
+    pub exchange_seconds: f64,
 }
 
 /// One rank of a data-parallel run: its [`GpuGan`] at this rank's batch, and the group.
@@ -300,6 +336,7 @@ impl DistGan {
         Ok(())
     }
 
+    /// Runs `f` (a readback, an exchange and a write), counted in [`DistGan::comm`].
     fn timed<T>(&self, bytes: usize, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let t = Instant::now();
         let out = f();
@@ -311,8 +348,26 @@ impl DistGan {
         out
     }
 
+    /// The exchange itself, its time counted apart.
+    fn exchange<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let t = Instant::now();
+        let out = f();
+        let mut c = self.comm.get();
+        c.exchange_seconds += t.elapsed().as_secs_f64();
+        self.comm.set(c);
+        out
+    }
+
+    fn sum(&self, v: &mut [f32]) -> Result<()> {
+        self.exchange(|| self.group.sum(v))
+    }
+
+    fn gather(&self, v: &[f64]) -> Result<Vec<f64>> {
+        self.exchange(|| self.group.gather(v))
+    }
+
     fn collect_gather(&self, v: &[f64]) -> Result<Vec<f64>> {
-        self.timed(v.len() * 8, || self.group.gather(v))
+        self.timed(v.len() * 8, || self.gather(v))
     }
 
     /// The mean over the ranks of a buffer's `len` values from its start, in place on the GPU.
@@ -320,7 +375,7 @@ impl DistGan {
         let gpu = &self.gan.gpu;
         self.timed(len * 4, || {
             let mut v = read_buffer(gpu, t, len)?;
-            self.group.sum(&mut v)?;
+            self.sum(&mut v)?;
             let inv = 1.0 / self.group.ranks() as f32;
             v.iter_mut().for_each(|x| *x *= inv);
             gpu.queue.write_buffer(&t.buffer, t.offset, bytemuck::cast_slice(&v));
@@ -334,7 +389,7 @@ impl DistGan {
         self.timed(3 * c * 8, || {
             let part = read_buffer(gpu, &s.part, s.part_len())?;
             let mine: Vec<f64> = s.local_moments(&part).into_iter().flatten().collect();
-            let all = self.group.gather(&mine)?;
+            let all = self.gather(&mine)?;
             let mut out = vec![0.0f32; 2 * c];
             for ch in 0..c {
                 let m = all.chunks(3 * c).fold([0.0; 3], |acc, r| combine_moments(acc, [r[3 * ch], r[3 * ch + 1], r[3 * ch + 2]]));
@@ -442,7 +497,7 @@ impl Trainer for DistGan {
         }
         let s = self.gan.stats()?;
         let mut v = s.values().to_vec();
-        self.timed(v.len() * 4, || self.group.sum(&mut v))?;
+        self.timed(v.len() * 4, || self.sum(&mut v))?;
         let n = self.group.ranks() as f32;
         let mean: Vec<f32> = v.iter().map(|x| x / n).collect();
         Ok(*bytemuck::from_bytes(bytemuck::cast_slice(&mean)))
@@ -497,15 +552,19 @@ pub struct StepCheck {
     /// arithmetic, would be measured against its own rounding.)
     pub d_grads: f32,
     pub g_grads: f32,
-    /// The weights after the step, each network's against its largest weight, leaving out the
-    /// biases into a batch norm: their gradient is rounding noise in both runs, which Adam turns
-    /// into steps of ±lr in directions set by that noise.
+    /// The weights after the step, each network's against its largest weight, leaving out those
+    /// whose gradients differ and are at rounding level ([`ROUNDING_LEVEL`] of the network's
+    /// largest) in either run: Adam moves a weight by lr·g/(|g| + ε), so for such a g the step's size and
+    /// direction are set by rounding (a bias into a batch norm, whose gradient is zero in exact
+    /// arithmetic, is always one).
     pub weights: f32,
+    /// How many weights were left out of `weights`, of how many.
+    pub left_out: (usize, usize),
     /// The batch norms' running variances after the step, each network's against its largest.
     pub running_var: f32,
     /// Reported, not judged: the running means (a batch norm after a bias follows that bias's
-    /// noise steps, momentum × lr each), and the weights of the two runs left to run freely
-    /// from the start (Adam's ±lr steps on gradients that cancel to rounding level grow apart).
+    /// noise steps, momentum × lr each), and all the weights of the two runs left to run freely
+    /// from the start (Adam's steps on gradients at rounding level set them apart).
     pub running_mean: f32,
     pub drift: f32,
 }
@@ -523,13 +582,38 @@ impl StepCheck {
     }
 }
 
-/// Each network's weights (biases into a batch norm left out), and its batch norms' running
-/// means and variances, flat: [G weights, D weights, G means, D means, G variances, D variances].
-fn flat_state(cfg: &GanConfig, s: &GanState) -> [Vec<f32>; 6] {
-    let keep = |spec: &crate::nn::NetSpec, p: &[Vec<f32>]| p.iter().enumerate().filter(|(i, _)| !spec.structurally_zero(*i)).flat_map(|(_, t)| t.clone()).collect();
+/// A gradient below this share of its network's largest is taken to be rounding noise (see
+/// [`StepCheck::weights`]).
+pub const ROUNDING_LEVEL: f32 = 1e-5;
+
+/// Each network's batch norms' running means and variances, flat: [G means, D means, G
+/// variances, D variances].
+fn running(s: &GanState) -> [Vec<f32>; 4] {
     // Each batch norm's running state is [mean (c), var (c)].
     let half = |r: &[Vec<f32>], second: bool| r.iter().flat_map(|t| if second { t[t.len() / 2..].to_vec() } else { t[..t.len() / 2].to_vec() }).collect();
-    [keep(&cfg.generator, &s.g), keep(&cfg.discriminator, &s.d), half(&s.g_running, false), half(&s.d_running, false), half(&s.g_running, true), half(&s.d_running, true)]
+    [half(&s.g_running, false), half(&s.d_running, false), half(&s.g_running, true), half(&s.d_running, true)]
+}
+
+/// The weights `a` (the ranks') against `b` (one process's) where both gradients `ga`, `gb`
+/// are above rounding level: (max rel err against the largest weight, weights left out).
+fn judge_weights(a: &[Vec<f32>], b: &[Vec<f32>], ga: &[Vec<f32>], gb: &[Vec<f32>]) -> (f32, usize) {
+    let scale = gb.iter().flatten().fold(0.0f32, |m, v| m.max(v.abs()));
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    let mut out = 0;
+    for (((wa, wb), ga), gb) in a.iter().zip(b).zip(ga).zip(gb) {
+        for i in 0..wa.len() {
+            // (Equal gradients, zeros of a ReLU that is off in both runs among them, give equal
+            // steps: those are judged too.)
+            if ga[i] == gb[i] || ga[i].abs().min(gb[i].abs()) >= ROUNDING_LEVEL * scale {
+                x.push(wa[i]);
+                y.push(wb[i]);
+            } else {
+                out += 1;
+            }
+        }
+    }
+    let all = b.iter().flatten().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-30);
+    (x.iter().zip(&y).fold(0.0f32, |m, (p, q)| m.max((p - q).abs())) / all, out)
 }
 
 /// Trains `steps` steps as this rank of `group` (each rank at `cfg.batch`) and, on rank 0 only,
@@ -555,18 +639,24 @@ pub fn check_against_one(gpu: &Gpu, cfg: &GanConfig, group: Box<dyn Collective>,
         one.train_steps(1);
         free.train_steps(1);
         let want = one.stats()?;
-        let a = flat_state(cfg, &dist.gan.read_state()?);
-        let (b, f) = (flat_state(cfg, &one.read_state()?), flat_state(cfg, &free.read_state()?));
-        let rel = |x: &[Vec<f32>; 6], y: &[Vec<f32>; 6], i: usize| if y[i].is_empty() { 0.0 } else { crate::max_rel_err(&x[i], &y[i]) };
+        let (a, b, f) = (dist.gan.read_state()?, one.read_state()?, free.read_state()?);
+        let (gd, gg) = ((dist.gan.d.grads.read(gpu)?, one.d.grads.read(gpu)?), (dist.gan.g.grads.read(gpu)?, one.g.grads.read(gpu)?));
+        let (wg, wd) = (judge_weights(&a.g, &b.g, &gg.0, &gg.1), judge_weights(&a.d, &b.d, &gd.0, &gd.1));
+        let total = a.g.iter().chain(&a.d).map(Vec::len).sum();
+        let (ra, rb) = (running(&a), running(&b));
+        let rel = |x: &[Vec<f32>], y: &[Vec<f32>], i: usize| if y[i].is_empty() { 0.0 } else { crate::max_rel_err(&x[i], &y[i]) };
+        let flat = |s: &GanState| [s.g.concat(), s.d.concat()];
+        let (fa, ff) = (flat(&a), flat(&f));
         out.push(StepCheck {
             step,
             stats: crate::max_rel_err(&s.values(), &want.values()),
             d_grads: compare(gpu, &dist.gan.d.grads.whole, &one.d.grads.whole)?,
             g_grads: compare(gpu, &dist.gan.g.grads.whole, &one.g.grads.whole)?,
-            weights: rel(&a, &b, 0).max(rel(&a, &b, 1)),
-            running_var: rel(&a, &b, 4).max(rel(&a, &b, 5)),
-            running_mean: rel(&a, &b, 2).max(rel(&a, &b, 3)),
-            drift: rel(&a, &f, 0).max(rel(&a, &f, 1)),
+            weights: wg.0.max(wd.0),
+            left_out: (wg.1 + wd.1, total),
+            running_var: rel(&ra, &rb, 2).max(rel(&ra, &rb, 3)),
+            running_mean: rel(&ra, &rb, 0).max(rel(&ra, &rb, 1)),
+            drift: rel(&fa, &ff, 0).max(rel(&fa, &ff, 1)),
         });
     }
     Ok(out)

@@ -422,11 +422,16 @@ pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32
     });
     let (mut g0, mut d0) = cfg.init_params();
     let mut running = None;
+    let from_weights = init.is_some();
     if let Some(((g, gr), (d, dr))) = init {
         (g0, d0, running) = (g, d, Some((gr, dr)));
-        println!("initial weights from {}", opts.init_from.as_ref().map_or(String::new(), |p| p.display().to_string()));
     }
     let mut gan = make(&cfg, &g0, &d0)?;
+    // A data-parallel run's rank 0 prints and writes; the other ranks train beside it.
+    let lead = gan.leader();
+    if from_weights && lead {
+        println!("initial weights from {}", opts.init_from.as_ref().map_or(String::new(), |p| p.display().to_string()));
+    }
     if let Some((g_running, d_running)) = running {
         let state = GanState { g_running, d_running, ..gan.read_state()? };
         gan.load_state(&state)?;
@@ -438,13 +443,15 @@ pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32
         if let Ok(text) = std::fs::read_to_string(&csv_path) {
             rows = parse_csv(&text, state.step as u64);
         }
-        println!("resumed from {} at iteration {} (seed {})", opts.resume.as_ref().map_or(String::new(), |p| p.display().to_string()), state.step, cfg.seed);
+        if lead {
+            println!("resumed from {} at iteration {} (seed {})", opts.resume.as_ref().map_or(String::new(), |p| p.display().to_string()), state.step, cfg.seed);
+        }
     }
     let start = gan.steps_done() as usize;
     if start > opts.iters {
         return Err(Error::Shape(format!("the checkpoint is at iteration {start}, beyond the {} asked for", opts.iters)));
     }
-    let bar = ProgressBar::new(opts.iters as u64);
+    let bar = if lead { ProgressBar::new(opts.iters as u64) } else { ProgressBar::hidden() };
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}").unwrap());
     bar.set_position(start as u64);
     let t0 = Instant::now();
@@ -473,7 +480,9 @@ pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32
             s.d_loss, s.g_loss, s.d_real, s.d_fake, 100.0 * s.acc_real, 100.0 * s.acc_fake
         );
         bar.set_position(done as u64);
-        if bar.is_hidden() {
+        if !lead {
+            // Not rank 0 of a data-parallel run: rank 0 reports.
+        } else if bar.is_hidden() {
             // No terminal (a log file, CI): a plain line now and then instead of the bar.
             if every(done, chunk, opts.log_every.max(1) * 10) || done == opts.iters {
                 let rate = (done - start) as f64 / t0.elapsed().as_secs_f64().max(1e-9);
@@ -482,16 +491,23 @@ pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32
         } else {
             bar.set_message(msg);
         }
-        if every(done, chunk, opts.sample_every) && done < opts.iters {
+        if every(done, chunk, opts.sample_every) && done < opts.iters && lead {
             sample_grid(&mut gan, opts, &opts.out.join(format!("samples_{done:06}.png")))?;
         }
         if every(done, chunk, opts.checkpoint_every) || done == opts.iters {
-            // Log first, then checkpoint: a resumed run finds every row up to its checkpoint.
-            write_atomic(&csv_path, &csv)?;
-            save_checkpoint(&opts.out.join("checkpoint.safetensors"), &cfg, &gan.read_state()?)?;
+            // Every rank of a data-parallel run still holds the same state (each rank calls it).
+            gan.agree()?;
+            if lead {
+                // Log first, then checkpoint: a resumed run finds every row up to its checkpoint.
+                write_atomic(&csv_path, &csv)?;
+                save_checkpoint(&opts.out.join("checkpoint.safetensors"), &cfg, &gan.read_state()?)?;
+            }
         }
     }
     bar.finish();
+    if !lead {
+        return Ok((gan, rows, start));
+    }
     write_atomic(&csv_path, &csv)?;
     sample_grid(&mut gan, opts, &opts.out.join("samples_final.png"))?;
     if !rows.is_empty() {

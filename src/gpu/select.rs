@@ -107,6 +107,17 @@ pub struct GpuOptions {
     /// # Ok::<(), wgpu_gan::Error>(())
     /// ```
     pub kernels: Option<super::KernelFamily>,
+    /// Among the matching adapters of the best kind (see `pick_adapter`), the one at this index
+    /// (modulo their number): a data-parallel run gives each rank on a machine its own GPU.
+    ///
+    /// ```
+    /// use wgpu_gan::gpu::{Gpu, GpuOptions};
+    /// let first = Gpu::with_options(&GpuOptions::from_env())?;
+    /// let again = Gpu::with_options(&GpuOptions { adapter_index: Some(0), ..GpuOptions::from_env() })?;
+    /// assert_eq!(first.describe(), again.describe());
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
+    pub adapter_index: Option<usize>,
 }
 
 impl GpuOptions {
@@ -180,6 +191,11 @@ pub(super) async fn pick_adapter(o: &GpuOptions) -> Result<(wgpu::Instance, wgpu
         adapters.retain(|a| a.get_info().name.to_lowercase().contains(&want));
     }
     adapters.sort_by_key(|a| rank(&a.get_info()));
+    if let (Some(i), Some(best)) = (o.adapter_index, adapters.first().map(|a| rank(&a.get_info()))) {
+        adapters.retain(|a| rank(&a.get_info()) == best);
+        let i = i % adapters.len();
+        adapters.rotate_left(i);
+    }
     match adapters.into_iter().next() {
         Some(a) => Ok((instance, a)),
         None => {
