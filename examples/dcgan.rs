@@ -292,7 +292,7 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
     cfg.seed = a.seed;
     cfg.validate()?;
     if let DataSource::Stream(s) = &cfg.data {
-        let plan = StepPlan { seed: cfg.seed, draws: cfg.k, batch: cfg.batch };
+        let plan = StepPlan { seed: cfg.seed, draws: cfg.k, batch: cfg.batch, ..Default::default() };
         let step_mb = (plan.len(s.source.dim()) * 4) as f64 / 1e6;
         println!(
             "streaming: {} workers, {} steps ahead each: at most {:.1} MB of rows read ahead, and {:.1} MB in upload buffers",

@@ -117,7 +117,7 @@ impl RowSource for Counted {
 #[test]
 fn the_prefetcher_reads_in_order_and_no_further_ahead_than_its_bound() {
     let src = Arc::new(Counted { reads: AtomicUsize::new(0) });
-    let plan = StepPlan { seed: 3, draws: 2, batch: 5 };
+    let plan = StepPlan { seed: 3, draws: 2, batch: 5, ..Default::default() };
     let o = PrefetchOptions { workers: 3, depth: 2 };
     let mut p = Prefetcher::start(src.clone(), plan, 7, o);
     for step in 7..20u64 {

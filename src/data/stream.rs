@@ -108,7 +108,7 @@ impl PartialEq for Stream {
 /// # struct Rows; // 6 rows, row i = [i, i]
 /// # impl RowSource for Rows { fn count(&self) -> usize { 6 } fn dim(&self) -> usize { 2 } fn read(&self, i: usize, out: &mut [f32]) -> wgpu_gan::Result<()> { out.fill(i as f32); Ok(()) } fn describe(&self) -> String { "6 rows".into() } }
 /// use wgpu_gan::data::stream::StepPlan;
-/// let plan = StepPlan { seed: 1, draws: 2, batch: 3 };
+/// let plan = StepPlan { seed: 1, draws: 2, batch: 3, ..Default::default() };
 /// let mut rows = Vec::new();
 /// plan.read(&Rows, 0, &mut rows)?;
 /// assert_eq!(rows.len(), plan.len(Rows.dim()));             // 2 draws × 3 rows × 2 values
@@ -117,11 +117,17 @@ impl PartialEq for Stream {
 /// assert_eq!(firsts, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);       // step 0 is epoch 0: each row once
 /// # Ok::<(), wgpu_gan::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StepPlan {
     pub seed: u32,
     pub draws: usize,
+    /// Rows of each draw that this process reads.
     pub batch: usize,
+    /// A data-parallel rank's shard ([`crate::gan::dist`]): the first of its rows among each
+    /// draw's `total` (0: `batch`, a process alone). Rank r of N at batch b reads rows
+    /// [r·b, (r+1)·b) of what one process at batch N·b reads.
+    pub first: usize,
+    pub total: usize,
 }
 
 impl StepPlan {
@@ -129,7 +135,7 @@ impl StepPlan {
     ///
     /// ```
     /// use wgpu_gan::data::stream::StepPlan;
-    /// let plan = StepPlan { seed: 0, draws: 5, batch: 8 };
+    /// let plan = StepPlan { seed: 0, draws: 5, batch: 8, ..Default::default() };
     /// assert_eq!(plan.len(2), 5 * 8 * 2);                      // 5 draws of 8 rows of 2 values
     /// ```
     pub fn len(&self, dim: usize) -> usize {
@@ -143,7 +149,7 @@ impl StepPlan {
     /// # struct Rows; // 6 rows, row i = [i, i]
     /// # impl RowSource for Rows { fn count(&self) -> usize { 6 } fn dim(&self) -> usize { 2 } fn read(&self, i: usize, out: &mut [f32]) -> wgpu_gan::Result<()> { out.fill(i as f32); Ok(()) } fn describe(&self) -> String { "6 rows".into() } }
     /// use wgpu_gan::data::stream::StepPlan;
-    /// let plan = StepPlan { seed: 1, draws: 3, batch: 2 };
+    /// let plan = StepPlan { seed: 1, draws: 3, batch: 2, ..Default::default() };
     /// let mut rows = vec![9.0; 100];
     /// plan.read(&Rows, 4, &mut rows)?;
     /// assert_eq!(rows.len(), plan.len(2));                     // resized: 3 × 2 × 2
@@ -168,7 +174,7 @@ impl StepPlan {
     /// # struct Rows; // 6 rows, row i = [i, i]
     /// # impl RowSource for Rows { fn count(&self) -> usize { 6 } fn dim(&self) -> usize { 2 } fn read(&self, i: usize, out: &mut [f32]) -> wgpu_gan::Result<()> { out.fill(i as f32); Ok(()) } fn describe(&self) -> String { "6 rows".into() } }
     /// use wgpu_gan::data::stream::StepPlan;
-    /// let plan = StepPlan { seed: 7, draws: 2, batch: 3 };
+    /// let plan = StepPlan { seed: 7, draws: 2, batch: 3, ..Default::default() };
     /// let mut out = [-1.0; 3 * 2];
     /// plan.read_draw(&Rows, 0, 1, &mut out)?;
     /// let mut ids: Vec<f32> = out.chunks(2).map(|r| r[0]).collect();
@@ -180,7 +186,8 @@ impl StepPlan {
     pub fn read_draw(&self, src: &dyn RowSource, step: u64, draw: usize, out: &mut [f32]) -> Result<()> {
         let (count, dim) = (src.count() as u32, src.dim());
         for (j, row) in out.chunks_mut(dim).take(self.batch).enumerate() {
-            let i = crate::rng::gather_source(j as u32, self.batch as u32, count, self.seed, draw as u32, step as u32, self.draws as u32);
+            let total = if self.total == 0 { self.batch } else { self.total };
+            let i = crate::rng::gather_source((self.first + j) as u32, total as u32, count, self.seed, draw as u32, step as u32, self.draws as u32);
             src.read(i as usize, row)?;
         }
         Ok(())
@@ -238,7 +245,7 @@ impl PrefetchOptions {
 /// # impl RowSource for Rows { fn count(&self) -> usize { 6 } fn dim(&self) -> usize { 2 } fn read(&self, i: usize, out: &mut [f32]) -> wgpu_gan::Result<()> { out.fill(i as f32); Ok(()) } fn describe(&self) -> String { "6 rows".into() } }
 /// use std::sync::Arc;
 /// use wgpu_gan::data::stream::{PrefetchOptions, Prefetcher, StepPlan};
-/// let plan = StepPlan { seed: 3, draws: 1, batch: 4 };
+/// let plan = StepPlan { seed: 3, draws: 1, batch: 4, ..Default::default() };
 /// let mut p = Prefetcher::start(Arc::new(Rows), plan, 5, PrefetchOptions { workers: 2, depth: 1 });
 /// for step in 5..8 {
 ///     let mut want = Vec::new();
@@ -265,7 +272,7 @@ impl Prefetcher {
     /// # impl RowSource for Rows { fn count(&self) -> usize { 6 } fn dim(&self) -> usize { 2 } fn read(&self, i: usize, out: &mut [f32]) -> wgpu_gan::Result<()> { out.fill(i as f32); Ok(()) } fn describe(&self) -> String { "6 rows".into() } }
     /// use std::sync::Arc;
     /// use wgpu_gan::data::stream::{PrefetchOptions, Prefetcher, StepPlan};
-    /// let plan = StepPlan { seed: 0, draws: 2, batch: 2 };
+    /// let plan = StepPlan { seed: 0, draws: 2, batch: 2, ..Default::default() };
     /// let mut p = Prefetcher::start(Arc::new(Rows), plan, 10, PrefetchOptions { workers: 0, depth: 1 });
     /// let mut want = Vec::new();
     /// plan.read(&Rows, 10, &mut want)?;
@@ -310,7 +317,7 @@ impl Prefetcher {
     /// # impl RowSource for Rows { fn count(&self) -> usize { 6 } fn dim(&self) -> usize { 2 } fn read(&self, i: usize, out: &mut [f32]) -> wgpu_gan::Result<()> { out.fill(i as f32); Ok(()) } fn describe(&self) -> String { "6 rows".into() } }
     /// use std::sync::Arc;
     /// use wgpu_gan::data::stream::{PrefetchOptions, Prefetcher, StepPlan};
-    /// let plan = StepPlan { seed: 0, draws: 1, batch: 2 };
+    /// let plan = StepPlan { seed: 0, draws: 1, batch: 2, ..Default::default() };
     /// let mut p = Prefetcher::start(Arc::new(Rows), plan, 3, PrefetchOptions { workers: 2, depth: 1 });
     /// assert_eq!(p.next_step(), 3);
     /// p.next_rows()?;
@@ -329,7 +336,7 @@ impl Prefetcher {
     /// use wgpu_gan::data::stream::{PrefetchOptions, Prefetcher, RowSource, StepPlan};
     /// # struct Failing; // 4 rows of 1 value, none readable: "disk gone"
     /// # impl RowSource for Failing { fn count(&self) -> usize { 4 } fn dim(&self) -> usize { 1 } fn read(&self, _: usize, _: &mut [f32]) -> wgpu_gan::Result<()> { Err(wgpu_gan::Error::Data("disk gone".into())) } fn describe(&self) -> String { "failing".into() } }
-    /// let plan = StepPlan { seed: 0, draws: 1, batch: 2 };
+    /// let plan = StepPlan { seed: 0, draws: 1, batch: 2, ..Default::default() };
     /// let mut p = Prefetcher::start(Arc::new(Failing), plan, 0, PrefetchOptions { workers: 1, depth: 1 });
     /// assert!(p.next_rows().unwrap_err().to_string().contains("disk gone")); // the read's error
     /// assert!(p.next_rows().is_err());                         // and the worker has stopped

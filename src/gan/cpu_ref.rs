@@ -186,7 +186,7 @@ impl CpuGan {
                 (rows, labels)
             }
             DataSource::Stream(s) => {
-                let plan = crate::data::stream::StepPlan { seed: c.seed, draws: c.k, batch: c.batch };
+                let plan = crate::data::stream::StepPlan { seed: c.seed, draws: c.k, batch: c.batch, ..Default::default() };
                 let mut rows = vec![0.0; c.batch * s.source.dim()];
                 if let Err(e) = plan.read_draw(s.source.as_ref(), self.step as u64, i, &mut rows) {
                     panic!("the CPU reference could not read its real batch: {e}");

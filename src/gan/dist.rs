@@ -84,9 +84,6 @@ impl Shard {
         if self.ranks == 1 {
             return Ok(());
         }
-        if matches!(cfg.data, super::DataSource::Stream(_)) {
-            return Err(Error::Shape("data-parallel training reads its real rows from a table or a mixture on the GPU; streamed image folders are not sharded yet".into()));
-        }
         if (cfg.batch * cfg.z_dim()) % 2 == 1 {
             return Err(Error::Shape(format!(
                 "data-parallel training needs batch × z_dim even (the noise is drawn in pairs); batch {} × z_dim {} is odd",
@@ -434,6 +431,7 @@ impl DistGan {
     }
 
     fn step(&mut self) -> Result<()> {
+        self.gan.upload_rows()?;
         if self.gan.long_step() {
             self.run(1)?;
         }

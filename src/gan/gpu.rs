@@ -80,7 +80,7 @@ struct Feed {
 /// ```
 /// use wgpu_gan::{data::stream::StepPlan, gan::STEPS_IN_FLIGHT};
 /// // The most a run streaming 28 × 28 images at batch 64 (k = 1) holds in upload buffers:
-/// let plan = StepPlan { seed: 0, draws: 1, batch: 64 };
+/// let plan = StepPlan { seed: 0, draws: 1, batch: 64, ..Default::default() };
 /// let bytes = STEPS_IN_FLIGHT * plan.len(28 * 28) * 4;
 /// assert_eq!(bytes, 3 * 64 * 784 * 4);                 // about 0.6 MB
 /// ```
@@ -255,7 +255,8 @@ impl GpuGan {
             DataSource::Mixture(m) => (Tensor::from_slice(gpu, "centres", &m.flat_centres())?, None),
             DataSource::Table(t) => (Tensor::from_slice(gpu, "data", &t.rows)?, None),
             DataSource::Stream(s) => {
-                let plan = StepPlan { seed: cfg.seed, draws: cfg.k, batch: b };
+                let (first, total) = shard.rows(b as u32);
+                let plan = StepPlan { seed: cfg.seed, draws: cfg.k, batch: b, first: first as usize, total: total as usize };
                 let len = plan.len(dim);
                 let belt = wgpu::util::StagingBelt::new(gpu.device.clone(), (len * 4) as u64);
                 (Tensor::zeros(gpu, "stream.step_rows", len)?, Some(Feed { stream: s.clone(), plan, prefetch: None, belt, in_flight: Default::default(), error: None }))
@@ -578,6 +579,17 @@ impl GpuGan {
     /// The same for the extra critic updates.
     pub(crate) fn burst_updates(&self) -> &[(usize, bool)] {
         &self.program.burst_updates
+    }
+
+    /// With streamed data, the rows of the next step into the step's table (read ahead by the
+    /// prefetcher; for a step that a data-parallel run submits itself).
+    pub(crate) fn upload_rows(&mut self) -> Result<()> {
+        let step = self.clock.steps_done;
+        if let Some(f) = &mut self.feed {
+            let rows = f.rows(step).map_err(|e| Error::Data(format!("training stopped: the real samples of step {}: {e}", step + 1)))?;
+            self.io.table.write(&self.gpu, &rows)?;
+        }
+        Ok(())
     }
 
     /// Counts a step that a data-parallel run ([`super::dist`]) submitted itself.
