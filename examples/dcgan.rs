@@ -58,6 +58,8 @@ enum StreamMode {
 struct Args {
     #[command(flatten)]
     device: wgpu_gan::cli::DeviceArgs,
+    #[command(flatten)]
+    dist: wgpu_gan::cli::DistArgs,
     #[arg(long, value_enum, default_value_t = Dataset::Shapes)]
     dataset: Dataset,
     /// The folder of images (--dataset folder) or of the MNIST files (--dataset mnist).
@@ -141,8 +143,18 @@ impl Args {
 
 fn main() -> ExitCode {
     let a = Args::parse();
-    match run(&a) {
+    // One rank of a data-parallel run (--distributed, or started by mpirun), or a run alone.
+    let rank = match a.dist.start() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(&a, rank.as_ref()) {
         Ok(code) => code,
+        // An error on one rank stops them all (the others would wait for it forever).
+        Err(e) if rank.is_some() => rank.expect("a rank").abort(&e.to_string()),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
@@ -258,7 +270,19 @@ fn time_data_path(gpu: &Gpu, source: Arc<dyn RowSource>, plan: StepPlan, prefetc
     Ok(())
 }
 
-fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
+fn run(a: &Args, rank: Option<&wgpu_gan::cli::Rank>) -> wgpu_gan::Result<ExitCode> {
+    if rank.is_some() && (a.verify || a.export.is_some() || a.data_only) {
+        return Err(wgpu_gan::Error::Shape("--distributed trains: not with --verify, --export or --data-only".into()));
+    }
+    // Rank 0 of a data-parallel run speaks for all.
+    let lead = rank.is_none_or(|r| r.leader());
+    macro_rules! say {
+        ($($t:tt)*) => {
+            if lead {
+                println!($($t)*);
+            }
+        };
+    }
     let nc = if a.dataset == Dataset::Mnist { 1 } else { a.nc };
     if a.dataset == Dataset::Shapes && nc != 3 {
         return Err(wgpu_gan::Error::Shape("the shapes toy is RGB: --nc 3".into()));
@@ -269,16 +293,16 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
     if let Some(dir) = &a.export {
         return export(a, &shape, dir);
     }
-    let gpu = a.device.open()?;
+    let gpu = a.device.open_for_rank(rank.map(|r| r.local_rank))?;
     let prefetch = PrefetchOptions { workers: a.workers.unwrap_or(PrefetchOptions::default().workers), depth: a.prefetch };
     let (data, count): (DataSource, usize) = match load(a, &shape, &gpu)? {
         Data::Folder(rows) => {
-            println!("{:?}: {}, streamed (held whole they would take {:.0} MB as f32)", a.dataset, rows.describe(), rows.bytes() as f64 / 1e6);
+            say!("{:?}: {}, streamed (held whole they would take {:.0} MB as f32)", a.dataset, rows.describe(), rows.bytes() as f64 / 1e6);
             let n = rows.count();
             (DataSource::Stream(Stream { source: Arc::new(rows), prefetch }), n)
         }
         Data::Held(set) => {
-            println!("{:?}: {} images of {} × {} × {}", a.dataset, set.count, set.nc, set.size, set.size);
+            say!("{:?}: {} images of {} × {} × {}", a.dataset, set.count, set.nc, set.size, set.size);
             let (n, t) = (set.count, Arc::new(Table::new(set.rows, set.nc * set.size * set.size)?));
             if a.stream == StreamMode::On || a.data_only {
                 (DataSource::Stream(Stream { source: t, prefetch }), n)
@@ -294,7 +318,7 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
     if let DataSource::Stream(s) = &cfg.data {
         let plan = StepPlan { seed: cfg.seed, draws: cfg.k, batch: cfg.batch, ..Default::default() };
         let step_mb = (plan.len(s.source.dim()) * 4) as f64 / 1e6;
-        println!(
+        say!(
             "streaming: {} workers, {} steps ahead each: at most {:.1} MB of rows read ahead, and {:.1} MB in upload buffers",
             prefetch.workers,
             prefetch.depth,
@@ -308,15 +332,17 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
     }
     if a.verify {
         cfg.batch = a.verify_batch;
-        println!("verify: {} steps of R6 {:?} at batch {} on the GPU and on the CPU reference", a.verify_steps, shape, cfg.batch);
+        say!("verify: {} steps of R6 {:?} at batch {} on the GPU and on the CPU reference", a.verify_steps, shape, cfg.batch);
         let t = std::time::Instant::now();
         let v = verify(&gpu, &cfg, a.verify_steps, cfg.batch, 5)?;
-        println!("{v}");
+        say!("{v}");
         let ok = v.passed(1e-4);
-        println!("{}: judged {:.2e}, tolerance 1e-4 ({:.0} s)", if ok { "verify: PASS" } else { "verify: FAIL" }, v.judged(), t.elapsed().as_secs_f64());
+        say!("{}: judged {:.2e}, tolerance 1e-4 ({:.0} s)", if ok { "verify: PASS" } else { "verify: FAIL" }, v.judged(), t.elapsed().as_secs_f64());
         return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
-    let iters = iterations(a.iters, 5, count, a.batch)?;
+    // Epochs count global batches: --batch rows from each rank.
+    let ranks = rank.map_or(1, |r| r.ranks);
+    let iters = iterations(a.iters, 5, count, a.batch * ranks)?;
     let opts = RunOptions {
         out: out.clone(),
         iters,
@@ -331,21 +357,38 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
         image_hw: (a.image_size, a.image_size),
         channels: nc,
     };
-    println!("R6 {shape:?}: {iters} iterations at batch {}, G {:?}, D {:?}", cfg.batch, cfg.opt_g, cfg.opt_d);
+    let per_rank = rank.map_or(String::new(), |r| format!(" ({} ranks × {}, batch norm {})", r.ranks, cfg.batch, if r.sync_bn { "over the whole batch" } else { "per rank" }));
+    say!("R6 {shape:?}: {iters} iterations at batch {}{per_rank}, G {:?}, D {:?}", cfg.batch * ranks, cfg.opt_g, cfg.opt_d);
     let t0 = std::time::Instant::now();
     let problems = match &cfg.data {
         DataSource::Stream(s) => Some(s.source.clone()),
         _ => None,
     };
-    let (gan, _, start) = train(&gpu, cfg, &opts)?;
+    let (gan, start, s) = match rank {
+        Some(r) => {
+            let prepared = opts.prepare(&cfg)?;
+            let grid = opts.grid;
+            let make = |c: &GanConfig, g: &[Vec<f32>], d: &[Vec<f32>]| wgpu_gan::gan::dist::DistGan::new(&gpu, c.clone(), g, d, grid, r.group(), r.sync_bn);
+            let (gan, _, start) = wgpu_gan::gan::images::train_on(make, cfg, &opts, prepared)?;
+            let s = wgpu_gan::gan::Trainer::stats(&gan)?;
+            (gan.gan, start, s)
+        }
+        None => {
+            let (gan, _, start) = train(&gpu, cfg, &opts)?;
+            let s = gan.stats()?;
+            (gan, start, s)
+        }
+    };
+    if !lead {
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(p) = problems.and_then(|s| s.problems()) {
         eprintln!("warning: while training: {p}");
     }
     let secs = t0.elapsed().as_secs_f64();
     let ran = iters - start;
-    println!("{ran} iterations in {secs:.0} s ({:.3} s per iteration, {:.0} images/s)", secs / ran.max(1) as f64, (ran * a.batch) as f64 / secs.max(1e-9));
-    let s = gan.stats()?;
-    println!("M4 at the end: D(x) {:.3}, D(G(z)) {:.3}, D accuracy on real {:.1}%, on fake {:.1}%; losses D {:.4}, G {:.4}", s.d_real, s.d_fake, 100.0 * s.acc_real, 100.0 * s.acc_fake, s.d_loss, s.g_loss);
+    say!("{ran} iterations in {secs:.0} s ({:.3} s per iteration, {:.0} images/s)", secs / ran.max(1) as f64, (ran * a.batch * ranks) as f64 / secs.max(1e-9));
+    say!("M4 at the end: D(x) {:.3}, D(G(z)) {:.3}, D accuracy on real {:.1}%, on fake {:.1}%; losses D {:.4}, G {:.4}", s.d_real, s.d_fake, 100.0 * s.acc_real, 100.0 * s.acc_fake, s.d_loss, s.g_loss);
     if a.dataset == Dataset::Shapes {
         let n = 1000.min(gan.sample_capacity());
         let mut imgs = Vec::new();
@@ -357,8 +400,8 @@ fn run(a: &Args) -> wgpu_gan::Result<ExitCode> {
         }
         let total = imgs.len() / (3 * a.image_size * a.image_size);
         let (classes, clear, per) = shape_coverage(&imgs, total, a.image_size);
-        println!("mode coverage: {classes}/{SHAPE_CLASSES} classes among {total} samples; {clear} ({:.1} %) read as one clear shape; per class {per:?}", 100.0 * clear as f64 / total as f64);
+        say!("mode coverage: {classes}/{SHAPE_CLASSES} classes among {total} samples; {clear} ({:.1} %) read as one clear shape; per class {per:?}", 100.0 * clear as f64 / total as f64);
     }
-    println!("wrote {0}/samples_final.png, {0}/loss_curve.png, {0}/losses.csv, {0}/checkpoint.safetensors", out.display());
+    say!("wrote {0}/samples_final.png, {0}/loss_curve.png, {0}/losses.csv, {0}/checkpoint.safetensors", out.display());
     Ok(ExitCode::SUCCESS)
 }
