@@ -260,6 +260,12 @@ pub struct DistArgs {
 
 impl DistArgs {
     /// Whether `--sync-bn` is on.
+    ///
+    /// ```
+    /// use wgpu_gan::cli::DistArgs;
+    /// let off = DistArgs { distributed: false, sync_bn: "off".into(), mpi_timeout: 60 };
+    /// assert!(!off.sync_bn());
+    /// ```
     pub fn sync_bn(&self) -> bool {
         self.sync_bn == "on"
     }
@@ -294,6 +300,17 @@ impl DistArgs {
 }
 
 /// This process's place in a data-parallel run ([`DistArgs::start`]).
+///
+/// ```
+/// use wgpu_gan::cli::DistArgs;
+/// let args = DistArgs { distributed: true, sync_bn: "on".into(), mpi_timeout: 60 };
+/// match args.start() {
+///     // Built with the `mpi` feature and started alone: a world of one.
+///     Ok(Some(r)) => assert_eq!((r.rank, r.ranks, r.local_rank, r.sync_bn), (0, 1, 0, true)),
+///     Ok(None) => unreachable!("asked to join"),
+///     Err(e) => assert!(e.to_string().contains("--features mpi")), // built without it
+/// }
+/// ```
 pub struct Rank {
     pub rank: usize,
     pub ranks: usize,
@@ -306,11 +323,35 @@ pub struct Rank {
 
 impl Rank {
     /// Whether this rank prints the run's progress and writes its files (rank 0).
+    ///
+    /// ```
+    /// use wgpu_gan::cli::DistArgs;
+    /// let args = DistArgs { distributed: true, sync_bn: "on".into(), mpi_timeout: 60 };
+    /// match args.start() {
+    ///     Ok(Some(r)) => assert!(r.leader()),                // rank 0 of 1 (the `mpi` feature)
+    ///     Ok(None) => unreachable!("asked to join"),
+    ///     Err(e) => assert!(e.to_string().contains("--features mpi")),
+    /// }
+    /// ```
     pub fn leader(&self) -> bool {
         self.rank == 0
     }
 
     /// The transport, for [`crate::gan::dist::DistGan::new`].
+    ///
+    /// ```
+    /// use wgpu_gan::cli::DistArgs;
+    /// let args = DistArgs { distributed: true, sync_bn: "on".into(), mpi_timeout: 60 };
+    /// match args.start() {
+    ///     Ok(Some(r)) => {
+    ///         let mut v = [1.0f32];
+    ///         r.group().sum(&mut v).unwrap();                // the sum over one rank
+    ///         assert_eq!(v, [1.0]);
+    ///     }
+    ///     Ok(None) => unreachable!("asked to join"),
+    ///     Err(e) => assert!(e.to_string().contains("--features mpi")),
+    /// }
+    /// ```
     pub fn group(&self) -> Box<dyn crate::gan::dist::Collective> {
         #[cfg(feature = "mpi")]
         return Box::new(self.mpi.clone());
@@ -320,6 +361,22 @@ impl Rank {
 
     /// Stops every rank of the run after printing `msg` (an error on this rank must not leave
     /// the others waiting for it).
+    ///
+    /// ```
+    /// use wgpu_gan::cli::DistArgs;
+    /// let args = DistArgs { distributed: true, sync_bn: "on".into(), mpi_timeout: 60 };
+    /// if std::env::var("WGPU_GAN_ABORT_DEMO").is_ok() {
+    ///     // The child: a rank of one that aborts (exit code 1).
+    ///     args.start().unwrap().unwrap().abort("a demonstration");
+    /// }
+    /// // This example run again as a child.
+    /// let me = std::env::current_exe().unwrap();
+    /// let status = std::process::Command::new(me).env("WGPU_GAN_ABORT_DEMO", "1").status().unwrap();
+    /// match args.start() {
+    ///     Ok(_) => assert_eq!(status.code(), Some(1)),      // the `mpi` feature: the child aborted
+    ///     Err(_) => assert!(!status.success()),             // without it the child had no rank
+    /// }
+    /// ```
     pub fn abort(&self, msg: &str) -> ! {
         #[cfg(feature = "mpi")]
         self.mpi.abort(msg, 1);

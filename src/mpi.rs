@@ -47,6 +47,14 @@ struct Watch {
 impl Mpi {
     /// Initialises MPI (once per process), and starts the watchdog: a collective that has not
     /// returned after `timeout` ends the process with a message naming it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mpi = wgpu_gan::mpi::Mpi::init(Duration::from_secs(60))?;
+    /// assert!(wgpu_gan::mpi::Mpi::init(Duration::from_secs(60)).is_err()); // once per process
+    /// # drop(mpi);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn init(timeout: Duration) -> Result<Mpi> {
         let universe = ::mpi::initialize().ok_or_else(|| Error::Device("MPI was initialised already in this process".into()))?;
         let world = universe.world();
@@ -71,11 +79,28 @@ impl Mpi {
     }
 
     /// This process's rank among those on its machine.
+    ///
+    /// ```
+    /// let mpi = wgpu_gan::mpi::Mpi::init(std::time::Duration::from_secs(60))?;
+    /// assert_eq!(mpi.local_rank(), 0);                     // alone on this machine
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn local_rank(&self) -> usize {
         self.local_rank
     }
 
     /// Ends every rank of the run (MPI_Abort) with `code`, after printing `msg`.
+    ///
+    /// ```
+    /// if std::env::var("WGPU_GAN_ABORT_DEMO").is_ok() {
+    ///     // The child: a world of one that aborts with code 7.
+    ///     let mpi = wgpu_gan::mpi::Mpi::init(std::time::Duration::from_secs(60)).unwrap();
+    ///     mpi.abort("a demonstration", 7);
+    /// }
+    /// let me = std::env::current_exe().unwrap();           // this example, run again as a child
+    /// let status = std::process::Command::new(me).env("WGPU_GAN_ABORT_DEMO", "1").status().unwrap();
+    /// assert_eq!(status.code(), Some(7));
+    /// ```
     pub fn abort(&self, msg: &str, code: i32) -> ! {
         eprintln!("error: rank {}: {msg}; stopping every rank", self.watch.rank);
         self.world.abort(code)

@@ -69,6 +69,11 @@ pub struct Shard {
 
 impl Shard {
     /// One process, the whole batch.
+    ///
+    /// ```
+    /// use wgpu_gan::gan::dist::Shard;
+    /// assert_eq!((Shard::ALONE.rank, Shard::ALONE.ranks), (0, 1));
+    /// ```
     pub const ALONE: Shard = Shard { rank: 0, ranks: 1 };
 
     /// (global index of this rank's first row, rows over all ranks) for a per-rank batch `n`.
@@ -97,6 +102,22 @@ impl Shard {
 
 /// What data-parallel training needs of its transport: every rank calls the same methods in the
 /// same order, and each returns only when every rank has called it.
+///
+/// ```
+/// use wgpu_gan::gan::dist::Collective;
+/// /// A world of one: nothing to exchange.
+/// struct Alone;
+/// impl Collective for Alone {
+///     fn rank(&self) -> usize { 0 }
+///     fn ranks(&self) -> usize { 1 }
+///     fn sum(&self, _: &mut [f32]) -> wgpu_gan::Result<()> { Ok(()) }
+///     fn gather(&self, v: &[f64]) -> wgpu_gan::Result<Vec<f64>> { Ok(v.to_vec()) }
+/// }
+/// let mut v = [2.0, 3.0];
+/// Alone.sum(&mut v)?;
+/// assert_eq!((v, Alone.gather(&[1.0])?), ([2.0, 3.0], vec![1.0]));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub trait Collective {
     /// This process's rank, 0..ranks.
     fn rank(&self) -> usize;
@@ -146,12 +167,12 @@ pub fn launched_as_ranks() -> bool {
 ///
 /// ```
 /// use wgpu_gan::gan::dist::{Collective, Threads};
-/// let ranks = Threads::group(3);
-/// let out: Vec<_> = ranks.into_iter().map(|t| std::thread::spawn(move || {
+/// let ranks: Vec<_> = Threads::group(3).into_iter().map(|t| std::thread::spawn(move || {
 ///     let mut v = [t.rank() as f32, 1.0];
 ///     t.sum(&mut v).unwrap();
 ///     (v, t.gather(&[t.rank() as f64]).unwrap())
-/// })).map(|h| h.join().unwrap()).collect();
+/// })).collect();                                         // all three started, then joined
+/// let out: Vec<_> = ranks.into_iter().map(|h| h.join().unwrap()).collect();
 /// assert!(out.iter().all(|(v, g)| *v == [3.0, 3.0] && *g == [0.0, 1.0, 2.0]));
 /// ```
 pub struct Threads {
@@ -178,6 +199,12 @@ struct Round {
 
 impl Threads {
     /// `ranks` members of one group, to hand one to each thread (a 60 s timeout).
+    ///
+    /// ```
+    /// use wgpu_gan::gan::dist::{Collective, Threads};
+    /// let g = Threads::group(2);
+    /// assert_eq!(g.iter().map(|t| (t.rank(), t.ranks())).collect::<Vec<_>>(), [(0, 2), (1, 2)]);
+    /// ```
     pub fn group(ranks: usize) -> Vec<Threads> {
         let shared = Arc::new(Exchange { ranks, round: Mutex::new(Round { given: vec![None; ranks], ..Default::default() }), changed: Condvar::new() });
         (0..ranks).map(|rank| Threads { rank, shared: shared.clone(), timeout: Duration::from_secs(60) }).collect()
@@ -276,6 +303,21 @@ pub struct CommStats {
 /// checksum gathered from all); [`Trainer::stats`] is the whole batch's (the ranks' mean);
 /// [`Trainer::agree`] checks the ranks still hold the same state (the training loop does so at
 /// each checkpoint). See the module's documentation.
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, gan::{dist::{DistGan, Threads}, GanConfig, Trainer}, gpu::Gpu};
+/// let gpu = Gpu::new()?;
+/// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+/// cfg.batch = 8;
+/// let (g, d) = cfg.init_params();
+/// // A group of one: the same program, its exchanges with nobody.
+/// let mut gan = DistGan::new(&gpu, cfg, &g, &d, 4, Box::new(Threads::group(1).remove(0)), true)?;
+/// gan.train_steps(2);
+/// assert_eq!(gan.steps_done(), 2);
+/// assert!(gan.stats()?.d_loss.is_finite());
+/// assert!(gan.leader() && gan.agree().is_ok());
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub struct DistGan {
     pub gan: GpuGan,
     group: Box<dyn Collective>,
@@ -292,6 +334,20 @@ pub struct DistGan {
 impl DistGan {
     /// Builds this rank's GAN (`cfg.batch` rows of a global batch of `ranks · cfg.batch`) and
     /// checks, with the other ranks, that all start alike. Every rank calls it.
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::{dist::{DistGan, Threads}, GanConfig}, gpu::Gpu};
+    /// let gpu = Gpu::new()?;
+    /// let mut cfg = GanConfig::r1(Mixture::ring(), 3, 16);    // z_dim 3
+    /// cfg.batch = 5;
+    /// let (g, d) = cfg.init_params();
+    /// let alone = DistGan::new(&gpu, cfg.clone(), &g, &d, 4, Box::new(Threads::group(1).remove(0)), true);
+    /// assert!(alone.is_ok());
+    /// // On 2 ranks the noise is drawn in pairs: 5 rows of 3 values is refused before any exchange.
+    /// let two = DistGan::new(&gpu, cfg, &g, &d, 4, Box::new(Threads::group(2).remove(0)), true);
+    /// assert!(two.err().unwrap().to_string().contains("even"));
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn new(gpu: &Gpu, cfg: GanConfig, g_params: &[Vec<f32>], d_params: &[Vec<f32>], sample_capacity: usize, group: Box<dyn Collective>, sync_bn: bool) -> Result<DistGan> {
         let shard = Shard { rank: group.rank(), ranks: group.ranks() };
         let gan = GpuGan::new_shard(gpu, cfg, g_params, d_params, sample_capacity, shard)?;
@@ -310,11 +366,37 @@ impl DistGan {
     }
 
     /// This rank and the number of ranks.
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::{dist::{DistGan, Shard, Threads}, GanConfig}, gpu::Gpu};
+    /// let gpu = Gpu::new()?;
+    /// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+    /// cfg.batch = 4;
+    /// let (g, d) = cfg.init_params();
+    /// let gan = DistGan::new(&gpu, cfg, &g, &d, 4, Box::new(Threads::group(1).remove(0)), true)?;
+    /// assert_eq!(gan.shard(), Shard::ALONE);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn shard(&self) -> Shard {
         Shard { rank: self.group.rank(), ranks: self.group.ranks() }
     }
 
     /// What the collectives have cost this rank so far.
+    ///
+    /// ```
+    /// use wgpu_gan::{data::Mixture, gan::{dist::{DistGan, Threads}, GanConfig, Trainer}, gpu::Gpu};
+    /// let gpu = Gpu::new()?;
+    /// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+    /// cfg.batch = 4;
+    /// let (g, d) = cfg.init_params();
+    /// let mut gan = DistGan::new(&gpu, cfg, &g, &d, 4, Box::new(Threads::group(1).remove(0)), true)?;
+    /// let before = gan.comm();                             // the check of the start
+    /// gan.train_steps(1);
+    /// let c = gan.comm();
+    /// assert_eq!(c.calls - before.calls, 2);               // D's and G's gradients (R1: no batch norm)
+    /// assert!(c.bytes > before.bytes && c.seconds >= c.exchange_seconds);
+    /// # Ok::<(), wgpu_gan::Error>(())
+    /// ```
     pub fn comm(&self) -> CommStats {
         self.comm.get()
     }
@@ -539,6 +621,16 @@ fn compare(gpu: &Gpu, got: &Tensor, want: &Tensor) -> Result<f32> {
 /// One step of [`check_against_one`]: how far the ranks' step is from one process's step on the
 /// whole batch from the same state, as max |a − b| / max |b|, and how far the two runs have
 /// drifted apart when each runs freely.
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, gan::{dist::{check_against_one, Threads}, GanConfig}, gpu::Gpu};
+/// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+/// cfg.batch = 8;
+/// let c = check_against_one(&Gpu::new()?, &cfg, Box::new(Threads::group(1).remove(0)), 1, true)?;
+/// // One rank against one process at the same batch: the same launches, the same numbers.
+/// assert_eq!((c[0].step, c[0].worst(), c[0].drift), (1, 0.0, 0.0));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StepCheck {
     pub step: usize,
@@ -582,6 +674,11 @@ impl StepCheck {
 
 /// A gradient below this share of its network's largest is taken to be rounding noise (see
 /// [`StepCheck::weights`]).
+///
+/// ```
+/// // f32 sums of a few thousand terms round at about 1e-7 of their largest: this is 100 × that.
+/// assert_eq!(wgpu_gan::gan::dist::ROUNDING_LEVEL, 1e-5);
+/// ```
 pub const ROUNDING_LEVEL: f32 = 1e-5;
 
 /// Each network's batch norms' running means and variances, flat: [G means, D means, G
@@ -619,6 +716,21 @@ fn judge_weights(a: &[Vec<f32>], b: &[Vec<f32>], ga: &[Vec<f32>], gb: &[Vec<f32>
 /// the ranks' state, so that each step is judged on its own; a second one runs freely from the
 /// same initial weights. Returns on rank 0 each step's differences ([`StepCheck`]), on the
 /// others nothing. Every rank calls it.
+///
+/// ```
+/// use wgpu_gan::{data::Mixture, gan::{dist::{check_against_one, Threads}, GanConfig}, gpu::Gpu};
+/// let gpu = Gpu::new()?;
+/// let mut cfg = GanConfig::r1(Mixture::ring(), 2, 16);
+/// cfg.batch = 8;
+/// let ranks: Vec<_> = Threads::group(2).into_iter().map(|t| {
+///     let (gpu, cfg) = (gpu.clone(), cfg.clone());
+///     std::thread::spawn(move || check_against_one(&gpu, &cfg, Box::new(t), 2, true))
+/// }).collect();
+/// let mut out: Vec<_> = ranks.into_iter().map(|h| h.join().unwrap()).collect::<Result<_, _>>()?;
+/// assert!(out[1].is_empty());                           // rank 0 compares
+/// assert!(out.remove(0).iter().all(|c| c.worst() <= 1e-5));
+/// # Ok::<(), wgpu_gan::Error>(())
+/// ```
 pub fn check_against_one(gpu: &Gpu, cfg: &GanConfig, group: Box<dyn Collective>, steps: usize, sync_bn: bool) -> Result<Vec<StepCheck>> {
     let (g0, d0) = cfg.init_params();
     let ranks = group.ranks();
