@@ -123,9 +123,19 @@ impl Collective for Mpi {
         self.world.size() as usize
     }
 
+    /// Reduced on rank 0 and broadcast from there, so that every rank holds the same bits (an
+    /// MPI_Allreduce only should).
     fn sum(&self, values: &mut [f32]) -> Result<()> {
         let send = values.to_vec();
-        self.watched("a sum over the ranks (MPI_Allreduce)", || self.world.all_reduce_into(&send[..], values, SystemOperation::sum()));
+        let root = self.world.process_at_rank(0);
+        self.watched("a sum over the ranks (MPI_Reduce, MPI_Bcast)", || {
+            if self.world.rank() == 0 {
+                root.reduce_into_root(&send[..], values, SystemOperation::sum());
+            } else {
+                root.reduce_into(&send[..], SystemOperation::sum());
+            }
+            root.broadcast_into(values);
+        });
         Ok(())
     }
 

@@ -48,10 +48,12 @@
 use super::{GanConfig, GanState, GpuGan, Stats, Trainer};
 use crate::error::{Error, Result};
 use crate::gpu::{read_range_async, Dispatch, Gpu, Tensor};
-use crate::nn::batchnorm::{combine_moments, BnStatsFinish, BnSync};
+use crate::nn::batchnorm::{combine_moments, BnBackwardFinish, BnStatsFinish, BnSync};
 use crate::nn::Mode;
 use std::cell::{Cell, RefCell};
+use super::recipe::Op;
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -281,12 +283,15 @@ impl Collective for Threads {
 /// ```
 /// use wgpu_gan::gan::dist::CommStats;
 /// let c = CommStats::default();
-/// assert_eq!((c.calls, c.bytes, c.seconds, c.exchange_seconds), (0, 0, 0.0, 0.0));
+/// assert_eq!((c.calls, c.overlapped, c.bytes, c.seconds, c.exchange_seconds), (0, 0, 0, 0.0, 0.0));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct CommStats {
     /// Collective calls (gradient sums, batch-norm combinations, statistics).
     pub calls: u64,
+    /// Of those, the ones during which the GPU went on with work queued after the readback (a
+    /// discriminator update's exchange, while the next phase's noise and generator pass run).
+    pub overlapped: u64,
     /// Bytes this rank gave to them.
     pub bytes: u64,
     /// Seconds from asking the GPU for the values to having written the result back: the GPU
@@ -325,6 +330,10 @@ pub struct DistGan {
     /// The statistics finish over the whole batch, by its launch's index in the step and in
     /// the burst program.
     finish: [HashMap<usize, Dispatch>; 2],
+    /// By the position of a discriminator update in the step: its optimizer launches, and the
+    /// launches after them that do not read D (the next phase's noise, generator pass and real
+    /// rows), which run while the ranks exchange D's gradients.
+    ahead: HashMap<usize, (Range<usize>, Range<usize>)>,
     /// The first error of a step ([`Trainer::train_steps`] returns none): [`Trainer::stats`]
     /// returns it.
     error: RefCell<Option<Error>>,
@@ -354,13 +363,18 @@ impl DistGan {
         let mut finish = [HashMap::new(), HashMap::new()];
         for (map, prog) in finish.iter_mut().zip([gan.step_program(), gan.burst_program()]) {
             for (i, d) in prog.dispatches.iter().enumerate() {
-                if let Some(s) = d.sync().filter(|s| !s.backward) {
-                    let f = BnStatsFinish { stats: &s.stats, running: &s.running, part: &s.part };
-                    map.insert(i, Dispatch::new(gpu, &f, &s.global_params(shard.ranks), Some(s.params.c))?);
-                }
+                let Some(s) = BnSync::of(d) else { continue };
+                let p = s.global_params(shard.ranks);
+                let finish = match (&s.running, &s.grads) {
+                    (Some(running), _) => Dispatch::new(gpu, &BnStatsFinish { stats: &s.stats, running, part: &s.part }, &p, Some(s.params.c))?,
+                    (None, Some([dg, db])) => Dispatch::new(gpu, &BnBackwardFinish { stats: &s.stats, out: dg, out2: db, part: &s.part }, &p, Some(s.params.c))?,
+                    (None, None) => return Err(Error::Shape(format!("{}: a batch norm finish without its outputs", d.name))),
+                };
+                map.insert(i, finish);
             }
         }
-        let dist = DistGan { gan, group, sync_bn, finish, error: RefCell::new(None), comm: Cell::new(CommStats::default()) };
+        let ahead = overlaps(&gan, sync_bn);
+        let dist = DistGan { gan, group, sync_bn, finish, ahead, error: RefCell::new(None), comm: Cell::new(CommStats::default()) };
         dist.agree_on(&dist.gan.read_state()?, "start")?;
         Ok(dist)
     }
@@ -394,6 +408,7 @@ impl DistGan {
     /// gan.train_steps(1);
     /// let c = gan.comm();
     /// assert_eq!(c.calls - before.calls, 2);               // D's and G's gradients (R1: no batch norm)
+    /// assert_eq!(c.overlapped, 1);                         // D's, beside G's forward pass
     /// assert!(c.bytes > before.bytes && c.seconds >= c.exchange_seconds);
     /// # Ok::<(), wgpu_gan::Error>(())
     /// ```
@@ -403,7 +418,7 @@ impl DistGan {
 
     /// Fails unless every rank's settings and `state` hash alike (`when` names the moment).
     fn agree_on(&self, state: &GanState, when: &str) -> Result<()> {
-        let h = fingerprint(&self.gan.cfg, state);
+        let h = fingerprint(&self.gan.cfg, state, &format!("{} ranks, SyncBN {}", self.group.ranks(), self.sync_bn));
         let all = self.collect_gather(&[(h >> 32) as f64, (h & 0xffff_ffff) as f64])?;
         let odd: Vec<usize> = all.chunks(2).enumerate().filter(|(_, v)| v[0] != all[0] || v[1] != all[1]).map(|(r, _)| r).collect();
         if !odd.is_empty() {
@@ -451,13 +466,35 @@ impl DistGan {
 
     /// The mean over the ranks of a buffer's `len` values from its start, in place on the GPU.
     fn average(&self, t: &Tensor, len: usize) -> Result<()> {
+        self.average_while(t, len, || ())
+    }
+
+    /// [`DistGan::average`], calling `during` (to queue more work for the GPU) once the values
+    /// are read back, before the exchange.
+    fn average_while(&self, t: &Tensor, len: usize, during: impl FnOnce()) -> Result<()> {
         let gpu = &self.gan.gpu;
         self.timed(len * 4, || {
             let mut v = read_buffer(gpu, t, len)?;
+            during();
             self.sum(&mut v)?;
             let inv = 1.0 / self.group.ranks() as f32;
             v.iter_mut().for_each(|x| *x *= inv);
             gpu.queue.write_buffer(&t.buffer, t.offset, bytemuck::cast_slice(&v));
+            Ok(())
+        })
+    }
+
+    /// Batch norm's backward sums, the ranks' mean per channel, into its `part` as one tile.
+    fn combine_sums(&self, s: &BnSync) -> Result<()> {
+        let (gpu, c) = (&self.gan.gpu, s.params.c as usize);
+        self.timed(2 * c * 4, || {
+            let part = read_buffer(gpu, &s.part, s.part_len())?;
+            // Per channel, not per tile: ranks on other adapters may split their rows otherwise.
+            let mut sums: Vec<f32> = s.local_sums(&part).into_iter().map(|v| v as f32).collect();
+            self.sum(&mut sums)?;
+            let inv = 1.0 / self.group.ranks() as f32;
+            sums.iter_mut().for_each(|v| *v *= inv);
+            gpu.queue.write_buffer(&s.part.buffer, s.part.offset, bytemuck::cast_slice(&sums));
             Ok(())
         })
     }
@@ -487,8 +524,11 @@ impl DistGan {
         let gpu = &self.gan.gpu;
         let mut from = 0;
         for (i, d) in prog.dispatches.iter().enumerate() {
+            if i < from {
+                continue; // run ahead of an exchange already
+            }
             let update = updates.iter().find(|u| u.0 == i);
-            let bn = d.sync().filter(|_| self.sync_bn);
+            let bn = BnSync::of(d).filter(|_| self.sync_bn);
             if update.is_none() && bn.is_none() {
                 continue;
             }
@@ -496,16 +536,30 @@ impl DistGan {
             from = i;
             if let Some(&(_, generator)) = update {
                 let net = if generator { &self.gan.g } else { &self.gan.d };
-                self.average(&net.grads.whole, net.grads.whole.len())?;
-            }
-            match bn {
-                Some(s) if s.backward => self.average(&s.part, s.part_len())?,
-                Some(s) => {
-                    self.combine_stats(s)?;
-                    run_one(gpu, &self.finish[which][&i]);
-                    from = i + 1;
+                let grads = &net.grads.whole;
+                match self.ahead.get(&i).filter(|_| which == 0) {
+                    Some((update, ahead)) => {
+                        // The GPU runs what comes next and does not read D while the ranks
+                        // exchange D's gradients; D's update follows it.
+                        self.average_while(grads, grads.len(), || prog.run_range(gpu, ahead.clone()))?;
+                        prog.run_range(gpu, update.clone());
+                        let mut c = self.comm.get();
+                        c.overlapped += 1;
+                        self.comm.set(c);
+                        from = ahead.end;
+                        continue;
+                    }
+                    None => self.average(grads, grads.len())?,
                 }
-                None => {}
+            }
+            if let Some(s) = bn {
+                if s.backward {
+                    self.combine_sums(&s)?;
+                } else {
+                    self.combine_stats(&s)?;
+                }
+                run_one(gpu, &self.finish[which][&i]);
+                from = i + 1;
             }
         }
         prog.run_range(gpu, from..prog.dispatches.len());
@@ -523,6 +577,32 @@ impl DistGan {
     }
 }
 
+/// For each discriminator update of the step (by its optimizer launches' start): those launches,
+/// and the launches right after them that do not read D — the next phase's noise, generator pass
+/// and real rows — unless they hold an exchange of their own (a batch norm with SyncBN).
+fn overlaps(gan: &GpuGan, sync_bn: bool) -> HashMap<usize, (Range<usize>, Range<usize>)> {
+    let (ops, prog) = (gan.step_ops(), gan.step_program());
+    let mut out = HashMap::new();
+    for (j, (op, r)) in ops.iter().enumerate() {
+        if !matches!(op, Op::DStep { .. }) {
+            continue;
+        }
+        let mut end = r.end;
+        for (next, rn) in &ops[j + 1..] {
+            if !matches!(next, Op::Noise { .. } | Op::Generate | Op::Real { .. }) || rn.start != end {
+                break;
+            }
+            end = rn.end;
+        }
+        let ahead = r.end..end;
+        let exchanges = sync_bn && prog.dispatches[ahead.clone()].iter().any(|d| d.sync().is_some());
+        if !ahead.is_empty() && !exchanges {
+            out.insert(r.start, (r.clone(), ahead));
+        }
+    }
+    out
+}
+
 /// Runs one launch on its own.
 fn run_one(gpu: &Gpu, d: &Dispatch) {
     let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("wgpu-gan sync") });
@@ -538,8 +618,9 @@ fn read_buffer(gpu: &Gpu, t: &Tensor, len: usize) -> Result<Vec<f32>> {
 }
 
 /// A 64-bit FNV-1a hash of what must be alike on every rank: the networks' descriptions, the
-/// per-rank batch, seed, loss and schedule, and the whole training state.
-fn fingerprint(cfg: &GanConfig, s: &GanState) -> u64 {
+/// per-rank batch, seed, loss and schedule, the run's shape (`run`: ranks, SyncBN), and the
+/// whole training state.
+fn fingerprint(cfg: &GanConfig, s: &GanState, run: &str) -> u64 {
     let mut h = 0xcbf2_9ce4_8422_2325u64;
     let mut eat = |bytes: &[u8]| {
         for &b in bytes {
@@ -548,7 +629,7 @@ fn fingerprint(cfg: &GanConfig, s: &GanState) -> u64 {
     };
     eat(cfg.generator.describe().to_string().as_bytes());
     eat(cfg.discriminator.describe().to_string().as_bytes());
-    eat(format!("{} {} {} {:?} {:?} {:?}", cfg.batch, cfg.seed, cfg.k, cfg.loss, cfg.opt_g, cfg.opt_d).as_bytes());
+    eat(format!("{} {} {} {:?} {:?} {:?} {run}", cfg.batch, cfg.seed, cfg.k, cfg.loss, cfg.opt_g, cfg.opt_d).as_bytes());
     for t in s.g.iter().chain(&s.d).chain(&s.g_running).chain(&s.d_running).chain(s.opt_g.iter().chain(&s.opt_d).flatten()) {
         eat(bytemuck::cast_slice(t));
     }
@@ -608,7 +689,16 @@ impl Trainer for DistGan {
         self.group.rank() == 0
     }
 
+    /// Without SyncBN each rank's running statistics follow its own rows: they are first
+    /// averaged over the ranks (what every rank then keeps, and a checkpoint saves).
     fn agree(&self) -> Result<()> {
+        if !self.sync_bn {
+            let gpu = &self.gan.gpu;
+            for t in self.gan.g.running.iter().chain(&self.gan.d.running) {
+                self.average(t, t.len())?;
+            }
+            gpu.wait()?;
+        }
         self.agree_on(&self.gan.read_state()?, &format!("step {}", self.gan.steps_done()))
     }
 }

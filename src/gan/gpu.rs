@@ -368,9 +368,10 @@ impl GpuGan {
         Ok(gan)
     }
 
-    fn randn(&self, out: &Tensor, n: usize, seed: u32, stream: u32, counter: &Tensor) -> Result<Dispatch> {
-        // Each invocation draws a pair of values: this shard's first pair (n is even on a rank).
-        let first = (self.shard.rank * n / 2) as u32;
+    /// `n` normals into `out`: this rank's share of a step's (`sharded`; each invocation draws
+    /// a pair, and n is even on a rank), or all of them (the sampler's fixed noise).
+    fn randn(&self, out: &Tensor, n: usize, seed: u32, stream: u32, counter: &Tensor, sharded: bool) -> Result<Dispatch> {
+        let first = if sharded { (self.shard.rank * n / 2) as u32 } else { 0 };
         let p = RngParams { n: n as u32, seed, stream, first, ..Default::default() };
         Dispatch::new(&self.gpu, &RandnFill { counter: &counter.buffer, out: &out.buffer }, &p, Some((n as u32).div_ceil(2)))
     }
@@ -447,7 +448,7 @@ impl GpuGan {
         for op in ops {
             match *op {
                 Op::Noise { stream } => {
-                    prog.push(self.randn(&io.z, b * c.z_dim(), c.seed, stream, &self.clock.counter)?);
+                    prog.push(self.randn(&io.z, b * c.z_dim(), c.seed, stream, &self.clock.counter, true)?);
                     if let Some(k) = cn {
                         let p = RngParams { n: nb, seed: c.seed, stream: stream + LABEL_STREAM, k: classes as u32, first: self.shard.rows(nb).0, ..Default::default() };
                         prog.push(Dispatch::new(gpu, &RandomLabels { counter, out: &k.labels_fake.buffer }, &p, Some(nb))?);
@@ -569,6 +570,11 @@ impl GpuGan {
     /// The extra critic updates of a long step (empty without [`GanConfig::critic_burst`]).
     pub(crate) fn burst_program(&self) -> &Program {
         &self.program.burst
+    }
+
+    /// Each operation of the step and its launches.
+    pub(crate) fn step_ops(&self) -> &[(Op, std::ops::Range<usize>)] {
+        &self.program.op_ranges
     }
 
     /// Where the optimizer launches of the step start, and whether each is the generator's.
@@ -1146,7 +1152,7 @@ impl GpuGan {
             return Err(Error::Shape(format!("can sample 1..={} points at once, asked for {n}", sm.capacity)));
         }
         let mut prog = Program::default();
-        prog.push(self.randn(&sm.z, n * self.cfg.z_dim(), seed, SAMPLE_STREAM, &sm.zero_counter)?);
+        prog.push(self.randn(&sm.z, n * self.cfg.z_dim(), seed, SAMPLE_STREAM, &sm.zero_counter, false)?);
         let mut g_in = &sm.z.buffer;
         if let Some(k) = &self.cond {
             // The labels of the last [`GpuGan::set_sample_labels`] (by default the classes in

@@ -371,9 +371,27 @@ pub struct Dispatch {
     mirrors: Vec<Mirror>,
     /// The ranges it may write (its read_write bindings): (buffer, offset, bytes).
     writes: Vec<(wgpu::Buffer, u64, u64)>,
-    /// A batch norm's finish launch: what a data-parallel run combines over its ranks before it
-    /// (SyncBatchNorm, [`crate::gan::dist`]); a single process runs it as it is.
-    sync: Option<Box<crate::nn::batchnorm::BnSync>>,
+    /// A launch that reduces partial sums: what a data-parallel run combines over its ranks
+    /// before it (a batch norm's finish: SyncBatchNorm, `gan::dist`); a process alone runs it as
+    /// it is.
+    sync: Option<Box<Partials>>,
+}
+
+/// The partial sums a launch reduces, for a data-parallel run to combine over its ranks first
+/// (see `nn::batchnorm::BnSync`, which reads them with the launch's own uniform).
+// Public for the crate's own modules, not API.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct Partials {
+    /// Sums of a backward pass (averaged over the ranks), or statistics (merged).
+    pub backward: bool,
+    /// The partial sums the launch reads.
+    pub part: super::Tensor,
+    /// What the launch writes besides: its results, running statistics it updates (the
+    /// statistics' finish), the parameter gradients it stores (the backward's).
+    pub stats: wgpu::Buffer,
+    pub running: Option<wgpu::Buffer>,
+    pub grads: Option<[super::Tensor; 2]>,
 }
 
 /// A buffer (or a range of one, from `offset`) that a launch reads through a texture: `texels`
@@ -442,13 +460,13 @@ impl Dispatch {
 
     /// Marks the launch as a batch norm's finish, whose partial sums a data-parallel run combines
     /// over its ranks first.
-    pub(crate) fn with_sync(mut self, s: crate::nn::batchnorm::BnSync) -> Dispatch {
+    pub(crate) fn with_sync(mut self, s: Partials) -> Dispatch {
         self.sync = Some(Box::new(s));
         self
     }
 
     /// The batch-norm sums to combine over ranks before this launch, if it is a finish.
-    pub(crate) fn sync(&self) -> Option<&crate::nn::batchnorm::BnSync> {
+    pub(crate) fn sync(&self) -> Option<&Partials> {
         self.sync.as_deref()
     }
 

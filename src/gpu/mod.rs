@@ -19,7 +19,7 @@ pub use bindings::{Arg, AsArg};
 #[doc(hidden)]
 pub use bindings::{field_type, Access, Bindings, Field, FieldType, Slot, Uniform};
 pub use operands::Operands;
-pub use kernel::{Dispatch, Program};
+pub use kernel::{Dispatch, Partials, Program};
 #[doc(hidden)]
 pub use kernel::{grid, mirror_fits, source, texture_file, texture_variant, validate, Kernel, MIRROR_WIDTH, PRELUDE, SHADERS};
 pub use tensor::{fetch, Block, CpuTensor, Tensor};

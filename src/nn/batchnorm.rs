@@ -7,7 +7,7 @@
 use super::{Act, CpuBackward, CpuForward, FusedAct, GpuBackward, GpuForward, LayerImpl, Mode, Param, Role};
 use crate::error::{Error, Result};
 use crate::gpu::budget::{lp, plan_tiles};
-use crate::gpu::{Dispatch, Program};
+use crate::gpu::{Dispatch, Partials, Program};
 use super::describe::Fields;
 use super::Layer;
 use serde_json::{json, Value};
@@ -361,10 +361,20 @@ pub struct BnSync {
     pub part: crate::gpu::Tensor,
     pub params: BnParams,
     pub stats: wgpu::Buffer,
-    pub running: wgpu::Buffer,
+    /// The statistics' running mean and variance; the backward's dγ and dβ.
+    pub running: Option<wgpu::Buffer>,
+    pub grads: Option<[crate::gpu::Tensor; 2]>,
 }
 
 impl BnSync {
+    /// The partial sums that launch `d` reduces, with its uniform, if it is a batch norm's
+    /// finish.
+    pub fn of(d: &Dispatch) -> Option<BnSync> {
+        let p = d.sync()?;
+        let params: BnParams = bytemuck::pod_read_unaligned(d.params.get(..std::mem::size_of::<BnParams>())?);
+        Some(BnSync { backward: p.backward, part: p.part.clone(), params, stats: p.stats.clone(), running: p.running.clone(), grads: p.grads.clone() })
+    }
+
     /// Values of `part` the launch reads: two per tile and channel.
     pub fn part_len(&self) -> usize {
         2 * self.params.tiles() as usize * self.params.c as usize
@@ -382,11 +392,28 @@ impl BnSync {
             .collect()
     }
 
-    /// The statistics finish over `ranks` equal shards: one tile of the whole batch, whose mean
-    /// and centred sum the host writes into `part` first.
+    /// The finish over `ranks` equal shards, reading one tile that the host writes into `part`
+    /// first: for the statistics the whole batch's mean and centred sum (its count, for the
+    /// running variance, that of the whole batch); for the backward sums, the ranks' mean of
+    /// each rank's Σ dy and Σ dy·x̂ (the count unused: the input gradient's launch keeps this
+    /// rank's own).
     pub fn global_params(&self, ranks: usize) -> BnParams {
-        let n = self.params.n * ranks as u32;
+        let n = if self.backward { self.params.n } else { self.params.n * ranks as u32 };
         BnParams { n, n_per: n, p_per: self.params.hw, p_splits: 1, ..self.params }
+    }
+
+    /// This rank's Σ dy and Σ dy·x̂ per channel (the backward sums: [Σ dy (c), Σ dy·x̂ (c)]),
+    /// added up over its tiles in f64.
+    pub fn local_sums(&self, part: &[f32]) -> Vec<f64> {
+        let c = self.params.c as usize;
+        let mut out = vec![0.0f64; 2 * c];
+        for k in 0..self.params.tiles() as usize {
+            for ch in 0..c {
+                out[ch] += part[2 * k * c + ch] as f64;
+                out[c + ch] += part[(2 * k + 1) * c + ch] as f64;
+            }
+        }
+        out
     }
 
     /// Per channel (count, mean, Σ (x − mean)²) of this rank's batch from its tiles' `part`
@@ -547,7 +574,7 @@ impl BnSpec {
             c.ws.check_scratch(2 * p.tiles() as usize * bn.c, "batch norm statistics")?;
             p.flags = BN_BATCH | if c.mode == Mode::Train { BN_UPDATE_RUNNING } else { 0 };
             prog.push(Dispatch::new(gpu, &BnStatsPartial { x: c.x, part }, &p, Some(p.tiles() * bn.c as u32))?);
-            let sync = BnSync { backward: false, part: part.clone(), params: p, stats: stats.clone(), running: running.clone() };
+            let sync = Partials { backward: false, part: part.clone(), stats: stats.clone(), running: Some(running.clone()), grads: None };
             prog.push(Dispatch::new(gpu, &BnStatsFinish { stats, running, part }, &p, Some(bn.c as u32))?.with_sync(sync));
             p.flags = BN_BATCH;
         }
@@ -595,7 +622,7 @@ impl BnSpec {
         prog.push(Dispatch::new(gpu, &BnBackwardPartial { x: c.x, gamma, beta, dy: c.dy, stats, part }, &p, Some(p.tiles() * bn.c as u32))?);
         // Without parameter gradients the kernel does not write them; the buffers fill the bindings.
         let (dgamma, dbeta) = (&c.grads[0], &c.grads[1]);
-        let sync = BnSync { backward: true, part: part.clone(), params: p, stats: stats.clone(), running: stats.clone() };
+        let sync = Partials { backward: true, part: part.clone(), stats: stats.clone(), running: None, grads: Some([dgamma.clone(), dbeta.clone()]) };
         prog.push(Dispatch::new(gpu, &BnBackwardFinish { stats, out: dgamma, out2: dbeta, part }, &p, Some(bn.c as u32))?.with_sync(sync));
         if let Some(dx) = c.dx {
             let len = (n * bn.c * bn.hw) as u32;
