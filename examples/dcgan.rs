@@ -366,7 +366,8 @@ fn run(a: &Args, rank: Option<&wgpu_gan::cli::Rank>) -> wgpu_gan::Result<ExitCod
     };
     let (gan, start, s) = match rank {
         Some(r) => {
-            let prepared = opts.prepare(&cfg)?;
+            // A checkpoint records the whole batch (ranks × --batch).
+            let prepared = opts.prepare(&GanConfig { batch: cfg.batch * r.ranks, ..cfg.clone() })?;
             let grid = opts.grid;
             let make = |c: &GanConfig, g: &[Vec<f32>], d: &[Vec<f32>]| wgpu_gan::gan::dist::DistGan::new(&gpu, c.clone(), g, d, grid, r.group(), r.sync_bn);
             let (gan, _, start) = wgpu_gan::gan::images::train_on(make, cfg, &opts, prepared)?;

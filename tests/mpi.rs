@@ -135,7 +135,7 @@ fn only_whole_files(out: &Path) {
     let m = wgpu_gan::data::mnist::Mnist::load(Path::new(&mnist_dir()), wgpu_gan::data::mnist::Split::Train).unwrap();
     let table = wgpu_gan::gan::Table::new(m.images, 784).unwrap();
     let mut cfg = wgpu_gan::gan::GanConfig::r5(std::sync::Arc::new(table));
-    cfg.batch = 16;
+    cfg.batch = 2 * 16; // the whole batch of the 2 ranks
     let (state, _) = wgpu_gan::gan::load_checkpoint(&out.join("checkpoint.safetensors"), &cfg).expect("the checkpoint left behind loads");
     assert!(state.step >= 2 && state.step % 2 == 0, "checkpoint at step {}", state.step);
     for e in std::fs::read_dir(out).unwrap().flatten() {
@@ -193,5 +193,19 @@ fn a_resumed_two_rank_run_logs_what_a_straight_one_does() {
     println!("straight:\n{}\nresumed at 3:\n{}", a.join("\n"), b.join("\n"));
     assert_eq!(a.len(), 6);
     assert_eq!(a, b);
+    // The checkpoint records the whole batch, 2 × 8: one process resumes it at batch 16 (the same
+    // training), not at 8.
+    let ckpt = stopped.join("checkpoint.safetensors");
+    let alone = |batch: &str| {
+        Command::new(example("mlp_gan_mnist"))
+            .args(["--mnist-dir", &dir, "--iters", "7", "--batch", batch, "--no-tune", "--resume", ckpt.to_str().unwrap(), "--out", base.join("alone").to_str().unwrap()])
+            .env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()))
+            .output()
+            .unwrap()
+    };
+    let wrong = alone("8");
+    assert!(!wrong.status.success() && text(&wrong).contains("batch"), "{}", text(&wrong));
+    let right = alone("16");
+    assert!(right.status.success(), "{}", text(&right));
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -168,7 +168,10 @@ fn run(name: &str, make: fn(Arc<Table>) -> GanConfig, a: &Args, default_epochs: 
     // Output directory, and the checkpoint or weights to start from: checked and read (once)
     // before any GPU work.
     let out = a.out.clone().unwrap_or_else(|| PathBuf::from("out").join(name));
-    let prepared = if a.verify { None } else { Some(wgpu_gan::gan::images::prepare_run(&cfg, &out, a.resume.as_deref(), a.init_from.as_deref())?) };
+    // A checkpoint records the whole batch (ranks × --batch): a data-parallel run resumes from one
+    // of the same whole batch, whatever the number of ranks that wrote it.
+    let whole = GanConfig { batch: cfg.batch * rank.map_or(1, |r| r.ranks), ..cfg.clone() };
+    let prepared = if a.verify { None } else { Some(wgpu_gan::gan::images::prepare_run(&whole, &out, a.resume.as_deref(), a.init_from.as_deref())?) };
     if let Some(digit) = a.digit {
         return generate_digit(name, cfg, a, digit, &out, (train_set.rows, train_set.cols));
     }

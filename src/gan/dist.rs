@@ -684,6 +684,10 @@ impl Trainer for DistGan {
         self.gan.steps_done()
     }
 
+    fn ranks(&self) -> usize {
+        self.group.ranks()
+    }
+
     /// Rank 0 writes the run's files and prints its progress.
     fn leader(&self) -> bool {
         self.group.rank() == 0

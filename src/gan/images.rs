@@ -500,7 +500,9 @@ pub fn train_on<T: Trainer>(make: impl FnOnce(&GanConfig, &[Vec<f32>], &[Vec<f32
             if lead {
                 // Log first, then checkpoint: a resumed run finds every row up to its checkpoint.
                 write_atomic(&csv_path, &csv)?;
-                save_checkpoint(&opts.out.join("checkpoint.safetensors"), &cfg, &gan.read_state()?)?;
+                // The whole batch of a data-parallel run: what the ranks' steps are, together.
+                let whole = GanConfig { batch: cfg.batch * gan.ranks(), ..cfg.clone() };
+                save_checkpoint(&opts.out.join("checkpoint.safetensors"), &whole, &gan.read_state()?)?;
             }
         }
     }

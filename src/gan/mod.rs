@@ -704,6 +704,11 @@ pub trait Trainer {
     fn agree(&self) -> Result<()> {
         Ok(())
     }
+    /// Processes whose rows make up each batch (a data-parallel run's ranks; alone 1). A
+    /// checkpoint records the whole batch, ranks × `cfg.batch`.
+    fn ranks(&self) -> usize {
+        1
+    }
 }
 
 impl Trainer for GpuGan {
