@@ -21,7 +21,7 @@ ex() { run cargo run --release --quiet --example "$@"; }
 echo "== without subgroups"
 export WGPU_GAN_SUBGROUPS=off
 run cargo test --release --test conv_gemm --test conv --test conv_transpose --test fusion --test linear \
-  --test batchnorm --test penalty --test backends --test train_step --test train_smoke -- --show-output
+  --test batchnorm --test penalty --test train_step --test train_smoke -- --show-output
 ex gaussian_ring -- --verify
 ex dcgan_mnist -- --verify
 ex dcgan_mnist -- --verify --loss wgan-gp

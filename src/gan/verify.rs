@@ -36,7 +36,7 @@
 //! cancels to ~1e-4 of its terms.
 
 use super::{recipe, CpuGan, GanConfig, GpuGan};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::max_rel_err;
 use crate::nn::{CpuNet, GpuNet, Mode};
@@ -280,7 +280,7 @@ pub async fn verify_async(gpu: &Gpu, cfg: &GanConfig, steps: usize, n: usize, se
     let mut gan = GpuGan::new(gpu, cfg.clone(), &g0, &d0, n)?;
     gan.train_steps(steps);
     #[cfg(not(target_arch = "wasm32"))]
-    let mut cpu = free_cpu.join().map_err(|_| Error::Shape("the CPU reference's free-running steps panicked".into()))??;
+    let mut cpu = free_cpu.join().map_err(|_| crate::error::Error::Shape("the CPU reference's free-running steps panicked".into()))??;
     #[cfg(target_arch = "wasm32")]
     let mut cpu = free_cpu()?;
     v.trajectory = weights(&gan, &mut cpu, n, seed).await?;
