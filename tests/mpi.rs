@@ -24,12 +24,13 @@ fn example(name: &str) -> PathBuf {
 }
 
 /// `mpirun -np <np> <binary> <args>`, allowed to run as root (CI containers do) and to put two
-/// ranks on a machine of any size.
+/// ranks on a machine of any size, over TCP on the loopback interface (what ranks on two
+/// machines use; Open MPI would take shared memory on one).
 fn mpirun(np: usize, binary: &Path, args: &[&str]) -> Command {
     let which = Command::new("mpirun").arg("--version").output();
     assert!(which.is_ok_and(|o| o.status.success()), "mpirun was not found: install Open MPI (Debian: apt-get install openmpi-bin libopenmpi-dev)");
     let mut c = Command::new("mpirun");
-    c.args(["--oversubscribe", "-np", &np.to_string()])
+    c.args(["--oversubscribe", "--mca", "btl", "self,tcp", "-np", &np.to_string()])
         .arg(binary)
         .args(args)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
