@@ -104,6 +104,28 @@ fn three_ranks_and_a_burst_of_critic_updates() {
 }
 
 #[test]
+fn overlapped_updates_of_conditional_and_penalty_gans_match_one_process() {
+    // The D updates' exchanges run beside the next phase's noise and generator pass: with labels
+    // drawn and appended in that noise (a conditional GAN), and with WGAN-GP's two critic
+    // updates a step.
+    let mut cond = GanConfig::r1(Mixture::ring(), 2, 64).conditional();
+    cond.batch = 16;
+    let checks = threads(&cond, 2, 3, true);
+    report("conditional R1, 2 × 16 vs 1 × 32", &checks);
+    // (D by SGD: after two Adam updates a step, the weights whose gradient in the first was at
+    // rounding level are not the ones the judgement leaves out, and Adam's ±lr steps there part
+    // the runs by 3e-5, by rounding alone; the exchange is the same for every optimizer.)
+    let mut gp = GanConfig::r1(Mixture::ring(), 2, 64).wgan_gp(10.0, 2, 1e-4);
+    gp.opt_d = wgpu_gan::optim::Optimizer::Sgd { lr: 0.01, momentum: 0.5 };
+    gp.batch = 16;
+    let gp_checks = threads(&gp, 2, 2, true);
+    report("R1 WGAN-GP (k 2), 2 × 16 vs 1 × 32", &gp_checks);
+    for c in checks.iter().chain(&gp_checks) {
+        assert!(c.worst() <= 1e-5, "{c:?}");
+    }
+}
+
+#[test]
 fn streamed_rows_are_sharded_like_the_table() {
     // A small GAN on 16-value rows read on demand (R6's data path): each rank reads its shard of
     // every draw, two critic updates a step.

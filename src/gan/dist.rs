@@ -327,8 +327,8 @@ pub struct DistGan {
     pub gan: GpuGan,
     group: Box<dyn Collective>,
     sync_bn: bool,
-    /// The statistics finish over the whole batch, by its launch's index in the step and in
-    /// the burst program.
+    /// Each batch norm's finish over one tile of the ranks' combined sums (statistics and
+    /// backward), by its launch's index in the step and in the burst program.
     finish: [HashMap<usize, Dispatch>; 2],
     /// By the position of a discriminator update in the step: its optimizer launches, and the
     /// launches after them that do not read D (the next phase's noise, generator pass and real

@@ -361,8 +361,9 @@ pub struct BnSync {
     pub part: crate::gpu::Tensor,
     pub params: BnParams,
     pub stats: wgpu::Buffer,
-    /// The statistics' running mean and variance; the backward's dγ and dβ.
+    /// The statistics' running mean and variance (the statistics' finish only).
     pub running: Option<wgpu::Buffer>,
+    /// dγ and dβ (the backward's finish only).
     pub grads: Option<[crate::gpu::Tensor; 2]>,
 }
 
