@@ -100,3 +100,35 @@ fn interpolate_and_labelled_mixture_match_cpu() {
         check(&format!("mixture_labeled labels n={n}"), &labels.read(&gpu).unwrap()[2..], &want_labels, 0.0);
     }
 }
+
+/// A data-parallel rank's shard (`first`, `total`: issue 26): rank 1 of 2 at batch 1024 draws
+/// exactly rows [1024, 2048) of what one process at 2048 draws, for the normals, the mixture and
+/// the table's shuffled epochs, against the CPU reference of the whole batch.
+#[test]
+fn a_ranks_shard_is_its_rows_of_the_whole_draw() {
+    let gpu = gpu();
+    let counter = wgpu_gan::gpu::Tensor::from_slice(&gpu, "counter", &[3u32]).unwrap();
+    let (b, zd) = (1024usize, 2usize);
+    // Normals: this rank's b·zd values start at pair b·zd/2 of the whole batch's.
+    let n = b * zd;
+    let out = tensor(&gpu, &vec![0.0; n]);
+    let p = RngParams { n: n as u32, seed: 7, stream: 2, first: (n / 2) as u32, ..Default::default() };
+    launch(&gpu, &RandnFill { counter: &counter.buffer, out: &out.buffer }, &p, Some((n as u32).div_ceil(2)));
+    check("randn_fill, rank 1 of 2", &out.read(&gpu).unwrap(), &wgpu_gan::rng::randn_fill(2 * n, 7, 2, 3)[n..], TOL);
+    // The ring: point j of this rank is point b + j of the whole batch.
+    let mix = wgpu_gan::data::Mixture::ring();
+    let centres = tensor(&gpu, &mix.flat_centres());
+    let out = tensor(&gpu, &vec![0.0; 2 * b]);
+    let p = RngParams { n: b as u32, seed: 9, stream: 1, k: mix.centres.len() as u32, sigma: mix.sigma, first: b as u32, ..Default::default() };
+    launch(&gpu, &MixtureSample { centres: &centres.buffer, counter: &counter.buffer, out: &out.buffer }, &p, Some(b as u32));
+    check("mixture_sample, rank 1 of 2", &out.read(&gpu).unwrap(), &wgpu_gan::rng::mixture_sample(&mix.centres, mix.sigma, 2 * b, 9, 1, 3)[2 * b..], TOL);
+    // The table: row j of draw 1 is row b + j of the whole batch's draw 1 (epochs over 3,001 rows).
+    let (count, dim) = (3001usize, 3usize);
+    let table: Vec<f32> = (0..count * dim).map(|i| i as f32).collect();
+    let tt = tensor(&gpu, &table);
+    let out = tensor(&gpu, &vec![0.0; b * dim]);
+    let p = RngParams { n: b as u32, seed: 4, stream: 1, k: count as u32, dim: dim as u32, per_step: 2, first: b as u32, total: 2 * b as u32, ..Default::default() };
+    launch(&gpu, &GatherRows { entry: "gather_rows", centres: &tt.buffer, counter: &counter.buffer, out: &out.buffer }, &p, Some((b * dim) as u32));
+    let (whole, _) = wgpu_gan::rng::gather_rows(&table, dim, 2 * b, 4, 1, 3, 2);
+    check("gather_rows, rank 1 of 2", &out.read(&gpu).unwrap(), &whole[b * dim..], 0.0);
+}
