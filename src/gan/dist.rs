@@ -621,12 +621,9 @@ fn read_buffer(gpu: &Gpu, t: &Tensor, len: usize) -> Result<Vec<f32>> {
 /// per-rank batch, seed, loss and schedule, the run's shape (`run`: ranks, SyncBN), and the
 /// whole training state.
 fn fingerprint(cfg: &GanConfig, s: &GanState, run: &str) -> u64 {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-        }
-    };
+    use crate::gpu::tune::{fnv1a_on, FNV_OFFSET};
+    let mut h = FNV_OFFSET;
+    let mut eat = |bytes: &[u8]| h = fnv1a_on(h, bytes);
     eat(cfg.generator.describe().to_string().as_bytes());
     eat(cfg.discriminator.describe().to_string().as_bytes());
     eat(format!("{} {} {} {:?} {:?} {:?} {run}", cfg.batch, cfg.seed, cfg.k, cfg.loss, cfg.opt_g, cfg.opt_d).as_bytes());

@@ -93,7 +93,15 @@ fn file_name(identity: &str) -> String {
 
 /// FNV-1a of a string: stable across Rust versions and runs, unlike std's hasher.
 pub(crate) fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    fnv1a_on(FNV_OFFSET, s.as_bytes())
+}
+
+/// FNV-1a's starting state.
+pub(crate) const FNV_OFFSET: u64 = 0xcbf29ce484222325;
+
+/// FNV-1a from state `h` on over `bytes` (a hash of several pieces without joining them).
+pub(crate) fn fnv1a_on(h: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(h, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
 
 /// `WGPU_GAN_TUNE=off` (or `0`, `no`) turns tuning off.
