@@ -19,6 +19,8 @@ enum Bind {
     Storage,
     Uniform,
     Texture,
+    /// A read-only storage texture (rgba32float), the same texels as `Texture`.
+    Image,
 }
 
 struct Variant {
@@ -39,6 +41,7 @@ const VARIANTS: &[Variant] = &[
     Variant { name: "u_vec4", desc: "uniform array<vec4<f32>,4096>, u[(gid+k)&4095]", bind: Bind::Uniform, width: 4, subgroups: false },
     Variant { name: "wg_vec4", desc: "workgroup array<vec4<f32>,1024>, sh[(gid+k)&1023]", bind: Bind::Storage, width: 4, subgroups: false },
     Variant { name: "tex_vec4", desc: "textureLoad rgba32float 64x64, texel (gid+k)&4095", bind: Bind::Texture, width: 4, subgroups: false },
+    Variant { name: "img_vec4", desc: "textureLoad of a read-only storage texture rgba32float 64x64, texel (gid+k)&4095", bind: Bind::Image, width: 4, subgroups: false },
     Variant { name: "sg_shuf_var", desc: "1 storage vec4 load per 8 iters + subgroupShuffle(v,(lane+j)&7)", bind: Bind::Storage, width: 4, subgroups: true },
     Variant { name: "sg_shuf_const", desc: "1 storage vec4 load per 8 iters + subgroupShuffle(v, j const)", bind: Bind::Storage, width: 4, subgroups: true },
     Variant { name: "sg_bcast", desc: "1 storage vec4 load per 8 iters + subgroupBroadcast(v, j const)", bind: Bind::Storage, width: 4, subgroups: true },
@@ -57,6 +60,7 @@ fn shader(v: &Variant) -> String {
     s += match (v.bind, v.width, v.name) {
         (Bind::Uniform, _, _) => "@group(0) @binding(2) var<uniform> u: array<vec4<f32>, 4096>;\n",
         (Bind::Texture, _, _) => "@group(0) @binding(2) var t: texture_2d<f32>;\n",
+        (Bind::Image, _, _) => "@group(0) @binding(2) var t: texture_storage_2d<rgba32float, read>;\n",
         (Bind::Storage, 1, _) => "@group(0) @binding(2) var<storage, read> d: array<f32>;\n",
         _ => "@group(0) @binding(2) var<storage, read> d4: array<vec4<f32>>;\n",
     };
@@ -86,6 +90,7 @@ fn shader(v: &Variant) -> String {
         "u_vec4" => "    let x = u[(gid + k) & 4095u];\n    acc += x * c;\n".to_string(),
         "wg_vec4" => "    let x = sh[(gid + k) & 1023u];\n    acc += x * c;\n".to_string(),
         "tex_vec4" => "    let i = (gid + k) & 4095u;\n    let x = textureLoad(t, vec2<u32>(i & 63u, i >> 6u), 0);\n    acc += x * c;\n".to_string(),
+        "img_vec4" => "    let i = (gid + k) & 4095u;\n    let x = textureLoad(t, vec2<u32>(i & 63u, i >> 6u));\n    acc += x * c;\n".to_string(),
         "sg_shuf_var" | "sg_shuf_const" | "sg_bcast" => {
             let mut b = String::from("    let v = d4[(gid + k) & 4095u];\n");
             for j in 0..8 {
@@ -132,7 +137,7 @@ fn reference(v: &Variant, gid: u32, k_total: u32) -> (f32, f32) {
             }
             "s_f32" => add([data((gid + k) & 16383), 0.0, 0.0, 0.0], &mut acc),
             "s_uni_f32" => add([data(k & 16383), 0.0, 0.0, 0.0], &mut acc),
-            "s_vec4" | "u_vec4" | "tex_vec4" => add(d4((gid + k) & 4095), &mut acc),
+            "s_vec4" | "u_vec4" | "tex_vec4" | "img_vec4" => add(d4((gid + k) & 4095), &mut acc),
             "s_uni_vec4" => add(d4(k & 4095), &mut acc),
             "wg_vec4" => add(d4((gid + k) & 1023), &mut acc),
             "sg_shuf_var" => {
@@ -223,7 +228,7 @@ fn open() -> (Ctx, wgpu::AdapterInfo) {
         sample_count: 1,
         dimension: wgpu::TextureDimension::D2,
         format: wgpu::TextureFormat::Rgba32Float,
-        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::STORAGE_BINDING | wgpu::TextureUsages::COPY_DST,
         view_formats: &[],
     });
     queue.write_texture(
@@ -260,6 +265,11 @@ fn build(ctx: &Ctx, v: &Variant) -> Kernel {
             view_dimension: wgpu::TextureViewDimension::D2,
             multisampled: false,
         },
+        Bind::Image => wgpu::BindingType::StorageTexture {
+            access: wgpu::StorageTextureAccess::ReadOnly,
+            format: wgpu::TextureFormat::Rgba32Float,
+            view_dimension: wgpu::TextureViewDimension::D2,
+        },
     };
     let layout = d.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
         label: None,
@@ -281,7 +291,7 @@ fn build(ctx: &Ctx, v: &Variant) -> Kernel {
     let third_res = match v.bind {
         Bind::Storage => ctx.storage.as_entire_binding(),
         Bind::Uniform => ctx.uniform.as_entire_binding(),
-        Bind::Texture => wgpu::BindingResource::TextureView(&ctx.texture_view),
+        Bind::Texture | Bind::Image => wgpu::BindingResource::TextureView(&ctx.texture_view),
     };
     let bind_group = d.create_bind_group(&wgpu::BindGroupDescriptor {
         label: None,
