@@ -55,7 +55,7 @@ fn texture_variants_validate() {
             let variant = wgpu_gan::gpu::texture_variant(&base, &names).unwrap_or_else(|e| panic!("{file} {names:?}: {e}"));
             wgpu_gan::gpu::validate(file, &variant).unwrap_or_else(|e| panic!("{file} {names:?}: {e}"));
             for n in &names {
-                assert!(variant.contains(&format!("var {n}: texture_2d<f32>;")), "{file}: {n} is not a texture");
+                assert!(variant.contains(&format!("var {n}: {};", wgpu_gan::gpu::TEXTURE_TYPE)), "{file}: {n} is not a texture");
                 let indexed = variant.match_indices(&format!("{n}[")).any(|(i, _)| !variant[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_'));
                 assert!(!indexed, "{file}: {n} is still indexed");
             }

@@ -21,7 +21,7 @@ pub use bindings::{field_type, Access, Bindings, Field, FieldType, Slot, Uniform
 pub use operands::Operands;
 pub use kernel::{Dispatch, Partials, Program};
 #[doc(hidden)]
-pub use kernel::{grid, mirror_fits, source, texture_file, texture_variant, validate, Kernel, MIRROR_WIDTH, PRELUDE, SHADERS};
+pub use kernel::{grid, mirror_fits, source, texture_file, texture_variant, validate, Kernel, MIRROR_WIDTH, PRELUDE, SHADERS, TEXTURE_TYPE};
 pub use tensor::{fetch, Block, CpuTensor, Tensor};
 pub(crate) use tensor::read_range_async;
 pub use family::KernelFamily;

@@ -8,8 +8,9 @@ use super::Gpu;
 /// nothing wrote it since; [`super::bindings::Access::Texture`]). On llvmpipe a storage load is a loop over
 /// the 8 lanes with a branch each; with AVX-512 code each lane's value goes into its register
 /// with one masked broadcast, without it (AVX2: every AMD Zen before Zen 4, Intel client CPUs)
-/// through a store and reload of the whole vector, 7× slower per vec4; a texel fetch is one
-/// branch-free gather either way (docs/BENCHMARKS.md, issue 24). The copies cost memory traffic,
+/// through a store and reload of the whole vector, 7× slower per vec4; a load from a read-only
+/// storage texture is one branch-free gather either way, 20× faster than the buffer's under AVX2
+/// (docs/BENCHMARKS.md, issue 24). The copies cost memory traffic,
 /// so which is faster depends on the CPU: `ops::choose_family` times both
 /// (`WGPU_GAN_OPERANDS=buffers` or `textures` names one). Kept with the device as a
 /// [`Gpu::choice`].
