@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 rounds="${1:-3}"
 shift || true
-variants="${*:-base s_f32 s_vec4 s_uni_f32 s_uni_vec4 u_vec4 wg_vec4 tex_vec4 sg_shuf_var sg_shuf_const sg_bcast}"
+variants="${*:-base s_f32 s_vec4 s_uni_f32 s_uni_vec4 u_vec4 wg_vec4 tex_vec4 img_vec4 sg_shuf_var sg_shuf_const sg_bcast}"
 cargo build --release --quiet --example load_probe
 for v in $variants; do
     for r in $(seq 1 "$rounds"); do
