@@ -25,7 +25,8 @@ if [ -z "$native_cargo" ]; then
   echo "cargo is not installed: install Rust (https://rustup.rs) first" >&2
   exit 1
 fi
-want=(rustc-web cargo-web rust-web-src lld-22)
+# (rust-web-llvm: /usr/bin/rust-lld, the linker the wasm32 target names, a link to lld-22.)
+want=(rustc-web cargo-web rust-web-src rust-web-llvm lld-22)
 [ "$mode" = test ] && want+=(chromium)
 missing=()
 for p in "${want[@]}"; do
