@@ -56,9 +56,9 @@ pub fn texture_file(file: &str, names: &[&str]) -> &'static str {
 /// `name[i]` read through a function that fetches element i from the texture mirror of the
 /// buffer ([`Access::Texture`]: vec4 j at texel (j mod 4096, j div 4096); a float is one
 /// component of its vec4). The index splits with masks and shifts (an integer division would
-/// run lane by lane on llvmpipe). A storage texture rather than a sampled one: llvmpipe loads
-/// its texels with less address arithmetic than a texel fetch, which also works out a mip
-/// level per lane (`examples/load_probe.rs`: 0.5–0.6 ns a vec4 and lane against 1.1–1.3).
+/// run lane by lane on llvmpipe). A storage texture rather than a sampled one: llvmpipe inlines
+/// its load, where a texel fetch is a call that also works out a mip level per lane
+/// (`examples/load_probe.rs`: about 0.5 ns a vec4 and lane against 1.1; docs/BENCHMARKS.md).
 pub fn texture_variant(src: &str, names: &[&str]) -> std::result::Result<String, String> {
     let mut out = src.to_string();
     let mut helpers = String::new();

@@ -111,13 +111,14 @@ fn describe_error(e: &wgpu::Error) -> String {
 /// Values of any type, one per type, each with a label for [`Gpu::describe`].
 type Choices = HashMap<std::any::TypeId, (Arc<dyn std::any::Any + Send + Sync>, String)>;
 
-/// Adapter, backend, driver and a hash of the tuned kernels' source: a choice made for one of
+/// Adapter, backend, driver and a hash of the tuned kernels' source (with the type a texture
+/// variant reads through, which the operands choice was timed on): a choice made for one of
 /// them says nothing about another. A software adapter's speed depends on the CPU's vector
 /// instructions, which its name does not tell (llvmpipe says "256 bits" on AVX2 and AVX-512
 /// machines alike): for one, the CPU's AVX-512 and AVX2 support and Mesa's override of them
 /// (`GALLIUM_OVERRIDE_CPU_CAPS`) are part of the identity too.
 fn identity(i: &wgpu::AdapterInfo) -> String {
-    let src = source("conv_gemm").unwrap_or_default() + &source("tiled").unwrap_or_default();
+    let src = source("conv_gemm").unwrap_or_default() + &source("tiled").unwrap_or_default() + kernel::TEXTURE_TYPE;
     let cpu = if i.device_type == wgpu::DeviceType::Cpu { format!(" cpu {}", cpu_caps()) } else { String::new() };
     format!("{} {:?} {} {} kernels {:016x}{cpu}", i.name, i.backend, i.driver, i.driver_info, tune::fnv1a(&src))
 }
