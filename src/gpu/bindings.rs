@@ -36,10 +36,10 @@ pub enum Access {
     Read,
     /// `var<storage, read_write>`
     ReadWrite,
-    /// `texture_storage_2d<rgba32float, read>`: the declared buffer, read as vec4s, mirrored into an rgba32float
-    /// texture 4,096 texels wide (vec4 i at texel (i mod 4096, i div 4096)) and copied there
-    /// before every launch ([`crate::gpu::Dispatch`]). For loads that llvmpipe turns into a
-    /// per-lane loop from a storage buffer and into one gather from a texture.
+    /// `texture_storage_2d<rgba32float, read>`: the declared buffer, read as vec4s, mirrored
+    /// into an rgba32float texture 4,096 texels wide (vec4 i at texel (i mod 4096, i div 4096))
+    /// and copied there before every launch ([`crate::gpu::Dispatch`]). For loads that llvmpipe
+    /// turns into a per-lane loop from a storage buffer and into one gather from a texture.
     Texture,
 }
 
